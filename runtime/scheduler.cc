@@ -1,0 +1,227 @@
+#include "runtime/scheduler.h"
+
+#include <boost/context/protected_fixedsize_stack.hpp>
+#include <utility>
+
+#include "node/base/assert.h"
+
+namespace sluice::runtime {
+
+namespace ctx = boost::context;
+
+struct Scheduler::Fiber {
+  FiberId id = 0;
+  FiberState state = FiberState::ready;
+  uint64_t generation = 0;  // bumped on every wake: older tokens go stale
+  bool cancel_requested = false;
+  std::function<void()> body;
+  std::shared_ptr<TaskState> task;
+  ctx::fiber context;
+};
+
+Scheduler::Scheduler(TimerSource& timers, size_t stack_bytes) : timers_(timers), stack_bytes_(stack_bytes) {}
+
+Scheduler::~Scheduler() { shutdown(); }
+
+std::shared_ptr<TaskState> Scheduler::spawn(std::string_view name, std::function<void()> body) {
+  auto task = std::make_shared<TaskState>();
+  task->name = std::string(name);
+  if (shutting_down_) {
+    task->finished = true;
+    return task;
+  }
+  SLUICE_ASSERT_LT(fibers_.size(), kFibersMax);
+  auto fiber = std::make_unique<Fiber>();
+  Fiber* raw = fiber.get();
+  raw->id = next_id_++;
+  raw->body = std::move(body);
+  raw->task = task;
+  task->id = raw->id;
+  raw->context = ctx::fiber(std::allocator_arg, ctx::protected_fixedsize_stack(stack_bytes_),
+                            [this, raw](ctx::fiber&& scheduler_context) {
+                              scheduler_context_ = std::move(scheduler_context);
+                              raw->body();
+                              finish(*raw);
+                              return std::move(scheduler_context_);
+                            });
+  fibers_.emplace(raw->id, std::move(fiber));
+  ready_.push_back(raw);
+  return task;
+}
+
+void Scheduler::finish(Fiber& fiber) {
+  fiber.state = FiberState::finished;
+  fiber.body = nullptr;  // release captures while the fiber still runs
+  fiber.task->finished = true;
+  fiber.task->joiners.wake_all(*this);
+}
+
+size_t Scheduler::run_ready() {
+  SLUICE_ASSERT(!in_fiber());
+  size_t resumes = 0;
+  while (!ready_.empty()) {
+    Fiber* fiber = ready_.front();
+    ready_.pop_front();
+    resume(*fiber);
+    ++resumes;
+  }
+  return resumes;
+}
+
+void Scheduler::resume(Fiber& fiber) {
+  SLUICE_ASSERT(fiber.state == FiberState::ready);
+  if (resume_hook_) resume_hook_(fiber.id);
+  ++resumes_total_;
+  fiber.state = FiberState::running;
+  current_ = &fiber;
+  fiber.context = std::move(fiber.context).resume();
+  current_ = nullptr;
+  if (fiber.state == FiberState::finished) {
+    SLUICE_ASSERT(!fiber.context);
+    fibers_.erase(fiber.id);  // frees the stack: the fiber has switched away for good
+  }
+}
+
+void Scheduler::switch_to_scheduler() {
+  scheduler_context_ = std::move(scheduler_context_).resume();
+}
+
+Scheduler::Fiber& Scheduler::current_fiber() const {
+  SLUICE_ASSERT(current_ != nullptr);
+  return *current_;
+}
+
+FiberId Scheduler::current_id() const { return current_fiber().id; }
+
+std::string_view Scheduler::current_name() const { return current_fiber().task->name; }
+
+WakeToken Scheduler::current_token() const {
+  const Fiber& fiber = current_fiber();
+  return WakeToken{fiber.id, fiber.generation};
+}
+
+void Scheduler::park() {
+  Fiber& fiber = current_fiber();
+  if (shutting_down_ || fiber.cancel_requested) {
+    // A cancelled fiber must not sleep: every blocking call returns `cancelled` promptly.
+    return;
+  }
+  fiber.state = FiberState::parked;
+  switch_to_scheduler();
+  SLUICE_ASSERT(fiber.state == FiberState::running);
+}
+
+void Scheduler::park_until(Instant deadline) {
+  if (deadline != kInstantMax) timers_.wake_at(deadline, current_token());
+  park();
+}
+
+void Scheduler::yield() {
+  Fiber& fiber = current_fiber();
+  if (shutting_down_) return;
+  fiber.state = FiberState::ready;
+  ready_.push_back(&fiber);
+  switch_to_scheduler();
+}
+
+bool Scheduler::cancel_requested() const { return shutting_down_ || current_fiber().cancel_requested; }
+
+Status Scheduler::sleep_until(Instant deadline) {
+  while (timers_.now() < deadline) {
+    if (cancel_requested()) return Status(Errc::cancelled, "sleep cancelled");
+    park_until(deadline);
+  }
+  return cancel_requested() ? Status(Errc::cancelled, "sleep cancelled") : Status();
+}
+
+Scheduler::Fiber* Scheduler::find(FiberId id) {
+  auto it = fibers_.find(id);
+  return it == fibers_.end() ? nullptr : it->second.get();
+}
+
+bool Scheduler::wake(WakeToken token) {
+  if (shutting_down_) return false;
+  Fiber* fiber = find(token.fiber);
+  if (fiber == nullptr || fiber->state != FiberState::parked || fiber->generation != token.generation) {
+    return false;
+  }
+  ++fiber->generation;
+  fiber->state = FiberState::ready;
+  ready_.push_back(fiber);
+  return true;
+}
+
+void Scheduler::cancel(FiberId id) {
+  Fiber* fiber = find(id);
+  if (fiber == nullptr || fiber->state == FiberState::finished) return;
+  fiber->cancel_requested = true;
+  wake(WakeToken{fiber->id, fiber->generation});
+}
+
+void Scheduler::shutdown() {
+  SLUICE_ASSERT(!in_fiber());
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  ready_.clear();
+  // Destroying an unfinished Boost.Context fiber unwinds its stack with a forced_unwind exception,
+  // so destructors on that stack run. current_ is set so they may ask who they are.
+  while (!fibers_.empty()) {
+    auto node = fibers_.extract(fibers_.begin());
+    Fiber& fiber = *node.mapped();
+    current_ = &fiber;
+    fiber.context = ctx::fiber();
+    current_ = nullptr;
+    fiber.task->finished = true;
+  }
+}
+
+// --- WaitList ---
+
+WaitNode::WaitNode(WaitList& list, WakeToken token) : list_(&list), token_(token) {
+  prev_ = list.tail_;
+  if (list.tail_ != nullptr) {
+    list.tail_->next_ = this;
+  } else {
+    list.head_ = this;
+  }
+  list.tail_ = this;
+}
+
+WaitNode::~WaitNode() { unlink(); }
+
+void WaitNode::unlink() {
+  if (list_ == nullptr) return;
+  if (prev_ != nullptr) {
+    prev_->next_ = next_;
+  } else {
+    list_->head_ = next_;
+  }
+  if (next_ != nullptr) {
+    next_->prev_ = prev_;
+  } else {
+    list_->tail_ = prev_;
+  }
+  list_ = nullptr;
+  prev_ = next_ = nullptr;
+}
+
+WaitList::~WaitList() {
+  // A waiter outliving what it waits on is a lifetime bug (fibers must be shut down first).
+  SLUICE_ASSERT(empty());
+}
+
+FiberId WaitList::wake_one(Scheduler& scheduler) {
+  while (head_ != nullptr) {
+    WaitNode* node = head_;
+    WakeToken token = node->token_;
+    node->unlink();
+    if (scheduler.wake(token)) return token.fiber;
+  }
+  return 0;
+}
+
+void WaitList::wake_all(Scheduler& scheduler) {
+  while (head_ != nullptr) wake_one(scheduler);
+}
+
+}  // namespace sluice::runtime
