@@ -77,7 +77,8 @@ missing_packages() {
 
 missing_packages
 if ((${#missing[@]} > 0)); then
-  install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+  install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
+  install_command+=" ${missing[*]}"
   if ((check_only)) || [[ $(id -u) -ne 0 ]]; then
     echo "setup: ${#missing[@]} of ${#packages[@]} packages missing: ${missing[*]}" >&2
     echo "setup: install them as root with:" >&2

@@ -105,7 +105,8 @@ int run(minimal* skel) {
     return 1;
   }
   if (opts.data_size_out != frame.size() || frame_out != frame) {
-    std::fprintf(stderr, "FAIL: the program changed the frame (%u bytes out)\n", opts.data_size_out);
+    std::fprintf(stderr, "FAIL: the program changed the frame (%u bytes out)\n",
+                 opts.data_size_out);
     return 1;
   }
 
