@@ -85,6 +85,7 @@ class SimDisk {
  private:
   friend class SimFilesystem;
   friend class SimFile;
+  friend struct DiskAccess;
   struct Inode;
   struct State;
 
