@@ -27,9 +27,9 @@ std::string_view to_string(Errc code) {
 int http_status_for(Errc code) {
   switch (code) {
     case Errc::ok: break;
-    case Errc::malformed: return 400;            // Bad Request
-    case Errc::target_too_large: return 414;     // URI Too Long
-    case Errc::header_too_large: return 431;     // Request Header Fields Too Large
+    case Errc::malformed: return 400;         // Bad Request
+    case Errc::target_too_large: return 414;  // URI Too Long
+    case Errc::header_too_large: return 431;  // Request Header Fields Too Large
     case Errc::too_many_headers: return 431;
     case Errc::body_too_large: return 413;       // Content Too Large
     case Errc::unsupported_version: return 505;  // HTTP Version Not Supported
@@ -72,11 +72,11 @@ struct RequestParser::State {
 
   Limits limits;
   llhttp_t llhttp;
-  HttpRequest current;        // the request being parsed
-  std::string field_name;     // the header field being parsed
+  HttpRequest current;     // the request being parsed
+  std::string field_name;  // the header field being parsed
   std::string field_value;
-  bool in_trailers = false;   // headers are complete: further fields are trailers
-  size_t header_bytes = 0;    // of the current request, names + values as received
+  bool in_trailers = false;  // headers are complete: further fields are trailers
+  size_t header_bytes = 0;   // of the current request, names + values as received
   size_t header_count = 0;
   std::deque<HttpRequest> completed;
   bool continue_expected = false;
@@ -139,7 +139,8 @@ RequestParser::State::State(const Limits& limits_in) : limits(limits_in) {
 int RequestParser::State::on_message_begin(llhttp_t* parser) {
   State& state = of(parser);
   if (state.completed.size() >= state.limits.requests_queued_max) {
-    return state.stop(Errc::too_many_pipelined, "another request begins while " + std::to_string(state.completed.size()) +
+    return state.stop(Errc::too_many_pipelined, "another request begins while " +
+                                                    std::to_string(state.completed.size()) +
                                                     " complete requests wait, requests_queued_max is " +
                                                     std::to_string(state.limits.requests_queued_max));
   }
@@ -270,14 +271,17 @@ Status RequestParser::State::failure_status(llhttp_errno_t error, const char* da
   const uint64_t position = bytes_fed_total + (error_pos != nullptr ? static_cast<uint64_t>(error_pos - data) : 0);
   const std::string where = " at byte " + std::to_string(position);
   if (callback_errc != Errc::ok) return Status(callback_errc, callback_message + where);
+  // llhttp stops on "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge.
+  if (error == HPE_PAUSED_H2_UPGRADE) {
+    return Status(Errc::unsupported_version,
+                  "HTTP/2 connection preface, only HTTP/1.0 and HTTP/1.1 are supported" + where);
+  }
   const char* reason = llhttp_get_error_reason(&llhttp);
   std::string message = reason != nullptr ? reason : "parse error";
   message += " (";
   message += llhttp_errno_name(error);
   message += ")";
-  // "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge.
-  const Errc code = error == HPE_PAUSED_H2_UPGRADE ? Errc::unsupported_version : Errc::malformed;
-  return Status(code, message + where);
+  return Status(Errc::malformed, message + where);
 }
 
 RequestParser::RequestParser(Limits limits) {

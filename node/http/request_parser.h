@@ -43,7 +43,7 @@ using Result = BasicResult<T, Errc>;
 int http_status_for(Errc code);
 
 struct HttpHeader {
-  std::string name;  // lower-cased (names are case-insensitive; lower case makes lookups exact)
+  std::string name;   // lower-cased (names are case-insensitive; lower case makes lookups exact)
   std::string value;  // without leading or trailing whitespace
 
   friend bool operator==(const HttpHeader&, const HttpHeader&) = default;

@@ -69,13 +69,13 @@ TEST(RequestParser, SimpleGet) {
 }
 
 TEST(RequestParser, HeaderNamesAreLowerCasedOrderAndDuplicatesKeptValuesTrimmed) {
-  Parsed parsed = parse_whole(
-      "GET / HTTP/1.1\r\nHost: a\r\nX-Trace-ID:   abc  \r\nx-tag: one\r\nX-TAG:two\r\nX-Empty:\r\n\r\n");
+  Parsed parsed =
+      parse_whole("GET / HTTP/1.1\r\nHost: a\r\nX-Trace-ID:   abc  \r\nx-tag: one\r\nX-TAG:two\r\nX-Empty:\r\n\r\n");
   ASSERT_TRUE(parsed.status.ok()) << parsed.status.to_string();
   ASSERT_EQ(parsed.requests.size(), 1u);
   const HttpRequest& request = parsed.requests[0];
-  EXPECT_EQ(request.headers, headers({{"host", "a"}, {"x-trace-id", "abc"}, {"x-tag", "one"}, {"x-tag", "two"},
-                                      {"x-empty", ""}}));
+  EXPECT_EQ(request.headers,
+            headers({{"host", "a"}, {"x-trace-id", "abc"}, {"x-tag", "one"}, {"x-tag", "two"}, {"x-empty", ""}}));
   ASSERT_NE(request.find_header("x-tag"), nullptr);
   EXPECT_EQ(request.find_header("x-tag")->value, "one");
   EXPECT_EQ(request.find_header("missing"), nullptr);
@@ -141,14 +141,16 @@ TEST(RequestParser, ByteByByteAndEverySplitPointGiveTheSameRequests) {
 
 TEST(RequestParser, HeaderNameAndValueSplitAcrossFeeds) {
   RequestParser parser;
-  for (std::string_view piece : {"GET /split HTTP/1.1\r\nX-Lo", "ng-Na", "me: val", "ue-he", "re  ", "\r", "\n\r", "\n"}) {
+  for (std::string_view piece :
+       {"GET /split HTTP/1.1\r\nX-Lo", "ng-Na", "me: val", "ue-he", "re  ", "\r", "\n\r", "\n"}) {
     ASSERT_EQ(parser.requests_queued(), 0u);
     ASSERT_TRUE(parser.feed(as_bytes(piece)).ok()) << piece;
   }
   std::vector<HttpRequest> requests = drain(parser);
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].headers, headers({{"x-long-name", "value-here"}}));
-  EXPECT_EQ(parser.bytes_fed_total(), std::string_view("GET /split HTTP/1.1\r\nX-Long-Name: value-here  \r\n\r\n").size());
+  EXPECT_EQ(parser.bytes_fed_total(),
+            std::string_view("GET /split HTTP/1.1\r\nX-Long-Name: value-here  \r\n\r\n").size());
 }
 
 TEST(RequestParser, KeepAliveFollowsVersionAndConnectionHeader) {
@@ -156,9 +158,9 @@ TEST(RequestParser, KeepAliveFollowsVersionAndConnectionHeader) {
     std::string_view wire;
     bool keep_alive;
   };
-  for (const Case& c : {Case{"GET / HTTP/1.1\r\n\r\n", true}, Case{"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
-                        Case{"GET / HTTP/1.0\r\n\r\n", false},
-                        Case{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true}}) {
+  for (const Case& c :
+       {Case{"GET / HTTP/1.1\r\n\r\n", true}, Case{"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+        Case{"GET / HTTP/1.0\r\n\r\n", false}, Case{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true}}) {
     Parsed parsed = parse_whole(c.wire);
     ASSERT_TRUE(parsed.status.ok()) << c.wire;
     ASSERT_EQ(parsed.requests.size(), 1u) << c.wire;
@@ -168,7 +170,8 @@ TEST(RequestParser, KeepAliveFollowsVersionAndConnectionHeader) {
 
 TEST(RequestParser, BytesAfterAClosingRequestAreIgnored) {
   RequestParser parser;
-  ASSERT_TRUE(parser.feed(as_bytes("GET /last HTTP/1.1\r\nConnection: close\r\n\r\nGET /same-feed HTTP/1.1\r\n\r\n")).ok());
+  ASSERT_TRUE(
+      parser.feed(as_bytes("GET /last HTTP/1.1\r\nConnection: close\r\n\r\nGET /same-feed HTTP/1.1\r\n\r\n")).ok());
   ASSERT_TRUE(parser.feed(as_bytes("GET /later-feed HTTP/1.1\r\n\r\n")).ok());
   std::vector<HttpRequest> requests = drain(parser);
   ASSERT_EQ(requests.size(), 1u);
@@ -203,8 +206,9 @@ TEST(RequestParser, ExpectContinueIsReportedOnceWhileTheBodyIsOutstanding) {
   ASSERT_TRUE(parser.feed(as_bytes("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz")).ok());
   EXPECT_FALSE(parser.take_continue_expected());
   // HTTP/1.0 clients cannot expect it.
-  ASSERT_TRUE(parser.feed(as_bytes("POST /p HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
-                                   "Content-Length: 1\r\n\r\n"))
+  ASSERT_TRUE(parser
+                  .feed(as_bytes("POST /p HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
+                                 "Content-Length: 1\r\n\r\n"))
                   .ok());
   EXPECT_FALSE(parser.take_continue_expected());
 }
@@ -247,8 +251,7 @@ TEST(RequestParserLimits, HeaderBytesCountNamesAndValuesOfAllFields) {
   limits.header_bytes_max = 10;
   // "ab"+"cd" + "efg"+"hij" = 10 bytes; the colons, spaces and line ends do not count.
   EXPECT_TRUE(parse_whole("GET / HTTP/1.1\r\nab: cd\r\nefg:  hij\r\n\r\n", limits).status.ok());
-  EXPECT_EQ(parse_whole("GET / HTTP/1.1\r\nab: cd\r\nefg: hijk\r\n\r\n", limits).status.code(),
-            Errc::header_too_large);
+  EXPECT_EQ(parse_whole("GET / HTTP/1.1\r\nab: cd\r\nefg: hijk\r\n\r\n", limits).status.code(), Errc::header_too_large);
   // Trailers share the budget: "transfer-encoding"+"chunked" is 24 bytes, the trailer 16 or 17.
   limits.header_bytes_max = 40;
   const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
@@ -371,15 +374,15 @@ TEST(RequestParser, ErrorPositionCountsFromTheStartOfTheStream) {
   RequestParser parser;
   ASSERT_TRUE(parser.feed(as_bytes("GET / HTTP/1.1\r\n\r\n")).ok());  // bytes 0..17
   ASSERT_TRUE(parser.feed(as_bytes("GET / HTTP/1.1\r\nHo")).ok());    // bytes 18..35
-  Status status = parser.feed(as_bytes("st: a\r\nB@d: x\r\n\r\n"));  // '@' is byte 44
+  Status status = parser.feed(as_bytes("st: a\r\nB@d: x\r\n\r\n"));   // '@' is byte 44
   EXPECT_EQ(status.code(), Errc::malformed);
   EXPECT_NE(status.message().find("Invalid header token (HPE_INVALID_HEADER_TOKEN) at byte 44"), std::string::npos)
       << status.message();
 }
 
 TEST(RequestParser, OnlyHttp1IsSupported) {
-  for (std::string_view wire : {"GET / HTTP/2.0\r\n\r\n", "GET /\r\n\r\n" /* HTTP/0.9 */,
-                                "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"}) {
+  for (std::string_view wire :
+       {"GET / HTTP/2.0\r\n\r\n", "GET /\r\n\r\n" /* HTTP/0.9 */, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"}) {
     Parsed parsed = parse_whole(wire);
     EXPECT_EQ(parsed.status.code(), Errc::unsupported_version) << wire << ": " << parsed.status.to_string();
     EXPECT_TRUE(parsed.requests.empty()) << wire;
@@ -471,7 +474,8 @@ HttpRequest random_request(std::string& wire) {
   }
   if (chunked) {
     wire += "Transfer-Encoding: chunked\r\n\r\n";
-    wire += chunk_encode(body, *rc::gen::nonEmpty(rc::gen::container<std::vector<size_t>>(rc::gen::inRange<size_t>(1, 64))));
+    wire += chunk_encode(body,
+                         *rc::gen::nonEmpty(rc::gen::container<std::vector<size_t>>(rc::gen::inRange<size_t>(1, 64))));
     expected.headers.push_back(HttpHeader{"transfer-encoding", "chunked"});
   } else {
     wire += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
