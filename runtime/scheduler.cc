@@ -56,10 +56,10 @@ void Scheduler::finish(Fiber& fiber) {
   fiber.task->joiners.wake_all(*this);
 }
 
-size_t Scheduler::run_ready() {
+size_t Scheduler::run_ready(size_t resumes_max) {
   SLUICE_ASSERT(!in_fiber());
   size_t resumes = 0;
-  while (!ready_.empty()) {
+  while (!ready_.empty() && resumes < resumes_max) {
     Fiber* fiber = ready_.front();
     ready_.pop_front();
     resume(*fiber);
@@ -149,6 +149,13 @@ bool Scheduler::wake(WakeToken token) {
   fiber->state = FiberState::ready;
   ready_.push_back(fiber);
   return true;
+}
+
+bool Scheduler::token_live(WakeToken token) const {
+  auto it = fibers_.find(token.fiber);
+  if (it == fibers_.end()) return false;
+  const Fiber& fiber = *it->second;
+  return fiber.state != FiberState::finished && fiber.generation == token.generation;
 }
 
 void Scheduler::cancel(FiberId id) {

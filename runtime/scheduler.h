@@ -58,8 +58,10 @@ class Scheduler {
   // creates nothing and returns a task that reads as finished.
   std::shared_ptr<TaskState> spawn(std::string_view name, std::function<void()> body);
 
-  // Runs ready fibers until none is ready. Call only from outside fibers. Returns resumes made.
-  size_t run_ready();
+  // Runs ready fibers until none is ready, or until `resumes_max` resumes were made (a reactor
+  // passes a bound so fibers that keep yielding cannot starve its I/O polling). Call only from
+  // outside fibers. Returns resumes made.
+  size_t run_ready(size_t resumes_max = SIZE_MAX);
   bool has_ready() const { return !ready_.empty(); }
 
   // --- inside a fiber ---
@@ -82,6 +84,9 @@ class Scheduler {
   // --- anywhere ---
   // Wakes the fiber if the token is current and the fiber is parked; returns whether it woke.
   bool wake(WakeToken token);
+  // False once `token` can never wake its fiber again (woken since, or the fiber is gone), so a
+  // runtime may drop the timers armed for it instead of keeping them until their deadlines.
+  bool token_live(WakeToken token) const;
   // Marks the fiber cancelled and wakes it if parked. Unknown or finished ids are ignored.
   void cancel(FiberId id);
   // Destroys every fiber, unwinding stacks. Idempotent; the scheduler stays usable only for

@@ -54,6 +54,42 @@ TEST(Scheduler, RunsFibersInSpawnOrderAndYieldRequeues) {
   EXPECT_EQ(scheduler.fiber_count(), 0u);
 }
 
+TEST(Scheduler, RunReadyStopsAtResumesMaxSoYieldingFibersCannotStarveAReactor) {
+  ManualTimers timers;
+  Scheduler scheduler(timers);
+  int spins = 0;
+  bool stop = false;
+  scheduler.spawn("spinner", [&] {
+    while (!stop) {
+      ++spins;
+      scheduler.yield();
+    }
+  });
+  EXPECT_EQ(scheduler.run_ready(3), 3u);
+  EXPECT_EQ(spins, 3);
+  EXPECT_TRUE(scheduler.has_ready());
+  stop = true;
+  scheduler.run_ready();
+  EXPECT_EQ(scheduler.fiber_count(), 0u);
+}
+
+TEST(Scheduler, TokenLiveUntilWokenOrFinished) {
+  ManualTimers timers;
+  Scheduler scheduler(timers);
+  WakeToken token{};
+  auto state = scheduler.spawn("parker", [&] {
+    token = scheduler.current_token();
+    scheduler.park();
+  });
+  scheduler.run_ready();
+  EXPECT_TRUE(scheduler.token_live(token));
+  EXPECT_TRUE(scheduler.wake(token));
+  EXPECT_FALSE(scheduler.token_live(token));  // woken: a timer armed for it is garbage now
+  scheduler.run_ready();
+  EXPECT_TRUE(state->finished);
+  EXPECT_FALSE(scheduler.token_live(WakeToken{state->id, token.generation + 1}));
+}
+
 TEST(Scheduler, StaleTokenDoesNotWake) {
   ManualTimers timers;
   Scheduler scheduler(timers);
