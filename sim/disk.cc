@@ -128,9 +128,15 @@ struct SimDisk::State {
     return dir;
   }
 
+  // "" is the root.
   Result<uint64_t> directory(std::string_view path) {
-    const std::vector<std::string_view> parts = split_path(path);
-    return walk(parts, path);
+    if (path.empty()) return kRootInode;
+    SLUICE_ASSIGN_OR_RETURN(PathLookup found, lookup(path));
+    if (found.inode == 0) return Status(Errc::not_found, "no directory " + std::string(path));
+    if (inode(found.inode).kind != InodeKind::directory) {
+      return Status(Errc::invalid_argument, "not a directory: " + std::string(path));
+    }
+    return found.inode;
   }
 
   // `path` is non-empty: finds its parent directory (which must exist) and its entry (which may not).
