@@ -8,7 +8,14 @@
 //    lost write may instead be torn: a prefix of its 512-byte sectors lands.
 //  - Directory entries: create, rename and remove become durable only with sync_dir(parent).
 //    At a crash each directory reverts to its last synced entries; a file no durable entry names
-//    is gone.
+//    is gone. A rename across directories needs sync_dir of both parents; with only one synced a
+//    crash may leave the file under both names (one inode) or under neither.
+//  - Directories are entries too: a directory created by create_dirs needs sync_dir of its
+//    parent, or it (and everything in it) is gone after a crash.
+//  - Handles are inode-based: an open File keeps reading and writing after its path is renamed
+//    or removed; a removed file's space is freed when its last handle closes.
+//  - Capacity counts the current size of every file that is named or open; a write or truncate
+//    that would grow past it fails whole with no_space.
 #pragma once
 
 #include <cstdint>
@@ -70,17 +77,19 @@ class SimDisk {
   DiskFaults& faults() { return faults_; }
 
   // Power loss: reverts to durable state as described above. Every open file of the old
-  // Filesystem view must be closed first (the node's fibers and objects are gone by then).
+  // Filesystem view must be closed first (the node's fibers and objects are gone by then);
+  // asserts otherwise. The destructor asserts the same: a File must not outlive its disk.
   void crash(Prng& prng);
 
-  // Flips one bit of durable-and-current data, as a bad sector or cosmic ray would. Returns
-  // false if the file is missing or the offset is past its end.
+  // Flips one bit of durable-and-current data, as a bad sector or cosmic ray would: reads see it
+  // at once and it survives a crash (unless an unsynced write of that byte lands over it).
+  // Returns false if the path is invalid, missing, a directory, or the offset is past its end.
   bool flip_bit(std::string_view path, uint64_t offset, uint8_t bit);
   // Flips a random bit in a random non-empty file; returns "path@offset" or "" if none.
   std::string flip_random_bit(Prng& prng);
 
-  uint64_t used_bytes() const;
-  size_t open_files() const;
+  uint64_t used_bytes() const;  // what capacity_bytes limits
+  size_t open_files() const;    // handles open now, over all views
 
  private:
   friend class SimFilesystem;
@@ -94,8 +103,10 @@ class SimDisk {
   std::unique_ptr<State> state_;
 };
 
-// The runtime::Filesystem a node sees, over its SimDisk. Every operation costs simulated latency
-// (disk_delay) and is traced.
+// The runtime::Filesystem a node sees, over its SimDisk. Every operation except File::close
+// costs simulated latency (disk_delay, drawn before anything happens; a failed delay means the
+// operation had no effect) and is then traced. Invalid paths fail first, with no latency. The
+// view must not outlive `disk` or `environment`.
 std::unique_ptr<runtime::Filesystem> make_sim_filesystem(SimDisk& disk, DiskEnvironment& environment);
 
 }  // namespace sluice::sim

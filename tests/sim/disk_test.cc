@@ -392,6 +392,34 @@ TEST(SimDisk, RenameIsDurableOnlyAfterSyncDir) {
   EXPECT_EQ(rig.disk.used_bytes(), 3u);  // the replaced file is gone for good
 }
 
+TEST(SimDisk, RenameAcrossDirectoriesNeedsBothParentsSynced) {
+  Rig rig;
+  ASSERT_TRUE(rig.fs->create_dirs("a").ok());
+  ASSERT_TRUE(rig.fs->create_dirs("b").ok());
+  ASSERT_TRUE(rig.fs->sync_dir("").ok());
+  put(*rig.fs, "a/f", "data", true, true);
+  ASSERT_TRUE(rig.fs->rename("a/f", "b/f").ok());
+  ASSERT_TRUE(rig.fs->sync_dir("a").ok());
+  rig.crash(1);
+  EXPECT_FALSE(exists(*rig.fs, "a/f"));  // only the removal was made durable
+  EXPECT_FALSE(exists(*rig.fs, "b/f"));
+
+  put(*rig.fs, "a/f", "data", true, true);
+  ASSERT_TRUE(rig.fs->rename("a/f", "b/f").ok());
+  ASSERT_TRUE(rig.fs->sync_dir("b").ok());
+  rig.crash(2);
+  EXPECT_EQ(read_or_fail(*rig.fs, "a/f"), "data");  // only the new name was made durable
+  EXPECT_EQ(read_or_fail(*rig.fs, "b/f"), "data");
+  {
+    std::unique_ptr<File> file = open_or_die(*rig.fs, "b/f", OpenMode::read_write);
+    ASSERT_TRUE(file->write_at(0, as_bytes("DATA")).ok());
+  }
+  EXPECT_EQ(read_or_fail(*rig.fs, "a/f"), "DATA");  // one inode under two names
+  EXPECT_EQ(rig.disk.used_bytes(), 4u);
+  ASSERT_TRUE(rig.fs->remove("a/f").ok());
+  EXPECT_EQ(read_or_fail(*rig.fs, "b/f"), "DATA");
+}
+
 TEST(SimDisk, RemoveIsDurableOnlyAfterSyncDir) {
   Rig rig;
   put(*rig.fs, "f", "data", true, true);
