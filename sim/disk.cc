@@ -134,7 +134,7 @@ struct SimDisk::State {
     SLUICE_ASSIGN_OR_RETURN(PathLookup found, lookup(path));
     if (found.inode == 0) return Status(Errc::not_found, "no directory " + std::string(path));
     if (inode(found.inode).kind != InodeKind::directory) {
-      return Status(Errc::invalid_argument, "not a directory: " + std::string(path));
+      return Status(Errc::not_found, "not a directory: " + std::string(path));  // ENOTDIR, as epoll maps it
     }
     return found.inode;
   }
@@ -283,8 +283,12 @@ struct SimDisk::State {
     const InodeKind kind = inode(source.inode).kind;
     if (target.inode != 0) {
       const Inode& replaced = inode(target.inode);
-      if (replaced.kind != kind) {
-        return Status(Errc::invalid_argument, "rename between a file and a directory: " + std::string(to));
+      // As Linux: a directory over a file is ENOTDIR (not_found), a file over a directory EISDIR.
+      if (kind == InodeKind::directory && replaced.kind == InodeKind::file) {
+        return Status(Errc::not_found, "not a directory: " + std::string(to));
+      }
+      if (kind == InodeKind::file && replaced.kind == InodeKind::directory) {
+        return Status(Errc::invalid_argument, "is a directory: " + std::string(to));
       }
       if (kind == InodeKind::directory && !replaced.entries.empty()) {
         return Status(Errc::invalid_argument, "directory not empty: " + std::string(to));

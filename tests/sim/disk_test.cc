@@ -477,8 +477,8 @@ TEST(SimDisk, ListIsSortedAndChecksItsArgument) {
   for (const char* name : {"b", "a", "A", "a0", "B"}) put(*rig.fs, name, "", false, false);
   ASSERT_TRUE(rig.fs->create_dirs("c").ok());
   EXPECT_EQ(*rig.fs->list(""), (std::vector<std::string>{"A", "B", "a", "a0", "b", "c"}));
-  EXPECT_EQ(rig.fs->list("a").code(), Errc::invalid_argument);  // a file, not a directory
-  EXPECT_EQ(rig.fs->sync_dir("a").code(), Errc::invalid_argument);
+  EXPECT_EQ(rig.fs->list("a").code(), Errc::not_found);  // a file, not a directory (ENOTDIR)
+  EXPECT_EQ(rig.fs->sync_dir("a").code(), Errc::not_found);
   EXPECT_EQ(rig.fs->list("missing").code(), Errc::not_found);
   EXPECT_TRUE(rig.fs->list("c")->empty());
 }
@@ -490,7 +490,7 @@ TEST(SimDisk, RenameRules) {
   EXPECT_EQ(rig.fs->rename("missing", "g").code(), Errc::not_found);
   EXPECT_EQ(rig.fs->rename("f", "nowhere/g").code(), Errc::not_found);
   EXPECT_EQ(rig.fs->rename("f", "d").code(), Errc::invalid_argument);   // file over directory
-  EXPECT_EQ(rig.fs->rename("d", "f").code(), Errc::invalid_argument);   // directory over file
+  EXPECT_EQ(rig.fs->rename("d", "f").code(), Errc::not_found);          // directory over file (ENOTDIR)
   EXPECT_EQ(rig.fs->rename("d", "d/sub/d").code(), Errc::invalid_argument);  // into itself
   EXPECT_TRUE(rig.fs->rename("f", "f").ok());
   ASSERT_TRUE(rig.fs->rename("d", "e").ok());
