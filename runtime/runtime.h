@@ -27,7 +27,7 @@ struct SiteId {
   int line = 0;
 };
 
-#define SLUICE_BUGGIFY(runtime) ((runtime).buggify(::sluice::runtime::SiteId{__FILE_NAME__, __LINE__}))
+#define SLUICE_BUGGIFY(rt) ((rt).buggify(::sluice::runtime::SiteId{__FILE_NAME__, __LINE__}))
 
 class Runtime : public TimerSource {
  public:

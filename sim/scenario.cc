@@ -1,0 +1,359 @@
+// Scenario parsing: every table is read through a TableReader that records which keys it
+// consumed, so unknown keys (typos) are reported, not ignored. Debian's toml++ library is built
+// with exceptions, so its parse_error is caught here, at the boundary, and becomes a Status.
+#include "sim/scenario.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace sluice::sim {
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+constexpr int64_t kNsPerS = 1'000'000'000;
+constexpr size_t kScenarioBytesMax = 1 << 20;
+constexpr size_t kEventsMax = 10'000;
+
+// First error wins; later reads become no-ops so messages name the real cause.
+struct ParseContext {
+  std::string source;
+  Status status;
+  void fail(int line, std::string_view field, std::string_view message) {
+    if (!status.ok()) return;
+    status = Status(Errc::invalid_scenario,
+                    source + ":" + std::to_string(line) + ": " + std::string(field) + ": " + std::string(message));
+  }
+};
+
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string section, ParseContext& context)
+      : table_(table), section_(std::move(section)), context_(context) {}
+
+  int line() const { return table_.source().begin.line; }
+  std::string field(std::string_view key) const { return section_.empty() ? std::string(key) : section_ + "." + std::string(key); }
+
+  void real(std::string_view key, double& out, double low, double high) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    std::optional<double> value = node->value<double>();
+    if (!value || !std::isfinite(*value)) return context_.fail(node_line(node), field(key), "expected a number");
+    if (*value < low || *value > high) return out_of_range(node, key, low, high);
+    out = *value;
+  }
+
+  void integer(std::string_view key, int64_t& out, int64_t low, int64_t high) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    std::optional<int64_t> value = node->is_integer() ? node->value<int64_t>() : std::nullopt;
+    if (!value) return context_.fail(node_line(node), field(key), "expected an integer");
+    if (*value < low || *value > high) return out_of_range(node, key, static_cast<double>(low), static_cast<double>(high));
+    out = *value;
+  }
+
+  // A duration given in `unit_ns` units (e.g. ms), stored as ns; fractions allowed.
+  void duration(std::string_view key, int64_t& out_ns, int64_t unit_ns, double low, double high) {
+    double value = -1;
+    real(key, value, low, high);
+    if (value >= 0) out_ns = static_cast<int64_t>(std::llround(value * static_cast<double>(unit_ns)));
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) return context_.fail(node_line(node), field(key), "expected true or false");
+    out = *node->value<bool>();
+  }
+
+  void text(std::string_view key, std::string& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    if (!node->is_string()) return context_.fail(node_line(node), field(key), "expected a string");
+    out = *node->value<std::string>();
+  }
+
+  // Node numbers as written (1-based hosts n1..nN), returned as 0-based indices.
+  void nodes(std::string_view key, std::vector<NodeIndex>& out, size_t node_count) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return context_.fail(node_line(node), field(key), "expected a list of node numbers");
+    for (const toml::node& element : *array) {
+      std::optional<int64_t> number = element.is_integer() ? element.value<int64_t>() : std::nullopt;
+      if (!number || *number < 1 || static_cast<size_t>(*number) > node_count) {
+        return context_.fail(node_line(&element), field(key),
+                             "node numbers run from 1 to " + std::to_string(node_count));
+      }
+      out.push_back(static_cast<NodeIndex>(*number - 1));
+    }
+  }
+
+  const toml::table* subtable(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) {
+      context_.fail(node_line(node), field(key), "expected a table");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  const toml::array* array(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_array_of_tables()) {
+      context_.fail(node_line(node), field(key), "expected an array of tables ([[" + std::string(key) + "]])");
+      return nullptr;
+    }
+    return node->as_array();
+  }
+
+  // Reports the first key nobody asked for.
+  void finish() {
+    for (const auto& [key, node] : table_) {
+      if (consumed_.count(std::string(key.str())) == 0) {
+        context_.fail(node_line(&node), field(key.str()), "unknown key");
+        return;
+      }
+    }
+  }
+
+ private:
+  const toml::node* take(std::string_view key) {
+    consumed_.insert(std::string(key));
+    return table_.get(key);
+  }
+  int node_line(const toml::node* node) const {
+    const int node_line = static_cast<int>(node->source().begin.line);
+    return node_line > 0 ? node_line : line();
+  }
+  void out_of_range(const toml::node* node, std::string_view key, double low, double high) {
+    std::ostringstream message;
+    message << "must be between " << low << " and " << high;
+    context_.fail(node_line(node), field(key), message.str());
+  }
+
+  const toml::table& table_;
+  std::string section_;
+  ParseContext& context_;
+  std::set<std::string> consumed_;
+};
+
+void read_network(TableReader& reader, NetworkConfig& network) {
+  int64_t latency_min = network.link.latency_min.count(), latency_max = network.link.latency_max.count();
+  reader.duration("latency_ms_min", latency_min, kNsPerMs, 0, 60'000);
+  reader.duration("latency_ms_max", latency_max, kNsPerMs, 0, 60'000);
+  if (latency_max < latency_min) latency_max = latency_min;
+  network.link.latency_min = runtime::Duration(latency_min);
+  network.link.latency_max = runtime::Duration(latency_max);
+  reader.real("loss", network.link.loss_probability, 0, 1);
+  reader.real("duplicate", network.link.duplicate_probability, 0, 1);
+  reader.real("stream_reset", network.stream_reset_probability, 0, 1);
+  int64_t stall = network.stream_stall_reset_after.count();
+  reader.duration("stream_stall_reset_s", stall, kNsPerS, 0.001, 3600);
+  network.stream_stall_reset_after = runtime::Duration(stall);
+  reader.finish();
+}
+
+void read_disk(TableReader& reader, DiskConfig& disk, DiskFaults& faults) {
+  int64_t capacity_mb = static_cast<int64_t>(disk.capacity_bytes >> 20);
+  reader.integer("capacity_mb", capacity_mb, 1, 1 << 20);
+  disk.capacity_bytes = static_cast<uint64_t>(capacity_mb) << 20;
+  reader.real("read_error", faults.read_error_probability, 0, 1);
+  reader.real("write_error", faults.write_error_probability, 0, 1);
+  reader.real("sync_error", faults.sync_error_probability, 0, 1);
+  reader.real("torn_write", faults.torn_write_probability, 0, 1);
+  reader.finish();
+}
+
+void read_workload(TableReader& reader, WorkloadConfig& workload) {
+  reader.text("kind", workload.kind);
+  reader.duration("datagram_interval_ms", workload.datagram_interval_ns, kNsPerMs, 0.1, 60'000);
+  reader.duration("stream_interval_ms", workload.stream_interval_ns, kNsPerMs, 0.1, 60'000);
+  reader.duration("file_append_interval_ms", workload.file_append_interval_ns, kNsPerMs, 0.1, 60'000);
+  int64_t sync_every = workload.file_sync_every, payload_max = workload.payload_bytes_max;
+  reader.integer("file_sync_every", sync_every, 1, 10'000);
+  reader.integer("payload_bytes_max", payload_max, 0, 60'000);
+  workload.file_sync_every = static_cast<uint32_t>(sync_every);
+  workload.payload_bytes_max = static_cast<uint32_t>(payload_max);
+  reader.finish();
+}
+
+void read_random_faults(TableReader& reader, RandomFaults& random) {
+  reader.real("crash_per_node_per_min", random.crash_per_node_per_min, 0, 600);
+  reader.duration("down_s_min", random.down_ns_min, kNsPerS, 0, 3600);
+  reader.duration("down_s_max", random.down_ns_max, kNsPerS, 0, 3600);
+  reader.real("partition_per_min", random.partition_per_min, 0, 600);
+  reader.duration("partition_s_min", random.partition_ns_min, kNsPerS, 0, 3600);
+  reader.duration("partition_s_max", random.partition_ns_max, kNsPerS, 0, 3600);
+  reader.real("clock_jump_per_min", random.clock_jump_per_min, 0, 600);
+  reader.duration("clock_jump_ms_max", random.clock_jump_ns_max, kNsPerMs, 0, 3'600'000);
+  reader.real("bit_flip_per_min", random.bit_flip_per_min, 0, 600);
+  reader.real("disk_full_per_min", random.disk_full_per_min, 0, 600);
+  reader.duration("disk_full_s", random.disk_full_ns, kNsPerS, 0, 3600);
+  random.down_ns_max = std::max(random.down_ns_max, random.down_ns_min);
+  random.partition_ns_max = std::max(random.partition_ns_max, random.partition_ns_min);
+  reader.finish();
+}
+
+const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
+  static const std::map<std::string, FaultKind, std::less<>> kinds = {
+      {"partition", FaultKind::partition}, {"partition_oneway", FaultKind::partition_oneway},
+      {"isolate", FaultKind::isolate},     {"heal", FaultKind::heal},
+      {"crash", FaultKind::crash},         {"restart", FaultKind::restart},
+      {"clock_jump", FaultKind::clock_jump}, {"disk_full", FaultKind::disk_full},
+      {"disk_ok", FaultKind::disk_ok},     {"disk_errors", FaultKind::disk_errors},
+      {"bit_flip", FaultKind::bit_flip},   {"network", FaultKind::network},
+      {"stream_resets", FaultKind::stream_resets}};
+  return kinds;
+}
+
+// Checks that the fields a kind needs are present.
+void check_event(const FaultEvent& event, ParseContext& context, std::string_view field) {
+  auto need = [&](bool ok, std::string_view what) {
+    if (!ok) context.fail(event.source_line, field, std::string("needs ") + std::string(what));
+  };
+  switch (event.kind) {
+    case FaultKind::partition: need(!event.nodes.empty() && !event.other.empty(), "a = [...] and b = [...]"); break;
+    case FaultKind::partition_oneway: need(!event.nodes.empty() && !event.other.empty(), "from = [...] and to = [...]"); break;
+    case FaultKind::isolate: need(!event.nodes.empty() || event.count > 0, "nodes = [...] or count = k"); break;
+    case FaultKind::crash:
+    case FaultKind::restart:
+    case FaultKind::clock_jump:
+    case FaultKind::disk_full:
+    case FaultKind::disk_ok:
+    case FaultKind::disk_errors:
+    case FaultKind::bit_flip: need(!event.nodes.empty(), "nodes = [...]"); break;
+    case FaultKind::heal:
+    case FaultKind::network:
+    case FaultKind::stream_resets: break;
+  }
+}
+
+FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& context) {
+  FaultEvent event;
+  event.source_line = reader.line();
+  double at_s = -1;
+  reader.real("at_s", at_s, 0, 1e7);
+  if (at_s < 0) context.fail(event.source_line, reader.field("at_s"), "required");
+  event.at_ns = static_cast<int64_t>(std::llround(at_s * kNsPerS));
+  std::string kind;
+  reader.text("kind", kind);
+  auto found = fault_kinds().find(kind);
+  if (found == fault_kinds().end()) {
+    context.fail(event.source_line, reader.field("kind"), "unknown fault kind '" + kind + "'");
+    return event;
+  }
+  event.kind = found->second;
+  reader.nodes("nodes", event.nodes, node_count);
+  reader.nodes("a", event.nodes, node_count);
+  reader.nodes("from", event.nodes, node_count);
+  reader.nodes("b", event.other, node_count);
+  reader.nodes("to", event.other, node_count);
+  int64_t count = 0;
+  reader.integer("count", count, 0, static_cast<int64_t>(node_count));
+  event.count = static_cast<size_t>(count);
+  reader.duration("ms", event.jump_ns, kNsPerMs, -3.6e6, 3.6e6);
+  reader.real("read", event.read_error, 0, 1);
+  reader.real("write", event.write_error, 0, 1);
+  reader.real("sync", event.sync_error, 0, 1);
+  reader.real("loss", event.loss, 0, 1);
+  reader.real("duplicate", event.duplicate, 0, 1);
+  reader.duration("latency_ms_min", event.latency_ns_min, kNsPerMs, 0, 60'000);
+  reader.duration("latency_ms_max", event.latency_ns_max, kNsPerMs, 0, 60'000);
+  reader.real("probability", event.probability, 0, 1);
+  reader.finish();
+  check_event(event, context, reader.field("kind"));
+  return event;
+}
+
+void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context) {
+  top.text("name", scenario.name);
+  int64_t nodes = static_cast<int64_t>(scenario.nodes);
+  top.integer("nodes", nodes, 1, static_cast<int64_t>(World::kNodesMax));
+  scenario.nodes = static_cast<size_t>(nodes);
+  scenario.faults_stop_ns = -1;
+  top.duration("duration_s", scenario.duration_ns, kNsPerS, 0.001, 1e6);
+  top.duration("faults_stop_s", scenario.faults_stop_ns, kNsPerS, 0, 1e6);
+  if (scenario.faults_stop_ns < 0) scenario.faults_stop_ns = scenario.duration_ns * 2 / 3;
+  if (scenario.faults_stop_ns > scenario.duration_ns) {
+    context.fail(top.line(), "faults_stop_s", "must not be after duration_s");
+  }
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name) {
+  ParseContext context{std::string(source_name), Status()};
+  toml::table parsed;
+  try {
+    parsed = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    context.fail(static_cast<int>(error.source().begin.line), "toml", error.description());
+    return context.status;
+  }
+  Scenario scenario;
+  scenario.path = std::string(source_name);
+  TableReader top(parsed, "", context);
+  read_top_level(top, scenario, context);
+  if (const toml::table* table = top.subtable("network")) {
+    TableReader reader(*table, "network", context);
+    read_network(reader, scenario.network);
+  }
+  if (const toml::table* table = top.subtable("disk")) {
+    TableReader reader(*table, "disk", context);
+    read_disk(reader, scenario.disk, scenario.disk_faults);
+  }
+  if (const toml::table* table = top.subtable("clock")) {
+    TableReader reader(*table, "clock", context);
+    reader.integer("drift_ppm_max", scenario.drift_ppm_max, 0, NodeClock::kDriftPpmMax);
+    reader.duration("skew_ms_max", scenario.wall_skew_ns_max, kNsPerMs, 0, 3.6e6);
+    reader.finish();
+  }
+  if (const toml::table* table = top.subtable("buggify")) {
+    TableReader reader(*table, "buggify", context);
+    reader.boolean("enabled", scenario.buggify.enabled);
+    reader.real("site_probability", scenario.buggify.site_probability, 0, 1);
+    reader.real("fire_probability", scenario.buggify.fire_probability, 0, 1);
+    reader.finish();
+  }
+  if (const toml::table* table = top.subtable("workload")) {
+    TableReader reader(*table, "workload", context);
+    read_workload(reader, scenario.workload);
+    if (scenario.workload.kind != "runtime") context.fail(reader.line(), "workload.kind", "only \"runtime\" exists so far");
+  }
+  if (const toml::table* table = top.subtable("random_faults")) {
+    TableReader reader(*table, "random_faults", context);
+    read_random_faults(reader, scenario.random);
+  }
+  if (const toml::array* events = top.array("events")) {
+    if (events->size() > kEventsMax) context.fail(top.line(), "events", "more than 10000 events");
+    for (size_t i = 0; i < events->size() && context.status.ok(); ++i) {
+      TableReader reader(*events->get(i)->as_table(), "events[" + std::to_string(i) + "]", context);
+      scenario.events.push_back(read_event(reader, scenario.nodes, context));
+      if (scenario.events.back().at_ns > scenario.faults_stop_ns) {
+        context.fail(scenario.events.back().source_line, reader.field("at_s"), "must not be after faults_stop_s");
+      }
+    }
+  }
+  top.finish();
+  if (!context.status.ok()) return context.status;
+  return scenario;
+}
+
+Result<Scenario> load_scenario(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Status(Errc::io_error, path + ": cannot open scenario file");
+  std::string text;
+  text.resize(kScenarioBytesMax + 1);
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(file.gcount()));
+  if (text.size() > kScenarioBytesMax) return Status(Errc::invalid_scenario, path + ": larger than 1 MiB");
+  return parse_scenario(text, path);
+}
+
+}  // namespace sluice::sim

@@ -1,0 +1,92 @@
+// Declarative simulation scenarios (TOML, under scenarios/): cluster shape, network, disk,
+// clocks, BUGGIFY, the workload, explicit fault events and random fault rates. The format is
+// documented in docs/formats/scenario.md; every field is checked, unknown keys are errors, and
+// errors name the file, line and field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/disk.h"
+#include "sim/errors.h"
+#include "sim/network.h"
+#include "sim/world.h"
+
+namespace sluice::sim {
+
+enum class FaultKind {
+  partition,         // a <-> b for every pair across `a` and `b`
+  partition_oneway,  // `from` -> `to` blocked only
+  isolate,           // `nodes` (or `count` random nodes) cut off from the rest
+  heal,              // every partition removed
+  crash,             // `nodes` lose power
+  restart,           // `nodes` boot again from their disks
+  clock_jump,        // wall clocks of `nodes` jump by `ms` (may be negative)
+  disk_full,         // disks of `nodes` refuse growth (ENOSPC)
+  disk_ok,           // disks of `nodes` healthy again: not full, no error rates
+  disk_errors,       // error rates for `nodes`: read, write, sync
+  bit_flip,          // one random bit flipped on each disk of `nodes`
+  network,           // link defaults change: loss, duplicate, latency_ms_min/max
+  stream_resets,     // random stream reset probability per segment
+};
+
+struct FaultEvent {
+  int64_t at_ns = 0;
+  FaultKind kind = FaultKind::heal;
+  std::vector<NodeIndex> nodes;  // also `a` / `from`
+  std::vector<NodeIndex> other;  // `b` / `to`
+  size_t count = 0;              // isolate: random group size
+  int64_t jump_ns = 0;
+  double read_error = 0, write_error = 0, sync_error = 0;
+  double loss = -1, duplicate = -1;  // -1: unchanged
+  int64_t latency_ns_min = -1, latency_ns_max = -1;
+  double probability = 0;
+  int source_line = 0;
+};
+
+// Poisson rates (per simulated minute) of faults the fault driver injects until faults stop.
+struct RandomFaults {
+  double crash_per_node_per_min = 0;
+  int64_t down_ns_min = 1'000'000'000, down_ns_max = 5'000'000'000;
+  double partition_per_min = 0;  // picks symmetric, one-way or isolate
+  int64_t partition_ns_min = 1'000'000'000, partition_ns_max = 8'000'000'000;
+  double clock_jump_per_min = 0;
+  int64_t clock_jump_ns_max = 1'000'000'000;
+  double bit_flip_per_min = 0;
+  double disk_full_per_min = 0;
+  int64_t disk_full_ns = 2'000'000'000;
+};
+
+struct WorkloadConfig {
+  std::string kind = "runtime";
+  int64_t datagram_interval_ns = 50'000'000;
+  int64_t stream_interval_ns = 20'000'000;
+  int64_t file_append_interval_ns = 30'000'000;
+  uint32_t file_sync_every = 4;
+  uint32_t payload_bytes_max = 512;
+  uint64_t file_bytes_max = 8 << 20;
+};
+
+struct Scenario {
+  std::string name;
+  std::string path;
+  size_t nodes = 3;
+  int64_t duration_ns = 30'000'000'000;
+  int64_t faults_stop_ns = 20'000'000'000;  // random faults end; everything heals
+  int64_t drift_ppm_max = 0;
+  int64_t wall_skew_ns_max = 0;
+  NetworkConfig network;
+  DiskConfig disk;
+  DiskFaults disk_faults;
+  BuggifyConfig buggify;
+  WorkloadConfig workload;
+  std::vector<FaultEvent> events;
+  RandomFaults random;
+};
+
+Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name);
+Result<Scenario> load_scenario(const std::string& path);
+
+}  // namespace sluice::sim

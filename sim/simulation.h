@@ -1,0 +1,49 @@
+// Runs one scenario with one seed: builds the world, starts the workload, injects the explicit
+// and random faults, stops faults at faults_stop_s (heal, restart, disks healthy), checks safety
+// continuously and liveness at the end, and reports key=value figures.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.h"
+#include "sim/trace.h"
+#include "sim/workload.h"
+#include "sim/world.h"
+
+namespace sluice::sim {
+
+struct SimulationOptions {
+  uint64_t seed = 1;
+  bool record_trace = false;
+};
+
+struct SimulationReport {
+  uint64_t seed = 0;
+  std::string scenario_name;
+  std::string scenario_path;
+  int64_t simulated_ns = 0;
+  uint64_t trace_hash = 0;
+  uint64_t trace_events = 0;
+  WorldStats world;
+  NetworkStats network;
+  WorkloadStats workload;
+  size_t buggify_sites_enabled = 0;
+  uint64_t faults_injected = 0;
+  bool liveness_checked = false;
+  bool passed = true;
+  std::string failure;
+  std::vector<TraceRecord> trace;  // only with record_trace
+};
+
+SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options);
+
+// key=value lines, one figure per line.
+void print_report(const SimulationReport& report, std::ostream& out);
+
+// The command that replays this run.
+std::string replay_command(const std::string& scenario_path, uint64_t seed);
+
+}  // namespace sluice::sim

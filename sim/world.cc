@@ -1,0 +1,178 @@
+#include "sim/world.h"
+
+#include <algorithm>
+
+#include "node/base/assert.h"
+#include "sim/sim_runtime.h"
+
+namespace sluice::sim {
+
+namespace {
+// Min-heap on (time, sequence): std::*_heap build max-heaps, so "less" means "later".
+bool later(const auto& a, const auto& b) {
+  return a.time_ns != b.time_ns ? a.time_ns > b.time_ns : a.sequence > b.sequence;
+}
+}  // namespace
+
+struct World::Node {
+  std::string host;
+  NodeClock clock;
+  std::unique_ptr<SimDisk> disk;
+  std::unique_ptr<SimRuntime> runtime;
+  std::unique_ptr<NodeApp> app;
+  uint64_t incarnation = 0;
+  bool up = false;
+};
+
+World::World(WorldConfig config) : config_(config), prng_(config.seed) {
+  trace_.set_recording(config.record_trace);
+  network_ = std::make_unique<Network>(*this, config.network);
+}
+
+World::~World() {
+  // Crash every node first: fibers must unwind while the network and disks still exist.
+  for (NodeIndex node = 0; node < static_cast<NodeIndex>(nodes_.size()); ++node) {
+    if (nodes_[node]->up) crash(node);
+  }
+}
+
+World::Node& World::node_at(NodeIndex node) {
+  SLUICE_ASSERT(node >= 0 && static_cast<size_t>(node) < nodes_.size());
+  return *nodes_[static_cast<size_t>(node)];
+}
+
+const World::Node& World::node_at(NodeIndex node) const {
+  SLUICE_ASSERT(node >= 0 && static_cast<size_t>(node) < nodes_.size());
+  return *nodes_[static_cast<size_t>(node)];
+}
+
+NodeIndex World::add_node(NodeConfig config) {
+  SLUICE_ASSERT_LT(nodes_.size(), kNodesMax);
+  auto node = std::make_unique<Node>();
+  node->host = "n" + std::to_string(nodes_.size() + 1);
+  node->clock = NodeClock(config.drift_ppm, config.wall_skew_ns);
+  node->disk = std::make_unique<SimDisk>(config_.disk);
+  nodes_.push_back(std::move(node));
+  return static_cast<NodeIndex>(nodes_.size() - 1);
+}
+
+const std::string& World::host(NodeIndex node) const { return node_at(node).host; }
+
+std::optional<NodeIndex> World::node_by_host(std::string_view host) const {
+  // Hosts are "n<index+1>": parse instead of searching.
+  if (host.size() < 2 || host[0] != 'n') return std::nullopt;
+  size_t index = 0;
+  for (char c : host.substr(1)) {
+    if (c < '0' || c > '9' || index > kNodesMax) return std::nullopt;
+    index = index * 10 + static_cast<size_t>(c - '0');
+  }
+  if (index == 0 || index > nodes_.size() || host != nodes_[index - 1]->host) return std::nullopt;
+  return static_cast<NodeIndex>(index - 1);
+}
+
+bool World::is_up(NodeIndex node) const { return node_at(node).up; }
+uint64_t World::incarnation(NodeIndex node) const { return node_at(node).incarnation; }
+SimRuntime* World::runtime(NodeIndex node) { return node_at(node).runtime.get(); }
+NodeApp* World::app(NodeIndex node) { return node_at(node).app.get(); }
+NodeClock& World::clock(NodeIndex node) { return node_at(node).clock; }
+SimDisk& World::disk(NodeIndex node) { return *node_at(node).disk; }
+
+void World::start(NodeIndex node_index) {
+  Node& node = node_at(node_index);
+  SLUICE_ASSERT(!node.up);
+  ++node.incarnation;
+  ++stats_.starts;
+  node.up = true;
+  trace_.record(now_ns_, node_index, "node.start", node.incarnation);
+  node.runtime = std::make_unique<SimRuntime>(*this, node_index, node.incarnation);
+  if (app_factory_) node.app = app_factory_(*node.runtime);
+  run_node_fibers(node_index);
+}
+
+void World::crash(NodeIndex node_index) {
+  Node& node = node_at(node_index);
+  SLUICE_ASSERT(node.up);
+  ++stats_.crashes;
+  trace_.record(now_ns_, node_index, "node.crash", node.incarnation);
+  // Down first: events for this node scheduled from here on are dropped, and peers' connections
+  // reset without a FIN (power loss sends nothing).
+  node.up = false;
+  network_->on_crash(node_index);
+  node.runtime->scheduler().shutdown();
+  node.app.reset();
+  node.runtime.reset();
+  node.disk->crash(prng_);
+}
+
+void World::schedule(int64_t at_ns, NodeIndex node, const char* kind, uint64_t detail, std::function<void()> action) {
+  SLUICE_ASSERT_GE(at_ns, now_ns_);
+  uint64_t incarnation = 0;
+  if (node >= 0) {
+    const Node& target = node_at(node);
+    if (!target.up) {
+      ++stats_.events_dropped_for_crashed_nodes;
+      return;
+    }
+    incarnation = target.incarnation;
+  }
+  queue_.push_back(Event{at_ns, next_sequence_++, node, incarnation, kind, detail, std::move(action)});
+  std::push_heap(queue_.begin(), queue_.end(), [](const Event& a, const Event& b) { return later(a, b); });
+}
+
+bool World::step() {
+  if (queue_.empty()) return false;
+  std::pop_heap(queue_.begin(), queue_.end(), [](const Event& a, const Event& b) { return later(a, b); });
+  Event event = std::move(queue_.back());
+  queue_.pop_back();
+  SLUICE_ASSERT_GE(event.time_ns, now_ns_);
+  now_ns_ = event.time_ns;
+  ++stats_.events;
+  SLUICE_ASSERT_LT(stats_.events, config_.events_max);
+  if (event.node >= 0) {
+    const Node& target = node_at(event.node);
+    if (!target.up || target.incarnation != event.incarnation) {
+      ++stats_.events_dropped_for_crashed_nodes;
+      return true;
+    }
+  }
+  trace_.record(now_ns_, event.node, event.kind, event.detail);
+  event.action();
+  if (event.node >= 0) run_node_fibers(event.node);
+  return true;
+}
+
+void World::run_until(int64_t end_ns) {
+  while (!queue_.empty() && queue_.front().time_ns <= end_ns) step();
+  now_ns_ = std::max(now_ns_, end_ns);
+}
+
+void World::run_node_fibers(NodeIndex node_index) {
+  Node& node = node_at(node_index);
+  if (!node.up) return;
+  node.runtime->scheduler().run_ready();
+}
+
+bool World::buggify(runtime::SiteId site) {
+  if (!config_.buggify.enabled) return false;
+  std::string key = std::string(site.file) + ":" + std::to_string(site.line);
+  auto it = buggify_sites_.find(key);
+  if (it == buggify_sites_.end()) {
+    // Decided from (seed, site) alone, so the order sites are first reached in does not matter.
+    const uint64_t draw = hash_combine(config_.seed, hash_bytes(key));
+    const bool enabled = static_cast<double>(draw >> 11) * 0x1.0p-53 < config_.buggify.site_probability;
+    it = buggify_sites_.emplace(std::move(key), enabled).first;
+    trace_.record(now_ns_, -1, "buggify.site", hash_combine(hash_bytes(it->first), enabled));
+  }
+  if (!it->second) return false;
+  auto next = [this] { return prng_.next(); };
+  const bool fire = random_chance(next, config_.buggify.fire_probability);
+  if (fire) ++stats_.buggify_fired;
+  return fire;
+}
+
+size_t World::buggify_sites_enabled() const {
+  return static_cast<size_t>(std::count_if(buggify_sites_.begin(), buggify_sites_.end(),
+                                           [](const auto& entry) { return entry.second; }));
+}
+
+}  // namespace sluice::sim

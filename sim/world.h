@@ -1,0 +1,141 @@
+// The simulated world: nodes (each with a clock, a disk and, while up, a runtime and an app), one
+// network, one event queue ordered by (virtual time, sequence) and one seeded PRNG. Everything
+// runs on one thread; same seed and config give the same run, bit for bit.
+//
+// Causality rule: an event belongs to one node (or to the world). After it runs, only that node's
+// ready fibers run; anything that affects another node is a new event for that node (usually
+// after a network latency), never a direct wake-up.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/base/random.h"
+#include "runtime/runtime.h"
+#include "sim/clock.h"
+#include "sim/disk.h"
+#include "sim/network.h"
+#include "sim/trace.h"
+
+namespace sluice::sim {
+
+class SimRuntime;
+
+// What runs on a simulated node: built at every start, destroyed at every crash (after the node's
+// fibers have been unwound).
+class NodeApp {
+ public:
+  virtual ~NodeApp() = default;
+};
+using AppFactory = std::function<std::unique_ptr<NodeApp>(SimRuntime& runtime)>;
+
+struct BuggifyConfig {
+  bool enabled = false;
+  double site_probability = 0.25;  // chance a site is switched on for a seed
+  double fire_probability = 0.05;  // chance an enabled site fires each time it is reached
+};
+
+struct WorldConfig {
+  uint64_t seed = 1;
+  NetworkConfig network;
+  DiskConfig disk;
+  BuggifyConfig buggify;
+  bool record_trace = false;           // keep every trace record (for --check-determinism)
+  uint64_t events_max = 2'000'000'000; // guards against a runaway simulation
+};
+
+struct NodeConfig {
+  int64_t drift_ppm = 0;
+  int64_t wall_skew_ns = 0;
+};
+
+struct WorldStats {
+  uint64_t events = 0;
+  uint64_t events_dropped_for_crashed_nodes = 0;
+  uint64_t crashes = 0;
+  uint64_t starts = 0;
+  uint64_t buggify_fired = 0;
+};
+
+class World {
+ public:
+  static constexpr size_t kNodesMax = 1024;
+
+  explicit World(WorldConfig config);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // --- nodes ---
+  NodeIndex add_node(NodeConfig config = {});  // host "n<index+1>"
+  size_t node_count() const { return nodes_.size(); }
+  const std::string& host(NodeIndex node) const;
+  std::optional<NodeIndex> node_by_host(std::string_view host) const;
+  void set_app_factory(AppFactory factory) { app_factory_ = std::move(factory); }
+  void start(NodeIndex node);    // boots a new incarnation from the node's disk
+  void crash(NodeIndex node);    // power loss: fibers unwound, memory freed, unsynced data lost
+  bool is_up(NodeIndex node) const;
+  uint64_t incarnation(NodeIndex node) const;
+  SimRuntime* runtime(NodeIndex node);  // null while down
+  NodeApp* app(NodeIndex node);         // null while down
+  NodeClock& clock(NodeIndex node);
+  SimDisk& disk(NodeIndex node);
+
+  // --- events ---
+  int64_t now_ns() const { return now_ns_; }
+  // Runs `action` at global time `at_ns` (>= now). A node event is dropped if that node crashed
+  // since it was scheduled; after it runs, the node's ready fibers run.
+  void schedule(int64_t at_ns, NodeIndex node, const char* kind, uint64_t detail, std::function<void()> action);
+  // Runs the next event; false when there is none.
+  bool step();
+  // Runs every event up to `end_ns`, then sets the clock to `end_ns`.
+  void run_until(int64_t end_ns);
+  size_t pending_events() const { return queue_.size(); }
+
+  Trace& trace() { return trace_; }
+  Prng& prng() { return prng_; }
+  Network& network() { return *network_; }
+  const WorldConfig& config() const { return config_; }
+  const WorldStats& stats() const { return stats_; }
+
+  // BUGGIFY: each site is on or off for the whole run (decided from the seed and the site), then
+  // fires with fire_probability each time it is reached.
+  bool buggify(runtime::SiteId site);
+  size_t buggify_sites_enabled() const;
+  void set_buggify(BuggifyConfig config) { config_.buggify = config; }
+
+ private:
+  struct Event {
+    int64_t time_ns = 0;
+    uint64_t sequence = 0;
+    NodeIndex node = -1;
+    uint64_t incarnation = 0;
+    const char* kind = "";
+    uint64_t detail = 0;
+    std::function<void()> action;
+  };
+  struct Node;
+  void run_node_fibers(NodeIndex node);
+  Node& node_at(NodeIndex node);
+  const Node& node_at(NodeIndex node) const;
+
+  WorldConfig config_;
+  Prng prng_;
+  Trace trace_;
+  std::unique_ptr<Network> network_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Event> queue_;  // binary heap ordered by (time, sequence)
+  uint64_t next_sequence_ = 0;
+  int64_t now_ns_ = 0;
+  AppFactory app_factory_;
+  WorldStats stats_;
+  std::map<std::string, bool> buggify_sites_;  // "file:line" -> enabled
+};
+
+}  // namespace sluice::sim
