@@ -36,7 +36,7 @@ void PrintTo(const HarnessFactory& factory, std::ostream* out) { *out << factory
 // Every runtime the suite runs against. The one place to add an implementation.
 const HarnessFactory kHarnessFactories[] = {
     {"epoll", &make_epoll_harness},
-    // {"sim", &make_sim_harness},  // sim: add this line with tests/runtime/sim_harness.cc + sluice_sim
+    {"sim", &make_sim_harness},
 };
 
 class Conformance : public ::testing::TestWithParam<HarnessFactory> {
@@ -663,11 +663,11 @@ TEST_P(Conformance, ConcurrentAppendsGetDistinctOffsets) {
   run([](Runtime& rt) {
     auto opened = rt.fs().open("appends.log", OpenMode::create);
     ASSERT_OK(opened);
-    constexpr int kAppendsPerFiber = 40;
+    constexpr int kAppendsPerFiber = 100;
     constexpr uint64_t kRecordBytes = 8;
     std::set<uint64_t> offsets;
     std::vector<Task> appenders;
-    for (char tag : {'a', 'b', 'c'}) {
+    for (char tag : {'a', 'b', 'c', 'd'}) {
       appenders.push_back(rt.spawn("appender", [&, tag] {
         const std::string record(kRecordBytes, tag);
         for (int i = 0; i < kAppendsPerFiber; ++i) {
@@ -679,10 +679,10 @@ TEST_P(Conformance, ConcurrentAppendsGetDistinctOffsets) {
       }));
     }
     for (Task& appender : appenders) ASSERT_OK(appender.join());
-    EXPECT_EQ(offsets.size(), 3u * kAppendsPerFiber);
+    EXPECT_EQ(offsets.size(), 4u * kAppendsPerFiber);
     Result<std::string> contents = read_file(rt.fs(), "appends.log");
     ASSERT_OK(contents);
-    ASSERT_EQ(contents->size(), 3u * kAppendsPerFiber * kRecordBytes);
+    ASSERT_EQ(contents->size(), 4u * kAppendsPerFiber * kRecordBytes);
     for (size_t record = 0; record < contents->size() / kRecordBytes; ++record) {
       const std::string_view bytes = std::string_view(*contents).substr(record * kRecordBytes, kRecordBytes);
       EXPECT_EQ(bytes, std::string(kRecordBytes, bytes[0])) << "record " << record << " is interleaved";
