@@ -691,7 +691,7 @@ class SimFilesystem final : public runtime::Filesystem {
   }
 
   Status create_dirs(std::string_view path) override {
-    if (!path.empty()) SLUICE_TRY(runtime::validate_path(path));
+    SLUICE_TRY(runtime::validate_path(path));  // "" (the root) always exists: not a path to create
     SLUICE_TRY(access_.wait(Cost::write));
     return access_.traced("create_dirs", detail_of(path), access_.state->create_dirs(path));
   }

@@ -464,7 +464,8 @@ void Network::pump(const std::shared_ptr<Connection>& connection, int direction_
     if (segment.fin) {
       side.eof = true;
     } else if (side.closed) {
-      stream_consumed(connection, to, segment.bytes.size());  // nobody reads: acknowledge and drop
+      reset(connection);  // data for a closed socket: answered with a reset, as TCP does
+      return;
     } else {
       side.received.insert(side.received.end(), segment.bytes.begin(), segment.bytes.end());
       stats_.stream_bytes_delivered += segment.bytes.size();
