@@ -20,6 +20,9 @@ Result<Address> Address::parse(std::string_view text) {
   std::string_view port_text = text.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host.empty()) return Status(Errc::invalid_argument, "address has an empty host");
+  if (host.find_first_of("[] ") != std::string_view::npos) {
+    return Status(Errc::invalid_argument, "address host has a stray bracket or space");
+  }
   unsigned port = 0;
   auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535 || port_text.empty()) {
