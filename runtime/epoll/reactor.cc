@@ -46,6 +46,7 @@ Status IoHandle::wait(Direction direction, Instant deadline) {
 
 void IoHandle::close() {
   if (!fd_.valid()) return;
+  reactor_.remove(fd_.get());
   fd_.reset();
   readers_.wake_all(reactor_.scheduler());
   writers_.wake_all(reactor_.scheduler());
@@ -96,6 +97,11 @@ Status Reactor::add(int fd, ReadinessSink& sink, uint32_t events) {
   event.data.ptr = &sink;
   if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return errno_status("epoll_ctl add", "", errno);
   return Status();
+}
+
+void Reactor::remove(int fd) {
+  // Fails only for a descriptor that is not registered, which then has nothing to remove.
+  (void)::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
 void Reactor::on_events(uint32_t /*events*/) {

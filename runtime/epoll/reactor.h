@@ -48,8 +48,8 @@ class IoHandle final : public ReadinessSink {
   // Parks the calling fiber until `direction` may have become ready. Call after the system call
   // returned EAGAIN. ok means "try the call again"; otherwise closed, cancelled or timeout.
   Status wait(Direction direction, Instant deadline);
-  // Closes the descriptor (which also leaves the epoll set) and wakes every waiter, who then
-  // reads `closed`. Idempotent.
+  // Leaves the epoll set, closes the descriptor and wakes every waiter, who then reads `closed`.
+  // Idempotent.
   void close();
 
   void on_events(uint32_t events) override;
@@ -82,6 +82,10 @@ class Reactor final : public TimerSource, private ReadinessSink {
   Scheduler& scheduler() { return scheduler_; }
   // Registers `fd` with `sink`; `sink` must outlive the registration (closing the fd ends it).
   Status add(int fd, ReadinessSink& sink, uint32_t events);
+  // Deregisters `fd`; call before closing it. (close() alone deregisters only when no other
+  // descriptor - say one inherited by a forked child - shares the open file, and a later event
+  // would then reach a destroyed sink.)
+  void remove(int fd);
   // Runs fibers and dispatches kernel events until `done` becomes true (checked between
   // batches). Errors only if epoll itself fails.
   Status run_until(const bool& done);
