@@ -35,6 +35,11 @@ class TableReader {
       : table_(table), section_(std::move(section)), context_(context) {}
 
   int line() const { return table_.source().begin.line; }
+  // The line of `key`'s value, or of the table when the key is absent.
+  int key_line(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node == nullptr ? line() : node_line(node);
+  }
   std::string field(std::string_view key) const { return section_.empty() ? std::string(key) : section_ + "." + std::string(key); }
 
   void real(std::string_view key, double& out, double low, double high) {
@@ -57,9 +62,9 @@ class TableReader {
 
   // A duration given in `unit_ns` units (e.g. ms), stored as ns; fractions allowed.
   void duration(std::string_view key, int64_t& out_ns, int64_t unit_ns, double low, double high) {
-    double value = -1;
+    double value = std::nan("");  // not -1: negative durations (clock jumps) are valid
     real(key, value, low, high);
-    if (value >= 0) out_ns = static_cast<int64_t>(std::llround(value * static_cast<double>(unit_ns)));
+    if (!std::isnan(value)) out_ns = static_cast<int64_t>(std::llround(value * static_cast<double>(unit_ns)));
   }
 
   void boolean(std::string_view key, bool& out) {
@@ -208,7 +213,7 @@ const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
       {"clock_jump", FaultKind::clock_jump}, {"disk_full", FaultKind::disk_full},
       {"disk_ok", FaultKind::disk_ok},     {"disk_errors", FaultKind::disk_errors},
       {"bit_flip", FaultKind::bit_flip},   {"network", FaultKind::network},
-      {"stream_resets", FaultKind::stream_resets}};
+      {"stream_resets", FaultKind::stream_resets}, {"slow_node", FaultKind::slow_node}};
   return kinds;
 }
 
@@ -227,6 +232,7 @@ void check_event(const FaultEvent& event, ParseContext& context, std::string_vie
     case FaultKind::disk_full:
     case FaultKind::disk_ok:
     case FaultKind::disk_errors:
+    case FaultKind::slow_node:
     case FaultKind::bit_flip: need(!event.nodes.empty(), "nodes = [...]"); break;
     case FaultKind::heal:
     case FaultKind::network:
@@ -245,7 +251,7 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   reader.text("kind", kind);
   auto found = fault_kinds().find(kind);
   if (found == fault_kinds().end()) {
-    context.fail(event.source_line, reader.field("kind"), "unknown fault kind '" + kind + "'");
+    context.fail(reader.key_line("kind"), reader.field("kind"), "unknown fault kind '" + kind + "'");
     return event;
   }
   event.kind = found->second;
@@ -258,6 +264,7 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   reader.integer("count", count, 0, static_cast<int64_t>(node_count));
   event.count = static_cast<size_t>(count);
   reader.duration("ms", event.jump_ns, kNsPerMs, -3.6e6, 3.6e6);
+  reader.duration("lag_ms", event.lag_ns, kNsPerMs, 0, 3.6e6);
   reader.real("read", event.read_error, 0, 1);
   reader.real("write", event.write_error, 0, 1);
   reader.real("sync", event.sync_error, 0, 1);
@@ -281,7 +288,7 @@ void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context)
   top.duration("faults_stop_s", scenario.faults_stop_ns, kNsPerS, 0, 1e6);
   if (scenario.faults_stop_ns < 0) scenario.faults_stop_ns = scenario.duration_ns * 2 / 3;
   if (scenario.faults_stop_ns > scenario.duration_ns) {
-    context.fail(top.line(), "faults_stop_s", "must not be after duration_s");
+    context.fail(top.key_line("faults_stop_s"), "faults_stop_s", "must not be after duration_s");
   }
 }
 
@@ -336,7 +343,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
       TableReader reader(*events->get(i)->as_table(), "events[" + std::to_string(i) + "]", context);
       scenario.events.push_back(read_event(reader, scenario.nodes, context));
       if (scenario.events.back().at_ns > scenario.faults_stop_ns) {
-        context.fail(scenario.events.back().source_line, reader.field("at_s"), "must not be after faults_stop_s");
+        context.fail(reader.key_line("at_s"), reader.field("at_s"), "must not be after faults_stop_s");
       }
     }
   }

@@ -30,6 +30,7 @@ enum class FaultKind {
   bit_flip,          // one random bit flipped on each disk of `nodes`
   network,           // link defaults change: loss, duplicate, latency_ms_min/max
   stream_resets,     // random stream reset probability per segment
+  slow_node,         // `nodes` become CPU-starved: their events run up to `lag_ms` late (0: normal)
 };
 
 struct FaultEvent {
@@ -38,7 +39,8 @@ struct FaultEvent {
   std::vector<NodeIndex> nodes;  // also `a` / `from`
   std::vector<NodeIndex> other;  // `b` / `to`
   size_t count = 0;              // isolate: random group size
-  int64_t jump_ns = 0;
+  int64_t jump_ns = 0;            // clock_jump: `ms`
+  int64_t lag_ns = 0;             // slow_node: `lag_ms`
   double read_error = 0, write_error = 0, sync_error = 0;
   double loss = -1, duplicate = -1;  // -1: unchanged
   int64_t latency_ns_min = -1, latency_ns_max = -1;

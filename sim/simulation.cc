@@ -69,6 +69,7 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event) {
         if (!world_.is_up(node)) world_.start(node);
         break;
       case FaultKind::clock_jump: world_.clock(node).jump_wall(event.jump_ns); break;
+      case FaultKind::slow_node: world_.set_cpu_lag(node, event.lag_ns); break;
       case FaultKind::disk_full: disk.full = true; break;
       case FaultKind::disk_ok: disk = DiskFaults{0, 0, 0, disk.torn_write_probability, false}; break;
       case FaultKind::disk_errors:
@@ -154,6 +155,7 @@ void FaultInjector::stop_faults() {
   world_.network().config().stream_reset_probability = 0;
   for (NodeIndex node : all_nodes()) {
     world_.disk(node).faults() = DiskFaults{0, 0, 0, scenario_.disk_faults.torn_write_probability, false};
+    world_.set_cpu_lag(node, 0);
     if (!world_.is_up(node)) world_.start(node);
   }
 }
@@ -216,9 +218,8 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     for (size_t i = 0; i < scenario.nodes; ++i) world.start(static_cast<NodeIndex>(i));
     FaultInjector faults(world, oracle, scenario);
     faults.schedule_all();
-    while (!oracle.failed() && world.pending_events() > 0 && world.step()) {
-      if (world.now_ns() > scenario.duration_ns) break;
-    }
+    // Peek before stepping: no event after duration_s may run.
+    while (!oracle.failed() && world.next_event_ns() <= scenario.duration_ns) world.step();
     if (!oracle.failed()) world.run_until(scenario.duration_ns);
     report.liveness_checked = scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
     if (!oracle.failed() && report.liveness_checked) oracle.check_progress_since(scenario.faults_stop_ns, scenario.nodes);

@@ -22,6 +22,7 @@ struct World::Node {
   std::unique_ptr<NodeApp> app;
   uint64_t incarnation = 0;
   bool up = false;
+  int64_t cpu_lag_ns_max = 0;
 };
 
 World::World(WorldConfig config) : config_(config), prng_(config.seed) {
@@ -77,6 +78,11 @@ NodeApp* World::app(NodeIndex node) { return node_at(node).app.get(); }
 NodeClock& World::clock(NodeIndex node) { return node_at(node).clock; }
 SimDisk& World::disk(NodeIndex node) { return *node_at(node).disk; }
 
+void World::set_cpu_lag(NodeIndex node, int64_t lag_ns_max) {
+  SLUICE_ASSERT_GE(lag_ns_max, 0);
+  node_at(node).cpu_lag_ns_max = lag_ns_max;
+}
+
 void World::start(NodeIndex node_index) {
   Node& node = node_at(node_index);
   SLUICE_ASSERT(!node.up);
@@ -114,6 +120,7 @@ void World::schedule(int64_t at_ns, NodeIndex node, const char* kind, uint64_t d
       return;
     }
     incarnation = target.incarnation;
+    if (target.cpu_lag_ns_max > 0) at_ns += random_range([this] { return prng_.next(); }, 0, target.cpu_lag_ns_max);
   }
   queue_.push_back(Event{at_ns, next_sequence_++, node, incarnation, kind, detail, std::move(action)});
   std::push_heap(queue_.begin(), queue_.end(), [](const Event& a, const Event& b) { return later(a, b); });

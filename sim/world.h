@@ -86,6 +86,9 @@ class World {
   NodeApp* app(NodeIndex node);         // null while down
   NodeClock& clock(NodeIndex node);
   SimDisk& disk(NodeIndex node);
+  // A CPU-starved node: each of its events runs late by a uniform [0, lag_ns_max] (timers fire
+  // late, arrivals are handled late). 0 restores normal speed.
+  void set_cpu_lag(NodeIndex node, int64_t lag_ns_max);
 
   // --- events ---
   int64_t now_ns() const { return now_ns_; }
@@ -97,6 +100,8 @@ class World {
   // Runs every event up to `end_ns`, then sets the clock to `end_ns`.
   void run_until(int64_t end_ns);
   size_t pending_events() const { return queue_.size(); }
+  // Time of the next event; INT64_MAX when there is none.
+  int64_t next_event_ns() const { return queue_.empty() ? INT64_MAX : queue_.front().time_ns; }
 
   Trace& trace() { return trace_; }
   Prng& prng() { return prng_; }
