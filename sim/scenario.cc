@@ -3,150 +3,16 @@
 // with exceptions, so its parse_error is caught here, at the boundary, and becomes a Status.
 #include "sim/scenario.h"
 
-#include <cmath>
 #include <fstream>
 #include <map>
-#include <set>
-#include <sstream>
-#include <toml++/toml.h>
+
+#include "sim/toml_reader.h"
 
 namespace sluice::sim {
 namespace {
 
-constexpr int64_t kNsPerMs = 1'000'000;
-constexpr int64_t kNsPerS = 1'000'000'000;
 constexpr size_t kScenarioBytesMax = 1 << 20;
 constexpr size_t kEventsMax = 10'000;
-
-// First error wins; later reads become no-ops so messages name the real cause.
-struct ParseContext {
-  std::string source;
-  Status status;
-  void fail(int line, std::string_view field, std::string_view message) {
-    if (!status.ok()) return;
-    status = Status(Errc::invalid_scenario,
-                    source + ":" + std::to_string(line) + ": " + std::string(field) + ": " + std::string(message));
-  }
-};
-
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string section, ParseContext& context)
-      : table_(table), section_(std::move(section)), context_(context) {}
-
-  int line() const { return table_.source().begin.line; }
-  // The line of `key`'s value, or of the table when the key is absent.
-  int key_line(std::string_view key) const {
-    const toml::node* node = table_.get(key);
-    return node == nullptr ? line() : node_line(node);
-  }
-  std::string field(std::string_view key) const { return section_.empty() ? std::string(key) : section_ + "." + std::string(key); }
-
-  void real(std::string_view key, double& out, double low, double high) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    std::optional<double> value = node->value<double>();
-    if (!value || !std::isfinite(*value)) return context_.fail(node_line(node), field(key), "expected a number");
-    if (*value < low || *value > high) return out_of_range(node, key, low, high);
-    out = *value;
-  }
-
-  void integer(std::string_view key, int64_t& out, int64_t low, int64_t high) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    std::optional<int64_t> value = node->is_integer() ? node->value<int64_t>() : std::nullopt;
-    if (!value) return context_.fail(node_line(node), field(key), "expected an integer");
-    if (*value < low || *value > high) return out_of_range(node, key, static_cast<double>(low), static_cast<double>(high));
-    out = *value;
-  }
-
-  // A duration given in `unit_ns` units (e.g. ms), stored as ns; fractions allowed.
-  void duration(std::string_view key, int64_t& out_ns, int64_t unit_ns, double low, double high) {
-    double value = std::nan("");  // not -1: negative durations (clock jumps) are valid
-    real(key, value, low, high);
-    if (!std::isnan(value)) out_ns = static_cast<int64_t>(std::llround(value * static_cast<double>(unit_ns)));
-  }
-
-  void boolean(std::string_view key, bool& out) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    if (!node->is_boolean()) return context_.fail(node_line(node), field(key), "expected true or false");
-    out = *node->value<bool>();
-  }
-
-  void text(std::string_view key, std::string& out) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    if (!node->is_string()) return context_.fail(node_line(node), field(key), "expected a string");
-    out = *node->value<std::string>();
-  }
-
-  // Node numbers as written (1-based hosts n1..nN), returned as 0-based indices.
-  void nodes(std::string_view key, std::vector<NodeIndex>& out, size_t node_count) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    const toml::array* array = node->as_array();
-    if (array == nullptr) return context_.fail(node_line(node), field(key), "expected a list of node numbers");
-    for (const toml::node& element : *array) {
-      std::optional<int64_t> number = element.is_integer() ? element.value<int64_t>() : std::nullopt;
-      if (!number || *number < 1 || static_cast<size_t>(*number) > node_count) {
-        return context_.fail(node_line(&element), field(key),
-                             "node numbers run from 1 to " + std::to_string(node_count));
-      }
-      out.push_back(static_cast<NodeIndex>(*number - 1));
-    }
-  }
-
-  const toml::table* subtable(std::string_view key) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return nullptr;
-    if (!node->is_table()) {
-      context_.fail(node_line(node), field(key), "expected a table");
-      return nullptr;
-    }
-    return node->as_table();
-  }
-
-  const toml::array* array(std::string_view key) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return nullptr;
-    if (!node->is_array_of_tables()) {
-      context_.fail(node_line(node), field(key), "expected an array of tables ([[" + std::string(key) + "]])");
-      return nullptr;
-    }
-    return node->as_array();
-  }
-
-  // Reports the first key nobody asked for.
-  void finish() {
-    for (const auto& [key, node] : table_) {
-      if (consumed_.count(std::string(key.str())) == 0) {
-        context_.fail(node_line(&node), field(key.str()), "unknown key");
-        return;
-      }
-    }
-  }
-
- private:
-  const toml::node* take(std::string_view key) {
-    consumed_.insert(std::string(key));
-    return table_.get(key);
-  }
-  int node_line(const toml::node* node) const {
-    const int node_line = static_cast<int>(node->source().begin.line);
-    return node_line > 0 ? node_line : line();
-  }
-  void out_of_range(const toml::node* node, std::string_view key, double low, double high) {
-    std::ostringstream message;
-    message << "must be between " << low << " and " << high;
-    context_.fail(node_line(node), field(key), message.str());
-  }
-
-  const toml::table& table_;
-  std::string section_;
-  ParseContext& context_;
-  std::set<std::string> consumed_;
-};
 
 void read_network(TableReader& reader, NetworkConfig& network) {
   int64_t latency_min = network.link.latency_min.count(), latency_max = network.link.latency_max.count();
@@ -175,8 +41,7 @@ void read_disk(TableReader& reader, DiskConfig& disk, DiskFaults& faults) {
   reader.finish();
 }
 
-void read_workload(TableReader& reader, WorkloadConfig& workload) {
-  reader.text("kind", workload.kind);
+void read_runtime_workload(TableReader& reader, RuntimeWorkloadConfig& workload) {
   reader.duration("datagram_interval_ms", workload.datagram_interval_ns, kNsPerMs, 0.1, 60'000);
   reader.duration("stream_interval_ms", workload.stream_interval_ns, kNsPerMs, 0.1, 60'000);
   reader.duration("file_append_interval_ms", workload.file_append_interval_ns, kNsPerMs, 0.1, 60'000);
@@ -278,6 +143,19 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   return event;
 }
 
+void read_workload(TableReader& reader, Scenario& scenario, ParseContext& context) {
+  reader.text("kind", scenario.workload.kind);
+  if (scenario.workload.kind == "runtime") return read_runtime_workload(reader, scenario.workload);
+  auto parser = workload_parsers().find(scenario.workload.kind);
+  if (parser == workload_parsers().end()) {
+    std::string known = "runtime";
+    for (const auto& [name, unused] : workload_parsers()) known += ", " + name;
+    return context.fail(reader.line(), reader.field("kind"),
+                        "unknown workload kind '" + scenario.workload.kind + "' (known: " + known + ")");
+  }
+  scenario.workload_spec = parser->second(reader, scenario);
+}
+
 void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context) {
   top.text("name", scenario.name);
   int64_t nodes = static_cast<int64_t>(scenario.nodes);
@@ -330,8 +208,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
   }
   if (const toml::table* table = top.subtable("workload")) {
     TableReader reader(*table, "workload", context);
-    read_workload(reader, scenario.workload);
-    if (scenario.workload.kind != "runtime") context.fail(reader.line(), "workload.kind", "only \"runtime\" exists so far");
+    read_workload(reader, scenario, context);
   }
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);

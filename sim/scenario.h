@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "sim/disk.h"
 #include "sim/errors.h"
 #include "sim/network.h"
+#include "sim/workload.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
@@ -61,7 +63,8 @@ struct RandomFaults {
   int64_t disk_full_ns = 2'000'000'000;
 };
 
-struct WorkloadConfig {
+// The built-in "runtime" workload's settings (sim/runtime_workload.h).
+struct RuntimeWorkloadConfig {
   std::string kind = "runtime";
   int64_t datagram_interval_ns = 50'000'000;
   int64_t stream_interval_ns = 20'000'000;
@@ -83,7 +86,8 @@ struct Scenario {
   DiskConfig disk;
   DiskFaults disk_faults;
   BuggifyConfig buggify;
-  WorkloadConfig workload;
+  RuntimeWorkloadConfig workload;                  // kind, and the runtime workload's keys
+  std::shared_ptr<const WorkloadSpec> workload_spec;  // set for every other kind
   std::vector<FaultEvent> events;
   RandomFaults random;
 };

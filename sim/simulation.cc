@@ -15,8 +15,8 @@ constexpr int64_t kLivenessQuietNsMin = 2 * kNsPerS;  // shorter quiet periods c
 // Injects faults into a running world: explicit scenario events and the random fault driver.
 class FaultInjector {
  public:
-  FaultInjector(World& world, Oracle& oracle, const Scenario& scenario)
-      : world_(world), oracle_(oracle), scenario_(scenario) {}
+  FaultInjector(World& world, Workload& workload, const Scenario& scenario)
+      : world_(world), workload_(workload), scenario_(scenario) {}
 
   void schedule_all();
   uint64_t injected() const { return injected_; }
@@ -42,7 +42,7 @@ class FaultInjector {
   void stop_faults();
 
   World& world_;
-  Oracle& oracle_;
+  Workload& workload_;
   const Scenario& scenario_;
   uint64_t injected_ = 0;
 };
@@ -78,7 +78,7 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event) {
         disk.sync_error_probability = event.sync_error;
         break;
       case FaultKind::bit_flip:
-        if (!world_.disk(node).flip_random_bit(world_.prng()).empty()) oracle_.bit_flipped(static_cast<uint32_t>(node));
+        if (!world_.disk(node).flip_random_bit(world_.prng()).empty()) workload_.on_bit_flip(node);
         break;
       default: SLUICE_UNREACHABLE();
     }
@@ -171,7 +171,7 @@ void FaultInjector::schedule_all() {
   });
   every(random.bit_flip_per_min, "fault.bit_flip", [this] {
     const NodeIndex node = random_node();
-    if (!world_.disk(node).flip_random_bit(world_.prng()).empty()) oracle_.bit_flipped(static_cast<uint32_t>(node));
+    if (!world_.disk(node).flip_random_bit(world_.prng()).empty()) workload_.on_bit_flip(node);
   });
   every(random.disk_full_per_min, "fault.disk_full", [this] {
     const NodeIndex node = random_node();
@@ -211,29 +211,37 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
   report.scenario_name = scenario.name;
   report.scenario_path = scenario.path;
   {
-    World world(world_config(scenario, options));
-    Oracle oracle(world);
+    auto world_owner = std::make_unique<World>(world_config(scenario, options));
+    World& world = *world_owner;
+    std::unique_ptr<Workload> workload =
+        scenario.workload_spec ? scenario.workload_spec->create(world, scenario)
+                               : std::make_unique<RuntimeWorkload>(world, scenario.workload, scenario.nodes);
     add_nodes(world, scenario);
-    world.set_app_factory(make_workload_factory(oracle, scenario.workload, scenario.nodes));
+    world.set_app_factory(workload->app_factory());
     for (size_t i = 0; i < scenario.nodes; ++i) world.start(static_cast<NodeIndex>(i));
-    FaultInjector faults(world, oracle, scenario);
+    FaultInjector faults(world, *workload, scenario);
     faults.schedule_all();
-    // Peek before stepping: no event after duration_s may run.
-    while (!oracle.failed() && world.next_event_ns() <= scenario.duration_ns) world.step();
-    if (!oracle.failed()) world.run_until(scenario.duration_ns);
-    report.liveness_checked = scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
-    if (!oracle.failed() && report.liveness_checked) oracle.check_progress_since(scenario.faults_stop_ns, scenario.nodes);
+    auto failed = [&workload] { return !workload->failure().empty(); };
+    while (!failed() && !workload->finished() && world.step()) {
+      if (world.now_ns() > scenario.duration_ns) break;
+    }
+    if (!failed() && !workload->finished()) world.run_until(scenario.duration_ns);
+    report.liveness_checked = !workload->finished() && scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
+    if (!failed() && report.liveness_checked) workload->check_liveness(scenario.faults_stop_ns);
     report.simulated_ns = world.now_ns();
     report.trace_hash = world.trace().hash();
     report.trace_events = world.trace().count();
     report.world = world.stats();
     report.network = world.network().stats();
-    report.workload = oracle.stats();
+    if (auto* runtime_workload = dynamic_cast<RuntimeWorkload*>(workload.get())) report.workload = runtime_workload->stats();
+    workload->report(report.figures);
     report.buggify_sites_enabled = world.buggify_sites_enabled();
     report.faults_injected = faults.injected();
-    report.passed = !oracle.failed();
-    report.failure = oracle.failure();
+    report.failure = workload->failure();
+    report.passed = report.failure.empty();
     if (options.record_trace) report.trace = world.trace().records();
+    // The world (and its nodes' apps) goes before the workload their apps refer to.
+    world_owner.reset();
   }
   return report;
 }
@@ -267,23 +275,7 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   line("net_streams_reset", r.network.streams_reset);
   line("net_stream_stalls", r.network.stream_stalls);
   line("net_stream_bytes", r.network.stream_bytes_delivered);
-  const WorkloadStats& w = r.workload;
-  line("datagrams_received", w.datagrams_received);
-  line("datagrams_duplicate", w.datagrams_duplicate);
-  line("datagrams_reordered", w.datagrams_reordered);
-  line("stream_connects", w.stream_connects);
-  line("stream_breaks", w.stream_breaks);
-  line("stream_frames_sent", w.stream_frames_sent);
-  line("stream_frames_echoed", w.stream_frames_echoed);
-  line("file_records_appended", w.file_records_appended);
-  line("file_syncs", w.file_syncs);
-  line("file_recoveries", w.file_recoveries);
-  line("file_unsynced_lost", w.file_unsynced_lost);
-  line("file_corruption_detected", w.file_corruption_detected);
-  line("file_records_lost_to_corruption", w.file_records_lost_to_corruption);
-  line("disk_no_space", w.disk_no_space);
-  line("disk_io_errors", w.disk_io_errors);
-  line("sync_failures", w.sync_failures);
+  for (const auto& [key, value] : r.figures) line(key.c_str(), value);
   line("liveness", r.liveness_checked ? "checked" : "skipped");
   line("result", r.passed ? "passed" : "FAILED");
   if (!r.passed) {

@@ -1,92 +1,53 @@
-// The runtime-level workload: every node exchanges datagrams with random peers, keeps a stream to
-// the next node in a ring (frames echoed back), and appends records to a file it syncs
-// periodically and recovers after each boot. The Oracle outside the nodes knows what was sent
-// and what was synced, and checks what arrives and what survives crashes.
+// What a simulation runs on its nodes and checks. A scenario's [workload] section names a kind;
+// "runtime" (sim/runtime_workload.h) is built in, other kinds (SWIM, Raft, ...) register a parser
+// in sim/workloads.cc that reads their keys and returns a WorkloadSpec.
 #pragma once
 
-#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
-#include "sim/scenario.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
 
-struct WorkloadStats {
-  uint64_t datagrams_sent = 0;
-  uint64_t datagrams_received = 0;
-  uint64_t datagrams_duplicate = 0;
-  uint64_t datagrams_reordered = 0;
-  uint64_t stream_connects = 0;
-  uint64_t stream_connect_failures = 0;
-  uint64_t stream_breaks = 0;           // resets, closes and timeouts of established streams
-  uint64_t stream_frames_sent = 0;
-  uint64_t stream_frames_echoed = 0;
-  uint64_t file_records_appended = 0;
-  uint64_t file_syncs = 0;
-  uint64_t file_recoveries = 0;
-  uint64_t file_records_recovered = 0;
-  uint64_t file_unsynced_lost = 0;      // records appended but not synced that a crash took
-  uint64_t file_corruption_detected = 0;
-  uint64_t file_records_lost_to_corruption = 0;  // synced records after a detected bit flip
-  uint64_t disk_no_space = 0;
-  uint64_t disk_io_errors = 0;
-  uint64_t sync_failures = 0;
-};
+struct Scenario;
+class TableReader;
 
-// What the world knows that the nodes do not; every check lives here.
-class Oracle {
+using Figures = std::vector<std::pair<std::string, std::string>>;
+
+// One run's workload: the node apps and every check over them.
+class Workload {
  public:
-  explicit Oracle(World& world) : world_(world) {}
-
-  // First failure wins; the run stops at the next check point.
-  void fail(std::string message);
-  bool failed() const { return !failure_.empty(); }
-  const std::string& failure() const { return failure_; }
-
-  void datagram_sent(uint32_t sender, uint64_t incarnation, uint32_t receiver, uint64_t sequence, uint64_t payload_hash);
-  void datagram_received(uint32_t receiver, uint32_t sender, uint64_t incarnation, uint64_t sequence,
-                         uint64_t payload_hash);
-
-  void file_appended(uint32_t node, uint64_t sequence);
-  void file_synced(uint32_t node, uint64_t sequence_end);  // records [0, sequence_end) durable
-  // After a boot: the node recovered records [0, sequence_end); `damaged` if it found a CRC
-  // failure before the end of the file.
-  void file_recovered(uint32_t node, uint64_t sequence_end, bool damaged);
-  void bit_flipped(uint32_t node) { flips_[node] += 1; }
-
-  enum class Progress { datagram, stream, file };
-  void progress(uint32_t node, Progress what);
-  // Liveness: every node made every kind of progress after `since_ns`.
-  void check_progress_since(int64_t since_ns, size_t node_count);
-
-  WorkloadStats& stats() { return stats_; }
-
- private:
-  struct FileState {
-    uint64_t appended_end = 0;
-    uint64_t synced_end = 0;
-  };
-  World& world_;
-  std::string failure_;
-  WorkloadStats stats_;
-  // (sender, incarnation, receiver, sequence) -> payload hash
-  std::map<std::tuple<uint32_t, uint64_t, uint32_t, uint64_t>, uint64_t> datagrams_sent_;
-  std::map<std::tuple<uint32_t, uint64_t, uint32_t>, std::set<uint64_t>> datagrams_seen_;
-  std::map<uint32_t, FileState> files_;
-  std::map<uint32_t, uint64_t> flips_;
-  std::map<std::pair<uint32_t, Progress>, int64_t> last_progress_ns_;
+  virtual ~Workload() = default;
+  virtual AppFactory app_factory() = 0;
+  // "" while every check holds; otherwise the first failure.
+  virtual std::string failure() const = 0;
+  // A bit flip was injected on `node`'s disk (lets durability checks tell injected corruption
+  // from lost data).
+  virtual void on_bit_flip(NodeIndex node) { (void)node; }
+  // Called at the end when the quiet period after faults_stop_s is long enough.
+  virtual void check_liveness(int64_t faults_stop_ns) = 0;
+  // True when the workload has measured what it came for; the run may end early.
+  virtual bool finished() const { return false; }
+  // key=value figures for the report, in print order.
+  virtual void report(Figures& figures) const = 0;
 };
 
-// Ports the workload uses on every node.
-inline constexpr uint16_t kWorkloadDatagramPort = 7000;
-inline constexpr uint16_t kWorkloadStreamPort = 7001;
+class WorkloadSpec {
+ public:
+  virtual ~WorkloadSpec() = default;
+  virtual std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const = 0;
+};
 
-AppFactory make_workload_factory(Oracle& oracle, const WorkloadConfig& config, size_t node_count);
+// Reads the kind's keys from [workload] (`kind` is already consumed), then calls reader.finish().
+// Returns null after reporting an error through the reader.
+using WorkloadParser = std::function<std::shared_ptr<const WorkloadSpec>(TableReader& reader, const Scenario& scenario)>;
+
+// Every workload kind besides "runtime". Defined in sim/workloads.cc: the one place to add one.
+const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers();
 
 }  // namespace sluice::sim

@@ -1,4 +1,4 @@
-#include "sim/workload.h"
+#include "sim/runtime_workload.h"
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -136,7 +136,7 @@ RecoveredLog scan_records(ByteSpan content, uint32_t payload_bytes_max) {
 
 class WorkloadApp final : public NodeApp {
  public:
-  WorkloadApp(SimRuntime& runtime, Oracle& oracle, const WorkloadConfig& config, size_t node_count)
+  WorkloadApp(SimRuntime& runtime, Oracle& oracle, const RuntimeWorkloadConfig& config, size_t node_count)
       : runtime_(runtime), oracle_(oracle), config_(config), node_count_(node_count),
         self_(static_cast<uint32_t>(runtime.node())), next_datagram_sequence_(node_count, 0) {
     runtime_.spawn("datagrams", [this] { run_datagrams(); });
@@ -170,7 +170,7 @@ class WorkloadApp final : public NodeApp {
 
   SimRuntime& runtime_;
   Oracle& oracle_;
-  WorkloadConfig config_;
+  RuntimeWorkloadConfig config_;
   size_t node_count_;
   uint32_t self_;
   std::vector<uint64_t> next_datagram_sequence_;
@@ -470,7 +470,28 @@ void Oracle::check_progress_since(int64_t since_ns, size_t node_count) {
   }
 }
 
-AppFactory make_workload_factory(Oracle& oracle, const WorkloadConfig& config, size_t node_count) {
+void RuntimeWorkload::report(Figures& figures) const {
+  const WorkloadStats& w = oracle_.stats();
+  auto add = [&figures](const char* key, uint64_t value) { figures.emplace_back(key, std::to_string(value)); };
+  add("datagrams_received", w.datagrams_received);
+  add("datagrams_duplicate", w.datagrams_duplicate);
+  add("datagrams_reordered", w.datagrams_reordered);
+  add("stream_connects", w.stream_connects);
+  add("stream_breaks", w.stream_breaks);
+  add("stream_frames_sent", w.stream_frames_sent);
+  add("stream_frames_echoed", w.stream_frames_echoed);
+  add("file_records_appended", w.file_records_appended);
+  add("file_syncs", w.file_syncs);
+  add("file_recoveries", w.file_recoveries);
+  add("file_unsynced_lost", w.file_unsynced_lost);
+  add("file_corruption_detected", w.file_corruption_detected);
+  add("file_records_lost_to_corruption", w.file_records_lost_to_corruption);
+  add("disk_no_space", w.disk_no_space);
+  add("disk_io_errors", w.disk_io_errors);
+  add("sync_failures", w.sync_failures);
+}
+
+AppFactory make_workload_factory(Oracle& oracle, const RuntimeWorkloadConfig& config, size_t node_count) {
   return [&oracle, config, node_count](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
     return std::make_unique<WorkloadApp>(runtime, oracle, config, node_count);
   };
