@@ -1,0 +1,49 @@
+// Per-group settings of the core. Every queue and batch the core builds has its limit here.
+#pragma once
+
+#include <cstdint>
+
+#include "node/raft/types.h"
+
+namespace sluice::raft {
+
+struct RaftConfig {
+  NodeId id = kNoNode;
+
+  // A follower that hears nothing from a leader for a random number of ticks in
+  // [election_timeout_ticks, 2 * election_timeout_ticks) campaigns. The leader checks its
+  // quorum (check_quorum) once per election_timeout_ticks.
+  uint32_t election_timeout_ticks = 10;
+  uint32_t heartbeat_interval_ticks = 1;
+
+  // Pre-vote (thesis §9.6): a node first asks whether it could win, without raising its term,
+  // so a node rejoining after a partition does not depose a healthy leader.
+  bool pre_vote = true;
+  // A leader that did not hear from a quorum within an election timeout steps down; followers
+  // that heard from a leader within the timeout ignore vote requests (leader lease).
+  bool check_quorum = true;
+
+  // Flow control per follower in replicate state: appends not yet acknowledged.
+  uint32_t inflight_msgs_max = 256;
+  uint64_t inflight_bytes_max = 16 * 1024 * 1024;
+  // Payload per append message (at least one entry is always sent, however large).
+  uint64_t append_bytes_max = 1024 * 1024;
+  // The leader refuses proposals while its uncommitted tail holds more payload than this.
+  uint64_t uncommitted_bytes_max = 64 * 1024 * 1024;
+  // Committed entries handed out per Ready.
+  uint64_t apply_bytes_max = 16 * 1024 * 1024;
+  // read_index requests waiting for their heartbeat round (or for the leader's first commit).
+  uint32_t read_index_pending_max = 4096;
+  // A learner is promoted to voter only when its log is within this many entries of the
+  // leader's, so the promotion cannot stall commits while it catches up.
+  uint64_t learner_promotion_lag_entries_max = 1000;
+};
+
+// Limits that keep the arithmetic (2 * election timeout, ring sizes) far from overflow.
+inline constexpr uint32_t kElectionTimeoutTicksLimit = 1u << 20;
+inline constexpr uint32_t kInflightMsgsLimit = 1u << 16;
+
+// invalid_config naming the first offending field, or ok.
+Status validate(const RaftConfig& config);
+
+}  // namespace sluice::raft

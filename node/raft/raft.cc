@@ -1,0 +1,269 @@
+// Roles, the term rules every message passes first, and dispatch by role.
+#include "node/raft/raft.h"
+
+#include <algorithm>
+
+namespace sluice::raft {
+
+namespace {
+
+// Messages queued between two Ready calls; a driver that never drains would otherwise grow the
+// queue without bound. Dropping is safe: Raft tolerates any message loss.
+constexpr size_t kMessagesPendingMax = 1 << 16;
+
+bool from_leader(MessageType type) {
+  return type == MessageType::append || type == MessageType::heartbeat || type == MessageType::log_start_jump;
+}
+
+}  // namespace
+
+std::string_view to_string(EventKind kind) {
+  switch (kind) {
+    case EventKind::became_leader: return "became-leader";
+    case EventKind::stepped_down: return "stepped-down";
+    case EventKind::campaign_deferred: return "campaign-deferred";
+    case EventKind::leader_transfer_aborted: return "leader-transfer-aborted";
+    case EventKind::conf_change_applied: return "conf-change-applied";
+    case EventKind::conf_change_skipped: return "conf-change-skipped";
+    case EventKind::log_start_jump_sent: return "log-start-jump-sent";
+    case EventKind::log_start_jump_applied: return "log-start-jump-applied";
+  }
+  return "unknown";
+}
+
+Raft::Raft(const RaftConfig& config, RaftLogStorage& storage, Prng prng)
+    : config_(config), prng_(prng), log_(storage) {}
+
+Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config, RaftLogStorage& storage, Prng prng) {
+  SLUICE_TRY(validate(config));
+  const InitialState initial = storage.initial_state();
+  const HardState& hard = initial.hard_state;
+  const Index first = storage.first_index();
+  const Index last = storage.last_index();
+  if (hard.commit > last) return Status(Errc::invalid_state, "commit beyond the last entry");
+  if (hard.commit + 1 < first) return Status(Errc::invalid_state, "the log starts after the commit index");
+  if (initial.conf_state.index > hard.commit) return Status(Errc::invalid_state, "membership from an uncommitted entry");
+  if (!storage.term(last).ok() || !storage.term(first - 1).ok()) {
+    return Status(Errc::invalid_state, "storage cannot tell the terms of its base and last entry");
+  }
+
+  std::unique_ptr<Raft> raft(new Raft(config, storage, prng));
+  raft->log_.commit_to(hard.commit);
+  raft->log_.applied_to(std::max(initial.conf_state.index, first - 1));
+  raft->term_ = hard.term;
+  raft->vote_ = hard.vote;
+  raft->switch_to_conf(initial.conf_state);
+  raft->become_follower(hard.term, kNoNode);
+  return raft;
+}
+
+bool Raft::promotable() const { return conf_.is_voter(config_.id); }
+
+void Raft::emit(EventKind kind, std::string detail) {
+  if (events_.size() >= kEventsPendingMax) {
+    events_.erase(events_.begin());
+    ++events_dropped_;
+  }
+  events_.push_back(RaftEvent{kind, term_, std::move(detail)});
+}
+
+Message Raft::reply(MessageType type, const Message& to) const {
+  Message m;
+  m.type = type;
+  m.to = to.from;
+  m.term = term_;
+  return m;
+}
+
+void Raft::send(Message m) {
+  m.from = config_.id;
+  if (messages_.size() >= kMessagesPendingMax) messages_.erase(messages_.begin());
+  messages_.push_back(std::move(m));
+}
+
+void Raft::reset(Term term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  lead_ = kNoNode;
+  election_elapsed_ticks_ = 0;
+  heartbeat_elapsed_ticks_ = 0;
+  // Randomized in [T, 2T) so that split votes resolve (§5.2).
+  const uint64_t timeout = config_.election_timeout_ticks;
+  election_timeout_randomized_ticks_ =
+      static_cast<uint32_t>(timeout + random_below([this] { return prng_.next(); }, timeout));
+  lead_transferee_ = kNoNode;
+  votes_.clear();
+  reset_progress();
+  pending_conf_index_ = 0;
+  uncommitted_bytes_ = 0;
+  for (ReadState& dropped : reads_.drop_all()) read_states_.push_back(dropped);
+}
+
+void Raft::reset_progress() {
+  const Index last = log_.last_index();
+  for (auto& [id, progress] : progress_) {
+    const bool learner = progress.is_learner;
+    progress = Progress(last + 1, config_.inflight_msgs_max, config_.inflight_bytes_max);
+    progress.is_learner = learner;
+    progress.recent_active = id == config_.id;
+    if (id == config_.id) progress.match = last;
+  }
+}
+
+void Raft::become_follower(Term term, NodeId leader) {
+  reset(term);
+  lead_ = leader;
+  role_ = Role::follower;
+}
+
+void Raft::become_pre_candidate() {
+  SLUICE_ASSERT(role_ != Role::leader);
+  // Neither term nor vote change: a pre-vote that fails must leave no trace.
+  votes_.clear();
+  lead_ = kNoNode;
+  role_ = Role::pre_candidate;
+}
+
+void Raft::become_candidate() {
+  SLUICE_ASSERT(role_ != Role::leader);
+  reset(term_ + 1);
+  vote_ = config_.id;
+  role_ = Role::candidate;
+}
+
+void Raft::become_leader() {
+  SLUICE_ASSERT(role_ != Role::follower);
+  reset(term_);
+  lead_ = config_.id;
+  role_ = Role::leader;
+  Progress& self = progress_.at(config_.id);
+  self.become_replicate();
+  self.recent_active = true;
+  // Any entry up to here may be an unapplied conf change; allow no new one before it is applied.
+  pending_conf_index_ = log_.last_index();
+  emit(EventKind::became_leader, "");
+  // An entry of the new term: committing it commits everything before it (§5.4.2) and
+  // lets reads proceed.
+  Entry empty;
+  empty.type = EntryType::empty;
+  const Status appended = append_entries({empty});
+  SLUICE_ASSERT(appended.ok());
+}
+
+// The term rules (§5.1) plus pre-vote and lease exceptions. False: drop the message.
+bool Raft::handle_message_term(const Message& m) {
+  const bool vote_request = m.type == MessageType::vote_request || m.type == MessageType::pre_vote_request;
+  if (m.term > term_) {
+    if (vote_request) {
+      // Leader lease: while we hear from a leader, a higher-term candidate is a disruptive node
+      // (e.g. one that was partitioned), unless the leader itself asked for the transfer.
+      const bool in_lease =
+          config_.check_quorum && lead_ != kNoNode && election_elapsed_ticks_ < config_.election_timeout_ticks;
+      if (in_lease && !m.transfer) return false;
+    }
+    if (m.type == MessageType::pre_vote_request) {
+      // Pre-votes never move our term.
+    } else if (m.type == MessageType::pre_vote_response && !m.reject) {
+      // A granted pre-vote carries the term we would campaign for; we move there when we win.
+    } else {
+      become_follower(m.term, from_leader(m.type) ? m.from : kNoNode);
+    }
+    return true;
+  }
+  if (m.term < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (m.type == MessageType::append || m.type == MessageType::heartbeat)) {
+      // A stale leader. With check-quorum or pre-vote our higher term came from an election
+      // that cannot reach us through vote requests, so tell the old leader our term directly
+      // or it would keep its followers from ever electing anyone else.
+      send(reply(MessageType::append_response, m));
+    } else if (m.type == MessageType::pre_vote_request) {
+      Message response = reply(MessageType::pre_vote_response, m);
+      response.reject = true;
+      send(std::move(response));
+    }
+    return false;
+  }
+  return true;
+}
+
+void Raft::step(const Message& m) {
+  if (!handle_message_term(m)) return;
+  if (m.type == MessageType::vote_request || m.type == MessageType::pre_vote_request) {
+    handle_vote_request(m);
+    return;
+  }
+  switch (role_) {
+    case Role::leader: step_leader(m); break;
+    case Role::pre_candidate:
+    case Role::candidate: step_candidate(m); break;
+    case Role::follower: step_follower(m); break;
+  }
+}
+
+void Raft::step_leader(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;  // not (or no longer) a member
+  switch (m.type) {
+    case MessageType::append_response:
+      handle_append_response(m, it->second);
+      break;
+    case MessageType::heartbeat_response:
+      handle_heartbeat_response(m, it->second);
+      break;
+    default:
+      break;  // stale votes; an append at our own term cannot come from another leader
+  }
+}
+
+void Raft::step_candidate(const Message& m) {
+  switch (m.type) {
+    case MessageType::append:
+      become_follower(m.term, m.from);
+      handle_append(m);
+      break;
+    case MessageType::heartbeat:
+      become_follower(m.term, m.from);
+      handle_heartbeat(m);
+      break;
+    case MessageType::log_start_jump:
+      become_follower(m.term, m.from);
+      handle_log_start_jump(m);
+      break;
+    case MessageType::pre_vote_response:
+    case MessageType::vote_response:
+      handle_vote_response(m);
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::step_follower(const Message& m) {
+  switch (m.type) {
+    case MessageType::append:
+      election_elapsed_ticks_ = 0;
+      lead_ = m.from;
+      handle_append(m);
+      break;
+    case MessageType::heartbeat:
+      election_elapsed_ticks_ = 0;
+      lead_ = m.from;
+      handle_heartbeat(m);
+      break;
+    case MessageType::log_start_jump:
+      election_elapsed_ticks_ = 0;
+      lead_ = m.from;
+      handle_log_start_jump(m);
+      break;
+    case MessageType::timeout_now:
+      hup(CampaignKind::transfer);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace sluice::raft

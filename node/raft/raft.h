@@ -1,0 +1,158 @@
+// The Raft state machine of one group member: roles, terms, votes, the log and (on the leader)
+// the progress of every follower. Pure: it reacts to tick(), step() and local requests by
+// changing state and queueing messages; RawNode (raw_node.h) packages that into Ready batches.
+// The implementation is split by concern: raft.cc (roles, term rules, dispatch),
+// raft_election.cc, raft_replication.cc, raft_membership.cc, raft_read.cc.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/base/random.h"
+#include "node/raft/config.h"
+#include "node/raft/membership.h"
+#include "node/raft/message.h"
+#include "node/raft/progress.h"
+#include "node/raft/raft_log.h"
+#include "node/raft/read_index.h"
+#include "node/raft/ready.h"
+#include "node/raft/storage.h"
+#include "node/raft/types.h"
+
+namespace sluice::raft {
+
+class Raft {
+ public:
+  // Restores term, vote, commit and membership from storage.initial_state(); applied starts
+  // after the last conf change the membership reflects (or at the log base), so committed
+  // entries after it are handed out again.
+  static Result<std::unique_ptr<Raft>> create(const RaftConfig& config, RaftLogStorage& storage, Prng prng);
+
+  Raft(const Raft&) = delete;
+  Raft& operator=(const Raft&) = delete;
+
+  void tick();
+  void step(const Message& message);
+  Status propose(EntryType type, Bytes data);
+  Status propose_conf_change(const ConfChange& change);
+  Status campaign();
+  Status transfer_leadership(NodeId target);
+  Status read_index(uint64_t context);
+
+  // RawNode hands committed entries out in order and reports each here first: conf changes
+  // take effect at that moment.
+  void apply_committed_entry(const Entry& entry);
+  // Entries left the uncommitted tail (they were handed out as committed).
+  void release_uncommitted(const std::vector<Entry>& entries);
+  // After advance(): the leader leaves an auto-leave joint configuration once it is applied.
+  void after_advance();
+
+  std::vector<Message> take_messages() { return std::exchange(messages_, {}); }
+  std::vector<ReadState> take_read_states() { return std::exchange(read_states_, {}); }
+  std::vector<RaftEvent> take_events() { return std::exchange(events_, {}); }
+  bool has_output() const { return !messages_.empty() || !read_states_.empty() || !events_.empty(); }
+
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  NodeId leader() const { return lead_; }
+  HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
+  SoftState soft_state() const { return SoftState{lead_, role_}; }
+  const ConfState& conf_state() const { return conf_; }
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  NodeId lead_transferee() const { return lead_transferee_; }
+  uint64_t uncommitted_bytes() const { return uncommitted_bytes_; }
+  size_t reads_pending() const { return reads_.size(); }
+  uint64_t events_dropped() const { return events_dropped_; }
+  const RaftConfig& config() const { return config_; }
+  RaftLog& log() { return log_; }
+  const RaftLog& log() const { return log_; }
+
+ private:
+  enum class CampaignKind : uint8_t { pre_vote, election, transfer };
+
+  Raft(const RaftConfig& config, RaftLogStorage& storage, Prng prng);
+
+  // raft.cc: roles, term rules, dispatch.
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset(Term term);
+  void reset_progress();
+  bool handle_message_term(const Message& m);
+  void step_leader(const Message& m);
+  void step_candidate(const Message& m);
+  void step_follower(const Message& m);
+  Message reply(MessageType type, const Message& to) const;
+  void send(Message m);
+  void emit(EventKind kind, std::string detail);
+  bool promotable() const;
+
+  // raft_election.cc
+  void tick_election();
+  void tick_heartbeat();
+  void hup(CampaignKind kind);
+  void start_campaign(CampaignKind kind);
+  void handle_vote_request(const Message& m);
+  void handle_vote_response(const Message& m);
+  bool has_unapplied_conf_change() const;
+  bool quorum_active() const;
+  void abort_leader_transfer(const std::string& why);
+  void send_timeout_now(NodeId to);
+
+  // raft_replication.cc
+  Status append_entries(std::vector<Entry> entries);
+  bool maybe_send_append(NodeId to, bool send_if_empty);
+  bool send_log_start_jump(NodeId to, Progress& progress);
+  void broadcast_append();
+  void send_heartbeat(NodeId to, uint64_t context);
+  void broadcast_heartbeat(uint64_t context);
+  bool maybe_commit();
+  void handle_append(const Message& m);
+  void handle_heartbeat(const Message& m);
+  void handle_log_start_jump(const Message& m);
+  void handle_append_response(const Message& m, Progress& progress);
+  void handle_heartbeat_response(const Message& m, Progress& progress);
+
+  // raft_membership.cc
+  void switch_to_conf(const ConfState& conf);
+
+  // raft_read.cc
+  void on_first_commit_of_term();
+  void handle_read_ack(const Message& m);
+  bool committed_in_current_term() const;
+
+  RaftConfig config_;
+  Prng prng_;
+  RaftLog log_;
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  NodeId lead_ = kNoNode;
+  Role role_ = Role::follower;
+  ConfState conf_;
+  std::map<NodeId, Progress> progress_;  // every node of conf_ (ordered: deterministic sends)
+  std::map<NodeId, bool> votes_;
+
+  uint32_t election_elapsed_ticks_ = 0;
+  uint32_t heartbeat_elapsed_ticks_ = 0;
+  uint32_t election_timeout_randomized_ticks_ = 0;
+
+  NodeId lead_transferee_ = kNoNode;
+  // The leader proposes no conf change while one at or below this index is not applied.
+  Index pending_conf_index_ = 0;
+  uint64_t uncommitted_bytes_ = 0;
+  ReadIndexQueue reads_;
+
+  std::vector<Message> messages_;
+  std::vector<ReadState> read_states_;
+  std::vector<RaftEvent> events_;
+  uint64_t events_dropped_ = 0;
+};
+
+}  // namespace sluice::raft

@@ -1,0 +1,89 @@
+// Membership changes: proposing one (one at a time), applying a committed one, and keeping the
+// progress table in step with the configuration.
+#include "node/raft/raft.h"
+
+namespace sluice::raft {
+
+Status Raft::propose_conf_change(const ConfChange& change) {
+  if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
+  if (pending_conf_index_ > log_.applied()) {
+    return Status(Errc::conf_change_pending, "conf change at " + std::to_string(pending_conf_index_) + " not applied yet");
+  }
+  if (change.items.size() > kConfChangeItemsMax) return Status(Errc::invalid_conf_change, "too many items");
+  // No conf change is unapplied, so conf_ is the membership the change will meet when applied.
+  SLUICE_TRY(apply_conf_change(conf_, change).status());
+  for (const ConfChangeItem& item : change.items) {
+    if (item.type != ConfChangeType::add_voter || !conf_.is_learner(item.node)) continue;
+    const Index match = progress_.at(item.node).match;
+    if (match + config_.learner_promotion_lag_entries_max < log_.last_index()) {
+      return Status(Errc::learner_not_caught_up,
+                    "learner " + std::to_string(item.node) + " has " + std::to_string(match) + " of " +
+                        std::to_string(log_.last_index()));
+    }
+  }
+  SLUICE_TRY(propose(EntryType::conf_change, encode_conf_change(change)));
+  pending_conf_index_ = log_.last_index();
+  return Status();
+}
+
+void Raft::apply_committed_entry(const Entry& entry) {
+  // At or below conf_.index the membership already reflects the entry (it came with a jump).
+  if (entry.type != EntryType::conf_change || entry.index <= conf_.index) return;
+  Result<ConfChange> change = decode_conf_change(entry.data);
+  if (!change.ok()) {
+    emit(EventKind::conf_change_skipped, "entry " + std::to_string(entry.index) + ": " + change.status().to_string());
+    return;
+  }
+  // Validated when proposed, but a leader change in between can let two proposals commit;
+  // every member meets the same sequence, so all skip the same one.
+  Result<ConfState> next = apply_conf_change(conf_, *change);
+  if (!next.ok()) {
+    emit(EventKind::conf_change_skipped, "entry " + std::to_string(entry.index) + ": " + next.status().to_string());
+    return;
+  }
+  next->index = entry.index;
+  switch_to_conf(*next);
+  emit(EventKind::conf_change_applied, to_string(conf_));
+}
+
+void Raft::after_advance() {
+  if (role_ != Role::leader || !conf_.joint() || !conf_.auto_leave) return;
+  if (pending_conf_index_ > log_.applied()) return;
+  // Failing here (transfer in progress, tail full) is retried after the next advance.
+  const Status proposed = propose_conf_change(ConfChange{});
+  (void)proposed;
+}
+
+void Raft::switch_to_conf(const ConfState& conf) {
+  conf_ = conf;
+  const std::set<NodeId> nodes = conf_.all_nodes();
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    it = nodes.count(it->first) > 0 ? std::next(it) : progress_.erase(it);
+  }
+  for (NodeId id : nodes) {
+    auto [it, added] =
+        progress_.try_emplace(id, log_.last_index() + 1, config_.inflight_msgs_max, config_.inflight_bytes_max);
+    // learners_next still vote in the outgoing half until the joint configuration is left.
+    it->second.is_learner = !conf_.is_voter(id);
+  }
+  if (role_ != Role::leader) return;
+  if (!conf_.is_voter(config_.id)) {
+    // Removed (or demoted): the remaining voters elect a leader among themselves.
+    emit(EventKind::stepped_down, "removed from the voters");
+    become_follower(term_, kNoNode);
+    return;
+  }
+  if (lead_transferee_ != kNoNode && !conf_.is_voter(lead_transferee_)) {
+    abort_leader_transfer("target left the voters");
+  }
+  // The quorum changed, so the commit index may move; new members start probing.
+  if (maybe_commit()) {
+    broadcast_append();
+  } else {
+    for (const auto& [id, progress] : progress_) {
+      if (id != config_.id) maybe_send_append(id, false);
+    }
+  }
+}
+
+}  // namespace sluice::raft

@@ -1,0 +1,241 @@
+// Log replication: proposals, appends with flow control, commit, the follower side of appends
+// and heartbeats, and the log-start jump for followers behind the leader's log start.
+#include <algorithm>
+
+#include "node/raft/quorum.h"
+#include "node/raft/raft.h"
+
+namespace sluice::raft {
+
+Status Raft::propose(EntryType type, Bytes data) {
+  if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
+  if (lead_transferee_ != kNoNode) {
+    return Status(Errc::leader_transfer_pending, "leadership is moving to " + std::to_string(lead_transferee_));
+  }
+  Entry entry;
+  entry.type = type;
+  entry.data = std::move(data);
+  SLUICE_TRY(append_entries({std::move(entry)}));
+  broadcast_append();
+  return Status();
+}
+
+// Leader only: stamps term and index, appends, counts itself, and commits if it alone is a
+// quorum. Messages follow from broadcast_append().
+Status Raft::append_entries(std::vector<Entry> entries) {
+  uint64_t bytes = 0;
+  for (const Entry& entry : entries) bytes += entry_bytes(entry);
+  // One proposal always fits into an empty tail, however large, so progress is never blocked.
+  if (uncommitted_bytes_ > 0 && uncommitted_bytes_ + bytes > config_.uncommitted_bytes_max) {
+    return Status(Errc::uncommitted_too_large, std::to_string(uncommitted_bytes_) + " bytes not committed yet");
+  }
+  Index index = log_.last_index();
+  for (Entry& entry : entries) {
+    entry.term = term_;
+    entry.index = ++index;
+  }
+  uncommitted_bytes_ += bytes;
+  const Index last = log_.append(entries);
+  progress_.at(config_.id).maybe_update(last);
+  maybe_commit();
+  return Status();
+}
+
+void Raft::release_uncommitted(const std::vector<Entry>& entries) {
+  if (role_ != Role::leader) return;
+  uint64_t bytes = 0;
+  for (const Entry& entry : entries) {
+    if (entry.term == term_) bytes += entry_bytes(entry);
+  }
+  uncommitted_bytes_ -= std::min(bytes, uncommitted_bytes_);
+}
+
+bool Raft::maybe_commit() {
+  std::map<NodeId, Index> acked;
+  for (const auto& [id, progress] : progress_) acked[id] = progress.match;
+  const Index index = committed_index(conf_, acked);
+  const bool first_of_term = !committed_in_current_term();
+  if (!log_.maybe_commit(index, term_)) return false;
+  if (first_of_term) on_first_commit_of_term();
+  return true;
+}
+
+bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
+  Progress& progress = progress_.at(to);
+  if (progress.paused()) return false;
+  const Index prev = progress.next - 1;
+  Result<Term> prev_term = log_.term(prev);
+  if (!prev_term.ok()) {
+    // Below our log start: the follower needs entries retention removed.
+    if (prev_term.code() == Errc::compacted) return send_log_start_jump(to, progress);
+    return false;  // storage trouble: retried on the next heartbeat answer
+  }
+  std::vector<Entry> entries;
+  if (progress.next <= log_.last_index()) {
+    Result<std::vector<Entry>> found = log_.slice(progress.next, log_.last_index() + 1, config_.append_bytes_max);
+    if (!found.ok()) {
+      if (found.code() == Errc::compacted) return send_log_start_jump(to, progress);
+      return false;
+    }
+    entries = std::move(found).value();
+  }
+  if (entries.empty() && !send_if_empty) return false;
+  Message m;
+  m.type = MessageType::append;
+  m.to = to;
+  m.term = term_;
+  m.index = prev;
+  m.log_term = *prev_term;
+  m.commit = log_.committed();
+  if (!entries.empty()) {
+    uint64_t bytes = 0;
+    for (const Entry& entry : entries) bytes += entry_bytes(entry);
+    progress.sent_entries(entries.back().index, bytes);
+  } else if (progress.state == ProgressState::probe) {
+    progress.probe_sent = true;
+  }
+  m.entries = std::move(entries);
+  send(std::move(m));
+  return true;
+}
+
+// The jump target is the log base, or the last applied conf change if that is later: the
+// membership sent along must be exactly the one in force at the jump index.
+bool Raft::send_log_start_jump(NodeId to, Progress& progress) {
+  const Index index = std::max(log_.first_index() - 1, conf_.index);
+  SLUICE_ASSERT_LE(index, log_.committed());
+  Result<Term> term = log_.term(index);
+  if (!term.ok()) return false;
+  Message m;
+  m.type = MessageType::log_start_jump;
+  m.to = to;
+  m.term = term_;
+  m.index = index;
+  m.log_term = *term;
+  m.commit = log_.committed();
+  m.conf_state = conf_;
+  progress.become_jump(index);
+  emit(EventKind::log_start_jump_sent, "to " + std::to_string(to) + " after " + std::to_string(index));
+  send(std::move(m));
+  return true;
+}
+
+void Raft::broadcast_append() {
+  for (const auto& [id, progress] : progress_) {
+    if (id != config_.id) maybe_send_append(id, true);
+  }
+}
+
+void Raft::send_heartbeat(NodeId to, uint64_t context) {
+  Message m;
+  m.type = MessageType::heartbeat;
+  m.to = to;
+  m.term = term_;
+  // Never more than the follower is known to hold: its log beyond match may still diverge.
+  m.commit = std::min(progress_.at(to).match, log_.committed());
+  m.context = context;
+  send(std::move(m));
+}
+
+void Raft::broadcast_heartbeat(uint64_t context) {
+  for (const auto& [id, progress] : progress_) {
+    if (id != config_.id) send_heartbeat(id, context);
+  }
+}
+
+void Raft::handle_append(const Message& m) {
+  Message response = reply(MessageType::append_response, m);
+  if (m.index < log_.committed()) {
+    // Old news: everything up to our commit index matches the leader's log anyway.
+    response.index = log_.committed();
+    send(std::move(response));
+    return;
+  }
+  if (std::optional<Index> last = log_.maybe_append(m.index, m.log_term, m.commit, m.entries)) {
+    response.index = *last;
+    send(std::move(response));
+    return;
+  }
+  // The hint lets the leader skip every entry of a term we cannot match in one round trip.
+  const auto [hint_index, hint_term] = log_.find_conflict_by_term(std::min(m.index, log_.last_index()), m.log_term);
+  response.reject = true;
+  response.index = m.index;
+  response.reject_hint_index = hint_index;
+  response.reject_hint_term = hint_term;
+  send(std::move(response));
+}
+
+void Raft::handle_heartbeat(const Message& m) {
+  log_.commit_to(m.commit);
+  Message response = reply(MessageType::heartbeat_response, m);
+  response.context = m.context;
+  send(std::move(response));
+}
+
+void Raft::handle_log_start_jump(const Message& m) {
+  Message response = reply(MessageType::append_response, m);
+  if (m.index <= log_.committed()) {
+    response.index = log_.committed();
+  } else if (log_.match_term(m.index, m.log_term)) {
+    // We hold the entry already, so our log matches the leader's up to there: no need to
+    // discard anything, just learn that it is committed.
+    log_.commit_to(m.index);
+    response.index = m.index;
+  } else {
+    log_.restore(LogStartJump{m.index, m.log_term});
+    switch_to_conf(m.conf_state);
+    emit(EventKind::log_start_jump_applied, "log restarts after " + std::to_string(m.index));
+    response.index = m.index;
+  }
+  send(std::move(response));
+}
+
+void Raft::handle_append_response(const Message& m, Progress& progress) {
+  progress.recent_active = true;
+  if (m.reject) {
+    Index hint = m.reject_hint_index;
+    // The follower's hint term tells us where our own log can first match it.
+    if (m.reject_hint_term > 0) hint = log_.find_conflict_by_term(m.reject_hint_index, m.reject_hint_term).first;
+    if (progress.maybe_decrease_to(m.index, hint)) {
+      if (progress.state == ProgressState::replicate) progress.become_probe();
+      maybe_send_append(m.from, true);
+    }
+    return;
+  }
+  const bool was_paused = progress.paused();
+  const bool probe_answered = progress.state == ProgressState::probe && progress.match == m.index;
+  if (!progress.maybe_update(m.index) && !probe_answered) return;
+  switch (progress.state) {
+    case ProgressState::probe:
+      progress.become_replicate();
+      break;
+    case ProgressState::jump:
+      if (progress.match + 1 >= log_.first_index()) progress.become_replicate();
+      break;
+    case ProgressState::replicate:
+      progress.inflights.free_le(m.index);
+      break;
+  }
+  if (maybe_commit()) {
+    broadcast_append();  // carries the new commit index to everyone
+  } else if (was_paused) {
+    maybe_send_append(m.from, true);
+  }
+  // Pipeline: send as much as flow control allows.
+  while (maybe_send_append(m.from, false)) {
+  }
+  if (m.from == lead_transferee_ && progress.match == log_.last_index()) send_timeout_now(m.from);
+}
+
+void Raft::handle_heartbeat_response(const Message& m, Progress& progress) {
+  progress.recent_active = true;
+  progress.probe_sent = false;
+  // The jump or its answer may have been lost; probing after the jump point finds out.
+  if (progress.state == ProgressState::jump) progress.become_probe();
+  // An append or its answer may have been lost; free one slot so the pipeline moves again.
+  if (progress.state == ProgressState::replicate && progress.inflights.full()) progress.inflights.free_first_one();
+  if (progress.match < log_.last_index() || progress.state == ProgressState::probe) maybe_send_append(m.from, true);
+  if (m.context != 0) handle_read_ack(m);
+}
+
+}  // namespace sluice::raft
