@@ -1,0 +1,446 @@
+// Tests of scenario parsing (every field read, errors naming file:line and field) and of whole
+// simulation runs: same seed => same trace, different seeds => different traces, and a small
+// faulty scenario passes its checks.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+
+namespace sluice::sim {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kS = 1'000'000'000;
+
+// --- parsing: a valid scenario -----------------------------------------------------------------
+
+constexpr const char* kFullScenario = R"(name = "everything"
+nodes = 4
+duration_s = 12.5
+faults_stop_s = 9
+
+[network]
+latency_ms_min = 2
+latency_ms_max = 30.5
+loss = 0.1
+duplicate = 0.02
+stream_reset = 0.001
+stream_stall_reset_s = 4
+
+[disk]
+capacity_mb = 64
+read_error = 0.01
+write_error = 0.02
+sync_error = 0.03
+torn_write = 0.4
+
+[clock]
+drift_ppm_max = 500
+skew_ms_max = 250
+
+[buggify]
+enabled = true
+site_probability = 0.5
+fire_probability = 0.125
+
+[workload]
+kind = "runtime"
+datagram_interval_ms = 25
+stream_interval_ms = 10
+file_append_interval_ms = 40
+file_sync_every = 8
+payload_bytes_max = 300
+
+[random_faults]
+crash_per_node_per_min = 1.5
+down_s_min = 0.5
+down_s_max = 2
+partition_per_min = 3
+partition_s_min = 1
+partition_s_max = 4
+clock_jump_per_min = 2
+clock_jump_ms_max = 750
+bit_flip_per_min = 0.5
+disk_full_per_min = 0.25
+disk_full_s = 3
+
+[[events]]
+at_s = 1
+kind = "partition"
+a = [1, 2]
+b = [3]
+
+[[events]]
+at_s = 2.5
+kind = "partition_oneway"
+from = [4]
+to = [1]
+
+[[events]]
+at_s = 3
+kind = "clock_jump"
+nodes = [2]
+ms = -1500
+
+[[events]]
+at_s = 4
+kind = "network"
+loss = 0.5
+latency_ms_min = 5
+latency_ms_max = 50
+
+[[events]]
+at_s = 5
+kind = "disk_errors"
+nodes = [3, 4]
+read = 0.1
+write = 0.2
+sync = 0.3
+
+[[events]]
+at_s = 6
+kind = "isolate"
+count = 2
+
+[[events]]
+at_s = 9
+kind = "stream_resets"
+probability = 0.05
+)";
+
+TEST(SimScenarioParse, ValidScenarioRoundTripsEveryField) {
+  auto parsed = parse_scenario(kFullScenario, "full.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  const Scenario& s = *parsed;
+  EXPECT_EQ(s.name, "everything");
+  EXPECT_EQ(s.path, "full.toml");
+  EXPECT_EQ(s.nodes, 4u);
+  EXPECT_EQ(s.duration_ns, 12'500 * kMs);
+  EXPECT_EQ(s.faults_stop_ns, 9 * kS);
+
+  EXPECT_EQ(s.network.link.latency_min.count(), 2 * kMs);
+  EXPECT_EQ(s.network.link.latency_max.count(), 30'500'000);
+  EXPECT_DOUBLE_EQ(s.network.link.loss_probability, 0.1);
+  EXPECT_DOUBLE_EQ(s.network.link.duplicate_probability, 0.02);
+  EXPECT_DOUBLE_EQ(s.network.stream_reset_probability, 0.001);
+  EXPECT_EQ(s.network.stream_stall_reset_after.count(), 4 * kS);
+
+  EXPECT_EQ(s.disk.capacity_bytes, 64ULL << 20);
+  EXPECT_DOUBLE_EQ(s.disk_faults.read_error_probability, 0.01);
+  EXPECT_DOUBLE_EQ(s.disk_faults.write_error_probability, 0.02);
+  EXPECT_DOUBLE_EQ(s.disk_faults.sync_error_probability, 0.03);
+  EXPECT_DOUBLE_EQ(s.disk_faults.torn_write_probability, 0.4);
+
+  EXPECT_EQ(s.drift_ppm_max, 500);
+  EXPECT_EQ(s.wall_skew_ns_max, 250 * kMs);
+  EXPECT_TRUE(s.buggify.enabled);
+  EXPECT_DOUBLE_EQ(s.buggify.site_probability, 0.5);
+  EXPECT_DOUBLE_EQ(s.buggify.fire_probability, 0.125);
+
+  EXPECT_EQ(s.workload.kind, "runtime");
+  EXPECT_EQ(s.workload.datagram_interval_ns, 25 * kMs);
+  EXPECT_EQ(s.workload.stream_interval_ns, 10 * kMs);
+  EXPECT_EQ(s.workload.file_append_interval_ns, 40 * kMs);
+  EXPECT_EQ(s.workload.file_sync_every, 8u);
+  EXPECT_EQ(s.workload.payload_bytes_max, 300u);
+
+  EXPECT_DOUBLE_EQ(s.random.crash_per_node_per_min, 1.5);
+  EXPECT_EQ(s.random.down_ns_min, 500 * kMs);
+  EXPECT_EQ(s.random.down_ns_max, 2 * kS);
+  EXPECT_DOUBLE_EQ(s.random.partition_per_min, 3);
+  EXPECT_EQ(s.random.partition_ns_min, 1 * kS);
+  EXPECT_EQ(s.random.partition_ns_max, 4 * kS);
+  EXPECT_DOUBLE_EQ(s.random.clock_jump_per_min, 2);
+  EXPECT_EQ(s.random.clock_jump_ns_max, 750 * kMs);
+  EXPECT_DOUBLE_EQ(s.random.bit_flip_per_min, 0.5);
+  EXPECT_DOUBLE_EQ(s.random.disk_full_per_min, 0.25);
+  EXPECT_EQ(s.random.disk_full_ns, 3 * kS);
+
+  ASSERT_EQ(s.events.size(), 7u);
+  const FaultEvent& partition = s.events[0];
+  EXPECT_EQ(partition.kind, FaultKind::partition);
+  EXPECT_EQ(partition.at_ns, 1 * kS);
+  EXPECT_EQ(partition.nodes, (std::vector<NodeIndex>{0, 1}));  // node numbers are 1-based
+  EXPECT_EQ(partition.other, (std::vector<NodeIndex>{2}));
+  EXPECT_EQ(partition.source_line, 51);  // its [[events]] header
+  const FaultEvent& oneway = s.events[1];
+  EXPECT_EQ(oneway.kind, FaultKind::partition_oneway);
+  EXPECT_EQ(oneway.at_ns, 2'500 * kMs);
+  EXPECT_EQ(oneway.nodes, (std::vector<NodeIndex>{3}));
+  EXPECT_EQ(oneway.other, (std::vector<NodeIndex>{0}));
+  const FaultEvent& jump = s.events[2];
+  EXPECT_EQ(jump.kind, FaultKind::clock_jump);
+  EXPECT_EQ(jump.nodes, (std::vector<NodeIndex>{1}));
+  EXPECT_EQ(jump.jump_ns, -1'500 * kMs) << "a backwards clock jump was lost";
+  const FaultEvent& network = s.events[3];
+  EXPECT_EQ(network.kind, FaultKind::network);
+  EXPECT_DOUBLE_EQ(network.loss, 0.5);
+  EXPECT_DOUBLE_EQ(network.duplicate, -1);  // unchanged
+  EXPECT_EQ(network.latency_ns_min, 5 * kMs);
+  EXPECT_EQ(network.latency_ns_max, 50 * kMs);
+  const FaultEvent& disk = s.events[4];
+  EXPECT_EQ(disk.kind, FaultKind::disk_errors);
+  EXPECT_EQ(disk.nodes, (std::vector<NodeIndex>{2, 3}));
+  EXPECT_DOUBLE_EQ(disk.read_error, 0.1);
+  EXPECT_DOUBLE_EQ(disk.write_error, 0.2);
+  EXPECT_DOUBLE_EQ(disk.sync_error, 0.3);
+  EXPECT_EQ(s.events[5].kind, FaultKind::isolate);
+  EXPECT_EQ(s.events[5].count, 2u);
+  EXPECT_TRUE(s.events[5].nodes.empty());
+  EXPECT_EQ(s.events[6].kind, FaultKind::stream_resets);
+  EXPECT_EQ(s.events[6].at_ns, 9 * kS);  // at faults_stop_s is allowed
+  EXPECT_DOUBLE_EQ(s.events[6].probability, 0.05);
+}
+
+TEST(SimScenarioParse, DefaultsApplyWhenSectionsAreMissing) {
+  auto parsed = parse_scenario("name = \"minimal\"\n", "min.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  const Scenario defaults;
+  EXPECT_EQ(parsed->nodes, defaults.nodes);
+  EXPECT_EQ(parsed->duration_ns, defaults.duration_ns);
+  EXPECT_EQ(parsed->faults_stop_ns, defaults.duration_ns * 2 / 3);
+  EXPECT_EQ(parsed->network.link.latency_max, defaults.network.link.latency_max);
+  EXPECT_FALSE(parsed->buggify.enabled);
+  EXPECT_TRUE(parsed->events.empty());
+}
+
+// --- parsing: errors name file:line and field ---------------------------------------------------
+
+// Parses `text`, expects invalid_scenario, and returns the message.
+std::string parse_error(std::string_view text) {
+  auto parsed = parse_scenario(text, "bad.toml");
+  EXPECT_FALSE(parsed.ok()) << "parsed although invalid:\n" << text;
+  if (parsed.ok()) return "";
+  EXPECT_EQ(parsed.status().code(), Errc::invalid_scenario);
+  return parsed.status().message();
+}
+
+// The message starts with "bad.toml:<line>: <field>: " and mentions `what`.
+void expect_error(std::string_view text, int line, std::string_view field, std::string_view what) {
+  const std::string message = parse_error(text);
+  const std::string prefix = "bad.toml:" + std::to_string(line) + ": " + std::string(field) + ": ";
+  EXPECT_EQ(message.substr(0, prefix.size()), prefix) << "message: " << message;
+  EXPECT_NE(message.find(what), std::string::npos) << "message: " << message;
+}
+
+TEST(SimScenarioParse, UnknownKeyIsNamed) {
+  expect_error("name = \"x\"\nnodes = 3\nduraton_s = 5\n", 3, "duraton_s", "unknown key");
+  expect_error("name = \"x\"\n\n[network]\nloss = 0.1\nlos = 0.2\n", 5, "network.los", "unknown key");
+  expect_error("[[events]]\nat_s = 1\nkind = \"heal\"\ncolour = 1\n", 4, "events[0].colour", "unknown key");
+  expect_error("[clocks]\ndrift_ppm_max = 5\n", 1, "clocks", "unknown key");
+}
+
+TEST(SimScenarioParse, WrongTypeIsNamed) {
+  expect_error("name = \"x\"\nnodes = \"three\"\n", 2, "nodes", "expected an integer");
+  expect_error("nodes = 2.5\n", 1, "nodes", "expected an integer");
+  expect_error("\n[network]\nloss = \"high\"\n", 3, "network.loss", "expected a number");
+  expect_error("[buggify]\nenabled = 1\n", 2, "buggify.enabled", "expected true or false");
+  expect_error("name = 7\n", 1, "name", "expected a string");
+  expect_error("network = 5\n", 1, "network", "expected a table");
+  expect_error("events = 5\n", 1, "events", "expected an array of tables");
+  expect_error("[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = 1\n", 4, "events[0].nodes", "expected a list");
+}
+
+TEST(SimScenarioParse, OutOfRangeValueIsNamed) {
+  expect_error("nodes = 0\n", 1, "nodes", "must be between 1 and 1024");
+  expect_error("nodes = 3\n[network]\nloss = 1.5\n", 3, "network.loss", "must be between 0 and 1");
+  expect_error("[clock]\ndrift_ppm_max = 100001\n", 2, "clock.drift_ppm_max", "must be between");
+  expect_error("[workload]\nfile_sync_every = 0\n", 2, "workload.file_sync_every", "must be between 1 and");
+  expect_error("duration_s = 10\n\n\nfaults_stop_s = 50\n", 4, "faults_stop_s", "must not be after duration_s");
+}
+
+TEST(SimScenarioParse, UnknownFaultKindIsNamed) {
+  expect_error("nodes = 3\n\n[[events]]\nat_s = 1\nkind = \"explode\"\n", 5, "events[0].kind",
+               "unknown fault kind 'explode'");
+}
+
+TEST(SimScenarioParse, UnknownWorkloadKindIsNamed) {
+  expect_error("nodes = 3\n\n[workload]\ndatagram_interval_ms = 5\nkind = \"chaos\"\n", 5, "workload.kind",
+               "unknown workload kind 'chaos'");
+}
+
+TEST(SimScenarioParse, NodeNumberOutOfRangeIsNamed) {
+  expect_error("nodes = 3\n\n[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = [1, 4]\n", 6, "events[0].nodes",
+               "node numbers run from 1 to 3");
+  expect_error("nodes = 3\n[[events]]\nat_s = 1\nkind = \"partition\"\na = [0]\nb = [1]\n", 5, "events[0].a",
+               "node numbers run from 1 to 3");
+}
+
+TEST(SimScenarioParse, EventAfterFaultsStopIsNamed) {
+  expect_error("nodes = 3\nduration_s = 10\nfaults_stop_s = 5\n\n[[events]]\nat_s = 1\nkind = \"heal\"\n\n"
+               "[[events]]\nat_s = 6\nkind = \"heal\"\n",
+               10, "events[1].at_s", "must not be after faults_stop_s");
+}
+
+TEST(SimScenarioParse, MissingEventFieldsAreNamed) {
+  expect_error("nodes = 3\n[[events]]\nkind = \"heal\"\n", 2, "events[0].at_s", "required");
+  expect_error("nodes = 3\n[[events]]\nat_s = 1\nkind = \"partition\"\na = [1]\n", 2, "events[0].kind",
+               "needs a = [...] and b = [...]");
+  expect_error("nodes = 3\n[[events]]\nat_s = 1\nkind = \"crash\"\n", 2, "events[0].kind", "needs nodes");
+}
+
+TEST(SimScenarioParse, MalformedTomlIsNamed) {
+  const std::string message = parse_error("nodes = 3\nduration_s = = 10\n");
+  EXPECT_EQ(message.substr(0, 18), "bad.toml:2: toml: ") << message;
+  const std::string unclosed = parse_error("name = \"x\"\n\n[network\nloss = 0.1\n");
+  EXPECT_EQ(unclosed.substr(0, 18), "bad.toml:3: toml: ") << unclosed;
+}
+
+TEST(SimScenarioParse, LoadScenarioReportsAMissingFile) {
+  auto loaded = load_scenario("/nonexistent/sluice/scenario.toml");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), Errc::io_error);
+  EXPECT_NE(loaded.status().message().find("/nonexistent/sluice/scenario.toml"), std::string::npos);
+}
+
+// --- whole runs --------------------------------------------------------------------------------
+
+constexpr const char* kSmallFaultyScenario = R"(name = "small-faulty"
+nodes = 3
+duration_s = 5
+faults_stop_s = 3
+
+[network]
+latency_ms_min = 1
+latency_ms_max = 20
+loss = 0.05
+duplicate = 0.05
+
+[clock]
+drift_ppm_max = 300
+skew_ms_max = 100
+
+[buggify]
+enabled = true
+site_probability = 1
+fire_probability = 0.05
+
+[random_faults]
+crash_per_node_per_min = 4
+down_s_min = 0.2
+down_s_max = 0.6
+partition_per_min = 12
+partition_s_min = 0.2
+partition_s_max = 0.8
+clock_jump_per_min = 10
+clock_jump_ms_max = 500
+disk_full_per_min = 6
+disk_full_s = 0.3
+
+[[events]]
+at_s = 0.5
+kind = "partition"
+a = [1]
+b = [2, 3]
+
+[[events]]
+at_s = 1.2
+kind = "heal"
+
+[[events]]
+at_s = 1.5
+kind = "crash"
+nodes = [2]
+
+[[events]]
+at_s = 2.0
+kind = "restart"
+nodes = [2]
+
+[[events]]
+at_s = 2.2
+kind = "clock_jump"
+nodes = [3]
+ms = -200
+)";
+
+Scenario small_scenario() {
+  auto parsed = parse_scenario(kSmallFaultyScenario, "small-faulty.toml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status().to_string();
+  return parsed.ok() ? *parsed : Scenario{};
+}
+
+std::string describe(const SimulationReport& report) {
+  std::ostringstream text;
+  print_report(report, text);
+  return text.str();
+}
+
+TEST(SimSimulation, SmallFaultyScenarioPasses) {
+  const Scenario scenario = small_scenario();
+  for (uint64_t seed : {1, 2, 3}) {
+    const SimulationReport report = run_simulation(scenario, SimulationOptions{seed, false});
+    EXPECT_TRUE(report.passed) << "seed " << seed << ": " << report.failure << "\n" << describe(report);
+    EXPECT_TRUE(report.liveness_checked);
+    EXPECT_EQ(report.simulated_ns, scenario.duration_ns) << "seed " << seed;
+    EXPECT_GE(report.world.crashes, 1u);  // the explicit crash at 1.5 s
+    EXPECT_GE(report.world.starts, 4u);   // 3 boots and the explicit restart
+    EXPECT_GE(report.faults_injected, scenario.events.size());
+    EXPECT_GT(report.workload.datagrams_received, 0u);
+    EXPECT_GT(report.workload.stream_frames_echoed, 0u);
+    EXPECT_GT(report.workload.file_syncs, 0u);
+    EXPECT_GT(report.network.datagrams_lost, 0u);
+    EXPECT_GT(report.network.datagrams_duplicated, 0u);
+    EXPECT_GT(report.network.datagrams_blocked, 0u);
+  }
+}
+
+TEST(SimSimulation, SameSeedGivesTheSameTrace) {
+  const Scenario scenario = small_scenario();
+  const SimulationReport first = run_simulation(scenario, SimulationOptions{42, true});
+  const SimulationReport second = run_simulation(scenario, SimulationOptions{42, true});
+  ASSERT_TRUE(first.passed) << first.failure;
+  EXPECT_EQ(first.trace_hash, second.trace_hash);
+  EXPECT_EQ(first.trace_events, second.trace_events);
+  EXPECT_EQ(first.trace.size(), first.trace_events);
+  const auto divergence = first_divergence(first.trace, second.trace);
+  EXPECT_FALSE(divergence.has_value()) << "runs diverge at event " << *divergence << ":\n  "
+                                       << first.trace[*divergence].to_string() << "\n  "
+                                       << second.trace[*divergence].to_string();
+  EXPECT_EQ(describe(first), describe(second));
+  // Recording the trace must not change the run.
+  const SimulationReport unrecorded = run_simulation(scenario, SimulationOptions{42, false});
+  EXPECT_EQ(unrecorded.trace_hash, first.trace_hash);
+  EXPECT_TRUE(unrecorded.trace.empty());
+}
+
+TEST(SimSimulation, DifferentSeedsGiveDifferentTraces) {
+  const Scenario scenario = small_scenario();
+  const SimulationReport a = run_simulation(scenario, SimulationOptions{42, true});
+  const SimulationReport b = run_simulation(scenario, SimulationOptions{43, true});
+  EXPECT_NE(a.trace_hash, b.trace_hash);
+  EXPECT_TRUE(first_divergence(a.trace, b.trace).has_value());
+}
+
+TEST(SimSimulation, FirstDivergenceFindsTheFirstDifference) {
+  std::vector<TraceRecord> a = {{1, 0, "x", 1}, {2, 0, "y", 2}, {3, 1, "z", 3}};
+  std::vector<TraceRecord> b = a;
+  EXPECT_FALSE(first_divergence(a, b).has_value());
+  b[1].detail = 99;
+  EXPECT_EQ(first_divergence(a, b), 1u);
+  b = a;
+  b.pop_back();
+  EXPECT_EQ(first_divergence(a, b), 2u);  // a missing record counts
+  b = a;
+  b[2].kind = "other";
+  EXPECT_EQ(first_divergence(a, b), 2u);
+}
+
+TEST(SimSimulation, ReportNamesTheReplayCommand) {
+  SimulationReport report;
+  report.seed = 17;
+  report.scenario_path = "scenarios/x.toml";
+  report.passed = false;
+  report.failure = "boom";
+  const std::string text = describe(report);
+  EXPECT_NE(text.find("result=FAILED"), std::string::npos) << text;
+  EXPECT_NE(text.find("failure=boom"), std::string::npos) << text;
+  EXPECT_NE(text.find("--scenario scenarios/x.toml --seed 17"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sluice::sim
