@@ -374,7 +374,8 @@ Result<std::unique_ptr<runtime::Stream>> Network::connect(SimRuntime& runtime, c
   if (!status.ok()) {
     attempt->abandoned = true;
     if (attempt->connection) reset(attempt->connection);
-    if (status.code() == Errc::timeout) return Status(Errc::timeout, "connect to " + to.to_string() + " timed out");
+    // As on the real runtime (errors.h): no answer within the connect timeout is `unreachable`.
+    if (status.code() == Errc::timeout) return Status(Errc::unreachable, "connect to " + to.to_string() + " timed out");
     return status;
   }
   if (attempt->result != Errc::ok) return Status(attempt->result, "connect to " + to.to_string());

@@ -150,7 +150,7 @@ void read_workload(TableReader& reader, Scenario& scenario, ParseContext& contex
   if (parser == workload_parsers().end()) {
     std::string known = "runtime";
     for (const auto& [name, unused] : workload_parsers()) known += ", " + name;
-    return context.fail(reader.line(), reader.field("kind"),
+    return context.fail(reader.key_line("kind"), reader.field("kind"),
                         "unknown workload kind '" + scenario.workload.kind + "' (known: " + known + ")");
   }
   scenario.workload_spec = parser->second(reader, scenario);

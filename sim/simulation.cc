@@ -222,9 +222,8 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     FaultInjector faults(world, *workload, scenario);
     faults.schedule_all();
     auto failed = [&workload] { return !workload->failure().empty(); };
-    while (!failed() && !workload->finished() && world.step()) {
-      if (world.now_ns() > scenario.duration_ns) break;
-    }
+    // Peek before stepping: no event after duration_s may run.
+    while (!failed() && !workload->finished() && world.next_event_ns() <= scenario.duration_ns) world.step();
     if (!failed() && !workload->finished()) world.run_until(scenario.duration_ns);
     report.liveness_checked = !workload->finished() && scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
     if (!failed() && report.liveness_checked) workload->check_liveness(scenario.faults_stop_ns);

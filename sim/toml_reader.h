@@ -43,6 +43,10 @@ class TableReader {
     const toml::node* node = table_.get(key);
     return node == nullptr ? line() : node_line(node);
   }
+  // Reports a problem with `key` (at its line) that the typed readers cannot see.
+  void fail(std::string_view key, std::string_view message) { context_.fail(key_line(key), field(key), message); }
+  bool ok() const { return context_.status.ok(); }
+
   std::string field(std::string_view key) const { return section_.empty() ? std::string(key) : section_ + "." + std::string(key); }
 
   void real(std::string_view key, double& out, double low, double high) {

@@ -504,7 +504,7 @@ TEST(SimNetworkStream, ConnectWithoutListenerIsRefused) {
   EXPECT_EQ(cluster.network().stats().streams_refused, 1u);
 }
 
-TEST(SimNetworkStream, ConnectWhilePartitionedTimesOut) {
+TEST(SimNetworkStream, ConnectWhilePartitionedIsUnreachable) {
   ServerLog server;
   ClientLog client;
   Cluster cluster(2);
@@ -517,12 +517,12 @@ TEST(SimNetworkStream, ConnectWhilePartitionedTimesOut) {
   cluster.start_all();
   cluster.world.run_until(3 * kS);
 
-  EXPECT_EQ(client.connect_result, Errc::timeout);
+  EXPECT_EQ(client.connect_result, Errc::unreachable);
   EXPECT_EQ(client.connect_ended_ns - client.connect_started_ns, 500 * kMs);
   EXPECT_FALSE(server.accepted);
 }
 
-TEST(SimNetworkStream, ConnectWithReturnPathBlockedTimesOut) {
+TEST(SimNetworkStream, ConnectWithReturnPathBlockedIsUnreachable) {
   ServerLog server;
   ClientLog client;
   Cluster cluster(2);
@@ -535,7 +535,7 @@ TEST(SimNetworkStream, ConnectWithReturnPathBlockedTimesOut) {
   cluster.start_all();
   cluster.world.run_until(3 * kS);
 
-  EXPECT_EQ(client.connect_result, Errc::timeout);
+  EXPECT_EQ(client.connect_result, Errc::unreachable);
   EXPECT_EQ(cluster.network().stats().streams_connected, 0u);
   // The half-open connection the server accepted is reset, never an EOF.
   EXPECT_FALSE(server.eof);
