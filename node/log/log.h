@@ -1,0 +1,175 @@
+// A partition's log: a directory of segments, each a data file of record batches (codec.h) with a
+// sparse offset/time index. Appends go to the last (active) segment; a segment rolls at a size or
+// age limit decided from the batches themselves, so every replica that holds the same batches
+// has the same segment layout. Everything goes through runtime::Filesystem.
+//
+// Durability: sync() makes every append so far durable. Each data file carries a sync mark (see
+// segment_format.h) saying how much of it is durable; open() cuts a torn or unsynced tail off the
+// active segment, but damage inside data a mark or a later segment proves durable is reported as
+// corruption, never cut off and never served. Every segment but the active one is fully synced
+// before the next is created. Directory entries are synced on create, delete and rename.
+//
+// A Log is driven by one fiber at a time (the partition's); it is not safe to call from several
+// fibers concurrently. Docs: docs/log.md (guide), docs/formats/log.md (bytes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "node/log/codec.h"
+#include "node/log/errors.h"
+#include "node/log/segment_format.h"
+#include "runtime/fs.h"
+
+namespace sluice::log {
+
+struct LogOptions {
+  uint64_t segment_bytes_max = 128ULL << 20;  // a segment never grows past this: a roll comes first
+  int64_t segment_age_ms_max = INT64_MAX;     // roll when a batch is this much newer than the segment's first
+  size_t batch_bytes_max = 4 << 20;           // appends above it are batch_too_large
+  size_t read_bytes_max = 16 << 20;           // one read() returns at most this (or its first batch)
+  size_t open_files_max = 64;                 // data files open at once, the active one included (>= 2)
+  uint32_t index_interval_bytes = 4096;       // data bytes between offset index entries
+  size_t segments_max = 100'000;              // a roll beyond it is limit_exceeded
+  uint64_t initial_offset = 0;                // base offset of a new log's first segment
+};
+Status validate(const LogOptions& options);
+
+struct AppendResult {
+  uint64_t base_offset = 0;
+  uint64_t last_offset = 0;
+};
+
+struct ReadResult {
+  Bytes batches;             // whole, verified batches back to back (split_batches() parses them)
+  uint64_t next_offset = 0;  // where the next read should start
+};
+
+struct SegmentInfo {
+  uint64_t base_offset = 0;
+  uint64_t end_offset = 0;  // one past its last record
+  uint64_t size_bytes = 0;  // data file size
+  int64_t first_timestamp_ms = 0;
+  int64_t max_timestamp_ms = 0;  // persisted in the batches: segment ages survive restarts
+  bool active = false;
+
+  bool empty() const { return end_offset == base_offset; }
+};
+
+// What open() found and repaired.
+struct RecoveryReport {
+  uint64_t segments = 0;
+  uint64_t truncated_bytes = 0;  // torn or unsynced tail cut off the active segment
+  uint64_t indexes_rebuilt = 0;
+  uint64_t files_removed = 0;    // temporary files, orphaned or stale indexes
+};
+
+class Log {
+ public:
+  // Opens (recovering) or creates the log in `dir` ("" is the data directory itself). A missing
+  // `dir` is created; its parent must already be durable.
+  static Result<std::unique_ptr<Log>> open(runtime::Filesystem& fs, std::string dir, LogOptions options);
+  // Closes files without syncing: like a process exit, unsynced appends may be lost.
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Appends an encoded batch whose base offset must be end_offset() and whose term must not be
+  // below last_term(). Not durable until sync().
+  Result<AppendResult> append(ByteSpan batch);
+  // Encodes `records` at end_offset() and appends them.
+  Result<AppendResult> append(uint64_t term, std::span<const Record> records);
+  // Whole batches from the one holding `from_offset` (which may start before it), at most
+  // bytes_max bytes but always at least one batch when from_offset < end_offset(). Every batch is
+  // CRC-checked first; damage is `corruption`.
+  Result<ReadResult> read(uint64_t from_offset, size_t bytes_max);
+  // Everything appended so far is durable when this returns ok.
+  Status sync();
+  // Seals the active segment and starts a new one (no-op if the active segment is empty).
+  Status roll();
+  // Removes every record at or after `from_offset`, which must start a batch (or be the end);
+  // durable when it returns. For Raft log conflicts.
+  Status truncate_suffix(uint64_t from_offset);
+  // Removes every segment before the one based at `new_start_offset`; durable when it returns.
+  // For retention: see retention_cut().
+  Status truncate_prefix(uint64_t new_start_offset);
+  // Syncs and closes. Later calls return `closed`.
+  Status close();
+
+  uint64_t start_offset() const { return segments_.front().index.base_offset; }
+  uint64_t end_offset() const { return segments_.back().index.end_offset; }
+  std::optional<uint64_t> last_offset() const;
+  uint64_t last_term() const;
+  // The term of the record at `offset`, for start_offset() - 1 <= offset < end_offset(); at
+  // start_offset() - 1 it is the term of the record before the log (0 if there was none).
+  Result<uint64_t> term_at(uint64_t offset) const;
+  // Base offset of the first batch whose max timestamp is >= timestamp_ms (end_offset() if none).
+  Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms);
+  uint64_t durable_end_offset() const { return durable_end_offset_; }
+  std::vector<SegmentInfo> segments() const;
+  const RecoveryReport& recovery() const { return recovery_; }
+  const LogOptions& options() const { return options_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    SegmentIndex index;  // entries are loaded only while `file` is open (sealed segments)
+    uint64_t prev_term = 0;
+    std::unique_ptr<runtime::File> file;
+    uint64_t last_used = 0;  // for closing the least recently used file
+  };
+  struct Located {  // a batch found in a segment
+    uint64_t position = 0;
+    BatchHeader header;
+  };
+
+  Log(runtime::Filesystem& fs, std::string dir, LogOptions options);
+
+  // log_open.cc
+  Status recover();
+  Status recover_sealed(uint64_t base_offset, bool has_index);
+  Status recover_active(uint64_t base_offset);
+  Status rebuild_sealed_index(Segment& segment, runtime::File& file, const std::string& path, uint64_t size_bytes);
+
+  // log.cc
+  Status check_usable() const;
+  size_t segment_for(uint64_t offset) const;  // last segment with base_offset <= offset
+  std::string data_path(uint64_t base_offset) const;
+  Status ensure_open(Segment& segment);
+  Status load_entries(Segment& segment);
+  void close_least_recently_used();
+  void close_file(Segment& segment);
+  Result<Located> locate(Segment& segment, uint64_t offset, uint64_t scan_from);
+  Status read_segment(Segment& segment, uint64_t from_offset, size_t bytes_max, ReadResult& result, bool& full);
+
+  // log_write.cc
+  Status maybe_roll(const BatchHeader& batch);
+  Status undo_write(uint64_t position, const runtime::Status& cause);
+  Status fail(const Status& cause);
+
+  // log_truncate.cc
+  Status remove_segment_files(uint64_t base_offset, bool data_too);
+  Status reactivate(size_t segment_index, const Located& cut);
+  Status cut_active_index(uint64_t from_offset, uint64_t position);
+
+  runtime::Filesystem& fs_;
+  std::string dir_;
+  LogOptions options_;
+  std::deque<Segment> segments_;  // ascending base offsets; back() is the active segment
+  uint64_t mark_sequence_ = 0;    // of the active segment's newest mark
+  uint64_t synced_bytes_ = 0;     // of the active segment's data file, as its newest mark says
+  uint64_t durable_end_offset_ = 0;
+  size_t open_files_ = 0;
+  uint64_t use_counter_ = 0;
+  bool failed_ = false;
+  bool closed_ = false;
+  RecoveryReport recovery_;
+};
+
+}  // namespace sluice::log

@@ -1,0 +1,222 @@
+// Log::open: finding the segments, checking what must be intact, cutting off a torn tail and
+// rebuilding missing or damaged indexes.
+#include <map>
+#include <set>
+
+#include "node/log/log.h"
+#include "node/log/segment_io.h"
+
+namespace sluice::log {
+namespace {
+
+constexpr size_t kScanWindowBytes = 1 << 20;
+
+bool is_data_error(Errc code) {
+  return code == Errc::truncated_batch || code == Errc::invalid_batch || code == Errc::crc_mismatch;
+}
+
+Status corruption_at(std::string_view path, uint64_t position, const std::string& what) {
+  return Status(Errc::corruption, std::string(path) + " at byte " + std::to_string(position) + ": " + what);
+}
+
+struct DirectoryListing {
+  std::map<uint64_t, bool> data_files;  // base offset -> has an index file
+  std::vector<std::string> debris;      // temporary files and indexes without data
+};
+
+DirectoryListing classify(const std::vector<std::string>& names) {
+  DirectoryListing listing;
+  std::set<uint64_t> indexes;
+  for (const std::string& name : names) {
+    const std::optional<SegmentFileName> parsed = parse_segment_file_name(name);
+    if (!parsed) continue;  // not ours: left alone
+    if (parsed->kind == SegmentFileKind::data) listing.data_files[parsed->base_offset] = false;
+    if (parsed->kind == SegmentFileKind::index) indexes.insert(parsed->base_offset);
+    if (parsed->kind == SegmentFileKind::temporary) listing.debris.push_back(name);
+  }
+  for (uint64_t base_offset : indexes) {
+    auto data = listing.data_files.find(base_offset);
+    if (data != listing.data_files.end()) {
+      data->second = true;
+    } else {
+      listing.debris.push_back(index_file_name(base_offset));
+    }
+  }
+  return listing;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Log>> Log::open(runtime::Filesystem& fs, std::string dir, LogOptions options) {
+  SLUICE_TRY(validate(options));
+  if (!dir.empty()) {
+    SLUICE_LOG_TRY_IO(runtime::validate_path(dir), "log directory");
+    runtime::Result<bool> exists = fs.exists(dir);
+    SLUICE_LOG_TRY_IO(exists, dir);
+    if (!*exists) {
+      SLUICE_LOG_TRY_IO(fs.create_dirs(dir), dir);
+      SLUICE_LOG_TRY_IO(fs.sync_dir(runtime::parent_dir(dir)), "sync_dir of the parent of " + dir);
+    }
+  }
+  std::unique_ptr<Log> log(new Log(fs, std::move(dir), options));
+  SLUICE_TRY(log->recover());
+  return log;
+}
+
+Status Log::recover() {
+  runtime::Result<std::vector<std::string>> names = fs_.list(dir_);
+  SLUICE_LOG_TRY_IO(names, "list " + dir_);
+  DirectoryListing listing = classify(*names);
+  for (const std::string& name : listing.debris) {
+    const runtime::Status removed = fs_.remove(join_path(dir_, name));
+    if (!removed.ok() && removed.code() != runtime::Errc::not_found) return from_runtime(removed, join_path(dir_, name));
+    ++recovery_.files_removed;
+  }
+  if (listing.data_files.size() > options_.segments_max) {
+    return Status(Errc::limit_exceeded, dir_ + ": more than segments_max segments");
+  }
+  if (listing.data_files.empty()) {
+    Result<std::unique_ptr<runtime::File>> created = create_data_file(fs_, dir_, options_.initial_offset, 0);
+    if (!created.ok()) return created.status();
+    SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
+    Segment segment;
+    segment.index = empty_segment_index(options_.initial_offset);
+    segment.file = std::move(*created);
+    segments_.push_back(std::move(segment));
+    ++open_files_;
+    mark_sequence_ = 1;
+    synced_bytes_ = kSegmentHeaderBytes;
+  } else {
+    const uint64_t last_base = listing.data_files.rbegin()->first;
+    for (const auto& [base_offset, has_index] : listing.data_files) {
+      if (base_offset != last_base) SLUICE_TRY(recover_sealed(base_offset, has_index));
+    }
+    SLUICE_TRY(recover_active(last_base));
+    if (listing.data_files.rbegin()->second) {  // an active segment's index is always stale
+      const std::string path = join_path(dir_, index_file_name(last_base));
+      SLUICE_LOG_TRY_IO(fs_.remove(path), path);
+      ++recovery_.files_removed;
+    }
+  }
+  if (recovery_.files_removed > 0) SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
+  recovery_.segments = segments_.size();
+  return sync();
+}
+
+// A sealed segment was fully synced before the next one was created, so it must be intact. Its
+// index file (if valid and matching the data file's size) gives its summary without reading the
+// data; otherwise the data is scanned, which also verifies every batch.
+Status Log::recover_sealed(uint64_t base_offset, bool has_index) {
+  const std::string path = data_path(base_offset);
+  const bool first = segments_.empty();
+  if (!first && base_offset != segments_.back().index.end_offset) {
+    return corruption_at(path, 0, "segment starts at offset " + std::to_string(base_offset) +
+                                      " but the one before it ends at " + std::to_string(segments_.back().index.end_offset));
+  }
+  runtime::Result<uint64_t> size_bytes = fs_.file_size(path);
+  SLUICE_LOG_TRY_IO(size_bytes, path);
+  Segment segment;
+  segment.index = empty_segment_index(base_offset);
+  segment.prev_term = first ? 0 : segments_.back().index.last_term();
+  bool trusted = false;
+  if (has_index) {
+    Result<IndexFileHeader> header = read_index_header(fs_, dir_, base_offset);
+    if (!header.ok() && !is_data_error(header.code())) return header.status();
+    trusted = header.ok() && header->summary.base_offset == base_offset && header->summary.data_bytes == *size_bytes &&
+              header->summary.terms.front().term >= segment.prev_term;
+    if (trusted) segment.index = header->summary;
+  }
+  if (!trusted || first) {
+    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
+    SLUICE_LOG_TRY_IO(file, path);
+    SLUICE_ASSIGN_OR_RETURN(MarkPair marks, read_marks(**file, path));
+    if (!marks.newest || marks.newest->base_offset != base_offset || marks.newest->synced_bytes != *size_bytes) {
+      return corruption_at(path, 0, "sealed segment's sync mark is missing or does not cover its " +
+                                        std::to_string(*size_bytes) + " bytes");
+    }
+    if (first) segment.prev_term = marks.newest->prev_term;
+    if (!trusted) SLUICE_TRY(rebuild_sealed_index(segment, **file, path, *size_bytes));
+    segment.index.entries.clear();  // loaded again when the segment is read
+  }
+  if (segment.index.empty()) return corruption_at(path, 0, "a sealed segment holds no batches");
+  segments_.push_back(std::move(segment));
+  return Status();
+}
+
+// Rebuilds a sealed segment's index from its data; any batch that fails is corruption.
+Status Log::rebuild_sealed_index(Segment& segment, runtime::File& file, const std::string& path, uint64_t size_bytes) {
+  SegmentIndex index = empty_segment_index(segment.index.base_offset);
+  const ScanLimits limits{options_.batch_bytes_max, options_.index_interval_bytes, kScanWindowBytes};
+  SLUICE_ASSIGN_OR_RETURN(ScanStop stop, scan_segment(file, path, size_bytes, segment.prev_term, index, limits));
+  if (stop.reason != Errc::ok || stop.position != size_bytes) {
+    return corruption_at(path, stop.position, std::string(to_string(stop.reason)) + ": " + stop.message);
+  }
+  if (!segment.index.empty() && (index.end_offset != segment.index.end_offset || index.data_bytes != segment.index.data_bytes)) {
+    return corruption_at(path, 0, "data does not match the segment's recorded extent");
+  }
+  segment.index = std::move(index);
+  ++recovery_.indexes_rebuilt;
+  // A cache: if it cannot be written or made durable it is only rebuilt again next time.
+  if (write_index_file(fs_, dir_, segment.index).ok()) (void)fs_.sync_dir(dir_);
+  return Status();
+}
+
+// Scans every batch of the segment (verifying it). The first that fails ends the scan and
+// everything from it on is cut off if it lies beyond the newest sync mark, or was a write the
+// newest mark's fsync never finished (bytes missing, not damaged, and past the older mark).
+// Anything else is corruption.
+Status Log::recover_active(uint64_t base_offset) {
+  const std::string path = data_path(base_offset);
+  const bool first = segments_.empty();
+  if (!first && base_offset != segments_.back().index.end_offset) {
+    return corruption_at(path, 0, "segment starts at offset " + std::to_string(base_offset) +
+                                      " but the one before it ends at " + std::to_string(segments_.back().index.end_offset));
+  }
+  runtime::Result<std::unique_ptr<runtime::File>> opened = fs_.open(path, runtime::OpenMode::read_write);
+  SLUICE_LOG_TRY_IO(opened, path);
+  Segment segment;
+  segment.file = std::move(*opened);
+  segment.index = empty_segment_index(base_offset);
+  segment.prev_term = first ? 0 : segments_.back().index.last_term();
+  runtime::Result<uint64_t> size_bytes = segment.file->size();
+  SLUICE_LOG_TRY_IO(size_bytes, path);
+  SLUICE_ASSIGN_OR_RETURN(MarkPair marks, read_marks(*segment.file, path));
+  if (!marks.newest) {
+    // Without a mark nothing in the file was ever synced (the mark is synced before any data is
+    // written), so only a file cut short while it was being created is acceptable.
+    if (*size_bytes > kSegmentHeaderBytes) {
+      return corruption_at(path, 0, "no valid sync mark in front of " + std::to_string(*size_bytes) + " bytes");
+    }
+    SLUICE_TRY(initialize_data_file(*segment.file, path, base_offset, segment.prev_term));
+    mark_sequence_ = 1;
+    synced_bytes_ = kSegmentHeaderBytes;
+  } else {
+    const SegmentMark& mark = *marks.newest;
+    if (mark.base_offset != base_offset || (!first && mark.prev_term != segment.prev_term)) {
+      return corruption_at(path, mark_slot_position(mark.sequence), "sync mark names another segment or term");
+    }
+    segment.prev_term = mark.prev_term;
+    const ScanLimits limits{options_.batch_bytes_max, options_.index_interval_bytes, kScanWindowBytes};
+    SLUICE_ASSIGN_OR_RETURN(ScanStop stop, scan_segment(*segment.file, path, *size_bytes, mark.prev_term, segment.index, limits));
+    const uint64_t older_synced_bytes = marks.older ? marks.older->synced_bytes : kSegmentHeaderBytes;
+    const bool missing_not_damaged = stop.torn || stop.reason == Errc::ok;
+    if (stop.position < mark.synced_bytes && !(missing_not_damaged && stop.position >= older_synced_bytes)) {
+      const std::string what = stop.reason == Errc::ok ? std::string("file ends before its synced length")
+                                                       : std::string(to_string(stop.reason)) + ": " + stop.message;
+      return corruption_at(path, stop.position, what + " (data up to byte " + std::to_string(mark.synced_bytes) + " was synced)");
+    }
+    if (stop.position < *size_bytes) {
+      SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
+      recovery_.truncated_bytes += *size_bytes - stop.position;
+    }
+    mark_sequence_ = mark.sequence;
+    // 0 when the mark is not exactly the recovered length: the closing sync() writes a new one.
+    synced_bytes_ = stop.position == mark.synced_bytes ? mark.synced_bytes : 0;
+  }
+  segment.last_used = ++use_counter_;
+  segments_.push_back(std::move(segment));
+  ++open_files_;
+  return Status();
+}
+
+}  // namespace sluice::log

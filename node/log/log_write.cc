@@ -1,0 +1,133 @@
+// Log: appends, sync, roll, close, and what happens when a write fails.
+#include "node/log/log.h"
+#include "node/log/segment_io.h"
+
+namespace sluice::log {
+
+Result<AppendResult> Log::append(uint64_t term, std::span<const Record> records) {
+  SLUICE_TRY(check_usable());
+  SLUICE_ASSIGN_OR_RETURN(Bytes batch, encode_batch(end_offset(), term, records, options_.batch_bytes_max));
+  return append(batch);
+}
+
+Result<AppendResult> Log::append(ByteSpan batch) {
+  SLUICE_TRY(check_usable());
+  if (batch.empty()) return Status(Errc::empty_batch, "append of zero bytes");
+  if (batch.size() > options_.batch_bytes_max) {
+    return Status(Errc::batch_too_large, "batch of " + std::to_string(batch.size()) + " bytes above batch_bytes_max " +
+                                             std::to_string(options_.batch_bytes_max));
+  }
+  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, verify_batch(batch, options_.batch_bytes_max));
+  if (header.batch_bytes != batch.size()) return Status(Errc::invalid_argument, "bytes after the batch");
+  if (header.base_offset != end_offset()) {
+    return Status(Errc::offset_mismatch, "batch base offset " + std::to_string(header.base_offset) + ", log end offset " +
+                                             std::to_string(end_offset()));
+  }
+  if (header.term < last_term()) {
+    return Status(Errc::term_regression, "batch term " + std::to_string(header.term) + " below the log's last term " +
+                                             std::to_string(last_term()));
+  }
+  SLUICE_TRY(maybe_roll(header));
+  Segment& active = segments_.back();
+  const uint64_t position = active.index.data_bytes;
+  const runtime::Status written = active.file->write_at(position, batch);
+  if (!written.ok()) return undo_write(position, written);
+  add_batch(active.index, header, position, options_.index_interval_bytes);
+  return AppendResult{header.base_offset, header.last_offset()};
+}
+
+// Roll points depend only on the batches (sizes and leader-assigned timestamps) and the options,
+// so replicas holding the same batches cut the same segments.
+Status Log::maybe_roll(const BatchHeader& batch) {
+  const SegmentIndex& active = segments_.back().index;
+  if (active.empty()) return Status();
+  const bool too_big = active.data_bytes + batch.batch_bytes > options_.segment_bytes_max;
+  int64_t age_ms = 0;
+  const bool too_old = !__builtin_sub_overflow(batch.first_timestamp_ms, active.first_timestamp_ms, &age_ms) &&
+                       age_ms >= options_.segment_age_ms_max;
+  return too_big || too_old ? roll() : Status();
+}
+
+// A failed write may have left part of the batch in the file (a real disk can write some of it):
+// cut it off so the next append lands where the index expects. If even that fails, the file's
+// state is unknown and the log refuses further work until reopened (recovery then sorts it out).
+Status Log::undo_write(uint64_t position, const runtime::Status& cause) {
+  Segment& active = segments_.back();
+  const std::string path = data_path(active.index.base_offset);
+  const runtime::Status undone = active.file->truncate(position);
+  if (!undone.ok()) return fail(from_runtime(cause, path));
+  return from_runtime(cause, path);
+}
+
+Status Log::fail(const Status& cause) {
+  failed_ = true;
+  return cause.with_context("log " + dir_ + " failed (reopen to recover)");
+}
+
+Status Log::sync() {
+  SLUICE_TRY(check_usable());
+  Segment& active = segments_.back();
+  if (synced_bytes_ != active.index.data_bytes) {
+    const std::string path = data_path(active.index.base_offset);
+    // The mark goes first and the fsync covers it too: when sync returns, the mark is exact. A
+    // crash before the fsync completes may keep the new mark without the data on a real disk;
+    // recovery tells that apart (the data is cut short, not damaged) using the older mark.
+    const SegmentMark mark{mark_sequence_ + 1, active.index.base_offset, active.prev_term, active.index.data_bytes};
+    Status status = write_mark(*active.file, path, mark);
+    if (status.ok()) status = from_runtime(active.file->sync(), path);
+    // After a failed fsync the kernel may have dropped the dirty pages: nothing is known.
+    if (!status.ok()) return fail(status);
+    mark_sequence_ = mark.sequence;
+    synced_bytes_ = mark.synced_bytes;
+  }
+  durable_end_offset_ = end_offset();
+  return Status();
+}
+
+Status Log::roll() {
+  SLUICE_TRY(check_usable());
+  if (segments_.back().index.empty()) return Status();
+  if (segments_.size() >= options_.segments_max) {
+    return Status(Errc::limit_exceeded, "log " + dir_ + " has segments_max " + std::to_string(options_.segments_max) + " segments");
+  }
+  // The sealed segment is entirely durable before any later segment can exist: recovery relies
+  // on it to treat every segment but the last as synced.
+  SLUICE_TRY(sync());
+  const SegmentIndex& sealed = segments_.back().index;
+  // The index file is a cache: if it cannot be written it is rebuilt from the data when needed.
+  (void)write_index_file(fs_, dir_, sealed);
+  const uint64_t base_offset = sealed.end_offset;
+  const uint64_t prev_term = last_term();
+  Result<std::unique_ptr<runtime::File>> created = create_data_file(fs_, dir_, base_offset, prev_term);
+  if (!created.ok()) {
+    // A leftover empty file would claim offsets the old segment keeps growing into.
+    runtime::Result<bool> left = fs_.exists(data_path(base_offset));
+    if (!left.ok() || *left) return fail(created.status());
+    return created.status();
+  }
+  const runtime::Status dir_synced = fs_.sync_dir(dir_);
+  if (!dir_synced.ok()) return fail(from_runtime(dir_synced, "sync_dir " + dir_));
+  Segment segment;
+  segment.index = empty_segment_index(base_offset);
+  segment.prev_term = prev_term;
+  segment.file = std::move(*created);
+  segment.last_used = ++use_counter_;
+  segments_.push_back(std::move(segment));
+  ++open_files_;
+  mark_sequence_ = 1;
+  synced_bytes_ = kSegmentHeaderBytes;
+  while (open_files_ > options_.open_files_max) close_least_recently_used();
+  return Status();
+}
+
+Status Log::close() {
+  if (closed_) return Status();
+  Status status = failed_ ? Status() : sync();
+  for (Segment& segment : segments_) {
+    if (segment.file) close_file(segment);
+  }
+  closed_ = true;
+  return status;
+}
+
+}  // namespace sluice::log
