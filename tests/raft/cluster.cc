@@ -1,0 +1,92 @@
+#include "tests/raft/cluster.h"
+
+#include "node/base/hash.h"
+
+namespace sluice::raft::testing {
+
+std::string describe_node(const ClusterNode& node) {
+  const std::string id = std::to_string(node.id);
+  if (!node.raft) return id + ": down\n";
+  const NodeStatus s = node.raft->status();
+  std::string out = id + ": " + std::string(to_string(s.role)) + " term=" + std::to_string(s.term) +
+                    " vote=" + std::to_string(s.vote) + " lead=" + std::to_string(s.leader) +
+                    " log=" + std::to_string(s.first_index) + ".." + std::to_string(s.last_index) +
+                    " commit=" + std::to_string(s.commit) + " applied=" + std::to_string(s.applied) + " " +
+                    to_string(s.conf_state) + "\n";
+  if (s.lead_transferee != kNoNode) out += "  transferring to " + std::to_string(s.lead_transferee) + "\n";
+  for (const auto& [peer, progress] : s.progress) {
+    if (peer != node.id) out += "  " + std::to_string(peer) + ": " + progress.to_string() + "\n";
+  }
+  return out;
+}
+
+Status Cluster::add_node(const RaftConfig& config, const ConfState& bootstrap) {
+  if (has(config.id)) return Status(Errc::invalid_argument, "node exists");
+  ClusterNode& node = nodes_[config.id];
+  node.id = config.id;
+  node.config = config;
+  node.storage = MemoryLogStorage(bootstrap);
+  Result<std::unique_ptr<RawNode>> raft = RawNode::create(config, node.storage, prng_for(node));
+  if (!raft.ok()) {
+    nodes_.erase(config.id);
+    return raft.status();
+  }
+  node.raft = std::move(raft).value();
+  return Status();
+}
+
+std::vector<NodeId> Cluster::ids() const {
+  std::vector<NodeId> ids;
+  for (const auto& [id, node] : nodes_) ids.push_back(id);
+  return ids;
+}
+
+Prng Cluster::prng_for(const ClusterNode& node) const {
+  return Prng(hash_combine(hash_combine(seed_, node.id), node.incarnation));
+}
+
+void Cluster::crash(NodeId id) { nodes_.at(id).raft.reset(); }
+
+Status Cluster::restart(NodeId id) {
+  ClusterNode& node = nodes_.at(id);
+  if (node.raft) return Status(Errc::invalid_argument, "node is up");
+  ++node.incarnation;
+  SLUICE_ASSIGN_OR_RETURN(node.raft, RawNode::create(node.config, node.storage, prng_for(node)));
+  return Status();
+}
+
+std::optional<Ready> Cluster::process_ready(NodeId id) {
+  ClusterNode& node = nodes_.at(id);
+  if (!node.raft || !node.raft->has_ready()) return std::nullopt;
+  Ready rd = node.raft->ready();
+  if (rd.log_start_jump) node.storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term);
+  const Status appended = node.storage.append(rd.entries);
+  SLUICE_ASSERT(appended.ok());
+  if (rd.hard_state) node.storage.set_hard_state(*rd.hard_state);
+  if (rd.conf_state) node.storage.set_conf_state(*rd.conf_state);
+  // Durable from here on; only now may the messages leave.
+  for (const Message& m : rd.messages) network_.push_back(m);
+  for (const Entry& entry : rd.committed_entries) node.applied[entry.index] = entry;
+  for (const ReadState& read : rd.read_states) node.reads.push_back(read);
+  node.raft->advance();
+  return rd;
+}
+
+bool Cluster::connected(NodeId a, NodeId b) const {
+  if (groups_.empty()) return true;
+  for (const std::set<NodeId>& group : groups_) {
+    if (group.count(a) > 0) return group.count(b) > 0;
+  }
+  return false;  // a node in no group is cut off from everyone
+}
+
+bool Cluster::deliver(size_t position) {
+  Message m = network_.at(position);
+  drop(position);
+  if (!up(m.to) || !connected(m.from, m.to)) return false;
+  const Status stepped = nodes_.at(m.to).raft->step(m);
+  SLUICE_ASSERT(stepped.ok());
+  return true;
+}
+
+}  // namespace sluice::raft::testing

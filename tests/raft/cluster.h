@@ -1,0 +1,76 @@
+// A test cluster of Raft cores: in-memory "disks" that survive crashes, volatile RawNodes, and a
+// network that is just a list of messages in flight which the test delivers, drops, duplicates
+// or reorders at will. Shared by the transcript driver and the property tests.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/raft/memory_storage.h"
+#include "node/raft/raw_node.h"
+
+namespace sluice::raft::testing {
+
+struct ClusterNode {
+  NodeId id = kNoNode;
+  RaftConfig config;
+  MemoryLogStorage storage;        // the durable part: survives crash()
+  std::unique_ptr<RawNode> raft;   // the volatile part: null while crashed
+  uint64_t incarnation = 0;
+  std::map<Index, Entry> applied;  // every entry this node's state machine applied (all incarnations)
+  std::vector<ReadState> reads;    // read states handed out, in order
+};
+
+// "1: leader term=2 vote=1 lead=1 log=1..5 commit=5 applied=5 voters=(1,2,3)" plus one line per
+// peer's progress on a leader; "1: down" for a crashed node.
+std::string describe_node(const ClusterNode& node);
+
+class Cluster {
+ public:
+  explicit Cluster(uint64_t seed) : seed_(seed) {}
+
+  Status add_node(const RaftConfig& config, const ConfState& bootstrap);
+  bool has(NodeId id) const { return nodes_.count(id) > 0; }
+  bool up(NodeId id) const { return has(id) && nodes_.at(id).raft != nullptr; }
+  ClusterNode& node(NodeId id) { return nodes_.at(id); }
+  const std::map<NodeId, ClusterNode>& nodes() const { return nodes_; }
+  std::vector<NodeId> ids() const;
+
+  // Power loss: everything not persisted by a processed Ready is gone.
+  void crash(NodeId id);
+  Status restart(NodeId id);
+
+  // One Ready of `id` handled by the contract: jump, append, hard/conf state (the "sync"), then
+  // send, apply, advance. nullopt when the node is down or has nothing ready.
+  std::optional<Ready> process_ready(NodeId id);
+
+  // Messages in flight, oldest first.
+  std::deque<Message>& network() { return network_; }
+  const std::deque<Message>& network() const { return network_; }
+  // Removes message `position` and steps its recipient. False if it was lost: recipient down,
+  // or the two ends are partitioned.
+  bool deliver(size_t position);
+  void drop(size_t position) { network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(position)); }
+
+  // Nodes in different groups cannot exchange messages (checked at delivery).
+  void partition(const std::vector<std::set<NodeId>>& groups) { groups_ = groups; }
+  void heal() { groups_.clear(); }
+  bool connected(NodeId a, NodeId b) const;
+
+ private:
+  Prng prng_for(const ClusterNode& node) const;
+
+  uint64_t seed_;
+  std::map<NodeId, ClusterNode> nodes_;
+  std::deque<Message> network_;
+  std::vector<std::set<NodeId>> groups_;
+};
+
+}  // namespace sluice::raft::testing

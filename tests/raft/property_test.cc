@@ -1,0 +1,389 @@
+// Safety under random schedules: random clusters of 3-5 nodes run random interleavings of
+// ticks, proposals, deliveries (in and out of order), drops, duplicates, crashes that lose
+// everything not yet persisted, restarts, retention, leader transfers and reads. After every
+// step the SafetyChecker must find nothing. After the schedule the faults heal and the cluster
+// must elect a leader and commit a new entry on every node (liveness).
+//
+// 1,000 cases by default; SLUICE_RAFT_CASES=N runs N (RC_PARAMS="seed=S" replays a seed).
+// A failure shrinks to a minimal schedule, printed with the violation and a trace of the run.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstdlib>
+#include <ostream>
+#include <sstream>
+
+#include "tests/raft/cluster.h"
+#include "tests/raft/safety_checker.h"
+
+namespace sluice::raft::testing {
+namespace {
+
+constexpr int kCasesDefault = 1000;
+constexpr int kHealRoundsMax = 400;
+// Schedules grow with RapidCheck's size (0..100): up to 1,600 ops.
+constexpr double kOpsPerSize = 16.0;
+
+enum class OpKind : uint8_t {
+  tick_all,
+  tick,
+  deliver_first,
+  deliver_any,
+  drop,
+  duplicate,
+  process_all,
+  process,
+  propose,
+  crash,
+  restart,
+  trim,
+  transfer,
+  read,
+  campaign,
+  round,      // process every node, deliver everything in order, process again
+  isolate,    // partition one node from the rest
+  reconnect,  // heal partitions
+};
+
+const char* name(OpKind kind) {
+  switch (kind) {
+    case OpKind::tick_all: return "tick-all";
+    case OpKind::tick: return "tick";
+    case OpKind::deliver_first: return "deliver-first";
+    case OpKind::deliver_any: return "deliver";
+    case OpKind::drop: return "drop";
+    case OpKind::duplicate: return "duplicate";
+    case OpKind::process_all: return "process-all";
+    case OpKind::process: return "process";
+    case OpKind::propose: return "propose";
+    case OpKind::crash: return "crash";
+    case OpKind::restart: return "restart";
+    case OpKind::trim: return "trim";
+    case OpKind::transfer: return "transfer";
+    case OpKind::read: return "read";
+    case OpKind::campaign: return "campaign";
+    case OpKind::round: return "round";
+    case OpKind::isolate: return "isolate";
+    case OpKind::reconnect: return "reconnect";
+  }
+  return "?";
+}
+
+// `node` and `pick` are reduced modulo what exists when the op runs, so every schedule is
+// valid and shrinking (dropping ops, lowering numbers) keeps it meaningful.
+struct Op {
+  OpKind kind = OpKind::tick_all;
+  uint32_t node = 0;
+  uint32_t pick = 0;
+};
+
+std::ostream& operator<<(std::ostream& os, const Op& op) {
+  return os << name(op.kind) << "(n" << op.node << ",p" << op.pick << ")";
+}
+
+struct Scenario {
+  uint32_t nodes = 3;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  uint32_t inflight_msgs_max = 4;
+  uint64_t append_bytes_max = 16;
+  std::vector<Op> ops;
+};
+
+std::ostream& operator<<(std::ostream& os, const Scenario& s) {
+  os << "nodes=" << s.nodes << " pre_vote=" << s.pre_vote << " check_quorum=" << s.check_quorum
+     << " inflight_msgs_max=" << s.inflight_msgs_max << " append_bytes_max=" << s.append_bytes_max << "\nops:";
+  for (size_t i = 0; i < s.ops.size(); ++i) os << (i % 8 == 0 ? "\n  " : " ") << s.ops[i];
+  return os;
+}
+
+rc::Gen<Op> gen_op() {
+  return rc::gen::apply(
+      [](OpKind kind, uint32_t node, uint32_t pick) { return Op{kind, node, pick}; },
+      rc::gen::weightedElement<OpKind>({{10, OpKind::tick_all}, {3, OpKind::tick}, {15, OpKind::deliver_first},
+                                        {8, OpKind::deliver_any}, {3, OpKind::drop}, {2, OpKind::duplicate},
+                                        {10, OpKind::process_all}, {4, OpKind::process}, {12, OpKind::round},
+                                        {10, OpKind::propose}, {1, OpKind::crash}, {3, OpKind::restart},
+                                        {2, OpKind::trim}, {1, OpKind::transfer}, {3, OpKind::read},
+                                        {1, OpKind::campaign}, {1, OpKind::isolate}, {1, OpKind::reconnect}}),
+      rc::gen::inRange<uint32_t>(0, 5), rc::gen::inRange<uint32_t>(0, 64));
+}
+
+rc::Gen<Scenario> gen_scenario() {
+  return rc::gen::apply(
+      [](uint32_t nodes, bool pre_vote, bool check_quorum, uint32_t inflight, uint64_t append_bytes, std::vector<Op> ops) {
+        return Scenario{nodes, pre_vote, check_quorum, inflight, append_bytes, std::move(ops)};
+      },
+      rc::gen::inRange<uint32_t>(3, 6), rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(),
+      rc::gen::inRange<uint32_t>(1, 5), rc::gen::inRange<uint64_t>(1, 33),
+      rc::gen::scale(kOpsPerSize, rc::gen::container<std::vector<Op>>(gen_op())));
+}
+
+// What the schedules exercised, summed over all cases: printed so that a weak generator shows.
+struct Coverage {
+  uint64_t runs = 0;  // cases plus shrinking attempts
+  uint64_t ops = 0;
+  uint64_t elections_won = 0;
+  uint64_t entries_committed = 0;  // highest commit index reached before healing, summed
+  uint64_t crashes = 0;
+  uint64_t jumps_applied = 0;
+  uint64_t reads_served = 0;
+  uint64_t transfers = 0;
+  uint64_t rejections = 0;  // append rejections (back-tracking)
+};
+Coverage coverage;
+
+// Runs a scenario and records what happened, so a failure can show the run that led to it.
+class ScheduleRun {
+ public:
+  explicit ScheduleRun(const Scenario& scenario) : scenario_(scenario), cluster_(/*seed=*/7) {
+    ConfState bootstrap;
+    for (NodeId id = 1; id <= scenario.nodes; ++id) bootstrap.voters.insert(id);
+    for (NodeId id = 1; id <= scenario.nodes; ++id) {
+      RaftConfig config;
+      config.id = id;
+      config.election_timeout_ticks = 5;
+      config.heartbeat_interval_ticks = 1;
+      config.pre_vote = scenario.pre_vote;
+      config.check_quorum = scenario.check_quorum;
+      config.inflight_msgs_max = scenario.inflight_msgs_max;
+      config.append_bytes_max = scenario.append_bytes_max;
+      const Status added = cluster_.add_node(config, bootstrap);
+      SLUICE_ASSERT(added.ok());
+    }
+  }
+
+  // The first violation, or nullopt.
+  std::optional<std::string> execute() {
+    ++coverage.runs;
+    for (const Op& op : scenario_.ops) {
+      ++coverage.ops;
+      apply(op);
+      if (auto violation = checker_.check(cluster_)) return violation;
+    }
+    coverage.entries_committed += checker_.committed_max();
+    return heal_and_expect_progress();
+  }
+
+  std::string trace() const { return trace_.str(); }
+
+ private:
+  NodeId pick_node(uint32_t n) const { return 1 + n % scenario_.nodes; }
+
+  void apply(const Op& op) {
+    const NodeId id = pick_node(op.node);
+    std::deque<Message>& network = cluster_.network();
+    trace_ << op << ":";
+    switch (op.kind) {
+      case OpKind::tick_all:
+        for (NodeId each : cluster_.ids()) {
+          if (cluster_.up(each)) cluster_.node(each).raft->tick();
+        }
+        break;
+      case OpKind::tick:
+        if (cluster_.up(id)) cluster_.node(id).raft->tick();
+        break;
+      case OpKind::deliver_first:
+      case OpKind::deliver_any:
+        if (!network.empty()) {
+          const size_t at = op.kind == OpKind::deliver_first ? 0 : op.pick % network.size();
+          trace_ << " " << to_string(network[at]);
+          cluster_.deliver(at);
+        }
+        break;
+      case OpKind::drop:
+        if (!network.empty()) cluster_.drop(op.pick % network.size());
+        break;
+      case OpKind::duplicate:
+        if (!network.empty()) network.push_back(network[op.pick % network.size()]);
+        break;
+      case OpKind::process_all:
+        for (NodeId each : cluster_.ids()) process(each);
+        break;
+      case OpKind::process:
+        process(id);
+        break;
+      case OpKind::propose:
+        propose(id, op.pick);
+        break;
+      case OpKind::crash:
+        if (cluster_.up(id)) {
+          cluster_.crash(id);
+          ++coverage.crashes;
+        }
+        break;
+      case OpKind::restart:
+        if (!cluster_.up(id)) restart(id);
+        break;
+      case OpKind::trim:
+        trim(id, op.pick);
+        break;
+      case OpKind::transfer:
+        if (cluster_.up(id)) (void)cluster_.node(id).raft->transfer_leadership(pick_node(op.pick));
+        break;
+      case OpKind::read:
+        read(id);
+        break;
+      case OpKind::campaign:
+        if (cluster_.up(id)) (void)cluster_.node(id).raft->campaign();
+        break;
+      case OpKind::round:
+        for (NodeId each : cluster_.ids()) process(each);
+        while (!network.empty()) cluster_.deliver(0);
+        for (NodeId each : cluster_.ids()) process(each);
+        break;
+      case OpKind::isolate: {
+        std::set<NodeId> rest;
+        for (NodeId each : cluster_.ids()) {
+          if (each != id) rest.insert(each);
+        }
+        cluster_.partition({{id}, rest});
+        break;
+      }
+      case OpKind::reconnect:
+        cluster_.heal();
+        break;
+    }
+    trace_ << "\n";
+  }
+
+  void process(NodeId id) {
+    if (std::optional<Ready> rd = cluster_.process_ready(id)) {
+      for (const RaftEvent& event : rd->events) {
+        if (event.kind == EventKind::became_leader) ++coverage.elections_won;
+        if (event.kind == EventKind::log_start_jump_applied) ++coverage.jumps_applied;
+      }
+      for (const Message& m : rd->messages) {
+        if (m.type == MessageType::append_response && m.reject) ++coverage.rejections;
+        if (m.type == MessageType::timeout_now) ++coverage.transfers;
+      }
+      for (const ReadState& read : rd->read_states) coverage.reads_served += read.dropped ? 0 : 1;
+      if (rd->soft_state) trace_ << " " << id << "=" << to_string(rd->soft_state->role) << "@" << cluster_.node(id).raft->raft().term();
+    }
+  }
+
+  // Mostly to a leader (the newest, if a stale one is still around), so entries get committed;
+  // sometimes to any node, which must refuse unless it leads.
+  void propose(NodeId id, uint32_t pick) {
+    if (pick % 4 != 0) {
+      Term newest = 0;
+      for (NodeId each : cluster_.ids()) {
+        const ClusterNode& node = cluster_.node(each);
+        if (node.raft && node.raft->raft().role() == Role::leader && node.raft->raft().term() > newest) {
+          newest = node.raft->raft().term();
+          id = each;
+        }
+      }
+    }
+    if (!cluster_.up(id)) return;
+    const std::string data = "p" + std::to_string(++proposals_);
+    if (cluster_.node(id).raft->propose(to_bytes(data)).ok()) trace_ << " " << id << " proposed " << data;
+  }
+
+  void restart(NodeId id) {
+    const Status restarted = cluster_.restart(id);
+    // Persisted state written by the contract must always restart.
+    SLUICE_ASSERT(restarted.ok());
+  }
+
+  // Retention as a driver does it: between Ready cycles, only what the state machine applied.
+  void trim(NodeId id, uint32_t pick) {
+    if (!cluster_.up(id) || cluster_.node(id).raft->has_ready()) return;
+    ClusterNode& node = cluster_.node(id);
+    const Index applied = node.raft->status().applied;
+    const Index base = node.storage.base_index();
+    if (applied <= base) return;
+    const Index to = base + 1 + pick % (applied - base);
+    const Status trimmed = node.storage.trim_to(to);
+    SLUICE_ASSERT(trimmed.ok());
+    trace_ << " " << id << " trimmed to " << to;
+  }
+
+  void read(NodeId id) {
+    if (!cluster_.up(id)) return;
+    const uint64_t context = ++reads_;
+    checker_.read_requested(context);
+    if (cluster_.node(id).raft->read_index(context).ok()) trace_ << " " << id << " read ctx=" << context;
+  }
+
+  // Faults stop: every node restarts, nothing is lost any more, time moves for everyone.
+  std::optional<std::string> heal_and_expect_progress() {
+    trace_ << "heal\n";
+    cluster_.heal();
+    for (NodeId id : cluster_.ids()) {
+      if (!cluster_.up(id)) restart(id);
+    }
+    // A leader change can discard the proposal; then the new leader gets one.
+    std::optional<Index> target;
+    Term target_term = 0;
+    for (int round = 0; round < kHealRoundsMax; ++round) {
+      for (NodeId id : cluster_.ids()) cluster_.node(id).raft->tick();
+      for (NodeId id : cluster_.ids()) process(id);
+      while (!cluster_.network().empty()) cluster_.deliver(0);
+      for (NodeId id : cluster_.ids()) process(id);
+      if (auto violation = checker_.check(cluster_)) return violation;
+      if (target && all_applied(*target)) return std::nullopt;
+      for (NodeId id : cluster_.ids()) {
+        RawNode& raft = *cluster_.node(id).raft;
+        if (raft.raft().role() == Role::leader && raft.raft().term() != target_term &&
+            raft.propose(to_bytes("final")).ok()) {
+          target = raft.raft().log().last_index();
+          target_term = raft.raft().term();
+        }
+      }
+    }
+    std::string nodes;
+    for (NodeId id : cluster_.ids()) nodes += describe_node(cluster_.node(id));
+    return "liveness: no entry committed on every node within " + std::to_string(kHealRoundsMax) +
+           " fault-free rounds" + (target ? " (target index " + std::to_string(*target) + ")" : " (no leader)") +
+           "\n" + nodes;
+  }
+
+  bool all_applied(Index index) {
+    for (NodeId id : cluster_.ids()) {
+      if (cluster_.node(id).raft->status().applied < index) return false;
+    }
+    return true;
+  }
+
+  const Scenario& scenario_;
+  Cluster cluster_;
+  SafetyChecker checker_;
+  uint64_t proposals_ = 0;
+  uint64_t reads_ = 0;
+  std::ostringstream trace_;
+};
+
+int cases_from_environment() {
+  const char* value = std::getenv("SLUICE_RAFT_CASES");
+  if (value == nullptr) return kCasesDefault;
+  const int cases = std::atoi(value);
+  return cases > 0 ? cases : kCasesDefault;
+}
+
+TEST(RaftProperty, SafetyUnderRandomSchedulesAndLivenessAfterHealing) {
+  rc::detail::TestParams params = rc::detail::configuration().testParams;
+  params.maxSuccess = cases_from_environment();
+  rc::detail::TestMetadata metadata;
+  metadata.id = "RaftProperty/SafetyUnderRandomSchedulesAndLivenessAfterHealing";
+  metadata.description = metadata.id;
+  const auto property = [](void) {
+    const Scenario scenario = *gen_scenario();
+    ScheduleRun run(scenario);
+    if (std::optional<std::string> violation = run.execute()) {
+      const std::string failure = *violation + "\ntrace of the run:\n" + run.trace();
+      RC_FAIL(failure);
+    }
+  };
+  const rc::detail::TestResult result = rc::detail::checkTestable(property, metadata, params);
+  std::ostringstream report;
+  rc::detail::printResultMessage(result, report);
+  std::cout << "runs=" << coverage.runs << " ops=" << coverage.ops << " elections_won=" << coverage.elections_won
+            << " committed_before_heal=" << coverage.entries_committed << " crashes=" << coverage.crashes
+            << " append_rejections=" << coverage.rejections << " log_start_jumps=" << coverage.jumps_applied
+            << " transfers=" << coverage.transfers << " reads_served=" << coverage.reads_served << "\n";
+  EXPECT_TRUE(result.template is<rc::detail::SuccessResult>()) << report.str();
+}
+
+}  // namespace
+}  // namespace sluice::raft::testing

@@ -1,0 +1,57 @@
+// Raft's safety properties (§5.4, Figure 3), checked against a Cluster after every step:
+//   Election Safety      at most one leader per term;
+//   Leader Append-Only   a leader never overwrites or deletes entries of its log;
+//   Log Matching         two logs with an entry of the same index and term agree up to it;
+//   Leader Completeness  a leader holds every entry committed in an earlier term;
+//   State Machine Safety no two nodes apply different entries at one index;
+// plus: every committed entry is durable (persisted, or removed by retention) on a quorum, and
+// a read index covers every entry committed before the read was requested.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/raft/cluster.h"
+
+namespace sluice::raft::testing {
+
+class SafetyChecker {
+ public:
+  // The first violation found, described; nullopt when all hold. Call after every step.
+  std::optional<std::string> check(Cluster& cluster);
+
+  // A read was requested now: its answer must cover everything committed so far.
+  void read_requested(uint64_t context) { read_floor_[context] = committed_.empty() ? 0 : committed_.rbegin()->first; }
+  Index committed_max() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
+
+ private:
+  struct LogView {
+    Index first = 1;  // entries[0] has this index
+    std::vector<Entry> entries;
+    Index last() const { return first + entries.size() - 1; }
+    const Entry* at(Index index) const;
+  };
+
+  static LogView view(ClusterNode& node);
+  std::optional<std::string> check_leaders(Cluster& cluster, const std::map<NodeId, LogView>& logs);
+  std::optional<std::string> observe_commits(Cluster& cluster, const std::map<NodeId, LogView>& logs);
+  std::optional<std::string> check_log_matching(const std::map<NodeId, LogView>& logs) const;
+  std::optional<std::string> check_applied(Cluster& cluster);
+  std::optional<std::string> check_durability(Cluster& cluster) const;
+  std::optional<std::string> check_reads(Cluster& cluster);
+
+  std::map<Term, NodeId> leader_of_term_;
+  std::map<std::pair<NodeId, Term>, LogView> leader_logs_;
+  std::map<Index, Entry> committed_;
+  // The lowest term any node had when it knew the entry committed: the entry was committed in
+  // that term or earlier, so every leader of a later term must hold it.
+  std::map<Index, Term> committed_by_term_;
+  std::map<Index, Entry> applied_;
+  std::map<uint64_t, Index> read_floor_;
+  std::map<NodeId, size_t> reads_seen_;
+};
+
+}  // namespace sluice::raft::testing
