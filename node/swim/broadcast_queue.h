@@ -1,0 +1,54 @@
+// The gossip broadcast queue: membership updates waiting to ride on outgoing datagrams. At most
+// one update per member is queued (a newer one supersedes the older, which is then pointless to
+// spread). Updates are taken least-sent first and, among equals, newest first, so fresh news
+// overtakes news most members already have; each is dropped after its retransmit limit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/swim/message.h"
+
+namespace sluice::swim {
+
+class BroadcastQueue {
+ public:
+  explicit BroadcastQueue(size_t entries_max) : entries_max_(entries_max) {}
+
+  // Queues `update`, replacing any queued update about the same member. When the queue is full
+  // the entry sent most often (oldest among equals) makes room; returns false if one was evicted.
+  bool push(Update update);
+
+  // Appends queued updates to `out` in priority order while their update_bytes_bound() fits in
+  // `bytes_budget` (which shrinks accordingly), stopping at the first that does not fit. Skips
+  // updates about `skip_member` (already in the datagram). Counts a transmit on each taken
+  // update and drops those that have now been sent `transmits_max` times. Returns how many.
+  size_t take(size_t& bytes_budget, uint32_t transmits_max, std::string_view skip_member,
+              std::vector<Update>& out);
+
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  // The queued update about `member` and how often it was sent, for tests and introspection.
+  const Update* find(std::string_view member) const;
+  uint32_t transmits(std::string_view member) const;
+
+ private:
+  struct Entry {
+    Update update;
+    uint32_t transmits = 0;
+    uint64_t order = 0;  // insertion counter: higher is newer
+  };
+
+  void evict_one();
+
+  std::map<std::string, Entry, std::less<>> entries_;  // by member address
+  uint64_t next_order_ = 0;
+  size_t entries_max_;
+};
+
+}  // namespace sluice::swim

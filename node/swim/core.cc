@@ -1,0 +1,178 @@
+// Core: construction, join/leave, the tick dispatcher, push-pull state and queries. Probing is
+// in core_probe.cc, datagram handling in core_io.cc, the membership rules in core_membership.cc.
+#include "node/swim/core.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace sluice::swim {
+
+std::string_view to_string(EventKind kind) {
+  switch (kind) {
+    case EventKind::joined: return "joined";
+    case EventKind::suspect: return "suspect";
+    case EventKind::alive: return "alive";
+    case EventKind::dead: return "dead";
+    case EventKind::left: return "left";
+  }
+  return "unknown";
+}
+
+Core::Core(Config config, Prng prng, uint64_t now_ms)
+    : config_(std::move(config)), prng_(prng), broadcasts_(config_.broadcast_queue_max) {
+  const Status status = validate(config_);
+  if (!status.ok()) detail::assert_failed("validate(config).ok()", status.to_string(), __FILE__, __LINE__);
+  // A random first sequence number: acks meant for a previous life of this address do not match.
+  next_seq_ = static_cast<uint32_t>(prng_.next());
+  // Members started together would otherwise probe in lockstep.
+  auto next = [this] { return prng_.next(); };
+  next_probe_ms_ = now_ms + random_below(next, config_.probe_interval_ms);
+  if (config_.push_pull_interval_ms > 0) {
+    next_push_pull_ms_ = now_ms + config_.push_pull_interval_ms / 2 +
+                         random_below(next, config_.push_pull_interval_ms / 2 + 1);
+  }
+}
+
+void Core::join(std::span<const std::string> seeds, uint64_t now_ms) {
+  for (const std::string& seed : seeds) {
+    if (seeds_.size() >= config_.seeds_max) break;
+    if (seed.empty() || seed.size() > kAddressBytesMax || seed == config_.self_address) continue;
+    if (std::find(seeds_.begin(), seeds_.end(), seed) != seeds_.end()) continue;
+    seeds_.push_back(seed);
+  }
+  if (!leaving_) send_join(now_ms);
+}
+
+void Core::send_join(uint64_t now_ms) {
+  next_join_ms_ = now_ms + config_.join_retry_interval_ms;
+  for (const std::string& seed : seeds_) {
+    // Target empty: the seed may know itself under another name than the one we were given.
+    // Its answer (like every datagram) names its sender, which is how we learn the seed.
+    send(seed, MessageKind::ping, next_seq_++, "", {});
+    if (ready_.push_pulls.size() < config_.outbox_datagrams_max) {
+      ready_.push_pulls.push_back(PushPullRequest{seed, true});
+      stats_.push_pull_requests += 1;
+    }
+  }
+}
+
+void Core::leave(uint64_t now_ms) {
+  if (leaving_) return;
+  leaving_ = true;
+  leave_started_ms_ = now_ms;
+  probe_.active = false;
+  broadcasts_.push(self_update());
+  // Push the news to a few members at once rather than waiting to be pinged: they spread it.
+  const size_t fanout = std::max<uint32_t>(config_.indirect_probes, 1);
+  for (const std::string& peer : random_alive_members(fanout, "")) send(peer, MessageKind::gossip, 0, "", {});
+}
+
+bool Core::leave_done(uint64_t now_ms) const {
+  return leaving_ && now_ms >= leave_started_ms_ + config_.leave_linger_ms;
+}
+
+void Core::tick(uint64_t now_ms) {
+  serve_indirect(now_ms);
+  reap_tombstones(now_ms);
+  if (leaving_) {
+    if (leave_done(now_ms)) leave_reported_ = true;
+    return;
+  }
+  advance_probe(now_ms);
+  if (now_ms >= next_probe_ms_) start_probe(now_ms);
+  expire_suspicions(now_ms);
+  maybe_push_pull(now_ms);
+  if (!seeds_.empty() && live_members() == 1 && now_ms >= next_join_ms_) send_join(now_ms);
+}
+
+uint64_t Core::next_tick_ms() const {
+  uint64_t next = UINT64_MAX;
+  auto consider = [&next](uint64_t at_ms) { next = std::min(next, at_ms); };
+  for (const auto& [seq, pending] : indirect_) {
+    if (config_.lifeguard && !pending.nack_sent) consider(pending.nack_at_ms);
+    consider(pending.expire_at_ms);
+  }
+  for (const auto& [address, member] : members_) {
+    if (member.state == MemberState::dead || member.state == MemberState::left) {
+      consider(member.state_since_ms + config_.dead_retention_ms);
+    }
+  }
+  if (leaving_) {
+    // Once the linger is over there is nothing left to wake up for but helper duties.
+    return leave_reported_ ? next : std::min(next, leave_started_ms_ + config_.leave_linger_ms);
+  }
+  consider(next_probe_ms_);
+  if (probe_.active) {
+    if (!probe_.indirect_sent) consider(probe_.indirect_at_ms);
+    consider(probe_.end_at_ms);
+  }
+  for (const auto& [address, suspicion] : suspicions_) consider(suspicion.deadline_ms);
+  if (config_.push_pull_interval_ms > 0) consider(next_push_pull_ms_);
+  if (!seeds_.empty() && live_members() == 1) consider(next_join_ms_);
+  return next;
+}
+
+PushPullState Core::full_state(bool join) const {
+  PushPullState state;
+  state.cluster_id = config_.cluster_id;
+  state.source = config_.self_address;
+  state.join = join;
+  state.members.reserve(members_.size() + 1);
+  state.members.push_back(self_update());
+  for (const auto& [address, member] : members_) state.members.push_back(update_of(member, ""));
+  return state;
+}
+
+Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
+  if (state.cluster_id != config_.cluster_id) {
+    stats_.dropped_foreign_cluster += 1;
+    return Status(Errc::foreign_cluster, std::to_string(state.cluster_id));
+  }
+  if (state.members.size() > kPushPullMembersMax) {
+    stats_.dropped_malformed += 1;
+    return Status(Errc::malformed, "too many members");
+  }
+  stats_.push_pull_merges += 1;
+  for (Update update : state.members) {
+    // A peer's "dead" may be old news; we suspect instead and let the member refute, rather
+    // than declaring a possibly live member dead on hearsay.
+    if (update.state == MemberState::dead) update.state = MemberState::suspect;
+    if (update.state != MemberState::alive) update.origin = state.source;
+    apply_update(update, now_ms);
+  }
+  return Status();
+}
+
+Ready Core::take_ready() {
+  Ready out = std::move(ready_);
+  ready_ = Ready();
+  return out;
+}
+
+const Member* Core::member(std::string_view address) const {
+  auto it = members_.find(address);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+std::vector<Member> Core::members() const {
+  std::vector<Member> out;
+  out.reserve(members_.size());
+  for (const auto& [address, member] : members_) out.push_back(member);
+  return out;
+}
+
+size_t Core::live_members() const {
+  size_t live = 1;
+  for (const auto& [address, member] : members_) {
+    if (member.state == MemberState::alive || member.state == MemberState::suspect) ++live;
+  }
+  return live;
+}
+
+std::optional<uint64_t> Core::suspicion_deadline_ms(std::string_view address) const {
+  auto it = suspicions_.find(address);
+  if (it == suspicions_.end()) return std::nullopt;
+  return it->second.deadline_ms;
+}
+
+}  // namespace sluice::swim

@@ -1,0 +1,230 @@
+// The SWIM + Lifeguard membership core: a pure state machine. It owns no clock, socket or
+// thread; time enters as `now_ms` (any monotonic millisecond clock, never going backwards) and
+// randomness through the injected Prng, so a seed replays it exactly. The driver feeds it
+// datagrams and ticks, runs push-pull exchanges it asks for, and drains take_ready(): datagrams
+// to send, push-pull requests and membership events. The contract is in docs/swim.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/base/bytes.h"
+#include "node/base/random.h"
+#include "node/swim/broadcast_queue.h"
+#include "node/swim/config.h"
+#include "node/swim/message.h"
+
+namespace sluice::swim {
+
+struct Member {
+  std::string address;
+  uint64_t incarnation = 0;
+  MemberState state = MemberState::alive;
+  uint64_t state_since_ms = 0;  // when this member entered `state`, on our clock
+};
+
+enum class EventKind : uint8_t { joined, suspect, alive, dead, left };
+
+std::string_view to_string(EventKind kind);
+
+struct Event {
+  EventKind kind = EventKind::joined;
+  std::string address;
+  uint64_t incarnation = 0;
+  uint64_t at_ms = 0;
+
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+struct OutDatagram {
+  std::string to;  // "host:port"
+  Bytes bytes;     // a complete datagram: header + payload
+};
+
+// "Open a stream to `to` and exchange full state": send full_state(), receive the peer's,
+// hand it to merge_remote_state(). The peer does the same with ours.
+struct PushPullRequest {
+  std::string to;
+  bool join = false;
+};
+
+struct Ready {
+  std::vector<OutDatagram> datagrams;
+  std::vector<PushPullRequest> push_pulls;
+  std::vector<Event> events;
+
+  bool empty() const { return datagrams.empty() && push_pulls.empty() && events.empty(); }
+};
+
+struct Stats {
+  uint64_t datagrams_sent = 0;
+  uint64_t datagrams_received = 0;
+  uint64_t dropped_bad_header = 0;
+  uint64_t dropped_malformed = 0;
+  uint64_t dropped_foreign_cluster = 0;
+  uint64_t dropped_not_for_us = 0;      // pings for another target, ping-reqs we cannot serve
+  uint64_t dropped_outbox_full = 0;     // datagrams and events the driver did not drain in time
+  uint64_t dropped_members_full = 0;    // new members beyond members_max
+  uint64_t broadcasts_evicted = 0;
+  uint64_t pings_sent = 0;
+  uint64_t acks_sent = 0;
+  uint64_t ping_reqs_sent = 0;
+  uint64_t nacks_sent = 0;
+  uint64_t nacks_received = 0;
+  uint64_t acks_forwarded = 0;
+  uint64_t acks_unmatched = 0;  // late acks, and acks of pings nobody waits for (join)
+  uint64_t probes = 0;
+  uint64_t probes_failed = 0;
+  uint64_t indirect_rounds = 0;
+  uint64_t suspicions_started = 0;  // by us, after a failed probe
+  uint64_t deaths_declared = 0;     // by us, after a suspicion timed out
+  uint64_t refutations = 0;
+  uint64_t updates_piggybacked = 0;
+  uint64_t push_pull_requests = 0;
+  uint64_t push_pull_merges = 0;
+  uint64_t periods = 0;                    // protocol periods started
+  uint64_t datagrams_sent_period_max = 0;  // most datagrams sent within one finished period
+};
+
+class Core {
+ public:
+  // Asserts validate(config).ok(): a bad configuration is a programmer error.
+  Core(Config config, Prng prng, uint64_t now_ms);
+
+  // Contacts the seeds (ping + push-pull request each) and repeats every join_retry_interval_ms
+  // until another member is known. Self and duplicates are ignored; at most seeds_max are kept.
+  void join(std::span<const std::string> seeds, uint64_t now_ms);
+  // Announces a graceful leave. The core keeps answering (acks carry the news) but no longer
+  // probes; the driver stops it once leave_done().
+  void leave(uint64_t now_ms);
+  bool leave_done(uint64_t now_ms) const;
+
+  // Runs every timer due at `now_ms`: probe periods, ping-req, suspicion expiry, nacks, join
+  // retries, push-pull scheduling, tombstone reaping.
+  void tick(uint64_t now_ms);
+  // The earliest time tick() has something to do (the driver may sleep until then).
+  uint64_t next_tick_ms() const;
+
+  // One datagram as received from `from` ("host:port"). Malformed, foreign or misaddressed
+  // datagrams are counted and reported, never trusted.
+  Status on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms);
+
+  // Push-pull: this member's whole table, and merging a peer's (already decoded and checked).
+  PushPullState full_state(bool join = false) const;
+  Status merge_remote_state(const PushPullState& state, uint64_t now_ms);
+
+  // Everything produced since the last call.
+  Ready take_ready();
+
+  const Config& config() const { return config_; }
+  const Stats& stats() const { return stats_; }
+  uint64_t incarnation() const { return incarnation_; }
+  uint32_t awareness_score() const { return awareness_score_; }
+  const Member* member(std::string_view address) const;
+  std::vector<Member> members() const;  // by address, self excluded, tombstones included
+  size_t live_members() const;          // alive + suspect, self included
+  const BroadcastQueue& broadcasts() const { return broadcasts_; }
+  // When the current suspicion of `address` turns into death, if it is suspected.
+  std::optional<uint64_t> suspicion_deadline_ms(std::string_view address) const;
+
+ private:
+  struct Probe {
+    bool active = false;
+    std::string target;
+    uint32_t seq = 0;
+    uint64_t indirect_at_ms = 0;
+    uint64_t end_at_ms = 0;
+    bool indirect_sent = false;
+    uint32_t nacks_expected = 0;
+    uint32_t nacks_received = 0;
+  };
+  // A ping-req this member serves as helper, keyed by the seq of its own ping to the target.
+  struct IndirectProbe {
+    std::string requester;
+    uint32_t requester_seq = 0;
+    uint64_t nack_at_ms = 0;
+    uint64_t expire_at_ms = 0;
+    bool nack_sent = false;
+  };
+  struct Suspicion {
+    uint64_t started_ms = 0;
+    uint64_t deadline_ms = 0;
+    std::string first_origin;
+    std::vector<std::string> confirmers;  // distinct origins after the first
+  };
+
+  // Probing (core_probe.cc).
+  void start_probe(uint64_t now_ms);
+  void advance_probe(uint64_t now_ms);
+  void send_ping_reqs();
+  void finish_failed_probe(uint64_t now_ms);
+  void serve_indirect(uint64_t now_ms);
+  std::optional<std::string> next_probe_target();
+  void insert_probe_order(const std::string& address);
+  std::vector<std::string> random_alive_members(size_t count, std::string_view exclude);
+  uint64_t awareness_multiplier() const;
+  void adjust_awareness(int64_t delta);
+  void close_period();
+
+  // Datagram handling (core_io.cc).
+  void handle_ping(std::string_view from, const Message& message);
+  void handle_ack(const Message& message);
+  void handle_ping_req(std::string_view from, const Message& message, uint64_t now_ms);
+  void handle_nack(const Message& message);
+  void send(std::string_view to, MessageKind kind, uint32_t seq, std::string_view target,
+            std::vector<Update> forced_updates);
+  void push_event(EventKind kind, const Member& member, uint64_t now_ms);
+  void send_join(uint64_t now_ms);
+  void maybe_push_pull(uint64_t now_ms);
+  void reap_tombstones(uint64_t now_ms);
+
+  // Membership rules (core_membership.cc).
+  void apply_update(const Update& update, uint64_t now_ms);
+  void apply_alive(const Update& update, uint64_t now_ms);
+  void apply_suspect(const Update& update, uint64_t now_ms);
+  void apply_gone(const Update& update, uint64_t now_ms);  // dead or left
+  void apply_about_self(const Update& update);
+  void enqueue(Update update);
+  void confirm_suspicion(Member& member, const Update& update);
+  void expire_suspicions(uint64_t now_ms);
+  void set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms);
+  Update self_update() const;
+  Update update_of(const Member& member, std::string origin) const;
+  std::string suspicion_origin(std::string_view address) const;
+
+  Config config_;
+  Prng prng_;
+  uint64_t incarnation_ = 0;
+  bool leaving_ = false;
+  uint64_t leave_started_ms_ = 0;
+  bool leave_reported_ = false;  // a tick saw leave_done(): stop offering its deadline
+  uint32_t awareness_score_ = 0;
+  uint32_t next_seq_ = 0;
+
+  std::map<std::string, Member, std::less<>> members_;  // self excluded
+  std::map<std::string, Suspicion, std::less<>> suspicions_;
+  std::map<uint32_t, IndirectProbe> indirect_;
+  BroadcastQueue broadcasts_;
+
+  std::vector<std::string> probe_order_;
+  size_t probe_index_ = 0;
+  Probe probe_;
+  uint64_t next_probe_ms_ = 0;
+  uint64_t period_datagrams_ = 0;
+
+  std::vector<std::string> seeds_;
+  uint64_t next_join_ms_ = 0;
+  uint64_t next_push_pull_ms_ = 0;
+
+  Ready ready_;
+  Stats stats_;
+};
+
+}  // namespace sluice::swim

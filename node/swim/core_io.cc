@@ -1,0 +1,169 @@
+// Datagrams in and out: decoding and dispatch, answering pings, serving ping-reqs, building
+// outgoing datagrams with piggybacked gossip up to the size limit; push-pull scheduling.
+#include <algorithm>
+#include <utility>
+
+#include "node/swim/codec.h"
+#include "node/swim/core.h"
+
+namespace sluice::swim {
+
+Status Core::on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms) {
+  stats_.datagrams_received += 1;
+  Result<Message> decoded = decode_datagram(bytes, config_.cluster_id);
+  if (!decoded.ok()) {
+    switch (decoded.code()) {
+      case Errc::bad_header: stats_.dropped_bad_header += 1; break;
+      case Errc::foreign_cluster: stats_.dropped_foreign_cluster += 1; break;
+      default: stats_.dropped_malformed += 1; break;
+    }
+    return decoded.status();
+  }
+  const Message& message = *decoded;
+  const bool misaddressed = message.kind == MessageKind::ping && !message.target.empty() &&
+                            message.target != config_.self_address;
+  if (message.source == config_.self_address || misaddressed) {
+    stats_.dropped_not_for_us += 1;
+    return Status(Errc::not_for_us, "from " + message.source + " to " + message.target);
+  }
+  // Every datagram tells that its sender is alive at its incarnation; this is how a seed learns
+  // a joiner and a joiner learns whoever answers or probes it.
+  apply_update(Update{message.source, message.source_incarnation, MemberState::alive, ""}, now_ms);
+  for (const Update& update : message.updates) apply_update(update, now_ms);
+  switch (message.kind) {
+    case MessageKind::ping: handle_ping(from, message); break;
+    case MessageKind::ack: handle_ack(message); break;
+    case MessageKind::ping_req: handle_ping_req(from, message, now_ms); break;
+    case MessageKind::nack: handle_nack(message); break;
+    case MessageKind::gossip: break;
+  }
+  return Status();
+}
+
+void Core::handle_ping(std::string_view from, const Message& message) {
+  std::vector<Update> forced;
+  // If we hold the sender dead or left at its current incarnation (it restarted, or was wrongly
+  // declared), say so in the ack so it can refute. Telling it of a mere suspicion is part of
+  // the buddy system, so only with Lifeguard.
+  auto it = members_.find(message.source);
+  if (it != members_.end() && it->second.incarnation >= message.source_incarnation) {
+    const Member& sender = it->second;
+    const bool gone = sender.state == MemberState::dead || sender.state == MemberState::left;
+    const bool suspected = sender.state == MemberState::suspect && config_.lifeguard;
+    if (gone || suspected) forced.push_back(update_of(sender, suspicion_origin(sender.address)));
+  }
+  send(from, MessageKind::ack, message.seq, "", std::move(forced));
+}
+
+void Core::handle_ack(const Message& message) {
+  if (probe_.active && message.seq == probe_.seq) {
+    probe_.active = false;
+    adjust_awareness(-1);
+    return;
+  }
+  auto it = indirect_.find(message.seq);
+  if (it != indirect_.end()) {
+    stats_.acks_forwarded += 1;
+    const IndirectProbe pending = it->second;
+    indirect_.erase(it);
+    send(pending.requester, MessageKind::ack, pending.requester_seq, "", {});
+    return;
+  }
+  stats_.acks_unmatched += 1;
+}
+
+void Core::handle_ping_req(std::string_view from, const Message& message, uint64_t now_ms) {
+  if (message.target.empty() || message.target == config_.self_address ||
+      indirect_.size() >= config_.indirect_pending_max) {
+    stats_.dropped_not_for_us += 1;
+    return;
+  }
+  const uint32_t seq = next_seq_++;
+  IndirectProbe pending;
+  pending.requester = std::string(from);
+  pending.requester_seq = message.seq;
+  pending.nack_at_ms = now_ms + config_.nack_timeout_ms;
+  // The requester waits until the end of its period at most; an ack later than that is useless.
+  pending.expire_at_ms = now_ms + config_.probe_interval_ms;
+  indirect_[seq] = std::move(pending);
+  send(message.target, MessageKind::ping, seq, message.target, {});
+}
+
+void Core::handle_nack(const Message& message) {
+  stats_.nacks_received += 1;
+  if (probe_.active && message.seq == probe_.seq && probe_.nacks_received < probe_.nacks_expected) {
+    probe_.nacks_received += 1;
+  }
+}
+
+void Core::send(std::string_view to, MessageKind kind, uint32_t seq, std::string_view target,
+                std::vector<Update> forced_updates) {
+  if (ready_.datagrams.size() >= config_.outbox_datagrams_max) {
+    stats_.dropped_outbox_full += 1;
+    return;
+  }
+  Message message{kind, config_.cluster_id, config_.self_address, incarnation_, seq, std::string(target), {}};
+  // Buddy system: a ping to a suspect carries the suspicion, so the suspect hears of it from the
+  // very probe and refutes, instead of waiting for gossip to reach it by chance.
+  if (kind == MessageKind::ping && config_.lifeguard) {
+    auto it = members_.find(to);
+    if (it != members_.end() && it->second.state == MemberState::suspect) {
+      forced_updates.insert(forced_updates.begin(), update_of(it->second, suspicion_origin(it->second.address)));
+    }
+  }
+  size_t budget = config_.datagram_bytes_max - std::min(config_.datagram_bytes_max, datagram_base_bytes_bound(message));
+  for (Update& update : forced_updates) {
+    const size_t cost = update_bytes_bound(update);
+    if (cost > budget) continue;
+    budget -= cost;
+    message.updates.push_back(std::move(update));
+  }
+  const std::string_view skip = message.updates.empty() ? std::string_view() : message.updates.front().member;
+  const std::string skip_member(skip);
+  broadcasts_.take(budget, retransmit_limit(config_, live_members()), skip_member, message.updates);
+  Result<Bytes> bytes = encode_datagram(message, config_.datagram_bytes_max);
+  // The bounds make this loop dead code; it is here so an estimate error costs gossip, not a crash.
+  while (!bytes.ok() && bytes.code() == Errc::too_large && !message.updates.empty()) {
+    message.updates.pop_back();
+    bytes = encode_datagram(message, config_.datagram_bytes_max);
+  }
+  if (!bytes.ok()) detail::assert_failed("encode_datagram(message).ok()", bytes.status().to_string(), __FILE__, __LINE__);
+  stats_.updates_piggybacked += message.updates.size();
+  stats_.datagrams_sent += 1;
+  period_datagrams_ += 1;
+  switch (kind) {
+    case MessageKind::ping: stats_.pings_sent += 1; break;
+    case MessageKind::ack: stats_.acks_sent += 1; break;
+    case MessageKind::ping_req: stats_.ping_reqs_sent += 1; break;
+    case MessageKind::nack: break;  // counted where the decision is made
+    case MessageKind::gossip: break;
+  }
+  ready_.datagrams.push_back(OutDatagram{std::string(to), std::move(bytes).value()});
+}
+
+void Core::push_event(EventKind kind, const Member& member, uint64_t now_ms) {
+  if (ready_.events.size() >= config_.outbox_events_max) {
+    stats_.dropped_outbox_full += 1;
+    return;
+  }
+  ready_.events.push_back(Event{kind, member.address, member.incarnation, now_ms});
+}
+
+void Core::maybe_push_pull(uint64_t now_ms) {
+  if (config_.push_pull_interval_ms == 0 || now_ms < next_push_pull_ms_) return;
+  next_push_pull_ms_ = now_ms + config_.push_pull_interval_ms;
+  const std::vector<std::string> peers = random_alive_members(1, "");
+  if (peers.empty() || ready_.push_pulls.size() >= config_.outbox_datagrams_max) return;
+  ready_.push_pulls.push_back(PushPullRequest{peers.front(), false});
+  stats_.push_pull_requests += 1;
+}
+
+void Core::reap_tombstones(uint64_t now_ms) {
+  std::erase_if(members_, [&](const auto& item) {
+    const Member& member = item.second;
+    const bool gone = member.state == MemberState::dead || member.state == MemberState::left;
+    return gone && now_ms >= member.state_since_ms + config_.dead_retention_ms;
+  });
+}
+
+}  // namespace sluice::swim

@@ -1,0 +1,163 @@
+// Membership rules: how an update (from gossip, a datagram's sender, a push-pull merge or our
+// own probe) changes the table. Incarnation numbers order claims about one member: a member
+// alone raises its own incarnation, to refute suspicion or death. Every change is re-broadcast
+// and reported as an event.
+#include <algorithm>
+#include <utility>
+
+#include "node/swim/core.h"
+
+namespace sluice::swim {
+
+Update Core::self_update() const {
+  return Update{config_.self_address, incarnation_, leaving_ ? MemberState::left : MemberState::alive, ""};
+}
+
+Update Core::update_of(const Member& member, std::string origin) const {
+  return Update{member.address, member.incarnation, member.state, std::move(origin)};
+}
+
+std::string Core::suspicion_origin(std::string_view address) const {
+  auto it = suspicions_.find(address);
+  return it == suspicions_.end() ? config_.self_address : it->second.first_origin;
+}
+
+void Core::set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms) {
+  member.state = state;
+  member.incarnation = incarnation;
+  member.state_since_ms = now_ms;
+  if (state != MemberState::suspect) suspicions_.erase(member.address);
+}
+
+void Core::enqueue(Update update) {
+  if (!broadcasts_.push(std::move(update))) stats_.broadcasts_evicted += 1;
+}
+
+void Core::apply_update(const Update& update, uint64_t now_ms) {
+  if (update.member == config_.self_address) {
+    apply_about_self(update);
+    return;
+  }
+  switch (update.state) {
+    case MemberState::alive: apply_alive(update, now_ms); break;
+    case MemberState::suspect: apply_suspect(update, now_ms); break;
+    case MemberState::dead:
+    case MemberState::left: apply_gone(update, now_ms); break;
+  }
+}
+
+void Core::apply_alive(const Update& update, uint64_t now_ms) {
+  auto it = members_.find(update.member);
+  if (it == members_.end()) {
+    if (members_.size() >= config_.members_max) {
+      stats_.dropped_members_full += 1;
+      return;
+    }
+    Member fresh{update.member, update.incarnation, MemberState::alive, now_ms};
+    const Member& member = members_.emplace(update.member, std::move(fresh)).first->second;
+    insert_probe_order(member.address);
+    push_event(EventKind::joined, member, now_ms);
+    enqueue(update_of(member, ""));
+    return;
+  }
+  Member& member = it->second;
+  // Only the member itself raises its incarnation, so a higher one is newer news than anything
+  // we hold; an equal one cannot clear a suspicion (that needs a refutation).
+  if (update.incarnation <= member.incarnation) return;
+  const MemberState before = member.state;
+  set_state(member, MemberState::alive, update.incarnation, now_ms);
+  if (before == MemberState::suspect) push_event(EventKind::alive, member, now_ms);
+  if (before == MemberState::dead || before == MemberState::left) {
+    insert_probe_order(member.address);
+    push_event(EventKind::joined, member, now_ms);
+  }
+  enqueue(update_of(member, ""));
+}
+
+void Core::apply_suspect(const Update& update, uint64_t now_ms) {
+  auto it = members_.find(update.member);
+  // Unknown: its alive will reach us first or soon; we could not verify the claim anyway.
+  if (it == members_.end()) return;
+  Member& member = it->second;
+  if (update.incarnation < member.incarnation) return;  // already refuted
+  if (member.state == MemberState::dead || member.state == MemberState::left) return;
+  if (member.state == MemberState::suspect) {
+    confirm_suspicion(member, update);
+    return;
+  }
+  set_state(member, MemberState::suspect, update.incarnation, now_ms);
+  Suspicion suspicion;
+  suspicion.started_ms = now_ms;
+  suspicion.deadline_ms = now_ms + suspicion_timeout_ms(config_, live_members(), 0);
+  suspicion.first_origin = update.origin;
+  suspicions_[member.address] = std::move(suspicion);
+  push_event(EventKind::suspect, member, now_ms);
+  enqueue(update_of(member, update.origin));
+}
+
+void Core::confirm_suspicion(Member& member, const Update& update) {
+  member.incarnation = std::max(member.incarnation, update.incarnation);
+  // Plain SWIM has a fixed timeout: confirmations change nothing and need not travel.
+  if (!config_.lifeguard) return;
+  auto it = suspicions_.find(member.address);
+  if (it == suspicions_.end()) return;
+  Suspicion& suspicion = it->second;
+  if (update.origin == suspicion.first_origin) return;
+  const auto& confirmers = suspicion.confirmers;
+  if (std::find(confirmers.begin(), confirmers.end(), update.origin) != confirmers.end()) return;
+  // Beyond K the timeout is at its minimum already; more would only grow this list.
+  if (confirmers.size() >= config_.suspicion_confirmations_expected) return;
+  suspicion.confirmers.push_back(update.origin);
+  const auto count = static_cast<uint32_t>(suspicion.confirmers.size());
+  suspicion.deadline_ms = suspicion.started_ms + suspicion_timeout_ms(config_, live_members(), count);
+  // Spread the independent confirmation so the other members' timers shrink as well.
+  enqueue(update_of(member, update.origin));
+}
+
+void Core::apply_gone(const Update& update, uint64_t now_ms) {
+  auto it = members_.find(update.member);
+  if (it == members_.end()) return;  // never knew it: nothing to remove
+  Member& member = it->second;
+  if (update.incarnation < member.incarnation) return;
+  if (member.state == MemberState::dead || member.state == MemberState::left) return;
+  set_state(member, update.state, update.incarnation, now_ms);
+  if (probe_.active && probe_.target == member.address) probe_.active = false;
+  push_event(update.state == MemberState::left ? EventKind::left : EventKind::dead, member, now_ms);
+  enqueue(update_of(member, update.origin));
+}
+
+void Core::apply_about_self(const Update& update) {
+  if (update.state == MemberState::alive) {
+    // Someone knows us at a higher incarnation than we do: we restarted and forgot. Go above it.
+    if (update.incarnation > incarnation_) {
+      incarnation_ = update.incarnation + 1;
+      enqueue(self_update());
+    }
+    return;
+  }
+  // A member that is leaving does not argue with its own departure.
+  if (leaving_ || update.incarnation < incarnation_) return;
+  incarnation_ = update.incarnation + 1;
+  stats_.refutations += 1;
+  // Being suspected is also a hint that we are the slow one (Lifeguard).
+  adjust_awareness(1);
+  enqueue(self_update());
+}
+
+void Core::expire_suspicions(uint64_t now_ms) {
+  std::vector<std::string> due;
+  for (const auto& [address, suspicion] : suspicions_) {
+    if (suspicion.deadline_ms <= now_ms) due.push_back(address);
+  }
+  for (const std::string& address : due) {
+    auto it = members_.find(address);
+    if (it == members_.end() || it->second.state != MemberState::suspect) {
+      suspicions_.erase(address);
+      continue;
+    }
+    stats_.deaths_declared += 1;
+    apply_gone(Update{address, it->second.incarnation, MemberState::dead, config_.self_address}, now_ms);
+  }
+}
+
+}  // namespace sluice::swim

@@ -1,0 +1,108 @@
+// Test helpers for the SWIM core: a configuration for tests, hand-made datagrams, decoding what a
+// core sent, and TestNet: several cores on a tiny in-test network with virtual time, where the
+// test delivers, drops, delays and partitions by hand and kills or restarts members.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/swim/codec.h"
+#include "node/swim/core.h"
+
+namespace sluice::swim::testing {
+
+inline constexpr uint64_t kCluster = 0x5eed;
+
+Config test_config(std::string self, bool lifeguard = true);
+std::string address_of(size_t index);  // "n<index>:7946"
+
+Bytes encode_or_die(const Message& message);
+Message decode_or_die(const OutDatagram& datagram);
+Message make_message(MessageKind kind, std::string source, uint32_t seq = 0, std::string target = "",
+                     std::vector<Update> updates = {}, uint64_t source_incarnation = 0);
+
+// Datagrams in `ready` of `kind` (to `to`, when given), decoded.
+std::vector<Message> sent(const Ready& ready, MessageKind kind, std::optional<std::string> to = std::nullopt);
+// Whether `message` piggybacks an update about `member` in `state`.
+bool carries(const Message& message, const std::string& member, MemberState state);
+
+class TestNet {
+ public:
+  struct Node {
+    std::unique_ptr<Core> core;
+    bool up = true;
+    std::vector<Event> events;  // everything the core reported, in order
+  };
+
+  // n members "n0:7946".."n<n-1>:7946"; each joins through n0 when `join` is true.
+  TestNet(size_t n, const Config& base, uint64_t seed, bool join = true);
+
+  uint64_t now_ms() const { return now_ms_; }
+  Node& node(size_t index) { return nodes_.at(address_of(index)); }
+  Core& core(size_t index) { return *node(index).core; }
+
+  // Runs virtual time forward, delivering datagrams (after `latency_ms`) and ticking cores
+  // exactly when they have something due.
+  void run_for(uint64_t duration_ms);
+  // Runs until `done()` holds (checked after every step) or `limit_ms` passes; true if it held.
+  template <typename Predicate>
+  bool run_until(Predicate done, uint64_t limit_ms) {
+    const uint64_t end_ms = now_ms_ + limit_ms;
+    while (now_ms_ < end_ms) {
+      step(end_ms);
+      if (done()) return true;
+    }
+    return false;
+  }
+
+  // Blocks datagrams and push-pull from `from` to `to` (one direction).
+  void block(size_t from, size_t to) { blocked_.insert({address_of(from), address_of(to)}); }
+  void unblock(size_t from, size_t to) { blocked_.erase({address_of(from), address_of(to)}); }
+  void isolate(size_t index);  // both directions to and from everyone
+  void heal() { blocked_.clear(); }
+  void kill(size_t index) { node(index).up = false; }
+  // A fresh core (incarnation 0, empty table) at the same address, joining through n0.
+  void restart(size_t index);
+
+  // Every up member other than `index` holds `index` in `state`.
+  bool everyone_sees(size_t index, MemberState state);
+  // Every up member knows every other up member as alive.
+  bool converged();
+  // Events of member `observer` about `subject` of `kind`.
+  size_t count_events(size_t observer, size_t subject, EventKind kind);
+
+  uint64_t latency_ms = 5;
+  bool push_pull_enabled = true;
+  uint64_t datagrams_delivered = 0;
+  uint64_t transcript_hash = 0;  // every delivered datagram, folded in order
+
+ private:
+  struct InFlight {
+    uint64_t deliver_at_ms;
+    uint64_t sequence;
+    std::string from;
+    std::string to;
+    Bytes bytes;
+  };
+
+  void step(uint64_t end_ms);
+  void collect(const std::string& address);
+  void exchange_push_pull(const std::string& from, const std::string& to, bool join);
+  bool link_up(const std::string& from, const std::string& to);
+
+  Config base_;
+  uint64_t seed_;
+  uint64_t now_ms_ = 0;
+  uint64_t sequence_ = 0;
+  std::map<std::string, Node> nodes_;
+  std::set<std::pair<std::string, std::string>> blocked_;
+  std::vector<InFlight> in_flight_;
+};
+
+}  // namespace sluice::swim::testing
