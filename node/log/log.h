@@ -164,6 +164,7 @@ class Log {
   std::deque<Segment> segments_;  // ascending base offsets; back() is the active segment
   uint64_t mark_sequence_ = 0;    // of the active segment's newest mark
   uint64_t synced_bytes_ = 0;     // of the active segment's data file, as its newest mark says
+  bool active_dirty_ = false;     // the active data file changed (write, truncate) since its last fsync
   uint64_t durable_end_offset_ = 0;
   size_t open_files_ = 0;
   uint64_t use_counter_ = 0;

@@ -208,10 +208,10 @@ Status Log::recover_active(uint64_t base_offset) {
     if (stop.position < *size_bytes) {
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
       recovery_.truncated_bytes += *size_bytes - stop.position;
+      active_dirty_ = true;  // the closing sync() makes the cut durable
     }
     mark_sequence_ = mark.sequence;
-    // 0 when the mark is not exactly the recovered length: the closing sync() writes a new one.
-    synced_bytes_ = stop.position == mark.synced_bytes ? mark.synced_bytes : 0;
+    synced_bytes_ = mark.synced_bytes;  // if it differs from the recovered length, sync() writes a new mark
   }
   segment.last_used = ++use_counter_;
   segments_.push_back(std::move(segment));

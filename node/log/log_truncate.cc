@@ -77,6 +77,7 @@ Status Log::reactivate(size_t segment_index, const Located& cut) {
   if (!status.ok()) return fail(status);
   mark_sequence_ = mark.sequence;
   synced_bytes_ = mark.synced_bytes;
+  active_dirty_ = false;
   if (Status cut_index = cut_active_index(cut.header.base_offset, cut.position); !cut_index.ok()) return fail(cut_index);
   return sync();
 }

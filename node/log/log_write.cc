@@ -30,6 +30,7 @@ Result<AppendResult> Log::append(ByteSpan batch) {
   SLUICE_TRY(maybe_roll(header));
   Segment& active = segments_.back();
   const uint64_t position = active.index.data_bytes;
+  active_dirty_ = true;  // even a failed write may have changed the file
   const runtime::Status written = active.file->write_at(position, batch);
   if (!written.ok()) return undo_write(position, written);
   add_batch(active.index, header, position, options_.index_interval_bytes);
@@ -67,7 +68,9 @@ Status Log::fail(const Status& cause) {
 Status Log::sync() {
   SLUICE_TRY(check_usable());
   Segment& active = segments_.back();
-  if (synced_bytes_ != active.index.data_bytes) {
+  // A truncate with no write after it (an undone append, a cut tail) needs the fsync too: a sealed
+  // segment must never regain bytes after a crash.
+  if (active_dirty_ || synced_bytes_ != active.index.data_bytes) {
     const std::string path = data_path(active.index.base_offset);
     // The mark goes first and the fsync covers it too: when sync returns, the mark is exact. A
     // crash before the fsync completes may keep the new mark without the data on a real disk;
@@ -79,6 +82,7 @@ Status Log::sync() {
     if (!status.ok()) return fail(status);
     mark_sequence_ = mark.sequence;
     synced_bytes_ = mark.synced_bytes;
+    active_dirty_ = false;
   }
   durable_end_offset_ = end_offset();
   return Status();
@@ -116,6 +120,7 @@ Status Log::roll() {
   ++open_files_;
   mark_sequence_ = 1;
   synced_bytes_ = kSegmentHeaderBytes;
+  active_dirty_ = false;
   while (open_files_ > options_.open_files_max) close_least_recently_used();
   return Status();
 }
