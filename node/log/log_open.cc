@@ -53,10 +53,9 @@ Result<std::unique_ptr<Log>> Log::open(runtime::Filesystem& fs, std::string dir,
     SLUICE_LOG_TRY_IO(runtime::validate_path(dir), "log directory");
     runtime::Result<bool> exists = fs.exists(dir);
     SLUICE_LOG_TRY_IO(exists, dir);
-    if (!*exists) {
-      SLUICE_LOG_TRY_IO(fs.create_dirs(dir), dir);
-      SLUICE_LOG_TRY_IO(fs.sync_dir(runtime::parent_dir(dir)), "sync_dir of the parent of " + dir);
-    }
+    if (!*exists) SLUICE_LOG_TRY_IO(fs.create_dirs(dir), dir);
+    // Always: an earlier open may have created it and failed before this sync.
+    SLUICE_LOG_TRY_IO(fs.sync_dir(runtime::parent_dir(dir)), "sync_dir of the parent of " + dir);
   }
   std::unique_ptr<Log> log(new Log(fs, std::move(dir), options));
   SLUICE_TRY(log->recover());
@@ -98,8 +97,12 @@ Status Log::recover() {
       ++recovery_.files_removed;
     }
   }
-  if (recovery_.files_removed > 0) SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
+  // What was read may exist only in the page cache (a previous process died, or its fsync or
+  // sync_dir failed and it gave up): make the directory and the active segment durable before
+  // anyone relies on them. Sealed segments were synced before their successors existed.
+  SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
   recovery_.segments = segments_.size();
+  active_dirty_ = true;
   return sync();
 }
 
@@ -208,7 +211,6 @@ Status Log::recover_active(uint64_t base_offset) {
     if (stop.position < *size_bytes) {
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
       recovery_.truncated_bytes += *size_bytes - stop.position;
-      active_dirty_ = true;  // the closing sync() makes the cut durable
     }
     mark_sequence_ = mark.sequence;
     synced_bytes_ = mark.synced_bytes;  // if it differs from the recovered length, sync() writes a new mark
