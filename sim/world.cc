@@ -78,6 +78,8 @@ NodeApp* World::app(NodeIndex node) { return node_at(node).app.get(); }
 NodeClock& World::clock(NodeIndex node) { return node_at(node).clock; }
 SimDisk& World::disk(NodeIndex node) { return *node_at(node).disk; }
 
+int64_t World::cpu_lag(NodeIndex node) const { return node_at(node).cpu_lag_ns_max; }
+
 void World::set_cpu_lag(NodeIndex node, int64_t lag_ns_max) {
   SLUICE_ASSERT_GE(lag_ns_max, 0);
   node_at(node).cpu_lag_ns_max = lag_ns_max;

@@ -89,6 +89,7 @@ class World {
   // A CPU-starved node: each of its events runs late by a uniform [0, lag_ns_max] (timers fire
   // late, arrivals are handled late). 0 restores normal speed.
   void set_cpu_lag(NodeIndex node, int64_t lag_ns_max);
+  int64_t cpu_lag(NodeIndex node) const;
 
   // --- events ---
   int64_t now_ns() const { return now_ns_; }

@@ -1,0 +1,150 @@
+#include "node/swim/driver.h"
+
+#include "node/swim/codec.h"
+
+namespace sluice::swim {
+
+using runtime::Instant;
+namespace rt = sluice::runtime;
+
+namespace {
+
+constexpr size_t kFrameHeaderBytes = 4;
+
+Instant instant_from_ms(uint64_t ms) { return rt::instant_from_ns(static_cast<int64_t>(ms) * 1'000'000); }
+
+rt::Status write_frame(rt::Stream& stream, ByteSpan payload, Instant deadline) {
+  Bytes frame(kFrameHeaderBytes);
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) frame[i] = static_cast<std::byte>(payload.size() >> (8 * i));
+  append_bytes(frame, payload);
+  return stream.write(frame, deadline);
+}
+
+rt::Result<Bytes> read_frame(rt::Stream& stream, Instant deadline) {
+  std::byte header[kFrameHeaderBytes];
+  SLUICE_TRY(stream.read_exact(header, deadline));
+  size_t length = 0;
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) length |= static_cast<size_t>(header[i]) << (8 * i);
+  if (length > kPushPullBytesMax) return rt::Status(rt::Errc::limit_exceeded, "push-pull frame too large");
+  Bytes payload(length);
+  SLUICE_TRY(stream.read_exact(payload, deadline));
+  return payload;
+}
+
+}  // namespace
+
+Driver::Driver(rt::Runtime& runtime, DriverConfig config)
+    : runtime_(runtime),
+      config_(std::move(config)),
+      core_(config_.core, Prng(runtime.random()), static_cast<uint64_t>(rt::to_ns(runtime.now()) / 1'000'000)) {}
+
+uint64_t Driver::now_ms() { return static_cast<uint64_t>(rt::to_ns(runtime_.now()) / 1'000'000); }
+
+rt::Status Driver::start() {
+  SLUICE_ASSIGN_OR_RETURN(socket_, runtime_.bind_datagram(config_.port));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::Listener> listener, runtime_.listen(config_.port));
+  core_.join(config_.seeds, now_ms());
+  runtime_.spawn("swim-datagrams", [this] { run_datagrams(); });
+  // The listener moves into its fiber: std::function needs a copyable capture.
+  auto shared_listener = std::shared_ptr<rt::Listener>(std::move(listener));
+  runtime_.spawn("swim-push-pull-listener", [this, shared_listener] {
+    while (true) {
+      auto accepted = shared_listener->accept();
+      if (!accepted.ok()) return;
+      std::shared_ptr<rt::Stream> stream = std::move(accepted).value();
+      runtime_.spawn("swim-push-pull-serve", [this, stream] { serve_push_pull(*stream); });
+    }
+  });
+  return rt::Status();
+}
+
+void Driver::leave() {
+  leaving_ = true;
+  core_.leave(now_ms());
+  flush();
+}
+
+std::shared_ptr<rt::Channel<Event>> Driver::subscribe(size_t capacity) {
+  SLUICE_ASSERT_LT(subscribers_.size(), config_.subscribers_max);
+  subscribers_.push_back(std::make_shared<rt::Channel<Event>>(runtime_.scheduler(), capacity));
+  return subscribers_.back();
+}
+
+// The only fiber that touches the socket: receive until the core's next deadline, then tick.
+void Driver::run_datagrams() {
+  while (!(leaving_ && core_.leave_done(now_ms()))) {
+    auto received = socket_->receive(instant_from_ms(core_.next_tick_ms()));
+    if (received.ok()) {
+      (void)core_.on_datagram(received->from.to_string(), received->payload, now_ms());  // counted by the core
+    } else if (received.code() != rt::Errc::timeout) {
+      return;  // cancelled (node stopping) or closed
+    }
+    core_.tick(now_ms());
+    flush();
+  }
+  socket_->close();
+}
+
+void Driver::flush() {
+  Ready ready = core_.take_ready();
+  for (OutDatagram& datagram : ready.datagrams) {
+    auto to = rt::Address::parse(datagram.to);
+    if (!to.ok() || !socket_->send_to(*to, datagram.bytes).ok()) ++stats_.send_errors;
+  }
+  for (PushPullRequest& request : ready.push_pulls) {
+    if (push_pulls_in_flight_ >= config_.push_pulls_in_flight_max) {
+      ++stats_.push_pulls_skipped;
+      continue;
+    }
+    ++push_pulls_in_flight_;
+    runtime_.spawn("swim-push-pull", [this, to = request.to, join = request.join] {
+      push_pull_with(to, join);
+      --push_pulls_in_flight_;
+    });
+  }
+  for (const Event& event : ready.events) {
+    for (auto& subscriber : subscribers_) {
+      Event copy = event;
+      if (!subscriber->try_send(std::move(copy)).ok()) ++stats_.events_dropped;
+    }
+  }
+}
+
+void Driver::push_pull_with(std::string to, bool join) {
+  auto address = rt::Address::parse(to);
+  if (!address.ok()) {
+    ++stats_.push_pull_failures;
+    return;
+  }
+  auto stream = runtime_.connect(*address, config_.push_pull_timeout);
+  if (!stream.ok() || !exchange(**stream, true, join).ok()) ++stats_.push_pull_failures;
+}
+
+void Driver::serve_push_pull(rt::Stream& stream) {
+  if (exchange(stream, false, false).ok()) {
+    ++stats_.push_pulls_served;
+  } else {
+    ++stats_.push_pull_failures;
+  }
+}
+
+// Both sides send their state and merge the other's; the initiator sends first.
+rt::Status Driver::exchange(rt::Stream& stream, bool send_first, bool join) {
+  const Instant deadline = runtime_.now() + config_.push_pull_timeout;
+  auto send_ours = [&]() -> rt::Status {
+    auto encoded = encode_push_pull(core_.full_state(join));
+    if (!encoded.ok()) return rt::Status(rt::Errc::invalid_argument, encoded.status().to_string());
+    return write_frame(stream, *encoded, deadline);
+  };
+  if (send_first) SLUICE_TRY(send_ours());
+  SLUICE_ASSIGN_OR_RETURN(Bytes theirs, read_frame(stream, deadline));
+  if (!send_first) SLUICE_TRY(send_ours());
+  auto state = decode_push_pull(theirs, config_.core.cluster_id);
+  if (!state.ok() || !core_.merge_remote_state(*state, now_ms()).ok()) {
+    return rt::Status(rt::Errc::invalid_argument, "push-pull state rejected");
+  }
+  flush();
+  return rt::Status();
+}
+
+}  // namespace sluice::swim

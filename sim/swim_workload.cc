@@ -1,0 +1,431 @@
+#include "sim/swim_workload.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
+#include <optional>
+
+#include "node/swim/driver.h"
+#include "sim/scenario.h"
+#include "sim/sim_runtime.h"
+#include "sim/toml_reader.h"
+
+namespace sluice::sim {
+namespace {
+
+constexpr uint16_t kSwimPort = 7946;
+constexpr int64_t kControlIntervalNs = 100'000'000;
+constexpr int64_t kDeadEverywhereTimeoutNs = 300 * kNsPerS;
+constexpr size_t kEventChannelCapacity = 4096;
+constexpr size_t kSeedsPerCluster = 2;
+constexpr uint32_t kLoadWindowsSkippedAfterBoot = 5;
+
+enum class Measure { detection, false_positives, convergence };
+
+struct SwimWorkloadConfig {
+  Measure measure = Measure::detection;
+  std::string lifeguard = "on";
+  int64_t probe_interval_ms = 1000;
+  int64_t probe_timeout_ms = 500;
+  int64_t indirect_probes = 3;
+  int64_t suspicion_mult = 4;
+  int64_t push_pull_interval_ms = 30'000;
+  int64_t kills = 20;
+  int64_t slow_nodes = 1;
+  int64_t slow_lag_ns = 400'000'000;
+  int64_t measure_ns = 300 * kNsPerS;
+  int64_t partition_ns = 60 * kNsPerS;
+};
+
+struct Cluster {
+  NodeIndex first = 0;
+  size_t size = 0;
+  bool lifeguard = true;
+  std::string name;  // figure suffix: "" for one cluster, "_lifeguard" / "_plain" for both
+  // detection
+  std::optional<NodeIndex> victim;
+  int64_t killed_at_ns = 0;
+  std::optional<int64_t> first_suspect_ns;
+  bool rejoining = false;
+  int64_t kills_done = 0;
+  std::vector<double> detection_periods;
+  std::vector<double> dead_everywhere_s;
+  // false positives
+  uint64_t false_dead = 0;       // healthy members declared dead
+  uint64_t false_dead_slow = 0;  // the CPU-starved members declared dead
+  uint64_t false_suspect = 0;
+  bool contains(NodeIndex node) const { return node >= first && node < first + static_cast<NodeIndex>(size); }
+};
+
+std::string swim_address(const World& world, NodeIndex node) {
+  return world.host(node) + ":" + std::to_string(kSwimPort);
+}
+
+// "n12:7946" -> 11
+std::optional<NodeIndex> node_of(const World& world, std::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return world.node_by_host(address.substr(0, colon));
+}
+
+class SwimApp final : public NodeApp {
+ public:
+  SwimApp(SimRuntime& runtime, swim::DriverConfig config, std::function<void(NodeIndex, const swim::Event&)> on_event)
+      : driver_(runtime, std::move(config)) {
+    status_ = driver_.start();
+    auto events = driver_.subscribe(kEventChannelCapacity);
+    const NodeIndex self = runtime.node();
+    runtime.spawn("swim-events", [events, self, on_event] {
+      while (true) {
+        auto event = events->receive();
+        if (!event.ok()) return;
+        on_event(self, *event);
+      }
+    });
+  }
+  const swim::Driver& driver() const { return driver_; }
+  const runtime::Status& start_status() const { return status_; }
+
+ private:
+  swim::Driver driver_;
+  runtime::Status status_;
+};
+
+class SwimWorkload final : public Workload {
+ public:
+  SwimWorkload(World& world, const Scenario& scenario, const SwimWorkloadConfig& config)
+      : world_(world), config_(config) {
+    if (config.lifeguard == "both") {
+      const size_t half = scenario.nodes / 2;
+      clusters_.push_back(Cluster{0, half, true, "_lifeguard"});
+      clusters_.push_back(Cluster{static_cast<NodeIndex>(half), scenario.nodes - half, false, "_plain"});
+    } else {
+      clusters_.push_back(Cluster{0, scenario.nodes, config.lifeguard == "on", ""});
+    }
+    schedule_control();
+  }
+
+  AppFactory app_factory() override {
+    return [this](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
+      auto app = std::make_unique<SwimApp>(runtime, driver_config(runtime.node()),
+                                           [this](NodeIndex node, const swim::Event& event) { on_event(node, event); });
+      if (!app->start_status().ok()) fail(world_.host(runtime.node()) + ": " + app->start_status().to_string());
+      return app;
+    };
+  }
+  std::string failure() const override { return failure_; }
+  void check_liveness(int64_t) override {
+    for (const Cluster& cluster : clusters_) {
+      if (!converged(cluster)) fail("liveness: cluster" + cluster.name + " did not converge after faults stopped");
+    }
+  }
+  bool finished() const override { return finished_; }
+  void report(Figures& figures) const override;
+
+ private:
+  const Cluster& cluster_of(NodeIndex node) const {
+    for (const Cluster& cluster : clusters_) {
+      if (cluster.contains(node)) return cluster;
+    }
+    SLUICE_UNREACHABLE();
+  }
+  Cluster& cluster_of(NodeIndex node) { return const_cast<Cluster&>(std::as_const(*this).cluster_of(node)); }
+  swim::DriverConfig driver_config(NodeIndex node) const;
+  const swim::Driver* driver(NodeIndex node) const {
+    auto* app = dynamic_cast<SwimApp*>(world_.app(node));
+    return app == nullptr ? nullptr : &app->driver();
+  }
+  void fail(std::string message) {
+    if (failure_.empty()) failure_ = message;
+  }
+  bool converged(const Cluster& cluster) const;
+  bool dead_everywhere(const Cluster& cluster, NodeIndex victim) const;
+  void schedule_control() {
+    world_.schedule(world_.now_ns() + kControlIntervalNs, -1, "swim.control", 0, [this] { control(); });
+  }
+  void control();
+  void control_detection(Cluster& cluster);
+  void control_false_positives();
+  void control_convergence();
+  void on_event(NodeIndex observer, const swim::Event& event);
+  void sample_load();
+
+  World& world_;
+  SwimWorkloadConfig config_;
+  std::vector<Cluster> clusters_;
+  std::string failure_;
+  bool finished_ = false;
+  std::optional<int64_t> warm_at_ns_;
+  std::optional<int64_t> measure_end_ns_;
+  std::optional<int64_t> healed_at_ns_;
+  std::optional<double> converge_s_;
+  struct LoadSample {
+    uint64_t incarnation = 0;
+    uint64_t datagrams_sent = 0;
+    uint32_t windows_since_boot = 0;
+  };
+  std::map<NodeIndex, LoadSample> load_samples_;
+  std::set<std::tuple<NodeIndex, uint64_t, int>> declarations_;  // (subject, incarnation, kind)
+  int64_t last_load_sample_ns_ = 0;
+  uint64_t datagrams_per_period_max_ = 0;
+};
+
+swim::DriverConfig SwimWorkload::driver_config(NodeIndex node) const {
+  const Cluster& cluster = cluster_of(node);
+  swim::DriverConfig config;
+  config.port = kSwimPort;
+  config.core.self_address = swim_address(world_, node);
+  config.core.cluster_id = static_cast<uint64_t>(cluster.first) + 1;
+  config.core.lifeguard = cluster.lifeguard;
+  config.core.probe_interval_ms = static_cast<uint64_t>(config_.probe_interval_ms);
+  config.core.probe_timeout_ms = static_cast<uint64_t>(config_.probe_timeout_ms);
+  config.core.indirect_probes = static_cast<uint32_t>(config_.indirect_probes);
+  config.core.nack_timeout_ms = static_cast<uint64_t>(config_.probe_timeout_ms) * 8 / 10;
+  config.core.suspicion_mult = static_cast<uint32_t>(config_.suspicion_mult);
+  config.core.push_pull_interval_ms = static_cast<uint64_t>(config_.push_pull_interval_ms);
+  for (size_t i = 0; i < std::min(kSeedsPerCluster, cluster.size); ++i) {
+    const NodeIndex seed = cluster.first + static_cast<NodeIndex>(i);
+    if (seed != node) config.seeds.push_back(swim_address(world_, seed));
+  }
+  return config;
+}
+
+bool SwimWorkload::converged(const Cluster& cluster) const {
+  for (NodeIndex node = cluster.first; node < cluster.first + static_cast<NodeIndex>(cluster.size); ++node) {
+    const swim::Driver* member = driver(node);
+    if (member == nullptr || member->core().live_members() != cluster.size) return false;
+  }
+  return true;
+}
+
+bool SwimWorkload::dead_everywhere(const Cluster& cluster, NodeIndex victim) const {
+  const std::string address = swim_address(world_, victim);
+  for (NodeIndex node = cluster.first; node < cluster.first + static_cast<NodeIndex>(cluster.size); ++node) {
+    if (node == victim || !world_.is_up(node)) continue;
+    const swim::Member* member = driver(node)->core().member(address);
+    if (member != nullptr && member->state != swim::MemberState::dead && member->state != swim::MemberState::left) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void SwimWorkload::on_event(NodeIndex observer, const swim::Event& event) {
+  std::optional<NodeIndex> subject = node_of(world_, event.address);
+  if (!subject) return;
+  Cluster& cluster = cluster_of(observer);
+  const bool subject_up = world_.is_up(*subject);
+  if (event.kind == swim::EventKind::suspect && cluster.victim == subject && !cluster.first_suspect_ns) {
+    cluster.first_suspect_ns = world_.now_ns();
+  }
+  if (config_.measure == Measure::false_positives && measure_end_ns_ && subject_up) {
+    // Counted once per subject and incarnation: every member reports the same declaration.
+    const auto key = std::make_tuple(*subject, event.incarnation, static_cast<int>(event.kind));
+    if (!declarations_.insert(key).second) return;
+    const bool slow = world_.cpu_lag(*subject) > 0;
+    if (event.kind == swim::EventKind::dead) ++(slow ? cluster.false_dead_slow : cluster.false_dead);
+    if (event.kind == swim::EventKind::suspect) ++cluster.false_suspect;
+  }
+}
+
+// Steady-state load: datagrams each member sent in each window of one protocol period after the
+// cluster first converged. A member's first windows after a boot are skipped: joining (pings to
+// seeds, push-pull) is a different regime from the per-period protocol the bound is about.
+void SwimWorkload::sample_load() {
+  if (!warm_at_ns_) return;
+  const int64_t period_ns = config_.probe_interval_ms * kNsPerMs;
+  if (world_.now_ns() < last_load_sample_ns_ + period_ns) return;
+  last_load_sample_ns_ = world_.now_ns();
+  for (NodeIndex node = 0; node < static_cast<NodeIndex>(world_.node_count()); ++node) {
+    const swim::Driver* member = driver(node);
+    if (member == nullptr) continue;
+    const uint64_t sent = member->core().stats().datagrams_sent;
+    LoadSample& last = load_samples_[node];
+    if (last.incarnation == world_.incarnation(node) && last.windows_since_boot >= kLoadWindowsSkippedAfterBoot) {
+      datagrams_per_period_max_ = std::max(datagrams_per_period_max_, sent - last.datagrams_sent);
+    }
+    last.windows_since_boot = last.incarnation == world_.incarnation(node) ? last.windows_since_boot + 1 : 0;
+    last.incarnation = world_.incarnation(node);
+    last.datagrams_sent = sent;
+  }
+}
+
+void SwimWorkload::control() {
+  sample_load();
+  if (!failure_.empty() || finished_) return;
+  if (!warm_at_ns_) {
+    if (std::all_of(clusters_.begin(), clusters_.end(), [this](const Cluster& c) { return converged(c); })) {
+      warm_at_ns_ = world_.now_ns();
+    }
+  } else {
+    switch (config_.measure) {
+      case Measure::detection:
+        for (Cluster& cluster : clusters_) control_detection(cluster);
+        finished_ = std::all_of(clusters_.begin(), clusters_.end(),
+                                [this](const Cluster& c) { return c.kills_done >= config_.kills && !c.victim; });
+        break;
+      case Measure::false_positives: control_false_positives(); break;
+      case Measure::convergence: control_convergence(); break;
+    }
+  }
+  schedule_control();
+}
+
+// One kill at a time per cluster: kill, wait until every live member declared it dead, restart,
+// wait until the cluster converged again.
+void SwimWorkload::control_detection(Cluster& cluster) {
+  const int64_t now = world_.now_ns();
+  if (cluster.victim) {
+    const NodeIndex victim = *cluster.victim;
+    if (dead_everywhere(cluster, victim)) {
+      const double period_ns = static_cast<double>(config_.probe_interval_ms) * 1e6;
+      if (cluster.first_suspect_ns) {
+        cluster.detection_periods.push_back(static_cast<double>(*cluster.first_suspect_ns - cluster.killed_at_ns) / period_ns);
+      }
+      cluster.dead_everywhere_s.push_back(static_cast<double>(now - cluster.killed_at_ns) / kNsPerS);
+      world_.start(victim);
+      cluster.victim.reset();
+      cluster.rejoining = true;
+      ++cluster.kills_done;
+    } else if (now - cluster.killed_at_ns > kDeadEverywhereTimeoutNs) {
+      fail(world_.host(victim) + " was not declared dead by every member of cluster" + cluster.name + " in 300 s");
+    }
+    return;
+  }
+  if (cluster.rejoining && !converged(cluster)) return;
+  cluster.rejoining = false;
+  if (cluster.kills_done >= config_.kills || cluster.size <= kSeedsPerCluster) return;
+  const uint64_t pick = random_below([this] { return world_.prng().next(); }, cluster.size - kSeedsPerCluster);
+  const NodeIndex victim = cluster.first + static_cast<NodeIndex>(kSeedsPerCluster + pick);
+  world_.crash(victim);
+  cluster.victim = victim;
+  cluster.killed_at_ns = now;
+  cluster.first_suspect_ns.reset();
+}
+
+void SwimWorkload::control_false_positives() {
+  if (!measure_end_ns_) {
+    for (Cluster& cluster : clusters_) {
+      for (int64_t i = 0; i < config_.slow_nodes && static_cast<size_t>(i) + kSeedsPerCluster < cluster.size; ++i) {
+        world_.set_cpu_lag(cluster.first + static_cast<NodeIndex>(kSeedsPerCluster) + static_cast<NodeIndex>(i),
+                           config_.slow_lag_ns);
+      }
+    }
+    measure_end_ns_ = world_.now_ns() + config_.measure_ns;
+  } else if (world_.now_ns() >= *measure_end_ns_) {
+    finished_ = true;
+  }
+}
+
+// Splits every cluster in two halves until both sides declared the other dead, heals, and
+// measures how long until every member sees every other alive again.
+void SwimWorkload::control_convergence() {
+  const int64_t now = world_.now_ns();
+  if (!healed_at_ns_ && !measure_end_ns_) {
+    for (const Cluster& cluster : clusters_) {
+      std::vector<NodeIndex> a, b;
+      for (size_t i = 0; i < cluster.size; ++i) (i < cluster.size / 2 ? a : b).push_back(cluster.first + static_cast<NodeIndex>(i));
+      world_.network().partition(a, b, true);
+    }
+    measure_end_ns_ = now + config_.partition_ns;
+  } else if (!healed_at_ns_ && now >= *measure_end_ns_) {
+    world_.network().heal();
+    healed_at_ns_ = now;
+  } else if (healed_at_ns_ &&
+             std::all_of(clusters_.begin(), clusters_.end(), [this](const Cluster& c) { return converged(c); })) {
+    converge_s_ = static_cast<double>(now - *healed_at_ns_) / kNsPerS;
+    finished_ = true;
+  }
+}
+
+std::string format_double(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", value);
+  return text;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+void SwimWorkload::report(Figures& figures) const {
+  auto add = [&figures](std::string key, std::string value) { figures.emplace_back(std::move(key), std::move(value)); };
+  add("swim_nodes", std::to_string(world_.node_count()));
+  add("swim_warm_s", warm_at_ns_ ? format_double(static_cast<double>(*warm_at_ns_) / kNsPerS) : "never");
+  add("msgs_per_member_per_period_max", std::to_string(datagrams_per_period_max_));
+  add("msgs_per_member_per_period_goal", std::to_string(4 * config_.indirect_probes + 2));
+  for (const Cluster& cluster : clusters_) {
+    if (config_.measure == Measure::detection) {
+      double sum = 0;
+      for (double periods : cluster.detection_periods) sum += periods;
+      const double mean = cluster.detection_periods.empty() ? 0 : sum / static_cast<double>(cluster.detection_periods.size());
+      add("kills_measured" + cluster.name, std::to_string(cluster.dead_everywhere_s.size()));
+      add("first_detection_periods_mean" + cluster.name, format_double(mean));
+      add("dead_everywhere_s_median" + cluster.name, format_double(median(cluster.dead_everywhere_s)));
+      const double max = cluster.dead_everywhere_s.empty() ? 0 : *std::max_element(cluster.dead_everywhere_s.begin(), cluster.dead_everywhere_s.end());
+      add("dead_everywhere_s_max" + cluster.name, format_double(max));
+    }
+    if (config_.measure == Measure::false_positives) {
+      const std::string suffix = cluster.name.empty() ? (cluster.lifeguard ? "_lifeguard" : "_plain") : cluster.name;
+      add("false_dead" + suffix, std::to_string(cluster.false_dead + cluster.false_dead_slow));
+      add("false_dead_healthy" + suffix, std::to_string(cluster.false_dead));
+      add("false_suspect" + suffix, std::to_string(cluster.false_suspect));
+    }
+  }
+  if (config_.measure == Measure::convergence) add("converge_s", converge_s_ ? format_double(*converge_s_) : "never");
+}
+
+class SwimWorkloadSpec final : public WorkloadSpec {
+ public:
+  explicit SwimWorkloadSpec(SwimWorkloadConfig config) : config_(std::move(config)) {}
+  std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const override {
+    return std::make_unique<SwimWorkload>(world, scenario, config_);
+  }
+
+ private:
+  SwimWorkloadConfig config_;
+};
+
+}  // namespace
+
+std::shared_ptr<const WorkloadSpec> parse_swim_workload(TableReader& reader, const Scenario& scenario) {
+  SwimWorkloadConfig config;
+  std::string measure = "detection";
+  reader.text("measure", measure);
+  reader.text("lifeguard", config.lifeguard);
+  reader.integer("probe_interval_ms", config.probe_interval_ms, 10, 60'000);
+  reader.integer("probe_timeout_ms", config.probe_timeout_ms, 1, 60'000);
+  reader.integer("indirect_probes", config.indirect_probes, 0, 16);
+  reader.integer("suspicion_mult", config.suspicion_mult, 1, 100);
+  reader.integer("push_pull_interval_ms", config.push_pull_interval_ms, 0, 3'600'000);
+  reader.integer("kills", config.kills, 0, 100'000);
+  reader.integer("slow_nodes", config.slow_nodes, 0, 1024);
+  reader.duration("slow_lag_ms", config.slow_lag_ns, kNsPerMs, 0, 60'000);
+  reader.duration("measure_s", config.measure_ns, kNsPerS, 1, 1e6);
+  reader.duration("partition_s", config.partition_ns, kNsPerS, 1, 1e6);
+  if (measure == "detection") {
+    config.measure = Measure::detection;
+  } else if (measure == "false_positives") {
+    config.measure = Measure::false_positives;
+  } else if (measure == "convergence") {
+    config.measure = Measure::convergence;
+  } else {
+    reader.fail("measure", "expected \"detection\", \"false_positives\" or \"convergence\"");
+  }
+  if (config.lifeguard != "on" && config.lifeguard != "off" && config.lifeguard != "both") {
+    reader.fail("lifeguard", "expected \"on\", \"off\" or \"both\"");
+  }
+  if (config.probe_timeout_ms >= config.probe_interval_ms) reader.fail("probe_timeout_ms", "must be below probe_interval_ms");
+  const size_t cluster_nodes = config.lifeguard == "both" ? scenario.nodes / 2 : scenario.nodes;
+  if (cluster_nodes < 3) reader.fail("lifeguard", "each cluster needs at least 3 nodes");
+  reader.finish();
+  if (!reader.ok()) return nullptr;
+  return std::make_shared<SwimWorkloadSpec>(std::move(config));
+}
+
+}  // namespace sluice::sim
