@@ -48,8 +48,10 @@ namespace fb = ::sluice::wire;
 
 // FlatBuffers' per-string cost: length prefix, NUL, padding to 4.
 constexpr size_t kStringOverheadBytes = 8;
-// Table + vtable + vector slot + alignment of one SwimUpdate (measured 40..48; kept above).
-constexpr size_t kUpdateOverheadBytes = 56;
+// One SwimUpdate: table (soffset, incarnation, two string offsets, state, up to 7 bytes of
+// alignment) 28 + its vtable 12 (counted even though the builder shares equal vtables) + its
+// slot in the updates vector 4.
+constexpr size_t kUpdateOverheadBytes = 44;
 // Header, root offset, SwimMessage table + vtable, updates vector header, alignment.
 constexpr size_t kMessageOverheadBytes = SWIM_HEADER_BYTES + 104;
 
@@ -149,7 +151,8 @@ size_t datagram_base_bytes_bound(const Message& message) {
 }
 
 size_t update_bytes_bound(const Update& update) {
-  return kUpdateOverheadBytes + update.member.size() + update.origin.size() + 2 * kStringOverheadBytes;
+  const size_t origin_bytes = update.origin.empty() ? 0 : update.origin.size() + kStringOverheadBytes;
+  return kUpdateOverheadBytes + update.member.size() + kStringOverheadBytes + origin_bytes;
 }
 
 Result<Bytes> encode_datagram(const Message& message, size_t datagram_bytes_max) {

@@ -31,7 +31,11 @@ struct Config {
 
   uint64_t push_pull_interval_ms = 30000;  // periodic full-state sync; 0 = only on join
   uint64_t join_retry_interval_ms = 2000;  // re-contact seeds while no other member is known
-  uint64_t dead_retention_ms = 60000;      // keep dead/left tombstones against stale gossip
+  // Ping one random dead member this often, telling it that it is dead: after a partition both
+  // sides hold each other dead at equal incarnations, and only this brings them back. 0 = off.
+  uint64_t reconnect_interval_ms = 10000;
+  // Keep dead/left tombstones this long: against stale gossip, and as reconnect targets.
+  uint64_t dead_retention_ms = 3600000;
   uint64_t leave_linger_ms = 1000;         // keep answering after leave() so the news spreads
 
   size_t datagram_bytes_max = kDatagramBytesMax;

@@ -27,6 +27,7 @@ Core::Core(Config config, Prng prng, uint64_t now_ms)
   // Members started together would otherwise probe in lockstep.
   auto next = [this] { return prng_.next(); };
   next_probe_ms_ = now_ms + random_below(next, config_.probe_interval_ms);
+  next_reconnect_ms_ = now_ms + config_.reconnect_interval_ms;
   if (config_.push_pull_interval_ms > 0) {
     next_push_pull_ms_ = now_ms + config_.push_pull_interval_ms / 2 +
                          random_below(next, config_.push_pull_interval_ms / 2 + 1);
@@ -82,6 +83,7 @@ void Core::tick(uint64_t now_ms) {
   if (now_ms >= next_probe_ms_) start_probe(now_ms);
   expire_suspicions(now_ms);
   maybe_push_pull(now_ms);
+  maybe_reconnect(now_ms);
   if (!seeds_.empty() && live_members() == 1 && now_ms >= next_join_ms_) send_join(now_ms);
 }
 
@@ -108,6 +110,7 @@ uint64_t Core::next_tick_ms() const {
   }
   for (const auto& [address, suspicion] : suspicions_) consider(suspicion.deadline_ms);
   if (config_.push_pull_interval_ms > 0) consider(next_push_pull_ms_);
+  if (config_.reconnect_interval_ms > 0) consider(next_reconnect_ms_);
   if (!seeds_.empty() && live_members() == 1) consider(next_join_ms_);
   return next;
 }

@@ -71,7 +71,7 @@ struct Stats {
   uint64_t dropped_foreign_cluster = 0;
   uint64_t dropped_not_for_us = 0;      // pings for another target, ping-reqs we cannot serve
   uint64_t dropped_outbox_full = 0;     // datagrams and events the driver did not drain in time
-  uint64_t dropped_members_full = 0;    // new members beyond members_max
+  uint64_t dropped_members_full = 0;    // new members beyond members_max (no tombstone to evict)
   uint64_t broadcasts_evicted = 0;
   uint64_t pings_sent = 0;
   uint64_t acks_sent = 0;
@@ -87,6 +87,8 @@ struct Stats {
   uint64_t deaths_declared = 0;     // by us, after a suspicion timed out
   uint64_t refutations = 0;
   uint64_t updates_piggybacked = 0;
+  uint64_t reconnect_pings = 0;
+  uint64_t tombstones_evicted = 0;  // dead/left entries dropped early to make room
   uint64_t push_pull_requests = 0;
   uint64_t push_pull_merges = 0;
   uint64_t periods = 0;                    // protocol periods started
@@ -107,7 +109,7 @@ class Core {
   bool leave_done(uint64_t now_ms) const;
 
   // Runs every timer due at `now_ms`: probe periods, ping-req, suspicion expiry, nacks, join
-  // retries, push-pull scheduling, tombstone reaping.
+  // retries, push-pull scheduling, reconnect pings, tombstone reaping.
   void tick(uint64_t now_ms);
   // The earliest time tick() has something to do (the driver may sleep until then).
   uint64_t next_tick_ms() const;
@@ -183,6 +185,8 @@ class Core {
   void push_event(EventKind kind, const Member& member, uint64_t now_ms);
   void send_join(uint64_t now_ms);
   void maybe_push_pull(uint64_t now_ms);
+  void maybe_reconnect(uint64_t now_ms);
+  bool make_room();
   void reap_tombstones(uint64_t now_ms);
 
   // Membership rules (core_membership.cc).
@@ -222,6 +226,7 @@ class Core {
   std::vector<std::string> seeds_;
   uint64_t next_join_ms_ = 0;
   uint64_t next_push_pull_ms_ = 0;
+  uint64_t next_reconnect_ms_ = 0;
 
   Ready ready_;
   Stats stats_;

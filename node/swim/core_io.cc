@@ -158,6 +158,36 @@ void Core::maybe_push_pull(uint64_t now_ms) {
   stats_.push_pull_requests += 1;
 }
 
+void Core::maybe_reconnect(uint64_t now_ms) {
+  if (config_.reconnect_interval_ms == 0 || now_ms < next_reconnect_ms_) return;
+  next_reconnect_ms_ = now_ms + config_.reconnect_interval_ms;
+  std::vector<const Member*> dead;
+  for (const auto& [address, member] : members_) {
+    if (member.state == MemberState::dead) dead.push_back(&member);
+  }
+  if (dead.empty()) return;
+  auto next = [this] { return prng_.next(); };
+  const Member& target = *dead[random_below(next, dead.size())];
+  // If it is alive after all, it refutes at once and its ack (carrying the new incarnation)
+  // revives it here; and it tells us in that ack if it holds us dead too.
+  stats_.reconnect_pings += 1;
+  const std::string address = target.address;
+  send(address, MessageKind::ping, next_seq_++, address, {update_of(target, config_.self_address)});
+}
+
+bool Core::make_room() {
+  auto oldest = members_.end();
+  for (auto it = members_.begin(); it != members_.end(); ++it) {
+    const Member& member = it->second;
+    if (member.state != MemberState::dead && member.state != MemberState::left) continue;
+    if (oldest == members_.end() || member.state_since_ms < oldest->second.state_since_ms) oldest = it;
+  }
+  if (oldest == members_.end()) return false;
+  members_.erase(oldest);
+  stats_.tombstones_evicted += 1;
+  return true;
+}
+
 void Core::reap_tombstones(uint64_t now_ms) {
   std::erase_if(members_, [&](const auto& item) {
     const Member& member = item.second;

@@ -49,7 +49,8 @@ void Core::apply_update(const Update& update, uint64_t now_ms) {
 void Core::apply_alive(const Update& update, uint64_t now_ms) {
   auto it = members_.find(update.member);
   if (it == members_.end()) {
-    if (members_.size() >= config_.members_max) {
+    // A live newcomer matters more than the oldest tombstone.
+    if (members_.size() >= config_.members_max && !make_room()) {
       stats_.dropped_members_full += 1;
       return;
     }

@@ -514,6 +514,42 @@ TEST(SwimCore, PushPullMergeSuspectsWhatThePeerThinksDead) {
   EXPECT_EQ(ours.members.front(), (Update{"a:1", 0, MemberState::alive, ""}));
 }
 
+TEST(SwimCore, ReconnectPingTellsADeadMemberItIsDead) {
+  Harness h(test_config("a:1"));
+  h.know(names({"b:1", "c:1"}));
+  h.deliver(make_message(MessageKind::gossip, "c:1", 0, "", {Update{"b:1", 2, MemberState::dead, "c:1"}}));
+  Message reconnect;
+  for (const Message& ping : sent(h.run_to(10000), MessageKind::ping, "b:1")) reconnect = ping;
+  ASSERT_EQ(reconnect.target, "b:1");
+  EXPECT_TRUE(carries(reconnect, "b:1", MemberState::dead));
+  EXPECT_EQ(h.core.stats().reconnect_pings, 1u);
+  // b is alive after all: it refutes, and its ack revives it here.
+  Core b(test_config("b:1"), Prng(3), h.now_ms);
+  ASSERT_TRUE(b.on_datagram("a:1", encode_or_die(reconnect), h.now_ms).ok());
+  EXPECT_EQ(b.incarnation(), 3u);
+  const std::vector<Message> acks = sent(b.take_ready(), MessageKind::ack, "a:1");
+  ASSERT_EQ(acks.size(), 1u);
+  const Ready revived = h.deliver(acks.front());
+  EXPECT_EQ(h.core.member("b:1")->state, MemberState::alive);
+  ASSERT_EQ(revived.events.size(), 1u);
+  EXPECT_EQ(revived.events.front().kind, EventKind::joined);
+}
+
+TEST(SwimCore, FullTableEvictsTheOldestTombstoneForANewcomer) {
+  Config config = test_config("a:1");
+  config.members_max = 3;
+  Harness h(config);
+  h.know(names({"b:1", "c:1", "d:1"}));
+  h.deliver(make_message(MessageKind::gossip, "c:1", 0, "", {Update{"b:1", 0, MemberState::dead, "c:1"}}));
+  h.deliver(make_message(MessageKind::gossip, "c:1", 0, "", {Update{"e:1", 0, MemberState::alive, ""}}));
+  EXPECT_EQ(h.core.member("b:1"), nullptr);
+  ASSERT_NE(h.core.member("e:1"), nullptr);
+  EXPECT_EQ(h.core.stats().tombstones_evicted, 1u);
+  h.deliver(make_message(MessageKind::gossip, "c:1", 0, "", {Update{"f:1", 0, MemberState::alive, ""}}));
+  EXPECT_EQ(h.core.member("f:1"), nullptr);  // no tombstone left: the newcomer is refused
+  EXPECT_EQ(h.core.stats().dropped_members_full, 1u);
+}
+
 TEST(SwimCore, AckTellsARestartedSenderItWasDeclaredDead) {
   Harness h(test_config("a:1", /*lifeguard=*/false));
   h.know(names({"b:1", "c:1"}));

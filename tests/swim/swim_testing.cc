@@ -60,7 +60,8 @@ bool carries(const Message& message, const std::string& member, MemberState stat
                      [&](const Update& update) { return update.member == member && update.state == state; });
 }
 
-TestNet::TestNet(size_t n, const Config& base, uint64_t seed, bool join) : base_(base), seed_(seed) {
+TestNet::TestNet(size_t n, const Config& base, uint64_t seed, bool join)
+    : base_(base), seed_(seed), prng_(hash_combine(seed, 0x6e6574)) {
   for (size_t i = 0; i < n; ++i) {
     Config config = base_;
     config.self_address = address_of(i);
@@ -104,19 +105,24 @@ void TestNet::run_for(uint64_t duration_ms) {
 
 void TestNet::step(uint64_t end_ms) {
   uint64_t next_ms = end_ms;
-  for (const InFlight& flight : in_flight_) next_ms = std::min(next_ms, flight.deliver_at_ms);
+  for (const InFlight& flight : in_flight_) {
+    const Node& to = nodes_.at(flight.to);
+    next_ms = std::min(next_ms, to.stall_ms == 0 ? flight.deliver_at_ms : std::max(flight.deliver_at_ms, next_wake_ms(to)));
+  }
   for (auto& [address, node] : nodes_) {
-    if (node.up) next_ms = std::min(next_ms, node.core->next_tick_ms());
+    if (node.up) next_ms = std::min(next_ms, node.stall_ms == 0 ? node.core->next_tick_ms() : next_wake_ms(node));
   }
   now_ms_ = std::max(next_ms, now_ms_ + 1);
-  std::sort(in_flight_.begin(), in_flight_.end(), [](const InFlight& a, const InFlight& b) {
+  std::stable_sort(in_flight_.begin(), in_flight_.end(), [](const InFlight& a, const InFlight& b) {
     return a.deliver_at_ms != b.deliver_at_ms ? a.deliver_at_ms < b.deliver_at_ms : a.sequence < b.sequence;
   });
   std::vector<InFlight> due;
-  while (!in_flight_.empty() && in_flight_.front().deliver_at_ms <= now_ms_) {
-    due.push_back(std::move(in_flight_.front()));
-    in_flight_.erase(in_flight_.begin());
+  std::vector<InFlight> later;
+  for (InFlight& flight : in_flight_) {
+    const bool ready = flight.deliver_at_ms <= now_ms_ && awake(nodes_.at(flight.to));
+    (ready ? due : later).push_back(std::move(flight));
   }
+  in_flight_ = std::move(later);
   for (const InFlight& flight : due) {
     Node& node = nodes_.at(flight.to);
     if (!node.up) continue;
@@ -126,7 +132,7 @@ void TestNet::step(uint64_t end_ms) {
     collect(flight.to);
   }
   for (auto& [address, node] : nodes_) {
-    if (!node.up) continue;
+    if (!node.up || !awake(node)) continue;
     node.core->tick(now_ms_);
     collect(address);
   }
@@ -138,6 +144,7 @@ void TestNet::collect(const std::string& address) {
   node.events.insert(node.events.end(), ready.events.begin(), ready.events.end());
   for (OutDatagram& datagram : ready.datagrams) {
     if (!link_up(address, datagram.to)) continue;
+    if (loss_probability > 0 && random_chance([this] { return prng_.next(); }, loss_probability)) continue;
     in_flight_.push_back(InFlight{now_ms_ + latency_ms, sequence_++, address, datagram.to, std::move(datagram.bytes)});
   }
   for (const PushPullRequest& request : ready.push_pulls) {
@@ -159,9 +166,9 @@ void TestNet::exchange_push_pull(const std::string& from, const std::string& to,
   ASSERT_TRUE(ours_decoded.ok() && theirs_decoded.ok());
   EXPECT_TRUE(peer.merge_remote_state(*ours_decoded, now_ms_).ok());
   EXPECT_TRUE(initiator.merge_remote_state(*theirs_decoded, now_ms_).ok());
-  // The merges may have produced datagrams and events; the peer's are collected here, ours by
-  // the caller's next collect (the current batch is already taken).
+  // The merges may have produced datagrams and events (the caller's batch is already taken).
   collect(to);
+  collect(from);
 }
 
 bool TestNet::everyone_sees(size_t index, MemberState state) {

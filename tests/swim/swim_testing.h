@@ -38,6 +38,7 @@ class TestNet {
     std::unique_ptr<Core> core;
     bool up = true;
     std::vector<Event> events;  // everything the core reported, in order
+    uint64_t stall_ms = 0;
   };
 
   // n members "n0:7946".."n<n-1>:7946"; each joins through n0 when `join` is true.
@@ -67,6 +68,9 @@ class TestNet {
   void isolate(size_t index);  // both directions to and from everyone
   void heal() { blocked_.clear(); }
   void kill(size_t index) { node(index).up = false; }
+  // The member runs (receives and ticks) only at multiples of `period_ms`, like a process
+  // starved of CPU; 0 makes it prompt again.
+  void stall(size_t index, uint64_t period_ms) { node(index).stall_ms = period_ms; }
   // A fresh core (incarnation 0, empty table) at the same address, joining through n0.
   void restart(size_t index);
 
@@ -78,6 +82,7 @@ class TestNet {
   size_t count_events(size_t observer, size_t subject, EventKind kind);
 
   uint64_t latency_ms = 5;
+  double loss_probability = 0;  // each datagram independently
   bool push_pull_enabled = true;
   uint64_t datagrams_delivered = 0;
   uint64_t transcript_hash = 0;  // every delivered datagram, folded in order
@@ -95,9 +100,12 @@ class TestNet {
   void collect(const std::string& address);
   void exchange_push_pull(const std::string& from, const std::string& to, bool join);
   bool link_up(const std::string& from, const std::string& to);
+  bool awake(const Node& node) const { return node.stall_ms == 0 || now_ms_ % node.stall_ms == 0; }
+  uint64_t next_wake_ms(const Node& node) const { return (now_ms_ / node.stall_ms + 1) * node.stall_ms; }
 
   Config base_;
   uint64_t seed_;
+  Prng prng_;
   uint64_t now_ms_ = 0;
   uint64_t sequence_ = 0;
   std::map<std::string, Node> nodes_;

@@ -182,11 +182,11 @@ RC_GTEST_PROP(SwimWire, SizeBoundsNeverUnderestimate, ()) {
   message.source_incarnation = *rc::gen::arbitrary<uint64_t>();
   message.seq = *rc::gen::arbitrary<uint32_t>();
   size_t bound = datagram_base_bytes_bound(message);
-  const size_t count = *rc::gen::inRange<size_t>(0, 12);
+  const size_t count = *rc::gen::inRange<size_t>(0, 24);
   for (size_t i = 0; i < count; ++i) {
     Update update;
-    update.member = std::string(*rc::gen::inRange<size_t>(1, 64), 'm');
-    update.origin = std::string(*rc::gen::inRange<size_t>(0, 64), 'o');
+    update.member = std::string(*rc::gen::inRange<size_t>(1, kAddressBytesMax + 1), 'm');
+    update.origin = std::string(*rc::gen::inRange<size_t>(0, kAddressBytesMax + 1), 'o');
     update.incarnation = *rc::gen::arbitrary<uint64_t>();
     update.state = static_cast<MemberState>(*rc::gen::inRange(0, 4));
     bound += update_bytes_bound(update);
