@@ -50,8 +50,11 @@ size_t BroadcastQueue::take(size_t& bytes_budget, uint32_t transmits_max, std::s
   });
   size_t taken = 0;
   for (auto it : order) {
+    if (out.size() >= kUpdatesPerDatagramMax) break;
     const size_t cost = update_bytes_bound(it->second.update);
-    if (cost > bytes_budget || out.size() >= kUpdatesPerDatagramMax) break;
+    // A smaller update further down may still fit; one that never fits an empty datagram
+    // must not block the queue behind it.
+    if (cost > bytes_budget) continue;
     bytes_budget -= cost;
     out.push_back(it->second.update);
     it->second.transmits += 1;

@@ -24,8 +24,8 @@ class BroadcastQueue {
   // the entry sent most often (oldest among equals) makes room; returns false if one was evicted.
   bool push(Update update);
 
-  // Appends queued updates to `out` in priority order while their update_bytes_bound() fits in
-  // `bytes_budget` (which shrinks accordingly), stopping at the first that does not fit. Skips
+  // Appends queued updates to `out` in priority order as long as their update_bytes_bound()
+  // fits in `bytes_budget` (which shrinks accordingly), skipping those that do not. Skips
   // updates about `skip_member` (already in the datagram). Counts a transmit on each taken
   // update and drops those that have now been sent `transmits_max` times. Returns how many.
   size_t take(size_t& bytes_budget, uint32_t transmits_max, std::string_view skip_member,

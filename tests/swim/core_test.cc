@@ -100,6 +100,50 @@ TEST(SwimFormulas, LifeguardSuspicionTimeoutFallsLogarithmically) {
   EXPECT_EQ(suspicion_timeout_ms(config, 11, 0), 8000u);
 }
 
+TEST(SwimBroadcastQueue, LeastSentThenNewestFirstAndSupersedes) {
+  BroadcastQueue queue(8);
+  queue.push(Update{"a:1", 0});
+  queue.push(Update{"b:1", 0});
+  queue.push(Update{"c:1", 0});
+  queue.push(Update{"a:1", 1});  // supersedes, and is now the newest
+  EXPECT_EQ(queue.size(), 3u);
+  std::vector<Update> out;
+  size_t budget = update_bytes_bound(Update{"a:1", 0}) * 2;
+  EXPECT_EQ(queue.take(budget, 3, "", out), 2u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], (Update{"a:1", 1}));
+  EXPECT_EQ(out[1].member, "c:1");
+  out.clear();
+  budget = 10000;
+  queue.take(budget, 3, "", out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].member, "b:1");  // never sent yet: goes before the twice-sent
+  EXPECT_EQ(queue.transmits("a:1"), 2u);
+}
+
+TEST(SwimBroadcastQueue, DropsAtTheLimitSkipsWhatDoesNotFitAndEvictsTheMostSent) {
+  BroadcastQueue queue(2);
+  queue.push(Update{std::string(300, 'x'), 0});
+  queue.push(Update{"small:1", 0});
+  std::vector<Update> out;
+  size_t budget = 200;
+  queue.take(budget, 2, "", out);
+  ASSERT_EQ(out.size(), 1u);  // the big one does not fit and does not block the small one
+  EXPECT_EQ(out[0].member, "small:1");
+  budget = 10000;
+  out.clear();
+  queue.take(budget, 2, "", out);
+  EXPECT_EQ(queue.find("small:1"), nullptr);  // sent twice: done
+  EXPECT_EQ(queue.size(), 1u);
+  queue.push(Update{"n1:1", 0});
+  EXPECT_FALSE(queue.push(Update{"n2:1", 0}));  // full: the most-sent entry made room
+  EXPECT_EQ(queue.find(std::string(300, 'x')), nullptr);
+  out.clear();
+  queue.take(budget, 5, "n1:1", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].member, "n2:1");
+}
+
 TEST(SwimConfig, RejectsInconsistentSettings) {
   EXPECT_TRUE(validate(test_config("a:1")).ok());
   Config config = test_config("a:1");
