@@ -2,9 +2,12 @@
 // into the Runtime seam. Why a thread pool and not io_uring for files: see file_workers.h.
 #include "runtime/epoll/epoll_runtime.h"
 
+#include <signal.h>
 #include <sys/random.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -91,6 +94,28 @@ uint64_t EpollRuntime::random() { return prng_.next(); }
 
 Result<std::unique_ptr<DatagramSocket>> EpollRuntime::bind_datagram(uint16_t port) {
   return bind_udp(*reactor_, options_.host, port);
+}
+
+Result<std::unique_ptr<DatagramSocket>> EpollRuntime::adopt_datagram(int fd) {
+  return adopt_udp(*reactor_, UniqueFd(fd));
+}
+
+Result<int> EpollRuntime::wait_signal(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int signal : signals) sigaddset(&set, signal);
+  UniqueFd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!fd.valid()) return errno_status("signalfd", "", errno);
+  IoHandle handle(*reactor_, std::move(fd));
+  SLUICE_TRY(handle.register_fd());
+  while (true) {
+    signalfd_siginfo info{};
+    const ssize_t n = ::read(handle.fd(), &info, sizeof info);
+    if (n == static_cast<ssize_t>(sizeof info)) return static_cast<int>(info.ssi_signo);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return errno_status("read", "signalfd", errno);
+    SLUICE_TRY(handle.wait(IoHandle::Direction::read, kInstantMax));
+  }
 }
 
 Result<std::unique_ptr<Listener>> EpollRuntime::listen(uint16_t port) {

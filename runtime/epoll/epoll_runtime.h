@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +53,13 @@ class EpollRuntime final : public Runtime {
   WallTime wall_now() override;
   uint64_t random() override;
   Result<std::unique_ptr<DatagramSocket>> bind_datagram(uint16_t port) override;
+  // Wraps `fd`, a bound UDP socket this runtime now owns (closed on failure too): the membership
+  // socket an sk_lookup program steers to (bpf/loader.h).
+  Result<std::unique_ptr<DatagramSocket>> adopt_datagram(int fd);
+  // Parks the calling fiber until one of `signals` arrives and returns its number. The caller
+  // blocks them in every thread first (pthread_sigmask before create(), so the file workers
+  // inherit the mask); they then arrive through a signalfd. For a node's SIGINT/SIGTERM.
+  Result<int> wait_signal(std::initializer_list<int> signals);
   Result<std::unique_ptr<Listener>> listen(uint16_t port) override;
   // A connection not established within `timeout` is `unreachable`.
   Result<std::unique_ptr<Stream>> connect(const Address& to, Duration timeout) override;

@@ -1,6 +1,7 @@
 #include "runtime/epoll/sockets.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -286,6 +287,12 @@ Result<std::unique_ptr<DatagramSocket>> bind_udp(Reactor& reactor, const std::st
   SLUICE_ASSIGN_OR_RETURN(SocketAddress local, to_socket_address(address));
   SLUICE_ASSIGN_OR_RETURN(UniqueFd fd, new_socket(local.family(), SOCK_DGRAM, "bind_datagram " + address.to_string()));
   if (::bind(fd.get(), local.get(), local.length) != 0) return errno_status("bind", address.to_string(), errno);
+  return adopt_udp(reactor, std::move(fd));
+}
+
+Result<std::unique_ptr<DatagramSocket>> adopt_udp(Reactor& reactor, UniqueFd fd) {
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) return errno_status("fcntl O_NONBLOCK", "", errno);
   auto socket = std::make_unique<EpollDatagramSocket>(reactor, std::move(fd));
   SLUICE_TRY(socket->start());
   return std::unique_ptr<DatagramSocket>(std::move(socket));

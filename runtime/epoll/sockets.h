@@ -26,4 +26,8 @@ Result<std::unique_ptr<Stream>> connect_tcp(Reactor& reactor, const Address& to,
 
 Result<std::unique_ptr<DatagramSocket>> bind_udp(Reactor& reactor, const std::string& host, uint16_t port);
 
+// Takes over `fd`, a bound UDP socket made elsewhere: the BPF loader's membership socket, which
+// an sk_lookup program steers datagrams to (bpf/loader.h). Made non-blocking, then as bind_udp.
+Result<std::unique_ptr<DatagramSocket>> adopt_udp(Reactor& reactor, UniqueFd fd);
+
 }  // namespace sluice::runtime::epoll
