@@ -112,7 +112,8 @@ Status Log::ensure_open(Segment& segment) {
 // Sealed segments keep only their summary in memory while closed; the entries come from the
 // index file, or from the data when that file is missing or damaged (and it is rewritten).
 Status Log::load_entries(Segment& segment) {
-  if (!segment.index.entries.empty()) return Status();
+  // The active segment's entries live in memory from open() on (none while it is empty).
+  if (!segment.index.entries.empty() || &segment == &segments_.back()) return Status();
   const SegmentIndex& summary = segment.index;
   Result<IndexFileHeader> header = read_index_header(fs_, dir_, summary.base_offset);
   if (header.ok() && header->summary.end_offset == summary.end_offset && header->summary.data_bytes == summary.data_bytes) {

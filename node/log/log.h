@@ -66,7 +66,7 @@ struct SegmentInfo {
 struct RecoveryReport {
   uint64_t segments = 0;
   uint64_t truncated_bytes = 0;  // torn or unsynced tail cut off the active segment
-  uint64_t indexes_rebuilt = 0;
+  uint64_t indexes_rebuilt = 0;  // from the data, at open or when a segment was first read
   uint64_t files_removed = 0;    // temporary files, orphaned or stale indexes
 };
 

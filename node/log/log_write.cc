@@ -104,9 +104,14 @@ Status Log::roll() {
   const uint64_t prev_term = last_term();
   Result<std::unique_ptr<runtime::File>> created = create_data_file(fs_, dir_, base_offset, prev_term);
   if (!created.ok()) {
-    // A leftover empty file would claim offsets the old segment keeps growing into.
+    // The old segment stays active and keeps growing: its new index file would go stale, and a
+    // leftover empty file would claim offsets the old segment grows into. Either left behind is
+    // an unknown state (open() cleans both up).
+    const runtime::Status index_removed = fs_.remove(join_path(dir_, index_file_name(sealed.base_offset)));
     runtime::Result<bool> left = fs_.exists(data_path(base_offset));
-    if (!left.ok() || *left) return fail(created.status());
+    if ((!index_removed.ok() && index_removed.code() != runtime::Errc::not_found) || !left.ok() || *left) {
+      return fail(created.status());
+    }
     return created.status();
   }
   const runtime::Status dir_synced = fs_.sync_dir(dir_);

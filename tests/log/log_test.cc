@@ -487,6 +487,28 @@ TEST(Log, FullDiskIsAnErrorAndTheLogWorksOnceSpaceFrees) {
   EXPECT_EQ(read_all(*log, 0).size(), 33u);
 }
 
+TEST(Log, FullDiskDuringARollLeavesTheActiveSegmentWorking) {
+  DiskRig rig;
+  auto log = open_log(rig);
+  while (log->segments().size() == 1) append_batches(*log, 1);  // fill the first segment, roll once
+  const uint64_t active_base = log->segments().back().base_offset;
+  while (log->segments().back().size_bytes + 400 < small_options().segment_bytes_max) append_batches(*log, 1);
+  rig.disk.faults().full = true;  // the next roll cannot create its segment
+  Result<AppendResult> refused = log->append(make_batch(log->end_offset(), 1, 3, kT0, 80));
+  EXPECT_EQ(refused.code(), Errc::no_space);
+  EXPECT_EQ(log->segments().back().base_offset, active_base);
+  EXPECT_FALSE(*rig.fs->exists("p0/" + index_file_name(active_base)));  // no stale index left behind
+  rig.disk.faults().full = false;
+  append_batches(*log, 3);
+  EXPECT_GT(log->segments().back().base_offset, active_base);
+  LOG_ASSERT_OK(log->sync());
+  const std::vector<Bytes> all = read_all(*log, 0);
+  log.reset();
+  rig.crash(4);
+  log = open_log(rig);
+  EXPECT_EQ(read_all(*log, 0), all);
+}
+
 TEST(Log, FailedSyncFailsTheLogUntilReopened) {
   DiskRig rig;
   auto log = open_log(rig);
