@@ -7,18 +7,34 @@ namespace sluice::raft {
 namespace {
 
 constexpr uint8_t kConfChangeVersion = 1;
-constexpr size_t kConfChangeHeaderBytes = 4;  // version, transition, item count (u16 LE)
-constexpr size_t kConfChangeItemBytes = 9;    // type, node id (u64 LE)
+void put_u16(Bytes& out, size_t value) {
+  out.push_back(static_cast<std::byte>(value & 0xff));
+  out.push_back(static_cast<std::byte>((value >> 8) & 0xff));
+}
 
 void put_u64(Bytes& out, uint64_t value) {
   for (int shift = 0; shift < 64; shift += 8) out.push_back(static_cast<std::byte>(value >> shift));
 }
 
-uint64_t get_u64(ByteSpan bytes) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < 8; ++i) value |= static_cast<uint64_t>(bytes[i]) << (8 * i);
-  return value;
-}
+// Little-endian reads that turn `ok` false instead of reading past the end.
+struct Reader {
+  ByteSpan rest;
+  bool ok = true;
+
+  uint64_t take(size_t bytes) {
+    if (!ok || rest.size() < bytes) {
+      ok = false;
+      return 0;
+    }
+    uint64_t value = 0;
+    for (size_t i = 0; i < bytes; ++i) value |= static_cast<uint64_t>(rest[i]) << (8 * i);
+    rest = rest.subspan(bytes);
+    return value;
+  }
+  uint8_t u8() { return static_cast<uint8_t>(take(1)); }
+  size_t u16() { return static_cast<size_t>(take(2)); }
+  uint64_t u64() { return take(8); }
+};
 
 std::string join_ids(const std::set<NodeId>& ids) {
   std::string text;
@@ -77,42 +93,59 @@ std::set<NodeId> ConfState::all_nodes() const {
   return nodes;
 }
 
-Bytes encode_conf_change(const ConfChange& change) {
+Bytes encode_conf_change_entry(const ConfChangeEntry& entry) {
+  const ConfChange& change = entry.change;
   SLUICE_ASSERT_LE(change.items.size(), kConfChangeItemsMax);
   Bytes out;
-  out.reserve(kConfChangeHeaderBytes + change.items.size() * kConfChangeItemBytes);
   out.push_back(static_cast<std::byte>(kConfChangeVersion));
   out.push_back(static_cast<std::byte>(change.transition));
-  out.push_back(static_cast<std::byte>(change.items.size() & 0xff));
-  out.push_back(static_cast<std::byte>(change.items.size() >> 8));
+  put_u16(out, change.items.size());
   for (const ConfChangeItem& item : change.items) {
     out.push_back(static_cast<std::byte>(item.type));
     put_u64(out, item.node);
   }
+  out.push_back(static_cast<std::byte>(entry.result.auto_leave ? 1 : 0));
+  for (const std::set<NodeId>* ids : {&entry.result.voters, &entry.result.voters_outgoing, &entry.result.learners,
+                                      &entry.result.learners_next}) {
+    SLUICE_ASSERT_LE(ids->size(), kConfNodesMax);
+    put_u16(out, ids->size());
+    for (NodeId id : *ids) put_u64(out, id);
+  }
   return out;
 }
 
-Result<ConfChange> decode_conf_change(ByteSpan bytes) {
-  if (bytes.size() < kConfChangeHeaderBytes) return Status(Errc::malformed, "conf change shorter than its header");
-  if (static_cast<uint8_t>(bytes[0]) != kConfChangeVersion) return Status(Errc::malformed, "unknown conf change version");
-  const auto transition = static_cast<uint8_t>(bytes[1]);
+Result<ConfChangeEntry> decode_conf_change_entry(ByteSpan bytes) {
+  Reader in{bytes};
+  ConfChangeEntry entry;
+  const uint8_t version = in.u8();
+  const uint8_t transition = in.u8();
+  if (!in.ok) return Status(Errc::malformed, "conf change shorter than its header");
+  if (version != kConfChangeVersion) return Status(Errc::malformed, "unknown conf change version");
   if (transition > static_cast<uint8_t>(ConfChangeTransition::joint_explicit_leave)) {
     return Status(Errc::malformed, "unknown conf change transition");
   }
-  const size_t count = static_cast<size_t>(bytes[2]) | (static_cast<size_t>(bytes[3]) << 8);
-  if (count > kConfChangeItemsMax) return Status(Errc::malformed, "too many conf change items");
-  if (bytes.size() != kConfChangeHeaderBytes + count * kConfChangeItemBytes) {
-    return Status(Errc::malformed, "conf change length does not match its item count");
-  }
-  ConfChange change;
-  change.transition = static_cast<ConfChangeTransition>(transition);
-  for (size_t i = 0; i < count; ++i) {
-    ByteSpan item = bytes.subspan(kConfChangeHeaderBytes + i * kConfChangeItemBytes, kConfChangeItemBytes);
-    const auto type = static_cast<uint8_t>(item[0]);
+  entry.change.transition = static_cast<ConfChangeTransition>(transition);
+  const size_t items = in.u16();
+  if (items > kConfChangeItemsMax) return Status(Errc::malformed, "too many conf change items");
+  for (size_t i = 0; i < items && in.ok; ++i) {
+    const uint8_t type = in.u8();
+    const NodeId node = in.u64();
     if (type > static_cast<uint8_t>(ConfChangeType::remove_node)) return Status(Errc::malformed, "unknown conf change type");
-    change.items.push_back({static_cast<ConfChangeType>(type), get_u64(item.subspan(1))});
+    entry.change.items.push_back({static_cast<ConfChangeType>(type), node});
   }
-  return change;
+  const uint8_t flags = in.u8();
+  if (flags > 1) return Status(Errc::malformed, "unknown conf change flags");
+  entry.result.auto_leave = flags == 1;
+  for (std::set<NodeId>* ids : {&entry.result.voters, &entry.result.voters_outgoing, &entry.result.learners,
+                                &entry.result.learners_next}) {
+    const size_t count = in.u16();
+    if (count > kConfNodesMax) return Status(Errc::malformed, "too many nodes in a conf change result");
+    for (size_t i = 0; i < count && in.ok; ++i) ids->insert(in.u64());
+  }
+  if (!in.ok) return Status(Errc::malformed, "conf change truncated");
+  if (!in.rest.empty()) return Status(Errc::malformed, "bytes after the conf change");
+  if (entry.result.voters.empty()) return Status(Errc::malformed, "conf change result without voters");
+  return entry;
 }
 
 Result<ConfState> apply_conf_change(const ConfState& current, const ConfChange& change) {

@@ -60,12 +60,25 @@ struct ConfChange {
   friend bool operator==(const ConfChange&, const ConfChange&) = default;
 };
 
-// Items per change; a bound so a decoder never allocates on a hostile count.
+// Items per change and ids per node set; bounds so a decoder never allocates on a hostile count.
 inline constexpr size_t kConfChangeItemsMax = 64;
+inline constexpr size_t kConfNodesMax = 256;
 
-// The conf-change entry payload (docs/raft.md, "Conf-change encoding").
-Bytes encode_conf_change(const ConfChange& change);
-Result<ConfChange> decode_conf_change(ByteSpan bytes);
+// A conf-change entry carries the change (what was asked, for people reading the log) and the
+// membership it results in. Applying the entry adopts `result` as it is: a node that joins with
+// no membership at all, or one that meets the entry again after a log-start jump, needs no
+// correct base to apply a delta to. (The leader computes `result` from a membership that is
+// current: it proposes only when no conf change is unapplied.)
+struct ConfChangeEntry {
+  ConfChange change;
+  ConfState result;  // `index` is not encoded; the entry's own index is
+
+  friend bool operator==(const ConfChangeEntry&, const ConfChangeEntry&) = default;
+};
+
+// The conf-change entry payload (docs/raft.md, "Conf-change entry encoding").
+Bytes encode_conf_change_entry(const ConfChangeEntry& entry);
+Result<ConfChangeEntry> decode_conf_change_entry(ByteSpan bytes);
 
 // The configuration after `change`, or invalid_conf_change saying why it does not apply
 // (entering joint while joint, leaving while not joint, no voter left, node id 0, ...).

@@ -70,8 +70,8 @@ std::string to_string(const Entry& entry) {
       text += " \"" + std::string(as_string_view(entry.data)) + "\"";
       break;
     case EntryType::conf_change: {
-      Result<ConfChange> change = decode_conf_change(entry.data);
-      text += " conf(" + (change.ok() ? to_string(*change) : std::string("malformed")) + ")";
+      Result<ConfChangeEntry> change = decode_conf_change_entry(entry.data);
+      text += " conf(" + (change.ok() ? to_string(change->change) : std::string("malformed")) + ")";
       break;
     }
   }

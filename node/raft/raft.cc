@@ -108,7 +108,7 @@ void Raft::reset_progress() {
     progress = Progress(last + 1, config_.inflight_msgs_max, config_.inflight_bytes_max);
     progress.is_learner = learner;
     progress.recent_active = id == config_.id;
-    if (id == config_.id) progress.match = last;
+    if (id == config_.id) progress.match = log_.durable_index();
   }
 }
 

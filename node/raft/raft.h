@@ -48,7 +48,8 @@ class Raft {
   void apply_committed_entry(const Entry& entry);
   // Entries left the uncommitted tail (they were handed out as committed).
   void release_uncommitted(const std::vector<Entry>& entries);
-  // After advance(): the leader leaves an auto-leave joint configuration once it is applied.
+  // After advance(): the leader acknowledges its own entries now durable, and leaves an
+  // auto-leave joint configuration once it is applied.
   void after_advance();
 
   std::vector<Message> take_messages() { return std::exchange(messages_, {}); }

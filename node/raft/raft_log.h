@@ -55,6 +55,10 @@ class RaftLog {
   void stable_to(Index index, Term term) { unstable_.stable_to(index, term); }
   void stable_jump_to(Index index) { unstable_.stable_jump_to(index); }
 
+  // The last index known durable and part of this log: everything below the unstable tail (0
+  // while a log-start jump is not durable yet, as the stable log is about to be discarded).
+  Index durable_index() const { return unstable_.jump() ? 0 : unstable_.offset() - 1; }
+
   Index committed() const { return committed_; }
   Index applied() const { return applied_; }
   const LogUnstable& unstable() const { return unstable_; }

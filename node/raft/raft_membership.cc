@@ -11,7 +11,8 @@ Status Raft::propose_conf_change(const ConfChange& change) {
   }
   if (change.items.size() > kConfChangeItemsMax) return Status(Errc::invalid_conf_change, "too many items");
   // No conf change is unapplied, so conf_ is the membership the change will meet when applied.
-  SLUICE_TRY(apply_conf_change(conf_, change).status());
+  Result<ConfState> result = apply_conf_change(conf_, change);
+  if (!result.ok()) return result.status();
   for (const ConfChangeItem& item : change.items) {
     if (item.type != ConfChangeType::add_voter || !conf_.is_learner(item.node)) continue;
     const Index match = progress_.at(item.node).match;
@@ -21,7 +22,7 @@ Status Raft::propose_conf_change(const ConfChange& change) {
                         std::to_string(log_.last_index()));
     }
   }
-  SLUICE_TRY(propose(EntryType::conf_change, encode_conf_change(change)));
+  SLUICE_TRY(propose(EntryType::conf_change, encode_conf_change_entry(ConfChangeEntry{change, *result})));
   pending_conf_index_ = log_.last_index();
   return Status();
 }
@@ -29,25 +30,23 @@ Status Raft::propose_conf_change(const ConfChange& change) {
 void Raft::apply_committed_entry(const Entry& entry) {
   // At or below conf_.index the membership already reflects the entry (it came with a jump).
   if (entry.type != EntryType::conf_change || entry.index <= conf_.index) return;
-  Result<ConfChange> change = decode_conf_change(entry.data);
-  if (!change.ok()) {
-    emit(EventKind::conf_change_skipped, "entry " + std::to_string(entry.index) + ": " + change.status().to_string());
+  Result<ConfChangeEntry> decoded = decode_conf_change_entry(entry.data);
+  if (!decoded.ok()) {
+    // Every member holds the same bytes, so every member skips the entry alike.
+    emit(EventKind::conf_change_skipped, "entry " + std::to_string(entry.index) + ": " + decoded.status().to_string());
     return;
   }
-  // Validated when proposed, but a leader change in between can let two proposals commit;
-  // every member meets the same sequence, so all skip the same one.
-  Result<ConfState> next = apply_conf_change(conf_, *change);
-  if (!next.ok()) {
-    emit(EventKind::conf_change_skipped, "entry " + std::to_string(entry.index) + ": " + next.status().to_string());
-    return;
-  }
-  next->index = entry.index;
-  switch_to_conf(*next);
+  ConfState next = std::move(decoded->result);
+  next.index = entry.index;
+  switch_to_conf(next);
   emit(EventKind::conf_change_applied, to_string(conf_));
 }
 
 void Raft::after_advance() {
-  if (role_ != Role::leader || !conf_.joint() || !conf_.auto_leave) return;
+  if (role_ != Role::leader) return;
+  Progress& self = progress_.at(config_.id);
+  if (self.maybe_update(log_.durable_index()) && maybe_commit()) broadcast_append();
+  if (!conf_.joint() || !conf_.auto_leave) return;
   if (pending_conf_index_ > log_.applied()) return;
   // Failing here (transfer in progress, tail full) is retried after the next advance.
   const Status proposed = propose_conf_change(ConfChange{});
@@ -60,9 +59,11 @@ void Raft::switch_to_conf(const ConfState& conf) {
   for (auto it = progress_.begin(); it != progress_.end();) {
     it = nodes.count(it->first) > 0 ? std::next(it) : progress_.erase(it);
   }
+  std::set<NodeId> added;
   for (NodeId id : nodes) {
-    auto [it, added] =
+    auto [it, fresh] =
         progress_.try_emplace(id, log_.last_index() + 1, config_.inflight_msgs_max, config_.inflight_bytes_max);
+    if (fresh) added.insert(id);
     // learners_next still vote in the outgoing half until the joint configuration is left.
     it->second.is_learner = !conf_.is_voter(id);
   }
@@ -76,12 +77,13 @@ void Raft::switch_to_conf(const ConfState& conf) {
   if (lead_transferee_ != kNoNode && !conf_.is_voter(lead_transferee_)) {
     abort_leader_transfer("target left the voters");
   }
-  // The quorum changed, so the commit index may move; new members start probing.
+  // The quorum changed, so the commit index may move. New members are probed at once rather
+  // than at the next heartbeat, so they start catching up.
   if (maybe_commit()) {
     broadcast_append();
   } else {
     for (const auto& [id, progress] : progress_) {
-      if (id != config_.id) maybe_send_append(id, false);
+      if (id != config_.id) maybe_send_append(id, added.count(id) > 0);
     }
   }
 }

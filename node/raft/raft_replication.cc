@@ -20,8 +20,9 @@ Status Raft::propose(EntryType type, Bytes data) {
   return Status();
 }
 
-// Leader only: stamps term and index, appends, counts itself, and commits if it alone is a
-// quorum. Messages follow from broadcast_append().
+// Leader only: stamps term and index and appends. The leader counts itself for these entries only
+// once they are durable (after_advance), so the commit index never runs ahead of what a quorum
+// holds durably, even when the leader alone is a quorum. Messages follow from broadcast_append().
 Status Raft::append_entries(std::vector<Entry> entries) {
   uint64_t bytes = 0;
   for (const Entry& entry : entries) bytes += entry_bytes(entry);
@@ -35,9 +36,7 @@ Status Raft::append_entries(std::vector<Entry> entries) {
     entry.index = ++index;
   }
   uncommitted_bytes_ += bytes;
-  const Index last = log_.append(entries);
-  progress_.at(config_.id).maybe_update(last);
-  maybe_commit();
+  log_.append(entries);
   return Status();
 }
 

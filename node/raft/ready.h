@@ -30,7 +30,7 @@ enum class EventKind : uint8_t {
   campaign_deferred,        // a committed conf change is not applied yet; campaigning would use a stale config
   leader_transfer_aborted,  // the target did not take over within an election timeout, or left
   conf_change_applied,
-  conf_change_skipped,      // committed but invalid for the membership it met (every member skips it alike)
+  conf_change_skipped,      // committed but its payload does not decode (every member skips it alike)
   log_start_jump_sent,
   log_start_jump_applied,
 };

@@ -20,7 +20,7 @@ namespace sluice::raft::testing {
 namespace {
 
 constexpr int kCasesDefault = 1000;
-constexpr int kHealRoundsMax = 400;
+constexpr int kHealRoundsMax = 200;
 // Schedules grow with RapidCheck's size (0..100): up to 1,600 ops.
 constexpr double kOpsPerSize = 16.0;
 
@@ -43,6 +43,7 @@ enum class OpKind : uint8_t {
   round,      // process every node, deliver everything in order, process again
   isolate,    // partition one node from the rest
   reconnect,  // heal partitions
+  conf_change,
 };
 
 const char* name(OpKind kind) {
@@ -65,6 +66,7 @@ const char* name(OpKind kind) {
     case OpKind::round: return "round";
     case OpKind::isolate: return "isolate";
     case OpKind::reconnect: return "reconnect";
+    case OpKind::conf_change: return "conf-change";
   }
   return "?";
 }
@@ -82,7 +84,8 @@ std::ostream& operator<<(std::ostream& os, const Op& op) {
 }
 
 struct Scenario {
-  uint32_t nodes = 3;
+  uint32_t nodes = 3;   // initial voters
+  uint32_t spares = 0;  // nodes that start with no membership and can be added
   bool pre_vote = true;
   bool check_quorum = true;
   uint32_t inflight_msgs_max = 4;
@@ -91,7 +94,7 @@ struct Scenario {
 };
 
 std::ostream& operator<<(std::ostream& os, const Scenario& s) {
-  os << "nodes=" << s.nodes << " pre_vote=" << s.pre_vote << " check_quorum=" << s.check_quorum
+  os << "nodes=" << s.nodes << " spares=" << s.spares << " pre_vote=" << s.pre_vote << " check_quorum=" << s.check_quorum
      << " inflight_msgs_max=" << s.inflight_msgs_max << " append_bytes_max=" << s.append_bytes_max << "\nops:";
   for (size_t i = 0; i < s.ops.size(); ++i) os << (i % 8 == 0 ? "\n  " : " ") << s.ops[i];
   return os;
@@ -105,16 +108,19 @@ rc::Gen<Op> gen_op() {
                                         {10, OpKind::process_all}, {4, OpKind::process}, {12, OpKind::round},
                                         {10, OpKind::propose}, {1, OpKind::crash}, {3, OpKind::restart},
                                         {2, OpKind::trim}, {1, OpKind::transfer}, {3, OpKind::read},
-                                        {1, OpKind::campaign}, {1, OpKind::isolate}, {1, OpKind::reconnect}}),
+                                        {1, OpKind::campaign}, {1, OpKind::isolate}, {1, OpKind::reconnect},
+                                        {2, OpKind::conf_change}}),
       rc::gen::inRange<uint32_t>(0, 5), rc::gen::inRange<uint32_t>(0, 64));
 }
 
 rc::Gen<Scenario> gen_scenario() {
   return rc::gen::apply(
-      [](uint32_t nodes, bool pre_vote, bool check_quorum, uint32_t inflight, uint64_t append_bytes, std::vector<Op> ops) {
-        return Scenario{nodes, pre_vote, check_quorum, inflight, append_bytes, std::move(ops)};
+      [](uint32_t nodes, uint32_t spares, bool pre_vote, bool check_quorum, uint32_t inflight, uint64_t append_bytes,
+         std::vector<Op> ops) {
+        return Scenario{nodes, spares, pre_vote, check_quorum, inflight, append_bytes, std::move(ops)};
       },
-      rc::gen::inRange<uint32_t>(3, 6), rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(),
+      rc::gen::inRange<uint32_t>(3, 6), rc::gen::inRange<uint32_t>(0, 3), rc::gen::arbitrary<bool>(),
+      rc::gen::arbitrary<bool>(),
       rc::gen::inRange<uint32_t>(1, 5), rc::gen::inRange<uint64_t>(1, 33),
       rc::gen::scale(kOpsPerSize, rc::gen::container<std::vector<Op>>(gen_op())));
 }
@@ -130,16 +136,19 @@ struct Coverage {
   uint64_t reads_served = 0;
   uint64_t transfers = 0;
   uint64_t rejections = 0;  // append rejections (back-tracking)
+  uint64_t conf_changes = 0;  // applied on a leader
 };
 Coverage coverage;
 
 // Runs a scenario and records what happened, so a failure can show the run that led to it.
 class ScheduleRun {
  public:
-  explicit ScheduleRun(const Scenario& scenario) : scenario_(scenario), cluster_(/*seed=*/7) {
+  // With `traced`, the run records what each op did (only worth it for a run known to fail:
+  // runs are deterministic, so a failing schedule is simply run again with tracing).
+  ScheduleRun(const Scenario& scenario, bool traced) : scenario_(scenario), cluster_(/*seed=*/7), traced_(traced) {
     ConfState bootstrap;
     for (NodeId id = 1; id <= scenario.nodes; ++id) bootstrap.voters.insert(id);
-    for (NodeId id = 1; id <= scenario.nodes; ++id) {
+    for (NodeId id = 1; id <= scenario.nodes + scenario.spares; ++id) {
       RaftConfig config;
       config.id = id;
       config.election_timeout_ticks = 5;
@@ -148,7 +157,7 @@ class ScheduleRun {
       config.check_quorum = scenario.check_quorum;
       config.inflight_msgs_max = scenario.inflight_msgs_max;
       config.append_bytes_max = scenario.append_bytes_max;
-      const Status added = cluster_.add_node(config, bootstrap);
+      const Status added = cluster_.add_node(config, id <= scenario.nodes ? bootstrap : ConfState{});
       SLUICE_ASSERT(added.ok());
     }
   }
@@ -159,7 +168,8 @@ class ScheduleRun {
     for (const Op& op : scenario_.ops) {
       ++coverage.ops;
       apply(op);
-      if (auto violation = checker_.check(cluster_)) return violation;
+      checkpoint();
+      if (violation_) return violation_;
     }
     coverage.entries_committed += checker_.committed_max();
     return heal_and_expect_progress();
@@ -167,13 +177,26 @@ class ScheduleRun {
 
   std::string trace() const { return trace_.str(); }
 
+  // Appends to the trace when tracing; the callback keeps untraced runs from formatting.
+  template <typename Write>
+  void note(Write&& write) {
+    if (traced_) write(trace_);
+  }
+
  private:
-  NodeId pick_node(uint32_t n) const { return 1 + n % scenario_.nodes; }
+  // Checks the invariants now; ops made of several steps call it after each one, so the checker
+  // sees every intermediate state (a commit decided under one membership, say, before a ready
+  // applies the next).
+  void checkpoint() {
+    if (!violation_) violation_ = checker_.check(cluster_);
+  }
+
+  NodeId pick_node(uint32_t n) const { return 1 + n % (scenario_.nodes + scenario_.spares); }
 
   void apply(const Op& op) {
     const NodeId id = pick_node(op.node);
     std::deque<Message>& network = cluster_.network();
-    trace_ << op << ":";
+    note([&](std::ostream& os) { os << op << ":"; });
     switch (op.kind) {
       case OpKind::tick_all:
         for (NodeId each : cluster_.ids()) {
@@ -187,7 +210,7 @@ class ScheduleRun {
       case OpKind::deliver_any:
         if (!network.empty()) {
           const size_t at = op.kind == OpKind::deliver_first ? 0 : op.pick % network.size();
-          trace_ << " " << to_string(network[at]);
+          note([&](std::ostream& os) { os << " " << to_string(network[at]); });
           cluster_.deliver(at);
         }
         break;
@@ -198,7 +221,10 @@ class ScheduleRun {
         if (!network.empty()) network.push_back(network[op.pick % network.size()]);
         break;
       case OpKind::process_all:
-        for (NodeId each : cluster_.ids()) process(each);
+        for (NodeId each : cluster_.ids()) {
+          process(each);
+          checkpoint();
+        }
         break;
       case OpKind::process:
         process(id);
@@ -228,9 +254,7 @@ class ScheduleRun {
         if (cluster_.up(id)) (void)cluster_.node(id).raft->campaign();
         break;
       case OpKind::round:
-        for (NodeId each : cluster_.ids()) process(each);
-        while (!network.empty()) cluster_.deliver(0);
-        for (NodeId each : cluster_.ids()) process(each);
+        round();
         break;
       case OpKind::isolate: {
         std::set<NodeId> rest;
@@ -243,8 +267,63 @@ class ScheduleRun {
       case OpKind::reconnect:
         cluster_.heal();
         break;
+      case OpKind::conf_change:
+        conf_change(op.pick);
+        break;
     }
-    trace_ << "\n";
+    note([](std::ostream& os) { os << "\n"; });
+  }
+
+  void round() {
+    for (NodeId each : cluster_.ids()) {
+      process(each);
+      checkpoint();
+    }
+    while (!cluster_.network().empty()) {
+      cluster_.deliver(0);
+      checkpoint();
+    }
+    for (NodeId each : cluster_.ids()) {
+      process(each);
+      checkpoint();
+    }
+  }
+
+  RawNode* newest_leader() {
+    RawNode* leader = nullptr;
+    for (NodeId each : cluster_.ids()) {
+      ClusterNode& node = cluster_.node(each);
+      if (node.raft && node.raft->raft().role() == Role::leader &&
+          (leader == nullptr || node.raft->raft().term() > leader->raft().term())) {
+        leader = node.raft.get();
+      }
+    }
+    return leader;
+  }
+
+  // A random membership change on the newest leader: add or remove voters and learners, promote,
+  // demote, replace; joint configurations left automatically or explicitly. Invalid ones are
+  // refused by the leader, which is fine.
+  void conf_change(uint32_t pick) {
+    RawNode* leader = newest_leader();
+    if (leader == nullptr) return;
+    const ConfState& conf = leader->raft().conf_state();
+    ConfChange change;
+    change.transition = pick % 2 == 0 ? ConfChangeTransition::automatic : ConfChangeTransition::joint_explicit_leave;
+    const NodeId a = pick_node(pick / 7);
+    const NodeId b = pick_node(pick / 3);
+    if (!conf.joint()) {
+      switch (pick % 5) {
+        case 0: change.items = {{ConfChangeType::add_voter, a}}; break;
+        case 1: change.items = {{ConfChangeType::add_learner, a}}; break;
+        case 2: change.items = {{ConfChangeType::remove_node, a}}; break;
+        case 3: change.items = {{ConfChangeType::add_voter, a}, {ConfChangeType::remove_node, b}}; break;
+        case 4: change.items = {{ConfChangeType::add_voter, a}, {ConfChangeType::add_learner, b}}; break;
+      }
+    }
+    if (leader->propose_conf_change(change).ok()) {
+      note([&](std::ostream& os) { os << " " << leader->raft().id() << " proposed " << to_string(change); });
+    }
   }
 
   void process(NodeId id) {
@@ -252,13 +331,20 @@ class ScheduleRun {
       for (const RaftEvent& event : rd->events) {
         if (event.kind == EventKind::became_leader) ++coverage.elections_won;
         if (event.kind == EventKind::log_start_jump_applied) ++coverage.jumps_applied;
+        if (event.kind == EventKind::conf_change_applied && cluster_.node(id).raft->raft().role() == Role::leader) {
+          ++coverage.conf_changes;
+        }
       }
       for (const Message& m : rd->messages) {
         if (m.type == MessageType::append_response && m.reject) ++coverage.rejections;
         if (m.type == MessageType::timeout_now) ++coverage.transfers;
       }
       for (const ReadState& read : rd->read_states) coverage.reads_served += read.dropped ? 0 : 1;
-      if (rd->soft_state) trace_ << " " << id << "=" << to_string(rd->soft_state->role) << "@" << cluster_.node(id).raft->raft().term();
+      if (rd->soft_state) {
+        note([&](std::ostream& os) {
+          os << " " << id << "=" << to_string(rd->soft_state->role) << "@" << cluster_.node(id).raft->raft().term();
+        });
+      }
     }
   }
 
@@ -277,7 +363,9 @@ class ScheduleRun {
     }
     if (!cluster_.up(id)) return;
     const std::string data = "p" + std::to_string(++proposals_);
-    if (cluster_.node(id).raft->propose(to_bytes(data)).ok()) trace_ << " " << id << " proposed " << data;
+    if (cluster_.node(id).raft->propose(to_bytes(data)).ok()) {
+      note([&](std::ostream& os) { os << " " << id << " proposed " << data; });
+    }
   }
 
   void restart(NodeId id) {
@@ -296,19 +384,23 @@ class ScheduleRun {
     const Index to = base + 1 + pick % (applied - base);
     const Status trimmed = node.storage.trim_to(to);
     SLUICE_ASSERT(trimmed.ok());
-    trace_ << " " << id << " trimmed to " << to;
+    note([&](std::ostream& os) { os << " " << id << " trimmed to " << to; });
   }
 
   void read(NodeId id) {
     if (!cluster_.up(id)) return;
     const uint64_t context = ++reads_;
     checker_.read_requested(context);
-    if (cluster_.node(id).raft->read_index(context).ok()) trace_ << " " << id << " read ctx=" << context;
+    if (cluster_.node(id).raft->read_index(context).ok()) {
+      note([&](std::ostream& os) { os << " " << id << " read ctx=" << context; });
+    }
   }
 
-  // Faults stop: every node restarts, nothing is lost any more, time moves for everyone.
+  // Faults stop: every node restarts, nothing is lost any more, time moves for everyone. Nodes
+  // the newest membership does not contain are shut down, as their driver would be (and
+  // restarted if a later change adds them back).
   std::optional<std::string> heal_and_expect_progress() {
-    trace_ << "heal\n";
+    note([](std::ostream& os) { os << "heal\n"; });
     cluster_.heal();
     for (NodeId id : cluster_.ids()) {
       if (!cluster_.up(id)) restart(id);
@@ -317,31 +409,45 @@ class ScheduleRun {
     std::optional<Index> target;
     Term target_term = 0;
     for (int round = 0; round < kHealRoundsMax; ++round) {
-      for (NodeId id : cluster_.ids()) cluster_.node(id).raft->tick();
-      for (NodeId id : cluster_.ids()) process(id);
-      while (!cluster_.network().empty()) cluster_.deliver(0);
-      for (NodeId id : cluster_.ids()) process(id);
-      if (auto violation = checker_.check(cluster_)) return violation;
-      if (target && all_applied(*target)) return std::nullopt;
+      const std::set<NodeId> members = newest_membership();
       for (NodeId id : cluster_.ids()) {
-        RawNode& raft = *cluster_.node(id).raft;
-        if (raft.raft().role() == Role::leader && raft.raft().term() != target_term &&
-            raft.propose(to_bytes("final")).ok()) {
-          target = raft.raft().log().last_index();
-          target_term = raft.raft().term();
-        }
+        if (cluster_.up(id) && members.count(id) == 0) cluster_.crash(id);
+        if (!cluster_.up(id) && members.count(id) > 0) restart(id);  // added back
+      }
+      for (NodeId id : cluster_.ids()) {
+        if (cluster_.up(id)) cluster_.node(id).raft->tick();
+      }
+      this->round();
+      if (violation_) return violation_;
+      if (target && all_applied(*target, members)) return std::nullopt;
+      RawNode* leader = newest_leader();
+      if (leader != nullptr && leader->raft().term() != target_term && leader->propose(to_bytes("final")).ok()) {
+        target = leader->raft().log().last_index();
+        target_term = leader->raft().term();
       }
     }
     std::string nodes;
     for (NodeId id : cluster_.ids()) nodes += describe_node(cluster_.node(id));
-    return "liveness: no entry committed on every node within " + std::to_string(kHealRoundsMax) +
+    return "liveness: no entry committed on every member within " + std::to_string(kHealRoundsMax) +
            " fault-free rounds" + (target ? " (target index " + std::to_string(*target) + ")" : " (no leader)") +
            "\n" + nodes;
   }
 
-  bool all_applied(Index index) {
+  // The membership of the most recent conf change any node applied.
+  std::set<NodeId> newest_membership() {
+    const ConfState* newest = nullptr;
     for (NodeId id : cluster_.ids()) {
-      if (cluster_.node(id).raft->status().applied < index) return false;
+      const ClusterNode& node = cluster_.node(id);
+      if (!node.raft) continue;
+      const ConfState& conf = node.raft->raft().conf_state();
+      if (!conf.voters.empty() && (newest == nullptr || conf.index > newest->index)) newest = &conf;
+    }
+    return newest == nullptr ? std::set<NodeId>() : newest->all_nodes();
+  }
+
+  bool all_applied(Index index, const std::set<NodeId>& members) {
+    for (NodeId id : members) {
+      if (!cluster_.up(id) || cluster_.node(id).raft->status().applied < index) return false;
     }
     return true;
   }
@@ -352,6 +458,8 @@ class ScheduleRun {
   uint64_t proposals_ = 0;
   uint64_t reads_ = 0;
   std::ostringstream trace_;
+  bool traced_;
+  std::optional<std::string> violation_;
 };
 
 int cases_from_environment() {
@@ -369,9 +477,11 @@ TEST(RaftProperty, SafetyUnderRandomSchedulesAndLivenessAfterHealing) {
   metadata.description = metadata.id;
   const auto property = [](void) {
     const Scenario scenario = *gen_scenario();
-    ScheduleRun run(scenario);
-    if (std::optional<std::string> violation = run.execute()) {
-      const std::string failure = *violation + "\ntrace of the run:\n" + run.trace();
+    if (ScheduleRun(scenario, /*traced=*/false).execute()) {
+      ScheduleRun traced(scenario, /*traced=*/true);
+      const std::optional<std::string> violation = traced.execute();
+      const std::string failure = violation.value_or("(not reproduced with tracing: nondeterminism)") +
+                                  "\ntrace of the run:\n" + traced.trace();
       RC_FAIL(failure);
     }
   };
@@ -381,7 +491,8 @@ TEST(RaftProperty, SafetyUnderRandomSchedulesAndLivenessAfterHealing) {
   std::cout << "runs=" << coverage.runs << " ops=" << coverage.ops << " elections_won=" << coverage.elections_won
             << " committed_before_heal=" << coverage.entries_committed << " crashes=" << coverage.crashes
             << " append_rejections=" << coverage.rejections << " log_start_jumps=" << coverage.jumps_applied
-            << " transfers=" << coverage.transfers << " reads_served=" << coverage.reads_served << "\n";
+            << " transfers=" << coverage.transfers << " reads_served=" << coverage.reads_served
+            << " conf_changes=" << coverage.conf_changes << "\n";
   EXPECT_TRUE(result.template is<rc::detail::SuccessResult>()) << report.str();
 }
 

@@ -52,6 +52,7 @@ std::optional<std::string> SafetyChecker::observe_commits(Cluster& cluster, cons
     if (!node.raft) continue;
     const Index commit = node.raft->raft().log().committed();
     const Term term = node.raft->raft().term();
+    const bool leader = node.raft->raft().role() == Role::leader;
     const LogView& log = logs.at(id);
     for (Index index = log.first; index <= commit; ++index) {
       const Entry* entry = log.at(index);
@@ -62,6 +63,7 @@ std::optional<std::string> SafetyChecker::observe_commits(Cluster& cluster, cons
       }
       auto [by, fresh] = committed_by_term_.try_emplace(index, term);
       if (!fresh) by->second = std::min(by->second, term);
+      if (leader) committed_under_.try_emplace(index, node.raft->raft().conf_state());
     }
   }
   return std::nullopt;
@@ -137,21 +139,24 @@ std::optional<std::string> SafetyChecker::check_applied(Cluster& cluster) {
 }
 
 std::optional<std::string> SafetyChecker::check_durability(Cluster& cluster) const {
-  const std::vector<NodeId> ids = cluster.ids();
-  const size_t quorum = ids.size() / 2 + 1;
   for (const auto& [index, entry] : committed_) {
-    size_t durable = 0;
-    for (NodeId id : ids) {
-      MemoryLogStorage& storage = cluster.node(id).storage;
-      if (index <= storage.base_index()) {
-        ++durable;  // removed by retention after being applied there
-      } else if (index <= storage.last_index() && storage.all_entries()[index - storage.first_index()] == entry) {
-        ++durable;
+    auto conf = committed_under_.find(index);
+    if (conf == committed_under_.end()) continue;
+    for (const std::set<NodeId>* voters : {&conf->second.voters, &conf->second.voters_outgoing}) {
+      if (voters->empty()) continue;
+      size_t durable = 0;
+      for (NodeId id : *voters) {
+        MemoryLogStorage& storage = cluster.node(id).storage;
+        if (index <= storage.base_index()) {
+          ++durable;  // removed by retention after being applied there
+        } else if (index <= storage.last_index() && storage.all_entries()[index - storage.first_index()] == entry) {
+          ++durable;
+        }
       }
-    }
-    if (durable < quorum) {
-      return "durability: committed entry " + to_string(entry) + " persisted on " + std::to_string(durable) + " of " +
-             std::to_string(ids.size()) + " nodes";
+      if (durable < voters->size() / 2 + 1) {
+        return "durability: committed entry " + to_string(entry) + " persisted on " + std::to_string(durable) +
+               " of the voters " + to_string(conf->second);
+      }
     }
   }
   return std::nullopt;

@@ -4,7 +4,8 @@
 //   Log Matching         two logs with an entry of the same index and term agree up to it;
 //   Leader Completeness  a leader holds every entry committed in an earlier term;
 //   State Machine Safety no two nodes apply different entries at one index;
-// plus: every committed entry is durable (persisted, or removed by retention) on a quorum, and
+// plus: every committed entry is durable (persisted, or removed by retention) on a quorum of the
+// membership it was committed under, and
 // a read index covers every entry committed before the read was requested.
 #pragma once
 
@@ -49,6 +50,9 @@ class SafetyChecker {
   // The lowest term any node had when it knew the entry committed: the entry was committed in
   // that term or earlier, so every leader of a later term must hold it.
   std::map<Index, Term> committed_by_term_;
+  // The leader's membership when it committed the entry: a majority of it (of both halves when
+  // joint) must hold the entry durably. Unknown for entries no leader was seen committing.
+  std::map<Index, ConfState> committed_under_;
   std::map<Index, Entry> applied_;
   std::map<uint64_t, Index> read_floor_;
   std::map<NodeId, size_t> reads_seen_;

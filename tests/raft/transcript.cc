@@ -290,12 +290,14 @@ std::vector<size_t> TranscriptRunner::matching_messages(const Command& c) const 
   const std::string* from = c.option("from");
   const std::string* to = c.option("to");
   const std::string* type = c.option("type");
+  const std::string* context = c.option("ctx");
   const std::deque<Message>& network = cluster_.network();
   for (size_t i = 0; i < network.size(); ++i) {
     const Message& m = network[i];
     if (from && std::to_string(m.from) != *from) continue;
     if (to && std::to_string(m.to) != *to) continue;
     if (type && to_string(m.type) != *type) continue;
+    if (context && std::to_string(m.context) != *context) continue;
     positions.push_back(i);
   }
   if (const std::string* count = c.option("count")) {

@@ -99,35 +99,50 @@ ConfChange change(ConfChangeTransition transition, std::vector<ConfChangeItem> i
   return ConfChange{transition, std::move(items)};
 }
 
-TEST(Membership, EncodingRoundTrips) {
-  const ConfChange original = change(ConfChangeTransition::joint_explicit_leave,
-                                     {{ConfChangeType::add_voter, 4}, {ConfChangeType::remove_node, 1},
-                                      {ConfChangeType::add_learner, 0x1122334455667788ULL}});
-  Result<ConfChange> decoded = decode_conf_change(encode_conf_change(original));
-  ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(*decoded, original);
-  EXPECT_EQ(*decode_conf_change(encode_conf_change(ConfChange{})), ConfChange{});
+ConfChangeEntry sample_entry() {
+  ConfChangeEntry entry;
+  entry.change = change(ConfChangeTransition::joint_explicit_leave,
+                        {{ConfChangeType::add_voter, 4}, {ConfChangeType::remove_node, 1},
+                         {ConfChangeType::add_learner, 0x1122334455667788ULL}});
+  entry.result.voters = {2, 3, 4};
+  entry.result.voters_outgoing = {1, 2, 3};
+  entry.result.learners = {0x1122334455667788ULL};
+  entry.result.learners_next = {7};
+  entry.result.auto_leave = true;
+  return entry;
 }
 
-TEST(Membership, DecodingRejectsDamage) {
-  Bytes good = encode_conf_change(change(ConfChangeTransition::automatic, {{ConfChangeType::add_voter, 4}}));
-  EXPECT_EQ(decode_conf_change(ByteSpan(good).first(3)).code(), Errc::malformed);
-  Bytes truncated = good;
-  truncated.pop_back();
-  EXPECT_EQ(decode_conf_change(truncated).code(), Errc::malformed);
-  Bytes version = good;
-  version[0] = std::byte{9};
-  EXPECT_EQ(decode_conf_change(version).code(), Errc::malformed);
-  Bytes transition = good;
-  transition[1] = std::byte{3};
-  EXPECT_EQ(decode_conf_change(transition).code(), Errc::malformed);
-  Bytes type = good;
-  type[4] = std::byte{3};
-  EXPECT_EQ(decode_conf_change(type).code(), Errc::malformed);
-  Bytes count = good;
-  count[2] = std::byte{0xff};
-  count[3] = std::byte{0xff};
-  EXPECT_EQ(decode_conf_change(count).code(), Errc::malformed);
+TEST(Membership, EntryEncodingRoundTrips) {
+  const ConfChangeEntry original = sample_entry();
+  Result<ConfChangeEntry> decoded = decode_conf_change_entry(encode_conf_change_entry(original));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, original);
+  ConfChangeEntry leave;
+  leave.result.voters = {1};
+  EXPECT_EQ(*decode_conf_change_entry(encode_conf_change_entry(leave)), leave);
+}
+
+TEST(Membership, EntryDecodingRejectsDamage) {
+  const Bytes good = encode_conf_change_entry(sample_entry());
+  ASSERT_TRUE(decode_conf_change_entry(good).ok());
+  for (size_t length = 0; length < good.size(); ++length) {
+    EXPECT_EQ(decode_conf_change_entry(ByteSpan(good).first(length)).code(), Errc::malformed) << length;
+  }
+  Bytes longer = good;
+  longer.push_back(std::byte{0});
+  EXPECT_EQ(decode_conf_change_entry(longer).code(), Errc::malformed);
+  const auto damaged = [&](size_t at, uint8_t value) {
+    Bytes copy = good;
+    copy[at] = std::byte{value};
+    return decode_conf_change_entry(copy).code();
+  };
+  EXPECT_EQ(damaged(0, 9), Errc::malformed);     // version
+  EXPECT_EQ(damaged(1, 3), Errc::malformed);     // transition
+  EXPECT_EQ(damaged(2, 0xff), Errc::malformed);  // item count above the limit
+  EXPECT_EQ(damaged(4, 3), Errc::malformed);     // item type
+  EXPECT_EQ(damaged(31, 2), Errc::malformed);    // flags (after 3 items of 9 bytes)
+  ConfChangeEntry no_voters;
+  EXPECT_EQ(decode_conf_change_entry(encode_conf_change_entry(no_voters)).code(), Errc::malformed);
 }
 
 TEST(Membership, SingleVoterChangeAppliesDirectly) {
@@ -357,7 +372,9 @@ TEST(RawNode, CreateRejectsBadConfigAndContradictoryState) {
   EXPECT_EQ(RawNode::create(config_for(1), storage, Prng(1)).code(), Errc::invalid_state);
 }
 
-TEST(RawNode, SingleVoterElectsItselfCommitsAndServesReads) {
+// A sole voter is its own quorum, but it counts its entries only once they are durable: the
+// commit follows the advance() that confirms persistence, in the next Ready.
+TEST(RawNode, SingleVoterCommitsWhatIsDurableAndServesReads) {
   MemoryLogStorage storage(voters({1}));
   auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
   EXPECT_FALSE(node->has_ready());
@@ -366,17 +383,27 @@ TEST(RawNode, SingleVoterElectsItselfCommitsAndServesReads) {
   Ready rd = cycle(*node, storage);
   ASSERT_TRUE(rd.soft_state.has_value());
   EXPECT_EQ(rd.soft_state->role, Role::leader);
-  EXPECT_EQ(rd.entries.size(), 1u);
+  ASSERT_EQ(rd.entries.size(), 1u);
   EXPECT_EQ(rd.entries[0].type, EntryType::empty);
+  EXPECT_TRUE(rd.committed_entries.empty());
   EXPECT_TRUE(rd.messages.empty());
+  ASSERT_TRUE(node->has_ready());
+  rd = cycle(*node, storage);
+  EXPECT_EQ(rd.committed_entries.size(), 1u);
+  EXPECT_EQ(storage.initial_state().hard_state, (HardState{1, 1, 1}));
+
   ASSERT_TRUE(node->propose(to_bytes("a")).ok());
   ASSERT_TRUE(node->read_index(7).ok());
   rd = cycle(*node, storage);
+  EXPECT_EQ(rd.entries.size(), 1u);
+  EXPECT_TRUE(rd.committed_entries.empty());
+  ASSERT_EQ(rd.read_states.size(), 1u);
+  EXPECT_EQ(rd.read_states[0], (ReadState{7, 1, false}));  // "a" was not committed when the read came
+  rd = cycle(*node, storage);
   ASSERT_EQ(rd.committed_entries.size(), 1u);
   EXPECT_EQ(as_string_view(rd.committed_entries[0].data), "a");
-  ASSERT_EQ(rd.read_states.size(), 1u);
-  EXPECT_EQ(rd.read_states[0], (ReadState{7, 2, false}));
   EXPECT_EQ(storage.initial_state().hard_state, (HardState{1, 1, 2}));
+  EXPECT_FALSE(node->has_ready());
 }
 
 TEST(RawNode, ReadIndexValidatesItsContext) {
