@@ -4,19 +4,38 @@
 #include <utility>
 
 #include "node/base/assert.h"
+#include "runtime/fiber_sanitizer.h"
 
 namespace sluice::runtime {
 
 namespace ctx = boost::context;
+
+namespace {
+// A guard-paged stack that also records where it is, for the sanitizer annotations.
+struct RecordingStack {
+  ctx::protected_fixedsize_stack inner;
+  ctx::stack_context* record;
+  ctx::stack_context allocate() {
+    *record = inner.allocate();
+    return *record;
+  }
+  void deallocate(ctx::stack_context& stack) noexcept { inner.deallocate(stack); }
+};
+}  // namespace
 
 struct Scheduler::Fiber {
   FiberId id = 0;
   FiberState state = FiberState::ready;
   uint64_t generation = 0;  // bumped on every wake: older tokens go stale
   bool cancel_requested = false;
+  bool started = false;
   std::function<void()> body;
   std::shared_ptr<TaskState> task;
+  ctx::stack_context stack;  // for sanitizer annotations
+  void* fake_stack = nullptr;
   ctx::fiber context;
+
+  const void* stack_bottom() const { return static_cast<const char*>(stack.sp) - stack.size; }
 };
 
 Scheduler::Scheduler(TimerSource& timers, size_t stack_bytes) : timers_(timers), stack_bytes_(stack_bytes) {}
@@ -37,16 +56,30 @@ std::shared_ptr<TaskState> Scheduler::spawn(std::string_view name, std::function
   raw->body = std::move(body);
   raw->task = task;
   task->id = raw->id;
-  raw->context = ctx::fiber(std::allocator_arg, ctx::protected_fixedsize_stack(stack_bytes_),
+  raw->context = ctx::fiber(std::allocator_arg, RecordingStack{ctx::protected_fixedsize_stack(stack_bytes_), &raw->stack},
                             [this, raw](ctx::fiber&& scheduler_context) {
+                              sanitizer_finish_switch(nullptr, &scheduler_stack_bottom_, &scheduler_stack_bytes_);
                               scheduler_context_ = std::move(scheduler_context);
-                              raw->body();
-                              finish(*raw);
+                              run_body(*raw);
+                              sanitizer_start_switch(nullptr, scheduler_stack_bottom_, scheduler_stack_bytes_);
                               return std::move(scheduler_context_);
                             });
   fibers_.emplace(raw->id, std::move(fiber));
   ready_.push_back(raw);
   return task;
+}
+
+void Scheduler::run_body(Fiber& fiber) {
+  fiber.started = true;
+  if (shutting_down_) return;  // resumed by shutdown() only to end: the body never runs
+  try {
+    fiber.body();
+  } catch (const ctx::detail::forced_unwind&) {
+    // shutdown() is unwinding this stack; it ends here for good.
+    sanitizer_start_switch(nullptr, scheduler_stack_bottom_, scheduler_stack_bytes_);
+    throw;
+  }
+  finish(fiber);
 }
 
 void Scheduler::finish(Fiber& fiber) {
@@ -74,7 +107,9 @@ void Scheduler::resume(Fiber& fiber) {
   ++resumes_total_;
   fiber.state = FiberState::running;
   current_ = &fiber;
+  sanitizer_start_switch(&scheduler_fake_stack_, fiber.stack_bottom(), fiber.stack.size);
   fiber.context = std::move(fiber.context).resume();
+  sanitizer_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
   current_ = nullptr;
   if (fiber.state == FiberState::finished) {
     SLUICE_ASSERT(!fiber.context);
@@ -83,6 +118,17 @@ void Scheduler::resume(Fiber& fiber) {
 }
 
 void Scheduler::switch_to_scheduler() {
+  Fiber& fiber = current_fiber();
+  // The guard also runs when shutdown() unwinds this fiber: the resume below then throws.
+  struct Arrived {
+    Scheduler& scheduler;
+    Fiber& fiber;
+    ~Arrived() {
+      sanitizer_finish_switch(fiber.fake_stack, &scheduler.scheduler_stack_bottom_, &scheduler.scheduler_stack_bytes_);
+    }
+  };
+  sanitizer_start_switch(&fiber.fake_stack, scheduler_stack_bottom_, scheduler_stack_bytes_);
+  Arrived arrived{*this, fiber};
   scheduler_context_ = std::move(scheduler_context_).resume();
 }
 
@@ -170,13 +216,20 @@ void Scheduler::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_.clear();
-  // Destroying an unfinished Boost.Context fiber unwinds its stack with a forced_unwind exception,
-  // so destructors on that stack run. current_ is set so they may ask who they are.
+  // Destroying a started Boost.Context fiber unwinds its stack with a forced_unwind exception,
+  // so destructors on that stack run; a fiber that never ran is resumed once and returns at once.
+  // current_ is set so code on the stack may ask who it is.
   while (!fibers_.empty()) {
     auto node = fibers_.extract(fibers_.begin());
     Fiber& fiber = *node.mapped();
     current_ = &fiber;
-    fiber.context = ctx::fiber();
+    sanitizer_start_switch(&scheduler_fake_stack_, fiber.stack_bottom(), fiber.stack.size);
+    if (fiber.started) {
+      fiber.context = ctx::fiber();
+    } else {
+      fiber.context = std::move(fiber.context).resume();
+    }
+    sanitizer_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
     current_ = nullptr;
     fiber.task->finished = true;
   }

@@ -105,6 +105,7 @@ class Scheduler {
   struct Fiber;
 
   void resume(Fiber& fiber);
+  void run_body(Fiber& fiber);
   void switch_to_scheduler();
   void finish(Fiber& fiber);
   Fiber* find(FiberId id);
@@ -116,6 +117,10 @@ class Scheduler {
   std::deque<Fiber*> ready_;
   Fiber* current_ = nullptr;
   boost::context::fiber scheduler_context_;  // where a running fiber returns to
+  // The scheduler's own stack, for AddressSanitizer's fiber-switch annotations.
+  void* scheduler_fake_stack_ = nullptr;
+  const void* scheduler_stack_bottom_ = nullptr;
+  size_t scheduler_stack_bytes_ = 0;
   FiberId next_id_ = 1;
   uint64_t resumes_total_ = 0;
   bool shutting_down_ = false;

@@ -144,6 +144,7 @@ TEST(Scheduler, CancelWakesParkedFiberAndLaterCallsReturnCancelled) {
 }
 
 struct DestructorProbe {
+  explicit DestructorProbe(int* counter) : destroyed(counter) {}
   int* destroyed;
   ~DestructorProbe() { ++*destroyed; }
 };
@@ -154,7 +155,7 @@ TEST(Scheduler, ShutdownUnwindsParkedAndUnstartedFibers) {
   int destroyed = 0;
   Channel<int> channel(scheduler, 1);
   scheduler.spawn("parked", [&] {
-    DestructorProbe probe{&destroyed};
+    DestructorProbe probe(&destroyed);
     (void)channel.receive();  // parks: nothing is ever sent
   });
   scheduler.run_ready();
