@@ -251,7 +251,11 @@ int main(int argc, char** argv) {
   if (const int code = parse_flags(argc, argv, flags); code >= 0) return code;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a pipe or file
   // Blocked before the runtime starts its file worker threads, which inherit the mask: the
-  // signals then arrive only through the reactor's signalfd (EpollRuntime::wait_signal).
+  // signals then arrive only through the reactor's signalfd (EpollRuntime::wait_signal). An
+  // ignored signal is discarded instead of becoming pending, and a shell starts background jobs
+  // with SIGINT ignored: the default disposition first (blocked, it never runs).
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

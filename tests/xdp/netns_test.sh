@@ -74,21 +74,23 @@ ip -n "$ns_a" link show "$veth_a" | grep -q 'prog/xdp' && fail "XDP program stil
 # --- 2. two sluice-node processes see each other ---
 start_node() {  # name netns host [seed]
   local name=$1 ns=$2 host=$3 seed=${4:-}
-  ip netns exec "$ns" "$node_bin" --host "$host" --port "$port" --data-dir "$work/$name" --xdp=on \
-    --partition-port "$partition_port" ${seed:+--seed "$seed"} > "$work/$name.log" 2>&1 &
-  pids+=($!)
+  # exec: $! is then the node itself (ip netns exec execs too), the process signals must reach.
+  exec ip netns exec "$ns" "$node_bin" --host "$host" --port "$port" --data-dir "$work/$name" --xdp=on \
+    --partition-port "$partition_port" ${seed:+--seed "$seed"} > "$work/$name.log" 2>&1
 }
 wait_for_line() {  # log pattern seconds
   local deadline=$((SECONDS + $3))
-  until grep -q -- "$2" "$1"; do
+  until grep -qs -- "$2" "$1"; do
     ((SECONDS < deadline)) || fail "no '$2' in $1 within $3 s"
     sleep 0.1
   done
 }
 
-start_node a "$ns_a" "$a_ip"
+start_node a "$ns_a" "$a_ip" &
+pids+=($!)
 wait_for_line "$work/a.log" "event=start" 5
-start_node b "$ns_b" "$b_ip" "$a_ip:$port"
+start_node b "$ns_b" "$b_ip" "$a_ip:$port" &
+pids+=($!)
 pid_a=${pids[0]}
 pid_b=${pids[1]}
 grep -q "kind=steered" "$work/a.log" || fail "node a is not on the steered socket"
