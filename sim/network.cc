@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "bpf/classify.h"
 #include "node/base/hash.h"
 #include "node/base/random.h"
 #include "runtime/sync.h"
@@ -344,6 +345,10 @@ void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& t
                         ++stats_.datagrams_blocked;
                         return;
                       }
+                      if (!classifier_passes(to_port, datagram->payload)) {
+                        ++stats_.datagrams_dropped_classifier;
+                        return;
+                      }
                       auto it = datagram_endpoints_.find({to_node, to_port});
                       if (it == datagram_endpoints_.end() || it->second->queue.size() >= config_.datagram_queue_max) {
                         ++stats_.datagrams_overflowed;
@@ -354,6 +359,13 @@ void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& t
                       ++stats_.datagrams_delivered;
                     });
   }
+}
+
+// The very function the XDP program runs, on the datagram the simulated NIC received.
+bool Network::classifier_passes(uint16_t port, const Bytes& payload) const {
+  if (config_.membership_port == 0 || port != config_.membership_port) return true;
+  const auto* data = reinterpret_cast<const uint8_t*>(payload.data());
+  return classify_membership_payload(data, data + payload.size(), payload.size()) == CLASSIFY_MEMBERSHIP;
 }
 
 Result<std::unique_ptr<runtime::Stream>> Network::connect(SimRuntime& runtime, const Address& to,

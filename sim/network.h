@@ -37,6 +37,9 @@ struct NetworkConfig {
   size_t stream_window_bytes_max = 1 << 20; // unacknowledged bytes per direction
   size_t stream_segment_bytes_max = 64 * 1024;
   size_t accept_backlog_max = 128;
+  // Datagrams to this port go through the XDP classifier's membership check (bpf/classify.h),
+  // as on a node with XDP: malformed ones are dropped and counted. 0: no classifier.
+  uint16_t membership_port = 0;
 };
 
 struct NetworkStats {
@@ -46,6 +49,7 @@ struct NetworkStats {
   uint64_t datagrams_duplicated = 0;
   uint64_t datagrams_blocked = 0;      // partition
   uint64_t datagrams_overflowed = 0;   // receiver queue full or no receiver
+  uint64_t datagrams_dropped_classifier = 0;  // malformed membership datagrams (XDP classifier)
   uint64_t streams_connected = 0;
   uint64_t streams_refused = 0;
   uint64_t streams_reset = 0;
@@ -103,6 +107,7 @@ class Network {
   void schedule_pump(const std::shared_ptr<Connection>& connection, int direction, int64_t at_ns);
   void on_syn(const std::shared_ptr<ConnectAttempt>& attempt);
   const LinkConfig& link(NodeIndex from, NodeIndex to) const;
+  bool classifier_passes(uint16_t port, const Bytes& payload) const;
 
   World& world_;
   NetworkConfig config_;

@@ -151,7 +151,9 @@ void FaultInjector::inject_partition() {
 // network back to the scenario's baseline.
 void FaultInjector::stop_faults() {
   world_.network().heal();
+  const uint16_t membership_port = world_.network().config().membership_port;  // set by the workload
   world_.network().config() = scenario_.network;
+  world_.network().config().membership_port = membership_port;
   world_.network().config().stream_reset_probability = 0;
   for (NodeIndex node : all_nodes()) {
     world_.disk(node).faults() = DiskFaults{0, 0, 0, scenario_.disk_faults.torn_write_probability, false};
@@ -269,6 +271,7 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   line("net_datagrams_lost", r.network.datagrams_lost);
   line("net_datagrams_duplicated", r.network.datagrams_duplicated);
   line("net_datagrams_blocked", r.network.datagrams_blocked);
+  line("net_datagrams_dropped_classifier", r.network.datagrams_dropped_classifier);
   line("net_streams_connected", r.network.streams_connected);
   line("net_streams_refused", r.network.streams_refused);
   line("net_streams_reset", r.network.streams_reset);

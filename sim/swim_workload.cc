@@ -104,6 +104,7 @@ class SwimWorkload final : public Workload {
     } else {
       clusters_.push_back(Cluster{0, scenario.nodes, config.lifeguard == "on", ""});
     }
+    world_.network().config().membership_port = kSwimPort;  // nodes run the XDP classifier
     schedule_control();
   }
 

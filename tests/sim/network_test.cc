@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "node/swim/wire_header.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
 
@@ -734,6 +735,37 @@ TEST(SimNetworkStream, WriteIntoAFullWindowTimesOutAtItsDeadline) {
   EXPECT_EQ(results, (std::vector<Errc>{Errc::ok, Errc::timeout}));
   EXPECT_GE(timed_out_at, 310 * kMs);
   EXPECT_LE(timed_out_at, 340 * kMs);
+}
+
+}  // namespace
+}  // namespace sluice::sim
+
+namespace sluice::sim {
+namespace {
+
+// A SWIM-framed datagram: the 8-byte header and `body`.
+std::string swim_datagram(const std::string& body) {
+  std::string datagram(SWIM_HEADER_BYTES, '\0');
+  swim_header_write(reinterpret_cast<uint8_t*>(datagram.data()), static_cast<uint16_t>(body.size()));
+  return datagram + body;
+}
+
+TEST(SimNetworkDatagram, MembershipPortRunsTheXdpClassifier) {
+  Cluster cluster(2);
+  cluster.network().config().membership_port = kPortB;
+  std::vector<Received> membership, other;
+  cluster.on(1, receive_into(kPortB, membership));
+  cluster.on(1, receive_into(kPortA, other));
+  const std::vector<std::string> payloads = {swim_datagram("hello"), "not swim at all", swim_datagram("x").substr(0, 6)};
+  cluster.on(0, send_all(kPortA, Address{"n2", kPortB}, payloads));
+  cluster.on(0, send_all(kPortB, Address{"n2", kPortA}, {"anything goes here"}));
+  cluster.start_all();
+  cluster.world.run_until(kS);
+
+  ASSERT_EQ(membership.size(), 1u);
+  EXPECT_EQ(membership[0].payload, payloads[0]);
+  EXPECT_EQ(cluster.network().stats().datagrams_dropped_classifier, 2u);
+  ASSERT_EQ(other.size(), 1u);  // other ports are not classified
 }
 
 }  // namespace
