@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SLUICE_ASSERT_EQ(records->size(), verified->record_count);
   std::vector<log::Record> input;
   for (const log::RecordView& view : *records) input.push_back({view.timestamp_ms, view.key, view.value, view.headers});
-  const auto encoded = log::encode_batch(verified->base_offset, verified->term, input);
+  const auto encoded = log::encode_batch(verified->base_offset, verified->term, input, log::kBatchBytesLimit, verified->attributes);
   SLUICE_ASSERT(encoded.ok());
   SLUICE_ASSERT(*encoded == Bytes(bytes.begin(), bytes.begin() + verified->batch_bytes));
   return 0;

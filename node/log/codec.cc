@@ -35,6 +35,10 @@ constexpr size_t kRecordBytesMin = 5;
 
 Status invalid(std::string message) { return Status(Errc::invalid_batch, std::move(message)); }
 
+bool attributes_valid(uint16_t attributes) {
+  return (attributes & ~kAttributeEntryTypeMask) == 0 && (attributes & kAttributeEntryTypeMask) <= kAttributeEntryTypeMax;
+}
+
 size_t sized_bytes(size_t size) { return varint_bytes(size) + size; }
 
 // The record's bytes after its length prefix.
@@ -137,8 +141,10 @@ Status parse_records(ByteSpan batch, const BatchHeader& header, std::vector<Reco
 
 }  // namespace
 
-Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const Record> records, size_t batch_bytes_max) {
+Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const Record> records, size_t batch_bytes_max,
+                           uint16_t attributes) {
   if (records.empty()) return Status(Errc::empty_batch, "a batch needs at least one record");
+  if (!attributes_valid(attributes)) return Status(Errc::invalid_argument, "reserved batch attributes");
   if (base_offset >= kOffsetLimit || records.size() > kOffsetLimit - base_offset) {
     return Status(Errc::offset_out_of_range, "batch offsets would pass 2^63");
   }
@@ -152,6 +158,7 @@ Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const 
   }
   BatchHeader header;
   header.batch_bytes = static_cast<uint32_t>(total);
+  header.attributes = attributes;
   header.record_count = static_cast<uint32_t>(records.size());
   header.base_offset = base_offset;
   header.term = term;
@@ -194,7 +201,7 @@ Result<BatchHeader> decode_batch_header(ByteSpan bytes, size_t batch_bytes_max) 
   header.max_timestamp_ms = get_le<int64_t>(p + kMaxTimestampAt);
   header.batch_crc = get_le<uint32_t>(p + kBatchCrcAt);
   if (header.version != kBatchVersion) return invalid("unknown batch version " + std::to_string(header.version));
-  if (header.attributes != 0) return invalid("unknown batch attributes");
+  if (!attributes_valid(header.attributes)) return invalid("reserved batch attributes");
   if (header.record_count == 0) return invalid("batch has no records");
   if (header.batch_bytes < kBatchHeaderBytes + uint64_t{header.record_count} * kRecordBytesMin) {
     return invalid("batch length too small for its records");

@@ -26,6 +26,12 @@ inline constexpr uint64_t kOffsetLimit = uint64_t{1} << 63;
 // The format stores batch_bytes in 32 bits.
 inline constexpr size_t kBatchBytesLimit = UINT32_MAX;
 
+// Attribute bits 0-1: what the batch is as a Raft entry (raft::EntryType: 0 data, 1 conf change,
+// 2 no-op). The log stores and checks them; only the partition's Raft storage gives them meaning.
+// Value 3 and every other bit are reserved and invalid.
+inline constexpr uint16_t kAttributeEntryTypeMask = 0x3;
+inline constexpr uint16_t kAttributeEntryTypeMax = 2;
+
 struct RecordHeader {
   ByteSpan name;
   ByteSpan value;
@@ -65,9 +71,9 @@ struct BatchHeader {
 
 // Encodes `records` as one batch. Errors: empty_batch; batch_too_large above batch_bytes_max;
 // offset_out_of_range if the offsets would reach kOffsetLimit; invalid_argument if a timestamp
-// delta does not fit 64 bits.
+// delta does not fit 64 bits or `attributes` sets a reserved bit or value.
 Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const Record> records,
-                           size_t batch_bytes_max = kBatchBytesLimit);
+                           size_t batch_bytes_max = kBatchBytesLimit, uint16_t attributes = 0);
 
 // Parses and checks the fixed header at the front of `bytes` (which may hold just the header):
 // truncated_batch if shorter than a header; invalid_batch for a bad magic, version, attributes or

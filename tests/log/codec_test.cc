@@ -205,6 +205,20 @@ TEST(BatchCodec, BytesAfterTheBatchAreNotPartOfIt) {
   EXPECT_EQ(split_batches(two).code(), Errc::truncated_batch);
 }
 
+// The entry-type attribute (Raft storage) round-trips; reserved values are refused on encode.
+TEST(BatchCodec, EntryTypeAttributeRoundTrips) {
+  Records records = sample_records();
+  for (uint16_t attributes = 0; attributes <= kAttributeEntryTypeMax; ++attributes) {
+    Result<Bytes> batch = encode_batch(5, 2, records.records, kBatchBytesLimit, attributes);
+    ASSERT_TRUE(batch.ok());
+    Result<BatchHeader> header = verify_batch(*batch);
+    ASSERT_TRUE(header.ok());
+    EXPECT_EQ(header->attributes, attributes);
+  }
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 3).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 8).code(), Errc::invalid_argument);
+}
+
 // Wrong fields with valid CRCs: what a buggy or hostile writer could produce.
 TEST(BatchCodec, ResealedBadFieldsAreInvalid) {
   auto expect_invalid = [](const char* what, auto&& damage) {
@@ -215,7 +229,8 @@ TEST(BatchCodec, ResealedBadFieldsAreInvalid) {
   };
   expect_invalid("magic", [](Bytes& b) { b[0] = std::byte{'X'}; });
   expect_invalid("version", [](Bytes& b) { put_le<uint16_t>(b.data() + 8, 2); });
-  expect_invalid("attributes", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 1); });
+  expect_invalid("attribute entry type 3", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 3); });
+  expect_invalid("reserved attribute bit", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 4); });
   expect_invalid("zero records", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 0); });
   expect_invalid("more records than bytes", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 4); });
   expect_invalid("fewer records than bytes", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 2); });
