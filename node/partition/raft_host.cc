@@ -1,0 +1,248 @@
+#include "node/partition/raft_host.h"
+
+#include <string>
+#include <utility>
+
+namespace sluice::partition {
+
+namespace rt = sluice::runtime;
+
+HostStatus MemoryGroupStorage::reset_to(const raft::LogStartJump& jump) {
+  log_.reset_to(jump.index, jump.term);
+  return HostStatus();
+}
+
+HostStatus MemoryGroupStorage::append(std::span<const raft::Entry> entries) {
+  raft::Status status = log_.append(entries);
+  if (!status.ok()) return HostStatus(HostErrc::storage_error, status.to_string());
+  return HostStatus();
+}
+
+HostStatus MemoryGroupStorage::save_state(const std::optional<raft::HardState>& hard,
+                                          const std::optional<raft::ConfState>& conf) {
+  if (hard) log_.set_hard_state(*hard);
+  if (conf) log_.set_conf_state(*conf);
+  return HostStatus();
+}
+
+RaftHost::RaftHost(rt::Runtime& runtime, RaftHostConfig config)
+    : runtime_(runtime),
+      config_(std::move(config)),
+      transport_(runtime, config_.transport),
+      proposals_(runtime.scheduler(), config_.proposals_queued_max) {}
+
+rt::Status RaftHost::start() {
+  SLUICE_TRY(transport_.start());
+  runtime_.spawn("raft-host", [this] { run(); });
+  return rt::Status();
+}
+
+HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage,
+                               ApplyFn apply) {
+  if (config.id != config_.transport.self) return HostStatus(HostErrc::invalid_argument, "config.id is not this node");
+  if (groups_.count(id) > 0) return HostStatus(HostErrc::group_exists, "group " + std::to_string(id));
+  if (groups_.size() >= config_.groups_max) return HostStatus(HostErrc::queue_full, "groups_max reached");
+  auto node = raft::RawNode::create(config, *storage, Prng(runtime_.random()));
+  if (!node.ok()) return HostStatus(HostErrc::storage_error, node.status().to_string());
+  Group& group = groups_[id];
+  group.storage = std::move(storage);
+  group.node = std::move(node).value();
+  group.apply = std::move(apply);
+  group.soft = group.node->raft().soft_state();
+  group.term = group.node->raft().term();
+  return HostStatus();
+}
+
+RaftHost::ProposeReply::Receiver RaftHost::propose(GroupId group, Bytes data) {
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{group, std::move(data), std::move(sender)};
+  if (!proposals_.try_send(std::move(queued)).ok()) {
+    // try_send moves only on success: `queued` still holds the sender.
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_queued_max reached"));
+  }
+  return std::move(receiver);
+}
+
+HostStatus RaftHost::campaign(GroupId id) {
+  // Through the host fiber like a proposal: only that fiber may touch a core (a Ready may be open).
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{id, {}, std::move(sender), true};
+  if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
+  return HostStatus();
+}
+
+const raft::RawNode* RaftHost::group(GroupId id) const {
+  auto it = groups_.find(id);
+  return it == groups_.end() ? nullptr : it->second.node.get();
+}
+
+void RaftHost::run() {
+  rt::Instant next_tick = runtime_.now() + config_.tick_interval;
+  while (true) {
+    auto woken = rt::select(runtime_.scheduler(), {&transport_.inbound(), &proposals_}, next_tick);
+    if (!woken.ok() && woken.code() != rt::Errc::timeout) return;  // cancelled: the node stops
+    step_inbound();
+    take_proposals();
+    if (runtime_.now() >= next_tick) {
+      tick_all();
+      expire_proposals();
+      next_tick += config_.tick_interval;
+      // A starved node skips ticks instead of firing a burst of them.
+      if (next_tick <= runtime_.now()) next_tick = runtime_.now() + config_.tick_interval;
+    }
+    process_readies();
+  }
+}
+
+void RaftHost::step_inbound() {
+  for (size_t i = 0; i < config_.inbound_steps_per_round_max; ++i) {
+    std::optional<GroupMessage> message = transport_.inbound().try_receive();
+    if (!message) return;
+    auto it = groups_.find(message->group);
+    if (it == groups_.end() || it->second.failed) {
+      if (message->group != 0) ++stats_.unknown_group_messages;
+      continue;
+    }
+    ++stats_.steps;
+    if (!it->second.node->step(message->message).ok()) ++stats_.step_errors;
+  }
+}
+
+void RaftHost::take_proposals() {
+  while (std::optional<Queued> queued = proposals_.try_receive()) {
+    auto it = groups_.find(queued->group);
+    if (it == groups_.end() || it->second.failed) {
+      queued->reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(queued->group)));
+      continue;
+    }
+    Group& group = it->second;
+    if (queued->campaign) {
+      (void)group.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
+      continue;
+    }
+    if (proposals_pending_ >= config_.proposals_pending_max) {
+      queued->reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
+      continue;
+    }
+    raft::Status status = group.node->propose(std::move(queued->data));
+    if (!status.ok()) {
+      const HostErrc code = status.code() == raft::Errc::not_leader ? HostErrc::not_leader : HostErrc::queue_full;
+      queued->reply.send(HostStatus(code, status.to_string()));
+      ++stats_.proposals_failed;
+      continue;
+    }
+    const raft::Raft& core = group.node->raft();
+    group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
+                                     std::move(queued->reply)});
+    ++proposals_pending_;
+  }
+}
+
+void RaftHost::tick_all() {
+  ++stats_.ticks;
+  for (auto& [id, group] : groups_) {
+    if (!group.failed) group.node->tick();
+  }
+}
+
+// Every ready group persists first and syncs; only then does anything leave the node.
+void RaftHost::process_readies() {
+  std::vector<std::pair<GroupId, raft::Ready>> readies;
+  for (auto& [id, group] : groups_) {
+    if (!group.failed && group.node->has_ready()) readies.emplace_back(id, group.node->ready());
+  }
+  if (readies.empty()) return;
+  ++stats_.rounds;
+  stats_.readies += readies.size();
+  std::vector<bool> durable(readies.size());
+  for (size_t i = 0; i < readies.size(); ++i) durable[i] = persist(readies[i].first, groups_.at(readies[i].first), readies[i].second);
+  for (size_t i = 0; i < readies.size(); ++i) {
+    if (!durable[i]) continue;
+    for (raft::Message& message : readies[i].second.messages) transport_.send(readies[i].first, std::move(message));
+  }
+  transport_.flush();
+  for (size_t i = 0; i < readies.size(); ++i) {
+    if (!durable[i]) continue;
+    Group& group = groups_.at(readies[i].first);
+    apply(readies[i].first, group, readies[i].second);
+    group.node->advance();
+  }
+}
+
+// False when storage failed: the group stops for good (its Ready can be neither completed nor
+// retried: the core assumes what it handed out will be made durable).
+bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
+  if (!ready.must_sync()) return true;
+  HostStatus status;
+  if (ready.log_start_jump) status = group.storage->reset_to(*ready.log_start_jump);
+  if (status.ok() && !ready.entries.empty()) status = group.storage->append(ready.entries);
+  if (status.ok() && (ready.hard_state || ready.conf_state)) status = group.storage->save_state(ready.hard_state, ready.conf_state);
+  if (status.ok()) status = group.storage->sync();
+  ++stats_.syncs;
+  if (status.ok()) return true;
+  group.failed = true;
+  ++stats_.groups_failed;
+  fail_pending(group, HostErrc::group_failed, "group " + std::to_string(id) + ": " + status.to_string());
+  return false;
+}
+
+void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
+  for (const raft::Entry& entry : ready.committed_entries) {
+    if (group.apply) group.apply(id, entry);
+    complete(id, group, entry);
+  }
+  note_role(id, group);
+}
+
+void RaftHost::note_role(GroupId id, Group& group) {
+  const raft::Raft& core = group.node->raft();
+  const raft::SoftState soft = core.soft_state();
+  if (soft == group.soft && core.term() == group.term) return;
+  const bool lost = group.soft.role == raft::Role::leader && (soft.role != raft::Role::leader || core.term() != group.term);
+  group.soft = soft;
+  group.term = core.term();
+  if (lost) fail_pending(group, HostErrc::leadership_lost, "leadership lost at term " + std::to_string(core.term()));
+  if (role_observer_) role_observer_(id, soft.role, soft.leader, core.term());
+}
+
+// A pending proposal completes when its index is applied: with its own term it committed,
+// with another term it was overwritten by a later leader.
+void RaftHost::complete(GroupId id, Group& group, const raft::Entry& entry) {
+  (void)id;
+  while (!group.pending.empty() && group.pending.front().index <= entry.index) {
+    Proposal proposal = std::move(group.pending.front());
+    group.pending.pop_front();
+    --proposals_pending_;
+    if (proposal.index == entry.index && proposal.term == entry.term) {
+      ++stats_.proposals_committed;
+      proposal.reply.send(entry.index);
+    } else {
+      ++stats_.proposals_failed;
+      proposal.reply.send(HostStatus(HostErrc::leadership_lost, "entry " + std::to_string(proposal.index) + " was replaced"));
+    }
+  }
+}
+
+void RaftHost::fail_pending(Group& group, HostErrc code, const std::string& why) {
+  for (Proposal& proposal : group.pending) {
+    ++stats_.proposals_failed;
+    proposal.reply.send(HostStatus(code, why));
+  }
+  proposals_pending_ -= group.pending.size();
+  group.pending.clear();
+}
+
+void RaftHost::expire_proposals() {
+  if (proposals_pending_ == 0) return;
+  const rt::Instant now = runtime_.now();
+  for (auto& [id, group] : groups_) {
+    while (!group.pending.empty() && group.pending.front().deadline <= now) {
+      ++stats_.proposals_failed;
+      group.pending.front().reply.send(HostStatus(HostErrc::timeout, "not committed within proposal_timeout"));
+      group.pending.pop_front();
+      --proposals_pending_;
+    }
+  }
+}
+
+}  // namespace sluice::partition

@@ -1,0 +1,165 @@
+// The multi-Raft host: runs many Raft groups (one RawNode + storage per group) on one node, over
+// the RaftTransport. One fiber, the host fiber, is the only code that touches the cores: it steps
+// inbound messages, takes proposals, ticks every group each tick_interval, and then processes
+// every group's Ready strictly in the order of ready.h: persist (log-start jump, entries, hard
+// state + membership) and sync for ALL ready groups → send → apply → advance. So nothing leaves
+// the node that depends on state not yet durable, and one sync round serves every group.
+//
+// A single fiber (rather than a tick fiber plus workers) because a RawNode must see no call
+// between ready() and advance(), and persisting blocks: any second fiber would need a lock per
+// group for nothing, since the cores are CPU-cheap and the time goes to I/O.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "node/partition/raft_host_transport.h"
+#include "node/raft/memory_storage.h"
+#include "node/raft/raw_node.h"
+#include "runtime/runtime.h"
+
+namespace sluice::partition {
+
+// The write side of a group's Raft log that the host needs, on top of what the core reads.
+// The seam between the host and the log: MemoryGroupStorage today, the partition log
+// (LogRaftStorage) when it lands.
+class GroupStorage : public raft::RaftLogStorage {
+ public:
+  // Ready::log_start_jump: the log restarts empty after jump.index/jump.term.
+  virtual HostStatus reset_to(const raft::LogStartJump& jump) = 0;
+  // Ready::entries: appended, replacing any suffix from entries[0].index on.
+  virtual HostStatus append(std::span<const raft::Entry> entries) = 0;
+  // Ready::hard_state and conf_state, written together atomically (either may be absent).
+  virtual HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) = 0;
+  // Makes everything above durable.
+  virtual HostStatus sync() = 0;
+};
+
+// GroupStorage over a raft::MemoryLogStorage owned elsewhere (by a simulation workload or test,
+// so that it outlives a simulated crash of the node: writes count as durable at once).
+class MemoryGroupStorage final : public GroupStorage {
+ public:
+  explicit MemoryGroupStorage(raft::MemoryLogStorage& log) : log_(log) {}
+  raft::InitialState initial_state() override { return log_.initial_state(); }
+  raft::Index first_index() override { return log_.first_index(); }
+  raft::Index last_index() override { return log_.last_index(); }
+  raft::Result<raft::Term> term(raft::Index index) override { return log_.term(index); }
+  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
+    return log_.entries(lo, hi, bytes_max);
+  }
+  HostStatus reset_to(const raft::LogStartJump& jump) override;
+  HostStatus append(std::span<const raft::Entry> entries) override;
+  HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) override;
+  HostStatus sync() override { return HostStatus(); }
+
+ private:
+  raft::MemoryLogStorage& log_;
+};
+
+// Called on the host fiber for every committed entry, in order; must not block for long (the
+// whole node's Raft traffic waits). Committed entries after the last applied membership change
+// are handed out again after a restart (docs/raft.md, "Restart"), so applying must be idempotent.
+using ApplyFn = std::function<void(GroupId group, const raft::Entry& entry)>;
+// Called on the host fiber when a group's role, leader or term changes.
+using RoleFn = std::function<void(GroupId group, raft::Role role, raft::NodeId leader, raft::Term term)>;
+
+struct RaftHostConfig {
+  TransportConfig transport;
+  runtime::Duration tick_interval = std::chrono::milliseconds(10);
+  size_t groups_max = 100'000;
+  size_t proposals_queued_max = 4096;    // waiting for the host fiber
+  size_t proposals_pending_max = 65536;  // proposed, waiting for commit, across groups
+  runtime::Duration proposal_timeout = std::chrono::seconds(5);
+  size_t inbound_steps_per_round_max = 65536;  // then Readies are processed before stepping on
+};
+
+struct HostStats {
+  uint64_t ticks = 0;
+  uint64_t rounds = 0;          // Ready processing rounds
+  uint64_t readies = 0;
+  uint64_t syncs = 0;
+  uint64_t steps = 0;
+  uint64_t step_errors = 0;     // messages the core refused (addressed elsewhere, ...)
+  uint64_t unknown_group_messages = 0;
+  uint64_t proposals_committed = 0;
+  uint64_t proposals_failed = 0;
+  uint64_t groups_failed = 0;   // storage failed: the group stopped
+};
+
+class RaftHost {
+ public:
+  RaftHost(runtime::Runtime& runtime, RaftHostConfig config);
+  RaftHost(const RaftHost&) = delete;
+  RaftHost& operator=(const RaftHost&) = delete;
+
+  // Starts the transport and the host fiber.
+  runtime::Status start();
+  // Hosts a group. `config.id` must be this node's id; the storage's initial state says whether
+  // the group is new (bootstrap membership) or restarting.
+  HostStatus add_group(GroupId group, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage, ApplyFn apply);
+  void set_role_observer(RoleFn observer) { role_observer_ = std::move(observer); }
+
+  using ProposeReply = runtime::Oneshot<HostResult<raft::Index>>;
+  // Proposes `data` to `group`; the reply is the entry's index once it is committed and applied
+  // here, or not_leader (naming the leader), leadership_lost, timeout, queue_full, unknown_group.
+  ProposeReply::Receiver propose(GroupId group, Bytes data);
+  // Starts an election in `group` now (tests, leader placement).
+  HostStatus campaign(GroupId group);
+
+  // The core of a group for inspection (null if not hosted). Do not call mutating methods.
+  const raft::RawNode* group(GroupId group) const;
+  size_t group_count() const { return groups_.size(); }
+  const HostStats& stats() const { return stats_; }
+  const RaftTransport& transport() const { return transport_; }
+
+ private:
+  struct Proposal {
+    raft::Index index = 0;
+    raft::Term term = 0;
+    runtime::Instant deadline{};
+    ProposeReply::Sender reply;
+  };
+  struct Group {
+    std::unique_ptr<GroupStorage> storage;
+    std::unique_ptr<raft::RawNode> node;
+    ApplyFn apply;
+    std::deque<Proposal> pending;  // by index
+    raft::SoftState soft;
+    raft::Term term = 0;
+    bool failed = false;
+  };
+  struct Queued {
+    GroupId group = 0;
+    Bytes data;
+    ProposeReply::Sender reply;
+    bool campaign = false;  // not a proposal: start an election
+  };
+
+  void run();
+  void step_inbound();
+  void take_proposals();
+  void tick_all();
+  void process_readies();
+  bool persist(GroupId id, Group& group, const raft::Ready& ready);
+  void apply(GroupId id, Group& group, const raft::Ready& ready);
+  void note_role(GroupId id, Group& group);
+  void complete(GroupId id, Group& group, const raft::Entry& entry);
+  void fail_pending(Group& group, HostErrc code, const std::string& why);
+  void expire_proposals();
+
+  runtime::Runtime& runtime_;
+  RaftHostConfig config_;
+  RaftTransport transport_;
+  std::map<GroupId, Group> groups_;
+  runtime::Channel<Queued> proposals_;
+  size_t proposals_pending_ = 0;
+  RoleFn role_observer_;
+  HostStats stats_;
+};
+
+}  // namespace sluice::partition

@@ -1,0 +1,236 @@
+#include "node/partition/raft_host_codec.h"
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "node/wire/raft_generated.h"
+
+namespace sluice::partition {
+namespace {
+
+namespace fb = sluice::wire;
+using raft::Message;
+using raft::MessageType;
+
+constexpr std::byte kMagic[4] = {std::byte{'S'}, std::byte{'L'}, std::byte{'R'}, std::byte{'F'}};
+// A message without entries costs about this much in a frame; used only to split frames.
+constexpr size_t kMessageBytesEstimate = 96;
+constexpr size_t kVerifierDepthMax = 16;
+
+Message expand_heartbeat(raft::NodeId from, raft::NodeId to, const fb::RaftHeartbeat& in) {
+  Message m;
+  m.type = MessageType::heartbeat;
+  m.from = from;
+  m.to = to;
+  m.term = in.term();
+  m.commit = in.commit();
+  m.context = in.context();
+  return m;
+}
+
+Message expand_response(raft::NodeId from, raft::NodeId to, const fb::RaftHeartbeatResponse& in) {
+  Message m;
+  m.type = MessageType::heartbeat_response;
+  m.from = from;
+  m.to = to;
+  m.term = in.term();
+  m.context = in.context();
+  return m;
+}
+
+flatbuffers::Offset<fb::RaftConfState> encode_conf(flatbuffers::FlatBufferBuilder& b, const raft::ConfState& c) {
+  auto ids = [&b](const std::set<raft::NodeId>& set) { return b.CreateVector(std::vector<uint64_t>(set.begin(), set.end())); };
+  return fb::CreateRaftConfState(b, ids(c.voters), ids(c.voters_outgoing), ids(c.learners), ids(c.learners_next),
+                                 c.auto_leave, c.index);
+}
+
+flatbuffers::Offset<fb::RaftMessage> encode_message(flatbuffers::FlatBufferBuilder& b, const GroupMessage& gm) {
+  const Message& m = gm.message;
+  std::vector<flatbuffers::Offset<fb::RaftEntry>> entries;
+  entries.reserve(m.entries.size());
+  for (const raft::Entry& e : m.entries) {
+    auto data = b.CreateVector(reinterpret_cast<const uint8_t*>(e.data.data()), e.data.size());
+    entries.push_back(fb::CreateRaftEntry(b, e.term, e.index, static_cast<fb::RaftEntryType>(e.type), data));
+  }
+  auto entries_offset = b.CreateVector(entries);
+  const bool has_conf = m.type == MessageType::log_start_jump;
+  flatbuffers::Offset<fb::RaftConfState> conf = has_conf ? encode_conf(b, m.conf_state) : 0;
+  return fb::CreateRaftMessage(b, gm.group, static_cast<fb::RaftMessageType>(m.type), m.term, m.index, m.log_term, m.commit,
+                               entries_offset, m.reject, m.reject_hint_index, m.reject_hint_term, m.context, m.transfer,
+                               conf);
+}
+
+struct Batch {
+  std::vector<const GroupMessage*> messages;
+  std::vector<fb::RaftHeartbeat> heartbeats;
+  std::vector<fb::RaftHeartbeatResponse> responses;
+};
+
+Bytes finish_frame(raft::NodeId from, raft::NodeId to, const Batch& batch) {
+  flatbuffers::FlatBufferBuilder b(1024);
+  std::vector<flatbuffers::Offset<fb::RaftMessage>> messages;
+  messages.reserve(batch.messages.size());
+  for (const GroupMessage* gm : batch.messages) messages.push_back(encode_message(b, *gm));
+  auto messages_offset = b.CreateVector(messages);
+  auto heartbeats = b.CreateVectorOfStructs(batch.heartbeats);
+  auto responses = b.CreateVectorOfStructs(batch.responses);
+  b.Finish(fb::CreateRaftFrame(b, from, to, messages_offset, heartbeats, responses), fb::RaftFrameIdentifier());
+  const uint32_t length = b.GetSize();
+  Bytes frame(kFrameHeaderBytes);
+  std::memcpy(frame.data(), kMagic, sizeof kMagic);
+  frame[4] = std::byte{kFrameVersion};
+  // frame[5] flags, frame[6..7] reserved: zero
+  for (size_t i = 0; i < 4; ++i) frame[8 + i] = static_cast<std::byte>(length >> (8 * i));
+  append_bytes(frame, ByteSpan(reinterpret_cast<const std::byte*>(b.GetBufferPointer()), length));
+  return frame;
+}
+
+HostStatus malformed(std::string why) { return HostStatus(HostErrc::malformed, std::move(why)); }
+
+HostResult<std::set<raft::NodeId>> decode_ids(const flatbuffers::Vector<uint64_t>* in) {
+  std::set<raft::NodeId> ids;
+  if (in == nullptr) return ids;
+  if (in->size() > raft::kConfNodesMax) return malformed("conf state lists too many nodes");
+  for (uint64_t id : *in) ids.insert(id);
+  return ids;
+}
+
+HostResult<raft::ConfState> decode_conf(const fb::RaftConfState* in) {
+  raft::ConfState conf;
+  if (in == nullptr) return conf;
+  SLUICE_ASSIGN_OR_RETURN(conf.voters, decode_ids(in->voters()));
+  SLUICE_ASSIGN_OR_RETURN(conf.voters_outgoing, decode_ids(in->voters_outgoing()));
+  SLUICE_ASSIGN_OR_RETURN(conf.learners, decode_ids(in->learners()));
+  SLUICE_ASSIGN_OR_RETURN(conf.learners_next, decode_ids(in->learners_next()));
+  conf.auto_leave = in->auto_leave();
+  conf.index = in->index();
+  return conf;
+}
+
+HostResult<GroupMessage> decode_message(raft::NodeId from, raft::NodeId to, const fb::RaftMessage* in) {
+  if (in == nullptr) return malformed("null message");
+  if (static_cast<uint8_t>(in->type()) > static_cast<uint8_t>(fb::RaftMessageType::MAX)) return malformed("unknown message type");
+  GroupMessage gm;
+  gm.group = in->group();
+  Message& m = gm.message;
+  m.type = static_cast<MessageType>(in->type());
+  m.from = from;
+  m.to = to;
+  m.term = in->term();
+  m.index = in->index();
+  m.log_term = in->log_term();
+  m.commit = in->commit();
+  m.reject = in->reject();
+  m.reject_hint_index = in->reject_hint_index();
+  m.reject_hint_term = in->reject_hint_term();
+  m.context = in->context();
+  m.transfer = in->transfer();
+  SLUICE_ASSIGN_OR_RETURN(m.conf_state, decode_conf(in->conf_state()));
+  if (in->entries() == nullptr) return gm;
+  if (in->entries()->size() > kMessageEntriesMax) return malformed("too many entries");
+  m.entries.reserve(in->entries()->size());
+  for (const fb::RaftEntry* e : *in->entries()) {
+    if (e == nullptr) return malformed("null entry");
+    if (static_cast<uint8_t>(e->type()) > static_cast<uint8_t>(fb::RaftEntryType::MAX)) return malformed("unknown entry type");
+    raft::Entry entry{e->term(), e->index(), static_cast<raft::EntryType>(e->type()), {}};
+    if (e->data() != nullptr) {
+      const auto* data = reinterpret_cast<const std::byte*>(e->data()->data());
+      entry.data.assign(data, data + e->data()->size());
+    }
+    m.entries.push_back(std::move(entry));
+  }
+  return gm;
+}
+
+}  // namespace
+
+bool coalescible(const Message& message) {
+  if (message.type != MessageType::heartbeat && message.type != MessageType::heartbeat_response) return false;
+  Message expected;
+  expected.type = message.type;
+  expected.from = message.from;
+  expected.to = message.to;
+  expected.term = message.term;
+  expected.commit = message.type == MessageType::heartbeat ? message.commit : 0;
+  expected.context = message.context;
+  return expected == message;
+}
+
+std::vector<Bytes> encode_frames(raft::NodeId from, raft::NodeId to, const std::vector<GroupMessage>& messages,
+                                 size_t frame_bytes_target, std::vector<FrameCounts>* counts) {
+  std::vector<Bytes> frames;
+  Batch batch;
+  size_t batch_bytes = 0;
+  auto emit = [&] {
+    frames.push_back(finish_frame(from, to, batch));
+    if (counts != nullptr) counts->push_back(FrameCounts{batch.messages.size(), batch.heartbeats.size(), batch.responses.size()});
+    batch = Batch{};
+    batch_bytes = 0;
+  };
+  for (const GroupMessage& gm : messages) {
+    const Message& m = gm.message;
+    if (coalescible(m) && m.type == MessageType::heartbeat) {
+      batch.heartbeats.emplace_back(gm.group, m.term, m.commit, m.context);
+      continue;
+    }
+    if (coalescible(m)) {
+      batch.responses.emplace_back(gm.group, m.term, m.context);
+      continue;
+    }
+    size_t bytes = kMessageBytesEstimate;
+    for (const raft::Entry& entry : m.entries) bytes += raft::entry_bytes(entry) + 32;
+    if (!batch.messages.empty() && batch_bytes + bytes > frame_bytes_target) emit();
+    batch.messages.push_back(&gm);
+    batch_bytes += bytes;
+  }
+  if (!batch.messages.empty() || !batch.heartbeats.empty() || !batch.responses.empty()) emit();
+  return frames;
+}
+
+HostResult<FrameHeader> decode_frame_header(ByteSpan header, size_t frame_bytes_max) {
+  if (header.size() != kFrameHeaderBytes) return malformed("short header");
+  if (std::memcmp(header.data(), kMagic, sizeof kMagic) != 0) return malformed("magic is not SLRF");
+  if (header[4] != std::byte{kFrameVersion}) return malformed("unknown version");
+  if (header[5] != std::byte{0} || header[6] != std::byte{0} || header[7] != std::byte{0}) return malformed("unknown flags");
+  uint32_t length = 0;
+  for (size_t i = 0; i < 4; ++i) length |= static_cast<uint32_t>(header[8 + i]) << (8 * i);
+  if (length == 0 || length > frame_bytes_max) return malformed("length " + std::to_string(length) + " out of range");
+  return FrameHeader{length};
+}
+
+HostResult<DecodedFrame> decode_frame(ByteSpan payload, raft::NodeId self) {
+  // The verifier reads scalars in place and insists on alignment; a stream buffer promises none.
+  std::vector<uint64_t> words((payload.size() + 7) / 8);
+  if (!payload.empty()) std::memcpy(words.data(), payload.data(), payload.size());
+  const auto* data = reinterpret_cast<const uint8_t*>(words.data());
+  flatbuffers::Verifier verifier(data, payload.size(), kVerifierDepthMax, 4 * kFrameMessagesMax + 64);
+  if (!verifier.VerifyBuffer<fb::RaftFrame>(fb::RaftFrameIdentifier())) return malformed("verifier rejected the frame");
+  const fb::RaftFrame* frame = flatbuffers::GetRoot<fb::RaftFrame>(data);
+  if (frame->to() != self) return malformed("frame for node " + std::to_string(frame->to()));
+  if (frame->from() == raft::kNoNode || frame->from() == self) return malformed("bad sender");
+  DecodedFrame out;
+  out.from = frame->from();
+  const size_t messages = frame->messages() ? frame->messages()->size() : 0;
+  const size_t heartbeats = frame->heartbeats() ? frame->heartbeats()->size() : 0;
+  const size_t responses = frame->heartbeat_responses() ? frame->heartbeat_responses()->size() : 0;
+  if (messages > kFrameMessagesMax) return malformed("too many messages");
+  if (heartbeats > kFrameHeartbeatsMax || responses > kFrameHeartbeatsMax) return malformed("too many heartbeats");
+  out.messages.reserve(messages + heartbeats + responses);
+  for (size_t i = 0; i < messages; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(GroupMessage gm, decode_message(out.from, self, frame->messages()->Get(static_cast<flatbuffers::uoffset_t>(i))));
+    out.messages.push_back(std::move(gm));
+  }
+  for (size_t i = 0; i < heartbeats; ++i) {
+    const fb::RaftHeartbeat* h = frame->heartbeats()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    out.messages.push_back(GroupMessage{h->group(), expand_heartbeat(out.from, self, *h)});
+  }
+  for (size_t i = 0; i < responses; ++i) {
+    const fb::RaftHeartbeatResponse* r = frame->heartbeat_responses()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    out.messages.push_back(GroupMessage{r->group(), expand_response(out.from, self, *r)});
+  }
+  return out;
+}
+
+}  // namespace sluice::partition

@@ -1,0 +1,154 @@
+#include "node/partition/raft_host_transport.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace sluice::partition {
+
+namespace rt = sluice::runtime;
+
+RaftTransport::RaftTransport(rt::Runtime& runtime, TransportConfig config)
+    : runtime_(runtime), config_(std::move(config)), inbound_(runtime.scheduler(), config_.inbound_messages_max) {
+  for (const auto& [id, address] : config_.peers) {
+    if (id != config_.self) peers_.emplace(id, std::make_unique<Peer>(runtime.scheduler(), address));
+  }
+}
+
+rt::Status RaftTransport::start() {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::Listener> listener, runtime_.listen(config_.port));
+  // std::function needs a copyable capture, so the listener moves into a shared_ptr.
+  auto shared_listener = std::shared_ptr<rt::Listener>(std::move(listener));
+  runtime_.spawn("raft-accept", [this, shared_listener] {
+    while (true) {
+      auto accepted = shared_listener->accept();
+      if (!accepted.ok()) return;
+      std::shared_ptr<rt::Stream> stream = std::move(accepted).value();
+      if (inbound_connections_ >= config_.inbound_connections_max) {
+        ++stats_.connections_refused;
+        stream->close();
+        continue;
+      }
+      ++stats_.connections_accepted;
+      ++inbound_connections_;
+      runtime_.spawn("raft-read", [this, stream] {
+        run_reader(stream);
+        --inbound_connections_;
+      });
+    }
+  });
+  for (auto& [id, peer] : peers_) {
+    runtime_.spawn("raft-write", [this, id = id, peer = peer.get()] { run_writer(id, *peer); });
+  }
+  return rt::Status();
+}
+
+void RaftTransport::send(GroupId group, raft::Message message) {
+  auto it = peers_.find(message.to);
+  if (it == peers_.end()) {
+    ++stats_.unknown_peer_dropped;
+    return;
+  }
+  Peer& peer = *it->second;
+  if (peer.queue.size() >= config_.peer_queue_messages_max) {
+    ++peer.stats.messages_dropped;
+    return;
+  }
+  peer.queue.push_back(GroupMessage{group, std::move(message)});
+}
+
+void RaftTransport::flush() {
+  for (auto& [id, peer] : peers_) {
+    if (!peer->queue.empty()) (void)peer->doorbell.try_send(true);  // full: a ring is pending already
+  }
+}
+
+PeerStats RaftTransport::peer_stats(raft::NodeId peer) const {
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? PeerStats{} : it->second->stats;
+}
+
+// The only fiber that writes to this peer: waits for a flush, then sends everything queued.
+void RaftTransport::run_writer(raft::NodeId id, Peer& peer) {
+  while (true) {
+    if (!peer.doorbell.receive().ok()) return;  // cancelled: the node is stopping
+    while (!peer.queue.empty()) {
+      if (!ensure_connected(peer).ok()) {
+        // Raft retransmits what matters; stale votes and appends are worthless after a backoff.
+        peer.stats.messages_dropped += peer.queue.size();
+        peer.queue.clear();
+        if (runtime_.cancelled()) return;
+        break;
+      }
+      write_batch(id, peer, std::exchange(peer.queue, {}));
+    }
+  }
+}
+
+rt::Status RaftTransport::ensure_connected(Peer& peer) {
+  if (peer.stream) return rt::Status();
+  if (runtime_.now() < peer.next_connect_at) return rt::Status(rt::Errc::unreachable, "backing off");
+  auto stream = runtime_.connect(peer.address, config_.connect_timeout);
+  if (!stream.ok()) {
+    ++peer.stats.connect_failures;
+    peer.backoff = std::clamp(peer.backoff * 2, config_.reconnect_backoff_min, config_.reconnect_backoff_max);
+    peer.next_connect_at = runtime_.now() + peer.backoff;
+    return stream.status();
+  }
+  ++peer.stats.connects;
+  peer.backoff = rt::Duration(0);
+  peer.stream = std::move(stream).value();
+  return rt::Status();
+}
+
+void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch) {
+  std::vector<FrameCounts> counts;
+  std::vector<Bytes> frames = encode_frames(config_.self, id, batch, config_.frame_bytes_target, &counts);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (!peer.stream->write(frames[i], runtime_.now() + config_.write_timeout).ok()) {
+      ++peer.stats.write_failures;
+      for (size_t j = i; j < frames.size(); ++j) {
+        peer.stats.messages_dropped += counts[j].messages + counts[j].heartbeats + counts[j].heartbeat_responses;
+      }
+      peer.stream->close();
+      peer.stream.reset();
+      return;
+    }
+    ++peer.stats.frames_sent;
+    peer.stats.messages_sent += counts[i].messages;
+    peer.stats.heartbeats_sent += counts[i].heartbeats;
+    peer.stats.heartbeat_responses_sent += counts[i].heartbeat_responses;
+    if (counts[i].heartbeats > 0) ++peer.stats.heartbeat_msgs_sent;
+    if (counts[i].heartbeat_responses > 0) ++peer.stats.heartbeat_response_msgs_sent;
+  }
+}
+
+rt::Status RaftTransport::read_frame(rt::Stream& stream, Bytes& payload) {
+  std::byte header[kFrameHeaderBytes];
+  SLUICE_TRY(stream.read_exact(header));
+  auto decoded = decode_frame_header(header, config_.frame_bytes_max);
+  if (!decoded.ok()) return rt::Status(rt::Errc::invalid_argument, decoded.status().to_string());
+  payload.resize(decoded->payload_bytes);
+  return stream.read_exact(payload);
+}
+
+// One per inbound connection. Any malformed frame ends the connection: after a bad frame the
+// framing itself cannot be trusted.
+void RaftTransport::run_reader(std::shared_ptr<rt::Stream> stream) {
+  Bytes payload;
+  while (true) {
+    rt::Status status = read_frame(*stream, payload);
+    HostResult<DecodedFrame> frame = HostStatus(HostErrc::malformed, status.to_string());
+    if (status.ok()) frame = decode_frame(payload, config_.self);
+    if (!frame.ok()) {
+      if (status.ok() || status.code() == rt::Errc::invalid_argument) ++stats_.frames_malformed;
+      stream->close();
+      return;
+    }
+    ++stats_.frames_received;
+    for (GroupMessage& message : frame->messages) {
+      if (!inbound_.try_send(std::move(message)).ok()) ++stats_.inbound_dropped;
+    }
+  }
+}
+
+}  // namespace sluice::partition

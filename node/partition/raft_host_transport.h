@@ -1,0 +1,104 @@
+// The inter-node transport of the multi-Raft host. Outbound: one stream per peer, connected on
+// demand with exponential backoff, written by that peer's writer fiber; everything queued for
+// the peer between two flushes leaves as one frame (split only above frame_bytes_target), with
+// the heartbeats of all groups coalesced into one. Inbound: a listener accepts the peers'
+// streams; a reader fiber per stream verifies every frame and hands the expanded per-group
+// messages to one bounded channel. A malformed frame closes its connection and is counted.
+//
+// Raft tolerates loss, so every overflow drops (and counts) instead of blocking the host.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "node/partition/raft_host_codec.h"
+#include "runtime/runtime.h"
+
+namespace sluice::partition {
+
+struct TransportConfig {
+  raft::NodeId self = raft::kNoNode;
+  uint16_t port = 7100;
+  std::map<raft::NodeId, runtime::Address> peers;  // every other node this one may talk to
+  size_t frame_bytes_max = 64 * 1024 * 1024;       // inbound: larger frames are malformed
+  size_t frame_bytes_target = 1024 * 1024;         // outbound: split point between frames
+  size_t peer_queue_messages_max = 65536;          // queued per peer; more are dropped
+  size_t inbound_messages_max = 1 << 20;           // decoded, waiting for the host fiber
+  size_t inbound_connections_max = 64;
+  runtime::Duration connect_timeout = std::chrono::milliseconds(200);
+  runtime::Duration reconnect_backoff_min = std::chrono::milliseconds(10);
+  runtime::Duration reconnect_backoff_max = std::chrono::milliseconds(1000);
+  runtime::Duration write_timeout = std::chrono::seconds(2);
+};
+
+struct PeerStats {
+  uint64_t frames_sent = 0;
+  uint64_t messages_sent = 0;                // full (not coalesced) messages
+  uint64_t heartbeat_msgs_sent = 0;          // coalesced heartbeat messages (frames carrying any)
+  uint64_t heartbeat_response_msgs_sent = 0; // coalesced response messages
+  uint64_t heartbeats_sent = 0;              // per-group heartbeats inside them
+  uint64_t heartbeat_responses_sent = 0;
+  uint64_t connects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t write_failures = 0;
+  uint64_t messages_dropped = 0;  // queue full, or the peer unreachable
+};
+
+struct TransportStats {
+  uint64_t frames_received = 0;
+  uint64_t frames_malformed = 0;  // each closed its connection
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;  // above inbound_connections_max
+  uint64_t inbound_dropped = 0;      // the inbound channel was full
+  uint64_t unknown_peer_dropped = 0; // messages for a node not in `peers`
+};
+
+class RaftTransport {
+ public:
+  RaftTransport(runtime::Runtime& runtime, TransportConfig config);
+  RaftTransport(const RaftTransport&) = delete;
+  RaftTransport& operator=(const RaftTransport&) = delete;
+
+  // Listens and spawns the accept fiber and one writer fiber per peer.
+  runtime::Status start();
+  // Queues `message` for message.to; nothing leaves before flush().
+  void send(GroupId group, raft::Message message);
+  // Wakes the writer of every peer with queued messages.
+  void flush();
+
+  runtime::Channel<GroupMessage>& inbound() { return inbound_; }
+  const TransportStats& stats() const { return stats_; }
+  // Zeroes for a peer not in `peers`.
+  PeerStats peer_stats(raft::NodeId peer) const;
+  const TransportConfig& config() const { return config_; }
+
+ private:
+  struct Peer {
+    Peer(runtime::Scheduler& scheduler, runtime::Address address) : address(std::move(address)), doorbell(scheduler, 1) {}
+    runtime::Address address;
+    std::vector<GroupMessage> queue;
+    runtime::Channel<bool> doorbell;  // capacity 1: rings coalesce
+    std::unique_ptr<runtime::Stream> stream;
+    runtime::Duration backoff{0};
+    runtime::Instant next_connect_at{};
+    PeerStats stats;
+  };
+
+  void run_writer(raft::NodeId id, Peer& peer);
+  runtime::Status ensure_connected(Peer& peer);
+  void write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch);
+  void run_reader(std::shared_ptr<runtime::Stream> stream);
+  runtime::Status read_frame(runtime::Stream& stream, Bytes& payload);
+
+  runtime::Runtime& runtime_;
+  TransportConfig config_;
+  std::map<raft::NodeId, std::unique_ptr<Peer>> peers_;
+  runtime::Channel<GroupMessage> inbound_;
+  TransportStats stats_;
+  size_t inbound_connections_ = 0;
+};
+
+}  // namespace sluice::partition
