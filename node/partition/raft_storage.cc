@@ -1,0 +1,437 @@
+#include "node/partition/raft_storage.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "node/log/crc32c.h"
+#include "node/log/endian.h"
+#include "node/log/segment_io.h"
+
+namespace sluice::partition {
+namespace {
+
+using log::detail::get_le;
+using log::detail::put_le;
+using raft::Errc;
+using raft::Index;
+using raft::Status;
+using raft::Term;
+
+constexpr uint32_t kStateMagic = 0x53524C53u;  // bytes "SLRS"
+constexpr uint16_t kStateVersion = 1;
+constexpr size_t kStateFixedBytes = 80;  // up to the node sets
+constexpr size_t kStateCrcBytes = 4;
+constexpr char kStateFile[] = "raft-state";
+constexpr char kStateTempFile[] = "raft-state.tmp";
+constexpr char kLogDirPrefix[] = "log-";
+// One Log::read while collecting entries; a batch above it still comes whole.
+constexpr size_t kEntriesReadBytesMax = 256 * 1024;
+// Header reads while rebuilding the offset map: sequential windows, one read per window.
+constexpr size_t kScanWindowBytes = 64 * 1024;
+
+Status from_log(const log::Status& status, std::string_view context) {
+  if (status.ok()) return Status();
+  const bool damaged = status.code() == log::Errc::corruption || status.code() == log::Errc::crc_mismatch ||
+                       status.code() == log::Errc::invalid_batch || status.code() == log::Errc::truncated_batch;
+  const Errc code = damaged ? Errc::invalid_state : status.code() == log::Errc::invalid_argument ? Errc::invalid_argument : Errc::io_error;
+  return Status(code, std::string(context) + ": " + status.to_string());
+}
+
+Status from_runtime(const runtime::Status& status, std::string_view context) {
+  if (status.ok()) return Status();
+  return Status(Errc::io_error, std::string(context) + ": " + status.to_string());
+}
+
+std::string join(std::string_view dir, std::string_view name) { return log::join_path(dir, name); }
+
+std::string log_dir_name(uint64_t generation) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%s%020llu", kLogDirPrefix, static_cast<unsigned long long>(generation));
+  return name;
+}
+
+// The node sets in file order.
+std::array<const std::set<raft::NodeId>*, 4> node_sets(const raft::ConfState& conf) {
+  return {&conf.voters, &conf.voters_outgoing, &conf.learners, &conf.learners_next};
+}
+
+Status damaged(std::string what) { return Status(Errc::invalid_state, "raft state file: " + std::move(what)); }
+
+}  // namespace
+
+// --- state file codec ----------------------------------------------------------------------------
+
+Bytes encode_raft_state(const PersistedRaftState& state) {
+  const raft::ConfState& conf = state.conf_state;
+  size_t total = kStateFixedBytes + kStateCrcBytes;
+  for (const std::set<raft::NodeId>* ids : node_sets(conf)) total += 4 + 8 * ids->size();
+  Bytes out(total);
+  std::byte* p = out.data();
+  put_le<uint32_t>(p, kStateMagic);
+  put_le<uint16_t>(p + 4, kStateVersion);
+  put_le<uint16_t>(p + 6, 0);
+  put_le<uint32_t>(p + 8, static_cast<uint32_t>(total));
+  put_le<uint64_t>(p + 12, state.hard_state.term);
+  put_le<uint64_t>(p + 20, state.hard_state.vote);
+  put_le<uint64_t>(p + 28, state.hard_state.commit);
+  put_le<uint64_t>(p + 36, state.generation);
+  put_le<uint64_t>(p + 44, state.base_index);
+  put_le<uint64_t>(p + 52, state.base_term);
+  put_le<uint64_t>(p + 60, state.start_offset);
+  put_le<uint64_t>(p + 68, conf.index);
+  put_le<uint8_t>(p + 76, conf.auto_leave ? 1 : 0);  // bytes 77..79 stay 0
+  size_t at = kStateFixedBytes;
+  for (const std::set<raft::NodeId>* ids : node_sets(conf)) {
+    put_le<uint32_t>(p + at, static_cast<uint32_t>(ids->size()));
+    at += 4;
+    for (raft::NodeId id : *ids) {
+      put_le<uint64_t>(p + at, id);
+      at += 8;
+    }
+  }
+  put_le<uint32_t>(p + at, log::crc32c(ByteSpan(out).first(at)));
+  return out;
+}
+
+raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes) {
+  if (bytes.size() < kStateFixedBytes + kStateCrcBytes) return damaged("shorter than its fixed part");
+  if (bytes.size() > kStateFileBytesMax) return damaged("larger than " + std::to_string(kStateFileBytesMax) + " bytes");
+  const std::byte* p = bytes.data();
+  if (get_le<uint32_t>(p) != kStateMagic) return damaged("bad magic");
+  if (get_le<uint32_t>(p + 8) != bytes.size()) return damaged("length field does not match the file size");
+  const size_t crc_at = bytes.size() - kStateCrcBytes;
+  if (get_le<uint32_t>(p + crc_at) != log::crc32c(bytes.first(crc_at))) return damaged("CRC mismatch");
+  if (get_le<uint16_t>(p + 4) != kStateVersion) return damaged("unknown version");
+  if (get_le<uint16_t>(p + 6) != 0 || get_le<uint8_t>(p + 77) != 0 || get_le<uint16_t>(p + 78) != 0) {
+    return damaged("reserved bytes set");
+  }
+  PersistedRaftState state;
+  state.hard_state = {get_le<uint64_t>(p + 12), get_le<uint64_t>(p + 20), get_le<uint64_t>(p + 28)};
+  state.generation = get_le<uint64_t>(p + 36);
+  state.base_index = get_le<uint64_t>(p + 44);
+  state.base_term = get_le<uint64_t>(p + 52);
+  state.start_offset = get_le<uint64_t>(p + 60);
+  state.conf_state.index = get_le<uint64_t>(p + 68);
+  const uint8_t auto_leave = get_le<uint8_t>(p + 76);
+  if (auto_leave > 1) return damaged("bad auto_leave flag");
+  state.conf_state.auto_leave = auto_leave == 1;
+  if (state.generation == 0) return damaged("generation 0");
+  std::set<raft::NodeId>* sets[4] = {&state.conf_state.voters, &state.conf_state.voters_outgoing,
+                                     &state.conf_state.learners, &state.conf_state.learners_next};
+  size_t at = kStateFixedBytes;
+  for (std::set<raft::NodeId>* ids : sets) {
+    if (crc_at - at < 4) return damaged("node set runs past the end");
+    const uint32_t count = get_le<uint32_t>(p + at);
+    at += 4;
+    if (count > raft::kConfNodesMax || (crc_at - at) / 8 < count) return damaged("bad node count");
+    for (uint32_t i = 0; i < count; ++i, at += 8) {
+      const raft::NodeId id = get_le<uint64_t>(p + at);
+      if (id == raft::kNoNode || (!ids->empty() && id <= *ids->rbegin())) return damaged("node ids not ascending");
+      ids->insert(id);
+    }
+  }
+  if (at != crc_at) return damaged("bytes after the node sets");
+  return state;
+}
+
+// --- open and recovery ---------------------------------------------------------------------------
+
+LogRaftStorage::LogRaftStorage(runtime::Filesystem& fs, std::string dir, RaftStorageOptions options)
+    : fs_(fs), dir_(std::move(dir)), options_(std::move(options)) {}
+
+LogRaftStorage::~LogRaftStorage() = default;
+
+raft::Result<std::unique_ptr<LogRaftStorage>> LogRaftStorage::open(runtime::Filesystem& fs, std::string dir,
+                                                                   RaftStorageOptions options) {
+  if (dir.empty()) return Status(Errc::invalid_argument, "raft storage needs its own directory");
+  if (log::Status valid = log::validate(options.log); !valid.ok()) return from_log(valid, "log options");
+  std::unique_ptr<LogRaftStorage> storage(new LogRaftStorage(fs, std::move(dir), std::move(options)));
+  SLUICE_TRY(storage->recover());
+  return storage;
+}
+
+Status LogRaftStorage::recover() {
+  SLUICE_TRY(from_runtime(fs_.create_dirs(dir_), "create " + dir_));
+  SLUICE_TRY(from_runtime(fs_.sync_dir(runtime::parent_dir(dir_)), "sync_dir of the parent of " + dir_));
+  // A temporary file is a state write that never reached its rename: the old file is current.
+  const std::string temp = join(dir_, kStateTempFile);
+  runtime::Result<bool> temp_exists = fs_.exists(temp);
+  SLUICE_TRY(from_runtime(temp_exists.status(), temp));
+  if (*temp_exists) SLUICE_TRY(from_runtime(fs_.remove(temp), "remove " + temp));
+
+  const std::string path = join(dir_, kStateFile);
+  runtime::Result<bool> exists = fs_.exists(path);
+  SLUICE_TRY(from_runtime(exists.status(), path));
+  if (!*exists) return create_fresh();
+
+  SLUICE_ASSIGN_OR_RETURN(Bytes bytes, [&]() -> raft::Result<Bytes> {
+    runtime::Result<uint64_t> size = fs_.file_size(path);
+    SLUICE_TRY(from_runtime(size.status(), path));
+    if (*size > kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
+    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
+    SLUICE_TRY(from_runtime(file.status(), path));
+    Bytes out(static_cast<size_t>(*size));
+    SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
+    return out;
+  }());
+  raft::Result<PersistedRaftState> state = decode_raft_state(bytes);
+  if (!state.ok()) return state.status().with_context(path);
+  durable_ = pending_ = *state;
+  SLUICE_TRY(remove_stale_generations(durable_.generation));
+
+  // The log directory was made durable before the state file named it: missing means damage.
+  const std::string log_dir = join(dir_, log_dir_name(durable_.generation));
+  runtime::Result<bool> log_exists = fs_.exists(log_dir);
+  SLUICE_TRY(from_runtime(log_exists.status(), log_dir));
+  if (!*log_exists) return damaged(log_dir + " named by the state file is missing");
+  SLUICE_ASSIGN_OR_RETURN(log_, open_log(durable_.generation, durable_.start_offset));
+  // Retention writes the new start to the state file before cutting the log: finish a cut that a
+  // crash interrupted.
+  if (log_->start_offset() > durable_.start_offset || log_->end_offset() < durable_.start_offset) {
+    return damaged("log " + log_dir + " holds offsets [" + std::to_string(log_->start_offset()) + ", " +
+                   std::to_string(log_->end_offset()) + "), the state file starts at " + std::to_string(durable_.start_offset));
+  }
+  SLUICE_TRY(from_log(log_->truncate_prefix(durable_.start_offset), "finishing an interrupted retention cut"));
+  return scan_batch_offsets();
+}
+
+Status LogRaftStorage::create_fresh() {
+  SLUICE_TRY(remove_stale_generations(std::nullopt));  // debris of a first open that crashed
+  pending_ = PersistedRaftState{};
+  pending_.conf_state = options_.bootstrap;
+  pending_.start_offset = options_.log.initial_offset;
+  SLUICE_ASSIGN_OR_RETURN(log_, open_log(pending_.generation, pending_.start_offset));
+  SLUICE_TRY(write_state(pending_));
+  durable_ = pending_;
+  return Status();
+}
+
+// Log directories of other generations: an old one whose removal a crash interrupted, or a new
+// one built for a log-start jump whose state file was never written.
+Status LogRaftStorage::remove_stale_generations(std::optional<uint64_t> keep) {
+  runtime::Result<std::vector<std::string>> names = fs_.list(dir_);
+  SLUICE_TRY(from_runtime(names.status(), "list " + dir_));
+  for (const std::string& name : *names) {
+    if (!name.starts_with(kLogDirPrefix) || (keep && name == log_dir_name(*keep))) continue;
+    SLUICE_TRY(remove_log_dir(name));
+  }
+  return Status();
+}
+
+Status LogRaftStorage::remove_log_dir(const std::string& name) {
+  const std::string path = join(dir_, name);
+  runtime::Result<std::vector<std::string>> files = fs_.list(path);
+  SLUICE_TRY(from_runtime(files.status(), "list " + path));
+  for (const std::string& file : *files) SLUICE_TRY(from_runtime(fs_.remove(join(path, file)), "remove " + file));
+  SLUICE_TRY(from_runtime(fs_.remove(path), "remove " + path));
+  return from_runtime(fs_.sync_dir(dir_), "sync_dir " + dir_);
+}
+
+raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t generation, uint64_t initial_offset) {
+  log::LogOptions options = options_.log;
+  options.initial_offset = initial_offset;
+  const std::string path = join(dir_, log_dir_name(generation));
+  log::Result<std::unique_ptr<log::Log>> opened = log::Log::open(fs_, path, options);
+  if (!opened.ok()) return from_log(opened.status(), "open " + path);
+  return std::move(*opened);
+}
+
+// Rebuilds batch_offsets_ from the batch headers of every segment. The Log verified the active
+// segment at open; each header is CRC-checked again here, and offsets must run without gaps.
+Status LogRaftStorage::scan_batch_offsets() {
+  batch_offsets_.clear();
+  uint64_t expected = log_->start_offset();
+  for (const log::SegmentInfo& segment : log_->segments()) {
+    const std::string path = join(log_->dir(), log::data_file_name(segment.base_offset));
+    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
+    SLUICE_TRY(from_runtime(file.status(), path));
+    log::FileWindow window(**file, path, segment.size_bytes, kScanWindowBytes);
+    uint64_t position = log::kSegmentHeaderBytes;
+    while (position < segment.size_bytes) {
+      log::Result<ByteSpan> head = window.get(position, log::kBatchHeaderBytes);
+      if (!head.ok()) return from_log(head.status(), "scan " + path);
+      log::Result<log::BatchHeader> header = log::decode_batch_header(*head, options_.log.batch_bytes_max);
+      if (!header.ok() || header->base_offset != expected) {
+        return damaged(path + " at " + std::to_string(position) + ": batch header does not continue the log");
+      }
+      batch_offsets_.push_back(header->base_offset);
+      expected = header->next_offset();
+      position += header->batch_bytes;
+    }
+  }
+  if (expected != log_->end_offset()) return damaged("batch headers end at " + std::to_string(expected));
+  return Status();
+}
+
+// Temporary file, fsync, rename, sync_dir: a crash leaves the old file or the new one, whole.
+Status LogRaftStorage::write_state(const PersistedRaftState& state) {
+  const Bytes bytes = encode_raft_state(state);
+  const std::string temp = join(dir_, kStateTempFile);
+  {
+    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(temp, runtime::OpenMode::create);
+    SLUICE_TRY(from_runtime(file.status(), temp));
+    SLUICE_TRY(from_runtime((*file)->truncate(0), temp));
+    SLUICE_TRY(from_runtime((*file)->write_at(0, bytes), temp));
+    SLUICE_TRY(from_runtime((*file)->sync(), temp));
+  }
+  SLUICE_TRY(from_runtime(fs_.rename(temp, join(dir_, kStateFile)), "rename " + temp));
+  return from_runtime(fs_.sync_dir(dir_), "sync_dir " + dir_);
+}
+
+// --- reads ---------------------------------------------------------------------------------------
+
+raft::Result<Term> LogRaftStorage::term(Index index) {
+  if (index < pending_.base_index) return Status(Errc::compacted, "index " + std::to_string(index) + " below the log base");
+  if (index == pending_.base_index) return pending_.base_term;
+  if (index > last_index()) return Status(Errc::unavailable, "index " + std::to_string(index) + " beyond the log");
+  log::Result<uint64_t> term = log_->term_at(batch_offsets_[index - pending_.base_index - 1]);
+  if (!term.ok()) return from_log(term.status(), "term of " + std::to_string(index));
+  return *term;
+}
+
+raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index hi, uint64_t bytes_max) {
+  if (lo <= pending_.base_index) return Status(Errc::compacted, "entry " + std::to_string(lo) + " below the log start");
+  if (hi > last_index() + 1 || lo > hi) return Status(Errc::unavailable, "range beyond the log");
+  std::vector<raft::Entry> out;
+  uint64_t bytes = 0;
+  Index next = lo;
+  while (next < hi) {
+    const uint64_t offset = batch_offsets_[next - pending_.base_index - 1];
+    log::Result<log::ReadResult> read = log_->read(offset, kEntriesReadBytesMax);
+    if (!read.ok()) return from_log(read.status(), "read entry " + std::to_string(next));
+    log::Result<std::vector<ByteSpan>> batches = log::split_batches(read->batches);
+    if (!batches.ok()) return from_log(batches.status(), "read entry " + std::to_string(next));
+    for (ByteSpan batch : *batches) {
+      if (next == hi) break;
+      SLUICE_ASSIGN_OR_RETURN(raft::Entry entry, decode_entry(batch, next));
+      bytes += raft::entry_bytes(entry);
+      if (!out.empty() && bytes > bytes_max) return out;
+      out.push_back(std::move(entry));
+      ++next;
+    }
+  }
+  return out;
+}
+
+raft::Result<raft::Entry> LogRaftStorage::decode_entry(ByteSpan batch, Index index) const {
+  const uint64_t offset = batch_offsets_[index - pending_.base_index - 1];
+  log::Result<log::BatchHeader> header = log::verify_batch(batch);
+  if (!header.ok() || header->base_offset != offset) return damaged("batch of entry " + std::to_string(index) + " is not where the map says");
+  log::Result<std::vector<log::RecordView>> records = log::decode_records(batch, *header);
+  if (!records.ok() || records->size() != 1) return damaged("batch of entry " + std::to_string(index) + " is not one record");
+  raft::Entry entry;
+  entry.term = header->term;
+  entry.index = index;
+  entry.type = static_cast<raft::EntryType>(header->attributes & log::kAttributeEntryTypeMask);
+  const ByteSpan value = records->front().value;
+  entry.data.assign(value.begin(), value.end());
+  return entry;
+}
+
+raft::Result<Index> LogRaftStorage::index_before_offset(uint64_t offset) const {
+  if (offset == log_->end_offset()) return pending_.base_index + batch_offsets_.size();
+  auto it = std::lower_bound(batch_offsets_.begin(), batch_offsets_.end(), offset);
+  if (it == batch_offsets_.end() || *it != offset) {
+    return Status(Errc::invalid_argument, "offset " + std::to_string(offset) + " does not start a retained batch");
+  }
+  return pending_.base_index + static_cast<Index>(it - batch_offsets_.begin());
+}
+
+raft::Result<uint64_t> LogRaftStorage::offset_of(Index index) const {
+  if (index <= pending_.base_index) return Status(Errc::compacted, "entry " + std::to_string(index) + " below the log start");
+  if (index > pending_.base_index + batch_offsets_.size()) return Status(Errc::unavailable, "entry beyond the log");
+  return batch_offsets_[index - pending_.base_index - 1];
+}
+
+// --- writes --------------------------------------------------------------------------------------
+
+Status LogRaftStorage::apply_log_start_jump(const raft::LogStartJump& jump, std::optional<uint64_t> start_offset) {
+  // The new log is built beside the current one; sync() switches to it by writing the state file.
+  const uint64_t generation = std::max(durable_.generation, pending_.generation) + 1;
+  const std::string name = log_dir_name(generation);
+  runtime::Result<bool> exists = fs_.exists(join(dir_, name));
+  SLUICE_TRY(from_runtime(exists.status(), name));
+  if (*exists) SLUICE_TRY(remove_log_dir(name));
+  const uint64_t offset = start_offset.value_or(log_->end_offset());
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<log::Log> fresh, open_log(generation, offset));
+  if (pending_.generation != durable_.generation) SLUICE_TRY(remove_log_dir(log_dir_name(pending_.generation)));
+  log_ = std::move(fresh);
+  batch_offsets_.clear();
+  pending_.generation = generation;
+  pending_.base_index = jump.index;
+  pending_.base_term = jump.term;
+  pending_.start_offset = offset;
+  return Status();
+}
+
+Status LogRaftStorage::append(const std::vector<raft::Entry>& entries) {
+  if (entries.empty()) return Status();
+  const Index first = entries.front().index;
+  if (first <= pending_.base_index || first > last_index() + 1) {
+    return Status(Errc::invalid_argument, "append at " + std::to_string(first) + " leaves a gap or rewrites the base");
+  }
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].index != first + i) return Status(Errc::invalid_argument, "append with non-consecutive indexes");
+  }
+  if (first <= last_index()) {
+    const size_t keep = first - pending_.base_index - 1;
+    SLUICE_TRY(from_log(log_->truncate_suffix(batch_offsets_[keep]), "replacing the suffix from " + std::to_string(first)));
+    batch_offsets_.resize(keep);
+  }
+  for (const raft::Entry& entry : entries) {
+    const log::Record record{.timestamp_ms = 0, .key = {}, .value = entry.data, .headers = {}};
+    log::Result<Bytes> batch = log::encode_batch(log_->end_offset(), entry.term, std::span(&record, 1),
+                                                 options_.log.batch_bytes_max, static_cast<uint16_t>(entry.type));
+    if (!batch.ok()) return from_log(batch.status(), "encode entry " + std::to_string(entry.index));
+    log::Result<log::AppendResult> appended = log_->append(*batch);
+    if (!appended.ok()) return from_log(appended.status(), "append entry " + std::to_string(entry.index));
+    batch_offsets_.push_back(appended->base_offset);
+  }
+  return Status();
+}
+
+void LogRaftStorage::save(const std::optional<raft::HardState>& hard_state, const std::optional<raft::ConfState>& conf_state) {
+  if (hard_state) pending_.hard_state = *hard_state;
+  if (conf_state) pending_.conf_state = *conf_state;
+}
+
+Status LogRaftStorage::sync() {
+  // Entries first: a state file naming a commit index must never precede the entries it covers.
+  SLUICE_TRY(from_log(log_->sync(), "sync " + log_->dir()));
+  if (pending_ == durable_) return Status();
+  SLUICE_TRY(write_state(pending_));
+  const uint64_t old_generation = durable_.generation;
+  durable_ = pending_;
+  // The old log is garbage now; if removing it fails, open() removes it later.
+  if (old_generation != durable_.generation) (void)remove_log_dir(log_dir_name(old_generation));
+  return Status();
+}
+
+Status LogRaftStorage::truncate_prefix_to(Index index) {
+  if (pending_.generation != durable_.generation) return Status(Errc::invalid_argument, "a log-start jump awaits sync()");
+  if (index <= pending_.base_index) return Status();
+  if (index > last_index()) return Status(Errc::unavailable, "retention beyond the last entry");
+  const uint64_t start = index == last_index() ? log_->end_offset() : batch_offsets_[index - pending_.base_index];
+  const std::vector<log::SegmentInfo> segments = log_->segments();
+  if (std::none_of(segments.begin(), segments.end(), [&](const log::SegmentInfo& s) { return s.base_offset == start; })) {
+    return Status(Errc::invalid_argument, "entry " + std::to_string(index + 1) + " does not start a segment");
+  }
+  SLUICE_ASSIGN_OR_RETURN(const Term base_term, term(index));
+  // State file first: after a crash open() sees the new start and finishes the cut.
+  PersistedRaftState state = durable_;
+  state.base_index = index;
+  state.base_term = base_term;
+  state.start_offset = start;
+  SLUICE_TRY(write_state(state));
+  const size_t removed = index - pending_.base_index;
+  batch_offsets_.erase(batch_offsets_.begin(), batch_offsets_.begin() + static_cast<std::ptrdiff_t>(removed));
+  durable_ = state;
+  pending_.base_index = index;
+  pending_.base_term = base_term;
+  pending_.start_offset = start;
+  return from_log(log_->truncate_prefix(start), "retention cut at " + std::to_string(start));
+}
+
+}  // namespace sluice::partition

@@ -1,0 +1,122 @@
+// The partition log as the Raft log (docs/partition.md). One Raft entry is one record batch of a
+// log::Log: the batch's term is the entry's term, attribute bits 0-1 its type, and its one record's
+// value the entry's data. Raft indexes are consecutive while record offsets advance by the
+// records of each batch, so the storage keeps, in memory, the base offset of every retained
+// entry's batch (rebuilt at open from the batch headers alone).
+//
+// What cannot be derived from the batches lives in the state file (docs/formats/raft-state.md),
+// written atomically: hard state, membership, the log base (index and term before the first
+// retained batch, and that batch's record offset) and the generation of the log directory. A
+// log-start jump builds an empty log in a new generation directory; the state file naming it is
+// the commit point, so a crash leaves either the old log with the old state or the new one.
+//
+// Directory `dir`: `raft-state` (state file), `raft-state.tmp` (being written; removed on open),
+// `log-<generation, 20 digits>/` (the log; others are removed on open).
+//
+// Driven by one fiber (the partition's), like the Log. Errors are raft::Status values: io_error
+// (file system, full disk included), invalid_state (persisted data is damaged or contradicts
+// itself: the replica needs repair, it is never reset), invalid_argument (a call that breaks the
+// rules below), compacted / unavailable (reads outside the log).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/log/log.h"
+#include "node/raft/storage.h"
+#include "runtime/fs.h"
+
+namespace sluice::partition {
+
+struct RaftStorageOptions {
+  log::LogOptions log;
+  // The membership of a group member created from nothing (no state file yet).
+  raft::ConfState bootstrap;
+};
+
+// What is (or will be, after sync) in the state file.
+struct PersistedRaftState {
+  raft::HardState hard_state;
+  raft::ConfState conf_state;
+  uint64_t generation = 1;         // the log lives in log-<generation>/
+  raft::Index base_index = 0;      // first retained entry is base_index + 1
+  raft::Term base_term = 0;        // term of entry base_index
+  uint64_t start_offset = 0;       // record offset of entry base_index + 1's batch
+
+  friend bool operator==(const PersistedRaftState&, const PersistedRaftState&) = default;
+};
+
+class LogRaftStorage final : public raft::RaftLogStorage {
+ public:
+  // Opens (recovering) or creates the storage in `dir` (created if missing; "" is not allowed).
+  static raft::Result<std::unique_ptr<LogRaftStorage>> open(runtime::Filesystem& fs, std::string dir,
+                                                            RaftStorageOptions options);
+  ~LogRaftStorage() override;
+  LogRaftStorage(const LogRaftStorage&) = delete;
+  LogRaftStorage& operator=(const LogRaftStorage&) = delete;
+
+  // --- raft::RaftLogStorage (reads) ---
+  // The hard state and membership as last saved (durable only after sync()).
+  raft::InitialState initial_state() override { return {pending_.hard_state, pending_.conf_state}; }
+  raft::Index first_index() override { return pending_.base_index + 1; }
+  raft::Index last_index() override { return pending_.base_index + batch_offsets_.size(); }
+  raft::Result<raft::Term> term(raft::Index index) override;
+  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override;
+
+  // --- writes, in the order of the Ready contract (node/raft/ready.h) ---
+  // 1. Discards the log: it restarts empty after jump.index / jump.term, its first record at
+  //    `start_offset` (default: the current end offset). Takes effect durably at sync().
+  raft::Status apply_log_start_jump(const raft::LogStartJump& jump, std::optional<uint64_t> start_offset = {});
+  // 2. Appends entries continuing the log at or before its end; the stable suffix from
+  //    entries[0].index on is removed first (durably, as a conflict requires).
+  raft::Status append(const std::vector<raft::Entry>& entries);
+  // 3. Records hard state and membership (either may be absent: unchanged).
+  void save(const std::optional<raft::HardState>& hard_state, const std::optional<raft::ConfState>& conf_state);
+  // 4. Everything above is durable when this returns ok: the log is synced, then the state file
+  //    written. After a failure the storage may be unusable (log `failed`): reopen it.
+  raft::Status sync();
+
+  // Retention: removes entries up to `index`, which becomes the log base. Entry index + 1 must
+  // start a segment (whole segments only: see index_before_offset). Durable when it returns.
+  // Not allowed while a log-start jump awaits sync().
+  raft::Status truncate_prefix_to(raft::Index index);
+  // The index of the last entry before record offset `offset`, which must start a batch or be the
+  // log's end: maps log::retention_cut's offset to the argument of truncate_prefix_to.
+  raft::Result<raft::Index> index_before_offset(uint64_t offset) const;
+  // Record offset of entry `index`'s batch (first_index <= index <= last_index).
+  raft::Result<uint64_t> offset_of(raft::Index index) const;
+
+  const log::Log& log() const { return *log_; }
+  const PersistedRaftState& durable_state() const { return durable_; }
+
+ private:
+  LogRaftStorage(runtime::Filesystem& fs, std::string dir, RaftStorageOptions options);
+
+  raft::Status recover();
+  raft::Status create_fresh();
+  raft::Status remove_stale_generations(std::optional<uint64_t> keep);
+  raft::Status scan_batch_offsets();
+  raft::Status write_state(const PersistedRaftState& state);
+  raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset);
+  raft::Status remove_log_dir(const std::string& name);
+  raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
+
+  runtime::Filesystem& fs_;
+  std::string dir_;
+  RaftStorageOptions options_;
+  std::unique_ptr<log::Log> log_;
+  PersistedRaftState durable_;  // what the state file holds
+  PersistedRaftState pending_;  // what sync() will write
+  // batch_offsets_[i]: base offset of entry pending_.base_index + 1 + i. Memory: 8 bytes/entry.
+  std::vector<uint64_t> batch_offsets_;
+};
+
+// The state file's bytes (docs/formats/raft-state.md); pure, for tests and tools.
+inline constexpr size_t kStateFileBytesMax = 16 * 1024;
+Bytes encode_raft_state(const PersistedRaftState& state);
+raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes);
+
+}  // namespace sluice::partition

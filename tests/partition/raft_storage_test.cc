@@ -1,0 +1,296 @@
+// LogRaftStorage on a simulated disk (no fibers): entries as batches, terms, limits, conflicts,
+// log-start jumps, retention, the state file, reopen and crash (lost unsynced writes).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "node/log/retention.h"
+#include "node/partition/raft_storage.h"
+#include "tests/log/log_rig.h"
+
+namespace sluice::partition {
+namespace {
+
+using log::testing::DiskRig;
+using raft::ConfState;
+using raft::Entry;
+using raft::EntryType;
+using raft::Errc;
+using raft::HardState;
+using raft::Index;
+using raft::Term;
+
+#define RS_ASSERT_OK(expression)                                              \
+  do {                                                                        \
+    const auto rs_status_ = (expression);                                     \
+    ASSERT_TRUE(rs_status_.ok()) << #expression << ": " << rs_status_.to_string(); \
+  } while (false)
+
+Entry make_entry(Index index, Term term, EntryType type = EntryType::normal, size_t bytes = 16) {
+  Entry entry{term, index, type, {}};
+  if (type == EntryType::empty) return entry;
+  std::string data = "e" + std::to_string(index) + "/t" + std::to_string(term) + "/";
+  data.resize(std::max(bytes, data.size()), '.');
+  entry.data.assign(as_bytes(data).begin(), as_bytes(data).end());
+  return entry;
+}
+
+std::vector<Entry> make_entries(Index lo, Index hi, Term term, size_t bytes = 16) {
+  std::vector<Entry> out;
+  for (Index index = lo; index < hi; ++index) out.push_back(make_entry(index, term, EntryType::normal, bytes));
+  return out;
+}
+
+RaftStorageOptions options(bool small = false) {
+  RaftStorageOptions options;
+  if (small) options.log = log::testing::small_options();
+  options.bootstrap.voters = {1, 2, 3};
+  return options;
+}
+
+std::unique_ptr<LogRaftStorage> open_ok(DiskRig& rig, bool small = false) {
+  raft::Result<std::unique_ptr<LogRaftStorage>> storage = LogRaftStorage::open(*rig.fs, "p0", options(small));
+  EXPECT_TRUE(storage.ok()) << storage.status().to_string();
+  return storage.ok() ? std::move(*storage) : nullptr;
+}
+
+std::vector<Entry> all_entries(LogRaftStorage& storage) {
+  raft::Result<std::vector<Entry>> entries = storage.entries(storage.first_index(), storage.last_index() + 1, UINT64_MAX);
+  EXPECT_TRUE(entries.ok()) << entries.status().to_string();
+  return entries.ok() ? *entries : std::vector<Entry>{};
+}
+
+TEST(RaftStorage, NewStorageIsEmptyWithTheBootstrapMembership) {
+  DiskRig rig;
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->first_index(), 1u);
+  EXPECT_EQ(storage->last_index(), 0u);
+  EXPECT_EQ(*storage->term(0), 0u);
+  EXPECT_EQ(storage->term(1).code(), Errc::unavailable);
+  EXPECT_EQ(storage->initial_state().conf_state.voters, (std::set<raft::NodeId>{1, 2, 3}));
+  EXPECT_EQ(storage->initial_state().hard_state, HardState{});
+  EXPECT_TRUE(storage->entries(1, 1, 100)->empty());
+}
+
+TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
+  DiskRig rig;
+  const std::vector<Entry> entries = {make_entry(1, 1, EntryType::empty), make_entry(2, 1),
+                                      make_entry(3, 2, EntryType::conf_change, 40), make_entry(4, 2, EntryType::normal, 0),
+                                      make_entry(5, 3, EntryType::normal, 1000)};
+  const HardState hard{3, 2, 4};
+  ConfState conf = options().bootstrap;
+  conf.learners = {7};
+  conf.index = 3;
+  {
+    auto storage = open_ok(rig);
+    RS_ASSERT_OK(storage->append(entries));
+    storage->save(hard, conf);
+    RS_ASSERT_OK(storage->sync());
+    EXPECT_EQ(all_entries(*storage), entries);
+  }
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(all_entries(*storage), entries);
+  EXPECT_EQ(storage->first_index(), 1u);
+  EXPECT_EQ(storage->last_index(), 5u);
+  EXPECT_EQ(storage->initial_state().hard_state, hard);
+  EXPECT_EQ(storage->initial_state().conf_state, conf);
+  for (const Entry& entry : entries) EXPECT_EQ(*storage->term(entry.index), entry.term);
+}
+
+TEST(RaftStorage, TermsAcrossSegmentsAndAtTheBase) {
+  DiskRig rig;
+  auto storage = open_ok(rig, true);
+  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append({make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
+  RS_ASSERT_OK(storage->sync());
+  ASSERT_GT(storage->log().segments().size(), 3u);
+  for (Index index = 1; index <= 120; ++index) EXPECT_EQ(*storage->term(index), 1 + index / 10) << index;
+  EXPECT_EQ(*storage->term(0), 0u);
+  EXPECT_EQ(storage->term(121).code(), Errc::unavailable);
+  storage.reset();
+  storage = open_ok(rig, true);
+  for (Index index = 1; index <= 120; ++index) ASSERT_EQ(*storage->term(index), 1 + index / 10) << index;
+  EXPECT_EQ(all_entries(*storage).size(), 120u);
+}
+
+TEST(RaftStorage, EntriesStopAtTheByteLimitButReturnOne) {
+  DiskRig rig;
+  auto storage = open_ok(rig);
+  RS_ASSERT_OK(storage->append(make_entries(1, 11, 1, 100)));
+  EXPECT_EQ(storage->entries(1, 11, 250)->size(), 2u);
+  EXPECT_EQ(storage->entries(1, 11, 300)->size(), 3u);
+  EXPECT_EQ(storage->entries(3, 11, 0)->size(), 1u);
+  EXPECT_EQ(storage->entries(3, 5, UINT64_MAX)->size(), 2u);
+  EXPECT_EQ(storage->entries(3, 5, UINT64_MAX)->front(), make_entry(3, 1, EntryType::normal, 100));
+  EXPECT_EQ(storage->entries(0, 5, 100).code(), Errc::compacted);
+  EXPECT_EQ(storage->entries(5, 12, 100).code(), Errc::unavailable);
+  EXPECT_EQ(storage->entries(6, 5, 100).code(), Errc::unavailable);
+}
+
+TEST(RaftStorage, AppendReplacesAConflictingSuffix) {
+  DiskRig rig;
+  auto storage = open_ok(rig);
+  RS_ASSERT_OK(storage->append(make_entries(1, 11, 1)));
+  RS_ASSERT_OK(storage->sync());
+  const std::vector<Entry> replacement = make_entries(6, 9, 2);
+  RS_ASSERT_OK(storage->append(replacement));
+  EXPECT_EQ(storage->last_index(), 8u);
+  EXPECT_EQ(*storage->term(5), 1u);
+  EXPECT_EQ(*storage->term(6), 2u);
+  EXPECT_EQ(storage->append(make_entries(10, 11, 2)).code(), Errc::invalid_argument);  // gap
+  EXPECT_EQ(storage->append({make_entry(1, 2), make_entry(3, 2)}).code(), Errc::invalid_argument);
+  RS_ASSERT_OK(storage->sync());
+  storage.reset();
+  storage = open_ok(rig);
+  std::vector<Entry> expected = make_entries(1, 6, 1);
+  expected.insert(expected.end(), replacement.begin(), replacement.end());
+  EXPECT_EQ(all_entries(*storage), expected);
+  // Replacing from the first entry empties the log down to its base.
+  RS_ASSERT_OK(storage->append(make_entries(1, 2, 3)));
+  EXPECT_EQ(all_entries(*storage), make_entries(1, 2, 3));
+}
+
+TEST(RaftStorage, UnsyncedWritesMayBeLostButNeverHalfway) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig);
+    RS_ASSERT_OK(storage->append(make_entries(1, 6, 1)));
+    storage->save(HardState{1, 1, 3}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+    RS_ASSERT_OK(storage->append(make_entries(6, 9, 1)));
+    storage->save(HardState{2, 0, 7}, std::nullopt);  // never synced
+  }
+  rig.crash(7);
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{1, 1, 3}));
+  EXPECT_GE(storage->last_index(), 5u);
+  const std::vector<Entry> recovered = all_entries(*storage);
+  std::vector<Entry> appended = make_entries(1, 9, 1);
+  appended.resize(recovered.size());
+  EXPECT_EQ(recovered, appended);
+}
+
+TEST(RaftStorage, LogStartJumpRestartsTheLogAfterTheJumpPoint) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig);
+    RS_ASSERT_OK(storage->append(make_entries(1, 11, 5)));
+    RS_ASSERT_OK(storage->sync());
+    RS_ASSERT_OK(storage->apply_log_start_jump({50, 3}, 7000));
+    EXPECT_EQ(storage->first_index(), 51u);
+    EXPECT_EQ(storage->last_index(), 50u);
+    EXPECT_EQ(*storage->term(50), 3u);
+    EXPECT_EQ(storage->term(49).code(), Errc::compacted);
+    RS_ASSERT_OK(storage->append(make_entries(51, 54, 4)));
+    storage->save(HardState{4, 0, 50}, std::nullopt);
+    // Not synced: a crash brings back the old log and state.
+  }
+  rig.crash(3);
+  {
+    auto storage = open_ok(rig);
+    EXPECT_EQ(storage->first_index(), 1u);
+    EXPECT_EQ(all_entries(*storage), make_entries(1, 11, 5));
+    EXPECT_EQ(storage->initial_state().hard_state, HardState{});
+    RS_ASSERT_OK(storage->apply_log_start_jump({50, 3}, 7000));
+    RS_ASSERT_OK(storage->append(make_entries(51, 54, 4)));
+    storage->save(HardState{4, 0, 50}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+    EXPECT_EQ(storage->log().start_offset(), 7000u);
+  }
+  rig.crash(4);
+  auto storage = open_ok(rig);
+  EXPECT_EQ(storage->first_index(), 51u);
+  EXPECT_EQ(*storage->term(50), 3u);
+  EXPECT_EQ(all_entries(*storage), make_entries(51, 54, 4));
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{4, 0, 50}));
+  EXPECT_EQ(*storage->offset_of(51), 7000u);
+  // Only the current generation's log directory is left.
+  std::vector<std::string> names = *rig.fs->list("p0");
+  EXPECT_EQ(names, (std::vector<std::string>{"log-00000000000000000002", "raft-state"}));
+}
+
+TEST(RaftStorage, RetentionCutsWholeSegmentsAndKeepsTheBaseTerm) {
+  DiskRig rig;
+  auto storage = open_ok(rig, true);
+  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append({make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
+  RS_ASSERT_OK(storage->sync());
+  const std::vector<log::SegmentInfo> segments = storage->log().segments();
+  const std::optional<uint64_t> cut = log::retention_cut(segments, {.bytes_max = 8 * 1024}, 0);
+  ASSERT_TRUE(cut.has_value());
+  raft::Result<Index> base = storage->index_before_offset(*cut);
+  RS_ASSERT_OK(base.status());
+  ASSERT_GT(*base, 0u);
+  EXPECT_EQ(storage->truncate_prefix_to(*base + 1).code(), Errc::invalid_argument);  // not a segment start
+  RS_ASSERT_OK(storage->truncate_prefix_to(*base));
+  EXPECT_EQ(storage->first_index(), *base + 1);
+  EXPECT_EQ(*storage->term(*base), 1 + *base / 10);
+  EXPECT_EQ(storage->term(*base - 1).code(), Errc::compacted);
+  EXPECT_EQ(storage->log().start_offset(), *cut);
+  storage.reset();
+  rig.crash(9);
+  storage = open_ok(rig, true);
+  EXPECT_EQ(storage->first_index(), *base + 1);
+  EXPECT_EQ(*storage->term(*base), 1 + *base / 10);
+  EXPECT_EQ(all_entries(*storage).front(), make_entry(*base + 1, 1 + (*base + 1) / 10, EntryType::normal, 100));
+  EXPECT_EQ(storage->last_index(), 120u);
+}
+
+TEST(RaftStorage, StateFileRoundTripsAndEveryBitFlipIsDetected) {
+  PersistedRaftState state;
+  state.hard_state = {9, 3, 77};
+  state.conf_state.voters = {1, 2, 3};
+  state.conf_state.voters_outgoing = {1, 2, 4};
+  state.conf_state.learners = {5};
+  state.conf_state.learners_next = {4};
+  state.conf_state.auto_leave = true;
+  state.conf_state.index = 70;
+  state.generation = 4;
+  state.base_index = 60;
+  state.base_term = 8;
+  state.start_offset = 12345;
+  const Bytes bytes = encode_raft_state(state);
+  EXPECT_EQ(*decode_raft_state(bytes), state);
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    Bytes damaged = bytes;
+    damaged[bit / 8] ^= std::byte{static_cast<uint8_t>(1u << (bit % 8))};
+    EXPECT_EQ(decode_raft_state(damaged).code(), Errc::invalid_state) << "bit " << bit;
+  }
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    EXPECT_EQ(decode_raft_state(ByteSpan(bytes).first(size)).code(), Errc::invalid_state) << size;
+  }
+}
+
+TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig);
+    RS_ASSERT_OK(storage->append(make_entries(1, 4, 1)));
+    storage->save(HardState{1, 1, 2}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  runtime::Result<std::unique_ptr<runtime::File>> opened = rig.fs->open("p0/raft-state", runtime::OpenMode::read_write);
+  ASSERT_TRUE(opened.ok());
+  std::unique_ptr<runtime::File> file = std::move(*opened);
+  Bytes byte(1);
+  ASSERT_TRUE(file->read_at(20, byte).ok());
+  byte[0] ^= std::byte{0x10};
+  ASSERT_TRUE(file->write_at(20, byte).ok());
+  EXPECT_EQ(LogRaftStorage::open(*rig.fs, "p0", options()).code(), Errc::invalid_state);
+  byte[0] ^= std::byte{0x10};
+  ASSERT_TRUE(file->write_at(20, byte).ok());
+  file.reset();
+  ASSERT_NE(open_ok(rig), nullptr);
+  // The log directory the state file names is gone.
+  const std::vector<std::string> names = *rig.fs->list("p0/log-00000000000000000001");
+  for (const std::string& name : names) {
+    ASSERT_TRUE(rig.fs->remove("p0/log-00000000000000000001/" + name).ok());
+  }
+  ASSERT_TRUE(rig.fs->remove("p0/log-00000000000000000001").ok());
+  EXPECT_EQ(LogRaftStorage::open(*rig.fs, "p0", options()).code(), Errc::invalid_state);
+}
+
+}  // namespace
+}  // namespace sluice::partition
