@@ -67,26 +67,26 @@ PeerStats RaftTransport::peer_stats(raft::NodeId peer) const {
   return it == peers_.end() ? PeerStats{} : it->second->stats;
 }
 
-// The only fiber that writes to this peer: waits for a flush, then sends everything queued.
+// The only fiber that writes to this peer. It connects eagerly (not at the first message) so that
+// an election after a crash does not wait a connection handshake on top of its round trips;
+// while the peer is unreachable it retries with backoff and drops what is queued meanwhile
+// (Raft retransmits what matters; stale votes and appends are worthless after a backoff).
 void RaftTransport::run_writer(raft::NodeId id, Peer& peer) {
   while (true) {
-    if (!peer.doorbell.receive().ok()) return;  // cancelled: the node is stopping
-    while (!peer.queue.empty()) {
-      if (!ensure_connected(peer).ok()) {
-        // Raft retransmits what matters; stale votes and appends are worthless after a backoff.
-        peer.stats.messages_dropped += peer.queue.size();
-        peer.queue.clear();
-        if (runtime_.cancelled()) return;
-        break;
-      }
-      write_batch(id, peer, std::exchange(peer.queue, {}));
+    if (!ensure_connected(peer).ok()) {
+      peer.stats.messages_dropped += peer.queue.size();
+      peer.queue.clear();
+      if (!runtime_.sleep_until(peer.next_connect_at).ok()) return;  // cancelled: the node stops
+      continue;
     }
+    if (peer.queue.empty() && !peer.doorbell.receive().ok()) return;
+    (void)peer.doorbell.try_receive();  // this pass sends everything queued so far
+    if (!peer.queue.empty()) write_batch(id, peer, std::exchange(peer.queue, {}));
   }
 }
 
 rt::Status RaftTransport::ensure_connected(Peer& peer) {
   if (peer.stream) return rt::Status();
-  if (runtime_.now() < peer.next_connect_at) return rt::Status(rt::Errc::unreachable, "backing off");
   auto stream = runtime_.connect(peer.address, config_.connect_timeout);
   if (!stream.ok()) {
     ++peer.stats.connect_failures;

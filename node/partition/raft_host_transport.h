@@ -1,5 +1,5 @@
-// The inter-node transport of the multi-Raft host. Outbound: one stream per peer, connected on
-// demand with exponential backoff, written by that peer's writer fiber; everything queued for
+// The inter-node transport of the multi-Raft host. Outbound: one stream per peer, connected at
+// start and again after any failure with exponential backoff, written by that peer's writer fiber; everything queued for
 // the peer between two flushes leaves as one frame (split only above frame_bytes_target), with
 // the heartbeats of all groups coalesced into one. Inbound: a listener accepts the peers'
 // streams; a reader fiber per stream verifies every frame and hands the expanded per-group

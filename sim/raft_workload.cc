@@ -1,0 +1,383 @@
+#include "sim/raft_workload.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "node/base/hash.h"
+#include "node/partition/raft_host.h"
+#include "sim/scenario.h"
+#include "sim/sim_runtime.h"
+#include "sim/toml_reader.h"
+
+namespace sluice::sim {
+namespace {
+
+using partition::GroupId;
+
+constexpr uint16_t kRaftPort = 7100;
+constexpr int64_t kControlIntervalNs = 5'000'000;
+constexpr int64_t kHeartbeatControlIntervalNs = 100'000'000;
+constexpr int64_t kElectionTimeoutNs = 60 * kNsPerS;  // no new leader this long: the run fails
+constexpr int64_t kSettleTimeoutNs = 120 * kNsPerS;
+constexpr GroupId kFirstGroup = 1;
+constexpr double kElectionGoalMs = 450;  // issue 4's goal for the slowest election
+
+enum class Measure { election, heartbeats };
+
+struct RaftWorkloadConfig {
+  Measure measure = Measure::election;
+  int64_t groups = 1;
+  int64_t tick_ms = 10;
+  int64_t election_ticks = 15;
+  int64_t heartbeat_ticks = 1;
+  int64_t kills = 1000;
+  int64_t window_ticks = 200;
+};
+
+raft::NodeId raft_id(NodeIndex node) { return static_cast<raft::NodeId>(node) + 1; }
+
+std::string format_double(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
+class RaftWorkload;
+
+class RaftApp final : public NodeApp {
+ public:
+  RaftApp(SimRuntime& runtime, RaftWorkload& workload);
+  partition::RaftHost& host() { return host_; }
+  const runtime::Status& start_status() const { return status_; }
+
+ private:
+  partition::RaftHost host_;
+  runtime::Status status_;
+};
+
+class RaftWorkload final : public Workload {
+ public:
+  RaftWorkload(World& world, const Scenario& scenario, const RaftWorkloadConfig& config)
+      : world_(world), config_(config), nodes_(scenario.nodes) {
+    schedule_control(kControlIntervalNs);
+  }
+
+  AppFactory app_factory() override {
+    return [this](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
+      auto app = std::make_unique<RaftApp>(runtime, *this);
+      if (!app->start_status().ok()) fail(world_.host(runtime.node()) + ": " + app->start_status().to_string());
+      return app;
+    };
+  }
+  std::string failure() const override { return failure_; }
+  void check_liveness(int64_t) override {
+    if (!settled()) fail("liveness: some group has no leader that committed in its term, or a node lags");
+  }
+  bool finished() const override { return finished_; }
+  void report(Figures& figures) const override;
+
+  // --- called by the nodes' apps (on their host fibers) ---
+  partition::RaftHostConfig host_config(NodeIndex node) const;
+  raft::RaftConfig group_config(NodeIndex node) const;
+  std::unique_ptr<partition::GroupStorage> storage(NodeIndex node, GroupId group);
+  void on_apply(NodeIndex node, GroupId group, const raft::Entry& entry);
+  void on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term);
+  int64_t groups() const { return config_.groups; }
+  void fail(std::string message) {
+    if (failure_.empty()) failure_ = std::move(message);
+  }
+
+ private:
+  partition::RaftHost* host(NodeIndex node) const {
+    auto* app = dynamic_cast<RaftApp*>(world_.app(node));
+    return app == nullptr ? nullptr : &app->host();
+  }
+  std::optional<NodeIndex> settled_leader(GroupId group) const;
+  bool settled() const;
+  void schedule_control(int64_t delay_ns) {
+    world_.schedule(world_.now_ns() + delay_ns, -1, "raft.control", 0, [this] { control(); });
+  }
+  void control();
+  void control_election();
+  void control_heartbeats();
+  struct Counters {
+    uint64_t ticks = 0, heartbeat_msgs = 0, response_msgs = 0, frames = 0, heartbeats = 0;
+  };
+  Counters counters() const;
+
+  World& world_;
+  RaftWorkloadConfig config_;
+  size_t nodes_;
+  std::string failure_;
+  bool finished_ = false;
+  // Survives crashes: the simulated stable storage of every (node, group).
+  std::map<std::pair<NodeIndex, GroupId>, raft::MemoryLogStorage> stores_;
+  // Safety: the leader of each (group, term) and the entry at each applied (group, index).
+  std::map<std::pair<GroupId, raft::Term>, NodeIndex> leaders_;
+  std::map<std::pair<GroupId, raft::Index>, std::pair<raft::Term, uint64_t>> applied_;
+  // election
+  std::optional<NodeIndex> victim_;
+  raft::Term victim_term_ = 0;
+  int64_t crashed_at_ns_ = 0;
+  std::optional<int64_t> elected_at_ns_;
+  std::optional<int64_t> unhealthy_since_ns_;
+  std::vector<double> election_ms_;
+  // heartbeats
+  std::optional<Counters> window_start_;
+  std::optional<int64_t> settled_at_ns_;
+  Counters window_;
+};
+
+RaftApp::RaftApp(SimRuntime& runtime, RaftWorkload& workload) : host_(runtime, workload.host_config(runtime.node())) {
+  const NodeIndex node = runtime.node();
+  host_.set_role_observer([&workload, node](GroupId group, raft::Role role, raft::NodeId, raft::Term term) {
+    workload.on_role(node, group, role, term);
+  });
+  for (int64_t i = 0; i < workload.groups(); ++i) {
+    const GroupId group = kFirstGroup + static_cast<GroupId>(i);
+    partition::HostStatus added = host_.add_group(group, workload.group_config(node), workload.storage(node, group),
+                                                  [&workload, node](GroupId g, const raft::Entry& entry) { workload.on_apply(node, g, entry); });
+    if (!added.ok()) workload.fail("add_group: " + added.to_string());
+  }
+  status_ = host_.start();
+}
+
+partition::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
+  partition::RaftHostConfig config;
+  config.tick_interval = std::chrono::milliseconds(config_.tick_ms);
+  config.transport.self = raft_id(node);
+  config.transport.port = kRaftPort;
+  for (size_t i = 0; i < nodes_; ++i) {
+    const NodeIndex peer = static_cast<NodeIndex>(i);
+    if (peer != node) config.transport.peers[raft_id(peer)] = runtime::Address{world_.host(peer), kRaftPort};
+  }
+  return config;
+}
+
+raft::RaftConfig RaftWorkload::group_config(NodeIndex node) const {
+  raft::RaftConfig config;
+  config.id = raft_id(node);
+  config.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
+  config.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
+  config.pre_vote = true;
+  config.check_quorum = true;
+  return config;
+}
+
+std::unique_ptr<partition::GroupStorage> RaftWorkload::storage(NodeIndex node, GroupId group) {
+  auto it = stores_.find({node, group});
+  if (it == stores_.end()) {
+    raft::ConfState bootstrap;
+    for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(raft_id(static_cast<NodeIndex>(i)));
+    it = stores_.emplace(std::make_pair(node, group), raft::MemoryLogStorage(bootstrap)).first;
+  }
+  return std::make_unique<partition::MemoryGroupStorage>(it->second);
+}
+
+void RaftWorkload::on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term) {
+  if (role != raft::Role::leader) return;
+  auto [it, inserted] = leaders_.emplace(std::make_pair(group, term), node);
+  if (!inserted && it->second != node) {
+    fail("election safety: group " + std::to_string(group) + " has two leaders in term " + std::to_string(term) + ": " +
+         world_.host(it->second) + " and " + world_.host(node));
+  }
+}
+
+void RaftWorkload::on_apply(NodeIndex node, GroupId group, const raft::Entry& entry) {
+  const std::pair<raft::Term, uint64_t> value{entry.term, hash_bytes(entry.data)};
+  auto [it, inserted] = applied_.emplace(std::make_pair(group, entry.index), value);
+  if (!inserted && it->second != value) {
+    fail("state machine safety: " + world_.host(node) + " applied " + std::to_string(entry.index) + "/" +
+         std::to_string(entry.term) + " in group " + std::to_string(group) + " where another node applied term " +
+         std::to_string(it->second.first));
+  }
+  // A leader able to commit: it applied an entry of its own term (its no-op at the latest).
+  partition::RaftHost* h = host(node);
+  const raft::RawNode* core = h == nullptr ? nullptr : h->group(group);
+  if (victim_ && !elected_at_ns_ && core != nullptr && core->raft().role() == raft::Role::leader &&
+      core->raft().term() == entry.term && entry.term > victim_term_) {
+    elected_at_ns_ = world_.now_ns();
+  }
+}
+
+// The group's leader if it committed an entry of its term and every up node has applied as far.
+std::optional<NodeIndex> RaftWorkload::settled_leader(GroupId group) const {
+  std::optional<NodeIndex> leader;
+  raft::Index commit = 0;
+  for (size_t i = 0; i < nodes_; ++i) {
+    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    const raft::RawNode* core = h == nullptr ? nullptr : h->group(group);
+    if (core == nullptr || core->raft().role() != raft::Role::leader) continue;
+    const raft::RaftLog& log = core->raft().log();
+    auto term = log.term(log.committed());
+    if (term.ok() && *term == core->raft().term()) {
+      leader = static_cast<NodeIndex>(i);
+      commit = log.committed();
+    }
+  }
+  if (!leader) return std::nullopt;
+  for (size_t i = 0; i < nodes_; ++i) {
+    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    if (h == nullptr) return std::nullopt;
+    const raft::RawNode* core = h->group(group);
+    if (core->status().applied < commit) return std::nullopt;
+  }
+  return leader;
+}
+
+bool RaftWorkload::settled() const {
+  for (int64_t i = 0; i < config_.groups; ++i) {
+    if (!settled_leader(kFirstGroup + static_cast<GroupId>(i))) return false;
+  }
+  return true;
+}
+
+void RaftWorkload::control() {
+  if (!failure_.empty() || finished_) return;
+  if (config_.measure == Measure::election) {
+    control_election();
+    // A random phase against the tick, so crashes do not always land at the same point of it.
+    schedule_control(kControlIntervalNs / 2 + static_cast<int64_t>(random_below([this] { return world_.prng().next(); },
+                                                                                  kControlIntervalNs)));
+  } else {
+    control_heartbeats();
+    schedule_control(kHeartbeatControlIntervalNs);
+  }
+}
+
+void RaftWorkload::control_election() {
+  const int64_t now = world_.now_ns();
+  if (victim_) {
+    if (elected_at_ns_) {
+      election_ms_.push_back(static_cast<double>(*elected_at_ns_ - crashed_at_ns_) / kNsPerMs);
+      world_.start(*victim_);
+      victim_.reset();
+      finished_ = static_cast<int64_t>(election_ms_.size()) >= config_.kills;
+    } else if (now - crashed_at_ns_ > kElectionTimeoutNs) {
+      fail("no leader committed within 60 s of crashing " + world_.host(*victim_));
+    }
+    return;
+  }
+  const std::optional<NodeIndex> leader = settled_leader(kFirstGroup);
+  if (!leader) {
+    if (!unhealthy_since_ns_) unhealthy_since_ns_ = now;
+    if (now - *unhealthy_since_ns_ > kSettleTimeoutNs) fail("group did not settle within 120 s");
+    return;
+  }
+  unhealthy_since_ns_.reset();
+  victim_ = leader;
+  victim_term_ = host(*leader)->group(kFirstGroup)->raft().term();
+  crashed_at_ns_ = now;
+  elected_at_ns_.reset();
+  world_.crash(*leader);
+}
+
+RaftWorkload::Counters RaftWorkload::counters() const {
+  Counters sum;
+  for (size_t i = 0; i < nodes_; ++i) {
+    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    if (h == nullptr) continue;
+    sum.ticks += h->stats().ticks * (nodes_ - 1);  // one tick counts once per peer
+    for (size_t j = 0; j < nodes_; ++j) {
+      if (j == i) continue;
+      const partition::PeerStats peer = h->transport().peer_stats(raft_id(static_cast<NodeIndex>(j)));
+      sum.heartbeat_msgs += peer.heartbeat_msgs_sent;
+      sum.response_msgs += peer.heartbeat_response_msgs_sent;
+      sum.frames += peer.frames_sent;
+      sum.heartbeats += peer.heartbeats_sent;
+    }
+  }
+  return sum;
+}
+
+void RaftWorkload::control_heartbeats() {
+  const int64_t now = world_.now_ns();
+  if (!window_start_) {
+    if (!settled()) {
+      if (now > kSettleTimeoutNs) fail("groups did not settle within 120 s");
+      return;
+    }
+    settled_at_ns_ = now;
+    window_start_ = counters();
+    return;
+  }
+  const Counters current = counters();
+  if (current.ticks - window_start_->ticks < static_cast<uint64_t>(config_.window_ticks) * (nodes_ - 1) * nodes_) return;
+  window_ = Counters{current.ticks - window_start_->ticks, current.heartbeat_msgs - window_start_->heartbeat_msgs,
+                     current.response_msgs - window_start_->response_msgs, current.frames - window_start_->frames,
+                     current.heartbeats - window_start_->heartbeats};
+  finished_ = true;
+}
+
+void RaftWorkload::report(Figures& figures) const {
+  auto add = [&figures](std::string key, std::string value) { figures.emplace_back(std::move(key), std::move(value)); };
+  add("raft_groups", std::to_string(config_.groups));
+  if (config_.measure == Measure::election) {
+    std::vector<double> sorted = election_ms_;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t n = sorted.size();
+    const double median = n == 0 ? 0 : (n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2);
+    add("elections_measured", std::to_string(n));
+    add("election_ms_median", format_double(median));
+    add("election_ms_p90", format_double(n == 0 ? 0 : sorted[std::min(n - 1, n * 90 / 100)]));
+    add("election_ms_p99", format_double(n == 0 ? 0 : sorted[std::min(n - 1, n * 99 / 100)]));
+    add("election_ms_max", format_double(n == 0 ? 0 : sorted.back()));
+    const auto over = std::count_if(sorted.begin(), sorted.end(), [](double ms) { return ms > kElectionGoalMs; });
+    add("elections_over_450ms", std::to_string(over));
+    return;
+  }
+  const double peer_ticks = static_cast<double>(std::max<uint64_t>(window_.ticks, 1));
+  char text[32];
+  auto ratio = [&text, peer_ticks](uint64_t count) {
+    std::snprintf(text, sizeof text, "%.3f", static_cast<double>(count) / peer_ticks);
+    return std::string(text);
+  };
+  add("settled_s", settled_at_ns_ ? format_double(static_cast<double>(*settled_at_ns_) / kNsPerS) : "never");
+  add("window_peer_ticks", std::to_string(window_.ticks));
+  add("heartbeat_msgs_per_peer_per_tick", ratio(window_.heartbeat_msgs));
+  add("heartbeat_response_msgs_per_peer_per_tick", ratio(window_.response_msgs));
+  add("frames_per_peer_per_tick", ratio(window_.frames));
+  add("group_heartbeats_per_peer_per_tick", ratio(window_.heartbeats));
+}
+
+class RaftWorkloadSpec final : public WorkloadSpec {
+ public:
+  explicit RaftWorkloadSpec(RaftWorkloadConfig config) : config_(config) {}
+  std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const override {
+    return std::make_unique<RaftWorkload>(world, scenario, config_);
+  }
+
+ private:
+  RaftWorkloadConfig config_;
+};
+
+}  // namespace
+
+std::shared_ptr<const WorkloadSpec> parse_raft_workload(TableReader& reader, const Scenario& scenario) {
+  RaftWorkloadConfig config;
+  std::string measure = "election";
+  reader.text("measure", measure);
+  reader.integer("groups", config.groups, 1, 100'000);
+  reader.integer("tick_ms", config.tick_ms, 1, 10'000);
+  reader.integer("election_ticks", config.election_ticks, 2, 100'000);
+  reader.integer("heartbeat_ticks", config.heartbeat_ticks, 1, 100'000);
+  reader.integer("kills", config.kills, 0, 1'000'000);
+  reader.integer("window_ticks", config.window_ticks, 1, 1'000'000);
+  if (measure == "election") {
+    config.measure = Measure::election;
+  } else if (measure == "heartbeats") {
+    config.measure = Measure::heartbeats;
+  } else {
+    reader.fail("measure", "expected \"election\" or \"heartbeats\"");
+  }
+  if (config.heartbeat_ticks >= config.election_ticks) reader.fail("heartbeat_ticks", "must be below election_ticks");
+  if (scenario.nodes < 3) reader.fail("measure", "needs at least 3 nodes");
+  reader.finish();
+  if (!reader.ok()) return nullptr;
+  return std::make_shared<RaftWorkloadSpec>(config);
+}
+
+}  // namespace sluice::sim
