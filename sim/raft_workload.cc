@@ -125,6 +125,7 @@ class RaftWorkload final : public Workload {
   std::optional<int64_t> elected_at_ns_;
   std::optional<int64_t> unhealthy_since_ns_;
   std::vector<double> election_ms_;
+  uint64_t elections_split_ = 0;
   // heartbeats
   std::optional<Counters> window_start_;
   std::optional<int64_t> settled_at_ns_;
@@ -200,6 +201,8 @@ void RaftWorkload::on_apply(NodeIndex node, GroupId group, const raft::Entry& en
   if (victim_ && !elected_at_ns_ && core != nullptr && core->raft().role() == raft::Role::leader &&
       core->raft().term() == entry.term && entry.term > victim_term_) {
     elected_at_ns_ = world_.now_ns();
+    // More than one term for this election: a split vote (pre-vote spends no term).
+    if (entry.term > victim_term_ + 1) ++elections_split_;
   }
 }
 
@@ -327,6 +330,7 @@ void RaftWorkload::report(Figures& figures) const {
     add("election_ms_max", format_double(n == 0 ? 0 : sorted.back()));
     const auto over = std::count_if(sorted.begin(), sorted.end(), [](double ms) { return ms > kElectionGoalMs; });
     add("elections_over_450ms", std::to_string(over));
+    add("elections_split", std::to_string(elections_split_));
     return;
   }
   const double peer_ticks = static_cast<double>(std::max<uint64_t>(window_.ticks, 1));

@@ -169,16 +169,19 @@ std::vector<Bytes> encode_frames(raft::NodeId from, raft::NodeId to, const std::
     batch = Batch{};
     batch_bytes = 0;
   };
+  // The coalesced heartbeats and responses first, so that all of them land in the first frame.
   for (const GroupMessage& gm : messages) {
     const Message& m = gm.message;
-    if (coalescible(m) && m.type == MessageType::heartbeat) {
+    if (!coalescible(m)) continue;
+    if (m.type == MessageType::heartbeat) {
       batch.heartbeats.emplace_back(gm.group, m.term, m.commit, m.context);
-      continue;
-    }
-    if (coalescible(m)) {
+    } else {
       batch.responses.emplace_back(gm.group, m.term, m.context);
-      continue;
     }
+  }
+  for (const GroupMessage& gm : messages) {
+    const Message& m = gm.message;
+    if (coalescible(m)) continue;
     size_t bytes = kMessageBytesEstimate;
     for (const raft::Entry& entry : m.entries) bytes += raft::entry_bytes(entry) + 32;
     if (!batch.messages.empty() && batch_bytes + bytes > frame_bytes_target) emit();
