@@ -35,6 +35,7 @@ struct RaftWorkloadConfig {
   int64_t heartbeat_ticks = 1;
   int64_t kills = 1000;
   int64_t window_ticks = 200;
+  bool log_storage = true;  // LogRaftStorage on the node's simulated disk; false: memory (durable at once)
 };
 
 raft::NodeId raft_id(NodeIndex node) { return static_cast<raft::NodeId>(node) + 1; }
@@ -82,7 +83,7 @@ class RaftWorkload final : public Workload {
   // --- called by the nodes' apps (on their host fibers) ---
   partition::RaftHostConfig host_config(NodeIndex node) const;
   raft::RaftConfig group_config(NodeIndex node) const;
-  std::unique_ptr<partition::GroupStorage> storage(NodeIndex node, GroupId group);
+  partition::HostResult<std::unique_ptr<partition::GroupStorage>> storage(SimRuntime& runtime, GroupId group);
   void on_apply(NodeIndex node, GroupId group, const raft::Entry& entry);
   void on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term);
   int64_t groups() const { return config_.groups; }
@@ -113,7 +114,7 @@ class RaftWorkload final : public Workload {
   size_t nodes_;
   std::string failure_;
   bool finished_ = false;
-  // Survives crashes: the simulated stable storage of every (node, group).
+  // storage = "memory": survives crashes, the stable storage of every (node, group).
   std::map<std::pair<NodeIndex, GroupId>, raft::MemoryLogStorage> stores_;
   // Safety: the leader of each (group, term) and the entry at each applied (group, index).
   std::map<std::pair<GroupId, raft::Term>, NodeIndex> leaders_;
@@ -137,13 +138,18 @@ RaftApp::RaftApp(SimRuntime& runtime, RaftWorkload& workload) : host_(runtime, w
   host_.set_role_observer([&workload, node](GroupId group, raft::Role role, raft::NodeId, raft::Term term) {
     workload.on_role(node, group, role, term);
   });
-  for (int64_t i = 0; i < workload.groups(); ++i) {
-    const GroupId group = kFirstGroup + static_cast<GroupId>(i);
-    partition::HostStatus added = host_.add_group(group, workload.group_config(node), workload.storage(node, group),
-                                                  [&workload, node](GroupId g, const raft::Entry& entry) { workload.on_apply(node, g, entry); });
-    if (!added.ok()) workload.fail("add_group: " + added.to_string());
-  }
   status_ = host_.start();
+  // Storage is opened on a fiber: recovering a log reads the (simulated) disk, which blocks.
+  runtime.spawn("raft-open", [this, &workload, &runtime, node] {
+    for (int64_t i = 0; i < workload.groups(); ++i) {
+      const GroupId group = kFirstGroup + static_cast<GroupId>(i);
+      auto storage = workload.storage(runtime, group);
+      if (!storage.ok()) return workload.fail(runtime.host().data() + std::string(": ") + storage.status().to_string());
+      partition::HostStatus added = host_.add_group(group, workload.group_config(node), std::move(storage).value(),
+                                                    [&workload, node](GroupId g, const raft::Entry& entry) { workload.on_apply(node, g, entry); });
+      if (!added.ok()) return workload.fail("add_group: " + added.to_string());
+    }
+  });
 }
 
 partition::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
@@ -168,14 +174,19 @@ raft::RaftConfig RaftWorkload::group_config(NodeIndex node) const {
   return config;
 }
 
-std::unique_ptr<partition::GroupStorage> RaftWorkload::storage(NodeIndex node, GroupId group) {
-  auto it = stores_.find({node, group});
-  if (it == stores_.end()) {
-    raft::ConfState bootstrap;
-    for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(raft_id(static_cast<NodeIndex>(i)));
-    it = stores_.emplace(std::make_pair(node, group), raft::MemoryLogStorage(bootstrap)).first;
+partition::HostResult<std::unique_ptr<partition::GroupStorage>> RaftWorkload::storage(SimRuntime& runtime, GroupId group) {
+  raft::ConfState bootstrap;
+  for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(raft_id(static_cast<NodeIndex>(i)));
+  if (config_.log_storage) {
+    partition::RaftStorageOptions options;
+    options.bootstrap = bootstrap;
+    auto log = partition::LogRaftStorage::open(runtime.fs(), "raft-group-" + std::to_string(group), options);
+    if (!log.ok()) return partition::HostStatus(partition::HostErrc::storage_error, log.status().to_string());
+    return std::unique_ptr<partition::GroupStorage>(std::make_unique<partition::LogGroupStorage>(std::move(log).value()));
   }
-  return std::make_unique<partition::MemoryGroupStorage>(it->second);
+  auto it = stores_.find({runtime.node(), group});
+  if (it == stores_.end()) it = stores_.emplace(std::make_pair(runtime.node(), group), raft::MemoryLogStorage(bootstrap)).first;
+  return std::unique_ptr<partition::GroupStorage>(std::make_unique<partition::MemoryGroupStorage>(it->second));
 }
 
 void RaftWorkload::on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term) {
@@ -225,8 +236,8 @@ std::optional<NodeIndex> RaftWorkload::settled_leader(GroupId group) const {
   for (size_t i = 0; i < nodes_; ++i) {
     partition::RaftHost* h = host(static_cast<NodeIndex>(i));
     if (h == nullptr) return std::nullopt;
-    const raft::RawNode* core = h->group(group);
-    if (core->status().applied < commit) return std::nullopt;
+    const raft::RawNode* core = h->group(group);  // null while the node is still opening its storage
+    if (core == nullptr || core->status().applied < commit) return std::nullopt;
   }
   return leader;
 }
@@ -370,6 +381,10 @@ std::shared_ptr<const WorkloadSpec> parse_raft_workload(TableReader& reader, con
   reader.integer("heartbeat_ticks", config.heartbeat_ticks, 1, 100'000);
   reader.integer("kills", config.kills, 0, 1'000'000);
   reader.integer("window_ticks", config.window_ticks, 1, 1'000'000);
+  std::string storage = "log";
+  reader.text("storage", storage);
+  if (storage != "log" && storage != "memory") reader.fail("storage", "expected \"log\" or \"memory\"");
+  config.log_storage = storage == "log";
   if (measure == "election") {
     config.measure = Measure::election;
   } else if (measure == "heartbeats") {

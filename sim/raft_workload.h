@@ -11,6 +11,9 @@
 //   heartbeat_ticks     (default 1)
 //   kills               election: leader crashes to measure (default 1000)
 //   window_ticks        heartbeats: ticks counted once every group is settled (default 200)
+//   storage             "log": LogRaftStorage on each node's simulated disk (fsync latency, crashes
+//                       lose unsynced writes); "memory": MemoryLogStorage kept outside the node,
+//                       durable at once (default "log")
 //
 // election: wait until a leader has committed an entry of its term and every node caught up,
 // crash the leader, measure until a new leader commits an entry of its own term, restart the old

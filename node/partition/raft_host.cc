@@ -25,6 +25,26 @@ HostStatus MemoryGroupStorage::save_state(const std::optional<raft::HardState>& 
   return HostStatus();
 }
 
+namespace {
+HostStatus from_raft(const raft::Status& status) {
+  if (status.ok()) return HostStatus();
+  return HostStatus(HostErrc::storage_error, status.to_string());
+}
+}  // namespace
+
+HostStatus LogGroupStorage::reset_to(const raft::LogStartJump& jump) { return from_raft(log_->apply_log_start_jump(jump)); }
+
+HostStatus LogGroupStorage::append(std::span<const raft::Entry> entries) {
+  return from_raft(log_->append(std::vector<raft::Entry>(entries.begin(), entries.end())));
+}
+
+HostStatus LogGroupStorage::save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) {
+  log_->save(hard, conf);
+  return HostStatus();
+}
+
+HostStatus LogGroupStorage::sync() { return from_raft(log_->sync()); }
+
 RaftHost::RaftHost(rt::Runtime& runtime, RaftHostConfig config)
     : runtime_(runtime),
       config_(std::move(config)),
@@ -154,8 +174,18 @@ void RaftHost::process_readies() {
   if (readies.empty()) return;
   ++stats_.rounds;
   stats_.readies += readies.size();
-  std::vector<bool> durable(readies.size());
-  for (size_t i = 0; i < readies.size(); ++i) durable[i] = persist(readies[i].first, groups_.at(readies[i].first), readies[i].second);
+  // Groups persist concurrently: each waits its own sync, the round waits the slowest.
+  std::vector<char> durable(readies.size(), 1);
+  rt::WaitGroup persisted(runtime_.scheduler());
+  for (size_t i = 0; i < readies.size(); ++i) {
+    if (!readies[i].second.must_sync()) continue;
+    persisted.add();
+    runtime_.spawn("raft-persist", [this, &readies, &durable, &persisted, i] {
+      durable[i] = persist(readies[i].first, groups_.at(readies[i].first), readies[i].second) ? 1 : 0;
+      persisted.done();
+    });
+  }
+  if (!persisted.wait().ok()) return;  // cancelled: the node stops
   for (size_t i = 0; i < readies.size(); ++i) {
     if (!durable[i]) continue;
     for (raft::Message& message : readies[i].second.messages) transport_.send(readies[i].first, std::move(message));

@@ -2,8 +2,9 @@
 // the RaftTransport. One fiber, the host fiber, is the only code that touches the cores: it steps
 // inbound messages, takes proposals, ticks every group each tick_interval, and then processes
 // every group's Ready strictly in the order of ready.h: persist (log-start jump, entries, hard
-// state + membership) and sync for ALL ready groups → send → apply → advance. So nothing leaves
-// the node that depends on state not yet durable, and one sync round serves every group.
+// state + membership) and sync for ALL ready groups (concurrently, one fiber per group) → send →
+// apply → advance. So nothing leaves the node that depends on state not yet durable, and a round
+// costs one sync latency however many groups it persists.
 //
 // A single fiber (rather than a tick fiber plus workers) because a RawNode must see no call
 // between ready() and advance(), and persisting blocks: any second fiber would need a lock per
@@ -19,6 +20,7 @@
 #include <span>
 
 #include "node/partition/raft_host_transport.h"
+#include "node/partition/raft_storage.h"
 #include "node/raft/memory_storage.h"
 #include "node/raft/raw_node.h"
 #include "runtime/runtime.h"
@@ -59,6 +61,27 @@ class MemoryGroupStorage final : public GroupStorage {
 
  private:
   raft::MemoryLogStorage& log_;
+};
+
+// GroupStorage over the partition log (LogRaftStorage, raft_storage.h), which it owns.
+class LogGroupStorage final : public GroupStorage {
+ public:
+  explicit LogGroupStorage(std::unique_ptr<LogRaftStorage> log) : log_(std::move(log)) {}
+  raft::InitialState initial_state() override { return log_->initial_state(); }
+  raft::Index first_index() override { return log_->first_index(); }
+  raft::Index last_index() override { return log_->last_index(); }
+  raft::Result<raft::Term> term(raft::Index index) override { return log_->term(index); }
+  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
+    return log_->entries(lo, hi, bytes_max);
+  }
+  HostStatus reset_to(const raft::LogStartJump& jump) override;
+  HostStatus append(std::span<const raft::Entry> entries) override;
+  HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) override;
+  HostStatus sync() override;
+  LogRaftStorage& log() { return *log_; }
+
+ private:
+  std::unique_ptr<LogRaftStorage> log_;
 };
 
 // Called on the host fiber for every committed entry, in order; must not block for long (the
