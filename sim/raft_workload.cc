@@ -127,6 +127,8 @@ class RaftWorkload final : public Workload {
   std::optional<int64_t> unhealthy_since_ns_;
   std::vector<double> election_ms_;
   uint64_t elections_split_ = 0;
+  bool election_split_ = false;
+  uint64_t elections_slow_unsplit_ = 0;  // above the goal without a split vote
   // heartbeats
   std::optional<Counters> window_start_;
   std::optional<int64_t> settled_at_ns_;
@@ -213,7 +215,8 @@ void RaftWorkload::on_apply(NodeIndex node, GroupId group, const raft::Entry& en
       core->raft().term() == entry.term && entry.term > victim_term_) {
     elected_at_ns_ = world_.now_ns();
     // More than one term for this election: a split vote (pre-vote spends no term).
-    if (entry.term > victim_term_ + 1) ++elections_split_;
+    election_split_ = entry.term > victim_term_ + 1;
+    if (election_split_) ++elections_split_;
   }
 }
 
@@ -267,6 +270,7 @@ void RaftWorkload::control_election() {
   if (victim_) {
     if (elected_at_ns_) {
       election_ms_.push_back(static_cast<double>(*elected_at_ns_ - crashed_at_ns_) / kNsPerMs);
+      if (!election_split_ && election_ms_.back() > kElectionGoalMs) ++elections_slow_unsplit_;
       world_.start(*victim_);
       victim_.reset();
       finished_ = static_cast<int64_t>(election_ms_.size()) >= config_.kills;
@@ -286,6 +290,7 @@ void RaftWorkload::control_election() {
   victim_term_ = host(*leader)->group(kFirstGroup)->raft().term();
   crashed_at_ns_ = now;
   elected_at_ns_.reset();
+  election_split_ = false;
   world_.crash(*leader);
 }
 
@@ -342,6 +347,7 @@ void RaftWorkload::report(Figures& figures) const {
     const auto over = std::count_if(sorted.begin(), sorted.end(), [](double ms) { return ms > kElectionGoalMs; });
     add("elections_over_450ms", std::to_string(over));
     add("elections_split", std::to_string(elections_split_));
+    add("elections_over_450ms_without_split", std::to_string(elections_slow_unsplit_));
     return;
   }
   const double peer_ticks = static_cast<double>(std::max<uint64_t>(window_.ticks, 1));
