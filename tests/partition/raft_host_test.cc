@@ -394,6 +394,20 @@ std::vector<GroupMessage> sample_messages() {
   jump.conf_state.learners = {4};
   jump.conf_state.index = 50;
   out.push_back({13, jump});
+  Message vote;
+  vote.type = MessageType::vote_request;
+  vote.from = 1;
+  vote.to = 2;
+  vote.term = 6;
+  vote.index = 9;
+  vote.log_term = 5;
+  vote.commit = 8;
+  vote.transfer = true;
+  // commit_term is being added to the core; set it when it exists (the round trip must keep it).
+  [](auto& m) {
+    if constexpr (requires { m.commit_term; }) m.commit_term = 4;
+  }(vote);
+  out.push_back({15, vote});
   Message odd_hb = hb;  // a heartbeat using a field the coalesced form lacks travels in full
   odd_hb.index = 1;
   out.push_back({14, odd_hb});
@@ -407,7 +421,7 @@ TEST(RaftHostCodec, RoundTripsAndCoalescesOnlyWhatSurvivesExactly) {
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(counts[0].heartbeats, 1u);
   EXPECT_EQ(counts[0].heartbeat_responses, 1u);
-  EXPECT_EQ(counts[0].messages, 3u);
+  EXPECT_EQ(counts[0].messages, 4u);
   auto header = decode_frame_header(ByteSpan(frames[0]).first(kFrameHeaderBytes), 1 << 20);
   ASSERT_TRUE(header.ok());
   auto decoded = decode_frame(ByteSpan(frames[0]).subspan(kFrameHeaderBytes), 2);
