@@ -94,12 +94,13 @@ std::string to_string(const Message& m) {
   switch (m.type) {
     case MessageType::pre_vote_request:
     case MessageType::vote_request:
-      text += " last=" + at;
+      text += " last=" + at + " commit=" + std::to_string(m.commit) + "/" + std::to_string(m.commit_term);
       if (m.transfer) text += " transfer";
       break;
     case MessageType::pre_vote_response:
     case MessageType::vote_response:
       text += m.reject ? " rejected" : " granted";
+      text += " commit=" + std::to_string(m.commit) + "/" + std::to_string(m.commit_term);
       break;
     case MessageType::append:
       text += " prev=" + at + " commit=" + std::to_string(m.commit);

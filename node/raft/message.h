@@ -38,7 +38,11 @@ struct Message {
   // log_start_jump: the index/term the follower's log restarts after.
   Index index = 0;
   Term log_term = 0;
-  Index commit = 0;  // append, heartbeat, log_start_jump
+  // append, heartbeat, log_start_jump: the leader's commit index. Vote requests and responses:
+  // the sender's commit index, with its term in commit_term, so that a node missing that
+  // knowledge learns it during an election (see Raft::learn_commit).
+  Index commit = 0;
+  Term commit_term = 0;
   std::vector<Entry> entries;
   bool reject = false;  // vote and append responses
   // append_response when rejected: the follower's largest index whose term is <= log_term of

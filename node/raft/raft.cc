@@ -21,6 +21,7 @@ std::string_view to_string(EventKind kind) {
   switch (kind) {
     case EventKind::became_leader: return "became-leader";
     case EventKind::stepped_down: return "stepped-down";
+    case EventKind::removed_from_voters: return "removed-from-voters";
     case EventKind::campaign_deferred: return "campaign-deferred";
     case EventKind::leader_transfer_aborted: return "leader-transfer-aborted";
     case EventKind::conf_change_applied: return "conf-change-applied";
@@ -49,6 +50,7 @@ Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config, RaftLogStor
 
   std::unique_ptr<Raft> raft(new Raft(config, storage, prng));
   raft->log_.commit_to(hard.commit);
+  raft->commit_superseded_conf_changes();
   raft->log_.applied_to(std::max(initial.conf_state.index, first - 1));
   raft->term_ = hard.term;
   raft->vote_ = hard.vote;
@@ -94,6 +96,7 @@ void Raft::reset(Term term) {
   election_timeout_randomized_ticks_ =
       static_cast<uint32_t>(timeout + random_below([this] { return prng_.next(); }, timeout));
   lead_transferee_ = kNoNode;
+  campaign_after_apply_.reset();
   votes_.clear();
   reset_progress();
   pending_conf_index_ = 0;
@@ -182,6 +185,7 @@ bool Raft::handle_message_term(const Message& m) {
     } else if (m.type == MessageType::pre_vote_request) {
       Message response = reply(MessageType::pre_vote_response, m);
       response.reject = true;
+      stamp_commit(response);
       send(std::move(response));
     }
     return false;
@@ -189,7 +193,35 @@ bool Raft::handle_message_term(const Message& m) {
   return true;
 }
 
+void Raft::stamp_commit(Message& m) const {
+  m.commit = log_.committed();
+  Result<Term> term = log_.term(log_.committed());
+  m.commit_term = term.ok() ? *term : 0;
+}
+
+// Elections carry commit knowledge both ways. A committed index is a fact of the group: if we
+// hold the entry at that index with the same term, our log equals the sender's up to it (Log
+// Matching), so it is committed here too. Without this, a voter that does not know a conf
+// change committed may keep using the old membership and need the vote of a node that refuses
+// it (its log is longer), or the only node that knows may be a learner that cannot campaign
+// (etcd issue 12359). A candidate that learns of a committed conf change it has not applied
+// abandons its campaign: counting votes with a stale membership is unsafe (etcd issue 7625);
+// it campaigns again once the change is applied.
+void Raft::learn_commit(const Message& m) {
+  if (m.commit <= log_.committed() || !log_.match_term(m.commit, m.commit_term)) return;
+  log_.commit_to(m.commit);
+  if ((role_ == Role::candidate || role_ == Role::pre_candidate) && has_unapplied_conf_change()) {
+    const CampaignKind kind = role_ == Role::pre_candidate || config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election;
+    become_follower(term_, kNoNode);
+    campaign_after_apply_ = kind;
+  }
+}
+
 void Raft::step(const Message& m) {
+  if (m.type == MessageType::pre_vote_request || m.type == MessageType::vote_request ||
+      m.type == MessageType::pre_vote_response || m.type == MessageType::vote_response) {
+    learn_commit(m);
+  }
   if (!handle_message_term(m)) return;
   if (m.type == MessageType::vote_request || m.type == MessageType::pre_vote_request) {
     handle_vote_request(m);
@@ -241,21 +273,25 @@ void Raft::step_candidate(const Message& m) {
   }
 }
 
+void Raft::heard_from_leader(NodeId leader) {
+  election_elapsed_ticks_ = 0;
+  lead_ = leader;
+  // A deferred election is moot now; a deferred transfer is what this leader asked for.
+  if (campaign_after_apply_ && *campaign_after_apply_ != CampaignKind::transfer) campaign_after_apply_.reset();
+}
+
 void Raft::step_follower(const Message& m) {
   switch (m.type) {
     case MessageType::append:
-      election_elapsed_ticks_ = 0;
-      lead_ = m.from;
+      heard_from_leader(m.from);
       handle_append(m);
       break;
     case MessageType::heartbeat:
-      election_elapsed_ticks_ = 0;
-      lead_ = m.from;
+      heard_from_leader(m.from);
       handle_heartbeat(m);
       break;
     case MessageType::log_start_jump:
-      election_elapsed_ticks_ = 0;
-      lead_ = m.from;
+      heard_from_leader(m.from);
       handle_log_start_jump(m);
       break;
     case MessageType::timeout_now:

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,8 +49,8 @@ class Raft {
   void apply_committed_entry(const Entry& entry);
   // Entries left the uncommitted tail (they were handed out as committed).
   void release_uncommitted(const std::vector<Entry>& entries);
-  // After advance(): the leader acknowledges its own entries now durable, and leaves an
-  // auto-leave joint configuration once it is applied.
+  // After advance(): a deferred transfer campaign starts; the leader acknowledges its own
+  // entries now durable and leaves an auto-leave joint configuration once it is applied.
   void after_advance();
 
   std::vector<Message> take_messages() { return std::exchange(messages_, {}); }
@@ -90,7 +91,10 @@ class Raft {
   void step_leader(const Message& m);
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
+  void heard_from_leader(NodeId leader);
   Message reply(MessageType type, const Message& to) const;
+  void stamp_commit(Message& m) const;
+  void learn_commit(const Message& m);
   void send(Message m);
   void emit(EventKind kind, std::string detail);
   bool promotable() const;
@@ -123,6 +127,8 @@ class Raft {
 
   // raft_membership.cc
   void switch_to_conf(const ConfState& conf);
+  void maybe_hand_over_leadership();
+  void commit_superseded_conf_changes();
 
   // raft_read.cc
   void on_first_commit_of_term();
@@ -145,6 +151,9 @@ class Raft {
   uint32_t election_timeout_randomized_ticks_ = 0;
 
   NodeId lead_transferee_ = kNoNode;
+  // A campaign (a TimeoutNow's, or one that had to be abandoned) waited for a committed conf
+  // change to be applied: it starts right after applying (after_advance).
+  std::optional<CampaignKind> campaign_after_apply_;
   // The leader proposes no conf change while one at or below this index is not applied.
   Index pending_conf_index_ = 0;
   uint64_t uncommitted_bytes_ = 0;

@@ -41,6 +41,7 @@ void Raft::tick_heartbeat() {
     }
     if (lead_transferee_ != kNoNode) abort_leader_transfer("target did not take over within an election timeout");
   }
+  maybe_hand_over_leadership();
   if (heartbeat_elapsed_ticks_ >= config_.heartbeat_interval_ticks) {
     heartbeat_elapsed_ticks_ = 0;
     broadcast_heartbeat(reads_.last_context());
@@ -63,6 +64,7 @@ void Raft::hup(CampaignKind kind) {
   if (role_ == Role::leader || !promotable()) return;
   if (has_unapplied_conf_change()) {
     emit(EventKind::campaign_deferred, "committed conf change not applied yet");
+    campaign_after_apply_ = kind;
     return;
   }
   start_campaign(kind);
@@ -116,6 +118,7 @@ void Raft::start_campaign(CampaignKind kind) {
     m.index = log_.last_index();
     m.log_term = log_.last_term();
     m.transfer = kind == CampaignKind::transfer;
+    stamp_commit(m);
     send(std::move(m));
   }
 }
@@ -137,6 +140,7 @@ void Raft::handle_vote_request(const Message& m) {
   } else {
     response.reject = true;
   }
+  stamp_commit(response);
   send(std::move(response));
 }
 

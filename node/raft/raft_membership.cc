@@ -43,6 +43,11 @@ void Raft::apply_committed_entry(const Entry& entry) {
 }
 
 void Raft::after_advance() {
+  if (campaign_after_apply_) {
+    const CampaignKind kind = *campaign_after_apply_;
+    campaign_after_apply_.reset();
+    hup(kind);
+  }
   if (role_ != Role::leader) return;
   Progress& self = progress_.at(config_.id);
   if (self.maybe_update(log_.durable_index()) && maybe_commit()) broadcast_append();
@@ -55,7 +60,9 @@ void Raft::after_advance() {
 
 void Raft::switch_to_conf(const ConfState& conf) {
   conf_ = conf;
-  const std::set<NodeId> nodes = conf_.all_nodes();
+  std::set<NodeId> nodes = conf_.all_nodes();
+  // A leader that left the voters keeps its own progress while it still leads (below).
+  if (role_ == Role::leader) nodes.insert(config_.id);
   for (auto it = progress_.begin(); it != progress_.end();) {
     it = nodes.count(it->first) > 0 ? std::next(it) : progress_.erase(it);
   }
@@ -67,13 +74,12 @@ void Raft::switch_to_conf(const ConfState& conf) {
     // learners_next still vote in the outgoing half until the joint configuration is left.
     it->second.is_learner = !conf_.is_voter(id);
   }
-  if (role_ != Role::leader) return;
-  if (!conf_.is_voter(config_.id)) {
-    // Removed (or demoted): the remaining voters elect a leader among themselves.
-    emit(EventKind::stepped_down, "removed from the voters");
-    become_follower(term_, kNoNode);
+  if ((role_ == Role::candidate || role_ == Role::pre_candidate) && !conf_.is_voter(config_.id)) {
+    become_follower(term_, kNoNode);  // no longer entitled to campaign
     return;
   }
+  if (role_ != Role::leader) return;
+  if (!conf_.is_voter(config_.id)) emit(EventKind::removed_from_voters, "handing leadership over");
   if (lead_transferee_ != kNoNode && !conf_.is_voter(lead_transferee_)) {
     abort_leader_transfer("target left the voters");
   }
@@ -86,6 +92,49 @@ void Raft::switch_to_conf(const ConfState& conf) {
       if (id != config_.id) maybe_send_append(id, added.count(id) > 0);
     }
   }
+  maybe_hand_over_leadership();
+}
+
+// A leader proposes a conf change only after applying every earlier one, so a conf-change
+// entry followed by another one in the log is committed (the log equals the proposer's up to the
+// later one). Normally the commit index persisted with the entries already says so; this also
+// covers a driver that made entries durable before the hard state and crashed in between, so a
+// node never campaigns with a membership more than one change behind (etcd issue 7625).
+void Raft::commit_superseded_conf_changes() {
+  Index lo = log_.committed() + 1;
+  const Index hi = log_.last_index() + 1;
+  Index previous = 0;  // the last conf change seen so far
+  Index superseded = 0;
+  while (lo < hi) {
+    Result<std::vector<Entry>> entries = log_.slice(lo, hi, config_.apply_bytes_max);
+    if (!entries.ok()) return;
+    for (const Entry& entry : *entries) {
+      if (entry.type != EntryType::conf_change) continue;
+      if (previous != 0) superseded = previous;
+      previous = entry.index;
+    }
+    lo += entries->size();
+  }
+  log_.commit_to(superseded);
+}
+
+// A leader that is no longer a voter keeps leading, without counting itself, until a voter takes
+// over: stepping down at once could strand the voters, since none of them may know yet that the
+// change is committed, and a voter that does not know still needs the old leader's vote, which
+// the old leader (with the longer log) would refuse. It hands over to the most up-to-date voter
+// through a leader transfer, retried every tick until one succeeds (thesis §4.2.2).
+void Raft::maybe_hand_over_leadership() {
+  if (role_ != Role::leader || conf_.is_voter(config_.id) || lead_transferee_ != kNoNode) return;
+  NodeId best = kNoNode;
+  Index best_match = 0;
+  for (const auto& [id, progress] : progress_) {
+    if (id == config_.id || !conf_.is_voter(id)) continue;
+    if (best == kNoNode || progress.match > best_match) {
+      best = id;
+      best_match = progress.match;
+    }
+  }
+  if (best != kNoNode) (void)transfer_leadership(best);
 }
 
 }  // namespace sluice::raft

@@ -26,7 +26,8 @@ struct ReadState {
 
 enum class EventKind : uint8_t {
   became_leader,
-  stepped_down,             // detail says why: check-quorum, removed from the configuration
+  stepped_down,             // check-quorum: no quorum heard within an election timeout
+  removed_from_voters,      // the leader left the voters; it hands leadership to a voter
   campaign_deferred,        // a committed conf change is not applied yet; campaigning would use a stale config
   leader_transfer_aborted,  // the target did not take over within an election timeout, or left
   conf_change_applied,

@@ -67,7 +67,7 @@ std::optional<Ready> Cluster::process_ready(NodeId id) {
   if (rd.conf_state) node.storage.set_conf_state(*rd.conf_state);
   // Durable from here on; only now may the messages leave.
   for (const Message& m : rd.messages) network_.push_back(m);
-  for (const Entry& entry : rd.committed_entries) node.applied[entry.index] = entry;
+  node.applications.insert(node.applications.end(), rd.committed_entries.begin(), rd.committed_entries.end());
   for (const ReadState& read : rd.read_states) node.reads.push_back(read);
   node.raft->advance();
   return rd;

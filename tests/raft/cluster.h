@@ -24,7 +24,7 @@ struct ClusterNode {
   MemoryLogStorage storage;        // the durable part: survives crash()
   std::unique_ptr<RawNode> raft;   // the volatile part: null while crashed
   uint64_t incarnation = 0;
-  std::map<Index, Entry> applied;  // every entry this node's state machine applied (all incarnations)
+  std::vector<Entry> applications;  // every entry handed out for applying, in order (all incarnations)
   std::vector<ReadState> reads;    // read states handed out, in order
 };
 

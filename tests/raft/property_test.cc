@@ -274,6 +274,8 @@ class ScheduleRun {
     note([](std::ostream& os) { os << "\n"; });
   }
 
+  // Checks after every step: the checker must see each commit under the membership it was
+  // decided with, before a later Ready applies the next one.
   void round() {
     for (NodeId each : cluster_.ids()) {
       process(each);
@@ -396,9 +398,10 @@ class ScheduleRun {
     }
   }
 
-  // Faults stop: every node restarts, nothing is lost any more, time moves for everyone. Nodes
-  // the newest membership does not contain are shut down, as their driver would be (and
-  // restarted if a later change adds them back).
+  // Faults stop: every node restarts, nothing is lost any more, time moves for everyone. A node
+  // removed from the group is shut down, as its driver would do, but only once every member of
+  // the new membership applied it: a member still in the joint configuration may need the
+  // removed node's vote (it may not know yet that the change committed).
   std::optional<std::string> heal_and_expect_progress() {
     note([](std::ostream& os) { os << "heal\n"; });
     cluster_.heal();
@@ -409,10 +412,15 @@ class ScheduleRun {
     std::optional<Index> target;
     Term target_term = 0;
     for (int round = 0; round < kHealRoundsMax; ++round) {
-      const std::set<NodeId> members = newest_membership();
+      const ConfState newest = newest_membership();
+      const std::set<NodeId> members = newest.all_nodes();
+      bool all_members_know = true;
+      for (NodeId id : members) {
+        if (!cluster_.up(id)) restart(id);  // added back by a later change
+        all_members_know = all_members_know && cluster_.node(id).raft->raft().conf_state().index >= newest.index;
+      }
       for (NodeId id : cluster_.ids()) {
-        if (cluster_.up(id) && members.count(id) == 0) cluster_.crash(id);
-        if (!cluster_.up(id) && members.count(id) > 0) restart(id);  // added back
+        if (all_members_know && cluster_.up(id) && members.count(id) == 0) cluster_.crash(id);
       }
       for (NodeId id : cluster_.ids()) {
         if (cluster_.up(id)) cluster_.node(id).raft->tick();
@@ -434,15 +442,15 @@ class ScheduleRun {
   }
 
   // The membership of the most recent conf change any node applied.
-  std::set<NodeId> newest_membership() {
-    const ConfState* newest = nullptr;
+  ConfState newest_membership() {
+    ConfState newest;
     for (NodeId id : cluster_.ids()) {
       const ClusterNode& node = cluster_.node(id);
       if (!node.raft) continue;
       const ConfState& conf = node.raft->raft().conf_state();
-      if (!conf.voters.empty() && (newest == nullptr || conf.index > newest->index)) newest = &conf;
+      if (!conf.voters.empty() && (newest.voters.empty() || conf.index > newest.index)) newest = conf;
     }
-    return newest == nullptr ? std::set<NodeId>() : newest->all_nodes();
+    return newest;
   }
 
   bool all_applied(Index index, const std::set<NodeId>& members) {

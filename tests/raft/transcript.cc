@@ -149,57 +149,63 @@ std::string TranscriptRunner::run(const Command& c) {
   } else if (c.name == "trim") {
     out = trim(c);
   } else {
-    // The remaining commands act on nodes given as positional arguments.
-    Result<std::vector<NodeId>> ids = node_args(c, c.name == "tick");
-    if (!ids.ok()) return error(ids.status().to_string());
-    for (NodeId id : *ids) {
-      if (c.name == "status") {
-        out += status(id);
-        continue;
-      }
-      if (c.name == "log") {
-        out += log(id);
-        continue;
-      }
-      ClusterNode& node = cluster_.node(id);
-      if (c.name == "restart") {
-        const Status restarted = cluster_.restart(id);
-        out += restarted.ok() ? status(id) : error(restarted.to_string()) + "\n";
-        continue;
-      }
-      if (!node.raft) return error(std::to_string(id) + " is down");
-      Status result;
-      if (c.name == "tick") {
-        const uint64_t n = c.option("n") ? parse_u64(*c.option("n")).value_or(1) : 1;
-        for (uint64_t i = 0; i < n; ++i) node.raft->tick();
-      } else if (c.name == "campaign") {
-        result = node.raft->campaign();
-      } else if (c.name == "crash") {
-        cluster_.crash(id);
-      } else if (c.name == "propose") {
-        const std::string* data = c.option("data");
-        const uint64_t count = c.option("count") ? parse_u64(*c.option("count")).value_or(1) : 1;
-        for (uint64_t i = 0; i < count && result.ok(); ++i) {
-          std::string payload = data ? *data : "x";
-          if (count > 1) payload += std::to_string(i + 1);
-          result = node.raft->propose(to_bytes(payload));
-        }
-      } else if (c.name == "transfer-leadership") {
-        const std::string* to = c.option("to");
-        result = node.raft->transfer_leadership(to ? parse_u64(*to).value_or(0) : 0);
-      } else if (c.name == "leave-joint") {
-        result = node.raft->propose_conf_change(ConfChange{});
-      } else if (c.name == "read-index") {
-        const std::string* context = c.option("ctx");
-        result = node.raft->read_index(context ? parse_u64(*context).value_or(0) : 0);
-      } else {
-        return error("unknown command " + c.name);
-      }
-      if (!result.ok()) out += error(result.to_string()) + "\n";
-    }
+    out = run_node_command(c);
   }
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out.empty() ? "ok" : out;
+}
+
+// Commands acting on the nodes given as positional arguments.
+std::string TranscriptRunner::run_node_command(const Command& c) {
+  Result<std::vector<NodeId>> ids = node_args(c, c.name == "tick");
+  if (!ids.ok()) return error(ids.status().to_string());
+  std::string out;
+  for (NodeId id : *ids) {
+    if (c.name == "status") {
+      out += status(id);
+      continue;
+    }
+    if (c.name == "log") {
+      out += log(id);
+      continue;
+    }
+    ClusterNode& node = cluster_.node(id);
+    if (c.name == "restart") {
+      const Status restarted = cluster_.restart(id);
+      out += restarted.ok() ? status(id) : error(restarted.to_string()) + "\n";
+      continue;
+    }
+    if (!node.raft) return error(std::to_string(id) + " is down");
+    Status result;
+    if (c.name == "tick") {
+      const uint64_t n = c.option("n") ? parse_u64(*c.option("n")).value_or(1) : 1;
+      for (uint64_t i = 0; i < n; ++i) node.raft->tick();
+    } else if (c.name == "campaign") {
+      result = node.raft->campaign();
+    } else if (c.name == "crash") {
+      cluster_.crash(id);
+    } else if (c.name == "propose") {
+      const std::string* data = c.option("data");
+      const uint64_t count = c.option("count") ? parse_u64(*c.option("count")).value_or(1) : 1;
+      for (uint64_t i = 0; i < count && result.ok(); ++i) {
+        std::string payload = data ? *data : "x";
+        if (count > 1) payload += std::to_string(i + 1);
+        result = node.raft->propose(to_bytes(payload));
+      }
+    } else if (c.name == "transfer-leadership") {
+      const std::string* to = c.option("to");
+      result = node.raft->transfer_leadership(to ? parse_u64(*to).value_or(0) : 0);
+    } else if (c.name == "leave-joint") {
+      result = node.raft->propose_conf_change(ConfChange{});
+    } else if (c.name == "read-index") {
+      const std::string* context = c.option("ctx");
+      result = node.raft->read_index(context ? parse_u64(*context).value_or(0) : 0);
+    } else {
+      return error("unknown command " + c.name);
+    }
+    if (!result.ok()) out += error(result.to_string()) + "\n";
+  }
+  return out;
 }
 
 std::string TranscriptRunner::add_nodes(const Command& c) {

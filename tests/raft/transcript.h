@@ -42,6 +42,7 @@ class TranscriptRunner {
   std::string run(const Command& command);
 
  private:
+  std::string run_node_command(const Command& c);
   std::string add_nodes(const Command& c);
   std::string process_ready(const std::vector<NodeId>& ids);
   std::string deliver_or_drop(const Command& c, bool deliver);
