@@ -19,26 +19,6 @@ constexpr std::byte kMagic[4] = {std::byte{'S'}, std::byte{'L'}, std::byte{'R'},
 constexpr size_t kMessageBytesEstimate = 96;
 constexpr size_t kVerifierDepthMax = 16;
 
-// raft::Message::commit_term is being added to the core (vote messages carry the sender's
-// commit term); these keep the codec building before and after it lands. Drop them once it has.
-template <typename M>
-uint64_t commit_term_of(const M& m) {
-  if constexpr (requires { m.commit_term; }) {
-    return m.commit_term;
-  } else {
-    return 0;
-  }
-}
-template <typename M>
-void set_commit_term(M& m, uint64_t term) {
-  if constexpr (requires { m.commit_term; }) {
-    m.commit_term = term;
-  } else {
-    (void)m;
-    (void)term;
-  }
-}
-
 Message expand_heartbeat(raft::NodeId from, raft::NodeId to, const fb::RaftHeartbeat& in) {
   Message m;
   m.type = MessageType::heartbeat;
@@ -79,7 +59,7 @@ flatbuffers::Offset<fb::RaftMessage> encode_message(flatbuffers::FlatBufferBuild
   flatbuffers::Offset<fb::RaftConfState> conf = has_conf ? encode_conf(b, m.conf_state) : 0;
   return fb::CreateRaftMessage(b, gm.group, static_cast<fb::RaftMessageType>(m.type), m.term, m.index, m.log_term, m.commit,
                                entries_offset, m.reject, m.reject_hint_index, m.reject_hint_term, m.context, m.transfer,
-                               conf, commit_term_of(m));
+                               conf, m.commit_term);
 }
 
 struct Batch {
@@ -147,7 +127,7 @@ HostResult<GroupMessage> decode_message(raft::NodeId from, raft::NodeId to, cons
   m.reject_hint_term = in->reject_hint_term();
   m.context = in->context();
   m.transfer = in->transfer();
-  set_commit_term(m, in->commit_term());
+  m.commit_term = in->commit_term();
   SLUICE_ASSIGN_OR_RETURN(m.conf_state, decode_conf(in->conf_state()));
   if (in->entries() == nullptr) return gm;
   if (in->entries()->size() > kMessageEntriesMax) return malformed("too many entries");

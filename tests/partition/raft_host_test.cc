@@ -403,10 +403,7 @@ std::vector<GroupMessage> sample_messages() {
   vote.log_term = 5;
   vote.commit = 8;
   vote.transfer = true;
-  // commit_term is being added to the core; set it when it exists (the round trip must keep it).
-  [](auto& m) {
-    if constexpr (requires { m.commit_term; }) m.commit_term = 4;
-  }(vote);
+  vote.commit_term = 4;
   out.push_back({15, vote});
   Message odd_hb = hb;  // a heartbeat using a field the coalesced form lacks travels in full
   odd_hb.index = 1;
