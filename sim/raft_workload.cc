@@ -40,12 +40,6 @@ struct RaftWorkloadConfig {
 
 raft::NodeId raft_id(NodeIndex node) { return static_cast<raft::NodeId>(node) + 1; }
 
-std::string format_double(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", value);
-  return text;
-}
-
 class RaftWorkload;
 
 class RaftApp final : public NodeApp {
@@ -338,12 +332,12 @@ void RaftWorkload::report(Figures& figures) const {
     std::vector<double> sorted = election_ms_;
     std::sort(sorted.begin(), sorted.end());
     const size_t n = sorted.size();
-    const double median = n == 0 ? 0 : (n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2);
+    const double median = median_of(sorted);
     add("elections_measured", std::to_string(n));
-    add("election_ms_median", format_double(median));
-    add("election_ms_p90", format_double(n == 0 ? 0 : sorted[std::min(n - 1, n * 90 / 100)]));
-    add("election_ms_p99", format_double(n == 0 ? 0 : sorted[std::min(n - 1, n * 99 / 100)]));
-    add("election_ms_max", format_double(n == 0 ? 0 : sorted.back()));
+    add("election_ms_median", format_figure(median, 1));
+    add("election_ms_p90", format_figure(n == 0 ? 0 : sorted[std::min(n - 1, n * 90 / 100)], 1));
+    add("election_ms_p99", format_figure(n == 0 ? 0 : sorted[std::min(n - 1, n * 99 / 100)], 1));
+    add("election_ms_max", format_figure(n == 0 ? 0 : sorted.back(), 1));
     const auto over = std::count_if(sorted.begin(), sorted.end(), [](double ms) { return ms > kElectionGoalMs; });
     add("elections_over_450ms", std::to_string(over));
     add("elections_split", std::to_string(elections_split_));
@@ -356,24 +350,13 @@ void RaftWorkload::report(Figures& figures) const {
     std::snprintf(text, sizeof text, "%.3f", static_cast<double>(count) / peer_ticks);
     return std::string(text);
   };
-  add("settled_s", settled_at_ns_ ? format_double(static_cast<double>(*settled_at_ns_) / kNsPerS) : "never");
+  add("settled_s", settled_at_ns_ ? format_figure(static_cast<double>(*settled_at_ns_) / kNsPerS, 1) : "never");
   add("window_peer_ticks", std::to_string(window_.ticks));
   add("heartbeat_msgs_per_peer_per_tick", ratio(window_.heartbeat_msgs));
   add("heartbeat_response_msgs_per_peer_per_tick", ratio(window_.response_msgs));
   add("frames_per_peer_per_tick", ratio(window_.frames));
   add("group_heartbeats_per_peer_per_tick", ratio(window_.heartbeats));
 }
-
-class RaftWorkloadSpec final : public WorkloadSpec {
- public:
-  explicit RaftWorkloadSpec(RaftWorkloadConfig config) : config_(config) {}
-  std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const override {
-    return std::make_unique<RaftWorkload>(world, scenario, config_);
-  }
-
- private:
-  RaftWorkloadConfig config_;
-};
 
 }  // namespace
 
@@ -402,7 +385,7 @@ std::shared_ptr<const WorkloadSpec> parse_raft_workload(TableReader& reader, con
   if (scenario.nodes < 3) reader.fail("measure", "needs at least 3 nodes");
   reader.finish();
   if (!reader.ok()) return nullptr;
-  return std::make_shared<RaftWorkloadSpec>(config);
+  return std::make_shared<ConfigWorkloadSpec<RaftWorkload, RaftWorkloadConfig>>(config);
 }
 
 }  // namespace sluice::sim

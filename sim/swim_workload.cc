@@ -341,23 +341,10 @@ void SwimWorkload::control_convergence() {
   }
 }
 
-std::string format_double(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3f", value);
-  return text;
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
-
 void SwimWorkload::report(Figures& figures) const {
   auto add = [&figures](std::string key, std::string value) { figures.emplace_back(std::move(key), std::move(value)); };
   add("swim_nodes", std::to_string(world_.node_count()));
-  add("swim_warm_s", warm_at_ns_ ? format_double(static_cast<double>(*warm_at_ns_) / kNsPerS) : "never");
+  add("swim_warm_s", warm_at_ns_ ? format_figure(static_cast<double>(*warm_at_ns_) / kNsPerS, 3) : "never");
   add("msgs_per_member_per_period_max", std::to_string(datagrams_per_period_max_));
   add("msgs_per_member_per_period_goal", std::to_string(4 * config_.indirect_probes + 2));
   for (const Cluster& cluster : clusters_) {
@@ -366,10 +353,10 @@ void SwimWorkload::report(Figures& figures) const {
       for (double periods : cluster.detection_periods) sum += periods;
       const double mean = cluster.detection_periods.empty() ? 0 : sum / static_cast<double>(cluster.detection_periods.size());
       add("kills_measured" + cluster.name, std::to_string(cluster.dead_everywhere_s.size()));
-      add("first_detection_periods_mean" + cluster.name, format_double(mean));
-      add("dead_everywhere_s_median" + cluster.name, format_double(median(cluster.dead_everywhere_s)));
+      add("first_detection_periods_mean" + cluster.name, format_figure(mean, 3));
+      add("dead_everywhere_s_median" + cluster.name, format_figure(median_of(cluster.dead_everywhere_s), 3));
       const double max = cluster.dead_everywhere_s.empty() ? 0 : *std::max_element(cluster.dead_everywhere_s.begin(), cluster.dead_everywhere_s.end());
-      add("dead_everywhere_s_max" + cluster.name, format_double(max));
+      add("dead_everywhere_s_max" + cluster.name, format_figure(max, 3));
     }
     if (config_.measure == Measure::false_positives) {
       const std::string suffix = cluster.name.empty() ? (cluster.lifeguard ? "_lifeguard" : "_plain") : cluster.name;
@@ -378,19 +365,8 @@ void SwimWorkload::report(Figures& figures) const {
       add("false_suspect" + suffix, std::to_string(cluster.false_suspect));
     }
   }
-  if (config_.measure == Measure::convergence) add("converge_s", converge_s_ ? format_double(*converge_s_) : "never");
+  if (config_.measure == Measure::convergence) add("converge_s", converge_s_ ? format_figure(*converge_s_, 3) : "never");
 }
-
-class SwimWorkloadSpec final : public WorkloadSpec {
- public:
-  explicit SwimWorkloadSpec(SwimWorkloadConfig config) : config_(std::move(config)) {}
-  std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const override {
-    return std::make_unique<SwimWorkload>(world, scenario, config_);
-  }
-
- private:
-  SwimWorkloadConfig config_;
-};
 
 }  // namespace
 
@@ -426,7 +402,7 @@ std::shared_ptr<const WorkloadSpec> parse_swim_workload(TableReader& reader, con
   if (cluster_nodes < 3) reader.fail("lifeguard", "each cluster needs at least 3 nodes");
   reader.finish();
   if (!reader.ok()) return nullptr;
-  return std::make_shared<SwimWorkloadSpec>(std::move(config));
+  return std::make_shared<ConfigWorkloadSpec<SwimWorkload, SwimWorkloadConfig>>(std::move(config));
 }
 
 }  // namespace sluice::sim

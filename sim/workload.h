@@ -43,6 +43,24 @@ class WorkloadSpec {
   virtual std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const = 0;
 };
 
+// The usual spec: it keeps the parsed config and builds `W(world, scenario, config)`.
+template <typename W, typename Config>
+class ConfigWorkloadSpec final : public WorkloadSpec {
+ public:
+  explicit ConfigWorkloadSpec(Config config) : config_(std::move(config)) {}
+  std::unique_ptr<Workload> create(World& world, const Scenario& scenario) const override {
+    return std::make_unique<W>(world, scenario, config_);
+  }
+
+ private:
+  Config config_;
+};
+
+// Figure helpers shared by the workloads: a fixed-point rendering, and the median of values
+// (0 when there are none).
+std::string format_figure(double value, int decimals);
+double median_of(std::vector<double> values);
+
 // Reads the kind's keys from [workload] (`kind` is already consumed), then calls reader.finish().
 // Returns null after reporting an error through the reader.
 using WorkloadParser = std::function<std::shared_ptr<const WorkloadSpec>(TableReader& reader, const Scenario& scenario)>;

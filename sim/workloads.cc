@@ -1,11 +1,27 @@
 // The registry of workload kinds a scenario may name in [workload] kind = "...".
 // "runtime" is built into scenario parsing; add other kinds here.
 #include "sim/raft_workload.h"
+#include <algorithm>
+#include <cstdio>
+
 #include "sim/swim_workload.h"
 #include "sim/toml_reader.h"
 #include "sim/workload.h"
 
 namespace sluice::sim {
+
+std::string format_figure(double value, int decimals) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
 
 const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers() {
   static const std::map<std::string, WorkloadParser, std::less<>> parsers = {
