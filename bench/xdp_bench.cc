@@ -139,7 +139,11 @@ int main(int argc, char** argv) {
   uint32_t repeat = 1'000'000;
   app.add_option("--packets", packets, "frames per kind for the user-space classifier")->capture_default_str();
   app.add_option("--repeat", repeat, "BPF_PROG_TEST_RUN repeat count")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // usage errors exit 2, like every sluice tool
+  }
   libbpf_set_print([](libbpf_print_level, const char*, va_list) { return 0; });
   for (const Kind& kind : kinds()) classify_user(kind, packets);
   return bench_programs(repeat);
