@@ -176,11 +176,12 @@ bool Raft::handle_message_term(const Message& m) {
     return true;
   }
   if (m.term < term_) {
-    if ((config_.check_quorum || config_.pre_vote) &&
+    if ((config_.check_quorum || config_.pre_vote || !promotable()) &&
         (m.type == MessageType::append || m.type == MessageType::heartbeat)) {
-      // A stale leader. With check-quorum or pre-vote our higher term came from an election
-      // that cannot reach us through vote requests, so tell the old leader our term directly
-      // or it would keep its followers from ever electing anyone else.
+      // A stale leader. With check-quorum or pre-vote our higher term may never reach it through
+      // vote requests (they are ignored in the lease, or never sent), and a learner never
+      // campaigns at all; so tell the old leader our term directly, or we would ignore it
+      // forever while it keeps leading.
       send(reply(MessageType::append_response, m));
     } else if (m.type == MessageType::pre_vote_request) {
       Message response = reply(MessageType::pre_vote_response, m);

@@ -98,7 +98,8 @@ std::optional<std::string> SafetyChecker::check_leaders(Cluster& cluster, const 
              " both lead term " + std::to_string(term);
     }
     const LogView& log = logs.at(id);
-    auto previous = leader_logs_.find({id, term});
+    const auto key = std::make_tuple(id, term, node.incarnation);
+    auto previous = leader_logs_.find(key);
     if (previous != leader_logs_.end() && !previous->second.signatures.empty()) {
       const LogView& old = previous->second;
       if (log.last() < old.last()) return "leader append-only: log shrank at node " + std::to_string(id);
@@ -106,7 +107,7 @@ std::optional<std::string> SafetyChecker::check_leaders(Cluster& cluster, const 
         if (!(*old.at(index) == *log.at(index))) return "leader append-only: " + where(id, index) + " overwritten";
       }
     }
-    leader_logs_[{id, term}] = log;
+    leader_logs_[key] = log;
     for (const auto& [index, entry] : committed_) {
       if (committed_by_term_.at(index) >= term || index < log.first) continue;
       const Signature* held = log.at(index);

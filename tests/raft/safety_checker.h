@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -59,7 +60,10 @@ class SafetyChecker {
   std::optional<std::string> check_reads(Cluster& cluster);
 
   std::map<Term, NodeId> leader_of_term_;
-  std::map<std::pair<NodeId, Term>, LogView> leader_logs_;
+  // Per (node, term, incarnation): a node that crashed before anything of its term became
+  // durable (a sole voter wins without sending a message) may lead the same term again after a
+  // restart, with another log; nothing of the first one ever left the node.
+  std::map<std::tuple<NodeId, Term, uint64_t>, LogView> leader_logs_;
   std::map<Index, Signature> committed_;
   // The lowest term any node had when it knew the entry committed: the entry was committed in
   // that term or earlier, so every leader of a later term must hold it.

@@ -465,6 +465,32 @@ TEST(RawNode, ElectionTimeoutIsRandomInOneToTwoTimeouts) {
   EXPECT_EQ(seen.size(), 10u);  // every value in [10, 20) occurs
 }
 
+// Entries durable but the hard state of the same Ready lost: the log holds two conf changes past
+// the persisted commit. The first is committed for sure (its successor was proposed only after it
+// was applied), so the node must not keep a membership two changes behind.
+TEST(RawNode, RestartCommitsAConfChangeFollowedByAnother) {
+  MemoryLogStorage storage(voters({1, 2, 3}));
+  ConfChangeEntry first;
+  first.change = change(ConfChangeTransition::automatic, {{ConfChangeType::add_voter, 4}});
+  first.result.voters = {1, 2, 3, 4};
+  ConfChangeEntry second;
+  second.change = change(ConfChangeTransition::automatic, {{ConfChangeType::add_voter, 5}});
+  second.result.voters = {1, 2, 3, 4, 5};
+  std::vector<Entry> log = {entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1)};
+  log[1].type = EntryType::conf_change;
+  log[1].data = encode_conf_change_entry(first);
+  log[3].type = EntryType::conf_change;
+  log[3].data = encode_conf_change_entry(second);
+  ASSERT_TRUE(storage.append(log).ok());
+  storage.set_hard_state(HardState{1, 1, 1});
+  auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
+  EXPECT_EQ(node->status().commit, 2u);
+  Ready rd = cycle(*node, storage);
+  ASSERT_TRUE(rd.conf_state.has_value());
+  EXPECT_EQ(rd.conf_state->voters, (std::set<NodeId>{1, 2, 3, 4}));
+  EXPECT_EQ(rd.conf_state->index, 2u);
+}
+
 TEST(RawNodeDeathTest, CallsBetweenReadyAndAdvanceAreProgrammerErrors) {
   MemoryLogStorage storage(voters({1}));
   auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
