@@ -3,6 +3,8 @@
 // at least one epoll_wait and a few fiber switches, so this is the floor under every RPC sluice
 // makes on the real runtime.
 #include <benchmark/benchmark.h>
+
+#include "bench/bench_dir.h"
 #include <stdlib.h>
 
 #include <filesystem>
@@ -13,23 +15,7 @@
 namespace sluice::runtime::epoll {
 namespace {
 
-// A throwaway data directory: the runtime requires one, the benchmark never writes to it.
-class BenchDir {
- public:
-  BenchDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    path_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-bench-XXXXXX";
-    if (::mkdtemp(path_.data()) == nullptr) path_.clear();
-  }
-  ~BenchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::sluice::bench::BenchDir;
 
 // Echoes fixed-size messages until the client closes.
 void echo_messages(Stream& stream, size_t message_bytes) {

@@ -12,6 +12,8 @@
 //   log.<records>_records.<sync|nosync>.append_mb_s=  .raw_mb_s=  .append_vs_raw_ratio=
 //   log.read.read_mb_s=
 #include <benchmark/benchmark.h>
+
+#include "bench/bench_dir.h"
 #include <stdlib.h>
 
 #include <algorithm>
@@ -33,22 +35,7 @@ constexpr size_t kRecordBytes = 1024;
 constexpr size_t kEncodeAheadBatches = 64;  // batches encoded per pause of the timer
 constexpr size_t kReadDataBytes = 32 << 20;
 
-class BenchDir {
- public:
-  BenchDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    path_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-log-bench-XXXXXX";
-    if (::mkdtemp(path_.data()) == nullptr) path_.clear();
-  }
-  ~BenchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::sluice::bench::BenchDir;
 
 // Figures of every run of each pattern (the framework runs a benchmark a few times to size it,
 // and --benchmark_repetitions more), printed once all benchmarks are done: the run with the
@@ -95,7 +82,7 @@ void with_runtime(benchmark::State& state, const std::function<runtime::Status(r
   // The figures' storage is built first, so it is still alive when print_figures runs at exit.
   static const bool registered = (append_figures(), read_figures(), std::atexit(print_figures) == 0);
   (void)registered;
-  BenchDir dir;
+  BenchDir dir("sluice-log-bench");
   auto rt = runtime::epoll::EpollRuntime::create({.data_dir = dir.path()});
   if (dir.path().empty() || !rt.ok()) {
     state.SkipWithError("cannot create the runtime or its directory");
