@@ -70,6 +70,7 @@ HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::
   group.apply = std::move(apply);
   group.soft = group.node->raft().soft_state();
   group.term = group.node->raft().term();
+  group.applied = group.node->raft().log().applied();
   return HostStatus();
 }
 
@@ -86,9 +87,18 @@ RaftHost::ProposeReply::Receiver RaftHost::propose(GroupId group, Bytes data) {
 HostStatus RaftHost::campaign(GroupId id) {
   // Through the host fiber like a proposal: only that fiber may touch a core (a Ready may be open).
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
-  Queued queued{id, {}, std::move(sender), true};
+  Queued queued{id, {}, std::move(sender), Queued::Kind::campaign};
   if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
   return HostStatus();
+}
+
+RaftHost::ReadReply::Receiver RaftHost::read_index(GroupId group) {
+  auto [sender, receiver] = ReadReply::make(runtime_.scheduler());
+  Queued queued{group, {}, std::move(sender), Queued::Kind::read};
+  if (!proposals_.try_send(std::move(queued)).ok()) {
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_queued_max reached"));
+  }
+  return std::move(receiver);
 }
 
 const raft::RawNode* RaftHost::group(GroupId id) const {
@@ -106,6 +116,7 @@ void RaftHost::run() {
     if (runtime_.now() >= next_tick) {
       tick_all();
       expire_proposals();
+      expire_reads();
       next_tick += config_.tick_interval;
       // A starved node skips ticks instead of firing a burst of them.
       if (next_tick <= runtime_.now()) next_tick = runtime_.now() + config_.tick_interval;
@@ -135,27 +146,50 @@ void RaftHost::take_proposals() {
       queued->reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(queued->group)));
       continue;
     }
-    Group& group = it->second;
-    if (queued->campaign) {
-      (void)group.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
-      continue;
+    switch (queued->kind) {
+      case Queued::Kind::campaign:
+        (void)it->second.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
+        break;
+      case Queued::Kind::propose: propose_now(it->second, *queued); break;
+      case Queued::Kind::read: read_now(it->second, *queued); break;
     }
-    if (proposals_pending_ >= config_.proposals_pending_max) {
-      queued->reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
-      continue;
-    }
-    raft::Status status = group.node->propose(std::move(queued->data));
-    if (!status.ok()) {
-      const HostErrc code = status.code() == raft::Errc::not_leader ? HostErrc::not_leader : HostErrc::queue_full;
-      queued->reply.send(HostStatus(code, status.to_string()));
-      ++stats_.proposals_failed;
-      continue;
-    }
-    const raft::Raft& core = group.node->raft();
-    group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
-                                     std::move(queued->reply)});
-    ++proposals_pending_;
   }
+}
+
+void RaftHost::propose_now(Group& group, Queued& queued) {
+  if (proposals_pending_ >= config_.proposals_pending_max) {
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
+    return;
+  }
+  raft::Status status = group.node->propose(std::move(queued.data));
+  if (!status.ok()) {
+    const HostErrc code = status.code() == raft::Errc::not_leader ? HostErrc::not_leader : HostErrc::queue_full;
+    queued.reply.send(HostStatus(code, status.to_string()));
+    ++stats_.proposals_failed;
+    return;
+  }
+  const raft::Raft& core = group.node->raft();
+  group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
+                                   std::move(queued.reply)});
+  ++proposals_pending_;
+}
+
+void RaftHost::read_now(Group& group, Queued& queued) {
+  if (reads_pending_ >= config_.reads_pending_max) {
+    ++stats_.reads_failed;
+    queued.reply.send(HostStatus(HostErrc::queue_full, "reads_pending_max reached"));
+    return;
+  }
+  const uint64_t context = next_read_context_++;
+  raft::Status status = group.node->read_index(context);
+  if (!status.ok()) {
+    const HostErrc code = status.code() == raft::Errc::not_leader ? HostErrc::not_leader : HostErrc::queue_full;
+    ++stats_.reads_failed;
+    queued.reply.send(HostStatus(code, status.to_string()));
+    return;
+  }
+  group.reads.emplace(context, Read{runtime_.now() + config_.read_timeout, std::move(queued.reply)});
+  ++reads_pending_;
 }
 
 void RaftHost::tick_all() {
@@ -220,8 +254,40 @@ void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
   for (const raft::Entry& entry : ready.committed_entries) {
     if (group.apply) group.apply(id, entry);
     complete(id, group, entry);
+    group.applied = entry.index;
   }
+  answer_reads(group, ready.read_states);
+  serve_applied_reads(group);
   note_role(id, group);
+}
+
+// A confirmed read waits until its index is applied here; a dropped one (leadership lost before
+// the round completed) fails so that the caller retries on the new leader.
+void RaftHost::answer_reads(Group& group, const std::vector<raft::ReadState>& read_states) {
+  for (const raft::ReadState& state : read_states) {
+    auto it = group.reads.find(state.context);
+    if (it == group.reads.end()) continue;  // expired meanwhile
+    Read read = std::move(it->second);
+    group.reads.erase(it);
+    if (state.dropped) {
+      --reads_pending_;
+      ++stats_.reads_failed;
+      read.reply.send(HostStatus(HostErrc::leadership_lost, "leadership lost before the read was confirmed"));
+      continue;
+    }
+    read.index = state.index;
+    group.reads_confirmed.emplace(state.index, std::move(read));
+  }
+}
+
+void RaftHost::serve_applied_reads(Group& group) {
+  while (!group.reads_confirmed.empty() && group.reads_confirmed.begin()->first <= group.applied) {
+    Read read = std::move(group.reads_confirmed.begin()->second);
+    group.reads_confirmed.erase(group.reads_confirmed.begin());
+    --reads_pending_;
+    ++stats_.reads_served;
+    read.reply.send(read.index);
+  }
 }
 
 void RaftHost::note_role(GroupId id, Group& group) {
@@ -253,6 +319,8 @@ void RaftHost::complete(GroupId id, Group& group, const raft::Entry& entry) {
   }
 }
 
+// Reads fail too: a confirmed read's index may never be applied here once this node no longer
+// leads (it could, as a follower, but the caller asked the leader and should go on asking it).
 void RaftHost::fail_pending(Group& group, HostErrc code, const std::string& why) {
   for (Proposal& proposal : group.pending) {
     ++stats_.proposals_failed;
@@ -260,6 +328,34 @@ void RaftHost::fail_pending(Group& group, HostErrc code, const std::string& why)
   }
   proposals_pending_ -= group.pending.size();
   group.pending.clear();
+  for (auto& [context, read] : group.reads) read.reply.send(HostStatus(code, why));
+  for (auto& [index, read] : group.reads_confirmed) read.reply.send(HostStatus(code, why));
+  const size_t reads_failed = group.reads.size() + group.reads_confirmed.size();
+  stats_.reads_failed += reads_failed;
+  reads_pending_ -= reads_failed;
+  group.reads.clear();
+  group.reads_confirmed.clear();
+}
+
+void RaftHost::expire_reads() {
+  if (reads_pending_ == 0) return;
+  const rt::Instant now = runtime_.now();
+  auto expire = [this, now](auto& reads) {
+    for (auto it = reads.begin(); it != reads.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      ++stats_.reads_failed;
+      --reads_pending_;
+      it->second.reply.send(HostStatus(HostErrc::timeout, "read not confirmed and applied within read_timeout"));
+      it = reads.erase(it);
+    }
+  };
+  for (auto& [id, group] : groups_) {
+    expire(group.reads);
+    expire(group.reads_confirmed);
+  }
 }
 
 void RaftHost::expire_proposals() {

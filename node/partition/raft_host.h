@@ -98,6 +98,8 @@ struct RaftHostConfig {
   size_t proposals_queued_max = 4096;    // waiting for the host fiber
   size_t proposals_pending_max = 65536;  // proposed, waiting for commit, across groups
   runtime::Duration proposal_timeout = std::chrono::seconds(5);
+  size_t reads_pending_max = 65536;      // read barriers waiting for confirmation or apply, across groups
+  runtime::Duration read_timeout = std::chrono::seconds(5);
   size_t inbound_steps_per_round_max = 65536;  // then Readies are processed before stepping on
 };
 
@@ -111,6 +113,8 @@ struct HostStats {
   uint64_t unknown_group_messages = 0;
   uint64_t proposals_committed = 0;
   uint64_t proposals_failed = 0;
+  uint64_t reads_served = 0;
+  uint64_t reads_failed = 0;
   uint64_t groups_failed = 0;   // storage failed: the group stopped
 };
 
@@ -133,6 +137,14 @@ class RaftHost {
   ProposeReply::Receiver propose(GroupId group, Bytes data);
   // Starts an election in `group` now (tests, leader placement).
   HostStatus campaign(GroupId group);
+  using ReadReply = runtime::Oneshot<HostResult<raft::Index>>;
+  // A linearizable read barrier (read index, thesis §6.4): the reply is an index such that this
+  // node was still the leader when the call was made and has applied every entry up to it, so a
+  // read of the group's applied state made right after the reply observes every write committed
+  // before the call. Errors: not_leader (naming the leader), leadership_lost (retry on the new
+  // leader), timeout, queue_full, unknown_group. No entry is written: a read costs one heartbeat
+  // round, shared by all reads that arrive while it is in flight.
+  ReadReply::Receiver read_index(GroupId group);
 
   // The core of a group for inspection (null if not hosted). Do not call mutating methods.
   const raft::RawNode* group(GroupId group) const;
@@ -147,11 +159,19 @@ class RaftHost {
     runtime::Instant deadline{};
     ProposeReply::Sender reply;
   };
+  struct Read {
+    runtime::Instant deadline{};
+    ReadReply::Sender reply;
+    raft::Index index = 0;  // once confirmed: served when applied reaches it
+  };
   struct Group {
     std::unique_ptr<GroupStorage> storage;
     std::unique_ptr<raft::RawNode> node;
     ApplyFn apply;
     std::deque<Proposal> pending;  // by index
+    std::map<uint64_t, Read> reads;  // by context: waiting for the leader's confirmation round
+    std::multimap<raft::Index, Read> reads_confirmed;  // by index: waiting for apply
+    raft::Index applied = 0;
     raft::SoftState soft;
     raft::Term term = 0;
     bool failed = false;
@@ -160,12 +180,17 @@ class RaftHost {
     GroupId group = 0;
     Bytes data;
     ProposeReply::Sender reply;
-    bool campaign = false;  // not a proposal: start an election
+    enum class Kind : uint8_t { propose, campaign, read };
+    Kind kind = Kind::propose;
   };
 
   void run();
   void step_inbound();
   void take_proposals();
+  void propose_now(Group& group, Queued& queued);
+  void read_now(Group& group, Queued& queued);
+  void answer_reads(Group& group, const std::vector<raft::ReadState>& read_states);
+  void serve_applied_reads(Group& group);
   void tick_all();
   void process_readies();
   bool persist(GroupId id, Group& group, const raft::Ready& ready);
@@ -174,6 +199,7 @@ class RaftHost {
   void complete(GroupId id, Group& group, const raft::Entry& entry);
   void fail_pending(Group& group, HostErrc code, const std::string& why);
   void expire_proposals();
+  void expire_reads();
 
   runtime::Runtime& runtime_;
   RaftHostConfig config_;
@@ -181,6 +207,8 @@ class RaftHost {
   std::map<GroupId, Group> groups_;
   runtime::Channel<Queued> proposals_;
   size_t proposals_pending_ = 0;
+  size_t reads_pending_ = 0;
+  uint64_t next_read_context_ = 1;  // 0 is reserved by the core
   RoleFn role_observer_;
   HostStats stats_;
 };

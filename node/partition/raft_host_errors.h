@@ -15,7 +15,7 @@ enum class HostErrc {
   group_failed,      // the group's storage failed; it no longer runs
   not_leader,        // the message names the known leader, if any
   leadership_lost,   // the proposal's leader lost its term before the entry committed (it may still commit)
-  timeout,           // the proposal did not commit within proposal_timeout
+  timeout,           // the proposal (read) did not complete within proposal_timeout (read_timeout)
   queue_full,        // a named _max was reached
   storage_error,     // persisting to the group's storage failed
   stopped,           // the host is shutting down

@@ -75,12 +75,14 @@ struct Rig {
     }
     return found;
   }
-  // Proposes from a fiber on `node`; the reply lands in the returned slot.
-  std::shared_ptr<std::optional<HostResult<raft::Index>>> propose(sim::NodeIndex node, std::string text, GroupId group = kGroup) {
+  using Reply = std::shared_ptr<std::optional<HostResult<raft::Index>>>;
+  // Calls `start(host)` from a fiber on `node` and waits there; the reply lands in the slot.
+  template <typename Start>
+  Reply await_on(sim::NodeIndex node, Start start) {
     auto slot = std::make_shared<std::optional<HostResult<raft::Index>>>();
     RaftHost* h = host(node);
-    world.runtime(node)->spawn("client", [h, slot, text, group] {
-      auto reply = h->propose(group, to_bytes(text)).receive();
+    world.runtime(node)->spawn("client", [h, slot, start] {
+      auto reply = start(*h).receive();
       if (reply.ok()) {
         *slot = std::move(reply).value();
       } else {
@@ -88,6 +90,12 @@ struct Rig {
       }
     });
     return slot;
+  }
+  Reply propose(sim::NodeIndex node, std::string text, GroupId group = kGroup) {
+    return await_on(node, [text, group](RaftHost& h) { return h.propose(group, to_bytes(text)); });
+  }
+  Reply read(sim::NodeIndex node, GroupId group = kGroup) {
+    return await_on(node, [group](RaftHost& h) { return h.read_index(group); });
   }
   std::vector<std::string> applied_payloads(sim::NodeIndex node, GroupId group = kGroup) {
     std::vector<std::string> out;
@@ -168,7 +176,7 @@ TEST(RaftHost, ElectsOneLeaderAndCommitsProposalsOnEveryNode) {
   rig.run_ms(1000);
   const std::optional<sim::NodeIndex> leader = rig.leader();
   ASSERT_TRUE(leader.has_value());
-  std::vector<std::shared_ptr<std::optional<HostResult<raft::Index>>>> replies;
+  std::vector<Rig::Reply> replies;
   for (int i = 0; i < 10; ++i) replies.push_back(rig.propose(*leader, "p" + std::to_string(i)));
   rig.run_ms(500);
   for (auto& reply : replies) {
@@ -224,7 +232,7 @@ TEST(RaftHost, RepeatedLeaderCrashesOnThePartitionLogLoseNoAcknowledgedEntry) {
   for (int round = 0; round < 8; ++round) {
     const std::optional<sim::NodeIndex> leader = rig.leader();
     ASSERT_TRUE(leader.has_value()) << "round " << round;
-    std::vector<std::pair<std::string, std::shared_ptr<std::optional<HostResult<raft::Index>>>>> replies;
+    std::vector<std::pair<std::string, Rig::Reply>> replies;
     for (int i = 0; i < 5; ++i) {
       const std::string text = "r" + std::to_string(round) + "-" + std::to_string(i);
       replies.emplace_back(text, rig.propose(*leader, text));
@@ -269,6 +277,67 @@ TEST(RaftHost, MajoritySideOfAPartitionElectsAndTheOldLeaderStepsDown) {
   EXPECT_EQ(rig.leader(), leader);
   EXPECT_EQ(rig.applied_payloads(old_leader), std::vector<std::string>{"majority"});
   expect_logs_agree(rig);
+}
+
+// A read barrier on the leader returns an index covering every write acknowledged before it,
+// already applied on the leader when the reply arrives; on a follower it is refused.
+TEST(RaftHost, ReadIndexCoversEveryAcknowledgedWriteAndIsAppliedOnReply) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  std::vector<Rig::Reply> writes;
+  for (int i = 0; i < 5; ++i) writes.push_back(rig.propose(leader, "w" + std::to_string(i)));
+  rig.run_ms(300);
+  raft::Index acknowledged = 0;
+  for (auto& write : writes) {
+    ASSERT_TRUE(write->has_value() && (*write)->ok());
+    acknowledged = std::max(acknowledged, (*write)->value());
+  }
+  // What the leader has applied at the moment the reply reaches the reading fiber.
+  Rig::Reply read = std::make_shared<std::optional<HostResult<raft::Index>>>();
+  std::optional<size_t> applied_at_reply;
+  rig.world.runtime(leader)->spawn("reader", [&rig, leader, read, &applied_at_reply] {
+    auto reply = rig.host(leader)->read_index(kGroup).receive();
+    ASSERT_TRUE(reply.ok());
+    applied_at_reply = rig.applied[{leader, kGroup}].size();
+    *read = std::move(reply).value();
+  });
+  rig.run_ms(200);
+  ASSERT_TRUE(read->has_value());
+  ASSERT_TRUE((*read)->ok()) << (*read)->status().to_string();
+  EXPECT_GE((*read)->value(), acknowledged);
+  ASSERT_TRUE(applied_at_reply.has_value());
+  EXPECT_GE(*applied_at_reply, (*read)->value());
+  EXPECT_EQ(rig.host(leader)->stats().reads_served, 1u);
+
+  auto refused = rig.read((leader + 1) % 3);
+  rig.run_ms(10);
+  ASSERT_TRUE(refused->has_value());
+  EXPECT_EQ((*refused)->code(), HostErrc::not_leader);
+}
+
+// A leader cut off from its quorum must not serve a read: a new leader may already have
+// committed writes it has not seen. The read fails (leadership lost or timeout), never succeeds.
+TEST(RaftHost, AnIsolatedLeaderNeverServesAReadItCannotConfirm) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex old_leader = *rig.leader();
+  rig.world.network().isolate({old_leader});
+  auto stale = rig.read(old_leader);
+  rig.run_ms(1500);
+  ASSERT_TRUE(stale->has_value());
+  EXPECT_FALSE((*stale)->ok());
+  EXPECT_TRUE((*stale)->code() == HostErrc::leadership_lost || (*stale)->code() == HostErrc::timeout)
+      << (*stale)->status().to_string();
+  const sim::NodeIndex leader = *rig.leader();
+  ASSERT_NE(leader, old_leader);
+  auto write = rig.propose(leader, "new");
+  rig.run_ms(300);
+  ASSERT_TRUE(write->has_value() && (*write)->ok());
+  auto fresh = rig.read(leader);
+  rig.run_ms(300);
+  ASSERT_TRUE(fresh->has_value() && (*fresh)->ok());
+  EXPECT_GE((*fresh)->value(), (*write)->value());
 }
 
 // 60 groups on 3 nodes, idle: each node sends each peer exactly one coalesced heartbeat message
