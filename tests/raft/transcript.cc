@@ -1,7 +1,6 @@
 #include "tests/raft/transcript.h"
 
-#include <charconv>
-#include <sstream>
+#include <utility>
 
 namespace sluice::raft::testing {
 
@@ -9,23 +8,8 @@ namespace {
 
 constexpr int kStabilizeRoundsMax = 1000;
 
-std::vector<std::string> split(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (;;) {
-    const size_t end = text.find(separator, start);
-    parts.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
-  }
-}
-
-std::optional<uint64_t> parse_u64(std::string_view text) {
-  uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
+using transcript::parse_u64;
+using transcript::split;
 
 std::optional<std::set<NodeId>> parse_ids(std::string_view text) {
   std::set<NodeId> ids;
@@ -47,66 +31,6 @@ std::string ids_text(const std::set<NodeId>& ids) {
 }
 
 }  // namespace
-
-const std::string* Command::option(std::string_view key) const {
-  for (const auto& [name, value] : options) {
-    if (name == key) return &value;
-  }
-  return nullptr;
-}
-
-Result<std::vector<TranscriptItem>> parse_transcript(std::string_view content) {
-  std::vector<std::string> lines = split(content, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // the final newline
-  std::vector<TranscriptItem> items;
-  std::string text;
-  for (size_t i = 0; i < lines.size();) {
-    const std::string& line = lines[i];
-    if (line.empty() || line[0] == '#') {
-      text += line + "\n";
-      ++i;
-      continue;
-    }
-    if (!text.empty()) items.emplace_back(std::exchange(text, {}));
-    if (i + 1 >= lines.size() || lines[i + 1] != "----") {
-      return Status(Errc::malformed, "line " + std::to_string(i + 2) + ": expected ---- after the command");
-    }
-    TranscriptBlock block;
-    block.command.line = static_cast<int>(i + 1);
-    block.command.text = line;
-    std::istringstream tokens(line);
-    std::string token;
-    tokens >> block.command.name;
-    while (tokens >> token) {
-      const size_t equals = token.find('=');
-      if (equals == std::string::npos) {
-        block.command.args.push_back(token);
-      } else {
-        block.command.options.emplace_back(token.substr(0, equals), token.substr(equals + 1));
-      }
-    }
-    i += 2;
-    std::vector<std::string> expected;
-    while (i < lines.size() && !lines[i].empty()) expected.push_back(lines[i++]);
-    for (size_t k = 0; k < expected.size(); ++k) block.expected += (k > 0 ? "\n" : "") + expected[k];
-    items.emplace_back(std::move(block));
-  }
-  if (!text.empty()) items.emplace_back(std::move(text));
-  return items;
-}
-
-std::string render_transcript(const std::vector<TranscriptItem>& items, const std::vector<std::string>& outputs) {
-  std::string out;
-  size_t block = 0;
-  for (const TranscriptItem& item : items) {
-    if (const std::string* text = std::get_if<std::string>(&item)) {
-      out += *text;
-    } else {
-      out += std::get<TranscriptBlock>(item).command.text + "\n----\n" + outputs.at(block++) + "\n";
-    }
-  }
-  return out;
-}
 
 Result<std::vector<NodeId>> TranscriptRunner::node_args(const Command& c, bool all_by_default) {
   std::vector<NodeId> ids;
@@ -151,8 +75,7 @@ std::string TranscriptRunner::run(const Command& c) {
   } else {
     out = run_node_command(c);
   }
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out.empty() ? "ok" : out;
+  return transcript::finish_output(std::move(out));
 }
 
 // Commands acting on the nodes given as positional arguments.

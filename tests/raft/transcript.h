@@ -1,39 +1,18 @@
-// Transcript ("data-driven") tests: a file is a list of commands, each followed by `----` and
-// the output it must produce; the format and the commands are described in docs/raft.md.
+// Transcript ("data-driven") tests of the Raft core: the runner behind tests/raft/testdata/*.txt.
+// The format (tests/testing/transcript_format.h) and the commands are described in docs/raft.md.
 #pragma once
 
 #include <map>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <variant>
 #include <vector>
 
 #include "tests/raft/cluster.h"
+#include "tests/testing/transcript_format.h"
 
 namespace sluice::raft::testing {
 
-struct Command {
-  int line = 0;          // 1-based line of the command in its file
-  std::string text;      // the command line as written
-  std::string name;
-  std::vector<std::string> args;                              // positional
-  std::vector<std::pair<std::string, std::string>> options;  // key=value, in order
-
-  const std::string* option(std::string_view key) const;
-};
-
-struct TranscriptBlock {
-  Command command;
-  std::string expected;  // without the final newline
-};
-
-// Free text (comments, blank lines) is kept verbatim so a rewrite changes only outputs.
-using TranscriptItem = std::variant<std::string, TranscriptBlock>;
-
-Result<std::vector<TranscriptItem>> parse_transcript(std::string_view content);
-// Renders items back; `outputs[i]` replaces the expected output of the i-th block.
-std::string render_transcript(const std::vector<TranscriptItem>& items, const std::vector<std::string>& outputs);
+using transcript::Command;
 
 // Runs commands against one cluster; the output of each is deterministic.
 class TranscriptRunner {

@@ -1,0 +1,683 @@
+#include "tests/swim/transcript.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "node/base/hash.h"
+#include "node/swim/codec.h"
+#include "tests/swim/swim_testing.h"
+
+namespace sluice::swim::testing {
+
+namespace {
+
+using transcript::parse_u64;
+
+constexpr uint64_t kStepsMax = 100000;        // timer firings or deliveries in one command
+constexpr int kStabilizeRoundsMax = 1000;
+constexpr uint32_t kRelativeSeqMax = 1000000;  // seqs shown relative to their issuer's first
+
+std::string error(std::string_view what) { return "error: " + std::string(what); }
+
+std::string at(uint64_t ms) { return ms == UINT64_MAX ? "never" : "@" + std::to_string(ms); }
+
+// Fields the core is gaining while these transcripts are written (a probe deadline before the
+// period end, a gossip tick): used only when this build's Config has them, so the runner builds
+// both before and after they land. Returns whether `key` names one.
+template <typename C>
+bool set_new_field(C& c, std::string_view key, uint64_t value) {
+  bool known = false;
+  if constexpr (requires { c.probe_deadline_ms; }) {
+    if (key == "probe-deadline") c.probe_deadline_ms = value, known = true;
+  }
+  if constexpr (requires { c.gossip_interval_ms; c.gossip_nodes; c.gossip_load_datagrams_max; }) {
+    if (key == "gossip-interval") c.gossip_interval_ms = value, known = true;
+    if (key == "gossip-nodes") c.gossip_nodes = static_cast<uint32_t>(value), known = true;
+    if (key == "gossip-load-max") c.gossip_load_datagrams_max = static_cast<uint32_t>(value), known = true;
+  }
+  return known;
+}
+
+// Transcript defaults of those fields where the file does not set them: suspicion at the end of
+// the period (as before the deadline existed) and no gossip tick (news rides on probe traffic).
+template <typename C>
+void default_new_fields(C& c, const Command& command) {
+  if constexpr (requires { c.probe_deadline_ms; }) {
+    if (!command.option("probe-deadline")) c.probe_deadline_ms = c.probe_interval_ms;
+  }
+  if constexpr (requires { c.gossip_interval_ms; }) {
+    if (!command.option("gossip-interval")) c.gossip_interval_ms = 0;
+  }
+}
+
+// Transcripts start from these, not from Config's defaults, so a change of the core's defaults
+// does not rewrite every file; push-pull timers and reconnect pings are off unless asked for.
+Config base_config(const std::string& name) {
+  Config config;
+  config.self_address = name;
+  config.cluster_id = kCluster;
+  config.lifeguard = true;
+  config.probe_interval_ms = 1000;
+  config.probe_timeout_ms = 500;
+  config.indirect_probes = 3;
+  config.nack_timeout_ms = 400;
+  config.retransmit_mult = 4;
+  config.suspicion_mult = 4;
+  config.suspicion_mult_max = 6;
+  config.suspicion_confirmations_expected = 3;
+  config.awareness_score_max = 7;
+  config.push_pull_interval_ms = 0;
+  config.join_retry_interval_ms = 2000;
+  config.reconnect_interval_ms = 0;
+  config.dead_retention_ms = 3600000;
+  config.leave_linger_ms = 1000;
+  return config;
+}
+
+using Setter = std::function<void(Config&, uint64_t)>;
+
+const std::map<std::string, Setter>& numeric_options() {
+  static const std::map<std::string, Setter> options{
+      {"probe-interval", [](Config& c, uint64_t v) { c.probe_interval_ms = v; }},
+      {"probe-timeout", [](Config& c, uint64_t v) { c.probe_timeout_ms = v; }},
+      {"indirect-probes", [](Config& c, uint64_t v) { c.indirect_probes = static_cast<uint32_t>(v); }},
+      {"nack-timeout", [](Config& c, uint64_t v) { c.nack_timeout_ms = v; }},
+      {"retransmit-mult", [](Config& c, uint64_t v) { c.retransmit_mult = static_cast<uint32_t>(v); }},
+      {"suspicion-mult", [](Config& c, uint64_t v) { c.suspicion_mult = static_cast<uint32_t>(v); }},
+      {"suspicion-mult-max", [](Config& c, uint64_t v) { c.suspicion_mult_max = static_cast<uint32_t>(v); }},
+      {"confirmations", [](Config& c, uint64_t v) { c.suspicion_confirmations_expected = static_cast<uint32_t>(v); }},
+      {"awareness-max", [](Config& c, uint64_t v) { c.awareness_score_max = static_cast<uint32_t>(v); }},
+      {"push-pull-interval", [](Config& c, uint64_t v) { c.push_pull_interval_ms = v; }},
+      {"join-retry", [](Config& c, uint64_t v) { c.join_retry_interval_ms = v; }},
+      {"reconnect-interval", [](Config& c, uint64_t v) { c.reconnect_interval_ms = v; }},
+      {"dead-retention", [](Config& c, uint64_t v) { c.dead_retention_ms = v; }},
+      {"leave-linger", [](Config& c, uint64_t v) { c.leave_linger_ms = v; }},
+      {"cluster", [](Config& c, uint64_t v) { c.cluster_id = v; }},
+  };
+  return options;
+}
+
+std::string update_text(const Update& update) {
+  std::string text = update.member + " " + std::string(to_string(update.state)) + " " +
+                     std::to_string(update.incarnation);
+  if (!update.origin.empty()) text += " by " + update.origin;
+  return text;
+}
+
+std::string event_text(const std::string& observer, const Event& event) {
+  return observer + " event " + std::string(to_string(event.kind)) + " " + event.address +
+         " inc=" + std::to_string(event.incarnation);
+}
+
+std::vector<std::string> seeds_of(const Command& c) {
+  const std::string* seeds = c.option("seeds");
+  return seeds ? transcript::split(*seeds, ',') : std::vector<std::string>{};
+}
+
+// The counters of Stats by name, in declaration order.
+std::vector<std::pair<std::string, uint64_t>> stats_table(const Stats& s) {
+  return {{"datagrams_sent", s.datagrams_sent},
+          {"datagrams_received", s.datagrams_received},
+          {"dropped_bad_header", s.dropped_bad_header},
+          {"dropped_malformed", s.dropped_malformed},
+          {"dropped_foreign_cluster", s.dropped_foreign_cluster},
+          {"dropped_not_for_us", s.dropped_not_for_us},
+          {"dropped_outbox_full", s.dropped_outbox_full},
+          {"dropped_members_full", s.dropped_members_full},
+          {"broadcasts_evicted", s.broadcasts_evicted},
+          {"pings_sent", s.pings_sent},
+          {"acks_sent", s.acks_sent},
+          {"ping_reqs_sent", s.ping_reqs_sent},
+          {"nacks_sent", s.nacks_sent},
+          {"nacks_received", s.nacks_received},
+          {"acks_forwarded", s.acks_forwarded},
+          {"acks_unmatched", s.acks_unmatched},
+          {"probes", s.probes},
+          {"probes_failed", s.probes_failed},
+          {"indirect_rounds", s.indirect_rounds},
+          {"suspicions_started", s.suspicions_started},
+          {"deaths_declared", s.deaths_declared},
+          {"refutations", s.refutations},
+          {"updates_piggybacked", s.updates_piggybacked},
+          {"reconnect_pings", s.reconnect_pings},
+          {"tombstones_evicted", s.tombstones_evicted},
+          {"push_pull_requests", s.push_pull_requests},
+          {"push_pull_merges", s.push_pull_merges},
+          {"periods", s.periods},
+          {"datagrams_sent_period_max", s.datagrams_sent_period_max}};
+}
+
+Result<Config> make_config(const std::string& name, const Command& c) {
+  Config config = base_config(name);
+  for (const auto& [key, value] : c.options) {
+    if (key == "lifeguard") {
+      if (value != "on" && value != "off") return Status(Errc::invalid_config, "lifeguard=on|off");
+      config.lifeguard = value == "on";
+      continue;
+    }
+    auto setter = numeric_options().find(key);
+    std::optional<uint64_t> number = parse_u64(value);
+    if (!number) return Status(Errc::invalid_config, "bad value for " + key);
+    if (setter != numeric_options().end()) {
+      setter->second(config, *number);
+    } else if (!set_new_field(config, key, *number)) {
+      return Status(Errc::invalid_config, "unknown option " + key);
+    }
+  }
+  default_new_fields(config, c);
+  Status valid = validate(config);
+  if (!valid.ok()) return valid;
+  return config;
+}
+
+}  // namespace
+
+std::string TranscriptRunner::run(const Command& c) {
+  out_.clear();
+  indent_.clear();
+  timed_ = false;
+  quiet_ = false;
+  std::string result = dispatch(c);
+  return transcript::finish_output(out_ + result);
+}
+
+std::string TranscriptRunner::dispatch(const Command& c) {
+  if (c.name == "add-members") return add_members(c);
+  if (c.name == "advance") {
+    const bool once = std::find(c.args.begin(), c.args.end(), "next") != c.args.end();
+    std::optional<uint64_t> ms = once ? UINT64_MAX / 2 : parse_u64(c.option("ms") ? *c.option("ms") : "");
+    if (!ms) return error("advance ms=N | advance next");
+    std::vector<std::string> names;
+    for (const auto& [name, member] : members_) names.push_back(name);
+    return advance(names, *ms, once);
+  }
+  if (c.name == "run") return run_network(c);
+  if (c.name == "deliver" || c.name == "drop") return deliver_or_drop(c, c.name == "deliver");
+  if (c.name == "stabilize") return stabilize(c);
+  if (c.name == "msgs") return msgs(c);
+  if (c.name == "partition") return partition(c);
+  if (c.name == "block" || c.name == "unblock") return block(c, c.name == "block");
+  if (c.name == "heal") {
+    groups_.clear();
+    blocked_.clear();
+    return "";
+  }
+  if (c.name == "inject") return inject(c);
+  return member_command(c);
+}
+
+std::string TranscriptRunner::add_members(const Command& c) {
+  if (c.args.empty()) return error("add-members NAME... [option=value...]");
+  for (const std::string& name : c.args) {
+    if (members_.count(name) != 0 || name == "|") return error("bad or duplicate name " + name);
+    Result<Config> config = make_config(name, c);
+    if (!config.ok()) return error(config.status().to_string());
+    members_[name].config = *config;
+    start(name);
+    say(name + " up inc=0 next-tick=" + at(members_[name].core->next_tick_ms()));
+  }
+  return "";
+}
+
+void TranscriptRunner::start(const std::string& name) {
+  Node& member = members_.at(name);
+  const uint64_t seed = hash_combine(hash_combine(seed_, hash_bytes(name)), member.boots++);
+  member.core = std::make_unique<Core>(member.config, Prng(seed), now_ms_);
+  member.leaving = false;
+  member.seq_base.reset();
+  member.events.clear();
+}
+
+TranscriptRunner::Node* TranscriptRunner::up(const std::string& name) {
+  auto it = members_.find(name);
+  return it == members_.end() || !it->second.core ? nullptr : &it->second;
+}
+
+std::optional<std::vector<std::string>> TranscriptRunner::names_of(const Command& c, bool all_by_default) const {
+  std::vector<std::string> names;
+  if ((c.args.empty() && all_by_default) || (c.args.size() == 1 && c.args[0] == "all")) {
+    for (const auto& [name, member] : members_) names.push_back(name);
+    return names;
+  }
+  for (const std::string& arg : c.args) {
+    if (members_.count(arg) == 0) return std::nullopt;
+    names.push_back(arg);
+  }
+  if (names.empty()) return std::nullopt;
+  return names;
+}
+
+// Commands acting on the members named as positional arguments.
+std::string TranscriptRunner::member_command(const Command& c) {
+  Command named = c;
+  const bool once = std::erase(named.args, "next") > 0;
+  std::optional<std::vector<std::string>> names = names_of(named, c.name == "status");
+  if (!names) return error(c.name + ": unknown or missing member names");
+  if (c.name == "tick" && (c.option("ms") || once)) {
+    std::optional<uint64_t> ms = once ? UINT64_MAX / 2 : parse_u64(*c.option("ms"));
+    return ms ? advance(*names, *ms, once) : error("tick NAMES ms=N | tick NAMES next");
+  }
+  std::string out;
+  for (const std::string& name : *names) {
+    Node& member = members_.at(name);
+    if (c.name == "status") {
+      out += status(name);
+    } else if (c.name == "stats") {
+      out += stats(name, c);
+    } else if (c.name == "gossip") {
+      out += gossip(name);
+    } else if (c.name == "events") {
+      out += events(name);
+    } else if (c.name == "restart") {
+      if (member.core) return error(name + " is up");
+      start(name);
+      say(name + " up inc=0 next-tick=" + at(member.core->next_tick_ms()));
+      const std::vector<std::string> seeds = seeds_of(c);
+      if (!seeds.empty()) member.core->join(seeds, now_ms_);
+      collect(name);
+    } else if (!member.core) {
+      return error(name + " is down");
+    } else if (c.name == "crash") {
+      member.core.reset();
+    } else if (c.name == "tick") {
+      member.core->tick(now_ms_);
+      collect(name);
+    } else if (c.name == "join") {
+      const std::vector<std::string> seeds = seeds_of(c);
+      if (seeds.empty()) return error("join NAME seeds=a,b");
+      member.core->join(seeds, now_ms_);
+      collect(name);
+    } else if (c.name == "leave") {
+      member.leaving = true;
+      member.core->leave(now_ms_);
+      collect(name);
+    } else {
+      return error("unknown command " + c.name);
+    }
+  }
+  return out;
+}
+
+// Time passes: each of `names` that is up is ticked whenever it has a timer due, the others not
+// at all (as if stalled). Nothing is delivered. `once`: only up to the first time a timer fires.
+std::string TranscriptRunner::advance(const std::vector<std::string>& names, uint64_t duration_ms, bool once) {
+  const uint64_t end_ms = now_ms_ + duration_ms;
+  timed_ = true;
+  for (uint64_t step = 0; step < kStepsMax; ++step) {
+    uint64_t next_ms = UINT64_MAX;
+    for (const std::string& name : names) {
+      if (Node* member = up(name)) next_ms = std::min(next_ms, member->core->next_tick_ms());
+    }
+    if (next_ms > end_ms) {
+      if (once) return error("no timer due");
+      now_ms_ = end_ms;
+      return "";
+    }
+    now_ms_ = std::max(now_ms_, next_ms);
+    for (const std::string& name : names) {
+      Node* member = up(name);
+      if (member == nullptr || member->core->next_tick_ms() > now_ms_) continue;
+      member->core->tick(now_ms_);
+      collect(name);
+    }
+    if (once) return "";
+  }
+  return error("timers did not settle");
+}
+
+// Time passes with the network running: datagrams arrive `latency` ms after they were sent (or
+// at once if they waited longer), members tick when due. Prints only events unless `verbose`;
+// nothing if `silent`.
+std::string TranscriptRunner::run_network(const Command& c) {
+  std::optional<uint64_t> duration_ms = parse_u64(c.option("ms") ? *c.option("ms") : "");
+  std::optional<uint64_t> latency_ms = parse_u64(c.option("latency") ? *c.option("latency") : "1");
+  if (!duration_ms || !latency_ms || *latency_ms == 0) return error("run ms=N [latency=L>0] [verbose|silent]");
+  quiet_ = std::find(c.args.begin(), c.args.end(), "verbose") == c.args.end();
+  const bool silent = std::find(c.args.begin(), c.args.end(), "silent") != c.args.end();
+  timed_ = true;
+  const uint64_t end_ms = now_ms_ + *duration_ms;
+  for (uint64_t step = 0; step < kStepsMax; ++step) {
+    uint64_t next_ms = UINT64_MAX;
+    for (const InFlight& flight : network_) next_ms = std::min(next_ms, flight.sent_ms + *latency_ms);
+    for (auto& [name, member] : members_) {
+      if (member.core) next_ms = std::min(next_ms, member.core->next_tick_ms());
+    }
+    if (next_ms > end_ms) {
+      now_ms_ = end_ms;
+      if (silent) out_.clear();
+      return "";
+    }
+    now_ms_ = std::max(now_ms_, next_ms);
+    std::deque<InFlight> later;
+    std::deque<InFlight> due;
+    for (InFlight& flight : network_) (flight.sent_ms + *latency_ms <= now_ms_ ? due : later).push_back(std::move(flight));
+    network_ = std::move(later);
+    for (const InFlight& flight : due) deliver_one(flight);
+    for (auto& [name, member] : members_) {
+      if (!member.core || member.core->next_tick_ms() > now_ms_) continue;
+      member.core->tick(now_ms_);
+      collect(name);
+    }
+  }
+  return error("run did not settle");
+}
+
+void TranscriptRunner::say(const std::string& line, bool event) {
+  if (quiet_ && !event) return;
+  out_ += (timed_ ? at(now_ms_) + " " : "") + (quiet_ ? "" : indent_) + line + "\n";
+}
+
+// Drains a member's Ready: datagrams and push-pull requests go on the network, events are kept.
+void TranscriptRunner::collect(const std::string& name) {
+  Node& member = members_.at(name);
+  Ready ready = member.core->take_ready();
+  for (OutDatagram& datagram : ready.datagrams) {
+    InFlight flight{name, datagram.to, now_ms_, false, false, std::move(datagram.bytes), ""};
+    if (!member.seq_base) {
+      Result<Message> message = decode_datagram(flight.bytes, member.config.cluster_id);
+      const bool issues_seq = message.ok() && (message->kind == MessageKind::ping || message->kind == MessageKind::ping_req);
+      if (issues_seq) member.seq_base = message->seq;
+    }
+    say(describe(flight));
+    network_.push_back(std::move(flight));
+  }
+  for (const PushPullRequest& request : ready.push_pulls) {
+    InFlight flight{name, request.to, now_ms_, true, request.join, {}, ""};
+    say(describe(flight));
+    network_.push_back(std::move(flight));
+  }
+  for (const Event& event : ready.events) {
+    member.events.push_back(event);
+    say(event_text(name, event), true);
+  }
+}
+
+std::optional<std::string> TranscriptRunner::lost_because(const std::string& from, const std::string& to) const {
+  auto it = members_.find(to);
+  if (it == members_.end()) return "nobody there";
+  if (!it->second.core) return "down";
+  if (blocked_.count({from, to}) != 0) return "blocked";
+  auto a = groups_.find(from);
+  auto b = groups_.find(to);
+  if (a != groups_.end() && b != groups_.end() && a->second != b->second) return "partitioned";
+  return std::nullopt;
+}
+
+void TranscriptRunner::deliver_one(const InFlight& flight) {
+  std::optional<std::string> lost = lost_because(flight.from, flight.to);
+  if (!lost && flight.push_pull) lost = lost_because(flight.to, flight.from);
+  if (lost) {
+    say(describe(flight) + "  (lost: " + *lost + ")");
+    return;
+  }
+  say(describe(flight));
+  const std::string saved_indent = indent_;
+  indent_ += "  ";
+  if (flight.push_pull) {
+    exchange_push_pull(flight);
+  } else {
+    Status status = members_.at(flight.to).core->on_datagram(flight.from, flight.bytes, now_ms_);
+    if (!status.ok()) say("dropped by " + flight.to + ": " + status.to_string());
+    collect(flight.to);
+  }
+  indent_ = saved_indent;
+}
+
+// Both directions through the codec, as the driver does over a stream.
+void TranscriptRunner::exchange_push_pull(const InFlight& flight) {
+  Node& initiator = members_.at(flight.from);
+  Node& peer = members_.at(flight.to);
+  Result<Bytes> ours = encode_push_pull(initiator.core->full_state(flight.join));
+  Result<Bytes> theirs = encode_push_pull(peer.core->full_state());
+  SLUICE_ASSERT(ours.ok() && theirs.ok());
+  for (auto [receiver, bytes] : {std::pair{&peer, &*ours}, std::pair{&initiator, &*theirs}}) {
+    const std::string& name = receiver == &peer ? flight.to : flight.from;
+    Result<PushPullState> state = decode_push_pull(*bytes, receiver->config.cluster_id);
+    Status merged = state.ok() ? receiver->core->merge_remote_state(*state, now_ms_) : state.status();
+    if (!merged.ok()) say("rejected by " + name + ": " + merged.to_string());
+  }
+  collect(flight.to);
+  collect(flight.from);
+}
+
+std::vector<size_t> TranscriptRunner::matching(const Command& c) const {
+  const std::string* from = c.option("from");
+  const std::string* to = c.option("to");
+  const std::string* kind = c.option("kind");
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < network_.size(); ++i) {
+    const InFlight& flight = network_[i];
+    if (from && flight.from != *from) continue;
+    if (to && flight.to != *to) continue;
+    if (kind) {
+      std::string flight_kind = flight.push_pull ? "push-pull" : "raw";
+      if (!flight.push_pull) {
+        Result<Message> message = decode_datagram(flight.bytes, cluster_of(flight.from));
+        if (message.ok()) flight_kind = std::string(to_string(message->kind));
+      }
+      if (flight_kind != *kind) continue;
+    }
+    positions.push_back(i);
+  }
+  if (const std::string* count = c.option("count")) {
+    positions.resize(std::min<size_t>(positions.size(), parse_u64(*count).value_or(0)));
+  }
+  return positions;
+}
+
+// Delivers (or loses) the matching datagrams, oldest first, at the current time; what they cause
+// is queued, not delivered.
+std::string TranscriptRunner::deliver_or_drop(const Command& c, bool deliver) {
+  std::vector<InFlight> taken;
+  size_t removed = 0;  // positions shift down as datagrams leave the network
+  for (size_t position : matching(c)) {
+    auto it = network_.begin() + static_cast<std::ptrdiff_t>(position - removed++);
+    taken.push_back(std::move(*it));
+    network_.erase(it);
+  }
+  for (const InFlight& flight : taken) {
+    if (deliver) {
+      deliver_one(flight);
+    } else {
+      say("dropped: " + describe(flight));
+    }
+  }
+  return taken.empty() ? "nothing matched" : "";
+}
+
+// Delivers everything, including what the deliveries cause, until the network is empty; no time
+// passes. `quiet` prints only events.
+std::string TranscriptRunner::stabilize(const Command& c) {
+  quiet_ = std::find(c.args.begin(), c.args.end(), "quiet") != c.args.end();
+  for (int round = 0; round < kStabilizeRoundsMax; ++round) {
+    if (network_.empty()) return "";
+    std::deque<InFlight> batch = std::move(network_);
+    network_.clear();
+    for (const InFlight& flight : batch) deliver_one(flight);
+  }
+  return error("the network did not settle");
+}
+
+std::string TranscriptRunner::partition(const Command& c) {
+  groups_.clear();
+  size_t group = 0;
+  std::string out;
+  for (const std::string& arg : c.args) {
+    if (arg == "|") {
+      ++group;
+      out += " |";
+      continue;
+    }
+    if (members_.count(arg) == 0) return error("unknown member " + arg);
+    groups_[arg] = group;
+    out += " " + arg;
+  }
+  return "partitioned:" + out;
+}
+
+std::string TranscriptRunner::block(const Command& c, bool blocked) {
+  const std::string* from = c.option("from");
+  const std::string* to = c.option("to");
+  if (!from || !to) return error(c.name + " from=A to=B");
+  if (blocked) {
+    blocked_.insert({*from, *to});
+  } else {
+    blocked_.erase({*from, *to});
+  }
+  return "";
+}
+
+// Queues a hand-made datagram: a well-formed one (kind=ping|ack|ping_req|nack|gossip, seq=,
+// target=, inc=, update=member:state:incarnation[:origin] repeated), or with flaw=bad-magic|
+// bad-version|truncated|garbage|foreign|misaddressed a bad one.
+std::string TranscriptRunner::inject(const Command& c) {
+  const std::string* from = c.option("from");
+  const std::string* to = c.option("to");
+  if (!from || !to || members_.count(*to) == 0) return error("inject from=X to=MEMBER [kind=..] [flaw=..]");
+  Message message = make_message(MessageKind::ping, *from, 0, *to);
+  for (const auto& [key, value] : c.options) {
+    if (key == "kind") {
+      static const std::map<std::string, MessageKind> kinds{{"ping", MessageKind::ping}, {"ack", MessageKind::ack},
+          {"ping_req", MessageKind::ping_req}, {"nack", MessageKind::nack}, {"gossip", MessageKind::gossip}};
+      if (kinds.count(value) == 0) return error("unknown kind " + value);
+      message.kind = kinds.at(value);
+    } else if (key == "seq" || key == "inc") {
+      std::optional<uint64_t> number = parse_u64(value);
+      if (!number) return error("bad " + key);
+      if (key == "seq") message.seq = static_cast<uint32_t>(*number);
+      if (key == "inc") message.source_incarnation = *number;
+    } else if (key == "target") {
+      message.target = value == "any" ? "" : value;
+    } else if (key == "update") {
+      std::vector<std::string> parts = transcript::split(value, ':');
+      static const std::map<std::string, MemberState> states{{"alive", MemberState::alive},
+          {"suspect", MemberState::suspect}, {"dead", MemberState::dead}, {"left", MemberState::left}};
+      if (parts.size() < 3 || parts.size() > 4 || states.count(parts[1]) == 0 || !parse_u64(parts[2])) {
+        return error("update=member:state:incarnation[:origin]");
+      }
+      message.updates.push_back(Update{parts[0], *parse_u64(parts[2]), states.at(parts[1]), parts.size() == 4 ? parts[3] : ""});
+    }
+  }
+  const std::string* flaw = c.option("flaw");
+  if (flaw && *flaw == "foreign") message.cluster_id = kCluster + 1;
+  if (flaw && *flaw == "misaddressed") message.target = "elsewhere";
+  Bytes bytes = encode_or_die(message);
+  const bool encodable = !flaw || *flaw == "foreign" || *flaw == "misaddressed";
+  if (encodable) {
+    // The message is well-formed for the wire; only the header or payload flaws below break it.
+  } else if (*flaw == "bad-magic") {
+    bytes[0] = std::byte{'X'};
+  } else if (*flaw == "bad-version") {
+    bytes[4] = std::byte{9};
+  } else if (*flaw == "truncated") {
+    bytes.resize(bytes.size() - 3);
+  } else if (*flaw == "garbage") {
+    std::fill(bytes.begin() + 8, bytes.end(), std::byte{0xA5});
+  } else {
+    return error("unknown flaw " + *flaw);
+  }
+  network_.push_back(InFlight{*from, *to, now_ms_, false, false, std::move(bytes), flaw ? *flaw : ""});
+  return "queued: " + describe(network_.back());
+}
+
+uint64_t TranscriptRunner::cluster_of(const std::string& name) const {
+  auto it = members_.find(name);
+  return it == members_.end() ? kCluster : it->second.config.cluster_id;
+}
+
+std::string TranscriptRunner::seq_text(const std::string& owner, uint32_t seq) const {
+  auto it = members_.find(owner);
+  // A seq far from the owner's own was not issued by this life of it (hand-made, or an earlier life).
+  const uint32_t relative = it == members_.end() || !it->second.seq_base ? UINT32_MAX : seq - *it->second.seq_base;
+  return relative < kRelativeSeqMax ? std::to_string(relative) : "raw" + std::to_string(seq);
+}
+
+std::string TranscriptRunner::describe(const InFlight& flight) const {
+  if (flight.push_pull) return flight.from + "=>" + flight.to + " push-pull" + (flight.join ? " join" : "");
+  std::string text = flight.from + "->" + flight.to + " ";
+  if (!flight.flaw.empty()) return text + "injected " + flight.flaw + " (" + std::to_string(flight.bytes.size()) + " bytes)";
+  const uint64_t cluster = cluster_of(flight.from);
+  Result<Message> decoded = decode_datagram(flight.bytes, cluster);
+  if (!decoded.ok()) return text + "undecodable: " + decoded.status().to_string();
+  const Message& m = *decoded;
+  text += std::string(to_string(m.kind));
+  if (m.kind != MessageKind::gossip) {
+    const bool ours = m.kind == MessageKind::ping || m.kind == MessageKind::ping_req;
+    text += " seq=" + seq_text(ours ? flight.from : flight.to, m.seq);
+  }
+  if (m.kind == MessageKind::ping || m.kind == MessageKind::ping_req) text += " target=" + (m.target.empty() ? "any" : m.target);
+  text += " inc=" + std::to_string(m.source_incarnation);
+  if (m.source != flight.from) text += " source=" + m.source;
+  if (cluster != kCluster) text += " cluster=" + std::to_string(cluster);
+  if (!m.updates.empty()) {
+    text += " [";
+    for (size_t i = 0; i < m.updates.size(); ++i) text += (i > 0 ? ", " : "") + update_text(m.updates[i]);
+    text += "]";
+  }
+  return text;
+}
+
+std::string TranscriptRunner::msgs(const Command& c) {
+  std::string out;
+  for (size_t position : matching(c)) out += describe(network_[position]) + "\n";
+  return out.empty() ? "no datagrams in flight" : out;
+}
+
+std::string TranscriptRunner::status(const std::string& name) {
+  const Node& m = members_.at(name);
+  if (!m.core) return name + " down\n";
+  const Core& core = *m.core;
+  std::string out = name + " inc=" + std::to_string(core.incarnation()) + " awareness=" +
+                    std::to_string(core.awareness_score()) + " live=" + std::to_string(core.live_members()) +
+                    " next-tick=" + at(core.next_tick_ms());
+  if (m.leaving) out += core.leave_done(now_ms_) ? " leave-done" : " leaving";
+  out += "\n";
+  for (const swim::Member& member : core.members()) {
+    out += "  " + member.address + " " + std::string(to_string(member.state)) + " inc=" +
+           std::to_string(member.incarnation) + " since=" + at(member.state_since_ms);
+    if (std::optional<uint64_t> deadline = core.suspicion_deadline_ms(member.address)) {
+      out += " deadline=" + at(*deadline);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Non-zero counters; `only=word` keeps those whose name contains it.
+std::string TranscriptRunner::stats(const std::string& name, const Command& c) {
+  const Node& m = members_.at(name);
+  if (!m.core) return name + " down\n";
+  const std::string* only = c.option("only");
+  std::string out = name;
+  for (const auto& [counter, value] : stats_table(m.core->stats())) {
+    if (value == 0 || (only && counter.find(*only) == std::string::npos)) continue;
+    out += " " + counter + "=" + std::to_string(value);
+  }
+  return out + "\n";
+}
+
+// The gossip queue: every queued update with how often it was sent, against the current limit.
+std::string TranscriptRunner::gossip(const std::string& name) {
+  const Node& m = members_.at(name);
+  if (!m.core) return name + " down\n";
+  const BroadcastQueue& queue = m.core->broadcasts();
+  std::string out = name + " gossip: " + std::to_string(queue.size()) + " queued, limit " +
+                    std::to_string(retransmit_limit(m.config, m.core->live_members())) + "\n";
+  std::vector<std::string> addresses{m.config.self_address};
+  for (const swim::Member& member : m.core->members()) addresses.push_back(member.address);
+  std::sort(addresses.begin(), addresses.end());
+  for (const std::string& address : addresses) {
+    if (const Update* update = queue.find(address)) {
+      out += "  " + update_text(*update) + " sent=" + std::to_string(queue.transmits(address)) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string TranscriptRunner::events(const std::string& name) {
+  std::string out;
+  for (const Event& event : members_.at(name).events) out += at(event.at_ms) + " " + event_text(name, event) + "\n";
+  return out.empty() ? name + ": no events\n" : out;
+}
+
+}  // namespace sluice::swim::testing

@@ -1,0 +1,94 @@
+// Transcript ("data-driven") tests of the SWIM core: the runner behind tests/swim/testdata/*.txt.
+// Several swim::Core instances share one manual clock and an in-test network queue that the file
+// drives by hand (deliver, drop, partition, crash) or lets run. Every output is deterministic:
+// seeds derive from member names. The commands are described in docs/swim.md ("Transcript tests");
+// the file format is tests/testing/transcript_format.h.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/swim/core.h"
+#include "tests/testing/transcript_format.h"
+
+namespace sluice::swim::testing {
+
+using transcript::Command;
+
+class TranscriptRunner {
+ public:
+  explicit TranscriptRunner(uint64_t seed = 1) : seed_(seed) {}
+  std::string run(const Command& command);
+
+ private:
+  struct Node {
+    Config config;
+    std::unique_ptr<Core> core;  // null while crashed
+    uint32_t boots = 0;
+    bool leaving = false;
+    std::optional<uint32_t> seq_base;  // the first seq this life of the member used
+    std::vector<Event> events;         // since the last (re)start
+  };
+  // A datagram or a push-pull request on its way.
+  struct InFlight {
+    std::string from;
+    std::string to;
+    uint64_t sent_ms = 0;
+    bool push_pull = false;
+    bool join = false;   // push-pull on join
+    Bytes bytes;         // the datagram
+    std::string flaw;    // injected: what is wrong with it
+  };
+
+  std::string dispatch(const Command& c);
+  std::string add_members(const Command& c);
+  std::string member_command(const Command& c);
+  std::string advance(const std::vector<std::string>& names, uint64_t duration_ms, bool once);
+  std::string run_network(const Command& c);
+  std::string deliver_or_drop(const Command& c, bool deliver);
+  std::string stabilize(const Command& c);
+  std::string partition(const Command& c);
+  std::string block(const Command& c, bool blocked);
+  std::string inject(const Command& c);
+  std::string status(const std::string& name);
+  std::string stats(const std::string& name, const Command& c);
+  std::string gossip(const std::string& name);
+  std::string events(const std::string& name);
+  std::string msgs(const Command& c);
+
+  void start(const std::string& name);
+  void collect(const std::string& name);
+  void deliver_one(const InFlight& flight);
+  void exchange_push_pull(const InFlight& flight);
+  void say(const std::string& line, bool event = false);
+  std::optional<std::string> lost_because(const std::string& from, const std::string& to) const;
+  std::vector<size_t> matching(const Command& c) const;
+  std::string describe(const InFlight& flight) const;
+  uint64_t cluster_of(const std::string& name) const;
+  std::string seq_text(const std::string& owner, uint32_t seq) const;
+  std::optional<std::vector<std::string>> names_of(const Command& c, bool all_by_default) const;
+  Node* up(const std::string& name);
+
+  uint64_t seed_;
+  uint64_t now_ms_ = 0;
+  std::map<std::string, Node> members_;  // by name, which is also the address
+  std::deque<InFlight> network_;
+  std::map<std::string, size_t> groups_;  // partition: member -> group
+  std::set<std::pair<std::string, std::string>> blocked_;  // one-way (from, to)
+
+  // Output of the command being run: lines are prefixed with the time while time passes, and
+  // indented under the delivery that caused them; `quiet_` keeps only events.
+  std::string out_;
+  std::string indent_;
+  bool timed_ = false;
+  bool quiet_ = false;
+};
+
+}  // namespace sluice::swim::testing
