@@ -177,6 +177,7 @@ std::string TranscriptRunner::run(const Command& c) {
   indent_.clear();
   timed_ = false;
   quiet_ = false;
+  show_.clear();
   std::string result = dispatch(c);
   return transcript::finish_output(out_ + result);
 }
@@ -327,13 +328,14 @@ std::string TranscriptRunner::advance(const std::vector<std::string>& names, uin
 
 // Time passes with the network running: datagrams arrive `latency` ms after they were sent (or
 // at once if they waited longer), members tick when due. Prints only events unless `verbose`;
-// nothing if `silent`.
+// nothing if `silent`; `show=NAME` adds what NAME sends.
 std::string TranscriptRunner::run_network(const Command& c) {
   std::optional<uint64_t> duration_ms = parse_u64(c.option("ms") ? *c.option("ms") : "");
   std::optional<uint64_t> latency_ms = parse_u64(c.option("latency") ? *c.option("latency") : "1");
-  if (!duration_ms || !latency_ms || *latency_ms == 0) return error("run ms=N [latency=L>0] [verbose|silent]");
+  if (!duration_ms || !latency_ms || *latency_ms == 0) return error("run ms=N [latency=L>0] [verbose|silent] [show=NAME]");
   quiet_ = std::find(c.args.begin(), c.args.end(), "verbose") == c.args.end();
   const bool silent = std::find(c.args.begin(), c.args.end(), "silent") != c.args.end();
+  show_ = c.option("show") ? *c.option("show") : "";
   timed_ = true;
   const uint64_t end_ms = now_ms_ + *duration_ms;
   for (uint64_t step = 0; step < kStepsMax; ++step) {
@@ -364,13 +366,15 @@ std::string TranscriptRunner::run_network(const Command& c) {
 
 void TranscriptRunner::say(const std::string& line, bool event) {
   if (quiet_ && !event) return;
-  out_ += (timed_ ? at(now_ms_) + " " : "") + (quiet_ ? "" : indent_) + line + "\n";
+  out_ += (timed_ ? at(now_ms_) + " " : "") + (quiet_ || !show_.empty() ? "" : indent_) + line + "\n";
 }
 
 // Drains a member's Ready: datagrams and push-pull requests go on the network, events are kept.
 void TranscriptRunner::collect(const std::string& name) {
   Node& member = members_.at(name);
   Ready ready = member.core->take_ready();
+  const bool quiet = quiet_;
+  if (name == show_) quiet_ = false;
   for (OutDatagram& datagram : ready.datagrams) {
     InFlight flight{name, datagram.to, now_ms_, false, false, std::move(datagram.bytes), ""};
     if (!member.seq_base) {
@@ -390,6 +394,7 @@ void TranscriptRunner::collect(const std::string& name) {
     member.events.push_back(event);
     say(event_text(name, event), true);
   }
+  quiet_ = quiet;
 }
 
 std::optional<std::string> TranscriptRunner::lost_because(const std::string& from, const std::string& to) const {
@@ -653,7 +658,7 @@ std::string TranscriptRunner::stats(const std::string& name, const Command& c) {
     if (value == 0 || (only && counter.find(*only) == std::string::npos)) continue;
     out += " " + counter + "=" + std::to_string(value);
   }
-  return out + "\n";
+  return out + (out == name ? " (all zero)\n" : "\n");
 }
 
 // The gossip queue: every queued update with how often it was sent, against the current limit.

@@ -89,6 +89,7 @@ class TranscriptRunner {
   std::string indent_;
   bool timed_ = false;
   bool quiet_ = false;
+  std::string show_;  // run show=NAME: what this member sends is printed even when quiet
 };
 
 }  // namespace sluice::swim::testing
