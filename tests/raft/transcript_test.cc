@@ -3,23 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/raft/transcript.h"
+#include "tests/testing/transcript_suite.h"
 
 namespace sluice::raft::testing {
 namespace {
 
-const std::filesystem::path kTestdata(SLUICE_RAFT_TESTDATA_DIR);
-
-class TranscriptTest : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(TranscriptTest, MatchesExpectedOutput) {
-  TranscriptRunner runner;
-  transcript::check_file(kTestdata / GetParam(), [&runner](const Command& c) { return runner.run(c); });
-}
-
-INSTANTIATE_TEST_SUITE_P(Raft, TranscriptTest, ::testing::ValuesIn(transcript::files(kTestdata)),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return transcript::case_name(info.param);
-                         });
+SLUICE_TRANSCRIPT_SUITE(Raft, TranscriptRunner, SLUICE_RAFT_TESTDATA_DIR);
 
 // The shared format (tests/testing/transcript_format.h), tested once here.
 TEST(TranscriptFormat, ParsesAndRendersUnchanged) {

@@ -3,23 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/swim/transcript.h"
+#include "tests/testing/transcript_suite.h"
 
 namespace sluice::swim::testing {
 namespace {
 
-const std::filesystem::path kTestdata(SLUICE_SWIM_TESTDATA_DIR);
-
-class TranscriptTest : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(TranscriptTest, MatchesExpectedOutput) {
-  TranscriptRunner runner;
-  transcript::check_file(kTestdata / GetParam(), [&runner](const Command& c) { return runner.run(c); });
-}
-
-INSTANTIATE_TEST_SUITE_P(Swim, TranscriptTest, ::testing::ValuesIn(transcript::files(kTestdata)),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return transcript::case_name(info.param);
-                         });
+SLUICE_TRANSCRIPT_SUITE(Swim, TranscriptRunner, SLUICE_SWIM_TESTDATA_DIR);
 
 }  // namespace
 }  // namespace sluice::swim::testing
