@@ -97,19 +97,49 @@ rt::Status RaftTransport::ensure_connected(Peer& peer) {
   ++peer.stats.connects;
   peer.backoff = rt::Duration(0);
   peer.stream = std::move(stream).value();
+  runtime_.spawn("raft-watch", [this, &peer, watched = peer.stream] { watch_stream(peer, watched); });
   return rt::Status();
+}
+
+// The peer never writes on our outbound stream, so a read ends only when the connection does
+// (the peer crashed or restarted). Followers write to each other only during elections: without
+// this the first vote request after a peer's restart would go into a dead stream and be lost.
+// Reconnecting now (with the usual backoff while the peer is down) has a fresh stream waiting.
+void RaftTransport::watch_stream(Peer& peer, std::shared_ptr<rt::Stream> stream) {
+  std::byte byte[1];
+  if (stream->read_exact(byte).code() == rt::Errc::cancelled) return;  // the node stops
+  if (peer.stream != stream) return;  // the writer replaced it already
+  stream->close();
+  peer.stream.reset();
+  (void)peer.doorbell.try_send(true);  // the writer reconnects
 }
 
 void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch) {
   std::vector<FrameCounts> counts;
   std::vector<Bytes> frames = encode_frames(config_.self, id, batch, config_.frame_bytes_target, &counts);
+  bool reconnected = false;
   for (size_t i = 0; i < frames.size(); ++i) {
-    if (!peer.stream->write(frames[i], runtime_.now() + config_.write_timeout).ok()) {
+    rt::Status written(rt::Errc::closed, "closed by its watcher");
+    if (std::shared_ptr<rt::Stream> stream = peer.stream) written = stream->write(frames[i], runtime_.now() + config_.write_timeout);
+    if (!written.ok() && !reconnected) {
+      // The stream may be stale: the peer restarted since we last wrote (followers write to each
+      // other only during elections). One fresh connection, at once, keeps this batch — often a
+      // vote request — from being lost to a connection that died long ago.
+      ++peer.stats.write_failures;
+      if (peer.stream) peer.stream->close();
+      peer.stream.reset();
+      reconnected = true;
+      if (ensure_connected(peer).ok()) {
+        std::shared_ptr<rt::Stream> stream = peer.stream;
+        written = stream->write(frames[i], runtime_.now() + config_.write_timeout);
+      }
+    }
+    if (!written.ok()) {
       ++peer.stats.write_failures;
       for (size_t j = i; j < frames.size(); ++j) {
         peer.stats.messages_dropped += counts[j].messages + counts[j].heartbeats + counts[j].heartbeat_responses;
       }
-      peer.stream->close();
+      if (peer.stream) peer.stream->close();
       peer.stream.reset();
       return;
     }

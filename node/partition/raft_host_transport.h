@@ -81,7 +81,7 @@ class RaftTransport {
     runtime::Address address;
     std::vector<GroupMessage> queue;
     runtime::Channel<bool> doorbell;  // capacity 1: rings coalesce
-    std::unique_ptr<runtime::Stream> stream;
+    std::shared_ptr<runtime::Stream> stream;  // shared with its watcher fiber
     runtime::Duration backoff{0};
     runtime::Instant next_connect_at{};
     PeerStats stats;
@@ -91,6 +91,7 @@ class RaftTransport {
   runtime::Status ensure_connected(Peer& peer);
   void write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch);
   void run_reader(std::shared_ptr<runtime::Stream> stream);
+  void watch_stream(Peer& peer, std::shared_ptr<runtime::Stream> stream);
   runtime::Status read_frame(runtime::Stream& stream, Bytes& payload);
 
   runtime::Runtime& runtime_;

@@ -61,6 +61,10 @@ Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config, RaftLogStor
 
 bool Raft::promotable() const { return conf_.is_voter(config_.id); }
 
+bool Raft::in_lease() const {
+  return config_.check_quorum && lead_ != kNoNode && election_elapsed_ticks_ < config_.election_timeout_ticks;
+}
+
 void Raft::emit(EventKind kind, std::string detail) {
   if (events_.size() >= kEventsPendingMax) {
     events_.erase(events_.begin());
@@ -91,17 +95,24 @@ void Raft::reset(Term term) {
   lead_ = kNoNode;
   election_elapsed_ticks_ = 0;
   heartbeat_elapsed_ticks_ = 0;
-  // Randomized in [T, 2T) so that split votes resolve (§5.2).
-  const uint64_t timeout = config_.election_timeout_ticks;
-  election_timeout_randomized_ticks_ =
-      static_cast<uint32_t>(timeout + random_below([this] { return prng_.next(); }, timeout));
+  randomize_election_timeout();
   lead_transferee_ = kNoNode;
   campaign_after_apply_.reset();
+  pre_vote_backing_.reset();
+  campaign_contested_ = false;
+  pre_votes_deferred_.clear();
   votes_.clear();
   reset_progress();
   pending_conf_index_ = 0;
   uncommitted_bytes_ = 0;
   for (ReadState& dropped : reads_.drop_all()) read_states_.push_back(dropped);
+}
+
+// Randomized in [T, 2T) so that split votes resolve (§5.2).
+void Raft::randomize_election_timeout() {
+  const uint64_t timeout = config_.election_timeout_ticks;
+  election_timeout_randomized_ticks_ =
+      static_cast<uint32_t>(timeout + random_below([this] { return prng_.next(); }, timeout));
 }
 
 void Raft::reset_progress() {
@@ -127,6 +138,8 @@ void Raft::become_pre_candidate() {
   votes_.clear();
   lead_ = kNoNode;
   role_ = Role::pre_candidate;
+  election_elapsed_ticks_ = 0;
+  campaign_contested_ = false;
 }
 
 void Raft::become_candidate() {
@@ -159,12 +172,12 @@ void Raft::become_leader() {
 bool Raft::handle_message_term(const Message& m) {
   const bool vote_request = m.type == MessageType::vote_request || m.type == MessageType::pre_vote_request;
   if (m.term > term_) {
-    if (vote_request) {
+    if (vote_request && in_lease() && !m.transfer) {
       // Leader lease: while we hear from a leader, a higher-term candidate is a disruptive node
-      // (e.g. one that was partitioned), unless the leader itself asked for the transfer.
-      const bool in_lease =
-          config_.check_quorum && lead_ != kNoNode && election_elapsed_ticks_ < config_.election_timeout_ticks;
-      if (in_lease && !m.transfer) return false;
+      // (e.g. one that was partitioned), unless the leader itself asked for the transfer. A
+      // pre-vote is answered when the lease ends (answer_deferred_pre_votes).
+      if (m.type == MessageType::pre_vote_request && conf_.is_voter(m.from)) pre_votes_deferred_[m.from] = m;
+      return false;
     }
     if (m.type == MessageType::pre_vote_request) {
       // Pre-votes never move our term.
@@ -277,6 +290,7 @@ void Raft::step_candidate(const Message& m) {
 void Raft::heard_from_leader(NodeId leader) {
   election_elapsed_ticks_ = 0;
   lead_ = leader;
+  pre_votes_deferred_.clear();  // the leader is alive: the lease goes on
   // A deferred election is moot now; a deferred transfer is what this leader asked for.
   if (campaign_after_apply_ && *campaign_after_apply_ != CampaignKind::transfer) campaign_after_apply_.reset();
 }

@@ -86,6 +86,7 @@ class Raft {
   void become_candidate();
   void become_leader();
   void reset(Term term);
+  void randomize_election_timeout();
   void reset_progress();
   bool handle_message_term(const Message& m);
   void step_leader(const Message& m);
@@ -104,9 +105,19 @@ class Raft {
   void tick_heartbeat();
   void hup(CampaignKind kind);
   void start_campaign(CampaignKind kind);
+  void send_vote_request(NodeId to, MessageType type, Term term, bool transfer);
+  void answer_deferred_pre_votes();
+  bool in_lease() const;
   void handle_vote_request(const Message& m);
   void handle_vote_response(const Message& m);
   bool has_unapplied_conf_change() const;
+  bool pre_vote_allowed_by_backing(const Message& m) const;
+  uint64_t pre_vote_rank(NodeId id) const;
+  void back_pre_vote(NodeId candidate, Index last_index, Term last_term);
+  bool backs_other_candidate() const;
+  void note_competing_request(const Message& m);
+  void back_off_split_campaign();
+  uint32_t pre_vote_window_ticks() const;
   bool quorum_active() const;
   void abort_leader_transfer(const std::string& why);
   void send_timeout_now(NodeId to);
@@ -149,6 +160,25 @@ class Raft {
   uint32_t election_elapsed_ticks_ = 0;
   uint32_t heartbeat_elapsed_ticks_ = 0;
   uint32_t election_timeout_randomized_ticks_ = 0;
+
+  // Pre-vote stickiness: the would-be candidate this node granted a pre-vote to (itself while it
+  // pre-campaigns), with its last log position, for pre_vote_window_ticks(). Within the window a
+  // competing pre-vote is refused unless its log is strictly more up to date, so at most one of
+  // several concurrent pre-candidates collects a quorum and the real vote does not split.
+  struct PreVoteBacking {
+    NodeId candidate = kNoNode;
+    Index last_index = 0;
+    Term last_term = 0;
+    uint32_t ticks_left = 0;
+  };
+  std::optional<PreVoteBacking> pre_vote_backing_;
+  // This campaign turned away a competing candidate's request. If it has not won within the
+  // pre-vote window the vote is split: it retries after a short random backoff instead of a
+  // whole election timeout.
+  bool campaign_contested_ = false;
+  // Pre-vote requests that arrived during the leader lease, the latest per sender (at most one
+  // per member): answered when the lease ends without word from the leader.
+  std::map<NodeId, Message> pre_votes_deferred_;
 
   NodeId lead_transferee_ = kNoNode;
   // A campaign (a TimeoutNow's, or one that had to be abandoned) waited for a committed conf

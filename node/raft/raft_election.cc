@@ -1,6 +1,7 @@
 // Timers, pre-vote and elections, check-quorum, leader transfer.
 #include <set>
 
+#include "node/base/hash.h"
 #include "node/raft/quorum.h"
 #include "node/raft/raft.h"
 
@@ -16,10 +17,68 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   ++election_elapsed_ticks_;
-  if (promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_) {
+  if (pre_vote_backing_ && --pre_vote_backing_->ticks_left == 0) pre_vote_backing_.reset();
+  if (campaign_contested_ && election_elapsed_ticks_ >= pre_vote_window_ticks()) {
+    back_off_split_campaign();
+    return;
+  }
+  answer_deferred_pre_votes();
+  // A node backing another pre-candidate waits for it (or for the window to end): campaigning
+  // itself would compete with the candidate it just helped.
+  if (promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_ && !backs_other_candidate()) {
     election_elapsed_ticks_ = 0;
     hup(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
   }
+}
+
+// Long enough for a pre-candidate to collect its grants, persist its term and vote and have its
+// vote requests arrive (election timeouts are many round trips), short enough that a split
+// campaign retries well within one election timeout.
+uint32_t Raft::pre_vote_window_ticks() const { return std::max<uint32_t>(1, config_.election_timeout_ticks / 2); }
+
+bool Raft::backs_other_candidate() const { return pre_vote_backing_ && pre_vote_backing_->candidate != config_.id; }
+
+void Raft::back_pre_vote(NodeId candidate, Index last_index, Term last_term) {
+  if (pre_vote_backing_ && pre_vote_backing_->candidate == candidate) return;  // the window is not extended
+  pre_vote_backing_ = PreVoteBacking{candidate, last_index, last_term, pre_vote_window_ticks()};
+}
+
+// Within the window only the backed candidate, or one whose log is strictly more up to date
+// (it is the better leader, and the backed one may not win its votes), gets a pre-vote. A
+// pre-candidate backs itself but gives its pre-vote to a competitor that outranks it: of two
+// concurrent pre-candidates exactly one then collects a quorum when the others back either of
+// them (the lower one has its own vote, the higher one the lower one's and its backers'). Refusing
+// a pre-vote is always safe: it binds nothing; the window bounds the cost if the backed one died.
+bool Raft::pre_vote_allowed_by_backing(const Message& m) const {
+  if (!pre_vote_backing_ || pre_vote_backing_->candidate == m.from) return true;
+  const PreVoteBacking& backed = *pre_vote_backing_;
+  if (m.log_term != backed.last_term) return m.log_term > backed.last_term;
+  if (m.index != backed.last_index) return m.index > backed.last_index;
+  return backed.candidate == config_.id && m.term == term_ + 1 && pre_vote_rank(m.from) > pre_vote_rank(config_.id);
+}
+
+// An order of the members that both sides of a pre-vote compute alike and that changes from one
+// term to the next, so that no node is always the one preferred.
+uint64_t Raft::pre_vote_rank(NodeId id) const { return hash_combine(mix64(term_ + 1), id); }
+
+// Two campaigns overlap: whichever does not win within the window retries soon (see
+// back_off_split_campaign). Only a competitor for the same round counts.
+void Raft::note_competing_request(const Message& m) {
+  if (role_ == Role::pre_candidate && m.type == MessageType::pre_vote_request && m.term == term_ + 1) {
+    campaign_contested_ = true;
+  } else if (role_ == Role::candidate && m.type == MessageType::vote_request && m.term == term_) {
+    campaign_contested_ = true;
+  }
+}
+
+// A split vote (Raft §5.2 resolves it with the next randomized timeout, 1-2 election timeouts
+// later): nobody may win this round, since every competitor keeps its own vote (or pre-vote
+// backing) to itself. The vote of this term stays; the node retries after a random backoff within
+// one window, by then the voters' pre-vote backing has expired, and the first retry collects it.
+void Raft::back_off_split_campaign() {
+  become_follower(term_, kNoNode);
+  election_timeout_randomized_ticks_ =
+      static_cast<uint32_t>(1 + random_below([this] { return prng_.next(); }, pre_vote_window_ticks()));
 }
 
 void Raft::tick_heartbeat() {
@@ -89,8 +148,10 @@ bool Raft::has_unapplied_conf_change() const {
 void Raft::start_campaign(CampaignKind kind) {
   MessageType type = MessageType::vote_request;
   Term campaign_term = 0;
+  if (election_timeout_randomized_ticks_ < config_.election_timeout_ticks) randomize_election_timeout();  // the backoff was for one retry
   if (kind == CampaignKind::pre_vote) {
     become_pre_candidate();
+    back_pre_vote(config_.id, log_.last_index(), log_.last_term());
     type = MessageType::pre_vote_request;
     campaign_term = term_ + 1;
   } else {
@@ -110,36 +171,52 @@ void Raft::start_campaign(CampaignKind kind) {
   std::set<NodeId> voters = conf_.voters;
   voters.insert(conf_.voters_outgoing.begin(), conf_.voters_outgoing.end());
   for (NodeId id : voters) {
-    if (id == config_.id) continue;
-    Message m;
-    m.type = type;
-    m.to = id;
-    m.term = campaign_term;
-    m.index = log_.last_index();
-    m.log_term = log_.last_term();
-    m.transfer = kind == CampaignKind::transfer;
-    stamp_commit(m);
-    send(std::move(m));
+    if (id != config_.id) send_vote_request(id, type, campaign_term, kind == CampaignKind::transfer);
   }
+}
+
+void Raft::send_vote_request(NodeId to, MessageType type, Term term, bool transfer) {
+  Message m;
+  m.type = type;
+  m.to = to;
+  m.term = term;
+  m.index = log_.last_index();
+  m.log_term = log_.last_term();
+  m.transfer = transfer;
+  stamp_commit(m);
+  send(std::move(m));
+}
+
+// A pre-vote request that arrived during our leader lease was put aside; once the lease is over
+// it gets the answer it would get now. The pre-candidate timed out on the same leader's last
+// heartbeat as we did, so our lease usually ends within a tick or two of its request: dropping
+// the request would make it wait a whole election timeout for a voter that says yes a tick later.
+void Raft::answer_deferred_pre_votes() {
+  if (pre_votes_deferred_.empty() || in_lease()) return;
+  std::map<NodeId, Message> deferred = std::exchange(pre_votes_deferred_, {});
 }
 
 void Raft::handle_vote_request(const Message& m) {
   const bool pre_vote = m.type == MessageType::pre_vote_request;
   // We may vote again for the node we already voted for (a retried request); otherwise only if
   // we have neither voted nor follow a leader in this term. A pre-vote is for a future term.
-  const bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre_vote && m.term > term_);
+  const bool can_vote = (vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre_vote && m.term > term_)) &&
+                        (!pre_vote || pre_vote_allowed_by_backing(m));
   Message response = reply(pre_vote ? MessageType::pre_vote_response : MessageType::vote_response, m);
   if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
     // The response carries the candidate's term so that it counts there (a granted pre-vote
     // is for term + 1, which we have not moved to).
     response.term = m.term;
-    if (!pre_vote) {
+    if (pre_vote) {
+      back_pre_vote(m.from, m.index, m.log_term);
+    } else {
       election_elapsed_ticks_ = 0;
       vote_ = m.from;
     }
   } else {
     response.reject = true;
   }
+  note_competing_request(m);
   stamp_commit(response);
   send(std::move(response));
 }
