@@ -194,6 +194,8 @@ void Raft::send_vote_request(NodeId to, MessageType type, Term term, bool transf
 void Raft::answer_deferred_pre_votes() {
   if (pre_votes_deferred_.empty() || in_lease()) return;
   std::map<NodeId, Message> deferred = std::exchange(pre_votes_deferred_, {});
+  // A stale answer is harmless: a pre-candidate counts only responses for its current round.
+  for (const auto& [from, request] : deferred) step(request);
 }
 
 void Raft::handle_vote_request(const Message& m) {
