@@ -223,6 +223,27 @@ TEST(RaftHost, SurvivesALeaderCrashAndTheOldLeaderCatchesUp) {
   expect_logs_agree(rig);
 }
 
+// Followers write to each other only during elections. When a peer restarts, a follower's idle
+// outbound stream to it is dead; the transport notices (the stream ends) and reconnects at once,
+// so the next vote request is not lost in a dead connection.
+TEST(RaftHost, AnIdleOutboundStreamIsReconnectedWhenThePeerRestarts) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  const sim::NodeIndex follower = (leader + 1) % 3;
+  const sim::NodeIndex peer = (leader + 2) % 3;
+  const uint64_t connects_before = rig.host(follower)->transport().peer_stats(raft_id(peer)).connects;
+  const uint64_t write_failures_before = rig.host(follower)->transport().peer_stats(raft_id(peer)).write_failures;
+  rig.world.crash(peer);
+  rig.run_ms(100);
+  rig.world.start(peer);
+  rig.run_ms(1500);  // the leader keeps leading: the follower sends its peer nothing meanwhile
+  ASSERT_EQ(rig.leader(), leader);
+  const PeerStats after = rig.host(follower)->transport().peer_stats(raft_id(peer));
+  EXPECT_GT(after.connects, connects_before);
+  EXPECT_EQ(after.write_failures, write_failures_before) << "reconnected before any write needed it";
+}
+
 // On the partition log: each crash loses what was not synced, and still every acknowledged
 // proposal is applied on every node and the applied logs agree.
 TEST(RaftHost, RepeatedLeaderCrashesOnThePartitionLogLoseNoAcknowledgedEntry) {
