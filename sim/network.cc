@@ -339,7 +339,8 @@ void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& t
   const NodeIndex to_node = *destination;
   const uint16_t to_port = to.port;
   for (int copy = 0; copy < copies; ++copy) {
-    world_.schedule(world_.now_ns() + draw_latency_ns(from, to_node), to_node, "net.datagram", detail,
+    const int64_t arrival_ns = world_.now_ns() + draw_latency_ns(from, to_node);
+    world_.schedule(world_.inbound_handled_ns(to_node, arrival_ns), to_node, "net.datagram", detail,
                     [this, datagram, from, to_node, to_port] {
                       if (blocked(from, to_node)) {
                         ++stats_.datagrams_blocked;

@@ -28,13 +28,23 @@ struct SwimWorkloadConfig {
   Measure measure = Measure::detection;
   std::string lifeguard = "on";
   int64_t probe_interval_ms = 1000;
-  int64_t probe_timeout_ms = 500;
+  // Defaults are swim::Config's; a scenario names what it relies on.
+  int64_t probe_timeout_ms = 200;
+  int64_t probe_deadline_ms = 500;
   int64_t indirect_probes = 3;
-  int64_t suspicion_mult = 4;
+  int64_t suspicion_mult = 3;
+  int64_t gossip_interval_ms = 200;
+  int64_t gossip_nodes = 2;
+  int64_t gossip_load_datagrams_max = 6;
   int64_t push_pull_interval_ms = 30'000;
   int64_t kills = 20;
+  // Slow members (false_positives): episodes of slow message processing, each with an inbound
+  // delay drawn from [min, max], separated by gaps of normal speed.
   int64_t slow_nodes = 1;
-  int64_t slow_lag_ns = 400'000'000;
+  int64_t slow_delay_ns_min = 1 * kNsPerS;
+  int64_t slow_delay_ns_max = 8 * kNsPerS;
+  int64_t slow_episode_ns = 20 * kNsPerS;
+  int64_t slow_gap_ns = 40 * kNsPerS;
   int64_t measure_ns = 300 * kNsPerS;
   int64_t partition_ns = 60 * kNsPerS;
 };
@@ -54,8 +64,9 @@ struct Cluster {
   std::vector<double> dead_everywhere_s;
   // false positives
   uint64_t false_dead = 0;       // healthy members declared dead
-  uint64_t false_dead_slow = 0;  // the CPU-starved members declared dead
-  uint64_t false_suspect = 0;
+  uint64_t false_dead_slow = 0;  // the slow members declared dead
+  uint64_t false_suspect = 0;    // healthy members suspected
+  uint64_t false_suspect_slow = 0;
   bool contains(NodeIndex node) const { return node >= first && node < first + static_cast<NodeIndex>(size); }
 };
 
@@ -149,6 +160,8 @@ class SwimWorkload final : public Workload {
   void control();
   void control_detection(Cluster& cluster);
   void control_false_positives();
+  void start_slow_members();
+  void toggle_slow_members();
   void control_convergence();
   void on_event(NodeIndex observer, const swim::Event& event);
   void sample_load();
@@ -169,8 +182,16 @@ class SwimWorkload final : public Workload {
   };
   std::map<NodeIndex, LoadSample> load_samples_;
   std::set<std::tuple<NodeIndex, uint64_t, int>> declarations_;  // (subject, incarnation, kind)
+  struct SlowMember {
+    int64_t change_at_ns = 0;  // next episode start or end
+    bool slow = false;
+  };
+  std::map<NodeIndex, SlowMember> slow_members_;
   int64_t last_load_sample_ns_ = 0;
-  uint64_t datagrams_per_period_max_ = 0;
+  uint64_t datagrams_per_period_max_ = 0;       // healthy members
+  uint64_t slow_datagrams_per_period_max_ = 0;  // slow members (false_positives)
+  uint64_t load_datagrams_sum_ = 0;             // healthy members, over all measured windows
+  uint64_t load_windows_ = 0;
 };
 
 swim::DriverConfig SwimWorkload::driver_config(NodeIndex node) const {
@@ -183,7 +204,12 @@ swim::DriverConfig SwimWorkload::driver_config(NodeIndex node) const {
   config.core.probe_interval_ms = static_cast<uint64_t>(config_.probe_interval_ms);
   config.core.probe_timeout_ms = static_cast<uint64_t>(config_.probe_timeout_ms);
   config.core.indirect_probes = static_cast<uint32_t>(config_.indirect_probes);
-  config.core.nack_timeout_ms = static_cast<uint64_t>(config_.probe_timeout_ms) * 8 / 10;
+  config.core.probe_deadline_ms = static_cast<uint64_t>(config_.probe_deadline_ms);
+  // The nack must reach the requester before its probe deadline: 80% of the indirect window.
+  config.core.nack_timeout_ms = static_cast<uint64_t>(config_.probe_deadline_ms - config_.probe_timeout_ms) * 8 / 10;
+  config.core.gossip_interval_ms = static_cast<uint64_t>(config_.gossip_interval_ms);
+  config.core.gossip_nodes = static_cast<uint32_t>(config_.gossip_nodes);
+  config.core.gossip_load_datagrams_max = static_cast<uint32_t>(config_.gossip_load_datagrams_max);
   config.core.suspicion_mult = static_cast<uint32_t>(config_.suspicion_mult);
   config.core.push_pull_interval_ms = static_cast<uint64_t>(config_.push_pull_interval_ms);
   for (size_t i = 0; i < std::min(kSeedsPerCluster, cluster.size); ++i) {
@@ -225,9 +251,9 @@ void SwimWorkload::on_event(NodeIndex observer, const swim::Event& event) {
     // Counted once per subject and incarnation: every member reports the same declaration.
     const auto key = std::make_tuple(*subject, event.incarnation, static_cast<int>(event.kind));
     if (!declarations_.insert(key).second) return;
-    const bool slow = world_.cpu_lag(*subject) > 0;
+    const bool slow = slow_members_.contains(*subject);
     if (event.kind == swim::EventKind::dead) ++(slow ? cluster.false_dead_slow : cluster.false_dead);
-    if (event.kind == swim::EventKind::suspect) ++cluster.false_suspect;
+    if (event.kind == swim::EventKind::suspect) ++(slow ? cluster.false_suspect_slow : cluster.false_suspect);
   }
 }
 
@@ -245,7 +271,15 @@ void SwimWorkload::sample_load() {
     const uint64_t sent = member->core().stats().datagrams_sent;
     LoadSample& last = load_samples_[node];
     if (last.incarnation == world_.incarnation(node) && last.windows_since_boot >= kLoadWindowsSkippedAfterBoot) {
-      datagrams_per_period_max_ = std::max(datagrams_per_period_max_, sent - last.datagrams_sent);
+      // A slow member answers its whole backlog at once when an episode ends; that burst is
+      // the fault's doing, not the protocol's load, and is reported on its own.
+      const bool slow = slow_members_.contains(node);
+      uint64_t& max = slow ? slow_datagrams_per_period_max_ : datagrams_per_period_max_;
+      max = std::max(max, sent - last.datagrams_sent);
+      if (!slow) {
+        load_datagrams_sum_ += sent - last.datagrams_sent;
+        load_windows_ += 1;
+      }
     }
     last.windows_since_boot = last.incarnation == world_.incarnation(node) ? last.windows_since_boot + 1 : 0;
     last.incarnation = world_.incarnation(node);
@@ -306,17 +340,48 @@ void SwimWorkload::control_detection(Cluster& cluster) {
   cluster.first_suspect_ns.reset();
 }
 
+// The same members (by position) of every cluster are slow, with the same episodes: the
+// clusters differ only in the protocol.
+void SwimWorkload::start_slow_members() {
+  auto next = [this] { return world_.prng().next(); };
+  for (int64_t i = 0; i < config_.slow_nodes; ++i) {
+    const int64_t first_episode_ns = world_.now_ns() + random_range(next, 0, config_.slow_gap_ns);
+    for (const Cluster& cluster : clusters_) {
+      if (static_cast<size_t>(i) + kSeedsPerCluster >= cluster.size) continue;
+      const NodeIndex node = cluster.first + static_cast<NodeIndex>(kSeedsPerCluster + static_cast<size_t>(i));
+      slow_members_[node] = SlowMember{first_episode_ns, false};
+    }
+  }
+}
+
+void SwimWorkload::toggle_slow_members() {
+  const int64_t now = world_.now_ns();
+  auto next = [this] { return world_.prng().next(); };
+  // One draw per episode start, shared by the members of the same position in each cluster.
+  std::map<int64_t, int64_t> delay_by_start_ns;
+  for (auto& [node, slow] : slow_members_) {
+    if (now < slow.change_at_ns) continue;
+    int64_t delay_ns = 0;
+    if (!slow.slow) {
+      auto [it, fresh] = delay_by_start_ns.emplace(slow.change_at_ns, 0);
+      if (fresh) it->second = random_range(next, config_.slow_delay_ns_min, config_.slow_delay_ns_max);
+      delay_ns = it->second;
+    }
+    world_.set_inbound_delay(node, delay_ns);
+    slow.change_at_ns += slow.slow ? config_.slow_gap_ns : config_.slow_episode_ns;
+    slow.slow = !slow.slow;
+  }
+}
+
 void SwimWorkload::control_false_positives() {
   if (!measure_end_ns_) {
-    for (Cluster& cluster : clusters_) {
-      for (int64_t i = 0; i < config_.slow_nodes && static_cast<size_t>(i) + kSeedsPerCluster < cluster.size; ++i) {
-        world_.set_cpu_lag(cluster.first + static_cast<NodeIndex>(kSeedsPerCluster) + static_cast<NodeIndex>(i),
-                           config_.slow_lag_ns);
-      }
-    }
+    start_slow_members();
     measure_end_ns_ = world_.now_ns() + config_.measure_ns;
   } else if (world_.now_ns() >= *measure_end_ns_) {
+    for (const auto& [node, slow] : slow_members_) world_.set_inbound_delay(node, 0);
     finished_ = true;
+  } else {
+    toggle_slow_members();
   }
 }
 
@@ -347,6 +412,12 @@ void SwimWorkload::report(Figures& figures) const {
   add("swim_warm_s", warm_at_ns_ ? format_figure(static_cast<double>(*warm_at_ns_) / kNsPerS, 3) : "never");
   add("msgs_per_member_per_period_max", std::to_string(datagrams_per_period_max_));
   add("msgs_per_member_per_period_goal", std::to_string(4 * config_.indirect_probes + 2));
+  // The mean is what SWIM's constant-load argument is about; the max is its tail.
+  const double load_mean = load_windows_ == 0 ? 0 : static_cast<double>(load_datagrams_sum_) / static_cast<double>(load_windows_);
+  add("msgs_per_member_per_period_mean", format_figure(load_mean, 2));
+  if (config_.measure == Measure::false_positives) {
+    add("msgs_per_slow_member_per_period_max", std::to_string(slow_datagrams_per_period_max_));
+  }
   for (const Cluster& cluster : clusters_) {
     if (config_.measure == Measure::detection) {
       double sum = 0;
@@ -360,9 +431,10 @@ void SwimWorkload::report(Figures& figures) const {
     }
     if (config_.measure == Measure::false_positives) {
       const std::string suffix = cluster.name.empty() ? (cluster.lifeguard ? "_lifeguard" : "_plain") : cluster.name;
-      add("false_dead" + suffix, std::to_string(cluster.false_dead + cluster.false_dead_slow));
       add("false_dead_healthy" + suffix, std::to_string(cluster.false_dead));
-      add("false_suspect" + suffix, std::to_string(cluster.false_suspect));
+      add("false_dead_slow" + suffix, std::to_string(cluster.false_dead_slow));
+      add("false_suspect_healthy" + suffix, std::to_string(cluster.false_suspect));
+      add("false_suspect_slow" + suffix, std::to_string(cluster.false_suspect_slow));
     }
   }
   if (config_.measure == Measure::convergence) add("converge_s", converge_s_ ? format_figure(*converge_s_, 3) : "never");
@@ -377,12 +449,19 @@ std::shared_ptr<const WorkloadSpec> parse_swim_workload(TableReader& reader, con
   reader.text("lifeguard", config.lifeguard);
   reader.integer("probe_interval_ms", config.probe_interval_ms, 10, 60'000);
   reader.integer("probe_timeout_ms", config.probe_timeout_ms, 1, 60'000);
+  reader.integer("probe_deadline_ms", config.probe_deadline_ms, 1, 60'000);
+  reader.integer("gossip_interval_ms", config.gossip_interval_ms, 0, 60'000);
+  reader.integer("gossip_nodes", config.gossip_nodes, 1, 64);
+  reader.integer("gossip_load_datagrams_max", config.gossip_load_datagrams_max, 0, 1024);
   reader.integer("indirect_probes", config.indirect_probes, 0, 16);
   reader.integer("suspicion_mult", config.suspicion_mult, 1, 100);
   reader.integer("push_pull_interval_ms", config.push_pull_interval_ms, 0, 3'600'000);
   reader.integer("kills", config.kills, 0, 100'000);
   reader.integer("slow_nodes", config.slow_nodes, 0, 1024);
-  reader.duration("slow_lag_ms", config.slow_lag_ns, kNsPerMs, 0, 60'000);
+  reader.duration("slow_delay_ms_min", config.slow_delay_ns_min, kNsPerMs, 0, 600'000);
+  reader.duration("slow_delay_ms_max", config.slow_delay_ns_max, kNsPerMs, 0, 600'000);
+  reader.duration("slow_episode_s", config.slow_episode_ns, kNsPerS, 1, 1e6);
+  reader.duration("slow_gap_s", config.slow_gap_ns, kNsPerS, 1, 1e6);
   reader.duration("measure_s", config.measure_ns, kNsPerS, 1, 1e6);
   reader.duration("partition_s", config.partition_ns, kNsPerS, 1, 1e6);
   if (measure == "detection") {
@@ -397,7 +476,9 @@ std::shared_ptr<const WorkloadSpec> parse_swim_workload(TableReader& reader, con
   if (config.lifeguard != "on" && config.lifeguard != "off" && config.lifeguard != "both") {
     reader.fail("lifeguard", "expected \"on\", \"off\" or \"both\"");
   }
-  if (config.probe_timeout_ms >= config.probe_interval_ms) reader.fail("probe_timeout_ms", "must be below probe_interval_ms");
+  if (config.probe_timeout_ms >= config.probe_deadline_ms) reader.fail("probe_timeout_ms", "must be below probe_deadline_ms");
+  if (config.probe_deadline_ms > config.probe_interval_ms) reader.fail("probe_deadline_ms", "must not exceed probe_interval_ms");
+  if (config.slow_delay_ns_min > config.slow_delay_ns_max) reader.fail("slow_delay_ms_min", "must not exceed slow_delay_ms_max");
   const size_t cluster_nodes = config.lifeguard == "both" ? scenario.nodes / 2 : scenario.nodes;
   if (cluster_nodes < 3) reader.fail("lifeguard", "each cluster needs at least 3 nodes");
   reader.finish();

@@ -23,6 +23,8 @@ struct World::Node {
   uint64_t incarnation = 0;
   bool up = false;
   int64_t cpu_lag_ns_max = 0;
+  int64_t inbound_delay_ns = 0;
+  int64_t inbound_backlog_end_ns = 0;  // when the last delayed datagram is handled
 };
 
 World::World(WorldConfig config) : config_(config), prng_(config.seed) {
@@ -85,11 +87,26 @@ void World::set_cpu_lag(NodeIndex node, int64_t lag_ns_max) {
   node_at(node).cpu_lag_ns_max = lag_ns_max;
 }
 
+int64_t World::inbound_delay(NodeIndex node) const { return node_at(node).inbound_delay_ns; }
+
+void World::set_inbound_delay(NodeIndex node, int64_t delay_ns) {
+  SLUICE_ASSERT_GE(delay_ns, 0);
+  node_at(node).inbound_delay_ns = delay_ns;
+}
+
+int64_t World::inbound_handled_ns(NodeIndex node_index, int64_t arrival_ns) {
+  Node& node = node_at(node_index);
+  if (node.inbound_delay_ns == 0 && node.inbound_backlog_end_ns <= arrival_ns) return arrival_ns;
+  node.inbound_backlog_end_ns = std::max(arrival_ns + node.inbound_delay_ns, node.inbound_backlog_end_ns);
+  return node.inbound_backlog_end_ns;
+}
+
 void World::start(NodeIndex node_index) {
   Node& node = node_at(node_index);
   SLUICE_ASSERT(!node.up);
   ++node.incarnation;
   ++stats_.starts;
+  node.inbound_backlog_end_ns = 0;  // the backlog died with the previous incarnation
   node.up = true;
   trace_.record(now_ns_, node_index, "node.start", node.incarnation);
   node.runtime = std::make_unique<SimRuntime>(*this, node_index, node.incarnation);

@@ -90,6 +90,14 @@ class World {
   // late, arrivals are handled late). 0 restores normal speed.
   void set_cpu_lag(NodeIndex node, int64_t lag_ns_max);
   int64_t cpu_lag(NodeIndex node) const;
+  // Slow message processing (Lifeguard's anomaly, e.g. CPU exhaustion of the packet handler):
+  // datagrams reaching `node` are handled `delay_ns` after they arrive, in arrival order, while
+  // its timers still fire on time. Lowering the delay does not let new arrivals overtake the
+  // backlog. 0 (the default) restores normal speed once the backlog is handled.
+  void set_inbound_delay(NodeIndex node, int64_t delay_ns);
+  int64_t inbound_delay(NodeIndex node) const;
+  // When `node` handles a datagram arriving at `arrival_ns` (the network's delivery time).
+  int64_t inbound_handled_ns(NodeIndex node, int64_t arrival_ns);
 
   // --- events ---
   int64_t now_ns() const { return now_ns_; }

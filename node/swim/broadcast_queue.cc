@@ -64,6 +64,11 @@ size_t BroadcastQueue::take(size_t& bytes_budget, uint32_t transmits_max, std::s
   return taken;
 }
 
+bool BroadcastQueue::pending(uint32_t transmits_max) const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [transmits_max](const auto& item) { return item.second.transmits < transmits_max; });
+}
+
 const Update* BroadcastQueue::find(std::string_view member) const {
   auto it = entries_.find(member);
   return it == entries_.end() ? nullptr : &it->second.update;

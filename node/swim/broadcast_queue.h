@@ -31,6 +31,8 @@ class BroadcastQueue {
   size_t take(size_t& bytes_budget, uint32_t transmits_max, std::string_view skip_member,
               std::vector<Update>& out);
 
+  // Whether some update has been sent fewer than `transmits_max` times.
+  bool pending(uint32_t transmits_max) const;
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   // The queued update about `member` and how often it was sent, for tests and introspection.

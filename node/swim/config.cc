@@ -16,12 +16,18 @@ Status validate(const Config& config) {
     return invalid("self_address must be 1.." + std::to_string(kAddressBytesMax) + " bytes");
   }
   if (config.probe_interval_ms == 0) return invalid("probe_interval_ms must be positive");
-  if (config.probe_timeout_ms == 0 || config.probe_timeout_ms >= config.probe_interval_ms) {
-    return invalid("probe_timeout_ms must be in (0, probe_interval_ms)");
+  if (config.probe_timeout_ms == 0 || config.probe_timeout_ms >= config.probe_deadline_ms) {
+    return invalid("probe_timeout_ms must be in (0, probe_deadline_ms)");
+  }
+  if (config.probe_deadline_ms > config.probe_interval_ms) {
+    return invalid("probe_deadline_ms must not exceed probe_interval_ms");
   }
   if (config.nack_timeout_ms == 0) return invalid("nack_timeout_ms must be positive");
   if (config.suspicion_mult == 0) return invalid("suspicion_mult must be positive");
   if (config.suspicion_mult_max == 0) return invalid("suspicion_mult_max must be positive");
+  if (config.gossip_interval_ms > 0 && config.gossip_nodes == 0) {
+    return invalid("gossip_nodes must be positive when gossip_interval_ms is");
+  }
   // Below this a datagram with two long addresses could not carry even one update.
   if (config.datagram_bytes_max < 1024 || config.datagram_bytes_max > kDatagramBytesMax) {
     return invalid("datagram_bytes_max must be in [1024, " + std::to_string(kDatagramBytesMax) + "]");
@@ -48,7 +54,11 @@ uint32_t retransmit_limit(const Config& config, size_t live_members) {
 }
 
 uint64_t suspicion_timeout_min_ms(const Config& config, size_t live_members) {
-  return config.suspicion_mult * log10_ceil_plus_one(live_members) * config.probe_interval_ms;
+  // Continuous in N (as memberlist): a cluster of 128 waits 2.1·mult periods, not 3·mult as
+  // ⌈log10(N+1)⌉ would have it, while the growth with N that keeps gossip ahead is the same.
+  const double scale = std::max(1.0, std::log10(static_cast<double>(std::max<size_t>(live_members, 1))));
+  const double timeout_ms = static_cast<double>(config.suspicion_mult) * scale * static_cast<double>(config.probe_interval_ms);
+  return static_cast<uint64_t>(std::floor(timeout_ms));
 }
 
 uint64_t suspicion_timeout_ms(const Config& config, size_t live_members, uint32_t confirmations) {

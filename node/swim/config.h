@@ -19,15 +19,26 @@ struct Config {
   bool lifeguard = true;
 
   uint64_t probe_interval_ms = 1000;  // protocol period T (times (awareness score + 1))
-  uint64_t probe_timeout_ms = 500;    // direct ack wait before ping-req (times (score + 1))
+  uint64_t probe_timeout_ms = 200;    // direct ack wait before ping-req (times (score + 1))
+  // No ack this long after the ping: the target becomes suspect (times (score + 1)). Below T,
+  // so a failure is noticed half a period after the first probe instead of a whole one.
+  uint64_t probe_deadline_ms = 400;
   uint32_t indirect_probes = 3;       // k: ping-req helpers per failed direct probe
-  uint64_t nack_timeout_ms = 400;     // a helper nacks when the target is silent this long
+  uint64_t nack_timeout_ms = 160;     // a helper nacks when the target is silent this long
 
   uint32_t retransmit_mult = 4;      // λ: each update is sent λ·⌈log10(N+1)⌉ times
-  uint32_t suspicion_mult = 4;       // min suspicion = suspicion_mult·⌈log10(N+1)⌉·T
+  uint32_t suspicion_mult = 3;       // min suspicion = suspicion_mult·max(1, log10 N)·T
   uint32_t suspicion_mult_max = 6;   // Lifeguard: max suspicion = suspicion_mult_max · min
   uint32_t suspicion_confirmations_expected = 3;  // Lifeguard K: confirmations to reach the min
   uint32_t awareness_score_max = 7;  // Lifeguard: score 0..max, timeouts scale by score + 1
+
+  // Gossip tick: while updates wait to be spread, send them in Gossip datagrams to
+  // gossip_nodes random live members every gossip_interval_ms (0 = off), so news does not wait
+  // for probe traffic. It stays silent while this member already sent gossip_load_datagrams_max
+  // datagrams of any kind within the last T: the per-period load stays bounded.
+  uint64_t gossip_interval_ms = 200;
+  uint32_t gossip_nodes = 2;
+  uint32_t gossip_load_datagrams_max = 6;
 
   uint64_t push_pull_interval_ms = 30000;  // periodic full-state sync; 0 = only on join
   uint64_t join_retry_interval_ms = 2000;  // re-contact seeds while no other member is known
@@ -55,7 +66,7 @@ uint32_t log10_ceil_plus_one(size_t n);
 // λ·⌈log10(N+1)⌉: how many datagrams carry one update (N counts live members, self included).
 uint32_t retransmit_limit(const Config& config, size_t live_members);
 
-// suspicion_mult·⌈log10(N+1)⌉·T.
+// suspicion_mult·max(1, log10 N)·T, rounded down to whole ms.
 uint64_t suspicion_timeout_min_ms(const Config& config, size_t live_members);
 
 // The suspicion timeout after `confirmations` independent confirmations. Plain SWIM: the min.

@@ -19,7 +19,7 @@ std::string_view to_string(EventKind kind) {
 }
 
 Core::Core(Config config, Prng prng, uint64_t now_ms)
-    : config_(std::move(config)), prng_(prng), broadcasts_(config_.broadcast_queue_max) {
+    : config_(std::move(config)), prng_(prng), broadcasts_(config_.broadcast_queue_max), now_ms_(now_ms) {
   const Status status = validate(config_);
   if (!status.ok()) detail::assert_failed("validate(config).ok()", status.to_string(), __FILE__, __LINE__);
   // A random first sequence number: acks meant for a previous life of this address do not match.
@@ -35,6 +35,7 @@ Core::Core(Config config, Prng prng, uint64_t now_ms)
 }
 
 void Core::join(std::span<const std::string> seeds, uint64_t now_ms) {
+  now_ms_ = now_ms;
   for (const std::string& seed : seeds) {
     if (seeds_.size() >= config_.seeds_max) break;
     if (seed.empty() || seed.size() > kAddressBytesMax || seed == config_.self_address) continue;
@@ -59,6 +60,7 @@ void Core::send_join(uint64_t now_ms) {
 
 void Core::leave(uint64_t now_ms) {
   if (leaving_) return;
+  now_ms_ = now_ms;
   leaving_ = true;
   leave_started_ms_ = now_ms;
   probe_.active = false;
@@ -73,6 +75,7 @@ bool Core::leave_done(uint64_t now_ms) const {
 }
 
 void Core::tick(uint64_t now_ms) {
+  now_ms_ = now_ms;
   serve_indirect(now_ms);
   reap_tombstones(now_ms);
   if (leaving_) {
@@ -82,6 +85,7 @@ void Core::tick(uint64_t now_ms) {
   advance_probe(now_ms);
   if (now_ms >= next_probe_ms_) start_probe(now_ms);
   expire_suspicions(now_ms);
+  maybe_gossip(now_ms);
   maybe_push_pull(now_ms);
   maybe_reconnect(now_ms);
   if (!seeds_.empty() && live_members() == 1 && now_ms >= next_join_ms_) send_join(now_ms);
@@ -109,6 +113,7 @@ uint64_t Core::next_tick_ms() const {
     consider(probe_.end_at_ms);
   }
   for (const auto& [address, suspicion] : suspicions_) consider(suspicion.deadline_ms);
+  if (gossip_due()) consider(next_gossip_ms_);
   if (config_.push_pull_interval_ms > 0) consider(next_push_pull_ms_);
   if (config_.reconnect_interval_ms > 0) consider(next_reconnect_ms_);
   if (!seeds_.empty() && live_members() == 1) consider(next_join_ms_);
@@ -127,6 +132,7 @@ PushPullState Core::full_state(bool join) const {
 }
 
 Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
+  now_ms_ = now_ms;
   if (state.cluster_id != config_.cluster_id) {
     stats_.dropped_foreign_cluster += 1;
     return Status(Errc::foreign_cluster, std::to_string(state.cluster_id));
@@ -140,7 +146,9 @@ Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
     // A peer's "dead" may be old news; we suspect instead and let the member refute, rather
     // than declaring a possibly live member dead on hearsay.
     if (update.state == MemberState::dead) update.state = MemberState::suspect;
-    if (update.state != MemberState::alive) update.origin = state.source;
+    // The peer's table says who is suspected, not who witnessed it: most likely the peer only
+    // heard the suspicion itself. No origin = hearsay, which never counts as a confirmation.
+    if (update.state == MemberState::suspect) update.origin.clear();
     apply_update(update, now_ms);
   }
   return Status();

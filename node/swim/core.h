@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -88,6 +89,7 @@ struct Stats {
   uint64_t refutations = 0;
   uint64_t updates_piggybacked = 0;
   uint64_t reconnect_pings = 0;
+  uint64_t gossips_sent = 0;  // datagrams of the gossip tick
   uint64_t tombstones_evicted = 0;  // dead/left entries dropped early to make room
   uint64_t push_pull_requests = 0;
   uint64_t push_pull_merges = 0;
@@ -170,7 +172,8 @@ class Core {
   void serve_indirect(uint64_t now_ms);
   std::optional<std::string> next_probe_target();
   void insert_probe_order(const std::string& address);
-  std::vector<std::string> random_alive_members(size_t count, std::string_view exclude);
+  std::vector<std::string> random_alive_members(size_t count, std::string_view exclude,
+                                                bool with_suspects = false);
   uint64_t awareness_multiplier() const;
   void adjust_awareness(int64_t delta);
   void close_period();
@@ -184,6 +187,9 @@ class Core {
             std::vector<Update> forced_updates);
   void push_event(EventKind kind, const Member& member, uint64_t now_ms);
   void send_join(uint64_t now_ms);
+  void maybe_gossip(uint64_t now_ms);
+  bool gossip_due() const;
+  size_t datagrams_sent_last_period(uint64_t now_ms);
   void maybe_push_pull(uint64_t now_ms);
   void maybe_reconnect(uint64_t now_ms);
   bool make_room();
@@ -222,6 +228,9 @@ class Core {
   Probe probe_;
   uint64_t next_probe_ms_ = 0;
   uint64_t period_datagrams_ = 0;
+  uint64_t next_gossip_ms_ = 0;
+  uint64_t now_ms_ = 0;  // the latest time any call brought: send() stamps datagrams with it
+  std::deque<uint64_t> recent_sends_ms_;  // send times within the last T, for the gossip budget
 
   std::vector<std::string> seeds_;
   uint64_t next_join_ms_ = 0;

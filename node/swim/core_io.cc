@@ -8,7 +8,13 @@
 
 namespace sluice::swim {
 
+namespace {
+// Send times kept for the gossip budget; far above any sensible gossip_load_datagrams_max.
+constexpr size_t kRecentSendsMax = 1024;
+}  // namespace
+
 Status Core::on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms) {
+  now_ms_ = now_ms;
   stats_.datagrams_received += 1;
   Result<Message> decoded = decode_datagram(bytes, config_.cluster_id);
   if (!decoded.ok()) {
@@ -83,7 +89,8 @@ void Core::handle_ping_req(std::string_view from, const Message& message, uint64
   pending.requester = std::string(from);
   pending.requester_seq = message.seq;
   pending.nack_at_ms = now_ms + config_.nack_timeout_ms;
-  // The requester waits until the end of its period at most; an ack later than that is useless.
+  // The requester waits until its probe deadline at most (stretched by its awareness, which we
+  // do not know); an ack later than a whole period is useless.
   pending.expire_at_ms = now_ms + config_.probe_interval_ms;
   indirect_[seq] = std::move(pending);
   send(message.target, MessageKind::ping, seq, message.target, {});
@@ -131,6 +138,8 @@ void Core::send(std::string_view to, MessageKind kind, uint32_t seq, std::string
   stats_.updates_piggybacked += message.updates.size();
   stats_.datagrams_sent += 1;
   period_datagrams_ += 1;
+  recent_sends_ms_.push_back(now_ms_);
+  if (recent_sends_ms_.size() > kRecentSendsMax) recent_sends_ms_.pop_front();
   switch (kind) {
     case MessageKind::ping: stats_.pings_sent += 1; break;
     case MessageKind::ack: stats_.acks_sent += 1; break;
@@ -147,6 +156,30 @@ void Core::push_event(EventKind kind, const Member& member, uint64_t now_ms) {
     return;
   }
   ready_.events.push_back(Event{kind, member.address, member.incarnation, now_ms});
+}
+
+bool Core::gossip_due() const {
+  return config_.gossip_interval_ms > 0 && !leaving_ && broadcasts_.pending(retransmit_limit(config_, live_members()));
+}
+
+size_t Core::datagrams_sent_last_period(uint64_t now_ms) {
+  while (!recent_sends_ms_.empty() && recent_sends_ms_.front() + config_.probe_interval_ms <= now_ms) {
+    recent_sends_ms_.pop_front();
+  }
+  return recent_sends_ms_.size();
+}
+
+// Probe traffic alone carries news to about two members per period (the one we ping and, by its
+// ack, the one that pinged us); the gossip tick speeds dissemination up while there is news, and
+// only while this member's recent load leaves room for it.
+void Core::maybe_gossip(uint64_t now_ms) {
+  if (!gossip_due() || now_ms < next_gossip_ms_) return;
+  next_gossip_ms_ = now_ms + config_.gossip_interval_ms;
+  for (const std::string& peer : random_alive_members(config_.gossip_nodes, "", true)) {
+    if (!gossip_due() || datagrams_sent_last_period(now_ms) >= config_.gossip_load_datagrams_max) return;
+    stats_.gossips_sent += 1;
+    send(peer, MessageKind::gossip, 0, "", {});
+  }
 }
 
 void Core::maybe_push_pull(uint64_t now_ms) {

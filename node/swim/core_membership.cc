@@ -103,7 +103,13 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
   auto it = suspicions_.find(member.address);
   if (it == suspicions_.end()) return;
   Suspicion& suspicion = it->second;
-  if (update.origin == suspicion.first_origin) return;
+  // Hearsay (a push-pull merge) names no witness; and a suspicion that started from hearsay
+  // takes its first named witness as its origin, not as a confirmation.
+  if (update.origin.empty() || update.origin == suspicion.first_origin) return;
+  if (suspicion.first_origin.empty()) {
+    suspicion.first_origin = update.origin;
+    return;
+  }
   const auto& confirmers = suspicion.confirmers;
   if (std::find(confirmers.begin(), confirmers.end(), update.origin) != confirmers.end()) return;
   // Beyond K the timeout is at its minimum already; more would only grow this list.

@@ -1,5 +1,5 @@
 // Probing: one member per protocol period in shuffled round-robin order, a direct ping, ping-req
-// through k helpers after the probe timeout, suspicion when the period ends without an ack; the
+// through k helpers after the probe timeout, suspicion at the probe deadline without an ack; the
 // helper side of ping-req (forwarding acks, Lifeguard nacks); local health awareness.
 #include <algorithm>
 #include <utility>
@@ -35,7 +35,7 @@ void Core::start_probe(uint64_t now_ms) {
   probe_.target = *target;
   probe_.seq = next_seq_++;
   probe_.indirect_at_ms = now_ms + config_.probe_timeout_ms * multiplier;
-  probe_.end_at_ms = next_probe_ms_;
+  probe_.end_at_ms = now_ms + config_.probe_deadline_ms * multiplier;
   stats_.probes += 1;
   send(probe_.target, MessageKind::ping, probe_.seq, probe_.target, {});
 }
@@ -53,9 +53,9 @@ void Core::advance_probe(uint64_t now_ms) {
     if (late) {
       // Our own tick came so late that the whole period passed unseen (a starved process).
       // Give the helpers their full window instead of blaming the target for our delay.
-      const uint64_t window_ms = (config_.probe_interval_ms - config_.probe_timeout_ms) * awareness_multiplier();
+      const uint64_t window_ms = (config_.probe_deadline_ms - config_.probe_timeout_ms) * awareness_multiplier();
       probe_.end_at_ms = now_ms + window_ms;
-      next_probe_ms_ = probe_.end_at_ms;
+      next_probe_ms_ = std::max(next_probe_ms_, probe_.end_at_ms);
     }
   }
   if (now_ms >= probe_.end_at_ms) finish_failed_probe(now_ms);
@@ -135,10 +135,11 @@ void Core::insert_probe_order(const std::string& address) {
   if (position < probe_index_) ++probe_index_;  // keep pointing at the same next member
 }
 
-std::vector<std::string> Core::random_alive_members(size_t count, std::string_view exclude) {
+std::vector<std::string> Core::random_alive_members(size_t count, std::string_view exclude, bool with_suspects) {
   std::vector<std::string> candidates;
   for (const auto& [address, member] : members_) {
-    if (member.state == MemberState::alive && address != exclude) candidates.push_back(address);
+    const bool wanted = member.state == MemberState::alive || (with_suspects && member.state == MemberState::suspect);
+    if (wanted && address != exclude) candidates.push_back(address);
   }
   count = std::min(count, candidates.size());
   auto next = [this] { return prng_.next(); };

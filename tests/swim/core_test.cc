@@ -82,22 +82,25 @@ TEST(SwimFormulas, LogScaleAndRetransmitLimit) {
   Config config = test_config("a:1");
   EXPECT_EQ(retransmit_limit(config, 9), 4u);
   EXPECT_EQ(retransmit_limit(config, 128), 12u);
-  EXPECT_EQ(suspicion_timeout_min_ms(config, 32), 8000u);
-  EXPECT_EQ(suspicion_timeout_min_ms(config, 128), 12000u);
+  // suspicion_mult · max(1, log10 N) · T, continuous in N.
+  EXPECT_EQ(suspicion_timeout_min_ms(config, 1), 3000u);
+  EXPECT_EQ(suspicion_timeout_min_ms(config, 10), 3000u);
+  EXPECT_EQ(suspicion_timeout_min_ms(config, 32), 4515u);
+  EXPECT_EQ(suspicion_timeout_min_ms(config, 128), 6321u);
 }
 
 TEST(SwimFormulas, LifeguardSuspicionTimeoutFallsLogarithmically) {
   Config config = test_config("a:1");
-  // N = 11: min = 4·2·1000, max = 6·min, K = 3.
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 0), 48000u);
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 1), 28000u);
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 2), 16300u);
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 3), 8000u);
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 9), 8000u);
+  // N = 11: min = 3·log10(11)·1000 = 3124, max = 6·min, K = 3.
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 0), 18744u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 1), 10934u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 2), 6365u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 3), 3124u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 9), 3124u);
   // Three members: only one other could confirm, so K = 1.
-  EXPECT_EQ(suspicion_timeout_ms(config, 3, 1), 4000u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 3, 1), 3000u);
   config.lifeguard = false;
-  EXPECT_EQ(suspicion_timeout_ms(config, 11, 0), 8000u);
+  EXPECT_EQ(suspicion_timeout_ms(config, 11, 0), 3124u);
 }
 
 TEST(SwimBroadcastQueue, LeastSentThenNewestFirstAndSupersedes) {
@@ -147,7 +150,13 @@ TEST(SwimBroadcastQueue, DropsAtTheLimitSkipsWhatDoesNotFitAndEvictsTheMostSent)
 TEST(SwimConfig, RejectsInconsistentSettings) {
   EXPECT_TRUE(validate(test_config("a:1")).ok());
   Config config = test_config("a:1");
-  config.probe_timeout_ms = config.probe_interval_ms;
+  config.probe_timeout_ms = config.probe_deadline_ms;
+  EXPECT_EQ(validate(config).code(), Errc::invalid_config);
+  config = test_config("a:1");
+  config.probe_deadline_ms = config.probe_interval_ms + 1;
+  EXPECT_EQ(validate(config).code(), Errc::invalid_config);
+  config = test_config("a:1");
+  config.gossip_nodes = 0;
   EXPECT_EQ(validate(config).code(), Errc::invalid_config);
   config = test_config("");
   EXPECT_EQ(validate(config).code(), Errc::invalid_config);
@@ -190,14 +199,15 @@ TEST(SwimCore, ProbePeriodsAreOneIntervalApart) {
   EXPECT_EQ(h.now_ms - first_ms, 1000u);
 }
 
-// A failed direct probe: ping-req to k helpers after the probe timeout, then suspicion.
+// A failed direct probe: ping-req to k helpers after the probe timeout (200 ms), then suspicion
+// at the probe deadline (400 ms), before the period ends.
 TEST(SwimCore, SilentTargetGetsPingReqsThenSuspicion) {
   Harness h(test_config("a:1"));
   h.know(names({"b:1", "c:1", "d:1", "e:1"}));
   const Message ping = h.next_probe();
   const uint64_t start_ms = h.now_ms;
-  EXPECT_TRUE(sent(h.run_to(start_ms + 499), MessageKind::ping_req).empty());
-  const std::vector<Message> requests = sent(h.run_to(start_ms + 500), MessageKind::ping_req);
+  EXPECT_TRUE(sent(h.run_to(start_ms + 199), MessageKind::ping_req).empty());
+  const std::vector<Message> requests = sent(h.run_to(start_ms + 200), MessageKind::ping_req);
   ASSERT_EQ(requests.size(), 3u);
   std::set<std::string> helpers;
   for (const Message& request : requests) {
@@ -206,7 +216,9 @@ TEST(SwimCore, SilentTargetGetsPingReqsThenSuspicion) {
     helpers.insert(request.source);
   }
   for (const Message& request : requests) h.deliver(make_message(MessageKind::nack, "x:1", request.seq), "x:1");
-  Ready end = h.run_to(start_ms + 1000);
+  h.run_to(start_ms + 399);
+  EXPECT_EQ(h.core.member(ping.target)->state, MemberState::alive);
+  Ready end = h.run_to(start_ms + 400);
   ASSERT_NE(h.core.member(ping.target), nullptr);
   EXPECT_EQ(h.core.member(ping.target)->state, MemberState::suspect);
   ASSERT_FALSE(end.events.empty());
@@ -222,12 +234,13 @@ TEST(SwimCore, MissingNacksRaiseAwarenessWhichStretchesThePeriod) {
   h.know(names({"b:1", "c:1", "d:1", "e:1"}));
   const Message ping = h.next_probe();
   const uint64_t start_ms = h.now_ms;
-  h.run_to(start_ms + 500);
+  h.run_to(start_ms + 200);
   h.deliver(make_message(MessageKind::nack, "b:1", ping.seq));  // one of three
-  h.run_to(start_ms + 999);
+  h.run_to(start_ms + 399);
   EXPECT_EQ(h.core.awareness_score(), 0u);
-  const std::vector<Message> second = sent(h.run_to(start_ms + 1000), MessageKind::ping);
+  h.run_to(start_ms + 400);
   EXPECT_EQ(h.core.awareness_score(), 2u);  // two nacks missing
+  const std::vector<Message> second = sent(h.run_to(start_ms + 1000), MessageKind::ping);
   ASSERT_EQ(second.size(), 1u);
   h.deliver(make_message(MessageKind::ack, second.front().target, second.front().seq));
   EXPECT_EQ(h.core.awareness_score(), 1u);  // a successful probe lowers it
@@ -235,8 +248,8 @@ TEST(SwimCore, MissingNacksRaiseAwarenessWhichStretchesThePeriod) {
   EXPECT_TRUE(sent(h.run_to(start_ms + 3999), MessageKind::ping).empty());
   const std::vector<Message> third = sent(h.run_to(start_ms + 4000), MessageKind::ping);
   ASSERT_EQ(third.size(), 1u);
-  EXPECT_TRUE(sent(h.run_to(start_ms + 4999), MessageKind::ping_req).empty());
-  EXPECT_FALSE(sent(h.run_to(start_ms + 5000), MessageKind::ping_req).empty());
+  EXPECT_TRUE(sent(h.run_to(start_ms + 4399), MessageKind::ping_req).empty());
+  EXPECT_FALSE(sent(h.run_to(start_ms + 4400), MessageKind::ping_req).empty());
 }
 
 TEST(SwimCore, PlainModeKeepsAwarenessAtZero) {
@@ -258,9 +271,9 @@ TEST(SwimCore, LateTickGivesHelpersTheirWholeWindow) {
   h.core.tick(late_ms);
   EXPECT_EQ(sent(h.core.take_ready(), MessageKind::ping_req).size(), 3u);
   EXPECT_EQ(h.core.member(ping.target)->state, MemberState::alive);
-  h.run_to(late_ms + 499);
+  h.run_to(late_ms + 199);
   EXPECT_EQ(h.core.member(ping.target)->state, MemberState::alive);
-  h.run_to(late_ms + 500);
+  h.run_to(late_ms + 200);
   EXPECT_EQ(h.core.member(ping.target)->state, MemberState::suspect);
 }
 
@@ -275,8 +288,8 @@ TEST_P(SwimHelper, NacksASilentTargetAndForwardsALateAck) {
   const std::vector<Message> pings = sent(forwarded_ping, MessageKind::ping, "t:1");
   ASSERT_EQ(pings.size(), 1u);
   EXPECT_EQ(pings.front().target, "t:1");
-  EXPECT_TRUE(sent(h.run_to(10 + 399), MessageKind::nack, "r:1").empty());
-  const std::vector<Message> nacks = sent(h.run_to(10 + 400), MessageKind::nack, "r:1");
+  EXPECT_TRUE(sent(h.run_to(10 + 159), MessageKind::nack, "r:1").empty());
+  const std::vector<Message> nacks = sent(h.run_to(10 + 160), MessageKind::nack, "r:1");
   if (lifeguard) {
     ASSERT_EQ(nacks.size(), 1u);
     EXPECT_EQ(nacks.front().seq, 77u);
@@ -303,22 +316,93 @@ TEST(SwimCore, SuspicionTimeoutShrinksWithIndependentConfirmations) {
     h.deliver(make_message(MessageKind::gossip, origin, 0, "", {Update{"m0:1", 0, MemberState::suspect, origin}}));
     return *h.core.suspicion_deadline_ms("m0:1");
   };
-  EXPECT_EQ(suspect_from("m1:1"), 100u + 48000);
-  EXPECT_EQ(suspect_from("m2:1"), 100u + 28000);
-  EXPECT_EQ(suspect_from("m2:1"), 100u + 28000);  // the same witness twice is one confirmation
-  EXPECT_EQ(suspect_from("m1:1"), 100u + 28000);  // so is the first accuser
+  EXPECT_EQ(suspect_from("m1:1"), 100u + 18744);
+  EXPECT_EQ(suspect_from("m2:1"), 100u + 10934);
+  EXPECT_EQ(suspect_from("m2:1"), 100u + 10934);  // the same witness twice is one confirmation
+  EXPECT_EQ(suspect_from("m1:1"), 100u + 10934);  // so is the first accuser
   // Confirmations are passed on so the others' timers shrink too.
   EXPECT_EQ(h.core.broadcasts().find("m0:1")->origin, "m2:1");
-  EXPECT_EQ(suspect_from("m3:1"), 100u + 16300);
-  EXPECT_EQ(suspect_from("m4:1"), 100u + 8000);
-  EXPECT_EQ(suspect_from("m5:1"), 100u + 8000);
-  h.run_to(8099);
+  EXPECT_EQ(suspect_from("m3:1"), 100u + 6365);
+  EXPECT_EQ(suspect_from("m4:1"), 100u + 3124);
+  EXPECT_EQ(suspect_from("m5:1"), 100u + 3124);
+  h.run_to(3223);
   EXPECT_EQ(h.core.member("m0:1")->state, MemberState::suspect);
-  Ready ready = h.run_to(8100);
+  Ready ready = h.run_to(3224);
   EXPECT_EQ(h.core.member("m0:1")->state, MemberState::dead);
   EXPECT_TRUE(std::any_of(ready.events.begin(), ready.events.end(), [](const Event& event) {
-    return event.kind == EventKind::dead && event.address == "m0:1" && event.at_ms == 8100;
+    return event.kind == EventKind::dead && event.address == "m0:1" && event.at_ms == 3224;
   }));
+}
+
+// A suspicion learned from a peer's full state names no witness: it starts a suspicion but
+// never confirms one (the peer most likely only heard it, perhaps from the first accuser).
+TEST(SwimCore, PushPullSuspicionIsHearsayNotAConfirmation) {
+  Harness h(test_config("a:1"));
+  std::vector<std::string> members;
+  for (int i = 0; i < 10; ++i) members.push_back("m" + std::to_string(i) + ":1");
+  h.know(members);  // N = 11
+  h.now_ms = 100;
+  h.deliver(make_message(MessageKind::gossip, "m1:1", 0, "", {Update{"m0:1", 0, MemberState::suspect, "m1:1"}}));
+  EXPECT_EQ(*h.core.suspicion_deadline_ms("m0:1"), 100u + 18744);
+  auto merge_from = [&](const std::string& peer, const std::string& suspect) {
+    PushPullState state;
+    state.cluster_id = kCluster;
+    state.source = peer;
+    state.members.push_back(Update{suspect, 0, MemberState::suspect, "m9:1"});
+    EXPECT_TRUE(h.core.merge_remote_state(state, h.now_ms).ok());
+  };
+  merge_from("m2:1", "m0:1");
+  merge_from("m3:1", "m0:1");
+  EXPECT_EQ(*h.core.suspicion_deadline_ms("m0:1"), 100u + 18744);
+  // A suspicion started by hearsay takes its first named witness as its origin.
+  merge_from("m2:1", "m5:1");
+  EXPECT_EQ(*h.core.suspicion_deadline_ms("m5:1"), 100u + 18744);
+  h.deliver(make_message(MessageKind::gossip, "m6:1", 0, "", {Update{"m5:1", 0, MemberState::suspect, "m6:1"}}));
+  EXPECT_EQ(*h.core.suspicion_deadline_ms("m5:1"), 100u + 18744);
+  h.deliver(make_message(MessageKind::gossip, "m7:1", 0, "", {Update{"m5:1", 0, MemberState::suspect, "m7:1"}}));
+  EXPECT_EQ(*h.core.suspicion_deadline_ms("m5:1"), 100u + 10934);
+}
+
+// While updates wait, the gossip tick sends them to gossip_nodes members every
+// gossip_interval_ms, but only while this member sent fewer than gossip_load_datagrams_max
+// datagrams within the last period; once every update is spent it falls silent.
+TEST(SwimCore, GossipTickSpreadsNewsWithinTheLoadBudget) {
+  Config config = test_config("a:1");
+  config.gossip_load_datagrams_max = 4;
+  Harness h(config);
+  h.know(names({"b:1", "c:1", "d:1", "e:1", "f:1"}));  // five updates to spread
+  std::vector<std::pair<uint64_t, Message>> log;  // every datagram with its send time
+  while (h.now_ms < 6000) {
+    h.now_ms = std::max(h.now_ms + 1, h.core.next_tick_ms());
+    h.core.tick(h.now_ms);
+    Ready ready = h.core.take_ready();
+    std::set<std::string> gossiped;
+    for (const OutDatagram& datagram : ready.datagrams) {
+      const Message message = decode_or_die(datagram);
+      log.emplace_back(h.now_ms, message);
+      if (message.kind == MessageKind::gossip) {
+        EXPECT_TRUE(gossiped.insert(datagram.to).second);
+      }
+      // Every probe is answered: no suspicion adds news of its own.
+      if (message.kind == MessageKind::ping) h.deliver(make_message(MessageKind::ack, datagram.to, message.seq));
+    }
+    EXPECT_LE(gossiped.size(), config.gossip_nodes);
+  }
+  size_t gossips = 0;
+  uint64_t last_gossip_ms = 0;
+  for (const auto& [at_ms, message] : log) {
+    if (message.kind != MessageKind::gossip) continue;
+    ++gossips;
+    last_gossip_ms = at_ms;
+    const auto recent = std::count_if(log.begin(), log.end(), [at = at_ms](const auto& entry) {
+      return entry.first + 1000 > at && entry.first <= at;
+    });
+    EXPECT_LE(static_cast<size_t>(recent), config.gossip_load_datagrams_max) << "at " << at_ms;
+  }
+  EXPECT_GE(gossips, 2u);
+  EXPECT_EQ(h.core.stats().gossips_sent, gossips);
+  EXPECT_FALSE(h.core.broadcasts().pending(retransmit_limit(config, 6)));
+  EXPECT_LT(last_gossip_ms, 5000u);
 }
 
 TEST(SwimCore, PlainModeSuspicionTimeoutIsFixed) {
@@ -329,9 +413,9 @@ TEST(SwimCore, PlainModeSuspicionTimeoutIsFixed) {
   h.now_ms = 100;
   for (const char* origin : {"m1:1", "m2:1", "m3:1", "m4:1"}) {
     h.deliver(make_message(MessageKind::gossip, origin, 0, "", {Update{"m0:1", 0, MemberState::suspect, origin}}));
-    EXPECT_EQ(*h.core.suspicion_deadline_ms("m0:1"), 100u + 8000);
+    EXPECT_EQ(*h.core.suspicion_deadline_ms("m0:1"), 100u + 3124);
   }
-  h.run_to(8100);
+  h.run_to(3224);
   EXPECT_EQ(h.core.member("m0:1")->state, MemberState::dead);
 }
 
@@ -562,19 +646,22 @@ TEST(SwimCore, ReconnectPingTellsADeadMemberItIsDead) {
   Harness h(test_config("a:1"));
   h.know(names({"b:1", "c:1"}));
   h.deliver(make_message(MessageKind::gossip, "c:1", 0, "", {Update{"b:1", 2, MemberState::dead, "c:1"}}));
+  // c stays silent too, so by the first reconnect ping both are dead: either may be picked.
   Message reconnect;
-  for (const Message& ping : sent(h.run_to(10000), MessageKind::ping, "b:1")) reconnect = ping;
-  ASSERT_EQ(reconnect.target, "b:1");
-  EXPECT_TRUE(carries(reconnect, "b:1", MemberState::dead));
+  for (const Message& ping : sent(h.run_to(10000), MessageKind::ping)) {
+    if (carries(ping, ping.target, MemberState::dead)) reconnect = ping;
+  }
+  ASSERT_TRUE(reconnect.target == "b:1" || reconnect.target == "c:1") << reconnect.target;
   EXPECT_EQ(h.core.stats().reconnect_pings, 1u);
-  // b is alive after all: it refutes, and its ack revives it here.
-  Core b(test_config("b:1"), Prng(3), h.now_ms);
-  ASSERT_TRUE(b.on_datagram("a:1", encode_or_die(reconnect), h.now_ms).ok());
-  EXPECT_EQ(b.incarnation(), 3u);
-  const std::vector<Message> acks = sent(b.take_ready(), MessageKind::ack, "a:1");
+  const uint64_t dead_incarnation = h.core.member(reconnect.target)->incarnation;
+  // It is alive after all: it refutes, and its ack revives it here.
+  Core target(test_config(reconnect.target), Prng(3), h.now_ms);
+  ASSERT_TRUE(target.on_datagram("a:1", encode_or_die(reconnect), h.now_ms).ok());
+  EXPECT_EQ(target.incarnation(), dead_incarnation + 1);
+  const std::vector<Message> acks = sent(target.take_ready(), MessageKind::ack, "a:1");
   ASSERT_EQ(acks.size(), 1u);
   const Ready revived = h.deliver(acks.front());
-  EXPECT_EQ(h.core.member("b:1")->state, MemberState::alive);
+  EXPECT_EQ(h.core.member(reconnect.target)->state, MemberState::alive);
   ASSERT_EQ(revived.events.size(), 1u);
   EXPECT_EQ(revived.events.front().kind, EventKind::joined);
 }
