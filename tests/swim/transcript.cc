@@ -21,35 +21,6 @@ std::string error(std::string_view what) { return "error: " + std::string(what);
 
 std::string at(uint64_t ms) { return ms == UINT64_MAX ? "never" : "@" + std::to_string(ms); }
 
-// Fields the core is gaining while these transcripts are written (a probe deadline before the
-// period end, a gossip tick): used only when this build's Config has them, so the runner builds
-// both before and after they land. Returns whether `key` names one.
-template <typename C>
-bool set_new_field(C& c, std::string_view key, uint64_t value) {
-  bool known = false;
-  if constexpr (requires { c.probe_deadline_ms; }) {
-    if (key == "probe-deadline") c.probe_deadline_ms = value, known = true;
-  }
-  if constexpr (requires { c.gossip_interval_ms; c.gossip_nodes; c.gossip_load_datagrams_max; }) {
-    if (key == "gossip-interval") c.gossip_interval_ms = value, known = true;
-    if (key == "gossip-nodes") c.gossip_nodes = static_cast<uint32_t>(value), known = true;
-    if (key == "gossip-load-max") c.gossip_load_datagrams_max = static_cast<uint32_t>(value), known = true;
-  }
-  return known;
-}
-
-// Transcript defaults of those fields where the file does not set them: suspicion at the end of
-// the period (as before the deadline existed) and no gossip tick (news rides on probe traffic).
-template <typename C>
-void default_new_fields(C& c, const Command& command) {
-  if constexpr (requires { c.probe_deadline_ms; }) {
-    if (!command.option("probe-deadline")) c.probe_deadline_ms = c.probe_interval_ms;
-  }
-  if constexpr (requires { c.gossip_interval_ms; }) {
-    if (!command.option("gossip-interval")) c.gossip_interval_ms = 0;
-  }
-}
-
 // Transcripts start from these, not from Config's defaults, so a change of the core's defaults
 // does not rewrite every file; push-pull timers and reconnect pings are off unless asked for.
 Config base_config(const std::string& name) {
@@ -71,6 +42,7 @@ Config base_config(const std::string& name) {
   config.reconnect_interval_ms = 0;
   config.dead_retention_ms = 3600000;
   config.leave_linger_ms = 1000;
+  config.gossip_interval_ms = 0;  // news rides on probe traffic unless a file asks for the tick
   return config;
 }
 
@@ -93,6 +65,10 @@ const std::map<std::string, Setter>& numeric_options() {
       {"dead-retention", [](Config& c, uint64_t v) { c.dead_retention_ms = v; }},
       {"leave-linger", [](Config& c, uint64_t v) { c.leave_linger_ms = v; }},
       {"cluster", [](Config& c, uint64_t v) { c.cluster_id = v; }},
+      {"probe-deadline", [](Config& c, uint64_t v) { c.probe_deadline_ms = v; }},
+      {"gossip-interval", [](Config& c, uint64_t v) { c.gossip_interval_ms = v; }},
+      {"gossip-nodes", [](Config& c, uint64_t v) { c.gossip_nodes = static_cast<uint32_t>(v); }},
+      {"gossip-load-max", [](Config& c, uint64_t v) { c.gossip_load_datagrams_max = static_cast<uint32_t>(v); }},
   };
   return options;
 }
@@ -158,13 +134,11 @@ Result<Config> make_config(const std::string& name, const Command& c) {
     auto setter = numeric_options().find(key);
     std::optional<uint64_t> number = parse_u64(value);
     if (!number) return Status(Errc::invalid_config, "bad value for " + key);
-    if (setter != numeric_options().end()) {
-      setter->second(config, *number);
-    } else if (!set_new_field(config, key, *number)) {
-      return Status(Errc::invalid_config, "unknown option " + key);
-    }
+    if (setter == numeric_options().end()) return Status(Errc::invalid_config, "unknown option " + key);
+    setter->second(config, *number);
   }
-  default_new_fields(config, c);
+  // Unless a file sets it, suspicion comes at the end of the period, whatever the period is.
+  if (!c.option("probe-deadline")) config.probe_deadline_ms = config.probe_interval_ms;
   Status valid = validate(config);
   if (!valid.ok()) return valid;
   return config;
