@@ -431,6 +431,9 @@ void SwimWorkload::report(Figures& figures) const {
     }
     if (config_.measure == Measure::false_positives) {
       const std::string suffix = cluster.name.empty() ? (cluster.lifeguard ? "_lifeguard" : "_plain") : cluster.name;
+      // The figure: members that were answering declared dead. A slow member that could
+      // not answer for longer than the suspicion timeout is counted apart (false_dead_slow_*).
+      add("false_dead" + suffix, std::to_string(cluster.false_dead));
       add("false_dead_healthy" + suffix, std::to_string(cluster.false_dead));
       add("false_dead_slow" + suffix, std::to_string(cluster.false_dead_slow));
       add("false_suspect_healthy" + suffix, std::to_string(cluster.false_suspect));
