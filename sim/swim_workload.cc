@@ -24,18 +24,20 @@ constexpr uint32_t kLoadWindowsSkippedAfterBoot = 5;
 
 enum class Measure { detection, false_positives, convergence };
 
+const swim::Config kSwimDefaults;
+
 struct SwimWorkloadConfig {
   Measure measure = Measure::detection;
   std::string lifeguard = "on";
-  int64_t probe_interval_ms = 1000;
-  // Defaults are swim::Config's; a scenario names what it relies on.
-  int64_t probe_timeout_ms = 200;
-  int64_t probe_deadline_ms = 500;
-  int64_t indirect_probes = 3;
-  int64_t suspicion_mult = 3;
-  int64_t gossip_interval_ms = 200;
-  int64_t gossip_nodes = 2;
-  int64_t gossip_load_datagrams_max = 6;
+  // Protocol defaults come from swim::Config; a scenario names what it relies on.
+  int64_t probe_interval_ms = kSwimDefaults.probe_interval_ms;
+  int64_t probe_timeout_ms = kSwimDefaults.probe_timeout_ms;
+  int64_t probe_deadline_ms = kSwimDefaults.probe_deadline_ms;
+  int64_t indirect_probes = kSwimDefaults.indirect_probes;
+  int64_t suspicion_mult = kSwimDefaults.suspicion_mult;
+  int64_t gossip_interval_ms = kSwimDefaults.gossip_interval_ms;
+  int64_t gossip_nodes = kSwimDefaults.gossip_nodes;
+  int64_t gossip_load_datagrams_max = kSwimDefaults.gossip_load_datagrams_max;
   int64_t push_pull_interval_ms = 30'000;
   int64_t kills = 20;
   // Slow members (false_positives): episodes of slow message processing, each with an inbound
@@ -431,12 +433,11 @@ void SwimWorkload::report(Figures& figures) const {
     }
     if (config_.measure == Measure::false_positives) {
       const std::string suffix = cluster.name.empty() ? (cluster.lifeguard ? "_lifeguard" : "_plain") : cluster.name;
-      // The figure: members that were answering declared dead. A slow member that could
-      // not answer for longer than the suspicion timeout is counted apart (false_dead_slow_*).
+      // Healthy members (answering all along) declared dead or suspected; a slow member that
+      // could not answer for longer than the suspicion timeout is counted apart (*_slow_*).
       add("false_dead" + suffix, std::to_string(cluster.false_dead));
-      add("false_dead_healthy" + suffix, std::to_string(cluster.false_dead));
       add("false_dead_slow" + suffix, std::to_string(cluster.false_dead_slow));
-      add("false_suspect_healthy" + suffix, std::to_string(cluster.false_suspect));
+      add("false_suspect" + suffix, std::to_string(cluster.false_suspect));
       add("false_suspect_slow" + suffix, std::to_string(cluster.false_suspect_slow));
     }
   }

@@ -275,18 +275,17 @@ void RaftHost::answer_reads(Group& group, const std::vector<raft::ReadState>& re
       read.reply.send(HostStatus(HostErrc::leadership_lost, "leadership lost before the read was confirmed"));
       continue;
     }
-    read.index = state.index;
     group.reads_confirmed.emplace(state.index, std::move(read));
   }
 }
 
 void RaftHost::serve_applied_reads(Group& group) {
   while (!group.reads_confirmed.empty() && group.reads_confirmed.begin()->first <= group.applied) {
-    Read read = std::move(group.reads_confirmed.begin()->second);
+    auto [index, read] = std::move(*group.reads_confirmed.begin());
     group.reads_confirmed.erase(group.reads_confirmed.begin());
     --reads_pending_;
     ++stats_.reads_served;
-    read.reply.send(read.index);
+    read.reply.send(index);
   }
 }
 

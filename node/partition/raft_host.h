@@ -162,7 +162,6 @@ class RaftHost {
   struct Read {
     runtime::Instant deadline{};
     ReadReply::Sender reply;
-    raft::Index index = 0;  // once confirmed: served when applied reaches it
   };
   struct Group {
     std::unique_ptr<GroupStorage> storage;

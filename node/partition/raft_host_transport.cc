@@ -114,33 +114,32 @@ void RaftTransport::watch_stream(Peer& peer, std::shared_ptr<rt::Stream> stream)
   (void)peer.doorbell.try_send(true);  // the writer reconnects
 }
 
+// A failed write is retried once per batch on a fresh connection: the stream may be stale (the
+// peer restarted since we last wrote; followers write to each other only during elections), and
+// one reconnect keeps the batch — often a vote request — from being lost to a long-dead stream.
+rt::Status RaftTransport::write_frame(Peer& peer, const Bytes& frame, bool& reconnected) {
+  while (true) {
+    rt::Status written(rt::Errc::closed, "no connection");
+    if (std::shared_ptr<rt::Stream> stream = peer.stream) written = stream->write(frame, runtime_.now() + config_.write_timeout);
+    if (written.ok()) return written;
+    ++peer.stats.write_failures;
+    if (peer.stream) peer.stream->close();
+    peer.stream.reset();
+    if (reconnected) return written;
+    reconnected = true;
+    SLUICE_TRY(ensure_connected(peer));
+  }
+}
+
 void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch) {
   std::vector<FrameCounts> counts;
   std::vector<Bytes> frames = encode_frames(config_.self, id, batch, config_.frame_bytes_target, &counts);
   bool reconnected = false;
   for (size_t i = 0; i < frames.size(); ++i) {
-    rt::Status written(rt::Errc::closed, "closed by its watcher");
-    if (std::shared_ptr<rt::Stream> stream = peer.stream) written = stream->write(frames[i], runtime_.now() + config_.write_timeout);
-    if (!written.ok() && !reconnected) {
-      // The stream may be stale: the peer restarted since we last wrote (followers write to each
-      // other only during elections). One fresh connection, at once, keeps this batch — often a
-      // vote request — from being lost to a connection that died long ago.
-      ++peer.stats.write_failures;
-      if (peer.stream) peer.stream->close();
-      peer.stream.reset();
-      reconnected = true;
-      if (ensure_connected(peer).ok()) {
-        std::shared_ptr<rt::Stream> stream = peer.stream;
-        written = stream->write(frames[i], runtime_.now() + config_.write_timeout);
-      }
-    }
-    if (!written.ok()) {
-      ++peer.stats.write_failures;
+    if (!write_frame(peer, frames[i], reconnected).ok()) {
       for (size_t j = i; j < frames.size(); ++j) {
         peer.stats.messages_dropped += counts[j].messages + counts[j].heartbeats + counts[j].heartbeat_responses;
       }
-      if (peer.stream) peer.stream->close();
-      peer.stream.reset();
       return;
     }
     ++peer.stats.frames_sent;

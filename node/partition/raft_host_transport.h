@@ -90,6 +90,7 @@ class RaftTransport {
   void run_writer(raft::NodeId id, Peer& peer);
   runtime::Status ensure_connected(Peer& peer);
   void write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch);
+  runtime::Status write_frame(Peer& peer, const Bytes& frame, bool& reconnected);
   void run_reader(std::shared_ptr<runtime::Stream> stream);
   void watch_stream(Peer& peer, std::shared_ptr<runtime::Stream> stream);
   runtime::Status read_frame(runtime::Stream& stream, Bytes& payload);
