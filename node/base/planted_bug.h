@@ -1,0 +1,54 @@
+// Test-only switches that plant a known bug. A checker is only as good as the bugs it catches: for
+// every checker there is a planted bug that it must report, switched on through the config of the
+// component that has the bug (e.g. raft::RaftConfig::planted_bug) and, in the simulator, by a
+// scenario's `planted_bug = "<name>"`. Production configs never set one; `none` is the default
+// everywhere. The catalogue of bugs and the tests that plant them: docs/testing.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sluice {
+
+enum class PlantedBug : uint8_t {
+  none = 0,
+  // Raft core: a leader counts replicas of an entry of an earlier term to commit it (the bug of
+  // the Raft paper's Figure 8).
+  raft_commit_previous_term,
+  // Multi-Raft host: messages leave before the Ready that produced them is durable (a vote, a
+  // term or an append acknowledgement may be lost by a crash after the peer acted on it).
+  raft_send_before_persist,
+  // Multi-Raft host: storage sync is skipped (writes are treated as durable when written).
+  raft_skip_sync,
+  // SWIM: a member never refutes a suspicion about itself.
+  swim_no_refute,
+  // Partition log: sync() returns before the data is synced.
+  log_skip_sync,
+};
+
+inline constexpr PlantedBug kPlantedBugs[] = {
+    PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
+    PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::log_skip_sync,
+};
+
+constexpr std::string_view to_string(PlantedBug bug) {
+  switch (bug) {
+    case PlantedBug::none: return "none";
+    case PlantedBug::raft_commit_previous_term: return "raft_commit_previous_term";
+    case PlantedBug::raft_send_before_persist: return "raft_send_before_persist";
+    case PlantedBug::raft_skip_sync: return "raft_skip_sync";
+    case PlantedBug::swim_no_refute: return "swim_no_refute";
+    case PlantedBug::log_skip_sync: return "log_skip_sync";
+  }
+  return "unknown";
+}
+
+constexpr std::optional<PlantedBug> parse_planted_bug(std::string_view name) {
+  for (PlantedBug bug : kPlantedBugs) {
+    if (to_string(bug) == name) return bug;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sluice
