@@ -7,7 +7,8 @@
 #include <utility>
 
 #include "node/base/hash.h"
-#include "node/partition/raft_host.h"
+#include "node/multiraft/host.h"
+#include "node/partition/raft_storage.h"
 #include "sim/scenario.h"
 #include "sim/sim_runtime.h"
 #include "sim/toml_reader.h"
@@ -15,7 +16,7 @@
 namespace sluice::sim {
 namespace {
 
-using partition::GroupId;
+using multiraft::GroupId;
 
 constexpr uint16_t kRaftPort = 7100;
 constexpr int64_t kControlIntervalNs = 5'000'000;
@@ -45,11 +46,11 @@ class RaftWorkload;
 class RaftApp final : public NodeApp {
  public:
   RaftApp(SimRuntime& runtime, RaftWorkload& workload);
-  partition::RaftHost& host() { return host_; }
+  multiraft::RaftHost& host() { return host_; }
   const runtime::Status& start_status() const { return status_; }
 
  private:
-  partition::RaftHost host_;
+  multiraft::RaftHost host_;
   runtime::Status status_;
 };
 
@@ -75,9 +76,9 @@ class RaftWorkload final : public Workload {
   void report(Figures& figures) const override;
 
   // --- called by the nodes' apps (on their host fibers) ---
-  partition::RaftHostConfig host_config(NodeIndex node) const;
+  multiraft::RaftHostConfig host_config(NodeIndex node) const;
   raft::RaftConfig group_config(NodeIndex node) const;
-  partition::HostResult<std::unique_ptr<partition::GroupStorage>> storage(SimRuntime& runtime, GroupId group);
+  multiraft::HostResult<std::unique_ptr<multiraft::GroupStorage>> storage(SimRuntime& runtime, GroupId group);
   void on_apply(NodeIndex node, GroupId group, const raft::Entry& entry);
   void on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term);
   int64_t groups() const { return config_.groups; }
@@ -86,7 +87,7 @@ class RaftWorkload final : public Workload {
   }
 
  private:
-  partition::RaftHost* host(NodeIndex node) const {
+  multiraft::RaftHost* host(NodeIndex node) const {
     auto* app = dynamic_cast<RaftApp*>(world_.app(node));
     return app == nullptr ? nullptr : &app->host();
   }
@@ -141,15 +142,15 @@ RaftApp::RaftApp(SimRuntime& runtime, RaftWorkload& workload) : host_(runtime, w
       const GroupId group = kFirstGroup + static_cast<GroupId>(i);
       auto storage = workload.storage(runtime, group);
       if (!storage.ok()) return workload.fail(runtime.host().data() + std::string(": ") + storage.status().to_string());
-      partition::HostStatus added = host_.add_group(group, workload.group_config(node), std::move(storage).value(),
+      multiraft::HostStatus added = host_.add_group(group, workload.group_config(node), std::move(storage).value(),
                                                     [&workload, node](GroupId g, const raft::Entry& entry) { workload.on_apply(node, g, entry); });
       if (!added.ok()) return workload.fail("add_group: " + added.to_string());
     }
   });
 }
 
-partition::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
-  partition::RaftHostConfig config;
+multiraft::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
+  multiraft::RaftHostConfig config;
   config.tick_interval = std::chrono::milliseconds(config_.tick_ms);
   config.transport.self = raft_id(node);
   config.transport.port = kRaftPort;
@@ -170,19 +171,19 @@ raft::RaftConfig RaftWorkload::group_config(NodeIndex node) const {
   return config;
 }
 
-partition::HostResult<std::unique_ptr<partition::GroupStorage>> RaftWorkload::storage(SimRuntime& runtime, GroupId group) {
+multiraft::HostResult<std::unique_ptr<multiraft::GroupStorage>> RaftWorkload::storage(SimRuntime& runtime, GroupId group) {
   raft::ConfState bootstrap;
   for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(raft_id(static_cast<NodeIndex>(i)));
   if (config_.log_storage) {
     partition::RaftStorageOptions options;
     options.bootstrap = bootstrap;
     auto log = partition::LogRaftStorage::open(runtime.fs(), "raft-group-" + std::to_string(group), options);
-    if (!log.ok()) return partition::HostStatus(partition::HostErrc::storage_error, log.status().to_string());
-    return std::unique_ptr<partition::GroupStorage>(std::make_unique<partition::LogGroupStorage>(std::move(log).value()));
+    if (!log.ok()) return multiraft::HostStatus(multiraft::HostErrc::storage_error, log.status().to_string());
+    return std::unique_ptr<multiraft::GroupStorage>(std::move(log).value());
   }
   auto it = stores_.find({runtime.node(), group});
   if (it == stores_.end()) it = stores_.emplace(std::make_pair(runtime.node(), group), raft::MemoryLogStorage(bootstrap)).first;
-  return std::unique_ptr<partition::GroupStorage>(std::make_unique<partition::MemoryGroupStorage>(it->second));
+  return std::unique_ptr<multiraft::GroupStorage>(std::make_unique<multiraft::MemoryGroupStorage>(it->second));
 }
 
 void RaftWorkload::on_role(NodeIndex node, GroupId group, raft::Role role, raft::Term term) {
@@ -203,7 +204,7 @@ void RaftWorkload::on_apply(NodeIndex node, GroupId group, const raft::Entry& en
          std::to_string(it->second.first));
   }
   // A leader able to commit: it applied an entry of its own term (its no-op at the latest).
-  partition::RaftHost* h = host(node);
+  multiraft::RaftHost* h = host(node);
   const raft::RawNode* core = h == nullptr ? nullptr : h->group(group);
   if (victim_ && !elected_at_ns_ && core != nullptr && core->raft().role() == raft::Role::leader &&
       core->raft().term() == entry.term && entry.term > victim_term_) {
@@ -219,7 +220,7 @@ std::optional<NodeIndex> RaftWorkload::settled_leader(GroupId group) const {
   std::optional<NodeIndex> leader;
   raft::Index commit = 0;
   for (size_t i = 0; i < nodes_; ++i) {
-    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    multiraft::RaftHost* h = host(static_cast<NodeIndex>(i));
     const raft::RawNode* core = h == nullptr ? nullptr : h->group(group);
     if (core == nullptr || core->raft().role() != raft::Role::leader) continue;
     const raft::RaftLog& log = core->raft().log();
@@ -231,7 +232,7 @@ std::optional<NodeIndex> RaftWorkload::settled_leader(GroupId group) const {
   }
   if (!leader) return std::nullopt;
   for (size_t i = 0; i < nodes_; ++i) {
-    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    multiraft::RaftHost* h = host(static_cast<NodeIndex>(i));
     if (h == nullptr) return std::nullopt;
     const raft::RawNode* core = h->group(group);  // null while the node is still opening its storage
     if (core == nullptr || core->status().applied < commit) return std::nullopt;
@@ -291,12 +292,12 @@ void RaftWorkload::control_election() {
 RaftWorkload::Counters RaftWorkload::counters() const {
   Counters sum;
   for (size_t i = 0; i < nodes_; ++i) {
-    partition::RaftHost* h = host(static_cast<NodeIndex>(i));
+    multiraft::RaftHost* h = host(static_cast<NodeIndex>(i));
     if (h == nullptr) continue;
     sum.ticks += h->stats().ticks * (nodes_ - 1);  // one tick counts once per peer
     for (size_t j = 0; j < nodes_; ++j) {
       if (j == i) continue;
-      const partition::PeerStats peer = h->transport().peer_stats(raft_id(static_cast<NodeIndex>(j)));
+      const multiraft::PeerStats peer = h->transport().peer_stats(raft_id(static_cast<NodeIndex>(j)));
       sum.heartbeat_msgs += peer.heartbeat_msgs_sent;
       sum.response_msgs += peer.heartbeat_response_msgs_sent;
       sum.frames += peer.frames_sent;

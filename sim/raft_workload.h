@@ -1,4 +1,4 @@
-// The "raft" workload kind: every node runs the multi-Raft host (node/partition/raft_host.h)
+// The "raft" workload kind: every node runs the multi-Raft host (node/multiraft/host.h)
 // with one or many groups whose voters are all nodes; a controller outside the nodes measures
 // (issue 4's figures) and safety is checked on every apply and every leadership change.
 //

@@ -366,7 +366,7 @@ Status LogRaftStorage::apply_log_start_jump(const raft::LogStartJump& jump, std:
   return Status();
 }
 
-Status LogRaftStorage::append(const std::vector<raft::Entry>& entries) {
+Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
   if (entries.empty()) return Status();
   const Index first = entries.front().index;
   if (first <= pending_.base_index || first > last_index() + 1) {
@@ -392,7 +392,8 @@ Status LogRaftStorage::append(const std::vector<raft::Entry>& entries) {
   return Status();
 }
 
-void LogRaftStorage::save(const std::optional<raft::HardState>& hard_state, const std::optional<raft::ConfState>& conf_state) {
+void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state,
+                                const std::optional<raft::ConfState>& conf_state) {
   if (hard_state) pending_.hard_state = *hard_state;
   if (conf_state) pending_.conf_state = *conf_state;
 }

@@ -22,10 +22,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "node/log/log.h"
+#include "node/multiraft/group_storage.h"
 #include "node/raft/storage.h"
 #include "runtime/fs.h"
 
@@ -49,7 +51,7 @@ struct PersistedRaftState {
   friend bool operator==(const PersistedRaftState&, const PersistedRaftState&) = default;
 };
 
-class LogRaftStorage final : public raft::RaftLogStorage {
+class LogRaftStorage final : public multiraft::GroupStorage {
  public:
   // Opens (recovering) or creates the storage in `dir` (created if missing; "" is not allowed).
   static raft::Result<std::unique_ptr<LogRaftStorage>> open(runtime::Filesystem& fs, std::string dir,
@@ -70,14 +72,16 @@ class LogRaftStorage final : public raft::RaftLogStorage {
   // 1. Discards the log: it restarts empty after jump.index / jump.term, its first record at
   //    `start_offset` (default: the current end offset). Takes effect durably at sync().
   raft::Status apply_log_start_jump(const raft::LogStartJump& jump, std::optional<uint64_t> start_offset = {});
+  raft::Status reset_to(const raft::LogStartJump& jump) override { return apply_log_start_jump(jump); }
   // 2. Appends entries continuing the log at or before its end; the stable suffix from
   //    entries[0].index on is removed first (durably, as a conflict requires).
-  raft::Status append(const std::vector<raft::Entry>& entries);
+  raft::Status append(std::span<const raft::Entry> entries) override;
   // 3. Records hard state and membership (either may be absent: unchanged).
-  void save(const std::optional<raft::HardState>& hard_state, const std::optional<raft::ConfState>& conf_state);
+  void save_state(const std::optional<raft::HardState>& hard_state,
+                  const std::optional<raft::ConfState>& conf_state) override;
   // 4. Everything above is durable when this returns ok: the log is synced, then the state file
   //    written. After a failure the storage may be unusable (log `failed`): reopen it.
-  raft::Status sync();
+  raft::Status sync() override;
 
   // Retention: removes entries up to `index`, which becomes the log base. Entry index + 1 must
   // start a segment (whole segments only: see index_before_offset). Durable when it returns.

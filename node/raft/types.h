@@ -6,16 +6,17 @@
 #include <string_view>
 
 #include "node/base/bytes.h"
+#include "node/base/ids.h"
 #include "node/base/status.h"
 
 namespace sluice::raft {
 
-using NodeId = uint64_t;
+using NodeId = sluice::NodeId;
 using Term = uint64_t;
 using Index = uint64_t;
 
 // Node ids start at 1; 0 means "nobody" (no vote cast, no known leader).
-inline constexpr NodeId kNoNode = 0;
+using sluice::kNoNode;
 
 enum class Errc {
   ok = 0,

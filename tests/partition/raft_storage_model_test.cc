@@ -72,7 +72,7 @@ RC_GTEST_PROP(RaftStorageModel, BehavesLikeMemoryLogStorage, ()) {
       RC_ASSERT(model.append(entries).ok());
     } else if (choice < 60) {  // hard state
       const raft::HardState hard{term, *rc::gen::inRange<uint64_t>(0, 4), model.last_index()};
-      storage->save(hard, std::nullopt);
+      storage->save_state(hard, std::nullopt);
       model.set_hard_state(hard);
     } else if (choice < 75) {
       RC_ASSERT(storage->sync().ok());

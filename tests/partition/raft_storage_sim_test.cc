@@ -157,7 +157,7 @@ class DriverApp final : public sim::NodeApp {
     image.entries.resize(first - image.base_index - 1);
     image.entries.insert(image.entries.end(), entries.begin(), entries.end());
     if (image.hard_state.term < term) image.hard_state.term = term;
-    storage.save(image.hard_state, std::nullopt);  // a newer term reaches the Ready's hard state too
+    storage.save_state(image.hard_state, std::nullopt);  // a newer term reaches the Ready's hard state too
     SLUICE_TRY(storage.append(entries));
     oracle_.before_append.reset();
     return raft::Status();
@@ -169,7 +169,7 @@ class DriverApp final : public sim::NodeApp {
     hard.vote = below(4);
     const Index last = oracle_.current.last_index();
     if (hard.commit < last) hard.commit += below(last - hard.commit + 1);
-    storage.save(hard, std::nullopt);
+    storage.save_state(hard, std::nullopt);
   }
 
   raft::Status sync(LogRaftStorage& storage) {
@@ -195,7 +195,7 @@ class DriverApp final : public sim::NodeApp {
     image.hard_state.commit = index;
     ++oracle_.jumps;
     SLUICE_TRY(storage.apply_log_start_jump({index, term}));
-    storage.save(image.hard_state, std::nullopt);
+    storage.save_state(image.hard_state, std::nullopt);
     return raft::Status();
   }
 

@@ -86,7 +86,7 @@ TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
   {
     auto storage = open_ok(rig);
     RS_ASSERT_OK(storage->append(entries));
-    storage->save(hard, conf);
+    storage->save_state(hard, conf);
     RS_ASSERT_OK(storage->sync());
     EXPECT_EQ(all_entries(*storage), entries);
   }
@@ -103,7 +103,7 @@ TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
 TEST(RaftStorage, TermsAcrossSegmentsAndAtTheBase) {
   DiskRig rig;
   auto storage = open_ok(rig, true);
-  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append({make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
+  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append(std::vector<Entry>{make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
   RS_ASSERT_OK(storage->sync());
   ASSERT_GT(storage->log().segments().size(), 3u);
   for (Index index = 1; index <= 120; ++index) EXPECT_EQ(*storage->term(index), 1 + index / 10) << index;
@@ -140,7 +140,7 @@ TEST(RaftStorage, AppendReplacesAConflictingSuffix) {
   EXPECT_EQ(*storage->term(5), 1u);
   EXPECT_EQ(*storage->term(6), 2u);
   EXPECT_EQ(storage->append(make_entries(10, 11, 2)).code(), Errc::invalid_argument);  // gap
-  EXPECT_EQ(storage->append({make_entry(1, 2), make_entry(3, 2)}).code(), Errc::invalid_argument);
+  EXPECT_EQ(storage->append(std::vector<Entry>{make_entry(1, 2), make_entry(3, 2)}).code(), Errc::invalid_argument);
   RS_ASSERT_OK(storage->sync());
   storage.reset();
   storage = open_ok(rig);
@@ -157,10 +157,10 @@ TEST(RaftStorage, UnsyncedWritesMayBeLostButNeverHalfway) {
   {
     auto storage = open_ok(rig);
     RS_ASSERT_OK(storage->append(make_entries(1, 6, 1)));
-    storage->save(HardState{1, 1, 3}, std::nullopt);
+    storage->save_state(HardState{1, 1, 3}, std::nullopt);
     RS_ASSERT_OK(storage->sync());
     RS_ASSERT_OK(storage->append(make_entries(6, 9, 1)));
-    storage->save(HardState{2, 0, 7}, std::nullopt);  // never synced
+    storage->save_state(HardState{2, 0, 7}, std::nullopt);  // never synced
   }
   rig.crash(7);
   auto storage = open_ok(rig);
@@ -185,7 +185,7 @@ TEST(RaftStorage, LogStartJumpRestartsTheLogAfterTheJumpPoint) {
     EXPECT_EQ(*storage->term(50), 3u);
     EXPECT_EQ(storage->term(49).code(), Errc::compacted);
     RS_ASSERT_OK(storage->append(make_entries(51, 54, 4)));
-    storage->save(HardState{4, 0, 50}, std::nullopt);
+    storage->save_state(HardState{4, 0, 50}, std::nullopt);
     // Not synced: a crash brings back the old log and state.
   }
   rig.crash(3);
@@ -196,7 +196,7 @@ TEST(RaftStorage, LogStartJumpRestartsTheLogAfterTheJumpPoint) {
     EXPECT_EQ(storage->initial_state().hard_state, HardState{});
     RS_ASSERT_OK(storage->apply_log_start_jump({50, 3}, 7000));
     RS_ASSERT_OK(storage->append(make_entries(51, 54, 4)));
-    storage->save(HardState{4, 0, 50}, std::nullopt);
+    storage->save_state(HardState{4, 0, 50}, std::nullopt);
     RS_ASSERT_OK(storage->sync());
     EXPECT_EQ(storage->log().start_offset(), 7000u);
   }
@@ -215,7 +215,7 @@ TEST(RaftStorage, LogStartJumpRestartsTheLogAfterTheJumpPoint) {
 TEST(RaftStorage, RetentionCutsWholeSegmentsAndKeepsTheBaseTerm) {
   DiskRig rig;
   auto storage = open_ok(rig, true);
-  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append({make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
+  for (Index index = 1; index <= 120; ++index) RS_ASSERT_OK(storage->append(std::vector<Entry>{make_entry(index, 1 + index / 10, EntryType::normal, 100)}));
   RS_ASSERT_OK(storage->sync());
   const std::vector<log::SegmentInfo> segments = storage->log().segments();
   const std::optional<uint64_t> cut = log::retention_cut(segments, {.bytes_max = 8 * 1024}, 0);
@@ -268,7 +268,7 @@ TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
   {
     auto storage = open_ok(rig);
     RS_ASSERT_OK(storage->append(make_entries(1, 4, 1)));
-    storage->save(HardState{1, 1, 2}, std::nullopt);
+    storage->save_state(HardState{1, 1, 2}, std::nullopt);
     RS_ASSERT_OK(storage->sync());
   }
   runtime::Result<std::unique_ptr<runtime::File>> opened = rig.fs->open("p0/raft-state", runtime::OpenMode::read_write);

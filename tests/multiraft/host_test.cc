@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "node/partition/raft_host.h"
-#include "node/partition/raft_host_codec.h"
+#include "node/multiraft/host.h"
+#include "node/partition/raft_storage.h"
+#include "node/multiraft/codec.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 namespace {
 
 using raft::Entry;
@@ -128,11 +129,12 @@ std::unique_ptr<GroupStorage> open_storage(Rig& rig, sim::SimRuntime& runtime, G
   raft::ConfState conf;
   for (size_t i = 0; i < rig.nodes(); ++i) conf.voters.insert(raft_id(static_cast<sim::NodeIndex>(i)));
   if (rig.log_storage) {
-    RaftStorageOptions options;
+    partition::RaftStorageOptions options;
     options.bootstrap = conf;
-    auto log = LogRaftStorage::open(runtime.fs(), "raft-group-" + std::to_string(group), options);
+    auto log = partition::LogRaftStorage::open(runtime.fs(), "raft-group-" + std::to_string(group), options);
     EXPECT_TRUE(log.ok()) << log.status().to_string();
-    return log.ok() ? std::make_unique<LogGroupStorage>(std::move(log).value()) : nullptr;
+    if (!log.ok()) return nullptr;
+    return std::move(log).value();
   }
   auto it = rig.stores.find({runtime.node(), group});
   if (it == rig.stores.end()) it = rig.stores.emplace(std::make_pair(runtime.node(), group), raft::MemoryLogStorage(conf)).first;
@@ -557,4 +559,4 @@ TEST(RaftHostCodec, TruncationsAreRejectedAndBitFlipsNeverCrash) {
 }
 
 }  // namespace
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

@@ -1,49 +1,11 @@
-#include "node/partition/raft_host.h"
+#include "node/multiraft/host.h"
 
 #include <string>
 #include <utility>
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 
 namespace rt = sluice::runtime;
-
-HostStatus MemoryGroupStorage::reset_to(const raft::LogStartJump& jump) {
-  log_.reset_to(jump.index, jump.term);
-  return HostStatus();
-}
-
-HostStatus MemoryGroupStorage::append(std::span<const raft::Entry> entries) {
-  raft::Status status = log_.append(entries);
-  if (!status.ok()) return HostStatus(HostErrc::storage_error, status.to_string());
-  return HostStatus();
-}
-
-HostStatus MemoryGroupStorage::save_state(const std::optional<raft::HardState>& hard,
-                                          const std::optional<raft::ConfState>& conf) {
-  if (hard) log_.set_hard_state(*hard);
-  if (conf) log_.set_conf_state(*conf);
-  return HostStatus();
-}
-
-namespace {
-HostStatus from_raft(const raft::Status& status) {
-  if (status.ok()) return HostStatus();
-  return HostStatus(HostErrc::storage_error, status.to_string());
-}
-}  // namespace
-
-HostStatus LogGroupStorage::reset_to(const raft::LogStartJump& jump) { return from_raft(log_->apply_log_start_jump(jump)); }
-
-HostStatus LogGroupStorage::append(std::span<const raft::Entry> entries) {
-  return from_raft(log_->append(std::vector<raft::Entry>(entries.begin(), entries.end())));
-}
-
-HostStatus LogGroupStorage::save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) {
-  log_->save(hard, conf);
-  return HostStatus();
-}
-
-HostStatus LogGroupStorage::sync() { return from_raft(log_->sync()); }
 
 RaftHost::RaftHost(rt::Runtime& runtime, RaftHostConfig config)
     : runtime_(runtime),
@@ -237,10 +199,10 @@ void RaftHost::process_readies() {
 // retried: the core assumes what it handed out will be made durable).
 bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
   if (!ready.must_sync()) return true;
-  HostStatus status;
+  raft::Status status;
   if (ready.log_start_jump) status = group.storage->reset_to(*ready.log_start_jump);
   if (status.ok() && !ready.entries.empty()) status = group.storage->append(ready.entries);
-  if (status.ok() && (ready.hard_state || ready.conf_state)) status = group.storage->save_state(ready.hard_state, ready.conf_state);
+  if (status.ok() && (ready.hard_state || ready.conf_state)) group.storage->save_state(ready.hard_state, ready.conf_state);
   if (status.ok()) status = group.storage->sync();
   ++stats_.syncs;
   if (status.ok()) return true;
@@ -370,4 +332,4 @@ void RaftHost::expire_proposals() {
   }
 }
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

@@ -19,70 +19,12 @@
 #include <optional>
 #include <span>
 
-#include "node/partition/raft_host_transport.h"
-#include "node/partition/raft_storage.h"
-#include "node/raft/memory_storage.h"
+#include "node/multiraft/group_storage.h"
+#include "node/multiraft/transport.h"
 #include "node/raft/raw_node.h"
 #include "runtime/runtime.h"
 
-namespace sluice::partition {
-
-// The write side of a group's Raft log that the host needs, on top of what the core reads.
-// The seam between the host and the log: MemoryGroupStorage today, the partition log
-// (LogRaftStorage) when it lands.
-class GroupStorage : public raft::RaftLogStorage {
- public:
-  // Ready::log_start_jump: the log restarts empty after jump.index/jump.term.
-  virtual HostStatus reset_to(const raft::LogStartJump& jump) = 0;
-  // Ready::entries: appended, replacing any suffix from entries[0].index on.
-  virtual HostStatus append(std::span<const raft::Entry> entries) = 0;
-  // Ready::hard_state and conf_state, written together atomically (either may be absent).
-  virtual HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) = 0;
-  // Makes everything above durable.
-  virtual HostStatus sync() = 0;
-};
-
-// GroupStorage over a raft::MemoryLogStorage owned elsewhere (by a simulation workload or test,
-// so that it outlives a simulated crash of the node: writes count as durable at once).
-class MemoryGroupStorage final : public GroupStorage {
- public:
-  explicit MemoryGroupStorage(raft::MemoryLogStorage& log) : log_(log) {}
-  raft::InitialState initial_state() override { return log_.initial_state(); }
-  raft::Index first_index() override { return log_.first_index(); }
-  raft::Index last_index() override { return log_.last_index(); }
-  raft::Result<raft::Term> term(raft::Index index) override { return log_.term(index); }
-  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
-    return log_.entries(lo, hi, bytes_max);
-  }
-  HostStatus reset_to(const raft::LogStartJump& jump) override;
-  HostStatus append(std::span<const raft::Entry> entries) override;
-  HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) override;
-  HostStatus sync() override { return HostStatus(); }
-
- private:
-  raft::MemoryLogStorage& log_;
-};
-
-// GroupStorage over the partition log (LogRaftStorage, raft_storage.h), which it owns.
-class LogGroupStorage final : public GroupStorage {
- public:
-  explicit LogGroupStorage(std::unique_ptr<LogRaftStorage> log) : log_(std::move(log)) {}
-  raft::InitialState initial_state() override { return log_->initial_state(); }
-  raft::Index first_index() override { return log_->first_index(); }
-  raft::Index last_index() override { return log_->last_index(); }
-  raft::Result<raft::Term> term(raft::Index index) override { return log_->term(index); }
-  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
-    return log_->entries(lo, hi, bytes_max);
-  }
-  HostStatus reset_to(const raft::LogStartJump& jump) override;
-  HostStatus append(std::span<const raft::Entry> entries) override;
-  HostStatus save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) override;
-  HostStatus sync() override;
-  LogRaftStorage& log() { return *log_; }
-
- private:
-  std::unique_ptr<LogRaftStorage> log_;
-};
+namespace sluice::multiraft {
 
 // Called on the host fiber for every committed entry, in order; must not block for long (the
 // whole node's Raft traffic waits). Committed entries after the last applied membership change
@@ -212,4 +154,4 @@ class RaftHost {
   HostStats stats_;
 };
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

@@ -1,11 +1,11 @@
-// Error codes of the multi-Raft host (raft_host.h) and its transport and frame codec.
+// Error codes of the multi-Raft host (host.h) and its transport and frame codec.
 #pragma once
 
 #include <string_view>
 
 #include "node/base/status.h"
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 
 enum class HostErrc {
   ok = 0,
@@ -44,4 +44,4 @@ using HostStatus = BasicStatus<HostErrc>;
 template <typename T>
 using HostResult = BasicResult<T, HostErrc>;
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "node/base/bytes.h"
-#include "node/partition/raft_host_errors.h"
+#include "node/base/ids.h"
+#include "node/multiraft/errors.h"
 #include "node/raft/message.h"
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 
-using GroupId = uint64_t;
+using sluice::GroupId;  // node/base/ids.h
 
 struct GroupMessage {
   GroupId group = 0;
@@ -63,4 +64,4 @@ struct DecodedFrame {
 // accepts it, every enum is known, every count is within its bound and `to` is `self`.
 HostResult<DecodedFrame> decode_frame(ByteSpan payload, raft::NodeId self);
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

@@ -1,9 +1,9 @@
-#include "node/partition/raft_host_transport.h"
+#include "node/multiraft/transport.h"
 
 #include <algorithm>
 #include <utility>
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 
 namespace rt = sluice::runtime;
 
@@ -180,4 +180,4 @@ void RaftTransport::run_reader(std::shared_ptr<rt::Stream> stream) {
   }
 }
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

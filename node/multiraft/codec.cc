@@ -1,4 +1,4 @@
-#include "node/partition/raft_host_codec.h"
+#include "node/multiraft/codec.h"
 
 #include <cstring>
 #include <set>
@@ -7,7 +7,7 @@
 
 #include "node/wire/raft_generated.h"
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 namespace {
 
 namespace fb = sluice::wire;
@@ -237,4 +237,4 @@ HostResult<DecodedFrame> decode_frame(ByteSpan payload, raft::NodeId self) {
   return out;
 }
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft

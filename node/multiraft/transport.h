@@ -14,10 +14,10 @@
 #include <memory>
 #include <vector>
 
-#include "node/partition/raft_host_codec.h"
+#include "node/multiraft/codec.h"
 #include "runtime/runtime.h"
 
-namespace sluice::partition {
+namespace sluice::multiraft {
 
 struct TransportConfig {
   raft::NodeId self = raft::kNoNode;
@@ -103,4 +103,4 @@ class RaftTransport {
   size_t inbound_connections_ = 0;
 };
 
-}  // namespace sluice::partition
+}  // namespace sluice::multiraft
