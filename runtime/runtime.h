@@ -55,7 +55,8 @@ class Runtime : public TimerSource {
   virtual Scheduler& scheduler() = 0;
 
   // --- written once over the scheduler ---
-  Task spawn(std::string_view name, std::function<void()> body) {
+  // The body may own move-only things (a stream, a reply sender).
+  Task spawn(std::string_view name, UniqueFunction<void()> body) {
     return Task(&scheduler(), scheduler().spawn(name, std::move(body)));
   }
   Status sleep_until(Instant deadline) { return scheduler().sleep_until(deadline); }

@@ -29,7 +29,7 @@ struct Scheduler::Fiber {
   uint64_t generation = 0;  // bumped on every wake: older tokens go stale
   bool cancel_requested = false;
   bool started = false;
-  std::function<void()> body;
+  UniqueFunction<void()> body;
   std::shared_ptr<TaskState> task;
   ctx::stack_context stack;  // for sanitizer annotations
   void* fake_stack = nullptr;
@@ -42,7 +42,7 @@ Scheduler::Scheduler(TimerSource& timers, size_t stack_bytes) : timers_(timers),
 
 Scheduler::~Scheduler() { shutdown(); }
 
-std::shared_ptr<TaskState> Scheduler::spawn(std::string_view name, std::function<void()> body) {
+std::shared_ptr<TaskState> Scheduler::spawn(std::string_view name, UniqueFunction<void()> body) {
   auto task = std::make_shared<TaskState>();
   task->name = std::string(name);
   if (shutting_down_) {
@@ -84,7 +84,7 @@ void Scheduler::run_body(Fiber& fiber) {
 
 void Scheduler::finish(Fiber& fiber) {
   fiber.state = FiberState::finished;
-  fiber.body = nullptr;  // release captures while the fiber still runs
+  fiber.body = {};  // release captures while the fiber still runs
   fiber.task->finished = true;
   fiber.task->joiners.wake_all(*this);
 }

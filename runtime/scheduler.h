@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "node/base/unique_function.h"
 #include "runtime/errors.h"
 #include "runtime/time.h"
 
@@ -56,7 +57,7 @@ class Scheduler {
 
   // Creates a fiber, ready to run. Callable from inside or outside fibers. During shutdown it
   // creates nothing and returns a task that reads as finished.
-  std::shared_ptr<TaskState> spawn(std::string_view name, std::function<void()> body);
+  std::shared_ptr<TaskState> spawn(std::string_view name, UniqueFunction<void()> body);
 
   // Runs ready fibers until none is ready, or until `resumes_max` resumes were made (a reactor
   // passes a bound so fibers that keep yielding cannot starve its I/O polling). Call only from

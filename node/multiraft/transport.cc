@@ -8,34 +8,17 @@ namespace sluice::multiraft {
 namespace rt = sluice::runtime;
 
 RaftTransport::RaftTransport(rt::Runtime& runtime, TransportConfig config)
-    : runtime_(runtime), config_(std::move(config)), inbound_(runtime.scheduler(), config_.inbound_messages_max) {
+    : runtime_(runtime),
+      config_(std::move(config)),
+      inbound_(runtime.scheduler(), config_.inbound_messages_max),
+      acceptor_(runtime, "raft", config_.inbound_connections_max) {
   for (const auto& [id, address] : config_.peers) {
     if (id != config_.self) peers_.emplace(id, std::make_unique<Peer>(runtime.scheduler(), address));
   }
 }
 
 rt::Status RaftTransport::start() {
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::Listener> listener, runtime_.listen(config_.port));
-  // std::function needs a copyable capture, so the listener moves into a shared_ptr.
-  auto shared_listener = std::shared_ptr<rt::Listener>(std::move(listener));
-  runtime_.spawn("raft-accept", [this, shared_listener] {
-    while (true) {
-      auto accepted = shared_listener->accept();
-      if (!accepted.ok()) return;
-      std::shared_ptr<rt::Stream> stream = std::move(accepted).value();
-      if (inbound_connections_ >= config_.inbound_connections_max) {
-        ++stats_.connections_refused;
-        stream->close();
-        continue;
-      }
-      ++stats_.connections_accepted;
-      ++inbound_connections_;
-      runtime_.spawn("raft-read", [this, stream] {
-        run_reader(stream);
-        --inbound_connections_;
-      });
-    }
-  });
+  SLUICE_TRY(acceptor_.start(config_.port, [this](std::unique_ptr<rt::Stream> stream) { run_reader(*stream); }));
   for (auto& [id, peer] : peers_) {
     runtime_.spawn("raft-write", [this, id = id, peer = peer.get()] { run_writer(id, *peer); });
   }
@@ -162,15 +145,15 @@ rt::Status RaftTransport::read_frame(rt::Stream& stream, Bytes& payload) {
 
 // One per inbound connection. Any malformed frame ends the connection: after a bad frame the
 // framing itself cannot be trusted.
-void RaftTransport::run_reader(std::shared_ptr<rt::Stream> stream) {
+void RaftTransport::run_reader(rt::Stream& stream) {
   Bytes payload;
   while (true) {
-    rt::Status status = read_frame(*stream, payload);
+    rt::Status status = read_frame(stream, payload);
     HostResult<DecodedFrame> frame = HostStatus(HostErrc::malformed, status.to_string());
     if (status.ok()) frame = decode_frame(payload, config_.self);
     if (!frame.ok()) {
       if (status.ok() || status.code() == rt::Errc::invalid_argument) ++stats_.frames_malformed;
-      stream->close();
+      stream.close();
       return;
     }
     ++stats_.frames_received;

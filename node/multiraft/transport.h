@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "node/multiraft/codec.h"
+#include "runtime/accept_loop.h"
 #include "runtime/runtime.h"
 
 namespace sluice::multiraft {
@@ -70,7 +71,12 @@ class RaftTransport {
   void flush();
 
   runtime::Channel<GroupMessage>& inbound() { return inbound_; }
-  const TransportStats& stats() const { return stats_; }
+  TransportStats stats() const {
+    TransportStats stats = stats_;
+    stats.connections_accepted = acceptor_.stats().accepted;
+    stats.connections_refused = acceptor_.stats().refused;
+    return stats;
+  }
   // Zeroes for a peer not in `peers`.
   PeerStats peer_stats(raft::NodeId peer) const;
   const TransportConfig& config() const { return config_; }
@@ -91,7 +97,7 @@ class RaftTransport {
   runtime::Status ensure_connected(Peer& peer);
   void write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch);
   runtime::Status write_frame(Peer& peer, const Bytes& frame, bool& reconnected);
-  void run_reader(std::shared_ptr<runtime::Stream> stream);
+  void run_reader(runtime::Stream& stream);
   void watch_stream(Peer& peer, std::shared_ptr<runtime::Stream> stream);
   runtime::Status read_frame(runtime::Stream& stream, Bytes& payload);
 
@@ -100,7 +106,7 @@ class RaftTransport {
   std::map<raft::NodeId, std::unique_ptr<Peer>> peers_;
   runtime::Channel<GroupMessage> inbound_;
   TransportStats stats_;
-  size_t inbound_connections_ = 0;
+  runtime::AcceptLoop acceptor_;
 };
 
 }  // namespace sluice::multiraft

@@ -36,6 +36,7 @@ rt::Result<Bytes> read_frame(rt::Stream& stream, Instant deadline) {
 Driver::Driver(rt::Runtime& runtime, DriverConfig config)
     : runtime_(runtime),
       config_(std::move(config)),
+      push_pull_acceptor_(runtime, "swim-push-pull", config_.push_pulls_served_max),
       core_(config_.core, Prng(runtime.random()), static_cast<uint64_t>(rt::to_ns(runtime.now()) / 1'000'000)) {}
 
 uint64_t Driver::now_ms() { return static_cast<uint64_t>(rt::to_ns(runtime_.now()) / 1'000'000); }
@@ -45,16 +46,7 @@ rt::Status Driver::start() {
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::Listener> listener, runtime_.listen(config_.port));
   core_.join(config_.seeds, now_ms());
   runtime_.spawn("swim-datagrams", [this] { run_datagrams(); });
-  // The listener moves into its fiber: std::function needs a copyable capture.
-  auto shared_listener = std::shared_ptr<rt::Listener>(std::move(listener));
-  runtime_.spawn("swim-push-pull-listener", [this, shared_listener] {
-    while (true) {
-      auto accepted = shared_listener->accept();
-      if (!accepted.ok()) return;
-      std::shared_ptr<rt::Stream> stream = std::move(accepted).value();
-      runtime_.spawn("swim-push-pull-serve", [this, stream] { serve_push_pull(*stream); });
-    }
-  });
+  push_pull_acceptor_.start(std::move(listener), [this](std::unique_ptr<rt::Stream> stream) { serve_push_pull(*stream); });
   return rt::Status();
 }
 

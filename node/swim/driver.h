@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "node/swim/core.h"
+#include "runtime/accept_loop.h"
 #include "runtime/runtime.h"
 
 namespace sluice::swim {
@@ -19,7 +20,8 @@ struct DriverConfig {
   Config core;                       // core.self_address must be "<runtime host>:<port>"
   uint16_t port = 7946;              // UDP for datagrams, TCP for push-pull
   std::vector<std::string> seeds;    // "host:port"; empty for the first member
-  size_t push_pulls_in_flight_max = 4;
+  size_t push_pulls_in_flight_max = 4;   // we started
+  size_t push_pulls_served_max = 64;     // peers started (more at once are closed at once)
   runtime::Duration push_pull_timeout = std::chrono::seconds(3);
   size_t subscribers_max = 16;
 };
@@ -52,7 +54,6 @@ class Driver {
  private:
   uint64_t now_ms();
   void run_datagrams();
-  void run_push_pull_listener(std::unique_ptr<runtime::Listener> listener);
   void push_pull_with(std::string to, bool join);
   void serve_push_pull(runtime::Stream& stream);
   runtime::Status exchange(runtime::Stream& stream, bool send_first, bool join);
@@ -60,6 +61,7 @@ class Driver {
 
   runtime::Runtime& runtime_;
   DriverConfig config_;
+  runtime::AcceptLoop push_pull_acceptor_;
   Core core_;
   DriverStats stats_;
   std::unique_ptr<runtime::DatagramSocket> socket_;
