@@ -1,5 +1,6 @@
 // Log: construction, queries, the open-file cache and the read path.
 #include "node/log/log.h"
+#include "node/log/io_errors.h"
 
 #include <algorithm>
 

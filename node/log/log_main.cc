@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "node/log/log.h"
+#include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
 #include "node/log/verify.h"
 #include "runtime/epoll/epoll_runtime.h"

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "node/log/log.h"
+#include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
 
 namespace sluice::log {

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "node/log/log.h"
+#include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
 
 namespace sluice::log {

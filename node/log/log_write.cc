@@ -1,5 +1,6 @@
 // Log: appends, sync, roll, close, and what happens when a write fails.
 #include "node/log/log.h"
+#include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
 
 namespace sluice::log {

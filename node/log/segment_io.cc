@@ -1,4 +1,5 @@
 #include "node/log/segment_io.h"
+#include "node/log/io_errors.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,5 @@
 #include "node/log/verify.h"
+#include "node/log/io_errors.h"
 
 #include <algorithm>
 #include <map>
