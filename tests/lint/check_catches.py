@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""ctest `lint_determinism_catches`: runs tools/lint-determinism on the fixture tree and checks
-that it exits 1 and reports exactly the lines marked `expect-violation` (on the line itself, or a
-line holding only `// expect-violation below` marks the next line), each with a reason.
+"""Self-test of a lint (ctest `lint_determinism_catches`, `lint_layering_catches`): runs
+`LINT --root FIXTURE_ROOT` and checks that it exits 1 and reports exactly the lines marked
+`expect-violation` (on the line itself, or a line holding only `// expect-violation below` marks
+the next line), each as `path:line: reason`.
 
 usage: check_catches.py LINT FIXTURE_ROOT
+  tests/lint/check_catches.py tools/lint-determinism tests/lint/fixture
+  tests/lint/check_catches.py tools/lint-layering tests/lint/layering_fixture
 """
 
 import os

@@ -1,0 +1,2 @@
+#pragma once
+#include "node/base/bytes.h"
