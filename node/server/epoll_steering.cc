@@ -1,0 +1,77 @@
+#include "node/server/epoll_steering.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace sluice::server {
+
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  return out + "\"";
+}
+
+namespace {
+
+// Empty when `out` is set up; otherwise why steering is unavailable.
+std::string attach_steering(const SteeringRequest& request, Steering& out) {
+#ifdef SLUICE_HAVE_BPF
+  namespace bpf = sluice::bpf;
+  bpf::SteeringOptions options;
+  options.host = request.host;
+  options.membership_port = request.membership_port;
+  options.partition_ports = request.partition_ports;
+  options.interface = request.interface;
+  if (options.interface.empty()) {
+    auto found = bpf::interface_for_address(request.host);
+    if (!found.ok()) return found.status().to_string();
+    options.interface = *found;
+  }
+  auto programs = bpf::MembershipSteering::attach(options);
+  if (!programs.ok()) return programs.status().to_string();
+  auto socket = (*programs)->open_membership_socket();
+  if (!socket.ok()) return socket.status().to_string();
+  out.programs = std::move(programs).value();
+  out.socket = rt::epoll::UniqueFd(socket->release());
+  out.interface = options.interface;
+  return "";
+#else
+  (void)request;
+  (void)out;
+  return "built without BPF (SLUICE_BPF=OFF)";
+#endif
+}
+
+}  // namespace
+
+std::string steering_counters(const Steering& steering) {
+#ifdef SLUICE_HAVE_BPF
+  if (!steering.programs) return "";
+  auto counters = steering.programs->counters();
+  return " " + (counters.ok() ? counters->to_key_values() : "xdp_counters_error=" + quoted(counters.status().to_string()));
+#else
+  (void)steering;
+  return "";
+#endif
+}
+
+bool set_up_steering(const SteeringRequest& request, Steering& out) {
+  if (request.mode == "off") {
+    std::printf("event=membership_socket kind=udp reason=\"--xdp=off\"\n");
+    return true;
+  }
+  const std::string unavailable = attach_steering(request, out);
+  if (unavailable.empty()) {
+    std::printf("event=membership_socket kind=steered xdp_mode=skb interface=%s steering=sk_lookup\n",
+                out.interface.c_str());
+    return true;
+  }
+  if (request.mode == "on") {
+    std::cerr << "sluice-node: --xdp=on but BPF steering is unavailable: " << unavailable << "\n";
+    return false;
+  }
+  std::printf("event=membership_socket kind=udp reason=%s\n", quoted(unavailable).c_str());
+  return true;
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,39 @@
+// A node's identity, recorded in its data directory (docs/formats/data-dir.md): the cluster it
+// belongs to and its node id. Written once, when the data directory is new; from then on a node
+// refuses to start on the directory with another cluster id or node id, so a disk moved to the
+// wrong machine (or a config naming the wrong id) cannot join a cluster under a false name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "node/base/bytes.h"
+#include "node/base/ids.h"
+#include "node/base/status.h"
+#include "runtime/fs.h"
+
+namespace sluice::server {
+
+struct Identity {
+  uint64_t cluster_id = 0;
+  NodeId node_id = kNoNode;
+
+  friend bool operator==(const Identity&, const Identity&) = default;
+};
+
+inline constexpr std::string_view kIdentityFile = "node.identity";
+inline constexpr size_t kIdentityFileBytesMax = 4096;
+
+// The file's bytes, and back. Decoding rejects anything but exactly this format.
+Bytes encode_identity(const Identity& identity);
+runtime::Result<Identity> decode_identity(ByteSpan bytes);
+
+// Reads the identity of the data directory `fs` is rooted at, or creates it from `wanted` (with
+// a node id drawn from `random_node_id` when wanted.node_id is 0). A stored identity that
+// differs from a non-zero wanted field is refused with invalid_argument naming both. Durable
+// when it returns (the file is written to a temporary name, synced, renamed, and the directory
+// synced).
+runtime::Result<Identity> load_or_create_identity(runtime::Filesystem& fs, Identity wanted, uint64_t random_node_id);
+
+}  // namespace sluice::server

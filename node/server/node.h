@@ -1,0 +1,64 @@
+// The composition root of a node: one object that owns everything a node runs, built on a
+// runtime::Runtime and a config. sluice-node builds it on the epoll runtime; sluice-sim builds
+// the very same object on each simulated node's runtime (a crash destroys it after its fibers
+// were unwound, a restart builds a new one from the node's disk).
+//
+// Today a node runs membership (SWIM + Lifeguard) and the multi-Raft host; the partition
+// manager, the controller and the HTTP server join here as they land. Each part is switched on
+// by its config section, so a simulation (or a test) runs exactly the parts it exercises.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "node/base/ids.h"
+#include "node/multiraft/host.h"
+#include "node/server/identity.h"
+#include "node/swim/driver.h"
+#include "runtime/runtime.h"
+
+namespace sluice::server {
+
+struct NodeConfig {
+  // 0: adopt the id recorded in the data directory, or draw one when it is new.
+  NodeId node_id = kNoNode;
+  uint64_t cluster_id = 0;
+  std::optional<swim::DriverConfig> membership;     // SWIM on membership->port
+  std::optional<multiraft::RaftHostConfig> raft;    // the multi-Raft host (groups are added later)
+};
+
+class Node {
+ public:
+  Node(runtime::Runtime& runtime, NodeConfig config);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Blocks (call on a fiber): records or checks the identity in the data directory, then starts
+  // membership and the Raft host. An error leaves the node stopped; the reason names the part.
+  runtime::Status start();
+  // Graceful leave from membership; the caller waits for leave_done() (bounded) before exiting.
+  void leave();
+  bool leave_done() const;
+
+  bool started() const { return started_; }
+  const Identity& identity() const { return identity_; }
+  NodeId id() const { return identity_.node_id; }
+  runtime::Runtime& runtime() { return runtime_; }
+  // Null when the part is not configured (or not started yet).
+  swim::Driver* membership() { return membership_.get(); }
+  const swim::Driver* membership() const { return membership_.get(); }
+  multiraft::RaftHost* raft() { return raft_.get(); }
+  const multiraft::RaftHost* raft() const { return raft_.get(); }
+
+ private:
+  runtime::Runtime& runtime_;
+  NodeConfig config_;
+  Identity identity_;
+  bool started_ = false;
+  std::unique_ptr<swim::Driver> membership_;
+  std::unique_ptr<multiraft::RaftHost> raft_;
+};
+
+}  // namespace sluice::server
