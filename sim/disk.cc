@@ -528,10 +528,20 @@ std::string SimDisk::flip_random_bit(Prng& prng) {
   const auto files = state_->named_files();
   if (files.empty()) return "";
   auto next = [&prng] { return prng.next(); };
-  const auto& [path, id] = files[random_below(next, files.size())];
-  const uint64_t offset = random_below(next, state_->inode(id).data.size());
-  state_->flip(id, offset, static_cast<uint8_t>(random_below(next, 8)));
-  return path + "@" + std::to_string(offset);
+  // Every stored byte is equally likely to rot, as on a real disk: a file is hit in proportion to
+  // its size (small metadata files rarely, which their own copies and checksums must survive).
+  uint64_t total_bytes = 0;
+  for (const auto& [path, id] : files) total_bytes += state_->inode(id).data.size();
+  uint64_t offset = random_below(next, total_bytes);
+  for (const auto& [path, id] : files) {
+    const uint64_t size = state_->inode(id).data.size();
+    if (offset < size) {
+      state_->flip(id, offset, static_cast<uint8_t>(random_below(next, 8)));
+      return path + "@" + std::to_string(offset);
+    }
+    offset -= size;
+  }
+  SLUICE_UNREACHABLE();
 }
 
 uint64_t SimDisk::used_bytes() const { return state_->used_bytes; }

@@ -85,7 +85,8 @@ class SimDisk {
   // at once and it survives a crash (unless an unsynced write of that byte lands over it).
   // Returns false if the path is invalid, missing, a directory, or the offset is past its end.
   bool flip_bit(std::string_view path, uint64_t offset, uint8_t bit);
-  // Flips a random bit in a random non-empty file; returns "path@offset" or "" if none.
+  // Flips a random bit of a random stored byte (every byte of every file equally likely); returns
+  // "path@offset" or "" when no file holds data.
   std::string flip_random_bit(Prng& prng);
 
   uint64_t used_bytes() const;  // what capacity_bytes limits

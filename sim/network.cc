@@ -235,7 +235,8 @@ struct Network::ListenerEndpoint final : public runtime::Listener {
 
 // --- Network ---
 
-Network::Network(World& world, NetworkConfig config) : world_(world), config_(config) {}
+Network::Network(World& world, NetworkConfig config)
+    : world_(world), config_(config), prng_(world.stream("network")) {}
 
 Network::~Network() = default;
 
@@ -280,7 +281,7 @@ const Address Network::address(NodeIndex node, uint16_t port) const { return Add
 
 int64_t Network::draw_latency_ns(NodeIndex from, NodeIndex to) {
   const LinkConfig& l = link(from, to);
-  auto next = [this] { return world_.prng().next(); };
+  auto next = [this] { return prng_.next(); };
   return random_range(next, runtime::to_ns(l.latency_min), runtime::to_ns(l.latency_max));
 }
 
@@ -317,7 +318,7 @@ Result<std::unique_ptr<runtime::Listener>> Network::listen(SimRuntime& runtime, 
 void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& to, ByteSpan payload) {
   ++stats_.datagrams_sent;
   std::optional<NodeIndex> destination = world_.node_by_host(to.host);
-  auto next = [this] { return world_.prng().next(); };
+  auto next = [this] { return prng_.next(); };
   const uint64_t detail = hash_combine(hash_bytes(payload), (static_cast<uint64_t>(from) << 32) | to.port);
   if (!destination || blocked(from, *destination)) {
     ++stats_.datagrams_blocked;
@@ -471,7 +472,7 @@ void Network::pump(const std::shared_ptr<Connection>& connection, int direction_
   }
   direction.stalled_since_ns = -1;
   auto& side = connection->side[to];
-  auto next = [this] { return world_.prng().next(); };
+  auto next = [this] { return prng_.next(); };
   while (!direction.in_flight.empty() && direction.in_flight.front().ready_ns <= now) {
     Connection::Segment segment = std::move(direction.in_flight.front());
     direction.in_flight.pop_front();

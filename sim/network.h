@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/base/random.h"
 #include "runtime/net.h"
 #include "runtime/time.h"
 
@@ -111,6 +112,7 @@ class Network {
 
   World& world_;
   NetworkConfig config_;
+  Prng prng_;  // the world's "network" stream: latency, loss, duplication, stream resets
   NetworkStats stats_;
   std::set<std::pair<NodeIndex, NodeIndex>> blocked_;
   std::map<std::pair<NodeIndex, NodeIndex>, LinkConfig> link_overrides_;

@@ -41,18 +41,6 @@ void read_disk(TableReader& reader, DiskConfig& disk, DiskFaults& faults) {
   reader.finish();
 }
 
-void read_runtime_workload(TableReader& reader, RuntimeWorkloadConfig& workload) {
-  reader.duration("datagram_interval_ms", workload.datagram_interval_ns, kNsPerMs, 0.1, 60'000);
-  reader.duration("stream_interval_ms", workload.stream_interval_ns, kNsPerMs, 0.1, 60'000);
-  reader.duration("file_append_interval_ms", workload.file_append_interval_ns, kNsPerMs, 0.1, 60'000);
-  int64_t sync_every = workload.file_sync_every, payload_max = workload.payload_bytes_max;
-  reader.integer("file_sync_every", sync_every, 1, 10'000);
-  reader.integer("payload_bytes_max", payload_max, 0, 60'000);
-  workload.file_sync_every = static_cast<uint32_t>(sync_every);
-  workload.payload_bytes_max = static_cast<uint32_t>(payload_max);
-  reader.finish();
-}
-
 void read_random_faults(TableReader& reader, RandomFaults& random) {
   reader.real("crash_per_node_per_min", random.crash_per_node_per_min, 0, 600);
   reader.duration("down_s_min", random.down_ns_min, kNsPerS, 0, 3600);
@@ -143,17 +131,35 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   return event;
 }
 
+constexpr size_t kWorkloadsMax = 16;
+
 void read_workload(TableReader& reader, Scenario& scenario, ParseContext& context) {
-  reader.text("kind", scenario.workload.kind);
-  if (scenario.workload.kind == "runtime") return read_runtime_workload(reader, scenario.workload);
-  auto parser = workload_parsers().find(scenario.workload.kind);
+  ScenarioWorkload workload{"runtime", nullptr};  // the kind when `kind` is absent
+  reader.text("kind", workload.kind);
+  auto parser = workload_parsers().find(workload.kind);
   if (parser == workload_parsers().end()) {
-    std::string known = "runtime";
-    for (const auto& [name, unused] : workload_parsers()) known += ", " + name;
+    std::string known;
+    for (const auto& [name, unused] : workload_parsers()) known += (known.empty() ? "" : ", ") + name;
     return context.fail(reader.key_line("kind"), reader.field("kind"),
-                        "unknown workload kind '" + scenario.workload.kind + "' (known: " + known + ")");
+                        "unknown workload kind '" + workload.kind + "' (known: " + known + ")");
   }
-  scenario.workload_spec = parser->second(reader, scenario);
+  workload.spec = parser->second(reader, scenario);
+  scenario.workloads.push_back(std::move(workload));
+}
+
+void read_workloads(TableReader& top, Scenario& scenario, ParseContext& context) {
+  const std::vector<const toml::table*> tables = top.tables("workload");
+  if (tables.size() > kWorkloadsMax) return context.fail(top.key_line("workload"), "workload", "more than 16 workloads");
+  for (size_t i = 0; i < tables.size() && context.status.ok(); ++i) {
+    TableReader reader(*tables[i], tables.size() == 1 ? "workload" : "workload[" + std::to_string(i) + "]", context);
+    read_workload(reader, scenario, context);
+  }
+  if (tables.empty() && context.status.ok()) {  // the default: the runtime workload
+    toml::table empty;
+    TableReader reader(empty, "workload", context);
+    ScenarioWorkload workload{"runtime", workload_parsers().at("runtime")(reader, scenario)};
+    scenario.workloads.push_back(std::move(workload));
+  }
 }
 
 void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context) {
@@ -206,10 +212,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
     reader.real("fire_probability", scenario.buggify.fire_probability, 0, 1);
     reader.finish();
   }
-  if (const toml::table* table = top.subtable("workload")) {
-    TableReader reader(*table, "workload", context);
-    read_workload(reader, scenario, context);
-  }
+  read_workloads(top, scenario, context);
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);
     read_random_faults(reader, scenario.random);

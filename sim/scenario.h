@@ -13,7 +13,7 @@
 #include "sim/disk.h"
 #include "sim/errors.h"
 #include "sim/network.h"
-#include "sim/workload.h"
+#include "sim/workloads/workload.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
@@ -63,15 +63,10 @@ struct RandomFaults {
   int64_t disk_full_ns = 2'000'000'000;
 };
 
-// The built-in "runtime" workload's settings (sim/runtime_workload.h).
-struct RuntimeWorkloadConfig {
-  std::string kind = "runtime";
-  int64_t datagram_interval_ns = 50'000'000;
-  int64_t stream_interval_ns = 20'000'000;
-  int64_t file_append_interval_ns = 30'000'000;
-  uint32_t file_sync_every = 4;
-  uint32_t payload_bytes_max = 512;
-  uint64_t file_bytes_max = 8 << 20;
+// One [workload] / [[workload]] table: its kind and what its parser built.
+struct ScenarioWorkload {
+  std::string kind;
+  std::shared_ptr<const WorkloadSpec> spec;
 };
 
 struct Scenario {
@@ -86,8 +81,8 @@ struct Scenario {
   DiskConfig disk;
   DiskFaults disk_faults;
   BuggifyConfig buggify;
-  RuntimeWorkloadConfig workload;                  // kind, and the runtime workload's keys
-  std::shared_ptr<const WorkloadSpec> workload_spec;  // set for every other kind
+  // In file order; a scenario without any runs one "runtime" workload with its defaults.
+  std::vector<ScenarioWorkload> workloads;
   std::vector<FaultEvent> events;
   RandomFaults random;
 };

@@ -12,8 +12,10 @@ SimRuntime::SimRuntime(World& world, NodeIndex node, uint64_t incarnation)
     : world_(world),
       node_(node),
       incarnation_(incarnation),
-      prng_(world.prng().fork(hash_combine(static_cast<uint64_t>(node), incarnation))),
-      disk_prng_(prng_.fork(0xd15c)),
+      // hash(seed, node, incarnation): independent of everything the world did before this start.
+      prng_(world.stream("node", hash_combine(static_cast<uint64_t>(node), incarnation))),
+      disk_prng_(world.stream("node-disk", hash_combine(static_cast<uint64_t>(node), incarnation))),
+      buggify_prng_(world.stream("node-buggify", hash_combine(static_cast<uint64_t>(node), incarnation))),
       scheduler_(*this) {
   scheduler_.set_resume_hook([this](runtime::FiberId fiber) {
     world_.trace().record(world_.now_ns(), node_, "fiber.resume", fiber);
@@ -51,7 +53,7 @@ runtime::Result<std::unique_ptr<runtime::Stream>> SimRuntime::connect(const runt
 
 std::string_view SimRuntime::host() const { return world_.host(node_); }
 
-bool SimRuntime::buggify(runtime::SiteId site) { return world_.buggify(site); }
+bool SimRuntime::buggify(runtime::SiteId site) { return world_.buggify(site, buggify_prng_); }
 
 runtime::Status SimRuntime::disk_delay(Duration latency) { return sleep_for(latency); }
 

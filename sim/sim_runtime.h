@@ -47,6 +47,7 @@ class SimRuntime final : public runtime::Runtime, public DiskEnvironment {
   uint64_t incarnation_;
   Prng prng_;
   Prng disk_prng_;
+  Prng buggify_prng_;
   runtime::Scheduler scheduler_;
   std::unique_ptr<runtime::Filesystem> filesystem_;
 };

@@ -10,7 +10,6 @@
 
 #include "sim/scenario.h"
 #include "sim/trace.h"
-#include "sim/runtime_workload.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
@@ -29,8 +28,7 @@ struct SimulationReport {
   uint64_t trace_events = 0;
   WorldStats world;
   NetworkStats network;
-  WorkloadStats workload;  // the runtime workload's counters (zero for other kinds)
-  Figures figures;         // the workload's own key=value figures
+  Figures figures;         // the workloads' own key=value figures, in scenario order
   size_t buggify_sites_enabled = 0;
   uint64_t faults_injected = 0;
   bool liveness_checked = false;

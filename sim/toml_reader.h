@@ -114,6 +114,20 @@ class TableReader {
     return node->as_table();
   }
 
+  // `[key]` (one table) or `[[key]]` (several), in file order; empty when absent.
+  std::vector<const toml::table*> tables(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return {};
+    if (node->is_table()) return {node->as_table()};
+    if (!node->is_array_of_tables()) {
+      context_.fail(node_line(node), field(key), "expected [" + std::string(key) + "] or [[" + std::string(key) + "]] tables");
+      return {};
+    }
+    std::vector<const toml::table*> out;
+    for (const toml::node& element : *node->as_array()) out.push_back(element.as_table());
+    return out;
+  }
+
   const toml::array* array(std::string_view key) {
     const toml::node* node = take(key);
     if (node == nullptr) return nullptr;

@@ -25,9 +25,14 @@ struct World::Node {
   int64_t cpu_lag_ns_max = 0;
   int64_t inbound_delay_ns = 0;
   int64_t inbound_backlog_end_ns = 0;  // when the last delayed datagram is handled
+  std::optional<Prng> lag_stream;       // CPU lag draws (created with the node)
 };
 
-World::World(WorldConfig config) : config_(config), prng_(config.seed) {
+Prng World::stream(std::string_view purpose, uint64_t index) const {
+  return Prng(hash_combine(hash_combine(config_.seed, hash_bytes(purpose)), index));
+}
+
+World::World(WorldConfig config) : config_(config) {
   trace_.set_recording(config.record_trace);
   network_ = std::make_unique<Network>(*this, config.network);
 }
@@ -55,6 +60,7 @@ NodeIndex World::add_node(NodeConfig config) {
   node->host = "n" + std::to_string(nodes_.size() + 1);
   node->clock = NodeClock(config.drift_ppm, config.wall_skew_ns);
   node->disk = std::make_unique<SimDisk>(config_.disk);
+  node->lag_stream = stream("cpu-lag", nodes_.size());
   nodes_.push_back(std::move(node));
   return static_cast<NodeIndex>(nodes_.size() - 1);
 }
@@ -126,7 +132,9 @@ void World::crash(NodeIndex node_index) {
   node.runtime->scheduler().shutdown();
   node.app.reset();
   node.runtime.reset();
-  node.disk->crash(prng_);
+  // Which unsynced writes survive: a stream of its own per (node, incarnation).
+  Prng loss = stream("disk-crash", hash_combine(static_cast<uint64_t>(node_index), node.incarnation));
+  node.disk->crash(loss);
 }
 
 void World::schedule(int64_t at_ns, NodeIndex node, const char* kind, uint64_t detail, std::function<void()> action) {
@@ -139,7 +147,10 @@ void World::schedule(int64_t at_ns, NodeIndex node, const char* kind, uint64_t d
       return;
     }
     incarnation = target.incarnation;
-    if (target.cpu_lag_ns_max > 0) at_ns += random_range([this] { return prng_.next(); }, 0, target.cpu_lag_ns_max);
+    if (target.cpu_lag_ns_max > 0) {
+      Prng& lag = *nodes_[static_cast<size_t>(node)]->lag_stream;
+      at_ns += random_range([&lag] { return lag.next(); }, 0, target.cpu_lag_ns_max);
+    }
   }
   queue_.push_back(Event{at_ns, next_sequence_++, node, incarnation, kind, detail, std::move(action)});
   std::push_heap(queue_.begin(), queue_.end(), [](const Event& a, const Event& b) { return later(a, b); });
@@ -178,7 +189,7 @@ void World::run_node_fibers(NodeIndex node_index) {
   node.runtime->scheduler().run_ready();
 }
 
-bool World::buggify(runtime::SiteId site) {
+bool World::buggify(runtime::SiteId site, Prng& node_stream) {
   if (!config_.buggify.enabled) return false;
   std::string key = std::string(site.file) + ":" + std::to_string(site.line);
   auto it = buggify_sites_.find(key);
@@ -190,7 +201,7 @@ bool World::buggify(runtime::SiteId site) {
     trace_.record(now_ns_, -1, "buggify.site", hash_combine(hash_bytes(it->first), enabled));
   }
   if (!it->second) return false;
-  auto next = [this] { return prng_.next(); };
+  auto next = [&node_stream] { return node_stream.next(); };
   const bool fire = random_chance(next, config_.buggify.fire_probability);
   if (fire) ++stats_.buggify_fired;
   return fire;

@@ -1,6 +1,12 @@
 // The simulated world: nodes (each with a clock, a disk and, while up, a runtime and an app), one
-// network, one event queue ordered by (virtual time, sequence) and one seeded PRNG. Everything
-// runs on one thread; same seed and config give the same run, bit for bit.
+// network and one event queue ordered by (virtual time, sequence). Everything runs on one thread;
+// same seed and config give the same run, bit for bit.
+//
+// Randomness comes in streams, one per purpose, each derived from the seed alone (stream()): the
+// network, each node's CPU lag, each crash of each disk, each node incarnation's runtime
+// (hash(seed, node, incarnation)), and whatever the harness derives for faults and workloads. So
+// taking one fault or one operation out of a run (as shrinking does) leaves the draws of every
+// other purpose as they were, instead of reseeding everything after it.
 //
 // Causality rule: an event belongs to one node (or to the world). After it runs, only that node's
 // ready fibers run; anything that affects another node is a new event for that node (usually
@@ -61,6 +67,7 @@ struct WorldStats {
   uint64_t crashes = 0;
   uint64_t starts = 0;
   uint64_t buggify_fired = 0;
+  uint64_t start_failures = 0;  // node starts that failed (the node exited and was started again)
 };
 
 class World {
@@ -81,6 +88,10 @@ class World {
   void start(NodeIndex node);    // boots a new incarnation from the node's disk
   void crash(NodeIndex node);    // power loss: fibers unwound, memory freed, unsynced data lost
   bool is_up(NodeIndex node) const;
+  void note_start_failure(NodeIndex node) {
+    (void)node;
+    ++stats_.start_failures;
+  }
   uint64_t incarnation(NodeIndex node) const;
   SimRuntime* runtime(NodeIndex node);  // null while down
   NodeApp* app(NodeIndex node);         // null while down
@@ -113,14 +124,17 @@ class World {
   int64_t next_event_ns() const { return queue_.empty() ? INT64_MAX : queue_.front().time_ns; }
 
   Trace& trace() { return trace_; }
-  Prng& prng() { return prng_; }
+  // The stream of `purpose` (a fixed name such as "network") and `index` (a node, an event
+  // number, ...): the same seed, purpose and index always give the same stream.
+  Prng stream(std::string_view purpose, uint64_t index = 0) const;
   Network& network() { return *network_; }
   const WorldConfig& config() const { return config_; }
   const WorldStats& stats() const { return stats_; }
 
   // BUGGIFY: each site is on or off for the whole run (decided from the seed and the site), then
-  // fires with fire_probability each time it is reached.
-  bool buggify(runtime::SiteId site);
+  // fires with fire_probability each time it is reached, drawn from `node_stream` (the runtime's
+  // own, so one node's BUGGIFY draws never shift another's).
+  bool buggify(runtime::SiteId site, Prng& node_stream);
   size_t buggify_sites_enabled() const;
   void set_buggify(BuggifyConfig config) { config_.buggify = config; }
 
@@ -140,7 +154,6 @@ class World {
   const Node& node_at(NodeIndex node) const;
 
   WorldConfig config_;
-  Prng prng_;
   Trace trace_;
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<Node>> nodes_;

@@ -10,7 +10,6 @@ namespace {
 namespace rt = sluice::runtime;
 
 constexpr std::string_view kMagicLine = "sluice-identity 1\n";
-constexpr std::string_view kTempFile = "node.identity.tmp";
 
 std::string hex(uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -36,17 +35,43 @@ bool take_field(std::string_view& text, std::string_view key, uint64_t& value) {
   return true;
 }
 
-rt::Status write_identity(rt::Filesystem& fs, const Identity& identity) {
+rt::Status write_copy(rt::Filesystem& fs, std::string_view name, const Identity& identity) {
+  const std::string temp = std::string(name) + ".tmp";
   const Bytes bytes = encode_identity(identity);
   {
-    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::File> file, fs.open(kTempFile, rt::OpenMode::create));
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::File> file, fs.open(temp, rt::OpenMode::create));
     SLUICE_TRY(file->truncate(0));
     SLUICE_TRY(file->write_at(0, bytes));
     SLUICE_TRY(file->sync());
     SLUICE_TRY(file->close());
   }
-  SLUICE_TRY(fs.rename(kTempFile, kIdentityFile));
+  SLUICE_TRY(fs.rename(temp, name));
   return fs.sync_dir("");
+}
+
+// One copy: its identity, or why not (not_found when absent, invalid_argument when damaged).
+rt::Result<Identity> read_copy(rt::Filesystem& fs, std::string_view name) {
+  SLUICE_ASSIGN_OR_RETURN(bool exists, fs.exists(name));
+  if (!exists) return rt::Status(rt::Errc::not_found, std::string(name) + " is missing");
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::File> file, fs.open(name, rt::OpenMode::read_only));
+  Bytes bytes(kIdentityFileBytesMax + 1);
+  SLUICE_ASSIGN_OR_RETURN(size_t read, file->read_at(0, bytes));
+  bytes.resize(read);
+  rt::Result<Identity> identity = decode_identity(bytes);
+  if (!identity.ok()) return rt::Status(rt::Errc::invalid_argument, std::string(name) + " is damaged");
+  return identity;
+}
+
+rt::Status check_wanted(const Identity& stored, const Identity& wanted) {
+  if (wanted.cluster_id != 0 && wanted.cluster_id != stored.cluster_id) {
+    return rt::Status(rt::Errc::invalid_argument, "the data directory belongs to cluster " + std::to_string(stored.cluster_id) +
+                                                      ", not " + std::to_string(wanted.cluster_id));
+  }
+  if (wanted.node_id != kNoNode && wanted.node_id != stored.node_id) {
+    return rt::Status(rt::Errc::invalid_argument, "the data directory belongs to node " + std::to_string(stored.node_id) +
+                                                      ", not " + std::to_string(wanted.node_id));
+  }
+  return rt::Status();
 }
 
 }  // namespace
@@ -58,7 +83,7 @@ Bytes encode_identity(const Identity& identity) {
 }
 
 rt::Result<Identity> decode_identity(ByteSpan bytes) {
-  const rt::Status bad(rt::Errc::invalid_argument, std::string(kIdentityFile) + " is damaged or not an identity file");
+  const rt::Status bad(rt::Errc::invalid_argument, "not an identity file, or damaged");
   if (bytes.size() > kIdentityFileBytesMax) return bad;
   const std::string_view all = as_string_view(bytes);
   std::string_view text = all;
@@ -72,25 +97,28 @@ rt::Result<Identity> decode_identity(ByteSpan bytes) {
 }
 
 rt::Result<Identity> load_or_create_identity(rt::Filesystem& fs, Identity wanted, uint64_t random_node_id) {
-  SLUICE_ASSIGN_OR_RETURN(bool exists, fs.exists(kIdentityFile));
-  if (!exists) {
+  rt::Result<Identity> copies[2] = {read_copy(fs, kIdentityFiles[0]), read_copy(fs, kIdentityFiles[1])};
+  for (const auto& copy : copies) {
+    if (!copy.ok() && copy.code() != rt::Errc::not_found && copy.code() != rt::Errc::invalid_argument) return copy.status();
+  }
+  const bool none = copies[0].code() == rt::Errc::not_found && copies[1].code() == rt::Errc::not_found;
+  if (none) {  // a new data directory
     Identity created = wanted;
     if (created.node_id == kNoNode) created.node_id = random_node_id == kNoNode ? 1 : random_node_id;
-    SLUICE_TRY(write_identity(fs, created));
+    for (std::string_view name : kIdentityFiles) SLUICE_TRY(write_copy(fs, name, created));
     return created;
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<rt::File> file, fs.open(kIdentityFile, rt::OpenMode::read_only));
-  Bytes bytes(kIdentityFileBytesMax + 1);
-  SLUICE_ASSIGN_OR_RETURN(size_t read, file->read_at(0, bytes));
-  bytes.resize(read);
-  SLUICE_ASSIGN_OR_RETURN(Identity stored, decode_identity(bytes));
-  if (wanted.cluster_id != 0 && wanted.cluster_id != stored.cluster_id) {
-    return rt::Status(rt::Errc::invalid_argument, "the data directory belongs to cluster " + std::to_string(stored.cluster_id) +
-                                                      ", not " + std::to_string(wanted.cluster_id));
+  if (!copies[0].ok() && !copies[1].ok()) {
+    return rt::Status(rt::Errc::invalid_argument, "both identity copies are unusable: " + copies[0].status().message() + "; " +
+                                                      copies[1].status().message());
   }
-  if (wanted.node_id != kNoNode && wanted.node_id != stored.node_id) {
-    return rt::Status(rt::Errc::invalid_argument, "the data directory belongs to node " + std::to_string(stored.node_id) +
-                                                      ", not " + std::to_string(wanted.node_id));
+  if (copies[0].ok() && copies[1].ok() && *copies[0] != *copies[1]) {
+    return rt::Status(rt::Errc::invalid_argument, "the two identity copies disagree");
+  }
+  const Identity stored = copies[0].ok() ? *copies[0] : *copies[1];
+  SLUICE_TRY(check_wanted(stored, wanted));
+  for (size_t i = 0; i < 2; ++i) {  // repair a damaged or missing copy from the good one
+    if (!copies[i].ok()) SLUICE_TRY(write_copy(fs, kIdentityFiles[i], stored));
   }
   return stored;
 }

@@ -22,7 +22,9 @@ struct Identity {
   friend bool operator==(const Identity&, const Identity&) = default;
 };
 
-inline constexpr std::string_view kIdentityFile = "node.identity";
+// Two copies, each written whole (temporary file, sync, rename, directory sync): damage to one
+// (a bad sector, a flipped bit) is repaired from the other at the next start.
+inline constexpr std::string_view kIdentityFiles[2] = {"node.identity", "node.identity.copy"};
 inline constexpr size_t kIdentityFileBytesMax = 4096;
 
 // The file's bytes, and back. Decoding rejects anything but exactly this format.
@@ -31,9 +33,9 @@ runtime::Result<Identity> decode_identity(ByteSpan bytes);
 
 // Reads the identity of the data directory `fs` is rooted at, or creates it from `wanted` (with
 // a node id drawn from `random_node_id` when wanted.node_id is 0). A stored identity that
-// differs from a non-zero wanted field is refused with invalid_argument naming both. Durable
-// when it returns (the file is written to a temporary name, synced, renamed, and the directory
-// synced).
+// differs from a non-zero wanted field is refused with invalid_argument naming both; so are two
+// unusable copies and two copies that disagree. A damaged or missing copy beside a good one is
+// rewritten. Durable when it returns.
 runtime::Result<Identity> load_or_create_identity(runtime::Filesystem& fs, Identity wanted, uint64_t random_node_id);
 
 }  // namespace sluice::server

@@ -43,6 +43,7 @@ class Node {
   bool leave_done() const;
 
   bool started() const { return started_; }
+  const NodeConfig& config() const { return config_; }
   const Identity& identity() const { return identity_; }
   NodeId id() const { return identity_.node_id; }
   runtime::Runtime& runtime() { return runtime_; }

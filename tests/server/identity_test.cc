@@ -50,5 +50,41 @@ TEST(Identity, RefusesAnotherClusterOrNode) {
   EXPECT_NE(other_node.status().message().find("node 3, not 4"), std::string::npos) << other_node.status().to_string();
 }
 
+// Overwrites file `name` with `bytes`.
+void put(runtime::Filesystem& fs, std::string_view name, ByteSpan bytes) {
+  auto file = fs.open(name, runtime::OpenMode::create);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->truncate(0).ok());
+  ASSERT_TRUE((*file)->write_at(0, bytes).ok());
+  ASSERT_TRUE((*file)->sync().ok());
+}
+
+TEST(Identity, OneDamagedCopyIsRepairedFromTheOther) {
+  for (size_t damaged : {0, 1}) {
+    DiskRig rig;
+    ASSERT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
+    put(*rig.fs, kIdentityFiles[damaged], as_bytes("sluice-identitY 1\n"));
+    auto loaded = load_or_create_identity(*rig.fs, Identity{5, 3}, 0);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    EXPECT_EQ(*loaded, (Identity{5, 3}));
+    ASSERT_TRUE(rig.fs->remove(kIdentityFiles[1 - damaged]).ok());  // the repaired copy alone suffices
+    EXPECT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok()) << "copy " << damaged;
+  }
+}
+
+TEST(Identity, RefusesTwoBadCopiesAndCopiesThatDisagree) {
+  DiskRig rig;
+  ASSERT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
+  put(*rig.fs, kIdentityFiles[1], encode_identity(Identity{5, 4}));
+  auto disagree = load_or_create_identity(*rig.fs, Identity{}, 0);
+  ASSERT_FALSE(disagree.ok());
+  EXPECT_NE(disagree.status().message().find("disagree"), std::string::npos) << disagree.status().to_string();
+  put(*rig.fs, kIdentityFiles[0], as_bytes("junk"));
+  put(*rig.fs, kIdentityFiles[1], as_bytes("junk"));
+  auto both = load_or_create_identity(*rig.fs, Identity{}, 0);
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("both identity copies"), std::string::npos) << both.status().to_string();
+}
+
 }  // namespace
 }  // namespace sluice::server

@@ -603,8 +603,9 @@ TEST(SimBuggify, FireProbabilityIsRespected) {
   WorldConfig config = config_with_seed();
   config.buggify = BuggifyConfig{true, 1.0, 0.25};
   World world(config);
+  Prng draws(5);
   int fired = 0;
-  for (int i = 0; i < 10'000; ++i) fired += world.buggify(runtime::SiteId{"site.cc", 1}) ? 1 : 0;
+  for (int i = 0; i < 10'000; ++i) fired += world.buggify(runtime::SiteId{"site.cc", 1}, draws) ? 1 : 0;
   EXPECT_GT(fired, 2300);
   EXPECT_LT(fired, 2700);
 }
@@ -614,10 +615,11 @@ std::vector<bool> site_decisions(uint64_t seed, bool reverse) {
   WorldConfig config = config_with_seed(seed);
   config.buggify = BuggifyConfig{true, 0.5, 1.0};  // an enabled site always fires
   World world(config);
+  Prng draws(5);
   std::vector<bool> enabled(64);
   for (int i = 0; i < 64; ++i) {
     const int line = reverse ? 64 - i : i + 1;
-    enabled[static_cast<size_t>(line - 1)] = world.buggify(runtime::SiteId{"x.cc", line});
+    enabled[static_cast<size_t>(line - 1)] = world.buggify(runtime::SiteId{"x.cc", line}, draws);
   }
   EXPECT_EQ(world.buggify_sites_enabled(), static_cast<size_t>(std::count(enabled.begin(), enabled.end(), true)));
   return enabled;

@@ -13,10 +13,21 @@
 #include <vector>
 
 #include "sim/scenario.h"
-#include "sim/workload.h"
+#include "sim/workloads/workload.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
+
+// The "runtime" workload's settings: [workload] kind = "runtime" (the default when a scenario
+// names no workload), docs/formats/scenario.md.
+struct RuntimeWorkloadConfig {
+  int64_t datagram_interval_ns = 50'000'000;
+  int64_t stream_interval_ns = 20'000'000;
+  int64_t file_append_interval_ns = 30'000'000;
+  uint32_t file_sync_every = 4;
+  uint32_t payload_bytes_max = 512;
+  uint64_t file_bytes_max = 8 << 20;
+};
 
 struct WorkloadStats {
   uint64_t datagrams_sent = 0;
@@ -89,14 +100,13 @@ class Oracle {
 inline constexpr uint16_t kWorkloadDatagramPort = 7000;
 inline constexpr uint16_t kWorkloadStreamPort = 7001;
 
-AppFactory make_workload_factory(Oracle& oracle, const RuntimeWorkloadConfig& config, size_t node_count);
-
-// The "runtime" workload kind: the apps above and their Oracle.
+// The "runtime" workload kind: the test traffic of every node (an agent per node incarnation) and
+// its Oracle. The nodes run nothing else.
 class RuntimeWorkload final : public Workload {
  public:
-  RuntimeWorkload(World& world, const RuntimeWorkloadConfig& config, size_t node_count)
-      : oracle_(world), config_(config), node_count_(node_count) {}
-  AppFactory app_factory() override { return make_workload_factory(oracle_, config_, node_count_); }
+  RuntimeWorkload(WorkloadContext context, const RuntimeWorkloadConfig& config)
+      : oracle_(context.world), config_(config), node_count_(context.scenario.nodes) {}
+  std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override;
   std::string failure() const override { return oracle_.failure(); }
   void on_bit_flip(NodeIndex node) override { oracle_.bit_flipped(static_cast<uint32_t>(node)); }
   void check_liveness(int64_t faults_stop_ns) override { oracle_.check_progress_since(faults_stop_ns, node_count_); }
@@ -108,5 +118,7 @@ class RuntimeWorkload final : public Workload {
   RuntimeWorkloadConfig config_;
   size_t node_count_;
 };
+
+std::shared_ptr<const WorkloadSpec> parse_runtime_workload(TableReader& reader, const Scenario& scenario);
 
 }  // namespace sluice::sim

@@ -1,4 +1,4 @@
-#include "sim/swim_workload.h"
+#include "sim/workloads/swim.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +9,7 @@
 
 #include "node/swim/driver.h"
 #include "sim/scenario.h"
+#include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
 #include "sim/toml_reader.h"
 
@@ -83,33 +84,11 @@ std::optional<NodeIndex> node_of(const World& world, std::string_view address) {
   return world.node_by_host(address.substr(0, colon));
 }
 
-class SwimApp final : public NodeApp {
- public:
-  SwimApp(SimRuntime& runtime, swim::DriverConfig config, std::function<void(NodeIndex, const swim::Event&)> on_event)
-      : driver_(runtime, std::move(config)) {
-    status_ = driver_.start();
-    auto events = driver_.subscribe(kEventChannelCapacity);
-    const NodeIndex self = runtime.node();
-    runtime.spawn("swim-events", [events, self, on_event] {
-      while (true) {
-        auto event = events->receive();
-        if (!event.ok()) return;
-        on_event(self, *event);
-      }
-    });
-  }
-  const swim::Driver& driver() const { return driver_; }
-  const runtime::Status& start_status() const { return status_; }
-
- private:
-  swim::Driver driver_;
-  runtime::Status status_;
-};
-
 class SwimWorkload final : public Workload {
  public:
-  SwimWorkload(World& world, const Scenario& scenario, const SwimWorkloadConfig& config)
-      : world_(world), config_(config) {
+  SwimWorkload(WorkloadContext context, const SwimWorkloadConfig& config)
+      : world_(context.world), config_(config), prng_(context.prng) {
+    const Scenario& scenario = context.scenario;
     if (config.lifeguard == "both") {
       const size_t half = scenario.nodes / 2;
       clusters_.push_back(Cluster{0, half, true, "_lifeguard"});
@@ -117,17 +96,21 @@ class SwimWorkload final : public Workload {
     } else {
       clusters_.push_back(Cluster{0, scenario.nodes, config.lifeguard == "on", ""});
     }
-    world_.network().config().membership_port = kSwimPort;  // nodes run the XDP classifier
     schedule_control();
   }
 
-  AppFactory app_factory() override {
-    return [this](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
-      auto app = std::make_unique<SwimApp>(runtime, driver_config(runtime.node()),
-                                           [this](NodeIndex node, const swim::Event& event) { on_event(node, event); });
-      if (!app->start_status().ok()) fail(world_.host(runtime.node()) + ": " + app->start_status().to_string());
-      return app;
-    };
+  void configure_node(NodeIndex node, server::NodeConfig& config) override { config.membership = driver_config(node); }
+  std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override {
+    auto events = node.membership()->subscribe(kEventChannelCapacity);
+    const NodeIndex self = runtime.node();
+    runtime.spawn("swim-events", [this, events, self] {
+      while (true) {
+        auto event = events->receive();
+        if (!event.ok()) return;
+        on_event(self, *event);
+      }
+    });
+    return nullptr;
   }
   std::string failure() const override { return failure_; }
   void check_liveness(int64_t) override {
@@ -148,8 +131,8 @@ class SwimWorkload final : public Workload {
   Cluster& cluster_of(NodeIndex node) { return const_cast<Cluster&>(std::as_const(*this).cluster_of(node)); }
   swim::DriverConfig driver_config(NodeIndex node) const;
   const swim::Driver* driver(NodeIndex node) const {
-    auto* app = dynamic_cast<SwimApp*>(world_.app(node));
-    return app == nullptr ? nullptr : &app->driver();
+    const server::Node* started = started_node(world_, node);
+    return started == nullptr ? nullptr : started->membership();
   }
   void fail(std::string message) {
     if (failure_.empty()) failure_ = message;
@@ -170,6 +153,7 @@ class SwimWorkload final : public Workload {
 
   World& world_;
   SwimWorkloadConfig config_;
+  Prng prng_;
   std::vector<Cluster> clusters_;
   std::string failure_;
   bool finished_ = false;
@@ -334,7 +318,7 @@ void SwimWorkload::control_detection(Cluster& cluster) {
   if (cluster.rejoining && !converged(cluster)) return;
   cluster.rejoining = false;
   if (cluster.kills_done >= config_.kills || cluster.size <= kSeedsPerCluster) return;
-  const uint64_t pick = random_below([this] { return world_.prng().next(); }, cluster.size - kSeedsPerCluster);
+  const uint64_t pick = random_below([this] { return prng_.next(); }, cluster.size - kSeedsPerCluster);
   const NodeIndex victim = cluster.first + static_cast<NodeIndex>(kSeedsPerCluster + pick);
   world_.crash(victim);
   cluster.victim = victim;
@@ -345,7 +329,7 @@ void SwimWorkload::control_detection(Cluster& cluster) {
 // The same members (by position) of every cluster are slow, with the same episodes: the
 // clusters differ only in the protocol.
 void SwimWorkload::start_slow_members() {
-  auto next = [this] { return world_.prng().next(); };
+  auto next = [this] { return prng_.next(); };
   for (int64_t i = 0; i < config_.slow_nodes; ++i) {
     const int64_t first_episode_ns = world_.now_ns() + random_range(next, 0, config_.slow_gap_ns);
     for (const Cluster& cluster : clusters_) {
@@ -358,7 +342,7 @@ void SwimWorkload::start_slow_members() {
 
 void SwimWorkload::toggle_slow_members() {
   const int64_t now = world_.now_ns();
-  auto next = [this] { return world_.prng().next(); };
+  auto next = [this] { return prng_.next(); };
   // One draw per episode start, shared by the members of the same position in each cluster.
   std::map<int64_t, int64_t> delay_by_start_ns;
   for (auto& [node, slow] : slow_members_) {

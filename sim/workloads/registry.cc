@@ -1,12 +1,12 @@
-// The registry of workload kinds a scenario may name in [workload] kind = "...".
-// "runtime" is built into scenario parsing; add other kinds here.
-#include "sim/raft_workload.h"
+// The registry of workload kinds a scenario may name in [workload] kind = "...": add kinds here.
+#include "sim/workloads/raft.h"
 #include <algorithm>
 #include <cstdio>
 
-#include "sim/swim_workload.h"
+#include "sim/workloads/runtime.h"
+#include "sim/workloads/swim.h"
 #include "sim/toml_reader.h"
-#include "sim/workload.h"
+#include "sim/workloads/workload.h"
 
 namespace sluice::sim {
 
@@ -25,6 +25,7 @@ double median_of(std::vector<double> values) {
 
 const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers() {
   static const std::map<std::string, WorkloadParser, std::less<>> parsers = {
+      {"runtime", parse_runtime_workload},
       {"swim", parse_swim_workload},
       {"raft", parse_raft_workload},
   };

@@ -14,7 +14,7 @@
 
 #include <memory>
 
-#include "sim/workload.h"
+#include "sim/workloads/workload.h"
 
 namespace sluice::sim {
 

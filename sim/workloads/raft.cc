@@ -1,4 +1,4 @@
-#include "sim/raft_workload.h"
+#include "sim/workloads/raft.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include "node/multiraft/host.h"
 #include "node/partition/raft_storage.h"
 #include "sim/scenario.h"
+#include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
 #include "sim/toml_reader.h"
 
@@ -39,35 +40,17 @@ struct RaftWorkloadConfig {
   bool log_storage = true;  // LogRaftStorage on the node's simulated disk; false: memory (durable at once)
 };
 
-raft::NodeId raft_id(NodeIndex node) { return static_cast<raft::NodeId>(node) + 1; }
-
-class RaftWorkload;
-
-class RaftApp final : public NodeApp {
- public:
-  RaftApp(SimRuntime& runtime, RaftWorkload& workload);
-  multiraft::RaftHost& host() { return host_; }
-  const runtime::Status& start_status() const { return status_; }
-
- private:
-  multiraft::RaftHost host_;
-  runtime::Status status_;
-};
+raft::NodeId raft_id(NodeIndex node) { return node_id_of(node); }
 
 class RaftWorkload final : public Workload {
  public:
-  RaftWorkload(World& world, const Scenario& scenario, const RaftWorkloadConfig& config)
-      : world_(world), config_(config), nodes_(scenario.nodes) {
+  RaftWorkload(WorkloadContext context, const RaftWorkloadConfig& config)
+      : world_(context.world), config_(config), nodes_(context.scenario.nodes), prng_(context.prng) {
     schedule_control(kControlIntervalNs);
   }
 
-  AppFactory app_factory() override {
-    return [this](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
-      auto app = std::make_unique<RaftApp>(runtime, *this);
-      if (!app->start_status().ok()) fail(world_.host(runtime.node()) + ": " + app->start_status().to_string());
-      return app;
-    };
-  }
+  void configure_node(NodeIndex node, server::NodeConfig& config) override { config.raft = host_config(node); }
+  std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override;
   std::string failure() const override { return failure_; }
   void check_liveness(int64_t) override {
     if (!settled()) fail("liveness: some group has no leader that committed in its term, or a node lags");
@@ -88,8 +71,8 @@ class RaftWorkload final : public Workload {
 
  private:
   multiraft::RaftHost* host(NodeIndex node) const {
-    auto* app = dynamic_cast<RaftApp*>(world_.app(node));
-    return app == nullptr ? nullptr : &app->host();
+    server::Node* started = started_node(world_, node);
+    return started == nullptr ? nullptr : started->raft();
   }
   std::optional<NodeIndex> settled_leader(GroupId group) const;
   bool settled() const;
@@ -107,6 +90,7 @@ class RaftWorkload final : public Workload {
   World& world_;
   RaftWorkloadConfig config_;
   size_t nodes_;
+  Prng prng_;
   std::string failure_;
   bool finished_ = false;
   // storage = "memory": survives crashes, the stable storage of every (node, group).
@@ -130,23 +114,28 @@ class RaftWorkload final : public Workload {
   Counters window_;
 };
 
-RaftApp::RaftApp(SimRuntime& runtime, RaftWorkload& workload) : host_(runtime, workload.host_config(runtime.node())) {
-  const NodeIndex node = runtime.node();
-  host_.set_role_observer([&workload, node](GroupId group, raft::Role role, raft::NodeId, raft::Term term) {
-    workload.on_role(node, group, role, term);
+std::unique_ptr<NodeAgent> RaftWorkload::node_started(SimRuntime& runtime, server::Node& node) {
+  const NodeIndex index = runtime.node();
+  multiraft::RaftHost& host = *node.raft();
+  host.set_role_observer([this, index](GroupId group, raft::Role role, raft::NodeId, raft::Term term) {
+    on_role(index, group, role, term);
   });
-  status_ = host_.start();
-  // Storage is opened on a fiber: recovering a log reads the (simulated) disk, which blocks.
-  runtime.spawn("raft-open", [this, &workload, &runtime, node] {
-    for (int64_t i = 0; i < workload.groups(); ++i) {
-      const GroupId group = kFirstGroup + static_cast<GroupId>(i);
-      auto storage = workload.storage(runtime, group);
-      if (!storage.ok()) return workload.fail(runtime.host().data() + std::string(": ") + storage.status().to_string());
-      multiraft::HostStatus added = host_.add_group(group, workload.group_config(node), std::move(storage).value(),
-                                                    [&workload, node](GroupId g, const raft::Entry& entry) { workload.on_apply(node, g, entry); });
-      if (!added.ok()) return workload.fail("add_group: " + added.to_string());
+  // On the node's boot fiber: recovering a log reads the (simulated) disk, which blocks.
+  for (int64_t i = 0; i < config_.groups; ++i) {
+    const GroupId group = kFirstGroup + static_cast<GroupId>(i);
+    auto storage = this->storage(runtime, group);
+    if (!storage.ok()) {
+      fail(runtime.host().data() + std::string(": ") + storage.status().to_string());
+      return nullptr;
     }
-  });
+    multiraft::HostStatus added = host.add_group(group, group_config(index), std::move(storage).value(),
+                                                 [this, index](GroupId g, const raft::Entry& entry) { on_apply(index, g, entry); });
+    if (!added.ok()) {
+      fail("add_group: " + added.to_string());
+      return nullptr;
+    }
+  }
+  return nullptr;
 }
 
 multiraft::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
@@ -252,7 +241,7 @@ void RaftWorkload::control() {
   if (config_.measure == Measure::election) {
     control_election();
     // A random phase against the tick, so crashes do not always land at the same point of it.
-    schedule_control(kControlIntervalNs / 2 + static_cast<int64_t>(random_below([this] { return world_.prng().next(); },
+    schedule_control(kControlIntervalNs / 2 + static_cast<int64_t>(random_below([this] { return prng_.next(); },
                                                                                   kControlIntervalNs)));
   } else {
     control_heartbeats();

@@ -1,4 +1,4 @@
-#include "sim/runtime_workload.h"
+#include "sim/workloads/runtime.h"
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -7,7 +7,9 @@
 
 #include "node/base/hash.h"
 #include "node/wire/workload_generated.h"
+#include "sim/scenario.h"
 #include "sim/sim_runtime.h"
+#include "sim/toml_reader.h"
 
 namespace sluice::sim {
 namespace {
@@ -134,7 +136,7 @@ RecoveredLog scan_records(ByteSpan content, uint32_t payload_bytes_max) {
   return log;
 }
 
-class WorkloadApp final : public NodeApp {
+class WorkloadApp final : public NodeAgent {
  public:
   WorkloadApp(SimRuntime& runtime, Oracle& oracle, const RuntimeWorkloadConfig& config, size_t node_count)
       : runtime_(runtime), oracle_(oracle), config_(config), node_count_(node_count),
@@ -491,10 +493,23 @@ void RuntimeWorkload::report(Figures& figures) const {
   add("sync_failures", w.sync_failures);
 }
 
-AppFactory make_workload_factory(Oracle& oracle, const RuntimeWorkloadConfig& config, size_t node_count) {
-  return [&oracle, config, node_count](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
-    return std::make_unique<WorkloadApp>(runtime, oracle, config, node_count);
-  };
+std::unique_ptr<NodeAgent> RuntimeWorkload::node_started(SimRuntime& runtime, server::Node& /*node*/) {
+  return std::make_unique<WorkloadApp>(runtime, oracle_, config_, node_count_);
+}
+
+std::shared_ptr<const WorkloadSpec> parse_runtime_workload(TableReader& reader, const Scenario& /*scenario*/) {
+  RuntimeWorkloadConfig config;
+  reader.duration("datagram_interval_ms", config.datagram_interval_ns, kNsPerMs, 0.1, 60'000);
+  reader.duration("stream_interval_ms", config.stream_interval_ns, kNsPerMs, 0.1, 60'000);
+  reader.duration("file_append_interval_ms", config.file_append_interval_ns, kNsPerMs, 0.1, 60'000);
+  int64_t sync_every = config.file_sync_every, payload_max = config.payload_bytes_max;
+  reader.integer("file_sync_every", sync_every, 1, 10'000);
+  reader.integer("payload_bytes_max", payload_max, 0, 60'000);
+  config.file_sync_every = static_cast<uint32_t>(sync_every);
+  config.payload_bytes_max = static_cast<uint32_t>(payload_max);
+  reader.finish();
+  if (!reader.ok()) return nullptr;
+  return std::make_shared<ConfigWorkloadSpec<RuntimeWorkload, RuntimeWorkloadConfig>>(config);
 }
 
 }  // namespace sluice::sim

@@ -1,0 +1,174 @@
+#include "sim/faults.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "node/base/assert.h"
+
+namespace sluice::sim {
+
+namespace {
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+}  // namespace
+
+FaultInjector::FaultInjector(World& world, const Scenario& scenario, NetworkConfig baseline,
+                             std::function<void(NodeIndex)> on_bit_flip)
+    : world_(world), scenario_(scenario), baseline_(std::move(baseline)), on_bit_flip_(std::move(on_bit_flip)) {
+  for (size_t i = 0; i < scenario.events.size(); ++i) event_streams_.push_back(world.stream("fault-event", i));
+}
+
+std::vector<NodeIndex> FaultInjector::all_nodes() const {
+  std::vector<NodeIndex> nodes(world_.node_count());
+  for (size_t i = 0; i < nodes.size(); ++i) nodes[i] = static_cast<NodeIndex>(i);
+  return nodes;
+}
+
+NodeIndex FaultInjector::random_node(Prng& prng) const {
+  return static_cast<NodeIndex>(random_below([&prng] { return prng.next(); }, world_.node_count()));
+}
+
+std::vector<NodeIndex> FaultInjector::random_group(Prng& prng, size_t size) const {
+  std::vector<NodeIndex> nodes = all_nodes();
+  // Partial Fisher-Yates with our own PRNG (std::shuffle's algorithm is not specified).
+  for (size_t i = 0; i < size && i + 1 < nodes.size(); ++i) {
+    const size_t j = i + random_below([&prng] { return prng.next(); }, nodes.size() - i);
+    std::swap(nodes[i], nodes[j]);
+  }
+  nodes.resize(std::min(size, nodes.size()));
+  return nodes;
+}
+
+void FaultInjector::flip_bit(NodeIndex node, Prng& prng) {
+  if (!world_.disk(node).flip_random_bit(prng).empty()) on_bit_flip_(node);
+}
+
+void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
+  for (NodeIndex node : event.nodes) {
+    DiskFaults& disk = world_.disk(node).faults();
+    switch (event.kind) {
+      case FaultKind::crash:
+        if (world_.is_up(node)) world_.crash(node);
+        break;
+      case FaultKind::restart:
+        if (!world_.is_up(node)) world_.start(node);
+        break;
+      case FaultKind::clock_jump: world_.clock(node).jump_wall(event.jump_ns); break;
+      case FaultKind::slow_node: world_.set_cpu_lag(node, event.lag_ns); break;
+      case FaultKind::disk_full: disk.full = true; break;
+      case FaultKind::disk_ok: disk = DiskFaults{0, 0, 0, disk.torn_write_probability, false}; break;
+      case FaultKind::disk_errors:
+        disk.read_error_probability = event.read_error;
+        disk.write_error_probability = event.write_error;
+        disk.sync_error_probability = event.sync_error;
+        break;
+      case FaultKind::bit_flip: flip_bit(node, prng); break;
+      default: SLUICE_UNREACHABLE();
+    }
+  }
+}
+
+void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
+  ++injected_;
+  Network& network = world_.network();
+  LinkConfig& link = network.config().link;
+  switch (event.kind) {
+    case FaultKind::partition: network.partition(event.nodes, event.other, true); break;
+    case FaultKind::partition_oneway: network.partition(event.nodes, event.other, false); break;
+    case FaultKind::isolate: network.isolate(event.nodes.empty() ? random_group(prng, event.count) : event.nodes); break;
+    case FaultKind::heal: network.heal(); break;
+    case FaultKind::network:
+      if (event.loss >= 0) link.loss_probability = event.loss;
+      if (event.duplicate >= 0) link.duplicate_probability = event.duplicate;
+      if (event.latency_ns_min >= 0) link.latency_min = runtime::Duration(event.latency_ns_min);
+      if (event.latency_ns_max >= 0) link.latency_max = runtime::Duration(event.latency_ns_max);
+      link.latency_max = std::max(link.latency_max, link.latency_min);
+      break;
+    case FaultKind::stream_resets: network.config().stream_reset_probability = event.probability; break;
+    default: apply_to_nodes(event, prng); break;
+  }
+}
+
+void FaultInjector::every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject) {
+  if (rate_per_min <= 0) return;
+  process_streams_.push_back(std::make_unique<Prng>(world_.stream(kind)));
+  Prng* prng = process_streams_.back().get();
+  // Each firing schedules the next: a recursive closure through a shared function object.
+  auto fire = std::make_shared<std::function<void()>>();
+  *fire = [this, rate_per_min, kind, inject, prng, fire_ref = std::weak_ptr(fire)] {
+    const double mean_ns = 60.0 * kNsPerSecond / rate_per_min;
+    const int64_t fire_at =
+        world_.now_ns() + static_cast<int64_t>(random_exponential([prng] { return prng->next(); }, mean_ns)) + 1;
+    if (fire_at >= scenario_.faults_stop_ns) return;
+    auto self = fire_ref.lock();
+    at(fire_at, kind, [this, inject, prng, self] {
+      ++injected_;
+      inject(*prng);
+      (*self)();
+    });
+  };
+  (*fire)();
+}
+
+void FaultInjector::inject_crash(Prng& prng) {
+  const NodeIndex node = random_node(prng);
+  if (!world_.is_up(node)) return;
+  world_.crash(node);
+  const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
+  at(world_.now_ns() + down, "fault.restart", [this, node] {
+    if (!world_.is_up(node)) world_.start(node);
+  });
+}
+
+void FaultInjector::inject_partition(Prng& prng) {
+  const size_t n = world_.node_count();
+  if (n < 2) return;
+  auto next = [&prng] { return prng.next(); };
+  const size_t group_size = 1 + random_below(next, n / 2);
+  std::vector<NodeIndex> group = random_group(prng, group_size);
+  std::vector<NodeIndex> rest;
+  for (NodeIndex node : all_nodes()) {
+    if (std::find(group.begin(), group.end(), node) == group.end()) rest.push_back(node);
+  }
+  switch (random_below(next, 3)) {
+    case 0: world_.network().partition(group, rest, true); break;
+    case 1: world_.network().partition(group, rest, false); break;
+    default: world_.network().isolate(group); break;
+  }
+  const int64_t duration = random_range(next, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
+  at(world_.now_ns() + duration, "fault.heal", [this] { world_.network().heal(); });
+}
+
+void FaultInjector::stop_faults() {
+  world_.network().heal();
+  world_.network().config() = baseline_;
+  world_.network().config().stream_reset_probability = 0;
+  for (NodeIndex node : all_nodes()) {
+    world_.disk(node).faults() = DiskFaults{0, 0, 0, scenario_.disk_faults.torn_write_probability, false};
+    world_.set_cpu_lag(node, 0);
+    if (!world_.is_up(node)) world_.start(node);
+  }
+}
+
+void FaultInjector::schedule_all() {
+  for (size_t i = 0; i < scenario_.events.size(); ++i) {
+    at(scenario_.events[i].at_ns, "fault.event", [this, i] { apply(scenario_.events[i], event_streams_[i]); });
+  }
+  const RandomFaults& random = scenario_.random;
+  every(random.crash_per_node_per_min * static_cast<double>(world_.node_count()), "fault.crash",
+        [this](Prng& prng) { inject_crash(prng); });
+  every(random.partition_per_min, "fault.partition", [this](Prng& prng) { inject_partition(prng); });
+  every(random.clock_jump_per_min, "fault.clock_jump", [this](Prng& prng) {
+    const int64_t max = scenario_.random.clock_jump_ns_max;
+    const int64_t jump = random_range([&prng] { return prng.next(); }, -max, max);
+    world_.clock(random_node(prng)).jump_wall(jump);
+  });
+  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(random_node(prng), prng); });
+  every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
+    const NodeIndex node = random_node(prng);
+    world_.disk(node).faults().full = true;
+    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node] { world_.disk(node).faults().full = false; });
+  });
+  at(scenario_.faults_stop_ns, "fault.stop", [this] { stop_faults(); });
+}
+
+}  // namespace sluice::sim

@@ -1,0 +1,55 @@
+// The fault injector: applies a scenario's explicit fault events at their times, runs its random
+// fault processes (Poisson, per kind) until faults_stop_s, and then heals everything so liveness
+// can be judged: no partitions, every node up, disks healthy, the network back to the scenario's
+// baseline.
+//
+// Randomness: each explicit event draws from a stream of its own (the world's "fault-event"
+// stream for its position), each random process from the stream of its kind; so removing one event
+// leaves every other fault exactly as it was.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "node/base/random.h"
+#include "sim/scenario.h"
+#include "sim/world.h"
+
+namespace sluice::sim {
+
+class FaultInjector {
+ public:
+  // `on_bit_flip(node)` is told of every bit flip that landed (so durability checks can tell
+  // injected corruption from lost data). `baseline` is the network the run heals back to.
+  FaultInjector(World& world, const Scenario& scenario, NetworkConfig baseline, std::function<void(NodeIndex)> on_bit_flip);
+
+  void schedule_all();
+  uint64_t injected() const { return injected_; }
+
+ private:
+  std::vector<NodeIndex> all_nodes() const;
+  NodeIndex random_node(Prng& prng) const;
+  std::vector<NodeIndex> random_group(Prng& prng, size_t size) const;
+  void apply(const FaultEvent& event, Prng& prng);
+  void apply_to_nodes(const FaultEvent& event, Prng& prng);
+  void flip_bit(NodeIndex node, Prng& prng);
+  void at(int64_t at_ns, const char* kind, std::function<void()> action) {
+    world_.schedule(at_ns, -1, kind, 0, std::move(action));
+  }
+  // A Poisson process of `rate_per_min` that runs `inject(prng)` until faults stop.
+  void every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject);
+  void inject_crash(Prng& prng);
+  void inject_partition(Prng& prng);
+  void stop_faults();
+
+  World& world_;
+  const Scenario& scenario_;
+  NetworkConfig baseline_;
+  std::function<void(NodeIndex)> on_bit_flip_;
+  std::vector<Prng> event_streams_;  // one per explicit event
+  std::vector<std::unique_ptr<Prng>> process_streams_;  // one per random process
+  uint64_t injected_ = 0;
+};
+
+}  // namespace sluice::sim

@@ -1,0 +1,104 @@
+// What a simulation runs on its nodes and checks. Every node runs the node object sluice-node
+// runs (server::Node, sim/sim_node.h); a workload switches on the parts of it that it exercises
+// (configure_node), may add a part of its own to each node incarnation (node_started: clients,
+// test traffic), drives the cluster from outside and judges it. A scenario names one or several
+// workloads ([workload] or [[workload]] tables, each with a `kind`); every kind registers a
+// parser in sim/workloads/registry.cc, the one place to add one.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/server/node.h"
+#include "sim/world.h"
+
+namespace sluice::sim {
+
+struct Scenario;
+class TableReader;
+class SimRuntime;
+
+using Figures = std::vector<std::pair<std::string, std::string>>;
+
+// A workload's own part of one node incarnation (test traffic, a client): destroyed at a crash,
+// before the node object.
+class NodeAgent {
+ public:
+  virtual ~NodeAgent() = default;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // What `node` runs for this workload; called before every start of the node. Workloads that
+  // share a scenario switch on parts side by side (the first to configure a part sets it up).
+  virtual void configure_node(NodeIndex node, server::NodeConfig& config) {
+    (void)node;
+    (void)config;
+  }
+  // A fresh incarnation of the node has started its Node (called on one of its fibers). The
+  // returned agent, if any, lives until the node's next crash.
+  virtual std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) {
+    (void)runtime;
+    (void)node;
+    return nullptr;
+  }
+  // "" while every check holds; otherwise the first failure.
+  virtual std::string failure() const = 0;
+  // A bit flip was injected on `node`'s disk (lets durability checks tell injected corruption
+  // from lost data).
+  virtual void on_bit_flip(NodeIndex node) { (void)node; }
+  // Called at the end when the quiet period after faults_stop_s is long enough.
+  virtual void check_liveness(int64_t faults_stop_ns) = 0;
+  // True when the workload has measured what it came for; the run may end once every workload
+  // of the scenario is finished.
+  virtual bool finished() const { return false; }
+  // key=value figures for the report, in print order.
+  virtual void report(Figures& figures) const = 0;
+};
+
+// Everything a workload is built with: the world, the scenario, and its own random stream (the
+// world's "workload" stream for its position in the scenario).
+struct WorkloadContext {
+  World& world;
+  const Scenario& scenario;
+  Prng prng;
+};
+
+class WorkloadSpec {
+ public:
+  virtual ~WorkloadSpec() = default;
+  virtual std::unique_ptr<Workload> create(WorkloadContext context) const = 0;
+};
+
+// The usual spec: it keeps the parsed config and builds `W(context, config)`.
+template <typename W, typename Config>
+class ConfigWorkloadSpec final : public WorkloadSpec {
+ public:
+  explicit ConfigWorkloadSpec(Config config) : config_(std::move(config)) {}
+  std::unique_ptr<Workload> create(WorkloadContext context) const override {
+    return std::make_unique<W>(std::move(context), config_);
+  }
+  const Config& config() const { return config_; }
+
+ private:
+  Config config_;
+};
+
+// Figure helpers shared by the workloads: a fixed-point rendering, and the median of values
+// (0 when there are none).
+std::string format_figure(double value, int decimals);
+double median_of(std::vector<double> values);
+
+// Reads the kind's keys from its [workload] table (`kind` is already consumed), then calls
+// reader.finish(). Returns null after reporting an error through the reader.
+using WorkloadParser = std::function<std::shared_ptr<const WorkloadSpec>(TableReader& reader, const Scenario& scenario)>;
+
+// Every workload kind, by name. Defined in sim/workloads/registry.cc.
+const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers();
+
+}  // namespace sluice::sim
