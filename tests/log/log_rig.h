@@ -14,6 +14,7 @@
 #include "node/log/codec.h"
 #include "node/log/log.h"
 #include "sim/disk.h"
+#include "tests/testing/sim_rig.h"
 
 namespace sluice::log {
 
@@ -21,33 +22,8 @@ inline void PrintTo(Errc code, std::ostream* out) { *out << to_string(code); }
 
 namespace testing {
 
-class NoWaitEnvironment final : public sim::DiskEnvironment {
- public:
-  explicit NoWaitEnvironment(uint64_t seed) : prng_(seed) {}
-  Prng& disk_prng() override { return prng_; }
-  runtime::Status disk_delay(runtime::Duration /*latency*/) override { return runtime::Status(); }
-  void disk_trace(std::string_view /*operation*/, uint64_t /*detail*/) override {}
-
- private:
-  Prng prng_;
-};
-
-struct DiskRig {
-  explicit DiskRig(sim::DiskConfig config = {}, uint64_t seed = 1)
-      : disk(config), environment(seed), fs(sim::make_sim_filesystem(disk, environment)) {}
-
-  // Every Log on this disk must be destroyed first.
-  void crash(uint64_t seed) {
-    fs.reset();
-    Prng prng(seed);
-    disk.crash(prng);
-    fs = sim::make_sim_filesystem(disk, environment);
-  }
-
-  sim::SimDisk disk;
-  NoWaitEnvironment environment;
-  std::unique_ptr<runtime::Filesystem> fs;
-};
+using sluice::testing::DiskRig;
+using sluice::testing::NoWaitEnvironment;
 
 // A batch of `count` records whose values encode (base offset + i) and `salt`, so any mix-up of
 // offsets or contents shows.

@@ -14,6 +14,7 @@
 #include "node/log/verify.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/sim_rig.h"
 #include "tests/log/log_rig.h"
 
 namespace sluice::log::testing {
@@ -204,38 +205,27 @@ class WriterApp final : public sim::NodeApp {
   WriterConfig config_;
 };
 
+// One node running a WriterApp; the oracle outlives the world's apps.
 struct SimRig {
-  explicit SimRig(uint64_t seed, WriterConfig config = {}, sim::DiskConfig disk = {}) : world(world_config(seed, disk)) {
-    node = world.add_node();
-    world.set_app_factory([this, config](sim::SimRuntime& rt) { return std::make_unique<WriterApp>(rt, oracle, config); });
+  explicit SimRig(uint64_t seed, WriterConfig config = {}, sim::DiskConfig disk = {})
+      : rig(seed, [this, config](sim::SimRuntime& rt) { return std::make_unique<WriterApp>(rt, oracle, config); },
+            with_small_sectors(disk)),
+        world(rig.world),
+        node(rig.node) {}
+  static sim::DiskConfig with_small_sectors(sim::DiskConfig disk) {
+    disk.sector_bytes = 64;
+    return disk;
   }
-  static sim::WorldConfig world_config(uint64_t seed, sim::DiskConfig disk) {
-    sim::WorldConfig config;
-    config.seed = seed;
-    config.disk = disk;
-    config.disk.sector_bytes = 64;
-    return config;
-  }
-  void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
+  void run_ms(int64_t ms) { rig.run_ms(ms); }
 
-  Oracle oracle;  // before the world: outlives the apps
-  sim::World world;
-  sim::NodeIndex node = 0;
+  Oracle oracle;
+  sluice::testing::OneNodeWorld rig;
+  sim::World& world;
+  sim::NodeIndex node;
 };
 
-std::string replay(uint64_t seed) {
-  return " (seed " + std::to_string(seed) + "; replay: SLUICE_LOG_SIM_SEED=" + std::to_string(seed) + " log_sim_test)";
-}
-
-// SLUICE_LOG_SIM_SEED=N runs that seed alone; SLUICE_LOG_SIM_SEEDS=N runs seeds 1..N instead of
-// the default count (a longer sweep).
-std::vector<uint64_t> seeds(uint64_t count) {
-  if (const char* one = std::getenv("SLUICE_LOG_SIM_SEED"); one != nullptr) return {std::stoull(one)};
-  if (const char* many = std::getenv("SLUICE_LOG_SIM_SEEDS"); many != nullptr) count = std::stoull(many);
-  std::vector<uint64_t> all;
-  for (uint64_t seed = 1; seed <= count; ++seed) all.push_back(seed);
-  return all;
-}
+std::string replay(uint64_t seed) { return sluice::testing::replay_hint(seed); }
+std::vector<uint64_t> seeds(uint64_t count) { return sluice::testing::sim_seeds(count); }
 
 TEST(LogSim, CrashesKeepAPrefixWithEverySyncedBatch) {
   int total_boots = 0;

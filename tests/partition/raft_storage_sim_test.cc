@@ -14,6 +14,7 @@
 #include "node/partition/raft_storage.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/sim_rig.h"
 
 namespace sluice::partition {
 namespace {
@@ -286,36 +287,22 @@ class DriverApp final : public sim::NodeApp {
   Oracle& oracle_;
 };
 
+// One node running a DriverApp; the oracle outlives the world's apps.
 struct SimRig {
-  explicit SimRig(uint64_t seed) : world(world_config(seed)) {
-    node = world.add_node();
-    world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<DriverApp>(rt, oracle); });
-  }
-  static sim::WorldConfig world_config(uint64_t seed) {
-    sim::WorldConfig config;
-    config.seed = seed;
-    config.disk.sector_bytes = 64;
-    return config;
-  }
-  void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
+  explicit SimRig(uint64_t seed)
+      : rig(seed, [this](sim::SimRuntime& rt) { return std::make_unique<DriverApp>(rt, oracle); }),
+        world(rig.world),
+        node(rig.node) {}
+  void run_ms(int64_t ms) { rig.run_ms(ms); }
 
-  Oracle oracle;  // before the world: outlives the apps
-  sim::World world;
-  sim::NodeIndex node = 0;
+  Oracle oracle;
+  sluice::testing::OneNodeWorld rig;
+  sim::World& world;
+  sim::NodeIndex node;
 };
 
-std::string replay(uint64_t seed) {
-  return " (seed " + std::to_string(seed) + "; replay: SLUICE_RAFT_STORAGE_SIM_SEED=" + std::to_string(seed) + " raft_storage_test)";
-}
-
-// SLUICE_RAFT_STORAGE_SIM_SEED=N runs that seed alone; SLUICE_RAFT_STORAGE_SIM_SEEDS=N runs 1..N.
-std::vector<uint64_t> seeds(uint64_t count) {
-  if (const char* one = std::getenv("SLUICE_RAFT_STORAGE_SIM_SEED"); one != nullptr) return {std::stoull(one)};
-  if (const char* many = std::getenv("SLUICE_RAFT_STORAGE_SIM_SEEDS"); many != nullptr) count = std::stoull(many);
-  std::vector<uint64_t> all;
-  for (uint64_t seed = 1; seed <= count; ++seed) all.push_back(seed);
-  return all;
-}
+std::string replay(uint64_t seed) { return sluice::testing::replay_hint(seed); }
+std::vector<uint64_t> seeds(uint64_t count) { return sluice::testing::sim_seeds(count); }
 
 TEST(RaftStorageSim, CrashesKeepEverySyncedEntryAndWholeHardState) {
   int boots = 0, syncs = 0, jumps = 0, conflicts = 0;
