@@ -352,6 +352,7 @@ TEST(LogSim, BitFlipsAreDetectedAndNeverServed) {
     ++(read_failed ? detected_at_read : harmless_to_reads);
   }
   // The flips land everywhere: batches (caught at open or read), marks and indexes (repaired).
+  if (std::getenv("SLUICE_SEED") != nullptr) return;  // one replayed seed lands in one place
   EXPECT_GT(detected_at_open, 0);
   EXPECT_GT(detected_at_read, 0);
 }
