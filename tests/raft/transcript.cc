@@ -298,9 +298,10 @@ std::string TranscriptRunner::add_nodes(const Command& c) {
   if (!storage.ok()) return error(storage.status().to_string());
   std::string out;
   for (uint64_t i = 0; i < count; ++i) {
-    config.id = next_id_++;
+    config.id = next_id_;
     const Status added = cluster_.add_node(config, *storage);
-    if (!added.ok()) return error(added.to_string());
+    if (!added.ok()) return out + error(added.to_string());
+    ++next_id_;
     out += status(config.id);
   }
   return out;
