@@ -32,6 +32,32 @@ std::string_view to_string(EventKind kind) {
   return "unknown";
 }
 
+std::string to_string(const VoteNote& note) {
+  const auto position = [](Index index, Term term) { return std::to_string(index) + "/" + std::to_string(term); };
+  std::string text;
+  switch (note.outcome) {
+    case VoteOutcome::refused: text = "refused "; break;
+    case VoteOutcome::ignored: text = "ignored "; break;
+    case VoteOutcome::deferred: text = "deferred "; break;
+  }
+  text += std::string(note.type == MessageType::pre_vote_request ? "pre-vote" : "vote") + " for " +
+          std::to_string(note.candidate) + " at t" + std::to_string(note.term) + ": ";
+  switch (note.reason) {
+    case VoteRefusal::stale_term: return text + "stale term (ours t" + std::to_string(note.our_term) + ")";
+    case VoteRefusal::leader_lease: return text + "leader lease (leader " + std::to_string(note.other) + ")";
+    case VoteRefusal::already_voted: return text + "already voted for " + std::to_string(note.other);
+    case VoteRefusal::has_leader: return text + "follows leader " + std::to_string(note.other);
+    case VoteRefusal::log_behind:
+      return text + "log behind (ours " + position(note.our_last_index, note.our_last_term) + ", theirs " +
+             position(note.their_last_index, note.their_last_term) + ")";
+    case VoteRefusal::pre_vote_backing:
+      return text + "backing " + (note.other == kNoNode ? std::string("itself") : std::to_string(note.other)) + " (log " +
+             position(note.our_last_index, note.our_last_term) + ", theirs " +
+             position(note.their_last_index, note.their_last_term) + ")";
+  }
+  return text + "unknown";
+}
+
 Raft::Raft(const RaftConfig& config, RaftLogStorage& storage, Prng prng)
     : config_(config), prng_(prng), log_(storage) {}
 
@@ -71,6 +97,54 @@ void Raft::emit(EventKind kind, std::string detail) {
     ++events_dropped_;
   }
   events_.push_back(RaftEvent{kind, term_, std::move(detail)});
+}
+
+void Raft::note_vote(const Message& m, VoteOutcome outcome, VoteRefusal reason, NodeId other) {
+  if (vote_notes_.size() >= kVoteNotesMax) vote_notes_.pop_front();
+  VoteNote note;
+  note.type = m.type;
+  note.candidate = m.from;
+  note.term = m.term;
+  note.outcome = outcome;
+  note.reason = reason;
+  note.our_term = term_;
+  note.other = other;
+  note.our_last_index = log_.last_index();
+  note.our_last_term = log_.last_term();
+  if (reason == VoteRefusal::pre_vote_backing && pre_vote_backing_) {
+    note.our_last_index = pre_vote_backing_->last_index;
+    note.our_last_term = pre_vote_backing_->last_term;
+  }
+  note.their_last_index = m.index;
+  note.their_last_term = m.log_term;
+  vote_notes_.push_back(note);
+}
+
+std::vector<VoteNote> Raft::take_vote_notes() {
+  std::vector<VoteNote> notes(vote_notes_.begin(), vote_notes_.end());
+  vote_notes_.clear();
+  return notes;
+}
+
+std::vector<NodeId> Raft::deferred_pre_votes() const {
+  std::vector<NodeId> ids;
+  for (const auto& [from, request] : pre_votes_deferred_) ids.push_back(from);
+  return ids;
+}
+
+std::optional<std::string_view> Raft::campaign_waiting_for_apply() const {
+  if (!campaign_after_apply_) return std::nullopt;
+  switch (*campaign_after_apply_) {
+    case CampaignKind::pre_vote: return "pre-vote";
+    case CampaignKind::election: return "election";
+    case CampaignKind::transfer: return "transfer";
+  }
+  return std::nullopt;
+}
+
+void Raft::set_randomized_election_timeout(uint32_t ticks) {
+  SLUICE_ASSERT_GE(ticks, 1u);
+  election_timeout_randomized_ticks_ = ticks;
 }
 
 Message Raft::reply(MessageType type, const Message& to) const {
@@ -176,7 +250,9 @@ bool Raft::handle_message_term(const Message& m) {
       // Leader lease: while we hear from a leader, a higher-term candidate is a disruptive node
       // (e.g. one that was partitioned), unless the leader itself asked for the transfer. A
       // pre-vote is answered when the lease ends (answer_deferred_pre_votes).
-      if (m.type == MessageType::pre_vote_request && conf_.is_voter(m.from)) pre_votes_deferred_[m.from] = m;
+      const bool deferred = m.type == MessageType::pre_vote_request && conf_.is_voter(m.from);
+      if (deferred) pre_votes_deferred_[m.from] = m;
+      note_vote(m, deferred ? VoteOutcome::deferred : VoteOutcome::ignored, VoteRefusal::leader_lease, lead_);
       return false;
     }
     if (m.type == MessageType::pre_vote_request) {
@@ -197,10 +273,13 @@ bool Raft::handle_message_term(const Message& m) {
       // forever while it keeps leading.
       send(reply(MessageType::append_response, m));
     } else if (m.type == MessageType::pre_vote_request) {
+      note_vote(m, VoteOutcome::refused, VoteRefusal::stale_term);
       Message response = reply(MessageType::pre_vote_response, m);
       response.reject = true;
       stamp_commit(response);
       send(std::move(response));
+    } else if (m.type == MessageType::vote_request) {
+      note_vote(m, VoteOutcome::ignored, VoteRefusal::stale_term);
     }
     return false;
   }

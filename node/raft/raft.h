@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -56,6 +58,8 @@ class Raft {
   std::vector<Message> take_messages() { return std::exchange(messages_, {}); }
   std::vector<ReadState> take_read_states() { return std::exchange(read_states_, {}); }
   std::vector<RaftEvent> take_events() { return std::exchange(events_, {}); }
+  // Why vote requests were not granted since the last call (ready.h); not part of has_output().
+  std::vector<VoteNote> take_vote_notes();
   bool has_output() const { return !messages_.empty() || !read_states_.empty() || !events_.empty(); }
 
   NodeId id() const { return config_.id; }
@@ -72,6 +76,31 @@ class Raft {
   size_t reads_pending() const { return reads_.size(); }
   uint64_t events_dropped() const { return events_dropped_; }
   const RaftConfig& config() const { return config_; }
+
+  // Pre-vote stickiness: the would-be candidate this node granted a pre-vote to (itself while it
+  // pre-campaigns), with its last log position, for pre_vote_window_ticks(). Within the window a
+  // competing pre-vote is refused unless its log is strictly more up to date, so at most one of
+  // several concurrent pre-candidates collects a quorum and the real vote does not split.
+  struct PreVoteBacking {
+    NodeId candidate = kNoNode;
+    Index last_index = 0;
+    Term last_term = 0;
+    uint32_t ticks_left = 0;
+  };
+
+  // What the node holds back and its timers, for tests and debugging (docs/raft.md, "Notes and
+  // held state"); reading them changes nothing.
+  const std::optional<PreVoteBacking>& pre_vote_backing() const { return pre_vote_backing_; }
+  std::vector<NodeId> deferred_pre_votes() const;
+  // "pre-vote", "election" or "transfer" while a campaign waits for a committed conf change to
+  // be applied.
+  std::optional<std::string_view> campaign_waiting_for_apply() const;
+  bool campaign_contested() const { return campaign_contested_; }
+  uint32_t election_elapsed_ticks() const { return election_elapsed_ticks_; }
+  uint32_t election_timeout_randomized_ticks() const { return election_timeout_randomized_ticks_; }
+  uint32_t heartbeat_elapsed_ticks() const { return heartbeat_elapsed_ticks_; }
+  // Tests: pin the otherwise random election timeout (until the next reset draws a new one).
+  void set_randomized_election_timeout(uint32_t ticks);
   RaftLog& log() { return log_; }
   const RaftLog& log() const { return log_; }
 
@@ -98,6 +127,8 @@ class Raft {
   void learn_commit(const Message& m);
   void send(Message m);
   void emit(EventKind kind, std::string detail);
+  void note_vote(const Message& m, VoteOutcome outcome, VoteRefusal reason, NodeId other = kNoNode);
+  void note_vote_refusal(const Message& m, bool free_to_vote, bool can_vote);
   bool promotable() const;
 
   // raft_election.cc
@@ -161,16 +192,6 @@ class Raft {
   uint32_t heartbeat_elapsed_ticks_ = 0;
   uint32_t election_timeout_randomized_ticks_ = 0;
 
-  // Pre-vote stickiness: the would-be candidate this node granted a pre-vote to (itself while it
-  // pre-campaigns), with its last log position, for pre_vote_window_ticks(). Within the window a
-  // competing pre-vote is refused unless its log is strictly more up to date, so at most one of
-  // several concurrent pre-candidates collects a quorum and the real vote does not split.
-  struct PreVoteBacking {
-    NodeId candidate = kNoNode;
-    Index last_index = 0;
-    Term last_term = 0;
-    uint32_t ticks_left = 0;
-  };
   std::optional<PreVoteBacking> pre_vote_backing_;
   // This campaign turned away a competing candidate's request. If it has not won within the
   // pre-vote window the vote is split: it retries after a short random backoff instead of a
@@ -193,6 +214,7 @@ class Raft {
   std::vector<ReadState> read_states_;
   std::vector<RaftEvent> events_;
   uint64_t events_dropped_ = 0;
+  std::deque<VoteNote> vote_notes_;  // at most kVoteNotesMax, oldest dropped
 };
 
 }  // namespace sluice::raft

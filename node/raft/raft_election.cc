@@ -202,8 +202,8 @@ void Raft::handle_vote_request(const Message& m) {
   const bool pre_vote = m.type == MessageType::pre_vote_request;
   // We may vote again for the node we already voted for (a retried request); otherwise only if
   // we have neither voted nor follow a leader in this term. A pre-vote is for a future term.
-  const bool can_vote = (vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre_vote && m.term > term_)) &&
-                        (!pre_vote || pre_vote_allowed_by_backing(m));
+  const bool free_to_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre_vote && m.term > term_);
+  const bool can_vote = free_to_vote && (!pre_vote || pre_vote_allowed_by_backing(m));
   Message response = reply(pre_vote ? MessageType::pre_vote_response : MessageType::vote_response, m);
   if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
     // The response carries the candidate's term so that it counts there (a granted pre-vote
@@ -217,10 +217,24 @@ void Raft::handle_vote_request(const Message& m) {
     }
   } else {
     response.reject = true;
+    note_vote_refusal(m, free_to_vote, can_vote);
   }
   note_competing_request(m);
   stamp_commit(response);
   send(std::move(response));
+}
+
+// Why handle_vote_request refused: the first of its conditions that failed.
+void Raft::note_vote_refusal(const Message& m, bool free_to_vote, bool can_vote) {
+  if (!free_to_vote) {
+    const bool voted = vote_ != kNoNode;
+    note_vote(m, VoteOutcome::refused, voted ? VoteRefusal::already_voted : VoteRefusal::has_leader, voted ? vote_ : lead_);
+  } else if (!can_vote) {
+    const NodeId backed = pre_vote_backing_ ? pre_vote_backing_->candidate : kNoNode;
+    note_vote(m, VoteOutcome::refused, VoteRefusal::pre_vote_backing, backed == config_.id ? kNoNode : backed);
+  } else {
+    note_vote(m, VoteOutcome::refused, VoteRefusal::log_behind);
+  }
 }
 
 void Raft::handle_vote_response(const Message& m) {

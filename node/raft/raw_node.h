@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "node/base/random.h"
 #include "node/raft/config.h"
@@ -67,6 +68,11 @@ class RawNode {
   void advance();
 
   NodeStatus status() const;
+  // Why vote requests were not granted since the last call (ready.h: VoteNote). Never part of a
+  // Ready; a driver may read them for its log or ignore them (the oldest are dropped).
+  std::vector<VoteNote> take_vote_notes() { return raft_->take_vote_notes(); }
+  // Tests: pin the randomized election timeout (Raft::set_randomized_election_timeout).
+  void set_randomized_election_timeout(uint32_t ticks) { raft_->set_randomized_election_timeout(ticks); }
   const Raft& raft() const { return *raft_; }
 
  private:

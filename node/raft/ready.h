@@ -50,6 +50,48 @@ struct RaftEvent {
 // Events kept between two Ready calls; beyond this the oldest are dropped (and counted).
 inline constexpr size_t kEventsPendingMax = 64;
 
+// Why a vote or pre-vote request was not granted. Cheap records for tests and debugging, kept
+// between two calls of RawNode::take_vote_notes() (bounded, oldest dropped); never part of a
+// Ready, never needed for correctness, and whether anyone reads them changes nothing.
+enum class VoteOutcome : uint8_t {
+  refused,   // answered with a rejection
+  ignored,   // not answered at all
+  deferred,  // a pre-vote put aside until the leader lease ends (answered then)
+};
+
+enum class VoteRefusal : uint8_t {
+  stale_term,     // the request is for a term below ours
+  leader_lease,   // check-quorum: we heard from a leader within the election timeout
+  already_voted,  // we voted for another candidate in this term
+  has_leader,     // we follow a leader in this term
+  log_behind,     // the candidate's log is less up to date than ours (§5.4.1)
+  pre_vote_backing,  // we back another pre-candidate (or ourselves) within the pre-vote window
+};
+
+struct VoteNote {
+  MessageType type = MessageType::vote_request;  // vote_request or pre_vote_request
+  NodeId candidate = kNoNode;
+  Term term = 0;  // the term the candidate asked for
+  VoteOutcome outcome = VoteOutcome::refused;
+  VoteRefusal reason = VoteRefusal::stale_term;
+  Term our_term = 0;
+  // already_voted: our vote; has_leader, leader_lease: the leader; pre_vote_backing: the backed
+  // candidate (kNoNode: ourselves).
+  NodeId other = kNoNode;
+  // log_behind: our last entry; pre_vote_backing: the backed candidate's last entry.
+  Index our_last_index = 0;
+  Term our_last_term = 0;
+  Index their_last_index = 0;
+  Term their_last_term = 0;
+
+  friend bool operator==(const VoteNote&, const VoteNote&) = default;
+};
+
+// "refused pre-vote for 2 at t3: log behind (ours 3/2, theirs 2/2)".
+std::string to_string(const VoteNote& note);
+
+inline constexpr size_t kVoteNotesMax = 64;
+
 // The driver's contract, in order (docs/raft.md):
 //   1. log_start_jump: discard the stable log; it restarts empty after jump.index/jump.term.
 //   2. entries: append to stable storage, replacing any stable suffix from entries[0].index on.

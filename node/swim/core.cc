@@ -154,6 +154,51 @@ Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
   return Status();
 }
 
+std::string_view to_string(NoteKind kind) {
+  switch (kind) {
+    case NoteKind::stale_claim: return "stale claim";
+    case NoteKind::needs_refutation: return "needs a higher incarnation";
+    case NoteKind::unknown_member: return "unknown member";
+    case NoteKind::table_full: return "member table full";
+    case NoteKind::hearsay: return "hearsay, not a confirmation";
+    case NoteKind::confirmations_max: return "enough confirmations already";
+    case NoteKind::leaving: return "leaving, not refuting";
+  }
+  return "unknown";
+}
+
+std::string to_string(const Note& note) {
+  std::string text = "ignored " + note.claim.member + " " + std::string(to_string(note.claim.state)) + " " +
+                     std::to_string(note.claim.incarnation);
+  if (!note.claim.origin.empty()) text += " by " + note.claim.origin;
+  text += ": " + std::string(to_string(note.kind));
+  if (note.kind != NoteKind::unknown_member && note.kind != NoteKind::table_full && note.kind != NoteKind::leaving) {
+    text += " (holds " + std::string(to_string(note.held_state)) + " " + std::to_string(note.held_incarnation) + ")";
+  }
+  return text;
+}
+
+void Core::note(NoteKind kind, const Update& claim, const Member* held) {
+  if (notes_.size() >= kNotesPendingMax) notes_.pop_front();
+  Note entry{kind, claim, MemberState::alive, incarnation_};
+  if (held != nullptr) {
+    entry.held_state = held->state;
+    entry.held_incarnation = held->incarnation;
+  }
+  notes_.push_back(std::move(entry));
+}
+
+std::vector<Note> Core::take_notes() {
+  std::vector<Note> out(notes_.begin(), notes_.end());
+  notes_.clear();
+  return out;
+}
+
+const Core::Suspicion* Core::suspicion(std::string_view address) const {
+  auto it = suspicions_.find(address);
+  return it == suspicions_.end() ? nullptr : &it->second;
+}
+
 Ready Core::take_ready() {
   Ready out = std::move(ready_);
   ready_ = Ready();

@@ -64,6 +64,36 @@ struct Ready {
   bool empty() const { return datagrams.empty() && push_pulls.empty() && events.empty(); }
 };
 
+// Why a claim about a member changed nothing although it differed from what we hold: cheap
+// records for tests and debugging, kept between two calls of take_notes() (bounded, oldest
+// dropped), never part of a Ready and never needed for correctness. Claims that merely repeat
+// what we hold (gossip echoes) are not noted.
+enum class NoteKind : uint8_t {
+  stale_claim,       // its incarnation is below the one we hold: already refuted or superseded
+  needs_refutation,  // alive at the incarnation we hold cannot clear a suspicion or a death
+  unknown_member,    // suspect/dead/left about a member we never knew: nothing to act on
+  table_full,        // a newcomer, and no tombstone to make room (members_max)
+  hearsay,           // a suspicion without a witness (push-pull) is no confirmation
+  confirmations_max, // a new witness beyond the K confirmations that count
+  leaving,           // a suspicion of ourselves while we leave: not refuted
+};
+
+std::string_view to_string(NoteKind kind);
+
+struct Note {
+  NoteKind kind = NoteKind::stale_claim;
+  Update claim;
+  MemberState held_state = MemberState::alive;  // what we hold about claim.member
+  uint64_t held_incarnation = 0;
+
+  friend bool operator==(const Note&, const Note&) = default;
+};
+
+// "ignored n2 suspect 0 by n1: stale claim (holds alive 1)".
+std::string to_string(const Note& note);
+
+inline constexpr size_t kNotesPendingMax = 64;
+
 struct Stats {
   uint64_t datagrams_sent = 0;
   uint64_t datagrams_received = 0;
@@ -126,6 +156,8 @@ class Core {
 
   // Everything produced since the last call.
   Ready take_ready();
+  // Why claims changed nothing since the last call (Note); not part of Ready.
+  std::vector<Note> take_notes();
 
   const Config& config() const { return config_; }
   const Stats& stats() const { return stats_; }
@@ -137,6 +169,16 @@ class Core {
   const BroadcastQueue& broadcasts() const { return broadcasts_; }
   // When the current suspicion of `address` turns into death, if it is suspected.
   std::optional<uint64_t> suspicion_deadline_ms(std::string_view address) const;
+
+  // A suspicion this member holds: when it started and turns into death, who accused first
+  // (empty: hearsay) and the independent confirmations counted so far (Lifeguard).
+  struct Suspicion {
+    uint64_t started_ms = 0;
+    uint64_t deadline_ms = 0;
+    std::string first_origin;
+    std::vector<std::string> confirmers;  // distinct origins after the first
+  };
+  const Suspicion* suspicion(std::string_view address) const;
 
  private:
   struct Probe {
@@ -157,13 +199,6 @@ class Core {
     uint64_t expire_at_ms = 0;
     bool nack_sent = false;
   };
-  struct Suspicion {
-    uint64_t started_ms = 0;
-    uint64_t deadline_ms = 0;
-    std::string first_origin;
-    std::vector<std::string> confirmers;  // distinct origins after the first
-  };
-
   // Probing (core_probe.cc).
   void start_probe(uint64_t now_ms);
   void advance_probe(uint64_t now_ms);
@@ -205,6 +240,7 @@ class Core {
   void confirm_suspicion(Member& member, const Update& update);
   void expire_suspicions(uint64_t now_ms);
   void set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms);
+  void note(NoteKind kind, const Update& claim, const Member* held);
   Update self_update() const;
   Update update_of(const Member& member, std::string origin) const;
   std::string suspicion_origin(std::string_view address) const;
@@ -239,6 +275,7 @@ class Core {
 
   Ready ready_;
   Stats stats_;
+  std::deque<Note> notes_;  // at most kNotesPendingMax, oldest dropped
 };
 
 }  // namespace sluice::swim

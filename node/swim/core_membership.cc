@@ -52,6 +52,7 @@ void Core::apply_alive(const Update& update, uint64_t now_ms) {
     // A live newcomer matters more than the oldest tombstone.
     if (members_.size() >= config_.members_max && !make_room()) {
       stats_.dropped_members_full += 1;
+      note(NoteKind::table_full, update, nullptr);
       return;
     }
     Member fresh{update.member, update.incarnation, MemberState::alive, now_ms};
@@ -64,6 +65,10 @@ void Core::apply_alive(const Update& update, uint64_t now_ms) {
   Member& member = it->second;
   // Only the member itself raises its incarnation, so a higher one is newer news than anything
   // we hold; an equal one cannot clear a suspicion (that needs a refutation).
+  if (update.incarnation < member.incarnation) note(NoteKind::stale_claim, update, &member);
+  if (update.incarnation == member.incarnation && member.state != MemberState::alive) {
+    note(NoteKind::needs_refutation, update, &member);
+  }
   if (update.incarnation <= member.incarnation) return;
   const MemberState before = member.state;
   set_state(member, MemberState::alive, update.incarnation, now_ms);
@@ -78,9 +83,15 @@ void Core::apply_alive(const Update& update, uint64_t now_ms) {
 void Core::apply_suspect(const Update& update, uint64_t now_ms) {
   auto it = members_.find(update.member);
   // Unknown: its alive will reach us first or soon; we could not verify the claim anyway.
-  if (it == members_.end()) return;
+  if (it == members_.end()) {
+    note(NoteKind::unknown_member, update, nullptr);
+    return;
+  }
   Member& member = it->second;
-  if (update.incarnation < member.incarnation) return;  // already refuted
+  if (update.incarnation < member.incarnation) {  // already refuted
+    note(NoteKind::stale_claim, update, &member);
+    return;
+  }
   if (member.state == MemberState::dead || member.state == MemberState::left) return;
   if (member.state == MemberState::suspect) {
     confirm_suspicion(member, update);
@@ -105,6 +116,7 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
   Suspicion& suspicion = it->second;
   // Hearsay (a push-pull merge) names no witness; and a suspicion that started from hearsay
   // takes its first named witness as its origin, not as a confirmation.
+  if (update.origin.empty()) note(NoteKind::hearsay, update, &member);
   if (update.origin.empty() || update.origin == suspicion.first_origin) return;
   if (suspicion.first_origin.empty()) {
     suspicion.first_origin = update.origin;
@@ -113,7 +125,10 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
   const auto& confirmers = suspicion.confirmers;
   if (std::find(confirmers.begin(), confirmers.end(), update.origin) != confirmers.end()) return;
   // Beyond K the timeout is at its minimum already; more would only grow this list.
-  if (confirmers.size() >= config_.suspicion_confirmations_expected) return;
+  if (confirmers.size() >= config_.suspicion_confirmations_expected) {
+    note(NoteKind::confirmations_max, update, &member);
+    return;
+  }
   suspicion.confirmers.push_back(update.origin);
   const auto count = static_cast<uint32_t>(suspicion.confirmers.size());
   suspicion.deadline_ms = suspicion.started_ms + suspicion_timeout_ms(config_, live_members(), count);
@@ -123,9 +138,15 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
 
 void Core::apply_gone(const Update& update, uint64_t now_ms) {
   auto it = members_.find(update.member);
-  if (it == members_.end()) return;  // never knew it: nothing to remove
+  if (it == members_.end()) {  // never knew it: nothing to remove
+    note(NoteKind::unknown_member, update, nullptr);
+    return;
+  }
   Member& member = it->second;
-  if (update.incarnation < member.incarnation) return;
+  if (update.incarnation < member.incarnation) {
+    note(NoteKind::stale_claim, update, &member);
+    return;
+  }
   if (member.state == MemberState::dead || member.state == MemberState::left) return;
   set_state(member, update.state, update.incarnation, now_ms);
   if (probe_.active && probe_.target == member.address) probe_.active = false;
@@ -143,6 +164,7 @@ void Core::apply_about_self(const Update& update) {
     return;
   }
   // A member that is leaving does not argue with its own departure.
+  if (leaving_ && update.incarnation >= incarnation_) note(NoteKind::leaving, update, nullptr);
   if (leaving_ || update.incarnation < incarnation_) return;
   incarnation_ = update.incarnation + 1;
   stats_.refutations += 1;

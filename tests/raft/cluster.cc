@@ -4,6 +4,30 @@
 
 namespace sluice::raft::testing {
 
+namespace {
+
+std::string describe_held(const Raft& raft) {
+  std::string out;
+  if (const auto& backing = raft.pre_vote_backing()) {
+    out += "  pre-vote backing: " + (backing->candidate == raft.id() ? "itself" : std::to_string(backing->candidate)) +
+           " (log " + std::to_string(backing->last_index) + "/" + std::to_string(backing->last_term) + ") for " +
+           std::to_string(backing->ticks_left) + " more ticks\n";
+  }
+  const std::vector<NodeId> deferred = raft.deferred_pre_votes();
+  if (!deferred.empty()) {
+    out += "  deferred pre-votes:";
+    for (NodeId id : deferred) out += " " + std::to_string(id);
+    out += "\n";
+  }
+  if (raft.campaign_contested()) out += "  campaign contested\n";
+  if (std::optional<std::string_view> kind = raft.campaign_waiting_for_apply()) {
+    out += "  campaign waits for apply: " + std::string(*kind) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string describe_node(const ClusterNode& node) {
   const std::string id = std::to_string(node.id);
   if (!node.raft) return id + ": down\n";
@@ -15,6 +39,7 @@ std::string describe_node(const ClusterNode& node) {
                     to_string(s.conf_state) + "\n";
   if (s.lead_transferee != kNoNode) out += "  transferring to " + std::to_string(s.lead_transferee) + "\n";
   if (s.reads_pending > 0) out += "  reads pending: " + std::to_string(s.reads_pending) + "\n";
+  out += describe_held(node.raft->raft());
   for (const auto& [peer, progress] : s.progress) {
     if (peer != node.id) out += "  " + std::to_string(peer) + ": " + progress.to_string() + "\n";
   }
@@ -22,11 +47,15 @@ std::string describe_node(const ClusterNode& node) {
 }
 
 Status Cluster::add_node(const RaftConfig& config, const ConfState& bootstrap) {
+  return add_node(config, MemoryLogStorage(bootstrap));
+}
+
+Status Cluster::add_node(const RaftConfig& config, MemoryLogStorage storage) {
   if (has(config.id)) return Status(Errc::invalid_argument, "node exists");
   ClusterNode& node = nodes_[config.id];
   node.id = config.id;
   node.config = config;
-  node.storage = MemoryLogStorage(bootstrap);
+  node.storage = std::move(storage);
   Result<std::unique_ptr<RawNode>> raft = RawNode::create(config, node.storage, prng_for(node));
   if (!raft.ok()) {
     nodes_.erase(config.id);

@@ -29,7 +29,8 @@ struct ClusterNode {
 };
 
 // "1: leader term=2 vote=1 lead=1 log=1..5 commit=5 applied=5 voters=(1,2,3)" plus one line per
-// peer's progress on a leader; "1: down" for a crashed node.
+// peer's progress on a leader, and lines for what the node holds back (pre-vote backing, deferred
+// pre-votes, a campaign waiting for an apply); "1: down" for a crashed node.
 std::string describe_node(const ClusterNode& node);
 
 class Cluster {
@@ -37,6 +38,8 @@ class Cluster {
   explicit Cluster(uint64_t seed) : seed_(seed) {}
 
   Status add_node(const RaftConfig& config, const ConfState& bootstrap);
+  // A node whose storage is preset (a log, a hard state) before it starts.
+  Status add_node(const RaftConfig& config, MemoryLogStorage storage);
   bool has(NodeId id) const { return nodes_.count(id) > 0; }
   bool up(NodeId id) const { return has(id) && nodes_.at(id).raft != nullptr; }
   ClusterNode& node(NodeId id) { return nodes_.at(id); }

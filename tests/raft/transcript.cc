@@ -1,5 +1,6 @@
 #include "tests/raft/transcript.h"
 
+#include <map>
 #include <utility>
 
 namespace sluice::raft::testing {
@@ -11,23 +12,36 @@ constexpr int kStabilizeRoundsMax = 1000;
 using transcript::parse_u64;
 using transcript::split;
 
-std::optional<std::set<NodeId>> parse_ids(std::string_view text) {
-  std::set<NodeId> ids;
-  if (text == "none") return ids;
-  for (const std::string& part : split(text, ',')) {
-    std::optional<uint64_t> id = parse_u64(part);
-    if (!id || *id == 0) return std::nullopt;
-    ids.insert(*id);
-  }
-  return ids;
-}
-
 std::string error(std::string_view what) { return "error: " + std::string(what); }
 
 std::string ids_text(const std::set<NodeId>& ids) {
   std::string text;
   for (NodeId id : ids) text += (text.empty() ? "" : ",") + std::to_string(id);
   return text;
+}
+
+// One RaftConfig option of add-nodes or restart; false if `key` is not one.
+Result<bool> set_config_option(RaftConfig& config, const std::string& key, const std::string& value) {
+  if (key == "pre-vote" || key == "check-quorum") {
+    (key == "pre-vote" ? config.pre_vote : config.check_quorum) = value == "true";
+    return true;
+  }
+  static const std::map<std::string, void (*)(RaftConfig&, uint64_t)> numeric{
+      {"election-ticks", [](RaftConfig& c, uint64_t v) { c.election_timeout_ticks = static_cast<uint32_t>(v); }},
+      {"heartbeat-ticks", [](RaftConfig& c, uint64_t v) { c.heartbeat_interval_ticks = static_cast<uint32_t>(v); }},
+      {"inflight-msgs-max", [](RaftConfig& c, uint64_t v) { c.inflight_msgs_max = static_cast<uint32_t>(v); }},
+      {"inflight-bytes-max", [](RaftConfig& c, uint64_t v) { c.inflight_bytes_max = v; }},
+      {"append-bytes-max", [](RaftConfig& c, uint64_t v) { c.append_bytes_max = v; }},
+      {"uncommitted-bytes-max", [](RaftConfig& c, uint64_t v) { c.uncommitted_bytes_max = v; }},
+      {"promotion-lag-max", [](RaftConfig& c, uint64_t v) { c.learner_promotion_lag_entries_max = v; }},
+      {"read-pending-max", [](RaftConfig& c, uint64_t v) { c.read_index_pending_max = static_cast<uint32_t>(v); }},
+  };
+  auto setter = numeric.find(key);
+  if (setter == numeric.end()) return false;
+  std::optional<uint64_t> number = parse_u64(value);
+  if (!number) return Status(Errc::invalid_argument, "bad value for " + key);
+  setter->second(config, *number);
+  return true;
 }
 
 }  // namespace
@@ -48,87 +62,216 @@ Result<std::vector<NodeId>> TranscriptRunner::node_args(const Command& c, bool a
 }
 
 std::string TranscriptRunner::run(const Command& c) {
-  std::string out;
-  if (c.name == "add-nodes") {
-    out = add_nodes(c);
-  } else if (c.name == "process-ready") {
-    Result<std::vector<NodeId>> ids = node_args(c, true);
-    out = ids.ok() ? process_ready(*ids) : error(ids.status().to_string());
-  } else if (c.name == "deliver" || c.name == "drop") {
-    out = deliver_or_drop(c, c.name == "deliver");
-  } else if (c.name == "duplicate") {
-    out = duplicate(c);
-  } else if (c.name == "stabilize") {
-    out = stabilize(c);
-  } else if (c.name == "network") {
-    for (const Message& m : cluster_.network()) out += to_string(m) + "\n";
-  } else if (c.name == "partition") {
-    out = partition(c);
-  } else if (c.name == "heal") {
-    cluster_.heal();
-  } else if (c.name == "raft-state") {
-    out = raft_state();
-  } else if (c.name == "change-membership") {
-    out = change_membership(c);
-  } else if (c.name == "trim") {
-    out = trim(c);
-  } else {
-    out = run_node_command(c);
-  }
+  std::string out = dispatch(c);
+  observe();
+  // Notes not printed under the delivery that caused them (ticks, campaigns...).
+  for (NodeId id : cluster_.ids()) out += notes(id, "");
   return transcript::finish_output(std::move(out));
+}
+
+std::string TranscriptRunner::dispatch(const Command& c) {
+  if (c.name == "add-nodes") return add_nodes(c);
+  if (c.name == "process-ready") {
+    Result<std::vector<NodeId>> ids = node_args(c, true);
+    return ids.ok() ? process_ready(*ids) : error(ids.status().to_string());
+  }
+  if (c.name == "deliver" || c.name == "drop") return deliver_or_drop(c, c.name == "deliver");
+  if (c.name == "duplicate") return duplicate(c);
+  if (c.name == "stabilize") return stabilize(c);
+  if (c.name == "network") {
+    std::string out;
+    for (const Message& m : cluster_.network()) out += to_string(m) + "\n";
+    return out;
+  }
+  if (c.name == "partition") return partition(c);
+  if (c.name == "heal") {
+    cluster_.heal();
+    rules_.restore_all();
+    return "";
+  }
+  if (transcript::NetworkRules::handles(c.name)) {
+    return rules_.run(
+        c, [this](const std::string& id) { return parse_u64(id) && cluster_.has(*parse_u64(id)); },
+        [](const std::string& type) { return parse_message_type(type).has_value(); });
+  }
+  if (c.name == "inject") return inject(c);
+  if (c.name == "set-storage") return set_storage(c);
+  if (c.name == "raft-state") return raft_state();
+  if (c.name == "change-membership") return change_membership(c);
+  if (c.name == "trim") return trim(c);
+  return run_node_command(c);
+}
+
+void TranscriptRunner::observe() {
+  if (violation_) return;
+  violation_ = checker_.check(cluster_);
+}
+
+// Messages still in flight when a case ends go with its cluster; saying so shows what the case
+// left unfinished.
+std::string TranscriptRunner::discard() {
+  std::string out;
+  for (const Message& m : cluster_.network()) out += "discarded: " + to_string(m) + "\n";
+  return out;
+}
+
+std::string TranscriptRunner::notes(NodeId id, const std::string& indent) {
+  ClusterNode& node = cluster_.node(id);
+  if (!node.raft) return "";
+  std::string out;
+  for (const VoteNote& note : node.raft->take_vote_notes()) {
+    out += indent + "note: " + std::to_string(id) + " " + to_string(note) + "\n";
+  }
+  return out;
 }
 
 // Commands acting on the nodes given as positional arguments.
 std::string TranscriptRunner::run_node_command(const Command& c) {
-  Result<std::vector<NodeId>> ids = node_args(c, c.name == "tick");
+  static const std::set<std::string> kNodeCommands{
+      "status", "log",   "restart", "tick",    "tick-election",       "tick-heartbeat", "timers",
+      "campaign", "crash", "propose", "set-election-timeout", "transfer-leadership", "leave-joint", "read-index"};
+  if (kNodeCommands.count(c.name) == 0) return error("unknown command " + c.name);
+  const bool all_by_default = c.name == "tick" || c.name == "timers";
+  Result<std::vector<NodeId>> ids = node_args(c, all_by_default);
   if (!ids.ok()) return error(ids.status().to_string());
   std::string out;
   for (NodeId id : *ids) {
     if (c.name == "status") {
       out += status(id);
-      continue;
-    }
-    if (c.name == "log") {
+    } else if (c.name == "log") {
       out += log(id);
-      continue;
-    }
-    ClusterNode& node = cluster_.node(id);
-    if (c.name == "restart") {
-      const Status restarted = cluster_.restart(id);
-      out += restarted.ok() ? status(id) : error(restarted.to_string()) + "\n";
-      continue;
-    }
-    if (!node.raft) return error(std::to_string(id) + " is down");
-    Status result;
-    if (c.name == "tick") {
-      const uint64_t n = c.option("n") ? parse_u64(*c.option("n")).value_or(1) : 1;
-      for (uint64_t i = 0; i < n; ++i) node.raft->tick();
-    } else if (c.name == "campaign") {
-      result = node.raft->campaign();
-    } else if (c.name == "crash") {
-      cluster_.crash(id);
-    } else if (c.name == "propose") {
-      const std::string* data = c.option("data");
-      const uint64_t count = c.option("count") ? parse_u64(*c.option("count")).value_or(1) : 1;
-      for (uint64_t i = 0; i < count && result.ok(); ++i) {
-        std::string payload = data ? *data : "x";
-        if (count > 1) payload += std::to_string(i + 1);
-        result = node.raft->propose(to_bytes(payload));
-      }
-    } else if (c.name == "transfer-leadership") {
-      const std::string* to = c.option("to");
-      result = node.raft->transfer_leadership(to ? parse_u64(*to).value_or(0) : 0);
-    } else if (c.name == "leave-joint") {
-      result = node.raft->propose_conf_change(ConfChange{});
-    } else if (c.name == "read-index") {
-      const std::string* context = c.option("ctx");
-      result = node.raft->read_index(context ? parse_u64(*context).value_or(0) : 0);
+    } else if (c.name == "restart") {
+      out += restart(c, id);
+    } else if (!cluster_.up(id)) {
+      return out + error(std::to_string(id) + " is down");
     } else {
-      return error("unknown command " + c.name);
+      out += run_on_up_node(c, id);
     }
-    if (!result.ok()) out += error(result.to_string()) + "\n";
   }
   return out;
+}
+
+std::string TranscriptRunner::run_on_up_node(const Command& c, NodeId id) {
+  ClusterNode& node = cluster_.node(id);
+  Status result;
+  if (c.name == "tick") {
+    const uint64_t n = c.option("n") ? parse_u64(*c.option("n")).value_or(1) : 1;
+    for (uint64_t i = 0; i < n; ++i) {
+      node.raft->tick();
+      observe();
+    }
+  } else if (c.name == "tick-election" || c.name == "tick-heartbeat") {
+    return tick_until(c, id);
+  } else if (c.name == "timers") {
+    return timers(id);
+  } else if (c.name == "set-election-timeout") {
+    std::optional<uint64_t> ticks = c.option("ticks") ? parse_u64(*c.option("ticks")) : std::nullopt;
+    if (!ticks || *ticks == 0) return error("set-election-timeout IDS ticks=N (N >= 1)") + "\n";
+    node.raft->set_randomized_election_timeout(static_cast<uint32_t>(*ticks));
+  } else if (c.name == "campaign") {
+    result = node.raft->campaign();
+  } else if (c.name == "crash") {
+    cluster_.crash(id);
+  } else if (c.name == "propose") {
+    const std::string* data = c.option("data");
+    const uint64_t count = c.option("count") ? parse_u64(*c.option("count")).value_or(1) : 1;
+    for (uint64_t i = 0; i < count && result.ok(); ++i) {
+      std::string payload = data ? *data : "x";
+      if (count > 1) payload += std::to_string(i + 1);
+      result = node.raft->propose(to_bytes(payload));
+    }
+  } else if (c.name == "transfer-leadership") {
+    const std::string* to = c.option("to");
+    result = node.raft->transfer_leadership(to ? parse_u64(*to).value_or(0) : 0);
+  } else if (c.name == "leave-joint") {
+    result = node.raft->propose_conf_change(ConfChange{});
+  } else {  // read-index
+    const std::string* context = c.option("ctx");
+    const uint64_t ctx = context ? parse_u64(*context).value_or(0) : 0;
+    result = node.raft->read_index(ctx);
+    if (result.ok()) checker_.read_requested(ctx);
+  }
+  return result.ok() ? "" : error(result.to_string()) + "\n";
+}
+
+// Ticks until the node's election timer fires (a follower or candidate campaigns, unless it
+// backs another pre-candidate; a leader checks its quorum) or its next heartbeat is due (a
+// leader; elsewhere one heartbeat interval of ticks).
+std::string TranscriptRunner::tick_until(const Command& c, NodeId id) {
+  RawNode& raw = *cluster_.node(id).raft;
+  const Raft& raft = raw.raft();
+  const RaftConfig& config = raft.config();
+  const bool leader = raft.role() == Role::leader;
+  uint32_t ticks = config.heartbeat_interval_ticks;
+  if (c.name == "tick-election") {
+    const uint32_t timeout = leader ? config.election_timeout_ticks : raft.election_timeout_randomized_ticks();
+    ticks = timeout > raft.election_elapsed_ticks() ? timeout - raft.election_elapsed_ticks() : 1;
+  } else if (leader) {
+    const uint32_t elapsed = raft.heartbeat_elapsed_ticks();
+    ticks = config.heartbeat_interval_ticks > elapsed ? config.heartbeat_interval_ticks - elapsed : 1;
+  }
+  for (uint32_t i = 0; i < ticks; ++i) {
+    raw.tick();
+    observe();
+  }
+  return std::to_string(id) + ": " + std::to_string(ticks) + (ticks == 1 ? " tick" : " ticks") + "\n";
+}
+
+std::string TranscriptRunner::timers(NodeId id) {
+  const Raft& raft = cluster_.node(id).raft->raft();
+  const bool leader = raft.role() == Role::leader;
+  std::string out = std::to_string(id) + ": election " + std::to_string(raft.election_elapsed_ticks()) + "/" +
+                    std::to_string(leader ? raft.config().election_timeout_ticks : raft.election_timeout_randomized_ticks());
+  if (leader) {
+    out += " heartbeat " + std::to_string(raft.heartbeat_elapsed_ticks()) + "/" +
+           std::to_string(raft.config().heartbeat_interval_ticks);
+  }
+  return out + "\n";
+}
+
+// A crashed node comes back from its storage, with config changes given as options.
+std::string TranscriptRunner::restart(const Command& c, NodeId id) {
+  RaftConfig& config = cluster_.node(id).config;
+  const RaftConfig saved = config;
+  for (const auto& [key, value] : c.options) {
+    Result<bool> known = set_config_option(config, key, value);
+    if (!known.ok() || !*known) {
+      config = saved;
+      return error(known.ok() ? "unknown option " + key : known.status().to_string()) + "\n";
+    }
+  }
+  const Status restarted = cluster_.restart(id);
+  if (!restarted.ok()) {
+    config = saved;
+    return error(restarted.to_string()) + "\n";
+  }
+  observe();
+  return status(id);
+}
+
+std::string TranscriptRunner::set_storage(const Command& c) {
+  std::optional<uint64_t> id = c.args.size() == 1 ? parse_u64(c.args[0]) : std::nullopt;
+  if (!id || !cluster_.has(*id)) return error("set-storage ID [log=..] [base=I/T] [term=] [vote=] [commit=] [voters=] [learners=]");
+  if (cluster_.up(*id)) return error(std::to_string(*id) + " is up: crash it first");
+  for (const auto& [key, value] : c.options) {
+    if (!is_storage_option(key) && key != "voters" && key != "learners") return error("unknown option " + key);
+  }
+  Result<MemoryLogStorage> edited = edit_storage(cluster_.node(*id).storage, c);
+  if (!edited.ok()) return error(edited.status().to_string());
+  cluster_.node(*id).storage = std::move(edited).value();
+  return log(*id);
+}
+
+std::string TranscriptRunner::inject(const Command& c) {
+  const std::string* to = c.option("to");
+  std::optional<uint64_t> recipient = to ? parse_u64(*to) : std::nullopt;
+  if (!recipient || !cluster_.has(*recipient)) return error("inject from=F to=T type=TYPE [fields...]");
+  const Term term = cluster_.up(*recipient) ? cluster_.node(*recipient).raft->status().term : 0;
+  Result<Message> m = parse_message(c, term);
+  if (!m.ok()) return error(m.status().to_string());
+  if (m->from == kNoNode || m->from == m->to) return error("from= must name another node than to=");
+  cluster_.network().push_back(*m);
+  return "queued: " + to_string(*m);
 }
 
 std::string TranscriptRunner::add_nodes(const Command& c) {
@@ -137,6 +280,7 @@ std::string TranscriptRunner::add_nodes(const Command& c) {
   ConfState bootstrap;
   for (uint64_t i = 0; i < count; ++i) bootstrap.voters.insert(next_id_ + i);
   RaftConfig config;
+  config.planted_bug = planted_bug_;
   for (const auto& [key, value] : c.options) {
     if (key == "voters" || key == "learners") {
       std::optional<std::set<NodeId>> ids = parse_ids(value);
@@ -144,37 +288,20 @@ std::string TranscriptRunner::add_nodes(const Command& c) {
       (key == "voters" ? bootstrap.voters : bootstrap.learners) = *ids;
       continue;
     }
-    if (key == "pre-vote" || key == "check-quorum") {
-      (key == "pre-vote" ? config.pre_vote : config.check_quorum) = value == "true";
-      continue;
-    }
-    std::optional<uint64_t> number = parse_u64(value);
-    if (!number) return error("bad value for " + key);
-    if (key == "election-ticks") {
-      config.election_timeout_ticks = static_cast<uint32_t>(*number);
-    } else if (key == "heartbeat-ticks") {
-      config.heartbeat_interval_ticks = static_cast<uint32_t>(*number);
-    } else if (key == "inflight-msgs-max") {
-      config.inflight_msgs_max = static_cast<uint32_t>(*number);
-    } else if (key == "inflight-bytes-max") {
-      config.inflight_bytes_max = *number;
-    } else if (key == "append-bytes-max") {
-      config.append_bytes_max = *number;
-    } else if (key == "uncommitted-bytes-max") {
-      config.uncommitted_bytes_max = *number;
-    } else if (key == "promotion-lag-max") {
-      config.learner_promotion_lag_entries_max = *number;
-    } else if (key == "read-pending-max") {
-      config.read_index_pending_max = static_cast<uint32_t>(*number);
-    } else {
-      return error("unknown option " + key);
-    }
+    if (is_storage_option(key)) continue;
+    Result<bool> known = set_config_option(config, key, value);
+    if (!known.ok()) return error(known.status().to_string());
+    if (!*known) return error("unknown option " + key);
   }
+  // Preset log and hard state (storage options), the same for every new node.
+  Result<MemoryLogStorage> storage = edit_storage(MemoryLogStorage(bootstrap), c);
+  if (!storage.ok()) return error(storage.status().to_string());
   std::string out;
   for (uint64_t i = 0; i < count; ++i) {
-    config.id = next_id_++;
-    const Status added = cluster_.add_node(config, bootstrap);
-    if (!added.ok()) return error(added.to_string());
+    config.id = next_id_;
+    const Status added = cluster_.add_node(config, *storage);
+    if (!added.ok()) return out + error(added.to_string());
+    ++next_id_;
     out += status(config.id);
   }
   return out;
@@ -209,7 +336,10 @@ std::string TranscriptRunner::describe_ready(NodeId id, const Ready& rd) const {
 std::string TranscriptRunner::process_ready(const std::vector<NodeId>& ids) {
   std::string out;
   for (NodeId id : ids) {
-    if (std::optional<Ready> rd = cluster_.process_ready(id)) out += describe_ready(id, *rd);
+    if (std::optional<Ready> rd = cluster_.process_ready(id)) {
+      observe();
+      out += describe_ready(id, *rd);
+    }
   }
   return out;
 }
@@ -235,19 +365,33 @@ std::vector<size_t> TranscriptRunner::matching_messages(const Command& c) const 
   return positions;
 }
 
+// Delivers network message `position`, or loses it to a rule, a partition or a crash: its line
+// (after `prefix`), why it was lost, and the vote notes the recipient took while stepping it.
+std::string TranscriptRunner::deliver_at(size_t position, const std::string& prefix) {
+  const Message m = cluster_.network().at(position);
+  const std::string line = prefix + to_string(m);
+  if (std::optional<std::string> rule = rules_.lost_because(std::to_string(m.from), std::to_string(m.to),
+                                                            std::string(to_string(m.type)))) {
+    cluster_.drop(position);
+    return line + "  (lost: " + *rule + ")\n";
+  }
+  if (!cluster_.deliver(position)) {
+    return line + "  (lost: " + std::string(cluster_.up(m.to) ? "partitioned" : "down") + ")\n";
+  }
+  observe();
+  return line + "\n" + notes(m.to, "  ");
+}
+
 std::string TranscriptRunner::deliver_or_drop(const Command& c, bool deliver) {
   std::string out;
   size_t removed = 0;  // positions shift down as messages leave the network
   for (size_t position : matching_messages(c)) {
     const size_t at = position - removed++;
-    const Message m = cluster_.network().at(at);
-    if (!deliver) {
-      cluster_.drop(at);
-      out += "dropped: " + to_string(m) + "\n";
-    } else if (cluster_.deliver(at)) {
-      out += to_string(m) + "\n";
+    if (deliver) {
+      out += deliver_at(at, "");
     } else {
-      out += to_string(m) + "  (lost: " + std::string(cluster_.up(m.to) ? "partitioned" : "down") + ")\n";
+      out += "dropped: " + to_string(cluster_.network().at(at)) + "\n";
+      cluster_.drop(at);
     }
   }
   return out;
@@ -283,6 +427,7 @@ std::string TranscriptRunner::stabilize(const Command& c) {
     for (NodeId id : *ids) {
       if (std::optional<Ready> rd = cluster_.process_ready(id)) {
         busy = true;
+        observe();
         out += describe_ready(id, *rd);
       }
     }
@@ -293,10 +438,7 @@ std::string TranscriptRunner::stabilize(const Command& c) {
         continue;
       }
       busy = true;
-      const Message m = network[i];
-      const bool delivered = cluster_.deliver(i);
-      out += "deliver: " + to_string(m) +
-             (delivered ? "" : "  (lost: " + std::string(cluster_.up(m.to) ? "partitioned" : "down") + ")") + "\n";
+      out += deliver_at(i, "deliver: ");
     }
     if (!busy) return quiet ? "" : out;
   }

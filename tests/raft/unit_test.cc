@@ -1,5 +1,6 @@
 // Unit tests of the Raft core's parts: config validation, quorum arithmetic, membership changes
-// and their encoding, flow control, storage, the log, and RawNode's contract.
+// and their encoding, flow control, storage, the log, and RawNode's contract. Behaviour of the
+// protocol (hand-made messages, preset logs, restarts) is in the transcripts (testdata/).
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -412,28 +413,6 @@ TEST(RawNode, ReadIndexValidatesItsContext) {
   EXPECT_EQ(node->read_index(1).code(), Errc::not_leader);
 }
 
-TEST(RawNode, UncommittedTailIsBounded) {
-  MemoryLogStorage storage(voters({1, 2, 3}));
-  RaftConfig config = config_for(1);
-  config.pre_vote = false;
-  config.uncommitted_bytes_max = 8;
-  auto node = std::move(RawNode::create(config, storage, Prng(1))).value();
-  ASSERT_TRUE(node->campaign().ok());
-  cycle(*node, storage);
-  for (NodeId peer : {2, 3}) {
-    Message granted;
-    granted.type = MessageType::vote_response;
-    granted.from = peer;
-    granted.to = 1;
-    granted.term = 1;
-    ASSERT_TRUE(node->step(granted).ok());
-  }
-  ASSERT_EQ(node->status().role, Role::leader);
-  EXPECT_TRUE(node->propose(to_bytes("123456")).ok());
-  EXPECT_EQ(node->propose(to_bytes("789")).code(), Errc::uncommitted_too_large);
-  EXPECT_TRUE(node->propose(to_bytes("78")).ok());
-}
-
 TEST(RawNode, RejectsMessagesForOtherNodes) {
   MemoryLogStorage storage(voters({1, 2, 3}));
   auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
@@ -463,32 +442,6 @@ TEST(RawNode, ElectionTimeoutIsRandomInOneToTwoTimeouts) {
     seen.insert(ticks);
   }
   EXPECT_EQ(seen.size(), 10u);  // every value in [10, 20) occurs
-}
-
-// Entries durable but the hard state of the same Ready lost: the log holds two conf changes past
-// the persisted commit. The first is committed for sure (its successor was proposed only after it
-// was applied), so the node must not keep a membership two changes behind.
-TEST(RawNode, RestartCommitsAConfChangeFollowedByAnother) {
-  MemoryLogStorage storage(voters({1, 2, 3}));
-  ConfChangeEntry first;
-  first.change = change(ConfChangeTransition::automatic, {{ConfChangeType::add_voter, 4}});
-  first.result.voters = {1, 2, 3, 4};
-  ConfChangeEntry second;
-  second.change = change(ConfChangeTransition::automatic, {{ConfChangeType::add_voter, 5}});
-  second.result.voters = {1, 2, 3, 4, 5};
-  std::vector<Entry> log = {entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1)};
-  log[1].type = EntryType::conf_change;
-  log[1].data = encode_conf_change_entry(first);
-  log[3].type = EntryType::conf_change;
-  log[3].data = encode_conf_change_entry(second);
-  ASSERT_TRUE(storage.append(log).ok());
-  storage.set_hard_state(HardState{1, 1, 1});
-  auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
-  EXPECT_EQ(node->status().commit, 2u);
-  Ready rd = cycle(*node, storage);
-  ASSERT_TRUE(rd.conf_state.has_value());
-  EXPECT_EQ(rd.conf_state->voters, (std::set<NodeId>{1, 2, 3, 4}));
-  EXPECT_EQ(rd.conf_state->index, 2u);
 }
 
 TEST(RawNodeDeathTest, CallsBetweenReadyAndAdvanceAreProgrammerErrors) {

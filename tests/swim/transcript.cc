@@ -69,6 +69,7 @@ const std::map<std::string, Setter>& numeric_options() {
       {"gossip-interval", [](Config& c, uint64_t v) { c.gossip_interval_ms = v; }},
       {"gossip-nodes", [](Config& c, uint64_t v) { c.gossip_nodes = static_cast<uint32_t>(v); }},
       {"gossip-load-max", [](Config& c, uint64_t v) { c.gossip_load_datagrams_max = static_cast<uint32_t>(v); }},
+      {"members-max", [](Config& c, uint64_t v) { c.members_max = static_cast<size_t>(v); }},
   };
   return options;
 }
@@ -123,6 +124,15 @@ std::vector<std::pair<std::string, uint64_t>> stats_table(const Stats& s) {
           {"datagrams_sent_period_max", s.datagrams_sent_period_max}};
 }
 
+// "m:state:incarnation[:origin]", as in inject's and merge-state's update= options.
+std::optional<Update> parse_update(const std::string& value) {
+  static const std::map<std::string, MemberState> states{{"alive", MemberState::alive},
+      {"suspect", MemberState::suspect}, {"dead", MemberState::dead}, {"left", MemberState::left}};
+  std::vector<std::string> parts = transcript::split(value, ':');
+  if (parts.size() < 3 || parts.size() > 4 || states.count(parts[1]) == 0 || !parse_u64(parts[2])) return std::nullopt;
+  return Update{parts[0], *parse_u64(parts[2]), states.at(parts[1]), parts.size() == 4 ? parts[3] : ""};
+}
+
 Result<Config> make_config(const std::string& name, const Command& c) {
   Config config = base_config(name);
   for (const auto& [key, value] : c.options) {
@@ -145,6 +155,23 @@ Result<Config> make_config(const std::string& name, const Command& c) {
 }
 
 }  // namespace
+
+// How a member's entry may change between two looks at a view (several changes may lie between
+// them): its incarnation never goes down; at the same incarnation the state only moves forward
+// (alive, suspect, then dead or left: only a refutation, at a higher incarnation, brings a member
+// back), and dead and left never turn into each other.
+std::optional<std::string> illegal_change(ViewEntry before, ViewEntry after) {
+  const auto text = [](ViewEntry entry) {
+    return std::string(to_string(entry.first)) + " " + std::to_string(entry.second);
+  };
+  const auto rank = [](MemberState state) { return state == MemberState::alive ? 0 : state == MemberState::suspect ? 1 : 2; };
+  const std::string change = "from " + text(before) + " to " + text(after);
+  if (after.second < before.second) return "incarnation went down: " + change;
+  if (after.second > before.second) return std::nullopt;
+  if (rank(after.first) < rank(before.first)) return "back without a higher incarnation: " + change;
+  if (rank(before.first) == 2 && after.first != before.first) return "dead and left swapped: " + change;
+  return std::nullopt;
+}
 
 std::string TranscriptRunner::run(const Command& c) {
   out_.clear();
@@ -174,10 +201,19 @@ std::string TranscriptRunner::dispatch(const Command& c) {
   if (c.name == "block" || c.name == "unblock") return block(c, c.name == "block");
   if (c.name == "heal") {
     groups_.clear();
-    blocked_.clear();
+    rules_.restore_all();
     return "";
   }
+  if (transcript::NetworkRules::handles(c.name)) {
+    return rules_.run(
+        c, [this](const std::string& name) { return members_.count(name) != 0; },
+        [](const std::string& kind) {
+          static const std::set<std::string> kinds{"ping", "ack", "ping_req", "nack", "gossip", "push-pull", "raw"};
+          return kinds.count(kind) != 0;
+        });
+  }
   if (c.name == "inject") return inject(c);
+  if (c.name == "merge-state") return merge_state(c);
   return member_command(c);
 }
 
@@ -201,6 +237,8 @@ void TranscriptRunner::start(const std::string& name) {
   member.leaving = false;
   member.seq_base.reset();
   member.events.clear();
+  member.incarnation_seen = 0;
+  member.view_seen.clear();
 }
 
 TranscriptRunner::Node* TranscriptRunner::up(const std::string& name) {
@@ -226,6 +264,7 @@ std::optional<std::vector<std::string>> TranscriptRunner::names_of(const Command
 std::string TranscriptRunner::member_command(const Command& c) {
   Command named = c;
   const bool once = std::erase(named.args, "next") > 0;
+  if (c.name == "full-state") std::erase(named.args, "join");
   std::optional<std::vector<std::string>> names = names_of(named, c.name == "status");
   if (!names) return error(c.name + ": unknown or missing member names");
   if (c.name == "tick" && (c.option("ms") || once)) {
@@ -243,6 +282,14 @@ std::string TranscriptRunner::member_command(const Command& c) {
       out += gossip(name);
     } else if (c.name == "events") {
       out += events(name);
+    } else if (c.name == "suspicions") {
+      out += suspicions(name);
+    } else if (c.name == "full-state") {
+      if (!member.core) return error(name + " is down");
+      const PushPullState state = member.core->full_state(std::find(c.args.begin(), c.args.end(), "join") != c.args.end());
+      out += name + " full state" + (state.join ? " (join):" : ":");
+      for (const Update& update : state.members) out += " [" + update_text(update) + "]";
+      out += "\n";
     } else if (c.name == "restart") {
       if (member.core) return error(name + " is up");
       start(name);
@@ -368,14 +415,17 @@ void TranscriptRunner::collect(const std::string& name) {
     member.events.push_back(event);
     say(event_text(name, event), true);
   }
+  for (const Note& note : member.core->take_notes()) say("note: " + name + " " + to_string(note));
   quiet_ = quiet;
+  observe(name);
 }
 
-std::optional<std::string> TranscriptRunner::lost_because(const std::string& from, const std::string& to) const {
+std::optional<std::string> TranscriptRunner::lost_because(const std::string& from, const std::string& to,
+                                                          const std::string& kind) const {
   auto it = members_.find(to);
   if (it == members_.end()) return "nobody there";
   if (!it->second.core) return "down";
-  if (blocked_.count({from, to}) != 0) return "blocked";
+  if (std::optional<std::string> rule = rules_.lost_because(from, to, kind)) return rule;
   auto a = groups_.find(from);
   auto b = groups_.find(to);
   if (a != groups_.end() && b != groups_.end() && a->second != b->second) return "partitioned";
@@ -383,8 +433,9 @@ std::optional<std::string> TranscriptRunner::lost_because(const std::string& fro
 }
 
 void TranscriptRunner::deliver_one(const InFlight& flight) {
-  std::optional<std::string> lost = lost_because(flight.from, flight.to);
-  if (!lost && flight.push_pull) lost = lost_because(flight.to, flight.from);
+  const std::string kind = kind_of(flight);
+  std::optional<std::string> lost = lost_because(flight.from, flight.to, kind);
+  if (!lost && flight.push_pull) lost = lost_because(flight.to, flight.from, kind);
   if (lost) {
     say(describe(flight) + "  (lost: " + *lost + ")");
     return;
@@ -419,6 +470,13 @@ void TranscriptRunner::exchange_push_pull(const InFlight& flight) {
   collect(flight.from);
 }
 
+// "push-pull", the datagram's message kind, or "raw" when it does not decode.
+std::string TranscriptRunner::kind_of(const InFlight& flight) const {
+  if (flight.push_pull) return "push-pull";
+  Result<Message> message = decode_datagram(flight.bytes, cluster_of(flight.from));
+  return message.ok() ? std::string(to_string(message->kind)) : "raw";
+}
+
 std::vector<size_t> TranscriptRunner::matching(const Command& c) const {
   const std::string* from = c.option("from");
   const std::string* to = c.option("to");
@@ -428,14 +486,7 @@ std::vector<size_t> TranscriptRunner::matching(const Command& c) const {
     const InFlight& flight = network_[i];
     if (from && flight.from != *from) continue;
     if (to && flight.to != *to) continue;
-    if (kind) {
-      std::string flight_kind = flight.push_pull ? "push-pull" : "raw";
-      if (!flight.push_pull) {
-        Result<Message> message = decode_datagram(flight.bytes, cluster_of(flight.from));
-        if (message.ok()) flight_kind = std::string(to_string(message->kind));
-      }
-      if (flight_kind != *kind) continue;
-    }
+    if (kind && kind_of(flight) != *kind) continue;
     positions.push_back(i);
   }
   if (const std::string* count = c.option("count")) {
@@ -494,15 +545,12 @@ std::string TranscriptRunner::partition(const Command& c) {
   return "partitioned:" + out;
 }
 
+// block/unblock: one direction, as a cut of the shared network rules.
 std::string TranscriptRunner::block(const Command& c, bool blocked) {
   const std::string* from = c.option("from");
   const std::string* to = c.option("to");
   if (!from || !to) return error(c.name + " from=A to=B");
-  if (blocked) {
-    blocked_.insert({*from, *to});
-  } else {
-    blocked_.erase({*from, *to});
-  }
+  blocked ? rules_.cut(*from, *to) : rules_.restore(*from, *to);
   return "";
 }
 
@@ -528,13 +576,9 @@ std::string TranscriptRunner::inject(const Command& c) {
     } else if (key == "target") {
       message.target = value == "any" ? "" : value;
     } else if (key == "update") {
-      std::vector<std::string> parts = transcript::split(value, ':');
-      static const std::map<std::string, MemberState> states{{"alive", MemberState::alive},
-          {"suspect", MemberState::suspect}, {"dead", MemberState::dead}, {"left", MemberState::left}};
-      if (parts.size() < 3 || parts.size() > 4 || states.count(parts[1]) == 0 || !parse_u64(parts[2])) {
-        return error("update=member:state:incarnation[:origin]");
-      }
-      message.updates.push_back(Update{parts[0], *parse_u64(parts[2]), states.at(parts[1]), parts.size() == 4 ? parts[3] : ""});
+      std::optional<Update> update = parse_update(value);
+      if (!update) return error("update=member:state:incarnation[:origin]");
+      message.updates.push_back(*update);
     }
   }
   const std::string* flaw = c.option("flaw");
@@ -557,6 +601,74 @@ std::string TranscriptRunner::inject(const Command& c) {
   }
   network_.push_back(InFlight{*from, *to, now_ms_, false, false, std::move(bytes), flaw ? *flaw : ""});
   return "queued: " + describe(network_.back());
+}
+
+// A hand-made full state of `from`, merged by N as if a push-pull had brought it (through the
+// codec, as the driver does): update= options as for inject, join=true, cluster=K.
+std::string TranscriptRunner::merge_state(const Command& c) {
+  const std::string* from = c.option("from");
+  Node* receiver = c.args.size() == 1 ? up(c.args[0]) : nullptr;
+  if (!from || receiver == nullptr) return error("merge-state MEMBER from=X [update=m:state:inc[:origin]]... [join=true] [cluster=K]");
+  PushPullState state;
+  state.cluster_id = receiver->config.cluster_id;
+  state.source = *from;
+  for (const auto& [key, value] : c.options) {
+    if (key == "update") {
+      std::optional<Update> update = parse_update(value);
+      if (!update) return error("update=member:state:incarnation[:origin]");
+      state.members.push_back(*update);
+    } else if (key == "join") {
+      state.join = value == "true";
+    } else if (key == "cluster") {
+      std::optional<uint64_t> cluster = parse_u64(value);
+      if (!cluster) return error("bad cluster");
+      state.cluster_id = *cluster;
+    } else if (key != "from") {
+      return error("unknown option " + key);
+    }
+  }
+  Result<Bytes> bytes = encode_push_pull(state);
+  if (!bytes.ok()) return error(bytes.status().to_string());
+  Result<PushPullState> decoded = decode_push_pull(*bytes, receiver->config.cluster_id);
+  Status merged = decoded.ok() ? receiver->core->merge_remote_state(*decoded, now_ms_) : decoded.status();
+  if (!merged.ok()) say("rejected by " + c.args[0] + ": " + merged.to_string());
+  collect(c.args[0]);
+  return "";
+}
+
+std::string TranscriptRunner::discard() {
+  std::string out;
+  for (const InFlight& flight : network_) out += "discarded: " + describe(flight) + "\n";
+  return out;
+}
+
+void TranscriptRunner::observe(const std::string& name) {
+  Node& node = members_.at(name);
+  if (violation_ || !node.core) return;
+  const Core& core = *node.core;
+  if (core.incarnation() < node.incarnation_seen) {
+    violation_ = name + ": own incarnation went down from " + std::to_string(node.incarnation_seen) + " to " +
+                 std::to_string(core.incarnation());
+    return;
+  }
+  node.incarnation_seen = core.incarnation();
+  std::map<std::string, ViewEntry> view;
+  for (const swim::Member& member : core.members()) view[member.address] = {member.state, member.incarnation};
+  for (const auto& [address, before] : node.view_seen) {
+    auto now = view.find(address);
+    std::optional<std::string> illegal;
+    if (now == view.end()) {
+      // Only tombstones are reaped or evicted.
+      if (before.first == MemberState::alive || before.first == MemberState::suspect) illegal = "a live entry vanished";
+    } else {
+      illegal = illegal_change(before, now->second);
+    }
+    if (illegal) {
+      violation_ = name + "'s view of " + address + ": " + *illegal;
+      return;
+    }
+  }
+  node.view_seen = std::move(view);
 }
 
 uint64_t TranscriptRunner::cluster_of(const std::string& name) const {
@@ -651,6 +763,25 @@ std::string TranscriptRunner::gossip(const std::string& name) {
     }
   }
   return out;
+}
+
+// The suspicions a member holds: since when, until when, who accused first and who confirmed.
+std::string TranscriptRunner::suspicions(const std::string& name) {
+  const Node& m = members_.at(name);
+  if (!m.core) return name + " down\n";
+  std::string out;
+  for (const swim::Member& member : m.core->members()) {
+    const Core::Suspicion* suspicion = m.core->suspicion(member.address);
+    if (suspicion == nullptr) continue;
+    out += name + " suspects " + member.address + " inc=" + std::to_string(member.incarnation) + " since=" +
+           at(suspicion->started_ms) + " deadline=" + at(suspicion->deadline_ms) + " by " +
+           (suspicion->first_origin.empty() ? "hearsay" : suspicion->first_origin);
+    for (size_t i = 0; i < suspicion->confirmers.size(); ++i) {
+      out += (i == 0 ? ", confirmed by " : ",") + suspicion->confirmers[i];
+    }
+    out += "\n";
+  }
+  return out.empty() ? name + ": no suspicions\n" : out;
 }
 
 std::string TranscriptRunner::events(const std::string& name) {

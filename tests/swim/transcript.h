@@ -1,8 +1,10 @@
 // Transcript ("data-driven") tests of the SWIM core: the runner behind tests/swim/testdata/*.txt.
 // Several swim::Core instances share one manual clock and an in-test network queue that the file
-// drives by hand (deliver, drop, partition, crash) or lets run. Every output is deterministic:
-// seeds derive from member names. The commands are described in docs/swim.md ("Transcript tests");
-// the file format is tests/testing/transcript_format.h.
+// drives by hand (deliver, drop, partition, cut, filters, crash) or lets run. Every output is
+// deterministic: seeds derive from member names. After every step the runner checks invariants
+// of every member's view (incarnations never decrease, state changes are legal); a violation
+// fails the file whatever its expected output. The commands are described in docs/swim.md
+// ("Transcript tests"); the file format is tests/testing/transcript_format.h.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +24,18 @@ namespace sluice::swim::testing {
 
 using transcript::Command;
 
-class TranscriptRunner {
+// A member's entry in some member's view: its state and incarnation.
+using ViewEntry = std::pair<MemberState, uint64_t>;
+// Why an entry may not change from `before` to `after` between two looks at a view (several
+// changes may lie between them), or nullopt: the runner's invariant on every view.
+std::optional<std::string> illegal_change(ViewEntry before, ViewEntry after);
+
+class TranscriptRunner : public transcript::Runner {
  public:
   explicit TranscriptRunner(uint64_t seed = 1) : seed_(seed) {}
-  std::string run(const Command& command);
+  std::string run(const Command& command) override;
+  std::optional<std::string> check() override { return violation_; }
+  std::string discard() override;
 
  private:
   struct Node {
@@ -35,6 +45,9 @@ class TranscriptRunner {
     bool leaving = false;
     std::optional<uint32_t> seq_base;  // the first seq this life of the member used
     std::vector<Event> events;         // since the last (re)start
+    // The invariant checks' memory of this life: own incarnation and the view of each member.
+    uint64_t incarnation_seen = 0;
+    std::map<std::string, ViewEntry> view_seen;
   };
   // A datagram or a push-pull request on its way.
   struct InFlight {
@@ -57,6 +70,8 @@ class TranscriptRunner {
   std::string partition(const Command& c);
   std::string block(const Command& c, bool blocked);
   std::string inject(const Command& c);
+  std::string merge_state(const Command& c);
+  std::string suspicions(const std::string& name);
   std::string status(const std::string& name);
   std::string stats(const std::string& name, const Command& c);
   std::string gossip(const std::string& name);
@@ -68,7 +83,10 @@ class TranscriptRunner {
   void deliver_one(const InFlight& flight);
   void exchange_push_pull(const InFlight& flight);
   void say(const std::string& line, bool event = false);
-  std::optional<std::string> lost_because(const std::string& from, const std::string& to) const;
+  std::optional<std::string> lost_because(const std::string& from, const std::string& to, const std::string& kind) const;
+  std::string kind_of(const InFlight& flight) const;
+  // Invariants of `name`'s view after a step; the first violation is kept for check().
+  void observe(const std::string& name);
   std::vector<size_t> matching(const Command& c) const;
   std::string describe(const InFlight& flight) const;
   uint64_t cluster_of(const std::string& name) const;
@@ -81,7 +99,8 @@ class TranscriptRunner {
   std::map<std::string, Node> members_;  // by name, which is also the address
   std::deque<InFlight> network_;
   std::map<std::string, size_t> groups_;  // partition: member -> group
-  std::set<std::pair<std::string, std::string>> blocked_;  // one-way (from, to)
+  transcript::NetworkRules rules_{"kind"};  // cuts (block is a one-way cut) and filters
+  std::optional<std::string> violation_;
 
   // Output of the command being run: lines are prefixed with the time while time passes, and
   // indented under the delivery that caused them; `quiet_` keeps only events.

@@ -5,18 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "tests/testing/transcript_format.h"
 
-// Defines <Suite>/TranscriptTest.MatchesExpectedOutput/<file> for every *.txt under `dir`,
-// each run by a fresh `Runner` (default-constructible, `std::string run(const Command&)`).
+// Defines <Suite>/TranscriptTest.MatchesExpectedOutput/<file> for every *.txt under `dir`, each
+// case of it run by a fresh `Runner` (a transcript::Runner, default-constructible).
 #define SLUICE_TRANSCRIPT_SUITE(Suite, Runner, dir)                                                   \
   class TranscriptTest : public ::testing::TestWithParam<std::string> {};                            \
   TEST_P(TranscriptTest, MatchesExpectedOutput) {                                                    \
-    Runner runner;                                                                                   \
     ::sluice::transcript::check_file(std::filesystem::path(dir) / GetParam(),                        \
-                                     [&runner](const auto& command) { return runner.run(command); }); \
+                                     [] { return std::make_unique<Runner>(); });                     \
   }                                                                                                  \
   INSTANTIATE_TEST_SUITE_P(Suite, TranscriptTest, ::testing::ValuesIn(::sluice::transcript::files(dir)), \
                            [](const ::testing::TestParamInfo<std::string>& info) {                   \
