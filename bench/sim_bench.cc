@@ -29,6 +29,9 @@ file_append_interval_ms = 25
 crash_per_node_per_min = 0.4
 partition_per_min = 4
 bit_flip_per_min = 1
+[budget]
+events_max = 10000000
+converge_s_max = 5
 )";
 
 void BM_sim_events(benchmark::State& state) {

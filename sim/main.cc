@@ -1,12 +1,15 @@
 // sluice-sim: runs seeded cluster simulations from scenario files.
 //   sluice-sim run --scenario FILE --seed N [--check-determinism]
-//   sluice-sim sweep --scenario FILE --seeds A..B
+//   sluice-sim sweep --scenario FILE --seeds A..B   (also: which coverage marks the seeds reached;
+//                                                     fails when a [coverage] required mark was never hit)
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "sim/simulation.h"
 
@@ -56,10 +59,33 @@ bool parse_seed_range(const std::string& text, uint64_t& first, uint64_t& last) 
          first <= last;
 }
 
+// Which coverage marks a sweep reached, in how many seeds; required marks it never reached.
+struct SweepCoverage {
+  std::map<std::string, uint64_t> seeds_hit;
+
+  void add(const SimulationReport& report) {
+    for (const auto& [name, hits] : report.coverage) seeds_hit[name] += 1;
+  }
+  // Prints every mark reached; returns false when a required one was never reached.
+  bool print(const sluice::sim::Scenario& scenario, uint64_t seeds) const {
+    for (const auto& [name, count] : seeds_hit) std::cout << "coverage " << name << " seeds=" << count << "/" << seeds << "\n";
+    bool complete = true;
+    for (const std::string& name : scenario.coverage_required) {
+      if (seeds_hit.count(name) == 0) {
+        std::cout << "coverage_missing=" << name << "\n";
+        complete = false;
+      }
+    }
+    return complete;
+  }
+};
+
 int sweep(const sluice::sim::Scenario& scenario, uint64_t first, uint64_t last) {
   uint64_t failed = 0;
+  SweepCoverage coverage;
   for (uint64_t seed = first; seed <= last; ++seed) {
     SimulationReport report = run_simulation(scenario, SimulationOptions{seed, false});
+    coverage.add(report);
     std::cout << "seed=" << seed << " result=" << (report.passed ? "passed" : "FAILED")
               << " trace_hash=" << sluice::sim::hex16(report.trace_hash) << "\n";
     if (!report.passed) {
@@ -68,8 +94,10 @@ int sweep(const sluice::sim::Scenario& scenario, uint64_t first, uint64_t last) 
     }
     if (seed == UINT64_MAX) break;
   }
-  std::cout << "seeds=" << (last - first + 1) << " failed=" << failed << "\n";
-  return failed == 0 ? 0 : kExitFailed;
+  const bool covered = coverage.print(scenario, last - first + 1);
+  std::cout << "seeds=" << (last - first + 1) << " failed=" << failed << " coverage=" << (covered ? "complete" : "INCOMPLETE")
+            << "\n";
+  return failed == 0 && covered ? 0 : kExitFailed;
 }
 
 }  // namespace

@@ -176,6 +176,29 @@ void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context)
   }
 }
 
+// Judged last: a missing [budget] must not hide an earlier error (an unknown key above all).
+void read_budget(const toml::table* table, int top_line, Scenario& scenario, ParseContext& context) {
+  if (table != nullptr) {
+    TableReader reader(*table, "budget", context);
+    int64_t events_max = 0;
+    reader.integer("events_max", events_max, 1, 1'000'000'000'000);
+    scenario.budget.events_max = static_cast<uint64_t>(events_max);
+    reader.duration("converge_s_max", scenario.budget.converge_ns_max, kNsPerS, 0.001, 1e6);
+    reader.duration("simulated_s_max", scenario.budget.simulated_ns_max, kNsPerS, 0.001, 1e6);
+    if (scenario.budget.events_max == 0) reader.fail("events_max", "is required");
+    const bool quiet_period = scenario.faults_stop_ns < scenario.duration_ns;
+    if (quiet_period && scenario.budget.converge_ns_max == 0) {
+      reader.fail("converge_s_max", "is required when faults stop before duration_s");
+    }
+    if (!quiet_period && scenario.budget.simulated_ns_max == 0) {
+      reader.fail("simulated_s_max", "is required when faults never stop (the run ends when measured)");
+    }
+    reader.finish();
+  } else if (context.status.ok()) {
+    context.fail(top_line, "budget", "every scenario states a [budget] (docs/formats/scenario.md)");
+  }
+}
+
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name) {
@@ -213,6 +236,11 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
     reader.finish();
   }
   read_workloads(top, scenario, context);
+  if (const toml::table* table = top.subtable("coverage")) {
+    TableReader reader(*table, "coverage", context);
+    reader.strings("required", scenario.coverage_required);
+    reader.finish();
+  }
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);
     read_random_faults(reader, scenario.random);
@@ -227,7 +255,9 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
       }
     }
   }
+  const toml::table* budget = top.subtable("budget");
   top.finish();
+  read_budget(budget, top.line(), scenario, context);
   if (!context.status.ok()) return context.status;
   return scenario;
 }

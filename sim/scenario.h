@@ -69,6 +69,16 @@ struct ScenarioWorkload {
   std::shared_ptr<const WorkloadSpec> spec;
 };
 
+// What a run may cost before it counts as a liveness bug even when it passes (a scenario that
+// suddenly needs 100x the events or time to heal has a bug): every scenario states one.
+// A scenario with a quiet period after faults_stop_s bounds the time to converge; one that ends
+// when its workloads have measured what they came for bounds the simulated time to get there.
+struct Budget {
+  uint64_t events_max = 0;        // world events over the whole run
+  int64_t converge_ns_max = 0;    // from faults_stop_s until every workload has converged (0: none)
+  int64_t simulated_ns_max = 0;   // the run must have finished by then (0: none)
+};
+
 struct Scenario {
   std::string name;
   std::string path;
@@ -85,6 +95,9 @@ struct Scenario {
   std::vector<ScenarioWorkload> workloads;
   std::vector<FaultEvent> events;
   RandomFaults random;
+  Budget budget;
+  // Coverage marks (node/base/coverage.h) a sweep of this scenario must hit at least once.
+  std::vector<std::string> coverage_required;
 };
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "node/base/coverage.h"
 #include "node/base/random.h"
 #include "sim/faults.h"
 #include "sim/sim_node.h"
@@ -73,6 +74,52 @@ struct Judge {
   bool finished() const {
     return std::all_of(workloads.begin(), workloads.end(), [](const auto& workload) { return workload->finished(); });
   }
+  bool converged(int64_t faults_stop_ns) const {
+    return std::all_of(workloads.begin(), workloads.end(),
+                       [faults_stop_ns](const auto& workload) { return workload->converged(faults_stop_ns); });
+  }
+};
+
+// Judges the run against the scenario's budget: events over the whole run, and time from
+// faults_stop_s until every workload has converged (polled every kConvergePollNs of simulated
+// time, outside the event queue, so watching changes nothing in the run).
+class BudgetWatch {
+ public:
+  static constexpr int64_t kConvergePollNs = 100'000'000;
+
+  BudgetWatch(const Scenario& scenario, const Judge& judge) : scenario_(scenario), judge_(judge) {}
+
+  void observe(const World& world) {
+    if (!failure_.empty()) return;
+    const int64_t now = world.now_ns();
+    if (world.stats().events > scenario_.budget.events_max) {
+      failure_ = "budget: more than events_max=" + std::to_string(scenario_.budget.events_max) + " events";
+      return;
+    }
+    if (scenario_.budget.simulated_ns_max > 0 && now > scenario_.budget.simulated_ns_max && !judge_.finished()) {
+      failure_ = "budget: not finished within simulated_s_max=" +
+                 format_figure(static_cast<double>(scenario_.budget.simulated_ns_max) / kNsPerS, 3) + " s";
+      return;
+    }
+    if (converged_at_ns_ >= 0 || now < scenario_.faults_stop_ns || now - last_poll_ns_ < kConvergePollNs) return;
+    last_poll_ns_ = now;
+    if (judge_.converged(scenario_.faults_stop_ns)) {
+      converged_at_ns_ = now;
+    } else if (scenario_.budget.converge_ns_max > 0 && now - scenario_.faults_stop_ns > scenario_.budget.converge_ns_max) {
+      failure_ = "budget: not converged " + format_figure(static_cast<double>(scenario_.budget.converge_ns_max) / kNsPerS, 3) +
+                 " s (converge_s_max) after faults stopped";
+    }
+  }
+  bool exceeded() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+  int64_t converge_ns() const { return converged_at_ns_ < 0 ? -1 : converged_at_ns_ - scenario_.faults_stop_ns; }
+
+ private:
+  const Scenario& scenario_;
+  const Judge& judge_;
+  int64_t last_poll_ns_ = INT64_MIN / 2;
+  int64_t converged_at_ns_ = -1;
+  std::string failure_;
 };
 
 }  // namespace
@@ -82,6 +129,8 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
   report.seed = options.seed;
   report.scenario_name = scenario.name;
   report.scenario_path = scenario.path;
+  coverage::reset_all();
+  coverage::set_expensive_assertions(true);  // simulation-only checks are on in every run
   {
     auto world_owner = std::make_unique<World>(world_config(scenario, options));
     World& world = *world_owner;
@@ -100,13 +149,21 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
       for (const auto& workload : workloads) workload->on_bit_flip(node);
     });
     faults.schedule_all();
+    BudgetWatch budget(scenario, judge);
     // Peek before stepping: no event after duration_s may run.
-    while (!judge.failed() && !judge.finished() && world.next_event_ns() <= scenario.duration_ns) world.step();
-    if (!judge.failed() && !judge.finished()) world.run_until(scenario.duration_ns);
+    while (!judge.failed() && !budget.exceeded() && !judge.finished() && world.next_event_ns() <= scenario.duration_ns) {
+      world.step();
+      budget.observe(world);
+    }
+    if (!judge.failed() && !budget.exceeded() && !judge.finished()) {
+      world.run_until(scenario.duration_ns);
+      budget.observe(world);
+    }
     report.liveness_checked = !judge.finished() && scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
-    if (!judge.failed() && report.liveness_checked) {
+    if (!judge.failed() && !budget.exceeded() && report.liveness_checked) {
       for (const auto& workload : workloads) workload->check_liveness(scenario.faults_stop_ns);
     }
+    report.converge_ns = budget.converge_ns();
     report.simulated_ns = world.now_ns();
     report.trace_hash = world.trace().hash();
     report.trace_events = world.trace().count();
@@ -116,6 +173,9 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     report.buggify_sites_enabled = world.buggify_sites_enabled();
     report.faults_injected = faults.injected();
     report.failure = judge.failure();
+    if (report.failure.empty()) report.failure = budget.failure();
+    report.coverage = coverage::snapshot();
+    std::erase_if(report.coverage, [](const auto& mark) { return mark.second == 0; });
     report.passed = report.failure.empty();
     if (options.record_trace) report.trace = world.trace().records();
     // The world (and its nodes' apps) goes before the workloads their apps refer to.
@@ -157,6 +217,9 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   line("net_stream_bytes", r.network.stream_bytes_delivered);
   for (const auto& [key, value] : r.figures) line(key.c_str(), value);
   line("liveness", r.liveness_checked ? "checked" : "skipped");
+  line("converge_after_faults_s", r.converge_ns < 0 ? std::string("-") : format_figure(static_cast<double>(r.converge_ns) / kNsPerS, 3));
+  line("coverage_marks_hit", r.coverage.size());
+  for (const auto& [name, hits] : r.coverage) out << "coverage." << name << '=' << hits << '\n';
   line("result", r.passed ? "passed" : "FAILED");
   if (!r.passed) {
     line("failure", r.failure);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ struct SimulationReport {
   size_t buggify_sites_enabled = 0;
   uint64_t faults_injected = 0;
   bool liveness_checked = false;
+  // Simulated time from faults_stop_s until every workload converged; -1 when it never did (or
+  // faults never stopped before the end).
+  int64_t converge_ns = -1;
+  // Coverage marks hit during the run (name -> hits), node/base/coverage.h.
+  std::map<std::string, uint64_t> coverage;
   bool passed = true;
   std::string failure;
   std::vector<TraceRecord> trace;  // only with record_trace

@@ -88,6 +88,20 @@ class TableReader {
     out = *node->value<std::string>();
   }
 
+  // A list of strings, at most `count_max`.
+  void strings(std::string_view key, std::vector<std::string>& out, size_t count_max = 256) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || array->size() > count_max) {
+      return context_.fail(node_line(node), field(key), "expected a list of at most " + std::to_string(count_max) + " strings");
+    }
+    for (const toml::node& element : *array) {
+      if (!element.is_string()) return context_.fail(node_line(&element), field(key), "expected a string");
+      out.push_back(*element.value<std::string>());
+    }
+  }
+
   // Node numbers as written (1-based hosts n1..nN), returned as 0-based indices.
   void nodes(std::string_view key, std::vector<NodeIndex>& out, size_t node_count) {
     const toml::node* node = take(key);

@@ -52,6 +52,7 @@ class RaftWorkload final : public Workload {
   void configure_node(NodeIndex node, server::NodeConfig& config) override { config.raft = host_config(node); }
   std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override;
   std::string failure() const override { return failure_; }
+  bool converged(int64_t) const override { return settled(); }
   void check_liveness(int64_t) override {
     if (!settled()) fail("liveness: some group has no leader that committed in its term, or a node lags");
   }

@@ -74,8 +74,9 @@ class Oracle {
 
   enum class Progress { datagram, stream, file };
   void progress(uint32_t node, Progress what);
-  // Liveness: every node made every kind of progress after `since_ns`.
-  void check_progress_since(int64_t since_ns, size_t node_count);
+  // Liveness: "" when every node made every kind of progress after `since_ns`, else the first
+  // that did not ("n2 made no stream progress").
+  std::string progress_since(int64_t since_ns, size_t node_count) const;
 
   WorkloadStats& stats() { return stats_; }
   const WorkloadStats& stats() const { return stats_; }
@@ -109,7 +110,12 @@ class RuntimeWorkload final : public Workload {
   std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override;
   std::string failure() const override { return oracle_.failure(); }
   void on_bit_flip(NodeIndex node) override { oracle_.bit_flipped(static_cast<uint32_t>(node)); }
-  void check_liveness(int64_t faults_stop_ns) override { oracle_.check_progress_since(faults_stop_ns, node_count_); }
+  bool converged(int64_t faults_stop_ns) const override { return oracle_.progress_since(faults_stop_ns, node_count_).empty(); }
+  void check_liveness(int64_t faults_stop_ns) override {
+    if (std::string missing = oracle_.progress_since(faults_stop_ns, node_count_); !missing.empty()) {
+      oracle_.fail("liveness: " + missing + " after faults stopped");
+    }
+  }
   void report(Figures& figures) const override;
   const WorkloadStats& stats() const { return oracle_.stats(); }
 

@@ -113,6 +113,9 @@ class SwimWorkload final : public Workload {
     return nullptr;
   }
   std::string failure() const override { return failure_; }
+  bool converged(int64_t) const override {
+    return std::all_of(clusters_.begin(), clusters_.end(), [this](const Cluster& cluster) { return converged(cluster); });
+  }
   void check_liveness(int64_t) override {
     for (const Cluster& cluster : clusters_) {
       if (!converged(cluster)) fail("liveness: cluster" + cluster.name + " did not converge after faults stopped");

@@ -52,7 +52,12 @@ class Workload {
   // A bit flip was injected on `node`'s disk (lets durability checks tell injected corruption
   // from lost data).
   virtual void on_bit_flip(NodeIndex node) { (void)node; }
-  // Called at the end when the quiet period after faults_stop_s is long enough.
+  // True once everything the workload waits for after faults stopped holds (the cluster has
+  // healed): the harness polls it after faults_stop_s and fails a run that takes longer than the
+  // scenario's budget.converge_s_max. Must not change any state.
+  virtual bool converged(int64_t faults_stop_ns) const = 0;
+  // Called at the end when the quiet period after faults_stop_s is long enough; fails the run
+  // (naming what) when the cluster did not converge.
   virtual void check_liveness(int64_t faults_stop_ns) = 0;
   // True when the workload has measured what it came for; the run may end once every workload
   // of the scenario is finished.

@@ -111,6 +111,13 @@ count = 2
 at_s = 9
 kind = "stream_resets"
 probability = 0.05
+
+[budget]
+events_max = 123456
+converge_s_max = 2.5
+
+[coverage]
+required = ["a.one", "b.two"]
 )";
 
 TEST(SimScenarioParse, ValidScenarioRoundTripsEveryField) {
@@ -164,6 +171,10 @@ TEST(SimScenarioParse, ValidScenarioRoundTripsEveryField) {
   EXPECT_DOUBLE_EQ(s.random.bit_flip_per_min, 0.5);
   EXPECT_DOUBLE_EQ(s.random.disk_full_per_min, 0.25);
   EXPECT_EQ(s.random.disk_full_ns, 3 * kS);
+  EXPECT_EQ(s.budget.events_max, 123456u);
+  EXPECT_EQ(s.budget.converge_ns_max, 2'500 * kMs);
+  EXPECT_EQ(s.budget.simulated_ns_max, 0);
+  EXPECT_EQ(s.coverage_required, (std::vector<std::string>{"a.one", "b.two"}));
 
   ASSERT_EQ(s.events.size(), 7u);
   const FaultEvent& partition = s.events[0];
@@ -202,7 +213,7 @@ TEST(SimScenarioParse, ValidScenarioRoundTripsEveryField) {
 }
 
 TEST(SimScenarioParse, DefaultsApplyWhenSectionsAreMissing) {
-  auto parsed = parse_scenario("name = \"minimal\"\n", "min.toml");
+  auto parsed = parse_scenario("name = \"minimal\"\n[budget]\nevents_max = 10\nconverge_s_max = 1\n", "min.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
   const Scenario defaults;
   EXPECT_EQ(parsed->nodes, defaults.nodes);
@@ -211,6 +222,8 @@ TEST(SimScenarioParse, DefaultsApplyWhenSectionsAreMissing) {
   EXPECT_EQ(parsed->network.link.latency_max, defaults.network.link.latency_max);
   EXPECT_FALSE(parsed->buggify.enabled);
   EXPECT_TRUE(parsed->events.empty());
+  ASSERT_EQ(parsed->workloads.size(), 1u);
+  EXPECT_EQ(parsed->workloads[0].kind, "runtime");
 }
 
 // --- parsing: errors name file:line and field ---------------------------------------------------
@@ -302,6 +315,36 @@ TEST(SimScenarioParse, LoadScenarioReportsAMissingFile) {
   EXPECT_NE(loaded.status().message().find("/nonexistent/sluice/scenario.toml"), std::string::npos);
 }
 
+TEST(SimScenarioParse, EveryScenarioStatesABudget) {
+  expect_error("name = \"x\"\n", 1, "budget", "every scenario states a [budget]");
+  expect_error("name = \"x\"\n[budget]\nconverge_s_max = 1\n", 2, "budget.events_max", "is required");
+  expect_error("name = \"x\"\nduration_s = 10\nfaults_stop_s = 5\n[budget]\nevents_max = 5\n", 4, "budget.converge_s_max",
+               "is required when faults stop");
+  expect_error("name = \"x\"\nduration_s = 10\nfaults_stop_s = 10\n[budget]\nevents_max = 5\n", 4, "budget.simulated_s_max",
+               "is required when faults never stop");
+  // An earlier error is not hidden by the missing budget.
+  expect_error("name = \"x\"\nnodes = 0\n", 2, "nodes", "must be between");
+}
+
+TEST(SimScenarioParse, SeveralWorkloadsInFileOrder) {
+  auto parsed = parse_scenario(R"(name = "two"
+[[workload]]
+kind = "runtime"
+file_sync_every = 3
+[[workload]]
+kind = "raft"
+[budget]
+events_max = 10
+converge_s_max = 1
+)", "two.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  ASSERT_EQ(parsed->workloads.size(), 2u);
+  EXPECT_EQ(parsed->workloads[0].kind, "runtime");
+  EXPECT_EQ(parsed->workloads[1].kind, "raft");
+  expect_error("name = \"x\"\n[[workload]]\nkind = \"runtime\"\n[[workload]]\nkind = \"nope\"\n", 5, "workload[1].kind",
+               "unknown workload kind 'nope' (known: raft, runtime, swim)");
+}
+
 // --- whole runs --------------------------------------------------------------------------------
 
 constexpr const char* kSmallFaultyScenario = R"(name = "small-faulty"
@@ -361,6 +404,10 @@ at_s = 2.2
 kind = "clock_jump"
 nodes = [3]
 ms = -200
+
+[budget]
+events_max = 200000
+converge_s_max = 1.5
 )";
 
 Scenario small_scenario() {
@@ -400,6 +447,28 @@ TEST(SimSimulation, SmallFaultyScenarioPasses) {
     EXPECT_GT(report.network.datagrams_duplicated, 0u);
     EXPECT_GT(report.network.datagrams_blocked, 0u);
   }
+}
+
+TEST(SimSimulation, ExceedingTheBudgetFailsTheRun) {
+  Scenario scenario = small_scenario();
+  scenario.budget.events_max = 1000;
+  SimulationReport report = run_simulation(scenario, SimulationOptions{1, false});
+  EXPECT_FALSE(report.passed);
+  EXPECT_NE(report.failure.find("budget: more than events_max=1000 events"), std::string::npos) << report.failure;
+  EXPECT_LT(report.simulated_ns, scenario.duration_ns);  // stopped at once
+
+  scenario = small_scenario();
+  scenario.budget.converge_ns_max = 1'000'000;  // 1 ms: no workload can heal that fast
+  report = run_simulation(scenario, SimulationOptions{1, false});
+  EXPECT_FALSE(report.passed);
+  EXPECT_NE(report.failure.find("budget: not converged 0.001 s (converge_s_max) after faults stopped"), std::string::npos)
+      << report.failure;
+
+  scenario = small_scenario();
+  report = run_simulation(scenario, SimulationOptions{1, false});
+  ASSERT_TRUE(report.passed) << report.failure;
+  EXPECT_GE(report.converge_ns, 0);
+  EXPECT_LE(report.converge_ns, scenario.budget.converge_ns_max);
 }
 
 TEST(SimSimulation, SameSeedGivesTheSameTrace) {
