@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "node/base/planted_bug.h"
 #include "node/raft/types.h"
 
 namespace sluice::raft {
@@ -37,6 +38,10 @@ struct RaftConfig {
   // A learner is promoted to voter only when its log is within this many entries of the
   // leader's, so the promotion cannot stall commits while it catches up.
   uint64_t learner_promotion_lag_entries_max = 1000;
+
+  // Test-only (node/base/planted_bug.h): raft_commit_previous_term makes the leader commit an
+  // entry of an earlier term by counting its replicas (the Raft paper's Figure 8).
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // Limits that keep the arithmetic (2 * election timeout, ring sizes) far from overflow.
