@@ -39,8 +39,8 @@ struct RaftConfig {
   // leader's, so the promotion cannot stall commits while it catches up.
   uint64_t learner_promotion_lag_entries_max = 1000;
 
-  // Tests only: plant a known bug so that a test can show its checker catches it
-  // (node/base/planted_bug.h). Always `none` outside such tests.
+  // Test-only (node/base/planted_bug.h): raft_commit_previous_term makes the leader commit an
+  // entry of an earlier term by counting its replicas (the Raft paper's Figure 8).
   PlantedBug planted_bug = PlantedBug::none;
 };
 

@@ -54,15 +54,12 @@ bool Raft::maybe_commit() {
   for (const auto& [id, progress] : progress_) acked[id] = progress.match;
   const Index index = committed_index(conf_, acked);
   const bool first_of_term = !committed_in_current_term();
-  if (config_.planted_bug == PlantedBug::raft_commit_previous_term) {
-    // Planted bug (tests only): counting replicas commits entries of earlier terms too, the
-    // mistake of the Raft paper's Figure 8.
-    if (index <= log_.committed()) return false;
-    log_.commit_to(index);
+  if (config_.planted_bug == PlantedBug::raft_commit_previous_term && index > log_.committed()) {
+    log_.commit_to(index);  // planted: a replica count commits an earlier term's entry too
   } else if (!log_.maybe_commit(index, term_)) {
     return false;
   }
-  if (first_of_term) on_first_commit_of_term();
+  if (first_of_term && committed_in_current_term()) on_first_commit_of_term();
   return true;
 }
 

@@ -62,6 +62,7 @@ Status Cluster::add_node(const RaftConfig& config, MemoryLogStorage storage) {
     return raft.status();
   }
   node.raft = std::move(raft).value();
+  if (auto observer = observer_.lock()) observer->started(node);
   return Status();
 }
 
@@ -75,13 +76,18 @@ Prng Cluster::prng_for(const ClusterNode& node) const {
   return Prng(hash_combine(hash_combine(seed_, node.id), node.incarnation));
 }
 
-void Cluster::crash(NodeId id) { nodes_.at(id).raft.reset(); }
+void Cluster::crash(NodeId id) {
+  ClusterNode& node = nodes_.at(id);
+  node.raft.reset();
+  if (auto observer = observer_.lock()) observer->crashed(node);
+}
 
 Status Cluster::restart(NodeId id) {
   ClusterNode& node = nodes_.at(id);
   if (node.raft) return Status(Errc::invalid_argument, "node is up");
   ++node.incarnation;
   SLUICE_ASSIGN_OR_RETURN(node.raft, RawNode::create(node.config, node.storage, prng_for(node)));
+  if (auto observer = observer_.lock()) observer->started(node);
   return Status();
 }
 
@@ -89,17 +95,53 @@ std::optional<Ready> Cluster::process_ready(NodeId id) {
   ClusterNode& node = nodes_.at(id);
   if (!node.raft || !node.raft->has_ready()) return std::nullopt;
   Ready rd = node.raft->ready();
+  const bool send_first = planted_bug_ == PlantedBug::raft_send_before_persist;
+  if (send_first) send(node, rd);
+  persist(node, rd);
+  // Durable from here on; only now may the messages leave.
+  if (!send_first) send(node, rd);
+  node.applications.insert(node.applications.end(), rd.committed_entries.begin(), rd.committed_entries.end());
+  for (const ReadState& read : rd.read_states) node.reads.push_back(read);
+  if (auto observer = observer_.lock()) observer->handled(node, rd);
+  node.raft->advance();
+  return rd;
+}
+
+bool Cluster::crash_during_ready(NodeId id) {
+  ClusterNode& node = nodes_.at(id);
+  if (!node.raft || !node.raft->has_ready()) return false;
+  const Ready rd = node.raft->ready();
+  switch (planted_bug_) {
+    case PlantedBug::raft_send_before_persist:
+      send(node, rd);
+      break;
+    case PlantedBug::raft_skip_sync: {
+      MemoryLogStorage synced = node.storage;
+      persist(node, rd);
+      send(node, rd);
+      node.storage = std::move(synced);
+      break;
+    }
+    default:
+      persist(node, rd);
+      break;
+  }
+  crash(id);
+  return true;
+}
+
+void Cluster::persist(ClusterNode& node, const Ready& rd) {
   if (rd.log_start_jump) node.storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term);
   const Status appended = node.storage.append(rd.entries);
   SLUICE_ASSERT(appended.ok());
   if (rd.hard_state) node.storage.set_hard_state(*rd.hard_state);
   if (rd.conf_state) node.storage.set_conf_state(*rd.conf_state);
-  // Durable from here on; only now may the messages leave.
+  if (auto observer = observer_.lock()) observer->persisted(node, rd);
+}
+
+void Cluster::send(ClusterNode& node, const Ready& rd) {
+  if (auto observer = observer_.lock()) observer->sent(node, rd.messages);
   for (const Message& m : rd.messages) network_.push_back(m);
-  node.applications.insert(node.applications.end(), rd.committed_entries.begin(), rd.committed_entries.end());
-  for (const ReadState& read : rd.read_states) node.reads.push_back(read);
-  node.raft->advance();
-  return rd;
 }
 
 bool Cluster::connected(NodeId a, NodeId b) const {

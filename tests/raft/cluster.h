@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "node/base/planted_bug.h"
 #include "node/raft/memory_storage.h"
 #include "node/raft/raw_node.h"
 
@@ -26,6 +27,18 @@ struct ClusterNode {
   uint64_t incarnation = 0;
   std::vector<Entry> applications;  // every entry handed out for applying, in order (all incarnations)
   std::vector<ReadState> reads;    // read states handed out, in order
+};
+
+// Told what happens to the nodes as a driver would tell a checker (tests/raft/safety_checker.h
+// forwards it to sim/checkers/raft_safety.h), at the moment it happens.
+class ClusterObserver {
+ public:
+  virtual ~ClusterObserver() = default;
+  virtual void started(ClusterNode& node) = 0;  // created or restarted: its storage is what it has
+  virtual void persisted(ClusterNode& node, const Ready& rd) = 0;  // the Ready's writes are durable
+  virtual void sent(ClusterNode& node, const std::vector<Message>& messages) = 0;
+  virtual void handled(ClusterNode& node, const Ready& rd) = 0;  // committed entries applied, read states out
+  virtual void crashed(ClusterNode& node) = 0;
 };
 
 // "1: leader term=2 vote=1 lead=1 log=1..5 commit=5 applied=5 voters=(1,2,3)" plus one line per
@@ -48,6 +61,13 @@ class Cluster {
 
   // Power loss: everything not persisted by a processed Ready is gone.
   void crash(NodeId id);
+  // Power loss in the middle of handling a Ready: after its writes are durable and before its
+  // messages leave. With a planted bug (node/base/planted_bug.h) the order the bug breaks:
+  // raft_send_before_persist: the messages left, the writes never happened; raft_skip_sync: the
+  // writes happened (and were reported persisted) and the messages left, but the writes were
+  // never synced and are lost. False when the node is down or has nothing ready.
+  bool crash_during_ready(NodeId id);
+  void plant(PlantedBug bug) { planted_bug_ = bug; }
   Status restart(NodeId id);
 
   // One Ready of `id` handled by the contract: jump, append, hard/conf state (the "sync"), then
@@ -67,13 +87,21 @@ class Cluster {
   void heal() { groups_.clear(); }
   bool connected(NodeId a, NodeId b) const;
 
+  // At most one observer, held weakly: either side may go first.
+  void observe_with(std::weak_ptr<ClusterObserver> observer) { observer_ = std::move(observer); }
+  std::shared_ptr<ClusterObserver> observer() const { return observer_.lock(); }
+
  private:
   Prng prng_for(const ClusterNode& node) const;
+  void persist(ClusterNode& node, const Ready& rd);
+  void send(ClusterNode& node, const Ready& rd);
 
   uint64_t seed_;
   std::map<NodeId, ClusterNode> nodes_;
   std::deque<Message> network_;
   std::vector<std::set<NodeId>> groups_;
+  PlantedBug planted_bug_ = PlantedBug::none;
+  std::weak_ptr<ClusterObserver> observer_;
 };
 
 }  // namespace sluice::raft::testing

@@ -189,7 +189,7 @@ std::string TranscriptRunner::run_on_up_node(const Command& c, NodeId id) {
     const std::string* context = c.option("ctx");
     const uint64_t ctx = context ? parse_u64(*context).value_or(0) : 0;
     result = node.raft->read_index(ctx);
-    if (result.ok()) checker_.read_requested(ctx);
+    if (result.ok()) checker_.read_requested(node, ctx);
   }
   return result.ok() ? "" : error(result.to_string()) + "\n";
 }
@@ -259,6 +259,7 @@ std::string TranscriptRunner::set_storage(const Command& c) {
   Result<MemoryLogStorage> edited = edit_storage(cluster_.node(*id).storage, c);
   if (!edited.ok()) return error(edited.status().to_string());
   cluster_.node(*id).storage = std::move(edited).value();
+  checker_.storage_replaced(cluster_.node(*id));  // edited by hand: not a lost durable state
   return log(*id);
 }
 
