@@ -171,6 +171,15 @@ void read_top_level(TableReader& top, Scenario& scenario, ParseContext& context)
   top.duration("duration_s", scenario.duration_ns, kNsPerS, 0.001, 1e6);
   top.duration("faults_stop_s", scenario.faults_stop_ns, kNsPerS, 0, 1e6);
   if (scenario.faults_stop_ns < 0) scenario.faults_stop_ns = scenario.duration_ns * 2 / 3;
+  std::string planted = "none";
+  top.text("planted_bug", planted);
+  if (std::optional<PlantedBug> bug = parse_planted_bug(planted)) {
+    scenario.planted_bug = *bug;
+  } else {
+    std::string known;
+    for (PlantedBug each : kPlantedBugs) known += (known.empty() ? "" : ", ") + std::string(to_string(each));
+    context.fail(top.key_line("planted_bug"), "planted_bug", "unknown bug '" + planted + "' (known: " + known + ")");
+  }
   if (scenario.faults_stop_ns > scenario.duration_ns) {
     context.fail(top.key_line("faults_stop_s"), "faults_stop_s", "must not be after duration_s");
   }

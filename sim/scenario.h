@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/base/planted_bug.h"
 #include "sim/disk.h"
 #include "sim/errors.h"
 #include "sim/network.h"
@@ -96,6 +97,9 @@ struct Scenario {
   std::vector<FaultEvent> events;
   RandomFaults random;
   Budget budget;
+  // A known bug planted in every node (node/base/planted_bug.h), so a test can show the
+  // scenario's checkers catch it. `none` in every real scenario.
+  PlantedBug planted_bug = PlantedBug::none;
   // Coverage marks (node/base/coverage.h) a sweep of this scenario must hit at least once.
   std::vector<std::string> coverage_required;
 };

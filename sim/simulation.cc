@@ -39,9 +39,10 @@ void add_nodes(World& world, const Scenario& scenario) {
 
 // What the nodes run: the Node with the parts every workload switched on. The simulated NIC runs
 // the XDP classifier on the membership port when the nodes run membership, as a real node does.
-server::NodeConfig node_config(NodeIndex node, const std::vector<std::unique_ptr<Workload>>& workloads) {
+server::NodeConfig node_config(NodeIndex node, const Scenario& scenario, const std::vector<std::unique_ptr<Workload>>& workloads) {
   server::NodeConfig config;
   config.node_id = node_id_of(node);
+  config.planted_bug = scenario.planted_bug;
   for (const auto& workload : workloads) workload->configure_node(node, config);
   return config;
 }
@@ -49,7 +50,7 @@ server::NodeConfig node_config(NodeIndex node, const std::vector<std::unique_ptr
 // The scenario's network, plus the classifier on the nodes' membership port.
 NetworkConfig baseline_network(const Scenario& scenario, const std::vector<std::unique_ptr<Workload>>& workloads) {
   NetworkConfig network = scenario.network;
-  const server::NodeConfig config = node_config(0, workloads);
+  const server::NodeConfig config = node_config(0, scenario, workloads);
   if (config.membership) network.membership_port = config.membership->port;
   return network;
 }
@@ -141,8 +142,8 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     world.network().config() = baseline;
     std::vector<Workload*> raw;
     for (const auto& workload : workloads) raw.push_back(workload.get());
-    world.set_app_factory([&workloads, raw](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
-      return std::make_unique<SimNode>(runtime, node_config(runtime.node(), workloads), raw);
+    world.set_app_factory([&workloads, &scenario, raw](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
+      return std::make_unique<SimNode>(runtime, node_config(runtime.node(), scenario, workloads), raw);
     });
     for (size_t i = 0; i < scenario.nodes; ++i) world.start(static_cast<NodeIndex>(i));
     FaultInjector faults(world, scenario, baseline, [&workloads](NodeIndex node) {

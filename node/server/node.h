@@ -14,6 +14,7 @@
 #include <string>
 
 #include "node/base/ids.h"
+#include "node/base/planted_bug.h"
 #include "node/multiraft/host.h"
 #include "node/server/identity.h"
 #include "node/swim/driver.h"
@@ -27,6 +28,8 @@ struct NodeConfig {
   uint64_t cluster_id = 0;
   std::optional<swim::DriverConfig> membership;     // SWIM on membership->port
   std::optional<multiraft::RaftHostConfig> raft;    // the multi-Raft host (groups are added later)
+  // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 class Node {

@@ -326,6 +326,13 @@ TEST(SimScenarioParse, EveryScenarioStatesABudget) {
   expect_error("name = \"x\"\nnodes = 0\n", 2, "nodes", "must be between");
 }
 
+TEST(SimScenarioParse, PlantedBugIsNamed) {
+  auto parsed = parse_scenario("planted_bug = \"raft_skip_sync\"\n[budget]\nevents_max = 10\nconverge_s_max = 1\n", "p.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->planted_bug, PlantedBug::raft_skip_sync);
+  expect_error("planted_bug = \"nope\"\n", 1, "planted_bug", "unknown bug 'nope' (known: none, raft_commit_previous_term");
+}
+
 TEST(SimScenarioParse, SeveralWorkloadsInFileOrder) {
   auto parsed = parse_scenario(R"(name = "two"
 [[workload]]
