@@ -154,6 +154,40 @@ TEST_P(SwimCluster, RestartedMemberRejoinsAboveItsDeadIncarnation) {
   }
 }
 
+// A node replaced on the same host under a new id: the others keep both ids apart, the new one
+// refuses probes meant for the old one, so the old one is declared dead and the new one lives.
+TEST_P(SwimCluster, ANodeReplacedAtTheSameAddressIsANewMember) {
+  TestNet net(6, base_config(lifeguard()), 111);
+  ASSERT_TRUE(net.run_until([&] { return net.converged(); }, 30000));
+  const NodeId old_id = id_of(4);
+  const NodeId new_id = 40;
+  net.kill(4);
+  net.replace(4, new_id);
+  auto settled = [&] {
+    for (size_t i = 0; i < 6; ++i) {
+      if (i == 4) continue;
+      const Member* old_member = net.core(i).member(old_id);
+      const Member* new_member = net.core(i).member(new_id);
+      if (old_member == nullptr || old_member->state != MemberState::dead) return false;
+      if (new_member == nullptr || new_member->state != MemberState::alive) return false;
+      if (new_member->address != address_of(4)) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(net.run_until(settled, 60000));
+  EXPECT_GT(net.core(4).stats().dropped_not_for_us, 0u);  // it refused the probes of the old id
+  EXPECT_EQ(net.core(4).live_members(), 6u);
+  // Nobody else died: the old id, once by each member (the new one learned it from its seed).
+  for (size_t i = 0; i < 6; ++i) {
+    for (const Event& event : net.node(i).events) {
+      if (event.kind == EventKind::dead) {
+        EXPECT_EQ(event.id, old_id);
+      }
+    }
+  }
+  EXPECT_EQ(events_since(net, 6, EventKind::dead, 0), 6u);
+}
+
 // A partition long enough for each side to declare the other dead: both sides then hold each
 // other dead at equal incarnations, and only reconnect pings (telling a dead member so, so it
 // refutes) bring them together again.

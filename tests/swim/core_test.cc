@@ -162,7 +162,8 @@ TEST(SwimConfig, RejectsInconsistentSettings) {
   config = test_config(1);
   config.gossip_nodes = 0;
   EXPECT_EQ(validate(config).code(), Errc::invalid_config);
-  config = test_config(kNoNode);
+  config = test_config(1);
+  config.self_address.clear();
   EXPECT_EQ(validate(config).code(), Errc::invalid_config);
   config = test_config(1);
   config.datagram_bytes_max = kDatagramBytesMax + 1;
@@ -605,6 +606,139 @@ TEST(SwimCore, AckTellsARestartedSenderItWasDeclaredDead) {
   const std::vector<Message> acks = sent(h.deliver(make_message(MessageKind::ping, 2, 1, 1)), MessageKind::ack);
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_TRUE(carries(acks.front(), 2, MemberState::dead));
+}
+
+// Identity (docs/swim.md): members are keyed by id; addresses change only at a higher
+// incarnation, which only the member itself raises.
+
+TEST(SwimIdentity, APingForAnotherIdIsRefusedEvenAtOurAddress) {
+  Config config = test_config(4);
+  config.self_address = addr(3);  // 4 replaced 3 on the same host
+  Harness h(config);
+  Message for_old_owner = make_message(MessageKind::ping, 1, 5, 3);
+  EXPECT_EQ(h.core.on_datagram(addr(1), encode_or_die(for_old_owner), 0).code(), Errc::not_for_us);
+  EXPECT_TRUE(h.core.take_ready().empty());
+  EXPECT_EQ(h.core.member(1), nullptr);  // nothing in a refused datagram is believed
+  const std::vector<Message> acks = sent(h.deliver(make_message(MessageKind::ping, 1, 6, 4)), MessageKind::ack, addr(1));
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks.front().source, 4u);
+  EXPECT_EQ(acks.front().source_address, addr(3));
+}
+
+TEST(SwimIdentity, ANewIdAtAKnownAddressLivesBesideTheOldOne) {
+  Harness h(test_config(1));
+  h.know({2, 3});
+  Update newcomer = claim(4);
+  newcomer.address = addr(3);
+  const Ready ready = h.deliver(make_message(MessageKind::gossip, 2, 0, kNoNode, {newcomer}));
+  ASSERT_EQ(ready.events.size(), 1u);
+  EXPECT_EQ(ready.events.front().id, 4u);
+  EXPECT_EQ(ready.events.front().address, addr(3));
+  ASSERT_NE(h.core.member(3), nullptr);
+  EXPECT_EQ(h.core.member(3)->state, MemberState::alive);  // the address proves nothing about 3
+  EXPECT_EQ(h.core.member(4)->address, addr(3));
+  // Both are probed at h3, each by its own id.
+  std::set<NodeId> targets;
+  for (int i = 0; i < 3; ++i) {
+    Ready everything;
+    const Message ping = h.next_probe(&everything);
+    targets.insert(ping.target);
+    for (const OutDatagram& datagram : everything.datagrams) {
+      if (decode_or_die(datagram).kind == MessageKind::ping) {
+        EXPECT_EQ(datagram.to, addr(ping.target == 2 ? 2 : 3));
+      }
+    }
+    h.deliver(make_message(MessageKind::ack, ping.target, ping.seq));
+  }
+  EXPECT_EQ(targets, (std::set<NodeId>{2, 3, 4}));
+}
+
+TEST(SwimIdentity, AHigherIncarnationMovesAMember) {
+  Harness h(test_config(1));
+  h.know({2, 3});
+  Update moved = claim(3, MemberState::alive, 1);
+  moved.address = "elsewhere:7946";
+  moved.named = {NamedAddress{"raft", "elsewhere:7100"}};
+  const Ready ready = h.deliver(make_message(MessageKind::gossip, 2, 0, kNoNode, {moved}));
+  ASSERT_EQ(ready.events.size(), 1u);
+  const Event& event = ready.events.front();
+  EXPECT_EQ(event.kind, EventKind::updated);
+  EXPECT_EQ(event.id, 3u);
+  EXPECT_EQ(event.address, "elsewhere:7946");
+  EXPECT_EQ(find_address(event.named, "raft"), "elsewhere:7100");
+  EXPECT_EQ(h.core.member(3)->address, "elsewhere:7946");
+  EXPECT_EQ(*h.core.broadcasts().find(3), moved);  // passed on with the new addresses
+  // Probes follow it.
+  for (int i = 0; i < 4; ++i) {
+    Ready everything;
+    const Message ping = h.next_probe(&everything);
+    if (ping.target == 3) {
+      EXPECT_EQ(sent(everything, MessageKind::ping, "elsewhere:7946").size(), 1u);
+      return;
+    }
+    h.deliver(make_message(MessageKind::ack, ping.target, ping.seq));
+  }
+  ADD_FAILURE() << "3 was never probed";
+}
+
+TEST(SwimIdentity, OtherAddressesAtTheSameIncarnationKeepOursAndTheAckSaysSo) {
+  Harness h(test_config(1));
+  h.know({2, 3});
+  Message ping = make_message(MessageKind::ping, 3, 8, 1);
+  ping.source_address = "elsewhere:7946";  // 3 restarted there, still at incarnation 0
+  const Ready ready = h.deliver(ping);
+  EXPECT_TRUE(ready.events.empty());
+  EXPECT_EQ(h.core.member(3)->address, addr(3));
+  EXPECT_EQ(h.core.stats().address_conflicts, 1u);
+  const std::vector<Message> acks = sent(ready, MessageKind::ack, "elsewhere:7946");
+  ASSERT_EQ(acks.size(), 1u);
+  ASSERT_FALSE(acks.front().updates.empty());
+  EXPECT_EQ(acks.front().updates.front(), claim(3, MemberState::alive, 0));  // what we hold, where
+  std::vector<Note> notes = h.core.take_notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes.front().kind, NoteKind::address_conflict);
+  EXPECT_EQ(notes.front().held_address, addr(3));
+}
+
+TEST(SwimIdentity, ClaimedElsewhereAtItsIncarnationAMemberRefutes) {
+  Config config = test_config(3);
+  config.self_address = "elsewhere:7946";
+  config.self_named = {NamedAddress{"raft", "elsewhere:7100"}, NamedAddress{"api", "elsewhere:8080"}};
+  Harness h(config);
+  EXPECT_EQ(h.core.config().self_named.front().name, "api");  // kept in name order
+  h.know({1, 2});
+  // Our own addresses at our incarnation: nothing to argue about.
+  Update ours = claim(3);
+  ours.address = "elsewhere:7946";
+  ours.named = h.core.config().self_named;
+  h.deliver(make_message(MessageKind::gossip, 1, 0, kNoNode, {ours}));
+  EXPECT_EQ(h.core.incarnation(), 0u);
+  // Our old address (a previous life): refute with our own at a higher incarnation.
+  h.deliver(make_message(MessageKind::gossip, 1, 0, kNoNode, {claim(3)}));
+  EXPECT_EQ(h.core.incarnation(), 1u);
+  EXPECT_EQ(h.core.stats().address_conflicts, 1u);
+  EXPECT_EQ(h.core.awareness_score(), 0u);  // not a hint that we are slow
+  ASSERT_NE(h.core.broadcasts().find(3), nullptr);
+  EXPECT_EQ(h.core.broadcasts().find(3)->address, "elsewhere:7946");
+  EXPECT_EQ(h.core.broadcasts().find(3)->named, h.core.config().self_named);
+  // Every datagram names us with all our addresses.
+  const std::vector<Message> acks = sent(h.deliver(make_message(MessageKind::ping, 1, 2, 3)), MessageKind::ack);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks.front().source_named, h.core.config().self_named);
+}
+
+TEST(SwimConfig, SelfIdAndNamedAddressesAreChecked) {
+  Config config = test_config(1);
+  config.self_named = {NamedAddress{"raft", "h:1"}, NamedAddress{"api", "h:2"}};
+  EXPECT_TRUE(validate(config).ok());  // any order
+  config.self_named.push_back(NamedAddress{"raft", "h:3"});
+  EXPECT_EQ(validate(config).code(), Errc::invalid_config);  // a name twice
+  config = test_config(1);
+  config.self_named = {NamedAddress{std::string(kAddressNameBytesMax + 1, 'n'), "h:1"}};
+  EXPECT_EQ(validate(config).code(), Errc::invalid_config);
+  config.self_named.assign(kNamedAddressesMax + 1, NamedAddress{"a", "h:1"});
+  EXPECT_EQ(validate(config).code(), Errc::invalid_config);
+  EXPECT_EQ(validate(test_config(kNoNode)).code(), Errc::invalid_config);
 }
 
 }  // namespace

@@ -81,9 +81,9 @@ TestNet::TestNet(size_t n, const Config& base, uint64_t seed, bool join)
   for (auto& [address, node] : nodes_) collect(address);
 }
 
-Config TestNet::config_of(size_t index) const {
+Config TestNet::config_of(size_t index, NodeId id) const {
   Config config = base_;
-  config.self_id = id_of(index);
+  config.self_id = id == kNoNode ? id_of(index) : id;
   config.self_address = address_of(index);
   return config;
 }
@@ -95,9 +95,16 @@ void TestNet::isolate(size_t index) {
   }
 }
 
-void TestNet::restart(size_t index) {
+void TestNet::restart(size_t index) { start_fresh(index, id_of(index)); }
+
+void TestNet::replace(size_t index, NodeId id) {
+  node(index).events.clear();
+  start_fresh(index, id);
+}
+
+void TestNet::start_fresh(size_t index, NodeId id) {
   Node& target = node(index);
-  target.core = std::make_unique<Core>(config_of(index), Prng(hash_combine(seed_, index + 1000 * (now_ms_ + 1))), now_ms_);
+  target.core = std::make_unique<Core>(config_of(index, id), Prng(hash_combine(seed_, index + 1000 * (now_ms_ + 1))), now_ms_);
   target.up = true;
   const std::vector<std::string> seeds{address_of(0)};
   target.core->join(seeds, now_ms_);

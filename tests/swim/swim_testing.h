@@ -83,6 +83,9 @@ class TestNet {
   // A fresh core (same id, incarnation 0, empty table) at the same address, joining through
   // member 0.
   void restart(size_t index);
+  // A new node with id `id` at member `index`'s address (the old one is gone for good), joining
+  // through member 0. From now on node(index) is the new one.
+  void replace(size_t index, NodeId id);
 
   // Every up member other than `index` holds `index` in `state`.
   bool everyone_sees(size_t index, MemberState state);
@@ -113,7 +116,8 @@ class TestNet {
   bool awake(const Node& node) const { return node.stall_ms == 0 || now_ms_ % node.stall_ms == 0; }
   uint64_t next_wake_ms(const Node& node) const { return (now_ms_ / node.stall_ms + 1) * node.stall_ms; }
 
-  Config config_of(size_t index) const;
+  Config config_of(size_t index, NodeId id = kNoNode) const;
+  void start_fresh(size_t index, NodeId id);
 
   Config base_;
   uint64_t seed_;
