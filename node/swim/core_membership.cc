@@ -81,6 +81,7 @@ void Core::add_member(const Update& update, uint64_t now_ms) {
 }
 
 void Core::apply_alive(const Update& update, uint64_t now_ms) {
+  SLUICE_ASSERT(!update.address.empty());  // alive claims say where (the codec refuses others)
   auto it = members_.find(update.member);
   if (it == members_.end()) {
     add_member(update, now_ms);
