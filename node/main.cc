@@ -50,8 +50,11 @@ void print_events(std::shared_ptr<rt::Channel<sluice::swim::Event>> events) {
   while (true) {
     auto event = events->receive();
     if (!event.ok()) return;
-    std::printf("event=member_%s member=%s incarnation=%llu at_ms=%llu\n",
+    // member= stays the address (scripts wait for it); member_id= is the key the node knows it by.
+    std::string named = sluice::swim::to_string(event->named);
+    std::printf("event=member_%s member=%s member_id=%llu%s%s incarnation=%llu at_ms=%llu\n",
                 std::string(sluice::swim::to_string(event->kind)).c_str(), event->address.c_str(),
+                static_cast<unsigned long long>(event->id), named.empty() ? "" : " addresses=", named.c_str(),
                 static_cast<unsigned long long>(event->incarnation), static_cast<unsigned long long>(event->at_ms));
   }
 }

@@ -4,6 +4,18 @@ namespace sluice::server {
 
 namespace rt = sluice::runtime;
 
+namespace {
+
+// "raft" = the membership host with the Raft transport's port, unless the config names one.
+void add_raft_address(swim::Config& membership, uint16_t raft_port) {
+  if (!swim::find_address(membership.self_named, "raft").empty()) return;
+  rt::Result<rt::Address> self = rt::Address::parse(membership.self_address);
+  if (!self.ok()) return;  // not "host:port": no host to pair the port with
+  membership.self_named.push_back(swim::NamedAddress{"raft", rt::Address{self->host, raft_port}.to_string()});
+}
+
+}  // namespace
+
 Node::Node(rt::Runtime& runtime, NodeConfig config) : runtime_(runtime), config_(std::move(config)) {}
 
 rt::Status Node::start() {
@@ -13,6 +25,9 @@ rt::Status Node::start() {
   if (!identity.ok()) return rt::Status(identity.code(), "identity: " + identity.status().message());
   identity_ = *identity;
   if (config_.membership) {
+    // Members know each other by node id; the Raft endpoint travels with it, so peers find it.
+    config_.membership->core.self_id = identity_.node_id;
+    if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
     membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
     if (rt::Status status = membership_->start(); !status.ok()) {
       return rt::Status(status.code(), "membership: " + status.message());

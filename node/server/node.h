@@ -26,7 +26,9 @@ struct NodeConfig {
   // 0: adopt the id recorded in the data directory, or draw one when it is new.
   NodeId node_id = kNoNode;
   uint64_t cluster_id = 0;
-  std::optional<swim::DriverConfig> membership;     // SWIM on membership->port
+  // SWIM on membership->port. start() sets core.self_id to the node's id and, with Raft
+  // configured, adds the transport's endpoint as the named address "raft".
+  std::optional<swim::DriverConfig> membership;
   std::optional<multiraft::RaftHostConfig> raft;    // the multi-Raft host (groups are added later)
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;

@@ -8,7 +8,7 @@
 namespace sluice::swim {
 
 bool BroadcastQueue::push(Update update) {
-  std::string member = update.member;
+  const NodeId member = update.member;
   Entry entry{std::move(update), 0, next_order_++};
   auto it = entries_.find(member);
   if (it != entries_.end()) {
@@ -20,7 +20,7 @@ bool BroadcastQueue::push(Update update) {
     evict_one();
     kept_all = false;
   }
-  entries_.emplace(std::move(member), std::move(entry));
+  entries_.emplace(member, std::move(entry));
   return kept_all;
 }
 
@@ -34,9 +34,9 @@ void BroadcastQueue::evict_one() {
   entries_.erase(victim);
 }
 
-size_t BroadcastQueue::take(size_t& bytes_budget, uint32_t transmits_max, std::string_view skip_member,
+size_t BroadcastQueue::take(size_t& bytes_budget, uint32_t transmits_max, NodeId skip_member,
                             std::vector<Update>& out) {
-  std::vector<std::map<std::string, Entry, std::less<>>::iterator> order;
+  std::vector<std::map<NodeId, Entry>::iterator> order;
   order.reserve(entries_.size());
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     // Nothing may be sent more often than the limit; the limit shrinks when members die.
@@ -69,12 +69,12 @@ bool BroadcastQueue::pending(uint32_t transmits_max) const {
                      [transmits_max](const auto& item) { return item.second.transmits < transmits_max; });
 }
 
-const Update* BroadcastQueue::find(std::string_view member) const {
+const Update* BroadcastQueue::find(NodeId member) const {
   auto it = entries_.find(member);
   return it == entries_.end() ? nullptr : &it->second.update;
 }
 
-uint32_t BroadcastQueue::transmits(std::string_view member) const {
+uint32_t BroadcastQueue::transmits(NodeId member) const {
   auto it = entries_.find(member);
   return it == entries_.end() ? 0 : it->second.transmits;
 }

@@ -6,10 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "node/swim/message.h"
@@ -26,9 +23,9 @@ class BroadcastQueue {
 
   // Appends queued updates to `out` in priority order as long as their update_bytes_bound()
   // fits in `bytes_budget` (which shrinks accordingly), skipping those that do not. Skips
-  // updates about `skip_member` (already in the datagram). Counts a transmit on each taken
+  // updates about `skip_member` (already in the datagram; kNoNode skips none). Counts a transmit on each taken
   // update and drops those that have now been sent `transmits_max` times. Returns how many.
-  size_t take(size_t& bytes_budget, uint32_t transmits_max, std::string_view skip_member,
+  size_t take(size_t& bytes_budget, uint32_t transmits_max, NodeId skip_member,
               std::vector<Update>& out);
 
   // Whether some update has been sent fewer than `transmits_max` times.
@@ -36,8 +33,8 @@ class BroadcastQueue {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   // The queued update about `member` and how often it was sent, for tests and introspection.
-  const Update* find(std::string_view member) const;
-  uint32_t transmits(std::string_view member) const;
+  const Update* find(NodeId member) const;
+  uint32_t transmits(NodeId member) const;
 
  private:
   struct Entry {
@@ -48,7 +45,7 @@ class BroadcastQueue {
 
   void evict_one();
 
-  std::map<std::string, Entry, std::less<>> entries_;  // by member address
+  std::map<NodeId, Entry> entries_;  // by member id
   uint64_t next_order_ = 0;
   size_t entries_max_;
 };

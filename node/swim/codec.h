@@ -15,11 +15,24 @@
 namespace sluice::swim {
 
 inline constexpr size_t kDatagramBytesMax = SWIM_DATAGRAM_BYTES_MAX;
-inline constexpr size_t kAddressBytesMax = 255;
+inline constexpr size_t kAddressBytesMax = 255;  // a membership address, "host:port"
+// A member's named addresses (message.h): how many, and the length of each name and address.
+inline constexpr size_t kNamedAddressesMax = 4;
+inline constexpr size_t kAddressNameBytesMax = 16;
+inline constexpr size_t kNamedAddressBytesMax = 64;
 // Far more than fit in kDatagramBytesMax; bounds the work a hostile datagram can cause.
 inline constexpr size_t kUpdatesPerDatagramMax = 64;
 inline constexpr size_t kPushPullMembersMax = 16384;
 inline constexpr size_t kPushPullBytesMax = 4 * 1024 * 1024;
+// The FlatBuffers file identifier of push-pull state (bytes 4..7): the stream has no header, and
+// a peer speaking another version must not have its state read as ours.
+inline constexpr char kPushPullIdentifier[] = "SWP2";
+
+// At most kNamedAddressesMax, each name 1..kAddressNameBytesMax and address
+// 1..kNamedAddressBytesMax bytes, names strictly ascending.
+bool named_addresses_ok(const NamedAddresses& named);
+// Sorts by name (what Config::self_named and tests may give in any order).
+void sort_named_addresses(NamedAddresses& named);
 
 // Upper bounds on what a message costs on the wire, used to fill a datagram with piggybacked
 // updates without encoding it twice: the whole datagram without updates, and each update.

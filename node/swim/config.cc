@@ -12,6 +12,14 @@ Status invalid(std::string message) { return Status(Errc::invalid_config, std::m
 }  // namespace
 
 Status validate(const Config& config) {
+  if (config.self_id == kNoNode) return invalid("self_id must be a node id (not 0)");
+  NamedAddresses named = config.self_named;
+  sort_named_addresses(named);
+  if (!named_addresses_ok(named)) {
+    return invalid("self_named: at most " + std::to_string(kNamedAddressesMax) + " with unique names of 1.." +
+                   std::to_string(kAddressNameBytesMax) + " bytes and addresses of 1.." +
+                   std::to_string(kNamedAddressBytesMax) + " bytes");
+  }
   if (config.self_address.empty() || config.self_address.size() > kAddressBytesMax) {
     return invalid("self_address must be 1.." + std::to_string(kAddressBytesMax) + " bytes");
   }

@@ -12,7 +12,11 @@
 namespace sluice::swim {
 
 struct Config {
-  std::string self_address;  // "host:port" as the others reach this member
+  NodeId self_id = kNoNode;   // this node's id (node/base/ids.h): the key others know it by
+  std::string self_address;   // "host:port" as the others reach this member's SWIM endpoint
+  // The node's other endpoints ("raft", "api"), carried in its alive claims; any order here,
+  // at most kNamedAddressesMax with unique names.
+  NamedAddresses self_named;
   uint64_t cluster_id = 0;   // datagrams and push-pull state of another cluster are dropped
   // Lifeguard on: local health awareness + nacks, dynamic suspicion timeout, buddy system.
   // Off: plain SWIM as published (fixed suspicion timeout), kept for comparison.

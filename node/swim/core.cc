@@ -14,12 +14,14 @@ std::string_view to_string(EventKind kind) {
     case EventKind::alive: return "alive";
     case EventKind::dead: return "dead";
     case EventKind::left: return "left";
+    case EventKind::updated: return "updated";
   }
   return "unknown";
 }
 
 Core::Core(Config config, Prng prng, uint64_t now_ms)
     : config_(std::move(config)), prng_(prng), broadcasts_(config_.broadcast_queue_max), now_ms_(now_ms) {
+  sort_named_addresses(config_.self_named);  // the wire's order: equal sets compare equal
   const Status status = validate(config_);
   if (!status.ok()) detail::assert_failed("validate(config).ok()", status.to_string(), __FILE__, __LINE__);
   // A random first sequence number: acks meant for a previous life of this address do not match.
@@ -50,7 +52,7 @@ void Core::send_join(uint64_t now_ms) {
   for (const std::string& seed : seeds_) {
     // Target empty: the seed may know itself under another name than the one we were given.
     // Its answer (like every datagram) names its sender, which is how we learn the seed.
-    send(seed, MessageKind::ping, next_seq_++, "", {});
+    send(seed, MessageKind::ping, next_seq_++, kNoNode, "", {});
     if (ready_.push_pulls.size() < config_.outbox_datagrams_max) {
       ready_.push_pulls.push_back(PushPullRequest{seed, true});
       stats_.push_pull_requests += 1;
@@ -67,7 +69,7 @@ void Core::leave(uint64_t now_ms) {
   broadcasts_.push(self_update());
   // Push the news to a few members at once rather than waiting to be pinged: they spread it.
   const size_t fanout = std::max<uint32_t>(config_.indirect_probes, 1);
-  for (const std::string& peer : random_alive_members(fanout, "")) send(peer, MessageKind::gossip, 0, "", {});
+  for (NodeId peer : random_alive_members(fanout, kNoNode)) send(address_of(peer), MessageKind::gossip, 0, kNoNode, "", {});
 }
 
 bool Core::leave_done(uint64_t now_ms) const {
@@ -98,7 +100,7 @@ uint64_t Core::next_tick_ms() const {
     if (config_.lifeguard && !pending.nack_sent) consider(pending.nack_at_ms);
     consider(pending.expire_at_ms);
   }
-  for (const auto& [address, member] : members_) {
+  for (const auto& [id, member] : members_) {
     if (member.state == MemberState::dead || member.state == MemberState::left) {
       consider(member.state_since_ms + config_.dead_retention_ms);
     }
@@ -112,7 +114,7 @@ uint64_t Core::next_tick_ms() const {
     if (!probe_.indirect_sent) consider(probe_.indirect_at_ms);
     consider(probe_.end_at_ms);
   }
-  for (const auto& [address, suspicion] : suspicions_) consider(suspicion.deadline_ms);
+  for (const auto& [id, suspicion] : suspicions_) consider(suspicion.deadline_ms);
   if (gossip_due()) consider(next_gossip_ms_);
   if (config_.push_pull_interval_ms > 0) consider(next_push_pull_ms_);
   if (config_.reconnect_interval_ms > 0) consider(next_reconnect_ms_);
@@ -123,11 +125,11 @@ uint64_t Core::next_tick_ms() const {
 PushPullState Core::full_state(bool join) const {
   PushPullState state;
   state.cluster_id = config_.cluster_id;
-  state.source = config_.self_address;
+  state.source = config_.self_id;
   state.join = join;
   state.members.reserve(members_.size() + 1);
   state.members.push_back(self_update());
-  for (const auto& [address, member] : members_) state.members.push_back(update_of(member, ""));
+  for (const auto& [id, member] : members_) state.members.push_back(update_of(member, kNoNode));
   return state;
 }
 
@@ -148,7 +150,7 @@ Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
     if (update.state == MemberState::dead) update.state = MemberState::suspect;
     // The peer's table says who is suspected, not who witnessed it: most likely the peer only
     // heard the suspicion itself. No origin = hearsay, which never counts as a confirmation.
-    if (update.state == MemberState::suspect) update.origin.clear();
+    if (update.state == MemberState::suspect) update.origin = kNoNode;
     apply_update(update, now_ms);
   }
   return Status();
@@ -163,27 +165,32 @@ std::string_view to_string(NoteKind kind) {
     case NoteKind::hearsay: return "hearsay, not a confirmation";
     case NoteKind::confirmations_max: return "enough confirmations already";
     case NoteKind::leaving: return "leaving, not refuting";
+    case NoteKind::address_conflict: return "other addresses at the same incarnation";
   }
   return "unknown";
 }
 
 std::string to_string(const Note& note) {
-  std::string text = "ignored " + note.claim.member + " " + std::string(to_string(note.claim.state)) + " " +
-                     std::to_string(note.claim.incarnation);
-  if (!note.claim.origin.empty()) text += " by " + note.claim.origin;
+  std::string text = "ignored " + std::to_string(note.claim.member) + " " + std::string(to_string(note.claim.state)) +
+                     " " + std::to_string(note.claim.incarnation);
+  if (note.claim.origin != kNoNode) text += " by " + std::to_string(note.claim.origin);
+  if (note.kind == NoteKind::address_conflict) text += " at " + note.claim.address;
   text += ": " + std::string(to_string(note.kind));
   if (note.kind != NoteKind::unknown_member && note.kind != NoteKind::table_full && note.kind != NoteKind::leaving) {
-    text += " (holds " + std::string(to_string(note.held_state)) + " " + std::to_string(note.held_incarnation) + ")";
+    text += " (holds " + std::string(to_string(note.held_state)) + " " + std::to_string(note.held_incarnation);
+    if (note.kind == NoteKind::address_conflict) text += " at " + note.held_address;
+    text += ")";
   }
   return text;
 }
 
 void Core::note(NoteKind kind, const Update& claim, const Member* held) {
   if (notes_.size() >= kNotesPendingMax) notes_.pop_front();
-  Note entry{kind, claim, MemberState::alive, incarnation_};
+  Note entry{kind, claim, MemberState::alive, incarnation_, ""};
   if (held != nullptr) {
     entry.held_state = held->state;
     entry.held_incarnation = held->incarnation;
+    entry.held_address = held->address;
   }
   notes_.push_back(std::move(entry));
 }
@@ -194,8 +201,8 @@ std::vector<Note> Core::take_notes() {
   return out;
 }
 
-const Core::Suspicion* Core::suspicion(std::string_view address) const {
-  auto it = suspicions_.find(address);
+const Core::Suspicion* Core::suspicion(NodeId id) const {
+  auto it = suspicions_.find(id);
   return it == suspicions_.end() ? nullptr : &it->second;
 }
 
@@ -205,28 +212,34 @@ Ready Core::take_ready() {
   return out;
 }
 
-const Member* Core::member(std::string_view address) const {
-  auto it = members_.find(address);
+const Member* Core::member(NodeId id) const {
+  auto it = members_.find(id);
   return it == members_.end() ? nullptr : &it->second;
+}
+
+const std::string& Core::address_of(NodeId id) const {
+  auto it = members_.find(id);
+  SLUICE_ASSERT(it != members_.end());
+  return it->second.address;
 }
 
 std::vector<Member> Core::members() const {
   std::vector<Member> out;
   out.reserve(members_.size());
-  for (const auto& [address, member] : members_) out.push_back(member);
+  for (const auto& [id, member] : members_) out.push_back(member);
   return out;
 }
 
 size_t Core::live_members() const {
   size_t live = 1;
-  for (const auto& [address, member] : members_) {
+  for (const auto& [id, member] : members_) {
     if (member.state == MemberState::alive || member.state == MemberState::suspect) ++live;
   }
   return live;
 }
 
-std::optional<uint64_t> Core::suspicion_deadline_ms(std::string_view address) const {
-  auto it = suspicions_.find(address);
+std::optional<uint64_t> Core::suspicion_deadline_ms(NodeId id) const {
+  auto it = suspicions_.find(id);
   if (it == suspicions_.end()) return std::nullopt;
   return it->second.deadline_ms;
 }

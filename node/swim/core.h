@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -24,20 +23,28 @@
 
 namespace sluice::swim {
 
+// A member as this node holds it: keyed by its id; the addresses are those of its newest alive
+// claim (they change only at a higher incarnation, see docs/swim.md "Identity").
 struct Member {
-  std::string address;
+  NodeId id = kNoNode;
+  std::string address;   // membership address "host:port": where probes go
+  NamedAddresses named;  // its other endpoints ("raft", "api")
   uint64_t incarnation = 0;
   MemberState state = MemberState::alive;
   uint64_t state_since_ms = 0;  // when this member entered `state`, on our clock
 };
 
-enum class EventKind : uint8_t { joined, suspect, alive, dead, left };
+// updated: a live member's addresses changed (it moved, or restarted with other endpoints) at a
+// higher incarnation. Every event carries the member's addresses as held at that moment.
+enum class EventKind : uint8_t { joined, suspect, alive, dead, left, updated };
 
 std::string_view to_string(EventKind kind);
 
 struct Event {
   EventKind kind = EventKind::joined;
+  NodeId id = kNoNode;
   std::string address;
+  NamedAddresses named;
   uint64_t incarnation = 0;
   uint64_t at_ms = 0;
 
@@ -45,7 +52,7 @@ struct Event {
 };
 
 struct OutDatagram {
-  std::string to;  // "host:port"
+  std::string to;  // "host:port": the datagram's destination (a member's membership address)
   Bytes bytes;     // a complete datagram: header + payload
 };
 
@@ -76,6 +83,7 @@ enum class NoteKind : uint8_t {
   hearsay,           // a suspicion without a witness (push-pull) is no confirmation
   confirmations_max, // a new witness beyond the K confirmations that count
   leaving,           // a suspicion of ourselves while we leave: not refuted
+  address_conflict,  // alive at the incarnation we hold, with other addresses: ours kept
 };
 
 std::string_view to_string(NoteKind kind);
@@ -85,11 +93,12 @@ struct Note {
   Update claim;
   MemberState held_state = MemberState::alive;  // what we hold about claim.member
   uint64_t held_incarnation = 0;
+  std::string held_address;  // address_conflict: the address we hold
 
   friend bool operator==(const Note&, const Note&) = default;
 };
 
-// "ignored n2 suspect 0 by n1: stale claim (holds alive 1)".
+// "ignored 2 suspect 0 by 1: stale claim (holds alive 1)".
 std::string to_string(const Note& note);
 
 inline constexpr size_t kNotesPendingMax = 64;
@@ -117,6 +126,9 @@ struct Stats {
   uint64_t suspicions_started = 0;  // by us, after a failed probe
   uint64_t deaths_declared = 0;     // by us, after a suspicion timed out
   uint64_t refutations = 0;
+  // Alive claims at an incarnation we hold but with other addresses: about another member (ours
+  // kept, the member refutes when it hears), or about ourselves (refuted).
+  uint64_t address_conflicts = 0;
   uint64_t updates_piggybacked = 0;
   uint64_t reconnect_pings = 0;
   uint64_t gossips_sent = 0;  // datagrams of the gossip tick
@@ -146,8 +158,8 @@ class Core {
   // The earliest time tick() has something to do (the driver may sleep until then).
   uint64_t next_tick_ms() const;
 
-  // One datagram as received from `from` ("host:port"). Malformed, foreign or misaddressed
-  // datagrams are counted and reported, never trusted.
+  // One datagram as received from `from` ("host:port": acks go back there). Malformed, foreign or
+  // misaddressed datagrams (a ping for another node id) are counted and reported, never trusted.
   Status on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms);
 
   // Push-pull: this member's whole table, and merging a peer's (already decoded and checked).
@@ -163,27 +175,28 @@ class Core {
   const Stats& stats() const { return stats_; }
   uint64_t incarnation() const { return incarnation_; }
   uint32_t awareness_score() const { return awareness_score_; }
-  const Member* member(std::string_view address) const;
-  std::vector<Member> members() const;  // by address, self excluded, tombstones included
+  NodeId id() const { return config_.self_id; }
+  const Member* member(NodeId id) const;
+  std::vector<Member> members() const;  // by id, self excluded, tombstones included
   size_t live_members() const;          // alive + suspect, self included
   const BroadcastQueue& broadcasts() const { return broadcasts_; }
-  // When the current suspicion of `address` turns into death, if it is suspected.
-  std::optional<uint64_t> suspicion_deadline_ms(std::string_view address) const;
+  // When the current suspicion of `id` turns into death, if it is suspected.
+  std::optional<uint64_t> suspicion_deadline_ms(NodeId id) const;
 
   // A suspicion this member holds: when it started and turns into death, who accused first
-  // (empty: hearsay) and the independent confirmations counted so far (Lifeguard).
+  // (kNoNode: hearsay) and the independent confirmations counted so far (Lifeguard).
   struct Suspicion {
     uint64_t started_ms = 0;
     uint64_t deadline_ms = 0;
-    std::string first_origin;
-    std::vector<std::string> confirmers;  // distinct origins after the first
+    NodeId first_origin = kNoNode;
+    std::vector<NodeId> confirmers;  // distinct origins after the first
   };
-  const Suspicion* suspicion(std::string_view address) const;
+  const Suspicion* suspicion(NodeId id) const;
 
  private:
   struct Probe {
     bool active = false;
-    std::string target;
+    NodeId target = kNoNode;
     uint32_t seq = 0;
     uint64_t indirect_at_ms = 0;
     uint64_t end_at_ms = 0;
@@ -193,7 +206,7 @@ class Core {
   };
   // A ping-req this member serves as helper, keyed by the seq of its own ping to the target.
   struct IndirectProbe {
-    std::string requester;
+    std::string requester;  // the address the ping-req came from: where acks and nacks go
     uint32_t requester_seq = 0;
     uint64_t nack_at_ms = 0;
     uint64_t expire_at_ms = 0;
@@ -205,10 +218,9 @@ class Core {
   void send_ping_reqs();
   void finish_failed_probe(uint64_t now_ms);
   void serve_indirect(uint64_t now_ms);
-  std::optional<std::string> next_probe_target();
-  void insert_probe_order(const std::string& address);
-  std::vector<std::string> random_alive_members(size_t count, std::string_view exclude,
-                                                bool with_suspects = false);
+  std::optional<NodeId> next_probe_target();
+  void insert_probe_order(NodeId id);
+  std::vector<NodeId> random_alive_members(size_t count, NodeId exclude, bool with_suspects = false);
   uint64_t awareness_multiplier() const;
   void adjust_awareness(int64_t delta);
   void close_period();
@@ -218,8 +230,10 @@ class Core {
   void handle_ack(const Message& message);
   void handle_ping_req(std::string_view from, const Message& message, uint64_t now_ms);
   void handle_nack(const Message& message);
-  void send(std::string_view to, MessageKind kind, uint32_t seq, std::string_view target,
+  // `target`: the ping's addressee or the member a ping-req asks to probe (at target_address).
+  void send(std::string_view to, MessageKind kind, uint32_t seq, NodeId target, std::string_view target_address,
             std::vector<Update> forced_updates);
+  const std::string& address_of(NodeId id) const;  // of a member we hold
   void push_event(EventKind kind, const Member& member, uint64_t now_ms);
   void send_join(uint64_t now_ms);
   void maybe_gossip(uint64_t now_ms);
@@ -236,14 +250,15 @@ class Core {
   void apply_suspect(const Update& update, uint64_t now_ms);
   void apply_gone(const Update& update, uint64_t now_ms);  // dead or left
   void apply_about_self(const Update& update);
+  void add_member(const Update& update, uint64_t now_ms);
   void enqueue(Update update);
   void confirm_suspicion(Member& member, const Update& update);
   void expire_suspicions(uint64_t now_ms);
   void set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms);
   void note(NoteKind kind, const Update& claim, const Member* held);
   Update self_update() const;
-  Update update_of(const Member& member, std::string origin) const;
-  std::string suspicion_origin(std::string_view address) const;
+  Update update_of(const Member& member, NodeId origin) const;
+  NodeId suspicion_origin(NodeId id) const;
 
   Config config_;
   Prng prng_;
@@ -254,12 +269,12 @@ class Core {
   uint32_t awareness_score_ = 0;
   uint32_t next_seq_ = 0;
 
-  std::map<std::string, Member, std::less<>> members_;  // self excluded
-  std::map<std::string, Suspicion, std::less<>> suspicions_;
+  std::map<NodeId, Member> members_;  // self excluded
+  std::map<NodeId, Suspicion> suspicions_;
   std::map<uint32_t, IndirectProbe> indirect_;
   BroadcastQueue broadcasts_;
 
-  std::vector<std::string> probe_order_;
+  std::vector<NodeId> probe_order_;
   size_t probe_index_ = 0;
   Probe probe_;
   uint64_t next_probe_ms_ = 0;

@@ -26,15 +26,17 @@ Status Core::on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms)
     return decoded.status();
   }
   const Message& message = *decoded;
-  const bool misaddressed = message.kind == MessageKind::ping && !message.target.empty() &&
-                            message.target != config_.self_address;
-  if (message.source == config_.self_address || misaddressed) {
+  // A ping names the id it is meant for: one for an old owner of our address must not be
+  // answered, or that member would look alive while it is gone.
+  const bool misaddressed = message.kind == MessageKind::ping && message.target != kNoNode &&
+                            message.target != config_.self_id;
+  if (message.source == config_.self_id || misaddressed) {
     stats_.dropped_not_for_us += 1;
-    return Status(Errc::not_for_us, "from " + message.source + " to " + message.target);
+    return Status(Errc::not_for_us, "from " + std::to_string(message.source) + " to " + std::to_string(message.target));
   }
-  // Every datagram tells that its sender is alive at its incarnation; this is how a seed learns
-  // a joiner and a joiner learns whoever answers or probes it.
-  apply_update(Update{message.source, message.source_incarnation, MemberState::alive, ""}, now_ms);
+  // Every datagram tells that its sender is alive at its incarnation, and where; this is how a
+  // seed learns a joiner and a joiner learns whoever answers or probes it.
+  apply_update(source_update(message), now_ms);
   for (const Update& update : message.updates) apply_update(update, now_ms);
   switch (message.kind) {
     case MessageKind::ping: handle_ping(from, message); break;
@@ -50,15 +52,19 @@ void Core::handle_ping(std::string_view from, const Message& message) {
   std::vector<Update> forced;
   // If we hold the sender dead or left at its current incarnation (it restarted, or was wrongly
   // declared), say so in the ack so it can refute. Telling it of a mere suspicion is part of
-  // the buddy system, so only with Lifeguard.
+  // the buddy system, so only with Lifeguard. Holding it alive under other addresses (it moved)
+  // is said too: it refutes with its own, at a higher incarnation.
   auto it = members_.find(message.source);
   if (it != members_.end() && it->second.incarnation >= message.source_incarnation) {
     const Member& sender = it->second;
     const bool gone = sender.state == MemberState::dead || sender.state == MemberState::left;
     const bool suspected = sender.state == MemberState::suspect && config_.lifeguard;
-    if (gone || suspected) forced.push_back(update_of(sender, suspicion_origin(sender.address)));
+    const bool elsewhere = sender.state == MemberState::alive &&
+                           (sender.address != message.source_address || sender.named != message.source_named);
+    if (gone || suspected) forced.push_back(update_of(sender, suspicion_origin(sender.id)));
+    if (elsewhere) forced.push_back(update_of(sender, kNoNode));
   }
-  send(from, MessageKind::ack, message.seq, "", std::move(forced));
+  send(from, MessageKind::ack, message.seq, kNoNode, "", std::move(forced));
 }
 
 void Core::handle_ack(const Message& message) {
@@ -72,14 +78,14 @@ void Core::handle_ack(const Message& message) {
     stats_.acks_forwarded += 1;
     const IndirectProbe pending = it->second;
     indirect_.erase(it);
-    send(pending.requester, MessageKind::ack, pending.requester_seq, "", {});
+    send(pending.requester, MessageKind::ack, pending.requester_seq, kNoNode, "", {});
     return;
   }
   stats_.acks_unmatched += 1;
 }
 
 void Core::handle_ping_req(std::string_view from, const Message& message, uint64_t now_ms) {
-  if (message.target.empty() || message.target == config_.self_address ||
+  if (message.target == kNoNode || message.target == config_.self_id || message.target_address.empty() ||
       indirect_.size() >= config_.indirect_pending_max) {
     stats_.dropped_not_for_us += 1;
     return;
@@ -93,7 +99,8 @@ void Core::handle_ping_req(std::string_view from, const Message& message, uint64
   // do not know); an ack later than a whole period is useless.
   pending.expire_at_ms = now_ms + config_.probe_interval_ms;
   indirect_[seq] = std::move(pending);
-  send(message.target, MessageKind::ping, seq, message.target, {});
+  // Where the requester looked for it, naming its id, so a new owner of the address refuses.
+  send(message.target_address, MessageKind::ping, seq, message.target, "", {});
 }
 
 void Core::handle_nack(const Message& message) {
@@ -103,19 +110,28 @@ void Core::handle_nack(const Message& message) {
   }
 }
 
-void Core::send(std::string_view to, MessageKind kind, uint32_t seq, std::string_view target,
+void Core::send(std::string_view to, MessageKind kind, uint32_t seq, NodeId target, std::string_view target_address,
                 std::vector<Update> forced_updates) {
   if (ready_.datagrams.size() >= config_.outbox_datagrams_max) {
     stats_.dropped_outbox_full += 1;
     return;
   }
-  Message message{kind, config_.cluster_id, config_.self_address, incarnation_, seq, std::string(target), {}};
+  Message message;
+  message.kind = kind;
+  message.cluster_id = config_.cluster_id;
+  message.source = config_.self_id;
+  message.source_incarnation = incarnation_;
+  message.source_address = config_.self_address;
+  message.source_named = config_.self_named;
+  message.seq = seq;
+  message.target = target;
+  message.target_address = std::string(target_address);
   // Buddy system: a ping to a suspect carries the suspicion, so the suspect hears of it from the
   // very probe and refutes, instead of waiting for gossip to reach it by chance.
-  if (kind == MessageKind::ping && config_.lifeguard) {
-    auto it = members_.find(to);
+  if (kind == MessageKind::ping && config_.lifeguard && target != kNoNode) {
+    auto it = members_.find(target);
     if (it != members_.end() && it->second.state == MemberState::suspect) {
-      forced_updates.insert(forced_updates.begin(), update_of(it->second, suspicion_origin(it->second.address)));
+      forced_updates.insert(forced_updates.begin(), update_of(it->second, suspicion_origin(it->second.id)));
     }
   }
   size_t budget = config_.datagram_bytes_max - std::min(config_.datagram_bytes_max, datagram_base_bytes_bound(message));
@@ -125,8 +141,7 @@ void Core::send(std::string_view to, MessageKind kind, uint32_t seq, std::string
     budget -= cost;
     message.updates.push_back(std::move(update));
   }
-  const std::string_view skip = message.updates.empty() ? std::string_view() : message.updates.front().member;
-  const std::string skip_member(skip);
+  const NodeId skip_member = message.updates.empty() ? kNoNode : message.updates.front().member;
   broadcasts_.take(budget, retransmit_limit(config_, live_members()), skip_member, message.updates);
   Result<Bytes> bytes = encode_datagram(message, config_.datagram_bytes_max);
   // The bounds make this loop dead code; it is here so an estimate error costs gossip, not a crash.
@@ -155,7 +170,7 @@ void Core::push_event(EventKind kind, const Member& member, uint64_t now_ms) {
     stats_.dropped_outbox_full += 1;
     return;
   }
-  ready_.events.push_back(Event{kind, member.address, member.incarnation, now_ms});
+  ready_.events.push_back(Event{kind, member.id, member.address, member.named, member.incarnation, now_ms});
 }
 
 bool Core::gossip_due() const {
@@ -175,19 +190,19 @@ size_t Core::datagrams_sent_last_period(uint64_t now_ms) {
 void Core::maybe_gossip(uint64_t now_ms) {
   if (!gossip_due() || now_ms < next_gossip_ms_) return;
   next_gossip_ms_ = now_ms + config_.gossip_interval_ms;
-  for (const std::string& peer : random_alive_members(config_.gossip_nodes, "", true)) {
+  for (NodeId peer : random_alive_members(config_.gossip_nodes, kNoNode, true)) {
     if (!gossip_due() || datagrams_sent_last_period(now_ms) >= config_.gossip_load_datagrams_max) return;
     stats_.gossips_sent += 1;
-    send(peer, MessageKind::gossip, 0, "", {});
+    send(address_of(peer), MessageKind::gossip, 0, kNoNode, "", {});
   }
 }
 
 void Core::maybe_push_pull(uint64_t now_ms) {
   if (config_.push_pull_interval_ms == 0 || now_ms < next_push_pull_ms_) return;
   next_push_pull_ms_ = now_ms + config_.push_pull_interval_ms;
-  const std::vector<std::string> peers = random_alive_members(1, "");
+  const std::vector<NodeId> peers = random_alive_members(1, kNoNode);
   if (peers.empty() || ready_.push_pulls.size() >= config_.outbox_datagrams_max) return;
-  ready_.push_pulls.push_back(PushPullRequest{peers.front(), false});
+  ready_.push_pulls.push_back(PushPullRequest{address_of(peers.front()), false});
   stats_.push_pull_requests += 1;
 }
 
@@ -195,7 +210,7 @@ void Core::maybe_reconnect(uint64_t now_ms) {
   if (config_.reconnect_interval_ms == 0 || now_ms < next_reconnect_ms_) return;
   next_reconnect_ms_ = now_ms + config_.reconnect_interval_ms;
   std::vector<const Member*> dead;
-  for (const auto& [address, member] : members_) {
+  for (const auto& [id, member] : members_) {
     if (member.state == MemberState::dead) dead.push_back(&member);
   }
   if (dead.empty()) return;
@@ -204,8 +219,9 @@ void Core::maybe_reconnect(uint64_t now_ms) {
   // If it is alive after all, it refutes at once and its ack (carrying the new incarnation)
   // revives it here; and it tells us in that ack if it holds us dead too.
   stats_.reconnect_pings += 1;
+  // At the address it had when it died: if it lives on elsewhere, it comes back by its own pings.
   const std::string address = target.address;
-  send(address, MessageKind::ping, next_seq_++, address, {update_of(target, config_.self_address)});
+  send(address, MessageKind::ping, next_seq_++, target.id, "", {update_of(target, config_.self_id)});
 }
 
 bool Core::make_room() {

@@ -1,6 +1,7 @@
 // Membership rules: how an update (from gossip, a datagram's sender, a push-pull merge or our
-// own probe) changes the table. Incarnation numbers order claims about one member: a member
-// alone raises its own incarnation, to refute suspicion or death. Every change is re-broadcast
+// own probe) changes the table. Members are keyed by node id; incarnation numbers order claims
+// about one member: a member alone raises its own incarnation, to refute suspicion or death, or
+// to settle which addresses are its own (docs/swim.md "Identity"). Every change is re-broadcast
 // and reported as an event.
 #include <algorithm>
 #include <utility>
@@ -9,24 +10,40 @@
 
 namespace sluice::swim {
 
+namespace {
+
+// Only alive claims say where a member is (formats/swim.md).
+Update claim(NodeId id, uint64_t incarnation, MemberState state, NodeId origin, const std::string& address,
+             const NamedAddresses& named) {
+  if (state != MemberState::alive) return Update{id, incarnation, state, origin, "", {}};
+  return Update{id, incarnation, state, origin, address, named};
+}
+
+bool same_addresses(const Member& member, const Update& update) {
+  return member.address == update.address && member.named == update.named;
+}
+
+}  // namespace
+
 Update Core::self_update() const {
-  return Update{config_.self_address, incarnation_, leaving_ ? MemberState::left : MemberState::alive, ""};
+  return claim(config_.self_id, incarnation_, leaving_ ? MemberState::left : MemberState::alive, kNoNode,
+               config_.self_address, config_.self_named);
 }
 
-Update Core::update_of(const Member& member, std::string origin) const {
-  return Update{member.address, member.incarnation, member.state, std::move(origin)};
+Update Core::update_of(const Member& member, NodeId origin) const {
+  return claim(member.id, member.incarnation, member.state, origin, member.address, member.named);
 }
 
-std::string Core::suspicion_origin(std::string_view address) const {
-  auto it = suspicions_.find(address);
-  return it == suspicions_.end() ? config_.self_address : it->second.first_origin;
+NodeId Core::suspicion_origin(NodeId id) const {
+  auto it = suspicions_.find(id);
+  return it == suspicions_.end() ? config_.self_id : it->second.first_origin;
 }
 
 void Core::set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms) {
   member.state = state;
   member.incarnation = incarnation;
   member.state_since_ms = now_ms;
-  if (state != MemberState::suspect) suspicions_.erase(member.address);
+  if (state != MemberState::suspect) suspicions_.erase(member.id);
 }
 
 void Core::enqueue(Update update) {
@@ -34,7 +51,7 @@ void Core::enqueue(Update update) {
 }
 
 void Core::apply_update(const Update& update, uint64_t now_ms) {
-  if (update.member == config_.self_address) {
+  if (update.member == config_.self_id) {
     apply_about_self(update);
     return;
   }
@@ -46,38 +63,55 @@ void Core::apply_update(const Update& update, uint64_t now_ms) {
   }
 }
 
+// A newcomer, whatever address it claims: ids are never reused, addresses are. Another member we
+// hold at the same address (a node replaced on the same host) stays until its probes fail, which
+// they do, as the newcomer refuses pings addressed to that member's id.
+void Core::add_member(const Update& update, uint64_t now_ms) {
+  // A live newcomer matters more than the oldest tombstone.
+  if (members_.size() >= config_.members_max && !make_room()) {
+    stats_.dropped_members_full += 1;
+    note(NoteKind::table_full, update, nullptr);
+    return;
+  }
+  Member fresh{update.member, update.address, update.named, update.incarnation, MemberState::alive, now_ms};
+  const Member& member = members_.emplace(update.member, std::move(fresh)).first->second;
+  insert_probe_order(member.id);
+  push_event(EventKind::joined, member, now_ms);
+  enqueue(update_of(member, kNoNode));
+}
+
 void Core::apply_alive(const Update& update, uint64_t now_ms) {
+  SLUICE_ASSERT(!update.address.empty());  // alive claims say where (the codec refuses others)
   auto it = members_.find(update.member);
   if (it == members_.end()) {
-    // A live newcomer matters more than the oldest tombstone.
-    if (members_.size() >= config_.members_max && !make_room()) {
-      stats_.dropped_members_full += 1;
-      note(NoteKind::table_full, update, nullptr);
-      return;
-    }
-    Member fresh{update.member, update.incarnation, MemberState::alive, now_ms};
-    const Member& member = members_.emplace(update.member, std::move(fresh)).first->second;
-    insert_probe_order(member.address);
-    push_event(EventKind::joined, member, now_ms);
-    enqueue(update_of(member, ""));
+    add_member(update, now_ms);
     return;
   }
   Member& member = it->second;
   // Only the member itself raises its incarnation, so a higher one is newer news than anything
-  // we hold; an equal one cannot clear a suspicion (that needs a refutation).
+  // we hold, addresses included (it moved); an equal one cannot clear a suspicion (that needs a
+  // refutation), nor say which of two address sets is newer: we keep ours, and the member, when
+  // it hears of ours, refutes with its own at a higher incarnation.
   if (update.incarnation < member.incarnation) note(NoteKind::stale_claim, update, &member);
   if (update.incarnation == member.incarnation && member.state != MemberState::alive) {
     note(NoteKind::needs_refutation, update, &member);
+  } else if (update.incarnation == member.incarnation && !same_addresses(member, update)) {
+    stats_.address_conflicts += 1;
+    note(NoteKind::address_conflict, update, &member);
   }
   if (update.incarnation <= member.incarnation) return;
   const MemberState before = member.state;
+  const bool moved = !same_addresses(member, update);
+  member.address = update.address;
+  member.named = update.named;
   set_state(member, MemberState::alive, update.incarnation, now_ms);
   if (before == MemberState::suspect) push_event(EventKind::alive, member, now_ms);
   if (before == MemberState::dead || before == MemberState::left) {
-    insert_probe_order(member.address);
+    insert_probe_order(member.id);
     push_event(EventKind::joined, member, now_ms);
   }
-  enqueue(update_of(member, ""));
+  if (before == MemberState::alive && moved) push_event(EventKind::updated, member, now_ms);
+  enqueue(update_of(member, kNoNode));
 }
 
 void Core::apply_suspect(const Update& update, uint64_t now_ms) {
@@ -102,7 +136,7 @@ void Core::apply_suspect(const Update& update, uint64_t now_ms) {
   suspicion.started_ms = now_ms;
   suspicion.deadline_ms = now_ms + suspicion_timeout_ms(config_, live_members(), 0);
   suspicion.first_origin = update.origin;
-  suspicions_[member.address] = std::move(suspicion);
+  suspicions_[member.id] = std::move(suspicion);
   push_event(EventKind::suspect, member, now_ms);
   enqueue(update_of(member, update.origin));
 }
@@ -111,14 +145,14 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
   member.incarnation = std::max(member.incarnation, update.incarnation);
   // Plain SWIM has a fixed timeout: confirmations change nothing and need not travel.
   if (!config_.lifeguard) return;
-  auto it = suspicions_.find(member.address);
+  auto it = suspicions_.find(member.id);
   if (it == suspicions_.end()) return;
   Suspicion& suspicion = it->second;
   // Hearsay (a push-pull merge) names no witness; and a suspicion that started from hearsay
   // takes its first named witness as its origin, not as a confirmation.
-  if (update.origin.empty()) note(NoteKind::hearsay, update, &member);
-  if (update.origin.empty() || update.origin == suspicion.first_origin) return;
-  if (suspicion.first_origin.empty()) {
+  if (update.origin == kNoNode) note(NoteKind::hearsay, update, &member);
+  if (update.origin == kNoNode || update.origin == suspicion.first_origin) return;
+  if (suspicion.first_origin == kNoNode) {
     suspicion.first_origin = update.origin;
     return;
   }
@@ -149,15 +183,27 @@ void Core::apply_gone(const Update& update, uint64_t now_ms) {
   }
   if (member.state == MemberState::dead || member.state == MemberState::left) return;
   set_state(member, update.state, update.incarnation, now_ms);
-  if (probe_.active && probe_.target == member.address) probe_.active = false;
+  if (probe_.active && probe_.target == member.id) probe_.active = false;
   push_event(update.state == MemberState::left ? EventKind::left : EventKind::dead, member, now_ms);
   enqueue(update_of(member, update.origin));
 }
 
 void Core::apply_about_self(const Update& update) {
   if (update.state == MemberState::alive) {
-    // Someone knows us at a higher incarnation than we do: we restarted and forgot. Go above it.
+    // Someone knows us at a higher incarnation than we do: we restarted and forgot. Go above it,
+    // with our addresses, which may not be those of the life they know.
     if (update.incarnation > incarnation_) {
+      incarnation_ = update.incarnation + 1;
+      enqueue(self_update());
+      return;
+    }
+    // Known at our incarnation under other addresses: a life of ours that ran elsewhere or with
+    // other endpoints (we moved and restarted), which nobody can tell from this one. Only we
+    // can settle it: a higher incarnation with our addresses wins everywhere.
+    const bool ours = update.address == config_.self_address && update.named == config_.self_named;
+    if (update.incarnation == incarnation_ && !ours && !leaving_) {
+      stats_.address_conflicts += 1;
+      stats_.refutations += 1;
       incarnation_ = update.incarnation + 1;
       enqueue(self_update());
     }
@@ -174,18 +220,18 @@ void Core::apply_about_self(const Update& update) {
 }
 
 void Core::expire_suspicions(uint64_t now_ms) {
-  std::vector<std::string> due;
-  for (const auto& [address, suspicion] : suspicions_) {
-    if (suspicion.deadline_ms <= now_ms) due.push_back(address);
+  std::vector<NodeId> due;
+  for (const auto& [id, suspicion] : suspicions_) {
+    if (suspicion.deadline_ms <= now_ms) due.push_back(id);
   }
-  for (const std::string& address : due) {
-    auto it = members_.find(address);
+  for (NodeId id : due) {
+    auto it = members_.find(id);
     if (it == members_.end() || it->second.state != MemberState::suspect) {
-      suspicions_.erase(address);
+      suspicions_.erase(id);
       continue;
     }
     stats_.deaths_declared += 1;
-    apply_gone(Update{address, it->second.incarnation, MemberState::dead, config_.self_address}, now_ms);
+    apply_gone(Update{id, it->second.incarnation, MemberState::dead, config_.self_id, "", {}}, now_ms);
   }
 }
 

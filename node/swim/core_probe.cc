@@ -28,7 +28,7 @@ void Core::start_probe(uint64_t now_ms) {
   close_period();
   const uint64_t multiplier = awareness_multiplier();
   next_probe_ms_ = now_ms + config_.probe_interval_ms * multiplier;
-  std::optional<std::string> target = next_probe_target();
+  std::optional<NodeId> target = next_probe_target();
   if (!target) return;
   probe_ = Probe{};
   probe_.active = true;
@@ -37,7 +37,8 @@ void Core::start_probe(uint64_t now_ms) {
   probe_.indirect_at_ms = now_ms + config_.probe_timeout_ms * multiplier;
   probe_.end_at_ms = now_ms + config_.probe_deadline_ms * multiplier;
   stats_.probes += 1;
-  send(probe_.target, MessageKind::ping, probe_.seq, probe_.target, {});
+  // To the member's membership address, naming its id: a new owner of that address refuses it.
+  send(address_of(probe_.target), MessageKind::ping, probe_.seq, probe_.target, "", {});
 }
 
 void Core::advance_probe(uint64_t now_ms) {
@@ -64,9 +65,12 @@ void Core::advance_probe(uint64_t now_ms) {
 void Core::send_ping_reqs() {
   probe_.indirect_sent = true;
   stats_.indirect_rounds += 1;
-  const std::vector<std::string> helpers = random_alive_members(config_.indirect_probes, probe_.target);
+  const std::vector<NodeId> helpers = random_alive_members(config_.indirect_probes, probe_.target);
   probe_.nacks_expected = config_.lifeguard ? static_cast<uint32_t>(helpers.size()) : 0;
-  for (const std::string& helper : helpers) send(helper, MessageKind::ping_req, probe_.seq, probe_.target, {});
+  const std::string target_address = address_of(probe_.target);
+  for (NodeId helper : helpers) {
+    send(address_of(helper), MessageKind::ping_req, probe_.seq, probe_.target, target_address, {});
+  }
 }
 
 void Core::finish_failed_probe(uint64_t now_ms) {
@@ -84,7 +88,7 @@ void Core::finish_failed_probe(uint64_t now_ms) {
   const Member& target = it->second;
   if (target.state != MemberState::alive && target.state != MemberState::suspect) return;
   if (target.state == MemberState::alive) stats_.suspicions_started += 1;
-  apply_update(Update{target.address, target.incarnation, MemberState::suspect, config_.self_address}, now_ms);
+  apply_update(Update{target.id, target.incarnation, MemberState::suspect, config_.self_id, "", {}}, now_ms);
 }
 
 void Core::serve_indirect(uint64_t now_ms) {
@@ -94,7 +98,7 @@ void Core::serve_indirect(uint64_t now_ms) {
       // "I could not reach it either": the requester learns its own path is not the problem.
       pending.nack_sent = true;
       stats_.nacks_sent += 1;
-      send(pending.requester, MessageKind::nack, pending.requester_seq, "", {});
+      send(pending.requester, MessageKind::nack, pending.requester_seq, kNoNode, "", {});
     }
     if (now_ms >= pending.expire_at_ms) {
       it = indirect_.erase(it);
@@ -104,22 +108,22 @@ void Core::serve_indirect(uint64_t now_ms) {
   }
 }
 
-std::optional<std::string> Core::next_probe_target() {
+std::optional<NodeId> Core::next_probe_target() {
   for (int round = 0; round < 2; ++round) {
     while (probe_index_ < probe_order_.size()) {
-      const std::string& address = probe_order_[probe_index_++];
-      auto it = members_.find(address);
+      const NodeId id = probe_order_[probe_index_++];
+      auto it = members_.find(id);
       if (it != members_.end() &&
           (it->second.state == MemberState::alive || it->second.state == MemberState::suspect)) {
-        return address;
+        return id;
       }
     }
     // A round is over: the next one visits every live member once, in a fresh random order,
     // which bounds the time to first probe a failed member to 2N-1 periods.
     probe_order_.clear();
     probe_index_ = 0;
-    for (const auto& [address, member] : members_) {
-      if (member.state == MemberState::alive || member.state == MemberState::suspect) probe_order_.push_back(address);
+    for (const auto& [id, member] : members_) {
+      if (member.state == MemberState::alive || member.state == MemberState::suspect) probe_order_.push_back(id);
     }
     auto next = [this] { return prng_.next(); };
     for (size_t i = probe_order_.size(); i > 1; --i) std::swap(probe_order_[i - 1], probe_order_[random_below(next, i)]);
@@ -127,19 +131,19 @@ std::optional<std::string> Core::next_probe_target() {
   return std::nullopt;
 }
 
-void Core::insert_probe_order(const std::string& address) {
-  if (std::find(probe_order_.begin(), probe_order_.end(), address) != probe_order_.end()) return;
+void Core::insert_probe_order(NodeId id) {
+  if (std::find(probe_order_.begin(), probe_order_.end(), id) != probe_order_.end()) return;
   auto next = [this] { return prng_.next(); };
   const size_t position = random_below(next, probe_order_.size() + 1);
-  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(position), address);
+  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(position), id);
   if (position < probe_index_) ++probe_index_;  // keep pointing at the same next member
 }
 
-std::vector<std::string> Core::random_alive_members(size_t count, std::string_view exclude, bool with_suspects) {
-  std::vector<std::string> candidates;
-  for (const auto& [address, member] : members_) {
+std::vector<NodeId> Core::random_alive_members(size_t count, NodeId exclude, bool with_suspects) {
+  std::vector<NodeId> candidates;
+  for (const auto& [id, member] : members_) {
     const bool wanted = member.state == MemberState::alive || (with_suspects && member.state == MemberState::suspect);
-    if (wanted && address != exclude) candidates.push_back(address);
+    if (wanted && id != exclude) candidates.push_back(id);
   }
   count = std::min(count, candidates.size());
   auto next = [this] { return prng_.next(); };

@@ -17,7 +17,9 @@
 namespace sluice::swim {
 
 struct DriverConfig {
-  Config core;                       // core.self_address must be "<runtime host>:<port>"
+  // core.self_id: the node's id (server::Node sets it from its identity); core.self_address must
+  // be "<runtime host>:<port>"; core.self_named: the node's other endpoints, for its peers.
+  Config core;
   uint16_t port = 7946;              // UDP for datagrams, TCP for push-pull
   std::vector<std::string> seeds;    // "host:port"; empty for the first member
   size_t push_pulls_in_flight_max = 4;   // we started

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/base/ids.h"
 #include "node/base/status.h"
 
 namespace sluice::swim {
@@ -16,7 +17,7 @@ enum class Errc {
   bad_header,       // too short, not "SWIM", unknown version or flags, length mismatch
   malformed,        // FlatBuffers Verifier failed, or a field out of range / over its limit
   foreign_cluster,  // a well-formed message of another cluster
-  not_for_us,       // a ping addressed to someone else (an old owner of this address)
+  not_for_us,       // a ping for another node id (an old owner of this address), or from ourselves
   too_large,        // encoding: the message does not fit its size limit
   invalid_config,
 };
@@ -42,12 +43,34 @@ enum class MessageKind : uint8_t {
 
 std::string_view to_string(MessageKind kind);
 
-// One membership fact. Addresses are "host:port" (runtime Address::to_string()).
+// One of a member's endpoints other than its membership address, by purpose: "raft" (inter-node
+// Raft), "api" (HTTP). Later layers find a peer's endpoints through membership.
+struct NamedAddress {
+  std::string name;     // 1..kAddressNameBytesMax bytes
+  std::string address;  // "host:port", 1..kNamedAddressBytesMax bytes
+
+  friend auto operator<=>(const NamedAddress&, const NamedAddress&) = default;
+};
+
+// A member's named addresses: at most kNamedAddressesMax, names unique and ascending (so two sets
+// compare equal exactly when they name the same endpoints; named_addresses_ok() checks it).
+using NamedAddresses = std::vector<NamedAddress>;
+
+// The address called `name`, or empty.
+std::string_view find_address(const NamedAddresses& named, std::string_view name);
+// "raft=h:1,api=h:2" (empty for none): for logs and tests.
+std::string to_string(const NamedAddresses& named);
+
+// One membership fact about the member with node id `member`. Only an alive claim says where the
+// member is: its membership address (datagrams, push-pull) and named addresses; suspect, dead and
+// left claims name the member by id alone.
 struct Update {
-  std::string member;
+  NodeId member = kNoNode;
   uint64_t incarnation = 0;
   MemberState state = MemberState::alive;
-  std::string origin;  // suspect/dead: the member that claims it; empty otherwise
+  NodeId origin = kNoNode;  // suspect/dead: the member that claims it; kNoNode otherwise
+  std::string address;      // alive: "host:port"; empty otherwise
+  NamedAddresses named;     // alive: the member's named addresses; empty otherwise
 
   friend bool operator==(const Update&, const Update&) = default;
 };
@@ -55,19 +78,25 @@ struct Update {
 struct Message {
   MessageKind kind = MessageKind::ping;
   uint64_t cluster_id = 0;
-  std::string source;  // the sender's advertised address
+  NodeId source = kNoNode;
   uint64_t source_incarnation = 0;
+  std::string source_address;  // the sender's membership address
+  NamedAddresses source_named;
   uint32_t seq = 0;
-  std::string target;  // ping: addressee, empty = anyone (join); ping-req: whom to probe
+  NodeId target = kNoNode;     // ping: addressee, kNoNode = anyone (join); ping-req: whom to probe
+  std::string target_address;  // ping-req: where to probe the target; empty otherwise
   std::vector<Update> updates;
 
   friend bool operator==(const Message&, const Message&) = default;
 };
 
-// A member's whole table for push-pull (the sender's own entry included).
+// What every datagram says about its sender: alive at source_incarnation, reached there.
+Update source_update(const Message& message);
+
+// A member's whole table for push-pull (the sender's own entry first).
 struct PushPullState {
   uint64_t cluster_id = 0;
-  std::string source;
+  NodeId source = kNoNode;
   bool join = false;
   std::vector<Update> members;
 

@@ -1,8 +1,8 @@
 /* The fixed 8-byte header in front of every SWIM datagram (docs/formats/swim.md):
  *
  *   bytes 0..3  magic "SWIM"
- *   byte  4     version (1)
- *   byte  5     flags (none defined in version 1: must be 0)
+ *   byte  4     version (2: members named by node id; 1 named them by address)
+ *   byte  5     flags (none defined: must be 0)
  *   bytes 6..7  payload length, big-endian: the number of bytes after the header
  *
  * Plain C with no loops and no library calls, so the XDP classifier (bpf/) can include it and
@@ -22,7 +22,9 @@ typedef __SIZE_TYPE__ size_t;
 #endif
 
 #define SWIM_HEADER_BYTES 8
-#define SWIM_VERSION 1
+/* The payload's format changes with the version; a datagram of any other version is refused,
+ * in user space and by the XDP classifier alike. */
+#define SWIM_VERSION 2
 /* Whole datagram, header included: stays below common MTUs so it is never fragmented. */
 #define SWIM_DATAGRAM_BYTES_MAX 1400
 
@@ -31,7 +33,7 @@ enum swim_header_check {
   SWIM_HEADER_SHORT = 1,       /* fewer than SWIM_HEADER_BYTES bytes */
   SWIM_HEADER_BAD_MAGIC = 2,   /* not "SWIM": not ours at all */
   SWIM_HEADER_BAD_VERSION = 3, /* ours, but a version this build does not speak */
-  SWIM_HEADER_BAD_FLAGS = 4,   /* a flag version 1 does not define */
+  SWIM_HEADER_BAD_FLAGS = 4,   /* a flag this version does not define */
   SWIM_HEADER_BAD_LENGTH = 5   /* length field disagrees with the datagram, or above the max */
 };
 
@@ -47,12 +49,12 @@ static inline int swim_header_check(const uint8_t *data, size_t size) {
   return SWIM_HEADER_OK;
 }
 
-/* 1 when the datagram carries a well-formed version-1 SWIM header, else 0. */
+/* 1 when the datagram carries a well-formed SWIM header of SWIM_VERSION, else 0. */
 static inline int swim_header_valid(const uint8_t *data, size_t size) {
   return swim_header_check(data, size) == SWIM_HEADER_OK;
 }
 
-/* Writes a version-1 header for `payload_bytes` bytes into out[0..7]. */
+/* Writes a SWIM_VERSION header for `payload_bytes` bytes into out[0..7]. */
 static inline void swim_header_write(uint8_t *out, uint16_t payload_bytes) {
   out[0] = 'S';
   out[1] = 'W';

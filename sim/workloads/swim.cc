@@ -77,11 +77,10 @@ std::string swim_address(const World& world, NodeIndex node) {
   return world.host(node) + ":" + std::to_string(kSwimPort);
 }
 
-// "n12:7946" -> 11
-std::optional<NodeIndex> node_of(const World& world, std::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  return world.node_by_host(address.substr(0, colon));
+// Members are named by node id; node index i runs as id i + 1 (sim/sim_node.h).
+std::optional<NodeIndex> node_of(const World& world, NodeId id) {
+  if (id == kNoNode || id > world.node_count()) return std::nullopt;
+  return node_index_of(id);
 }
 
 class SwimWorkload final : public Workload {
@@ -217,10 +216,9 @@ bool SwimWorkload::converged(const Cluster& cluster) const {
 }
 
 bool SwimWorkload::dead_everywhere(const Cluster& cluster, NodeIndex victim) const {
-  const std::string address = swim_address(world_, victim);
   for (NodeIndex node = cluster.first; node < cluster.first + static_cast<NodeIndex>(cluster.size); ++node) {
     if (node == victim || !world_.is_up(node)) continue;
-    const swim::Member* member = driver(node)->core().member(address);
+    const swim::Member* member = driver(node)->core().member(node_id_of(victim));
     if (member != nullptr && member->state != swim::MemberState::dead && member->state != swim::MemberState::left) {
       return false;
     }
@@ -229,7 +227,7 @@ bool SwimWorkload::dead_everywhere(const Cluster& cluster, NodeIndex victim) con
 }
 
 void SwimWorkload::on_event(NodeIndex observer, const swim::Event& event) {
-  std::optional<NodeIndex> subject = node_of(world_, event.address);
+  std::optional<NodeIndex> subject = node_of(world_, event.id);
   if (!subject) return;
   Cluster& cluster = cluster_of(observer);
   const bool subject_up = world_.is_up(*subject);

@@ -12,14 +12,17 @@ namespace {
 
 using namespace sluice::swim::testing;
 
-Config base_config(bool lifeguard = true) { return test_config("", lifeguard); }
+Config base_config(bool lifeguard = true) { return test_config(1, lifeguard); }  // TestNet sets the id
+
+NodeId id_of(size_t index) { return TestNet::id_of(index); }
+std::string address_of(size_t index) { return TestNet::address_of(index); }
 
 // All events of all members about `subject`, of `kind`, and the earliest time one happened.
 uint64_t first_event_ms(TestNet& net, size_t members, size_t subject, EventKind kind) {
   uint64_t first = UINT64_MAX;
   for (size_t i = 0; i < members; ++i) {
     for (const Event& event : net.node(i).events) {
-      if (event.kind == kind && event.address == address_of(subject)) first = std::min(first, event.at_ms);
+      if (event.kind == kind && event.id == id_of(subject)) first = std::min(first, event.at_ms);
     }
   }
   return first;
@@ -93,7 +96,7 @@ TEST_P(SwimCluster, SuspectedLiveMemberRefutes) {
   EXPECT_GE(net.core(2).stats().refutations, 1u);
   for (size_t i = 0; i < 5; ++i) {
     if (i == 2) continue;
-    const Member* member = net.core(i).member(address_of(2));
+    const Member* member = net.core(i).member(id_of(2));
     ASSERT_NE(member, nullptr);
     EXPECT_EQ(member->state, MemberState::alive);
     EXPECT_EQ(member->incarnation, net.core(2).incarnation());
@@ -147,8 +150,42 @@ TEST_P(SwimCluster, RestartedMemberRejoinsAboveItsDeadIncarnation) {
   for (size_t i = 0; i < 5; ++i) {
     if (i == 3) continue;
     EXPECT_EQ(net.count_events(i, 3, EventKind::joined), 2u);
-    EXPECT_EQ(net.core(i).member(address_of(3))->incarnation, net.core(3).incarnation());
+    EXPECT_EQ(net.core(i).member(id_of(3))->incarnation, net.core(3).incarnation());
   }
+}
+
+// A node replaced on the same host under a new id: the others keep both ids apart, the new one
+// refuses probes meant for the old one, so the old one is declared dead and the new one lives.
+TEST_P(SwimCluster, ANodeReplacedAtTheSameAddressIsANewMember) {
+  TestNet net(6, base_config(lifeguard()), 111);
+  ASSERT_TRUE(net.run_until([&] { return net.converged(); }, 30000));
+  const NodeId old_id = id_of(4);
+  const NodeId new_id = 40;
+  net.kill(4);
+  net.replace(4, new_id);
+  auto settled = [&] {
+    for (size_t i = 0; i < 6; ++i) {
+      if (i == 4) continue;
+      const Member* old_member = net.core(i).member(old_id);
+      const Member* new_member = net.core(i).member(new_id);
+      if (old_member == nullptr || old_member->state != MemberState::dead) return false;
+      if (new_member == nullptr || new_member->state != MemberState::alive) return false;
+      if (new_member->address != address_of(4)) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(net.run_until(settled, 60000));
+  EXPECT_GT(net.core(4).stats().dropped_not_for_us, 0u);  // it refused the probes of the old id
+  EXPECT_EQ(net.core(4).live_members(), 6u);
+  // Nobody else died: the old id, once by each member (the new one learned it from its seed).
+  for (size_t i = 0; i < 6; ++i) {
+    for (const Event& event : net.node(i).events) {
+      if (event.kind == EventKind::dead) {
+        EXPECT_EQ(event.id, old_id);
+      }
+    }
+  }
+  EXPECT_EQ(events_since(net, 6, EventKind::dead, 0), 6u);
 }
 
 // A partition long enough for each side to declare the other dead: both sides then hold each
@@ -166,8 +203,8 @@ TEST_P(SwimCluster, SidesOfAHealedPartitionFindEachOtherAgain) {
   auto sides_see_each_other_dead = [&] {
     for (size_t a = 0; a < 3; ++a) {
       for (size_t b = 3; b < 6; ++b) {
-        if (net.core(a).member(address_of(b))->state != MemberState::dead) return false;
-        if (net.core(b).member(address_of(a))->state != MemberState::dead) return false;
+        if (net.core(a).member(id_of(b))->state != MemberState::dead) return false;
+        if (net.core(b).member(id_of(a))->state != MemberState::dead) return false;
       }
     }
     return true;
@@ -248,7 +285,8 @@ TEST(SwimClusterAwareness, LossAndAStarvedMemberKillNoHealthyMember) {
     for (const Event& event : net.node(i).events) {
       if (event.kind == EventKind::suspect) ++suspicions;
       if (event.kind == EventKind::dead) {
-        EXPECT_EQ(event.address, address_of(kMembers - 1)) << address_of(i);
+        EXPECT_EQ(event.id, id_of(kMembers - 1)) << address_of(i);
+        EXPECT_EQ(event.address, address_of(kMembers - 1));
       }
     }
   }

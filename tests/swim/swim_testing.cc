@@ -8,9 +8,12 @@
 
 namespace sluice::swim::testing {
 
-Config test_config(std::string self, bool lifeguard) {
+std::string addr(NodeId id) { return "n" + std::to_string(id) + ":7946"; }
+
+Config test_config(NodeId self, bool lifeguard) {
   Config config;
-  config.self_address = std::move(self);
+  config.self_id = self;
+  config.self_address = addr(self);
   config.cluster_id = kCluster;
   config.lifeguard = lifeguard;
   config.push_pull_interval_ms = 10000;
@@ -18,7 +21,11 @@ Config test_config(std::string self, bool lifeguard) {
   return config;
 }
 
-std::string address_of(size_t index) { return "n" + std::to_string(index) + ":7946"; }
+Update claim(NodeId member, MemberState state, uint64_t incarnation, NodeId origin) {
+  Update update{member, incarnation, state, origin, "", {}};
+  if (state == MemberState::alive) update.address = addr(member);
+  return update;
+}
 
 Bytes encode_or_die(const Message& message) {
   Result<Bytes> bytes = encode_datagram(message);
@@ -32,15 +39,17 @@ Message decode_or_die(const OutDatagram& datagram) {
   return message.ok() ? std::move(message).value() : Message();
 }
 
-Message make_message(MessageKind kind, std::string source, uint32_t seq, std::string target,
-                     std::vector<Update> updates, uint64_t source_incarnation) {
+Message make_message(MessageKind kind, NodeId source, uint32_t seq, NodeId target, std::vector<Update> updates,
+                     uint64_t source_incarnation) {
   Message message;
   message.kind = kind;
   message.cluster_id = kCluster;
-  message.source = std::move(source);
+  message.source = source;
+  message.source_address = addr(source);
   message.source_incarnation = source_incarnation;
   message.seq = seq;
-  message.target = std::move(target);
+  message.target = target;
+  if (kind == MessageKind::ping_req && target != kNoNode) message.target_address = addr(target);
   message.updates = std::move(updates);
   return message;
 }
@@ -55,7 +64,7 @@ std::vector<Message> sent(const Ready& ready, MessageKind kind, std::optional<st
   return out;
 }
 
-bool carries(const Message& message, const std::string& member, MemberState state) {
+bool carries(const Message& message, NodeId member, MemberState state) {
   return std::any_of(message.updates.begin(), message.updates.end(),
                      [&](const Update& update) { return update.member == member && update.state == state; });
 }
@@ -63,15 +72,20 @@ bool carries(const Message& message, const std::string& member, MemberState stat
 TestNet::TestNet(size_t n, const Config& base, uint64_t seed, bool join)
     : base_(base), seed_(seed), prng_(hash_combine(seed, 0x6e6574)) {
   for (size_t i = 0; i < n; ++i) {
-    Config config = base_;
-    config.self_address = address_of(i);
-    nodes_[address_of(i)].core = std::make_unique<Core>(config, Prng(hash_combine(seed_, i)), now_ms_);
+    nodes_[address_of(i)].core = std::make_unique<Core>(config_of(i), Prng(hash_combine(seed_, i)), now_ms_);
   }
   if (join) {
     const std::vector<std::string> seeds{address_of(0)};
     for (size_t i = 1; i < n; ++i) core(i).join(seeds, now_ms_);
   }
   for (auto& [address, node] : nodes_) collect(address);
+}
+
+Config TestNet::config_of(size_t index, NodeId id) const {
+  Config config = base_;
+  config.self_id = id == kNoNode ? id_of(index) : id;
+  config.self_address = address_of(index);
+  return config;
 }
 
 void TestNet::isolate(size_t index) {
@@ -81,11 +95,16 @@ void TestNet::isolate(size_t index) {
   }
 }
 
-void TestNet::restart(size_t index) {
+void TestNet::restart(size_t index) { start_fresh(index, id_of(index)); }
+
+void TestNet::replace(size_t index, NodeId id) {
+  node(index).events.clear();
+  start_fresh(index, id);
+}
+
+void TestNet::start_fresh(size_t index, NodeId id) {
   Node& target = node(index);
-  Config config = base_;
-  config.self_address = address_of(index);
-  target.core = std::make_unique<Core>(config, Prng(hash_combine(seed_, index + 1000 * (now_ms_ + 1))), now_ms_);
+  target.core = std::make_unique<Core>(config_of(index, id), Prng(hash_combine(seed_, index + 1000 * (now_ms_ + 1))), now_ms_);
   target.up = true;
   const std::vector<std::string> seeds{address_of(0)};
   target.core->join(seeds, now_ms_);
@@ -174,7 +193,7 @@ void TestNet::exchange_push_pull(const std::string& from, const std::string& to,
 bool TestNet::everyone_sees(size_t index, MemberState state) {
   for (auto& [address, node] : nodes_) {
     if (!node.up || address == address_of(index)) continue;
-    const Member* member = node.core->member(address_of(index));
+    const Member* member = node.core->member(id_of(index));
     if (member == nullptr || member->state != state) return false;
   }
   return true;
@@ -185,7 +204,7 @@ bool TestNet::converged() {
     if (!node.up) continue;
     for (auto& [other, other_node] : nodes_) {
       if (!other_node.up || other == address) continue;
-      const Member* member = node.core->member(other);
+      const Member* member = node.core->member(other_node.core->id());
       if (member == nullptr || member->state != MemberState::alive) return false;
     }
   }
@@ -195,7 +214,7 @@ bool TestNet::converged() {
 size_t TestNet::count_events(size_t observer, size_t subject, EventKind kind) {
   const std::vector<Event>& events = node(observer).events;
   return static_cast<size_t>(std::count_if(events.begin(), events.end(), [&](const Event& event) {
-    return event.kind == kind && event.address == address_of(subject);
+    return event.kind == kind && event.id == id_of(subject);
   }));
 }
 

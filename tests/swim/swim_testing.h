@@ -19,18 +19,24 @@ namespace sluice::swim::testing {
 
 inline constexpr uint64_t kCluster = 0x5eed;
 
-Config test_config(std::string self, bool lifeguard = true);
-std::string address_of(size_t index);  // "n<index>:7946"
+// Members in these tests are node ids; member `id` is reached at addr(id).
+std::string addr(NodeId id);  // "n<id>:7946"
+Config test_config(NodeId self, bool lifeguard = true);
+
+// A claim about `member`: an alive one says it is at addr(member).
+Update claim(NodeId member, MemberState state = MemberState::alive, uint64_t incarnation = 0,
+             NodeId origin = kNoNode);
 
 Bytes encode_or_die(const Message& message);
 Message decode_or_die(const OutDatagram& datagram);
-Message make_message(MessageKind kind, std::string source, uint32_t seq = 0, std::string target = "",
+// From `source` at addr(source); a ping-req asks to probe `target` at addr(target).
+Message make_message(MessageKind kind, NodeId source, uint32_t seq = 0, NodeId target = kNoNode,
                      std::vector<Update> updates = {}, uint64_t source_incarnation = 0);
 
-// Datagrams in `ready` of `kind` (to `to`, when given), decoded.
+// Datagrams in `ready` of `kind` (to address `to`, when given), decoded.
 std::vector<Message> sent(const Ready& ready, MessageKind kind, std::optional<std::string> to = std::nullopt);
 // Whether `message` piggybacks an update about `member` in `state`.
-bool carries(const Message& message, const std::string& member, MemberState state);
+bool carries(const Message& message, NodeId member, MemberState state);
 
 class TestNet {
  public:
@@ -41,8 +47,11 @@ class TestNet {
     uint64_t stall_ms = 0;
   };
 
-  // n members "n0:7946".."n<n-1>:7946"; each joins through n0 when `join` is true.
+  // Member `index` (0..n-1) is node id index + 1 at addr(index + 1); each joins through member 0
+  // when `join` is true.
   TestNet(size_t n, const Config& base, uint64_t seed, bool join = true);
+  static NodeId id_of(size_t index) { return static_cast<NodeId>(index) + 1; }
+  static std::string address_of(size_t index) { return addr(id_of(index)); }
 
   uint64_t now_ms() const { return now_ms_; }
   Node& node(size_t index) { return nodes_.at(address_of(index)); }
@@ -71,8 +80,12 @@ class TestNet {
   // The member runs (receives and ticks) only at multiples of `period_ms`, like a process
   // starved of CPU; 0 makes it prompt again.
   void stall(size_t index, uint64_t period_ms) { node(index).stall_ms = period_ms; }
-  // A fresh core (incarnation 0, empty table) at the same address, joining through n0.
+  // A fresh core (same id, incarnation 0, empty table) at the same address, joining through
+  // member 0.
   void restart(size_t index);
+  // A new node with id `id` at member `index`'s address (the old one is gone for good), joining
+  // through member 0. From now on node(index) is the new one.
+  void replace(size_t index, NodeId id);
 
   // Every up member other than `index` holds `index` in `state`.
   bool everyone_sees(size_t index, MemberState state);
@@ -102,6 +115,9 @@ class TestNet {
   bool link_up(const std::string& from, const std::string& to);
   bool awake(const Node& node) const { return node.stall_ms == 0 || now_ms_ % node.stall_ms == 0; }
   uint64_t next_wake_ms(const Node& node) const { return (now_ms_ / node.stall_ms + 1) * node.stall_ms; }
+
+  Config config_of(size_t index, NodeId id = kNoNode) const;
+  void start_fresh(size_t index, NodeId id);
 
   Config base_;
   uint64_t seed_;

@@ -16,16 +16,37 @@ using transcript::parse_u64;
 constexpr uint64_t kStepsMax = 100000;        // timer firings or deliveries in one command
 constexpr int kStabilizeRoundsMax = 1000;
 constexpr uint32_t kRelativeSeqMax = 1000000;  // seqs shown relative to their issuer's first
+constexpr NodeId kMisaddressedTarget = 999;    // inject flaw=misaddressed: a ping for this id
 
 std::string error(std::string_view what) { return "error: " + std::string(what); }
 
 std::string at(uint64_t ms) { return ms == UINT64_MAX ? "never" : "@" + std::to_string(ms); }
 
+// Where member `id` is unless a file says otherwise (addr=); outputs show addresses only where
+// they differ from this.
+std::string default_address(NodeId id) { return "h" + std::to_string(id) + ":7946"; }
+
+// A member's name is its node id in decimal.
+std::optional<NodeId> id_of_name(const std::string& name) {
+  std::optional<uint64_t> id = parse_u64(name);
+  if (!id || *id == kNoNode || std::to_string(*id) != name) return std::nullopt;
+  return *id;
+}
+
+// " at ADDR" where `address` is not the default for `id`, and " {name=addr,...}" when named.
+std::string where_text(NodeId id, const std::string& address, const NamedAddresses& named) {
+  std::string text;
+  if (!address.empty() && address != default_address(id)) text += " at " + address;
+  if (!named.empty()) text += " {" + to_string(named) + "}";
+  return text;
+}
+
 // Transcripts start from these, not from Config's defaults, so a change of the core's defaults
 // does not rewrite every file; push-pull timers and reconnect pings are off unless asked for.
-Config base_config(const std::string& name) {
+Config base_config(NodeId id) {
   Config config;
-  config.self_address = name;
+  config.self_id = id;
+  config.self_address = default_address(id);
   config.cluster_id = kCluster;
   config.lifeguard = true;
   config.probe_interval_ms = 1000;
@@ -74,22 +95,6 @@ const std::map<std::string, Setter>& numeric_options() {
   return options;
 }
 
-std::string update_text(const Update& update) {
-  std::string text = update.member + " " + std::string(to_string(update.state)) + " " +
-                     std::to_string(update.incarnation);
-  if (!update.origin.empty()) text += " by " + update.origin;
-  return text;
-}
-
-std::string event_text(const std::string& observer, const Event& event) {
-  return observer + " event " + std::string(to_string(event.kind)) + " " + event.address +
-         " inc=" + std::to_string(event.incarnation);
-}
-
-std::vector<std::string> seeds_of(const Command& c) {
-  const std::string* seeds = c.option("seeds");
-  return seeds ? transcript::split(*seeds, ',') : std::vector<std::string>{};
-}
 
 // The counters of Stats by name, in declaration order.
 std::vector<std::pair<std::string, uint64_t>> stats_table(const Stats& s) {
@@ -115,6 +120,7 @@ std::vector<std::pair<std::string, uint64_t>> stats_table(const Stats& s) {
           {"suspicions_started", s.suspicions_started},
           {"deaths_declared", s.deaths_declared},
           {"refutations", s.refutations},
+          {"address_conflicts", s.address_conflicts},
           {"updates_piggybacked", s.updates_piggybacked},
           {"reconnect_pings", s.reconnect_pings},
           {"tombstones_evicted", s.tombstones_evicted},
@@ -124,18 +130,31 @@ std::vector<std::pair<std::string, uint64_t>> stats_table(const Stats& s) {
           {"datagrams_sent_period_max", s.datagrams_sent_period_max}};
 }
 
-// "m:state:incarnation[:origin]", as in inject's and merge-state's update= options.
-std::optional<Update> parse_update(const std::string& value) {
+// "id:state:incarnation[:origin][@address]", as in inject's and merge-state's update= options.
+// An alive claim without @address says the member is where the runner has it (`address_of`).
+std::optional<Update> parse_update(const std::string& value, const std::function<std::string(NodeId)>& address_of) {
   static const std::map<std::string, MemberState> states{{"alive", MemberState::alive},
       {"suspect", MemberState::suspect}, {"dead", MemberState::dead}, {"left", MemberState::left}};
-  std::vector<std::string> parts = transcript::split(value, ':');
+  const size_t at_sign = value.find('@');
+  std::vector<std::string> parts = transcript::split(value.substr(0, at_sign), ':');
   if (parts.size() < 3 || parts.size() > 4 || states.count(parts[1]) == 0 || !parse_u64(parts[2])) return std::nullopt;
-  return Update{parts[0], *parse_u64(parts[2]), states.at(parts[1]), parts.size() == 4 ? parts[3] : ""};
+  std::optional<NodeId> member = id_of_name(parts[0]);
+  std::optional<NodeId> origin = parts.size() == 4 ? id_of_name(parts[3]) : kNoNode;
+  if (!member || !origin) return std::nullopt;
+  Update update{*member, *parse_u64(parts[2]), states.at(parts[1]), *origin, "", {}};
+  if (update.state == MemberState::alive) {
+    update.address = at_sign == std::string::npos ? address_of(*member) : value.substr(at_sign + 1);
+  }
+  return update;
 }
 
-Result<Config> make_config(const std::string& name, const Command& c) {
-  Config config = base_config(name);
+// Options that set where a member is, not how its core behaves.
+bool is_address_option(const std::string& key) { return key == "addr" || key == "named" || key == "seeds"; }
+
+Result<Config> make_config(NodeId id, const Command& c) {
+  Config config = base_config(id);
   for (const auto& [key, value] : c.options) {
+    if (is_address_option(key)) continue;
     if (key == "lifeguard") {
       if (value != "on" && value != "off") return Status(Errc::invalid_config, "lifeguard=on|off");
       config.lifeguard = value == "on";
@@ -218,21 +237,59 @@ std::string TranscriptRunner::dispatch(const Command& c) {
 }
 
 std::string TranscriptRunner::add_members(const Command& c) {
-  if (c.args.empty()) return error("add-members NAME... [option=value...]");
+  if (c.args.empty()) return error("add-members ID... [addr=A] [named=NAME=A]... [option=value...]");
+  if (c.args.size() > 1 && c.option("addr")) return error("addr= names one member's address");
   for (const std::string& name : c.args) {
-    if (members_.count(name) != 0 || name == "|") return error("bad or duplicate name " + name);
-    Result<Config> config = make_config(name, c);
+    std::optional<NodeId> id = id_of_name(name);
+    if (!id || members_.count(name) != 0) return error("bad or duplicate member id " + name);
+    Result<Config> config = make_config(*id, c);
     if (!config.ok()) return error(config.status().to_string());
-    members_[name].config = *config;
+    Node& member = members_[name];
+    member.id = *id;
+    member.config = *config;
+    if (std::optional<std::string> bad = set_addresses(member, c)) {
+      members_.erase(name);
+      return error(*bad);
+    }
     start(name);
-    say(name + " up inc=0 next-tick=" + at(members_[name].core->next_tick_ms()));
+    say(name + " up inc=0 next-tick=" + at(member.core->next_tick_ms()) +
+        where_text(member.id, member.config.self_address, member.config.self_named));
   }
   return "";
 }
 
+// addr=A and named=NAME=A (repeated; named=none clears them): where the member is from now on.
+// Like a socket bind, an address is refused while another up member holds it.
+std::optional<std::string> TranscriptRunner::set_addresses(Node& member, const Command& c) {
+  NamedAddresses named;
+  bool named_given = false;
+  for (const auto& [key, value] : c.options) {
+    if (key != "named") continue;
+    named_given = true;
+    const size_t equals = value.find('=');
+    if (value == "none") continue;
+    if (equals == std::string::npos) return "named=NAME=ADDRESS or named=none";
+    named.push_back(NamedAddress{value.substr(0, equals), value.substr(equals + 1)});
+  }
+  Config config = member.config;
+  if (const std::string* address = c.option("addr")) config.self_address = *address;
+  if (named_given) config.self_named = named;
+  sort_named_addresses(config.self_named);
+  if (Status valid = validate(config); !valid.ok()) return valid.to_string();
+  for (const auto& [name, other] : members_) {
+    if (&other != &member && other.core && other.config.self_address == config.self_address) {
+      return config.self_address + " is in use by " + name;
+    }
+  }
+  member.config = config;
+  return std::nullopt;
+}
+
 void TranscriptRunner::start(const std::string& name) {
   Node& member = members_.at(name);
-  const uint64_t seed = hash_combine(hash_combine(seed_, hash_bytes(name)), member.boots++);
+  // Seeded by "n<id>", the names these files used before members were ids: their random draws,
+  // and so their probe orders and timings, stayed as they were.
+  const uint64_t seed = hash_combine(hash_combine(seed_, hash_bytes("n" + name)), member.boots++);
   member.core = std::make_unique<Core>(member.config, Prng(seed), now_ms_);
   member.leaving = false;
   member.seq_base.reset();
@@ -291,12 +348,8 @@ std::string TranscriptRunner::member_command(const Command& c) {
       for (const Update& update : state.members) out += " [" + update_text(update) + "]";
       out += "\n";
     } else if (c.name == "restart") {
-      if (member.core) return error(name + " is up");
-      start(name);
-      say(name + " up inc=0 next-tick=" + at(member.core->next_tick_ms()));
-      const std::vector<std::string> seeds = seeds_of(c);
-      if (!seeds.empty()) member.core->join(seeds, now_ms_);
-      collect(name);
+      const std::string restarted = restart(name, c);
+      if (!restarted.empty()) return restarted;
     } else if (!member.core) {
       return error(name + " is down");
     } else if (c.name == "crash") {
@@ -318,6 +371,21 @@ std::string TranscriptRunner::member_command(const Command& c) {
     }
   }
   return out;
+}
+
+// A fresh core for a crashed member (same id, incarnation 0, empty table), at a new address or
+// with other named addresses if addr= / named= say so, joining the seeds.
+std::string TranscriptRunner::restart(const std::string& name, const Command& c) {
+  Node& member = members_.at(name);
+  if (member.core) return error(name + " is up");
+  if (std::optional<std::string> bad = set_addresses(member, c)) return error(*bad);
+  start(name);
+  say(name + " up inc=0 next-tick=" + at(member.core->next_tick_ms()) +
+      where_text(member.id, member.config.self_address, member.config.self_named));
+  const std::vector<std::string> seeds = seeds_of(c);
+  if (!seeds.empty()) member.core->join(seeds, now_ms_);
+  collect(name);
+  return "";
 }
 
 // Time passes: each of `names` that is up is ticked whenever it has a timer due, the others not
@@ -397,7 +465,7 @@ void TranscriptRunner::collect(const std::string& name) {
   const bool quiet = quiet_;
   if (name == show_) quiet_ = false;
   for (OutDatagram& datagram : ready.datagrams) {
-    InFlight flight{name, datagram.to, now_ms_, false, false, std::move(datagram.bytes), ""};
+    InFlight flight{name, member.config.self_address, datagram.to, now_ms_, false, false, std::move(datagram.bytes), ""};
     if (!member.seq_base) {
       Result<Message> message = decode_datagram(flight.bytes, member.config.cluster_id);
       const bool issues_seq = message.ok() && (message->kind == MessageKind::ping || message->kind == MessageKind::ping_req);
@@ -407,7 +475,7 @@ void TranscriptRunner::collect(const std::string& name) {
     network_.push_back(std::move(flight));
   }
   for (const PushPullRequest& request : ready.push_pulls) {
-    InFlight flight{name, request.to, now_ms_, true, request.join, {}, ""};
+    InFlight flight{name, member.config.self_address, request.to, now_ms_, true, request.join, {}, ""};
     say(describe(flight));
     network_.push_back(std::move(flight));
   }
@@ -423,7 +491,7 @@ void TranscriptRunner::collect(const std::string& name) {
 std::optional<std::string> TranscriptRunner::lost_because(const std::string& from, const std::string& to,
                                                           const std::string& kind) const {
   auto it = members_.find(to);
-  if (it == members_.end()) return "nobody there";
+  if (to.empty() || it == members_.end()) return "nobody there";
   if (!it->second.core) return "down";
   if (std::optional<std::string> rule = rules_.lost_because(from, to, kind)) return rule;
   auto a = groups_.find(from);
@@ -434,8 +502,9 @@ std::optional<std::string> TranscriptRunner::lost_because(const std::string& fro
 
 void TranscriptRunner::deliver_one(const InFlight& flight) {
   const std::string kind = kind_of(flight);
-  std::optional<std::string> lost = lost_because(flight.from, flight.to, kind);
-  if (!lost && flight.push_pull) lost = lost_because(flight.to, flight.from, kind);
+  const std::string to = holder_of(flight.to);
+  std::optional<std::string> lost = lost_because(flight.from, to, kind);
+  if (!lost && flight.push_pull) lost = lost_because(to, flight.from, kind);
   if (lost) {
     say(describe(flight) + "  (lost: " + *lost + ")");
     return;
@@ -446,28 +515,67 @@ void TranscriptRunner::deliver_one(const InFlight& flight) {
   if (flight.push_pull) {
     exchange_push_pull(flight);
   } else {
-    Status status = members_.at(flight.to).core->on_datagram(flight.from, flight.bytes, now_ms_);
-    if (!status.ok()) say("dropped by " + flight.to + ": " + status.to_string());
-    collect(flight.to);
+    Status status = members_.at(to).core->on_datagram(flight.from_address, flight.bytes, now_ms_);
+    if (!status.ok()) say("dropped by " + to + ": " + status.to_string());
+    collect(to);
   }
   indent_ = saved_indent;
 }
 
 // Both directions through the codec, as the driver does over a stream.
 void TranscriptRunner::exchange_push_pull(const InFlight& flight) {
+  const std::string to = holder_of(flight.to);
   Node& initiator = members_.at(flight.from);
-  Node& peer = members_.at(flight.to);
+  Node& peer = members_.at(to);
   Result<Bytes> ours = encode_push_pull(initiator.core->full_state(flight.join));
   Result<Bytes> theirs = encode_push_pull(peer.core->full_state());
   SLUICE_ASSERT(ours.ok() && theirs.ok());
   for (auto [receiver, bytes] : {std::pair{&peer, &*ours}, std::pair{&initiator, &*theirs}}) {
-    const std::string& name = receiver == &peer ? flight.to : flight.from;
+    const std::string& name = receiver == &peer ? to : flight.from;
     Result<PushPullState> state = decode_push_pull(*bytes, receiver->config.cluster_id);
     Status merged = state.ok() ? receiver->core->merge_remote_state(*state, now_ms_) : state.status();
     if (!merged.ok()) say("rejected by " + name + ": " + merged.to_string());
   }
-  collect(flight.to);
+  collect(to);
   collect(flight.from);
+}
+
+std::string TranscriptRunner::holder_of(const std::string& address) const {
+  std::string down;
+  for (const auto& [name, member] : members_) {
+    if (member.config.self_address != address) continue;
+    if (member.core) return name;
+    if (down.empty()) down = name;
+  }
+  return down;
+}
+
+std::string TranscriptRunner::address_of(const std::string& name) const {
+  auto it = members_.find(name);
+  if (it != members_.end()) return it->second.config.self_address;
+  std::optional<NodeId> id = id_of_name(name);
+  return id ? default_address(*id) : name;
+}
+
+// seeds=a,b: members' names stand for their addresses; anything else is an address.
+std::vector<std::string> TranscriptRunner::seeds_of(const Command& c) const {
+  const std::string* seeds = c.option("seeds");
+  std::vector<std::string> out;
+  if (seeds == nullptr) return out;
+  for (const std::string& seed : transcript::split(*seeds, ',')) out.push_back(members_.count(seed) ? address_of(seed) : seed);
+  return out;
+}
+
+std::string TranscriptRunner::update_text(const Update& update) const {
+  std::string text = std::to_string(update.member) + " " + std::string(to_string(update.state)) + " " +
+                     std::to_string(update.incarnation);
+  if (update.origin != kNoNode) text += " by " + std::to_string(update.origin);
+  return text + where_text(update.member, update.address, update.named);
+}
+
+std::string TranscriptRunner::event_text(const std::string& observer, const Event& event) const {
+  return observer + " event " + std::string(to_string(event.kind)) + " " + std::to_string(event.id) +
+         " inc=" + std::to_string(event.incarnation) + where_text(event.id, event.address, event.named);
 }
 
 // "push-pull", the datagram's message kind, or "raw" when it does not decode.
@@ -485,7 +593,7 @@ std::vector<size_t> TranscriptRunner::matching(const Command& c) const {
   for (size_t i = 0; i < network_.size(); ++i) {
     const InFlight& flight = network_[i];
     if (from && flight.from != *from) continue;
-    if (to && flight.to != *to) continue;
+    if (to && holder_of(flight.to) != *to && flight.to != *to) continue;
     if (kind && kind_of(flight) != *kind) continue;
     positions.push_back(i);
   }
@@ -554,14 +662,20 @@ std::string TranscriptRunner::block(const Command& c, bool blocked) {
   return "";
 }
 
-// Queues a hand-made datagram: a well-formed one (kind=ping|ack|ping_req|nack|gossip, seq=,
-// target=, inc=, update=member:state:incarnation[:origin] repeated), or with flaw=bad-magic|
-// bad-version|truncated|garbage|foreign|misaddressed a bad one.
+// Queues a hand-made datagram from member id `from` (at its address, or addr=) to member `to`: a
+// well-formed one (kind=ping|ack|ping_req|nack|gossip, seq=, target=ID|any, inc=,
+// update=id:state:incarnation[:origin][@address] repeated), or with flaw=bad-magic|bad-version|
+// truncated|garbage|foreign|misaddressed a bad one.
 std::string TranscriptRunner::inject(const Command& c) {
   const std::string* from = c.option("from");
   const std::string* to = c.option("to");
-  if (!from || !to || members_.count(*to) == 0) return error("inject from=X to=MEMBER [kind=..] [flaw=..]");
-  Message message = make_message(MessageKind::ping, *from, 0, *to);
+  if (!from || !to || members_.count(*to) == 0 || !id_of_name(*from)) {
+    return error("inject from=ID to=MEMBER [kind=..] [addr=..] [flaw=..]");
+  }
+  const auto address = [this](NodeId id) { return address_of(std::to_string(id)); };
+  Message message = make_message(MessageKind::ping, *id_of_name(*from), 0, members_.at(*to).id);
+  message.source_address = address_of(*from);
+  if (members_.count(*from)) message.source_named = members_.at(*from).config.self_named;
   for (const auto& [key, value] : c.options) {
     if (key == "kind") {
       static const std::map<std::string, MessageKind> kinds{{"ping", MessageKind::ping}, {"ack", MessageKind::ack},
@@ -574,16 +688,21 @@ std::string TranscriptRunner::inject(const Command& c) {
       if (key == "seq") message.seq = static_cast<uint32_t>(*number);
       if (key == "inc") message.source_incarnation = *number;
     } else if (key == "target") {
-      message.target = value == "any" ? "" : value;
+      std::optional<NodeId> target = value == "any" ? kNoNode : id_of_name(value);
+      if (!target) return error("target=ID|any");
+      message.target = *target;
+    } else if (key == "addr") {
+      message.source_address = value;
     } else if (key == "update") {
-      std::optional<Update> update = parse_update(value);
-      if (!update) return error("update=member:state:incarnation[:origin]");
+      std::optional<Update> update = parse_update(value, address);
+      if (!update) return error("update=id:state:incarnation[:origin][@address]");
       message.updates.push_back(*update);
     }
   }
+  if (message.kind == MessageKind::ping_req && message.target != kNoNode) message.target_address = address(message.target);
   const std::string* flaw = c.option("flaw");
   if (flaw && *flaw == "foreign") message.cluster_id = kCluster + 1;
-  if (flaw && *flaw == "misaddressed") message.target = "elsewhere";
+  if (flaw && *flaw == "misaddressed") message.target = kMisaddressedTarget;
   Bytes bytes = encode_or_die(message);
   const bool encodable = !flaw || *flaw == "foreign" || *flaw == "misaddressed";
   if (encodable) {
@@ -599,7 +718,8 @@ std::string TranscriptRunner::inject(const Command& c) {
   } else {
     return error("unknown flaw " + *flaw);
   }
-  network_.push_back(InFlight{*from, *to, now_ms_, false, false, std::move(bytes), flaw ? *flaw : ""});
+  const std::string flaw_text = flaw ? *flaw : "";
+  network_.push_back(InFlight{*from, message.source_address, address_of(*to), now_ms_, false, false, std::move(bytes), flaw_text});
   return "queued: " + describe(network_.back());
 }
 
@@ -608,14 +728,17 @@ std::string TranscriptRunner::inject(const Command& c) {
 std::string TranscriptRunner::merge_state(const Command& c) {
   const std::string* from = c.option("from");
   Node* receiver = c.args.size() == 1 ? up(c.args[0]) : nullptr;
-  if (!from || receiver == nullptr) return error("merge-state MEMBER from=X [update=m:state:inc[:origin]]... [join=true] [cluster=K]");
+  if (!from || receiver == nullptr || !id_of_name(*from)) {
+    return error("merge-state MEMBER from=ID [update=id:state:inc[:origin][@address]]... [join=true] [cluster=K]");
+  }
+  const auto address = [this](NodeId id) { return address_of(std::to_string(id)); };
   PushPullState state;
   state.cluster_id = receiver->config.cluster_id;
-  state.source = *from;
+  state.source = *id_of_name(*from);
   for (const auto& [key, value] : c.options) {
     if (key == "update") {
-      std::optional<Update> update = parse_update(value);
-      if (!update) return error("update=member:state:incarnation[:origin]");
+      std::optional<Update> update = parse_update(value, address);
+      if (!update) return error("update=id:state:incarnation[:origin][@address]");
       state.members.push_back(*update);
     } else if (key == "join") {
       state.join = value == "true";
@@ -652,10 +775,10 @@ void TranscriptRunner::observe(const std::string& name) {
     return;
   }
   node.incarnation_seen = core.incarnation();
-  std::map<std::string, ViewEntry> view;
-  for (const swim::Member& member : core.members()) view[member.address] = {member.state, member.incarnation};
-  for (const auto& [address, before] : node.view_seen) {
-    auto now = view.find(address);
+  std::map<NodeId, ViewEntry> view;
+  for (const swim::Member& member : core.members()) view[member.id] = {member.state, member.incarnation};
+  for (const auto& [id, before] : node.view_seen) {
+    auto now = view.find(id);
     std::optional<std::string> illegal;
     if (now == view.end()) {
       // Only tombstones are reaped or evicted.
@@ -664,7 +787,7 @@ void TranscriptRunner::observe(const std::string& name) {
       illegal = illegal_change(before, now->second);
     }
     if (illegal) {
-      violation_ = name + "'s view of " + address + ": " + *illegal;
+      violation_ = name + "'s view of " + std::to_string(id) + ": " + *illegal;
       return;
     }
   }
@@ -683,9 +806,13 @@ std::string TranscriptRunner::seq_text(const std::string& owner, uint32_t seq) c
   return relative < kRelativeSeqMax ? std::to_string(relative) : "raw" + std::to_string(seq);
 }
 
+// "1->2 ...": the sender's name and the name of whoever holds the destination address now (the
+// address itself when nobody does).
 std::string TranscriptRunner::describe(const InFlight& flight) const {
-  if (flight.push_pull) return flight.from + "=>" + flight.to + " push-pull" + (flight.join ? " join" : "");
-  std::string text = flight.from + "->" + flight.to + " ";
+  const std::string holder = holder_of(flight.to);
+  const std::string to = holder.empty() ? flight.to : holder;
+  if (flight.push_pull) return flight.from + "=>" + to + " push-pull" + (flight.join ? " join" : "");
+  std::string text = flight.from + "->" + to + " ";
   if (!flight.flaw.empty()) return text + "injected " + flight.flaw + " (" + std::to_string(flight.bytes.size()) + " bytes)";
   const uint64_t cluster = cluster_of(flight.from);
   Result<Message> decoded = decode_datagram(flight.bytes, cluster);
@@ -694,11 +821,15 @@ std::string TranscriptRunner::describe(const InFlight& flight) const {
   text += std::string(to_string(m.kind));
   if (m.kind != MessageKind::gossip) {
     const bool ours = m.kind == MessageKind::ping || m.kind == MessageKind::ping_req;
-    text += " seq=" + seq_text(ours ? flight.from : flight.to, m.seq);
+    text += " seq=" + seq_text(ours ? flight.from : to, m.seq);
   }
-  if (m.kind == MessageKind::ping || m.kind == MessageKind::ping_req) text += " target=" + (m.target.empty() ? "any" : m.target);
+  if (m.kind == MessageKind::ping || m.kind == MessageKind::ping_req) {
+    text += " target=" + (m.target == kNoNode ? "any" : std::to_string(m.target));
+    if (m.kind == MessageKind::ping_req) text += where_text(m.target, m.target_address, {});
+  }
   text += " inc=" + std::to_string(m.source_incarnation);
-  if (m.source != flight.from) text += " source=" + m.source;
+  if (std::to_string(m.source) != flight.from) text += " source=" + std::to_string(m.source);
+  text += where_text(m.source, m.source_address, m.source_named);
   if (cluster != kCluster) text += " cluster=" + std::to_string(cluster);
   if (!m.updates.empty()) {
     text += " [";
@@ -724,12 +855,12 @@ std::string TranscriptRunner::status(const std::string& name) {
   if (m.leaving) out += core.leave_done(now_ms_) ? " leave-done" : " leaving";
   out += "\n";
   for (const swim::Member& member : core.members()) {
-    out += "  " + member.address + " " + std::string(to_string(member.state)) + " inc=" +
+    out += "  " + std::to_string(member.id) + " " + std::string(to_string(member.state)) + " inc=" +
            std::to_string(member.incarnation) + " since=" + at(member.state_since_ms);
-    if (std::optional<uint64_t> deadline = core.suspicion_deadline_ms(member.address)) {
+    if (std::optional<uint64_t> deadline = core.suspicion_deadline_ms(member.id)) {
       out += " deadline=" + at(*deadline);
     }
-    out += "\n";
+    out += where_text(member.id, member.address, member.named) + "\n";
   }
   return out;
 }
@@ -754,12 +885,12 @@ std::string TranscriptRunner::gossip(const std::string& name) {
   const BroadcastQueue& queue = m.core->broadcasts();
   std::string out = name + " gossip: " + std::to_string(queue.size()) + " queued, limit " +
                     std::to_string(retransmit_limit(m.config, m.core->live_members())) + "\n";
-  std::vector<std::string> addresses{m.config.self_address};
-  for (const swim::Member& member : m.core->members()) addresses.push_back(member.address);
-  std::sort(addresses.begin(), addresses.end());
-  for (const std::string& address : addresses) {
-    if (const Update* update = queue.find(address)) {
-      out += "  " + update_text(*update) + " sent=" + std::to_string(queue.transmits(address)) + "\n";
+  std::vector<NodeId> ids{m.id};
+  for (const swim::Member& member : m.core->members()) ids.push_back(member.id);
+  std::sort(ids.begin(), ids.end());
+  for (NodeId id : ids) {
+    if (const Update* update = queue.find(id)) {
+      out += "  " + update_text(*update) + " sent=" + std::to_string(queue.transmits(id)) + "\n";
     }
   }
   return out;
@@ -771,13 +902,13 @@ std::string TranscriptRunner::suspicions(const std::string& name) {
   if (!m.core) return name + " down\n";
   std::string out;
   for (const swim::Member& member : m.core->members()) {
-    const Core::Suspicion* suspicion = m.core->suspicion(member.address);
+    const Core::Suspicion* suspicion = m.core->suspicion(member.id);
     if (suspicion == nullptr) continue;
-    out += name + " suspects " + member.address + " inc=" + std::to_string(member.incarnation) + " since=" +
+    out += name + " suspects " + std::to_string(member.id) + " inc=" + std::to_string(member.incarnation) + " since=" +
            at(suspicion->started_ms) + " deadline=" + at(suspicion->deadline_ms) + " by " +
-           (suspicion->first_origin.empty() ? "hearsay" : suspicion->first_origin);
+           (suspicion->first_origin == kNoNode ? "hearsay" : std::to_string(suspicion->first_origin));
     for (size_t i = 0; i < suspicion->confirmers.size(); ++i) {
-      out += (i == 0 ? ", confirmed by " : ",") + suspicion->confirmers[i];
+      out += (i == 0 ? ", confirmed by " : ",") + std::to_string(suspicion->confirmers[i]);
     }
     out += "\n";
   }

@@ -1,7 +1,9 @@
 // Transcript ("data-driven") tests of the SWIM core: the runner behind tests/swim/testdata/*.txt.
 // Several swim::Core instances share one manual clock and an in-test network queue that the file
-// drives by hand (deliver, drop, partition, cut, filters, crash) or lets run. Every output is
-// deterministic: seeds derive from member names. After every step the runner checks invariants
+// drives by hand (deliver, drop, partition, cut, filters, crash) or lets run. Members are named
+// by their node id ("1", "2", ...) and reached at an address (h<id>:7946 unless a file moves
+// them); the network routes by address, so a datagram for an address reaches whoever holds it
+// now. Every output is deterministic: seeds derive from member names. After every step the runner checks invariants
 // of every member's view (incarnations never decrease, state changes are legal); a violation
 // fails the file whatever its expected output. The commands are described in docs/swim.md
 // ("Transcript tests"); the file format is tests/testing/transcript_format.h.
@@ -39,7 +41,8 @@ class TranscriptRunner : public transcript::Runner {
 
  private:
   struct Node {
-    Config config;
+    NodeId id = kNoNode;
+    Config config;  // self_address and self_named: where it is now (restart may move it)
     std::unique_ptr<Core> core;  // null while crashed
     uint32_t boots = 0;
     bool leaving = false;
@@ -47,12 +50,13 @@ class TranscriptRunner : public transcript::Runner {
     std::vector<Event> events;         // since the last (re)start
     // The invariant checks' memory of this life: own incarnation and the view of each member.
     uint64_t incarnation_seen = 0;
-    std::map<std::string, ViewEntry> view_seen;
+    std::map<NodeId, ViewEntry> view_seen;
   };
   // A datagram or a push-pull request on its way.
   struct InFlight {
-    std::string from;
-    std::string to;
+    std::string from;          // the sender's name (a member's, or the id an inject names)
+    std::string from_address;  // where it was sent from: acks go back there
+    std::string to;            // the destination address
     uint64_t sent_ms = 0;
     bool push_pull = false;
     bool join = false;   // push-pull on join
@@ -63,6 +67,8 @@ class TranscriptRunner : public transcript::Runner {
   std::string dispatch(const Command& c);
   std::string add_members(const Command& c);
   std::string member_command(const Command& c);
+  std::string restart(const std::string& name, const Command& c);
+  std::optional<std::string> set_addresses(Node& member, const Command& c);
   std::string advance(const std::vector<std::string>& names, uint64_t duration_ms, bool once);
   std::string run_network(const Command& c);
   std::string deliver_or_drop(const Command& c, bool deliver);
@@ -85,6 +91,12 @@ class TranscriptRunner : public transcript::Runner {
   void say(const std::string& line, bool event = false);
   std::optional<std::string> lost_because(const std::string& from, const std::string& to, const std::string& kind) const;
   std::string kind_of(const InFlight& flight) const;
+  // The up member at `address`, else a down one, else nobody ("").
+  std::string holder_of(const std::string& address) const;
+  std::string address_of(const std::string& name) const;  // a member's, or the default for an id
+  std::vector<std::string> seeds_of(const Command& c) const;
+  std::string update_text(const Update& update) const;
+  std::string event_text(const std::string& observer, const Event& event) const;
   // Invariants of `name`'s view after a step; the first violation is kept for check().
   void observe(const std::string& name);
   std::vector<size_t> matching(const Command& c) const;
@@ -96,7 +108,7 @@ class TranscriptRunner : public transcript::Runner {
 
   uint64_t seed_;
   uint64_t now_ms_ = 0;
-  std::map<std::string, Node> members_;  // by name, which is also the address
+  std::map<std::string, Node> members_;  // by name: the node id in decimal
   std::deque<InFlight> network_;
   std::map<std::string, size_t> groups_;  // partition: member -> group
   transcript::NetworkRules rules_{"kind"};  // cuts (block is a one-way cut) and filters

@@ -31,9 +31,9 @@ TEST(SwimTranscriptInvariants, OnlyAHigherIncarnationTurnsAMemberBack) {
 // reset ends a case: what was in flight is listed and goes with the old runner.
 TEST(SwimTranscriptRunner, ResetDiscardsWhatIsInFlight) {
   const std::string text =
-      "add-members n1 n2\n----\nn1 up inc=0 next-tick=@155\nn2 up inc=0 next-tick=@114\n\n"
-      "inject from=n2 to=n1 kind=gossip\n----\nqueued: n2->n1 gossip inc=0\n\n"
-      "reset\n----\ndiscarded: n2->n1 gossip inc=0\n\n"
+      "add-members 1 2\n----\n1 up inc=0 next-tick=@155\n2 up inc=0 next-tick=@114\n\n"
+      "inject from=2 to=1 kind=gossip\n----\nqueued: 2->1 gossip inc=0\n\n"
+      "reset\n----\ndiscarded: 2->1 gossip inc=0\n\n"
       "msgs\n----\nno datagrams in flight\n";
   transcript::Result<std::vector<transcript::Item>> items = transcript::parse(text);
   ASSERT_TRUE(items.ok());

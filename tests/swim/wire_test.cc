@@ -18,19 +18,28 @@ namespace {
 
 constexpr uint64_t kCluster = 42;
 
+NamedAddresses sample_named(int host) {
+  const std::string ip = "10.0.0." + std::to_string(host);
+  return {NamedAddress{"api", ip + ":8080"}, NamedAddress{"raft", ip + ":7100"}};
+}
+
 Message sample_message() {
   Message message;
   message.kind = MessageKind::ping_req;
   message.cluster_id = kCluster;
-  message.source = "10.0.0.1:7946";
+  message.source = 1;
+  message.source_address = "10.0.0.1:7946";
+  message.source_named = sample_named(1);
   message.source_incarnation = 7;
   message.seq = 0xfedcba98;
-  message.target = "10.0.0.2:7946";
+  message.target = 2;
+  message.target_address = "10.0.0.2:7946";
   message.updates = {
-      Update{"10.0.0.3:7946", 1, MemberState::alive, ""},
-      Update{"10.0.0.4:7946", 2, MemberState::suspect, "10.0.0.1:7946"},
-      Update{"10.0.0.5:7946", UINT64_MAX, MemberState::dead, "10.0.0.9:7946"},
-      Update{"[::1]:7946", 0, MemberState::left, ""},
+      Update{3, 1, MemberState::alive, kNoNode, "10.0.0.3:7946", sample_named(3)},
+      Update{4, 2, MemberState::suspect, 1, "", {}},
+      Update{UINT64_MAX, UINT64_MAX, MemberState::dead, 9, "", {}},
+      Update{6, 0, MemberState::left, kNoNode, "", {}},
+      Update{7, 0, MemberState::alive, kNoNode, "[::1]:7946", {}},
   };
   return message;
 }
@@ -51,16 +60,42 @@ Bytes with_header(const Bytes& payload) {
   return out;
 }
 
+// What hand_built() puts in a SwimMessage; each field can be made wrong on purpose.
+struct HandMade {
+  uint8_t kind = 0;
+  uint64_t source = 1;
+  std::string source_address = "a:1";
+  std::vector<std::pair<std::string, std::string>> source_named;
+  // The one update: its member id, state, and address (alive claims need one).
+  uint64_t member = 2;
+  uint8_t state = 0;
+  std::string address = "b:1";
+  std::vector<std::pair<std::string, std::string>> named;
+};
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::SwimAddress>>> hand_named(
+    flatbuffers::FlatBufferBuilder& builder, const std::vector<std::pair<std::string, std::string>>& named) {
+  if (named.empty()) return 0;
+  std::vector<flatbuffers::Offset<wire::SwimAddress>> offsets;
+  for (const auto& [name, address] : named) {
+    offsets.push_back(wire::CreateSwimAddress(builder, builder.CreateString(name), builder.CreateString(address)));
+  }
+  return builder.CreateVector(offsets);
+}
+
 // A SwimMessage built by hand, to produce what our encoder never would.
-Bytes hand_built(uint8_t kind, uint8_t state, std::string source = "a:1") {
+Bytes hand_built(const HandMade& made) {
   flatbuffers::FlatBufferBuilder builder;
-  const auto member = builder.CreateString("b:1");
-  const auto update = wire::CreateSwimUpdate(builder, member, 0, static_cast<wire::SwimMemberState>(state));
+  const auto address = made.address.empty() ? 0 : builder.CreateString(made.address);
+  const auto named = hand_named(builder, made.named);
+  const auto update = wire::CreateSwimUpdate(builder, made.member, 0, static_cast<wire::SwimMemberState>(made.state), 0,
+                                             address, named);
   std::vector<flatbuffers::Offset<wire::SwimUpdate>> updates{update};
   const auto updates_offset = builder.CreateVector(updates);
-  const auto source_offset = builder.CreateString(source);
-  builder.Finish(wire::CreateSwimMessage(builder, kCluster, static_cast<wire::SwimKind>(kind), source_offset, 0, 1,
-                                         0, updates_offset));
+  const auto source_address = builder.CreateString(made.source_address);
+  const auto source_named = hand_named(builder, made.source_named);
+  builder.Finish(wire::CreateSwimMessage(builder, kCluster, static_cast<wire::SwimKind>(made.kind), made.source, 0,
+                                         source_address, source_named, 1, 0, 0, updates_offset));
   const auto* begin = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
   return with_header(Bytes(begin, begin + builder.GetSize()));
 }
@@ -80,7 +115,9 @@ TEST(SwimWire, DatagramRoundTripsEveryKindAndState) {
 
 TEST(SwimWire, EmptyTargetAndNoUpdatesRoundTrip) {
   Message message = sample_message();
-  message.target.clear();
+  message.target = kNoNode;
+  message.target_address.clear();
+  message.source_named.clear();
   message.updates.clear();
   Result<Message> decoded = decode_datagram(encoded(message), kCluster);
   ASSERT_TRUE(decoded.ok());
@@ -108,9 +145,12 @@ TEST(SwimWire, EachHeaderMalformationIsRejectedWithItsReason) {
   Bytes magic = good;
   magic[3] = std::byte{'X'};
   expect_bad(magic, SWIM_HEADER_BAD_MAGIC);
-  Bytes version = good;
-  version[4] = std::byte{2};
-  expect_bad(version, SWIM_HEADER_BAD_VERSION);
+  // Version 1 named members by address: its payload must not be read as ours.
+  for (uint8_t other : {0, 1, 3, 255}) {
+    Bytes version = good;
+    version[4] = std::byte{other};
+    expect_bad(version, SWIM_HEADER_BAD_VERSION);
+  }
   Bytes flags = good;
   flags[5] = std::byte{0x80};
   expect_bad(flags, SWIM_HEADER_BAD_FLAGS);
@@ -139,16 +179,65 @@ TEST(SwimWire, PayloadThatFailsTheVerifierIsMalformed) {
   EXPECT_EQ(decode_datagram(with_header(payload), kCluster).code(), Errc::malformed);
 }
 
+Errc decode_code(const HandMade& made) { return decode_datagram(hand_built(made), kCluster).code(); }
+
 TEST(SwimWire, OutOfRangeEnumsAndBadAddressesAreMalformed) {
-  EXPECT_TRUE(decode_datagram(hand_built(0, 0), kCluster).ok());
-  EXPECT_EQ(decode_datagram(hand_built(5, 0), kCluster).code(), Errc::malformed);    // unknown kind
-  EXPECT_EQ(decode_datagram(hand_built(0, 4), kCluster).code(), Errc::malformed);    // unknown state
-  EXPECT_EQ(decode_datagram(hand_built(0, 0, ""), kCluster).code(), Errc::malformed);  // empty source
-  EXPECT_EQ(decode_datagram(hand_built(0, 0, std::string(kAddressBytesMax + 1, 'a')), kCluster).code(),
-            Errc::malformed);
+  EXPECT_EQ(decode_code(HandMade{}), Errc::ok);
+  auto with = [](auto change) {
+    HandMade made;
+    change(made);
+    return decode_code(made);
+  };
+  EXPECT_EQ(with([](HandMade& m) { m.kind = 5; }), Errc::malformed);  // unknown kind
+  EXPECT_EQ(with([](HandMade& m) { m.state = 4; }), Errc::malformed);  // unknown state
+  EXPECT_EQ(with([](HandMade& m) { m.source = 0; }), Errc::malformed);  // no source id
+  EXPECT_EQ(with([](HandMade& m) { m.member = 0; }), Errc::malformed);  // an update about nobody
+  EXPECT_EQ(with([](HandMade& m) { m.source_address = ""; }), Errc::malformed);
+  EXPECT_EQ(with([](HandMade& m) { m.source_address = std::string(kAddressBytesMax + 1, 'a'); }), Errc::malformed);
+  EXPECT_EQ(with([](HandMade& m) { m.address = ""; }), Errc::malformed);  // alive, but where?
+  EXPECT_EQ(with([](HandMade& m) { m.address = std::string(kAddressBytesMax + 1, 'a'); }), Errc::malformed);
+  // Only alive claims carry addresses.
+  EXPECT_EQ(with([](HandMade& m) { m.state = 1; }), Errc::malformed);
+  EXPECT_EQ(with([](HandMade& m) { m.state = 2, m.address = ""; }), Errc::ok);
+  EXPECT_EQ(with([](HandMade& m) { m.state = 3, m.address = "", m.named = {{"raft", "b:2"}}; }), Errc::malformed);
   Message long_target = sample_message();
-  long_target.target = std::string(kAddressBytesMax + 1, 'a');
+  long_target.target_address = std::string(kAddressBytesMax + 1, 'a');
   EXPECT_EQ(encode_datagram(long_target).code(), Errc::malformed);
+}
+
+// A member's named addresses: at most 4, names 1..16 bytes, unique and ascending, addresses
+// 1..64 bytes; in the sender's own and in every alive claim alike.
+TEST(SwimWire, NamedAddressesAreLimited) {
+  using Named = std::vector<std::pair<std::string, std::string>>;
+  const Named four{{"a", "h:1"}, {"b", "h:2"}, {"c", "h:3"}, {"d", "h:4"}};
+  const std::string name_max(kAddressNameBytesMax, 'n');
+  const std::string address_max(kNamedAddressBytesMax, 'h');
+  const std::vector<std::pair<Named, Errc>> cases{
+      {four, Errc::ok},
+      {{{name_max, address_max}}, Errc::ok},
+      {{{"a", "h:1"}, {"b", "h:2"}, {"c", "h:3"}, {"d", "h:4"}, {"e", "h:5"}}, Errc::malformed},  // five
+      {{{name_max + "n", "h:1"}}, Errc::malformed},
+      {{{"raft", address_max + "h"}}, Errc::malformed},
+      {{{"", "h:1"}}, Errc::malformed},
+      {{{"raft", ""}}, Errc::malformed},
+      {{{"raft", "h:1"}, {"api", "h:2"}}, Errc::malformed},  // out of order
+      {{{"raft", "h:1"}, {"raft", "h:2"}}, Errc::malformed},  // twice
+  };
+  for (const auto& [named, code] : cases) {
+    HandMade in_source;
+    in_source.source_named = named;
+    EXPECT_EQ(decode_code(in_source), code) << named.size() << " in the source";
+    HandMade in_update;
+    in_update.named = named;
+    EXPECT_EQ(decode_code(in_update), code) << named.size() << " in an update";
+  }
+  Message message = sample_message();
+  message.source_named = {NamedAddress{"raft", "h:1"}, NamedAddress{"api", "h:2"}};
+  EXPECT_EQ(encode_datagram(message).code(), Errc::malformed);  // the encoder keeps the same rules
+  sort_named_addresses(message.source_named);
+  EXPECT_TRUE(encode_datagram(message).ok());
+  EXPECT_EQ(find_address(message.source_named, "raft"), "h:1");
+  EXPECT_EQ(find_address(message.source_named, "http"), "");
 }
 
 TEST(SwimWire, ForeignClusterIsRejected) {
@@ -167,28 +256,51 @@ TEST(SwimWire, DecodesFromAnyAlignment) {
 TEST(SwimWire, EncodingRefusesToExceedTheLimit) {
   Message message = sample_message();
   message.updates.clear();
-  for (int i = 0; i < 40; ++i) message.updates.push_back(Update{std::string(40, 'm') + std::to_string(i), 1});
+  for (int i = 0; i < 40; ++i) {
+    message.updates.push_back(Update{static_cast<NodeId>(i + 10), 1, MemberState::alive, kNoNode,
+                                     std::string(40, 'm') + std::to_string(i), {}});
+  }
   EXPECT_EQ(encode_datagram(message).code(), Errc::too_large);
   EXPECT_EQ(encode_datagram(sample_message(), 64 + SWIM_HEADER_BYTES).code(), Errc::too_large);
 }
 
 // The core fills datagrams by these bounds; they must never underestimate the real size.
+// Up to kNamedAddressesMax named addresses of random lengths within the limits.
+NamedAddresses arbitrary_named() {
+  NamedAddresses named;
+  const size_t count = *rc::gen::inRange<size_t>(0, kNamedAddressesMax + 1);
+  for (size_t i = 0; i < count; ++i) {
+    // Distinct ascending names: a unique first letter, then padding.
+    std::string name(1, static_cast<char>('a' + i));
+    name += std::string(*rc::gen::inRange<size_t>(0, kAddressNameBytesMax), 'n');
+    named.push_back(NamedAddress{name, std::string(*rc::gen::inRange<size_t>(1, kNamedAddressBytesMax + 1), 'h')});
+  }
+  return named;
+}
+
 RC_GTEST_PROP(SwimWire, SizeBoundsNeverUnderestimate, ()) {
   Message message;
   message.kind = static_cast<MessageKind>(*rc::gen::inRange(0, 5));
   message.cluster_id = *rc::gen::arbitrary<uint64_t>();
-  message.source = std::string(*rc::gen::inRange<size_t>(1, kAddressBytesMax + 1), 's');
-  message.target = std::string(*rc::gen::inRange<size_t>(0, kAddressBytesMax + 1), 't');
+  message.source = *rc::gen::inRange<uint64_t>(1, UINT64_MAX);
+  message.source_address = std::string(*rc::gen::inRange<size_t>(1, kAddressBytesMax + 1), 's');
+  message.source_named = arbitrary_named();
+  message.target = *rc::gen::arbitrary<uint64_t>();
+  message.target_address = std::string(*rc::gen::inRange<size_t>(0, kAddressBytesMax + 1), 't');
   message.source_incarnation = *rc::gen::arbitrary<uint64_t>();
   message.seq = *rc::gen::arbitrary<uint32_t>();
   size_t bound = datagram_base_bytes_bound(message);
   const size_t count = *rc::gen::inRange<size_t>(0, 24);
   for (size_t i = 0; i < count; ++i) {
     Update update;
-    update.member = std::string(*rc::gen::inRange<size_t>(1, kAddressBytesMax + 1), 'm');
-    update.origin = std::string(*rc::gen::inRange<size_t>(0, kAddressBytesMax + 1), 'o');
+    update.member = *rc::gen::inRange<uint64_t>(1, UINT64_MAX);
+    update.origin = *rc::gen::arbitrary<uint64_t>();
     update.incarnation = *rc::gen::arbitrary<uint64_t>();
     update.state = static_cast<MemberState>(*rc::gen::inRange(0, 4));
+    if (update.state == MemberState::alive) {
+      update.address = std::string(*rc::gen::inRange<size_t>(1, kAddressBytesMax + 1), 'm');
+      update.named = arbitrary_named();
+    }
     bound += update_bytes_bound(update);
     message.updates.push_back(update);
   }
@@ -224,11 +336,14 @@ TEST(SwimWire, CorruptedDatagramsNeverCrash) {
 TEST(SwimWire, PushPullRoundTripsAndIsChecked) {
   PushPullState state;
   state.cluster_id = kCluster;
-  state.source = "a:1";
+  state.source = 1;
   state.join = true;
   for (int i = 0; i < 500; ++i) {
-    state.members.push_back(Update{"m" + std::to_string(i) + ":1", static_cast<uint64_t>(i),
-                                   static_cast<MemberState>(i % 4), ""});
+    const auto member_state = static_cast<MemberState>(i % 4);
+    const bool alive = member_state == MemberState::alive;
+    state.members.push_back(Update{static_cast<NodeId>(i + 1), static_cast<uint64_t>(i), member_state,
+                                   member_state == MemberState::suspect ? NodeId{7} : kNoNode,
+                                   alive ? "m" + std::to_string(i) + ":1" : "", alive ? sample_named(i % 200) : NamedAddresses{}});
   }
   Result<Bytes> bytes = encode_push_pull(state);
   ASSERT_TRUE(bytes.ok());
@@ -239,20 +354,28 @@ TEST(SwimWire, PushPullRoundTripsAndIsChecked) {
   Bytes cut(bytes->begin(), bytes->begin() + static_cast<std::ptrdiff_t>(bytes->size() / 2));
   EXPECT_EQ(decode_push_pull(cut, kCluster).code(), Errc::malformed);
   EXPECT_EQ(decode_push_pull(Bytes(), kCluster).code(), Errc::malformed);
+  // Push-pull state has no header: its FlatBuffers identifier says which version it is.
+  EXPECT_EQ(std::memcmp(bytes->data() + 4, kPushPullIdentifier, 4), 0);
+  Bytes other_version = *bytes;
+  other_version[7] = std::byte{'1'};
+  EXPECT_EQ(decode_push_pull(other_version, kCluster).code(), Errc::malformed);
+  state.source = kNoNode;
+  EXPECT_EQ(encode_push_pull(state).code(), Errc::malformed);
 }
 
 TEST(SwimWire, PushPullMemberCountIsLimited) {
   flatbuffers::FlatBufferBuilder builder;
   std::vector<flatbuffers::Offset<wire::SwimUpdate>> members;
-  const auto name = builder.CreateSharedString("m:1");
-  for (size_t i = 0; i <= kPushPullMembersMax; ++i) members.push_back(wire::CreateSwimUpdate(builder, name));
+  for (size_t i = 0; i <= kPushPullMembersMax; ++i) {
+    members.push_back(wire::CreateSwimUpdate(builder, i + 1, 0, wire::SwimMemberState::Dead));
+  }
   const auto vector = builder.CreateVector(members);
-  builder.Finish(wire::CreateSwimPushPull(builder, kCluster, builder.CreateString("a:1"), false, vector));
+  builder.Finish(wire::CreateSwimPushPull(builder, kCluster, 1, false, vector), kPushPullIdentifier);
   const auto* begin = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
   EXPECT_EQ(decode_push_pull(Bytes(begin, begin + builder.GetSize()), kCluster).code(), Errc::malformed);
   PushPullState state;
-  state.source = "a:1";
-  state.members.resize(kPushPullMembersMax + 1, Update{"m:1"});
+  state.source = 1;
+  state.members.resize(kPushPullMembersMax + 1, Update{2, 0, MemberState::dead, kNoNode, "", {}});
   EXPECT_EQ(encode_push_pull(state).code(), Errc::too_large);
 }
 

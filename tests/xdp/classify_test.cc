@@ -152,7 +152,9 @@ TEST(ClassifyTest, BadSwimHeaderFieldsAreMalformed) {
   for (const int version : {4, 6}) {
     for (size_t at = 0; at < 4; ++at) EXPECT_CLASS(with_header_byte(at, 'x', version), CLASSIFY_MEMBERSHIP_MALFORMED);
     EXPECT_CLASS(with_header_byte(4, 0, version), CLASSIFY_MEMBERSHIP_MALFORMED);  // version 0
-    EXPECT_CLASS(with_header_byte(4, 2, version), CLASSIFY_MEMBERSHIP_MALFORMED);  // version 2
+    // Version 1 named members by address: dropped as malformed, as the decoder refuses them.
+    EXPECT_CLASS(with_header_byte(4, SWIM_VERSION - 1, version), CLASSIFY_MEMBERSHIP_MALFORMED);
+    EXPECT_CLASS(with_header_byte(4, SWIM_VERSION + 1, version), CLASSIFY_MEMBERSHIP_MALFORMED);
     EXPECT_CLASS(with_header_byte(5, 1, version), CLASSIFY_MEMBERSHIP_MALFORMED);  // a flag
     EXPECT_CLASS(with_header_byte(5, 0x80, version), CLASSIFY_MEMBERSHIP_MALFORMED);
     EXPECT_CLASS(with_header_byte(7, 19, version), CLASSIFY_MEMBERSHIP_MALFORMED);  // length 19, 20 sent

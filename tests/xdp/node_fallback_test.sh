@@ -57,6 +57,10 @@ node b "$port_b" --seed "127.0.0.1:$port_a" > "$work/b.log" 2>&1 &
 pids+=($!)
 wait_for_line "$work/a.log" "event=member_joined member=127.0.0.1:$port_b" 15
 wait_for_line "$work/b.log" "event=member_joined member=127.0.0.1:$port_a" 15
+# Members are known by node id: b's own (its start line) is the one a reports.
+id_b=$(sed -n 's/^event=start .* node_id=\([0-9]*\) .*/\1/p' "$work/b.log")
+[[ -n $id_b && $id_b != 0 ]] || fail "node b: no node_id on its start line"
+grep -q "event=member_joined member=127.0.0.1:$port_b member_id=$id_b " "$work/a.log" || fail "node a: b joined without member_id=$id_b"
 for name in a b; do
   lines=$(grep -c "event=membership_socket" "$work/$name.log")
   [[ $lines -eq 1 ]] || fail "node $name: $lines membership_socket lines, want 1"
