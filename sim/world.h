@@ -128,6 +128,7 @@ class World {
   // number, ...): the same seed, purpose and index always give the same stream.
   Prng stream(std::string_view purpose, uint64_t index = 0) const;
   Network& network() { return *network_; }
+  const Network& network() const { return *network_; }
   const WorldConfig& config() const { return config_; }
   const WorldStats& stats() const { return stats_; }
 

@@ -5,7 +5,8 @@
 // which marks its seeds reached, so a sweep can tell whether it exercised the paths it was meant
 // to (FoundationDB's TEST() macro, TigerBeetle's marks). Marks are process-wide counters that
 // never influence behaviour: they are the one piece of global state, read only by harnesses.
-// Names are "<module>.<what>", lower case; tools/coverage-marks lists every mark in the tree.
+// Names are "<module>.<what>", lower case, and a string literal: one mark per site (the name is
+// bound to the site the first time it runs, so a computed name would count under its first value).
 //
 // Expensive assertions (`SLUICE_ASSERT_EXPENSIVE`) check invariants too costly for production
 // (a full scan, a recomputation): they run only when a harness switched them on (sluice-sim and
@@ -48,10 +49,11 @@ bool expensive_assertions();
 
 }  // namespace sluice::coverage
 
-#define SLUICE_COVER(name)                                  \
-  do {                                                      \
+#define SLUICE_COVER(name)                                    \
+  do {                                                        \
+    static_assert(sizeof(name "") > 1, "a string literal");  \
     static ::sluice::coverage::Mark sluice_cover_mark_{name}; \
-    sluice_cover_mark_.hit();                               \
+    sluice_cover_mark_.hit();                                 \
   } while (false)
 
 #define SLUICE_ASSERT_EXPENSIVE(condition)                                     \

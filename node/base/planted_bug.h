@@ -23,13 +23,16 @@ enum class PlantedBug : uint8_t {
   raft_skip_sync,
   // SWIM: a member never refutes a suspicion about itself.
   swim_no_refute,
+  // SWIM: dead members are never pinged again (no reconnect after a healed partition).
+  swim_no_reconnect,
   // Partition log: sync() returns before the data is synced.
   log_skip_sync,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
-    PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::log_skip_sync,
+    PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
+    PlantedBug::log_skip_sync,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -39,6 +42,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::raft_send_before_persist: return "raft_send_before_persist";
     case PlantedBug::raft_skip_sync: return "raft_skip_sync";
     case PlantedBug::swim_no_refute: return "swim_no_refute";
+    case PlantedBug::swim_no_reconnect: return "swim_no_reconnect";
     case PlantedBug::log_skip_sync: return "log_skip_sync";
   }
   return "unknown";

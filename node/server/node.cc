@@ -27,6 +27,7 @@ rt::Status Node::start() {
   if (config_.membership) {
     // Members know each other by node id; the Raft endpoint travels with it, so peers find it.
     config_.membership->core.self_id = identity_.node_id;
+    config_.membership->core.planted_bug = config_.planted_bug;
     if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
     membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
     if (rt::Status status = membership_->start(); !status.ok()) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "node/base/planted_bug.h"
 #include "node/swim/codec.h"
 #include "node/swim/message.h"
 
@@ -21,6 +22,9 @@ struct Config {
   // Lifeguard on: local health awareness + nacks, dynamic suspicion timeout, buddy system.
   // Off: plain SWIM as published (fixed suspicion timeout), kept for comparison.
   bool lifeguard = true;
+  // Test-only (node/base/planted_bug.h): swim_no_refute makes the member never refute a
+  // suspicion or death of itself.
+  PlantedBug planted_bug = PlantedBug::none;
 
   uint64_t probe_interval_ms = 1000;  // protocol period T (times (awareness score + 1))
   uint64_t probe_timeout_ms = 200;    // direct ack wait before ping-req (times (score + 1))

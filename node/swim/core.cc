@@ -1,5 +1,6 @@
 // Core: construction, join/leave, the tick dispatcher, push-pull state and queries. Probing is
 // in core_probe.cc, datagram handling in core_io.cc, the membership rules in core_membership.cc.
+#include "node/base/coverage.h"
 #include "node/swim/core.h"
 
 #include <algorithm>
@@ -144,6 +145,7 @@ Status Core::merge_remote_state(const PushPullState& state, uint64_t now_ms) {
     return Status(Errc::malformed, "too many members");
   }
   stats_.push_pull_merges += 1;
+  SLUICE_COVER("swim.push_pull_merged");
   for (Update update : state.members) {
     // A peer's "dead" may be old news; we suspect instead and let the member refute, rather
     // than declaring a possibly live member dead on hearsay.

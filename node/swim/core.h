@@ -254,6 +254,7 @@ class Core {
   void enqueue(Update update);
   void confirm_suspicion(Member& member, const Update& update);
   void expire_suspicions(uint64_t now_ms);
+  bool suspects_have_timers() const;
   void set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms);
   void note(NoteKind kind, const Update& claim, const Member* held);
   Update self_update() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "node/base/coverage.h"
 #include "node/swim/codec.h"
 #include "node/swim/core.h"
 
@@ -146,10 +147,12 @@ void Core::send(std::string_view to, MessageKind kind, uint32_t seq, NodeId targ
   Result<Bytes> bytes = encode_datagram(message, config_.datagram_bytes_max);
   // The bounds make this loop dead code; it is here so an estimate error costs gossip, not a crash.
   while (!bytes.ok() && bytes.code() == Errc::too_large && !message.updates.empty()) {
+    SLUICE_COVER("swim.datagram_estimate_too_small");
     message.updates.pop_back();
     bytes = encode_datagram(message, config_.datagram_bytes_max);
   }
   if (!bytes.ok()) detail::assert_failed("encode_datagram(message).ok()", bytes.status().to_string(), __FILE__, __LINE__);
+  SLUICE_ASSERT_LE(bytes->size(), config_.datagram_bytes_max);
   stats_.updates_piggybacked += message.updates.size();
   stats_.datagrams_sent += 1;
   period_datagrams_ += 1;
@@ -214,11 +217,16 @@ void Core::maybe_reconnect(uint64_t now_ms) {
     if (member.state == MemberState::dead) dead.push_back(&member);
   }
   if (dead.empty()) return;
+  // Planted (tests only): dead members are never pinged again, so two sides of a healed
+  // partition stay apart unless push-pull happens to cross; the liveness checker's "not left
+  // dead" rule exists to catch it.
+  if (config_.planted_bug == PlantedBug::swim_no_reconnect) return;
   auto next = [this] { return prng_.next(); };
   const Member& target = *dead[random_below(next, dead.size())];
   // If it is alive after all, it refutes at once and its ack (carrying the new incarnation)
   // revives it here; and it tells us in that ack if it holds us dead too.
   stats_.reconnect_pings += 1;
+  SLUICE_COVER("swim.reconnect_ping");
   // At the address it had when it died: if it lives on elsewhere, it comes back by its own pings.
   const std::string address = target.address;
   send(address, MessageKind::ping, next_seq_++, target.id, "", {update_of(target, config_.self_id)});
@@ -234,6 +242,7 @@ bool Core::make_room() {
   if (oldest == members_.end()) return false;
   members_.erase(oldest);
   stats_.tombstones_evicted += 1;
+  SLUICE_COVER("swim.tombstone_evicted");
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "node/base/coverage.h"
 #include "node/swim/core.h"
 
 namespace sluice::swim {
@@ -40,6 +41,8 @@ NodeId Core::suspicion_origin(NodeId id) const {
 }
 
 void Core::set_state(Member& member, MemberState state, uint64_t incarnation, uint64_t now_ms) {
+  // Only the member raises its incarnation; nobody else's claim may lower what we hold.
+  SLUICE_ASSERT_GE(incarnation, member.incarnation);
   member.state = state;
   member.incarnation = incarnation;
   member.state_since_ms = now_ms;
@@ -164,6 +167,7 @@ void Core::confirm_suspicion(Member& member, const Update& update) {
     return;
   }
   suspicion.confirmers.push_back(update.origin);
+  SLUICE_COVER("swim.suspicion_confirmed");
   const auto count = static_cast<uint32_t>(suspicion.confirmers.size());
   suspicion.deadline_ms = suspicion.started_ms + suspicion_timeout_ms(config_, live_members(), count);
   // Spread the independent confirmation so the other members' timers shrink as well.
@@ -193,6 +197,7 @@ void Core::apply_about_self(const Update& update) {
     // Someone knows us at a higher incarnation than we do: we restarted and forgot. Go above it,
     // with our addresses, which may not be those of the life they know.
     if (update.incarnation > incarnation_) {
+      SLUICE_COVER("swim.restart_above_known_incarnation");
       incarnation_ = update.incarnation + 1;
       enqueue(self_update());
       return;
@@ -202,6 +207,7 @@ void Core::apply_about_self(const Update& update) {
     // can settle it: a higher incarnation with our addresses wins everywhere.
     const bool ours = update.address == config_.self_address && update.named == config_.self_named;
     if (update.incarnation == incarnation_ && !ours && !leaving_) {
+      SLUICE_COVER("swim.refute_address_conflict");
       stats_.address_conflicts += 1;
       stats_.refutations += 1;
       incarnation_ = update.incarnation + 1;
@@ -212,6 +218,14 @@ void Core::apply_about_self(const Update& update) {
   // A member that is leaving does not argue with its own departure.
   if (leaving_ && update.incarnation >= incarnation_) note(NoteKind::leaving, update, nullptr);
   if (leaving_ || update.incarnation < incarnation_) return;
+  // Planted (tests only): the member lets suspicion and death stand, the bug the simulator's
+  // SWIM liveness checker exists to catch.
+  if (config_.planted_bug == PlantedBug::swim_no_refute) return;
+  if (update.state == MemberState::suspect) {
+    SLUICE_COVER("swim.refute_suspicion");
+  } else {
+    SLUICE_COVER("swim.refute_death");
+  }
   incarnation_ = update.incarnation + 1;
   stats_.refutations += 1;
   // Being suspected is also a hint that we are the slow one (Lifeguard).
@@ -219,7 +233,16 @@ void Core::apply_about_self(const Update& update) {
   enqueue(self_update());
 }
 
+// Every suspect member has a running suspicion timer (one that lost its timer would stay suspect
+// for ever): the two tables must agree.
+bool Core::suspects_have_timers() const {
+  return std::all_of(members_.begin(), members_.end(), [this](const auto& entry) {
+    return entry.second.state != MemberState::suspect || suspicions_.count(entry.first) != 0;
+  });
+}
+
 void Core::expire_suspicions(uint64_t now_ms) {
+  SLUICE_ASSERT_EXPENSIVE(suspects_have_timers());
   std::vector<NodeId> due;
   for (const auto& [id, suspicion] : suspicions_) {
     if (suspicion.deadline_ms <= now_ms) due.push_back(id);
@@ -231,6 +254,7 @@ void Core::expire_suspicions(uint64_t now_ms) {
       continue;
     }
     stats_.deaths_declared += 1;
+    SLUICE_COVER("swim.suspicion_expired_dead");
     apply_gone(Update{id, it->second.incarnation, MemberState::dead, config_.self_id, "", {}}, now_ms);
   }
 }

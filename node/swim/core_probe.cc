@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "node/base/coverage.h"
 #include "node/swim/core.h"
 
 namespace sluice::swim {
@@ -65,6 +66,7 @@ void Core::advance_probe(uint64_t now_ms) {
 void Core::send_ping_reqs() {
   probe_.indirect_sent = true;
   stats_.indirect_rounds += 1;
+  SLUICE_COVER("swim.indirect_probe");
   const std::vector<NodeId> helpers = random_alive_members(config_.indirect_probes, probe_.target);
   probe_.nacks_expected = config_.lifeguard ? static_cast<uint32_t>(helpers.size()) : 0;
   const std::string target_address = address_of(probe_.target);
@@ -98,6 +100,7 @@ void Core::serve_indirect(uint64_t now_ms) {
       // "I could not reach it either": the requester learns its own path is not the problem.
       pending.nack_sent = true;
       stats_.nacks_sent += 1;
+      SLUICE_COVER("swim.nack_sent");
       send(pending.requester, MessageKind::nack, pending.requester_seq, kNoNode, "", {});
     }
     if (now_ms >= pending.expire_at_ms) {

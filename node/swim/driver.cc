@@ -1,5 +1,6 @@
 #include "node/swim/driver.h"
 
+#include "node/base/coverage.h"
 #include "node/swim/codec.h"
 
 namespace sluice::swim {
@@ -79,6 +80,12 @@ void Driver::run_datagrams() {
 
 void Driver::flush() {
   Ready ready = core_.take_ready();
+  // BUGGIFY: a datagram dropped at the sender (a full socket buffer): probes, acks and gossip
+  // must survive losses that are not the network's.
+  if (!ready.datagrams.empty() && SLUICE_BUGGIFY(runtime_)) {
+    SLUICE_COVER("swim.datagram_dropped_at_send");
+    ready.datagrams.erase(ready.datagrams.begin());
+  }
   for (OutDatagram& datagram : ready.datagrams) {
     auto to = rt::Address::parse(datagram.to);
     if (!to.ok() || !socket_->send_to(*to, datagram.bytes).ok()) ++stats_.send_errors;
@@ -108,6 +115,12 @@ void Driver::push_pull_with(std::string to, bool join) {
     ++stats_.push_pull_failures;
     return;
   }
+  // BUGGIFY: a push-pull that fails before it starts (refused, unreachable): joins and healed
+  // partitions must not depend on any one exchange.
+  if (SLUICE_BUGGIFY(runtime_)) {
+    ++stats_.push_pull_failures;
+    return;
+  }
   auto stream = runtime_.connect(*address, config_.push_pull_timeout);
   if (!stream.ok() || !exchange(**stream, true, join).ok()) ++stats_.push_pull_failures;
 }
@@ -129,6 +142,12 @@ rt::Status Driver::exchange(rt::Stream& stream, bool send_first, bool join) {
     return write_frame(stream, *encoded, deadline);
   };
   if (send_first) SLUICE_TRY(send_ours());
+  // BUGGIFY: the stream breaks halfway (the peer sent its state and gets nothing back): each side
+  // must cope with a one-sided exchange.
+  if (SLUICE_BUGGIFY(runtime_)) {
+    stream.close();
+    return rt::Status(rt::Errc::connection_reset, "buggify: push-pull stream cut halfway");
+  }
   SLUICE_ASSIGN_OR_RETURN(Bytes theirs, read_frame(stream, deadline));
   if (!send_first) SLUICE_TRY(send_ours());
   auto state = decode_push_pull(theirs, config_.core.cluster_id);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -51,10 +52,11 @@ struct SwimLivenessConfig {
   int64_t revive_ns_max = 60'000'000'000;
 };
 
+// Suspicions are counted once per (member, incarnation); false deaths per (observer, member).
 struct SwimLivenessStats {
   uint64_t suspicions_judged = 0;    // of healthy members, refuted in time
-  uint64_t suspicions_excused = 0;   // the member became unhealthy before refuting
-  uint64_t false_deaths_healed = 0;  // a healthy member held dead, later alive again
+  uint64_t suspicions_excused = 0;   // the member was (or became) unhealthy before refuting
+  uint64_t false_deaths_healed = 0;  // an observer held a healthy member dead, later alive again
 };
 
 class SwimLivenessChecker {
@@ -77,8 +79,13 @@ class SwimLivenessChecker {
   SwimLivenessConfig config_;
   std::map<NodeId, int64_t> healthy_since_;                    // absent: unhealthy now
   std::map<std::pair<NodeId, NodeId>, int64_t> pair_since_;    // both healthy and connected since
+  struct HeldDead {
+    int64_t since_ns = 0;
+    bool false_death = false;  // the subject was healthy when first seen held dead
+  };
   std::map<std::pair<NodeId, uint64_t>, Suspicion> suspicions_;  // (subject, incarnation) pending
-  std::map<std::pair<NodeId, NodeId>, int64_t> held_dead_since_;  // (observer, subject)
+  std::set<std::pair<NodeId, uint64_t>> excused_;  // counted once; judged again if still held later
+  std::map<std::pair<NodeId, NodeId>, HeldDead> held_dead_;      // (observer, subject)
   std::optional<std::string> violation_;
   SwimLivenessStats stats_;
 };

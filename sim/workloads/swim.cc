@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "node/swim/driver.h"
+#include "sim/checkers/swim_liveness.h"
 #include "sim/scenario.h"
 #include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
@@ -23,7 +24,9 @@ constexpr size_t kEventChannelCapacity = 4096;
 constexpr size_t kSeedsPerCluster = 2;
 constexpr uint32_t kLoadWindowsSkippedAfterBoot = 5;
 
-enum class Measure { detection, false_positives, convergence };
+// chaos: no measurement of its own; the scenario's faults do the work, and the liveness checker
+// (refutation, not left dead) and convergence after faults stop judge.
+enum class Measure { detection, false_positives, convergence, chaos };
 
 const swim::Config kSwimDefaults;
 
@@ -50,6 +53,9 @@ struct SwimWorkloadConfig {
   int64_t slow_gap_ns = 40 * kNsPerS;
   int64_t measure_ns = 300 * kNsPerS;
   int64_t partition_ns = 60 * kNsPerS;
+  // The liveness checker's bounds (sim/checkers/swim_liveness.h).
+  int64_t refute_ns_max = 30 * kNsPerS;
+  int64_t revive_ns_max = 60 * kNsPerS;
 };
 
 struct Cluster {
@@ -71,6 +77,49 @@ struct Cluster {
   uint64_t false_suspect = 0;    // healthy members suspected
   uint64_t false_suspect_slow = 0;
   bool contains(NodeIndex node) const { return node >= first && node < first + static_cast<NodeIndex>(size); }
+  std::shared_ptr<checkers::SwimLivenessChecker> liveness;  // shared: Cluster is copied into place
+};
+
+// What the liveness checker reads of one cluster: the world's truth and each member's core.
+class ClusterView final : public checkers::SwimWorldView {
+ public:
+  ClusterView(const World& world, const Cluster& cluster) : world_(world), cluster_(cluster) {}
+
+  std::vector<NodeId> members() const override {
+    std::vector<NodeId> ids;
+    for (size_t i = 0; i < cluster_.size; ++i) ids.push_back(node_id_of(cluster_.first + static_cast<NodeIndex>(i)));
+    return ids;
+  }
+  // Up and started, and neither CPU-starved nor slow to handle its datagrams.
+  bool healthy(NodeId id) const override {
+    const NodeIndex node = node_index_of(id);
+    return core(node) != nullptr && world_.cpu_lag(node) == 0 && world_.inbound_delay(node) == 0;
+  }
+  bool connected(NodeId a, NodeId b) const override {
+    const NodeIndex x = node_index_of(a), y = node_index_of(b);
+    return !world_.network().blocked(x, y) && !world_.network().blocked(y, x);
+  }
+  std::optional<uint64_t> own_incarnation(NodeId id) const override {
+    const swim::Core* self = core(node_index_of(id));
+    return self == nullptr ? std::nullopt : std::optional<uint64_t>(self->incarnation());
+  }
+  std::optional<View> view(NodeId observer, NodeId subject) const override {
+    const swim::Core* core_of_observer = core(node_index_of(observer));
+    const swim::Member* member = core_of_observer == nullptr ? nullptr : core_of_observer->member(subject);
+    if (member == nullptr) return std::nullopt;
+    static_assert(static_cast<int>(checkers::MemberView::suspect) == static_cast<int>(swim::MemberState::suspect) &&
+                  static_cast<int>(checkers::MemberView::dead) == static_cast<int>(swim::MemberState::dead) &&
+                  static_cast<int>(checkers::MemberView::left) == static_cast<int>(swim::MemberState::left));
+    return View{static_cast<checkers::MemberView>(member->state), member->incarnation};
+  }
+
+ private:
+  const swim::Core* core(NodeIndex node) const {
+    const server::Node* started = started_node(world_, node);
+    return started == nullptr || started->membership() == nullptr ? nullptr : &started->membership()->core();
+  }
+  const World& world_;
+  const Cluster& cluster_;
 };
 
 std::string swim_address(const World& world, NodeIndex node) {
@@ -94,6 +143,10 @@ class SwimWorkload final : public Workload {
       clusters_.push_back(Cluster{static_cast<NodeIndex>(half), scenario.nodes - half, false, "_plain"});
     } else {
       clusters_.push_back(Cluster{0, scenario.nodes, config.lifeguard == "on", ""});
+    }
+    for (Cluster& cluster : clusters_) {
+      cluster.liveness = std::make_shared<checkers::SwimLivenessChecker>(
+          checkers::SwimLivenessConfig{config.refute_ns_max, config.revive_ns_max});
     }
     schedule_control();
   }
@@ -277,6 +330,10 @@ void SwimWorkload::sample_load() {
 void SwimWorkload::control() {
   sample_load();
   if (!failure_.empty() || finished_) return;
+  for (const Cluster& cluster : clusters_) {
+    cluster.liveness->poll(world_.now_ns(), ClusterView(world_, cluster));
+    if (cluster.liveness->violation()) return fail(*cluster.liveness->violation());
+  }
   if (!warm_at_ns_) {
     if (std::all_of(clusters_.begin(), clusters_.end(), [this](const Cluster& c) { return converged(c); })) {
       warm_at_ns_ = world_.now_ns();
@@ -290,6 +347,7 @@ void SwimWorkload::control() {
         break;
       case Measure::false_positives: control_false_positives(); break;
       case Measure::convergence: control_convergence(); break;
+      case Measure::chaos: break;
     }
   }
   schedule_control();
@@ -399,6 +457,12 @@ void SwimWorkload::report(Figures& figures) const {
   add("swim_warm_s", warm_at_ns_ ? format_figure(static_cast<double>(*warm_at_ns_) / kNsPerS, 3) : "never");
   add("msgs_per_member_per_period_max", std::to_string(datagrams_per_period_max_));
   add("msgs_per_member_per_period_goal", std::to_string(4 * config_.indirect_probes + 2));
+  for (const Cluster& cluster : clusters_) {
+    const checkers::SwimLivenessStats& liveness = cluster.liveness->stats();
+    add("suspicions_refuted" + cluster.name, std::to_string(liveness.suspicions_judged));
+    add("suspicions_excused" + cluster.name, std::to_string(liveness.suspicions_excused));
+    add("false_deaths_healed" + cluster.name, std::to_string(liveness.false_deaths_healed));
+  }
   // The mean is what SWIM's constant-load argument is about; the max is its tail.
   const double load_mean = load_windows_ == 0 ? 0 : static_cast<double>(load_datagrams_sum_) / static_cast<double>(load_windows_);
   add("msgs_per_member_per_period_mean", format_figure(load_mean, 2));
@@ -453,14 +517,18 @@ std::shared_ptr<const WorkloadSpec> parse_swim_workload(TableReader& reader, con
   reader.duration("slow_gap_s", config.slow_gap_ns, kNsPerS, 1, 1e6);
   reader.duration("measure_s", config.measure_ns, kNsPerS, 1, 1e6);
   reader.duration("partition_s", config.partition_ns, kNsPerS, 1, 1e6);
+  reader.duration("refute_s_max", config.refute_ns_max, kNsPerS, 1, 1e6);
+  reader.duration("revive_s_max", config.revive_ns_max, kNsPerS, 1, 1e6);
   if (measure == "detection") {
     config.measure = Measure::detection;
   } else if (measure == "false_positives") {
     config.measure = Measure::false_positives;
   } else if (measure == "convergence") {
     config.measure = Measure::convergence;
+  } else if (measure == "chaos") {
+    config.measure = Measure::chaos;
   } else {
-    reader.fail("measure", "expected \"detection\", \"false_positives\" or \"convergence\"");
+    reader.fail("measure", "expected \"detection\", \"false_positives\", \"convergence\" or \"chaos\"");
   }
   if (config.lifeguard != "on" && config.lifeguard != "off" && config.lifeguard != "both") {
     reader.fail("lifeguard", "expected \"on\", \"off\" or \"both\"");

@@ -53,7 +53,9 @@ TEST(SwimLivenessChecker, AHealthyMemberThatNeverRefutesIsReported) {
   EXPECT_FALSE(checker.violation());  // within refute_s_max
   checker.poll(12 * kS, world);
   ASSERT_TRUE(checker.violation());
-  EXPECT_NE(checker.violation()->find("member 2 was suspected at incarnation 0"), std::string::npos) << *checker.violation();
+  EXPECT_NE(checker.violation()->find("member 2 (own incarnation 0) was suspected at incarnation 0"), std::string::npos)
+      << *checker.violation();
+  EXPECT_NE(checker.violation()->find("held suspect by 3"), std::string::npos) << *checker.violation();
 }
 
 TEST(SwimLivenessChecker, AnUnhealthyMemberIsExcused) {
@@ -73,7 +75,7 @@ TEST(SwimLivenessChecker, AnUnhealthyMemberIsExcused) {
 
 TEST(SwimLivenessChecker, AHealthyMemberLeftDeadIsReportedAndAHealedOneCounted) {
   FakeWorld world;
-  world.unhealthy.insert(2);  // slowed: declared dead legitimately
+  world.unhealthy.insert(2);  // slowed: declared dead legitimately, not a false death
   world.views[{1, 2}] = {MemberView::dead, 0};
   SwimLivenessChecker checker(config());
   checker.poll(0, world);
@@ -84,12 +86,29 @@ TEST(SwimLivenessChecker, AHealthyMemberLeftDeadIsReportedAndAHealedOneCounted) 
   world.own[2] = 1;
   checker.poll(16 * kS, world);
   EXPECT_FALSE(checker.violation());
+  EXPECT_EQ(checker.stats().false_deaths_healed, 0u);
+
+  world.views[{2, 3}] = {MemberView::dead, 0};  // 3 is healthy: a false death, healed in time
+  checker.poll(17 * kS, world);
+  world.views.erase({2, 3});
+  checker.poll(18 * kS, world);
   EXPECT_EQ(checker.stats().false_deaths_healed, 1u);
 
   world.views[{3, 1}] = {MemberView::dead, 0};  // never heals
-  for (int64_t t = 17; t <= 40; ++t) checker.poll(t * kS, world);
+  for (int64_t t = 19; t <= 40; ++t) checker.poll(t * kS, world);
   ASSERT_TRUE(checker.violation());
   EXPECT_NE(checker.violation()->find("member 1 is healthy and reachable from 3"), std::string::npos) << *checker.violation();
+}
+
+TEST(SwimLivenessChecker, ASuspicionNobodyHoldsAnyMoreIsDropped) {
+  FakeWorld world;
+  SwimLivenessChecker checker(config());
+  world.views[{1, 2}] = {MemberView::suspect, 0};
+  checker.poll(0, world);
+  world.views.erase({1, 2});  // its only holder forgot it (crashed, or declared 2 dead and revived it)
+  for (int64_t t = 1; t <= 40; ++t) checker.poll(t * kS, world);
+  EXPECT_FALSE(checker.violation());
+  EXPECT_EQ(checker.stats().suspicions_excused, 1u);
 }
 
 TEST(SwimLivenessChecker, ALeftMemberIsNotDead) {

@@ -1,0 +1,45 @@
+// The simulator's checkers catch the bugs they exist for: each test plants one (node/base/
+// planted_bug.h) into a scenario that passes without it and expects the run to fail, naming the
+// check. The catalogue: docs/testing.md.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+
+namespace sluice::sim {
+namespace {
+
+struct Outcome {
+  bool passed = true;
+  std::string failure;
+};
+
+Outcome run(const std::string& path, PlantedBug bug, uint64_t seed) {
+  Result<Scenario> scenario = load_scenario(std::string(SLUICE_SOURCE_DIR) + "/" + path);
+  EXPECT_TRUE(scenario.ok()) << scenario.status().to_string();
+  if (!scenario.ok()) return {};
+  scenario->planted_bug = bug;
+  const SimulationReport report = run_simulation(*scenario, SimulationOptions{seed, false});
+  return {report.passed, report.failure};
+}
+
+TEST(PlantedBug, SwimNoRefuteIsCaughtByTheRefutationCheck) {
+  const std::string scenario = "tests/swim/swim-false-positives-small.toml";
+  ASSERT_TRUE(run(scenario, PlantedBug::none, 1).passed);
+  const Outcome planted = run(scenario, PlantedBug::swim_no_refute, 1);
+  EXPECT_FALSE(planted.passed);
+  EXPECT_NE(planted.failure.find("swim refutation: member"), std::string::npos) << planted.failure;
+}
+
+TEST(PlantedBug, SwimNoReconnectIsCaughtByTheNotLeftDeadCheck) {
+  const std::string scenario = "scenarios/swim-convergence.toml";
+  ASSERT_TRUE(run(scenario, PlantedBug::none, 1).passed);
+  const Outcome planted = run(scenario, PlantedBug::swim_no_reconnect, 1);
+  EXPECT_FALSE(planted.passed);
+  EXPECT_NE(planted.failure.find("but still held dead there"), std::string::npos) << planted.failure;
+}
+
+}  // namespace
+}  // namespace sluice::sim
