@@ -10,6 +10,7 @@ SimNode::SimNode(SimRuntime& runtime, server::NodeConfig config, std::vector<Wor
 }
 
 SimNode::~SimNode() {
+  for (Workload* workload : workloads_) workload->node_crashed(runtime_.node());
   agents_.clear();  // they may refer to the node
   node_.reset();
 }
@@ -21,19 +22,19 @@ void SimNode::boot() {
   }
 }
 
-// The process exits; its service manager starts it again after kStartRetry. Modelled as a crash
-// (the conservative case: unsynced writes are lost) from a world event, since a node cannot unwind
-// its own fibers from inside one.
+// The process exits; its service manager starts it again after kStartRetry.
 void SimNode::exit_and_restart(const runtime::Status& why) {
   World& world = runtime_.world();
-  const NodeIndex node = runtime_.node();
-  const uint64_t incarnation = runtime_.incarnation();
-  world.trace().record(world.now_ns(), node, "node.start_failed", hash_bytes(why.to_string()));
-  world.note_start_failure(node);
-  world.schedule(world.now_ns(), -1, "node.exit", static_cast<uint64_t>(node), [&world, node, incarnation] {
+  world.trace().record(world.now_ns(), runtime_.node(), "node.start_failed", hash_bytes(why.to_string()));
+  world.note_start_failure(runtime_.node());
+  sim::exit_and_restart(world, runtime_.node(), runtime_.incarnation(), kStartRetry);
+}
+
+void exit_and_restart(World& world, NodeIndex node, uint64_t incarnation, runtime::Duration down) {
+  world.schedule(world.now_ns(), -1, "node.exit", static_cast<uint64_t>(node), [&world, node, incarnation, down] {
     if (!world.is_up(node) || world.incarnation(node) != incarnation) return;
     world.crash(node);
-    world.schedule(world.now_ns() + runtime::to_ns(kStartRetry), -1, "node.restart", static_cast<uint64_t>(node), [&world, node] {
+    world.schedule(world.now_ns() + runtime::to_ns(down), -1, "node.restart", static_cast<uint64_t>(node), [&world, node] {
       if (!world.is_up(node)) world.start(node);
     });
   });

@@ -37,6 +37,12 @@ class SimNode final : public NodeApp {
   std::vector<std::unique_ptr<NodeAgent>> agents_;
 };
 
+// What a service manager does when a node's process exits (a failed start, a fatal storage error):
+// the incarnation ends as a crash would (unsynced writes lost; from a world event, since a node
+// cannot unwind its own fibers from inside one) and the node starts again after `down`. Nothing
+// happens if that incarnation already ended.
+void exit_and_restart(World& world, NodeIndex node, uint64_t incarnation, runtime::Duration down);
+
 // The node object of `node` once it has started; null while the node is down or starting.
 server::Node* started_node(World& world, NodeIndex node);
 const server::Node* started_node(const World& world, NodeIndex node);

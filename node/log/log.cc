@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "node/base/coverage.h"
+
 #include "node/log/segment_io.h"
 
 namespace sluice::log {
@@ -85,6 +87,20 @@ Status Log::check_usable() const {
   return Status();
 }
 
+// Every segment starts where the one before it ends, and terms never go back across segments:
+// reads (segment_for) and the Raft storage's offset map rely on both. A walk over every segment,
+// hence simulation-only.
+void Log::check_segments() const {
+  if (!coverage::expensive_assertions()) return;
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+    const SegmentIndex& here = segments_[i].index;
+    const SegmentIndex& next = segments_[i + 1].index;
+    SLUICE_ASSERT_EQ(here.end_offset, next.base_offset);
+    SLUICE_ASSERT(!here.empty());
+    SLUICE_ASSERT_EQ(here.last_term(), segments_[i + 1].prev_term);
+  }
+}
+
 size_t Log::segment_for(uint64_t offset) const {
   auto after = std::upper_bound(segments_.begin(), segments_.end(), offset,
                                 [](uint64_t value, const Segment& segment) { return value < segment.index.base_offset; });
@@ -131,6 +147,7 @@ Status Log::load_entries(Segment& segment) {
 }
 
 void Log::close_least_recently_used() {
+  SLUICE_COVER("log.file_cache_evicted");
   Segment* oldest = nullptr;
   for (size_t i = 0; i + 1 < segments_.size(); ++i) {
     Segment& segment = segments_[i];

@@ -22,10 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "node/base/planted_bug.h"
 #include "node/log/codec.h"
 #include "node/log/errors.h"
 #include "node/log/segment_format.h"
 #include "runtime/fs.h"
+#include "runtime/runtime.h"
 
 namespace sluice::log {
 
@@ -38,6 +40,15 @@ struct LogOptions {
   uint32_t index_interval_bytes = 4096;       // data bytes between offset index entries
   size_t segments_max = 100'000;              // a roll beyond it is limit_exceeded
   uint64_t initial_offset = 0;                // base offset of a new log's first segment
+
+  // --- test-only fault injection (production leaves these alone) ---
+  // BUGGIFY fault points (pauses inside durability windows) fire through this runtime; null: none.
+  runtime::Runtime* buggify_runtime = nullptr;
+  // Also roll before a batch whose term, size and timestamps hash to 0 modulo this (0: never):
+  // rolls at odd points and many small segments. Derived from the batch alone (not its offset,
+  // which a log-start jump may shift), so replicas holding the same batches still roll alike.
+  uint32_t roll_early_one_in = 0;
+  PlantedBug planted_bug = PlantedBug::none;  // log_skip_sync: sync() returns without syncing
 };
 Status validate(const LogOptions& options);
 
@@ -139,6 +150,7 @@ class Log {
 
   // log.cc
   Status check_usable() const;
+  void check_segments() const;  // simulation-only: the segments tile the offsets, terms ascend
   size_t segment_for(uint64_t offset) const;  // last segment with base_offset <= offset
   std::string data_path(uint64_t base_offset) const;
   Status ensure_open(Segment& segment);

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "node/base/coverage.h"
 #include "node/log/log.h"
 #include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
@@ -70,6 +71,7 @@ Status Log::recover() {
   for (const std::string& name : listing.debris) {
     const runtime::Status removed = fs_.remove(join_path(dir_, name));
     if (!removed.ok() && removed.code() != runtime::Errc::not_found) return from_runtime(removed, join_path(dir_, name));
+    SLUICE_COVER("log.recovery_debris_removed");
     ++recovery_.files_removed;
   }
   if (listing.data_files.size() > options_.segments_max) {
@@ -104,6 +106,7 @@ Status Log::recover() {
   SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
   recovery_.segments = segments_.size();
   active_dirty_ = true;
+  check_segments();
   return sync();
 }
 
@@ -159,6 +162,7 @@ Status Log::rebuild_sealed_index(Segment& segment, runtime::File& file, const st
     return corruption_at(path, 0, "data does not match the segment's recorded extent");
   }
   segment.index = std::move(index);
+  SLUICE_COVER("log.recovery_index_rebuilt");
   ++recovery_.indexes_rebuilt;
   // A cache: if it cannot be written or made durable it is only rebuilt again next time.
   if (write_index_file(fs_, dir_, segment.index).ok()) (void)fs_.sync_dir(dir_);
@@ -209,7 +213,10 @@ Status Log::recover_active(uint64_t base_offset) {
                                                        : std::string(to_string(stop.reason)) + ": " + stop.message;
       return corruption_at(path, stop.position, what + " (data up to byte " + std::to_string(mark.synced_bytes) + " was synced)");
     }
+    // Missing, not damaged, past the older mark: the newest mark's fsync never finished.
+    if (stop.position < mark.synced_bytes) SLUICE_COVER("log.recovery_mark_ahead_of_data");
     if (stop.position < *size_bytes) {
+      SLUICE_COVER("log.recovery_tail_cut");
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
       recovery_.truncated_bytes += *size_bytes - stop.position;
     }

@@ -1,6 +1,7 @@
 // Log: truncating the suffix (Raft conflicts) and the prefix (retention).
 #include <algorithm>
 
+#include "node/base/coverage.h"
 #include "node/log/log.h"
 #include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
@@ -47,6 +48,7 @@ Status Log::truncate_suffix(uint64_t from_offset) {
     if (Status removed = remove_segment_files(last.index.base_offset, true); !removed.ok()) return fail(removed);
     segments_.pop_back();
   }
+  SLUICE_COVER(was_active ? "log.truncate_suffix_active" : "log.truncate_suffix_into_sealed");
   if (!was_active) {
     // Its index describes the segment before the cut; an active segment has none.
     if (Status removed = remove_segment_files(segment.index.base_offset, false); !removed.ok()) return fail(removed);
@@ -80,6 +82,7 @@ Status Log::reactivate(size_t segment_index, const Located& cut) {
   synced_bytes_ = mark.synced_bytes;
   active_dirty_ = false;
   if (Status cut_index = cut_active_index(cut.header.base_offset, cut.position); !cut_index.ok()) return fail(cut_index);
+  check_segments();
   return sync();
 }
 
@@ -127,6 +130,8 @@ Status Log::truncate_prefix(uint64_t new_start_offset) {
     segments_.pop_front();
   }
   if (runtime::Status synced = fs_.sync_dir(dir_); !synced.ok()) return fail(from_runtime(synced, "sync_dir " + dir_));
+  SLUICE_COVER("log.truncate_prefix");
+  check_segments();
   return status;
 }
 

@@ -1,5 +1,8 @@
 // Log: appends, sync, roll, close, and what happens when a write fails.
 #include "node/log/log.h"
+
+#include "node/base/coverage.h"
+#include "node/base/hash.h"
 #include "node/log/io_errors.h"
 #include "node/log/segment_io.h"
 
@@ -31,6 +34,7 @@ Result<AppendResult> Log::append(ByteSpan batch) {
   SLUICE_TRY(maybe_roll(header));
   Segment& active = segments_.back();
   const uint64_t position = active.index.data_bytes;
+  SLUICE_ASSERT_LE(position + batch.size(), options_.segment_bytes_max);
   active_dirty_ = true;  // even a failed write may have changed the file
   const runtime::Status written = active.file->write_at(position, batch);
   if (!written.ok()) return undo_write(position, written);
@@ -47,7 +51,13 @@ Status Log::maybe_roll(const BatchHeader& batch) {
   int64_t age_ms = 0;
   const bool too_old = !__builtin_sub_overflow(batch.first_timestamp_ms, active.first_timestamp_ms, &age_ms) &&
                        age_ms >= options_.segment_age_ms_max;
-  return too_big || too_old ? roll() : Status();
+  const bool early = options_.roll_early_one_in > 0 &&
+                     hash_combine(hash_combine(hash_combine(batch.term, batch.batch_bytes), batch.first_timestamp_ms),
+                                  static_cast<uint64_t>(batch.max_timestamp_ms)) % options_.roll_early_one_in == 0;
+  if (too_big) SLUICE_COVER("log.roll_size");
+  if (too_old) SLUICE_COVER("log.roll_age");
+  if (early && !too_big && !too_old) SLUICE_COVER("log.roll_early");
+  return too_big || too_old || early ? roll() : Status();
 }
 
 // A failed write may have left part of the batch in the file (a real disk can write some of it):
@@ -62,6 +72,7 @@ Status Log::undo_write(uint64_t position, const runtime::Status& cause) {
 }
 
 Status Log::fail(const Status& cause) {
+  SLUICE_COVER("log.failed");
   failed_ = true;
   return cause.with_context("log " + dir_ + " failed (reopen to recover)");
 }
@@ -69,6 +80,11 @@ Status Log::fail(const Status& cause) {
 Status Log::sync() {
   SLUICE_TRY(check_usable());
   Segment& active = segments_.back();
+  // Planted bug (tests only): claims durability without writing a mark or syncing.
+  if (options_.planted_bug == PlantedBug::log_skip_sync) {
+    durable_end_offset_ = end_offset();
+    return Status();
+  }
   // A truncate with no write after it (an undone append, a cut tail) needs the fsync too: a sealed
   // segment must never regain bytes after a crash.
   if (active_dirty_ || synced_bytes_ != active.index.data_bytes) {
@@ -78,6 +94,13 @@ Status Log::sync() {
     // recovery tells that apart (the data is cut short, not damaged) using the older mark.
     const SegmentMark mark{mark_sequence_ + 1, active.index.base_offset, active.prev_term, active.index.data_bytes};
     Status status = write_mark(*active.file, path, mark);
+    // BUGGIFY: the new mark is written, the fsync not started: a crash here keeps the mark or not,
+    // with or without the data it covers (recovery tells these apart using the older mark).
+    if (status.ok() && options_.buggify_runtime != nullptr && SLUICE_BUGGIFY(*options_.buggify_runtime)) {
+      SLUICE_COVER("log.sync_paused");
+      const runtime::Status slept = options_.buggify_runtime->sleep_for(std::chrono::milliseconds(2));
+      if (!slept.ok()) return from_runtime(slept, path);
+    }
     if (status.ok()) status = from_runtime(active.file->sync(), path);
     // After a failed fsync the kernel may have dropped the dirty pages: nothing is known.
     if (!status.ok()) return fail(status);
@@ -128,6 +151,7 @@ Status Log::roll() {
   synced_bytes_ = kSegmentHeaderBytes;
   active_dirty_ = false;
   while (open_files_ > options_.open_files_max) close_least_recently_used();
+  check_segments();
   return Status();
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "node/base/assert.h"
 #include "node/wire/raft_generated.h"
 
 namespace sluice::multiraft {
@@ -69,6 +70,10 @@ struct Batch {
 };
 
 Bytes finish_frame(raft::NodeId from, raft::NodeId to, const Batch& batch) {
+  // The decoder refuses frames beyond these bounds: the encoder must never produce one.
+  SLUICE_ASSERT_LE(batch.messages.size(), kFrameMessagesMax);
+  SLUICE_ASSERT_LE(batch.heartbeats.size(), kFrameHeartbeatsMax);
+  SLUICE_ASSERT_LE(batch.responses.size(), kFrameHeartbeatsMax);
   flatbuffers::FlatBufferBuilder b(1024);
   std::vector<flatbuffers::Offset<fb::RaftMessage>> messages;
   messages.reserve(batch.messages.size());
@@ -185,7 +190,9 @@ std::vector<Bytes> encode_frames(raft::NodeId from, raft::NodeId to, const std::
     if (coalescible(m)) continue;
     size_t bytes = kMessageBytesEstimate;
     for (const raft::Entry& entry : m.entries) bytes += raft::entry_bytes(entry) + 32;
-    if (!batch.messages.empty() && batch_bytes + bytes > frame_bytes_target) emit();
+    // Split above the target, and before the decoder's message bound (small messages under a
+    // large target could otherwise exceed it).
+    if (!batch.messages.empty() && (batch_bytes + bytes > frame_bytes_target || batch.messages.size() == kFrameMessagesMax)) emit();
     batch.messages.push_back(&gm);
     batch_bytes += bytes;
   }

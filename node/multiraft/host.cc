@@ -3,15 +3,42 @@
 #include <string>
 #include <utility>
 
+#include "node/base/coverage.h"
+
 namespace sluice::multiraft {
 
 namespace rt = sluice::runtime;
+using namespace std::chrono_literals;
 
 RaftHost::RaftHost(rt::Runtime& runtime, RaftHostConfig config)
     : runtime_(runtime),
       config_(std::move(config)),
       transport_(runtime, config_.transport),
-      proposals_(runtime.scheduler(), config_.proposals_queued_max) {}
+      proposals_(runtime.scheduler(), config_.proposals_queued_max) {
+  buggify_limits();
+}
+
+// BUGGIFY: now and then a node runs with tiny limits (FoundationDB's randomized knobs), each
+// opening a path the defaults almost never reach under test.
+void RaftHost::buggify_limits() {
+  // Proposals and reads time out (expire_proposals, expire_reads) while their entry may still
+  // commit or their round still complete: the caller sees `timeout` for a write that happens.
+  if (SLUICE_BUGGIFY(runtime_)) config_.proposal_timeout = 30ms;
+  if (SLUICE_BUGGIFY(runtime_)) config_.read_timeout = 30ms;
+  // A round steps only a few inbound messages before it processes Readies: votes and appends are
+  // answered from a core that has not seen the rest of what arrived.
+  if (SLUICE_BUGGIFY(runtime_)) config_.inbound_steps_per_round_max = 2;
+  // Proposals and reads are refused with queue_full.
+  if (SLUICE_BUGGIFY(runtime_)) config_.proposals_pending_max = 2;
+  if (SLUICE_BUGGIFY(runtime_)) config_.reads_pending_max = 1;
+}
+
+// BUGGIFY: a pause of up to `max` where the host would go straight on (a slow disk, a descheduled
+// process), so that a crash can land in the window it stands in.
+rt::Status RaftHost::buggify_pause(rt::Duration max) {
+  if (!SLUICE_BUGGIFY(runtime_)) return rt::Status();
+  return runtime_.sleep_for(rt::Duration(1 + static_cast<int64_t>(runtime_.random_below(static_cast<uint64_t>(max.count())))));
+}
 
 rt::Status RaftHost::start() {
   SLUICE_TRY(transport_.start());
@@ -24,6 +51,7 @@ HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::
   if (config.id != config_.transport.self) return HostStatus(HostErrc::invalid_argument, "config.id is not this node");
   if (groups_.count(id) > 0) return HostStatus(HostErrc::group_exists, "group " + std::to_string(id));
   if (groups_.size() >= config_.groups_max) return HostStatus(HostErrc::queue_full, "groups_max reached");
+  if (config_.observer != nullptr) config_.observer->started(id, *storage);
   auto node = raft::RawNode::create(config, *storage, Prng(runtime_.random()));
   if (!node.ok()) return HostStatus(HostErrc::storage_error, node.status().to_string());
   Group& group = groups_[id];
@@ -81,7 +109,11 @@ void RaftHost::run() {
       expire_reads();
       next_tick += config_.tick_interval;
       // A starved node skips ticks instead of firing a burst of them.
-      if (next_tick <= runtime_.now()) next_tick = runtime_.now() + config_.tick_interval;
+      if (next_tick <= runtime_.now()) {
+        SLUICE_COVER("multiraft.host.ticks_skipped");
+        ++stats_.ticks_skipped;
+        next_tick = runtime_.now() + config_.tick_interval;
+      }
     }
     process_readies();
   }
@@ -91,6 +123,7 @@ void RaftHost::step_inbound() {
   for (size_t i = 0; i < config_.inbound_steps_per_round_max; ++i) {
     std::optional<GroupMessage> message = transport_.inbound().try_receive();
     if (!message) return;
+    if (i + 1 == config_.inbound_steps_per_round_max) SLUICE_COVER("multiraft.host.inbound_round_full");
     auto it = groups_.find(message->group);
     if (it == groups_.end() || it->second.failed) {
       if (message->group != 0) ++stats_.unknown_group_messages;
@@ -113,13 +146,14 @@ void RaftHost::take_proposals() {
         (void)it->second.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
         break;
       case Queued::Kind::propose: propose_now(it->second, *queued); break;
-      case Queued::Kind::read: read_now(it->second, *queued); break;
+      case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
     }
   }
 }
 
 void RaftHost::propose_now(Group& group, Queued& queued) {
   if (proposals_pending_ >= config_.proposals_pending_max) {
+    SLUICE_COVER("multiraft.host.proposals_full");
     queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
     return;
   }
@@ -136,8 +170,9 @@ void RaftHost::propose_now(Group& group, Queued& queued) {
   ++proposals_pending_;
 }
 
-void RaftHost::read_now(Group& group, Queued& queued) {
+void RaftHost::read_now(GroupId id, Group& group, Queued& queued) {
   if (reads_pending_ >= config_.reads_pending_max) {
+    SLUICE_COVER("multiraft.host.reads_full");
     ++stats_.reads_failed;
     queued.reply.send(HostStatus(HostErrc::queue_full, "reads_pending_max reached"));
     return;
@@ -150,6 +185,7 @@ void RaftHost::read_now(Group& group, Queued& queued) {
     queued.reply.send(HostStatus(code, status.to_string()));
     return;
   }
+  if (config_.observer != nullptr) config_.observer->read_requested(id, context);
   group.reads.emplace(context, Read{runtime_.now() + config_.read_timeout, std::move(queued.reply)});
   ++reads_pending_;
 }
@@ -165,13 +201,18 @@ void RaftHost::tick_all() {
 void RaftHost::process_readies() {
   std::vector<std::pair<GroupId, raft::Ready>> readies;
   for (auto& [id, group] : groups_) {
-    if (!group.failed && group.node->has_ready()) readies.emplace_back(id, group.node->ready());
+    if (group.failed || !group.node->has_ready()) continue;
+    if (config_.observer != nullptr) config_.observer->observe(id, group.node->raft());
+    readies.emplace_back(id, group.node->ready());
   }
   if (readies.empty()) return;
   ++stats_.rounds;
   stats_.readies += readies.size();
-  // Groups persist concurrently: each waits its own sync, the round waits the slowest.
   std::vector<char> durable(readies.size(), 1);
+  // Planted bug (tests only): the messages leave before the state they depend on is durable.
+  const bool send_first = config_.planted_bug == PlantedBug::raft_send_before_persist;
+  if (send_first) send_all(readies, durable);
+  // Groups persist concurrently: each waits its own sync, the round waits the slowest.
   rt::WaitGroup persisted(runtime_.scheduler());
   for (size_t i = 0; i < readies.size(); ++i) {
     if (!readies[i].second.must_sync()) continue;
@@ -182,17 +223,29 @@ void RaftHost::process_readies() {
     });
   }
   if (!persisted.wait().ok()) return;  // cancelled: the node stops
-  for (size_t i = 0; i < readies.size(); ++i) {
-    if (!durable[i]) continue;
-    for (raft::Message& message : readies[i].second.messages) transport_.send(readies[i].first, std::move(message));
-  }
-  transport_.flush();
+  // BUGGIFY: the Readies are durable and their messages not sent yet. A crash here must cost
+  // nothing; with a sync that did not happen (raft_skip_sync) it loses what peers hear next.
+  if (!buggify_pause(20ms).ok()) return;
+  if (!send_first) send_all(readies, durable);
   for (size_t i = 0; i < readies.size(); ++i) {
     if (!durable[i]) continue;
     Group& group = groups_.at(readies[i].first);
     apply(readies[i].first, group, readies[i].second);
     group.node->advance();
+    SLUICE_ASSERT_EQ(group.applied, group.node->raft().log().applied());
   }
+  check_counters();
+}
+
+void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable) {
+  for (size_t i = 0; i < readies.size(); ++i) {
+    std::vector<raft::Message>& messages = readies[i].second.messages;
+    if (!durable[i] || messages.empty()) continue;
+    if (config_.observer != nullptr) config_.observer->sent(readies[i].first, messages);
+    for (raft::Message& message : messages) transport_.send(readies[i].first, std::move(message));
+    messages.clear();
+  }
+  transport_.flush();
 }
 
 // False when storage failed: the group stops for good (its Ready can be neither completed nor
@@ -200,38 +253,64 @@ void RaftHost::process_readies() {
 bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
   if (!ready.must_sync()) return true;
   raft::Status status;
-  if (ready.log_start_jump) status = group.storage->reset_to(*ready.log_start_jump);
+  if (ready.log_start_jump) {
+    SLUICE_COVER("multiraft.host.log_start_jump");
+    status = group.storage->reset_to(*ready.log_start_jump);
+  }
   if (status.ok() && !ready.entries.empty()) status = group.storage->append(ready.entries);
   if (status.ok() && (ready.hard_state || ready.conf_state)) group.storage->save_state(ready.hard_state, ready.conf_state);
-  if (status.ok()) status = group.storage->sync();
+  // BUGGIFY: written, not synced. A crash here loses what the disk had not made durable yet, and
+  // nothing of this Ready may have left the node.
+  if (status.ok() && !buggify_pause(10ms).ok()) return false;  // cancelled: the node stops
+  // Planted bug (tests only): the writes count as durable without a sync.
+  if (status.ok() && config_.planted_bug != PlantedBug::raft_skip_sync) status = group.storage->sync();
   ++stats_.syncs;
-  if (status.ok()) return true;
+  if (status.ok()) {
+    // What the core will take as stable must be what storage holds.
+    if (!ready.entries.empty()) SLUICE_ASSERT_EQ(group.storage->last_index(), ready.entries.back().index);
+    if (ready.log_start_jump && ready.entries.empty()) SLUICE_ASSERT_EQ(group.storage->last_index(), ready.log_start_jump->index);
+    if (ready.hard_state) SLUICE_ASSERT_EQ(group.storage->initial_state().hard_state.term, ready.hard_state->term);
+    if (config_.observer != nullptr) config_.observer->persisted(id, ready);
+    return true;
+  }
+  SLUICE_COVER("multiraft.host.group_failed");
   group.failed = true;
   ++stats_.groups_failed;
-  fail_pending(group, HostErrc::group_failed, "group " + std::to_string(id) + ": " + status.to_string());
+  const std::string why = "group " + std::to_string(id) + ": " + status.to_string();
+  fail_pending(group, HostErrc::group_failed, why);
+  if (config_.observer != nullptr) config_.observer->group_failed(id, why);
   return false;
 }
 
 void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
+  // A log-start jump moves the core's applied index to the jump point (it holds nothing before).
+  if (ready.log_start_jump) group.applied = std::max(group.applied, ready.log_start_jump->index);
+  if (config_.observer != nullptr && !ready.committed_entries.empty()) config_.observer->applied(id, ready.committed_entries);
   for (const raft::Entry& entry : ready.committed_entries) {
+    SLUICE_ASSERT_EQ(entry.index, group.applied + 1);
     if (group.apply) group.apply(id, entry);
     complete(id, group, entry);
     group.applied = entry.index;
   }
-  answer_reads(group, ready.read_states);
-  serve_applied_reads(group);
+  answer_reads(id, group, ready.read_states);
+  serve_applied_reads(id, group);
   note_role(id, group);
 }
 
 // A confirmed read waits until its index is applied here; a dropped one (leadership lost before
 // the round completed) fails so that the caller retries on the new leader.
-void RaftHost::answer_reads(Group& group, const std::vector<raft::ReadState>& read_states) {
+void RaftHost::answer_reads(GroupId id, Group& group, const std::vector<raft::ReadState>& read_states) {
   for (const raft::ReadState& state : read_states) {
+    if (config_.observer != nullptr) config_.observer->read_answered(id, state);
     auto it = group.reads.find(state.context);
-    if (it == group.reads.end()) continue;  // expired meanwhile
+    if (it == group.reads.end()) {
+      SLUICE_COVER("multiraft.host.read_answered_after_expiry");
+      continue;
+    }
     Read read = std::move(it->second);
     group.reads.erase(it);
     if (state.dropped) {
+      SLUICE_COVER("multiraft.host.read_dropped");
       --reads_pending_;
       ++stats_.reads_failed;
       read.reply.send(HostStatus(HostErrc::leadership_lost, "leadership lost before the read was confirmed"));
@@ -241,12 +320,13 @@ void RaftHost::answer_reads(Group& group, const std::vector<raft::ReadState>& re
   }
 }
 
-void RaftHost::serve_applied_reads(Group& group) {
+void RaftHost::serve_applied_reads(GroupId id, Group& group) {
   while (!group.reads_confirmed.empty() && group.reads_confirmed.begin()->first <= group.applied) {
     auto [index, read] = std::move(*group.reads_confirmed.begin());
     group.reads_confirmed.erase(group.reads_confirmed.begin());
     --reads_pending_;
     ++stats_.reads_served;
+    if (config_.observer != nullptr) config_.observer->read_served(id, index);
     read.reply.send(index);
   }
 }
@@ -274,6 +354,7 @@ void RaftHost::complete(GroupId id, Group& group, const raft::Entry& entry) {
       ++stats_.proposals_committed;
       proposal.reply.send(entry.index);
     } else {
+      SLUICE_COVER("multiraft.host.proposal_replaced");
       ++stats_.proposals_failed;
       proposal.reply.send(HostStatus(HostErrc::leadership_lost, "entry " + std::to_string(proposal.index) + " was replaced"));
     }
@@ -307,6 +388,7 @@ void RaftHost::expire_reads() {
         ++it;
         continue;
       }
+      SLUICE_COVER("multiraft.host.read_timeout");
       ++stats_.reads_failed;
       --reads_pending_;
       it->second.reply.send(HostStatus(HostErrc::timeout, "read not confirmed and applied within read_timeout"));
@@ -324,12 +406,27 @@ void RaftHost::expire_proposals() {
   const rt::Instant now = runtime_.now();
   for (auto& [id, group] : groups_) {
     while (!group.pending.empty() && group.pending.front().deadline <= now) {
+      SLUICE_COVER("multiraft.host.proposal_timeout");
       ++stats_.proposals_failed;
       group.pending.front().reply.send(HostStatus(HostErrc::timeout, "not committed within proposal_timeout"));
       group.pending.pop_front();
       --proposals_pending_;
     }
   }
+}
+
+// The pending counts are kept beside the per-group queues they count (so that a full host
+// refuses work in O(1)): they must agree. A scan of every group, hence simulation-only.
+void RaftHost::check_counters() const {
+  if (!coverage::expensive_assertions()) return;
+  size_t proposals = 0;
+  size_t reads = 0;
+  for (const auto& [id, group] : groups_) {
+    proposals += group.pending.size();
+    reads += group.reads.size() + group.reads_confirmed.size();
+  }
+  SLUICE_ASSERT_EQ(proposals, proposals_pending_);
+  SLUICE_ASSERT_EQ(reads, reads_pending_);
 }
 
 }  // namespace sluice::multiraft

@@ -18,7 +18,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "node/base/planted_bug.h"
 #include "node/multiraft/group_storage.h"
 #include "node/multiraft/transport.h"
 #include "node/raft/raw_node.h"
@@ -33,6 +37,31 @@ using ApplyFn = std::function<void(GroupId group, const raft::Entry& entry)>;
 // Called on the host fiber when a group's role, leader or term changes.
 using RoleFn = std::function<void(GroupId group, raft::Role role, raft::NodeId leader, raft::Term term)>;
 
+// What the host does with each group, for a checker (the simulator's Raft safety checker,
+// sim/checkers/raft_safety.h, says what each call means to it). Every call comes from the host
+// fiber (persisted: from the group's persist fiber), in the order the host acts, and refers to
+// this node. The host makes no call when no observer is set.
+class HostObserver {
+ public:
+  virtual ~HostObserver() = default;
+  // The group's replica (re)starts from `storage`, before its core is built.
+  virtual void started(GroupId group, raft::RaftLogStorage& storage) = 0;
+  // The core right before the host takes its Ready (role, term, commit, membership, unstable tail).
+  virtual void observe(GroupId group, const raft::Raft& core) = 0;
+  // The Ready's log-start jump, entries, hard state and membership are durable: its sync returned.
+  virtual void persisted(GroupId group, const raft::Ready& ready) = 0;
+  // The messages leave the node now.
+  virtual void sent(GroupId group, std::span<const raft::Message> messages) = 0;
+  // Committed entries handed to the group's ApplyFn, in order.
+  virtual void applied(GroupId group, std::span<const raft::Entry> entries) = 0;
+  // A read barrier got core context `context` / its confirmation (or drop) / was answered at `index`.
+  virtual void read_requested(GroupId group, uint64_t context) = 0;
+  virtual void read_answered(GroupId group, const raft::ReadState& read) = 0;
+  virtual void read_served(GroupId group, raft::Index index) = 0;
+  // The group's storage failed: it stopped for good on this node (until the node restarts).
+  virtual void group_failed(GroupId group, const std::string& why) = 0;
+};
+
 struct RaftHostConfig {
   TransportConfig transport;
   runtime::Duration tick_interval = std::chrono::milliseconds(10);
@@ -43,6 +72,10 @@ struct RaftHostConfig {
   size_t reads_pending_max = 65536;      // read barriers waiting for confirmation or apply, across groups
   runtime::Duration read_timeout = std::chrono::seconds(5);
   size_t inbound_steps_per_round_max = 65536;  // then Readies are processed before stepping on
+  // Not owned; must outlive the host. Null: nothing is reported (production).
+  HostObserver* observer = nullptr;
+  // Test-only (node/base/planted_bug.h): raft_send_before_persist, raft_skip_sync.
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 struct HostStats {
@@ -58,6 +91,7 @@ struct HostStats {
   uint64_t reads_served = 0;
   uint64_t reads_failed = 0;
   uint64_t groups_failed = 0;   // storage failed: the group stopped
+  uint64_t ticks_skipped = 0;   // the host fiber was starved past a whole tick interval
 };
 
 class RaftHost {
@@ -129,9 +163,9 @@ class RaftHost {
   void step_inbound();
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
-  void read_now(Group& group, Queued& queued);
-  void answer_reads(Group& group, const std::vector<raft::ReadState>& read_states);
-  void serve_applied_reads(Group& group);
+  void read_now(GroupId id, Group& group, Queued& queued);
+  void answer_reads(GroupId id, Group& group, const std::vector<raft::ReadState>& read_states);
+  void serve_applied_reads(GroupId id, Group& group);
   void tick_all();
   void process_readies();
   bool persist(GroupId id, Group& group, const raft::Ready& ready);
@@ -141,6 +175,10 @@ class RaftHost {
   void fail_pending(Group& group, HostErrc code, const std::string& why);
   void expire_proposals();
   void expire_reads();
+  void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);
+  runtime::Status buggify_pause(runtime::Duration max);
+  void buggify_limits();
+  void check_counters() const;
 
   runtime::Runtime& runtime_;
   RaftHostConfig config_;

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "node/base/coverage.h"
+
 namespace sluice::multiraft {
 
 namespace rt = sluice::runtime;
+using namespace std::chrono_literals;
 
 RaftTransport::RaftTransport(rt::Runtime& runtime, TransportConfig config)
     : runtime_(runtime),
@@ -15,6 +18,8 @@ RaftTransport::RaftTransport(rt::Runtime& runtime, TransportConfig config)
   for (const auto& [id, address] : config_.peers) {
     if (id != config_.self) peers_.emplace(id, std::make_unique<Peer>(runtime.scheduler(), address));
   }
+  // BUGGIFY: tiny queues now and then, so that overflow drops (which Raft must tolerate) happen.
+  if (SLUICE_BUGGIFY(runtime_)) config_.peer_queue_messages_max = 4;
 }
 
 rt::Status RaftTransport::start() {
@@ -33,6 +38,7 @@ void RaftTransport::send(GroupId group, raft::Message message) {
   }
   Peer& peer = *it->second;
   if (peer.queue.size() >= config_.peer_queue_messages_max) {
+    SLUICE_COVER("multiraft.transport.peer_queue_full");
     ++peer.stats.messages_dropped;
     return;
   }
@@ -63,6 +69,12 @@ void RaftTransport::run_writer(raft::NodeId id, Peer& peer) {
       continue;
     }
     if (peer.queue.empty() && !peer.doorbell.receive().ok()) return;
+    // BUGGIFY: a late flush. What is queued meanwhile joins the batch, and this peer hears later
+    // than the others (a vote or an append overtaken by the next round's messages).
+    if (SLUICE_BUGGIFY(runtime_)) {
+      SLUICE_COVER("multiraft.transport.flush_delayed");
+      if (!runtime_.sleep_for(rt::Duration(1 + static_cast<int64_t>(runtime_.random_below(static_cast<uint64_t>(rt::to_ns(rt::Duration(20ms))))))).ok()) return;
+    }
     (void)peer.doorbell.try_receive();  // this pass sends everything queued so far
     if (!peer.queue.empty()) write_batch(id, peer, std::exchange(peer.queue, {}));
   }
@@ -72,6 +84,7 @@ rt::Status RaftTransport::ensure_connected(Peer& peer) {
   if (peer.stream) return rt::Status();
   auto stream = runtime_.connect(peer.address, config_.connect_timeout);
   if (!stream.ok()) {
+    SLUICE_COVER("multiraft.transport.connect_failed");
     ++peer.stats.connect_failures;
     peer.backoff = std::clamp(peer.backoff * 2, config_.reconnect_backoff_min, config_.reconnect_backoff_max);
     peer.next_connect_at = runtime_.now() + peer.backoff;
@@ -92,6 +105,7 @@ void RaftTransport::watch_stream(Peer& peer, std::shared_ptr<rt::Stream> stream)
   std::byte byte[1];
   if (stream->read_exact(byte).code() == rt::Errc::cancelled) return;  // the node stops
   if (peer.stream != stream) return;  // the writer replaced it already
+  SLUICE_COVER("multiraft.transport.reconnect_on_peer_close");
   stream->close();
   peer.stream.reset();
   (void)peer.doorbell.try_send(true);  // the writer reconnects
@@ -101,10 +115,16 @@ void RaftTransport::watch_stream(Peer& peer, std::shared_ptr<rt::Stream> stream)
 // peer restarted since we last wrote; followers write to each other only during elections), and
 // one reconnect keeps the batch — often a vote request — from being lost to a long-dead stream.
 rt::Status RaftTransport::write_frame(Peer& peer, const Bytes& frame, bool& reconnected) {
+  // Frames the peer would refuse would close the connection again and again: never send one.
+  SLUICE_ASSERT_LE(frame.size(), kFrameHeaderBytes + config_.frame_bytes_max);
+  // BUGGIFY: the connection dies just before a write (a reset the watcher has not seen yet): the
+  // write fails and is retried once on a fresh connection.
+  if (peer.stream && SLUICE_BUGGIFY(runtime_)) peer.stream->close();
   while (true) {
     rt::Status written(rt::Errc::closed, "no connection");
     if (std::shared_ptr<rt::Stream> stream = peer.stream) written = stream->write(frame, runtime_.now() + config_.write_timeout);
     if (written.ok()) return written;
+    SLUICE_COVER(reconnected ? "multiraft.transport.write_failed_twice" : "multiraft.transport.write_retried");
     ++peer.stats.write_failures;
     if (peer.stream) peer.stream->close();
     peer.stream.reset();
@@ -115,11 +135,22 @@ rt::Status RaftTransport::write_frame(Peer& peer, const Bytes& frame, bool& reco
 }
 
 void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMessage> batch) {
+  // BUGGIFY: an early split, one message per frame: the peer reads a batch in many frames, and a
+  // failure in the middle loses only the rest of it.
+  const size_t target = SLUICE_BUGGIFY(runtime_) ? 1 : config_.frame_bytes_target;
   std::vector<FrameCounts> counts;
-  std::vector<Bytes> frames = encode_frames(config_.self, id, batch, config_.frame_bytes_target, &counts);
+  std::vector<Bytes> frames = encode_frames(config_.self, id, batch, target, &counts);
+  if (frames.size() > 1) SLUICE_COVER("multiraft.transport.frame_split");
+  // Every message queued is in exactly one frame (the counts are what the stats say was sent).
+  if (coverage::expensive_assertions()) {
+    size_t counted = 0;
+    for (const FrameCounts& c : counts) counted += c.messages + c.heartbeats + c.heartbeat_responses;
+    SLUICE_ASSERT_EQ(counted, batch.size());
+  }
   bool reconnected = false;
   for (size_t i = 0; i < frames.size(); ++i) {
     if (!write_frame(peer, frames[i], reconnected).ok()) {
+      if (i > 0) SLUICE_COVER("multiraft.transport.batch_cut_after_frames");
       for (size_t j = i; j < frames.size(); ++j) {
         peer.stats.messages_dropped += counts[j].messages + counts[j].heartbeats + counts[j].heartbeat_responses;
       }
@@ -152,13 +183,19 @@ void RaftTransport::run_reader(rt::Stream& stream) {
     HostResult<DecodedFrame> frame = HostStatus(HostErrc::malformed, status.to_string());
     if (status.ok()) frame = decode_frame(payload, config_.self);
     if (!frame.ok()) {
-      if (status.ok() || status.code() == rt::Errc::invalid_argument) ++stats_.frames_malformed;
+      if (status.ok() || status.code() == rt::Errc::invalid_argument) {
+        SLUICE_COVER("multiraft.transport.frame_malformed");
+        ++stats_.frames_malformed;
+      }
       stream.close();
       return;
     }
     ++stats_.frames_received;
     for (GroupMessage& message : frame->messages) {
-      if (!inbound_.try_send(std::move(message)).ok()) ++stats_.inbound_dropped;
+      if (!inbound_.try_send(std::move(message)).ok()) {
+        SLUICE_COVER("multiraft.transport.inbound_full");
+        ++stats_.inbound_dropped;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "node/base/coverage.h"
 #include "node/log/crc32c.h"
 #include "node/log/endian.h"
 #include "node/log/segment_io.h"
@@ -159,7 +160,10 @@ Status LogRaftStorage::recover() {
   const std::string temp = join(dir_, kStateTempFile);
   runtime::Result<bool> temp_exists = fs_.exists(temp);
   SLUICE_TRY(from_runtime(temp_exists.status(), temp));
-  if (*temp_exists) SLUICE_TRY(from_runtime(fs_.remove(temp), "remove " + temp));
+  if (*temp_exists) {
+    SLUICE_COVER("partition.raft_storage.state_write_interrupted");
+    SLUICE_TRY(from_runtime(fs_.remove(temp), "remove " + temp));
+  }
 
   const std::string path = join(dir_, kStateFile);
   runtime::Result<bool> exists = fs_.exists(path);
@@ -193,8 +197,11 @@ Status LogRaftStorage::recover() {
     return damaged("log " + log_dir + " holds offsets [" + std::to_string(log_->start_offset()) + ", " +
                    std::to_string(log_->end_offset()) + "), the state file starts at " + std::to_string(durable_.start_offset));
   }
+  if (log_->start_offset() < durable_.start_offset) SLUICE_COVER("partition.raft_storage.retention_cut_finished");
   SLUICE_TRY(from_log(log_->truncate_prefix(durable_.start_offset), "finishing an interrupted retention cut"));
-  return scan_batch_offsets();
+  SLUICE_TRY(scan_batch_offsets());
+  check_offsets();
+  return Status();
 }
 
 Status LogRaftStorage::create_fresh() {
@@ -215,6 +222,7 @@ Status LogRaftStorage::remove_stale_generations(std::optional<uint64_t> keep) {
   SLUICE_TRY(from_runtime(names.status(), "list " + dir_));
   for (const std::string& name : *names) {
     if (!name.starts_with(kLogDirPrefix) || (keep && name == log_dir_name(*keep))) continue;
+    SLUICE_COVER("partition.raft_storage.stale_generation_removed");
     SLUICE_TRY(remove_log_dir(name));
   }
   return Status();
@@ -276,6 +284,8 @@ Status LogRaftStorage::write_state(const PersistedRaftState& state) {
     SLUICE_TRY(from_runtime((*file)->write_at(0, bytes), temp));
     SLUICE_TRY(from_runtime((*file)->sync(), temp));
   }
+  // BUGGIFY: the new state is durable under its temporary name only; a crash keeps the old file.
+  SLUICE_TRY(buggify_pause());
   SLUICE_TRY(from_runtime(fs_.rename(temp, join(dir_, kStateFile)), "rename " + temp));
   return from_runtime(fs_.sync_dir(dir_), "sync_dir " + dir_);
 }
@@ -348,6 +358,7 @@ raft::Result<uint64_t> LogRaftStorage::offset_of(Index index) const {
 // --- writes --------------------------------------------------------------------------------------
 
 Status LogRaftStorage::apply_log_start_jump(const raft::LogStartJump& jump, std::optional<uint64_t> start_offset) {
+  SLUICE_COVER("partition.raft_storage.log_start_jump");
   // The new log is built beside the current one; sync() switches to it by writing the state file.
   const uint64_t generation = std::max(durable_.generation, pending_.generation) + 1;
   const std::string name = log_dir_name(generation);
@@ -376,6 +387,8 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     if (entries[i].index != first + i) return Status(Errc::invalid_argument, "append with non-consecutive indexes");
   }
   if (first <= last_index()) {
+    // A follower's conflicting suffix (entries of a deposed leader) gives way to the new leader's.
+    SLUICE_COVER("partition.raft_storage.suffix_replaced");
     const size_t keep = first - pending_.base_index - 1;
     SLUICE_TRY(from_log(log_->truncate_suffix(batch_offsets_[keep]), "replacing the suffix from " + std::to_string(first)));
     batch_offsets_.resize(keep);
@@ -387,13 +400,18 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     if (!batch.ok()) return from_log(batch.status(), "encode entry " + std::to_string(entry.index));
     log::Result<log::AppendResult> appended = log_->append(*batch);
     if (!appended.ok()) return from_log(appended.status(), "append entry " + std::to_string(entry.index));
+    // Offsets strictly ascend: index_before_offset's binary search and the Raft indexes rely on it.
+    if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), appended->base_offset);
     batch_offsets_.push_back(appended->base_offset);
   }
+  SLUICE_ASSERT_EQ(last_index(), entries.back().index);
   return Status();
 }
 
 void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state,
                                 const std::optional<raft::ConfState>& conf_state) {
+  // A term never goes back; the state written last is the one a restart finds.
+  if (hard_state) SLUICE_ASSERT_GE(hard_state->term, pending_.hard_state.term);
   if (hard_state) pending_.hard_state = *hard_state;
   if (conf_state) pending_.conf_state = *conf_state;
 }
@@ -401,7 +419,15 @@ void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state
 Status LogRaftStorage::sync() {
   // Entries first: a state file naming a commit index must never precede the entries it covers.
   SLUICE_TRY(from_log(log_->sync(), "sync " + log_->dir()));
+  SLUICE_ASSERT_EQ(log_->durable_end_offset(), log_->end_offset());
+  if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), log_->end_offset());
   if (pending_ == durable_) return Status();
+  // BUGGIFY: the entries are durable, the state naming them (commit, vote, a new log generation)
+  // is not: a restart finds the new entries with the old state.
+  SLUICE_TRY(buggify_pause());
+  // The pending state only moves forward from the durable one.
+  SLUICE_ASSERT_GE(pending_.generation, durable_.generation);
+  SLUICE_ASSERT_GE(pending_.hard_state.term, durable_.hard_state.term);
   SLUICE_TRY(write_state(pending_));
   const uint64_t old_generation = durable_.generation;
   durable_ = pending_;
@@ -433,6 +459,29 @@ Status LogRaftStorage::truncate_prefix_to(Index index) {
   pending_.base_term = base_term;
   pending_.start_offset = start;
   return from_log(log_->truncate_prefix(start), "retention cut at " + std::to_string(start));
+}
+
+// BUGGIFY: a pause inside a durability window of the storage (a slow disk), so that a crash can
+// land in it. Needs options.log.buggify_runtime (the node's runtime; null outside simulations).
+Status LogRaftStorage::buggify_pause() {
+  runtime::Runtime* runtime = options_.log.buggify_runtime;
+  if (runtime == nullptr || !SLUICE_BUGGIFY(*runtime)) return Status();
+  SLUICE_COVER("partition.raft_storage.paused");
+  return from_runtime(runtime->sleep_for(std::chrono::milliseconds(1 + static_cast<int64_t>(runtime->random_below(5)))),
+                      "pause");
+}
+
+// The offset map and the log agree: one batch of one record per entry, offsets strictly
+// ascending from the log's start to its end. A scan of the whole map, hence simulation-only.
+void LogRaftStorage::check_offsets() const {
+  if (!coverage::expensive_assertions()) return;
+  if (batch_offsets_.empty()) {
+    SLUICE_ASSERT_EQ(log_->start_offset(), log_->end_offset());
+    return;
+  }
+  SLUICE_ASSERT_EQ(batch_offsets_.front(), log_->start_offset());
+  for (size_t i = 1; i < batch_offsets_.size(); ++i) SLUICE_ASSERT_LT(batch_offsets_[i - 1], batch_offsets_[i]);
+  SLUICE_ASSERT_LT(batch_offsets_.back(), log_->end_offset());
 }
 
 }  // namespace sluice::partition

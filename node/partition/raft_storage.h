@@ -107,6 +107,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset);
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
+  raft::Status buggify_pause();
+  void check_offsets() const;
 
   runtime::Filesystem& fs_;
   std::string dir_;

@@ -36,6 +36,7 @@ rt::Status Node::start() {
   }
   if (config_.raft) {
     config_.raft->transport.self = identity_.node_id;
+    config_.raft->planted_bug = config_.planted_bug;
     raft_ = std::make_unique<multiraft::RaftHost>(runtime_, *config_.raft);
     if (rt::Status status = raft_->start(); !status.ok()) return rt::Status(status.code(), "raft: " + status.message());
   }

@@ -47,6 +47,9 @@ class Workload {
     (void)node;
     return nullptr;
   }
+  // An incarnation of `node` ended (a crash, a failed start, the end of the run): its fibers are
+  // unwound and its unsynced writes about to be lost. Called before its agents and Node go.
+  virtual void node_crashed(NodeIndex node) { (void)node; }
   // "" while every check holds; otherwise the first failure.
   virtual std::string failure() const = 0;
   // A bit flip was injected on `node`'s disk (lets durability checks tell injected corruption
