@@ -1,6 +1,7 @@
 // Timers, pre-vote and elections, check-quorum, leader transfer.
 #include <set>
 
+#include "node/base/coverage.h"
 #include "node/base/hash.h"
 #include "node/raft/quorum.h"
 #include "node/raft/raft.h"
@@ -122,6 +123,7 @@ Status Raft::campaign() {
 void Raft::hup(CampaignKind kind) {
   if (role_ == Role::leader || !promotable()) return;
   if (has_unapplied_conf_change()) {
+    SLUICE_COVER("raft.campaign_waits_for_apply");
     emit(EventKind::campaign_deferred, "committed conf change not applied yet");
     campaign_after_apply_ = kind;
     return;
@@ -193,6 +195,7 @@ void Raft::send_vote_request(NodeId to, MessageType type, Term term, bool transf
 // the request would make it wait a whole election timeout for a voter that says yes a tick later.
 void Raft::answer_deferred_pre_votes() {
   if (pre_votes_deferred_.empty() || in_lease()) return;
+  SLUICE_COVER("raft.pre_votes_answered_after_lease");
   std::map<NodeId, Message> deferred = std::exchange(pre_votes_deferred_, {});
   // A stale answer is harmless: a pre-candidate counts only responses for its current round.
   for (const auto& [from, request] : deferred) step(request);

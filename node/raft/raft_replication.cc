@@ -2,6 +2,7 @@
 // and heartbeats, and the log-start jump for followers behind the leader's log start.
 #include <algorithm>
 
+#include "node/base/coverage.h"
 #include "node/raft/quorum.h"
 #include "node/raft/raft.h"
 
@@ -185,6 +186,7 @@ void Raft::handle_log_start_jump(const Message& m) {
     log_.commit_to(m.index);
     response.index = m.index;
   } else {
+    SLUICE_COVER("raft.log_start_jump_applied");
     log_.restore(LogStartJump{m.index, m.log_term});
     switch_to_conf(m.conf_state);
     emit(EventKind::log_start_jump_applied, "log restarts after " + std::to_string(m.index));
@@ -198,7 +200,10 @@ void Raft::handle_append_response(const Message& m, Progress& progress) {
   if (m.reject) {
     Index hint = m.reject_hint_index;
     // The follower's hint term tells us where our own log can first match it.
-    if (m.reject_hint_term > 0) hint = log_.find_conflict_by_term(m.reject_hint_index, m.reject_hint_term).first;
+    if (m.reject_hint_term > 0) {
+      SLUICE_COVER("raft.append_rejected_with_term_hint");
+      hint = log_.find_conflict_by_term(m.reject_hint_index, m.reject_hint_term).first;
+    }
     if (progress.maybe_decrease_to(m.index, hint)) {
       if (progress.state == ProgressState::replicate) progress.become_probe();
       maybe_send_append(m.from, true);
