@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "node/base/coverage.h"
 #include "node/base/hash.h"
 
 namespace sluice::server {
@@ -105,7 +106,14 @@ rt::Result<Identity> load_or_create_identity(rt::Filesystem& fs, Identity wanted
   if (none) {  // a new data directory
     Identity created = wanted;
     if (created.node_id == kNoNode) created.node_id = random_node_id == kNoNode ? 1 : random_node_id;
-    for (std::string_view name : kIdentityFiles) SLUICE_TRY(write_copy(fs, name, created));
+    SLUICE_TRY(write_copy(fs, kIdentityFiles[0], created));
+    if (rt::Status second = write_copy(fs, kIdentityFiles[1], created); !second.ok()) {
+      // Roll the creation back: a directory left with one copy for the time until the next start
+      // would have no second copy to repair a damaged first one from. Removed, it is new again.
+      SLUICE_COVER("server.identity_creation_rolled_back");
+      if (fs.remove(kIdentityFiles[0]).ok()) (void)fs.sync_dir("");
+      return second;
+    }
     return created;
   }
   if (!copies[0].ok() && !copies[1].ok()) {

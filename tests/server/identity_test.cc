@@ -72,6 +72,19 @@ TEST(Identity, OneDamagedCopyIsRepairedFromTheOther) {
   }
 }
 
+TEST(Identity, ACreationThatFailsHalfwayIsRolledBack) {
+  DiskRig rig;
+  ASSERT_TRUE(rig.fs->create_dirs(std::string(kIdentityFiles[1]) + ".tmp").ok());  // the second copy cannot be written
+  EXPECT_FALSE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
+  auto first = rig.fs->exists(kIdentityFiles[0]);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(*first) << "a lone first copy would have nothing to be repaired from";
+  ASSERT_TRUE(rig.fs->remove(std::string(kIdentityFiles[1]) + ".tmp").ok());
+  auto created = load_or_create_identity(*rig.fs, Identity{5, 3}, 0);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  EXPECT_EQ(*created, (Identity{5, 3}));
+}
+
 TEST(Identity, RefusesTwoBadCopiesAndCopiesThatDisagree) {
   DiskRig rig;
   ASSERT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
