@@ -90,23 +90,21 @@ void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
 
 void FaultInjector::every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject) {
   if (rate_per_min <= 0) return;
-  process_streams_.push_back(std::make_unique<Prng>(world_.stream(kind)));
-  Prng* prng = process_streams_.back().get();
-  // Each firing schedules the next: a recursive closure through a shared function object.
-  auto fire = std::make_shared<std::function<void()>>();
-  *fire = [this, rate_per_min, kind, inject, prng, fire_ref = std::weak_ptr(fire)] {
-    const double mean_ns = 60.0 * kNsPerSecond / rate_per_min;
-    const int64_t fire_at =
-        world_.now_ns() + static_cast<int64_t>(random_exponential([prng] { return prng->next(); }, mean_ns)) + 1;
-    if (fire_at >= scenario_.faults_stop_ns) return;
-    auto self = fire_ref.lock();
-    at(fire_at, kind, [this, inject, prng, self] {
-      ++injected_;
-      inject(*prng);
-      (*self)();
-    });
-  };
-  (*fire)();
+  processes_.push_back(std::make_unique<Process>(Process{rate_per_min, kind, std::move(inject), world_.stream(kind)}));
+  schedule_next(*processes_.back());
+}
+
+// Each firing schedules the next, until faults stop.
+void FaultInjector::schedule_next(Process& process) {
+  const double mean_ns = 60.0 * kNsPerSecond / process.rate_per_min;
+  const int64_t fire_at =
+      world_.now_ns() + static_cast<int64_t>(random_exponential([&process] { return process.prng.next(); }, mean_ns)) + 1;
+  if (fire_at >= scenario_.faults_stop_ns) return;
+  at(fire_at, process.kind, [this, &process] {
+    ++injected_;
+    process.inject(process.prng);
+    schedule_next(process);
+  });
 }
 
 void FaultInjector::inject_crash(Prng& prng) {

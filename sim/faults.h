@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "node/base/random.h"
@@ -37,8 +38,16 @@ class FaultInjector {
   void at(int64_t at_ns, const char* kind, std::function<void()> action) {
     world_.schedule(at_ns, -1, kind, 0, std::move(action));
   }
-  // A Poisson process of `rate_per_min` that runs `inject(prng)` until faults stop.
+  // A Poisson process of `rate_per_min` that runs `inject(prng)` until faults stop, with the
+  // world's stream of its kind.
+  struct Process {
+    double rate_per_min = 0;
+    const char* kind = "";
+    std::function<void(Prng&)> inject;
+    Prng prng;
+  };
   void every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject);
+  void schedule_next(Process& process);
   void inject_crash(Prng& prng);
   void inject_partition(Prng& prng);
   void stop_faults();
@@ -48,7 +57,7 @@ class FaultInjector {
   NetworkConfig baseline_;
   std::function<void(NodeIndex)> on_bit_flip_;
   std::vector<Prng> event_streams_;  // one per explicit event
-  std::vector<std::unique_ptr<Prng>> process_streams_;  // one per random process
+  std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them
   uint64_t injected_ = 0;
 };
 

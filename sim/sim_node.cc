@@ -26,7 +26,7 @@ void SimNode::boot() {
 void SimNode::exit_and_restart(const runtime::Status& why) {
   World& world = runtime_.world();
   world.trace().record(world.now_ns(), runtime_.node(), "node.start_failed", hash_bytes(why.to_string()));
-  world.note_start_failure(runtime_.node());
+  world.note_start_failure();
   sim::exit_and_restart(world, runtime_.node(), runtime_.incarnation(), kStartRetry);
 }
 

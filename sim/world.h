@@ -88,10 +88,7 @@ class World {
   void start(NodeIndex node);    // boots a new incarnation from the node's disk
   void crash(NodeIndex node);    // power loss: fibers unwound, memory freed, unsynced data lost
   bool is_up(NodeIndex node) const;
-  void note_start_failure(NodeIndex node) {
-    (void)node;
-    ++stats_.start_failures;
-  }
+  void note_start_failure() { ++stats_.start_failures; }
   uint64_t incarnation(NodeIndex node) const;
   SimRuntime* runtime(NodeIndex node);  // null while down
   NodeApp* app(NodeIndex node);         // null while down

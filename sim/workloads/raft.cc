@@ -58,15 +58,13 @@ struct RaftWorkloadConfig {
   int64_t log_roll_early_one_in = 0;  // LogOptions::roll_early_one_in
 };
 
-raft::NodeId raft_id(NodeIndex node) { return node_id_of(node); }
-
 class RaftWorkload;
 
 // One node's host reports, forwarded to the workload's checkers (the host calls it on the node's
 // fibers; it outlives every incarnation of the node).
 class SafetyFeed final : public multiraft::HostObserver {
  public:
-  SafetyFeed(RaftWorkload& workload, NodeIndex node) : workload_(workload), node_(node), id_(raft_id(node)) {}
+  SafetyFeed(RaftWorkload& workload, NodeIndex node) : workload_(workload), node_(node), id_(node_id_of(node)) {}
   void started(GroupId group, raft::RaftLogStorage& storage) override;
   void observe(GroupId group, const raft::Raft& core) override;
   void persisted(GroupId group, const raft::Ready& ready) override;
@@ -120,7 +118,7 @@ class RaftWorkload final : public Workload {
     config.raft->observer = feeds_[static_cast<size_t>(node)].get();
   }
   std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override;
-  void node_crashed(NodeIndex node) override { safety_.crashed(raft_id(node)); }
+  void node_crashed(NodeIndex node) override { safety_.crashed(node_id_of(node)); }
   std::string failure() const override {
     if (const auto& violation = safety_.violation()) return "raft safety: " + *violation;
     if (const auto& violation = ledger_.violation()) return "raft clients: " + *violation;
@@ -375,19 +373,18 @@ void RaftWorkload::restart_after_storage_failure(NodeIndex node) {
 
 multiraft::RaftHostConfig RaftWorkload::host_config(NodeIndex node) const {
   multiraft::RaftHostConfig config;
-  config.tick_interval = std::chrono::milliseconds(config_.tick_ms);
-  config.transport.self = raft_id(node);
+  config.tick_interval = std::chrono::milliseconds(config_.tick_ms);  // transport.self: the Node sets it from its identity
   config.transport.port = kRaftPort;
   for (size_t i = 0; i < nodes_; ++i) {
     const NodeIndex peer = static_cast<NodeIndex>(i);
-    if (peer != node) config.transport.peers[raft_id(peer)] = runtime::Address{world_.host(peer), kRaftPort};
+    if (peer != node) config.transport.peers[node_id_of(peer)] = runtime::Address{world_.host(peer), kRaftPort};
   }
   return config;
 }
 
 raft::RaftConfig RaftWorkload::group_config(NodeIndex node, PlantedBug planted_bug) const {
   raft::RaftConfig config;
-  config.id = raft_id(node);
+  config.id = node_id_of(node);
   config.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
   config.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
   config.pre_vote = true;
@@ -399,7 +396,7 @@ raft::RaftConfig RaftWorkload::group_config(NodeIndex node, PlantedBug planted_b
 raft::Result<std::unique_ptr<multiraft::GroupStorage>> RaftWorkload::storage(SimRuntime& runtime, GroupId group,
                                                                              PlantedBug planted_bug) {
   raft::ConfState bootstrap;
-  for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(raft_id(static_cast<NodeIndex>(i)));
+  for (size_t i = 0; i < nodes_; ++i) bootstrap.voters.insert(node_id_of(static_cast<NodeIndex>(i)));
   if (config_.log_storage) {
     partition::RaftStorageOptions options;
     options.bootstrap = bootstrap;
@@ -453,7 +450,7 @@ void RaftWorkload::on_write_reply(NodeIndex node, GroupId group, const multiraft
     ++writes_failed_[std::string(multiraft::to_string(reply.code()))];
     return;
   }
-  ledger_.acknowledged(group, raft_id(node), *reply, payload_hash);
+  ledger_.acknowledged(group, node_id_of(node), *reply, payload_hash);
   if (probe) probed_[group] = true;
 }
 
@@ -464,7 +461,7 @@ void RaftWorkload::on_read_reply(NodeIndex node, GroupId group, raft::Index floo
     return;
   }
   const raft::RawNode* core = host.group(group);
-  ledger_.read_returned(group, raft_id(node), floor, *reply, core == nullptr ? 0 : core->status().applied);
+  ledger_.read_returned(group, node_id_of(node), floor, *reply, core == nullptr ? 0 : core->status().applied);
 }
 
 // What keeps the cluster from having converged after faults stopped (safety): a group without a
@@ -482,7 +479,7 @@ std::string RaftWorkload::lagging() const {
       const raft::RawNode* core = h == nullptr ? nullptr : h->group(group);
       const raft::Index applied = core == nullptr ? 0 : core->status().applied;
       if (applied < acked) {
-        return "group " + std::to_string(group) + " node " + std::to_string(raft_id(static_cast<NodeIndex>(n))) +
+        return "group " + std::to_string(group) + " node " + std::to_string(node_id_of(static_cast<NodeIndex>(n))) +
                (core == nullptr ? " is down" : " applied only " + std::to_string(applied)) +
                ", acknowledged writes reach index " + std::to_string(acked);
       }
@@ -573,7 +570,7 @@ RaftWorkload::Counters RaftWorkload::counters() const {
     sum.ticks += h->stats().ticks * (nodes_ - 1);  // one tick counts once per peer
     for (size_t j = 0; j < nodes_; ++j) {
       if (j == i) continue;
-      const multiraft::PeerStats peer = h->transport().peer_stats(raft_id(static_cast<NodeIndex>(j)));
+      const multiraft::PeerStats peer = h->transport().peer_stats(node_id_of(static_cast<NodeIndex>(j)));
       sum.heartbeat_msgs += peer.heartbeat_msgs_sent;
       sum.response_msgs += peer.heartbeat_response_msgs_sent;
       sum.frames += peer.frames_sent;

@@ -77,7 +77,7 @@ struct Cluster {
   uint64_t false_suspect = 0;    // healthy members suspected
   uint64_t false_suspect_slow = 0;
   bool contains(NodeIndex node) const { return node >= first && node < first + static_cast<NodeIndex>(size); }
-  std::shared_ptr<checkers::SwimLivenessChecker> liveness;  // shared: Cluster is copied into place
+  std::unique_ptr<checkers::SwimLivenessChecker> liveness;
 };
 
 // What the liveness checker reads of one cluster: the world's truth and each member's core.
@@ -145,7 +145,7 @@ class SwimWorkload final : public Workload {
       clusters_.push_back(Cluster{0, scenario.nodes, config.lifeguard == "on", ""});
     }
     for (Cluster& cluster : clusters_) {
-      cluster.liveness = std::make_shared<checkers::SwimLivenessChecker>(
+      cluster.liveness = std::make_unique<checkers::SwimLivenessChecker>(
           checkers::SwimLivenessConfig{config.refute_ns_max, config.revive_ns_max});
     }
     schedule_control();

@@ -205,31 +205,20 @@ class WriterApp final : public sim::NodeApp {
   WriterConfig config_;
 };
 
-// One node running a WriterApp; the oracle outlives the world's apps.
-struct SimRig {
+// One node running a WriterApp.
+struct SimRig : sluice::testing::OneNodeWorld<Oracle> {
   explicit SimRig(uint64_t seed, WriterConfig config = {}, sim::DiskConfig disk = {})
-      : rig(seed, [this, config](sim::SimRuntime& rt) { return std::make_unique<WriterApp>(rt, oracle, config); },
-            with_small_sectors(disk)),
-        world(rig.world),
-        node(rig.node) {}
-  static sim::DiskConfig with_small_sectors(sim::DiskConfig disk) {
-    disk.sector_bytes = 64;
-    return disk;
-  }
-  void run_ms(int64_t ms) { rig.run_ms(ms); }
-
-  Oracle oracle;
-  sluice::testing::OneNodeWorld rig;
-  sim::World& world;
-  sim::NodeIndex node;
+      : OneNodeWorld(
+            seed, [config](sim::SimRuntime& rt, Oracle& oracle) { return std::make_unique<WriterApp>(rt, oracle, config); },
+            disk) {}
 };
 
-std::string replay(uint64_t seed) { return sluice::testing::replay_hint(seed); }
-std::vector<uint64_t> seeds(uint64_t count) { return sluice::testing::sim_seeds(count); }
+using sluice::testing::replay_hint;
+using sluice::testing::sim_seeds;
 
 TEST(LogSim, CrashesKeepAPrefixWithEverySyncedBatch) {
   int total_boots = 0;
-  for (uint64_t seed : seeds(60)) {
+  for (uint64_t seed : sim_seeds(60)) {
     SimRig rig(seed);
     Prng prng(seed);
     rig.world.start(rig.node);
@@ -239,8 +228,8 @@ TEST(LogSim, CrashesKeepAPrefixWithEverySyncedBatch) {
       rig.world.start(rig.node);
     }
     rig.run_ms(100);
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
-    EXPECT_GT(rig.oracle.appends_ok, 50) << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
+    EXPECT_GT(rig.oracle.appends_ok, 50) << replay_hint(seed);
     total_boots += rig.oracle.boots;
   }
   EXPECT_GE(total_boots, 13);
@@ -248,7 +237,7 @@ TEST(LogSim, CrashesKeepAPrefixWithEverySyncedBatch) {
 
 TEST(LogSim, CrashesUnderWriteAndSyncErrorsAndTornWrites) {
   int reopens = 0;
-  for (uint64_t seed : seeds(40)) {
+  for (uint64_t seed : sim_seeds(40)) {
     SimRig rig(seed);
     Prng prng(seed);
     sim::DiskFaults& faults = rig.world.disk(rig.node).faults();
@@ -263,14 +252,14 @@ TEST(LogSim, CrashesUnderWriteAndSyncErrorsAndTornWrites) {
     }
     faults.write_error_probability = faults.sync_error_probability = 0;
     rig.run_ms(100);
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
     reopens += rig.oracle.reopens_after_failure;
   }
   EXPECT_GT(reopens, 0) << "no sync failure was ever hit: the test lost its point";
 }
 
 TEST(LogSim, FullDiskIsAnErrorAndAppendsResumeWhenSpaceFrees) {
-  for (uint64_t seed : seeds(20)) {
+  for (uint64_t seed : sim_seeds(20)) {
     SimRig rig(seed);
     sim::DiskFaults& faults = rig.world.disk(rig.node).faults();
     rig.world.start(rig.node);
@@ -281,28 +270,28 @@ TEST(LogSim, FullDiskIsAnErrorAndAppendsResumeWhenSpaceFrees) {
       const int ok_before = rig.oracle.appends_ok;
       faults.full = false;
       rig.run_ms(100);
-      ASSERT_GT(rig.oracle.appends_ok, ok_before) << "no append succeeded after space freed" << replay(seed);
+      ASSERT_GT(rig.oracle.appends_ok, ok_before) << "no append succeeded after space freed" << replay_hint(seed);
       if (round == 1) {
         rig.world.crash(rig.node);
         rig.world.start(rig.node);
       }
     }
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
-    EXPECT_GT(rig.oracle.no_space, 0) << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
+    EXPECT_GT(rig.oracle.no_space, 0) << replay_hint(seed);
   }
 }
 
 // The disk fills up for real (capacity); retention frees whole segments and appends go on.
 TEST(LogSim, RetentionFreesSpaceOnAFullDisk) {
-  for (uint64_t seed : seeds(10)) {
+  for (uint64_t seed : sim_seeds(10)) {
     sim::DiskConfig disk;
     disk.capacity_bytes = 96 * 1024;
     SimRig rig(seed, {.retention = true}, disk);
     rig.world.start(rig.node);
     rig.run_ms(3000);
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
-    EXPECT_GT(rig.oracle.no_space, 0) << replay(seed);
-    EXPECT_GT(rig.oracle.appends_ok_after_no_space, 20) << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
+    EXPECT_GT(rig.oracle.no_space, 0) << replay_hint(seed);
+    EXPECT_GT(rig.oracle.appends_ok_after_no_space, 20) << replay_hint(seed);
   }
 }
 
@@ -310,11 +299,11 @@ TEST(LogSim, RetentionFreesSpaceOnAFullDisk) {
 // the log never serves altered data (open or the read of the damaged batch reports corruption).
 TEST(LogSim, BitFlipsAreDetectedAndNeverServed) {
   int detected_at_open = 0, detected_at_read = 0, harmless_to_reads = 0;
-  for (uint64_t seed : seeds(80)) {
+  for (uint64_t seed : sim_seeds(80)) {
     SimRig rig(seed, {.stop_after_close = true, .batches_max = 120});
     rig.world.start(rig.node);
     rig.run_ms(2000);
-    ASSERT_EQ(rig.oracle.appended.size(), 120u) << replay(seed);
+    ASSERT_EQ(rig.oracle.appended.size(), 120u) << replay_hint(seed);
     rig.world.crash(rig.node);  // nothing unsynced: the log was closed
     sim::SimDisk& disk = rig.world.disk(rig.node);
     Prng prng(seed);
@@ -326,12 +315,12 @@ TEST(LogSim, BitFlipsAreDetectedAndNeverServed) {
     auto fs = sim::make_sim_filesystem(disk, environment);
     Result<VerifyReport> report = verify_log(*fs, "p0");
     ASSERT_TRUE(report.ok()) << report.status().to_string();
-    ASSERT_FALSE(report->ok()) << "flip at " << flipped << " not detected" << replay(seed);
-    EXPECT_EQ(report->damage.front().file, flipped_file) << replay(seed);
+    ASSERT_FALSE(report->ok()) << "flip at " << flipped << " not detected" << replay_hint(seed);
+    EXPECT_EQ(report->damage.front().file, flipped_file) << replay_hint(seed);
 
     Result<std::unique_ptr<Log>> log = Log::open(*fs, "p0", sim_options());
     if (!log.ok()) {
-      ASSERT_EQ(log.code(), Errc::corruption) << log.status().to_string() << replay(seed);
+      ASSERT_EQ(log.code(), Errc::corruption) << log.status().to_string() << replay_hint(seed);
       ++detected_at_open;
       continue;
     }
@@ -339,15 +328,15 @@ TEST(LogSim, BitFlipsAreDetectedAndNeverServed) {
     for (const Bytes& batch : rig.oracle.appended) {
       Result<ReadResult> read = (*log)->read(verify_batch(batch)->base_offset, 1);
       if (!read.ok()) {
-        ASSERT_EQ(read.code(), Errc::corruption) << replay(seed);
+        ASSERT_EQ(read.code(), Errc::corruption) << replay_hint(seed);
         read_failed = true;
         continue;
       }
-      ASSERT_EQ(read->batches, batch) << "altered data served after a flip at " << flipped << replay(seed);
+      ASSERT_EQ(read->batches, batch) << "altered data served after a flip at " << flipped << replay_hint(seed);
     }
     const bool in_batches = flipped_file.ends_with(".log") && std::stoull(flipped.substr(flipped.find('@') + 1)) >= kSegmentHeaderBytes;
     if (in_batches) {
-      EXPECT_TRUE(read_failed) << "a flip inside a batch was never reported" << replay(seed);
+      EXPECT_TRUE(read_failed) << "a flip inside a batch was never reported" << replay_hint(seed);
     }
     ++(read_failed ? detected_at_read : harmless_to_reads);
   }

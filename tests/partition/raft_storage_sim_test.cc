@@ -287,26 +287,18 @@ class DriverApp final : public sim::NodeApp {
   Oracle& oracle_;
 };
 
-// One node running a DriverApp; the oracle outlives the world's apps.
-struct SimRig {
+// One node running a DriverApp.
+struct SimRig : sluice::testing::OneNodeWorld<Oracle> {
   explicit SimRig(uint64_t seed)
-      : rig(seed, [this](sim::SimRuntime& rt) { return std::make_unique<DriverApp>(rt, oracle); }),
-        world(rig.world),
-        node(rig.node) {}
-  void run_ms(int64_t ms) { rig.run_ms(ms); }
-
-  Oracle oracle;
-  sluice::testing::OneNodeWorld rig;
-  sim::World& world;
-  sim::NodeIndex node;
+      : OneNodeWorld(seed, [](sim::SimRuntime& rt, Oracle& oracle) { return std::make_unique<DriverApp>(rt, oracle); }) {}
 };
 
-std::string replay(uint64_t seed) { return sluice::testing::replay_hint(seed); }
-std::vector<uint64_t> seeds(uint64_t count) { return sluice::testing::sim_seeds(count); }
+using sluice::testing::replay_hint;
+using sluice::testing::sim_seeds;
 
 TEST(RaftStorageSim, CrashesKeepEverySyncedEntryAndWholeHardState) {
   int boots = 0, syncs = 0, jumps = 0, conflicts = 0;
-  for (uint64_t seed : seeds(40)) {
+  for (uint64_t seed : sim_seeds(40)) {
     SimRig rig(seed);
     Prng prng(seed);
     rig.world.disk(rig.node).faults().torn_write_probability = 1;
@@ -317,7 +309,7 @@ TEST(RaftStorageSim, CrashesKeepEverySyncedEntryAndWholeHardState) {
       rig.world.start(rig.node);
     }
     rig.run_ms(50);
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
     boots += rig.oracle.boots;
     syncs += rig.oracle.syncs_ok;
     jumps += rig.oracle.jumps;
@@ -331,7 +323,7 @@ TEST(RaftStorageSim, CrashesKeepEverySyncedEntryAndWholeHardState) {
 
 TEST(RaftStorageSim, CrashesUnderWriteAndSyncErrors) {
   int reopens = 0;
-  for (uint64_t seed : seeds(30)) {
+  for (uint64_t seed : sim_seeds(30)) {
     SimRig rig(seed);
     Prng prng(seed);
     sim::DiskFaults& faults = rig.world.disk(rig.node).faults();
@@ -346,7 +338,7 @@ TEST(RaftStorageSim, CrashesUnderWriteAndSyncErrors) {
     }
     faults.write_error_probability = faults.sync_error_probability = 0;
     rig.run_ms(50);
-    ASSERT_EQ(rig.oracle.failure, "") << replay(seed);
+    ASSERT_EQ(rig.oracle.failure, "") << replay_hint(seed);
     reopens += rig.oracle.reopens;
   }
   EXPECT_GT(reopens, 0) << "no write or sync failure was hit: the test lost its point";

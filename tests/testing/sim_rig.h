@@ -43,29 +43,27 @@ inline std::string replay_hint(uint64_t seed) {
          program_invocation_short_name + filter + ")";
 }
 
-// A world of one node whose app is built by `make_app` at every start.
+// A world of one node whose app, built by `make_app` at every start, reports to an Oracle that
+// outlives every incarnation (it is declared before the world). Sectors are 64 bytes, so torn
+// writes land inside the small records tests write.
+template <typename Oracle>
 struct OneNodeWorld {
-  using MakeApp = std::function<std::unique_ptr<sim::NodeApp>(sim::SimRuntime&)>;
+  using MakeApp = std::function<std::unique_ptr<sim::NodeApp>(sim::SimRuntime&, Oracle&)>;
 
-  OneNodeWorld(uint64_t seed, MakeApp make_app, sim::DiskConfig disk = small_sector_disk())
-      : world(world_config(seed, disk)) {
+  OneNodeWorld(uint64_t seed, MakeApp make_app, sim::DiskConfig disk = {}) : world(world_config(seed, disk)) {
     node = world.add_node();
-    world.set_app_factory(std::move(make_app));
-  }
-  // Sectors of 64 bytes: torn writes land inside the small records tests write.
-  static sim::DiskConfig small_sector_disk() {
-    sim::DiskConfig disk;
-    disk.sector_bytes = 64;
-    return disk;
+    world.set_app_factory([this, make_app = std::move(make_app)](sim::SimRuntime& runtime) { return make_app(runtime, oracle); });
   }
   static sim::WorldConfig world_config(uint64_t seed, sim::DiskConfig disk) {
     sim::WorldConfig config;
     config.seed = seed;
     config.disk = disk;
+    config.disk.sector_bytes = 64;
     return config;
   }
   void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kSimMsNs); }
 
+  Oracle oracle;
   sim::World world;
   sim::NodeIndex node = 0;
 };
