@@ -62,17 +62,6 @@ struct ReadResult {
   uint64_t next_offset = 0;  // where the next read should start
 };
 
-struct SegmentInfo {
-  uint64_t base_offset = 0;
-  uint64_t end_offset = 0;  // one past its last record
-  uint64_t size_bytes = 0;  // data file size
-  int64_t first_timestamp_ms = 0;
-  int64_t max_timestamp_ms = 0;  // persisted in the batches: segment ages survive restarts
-  bool active = false;
-
-  bool empty() const { return end_offset == base_offset; }
-};
-
 // What open() found and repaired.
 struct RecoveryReport {
   uint64_t segments = 0;

@@ -1,12 +1,13 @@
 // Retention: which whole segments to drop. Computing the cut is separate from applying it
 // (Log::truncate_prefix) so the leader computes it once and every replica applies the same cut.
+// Pure (part of the log codec library): the partition state machine decides retention with it.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
 
-#include "node/log/log.h"
+#include "node/log/segment_format.h"
 
 namespace sluice::log {
 

@@ -134,4 +134,16 @@ Result<IndexFileHeader> decode_index_header(ByteSpan bytes);
 // Decodes and checks (CRC, ordering, bounds) the entry bytes that follow the header.
 Result<std::vector<IndexEntry>> decode_index_entries(const IndexFileHeader& header, ByteSpan entry_bytes);
 
+// A segment as the log reports it (Log::segments()); retention decides from these alone.
+struct SegmentInfo {
+  uint64_t base_offset = 0;
+  uint64_t end_offset = 0;  // one past its last record
+  uint64_t size_bytes = 0;  // data file size
+  int64_t first_timestamp_ms = 0;
+  int64_t max_timestamp_ms = 0;  // persisted in the batches: segment ages survive restarts
+  bool active = false;
+
+  bool empty() const { return end_offset == base_offset; }
+};
+
 }  // namespace sluice::log
