@@ -50,6 +50,13 @@ Log::~Log() {
   }
 }
 
+int64_t Log::last_timestamp_ms() const {
+  for (auto segment = segments_.rbegin(); segment != segments_.rend(); ++segment) {
+    if (!segment->index.empty()) return segment->index.max_timestamp_ms;
+  }
+  return 0;
+}
+
 std::optional<uint64_t> Log::last_offset() const {
   if (end_offset() == start_offset()) return std::nullopt;
   return end_offset() - 1;

@@ -47,7 +47,7 @@ rt::Status RaftHost::start() {
 }
 
 HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage,
-                               ApplyFn apply) {
+                               ApplyFn apply, PrepareFn prepare) {
   if (config.id != config_.transport.self) return HostStatus(HostErrc::invalid_argument, "config.id is not this node");
   if (groups_.count(id) > 0) return HostStatus(HostErrc::group_exists, "group " + std::to_string(id));
   if (groups_.size() >= config_.groups_max) return HostStatus(HostErrc::queue_full, "groups_max reached");
@@ -58,6 +58,7 @@ HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::
   group.storage = std::move(storage);
   group.node = std::move(node).value();
   group.apply = std::move(apply);
+  group.prepare = std::move(prepare);
   group.soft = group.node->raft().soft_state();
   group.term = group.node->raft().term();
   group.applied = group.node->raft().log().applied();
@@ -85,6 +86,15 @@ HostStatus RaftHost::campaign(GroupId id) {
 RaftHost::ReadReply::Receiver RaftHost::read_index(GroupId group) {
   auto [sender, receiver] = ReadReply::make(runtime_.scheduler());
   Queued queued{group, {}, std::move(sender), Queued::Kind::read};
+  if (!proposals_.try_send(std::move(queued)).ok()) {
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_queued_max reached"));
+  }
+  return std::move(receiver);
+}
+
+RaftHost::RemoveReply::Receiver RaftHost::remove_group(GroupId group) {
+  auto [sender, receiver] = RemoveReply::make(runtime_.scheduler());
+  Queued queued{group, {}, std::move(sender), Queued::Kind::remove};
   if (!proposals_.try_send(std::move(queued)).ok()) {
     queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_queued_max reached"));
   }
@@ -137,6 +147,10 @@ void RaftHost::step_inbound() {
 void RaftHost::take_proposals() {
   while (std::optional<Queued> queued = proposals_.try_receive()) {
     auto it = groups_.find(queued->group);
+    if (queued->kind == Queued::Kind::remove) {
+      remove_now(queued->group, *queued);
+      continue;
+    }
     if (it == groups_.end() || it->second.failed) {
       queued->reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(queued->group)));
       continue;
@@ -147,6 +161,7 @@ void RaftHost::take_proposals() {
         break;
       case Queued::Kind::propose: propose_now(it->second, *queued); break;
       case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
+      case Queued::Kind::remove: break;  // handled above
     }
   }
 }
@@ -156,6 +171,14 @@ void RaftHost::propose_now(Group& group, Queued& queued) {
     SLUICE_COVER("multiraft.host.proposals_full");
     queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
     return;
+  }
+  if (group.prepare && group.node->raft().role() == raft::Role::leader) {
+    HostStatus prepared = group.prepare(*group.node, queued.data);
+    if (!prepared.ok()) {
+      queued.reply.send(prepared);
+      ++stats_.proposals_failed;
+      return;
+    }
   }
   raft::Status status = group.node->propose(std::move(queued.data));
   if (!status.ok()) {
@@ -168,6 +191,20 @@ void RaftHost::propose_now(Group& group, Queued& queued) {
   group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
                                    std::move(queued.reply)});
   ++proposals_pending_;
+}
+
+void RaftHost::remove_now(GroupId id, Queued& queued) {
+  auto it = groups_.find(id);
+  if (it == groups_.end()) {
+    queued.reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(id)));
+    return;
+  }
+  SLUICE_COVER("multiraft.host.group_removed");
+  Group& group = it->second;
+  fail_pending(group, HostErrc::unknown_group, "group " + std::to_string(id) + " removed from this node");
+  const raft::Index applied = group.applied;
+  groups_.erase(it);
+  queued.reply.send(applied);
 }
 
 void RaftHost::read_now(GroupId id, Group& group, Queued& queued) {

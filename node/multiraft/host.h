@@ -34,6 +34,11 @@ namespace sluice::multiraft {
 // whole node's Raft traffic waits). Committed entries after the last applied membership change
 // are handed out again after a restart (docs/raft.md, "Restart"), so applying must be idempotent.
 using ApplyFn = std::function<void(GroupId group, const raft::Entry& entry)>;
+// Called on the host fiber right before `data` is proposed to a group this node leads: the entry
+// will be `node.raft().log().last_index() + 1` of term `node.raft().term()` if the core takes it.
+// It may rewrite `data` in place (a partition stamps its batch with the entry's record offset,
+// term and time); an error fails the proposal with that status. Must not block.
+using PrepareFn = std::function<HostStatus(const raft::RawNode& node, Bytes& data)>;
 // Called on the host fiber when a group's role, leader or term changes.
 using RoleFn = std::function<void(GroupId group, raft::Role role, raft::NodeId leader, raft::Term term)>;
 
@@ -104,7 +109,13 @@ class RaftHost {
   runtime::Status start();
   // Hosts a group. `config.id` must be this node's id; the storage's initial state says whether
   // the group is new (bootstrap membership) or restarting.
-  HostStatus add_group(GroupId group, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage, ApplyFn apply);
+  HostStatus add_group(GroupId group, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage, ApplyFn apply,
+                       PrepareFn prepare = {});
+  using RemoveReply = runtime::Oneshot<HostResult<raft::Index>>;
+  // Stops hosting a group (its storage is closed, its files stay): pending proposals and reads
+  // fail with unknown_group. Done by the host fiber between rounds; the reply (the group's last
+  // applied index) says when it is gone. unknown_group if it was not hosted.
+  RemoveReply::Receiver remove_group(GroupId group);
   void set_role_observer(RoleFn observer) { role_observer_ = std::move(observer); }
 
   using ProposeReply = runtime::Oneshot<HostResult<raft::Index>>;
@@ -143,6 +154,7 @@ class RaftHost {
     std::unique_ptr<GroupStorage> storage;
     std::unique_ptr<raft::RawNode> node;
     ApplyFn apply;
+    PrepareFn prepare;
     std::deque<Proposal> pending;  // by index
     std::map<uint64_t, Read> reads;  // by context: waiting for the leader's confirmation round
     std::multimap<raft::Index, Read> reads_confirmed;  // by index: waiting for apply
@@ -155,7 +167,7 @@ class RaftHost {
     GroupId group = 0;
     Bytes data;
     ProposeReply::Sender reply;
-    enum class Kind : uint8_t { propose, campaign, read };
+    enum class Kind : uint8_t { propose, campaign, read, remove };
     Kind kind = Kind::propose;
   };
 
@@ -163,6 +175,7 @@ class RaftHost {
   void step_inbound();
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
+  void remove_now(GroupId id, Queued& queued);
   void read_now(GroupId id, Group& group, Queued& queued);
   void answer_reads(GroupId id, Group& group, const std::vector<raft::ReadState>& read_states);
   void serve_applied_reads(GroupId id, Group& group);

@@ -329,12 +329,16 @@ raft::Result<raft::Entry> LogRaftStorage::decode_entry(ByteSpan batch, Index ind
   const uint64_t offset = batch_offsets_[index - pending_.base_index - 1];
   log::Result<log::BatchHeader> header = log::verify_batch(batch);
   if (!header.ok() || header->base_offset != offset) return damaged("batch of entry " + std::to_string(index) + " is not where the map says");
-  log::Result<std::vector<log::RecordView>> records = log::decode_records(batch, *header);
-  if (!records.ok() || records->size() != 1) return damaged("batch of entry " + std::to_string(index) + " is not one record");
   raft::Entry entry;
   entry.term = header->term;
   entry.index = index;
   entry.type = static_cast<raft::EntryType>(header->attributes & log::kAttributeEntryTypeMask);
+  if (options_.entries_are_batches && entry.type == raft::EntryType::normal) {
+    entry.data.assign(batch.begin(), batch.begin() + header->batch_bytes);
+    return entry;
+  }
+  log::Result<std::vector<log::RecordView>> records = log::decode_records(batch, *header);
+  if (!records.ok() || records->size() != 1) return damaged("batch of entry " + std::to_string(index) + " is not one record");
   const ByteSpan value = records->front().value;
   entry.data.assign(value.begin(), value.end());
   return entry;
@@ -394,11 +398,20 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     batch_offsets_.resize(keep);
   }
   for (const raft::Entry& entry : entries) {
-    const log::Record record{.timestamp_ms = 0, .key = {}, .value = entry.data, .headers = {}};
-    log::Result<Bytes> batch = log::encode_batch(log_->end_offset(), entry.term, std::span(&record, 1),
-                                                 options_.log.batch_bytes_max, static_cast<uint16_t>(entry.type));
-    if (!batch.ok()) return from_log(batch.status(), "encode entry " + std::to_string(entry.index));
-    log::Result<log::AppendResult> appended = log_->append(*batch);
+    Bytes wrapped;
+    ByteSpan batch = entry.data;
+    if (options_.entries_are_batches && entry.type == raft::EntryType::normal) {
+      log::Result<log::BatchHeader> header = log::verify_batch(entry.data, options_.log.batch_bytes_max);
+      if (!header.ok() || header->base_offset != log_->end_offset() || header->term != entry.term ||
+          (header->attributes & log::kAttributeEntryTypeMask) != 0 || header->batch_bytes != entry.data.size()) {
+        return Status(Errc::invalid_argument, "entry " + std::to_string(entry.index) + " is not a batch stamped for offset " +
+                                                  std::to_string(log_->end_offset()) + " in term " + std::to_string(entry.term));
+      }
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(wrapped, entry_batch(entry));
+      batch = wrapped;
+    }
+    log::Result<log::AppendResult> appended = log_->append(batch);
     if (!appended.ok()) return from_log(appended.status(), "append entry " + std::to_string(entry.index));
     // Offsets strictly ascend: index_before_offset's binary search and the Raft indexes rely on it.
     if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), appended->base_offset);
@@ -406,6 +419,17 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
   }
   SLUICE_ASSERT_EQ(last_index(), entries.back().index);
   return Status();
+}
+
+// An entry the storage wraps: its data as the one record of a batch, stamped with the newest time
+// in the log (the same on every replica holding the same log), so no-ops and membership changes
+// neither roll segments by age nor look old to retention.
+raft::Result<Bytes> LogRaftStorage::entry_batch(const raft::Entry& entry) const {
+  const log::Record record{.timestamp_ms = log_->last_timestamp_ms(), .key = {}, .value = entry.data, .headers = {}};
+  log::Result<Bytes> batch = log::encode_batch(log_->end_offset(), entry.term, std::span(&record, 1),
+                                               options_.log.batch_bytes_max, static_cast<uint16_t>(entry.type));
+  if (!batch.ok()) return from_log(batch.status(), "encode entry " + std::to_string(entry.index));
+  return std::move(batch).value();
 }
 
 void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state,

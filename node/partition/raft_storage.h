@@ -37,6 +37,11 @@ struct RaftStorageOptions {
   log::LogOptions log;
   // The membership of a group member created from nothing (no state file yet).
   raft::ConfState bootstrap;
+  // A partition's storage: a normal entry's data is a record batch stamped for its place (base
+  // offset = the log's end, term = the entry's), stored as is and read back as is. Otherwise (and
+  // always for no-ops and membership changes) an entry's data is the one record of a batch the
+  // storage builds.
+  bool entries_are_batches = false;
 };
 
 // What is (or will be, after sync) in the state file.
@@ -107,6 +112,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset);
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
+  raft::Result<Bytes> entry_batch(const raft::Entry& entry) const;
   raft::Status buggify_pause();
   void check_offsets() const;
 

@@ -40,8 +40,8 @@ class HostApp final : public sim::NodeApp {
 // A cluster of `nodes` nodes hosting `groups` groups (every node a voter of each). Stable storage
 // and the applied entries live here, outside the nodes, so they survive crashes.
 struct Rig {
-  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false)
-      : groups(groups), log_storage(log_storage), world(world_config(seed)) {
+  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false)
+      : groups(groups), log_storage(log_storage), stamp_proposals(stamp_proposals), world(world_config(seed)) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<HostApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
@@ -61,7 +61,8 @@ struct Rig {
   }
   const raft::Raft* core(sim::NodeIndex node, GroupId group = kGroup) {
     RaftHost* h = host(node);
-    return h == nullptr ? nullptr : &h->group(group)->raft();
+    const raft::RawNode* hosted = h == nullptr ? nullptr : h->group(group);
+    return hosted == nullptr ? nullptr : &hosted->raft();
   }
   // The one up node leading `group` at the highest term, if any.
   std::optional<sim::NodeIndex> leader(GroupId group = kGroup) {
@@ -108,6 +109,7 @@ struct Rig {
 
   size_t groups;
   bool log_storage;  // LogRaftStorage on the node's simulated disk instead of memory kept here
+  bool stamp_proposals;  // a PrepareFn appends "@<index>/<term>" to every proposal (and refuses "refuse")
   std::map<std::pair<sim::NodeIndex, GroupId>, raft::MemoryLogStorage> stores;
   // Applied entries per (node, group), deduplicated by index (a restart re-applies).
   std::map<std::pair<sim::NodeIndex, GroupId>, std::vector<Entry>> applied;
@@ -157,7 +159,16 @@ HostApp::HostApp(sim::SimRuntime& runtime, Rig& rig) : host(runtime, host_config
         std::vector<Entry>& log = rig.applied[{node, g2}];
         if (log.size() < entry.index) log.push_back(entry);
       };
-      EXPECT_TRUE(host.add_group(group, config, std::move(storage), apply).ok());
+      PrepareFn prepare;
+      if (rig.stamp_proposals) {
+        prepare = [](const raft::RawNode& node, Bytes& data) {
+          if (as_string_view(data) == "refuse") return HostStatus(HostErrc::invalid_argument, "refused by prepare");
+          std::string stamp = "@" + std::to_string(node.raft().log().last_index() + 1) + "/" + std::to_string(node.raft().term());
+          append_bytes(data, as_bytes(stamp));
+          return HostStatus();
+        };
+      }
+      EXPECT_TRUE(host.add_group(group, config, std::move(storage), apply, prepare).ok());
     }
   });
 }
@@ -192,6 +203,54 @@ TEST(RaftHost, ElectsOneLeaderAndCommitsProposalsOnEveryNode) {
     EXPECT_EQ(payloads.back(), "p9");
   }
   expect_logs_agree(rig);
+}
+
+// The prepare hook sees the index and term the entry gets, and its rewrite is what commits.
+TEST(RaftHost, PrepareStampsEachProposalWithItsPlaceInTheLog) {
+  Rig rig(3, 1, 1, false, /*stamp_proposals=*/true);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  std::vector<Rig::Reply> replies;
+  for (int i = 0; i < 5; ++i) replies.push_back(rig.propose(leader, "p" + std::to_string(i)));
+  Rig::Reply refused = rig.propose(leader, "refuse");
+  rig.run_ms(500);
+  const raft::Term term = rig.core(leader)->term();
+  for (auto& reply : replies) {
+    ASSERT_TRUE(reply->has_value() && (*reply)->ok());
+    const raft::Index index = (*reply)->value();
+    const std::vector<Entry>& applied = rig.applied[{leader, kGroup}];
+    ASSERT_GE(applied.size(), index);
+    EXPECT_TRUE(as_string_view(applied[index - 1].data).ends_with("@" + std::to_string(index) + "/" + std::to_string(term)))
+        << as_string_view(applied[index - 1].data);
+  }
+  ASSERT_TRUE(refused->has_value());
+  EXPECT_EQ((*refused)->code(), HostErrc::invalid_argument);
+  expect_logs_agree(rig);
+}
+
+// A removed group is gone from the host: its proposals fail and it can be added again.
+TEST(RaftHost, RemovedGroupIsNoLongerServed) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  Rig::Reply removed = rig.await_on(leader, [](RaftHost& h) { return h.remove_group(kGroup); });
+  rig.run_ms(10);
+  ASSERT_TRUE(removed->has_value() && (*removed)->ok());
+  EXPECT_EQ(rig.host(leader)->group(kGroup), nullptr);
+  Rig::Reply again = rig.await_on(leader, [](RaftHost& h) { return h.remove_group(kGroup); });
+  Rig::Reply proposal = rig.propose(leader, "late");
+  rig.run_ms(10);
+  EXPECT_EQ((*again)->code(), HostErrc::unknown_group);
+  EXPECT_EQ((*proposal)->code(), HostErrc::unknown_group);
+  // The other two elect a leader of their own and go on.
+  rig.run_ms(2000);
+  std::optional<sim::NodeIndex> next = rig.leader();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_NE(*next, leader);
+  Rig::Reply after = rig.propose(*next, "after");
+  rig.run_ms(500);
+  ASSERT_TRUE(after->has_value());
+  EXPECT_TRUE((*after)->ok()) << (*after)->status().to_string();
 }
 
 TEST(RaftHost, ProposalToAFollowerIsRefusedNamingNotLeader) {

@@ -100,6 +100,37 @@ TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
   for (const Entry& entry : entries) EXPECT_EQ(*storage->term(entry.index), entry.term);
 }
 
+// A partition's storage keeps a normal entry's batch byte for byte; no-ops stay wrapped and take
+// the newest time in the log; a batch not stamped for its place is refused.
+TEST(RaftStorage, PartitionEntriesAreStoredAsTheirBatches) {
+  DiskRig rig;
+  RaftStorageOptions partition_options = options();
+  partition_options.entries_are_batches = true;
+  auto opened = LogRaftStorage::open(*rig.fs, "p0", partition_options);
+  ASSERT_TRUE(opened.ok());
+  LogRaftStorage& storage = **opened;
+  auto batch_entry = [](Index index, Term term, uint64_t offset, int64_t timestamp_ms, size_t records) {
+    std::vector<log::Record> list(records, log::Record{.timestamp_ms = timestamp_ms, .key = {}, .value = as_bytes("v"), .headers = {}});
+    return Entry{term, index, EntryType::normal, log::encode_batch(offset, term, list).value()};
+  };
+  const std::vector<Entry> entries = {make_entry(1, 1, EntryType::empty), batch_entry(2, 1, 1, 500, 3),
+                                      make_entry(3, 2, EntryType::empty), batch_entry(4, 2, 5, 600, 1)};
+  RS_ASSERT_OK(storage.append(entries));
+  EXPECT_EQ(all_entries(storage), entries);
+  EXPECT_EQ(*storage.offset_of(4), 5u);
+  EXPECT_EQ(storage.log().end_offset(), 6u);
+  EXPECT_EQ(storage.log().last_timestamp_ms(), 600);
+  // The second no-op (log offset 4) is stamped with the newest time before it.
+  log::ReadResult read = const_cast<log::Log&>(storage.log()).read(4, 1 << 20).value();
+  EXPECT_EQ(log::verify_batch(read.batches)->first_timestamp_ms, 500);
+  EXPECT_EQ(storage.append(std::vector<Entry>{batch_entry(5, 2, 9, 700, 1)}).code(), Errc::invalid_argument);  // wrong offset
+  Entry stamped_for_term_1 = batch_entry(5, 1, 6, 700, 1);
+  stamped_for_term_1.term = 2;
+  EXPECT_EQ(storage.append(std::vector<Entry>{stamped_for_term_1}).code(), Errc::invalid_argument);
+  EXPECT_EQ(storage.append(std::vector<Entry>{make_entry(5, 2)}).code(), Errc::invalid_argument);  // not a batch
+  EXPECT_EQ(storage.last_index(), 4u);
+}
+
 TEST(RaftStorage, TermsAcrossSegmentsAndAtTheBase) {
   DiskRig rig;
   auto storage = open_ok(rig, true);
