@@ -35,8 +35,42 @@ constexpr size_t kRecordBytesMin = 5;
 
 Status invalid(std::string message) { return Status(Errc::invalid_batch, std::move(message)); }
 
+// Producer block fields, from the end of the fixed header.
+constexpr size_t kProducerIdAt = 0;
+constexpr size_t kProducerEpochAt = 8;
+constexpr size_t kProducerReservedAt = 10;
+constexpr size_t kProducerSequenceAt = 12;
+static_assert(kProducerSequenceAt + 4 == kProducerBlockBytes);
+
+constexpr uint16_t kAttributesKnown = kAttributeEntryTypeMask | kAttributeProducer | kAttributeControl;
+
 bool attributes_valid(uint16_t attributes) {
-  return (attributes & ~kAttributeEntryTypeMask) == 0 && (attributes & kAttributeEntryTypeMask) <= kAttributeEntryTypeMax;
+  if ((attributes & ~kAttributesKnown) != 0 || (attributes & kAttributeEntryTypeMask) > kAttributeEntryTypeMax) return false;
+  const bool data = (attributes & kAttributeEntryTypeMask) == 0;
+  const bool producer = (attributes & kAttributeProducer) != 0;
+  const bool control = (attributes & kAttributeControl) != 0;
+  return !(producer && control) && (data || (!producer && !control));
+}
+
+bool producer_valid(const ProducerStamp& producer, uint32_t record_count) {
+  return producer.producer_id != 0 && uint64_t{producer.first_sequence} + record_count - 1 <= UINT32_MAX;
+}
+
+void put_producer(std::byte* out, const ProducerStamp& producer) {
+  put_le<uint64_t>(out + kProducerIdAt, producer.producer_id);
+  put_le<uint16_t>(out + kProducerEpochAt, producer.epoch);
+  put_le<uint16_t>(out + kProducerReservedAt, 0);
+  put_le<uint32_t>(out + kProducerSequenceAt, producer.first_sequence);
+}
+
+// The block of a batch whose header says it has one and whose length covers it.
+Result<ProducerStamp> take_producer(ByteSpan batch, const BatchHeader& header) {
+  const std::byte* p = batch.data() + kBatchHeaderBytes;
+  if (get_le<uint16_t>(p + kProducerReservedAt) != 0) return invalid("producer block reserved field set");
+  ProducerStamp producer{get_le<uint64_t>(p + kProducerIdAt), get_le<uint16_t>(p + kProducerEpochAt),
+                         get_le<uint32_t>(p + kProducerSequenceAt)};
+  if (!producer_valid(producer, header.record_count)) return invalid("producer id 0 or sequence range past 2^32 - 1");
+  return producer;
 }
 
 size_t sized_bytes(size_t size) { return varint_bytes(size) + size; }
@@ -54,6 +88,8 @@ std::byte* put_sized(std::byte* out, ByteSpan bytes) {
   if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
   return out + bytes.size();
 }
+
+uint32_t header_crc_of(ByteSpan batch) { return crc32c(batch.first(kHeaderCrcAt)); }
 
 uint32_t batch_crc_of(ByteSpan batch) {
   return crc32c(batch.subspan(kBatchHeaderBytes), crc32c(batch.first(kBatchCrcAt)));
@@ -124,7 +160,7 @@ Status take_record(ByteSpan& in, int64_t first_timestamp_ms, int64_t& timestamp_
 // Walks every record of a verified-length batch, checking the structure and the timestamps the
 // header claims.
 Status parse_records(ByteSpan batch, const BatchHeader& header, std::vector<RecordView>* out) {
-  ByteSpan in = batch.subspan(kBatchHeaderBytes, header.batch_bytes - kBatchHeaderBytes);
+  ByteSpan in = batch.subspan(header.records_begin(), header.batch_bytes - header.records_begin());
   int64_t max_timestamp_ms = header.first_timestamp_ms;
   for (uint32_t i = 0; i < header.record_count; ++i) {
     RecordView view;
@@ -142,8 +178,15 @@ Status parse_records(ByteSpan batch, const BatchHeader& header, std::vector<Reco
 }  // namespace
 
 Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const Record> records, size_t batch_bytes_max,
-                           uint16_t attributes) {
+                           uint16_t attributes, std::optional<ProducerStamp> producer) {
   if (records.empty()) return Status(Errc::empty_batch, "a batch needs at least one record");
+  if ((attributes & kAttributeProducer) != 0) return Status(Errc::invalid_argument, "pass the producer, not its attribute bit");
+  if (producer) {
+    if (!producer_valid(*producer, records.size() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(records.size()))) {
+      return Status(Errc::invalid_argument, "producer id 0 or sequence range past 2^32 - 1");
+    }
+    attributes |= kAttributeProducer;
+  }
   if (!attributes_valid(attributes)) return Status(Errc::invalid_argument, "reserved batch attributes");
   if (base_offset >= kOffsetLimit || records.size() > kOffsetLimit - base_offset) {
     return Status(Errc::offset_out_of_range, "batch offsets would pass 2^63");
@@ -151,7 +194,7 @@ Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const 
   const std::optional<std::vector<uint64_t>> deltas = timestamp_deltas(records);
   if (!deltas) return Status(Errc::invalid_argument, "record timestamps differ by more than 64 bits can hold");
   const size_t limit = std::min(batch_bytes_max, kBatchBytesLimit);
-  size_t total = kBatchHeaderBytes;
+  size_t total = kBatchHeaderBytes + (producer ? kProducerBlockBytes : 0);
   for (size_t i = 0; i < records.size(); ++i) {
     total += sized_bytes(record_body_bytes(records[i], (*deltas)[i]));
     if (total > limit) return Status(Errc::batch_too_large, "batch exceeds " + std::to_string(limit) + " bytes");
@@ -168,7 +211,8 @@ Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const 
 
   Bytes out(total);
   put_header(out.data(), header);
-  std::byte* at = out.data() + kBatchHeaderBytes;
+  if (producer) put_producer(out.data() + kBatchHeaderBytes, *producer);
+  std::byte* at = out.data() + header.records_begin();
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& record = records[i];
     at = put_varint(at, record_body_bytes(record, (*deltas)[i]));
@@ -179,7 +223,7 @@ Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const 
     for (const RecordHeader& h : record.headers) at = put_sized(put_sized(at, h.name), h.value);
   }
   SLUICE_ASSERT_EQ(static_cast<size_t>(at - out.data()), total);
-  put_le<uint32_t>(out.data() + kHeaderCrcAt, crc32c(ByteSpan(out).first(kHeaderCrcAt)));
+  put_le<uint32_t>(out.data() + kHeaderCrcAt, header_crc_of(out));
   put_le<uint32_t>(out.data() + kBatchCrcAt, batch_crc_of(out));
   return out;
 }
@@ -190,7 +234,7 @@ Result<BatchHeader> decode_batch_header(ByteSpan bytes, size_t batch_bytes_max) 
   if (get_le<uint32_t>(p + kMagicAt) != kBatchMagic) return invalid("bad batch magic");
   BatchHeader header;
   header.header_crc = get_le<uint32_t>(p + kHeaderCrcAt);
-  if (crc32c(bytes.first(kHeaderCrcAt)) != header.header_crc) return Status(Errc::crc_mismatch, "batch header CRC mismatch");
+  if (header_crc_of(bytes) != header.header_crc) return Status(Errc::crc_mismatch, "batch header CRC mismatch");
   header.batch_bytes = get_le<uint32_t>(p + kBatchBytesAt);
   header.version = get_le<uint16_t>(p + kVersionAt);
   header.attributes = get_le<uint16_t>(p + kAttributesAt);
@@ -203,7 +247,7 @@ Result<BatchHeader> decode_batch_header(ByteSpan bytes, size_t batch_bytes_max) 
   if (header.version != kBatchVersion) return invalid("unknown batch version " + std::to_string(header.version));
   if (!attributes_valid(header.attributes)) return invalid("reserved batch attributes");
   if (header.record_count == 0) return invalid("batch has no records");
-  if (header.batch_bytes < kBatchHeaderBytes + uint64_t{header.record_count} * kRecordBytesMin) {
+  if (header.batch_bytes < header.records_begin() + uint64_t{header.record_count} * kRecordBytesMin) {
     return invalid("batch length too small for its records");
   }
   if (header.batch_bytes > batch_bytes_max) {
@@ -221,8 +265,38 @@ Result<BatchHeader> verify_batch(ByteSpan bytes, size_t batch_bytes_max) {
   if (bytes.size() < header.batch_bytes) return Status(Errc::truncated_batch, "bytes end inside a batch");
   const ByteSpan batch = bytes.first(header.batch_bytes);
   if (batch_crc_of(batch) != header.batch_crc) return Status(Errc::crc_mismatch, "batch CRC mismatch");
+  if ((header.attributes & kAttributeProducer) != 0) SLUICE_TRY(take_producer(batch, header).status());
   SLUICE_TRY(parse_records(batch, header, nullptr));
   return header;
+}
+
+Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const BatchHeader& header) {
+  SLUICE_ASSERT_GE(batch.size(), header.batch_bytes);
+  if ((header.attributes & kAttributeProducer) == 0) return std::optional<ProducerStamp>();
+  SLUICE_ASSIGN_OR_RETURN(ProducerStamp producer, take_producer(batch, header));
+  return std::optional<ProducerStamp>(producer);
+}
+
+Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term, int64_t first_timestamp_ms) {
+  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, verify_batch(batch));
+  if (header.batch_bytes != batch.size()) return invalid("bytes after the batch");
+  if (base_offset >= kOffsetLimit || header.record_count > kOffsetLimit - base_offset) {
+    return Status(Errc::offset_out_of_range, "batch offsets would pass 2^63");
+  }
+  int64_t spread_ms = 0;
+  int64_t max_timestamp_ms = 0;
+  if (__builtin_sub_overflow(header.max_timestamp_ms, header.first_timestamp_ms, &spread_ms) ||
+      __builtin_add_overflow(first_timestamp_ms, spread_ms, &max_timestamp_ms)) {
+    return Status(Errc::invalid_argument, "stamped timestamps overflow");
+  }
+  header.base_offset = base_offset;
+  header.term = term;
+  header.first_timestamp_ms = first_timestamp_ms;
+  header.max_timestamp_ms = max_timestamp_ms;
+  put_header(batch.data(), header);
+  put_le<uint32_t>(batch.data() + kHeaderCrcAt, header_crc_of(batch));
+  put_le<uint32_t>(batch.data() + kBatchCrcAt, batch_crc_of(batch));
+  return Status();
 }
 
 Result<std::vector<RecordView>> decode_records(ByteSpan batch, const BatchHeader& header) {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -28,9 +29,27 @@ inline constexpr size_t kBatchBytesLimit = UINT32_MAX;
 
 // Attribute bits 0-1: what the batch is as a Raft entry (raft::EntryType: 0 data, 1 conf change,
 // 2 no-op). The log stores and checks them; only the partition's Raft storage gives them meaning.
-// Value 3 and every other bit are reserved and invalid.
+// Value 3 is reserved and invalid.
 inline constexpr uint16_t kAttributeEntryTypeMask = 0x3;
 inline constexpr uint16_t kAttributeEntryTypeMax = 2;
+// Bit 2: a producer block (ProducerStamp, kProducerBlockBytes) follows the header, before the
+// records: the batch comes from an idempotent producer. Data batches (type 0) only.
+inline constexpr uint16_t kAttributeProducer = 1u << 2;
+// Bit 3: a partition control batch (its one record's value is a partition command,
+// docs/formats/partition.md), not user data. Type 0 only, never with a producer block.
+inline constexpr uint16_t kAttributeControl = 1u << 3;
+// Bits 4-15 are reserved and invalid.
+inline constexpr size_t kProducerBlockBytes = 16;
+
+// An idempotent producer's identity for one batch: records get sequence numbers first_sequence,
+// first_sequence + 1, ... (the range must fit 32 bits).
+struct ProducerStamp {
+  uint64_t producer_id = 0;  // never 0 in a batch
+  uint16_t epoch = 0;
+  uint32_t first_sequence = 0;
+
+  friend bool operator==(const ProducerStamp&, const ProducerStamp&) = default;
+};
 
 struct RecordHeader {
   ByteSpan name;
@@ -67,13 +86,18 @@ struct BatchHeader {
 
   uint64_t last_offset() const { return base_offset + record_count - 1; }
   uint64_t next_offset() const { return base_offset + record_count; }
+  // Where the records start: after the header and the producer block, if any.
+  size_t records_begin() const { return kBatchHeaderBytes + ((attributes & kAttributeProducer) != 0 ? kProducerBlockBytes : 0); }
 };
 
 // Encodes `records` as one batch. Errors: empty_batch; batch_too_large above batch_bytes_max;
 // offset_out_of_range if the offsets would reach kOffsetLimit; invalid_argument if a timestamp
 // delta does not fit 64 bits or `attributes` sets a reserved bit or value.
+// With `producer`, the batch gets a producer block (kAttributeProducer is set here): invalid_argument
+// if its id is 0 or its sequence range passes 2^32 - 1.
 Result<Bytes> encode_batch(uint64_t base_offset, uint64_t term, std::span<const Record> records,
-                           size_t batch_bytes_max = kBatchBytesLimit, uint16_t attributes = 0);
+                           size_t batch_bytes_max = kBatchBytesLimit, uint16_t attributes = 0,
+                           std::optional<ProducerStamp> producer = std::nullopt);
 
 // Parses and checks the fixed header at the front of `bytes` (which may hold just the header):
 // truncated_batch if shorter than a header; invalid_batch for a bad magic, version, attributes or
@@ -87,6 +111,16 @@ Result<BatchHeader> verify_batch(ByteSpan bytes, size_t batch_bytes_max = kBatch
 
 // The records of a batch that verify_batch accepted (`header` is its result).
 Result<std::vector<RecordView>> decode_records(ByteSpan batch, const BatchHeader& header);
+
+// The producer block of a batch that verify_batch accepted (nullopt without one).
+Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const BatchHeader& header);
+
+// Rewrites, in place and without allocating, the fields a partition leader stamps on a batch that
+// verify_batch accepted: base offset, term, and the first timestamp (the max timestamp moves by
+// the same amount, so the records' deltas stay valid); then both CRCs. invalid_argument if a
+// timestamp would overflow, offset_out_of_range if the offsets would pass 2^63, and the
+// verify_batch errors if `batch` is not one valid batch exactly.
+Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term, int64_t first_timestamp_ms);
 
 // Splits bytes holding whole batches back to back (as Log::read returns them) into one span per
 // batch, verifying each.

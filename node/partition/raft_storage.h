@@ -98,6 +98,10 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // Record offset of entry `index`'s batch (first_index <= index <= last_index).
   raft::Result<uint64_t> offset_of(raft::Index index) const;
 
+  // Reads for the partition (fetch, list offsets), by record offset; log::Errc errors.
+  log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max) { return log_->read(from_offset, bytes_max); }
+  log::Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms) { return log_->offset_for_timestamp(timestamp_ms); }
+
   const log::Log& log() const { return *log_; }
   const PersistedRaftState& durable_state() const { return durable_; }
 

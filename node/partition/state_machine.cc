@@ -85,37 +85,48 @@ ApplyOutcome PartitionState::apply_command(const CommittedEntry& entry) {
 
 Result<ProduceDecision> PartitionState::decide_produce(const ProducerId& producer, uint32_t record_count,
                                                        int64_t spread_ms, int64_t now_ms) {
+  Result<ProduceDecision> checked = check_produce(producer, record_count);
+  if (!checked.ok() || checked->duplicate) return checked;
+  Result<int64_t> stamp_ms = stamp(spread_ms, now_ms);
+  if (!stamp_ms.ok()) return Result<ProduceDecision>(stamp_ms.status());
+  return ProduceDecision{false, 0, 0, *stamp_ms};
+}
+
+Result<ProduceDecision> PartitionState::check_produce(const ProducerId& producer, uint32_t record_count) const {
   if (record_count == 0) return Result<ProduceDecision>(Errc::invalid_request, "a batch needs at least one record");
-  if (spread_ms < 0) return Result<ProduceDecision>(Errc::invalid_request, "record timestamps before the batch's first");
-  if (producer.id != 0) {
-    if (uint64_t{producer.first_sequence} + record_count - 1 > UINT32_MAX) {
-      return Result<ProduceDecision>(Errc::invalid_request, "the batch's sequence range passes 2^32 - 1: start a new epoch");
-    }
-    ProducerVerdict verdict = producers_.check(producer, record_count);
-    switch (verdict.kind) {
-      case ProducerVerdict::Kind::append: break;
-      case ProducerVerdict::Kind::duplicate: {
-        const ProducerBatch& original = verdict.original;
-        return ProduceDecision{true, original.base_offset,
-                               original.base_offset + (original.last_sequence - original.first_sequence), original.timestamp_ms};
-      }
-      case ProducerVerdict::Kind::out_of_order_sequence:
-        return Result<ProduceDecision>(Errc::out_of_order_sequence,
-                                       "sequence " + std::to_string(producer.first_sequence) + " does not continue producer " +
-                                           std::to_string(producer.id) + "'s");
-      case ProducerVerdict::Kind::producer_fenced:
-        return Result<ProduceDecision>(Errc::producer_fenced, "epoch " + std::to_string(producer.epoch) + " of producer " +
-                                                                  std::to_string(producer.id) + " is fenced by a newer one");
-    }
+  if (producer.id == 0) return ProduceDecision{};
+  if (uint64_t{producer.first_sequence} + record_count - 1 > UINT32_MAX) {
+    return Result<ProduceDecision>(Errc::invalid_request, "the batch's sequence range passes 2^32 - 1: start a new epoch");
   }
+  ProducerVerdict verdict = producers_.check(producer, record_count);
+  switch (verdict.kind) {
+    case ProducerVerdict::Kind::append: break;
+    case ProducerVerdict::Kind::duplicate: {
+      const ProducerBatch& original = verdict.original;
+      return ProduceDecision{true, original.base_offset,
+                             original.base_offset + (original.last_sequence - original.first_sequence), original.timestamp_ms};
+    }
+    case ProducerVerdict::Kind::out_of_order_sequence:
+      return Result<ProduceDecision>(Errc::out_of_order_sequence, "sequence " + std::to_string(producer.first_sequence) +
+                                                                      " does not continue producer " +
+                                                                      std::to_string(producer.id) + "'s");
+    case ProducerVerdict::Kind::producer_fenced:
+      return Result<ProduceDecision>(Errc::producer_fenced, "epoch " + std::to_string(producer.epoch) + " of producer " +
+                                                                std::to_string(producer.id) + " is fenced by a newer one");
+  }
+  return ProduceDecision{};
+}
+
+Result<int64_t> PartitionState::stamp(int64_t spread_ms, int64_t now_ms) {
+  if (spread_ms < 0) return Result<int64_t>(Errc::invalid_request, "record timestamps before the batch's first");
   int64_t stamp_ms = std::max({now_ms, stamp_floor_ms_, int64_t{0}});
   int64_t floor_ms = 0;
   if (__builtin_add_overflow(stamp_ms, spread_ms, &floor_ms)) {
-    return Result<ProduceDecision>(Errc::invalid_request, "record timestamps out of range");
+    return Result<int64_t>(Errc::invalid_request, "record timestamps out of range");
   }
   if (stamp_ms > now_ms) SLUICE_COVER("partition.stamp_held_back");  // the clock went back
   stamp_floor_ms_ = floor_ms;
-  return ProduceDecision{false, 0, 0, stamp_ms};
+  return stamp_ms;
 }
 
 void PartitionState::note_log_timestamp(int64_t max_timestamp_ms) {

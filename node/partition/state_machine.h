@@ -94,6 +94,11 @@ class PartitionState {
   // log. Proposals in flight are not in the producer table, so a retry racing its original is
   // caught at apply (duplicate) rather than here.
   Result<ProduceDecision> decide_produce(const ProducerId& producer, uint32_t record_count, int64_t spread_ms, int64_t now_ms);
+  // decide_produce in two steps, as the replica takes them: the producer check on the request's
+  // fiber (a duplicate is answered there), the stamp when the host proposes the batch (so stamps
+  // follow the order of the log).
+  Result<ProduceDecision> check_produce(const ProducerId& producer, uint32_t record_count) const;
+  Result<int64_t> stamp(int64_t spread_ms, int64_t now_ms);
   // Leader: its log holds a batch whose newest timestamp is `max_timestamp_ms` (the replica tells
   // it what a new leader finds in its log beyond the applied entries).
   void note_log_timestamp(int64_t max_timestamp_ms);

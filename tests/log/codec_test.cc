@@ -216,7 +216,63 @@ TEST(BatchCodec, EntryTypeAttributeRoundTrips) {
     EXPECT_EQ(header->attributes, attributes);
   }
   EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 3).code(), Errc::invalid_argument);
-  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 8).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 16).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, kAttributeControl | 1).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, kAttributeProducer).code(), Errc::invalid_argument);
+  EXPECT_TRUE(encode_batch(5, 2, records.records, kBatchBytesLimit, kAttributeControl).ok());
+}
+
+TEST(BatchCodec, ProducerBlockRoundTripsAndIsChecked) {
+  Records records = sample_records();
+  const ProducerStamp producer{0x1122334455667788ULL, 3, 41};
+  Bytes batch = encode_batch(5, 2, records.records, kBatchBytesLimit, 0, producer).value();
+  BatchHeader header = verify_batch(batch).value();
+  EXPECT_EQ(header.attributes, kAttributeProducer);
+  EXPECT_EQ(header.records_begin(), kBatchHeaderBytes + kProducerBlockBytes);
+  EXPECT_EQ(decode_producer(batch, header).value(), producer);
+  EXPECT_EQ(decode_records(batch, header)->size(), records.records.size());
+  EXPECT_EQ(decode_producer(sample_batch(), verify_batch(sample_batch()).value()).value(), std::nullopt);
+  // Encode refuses what verify would refuse.
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 0, ProducerStamp{0, 0, 0}).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 0, ProducerStamp{1, 0, UINT32_MAX - 1}).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, kAttributeControl, producer).code(), Errc::invalid_argument);
+  EXPECT_EQ(encode_batch(5, 2, records.records, kBatchBytesLimit, 2, producer).code(), Errc::invalid_argument);  // a no-op
+  auto expect_invalid = [&](const char* what, auto&& damage) {
+    Bytes damaged = batch;
+    damage(damaged);
+    reseal(damaged);
+    EXPECT_EQ(verify_batch(damaged).code(), Errc::invalid_batch) << what;
+  };
+  expect_invalid("producer id 0", [](Bytes& b) { put_le<uint64_t>(b.data() + kBatchHeaderBytes, 0); });
+  expect_invalid("reserved field", [](Bytes& b) { put_le<uint16_t>(b.data() + kBatchHeaderBytes + 10, 1); });
+  expect_invalid("sequence overflow", [](Bytes& b) { put_le<uint32_t>(b.data() + kBatchHeaderBytes + 12, UINT32_MAX); });
+  expect_invalid("producer and control", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, kAttributeProducer | kAttributeControl); });
+  expect_invalid("flag dropped", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 0); });
+}
+
+TEST(BatchCodec, RestampGivesWhatEncodingAtTheStampsGives) {
+  Records records = sample_records();
+  const ProducerStamp producer{9, 1, 0};
+  Bytes batch = encode_batch(0, 0, records.records, kBatchBytesLimit, 0, producer).value();
+  const int64_t shift_ms = 1'800'000'000'000 - records.records.front().timestamp_ms;
+  ASSERT_TRUE(restamp_batch(batch, 1234, 9, 1'800'000'000'000).ok());
+  Records shifted = sample_records();
+  for (Record& record : shifted.records) record.timestamp_ms += shift_ms;
+  EXPECT_EQ(batch, encode_batch(1234, 9, shifted.records, kBatchBytesLimit, 0, producer).value());
+  BatchHeader header = verify_batch(batch).value();
+  EXPECT_EQ(header.base_offset, 1234u);
+  EXPECT_EQ(header.term, 9u);
+  // Refusals leave the batch as it was.
+  const Bytes before = batch;
+  EXPECT_EQ(restamp_batch(batch, kOffsetLimit - 1, 9, 0).code(), Errc::offset_out_of_range);
+  EXPECT_EQ(restamp_batch(batch, 0, 9, INT64_MAX).code(), Errc::invalid_argument);
+  EXPECT_EQ(batch, before);
+  Bytes longer = batch;
+  longer.push_back(std::byte{0});
+  EXPECT_EQ(restamp_batch(longer, 0, 1, 0).code(), Errc::invalid_batch);
+  Bytes damaged = batch;
+  damaged[70] ^= std::byte{1};
+  EXPECT_EQ(restamp_batch(damaged, 0, 1, 0).code(), Errc::crc_mismatch);
 }
 
 // Wrong fields with valid CRCs: what a buggy or hostile writer could produce.
@@ -230,7 +286,8 @@ TEST(BatchCodec, ResealedBadFieldsAreInvalid) {
   expect_invalid("magic", [](Bytes& b) { b[0] = std::byte{'X'}; });
   expect_invalid("version", [](Bytes& b) { put_le<uint16_t>(b.data() + 8, 2); });
   expect_invalid("attribute entry type 3", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 3); });
-  expect_invalid("reserved attribute bit", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 4); });
+  expect_invalid("reserved attribute bit", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, 16); });
+  expect_invalid("control on a no-op", [](Bytes& b) { put_le<uint16_t>(b.data() + 10, kAttributeControl | 2); });
   expect_invalid("zero records", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 0); });
   expect_invalid("more records than bytes", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 4); });
   expect_invalid("fewer records than bytes", [](Bytes& b) { put_le<uint32_t>(b.data() + 12, 2); });

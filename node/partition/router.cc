@@ -1,0 +1,202 @@
+#include "node/partition/router.h"
+
+#include <utility>
+
+#include "node/base/assert.h"
+#include "node/base/coverage.h"
+
+namespace sluice::partition {
+
+namespace rt = runtime;
+
+PartitionRouter::PartitionRouter(rt::Runtime& runtime, multiraft::RaftHost& host, RouterConfig config)
+    : runtime_(runtime), host_(host), config_(config), inbox_(runtime.scheduler(), config.requests_queued_max) {}
+
+PartitionRouter::~PartitionRouter() {
+  task_.cancel();
+  for (auto& [partition, served] : replicas_) served.server.cancel();
+}
+
+void PartitionRouter::start() {
+  task_ = runtime_.spawn("partition-router", [this] { run(); });
+}
+
+PartitionRouter::ReplyChannel::Receiver PartitionRouter::route(PartitionId partition, Request request) {
+  auto [sender, receiver] = ReplyChannel::make(runtime_.scheduler());
+  Item item = Routed{partition, std::move(request), std::move(sender)};
+  if (!inbox_.try_send(std::move(item)).ok()) {
+    SLUICE_COVER("partition.router.overloaded");
+    ++overloaded_;
+    std::get<Routed>(item).reply.send(error_reply(nullptr, Status(Errc::overloaded, "requests_queued_max reached")));
+  }
+  return std::move(receiver);
+}
+
+void PartitionRouter::membership_changed(MembershipEvent event) {
+  Item item = std::move(event);
+  (void)inbox_.try_send(std::move(item));  // a full inbox drops it: the next event carries the news again
+}
+
+void PartitionRouter::run() {
+  while (true) {
+    rt::Result<Item> item = inbox_.receive();
+    if (!item.ok()) return;  // cancelled or closed: the node stops
+    if (auto* event = std::get_if<MembershipEvent>(&*item)) {
+      for (auto& [partition, served] : replicas_) {
+        Item copy = *event;
+        (void)served.queue->try_send(std::move(copy));
+      }
+      continue;
+    }
+    dispatch(std::get<Routed>(std::move(*item)));
+  }
+}
+
+void PartitionRouter::dispatch(Routed routed) {
+  if (std::holds_alternative<CreateReplicaRequest>(routed.request)) return create(std::move(routed));
+  if (std::holds_alternative<RemoveReplicaRequest>(routed.request)) return remove(std::move(routed));
+  auto found = replicas_.find(routed.partition);
+  if (found == replicas_.end() || changing_.count(routed.partition) > 0) {
+    routed.reply.send(error_reply(nullptr, Status(Errc::unknown_partition, "no replica of topic " +
+                                                                               std::to_string(routed.partition.topic) + " partition " +
+                                                                               std::to_string(routed.partition.index) + " here")));
+    return;
+  }
+  Item item = std::move(routed);
+  if (!found->second.queue->try_send(std::move(item)).ok()) {
+    SLUICE_COVER("partition.router.replica_overloaded");
+    ++overloaded_;
+    std::get<Routed>(item).reply.send(error_reply(found->second.replica.get(),
+                                                  Status(Errc::overloaded, "replica_requests_queued_max reached")));
+  }
+}
+
+// A fiber opens the replica (recovery reads its log) so the router goes on routing meanwhile.
+void PartitionRouter::create(Routed routed) {
+  const PartitionId partition = routed.partition;
+  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0) {
+    routed.reply.send(changing_.count(partition) > 0 ? error_reply(nullptr, Status(Errc::overloaded, "replica being changed"))
+                                                     : Reply{});  // already here: creating is idempotent
+    return;
+  }
+  if (replicas_.size() >= config_.replicas_max) {
+    routed.reply.send(error_reply(nullptr, Status(Errc::overloaded, "replicas_max reached")));
+    return;
+  }
+  changing_[partition] = true;
+  runtime_.spawn("partition-open", [this, routed = std::move(routed)]() mutable {
+    ReplicaConfig config = std::get<CreateReplicaRequest>(std::move(routed.request)).config;
+    config.partition = routed.partition;
+    Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, std::move(config));
+    changing_.erase(routed.partition);
+    if (!opened.ok()) {
+      routed.reply.send(error_reply(nullptr, opened.status()));
+      return;
+    }
+    Served& served = replicas_[routed.partition];
+    served.replica = std::move(opened).value();
+    served.queue = std::make_unique<rt::Channel<Item>>(runtime_.scheduler(), config_.replica_requests_queued_max);
+    served.handlers = std::make_unique<rt::WaitGroup>(runtime_.scheduler());
+    const PartitionId partition = routed.partition;
+    served.server = runtime_.spawn("partition-serve", [this, partition, &served] { serve(partition, served); });
+    routed.reply.send(Reply{});
+  });
+}
+
+// The replica's queue closes, its requests in service finish, then it closes and goes.
+void PartitionRouter::remove(Routed routed) {
+  auto found = replicas_.find(routed.partition);
+  if (found == replicas_.end() || changing_.count(routed.partition) > 0) {
+    routed.reply.send(found == replicas_.end() ? Reply{} : error_reply(nullptr, Status(Errc::overloaded, "replica being changed")));
+    return;
+  }
+  changing_[routed.partition] = true;
+  found->second.queue->close();
+  runtime_.spawn("partition-remove", [this, routed = std::move(routed)]() mutable {
+    Served& served = replicas_.at(routed.partition);
+    (void)served.server.join();
+    (void)served.handlers->wait();
+    Status closed = served.replica->close();
+    replicas_.erase(routed.partition);
+    changing_.erase(routed.partition);
+    SLUICE_COVER("partition.router.replica_removed");
+    routed.reply.send(closed.ok() ? Reply{} : error_reply(nullptr, closed));
+  });
+}
+
+// One fiber per replica takes its queue in order and hands each request to a handler fiber of its
+// own: a produce waits for its commit while the next ones are already proposed.
+void PartitionRouter::serve(PartitionId partition, Served& served) {
+  (void)partition;
+  while (true) {
+    rt::Result<Item> item = served.queue->receive();
+    if (!item.ok()) return;  // closed (removal) or cancelled
+    if (auto* event = std::get_if<MembershipEvent>(&*item)) {
+      served.replica->note_membership(*event);
+      continue;
+    }
+    Routed routed = std::get<Routed>(std::move(*item));
+    if (served.handlers->outstanding() >= config_.replica_handlers_max) {
+      SLUICE_COVER("partition.router.handlers_full");
+      ++overloaded_;
+      routed.reply.send(error_reply(served.replica.get(), Status(Errc::overloaded, "replica_handlers_max reached")));
+      continue;
+    }
+    served.handlers->add();
+    Replica* replica = served.replica.get();
+    rt::WaitGroup* handlers = served.handlers.get();
+    runtime_.spawn("partition-request", [this, replica, handlers, routed = std::move(routed)]() mutable {
+      routed.reply.send(handle(*replica, routed.request));
+      handlers->done();
+    });
+  }
+}
+
+Reply PartitionRouter::handle(Replica& replica, Request& request) {
+  Reply reply;
+  if (auto* produce = std::get_if<ProduceRequest>(&request)) {
+    Result<ProduceReply> produced = replica.produce(std::move(produce->batch), runtime_.now() + produce->timeout);
+    if (!produced.ok()) return error_reply(&replica, produced.status());
+    reply.value = *produced;
+  } else if (auto* fetch = std::get_if<FetchRequest>(&request)) {
+    Result<FetchReply> fetched = replica.fetch(fetch->offset, fetch->bytes_max, fetch->wait);
+    if (!fetched.ok()) return error_reply(&replica, fetched.status());
+    reply.value = std::move(fetched).value();
+  } else if (auto* list = std::get_if<ListOffsetsRequest>(&request)) {
+    Result<uint64_t> offset = replica.list_offsets(list->query, list->timestamp_ms);
+    if (!offset.ok()) return error_reply(&replica, offset.status());
+    reply.value = *offset;
+  } else {
+    SLUICE_ASSERT(false && "create and remove are the router's own");
+  }
+  return reply;
+}
+
+Reply PartitionRouter::error_reply(const Replica* replica, const Status& status) {
+  Reply reply;
+  reply.status = status;
+  if (replica != nullptr && status.code() == Errc::not_leader) {
+    NotLeader leader = replica->leader();
+    reply.leader = leader.leader;
+    reply.leader_address = std::move(leader.address);
+  }
+  return reply;
+}
+
+void PartitionRouter::stop() {
+  for (auto& [partition, served] : replicas_) served.queue->close();
+  for (auto& [partition, served] : replicas_) {
+    (void)served.server.join();
+    (void)served.handlers->wait();
+    (void)served.replica->close();
+  }
+  replicas_.clear();
+  task_.cancel();
+}
+
+const Replica* PartitionRouter::replica(PartitionId partition) const {
+  auto found = replicas_.find(partition);
+  return found == replicas_.end() ? nullptr : found->second.replica.get();
+}
+
+}  // namespace sluice::partition

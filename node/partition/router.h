@@ -1,0 +1,117 @@
+// The node's request router / partition manager (seed 000, docs/partition.md "Router"): one
+// object per node owns the node's partition replicas and hands each request to its partition.
+//
+//   caller (HTTP handler, test, simulated client) --route()--> router queue --router fiber-->
+//     create / remove: handled by the router itself (a fiber per replica opens or closes it)
+//     partition request: that replica's queue --replica server fiber--> a handler fiber per request
+//     membership event (SWIM): broadcast to every replica's queue
+//
+// route() never blocks: each request carries its own reply channel, and every queue is bounded;
+// a full queue answers `overloaded` at once instead of letting memory grow. Replies name the
+// leader (id and address, from the membership events) when the answer is not_leader.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "node/base/ids.h"
+#include "node/multiraft/host.h"
+#include "node/partition/errors.h"
+#include "node/partition/replica.h"
+#include "runtime/runtime.h"
+#include "runtime/sync.h"
+
+namespace sluice::partition {
+
+struct ProduceRequest {
+  Bytes batch;  // docs/formats/log.md, as the client encoded it
+  runtime::Duration timeout = std::chrono::seconds(10);
+};
+struct FetchRequest {
+  uint64_t offset = 0;
+  size_t bytes_max = 1 << 20;
+  runtime::Duration wait{0};  // long-poll at the end of the log
+};
+struct ListOffsetsRequest {
+  OffsetQuery query = OffsetQuery::latest;
+  int64_t timestamp_ms = 0;
+};
+struct CreateReplicaRequest {
+  ReplicaConfig config;  // config.partition names it
+};
+struct RemoveReplicaRequest {};
+
+using Request = std::variant<ProduceRequest, FetchRequest, ListOffsetsRequest, CreateReplicaRequest, RemoveReplicaRequest>;
+
+struct Reply {
+  Status status;                 // ok, or the error (errors.h)
+  NodeId leader = kNoNode;       // not_leader: the leader if known
+  std::string leader_address;    // not_leader: its address if membership knows it
+  std::variant<std::monostate, ProduceReply, FetchReply, uint64_t> value;  // by request kind (offset for list)
+};
+
+struct RouterConfig {
+  size_t requests_queued_max = 4096;         // waiting for the router fiber
+  size_t replica_requests_queued_max = 1024;  // per replica, waiting for its server fiber
+  size_t replica_handlers_max = 1024;         // per replica, requests being served at once
+  size_t replicas_max = 10'000;
+};
+
+class PartitionRouter {
+ public:
+  PartitionRouter(runtime::Runtime& runtime, multiraft::RaftHost& host, RouterConfig config = {});
+  ~PartitionRouter();
+  PartitionRouter(const PartitionRouter&) = delete;
+  PartitionRouter& operator=(const PartitionRouter&) = delete;
+
+  // Starts the router fiber.
+  void start();
+  using ReplyChannel = runtime::Oneshot<Reply>;
+  // Hands `request` for `partition` to the router; the reply comes on the receiver.
+  ReplyChannel::Receiver route(PartitionId partition, Request request);
+  // A membership change, broadcast to every replica (which keep addresses for not_leader replies).
+  void membership_changed(MembershipEvent event);
+  // Closes every replica (removing their groups from the host). Call on a fiber.
+  void stop();
+
+  const Replica* replica(PartitionId partition) const;
+  size_t replica_count() const { return replicas_.size(); }
+  uint64_t overloaded() const { return overloaded_; }
+
+ private:
+  struct Routed {
+    PartitionId partition;
+    Request request;
+    ReplyChannel::Sender reply;
+  };
+  using Item = std::variant<Routed, MembershipEvent>;
+  struct Served {
+    std::unique_ptr<Replica> replica;
+    std::unique_ptr<runtime::Channel<Item>> queue;
+    std::unique_ptr<runtime::WaitGroup> handlers;  // requests being served
+    runtime::Task server;
+  };
+
+  void run();
+  void dispatch(Routed routed);
+  void create(Routed routed);
+  void remove(Routed routed);
+  void serve(PartitionId partition, Served& served);
+  Reply handle(Replica& replica, Request& request);
+  static Reply error_reply(const Replica* replica, const Status& status);
+
+  runtime::Runtime& runtime_;
+  multiraft::RaftHost& host_;
+  RouterConfig config_;
+  runtime::Channel<Item> inbox_;
+  std::map<PartitionId, Served> replicas_;
+  std::map<PartitionId, bool> changing_;  // being created or removed: its requests are refused
+  runtime::Task task_;
+  uint64_t overloaded_ = 0;
+};
+
+}  // namespace sluice::partition

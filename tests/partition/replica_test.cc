@@ -1,0 +1,351 @@
+// Partition replicas behind the router on the simulated network (node/partition/replica.h,
+// router.h): produce and fetch, offsets dense over no-ops, idempotent retries, not_leader naming
+// the leader, long-poll fetches, list offsets by time, restart (replay and snapshot), retention on
+// every replica at the same boundary, and the router's bounded queues.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/log/codec.h"
+#include "node/partition/replica.h"
+#include "node/partition/router.h"
+#include "sim/sim_runtime.h"
+#include "sim/world.h"
+
+namespace sluice::partition {
+namespace {
+
+constexpr int64_t kMsNs = 1'000'000;
+constexpr uint16_t kPort = 7200;
+constexpr PartitionId kPartition{1, 0};
+constexpr GroupId kGroup = 11;
+
+NodeId node_id(sim::NodeIndex node) { return static_cast<NodeId>(node) + 1; }
+
+struct Rig;
+
+class ReplicaApp final : public sim::NodeApp {
+ public:
+  ReplicaApp(sim::SimRuntime& runtime, Rig& rig);
+  multiraft::RaftHost host;
+  PartitionRouter router;
+};
+
+struct Rig {
+  explicit Rig(size_t nodes, PartitionConfig state = {}, uint64_t segment_bytes_max = 0, uint64_t seed = 1)
+      : state(state), segment_bytes_max(segment_bytes_max), world(world_config(seed)) {
+    for (size_t i = 0; i < nodes; ++i) world.add_node();
+    world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<ReplicaApp>(rt, *this); });
+    for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
+  }
+  static sim::WorldConfig world_config(uint64_t seed) {
+    sim::WorldConfig config;
+    config.seed = seed;
+    config.network.link.latency_min = std::chrono::milliseconds(1);
+    config.network.link.latency_max = std::chrono::milliseconds(3);
+    return config;
+  }
+  size_t nodes() const { return world.node_count(); }
+  void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
+  ReplicaApp* app(sim::NodeIndex node) { return dynamic_cast<ReplicaApp*>(world.app(node)); }
+  const Replica* replica(sim::NodeIndex node) {
+    ReplicaApp* a = app(node);
+    return a == nullptr ? nullptr : a->router.replica(kPartition);
+  }
+  std::optional<sim::NodeIndex> leader() {
+    for (size_t i = 0; i < nodes(); ++i) {
+      const Replica* r = replica(static_cast<sim::NodeIndex>(i));
+      if (r != nullptr && r->is_leader()) return static_cast<sim::NodeIndex>(i);
+    }
+    return std::nullopt;
+  }
+  using Slot = std::shared_ptr<std::optional<Reply>>;
+  // Routes `request` on `node` from a fiber there; the reply lands in the slot.
+  Slot call(sim::NodeIndex node, Request request, PartitionId partition = kPartition) {
+    auto slot = std::make_shared<std::optional<Reply>>();
+    ReplicaApp* a = app(node);
+    world.runtime(node)->spawn("client", [a, slot, partition, request = std::move(request)]() mutable {
+      auto reply = a->router.route(partition, std::move(request)).receive();
+      if (reply.ok()) *slot = std::move(reply).value();
+    });
+    return slot;
+  }
+  // Calls and runs the world until the reply arrives (at most `ms`).
+  Reply call_and_wait(sim::NodeIndex node, Request request, int64_t ms = 2000) {
+    Slot slot = call(node, std::move(request));
+    for (int64_t waited = 0; !slot->has_value() && waited < ms; waited += 5) run_ms(5);
+    EXPECT_TRUE(slot->has_value()) << "no reply within " << ms << " ms";
+    return slot->value_or(Reply{Status(Errc::timeout, "test: no reply"), kNoNode, {}, {}});
+  }
+
+  PartitionConfig state;
+  uint64_t segment_bytes_max;
+  sim::World world;  // last: destroyed first
+};
+
+multiraft::RaftHostConfig host_config(Rig& rig, sim::NodeIndex node) {
+  multiraft::RaftHostConfig config;
+  config.transport.self = node_id(node);
+  config.transport.port = kPort;
+  for (size_t i = 0; i < rig.nodes(); ++i) {
+    const auto peer = static_cast<sim::NodeIndex>(i);
+    if (peer != node) config.transport.peers[node_id(peer)] = runtime::Address{rig.world.host(peer), kPort};
+  }
+  return config;
+}
+
+ReplicaConfig replica_config(Rig& rig, sim::NodeIndex node) {
+  ReplicaConfig config;
+  config.partition = kPartition;
+  config.group = kGroup;
+  config.dir = "partition-1-0";
+  config.state = rig.state;
+  config.raft.id = node_id(node);
+  config.raft.election_timeout_ticks = 15;
+  for (size_t i = 0; i < rig.nodes(); ++i) config.storage.bootstrap.voters.insert(node_id(static_cast<sim::NodeIndex>(i)));
+  if (rig.segment_bytes_max > 0) {
+    config.storage.log.segment_bytes_max = rig.segment_bytes_max;
+    config.storage.log.batch_bytes_max = rig.segment_bytes_max / 2;
+  }
+  config.retention_check_interval = std::chrono::milliseconds(100);
+  return config;
+}
+
+ReplicaApp::ReplicaApp(sim::SimRuntime& runtime, Rig& rig)
+    : host(runtime, host_config(rig, runtime.node())), router(runtime, host) {
+  EXPECT_TRUE(host.start().ok());
+  router.start();
+  runtime.spawn("create", [this, &rig, &runtime] {
+    auto reply = router.route(kPartition, CreateReplicaRequest{replica_config(rig, runtime.node())}).receive();
+    EXPECT_TRUE(reply.ok() && reply->status.ok()) << (reply.ok() ? reply->status.to_string() : "no reply");
+  });
+}
+
+struct TestRecord {
+  int64_t timestamp_ms = 0;
+  std::string value;
+};
+
+Bytes batch_of(const std::vector<std::string>& values, std::optional<log::ProducerStamp> producer = {}, int64_t spread_ms = 0) {
+  std::vector<log::Record> records;
+  for (size_t i = 0; i < values.size(); ++i) {
+    records.push_back(log::Record{.timestamp_ms = i + 1 == values.size() ? spread_ms : 0, .key = {}, .value = as_bytes(values[i]), .headers = {}});
+  }
+  return log::encode_batch(0, 0, records, log::kBatchBytesLimit, 0, producer).value();
+}
+
+// Every record a fetch reply holds, numbered from its batch's partition offset.
+std::vector<std::pair<uint64_t, std::string>> records_of(const FetchReply& reply) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  auto batches = log::split_batches(reply.batches).value();
+  EXPECT_EQ(batches.size(), reply.base_offsets.size());
+  for (size_t b = 0; b < batches.size(); ++b) {
+    log::BatchHeader header = log::verify_batch(batches[b]).value();
+    auto records = log::decode_records(batches[b], header).value();
+    for (size_t r = 0; r < records.size(); ++r) out.emplace_back(reply.base_offsets[b] + r, std::string(as_string_view(records[r].value)));
+  }
+  return out;
+}
+
+const ProduceReply& produced(const Reply& reply) {
+  EXPECT_TRUE(reply.status.ok()) << reply.status.to_string();
+  static const ProduceReply kNone{};
+  const auto* value = std::get_if<ProduceReply>(&reply.value);
+  return value == nullptr ? kNone : *value;
+}
+
+FetchReply fetched(const Reply& reply) {
+  EXPECT_TRUE(reply.status.ok()) << reply.status.to_string();
+  const auto* value = std::get_if<FetchReply>(&reply.value);
+  return value == nullptr ? FetchReply{} : *value;
+}
+
+TEST(Replica, ProducedRecordsGetDenseOffsetsAndFetchReturnsThem) {
+  Rig rig(1);
+  rig.run_ms(500);
+  ASSERT_TRUE(rig.leader().has_value());
+  EXPECT_EQ(produced(rig.call_and_wait(0, ProduceRequest{batch_of({"a", "b", "c"})})).base_offset, 0u);
+  ProduceReply second = produced(rig.call_and_wait(0, ProduceRequest{batch_of({"d", "e"})}));
+  EXPECT_EQ(second.base_offset, 3u);  // the leader's no-op took a log offset but no partition offset
+  EXPECT_EQ(second.last_offset, 4u);
+  FetchReply all = fetched(rig.call_and_wait(0, FetchRequest{0, 1 << 20, {}}));
+  EXPECT_EQ(all.high_watermark, 5u);
+  using Records = std::vector<std::pair<uint64_t, std::string>>;
+  EXPECT_EQ(records_of(all), (Records{{0, "a"}, {1, "b"}, {2, "c"}, {3, "d"}, {4, "e"}}));
+  // From the middle of a batch: the whole batch comes back.
+  EXPECT_EQ(records_of(fetched(rig.call_and_wait(0, FetchRequest{4, 1, {}}))), (Records{{3, "d"}, {4, "e"}}));
+  EXPECT_EQ(rig.call_and_wait(0, FetchRequest{6, 1 << 20, {}}).status.code(), Errc::offset_out_of_range);
+  EXPECT_TRUE(fetched(rig.call_and_wait(0, FetchRequest{5, 1 << 20, {}})).batches.empty());
+}
+
+TEST(Replica, BadBatchesAreRefusedAndLoseNothing) {
+  Rig rig(1);
+  rig.run_ms(500);
+  Bytes damaged = batch_of({"x"});
+  damaged.back() ^= std::byte{1};
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{damaged}).status.code(), Errc::invalid_request);
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{Bytes{}}).status.code(), Errc::invalid_request);
+  const log::Record record{.timestamp_ms = 0, .key = {}, .value = as_bytes("cmd"), .headers = {}};
+  Bytes control = log::encode_batch(0, 0, std::span(&record, 1), log::kBatchBytesLimit, log::kAttributeControl).value();
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{control}).status.code(), Errc::invalid_request);
+  Bytes big = batch_of({std::string(5 << 20, 'x')});
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{big}).status.code(), Errc::record_too_large);
+  EXPECT_EQ(rig.call_and_wait(0, FetchRequest{0, 1 << 20, {}}, 100).status.code(), Errc::ok);
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{batch_of({"ok"})}, 500).status.code(), Errc::ok);
+  EXPECT_EQ(rig.replica(0)->state().end_offset(), 1u);
+}
+
+TEST(Replica, IdempotentRetryGetsTheOriginalOffsets) {
+  Rig rig(1);
+  rig.run_ms(500);
+  const log::ProducerStamp producer{77, 0, 0};
+  ProduceReply first = produced(rig.call_and_wait(0, ProduceRequest{batch_of({"a", "b"}, producer)}));
+  ProduceReply retry = produced(rig.call_and_wait(0, ProduceRequest{batch_of({"a", "b"}, producer)}));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, first.base_offset);
+  EXPECT_EQ(retry.last_offset, first.last_offset);
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{batch_of({"c"}, log::ProducerStamp{77, 0, 5})}).status.code(),
+            Errc::out_of_order_sequence);
+  EXPECT_EQ(produced(rig.call_and_wait(0, ProduceRequest{batch_of({"c"}, log::ProducerStamp{77, 1, 0})})).base_offset, 2u);
+  EXPECT_EQ(rig.call_and_wait(0, ProduceRequest{batch_of({"d"}, log::ProducerStamp{77, 0, 2})}).status.code(), Errc::producer_fenced);
+  EXPECT_EQ(rig.replica(0)->state().end_offset(), 3u);
+}
+
+TEST(Replica, FollowerSaysWhoLeadsAndServesCommittedData) {
+  Rig rig(3);
+  rig.run_ms(1000);
+  std::optional<sim::NodeIndex> leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  const sim::NodeIndex follower = (*leader + 1) % 3;
+  for (sim::NodeIndex n = 0; n < 3; ++n) {
+    rig.app(follower)->router.membership_changed(MembershipEvent{node_id(n), "node" + std::to_string(n) + ":9000", true});
+  }
+  rig.run_ms(10);
+  Reply refused = rig.call_and_wait(follower, ProduceRequest{batch_of({"x"})});
+  EXPECT_EQ(refused.status.code(), Errc::not_leader);
+  EXPECT_EQ(refused.leader, node_id(*leader));
+  EXPECT_EQ(refused.leader_address, "node" + std::to_string(*leader) + ":9000");
+  ProduceReply done = produced(rig.call_and_wait(*leader, ProduceRequest{batch_of({"x", "y"})}));
+  rig.run_ms(100);
+  FetchReply from_follower = fetched(rig.call_and_wait(follower, FetchRequest{done.base_offset, 1 << 20, {}}));
+  EXPECT_EQ(records_of(from_follower).size(), 2u);
+  EXPECT_EQ(from_follower.high_watermark, done.last_offset + 1);
+}
+
+TEST(Replica, FetchAtTheEndWaitsForNewRecords) {
+  Rig rig(1);
+  rig.run_ms(500);
+  Rig::Slot parked = rig.call(0, FetchRequest{0, 1 << 20, std::chrono::seconds(5)});
+  rig.run_ms(300);
+  EXPECT_FALSE(parked->has_value());
+  rig.call(0, ProduceRequest{batch_of({"late"})});
+  rig.run_ms(100);
+  ASSERT_TRUE(parked->has_value());
+  EXPECT_EQ(records_of(fetched(**parked)).size(), 1u);
+  // With no data, it answers empty at its deadline.
+  Rig::Slot idle = rig.call(0, FetchRequest{1, 1 << 20, std::chrono::milliseconds(200)});
+  rig.run_ms(150);
+  EXPECT_FALSE(idle->has_value());
+  rig.run_ms(100);
+  ASSERT_TRUE(idle->has_value());
+  EXPECT_TRUE(fetched(**idle).batches.empty());
+}
+
+TEST(Replica, ListOffsetsByTimeUsesTheLeaderStamps) {
+  Rig rig(1);
+  rig.run_ms(500);
+  std::vector<ProduceReply> replies;
+  for (int i = 0; i < 4; ++i) {
+    replies.push_back(produced(rig.call_and_wait(0, ProduceRequest{batch_of({"r" + std::to_string(i)})})));
+    rig.run_ms(1000);
+  }
+  for (size_t i = 1; i < replies.size(); ++i) EXPECT_GT(replies[i].timestamp_ms, replies[i - 1].timestamp_ms);
+  auto lookup = [&](int64_t timestamp_ms) {
+    Reply reply = rig.call_and_wait(0, ListOffsetsRequest{OffsetQuery::timestamp, timestamp_ms});
+    EXPECT_TRUE(reply.status.ok());
+    return std::get<uint64_t>(reply.value);
+  };
+  EXPECT_EQ(lookup(0), 0u);
+  EXPECT_EQ(lookup(replies[2].timestamp_ms), 2u);
+  EXPECT_EQ(lookup(replies[2].timestamp_ms - 1), 2u);
+  EXPECT_EQ(lookup(replies[3].timestamp_ms + 1), 4u);  // none that new: the high watermark
+  EXPECT_EQ(std::get<uint64_t>(rig.call_and_wait(0, ListOffsetsRequest{OffsetQuery::earliest, 0}).value), 0u);
+  EXPECT_EQ(std::get<uint64_t>(rig.call_and_wait(0, ListOffsetsRequest{OffsetQuery::latest, 0}).value), 4u);
+}
+
+TEST(Replica, RestartRebuildsTheSameStateFromTheLog) {
+  Rig rig(1);
+  rig.run_ms(500);
+  for (uint32_t i = 0; i < 6; ++i) {
+    produced(rig.call_and_wait(0, ProduceRequest{batch_of({"p" + std::to_string(i), "q"}, log::ProducerStamp{5, 0, 2 * i})}));
+  }
+  PartitionState before = rig.replica(0)->state();
+  rig.world.crash(0);
+  rig.world.start(0);
+  rig.run_ms(500);
+  ASSERT_NE(rig.replica(0), nullptr);
+  // The restarted state equals the old one (the leader's new no-op aside).
+  EXPECT_EQ(rig.replica(0)->state().end_offset(), before.end_offset());
+  EXPECT_EQ(rig.replica(0)->state().producers(), before.producers());
+  ProduceReply retry = produced(rig.call_and_wait(0, ProduceRequest{batch_of({"p5", "q"}, log::ProducerStamp{5, 0, 10})}));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, 10u);
+  EXPECT_EQ(records_of(fetched(rig.call_and_wait(0, FetchRequest{0, 1 << 20, {}}))).size(), 12u);
+}
+
+TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
+  PartitionConfig state;
+  state.retention_bytes = 8 * 1024;
+  Rig rig(3, state, /*segment_bytes_max=*/4 * 1024);
+  rig.run_ms(1000);
+  std::optional<sim::NodeIndex> leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  const log::ProducerStamp producer{9, 0, 0};
+  for (uint32_t i = 0; i < 40; ++i) {
+    log::ProducerStamp stamp = producer;
+    stamp.first_sequence = i;
+    produced(rig.call_and_wait(*leader, ProduceRequest{batch_of({std::string(500, 'a' + i % 26)}, stamp)}));
+  }
+  rig.run_ms(1000);  // retention checks every 100 ms
+  for (sim::NodeIndex n = 0; n < 3; ++n) {
+    const Replica* replica = rig.replica(n);
+    ASSERT_NE(replica, nullptr);
+    EXPECT_GT(replica->state().start_offset(), 0u) << "node " << n;
+    EXPECT_GE(replica->stats().retention_cuts, 1u) << "node " << n;
+    EXPECT_EQ(replica->state().start_offset(), rig.replica(*leader)->state().start_offset());
+    EXPECT_EQ(replica->storage().log().start_offset(), rig.replica(*leader)->storage().log().start_offset());
+  }
+  const uint64_t start = rig.replica(*leader)->state().start_offset();
+  EXPECT_EQ(rig.call_and_wait(*leader, FetchRequest{0, 1 << 20, {}}).status.code(), Errc::offset_out_of_range);
+  EXPECT_EQ(records_of(fetched(rig.call_and_wait(*leader, FetchRequest{start, 1 << 20, {}}))).front().first, start);
+  // A follower restarts from its snapshot and the retained log: same state, same producer table.
+  const sim::NodeIndex follower = (*leader + 1) % 3;
+  PartitionState before = rig.replica(follower)->state();
+  rig.world.crash(follower);
+  rig.world.start(follower);
+  rig.run_ms(1000);
+  ASSERT_NE(rig.replica(follower), nullptr);
+  EXPECT_EQ(rig.replica(follower)->state().start_offset(), before.start_offset());
+  EXPECT_EQ(rig.replica(follower)->state().producers(), before.producers());
+}
+
+TEST(Router, UnknownPartitionAndIdempotentCreateAndRemove) {
+  Rig rig(1);
+  rig.run_ms(500);
+  EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::ok);
+  Rig::Slot unknown = rig.call(0, FetchRequest{}, PartitionId{9, 9});
+  rig.run_ms(10);
+  ASSERT_TRUE(unknown->has_value());
+  EXPECT_EQ((*unknown)->status.code(), Errc::unknown_partition);
+  EXPECT_TRUE(rig.call_and_wait(0, CreateReplicaRequest{replica_config(rig, 0)}).status.ok());  // already there
+  EXPECT_TRUE(rig.call_and_wait(0, RemoveReplicaRequest{}).status.ok());
+  EXPECT_EQ(rig.replica(0), nullptr);
+  EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::unknown_partition);
+}
+
+}  // namespace
+}  // namespace sluice::partition
