@@ -544,6 +544,22 @@ std::string SimDisk::flip_random_bit(Prng& prng) {
   SLUICE_UNREACHABLE();
 }
 
+std::optional<Bytes> SimDisk::peek_file(std::string_view path) const {
+  if (path.empty() || !runtime::validate_path(path).ok()) return std::nullopt;
+  Result<PathLookup> found = state_->lookup(path);
+  if (!found.ok() || found->inode == 0 || state_->inode(found->inode).kind != InodeKind::file) return std::nullopt;
+  return state_->inode(found->inode).data;
+}
+
+std::optional<std::vector<std::string>> SimDisk::peek_dir(std::string_view path) const {
+  if (!path.empty() && !runtime::validate_path(path).ok()) return std::nullopt;
+  Result<uint64_t> dir = state_->directory(path);
+  if (!dir.ok()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& [name, id] : state_->inode(*dir).entries) names.push_back(name);
+  return names;
+}
+
 uint64_t SimDisk::used_bytes() const { return state_->used_bytes; }
 
 size_t SimDisk::open_files() const { return state_->open_files; }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -88,6 +89,11 @@ class SimDisk {
   // Flips a random bit of a random stored byte (every byte of every file equally likely); returns
   // "path@offset" or "" when no file holds data.
   std::string flip_random_bit(Prng& prng);
+
+  // For checkers, outside simulated time: what reads see now (no latency, no faults). nullopt if
+  // the path is invalid, missing or not of that kind.
+  std::optional<Bytes> peek_file(std::string_view path) const;
+  std::optional<std::vector<std::string>> peek_dir(std::string_view path) const;
 
   uint64_t used_bytes() const;  // what capacity_bytes limits
   size_t open_files() const;    // handles open now, over all views

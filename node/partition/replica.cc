@@ -375,8 +375,13 @@ Result<ProduceReply> Replica::produce(Bytes batch, rt::Instant deadline) {
   ProducerId producer;
   if (*stamp) producer = ProducerId{(*stamp)->producer_id, (*stamp)->epoch, (*stamp)->first_sequence};
   if (!is_leader()) return Result<ProduceReply>(Errc::not_leader, "leader is node " + std::to_string(leader().leader));
-  SLUICE_ASSIGN_OR_RETURN(ProduceDecision decision, state_.check_produce(producer, header->record_count));
-  if (decision.duplicate) {
+  // Only a duplicate is answered here: the table holds committed batches only, so one found there
+  // was written. A refusal waits for apply, which sees every entry before the batch: a new leader
+  // may not have applied its predecessor's last batches yet, and would refuse their successors.
+  Result<ProduceDecision> checked = state_.check_produce(producer, header->record_count);
+  if (!checked.ok() && checked.code() == Errc::invalid_request) return Result<ProduceReply>(checked.status());
+  if (checked.ok() && checked->duplicate) {
+    const ProduceDecision& decision = *checked;
     ++stats_.duplicates;
     SLUICE_COVER("partition.replica.retry_answered");
     return ProduceReply{decision.base_offset, decision.last_offset, decision.timestamp_ms, true};

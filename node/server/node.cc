@@ -40,8 +40,28 @@ rt::Status Node::start() {
     raft_ = std::make_unique<multiraft::RaftHost>(runtime_, *config_.raft);
     if (rt::Status status = raft_->start(); !status.ok()) return rt::Status(status.code(), "raft: " + status.message());
   }
+  if (config_.partitions) {
+    if (!raft_) return rt::Status(rt::Errc::invalid_argument, "partitions: needs raft");
+    partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
+    partitions_->start();
+    if (membership_) forward_membership();
+  }
   started_ = true;
   return rt::Status();
+}
+
+// SWIM's events, as the router wants them: who is alive and where clients reach it.
+void Node::forward_membership() {
+  std::shared_ptr<rt::Channel<swim::Event>> events = membership_->subscribe(kMembershipEventsQueuedMax);
+  membership_forwarder_ = runtime_.spawn("membership-to-partitions", [this, events] {
+    while (true) {
+      rt::Result<swim::Event> event = events->receive();
+      if (!event.ok()) return;
+      const bool gone = event->kind == swim::EventKind::dead || event->kind == swim::EventKind::left;
+      partitions_->membership_changed(
+          partition::MembershipEvent{event->id, std::string(swim::find_address(event->named, "api")), !gone});
+    }
+  });
 }
 
 void Node::leave() {

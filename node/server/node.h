@@ -3,8 +3,8 @@
 // the very same object on each simulated node's runtime (a crash destroys it after its fibers
 // were unwound, a restart builds a new one from the node's disk).
 //
-// Today a node runs membership (SWIM + Lifeguard) and the multi-Raft host; the partition
-// manager, the controller and the HTTP server join here as they land. Each part is switched on
+// Today a node runs membership (SWIM + Lifeguard), the multi-Raft host and the partition router;
+// the controller and the HTTP server join here as they land. Each part is switched on
 // by its config section, so a simulation (or a test) runs exactly the parts it exercises.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include "node/base/ids.h"
 #include "node/base/planted_bug.h"
 #include "node/multiraft/host.h"
+#include "node/partition/router.h"
 #include "node/server/identity.h"
 #include "node/swim/driver.h"
 #include "runtime/runtime.h"
@@ -30,6 +31,9 @@ struct NodeConfig {
   // configured, adds the transport's endpoint as the named address "raft".
   std::optional<swim::DriverConfig> membership;
   std::optional<multiraft::RaftHostConfig> raft;    // the multi-Raft host (groups are added later)
+  // The partition router (needs raft): replicas are created through it. With membership, SWIM's
+  // events reach it (a member's "api" named address is where clients reach it).
+  std::optional<partition::RouterConfig> partitions;
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
 };
@@ -57,14 +61,21 @@ class Node {
   const swim::Driver* membership() const { return membership_.get(); }
   multiraft::RaftHost* raft() { return raft_.get(); }
   const multiraft::RaftHost* raft() const { return raft_.get(); }
+  partition::PartitionRouter* partitions() { return partitions_.get(); }
+  const partition::PartitionRouter* partitions() const { return partitions_.get(); }
 
  private:
+  static constexpr size_t kMembershipEventsQueuedMax = 1024;
+  void forward_membership();
+
   runtime::Runtime& runtime_;
   NodeConfig config_;
   Identity identity_;
   bool started_ = false;
   std::unique_ptr<swim::Driver> membership_;
   std::unique_ptr<multiraft::RaftHost> raft_;
+  std::unique_ptr<partition::PartitionRouter> partitions_;  // after raft_: destroyed before it
+  runtime::Task membership_forwarder_;
 };
 
 }  // namespace sluice::server

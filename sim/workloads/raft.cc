@@ -15,6 +15,7 @@
 #include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
 #include "sim/toml_reader.h"
+#include "sim/workloads/safety_feed.h"
 
 namespace sluice::sim {
 namespace {
@@ -60,27 +61,6 @@ struct RaftWorkloadConfig {
 
 class RaftWorkload;
 
-// One node's host reports, forwarded to the workload's checkers (the host calls it on the node's
-// fibers; it outlives every incarnation of the node).
-class SafetyFeed final : public multiraft::HostObserver {
- public:
-  SafetyFeed(RaftWorkload& workload, NodeIndex node) : workload_(workload), node_(node), id_(node_id_of(node)) {}
-  void started(GroupId group, raft::RaftLogStorage& storage) override;
-  void observe(GroupId group, const raft::Raft& core) override;
-  void persisted(GroupId group, const raft::Ready& ready) override;
-  void sent(GroupId group, std::span<const raft::Message> messages) override;
-  void applied(GroupId group, std::span<const raft::Entry> entries) override;
-  void read_requested(GroupId group, uint64_t context) override;
-  void read_answered(GroupId group, const raft::ReadState& read) override;
-  void read_served(GroupId group, raft::Index index) override;
-  void group_failed(GroupId group, const std::string& why) override;
-
- private:
-  RaftWorkload& workload_;
-  NodeIndex node_;
-  raft::NodeId id_;
-};
-
 // measure = "safety": the clients of one node incarnation. Fibers that write to and read from
 // random groups through the node's host while faults last; after faults stop, each writes only to
 // groups its node leads that have no write acknowledged since (the liveness probe).
@@ -109,7 +89,10 @@ class RaftWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         prng_(context.prng) {
-    for (size_t i = 0; i < nodes_; ++i) feeds_.push_back(std::make_unique<SafetyFeed>(*this, static_cast<NodeIndex>(i)));
+    for (size_t i = 0; i < nodes_; ++i) {
+      const auto node = static_cast<NodeIndex>(i);
+      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { on_group_failed(node); }));
+    }
     if (config_.measure != Measure::safety) schedule_control(kControlIntervalNs);
   }
 
@@ -215,54 +198,6 @@ class RaftWorkload final : public Workload {
   std::optional<int64_t> settled_at_ns_;
   Counters window_;
 };
-
-// --- the feed ------------------------------------------------------------------------------------
-
-// The checker reads a restarted replica's whole log through this: injected read errors (the
-// scenario's disk faults) are retried, since what the checker must see is what the disk keeps,
-// not whether one read of it failed.
-class RetryingReads final : public raft::RaftLogStorage {
- public:
-  static constexpr int kAttemptsMax = 1000;
-  explicit RetryingReads(raft::RaftLogStorage& storage) : storage_(storage) {}
-  raft::InitialState initial_state() override { return storage_.initial_state(); }
-  raft::Index first_index() override { return storage_.first_index(); }
-  raft::Index last_index() override { return storage_.last_index(); }
-  raft::Result<raft::Term> term(raft::Index index) override {
-    return retry<raft::Term>([&] { return storage_.term(index); });
-  }
-  raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
-    return retry<std::vector<raft::Entry>>([&] { return storage_.entries(lo, hi, bytes_max); });
-  }
-
- private:
-  template <typename T, typename Read>
-  static raft::Result<T> retry(Read read) {
-    raft::Result<T> result = read();
-    for (int attempt = 1; attempt < kAttemptsMax && !result.ok() && result.code() == raft::Errc::io_error; ++attempt) {
-      result = read();
-    }
-    return result;
-  }
-  raft::RaftLogStorage& storage_;
-};
-
-void SafetyFeed::started(GroupId group, raft::RaftLogStorage& storage) {
-  RetryingReads reads(storage);
-  workload_.safety().started(group, id_, reads);
-}
-void SafetyFeed::observe(GroupId group, const raft::Raft& core) { workload_.safety().observe(group, id_, core); }
-void SafetyFeed::persisted(GroupId group, const raft::Ready& ready) { workload_.safety().persisted(group, id_, ready); }
-void SafetyFeed::sent(GroupId group, std::span<const raft::Message> messages) { workload_.safety().sent(group, id_, messages); }
-void SafetyFeed::applied(GroupId group, std::span<const raft::Entry> entries) { workload_.safety().applied(group, id_, entries); }
-void SafetyFeed::read_requested(GroupId group, uint64_t context) { workload_.safety().read_requested(group, id_, context); }
-void SafetyFeed::read_answered(GroupId group, const raft::ReadState& read) { workload_.safety().read_answered(group, id_, read); }
-void SafetyFeed::read_served(GroupId group, raft::Index index) { workload_.safety().read_served(group, id_, index); }
-void SafetyFeed::group_failed(GroupId group, const std::string& why) {
-  (void)group;
-  (void)why;
-  workload_.on_group_failed(node_);
-}
 
 // --- the clients ---------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 // The registry of workload kinds a scenario may name in [workload] kind = "...": add kinds here.
+#include "sim/workloads/partitions.h"
 #include "sim/workloads/raft.h"
 #include <algorithm>
 #include <cstdio>
@@ -28,6 +29,7 @@ const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers() {
       {"runtime", parse_runtime_workload},
       {"swim", parse_swim_workload},
       {"raft", parse_raft_workload},
+      {"partitions", parse_partitions_workload},
   };
   return parsers;
 }

@@ -1,0 +1,481 @@
+#include "sim/workloads/partitions.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/base/hash.h"
+#include "node/log/codec.h"
+#include "node/log/segment_format.h"
+#include "node/partition/router.h"
+#include "sim/checkers/partition_ledger.h"
+#include "sim/checkers/raft_safety.h"
+#include "sim/scenario.h"
+#include "sim/sim_node.h"
+#include "sim/sim_runtime.h"
+#include "sim/toml_reader.h"
+#include "sim/workloads/safety_feed.h"
+
+namespace sluice::sim {
+namespace {
+
+namespace rt = sluice::runtime;
+using partition::Errc;
+
+constexpr uint16_t kRaftPort = 7300;
+constexpr TopicId kTopic = 1;
+constexpr GroupId kFirstGroup = 100;  // below: the controller's group and others to come
+constexpr rt::Duration kProduceTimeout = std::chrono::seconds(5);
+constexpr rt::Duration kRetryPause = std::chrono::milliseconds(50);
+constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
+constexpr size_t kFetchBytesMax = 64 * 1024;
+
+struct PartitionsConfig {
+  int64_t partitions = 3;
+  int64_t replication = 3;
+  int64_t producers = 1;
+  bool idempotent = true;
+  int64_t records_per_batch_max = 5;
+  int64_t payload_bytes_max = 200;
+  int64_t think_ms_max = 20;
+  int64_t fetch_wait_ms = 200;
+  int64_t tick_ms = 10;
+  int64_t election_ticks = 15;
+  int64_t heartbeat_ticks = 1;
+  int64_t segment_bytes_max = 0;
+  int64_t roll_early_one_in = 0;
+  int64_t retention_bytes = 0;
+  int64_t retention_ms = 0;
+  int64_t retention_check_ms = 500;
+};
+
+// A producer as a client keeps it across connections: its identity, next sequence and the batch
+// it has not had acknowledged yet (sent again, as is, until it is).
+struct Producer {
+  uint32_t partition = 0;
+  uint32_t index = 0;
+  uint64_t id = 0;  // 0 when not idempotent
+  uint32_t next_sequence = 0;
+  struct Pending {
+    Bytes batch;
+    std::vector<uint64_t> records;  // ids of its records
+    uint64_t sends = 0;
+  };
+  std::optional<Pending> pending;
+  std::optional<NodeIndex> sending_on;  // the node whose fiber has it in flight
+  bool probed = false;                  // a batch acknowledged after faults stopped
+};
+
+struct Consumer {
+  uint64_t id = 0;
+  uint64_t next_offset = 0;
+};
+
+class PartitionsWorkload;
+
+// One node incarnation's part: it creates the node's replicas, then runs the producers of the
+// partitions it leads and one consumer per replica it holds.
+class PartitionAgent final : public NodeAgent {
+ public:
+  PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, partition::PartitionRouter& router);
+
+ private:
+  void boot();
+  void produce_loop(Producer& producer);
+  void consume_loop(uint32_t partition);
+  bool produce_once(Producer& producer);
+
+  PartitionsWorkload& workload_;
+  SimRuntime& runtime_;
+  partition::PartitionRouter& router_;
+  Prng prng_;
+};
+
+class PartitionsWorkload final : public Workload {
+ public:
+  PartitionsWorkload(WorkloadContext context, const PartitionsConfig& config)
+      : world_(context.world),
+        config_(config),
+        nodes_(context.scenario.nodes),
+        faults_stop_ns_(context.scenario.faults_stop_ns),
+        prng_(context.prng),
+        ledger_(config.idempotent) {
+    for (size_t i = 0; i < nodes_; ++i) {
+      const auto node = static_cast<NodeIndex>(i);
+      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { restart(node); }));
+    }
+    for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+      for (uint32_t k = 0; k < static_cast<uint32_t>(config_.producers); ++k) {
+        Producer producer{p, k, config_.idempotent ? (uint64_t{p} << 32 | k) + 1 : 0};
+        producers_.push_back(std::make_unique<Producer>(std::move(producer)));
+      }
+      for (NodeIndex node : replicas_of(p)) consumers_[{node, p}] = Consumer{static_cast<uint64_t>(node) * 100'000 + p, 0};
+    }
+  }
+
+  void configure_node(NodeIndex node, server::NodeConfig& config) override {
+    multiraft::RaftHostConfig host;
+    host.tick_interval = std::chrono::milliseconds(config_.tick_ms);
+    host.transport.port = kRaftPort;
+    for (size_t i = 0; i < nodes_; ++i) {
+      const auto peer = static_cast<NodeIndex>(i);
+      if (peer != node) host.transport.peers[node_id_of(peer)] = rt::Address{world_.host(peer), kRaftPort};
+    }
+    host.observer = feeds_[node].get();
+    config.raft = host;
+    config.partitions = partition::RouterConfig{};
+  }
+  std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override {
+    return std::make_unique<PartitionAgent>(*this, runtime, *node.partitions());
+  }
+  void node_crashed(NodeIndex node) override {
+    safety_.crashed(node_id_of(node));
+    for (auto& producer : producers_) {
+      if (producer->sending_on == node) producer->sending_on.reset();  // its answer is lost: send again
+    }
+  }
+  std::string failure() const override {
+    if (const auto& violation = safety_.violation()) return "raft safety: " + *violation;
+    if (const auto& violation = ledger_.violation()) return "partition ledger: " + *violation;
+    return failure_;
+  }
+  bool converged(int64_t) const override { return lagging().empty(); }
+  void check_liveness(int64_t) override {
+    if (std::string lag = lagging(); !lag.empty()) return fail("liveness: " + lag);
+    if (ledger_.lost_acked() > 0) return fail("lost acknowledged records, first " + ledger_.first_lost());
+    compare_segments();
+  }
+  void report(Figures& figures) const override;
+
+  // --- for the agents ---
+  const PartitionsConfig& config() const { return config_; }
+  bool writes_open() const { return world_.now_ns() < faults_stop_ns_; }
+  std::vector<NodeIndex> replicas_of(uint32_t partition) const {
+    std::vector<NodeIndex> nodes;
+    for (int64_t k = 0; k < config_.replication; ++k) nodes.push_back(static_cast<NodeIndex>((partition + k) % nodes_));
+    return nodes;
+  }
+  partition::ReplicaConfig replica_config(NodeIndex node, uint32_t partition, PlantedBug planted_bug, SimRuntime& runtime) const;
+  std::vector<Producer*> producers_of(uint32_t partition) {
+    std::vector<Producer*> out;
+    for (auto& producer : producers_) {
+      if (producer->partition == partition) out.push_back(producer.get());
+    }
+    return out;
+  }
+  Consumer& consumer(NodeIndex node, uint32_t partition) { return consumers_.at({node, partition}); }
+  checkers::PartitionLedger& ledger() { return ledger_; }
+  void count_error(const std::string& what, Errc code) { ++errors_[what + "." + std::string(partition::to_string(code))]; }
+  void restart(NodeIndex node) {
+    ++storage_restarts_;
+    exit_and_restart(world_, node, world_.incarnation(node), kStorageRestartDelay);
+  }
+  void fail(std::string message) {
+    if (failure_.empty()) failure_ = std::move(message);
+  }
+  Producer::Pending next_batch(Producer& producer, Prng& prng) const;
+
+ private:
+  const partition::Replica* replica(NodeIndex node, uint32_t partition) const {
+    const server::Node* started = started_node(world_, node);
+    if (started == nullptr || started->partitions() == nullptr) return nullptr;
+    return started->partitions()->replica(PartitionId{kTopic, partition});
+  }
+  std::string lagging() const;
+  void compare_segments();
+
+  World& world_;
+  PartitionsConfig config_;
+  size_t nodes_;
+  int64_t faults_stop_ns_;
+  Prng prng_;
+  std::string failure_;
+  std::vector<std::unique_ptr<SafetyFeed>> feeds_;
+  checkers::RaftSafety safety_;
+  checkers::PartitionLedger ledger_;
+  std::vector<std::unique_ptr<Producer>> producers_;
+  std::map<std::pair<NodeIndex, uint32_t>, Consumer> consumers_;
+  std::map<std::string, uint64_t> errors_;
+  uint64_t storage_restarts_ = 0;
+  uint64_t segments_compared_ = 0;
+  uint64_t segments_differing_ = 0;
+};
+
+// --- the agent ------------------------------------------------------------------------------------
+
+PartitionAgent::PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, partition::PartitionRouter& router)
+    : workload_(workload), runtime_(runtime), router_(router), prng_(runtime.random()) {
+  runtime_.spawn("partitions-boot", [this] { boot(); });
+}
+
+// Creates this node's replicas (recovery reads the disk), then starts their clients.
+void PartitionAgent::boot() {
+  const NodeIndex node = runtime_.node();
+  const PlantedBug planted_bug = started_node(runtime_.world(), node)->config().planted_bug;
+  std::vector<uint32_t> held;
+  for (uint32_t p = 0; p < static_cast<uint32_t>(workload_.config().partitions); ++p) {
+    const std::vector<NodeIndex> replicas = workload_.replicas_of(p);
+    if (std::find(replicas.begin(), replicas.end(), node) == replicas.end()) continue;
+    auto reply = router_.route(PartitionId{kTopic, p},
+                               partition::CreateReplicaRequest{workload_.replica_config(node, p, planted_bug, runtime_)})
+                     .receive();
+    if (!reply.ok()) return;  // the node stops
+    if (!reply->status.ok()) {
+      // An I/O error (a failing or full disk) ends the process, which its service manager restarts;
+      // anything else is damage the replica cannot repair by itself: a finding.
+      if (reply->status.code() != Errc::storage_error && reply->status.code() != Errc::storage_full) {
+        workload_.fail(std::string(runtime_.host()) + ": partition " + std::to_string(p) + ": " + reply->status.to_string());
+      }
+      workload_.restart(node);
+      return;
+    }
+    held.push_back(p);
+  }
+  for (uint32_t p : held) {
+    for (Producer* producer : workload_.producers_of(p)) {
+      runtime_.spawn("producer", [this, producer] { produce_loop(*producer); });
+    }
+    runtime_.spawn("consumer", [this, p] { consume_loop(p); });
+  }
+}
+
+void PartitionAgent::produce_loop(Producer& producer) {
+  auto next = [this] { return prng_.next(); };
+  while (runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) {
+    if (producer.sending_on || (!workload_.writes_open() && producer.probed)) continue;
+    const partition::Replica* replica = router_.replica(PartitionId{kTopic, producer.partition});
+    if (replica == nullptr || !replica->is_leader()) continue;
+    if (!produce_once(producer)) return;
+  }
+}
+
+// Sends the producer's pending batch (a new one if it has none); false when the node stops.
+bool PartitionAgent::produce_once(Producer& producer) {
+  if (!producer.pending) producer.pending = workload_.next_batch(producer, prng_);
+  ++producer.pending->sends;
+  producer.sending_on = runtime_.node();
+  const bool probe = !workload_.writes_open();
+  auto reply = router_.route(PartitionId{kTopic, producer.partition}, partition::ProduceRequest{producer.pending->batch, kProduceTimeout})
+                   .receive();
+  if (!reply.ok()) return false;
+  producer.sending_on.reset();
+  if (!reply->status.ok()) {
+    const Errc code = reply->status.code();
+    workload_.count_error("produce", code);
+    if (workload_.config().idempotent && (code == Errc::out_of_order_sequence || code == Errc::producer_fenced)) {
+      workload_.fail("producer " + std::to_string(producer.id) + " of partition " + std::to_string(producer.partition) +
+                     " was refused: " + reply->status.to_string());
+    }
+    return runtime_.sleep_for(kRetryPause).ok();
+  }
+  const auto& produced = std::get<partition::ProduceReply>(reply->value);
+  if (produced.last_offset - produced.base_offset + 1 != producer.pending->records.size()) {
+    workload_.fail("partition " + std::to_string(producer.partition) + ": a batch of " +
+                   std::to_string(producer.pending->records.size()) + " records was acknowledged with offsets [" +
+                   std::to_string(produced.base_offset) + ", " + std::to_string(produced.last_offset) + "]");
+  }
+  workload_.ledger().acked(producer.partition, produced.base_offset, producer.pending->records);
+  producer.next_sequence += static_cast<uint32_t>(producer.pending->records.size());
+  producer.pending.reset();
+  if (probe) producer.probed = true;
+  return true;
+}
+
+void PartitionAgent::consume_loop(uint32_t partition) {
+  Consumer& consumer = workload_.consumer(runtime_.node(), partition);
+  const PartitionId id{kTopic, partition};
+  const rt::Duration wait = std::chrono::milliseconds(workload_.config().fetch_wait_ms);
+  while (!runtime_.cancelled()) {
+    auto reply = router_.route(id, partition::FetchRequest{consumer.next_offset, kFetchBytesMax, wait}).receive();
+    if (!reply.ok()) return;
+    if (!reply->status.ok()) {
+      workload_.count_error("fetch", reply->status.code());
+      const partition::Replica* replica = router_.replica(id);
+      // Retention moved the start past this consumer: go on from there. (An offset above the end
+      // is a replica that restarted and has not re-applied everything yet: wait.)
+      if (reply->status.code() == Errc::offset_out_of_range && replica != nullptr &&
+          replica->state().start_offset() > consumer.next_offset) {
+        consumer.next_offset = replica->state().start_offset();
+        workload_.ledger().skipped(partition, consumer.id, consumer.next_offset);
+      }
+      if (!runtime_.sleep_for(kRetryPause).ok()) return;
+      continue;
+    }
+    const auto& fetched = std::get<partition::FetchReply>(reply->value);
+    log::Result<std::vector<ByteSpan>> batches = log::split_batches(fetched.batches);
+    if (!batches.ok() || batches->size() != fetched.base_offsets.size()) {
+      return workload_.fail("partition " + std::to_string(partition) + ": a fetch returned damaged batches");
+    }
+    for (size_t b = 0; b < batches->size(); ++b) {
+      const log::BatchHeader header = log::verify_batch((*batches)[b]).value();
+      log::Result<std::vector<log::RecordView>> views = log::decode_records((*batches)[b], header);
+      if (!views.ok()) return workload_.fail("partition " + std::to_string(partition) + ": a fetched batch does not decode");
+      std::vector<uint64_t> records;
+      for (const log::RecordView& record : *views) records.push_back(hash_bytes(record.value));
+      workload_.ledger().consumed(partition, consumer.id, consumer.next_offset, fetched.base_offsets[b], records,
+                                  header.first_timestamp_ms, header.max_timestamp_ms);
+      consumer.next_offset = fetched.base_offsets[b] + records.size();
+    }
+  }
+}
+
+// --- the workload ---------------------------------------------------------------------------------
+
+partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint32_t partition, PlantedBug planted_bug,
+                                                            SimRuntime& runtime) const {
+  partition::ReplicaConfig config;
+  config.partition = PartitionId{kTopic, partition};
+  config.group = kFirstGroup + partition;
+  config.dir = "partition-" + std::to_string(kTopic) + "-" + std::to_string(partition);
+  if (config_.retention_bytes > 0) config.state.retention_bytes = static_cast<uint64_t>(config_.retention_bytes);
+  if (config_.retention_ms > 0) config.state.retention_ms = config_.retention_ms;
+  config.retention_check_interval = std::chrono::milliseconds(config_.retention_check_ms);
+  config.raft.id = node_id_of(node);
+  config.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
+  config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
+  if (planted_bug == PlantedBug::raft_commit_previous_term) config.raft.planted_bug = planted_bug;
+  for (NodeIndex replica : replicas_of(partition)) config.storage.bootstrap.voters.insert(node_id_of(replica));
+  // The same log options on every replica and incarnation: replicas holding the same batches roll
+  // their segments alike.
+  if (config_.segment_bytes_max > 0) {
+    config.storage.log.segment_bytes_max = static_cast<uint64_t>(config_.segment_bytes_max);
+    config.storage.log.batch_bytes_max = static_cast<size_t>(config_.segment_bytes_max / 2);
+  }
+  config.storage.log.roll_early_one_in = static_cast<uint32_t>(config_.roll_early_one_in);
+  config.storage.log.buggify_runtime = &runtime;
+  config.storage.log.planted_bug = planted_bug;
+  return config;
+}
+
+// Every record is unique: partition, producer, sequence; padded to a random size.
+Producer::Pending PartitionsWorkload::next_batch(Producer& producer, Prng& prng) const {
+  auto next = [&prng] { return prng.next(); };
+  const auto count = static_cast<uint32_t>(random_range(next, 1, config_.records_per_batch_max));
+  std::vector<std::string> values;
+  Producer::Pending pending;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string value = "p" + std::to_string(producer.partition) + " w" + std::to_string(producer.index) + " s" +
+                        std::to_string(producer.next_sequence + i) + " ";
+    value.append(random_below(next, static_cast<uint64_t>(config_.payload_bytes_max) + 1), 'x');
+    pending.records.push_back(hash_bytes(value));
+    values.push_back(std::move(value));
+  }
+  std::vector<log::Record> records;
+  for (const std::string& value : values) records.push_back(log::Record{.timestamp_ms = 0, .key = {}, .value = as_bytes(value), .headers = {}});
+  std::optional<log::ProducerStamp> stamp;
+  if (producer.id != 0) stamp = log::ProducerStamp{producer.id, 0, producer.next_sequence};
+  pending.batch = log::encode_batch(0, 0, records, log::kBatchBytesLimit, 0, stamp).value();
+  return pending;
+}
+
+// "" once every producer had its probe acknowledged and, for every partition, every replica on an
+// up node is at the same end and every consumer of it has read to there.
+std::string PartitionsWorkload::lagging() const {
+  for (const auto& producer : producers_) {
+    if (!producer->probed) return "partition " + std::to_string(producer->partition) + " has a producer without an acknowledged probe";
+  }
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+    std::optional<uint64_t> end;
+    for (NodeIndex node : replicas_of(p)) {
+      const partition::Replica* replica = this->replica(node, p);
+      if (replica == nullptr) return "partition " + std::to_string(p) + " has no replica on node " + std::to_string(node + 1) + " yet";
+      if (end && replica->state().end_offset() != *end) return "replicas of partition " + std::to_string(p) + " are at different ends";
+      end = replica->state().end_offset();
+      if (consumers_.at({node, p}).next_offset != *end) {
+        return "the consumer on node " + std::to_string(node + 1) + " of partition " + std::to_string(p) + " lags";
+      }
+    }
+  }
+  return "";
+}
+
+// Sealed segments the replicas of a partition have in common must hold the same batches, byte for
+// byte (docs/partition.md, "Retention"): from the segment header on.
+void PartitionsWorkload::compare_segments() {
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+    std::map<std::string, std::vector<Bytes>> sealed;  // file name -> its batches on each replica
+    for (NodeIndex node : replicas_of(p)) {
+      const std::string dir = "partition-" + std::to_string(kTopic) + "-" + std::to_string(p);
+      std::optional<std::vector<std::string>> names = world_.disk(node).peek_dir(dir);
+      if (!names) continue;
+      for (const std::string& name : *names) {
+        if (!name.starts_with("log-")) continue;
+        std::optional<std::vector<std::string>> files = world_.disk(node).peek_dir(dir + "/" + name);
+        if (!files) continue;
+        std::vector<std::string> data;
+        for (const std::string& file : *files) {
+          if (file.ends_with(".log")) data.push_back(file);
+        }
+        if (!data.empty()) data.pop_back();  // the active segment
+        for (const std::string& file : data) {
+          std::optional<Bytes> bytes = world_.disk(node).peek_file(dir + "/" + name + "/" + file);
+          if (bytes && bytes->size() >= log::kSegmentHeaderBytes) {
+            sealed[file].emplace_back(bytes->begin() + static_cast<ptrdiff_t>(log::kSegmentHeaderBytes), bytes->end());
+          }
+        }
+      }
+    }
+    for (const auto& [file, copies] : sealed) {
+      if (copies.size() < 2) continue;
+      ++segments_compared_;
+      if (std::all_of(copies.begin(), copies.end(), [&](const Bytes& copy) { return copy == copies.front(); })) continue;
+      ++segments_differing_;
+      fail("replica divergence: sealed segment " + file + " of partition " + std::to_string(p) + " differs between replicas");
+    }
+  }
+}
+
+void PartitionsWorkload::report(Figures& figures) const {
+  figures.emplace_back("acked_records", std::to_string(ledger_.acked_records()));
+  figures.emplace_back("consumed_records", std::to_string(ledger_.consumed_records()));
+  figures.emplace_back("lost_acked_records", std::to_string(ledger_.lost_acked()));
+  figures.emplace_back("duplicate_records", std::to_string(ledger_.duplicate_records()));
+  figures.emplace_back("replica_divergence", std::to_string(ledger_.divergences() + segments_differing_));
+  figures.emplace_back("retained_out_records", std::to_string(ledger_.retained_out()));
+  figures.emplace_back("sealed_segments_compared", std::to_string(segments_compared_));
+  figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
+  for (const auto& [what, count] : errors_) figures.emplace_back("errors." + what, std::to_string(count));
+}
+
+}  // namespace
+
+std::shared_ptr<const WorkloadSpec> parse_partitions_workload(TableReader& reader, const Scenario& scenario) {
+  PartitionsConfig config;
+  reader.integer("partitions", config.partitions, 1, 1000);
+  reader.integer("replication", config.replication, 1, 7);
+  reader.integer("producers", config.producers, 1, 64);
+  reader.boolean("idempotent", config.idempotent);
+  reader.integer("records_per_batch_max", config.records_per_batch_max, 1, 1000);
+  reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
+  reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
+  reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 60'000);
+  reader.integer("tick_ms", config.tick_ms, 1, 10'000);
+  reader.integer("election_ticks", config.election_ticks, 2, 100'000);
+  reader.integer("heartbeat_ticks", config.heartbeat_ticks, 1, 100'000);
+  reader.integer("segment_bytes_max", config.segment_bytes_max, 0, UINT32_MAX);
+  reader.integer("roll_early_one_in", config.roll_early_one_in, 0, UINT32_MAX);
+  reader.integer("retention_bytes", config.retention_bytes, 0, INT64_MAX);
+  reader.integer("retention_ms", config.retention_ms, 0, INT64_MAX);
+  reader.integer("retention_check_ms", config.retention_check_ms, 1, 3'600'000);
+  if (config.replication > static_cast<int64_t>(scenario.nodes)) reader.fail("replication", "more replicas than nodes");
+  if (config.heartbeat_ticks >= config.election_ticks) reader.fail("heartbeat_ticks", "must be below election_ticks");
+  if (config.segment_bytes_max > 0) {
+    log::LogOptions options;
+    options.segment_bytes_max = static_cast<uint64_t>(config.segment_bytes_max);
+    options.batch_bytes_max = static_cast<size_t>(config.segment_bytes_max / 2);
+    if (!log::validate(options).ok()) reader.fail("segment_bytes_max", "too small for a segment header and a batch");
+    const int64_t batch_bytes = config.records_per_batch_max * (config.payload_bytes_max + 64) + 128;
+    if (batch_bytes > config.segment_bytes_max / 2) reader.fail("segment_bytes_max", "must hold two of the largest batches");
+  }
+  if (scenario.duration_ns - scenario.faults_stop_ns < 2 * kNsPerS) {
+    reader.fail("partitions", "judges liveness: needs at least 2 s after faults_stop_s");
+  }
+  reader.finish();
+  if (!reader.ok()) return nullptr;
+  return std::make_shared<ConfigWorkloadSpec<PartitionsWorkload, PartitionsConfig>>(config);
+}
+
+}  // namespace sluice::sim
