@@ -27,12 +27,16 @@ enum class PlantedBug : uint8_t {
   swim_no_reconnect,
   // Partition log: sync() returns before the data is synced.
   log_skip_sync,
+  // Partition state machine: apply ignores the producer table (a retried batch is appended again).
+  partition_no_dedup,
+  // Partition leader: a batch is stamped with the wall clock alone (time goes back when it does).
+  partition_clock_stamp,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
-    PlantedBug::log_skip_sync,
+    PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -44,6 +48,8 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::swim_no_refute: return "swim_no_refute";
     case PlantedBug::swim_no_reconnect: return "swim_no_reconnect";
     case PlantedBug::log_skip_sync: return "log_skip_sync";
+    case PlantedBug::partition_no_dedup: return "partition_no_dedup";
+    case PlantedBug::partition_clock_stamp: return "partition_clock_stamp";
   }
   return "unknown";
 }

@@ -154,6 +154,8 @@ class Log {
 
   // log_write.cc
   Status maybe_roll(const BatchHeader& batch);
+  bool roll_due(const SegmentIndex& active, const BatchHeader& batch) const;
+  Status maybe_unroll(const BatchHeader& batch);
   Status undo_write(uint64_t position, const runtime::Status& cause);
   Status fail(const Status& cause);
 
@@ -173,6 +175,7 @@ class Log {
   size_t open_files_ = 0;
   uint64_t use_counter_ = 0;
   bool failed_ = false;
+  bool roll_requested_ = false;   // an explicit roll() not yet followed by an append
   bool closed_ = false;
   RecoveryReport recovery_;
 };

@@ -31,7 +31,9 @@ Result<AppendResult> Log::append(ByteSpan batch) {
     return Status(Errc::term_regression, "batch term " + std::to_string(header.term) + " below the log's last term " +
                                              std::to_string(last_term()));
   }
+  SLUICE_TRY(maybe_unroll(header));
   SLUICE_TRY(maybe_roll(header));
+  roll_requested_ = false;
   Segment& active = segments_.back();
   const uint64_t position = active.index.data_bytes;
   SLUICE_ASSERT_LE(position + batch.size(), options_.segment_bytes_max);
@@ -47,6 +49,10 @@ Result<AppendResult> Log::append(ByteSpan batch) {
 Status Log::maybe_roll(const BatchHeader& batch) {
   const SegmentIndex& active = segments_.back().index;
   if (active.empty()) return Status();
+  return roll_due(active, batch) ? roll() : Status();
+}
+
+bool Log::roll_due(const SegmentIndex& active, const BatchHeader& batch) const {
   const bool too_big = active.data_bytes + batch.batch_bytes > options_.segment_bytes_max;
   int64_t age_ms = 0;
   const bool too_old = !__builtin_sub_overflow(batch.first_timestamp_ms, active.first_timestamp_ms, &age_ms) &&
@@ -57,7 +63,34 @@ Status Log::maybe_roll(const BatchHeader& batch) {
   if (too_big) SLUICE_COVER("log.roll_size");
   if (too_old) SLUICE_COVER("log.roll_age");
   if (early && !too_big && !too_old) SLUICE_COVER("log.roll_early");
-  return too_big || too_old || early ? roll() : Status();
+  return too_big || too_old || early;
+}
+
+// A segment exists because of its first batch: the roll before it was decided from that batch.
+// When the active segment is empty but follows another — the batch it was rolled for was cut off
+// (a Raft conflict) or never became durable (a crash right after the roll) — and `batch` would
+// not have rolled it, the empty segment goes and its predecessor grows again. So the layout stays
+// a function of the batches alone and replicas cut identical segments whatever they lived through.
+// An explicit roll() holds until the next append.
+Status Log::maybe_unroll(const BatchHeader& batch) {
+  if (roll_requested_ || segments_.size() < 2 || !segments_.back().index.empty()) return Status();
+  const size_t previous = segments_.size() - 2;
+  if (roll_due(segments_[previous].index, batch)) return Status();
+  SLUICE_COVER("log.unroll");
+  // Its entries load while it is not the last segment yet (the last one keeps them in memory).
+  SLUICE_TRY(ensure_open(segments_[previous]));
+  Segment& empty = segments_.back();
+  if (empty.file) close_file(empty);
+  if (Status removed = remove_segment_files(empty.index.base_offset, true); !removed.ok()) return fail(removed);
+  segments_.pop_back();
+  // Its index file described it as sealed; the active segment has none.
+  if (Status removed = remove_segment_files(segments_.back().index.base_offset, false); !removed.ok()) return fail(removed);
+  if (runtime::Status synced = fs_.sync_dir(dir_); !synced.ok()) return fail(from_runtime(synced, "sync_dir " + dir_));
+  Segment& reopened = segments_.back();
+  Located end;
+  end.position = reopened.index.data_bytes;
+  end.header.base_offset = reopened.index.end_offset;
+  return reactivate(previous, end);
 }
 
 // A failed write may have left part of the batch in the file (a real disk can write some of it):
@@ -115,6 +148,7 @@ Status Log::sync() {
 Status Log::roll() {
   SLUICE_TRY(check_usable());
   if (segments_.back().index.empty()) return Status();
+  roll_requested_ = true;  // maybe_roll clears it again when it is the one rolling
   if (segments_.size() >= options_.segments_max) {
     return Status(Errc::limit_exceeded, "log " + dir_ + " has segments_max " + std::to_string(options_.segments_max) + " segments");
   }

@@ -245,6 +245,9 @@ multiraft::HostStatus Replica::prepare(const raft::RawNode& node, Bytes& data) {
   for (const raft::Entry& entry : unstable.entries()) log_offset += log_records_of(entry);
   log::Result<log::BatchHeader> header = log::decode_batch_header(data);
   if (!header.ok()) return HostStatus(HostErrc::invalid_argument, "not a batch: " + header.status().to_string());
+  // A new leader's log may end in batches its predecessor stamped and it has not applied yet: its
+  // stamps start above them (its own unstable batches already raised the floor when stamped).
+  state_.note_log_timestamp(storage_->log().last_timestamp_ms());
   Result<int64_t> stamp_ms = state_.stamp(header->max_timestamp_ms - header->first_timestamp_ms, wall_ms(runtime_));
   if (!stamp_ms.ok()) return HostStatus(HostErrc::invalid_argument, stamp_ms.status().to_string());
   log::Status stamped = log::restamp_batch(data, log_offset, node.raft().term(), *stamp_ms);

@@ -33,7 +33,7 @@ ApplyOutcome PartitionState::apply_data(const CommittedEntry& entry) {
   producers_.expire(entry.first_timestamp_ms);
   ApplyOutcome outcome{ApplyOutcome::Kind::appended};
   outcome.timestamp_ms = entry.first_timestamp_ms;
-  if (entry.producer.id != 0) {
+  if (entry.producer.id != 0 && config_.planted_bug != PlantedBug::partition_no_dedup) {
     ProducerVerdict verdict = producers_.check(entry.producer, entry.log_records);
     switch (verdict.kind) {
       case ProducerVerdict::Kind::append: break;
@@ -120,6 +120,7 @@ Result<ProduceDecision> PartitionState::check_produce(const ProducerId& producer
 Result<int64_t> PartitionState::stamp(int64_t spread_ms, int64_t now_ms) {
   if (spread_ms < 0) return Result<int64_t>(Errc::invalid_request, "record timestamps before the batch's first");
   int64_t stamp_ms = std::max({now_ms, stamp_floor_ms_, int64_t{0}});
+  if (config_.planted_bug == PlantedBug::partition_clock_stamp) stamp_ms = std::max(now_ms, int64_t{0});
   int64_t floor_ms = 0;
   if (__builtin_add_overflow(stamp_ms, spread_ms, &floor_ms)) {
     return Result<int64_t>(Errc::invalid_request, "record timestamps out of range");

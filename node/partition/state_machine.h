@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 
+#include "node/base/planted_bug.h"
 #include "node/log/segment_format.h"
 #include "node/partition/command.h"
 #include "node/partition/errors.h"
@@ -35,6 +36,8 @@ struct PartitionConfig {
   int64_t retention_ms = INT64_MAX;
   uint64_t retention_bytes = UINT64_MAX;
   ProducerLimits producers;
+  // Test-only (node/base/planted_bug.h): partition_no_dedup, partition_clock_stamp.
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // One committed Raft entry as the state machine sees it.

@@ -333,6 +333,9 @@ partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint
   if (config_.retention_bytes > 0) config.state.retention_bytes = static_cast<uint64_t>(config_.retention_bytes);
   if (config_.retention_ms > 0) config.state.retention_ms = config_.retention_ms;
   config.retention_check_interval = std::chrono::milliseconds(config_.retention_check_ms);
+  if (planted_bug == PlantedBug::partition_no_dedup || planted_bug == PlantedBug::partition_clock_stamp) {
+    config.state.planted_bug = planted_bug;
+  }
   config.raft.id = node_id_of(node);
   config.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
   config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);

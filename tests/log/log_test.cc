@@ -181,6 +181,53 @@ TEST(Log, ExplicitRollSealsOnlyANonEmptySegment) {
   EXPECT_EQ(log->durable_end_offset(), 3u);
 }
 
+// The layout is a function of the batches alone: a segment rolled for a batch that was then cut
+// off (a Raft conflict) or lost (a crash) goes again when the next batch would not have rolled it.
+TEST(Log, AnEmptySegmentWhoseBatchWasCutOffIsUnrolled) {
+  DiskRig rig;
+  LogOptions options = small_options();
+  options.segment_age_ms_max = 1000;
+  {
+    auto log = open_log(rig, options);
+    LOG_ASSERT_OK(log->append(make_batch(0, 1, 1, kT0)));
+    LOG_ASSERT_OK(log->append(make_batch(1, 1, 1, kT0 + 1000)));  // rolls by age
+    ASSERT_EQ(log->segments().size(), 2u);
+    LOG_ASSERT_OK(log->truncate_suffix(1));
+    LOG_ASSERT_OK(log->append(make_batch(1, 2, 1, kT0 + 10)));  // would not have rolled
+    ASSERT_EQ(log->segments().size(), 1u);
+    EXPECT_EQ(log->end_offset(), 2u);
+    LOG_ASSERT_OK(log->append(make_batch(2, 2, 1, kT0 + 1000)));  // rolls again
+    ASSERT_EQ(log->segments().size(), 2u);
+    LOG_ASSERT_OK(log->sync());
+    // A crash after a roll, before its batch was durable: the empty segment survives on disk.
+    LOG_ASSERT_OK(log->append(make_batch(3, 2, 1, kT0 + 2000)));
+  }
+  rig.crash(3);
+  auto log = open_log(rig, options);
+  const size_t segments_after_crash = log->segments().size();
+  EXPECT_EQ(segments_after_crash, 3u);  // the roll is durable, its batch was not
+  LOG_ASSERT_OK(log->truncate_suffix(3));
+  LOG_ASSERT_OK(log->append(make_batch(3, 3, 1, kT0 + 1500)));  // fits the segment based at 2
+  ASSERT_EQ(log->segments().size(), 2u);
+  EXPECT_EQ(log->segments()[1].base_offset, 2u);
+  EXPECT_EQ(read_all(*log, 0).size(), 4u);
+  LOG_ASSERT_OK(log->sync());
+  log.reset();
+  rig.crash(4);
+  auto reopened = open_log(rig, options);
+  EXPECT_EQ(reopened->end_offset(), 4u);
+  EXPECT_EQ(reopened->segments().size(), 2u);
+}
+
+TEST(Log, AnExplicitRollIsNotUnrolled) {
+  DiskRig rig;
+  auto log = open_log(rig);
+  append_batches(*log, 1);
+  LOG_ASSERT_OK(log->roll());
+  append_batches(*log, 1);
+  EXPECT_EQ(log->segments().size(), 2u);
+}
+
 TEST(Log, SyncedAppendsSurviveACrashAndUnsyncedOnesArePrefixes) {
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     DiskRig rig({}, seed);

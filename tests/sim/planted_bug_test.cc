@@ -41,5 +41,29 @@ TEST(PlantedBug, SwimNoReconnectIsCaughtByTheNotLeftDeadCheck) {
   EXPECT_NE(planted.failure.find("but still held dead there"), std::string::npos) << planted.failure;
 }
 
+// The partition ledger (sim/checkers/partition_ledger.h): a retried batch appended twice is a
+// duplicate, a leader stamping with its clock alone lets time go back across a clock jump. Each
+// must be caught within the first seeds of the scenario that passes without it.
+Outcome first_catch(const std::string& scenario, PlantedBug bug, uint64_t seeds) {
+  Outcome outcome;
+  for (uint64_t seed = 1; seed <= seeds && outcome.passed; ++seed) outcome = run(scenario, bug, seed);
+  return outcome;
+}
+
+TEST(PlantedBug, PartitionNoDedupIsCaughtAsADuplicate) {
+  const std::string scenario = "scenarios/partitions-crash.toml";
+  ASSERT_TRUE(run(scenario, PlantedBug::none, 1).passed);
+  const Outcome planted = first_catch(scenario, PlantedBug::partition_no_dedup, 5);
+  EXPECT_FALSE(planted.passed);
+  EXPECT_NE(planted.failure.find("partition ledger: duplicate: record"), std::string::npos) << planted.failure;
+}
+
+TEST(PlantedBug, PartitionClockStampIsCaughtAsTimeGoingBack) {
+  const std::string scenario = "scenarios/partitions-crash.toml";
+  const Outcome planted = first_catch(scenario, PlantedBug::partition_clock_stamp, 5);
+  EXPECT_FALSE(planted.passed);
+  EXPECT_NE(planted.failure.find("partition ledger: time went back"), std::string::npos) << planted.failure;
+}
+
 }  // namespace
 }  // namespace sluice::sim
