@@ -1,5 +1,6 @@
 // Fuzzes the record-batch decoder (node/log/codec.h). Any input must be accepted or rejected
-// without a crash; an accepted batch must decode and re-encode to exactly its bytes.
+// without a crash; an accepted batch must decode (records and producer block) and re-encode to
+// exactly its bytes; restamping it must keep it valid.
 //
 // Both CRCs would stop the fuzzer at the header, so when the first input byte is odd the CRCs of
 // the rest are recomputed first: that lets it explore lengths, counts, varints and records.
@@ -46,8 +47,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SLUICE_ASSERT_EQ(records->size(), verified->record_count);
   std::vector<log::Record> input;
   for (const log::RecordView& view : *records) input.push_back({view.timestamp_ms, view.key, view.value, view.headers});
-  const auto encoded = log::encode_batch(verified->base_offset, verified->term, input, log::kBatchBytesLimit, verified->attributes);
+  const auto producer = log::decode_producer(bytes, *verified);
+  SLUICE_ASSERT(producer.ok());
+  const auto encoded =
+      log::encode_batch(verified->base_offset, verified->term, input, log::kBatchBytesLimit, verified->attributes, *producer);
   SLUICE_ASSERT(encoded.ok());
   SLUICE_ASSERT(*encoded == Bytes(bytes.begin(), bytes.begin() + verified->batch_bytes));
+
+  // A leader's restamp: whatever it accepts must verify with exactly the new fields.
+  Bytes stamped(bytes.begin(), bytes.begin() + verified->batch_bytes);
+  const uint64_t base = verified->base_offset ^ uint64_t{data[0]} << 8;
+  const int64_t first_ms = verified->first_timestamp_ms + (int64_t{data[0]} - 128) * 1000;
+  if (log::restamp_batch(stamped, base, verified->term + 1, first_ms).ok()) {
+    const auto restamped = log::verify_batch(stamped);
+    SLUICE_ASSERT(restamped.ok());
+    SLUICE_ASSERT_EQ(restamped->base_offset, base);
+    SLUICE_ASSERT_EQ(restamped->term, verified->term + 1);
+    SLUICE_ASSERT_EQ(restamped->first_timestamp_ms, first_ms);
+    SLUICE_ASSERT_EQ(restamped->record_count, verified->record_count);
+  }
   return 0;
 }

@@ -79,6 +79,12 @@ struct Judge {
     return std::all_of(workloads.begin(), workloads.end(),
                        [faults_stop_ns](const auto& workload) { return workload->converged(faults_stop_ns); });
   }
+  std::string waiting_for(int64_t faults_stop_ns) const {
+    for (const auto& workload : workloads) {
+      if (!workload->converged(faults_stop_ns)) return workload->waiting_for();
+    }
+    return "";
+  }
 };
 
 // Judges the run against the scenario's budget: events over the whole run, and time from
@@ -109,6 +115,7 @@ class BudgetWatch {
     } else if (scenario_.budget.converge_ns_max > 0 && now - scenario_.faults_stop_ns > scenario_.budget.converge_ns_max) {
       failure_ = "budget: not converged " + format_figure(static_cast<double>(scenario_.budget.converge_ns_max) / kNsPerS, 3) +
                  " s (converge_s_max) after faults stopped";
+      if (std::string waiting = judge_.waiting_for(scenario_.faults_stop_ns); !waiting.empty()) failure_ += ": " + waiting;
     }
   }
   bool exceeded() const { return !failure_.empty(); }

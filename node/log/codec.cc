@@ -158,20 +158,25 @@ Status take_record(ByteSpan& in, int64_t first_timestamp_ms, int64_t& timestamp_
 }
 
 // Walks every record of a verified-length batch, checking the structure and the timestamps the
-// header claims.
-Status parse_records(ByteSpan batch, const BatchHeader& header, std::vector<RecordView>* out) {
+// header claims; the smallest record timestamp goes to `min_timestamp_ms` when given (a record may
+// be older than the first: only the max is in the header).
+Status parse_records(ByteSpan batch, const BatchHeader& header, std::vector<RecordView>* out,
+                     int64_t* min_timestamp_ms = nullptr) {
   ByteSpan in = batch.subspan(header.records_begin(), header.batch_bytes - header.records_begin());
   int64_t max_timestamp_ms = header.first_timestamp_ms;
+  int64_t smallest_ms = header.first_timestamp_ms;
   for (uint32_t i = 0; i < header.record_count; ++i) {
     RecordView view;
     int64_t timestamp_ms = 0;
     SLUICE_TRY(take_record(in, header.first_timestamp_ms, timestamp_ms, out != nullptr ? &view : nullptr));
     if (i == 0 && timestamp_ms != header.first_timestamp_ms) return invalid("first record's timestamp is not the batch's");
     max_timestamp_ms = std::max(max_timestamp_ms, timestamp_ms);
+    smallest_ms = std::min(smallest_ms, timestamp_ms);
     if (out != nullptr) out->push_back(std::move(view));
   }
   if (!in.empty()) return invalid("bytes after the last record");
   if (max_timestamp_ms != header.max_timestamp_ms) return invalid("max timestamp does not match the records");
+  if (min_timestamp_ms != nullptr) *min_timestamp_ms = smallest_ms;
   return Status();
 }
 
@@ -260,15 +265,21 @@ Result<BatchHeader> decode_batch_header(ByteSpan bytes, size_t batch_bytes_max) 
   return header;
 }
 
-Result<BatchHeader> verify_batch(ByteSpan bytes, size_t batch_bytes_max) {
+namespace {
+
+Result<BatchHeader> verify(ByteSpan bytes, size_t batch_bytes_max, int64_t* min_timestamp_ms) {
   SLUICE_ASSIGN_OR_RETURN(BatchHeader header, decode_batch_header(bytes, batch_bytes_max));
   if (bytes.size() < header.batch_bytes) return Status(Errc::truncated_batch, "bytes end inside a batch");
   const ByteSpan batch = bytes.first(header.batch_bytes);
   if (batch_crc_of(batch) != header.batch_crc) return Status(Errc::crc_mismatch, "batch CRC mismatch");
   if ((header.attributes & kAttributeProducer) != 0) SLUICE_TRY(take_producer(batch, header).status());
-  SLUICE_TRY(parse_records(batch, header, nullptr));
+  SLUICE_TRY(parse_records(batch, header, nullptr, min_timestamp_ms));
   return header;
 }
+
+}  // namespace
+
+Result<BatchHeader> verify_batch(ByteSpan bytes, size_t batch_bytes_max) { return verify(bytes, batch_bytes_max, nullptr); }
 
 Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const BatchHeader& header) {
   SLUICE_ASSERT_GE(batch.size(), header.batch_bytes);
@@ -278,15 +289,21 @@ Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const Batch
 }
 
 Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term, int64_t first_timestamp_ms) {
-  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, verify_batch(batch));
+  int64_t min_timestamp_ms = 0;
+  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, verify(batch, kBatchBytesLimit, &min_timestamp_ms));
   if (header.batch_bytes != batch.size()) return invalid("bytes after the batch");
   if (base_offset >= kOffsetLimit || header.record_count > kOffsetLimit - base_offset) {
     return Status(Errc::offset_out_of_range, "batch offsets would pass 2^63");
   }
+  // Every record moves by the same amount: the newest and the oldest must both stay in range.
   int64_t spread_ms = 0;
   int64_t max_timestamp_ms = 0;
+  int64_t below_ms = 0;
+  int64_t min_stamped_ms = 0;
   if (__builtin_sub_overflow(header.max_timestamp_ms, header.first_timestamp_ms, &spread_ms) ||
-      __builtin_add_overflow(first_timestamp_ms, spread_ms, &max_timestamp_ms)) {
+      __builtin_add_overflow(first_timestamp_ms, spread_ms, &max_timestamp_ms) ||
+      __builtin_sub_overflow(min_timestamp_ms, header.first_timestamp_ms, &below_ms) ||
+      __builtin_add_overflow(first_timestamp_ms, below_ms, &min_stamped_ms)) {
     return Status(Errc::invalid_argument, "stamped timestamps overflow");
   }
   header.base_offset = base_offset;

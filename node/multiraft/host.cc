@@ -310,13 +310,23 @@ bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
     if (config_.observer != nullptr) config_.observer->persisted(id, ready);
     return true;
   }
+  fail_now(id, group, "group " + std::to_string(id) + ": " + status.to_string());
+  return false;
+}
+
+void RaftHost::fail_now(GroupId id, Group& group, const std::string& why) {
+  if (group.failed) return;
   SLUICE_COVER("multiraft.host.group_failed");
   group.failed = true;
   ++stats_.groups_failed;
-  const std::string why = "group " + std::to_string(id) + ": " + status.to_string();
   fail_pending(group, HostErrc::group_failed, why);
   if (config_.observer != nullptr) config_.observer->group_failed(id, why);
-  return false;
+}
+
+void RaftHost::fail_group(GroupId id, const std::string& why) {
+  auto it = groups_.find(id);
+  SLUICE_ASSERT(it != groups_.end());
+  fail_now(id, it->second, "group " + std::to_string(id) + " failed applying: " + why);
 }
 
 void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
@@ -325,8 +335,10 @@ void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
   if (config_.observer != nullptr && !ready.committed_entries.empty()) config_.observer->applied(id, ready.committed_entries);
   for (const raft::Entry& entry : ready.committed_entries) {
     SLUICE_ASSERT_EQ(entry.index, group.applied + 1);
-    if (group.apply) group.apply(id, entry);
-    complete(id, group, entry);
+    // After fail_group from the apply nothing more is applied or answered (fail_pending answered
+    // the proposals); the core still advances past the Ready.
+    if (group.apply && !group.failed) group.apply(id, entry);
+    if (!group.failed) complete(id, group, entry);
     group.applied = entry.index;
   }
   answer_reads(id, group, ready.read_states);

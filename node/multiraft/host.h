@@ -117,6 +117,10 @@ class RaftHost {
   // applied index) says when it is gone. unknown_group if it was not hosted.
   RemoveReply::Receiver remove_group(GroupId group);
   void set_role_observer(RoleFn observer) { role_observer_ = std::move(observer); }
+  // Stops `group` on this node as a failed sync does (pending work fails with group_failed, the
+  // observer hears group_failed): for a group whose applying hit a storage failure. Call on the
+  // host fiber, from its ApplyFn; no later entry of the Ready is applied.
+  void fail_group(GroupId group, const std::string& why);
 
   using ProposeReply = runtime::Oneshot<HostResult<raft::Index>>;
   // Proposes `data` to `group`; the reply is the entry's index once it is committed and applied
@@ -186,6 +190,7 @@ class RaftHost {
   void note_role(GroupId id, Group& group);
   void complete(GroupId id, Group& group, const raft::Entry& entry);
   void fail_pending(Group& group, HostErrc code, const std::string& why);
+  void fail_now(GroupId id, Group& group, const std::string& why);
   void expire_proposals();
   void expire_reads();
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);

@@ -260,7 +260,11 @@ multiraft::HostStatus Replica::prepare(const raft::RawNode& node, Bytes& data) {
 void Replica::apply(const raft::Entry& entry) {
   if (!healthy() || entry.index <= state_.applied_index()) return;
   Status applied = apply_committed(entry);
-  if (!applied.ok()) fail(applied.to_string());
+  if (applied.ok()) return;
+  fail(applied.to_string());
+  // The group stops with it (its proposals fail now, not at their timeout), as a failed sync stops
+  // it: the node's supervisor hears group_failed (docs/partition.md, "Errors").
+  host_.fail_group(config_.group, failure_);
 }
 
 Status Replica::apply_committed(const raft::Entry& entry) {
@@ -440,14 +444,21 @@ Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duratio
 }
 
 Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {
+  if (!storage_mutex_.lock().ok()) return Result<FetchReply>(Errc::storage_error, "storage lock cancelled");
+  rt::MutexGuard guard(storage_mutex_);
+  // Map the offset only now: while the lock was awaited a retention cut may have been applied
+  // and the log's prefix removed (found by the partitions-retention sweep, seed 42: a fetch read
+  // from a log offset the cut had passed and got later records than it asked for).
   const OffsetMap& offsets = state_.offsets();
+  if (offset < offsets.start_offset()) {
+    SLUICE_COVER("partition.replica.fetch_overtaken_by_retention");
+    return Result<FetchReply>(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " was removed by retention");
+  }
   FetchReply reply;
   reply.high_watermark = offsets.end_offset();
   reply.start_offset = offsets.start_offset();
   const uint64_t committed_end = offsets.log_end();
   uint64_t next = offsets.log_offset_of(offset);
-  if (!storage_mutex_.lock().ok()) return Result<FetchReply>(Errc::storage_error, "storage lock cancelled");
-  rt::MutexGuard guard(storage_mutex_);
   while (next < committed_end) {
     log::Result<log::ReadResult> read = storage_->read_batches(next, bytes_max - std::min(bytes_max - 1, reply.batches.size()));
     if (!read.ok()) return Result<FetchReply>(log_status(read.status(), "fetch"));

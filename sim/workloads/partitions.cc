@@ -143,6 +143,7 @@ class PartitionsWorkload final : public Workload {
     return failure_;
   }
   bool converged(int64_t) const override { return lagging().empty(); }
+  std::string waiting_for() const override { return lagging(); }
   void check_liveness(int64_t) override {
     if (std::string lag = lagging(); !lag.empty()) return fail("liveness: " + lag);
     if (ledger_.lost_acked() > 0) return fail("lost acknowledged records, first " + ledger_.first_lost());

@@ -59,6 +59,8 @@ class Workload {
   // healed): the harness polls it after faults_stop_s and fails a run that takes longer than the
   // scenario's budget.converge_s_max. Must not change any state.
   virtual bool converged(int64_t faults_stop_ns) const = 0;
+  // While not converged: what it still waits for, for the budget failure ("" when it cannot say).
+  virtual std::string waiting_for() const { return ""; }
   // Called at the end when the quiet period after faults_stop_s is long enough; fails the run
   // (naming what) when the cluster did not converge.
   virtual void check_liveness(int64_t faults_stop_ns) = 0;

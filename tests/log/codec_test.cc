@@ -266,6 +266,8 @@ TEST(BatchCodec, RestampGivesWhatEncodingAtTheStampsGives) {
   const Bytes before = batch;
   EXPECT_EQ(restamp_batch(batch, kOffsetLimit - 1, 9, 0).code(), Errc::offset_out_of_range);
   EXPECT_EQ(restamp_batch(batch, 0, 9, INT64_MAX).code(), Errc::invalid_argument);
+  // The third record is a second older than the first: it would fall below INT64_MIN.
+  EXPECT_EQ(restamp_batch(batch, 0, 9, INT64_MIN + 500).code(), Errc::invalid_argument);
   EXPECT_EQ(batch, before);
   Bytes longer = batch;
   longer.push_back(std::byte{0});

@@ -155,7 +155,8 @@ HostApp::HostApp(sim::SimRuntime& runtime, Rig& rig) : host(runtime, host_config
       raft::RaftConfig config;
       config.id = raft_id(node);
       config.election_timeout_ticks = 15;
-      auto apply = [&rig, node](GroupId g2, const Entry& entry) {
+      auto apply = [this, &rig, node](GroupId g2, const Entry& entry) {
+        if (as_string_view(entry.data).starts_with("fail-apply")) return host.fail_group(g2, "planted apply failure");
         std::vector<Entry>& log = rig.applied[{node, g2}];
         if (log.size() < entry.index) log.push_back(entry);
       };
@@ -251,6 +252,26 @@ TEST(RaftHost, RemovedGroupIsNoLongerServed) {
   rig.run_ms(500);
   ASSERT_TRUE(after->has_value());
   EXPECT_TRUE((*after)->ok()) << (*after)->status().to_string();
+}
+
+// An apply that fails its group (a replica whose storage failed while applying) stops the group on
+// that node at once: the proposal of that entry and every later one fail with group_failed.
+TEST(RaftHost, FailGroupFromTheApplyStopsTheGroupAndFailsItsProposals) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  Rig::Reply before = rig.propose(leader, "before");
+  rig.run_ms(200);
+  ASSERT_TRUE(before->has_value() && (*before)->ok());
+  Rig::Reply failing = rig.propose(leader, "fail-apply");
+  rig.run_ms(500);
+  ASSERT_TRUE(failing->has_value());
+  EXPECT_EQ((*failing)->code(), HostErrc::group_failed);
+  EXPECT_EQ(rig.host(leader)->stats().groups_failed, 1u);
+  Rig::Reply later = rig.propose(leader, "later");
+  rig.run_ms(10);
+  ASSERT_TRUE(later->has_value());
+  EXPECT_NE((*later)->code(), HostErrc::ok);
 }
 
 TEST(RaftHost, ProposalToAFollowerIsRefusedNamingNotLeader) {
