@@ -11,9 +11,12 @@
 
 #include "node/log/retention.h"
 #include "tests/log/log_rig.h"
+#include "tests/testing/rapidcheck_floor.h"
 
 namespace sluice::log::testing {
 namespace {
+
+using sluice::testing::check_at_least;
 
 constexpr int kCasesMin = 300;  // per default run; RC_PARAMS=max_success=N asks for more
 
@@ -271,26 +274,6 @@ class Harness {
 
   uint64_t seed_;
 };
-
-// RC_GTEST_PROP with a floor on the number of cases.
-template <typename Testable>
-void check_at_least(int cases, Testable&& testable) {
-  rc::detail::TestParams params = rc::detail::configuration().testParams;
-  params.maxSuccess = std::max(params.maxSuccess, cases);
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  rc::detail::TestMetadata metadata;
-  metadata.id = std::string(info->test_suite_name()) + "/" + info->name();
-  metadata.description = info->name();
-  const rc::detail::TestResult result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
-  if (result.template is<rc::detail::SuccessResult>()) {
-    rc::detail::printResultMessage(result, std::cout);
-    std::cout << "\n";
-  } else {
-    std::ostringstream message;
-    rc::detail::printResultMessage(result, message);
-    FAIL() << message.str();
-  }
-}
 
 TEST(LogModel, MatchesAnInMemoryModelThroughCrashesAndReopens) {
   check_at_least(kCasesMin, [](uint64_t seed) {
