@@ -14,6 +14,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_dir.h"
+#include "bench/bench_median.h"
 #include <stdlib.h>
 
 #include <algorithm>
@@ -36,6 +37,7 @@ constexpr size_t kEncodeAheadBatches = 64;  // batches encoded per pause of the 
 constexpr size_t kReadDataBytes = 32 << 20;
 
 using ::sluice::bench::BenchDir;
+using ::sluice::bench::median_run;
 
 // Figures of every run of each pattern (the framework runs a benchmark a few times to size it,
 // and --benchmark_repetitions more), printed once all benchmarks are done: the run with the
@@ -53,16 +55,6 @@ std::map<std::string, std::vector<PatternFigures>>& append_figures() {
 std::vector<PatternFigures>& read_figures() {
   static std::vector<PatternFigures> figures;  // append_mb_s holds the read rate
   return figures;
-}
-
-// The median (by `key`) of the runs with the most iterations: the sized runs, not the probes.
-template <typename Key>
-PatternFigures median_run(std::vector<PatternFigures> runs, Key key) {
-  int64_t most = 0;
-  for (const PatternFigures& run : runs) most = std::max(most, run.iterations);
-  std::erase_if(runs, [most](const PatternFigures& run) { return run.iterations != most; });
-  std::sort(runs.begin(), runs.end(), [&](const PatternFigures& a, const PatternFigures& b) { return key(a) < key(b); });
-  return runs[runs.size() / 2];
 }
 
 void print_figures() {

@@ -108,8 +108,12 @@ const raft::RawNode* RaftHost::group(GroupId id) const {
 
 void RaftHost::run() {
   rt::Instant next_tick = runtime_.now() + config_.tick_interval;
+  bool ready_again = false;
   while (true) {
-    auto woken = rt::select(runtime_.scheduler(), {&transport_.inbound(), &proposals_}, next_tick);
+    // A group whose last Ready produced another (a single voter commits what it just persisted)
+    // goes on at once instead of waiting for a message or the next tick.
+    const rt::Instant wake_at = ready_again ? runtime_.now() : next_tick;
+    auto woken = rt::select(runtime_.scheduler(), {&transport_.inbound(), &proposals_}, wake_at);
     if (!woken.ok() && woken.code() != rt::Errc::timeout) return;  // cancelled: the node stops
     step_inbound();
     take_proposals();
@@ -125,7 +129,7 @@ void RaftHost::run() {
         next_tick = runtime_.now() + config_.tick_interval;
       }
     }
-    process_readies();
+    ready_again = process_readies();
   }
 }
 
@@ -234,15 +238,16 @@ void RaftHost::tick_all() {
   }
 }
 
-// Every ready group persists first and syncs; only then does anything leave the node.
-void RaftHost::process_readies() {
+// Every ready group persists first and syncs; only then does anything leave the node. True when a
+// group has another Ready right away.
+bool RaftHost::process_readies() {
   std::vector<std::pair<GroupId, raft::Ready>> readies;
   for (auto& [id, group] : groups_) {
     if (group.failed || !group.node->has_ready()) continue;
     if (config_.observer != nullptr) config_.observer->observe(id, group.node->raft());
     readies.emplace_back(id, group.node->ready());
   }
-  if (readies.empty()) return;
+  if (readies.empty()) return false;
   ++stats_.rounds;
   stats_.readies += readies.size();
   std::vector<char> durable(readies.size(), 1);
@@ -259,19 +264,22 @@ void RaftHost::process_readies() {
       persisted.done();
     });
   }
-  if (!persisted.wait().ok()) return;  // cancelled: the node stops
+  if (!persisted.wait().ok()) return false;  // cancelled: the node stops
   // BUGGIFY: the Readies are durable and their messages not sent yet. A crash here must cost
   // nothing; with a sync that did not happen (raft_skip_sync) it loses what peers hear next.
-  if (!buggify_pause(20ms).ok()) return;
+  if (!buggify_pause(20ms).ok()) return false;
   if (!send_first) send_all(readies, durable);
+  bool again = false;
   for (size_t i = 0; i < readies.size(); ++i) {
     if (!durable[i]) continue;
     Group& group = groups_.at(readies[i].first);
     apply(readies[i].first, group, readies[i].second);
     group.node->advance();
     SLUICE_ASSERT_EQ(group.applied, group.node->raft().log().applied());
+    again = again || (!group.failed && group.node->has_ready());
   }
   check_counters();
+  return again;
 }
 
 void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable) {

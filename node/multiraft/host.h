@@ -184,7 +184,7 @@ class RaftHost {
   void answer_reads(GroupId id, Group& group, const std::vector<raft::ReadState>& read_states);
   void serve_applied_reads(GroupId id, Group& group);
   void tick_all();
-  void process_readies();
+  bool process_readies();
   bool persist(GroupId id, Group& group, const raft::Ready& ready);
   void apply(GroupId id, Group& group, const raft::Ready& ready);
   void note_role(GroupId id, Group& group);

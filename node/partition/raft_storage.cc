@@ -13,6 +13,12 @@
 namespace sluice::partition {
 namespace {
 
+bool differs_only_in_commit(const PersistedRaftState& a, const PersistedRaftState& b) {
+  PersistedRaftState same = a;
+  same.hard_state.commit = b.hard_state.commit;
+  return same == b && a.hard_state.commit != b.hard_state.commit;
+}
+
 using log::detail::get_le;
 using log::detail::put_le;
 using raft::Errc;
@@ -446,6 +452,13 @@ Status LogRaftStorage::sync() {
   SLUICE_ASSERT_EQ(log_->durable_end_offset(), log_->end_offset());
   if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), log_->end_offset());
   if (pending_ == durable_) return Status();
+  // A new commit index alone is not worth a state file write and its fsyncs (several per produce
+  // otherwise): Raft keeps the commit index volatile, a restart relearns it from the leader, and
+  // the file is rewritten, with the newest commit, at the next change that must be durable.
+  if (differs_only_in_commit(pending_, durable_)) {
+    SLUICE_COVER("partition.raft_storage.commit_left_unwritten");
+    return Status();
+  }
   // BUGGIFY: the entries are durable, the state naming them (commit, vote, a new log generation)
   // is not: a restart finds the new entries with the old state.
   SLUICE_TRY(buggify_pause());
@@ -472,6 +485,9 @@ Status LogRaftStorage::truncate_prefix_to(Index index) {
   SLUICE_ASSIGN_OR_RETURN(const Term base_term, term(index));
   // State file first: after a crash open() sees the new start and finishes the cut.
   PersistedRaftState state = durable_;
+  // With the newest commit index sync() left unwritten (its entries are durable: it is between
+  // Readies), so the file never names a base above its commit.
+  if (differs_only_in_commit(pending_, durable_)) state.hard_state.commit = pending_.hard_state.commit;
   state.base_index = index;
   state.base_term = base_term;
   state.start_offset = start;

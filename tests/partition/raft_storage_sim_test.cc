@@ -242,9 +242,14 @@ class DriverApp final : public sim::NodeApp {
     const Image got = read_image(storage);
     const std::string boot = "boot " + std::to_string(oracle_.boots) + ": ";
     const Image& durable = oracle_.durable;
-    const bool is_durable = got.base_index == durable.base_index && got.hard_state == durable.hard_state;
+    // The commit index may lag: the storage writes it only along with a change that must be
+    // durable (term, vote, membership, log base), never ahead of what was synced.
+    auto same_state = [](const raft::HardState& got, const raft::HardState& synced) {
+      return got.term == synced.term && got.vote == synced.vote && got.commit <= synced.commit;
+    };
+    const bool is_durable = got.base_index == durable.base_index && same_state(got.hard_state, durable.hard_state);
     const bool is_syncing = oracle_.syncing && got.base_index == oracle_.syncing->base_index &&
-                            got.hard_state == oracle_.syncing->hard_state;
+                            same_state(got.hard_state, oracle_.syncing->hard_state);
     if (!is_durable && !is_syncing) {
       return oracle_.fail(boot + "hard state or log base is neither the synced one nor one being synced: got " + describe(got) +
                           ", synced " + describe(durable) + (oracle_.syncing ? ", syncing " + describe(*oracle_.syncing) : ""));
@@ -296,7 +301,7 @@ struct SimRig : sluice::testing::OneNodeWorld<Oracle> {
 using sluice::testing::replay_hint;
 using sluice::testing::sim_seeds;
 
-TEST(RaftStorageSim, CrashesKeepEverySyncedEntryAndWholeHardState) {
+TEST(RaftStorageSim, CrashesKeepEverySyncedEntryTermAndVote) {
   int boots = 0, syncs = 0, jumps = 0, conflicts = 0;
   for (uint64_t seed : sim_seeds(40)) {
     SimRig rig(seed);

@@ -100,6 +100,30 @@ TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
   for (const Entry& entry : entries) EXPECT_EQ(*storage->term(entry.index), entry.term);
 }
 
+// A new commit index alone is not written (no state file rewrite, no fsync, per produce); it goes
+// to the file with the next change that must be durable, and a restart may find an older one.
+TEST(RaftStorage, ACommitOnlyChangeWaitsForTheNextDurableChange) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig);
+    RS_ASSERT_OK(storage->append(make_entries(1, 6, 1)));
+    storage->save_state(HardState{1, 1, 2}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+    storage->save_state(HardState{1, 1, 5}, std::nullopt);  // commit only
+    RS_ASSERT_OK(storage->sync());
+  }
+  {
+    auto storage = open_ok(rig);
+    EXPECT_EQ(storage->initial_state().hard_state, (HardState{1, 1, 2}));
+    storage->save_state(HardState{1, 1, 4}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+    storage->save_state(HardState{2, 3, 5}, std::nullopt);  // a new term: written, with the commit
+    RS_ASSERT_OK(storage->sync());
+  }
+  auto storage = open_ok(rig);
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{2, 3, 5}));
+}
+
 // A partition's storage keeps a normal entry's batch byte for byte; no-ops stay wrapped and take
 // the newest time in the log; a batch not stamped for its place is refused.
 TEST(RaftStorage, PartitionEntriesAreStoredAsTheirBatches) {
