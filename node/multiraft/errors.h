@@ -13,6 +13,7 @@ enum class HostErrc {
   unknown_group,     // no such group on this node
   group_exists,      // add_group for an id already hosted
   group_failed,      // the group's storage failed; it no longer runs
+  storage_full,      // the group's storage ran out of space; it no longer runs (reopen it once space frees)
   not_leader,        // the message names the known leader, if any
   leadership_lost,   // the proposal's leader lost its term before the entry committed (it may still commit)
   timeout,           // the proposal (read) did not complete within proposal_timeout (read_timeout)
@@ -29,6 +30,7 @@ constexpr std::string_view to_string(HostErrc code) {
     case HostErrc::unknown_group: return "unknown_group";
     case HostErrc::group_exists: return "group_exists";
     case HostErrc::group_failed: return "group_failed";
+    case HostErrc::storage_full: return "storage_full";
     case HostErrc::not_leader: return "not_leader";
     case HostErrc::leadership_lost: return "leadership_lost";
     case HostErrc::timeout: return "timeout";

@@ -155,8 +155,12 @@ void RaftHost::take_proposals() {
       remove_now(queued->group, *queued);
       continue;
     }
-    if (it == groups_.end() || it->second.failed) {
+    if (it == groups_.end()) {
       queued->reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(queued->group)));
+      continue;
+    }
+    if (it->second.failed) {
+      queued->reply.send(HostStatus(it->second.failure, "group " + std::to_string(queued->group) + " stopped: its storage failed"));
       continue;
     }
     switch (queued->kind) {
@@ -318,23 +322,32 @@ bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
     if (config_.observer != nullptr) config_.observer->persisted(id, ready);
     return true;
   }
-  fail_now(id, group, "group " + std::to_string(id) + ": " + status.to_string());
+  // A full disk keeps its code so the producer hears storage_full, not a generic failure.
+  const HostErrc code = status.code() == raft::Errc::no_space ? HostErrc::storage_full : HostErrc::group_failed;
+  fail_now(id, group, code, "group " + std::to_string(id) + ": " + status.to_string());
   return false;
 }
 
-void RaftHost::fail_now(GroupId id, Group& group, const std::string& why) {
+void RaftHost::fail_now(GroupId id, Group& group, HostErrc code, const std::string& why) {
   if (group.failed) return;
   SLUICE_COVER("multiraft.host.group_failed");
+  if (code == HostErrc::storage_full) SLUICE_COVER("multiraft.host.group_storage_full");
   group.failed = true;
+  group.failure = code;
   ++stats_.groups_failed;
-  fail_pending(group, HostErrc::group_failed, why);
+  fail_pending(group, code, why);
   if (config_.observer != nullptr) config_.observer->group_failed(id, why);
 }
 
-void RaftHost::fail_group(GroupId id, const std::string& why) {
+void RaftHost::fail_group(GroupId id, HostErrc code, const std::string& why) {
   auto it = groups_.find(id);
   SLUICE_ASSERT(it != groups_.end());
-  fail_now(id, it->second, "group " + std::to_string(id) + " failed applying: " + why);
+  fail_now(id, it->second, code, "group " + std::to_string(id) + " failed applying: " + why);
+}
+
+bool RaftHost::group_failed(GroupId id) const {
+  auto it = groups_.find(id);
+  return it != groups_.end() && it->second.failed;
 }
 
 void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {

@@ -120,7 +120,11 @@ class RaftHost {
   // Stops `group` on this node as a failed sync does (pending work fails with group_failed, the
   // observer hears group_failed): for a group whose applying hit a storage failure. Call on the
   // host fiber, from its ApplyFn; no later entry of the Ready is applied.
-  void fail_group(GroupId group, const std::string& why);
+  // `code`: group_failed, or storage_full when the disk is full.
+  void fail_group(GroupId group, HostErrc code, const std::string& why);
+  // True once the group's storage failed here (a failed sync or fail_group): it answers nothing
+  // until it is removed and added again.
+  bool group_failed(GroupId group) const;
 
   using ProposeReply = runtime::Oneshot<HostResult<raft::Index>>;
   // Proposes `data` to `group`; the reply is the entry's index once it is committed and applied
@@ -166,6 +170,7 @@ class RaftHost {
     raft::SoftState soft;
     raft::Term term = 0;
     bool failed = false;
+    HostErrc failure = HostErrc::ok;  // once failed: group_failed or storage_full
   };
   struct Queued {
     GroupId group = 0;
@@ -190,7 +195,7 @@ class RaftHost {
   void note_role(GroupId id, Group& group);
   void complete(GroupId id, Group& group, const raft::Entry& entry);
   void fail_pending(Group& group, HostErrc code, const std::string& why);
-  void fail_now(GroupId id, Group& group, const std::string& why);
+  void fail_now(GroupId id, Group& group, HostErrc code, const std::string& why);
   void expire_proposals();
   void expire_reads();
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);

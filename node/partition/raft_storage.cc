@@ -42,13 +42,17 @@ Status from_log(const log::Status& status, std::string_view context) {
   if (status.ok()) return Status();
   const bool damaged = status.code() == log::Errc::corruption || status.code() == log::Errc::crc_mismatch ||
                        status.code() == log::Errc::invalid_batch || status.code() == log::Errc::truncated_batch;
-  const Errc code = damaged ? Errc::invalid_state : status.code() == log::Errc::invalid_argument ? Errc::invalid_argument : Errc::io_error;
+  const Errc code = damaged                                         ? Errc::invalid_state
+                    : status.code() == log::Errc::invalid_argument ? Errc::invalid_argument
+                    : status.code() == log::Errc::no_space         ? Errc::no_space
+                                                                   : Errc::io_error;
   return Status(code, std::string(context) + ": " + status.to_string());
 }
 
 Status from_runtime(const runtime::Status& status, std::string_view context) {
   if (status.ok()) return Status();
-  return Status(Errc::io_error, std::string(context) + ": " + status.to_string());
+  const Errc code = status.code() == runtime::Errc::no_space ? Errc::no_space : Errc::io_error;
+  return Status(code, std::string(context) + ": " + status.to_string());
 }
 
 std::string join(std::string_view dir, std::string_view name) { return log::join_path(dir, name); }

@@ -92,6 +92,7 @@ Status from_host(const multiraft::HostStatus& status) {
     case HostErrc::not_leader:
     case HostErrc::leadership_lost: return Status(Errc::not_leader, status.to_string());
     case HostErrc::timeout: return Status(Errc::timeout, status.to_string());
+    case HostErrc::storage_full: return Status(Errc::storage_full, status.to_string());
     case HostErrc::queue_full: return Status(Errc::overloaded, status.to_string());
     case HostErrc::unknown_group: return Status(Errc::unknown_partition, status.to_string());
     case HostErrc::invalid_argument: return Status(Errc::invalid_request, status.to_string());
@@ -264,7 +265,8 @@ void Replica::apply(const raft::Entry& entry) {
   fail(applied.to_string());
   // The group stops with it (its proposals fail now, not at their timeout), as a failed sync stops
   // it: the node's supervisor hears group_failed (docs/partition.md, "Errors").
-  host_.fail_group(config_.group, failure_);
+  host_.fail_group(config_.group, applied.code() == Errc::storage_full ? multiraft::HostErrc::storage_full : multiraft::HostErrc::group_failed,
+                   failure_);
 }
 
 Status Replica::apply_committed(const raft::Entry& entry) {
@@ -462,6 +464,16 @@ Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {
   while (next < committed_end) {
     log::Result<log::ReadResult> read = storage_->read_batches(next, bytes_max - std::min(bytes_max - 1, reply.batches.size()));
     if (!read.ok()) return Result<FetchReply>(log_status(read.status(), "fetch"));
+    // The read may have waited for the disk while a retention command was applied: the state's
+    // start may now lie past these batches, which it can no longer number (found by the
+    // partitions-retention sweep, seed 9: a batch past the cut was returned for an offset before it).
+    if (state_.offsets().log_start() > next) {
+      SLUICE_COVER("partition.replica.fetch_read_overtaken_by_retention");
+      if (reply.base_offsets.empty()) {
+        return Result<FetchReply>(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " was removed by retention");
+      }
+      return reply;
+    }
     log::Result<std::vector<ByteSpan>> batches = log::split_batches(read->batches);
     if (!batches.ok()) return Result<FetchReply>(log_status(batches.status(), "fetch"));
     for (ByteSpan batch : *batches) {

@@ -124,8 +124,11 @@ class Replica {
   const LogRaftStorage& storage() const { return *storage_; }
   const ReplicaConfig& config() const { return config_; }
   // False once the replica stopped for good (storage failure or a log that contradicts the
-  // state): it answers storage_error until the node restarts.
+  // state): it answers storage_error until the router reopens it (needs_reopen).
   bool healthy() const { return failure_.empty(); }
+  // True once this replica or its group stopped for good (a storage failure while applying, or a
+  // failed sync in the host): the router closes it and opens it again from its files.
+  bool needs_reopen() const { return !healthy() || host_.group_failed(config_.group); }
   const std::string& failure() const { return failure_; }
 
  private:

@@ -14,11 +14,13 @@ PartitionRouter::PartitionRouter(rt::Runtime& runtime, multiraft::RaftHost& host
 
 PartitionRouter::~PartitionRouter() {
   task_.cancel();
+  healer_.cancel();
   for (auto& [partition, served] : replicas_) served.server.cancel();
 }
 
 void PartitionRouter::start() {
   task_ = runtime_.spawn("partition-router", [this] { run(); });
+  healer_ = runtime_.spawn("partition-healer", [this] { heal(); });
 }
 
 PartitionRouter::ReplyChannel::Receiver PartitionRouter::route(PartitionId partition, Request request) {
@@ -55,6 +57,14 @@ void PartitionRouter::run() {
 void PartitionRouter::dispatch(Routed routed) {
   if (std::holds_alternative<CreateReplicaRequest>(routed.request)) return create(std::move(routed));
   if (std::holds_alternative<RemoveReplicaRequest>(routed.request)) return remove(std::move(routed));
+  if (auto broken = broken_.find(routed.partition); broken != broken_.end()) {
+    routed.reply.send(error_reply(nullptr, Status(Errc::storage_error, "the replica is being reopened after: " + broken->second.why)));
+    return;
+  }
+  if (auto change = changing_.find(routed.partition); change != changing_.end() && change->second == Change::reopening) {
+    routed.reply.send(error_reply(nullptr, Status(Errc::storage_error, "the replica is being reopened after a storage failure")));
+    return;
+  }
   auto found = replicas_.find(routed.partition);
   if (found == replicas_.end() || changing_.count(routed.partition) > 0) {
     routed.reply.send(error_reply(nullptr, Status(Errc::unknown_partition, "no replica of topic " +
@@ -74,7 +84,7 @@ void PartitionRouter::dispatch(Routed routed) {
 // A fiber opens the replica (recovery reads its log) so the router goes on routing meanwhile.
 void PartitionRouter::create(Routed routed) {
   const PartitionId partition = routed.partition;
-  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0) {
+  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0 || broken_.count(partition) > 0) {
     routed.reply.send(changing_.count(partition) > 0 ? error_reply(nullptr, Status(Errc::overloaded, "replica being changed"))
                                                      : Reply{});  // already here: creating is idempotent
     return;
@@ -83,7 +93,7 @@ void PartitionRouter::create(Routed routed) {
     routed.reply.send(error_reply(nullptr, Status(Errc::overloaded, "replicas_max reached")));
     return;
   }
-  changing_[partition] = true;
+  changing_[partition] = Change::creating;
   runtime_.spawn("partition-open", [this, routed = std::move(routed)]() mutable {
     ReplicaConfig config = std::get<CreateReplicaRequest>(std::move(routed.request)).config;
     config.partition = routed.partition;
@@ -93,31 +103,97 @@ void PartitionRouter::create(Routed routed) {
       routed.reply.send(error_reply(nullptr, opened.status()));
       return;
     }
-    Served& served = replicas_[routed.partition];
-    served.replica = std::move(opened).value();
-    served.queue = std::make_unique<rt::Channel<Item>>(runtime_.scheduler(), config_.replica_requests_queued_max);
-    served.handlers = std::make_unique<rt::WaitGroup>(runtime_.scheduler());
-    const PartitionId partition = routed.partition;
-    served.server = runtime_.spawn("partition-serve", [this, partition, &served] { serve(partition, served); });
+    install(routed.partition, std::move(opened).value());
     routed.reply.send(Reply{});
   });
 }
 
+void PartitionRouter::install(PartitionId partition, std::unique_ptr<Replica> replica) {
+  Served& served = replicas_[partition];
+  served.replica = std::move(replica);
+  served.queue = std::make_unique<rt::Channel<Item>>(runtime_.scheduler(), config_.replica_requests_queued_max);
+  served.handlers = std::make_unique<rt::WaitGroup>(runtime_.scheduler());
+  served.server = runtime_.spawn("partition-serve", [this, partition, &served] { serve(partition, served); });
+}
+
+// Its queue closes, its requests in service finish, then it closes (its group leaves the host) and
+// goes. The caller has marked it changing.
+Status PartitionRouter::retire(PartitionId partition) {
+  Served& served = replicas_.at(partition);
+  served.queue->close();
+  (void)served.server.join();
+  (void)served.handlers->wait();
+  Status closed = served.replica->close();
+  replicas_.erase(partition);
+  return closed;
+}
+
+// The healer: a replica whose storage failed is closed and opened again from its files (recovery
+// cuts what a failed write or sync left behind); while opening fails (the disk still full or
+// failing) it stays broken and is retried with backoff. Requests meanwhile get storage_error.
+void PartitionRouter::heal() {
+  while (runtime_.sleep_for(config_.heal_check_interval).ok()) {
+    std::vector<PartitionId> failed;
+    for (const auto& [partition, served] : replicas_) {
+      if (changing_.count(partition) == 0 && served.replica->needs_reopen()) failed.push_back(partition);
+    }
+    for (PartitionId partition : failed) {
+      // Removed or being changed meanwhile (reopening one waits for its requests to finish).
+      if (replicas_.count(partition) > 0 && changing_.count(partition) == 0) reopen(partition);
+    }
+    std::vector<PartitionId> due;
+    for (const auto& [partition, broken] : broken_) {
+      if (broken.next_attempt <= runtime_.now() && changing_.count(partition) == 0) due.push_back(partition);
+    }
+    for (PartitionId partition : due) {
+      Broken broken = std::move(broken_.at(partition));
+      broken_.erase(partition);
+      try_open(partition, std::move(broken));
+    }
+  }
+}
+
+void PartitionRouter::reopen(PartitionId partition) {
+  SLUICE_COVER("partition.router.replica_reopened");
+  const Replica& replica = *replicas_.at(partition).replica;
+  Broken broken{replica.config(), {}, config_.reopen_backoff_min,
+                replica.healthy() ? std::string("its group's storage failed") : replica.failure()};
+  changing_[partition] = Change::reopening;
+  (void)retire(partition);  // the group is failed already: nothing more to lose by closing it
+  changing_.erase(partition);
+  try_open(partition, std::move(broken));
+}
+
+void PartitionRouter::try_open(PartitionId partition, Broken broken) {
+  changing_[partition] = Change::reopening;
+  Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, broken.config);
+  changing_.erase(partition);
+  if (opened.ok()) {
+    ++reopened_;
+    install(partition, std::move(opened).value());
+    return;
+  }
+  SLUICE_COVER("partition.router.reopen_failed");
+  broken.why = opened.status().to_string();
+  broken.next_attempt = runtime_.now() + broken.backoff;
+  broken.backoff = std::min(broken.backoff * 2, config_.reopen_backoff_max);
+  broken_[partition] = std::move(broken);
+}
+
 // The replica's queue closes, its requests in service finish, then it closes and goes.
 void PartitionRouter::remove(Routed routed) {
+  if (changing_.count(routed.partition) == 0 && broken_.erase(routed.partition) > 0) {
+    routed.reply.send(Reply{});  // nothing open: its files stay, as for any removal
+    return;
+  }
   auto found = replicas_.find(routed.partition);
   if (found == replicas_.end() || changing_.count(routed.partition) > 0) {
     routed.reply.send(found == replicas_.end() ? Reply{} : error_reply(nullptr, Status(Errc::overloaded, "replica being changed")));
     return;
   }
-  changing_[routed.partition] = true;
-  found->second.queue->close();
+  changing_[routed.partition] = Change::removing;
   runtime_.spawn("partition-remove", [this, routed = std::move(routed)]() mutable {
-    Served& served = replicas_.at(routed.partition);
-    (void)served.server.join();
-    (void)served.handlers->wait();
-    Status closed = served.replica->close();
-    replicas_.erase(routed.partition);
+    Status closed = retire(routed.partition);
     changing_.erase(routed.partition);
     SLUICE_COVER("partition.router.replica_removed");
     routed.reply.send(closed.ok() ? Reply{} : error_reply(nullptr, closed));
@@ -184,6 +260,8 @@ Reply PartitionRouter::error_reply(const Replica* replica, const Status& status)
 }
 
 void PartitionRouter::stop() {
+  healer_.cancel();
+  (void)healer_.join();
   for (auto& [partition, served] : replicas_) served.queue->close();
   for (auto& [partition, served] : replicas_) {
     (void)served.server.join();

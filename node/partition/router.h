@@ -59,6 +59,11 @@ struct RouterConfig {
   size_t replica_requests_queued_max = 1024;  // per replica, waiting for its server fiber
   size_t replica_handlers_max = 1024;         // per replica, requests being served at once
   size_t replicas_max = 10'000;
+  // Healing: a replica whose storage failed (an I/O error, a full disk) is closed and opened
+  // again from its files; while that fails it is retried with backoff, doubling up to the max.
+  runtime::Duration heal_check_interval = std::chrono::milliseconds(200);
+  runtime::Duration reopen_backoff_min = std::chrono::milliseconds(200);
+  runtime::Duration reopen_backoff_max = std::chrono::seconds(10);
 };
 
 class PartitionRouter {
@@ -81,6 +86,7 @@ class PartitionRouter {
   const Replica* replica(PartitionId partition) const;
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }
+  uint64_t reopened() const { return reopened_; }  // replicas healed by reopening
 
  private:
   struct Routed {
@@ -96,7 +102,20 @@ class PartitionRouter {
     runtime::Task server;
   };
 
+  // A replica that failed and could not be opened again yet: requests get storage_error.
+  struct Broken {
+    ReplicaConfig config;
+    runtime::Instant next_attempt{};
+    runtime::Duration backoff{};
+    std::string why;
+  };
+
   void run();
+  void heal();
+  void reopen(PartitionId partition);
+  void try_open(PartitionId partition, Broken broken);
+  void install(PartitionId partition, std::unique_ptr<Replica> replica);
+  Status retire(PartitionId partition);
   void dispatch(Routed routed);
   void create(Routed routed);
   void remove(Routed routed);
@@ -109,9 +128,13 @@ class PartitionRouter {
   RouterConfig config_;
   runtime::Channel<Item> inbox_;
   std::map<PartitionId, Served> replicas_;
-  std::map<PartitionId, bool> changing_;  // being created or removed: its requests are refused
+  enum class Change : uint8_t { creating, removing, reopening };
+  std::map<PartitionId, Change> changing_;  // its requests are refused meanwhile
+  std::map<PartitionId, Broken> broken_;
   runtime::Task task_;
+  runtime::Task healer_;
   uint64_t overloaded_ = 0;
+  uint64_t reopened_ = 0;
 };
 
 }  // namespace sluice::partition

@@ -20,6 +20,7 @@ std::string_view to_string(Errc code) {
     case Errc::compacted: return "compacted";
     case Errc::unavailable: return "unavailable";
     case Errc::io_error: return "io_error";
+    case Errc::no_space: return "no_space";
     case Errc::malformed: return "malformed";
   }
   return "unknown";

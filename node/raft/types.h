@@ -33,6 +33,7 @@ enum class Errc {
   compacted,                // storage: the index is below the log start (retention removed it)
   unavailable,              // storage: the index is beyond the last entry
   io_error,                 // storage: the backing store failed
+  no_space,                 // storage: the disk is full (retry once space frees)
   malformed,                // an encoded conf change does not decode
 };
 

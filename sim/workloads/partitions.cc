@@ -50,6 +50,9 @@ struct PartitionsConfig {
   int64_t retention_bytes = 0;
   int64_t retention_ms = 0;
   int64_t retention_check_ms = 500;
+  // A group whose storage failed: true, the node restarts (as a service manager would restart a
+  // process that exits on it); false, the node's router reopens the replica in place.
+  bool restart_on_storage_failure = true;
 };
 
 // A producer as a client keeps it across connections: its identity, next sequence and the batch
@@ -105,7 +108,9 @@ class PartitionsWorkload final : public Workload {
         ledger_(config.idempotent) {
     for (size_t i = 0; i < nodes_; ++i) {
       const auto node = static_cast<NodeIndex>(i);
-      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { restart(node); }));
+      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] {
+        if (config_.restart_on_storage_failure) restart(node);
+      }));
     }
     for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
       for (uint32_t k = 0; k < static_cast<uint32_t>(config_.producers); ++k) {
@@ -464,6 +469,7 @@ std::shared_ptr<const WorkloadSpec> parse_partitions_workload(TableReader& reade
   reader.integer("retention_bytes", config.retention_bytes, 0, INT64_MAX);
   reader.integer("retention_ms", config.retention_ms, 0, INT64_MAX);
   reader.integer("retention_check_ms", config.retention_check_ms, 1, 3'600'000);
+  reader.boolean("restart_on_storage_failure", config.restart_on_storage_failure);
   if (config.replication > static_cast<int64_t>(scenario.nodes)) reader.fail("replication", "more replicas than nodes");
   if (config.heartbeat_ticks >= config.election_ticks) reader.fail("heartbeat_ticks", "must be below election_ticks");
   if (config.segment_bytes_max > 0) {

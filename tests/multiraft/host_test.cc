@@ -156,7 +156,7 @@ HostApp::HostApp(sim::SimRuntime& runtime, Rig& rig) : host(runtime, host_config
       config.id = raft_id(node);
       config.election_timeout_ticks = 15;
       auto apply = [this, &rig, node](GroupId g2, const Entry& entry) {
-        if (as_string_view(entry.data).starts_with("fail-apply")) return host.fail_group(g2, "planted apply failure");
+        if (as_string_view(entry.data).starts_with("fail-apply")) return host.fail_group(g2, HostErrc::group_failed, "planted apply failure");
         std::vector<Entry>& log = rig.applied[{node, g2}];
         if (log.size() < entry.index) log.push_back(entry);
       };
