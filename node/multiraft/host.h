@@ -63,7 +63,8 @@ class HostObserver {
   virtual void read_requested(GroupId group, uint64_t context) = 0;
   virtual void read_answered(GroupId group, const raft::ReadState& read) = 0;
   virtual void read_served(GroupId group, raft::Index index) = 0;
-  // The group's storage failed: it stopped for good on this node (until the node restarts).
+  // The group's storage failed: it stopped on this node until it is removed and added again
+  // (the partition router reopens it; a node restart does too).
   virtual void group_failed(GroupId group, const std::string& why) = 0;
 };
 
