@@ -316,6 +316,16 @@ raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index h
   if (hi > last_index() + 1 || lo > hi) return Status(Errc::unavailable, "range beyond the log");
   std::vector<raft::Entry> out;
   uint64_t bytes = 0;
+  if (!tail_.empty() && lo >= tail_.front().index) {
+    SLUICE_ASSERT_EQ(tail_.back().index, last_index());
+    for (Index index = lo; index < hi; ++index) {
+      const raft::Entry& entry = tail_[index - tail_.front().index];
+      bytes += raft::entry_bytes(entry);
+      if (!out.empty() && bytes > bytes_max) return out;
+      out.push_back(entry);
+    }
+    return out;
+  }
   Index next = lo;
   while (next < hi) {
     const uint64_t offset = batch_offsets_[next - pending_.base_index - 1];
@@ -333,6 +343,31 @@ raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index h
     }
   }
   return out;
+}
+
+void LogRaftStorage::tail_push(const raft::Entry& entry) {
+  if (options_.tail_bytes_max == 0) return;
+  SLUICE_ASSERT(tail_.empty() || tail_.back().index + 1 == entry.index);
+  tail_.push_back(entry);
+  tail_bytes_ += raft::entry_bytes(entry);
+  while (!tail_.empty() && tail_bytes_ > options_.tail_bytes_max) {
+    tail_bytes_ -= raft::entry_bytes(tail_.front());
+    tail_.pop_front();
+  }
+}
+
+void LogRaftStorage::tail_drop_from(Index index) {
+  while (!tail_.empty() && tail_.back().index >= index) {
+    tail_bytes_ -= raft::entry_bytes(tail_.back());
+    tail_.pop_back();
+  }
+}
+
+void LogRaftStorage::tail_drop_through(Index index) {
+  while (!tail_.empty() && tail_.front().index <= index) {
+    tail_bytes_ -= raft::entry_bytes(tail_.front());
+    tail_.pop_front();
+  }
 }
 
 raft::Result<raft::Entry> LogRaftStorage::decode_entry(ByteSpan batch, Index index) const {
@@ -384,6 +419,8 @@ Status LogRaftStorage::apply_log_start_jump(const raft::LogStartJump& jump, std:
   if (pending_.generation != durable_.generation) SLUICE_TRY(remove_log_dir(log_dir_name(pending_.generation)));
   log_ = std::move(fresh);
   batch_offsets_.clear();
+  tail_.clear();
+  tail_bytes_ = 0;
   pending_.generation = generation;
   pending_.base_index = jump.index;
   pending_.base_term = jump.term;
@@ -406,6 +443,7 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     const size_t keep = first - pending_.base_index - 1;
     SLUICE_TRY(from_log(log_->truncate_suffix(batch_offsets_[keep]), "replacing the suffix from " + std::to_string(first)));
     batch_offsets_.resize(keep);
+    tail_drop_from(first);
   }
   for (const raft::Entry& entry : entries) {
     Bytes wrapped;
@@ -426,6 +464,7 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     // Offsets strictly ascend: index_before_offset's binary search and the Raft indexes rely on it.
     if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), appended->base_offset);
     batch_offsets_.push_back(appended->base_offset);
+    tail_push(entry);
   }
   SLUICE_ASSERT_EQ(last_index(), entries.back().index);
   return Status();
@@ -498,6 +537,7 @@ Status LogRaftStorage::truncate_prefix_to(Index index) {
   SLUICE_TRY(write_state(state));
   const size_t removed = index - pending_.base_index;
   batch_offsets_.erase(batch_offsets_.begin(), batch_offsets_.begin() + static_cast<std::ptrdiff_t>(removed));
+  tail_drop_through(index);
   durable_ = state;
   pending_.base_index = index;
   pending_.base_term = base_term;

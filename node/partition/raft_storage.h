@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +43,10 @@ struct RaftStorageOptions {
   // always for no-ops and membership changes) an entry's data is the one record of a batch the
   // storage builds.
   bool entries_are_batches = false;
+  // The newest entries kept in memory (up to this many payload bytes; 0: none): committed entries
+  // handed to apply and the entries a leader sends a follower that is nearly caught up come from
+  // here instead of a read of the log (a disk round trip, a CRC pass and a decode each).
+  uint64_t tail_bytes_max = 8 << 20;
 };
 
 // What is (or will be, after sync) in the state file.
@@ -128,6 +133,12 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   PersistedRaftState pending_;  // what sync() will write
   // batch_offsets_[i]: base offset of entry pending_.base_index + 1 + i. Memory: 8 bytes/entry.
   std::vector<uint64_t> batch_offsets_;
+  // The in-memory tail: entries [tail_.front().index, last_index()], exactly as appended.
+  std::deque<raft::Entry> tail_;
+  uint64_t tail_bytes_ = 0;
+  void tail_push(const raft::Entry& entry);
+  void tail_drop_from(raft::Index index);
+  void tail_drop_through(raft::Index index);
 };
 
 // The state file's bytes (docs/formats/raft-state.md); pure, for tests and tools.

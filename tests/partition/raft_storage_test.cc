@@ -100,6 +100,39 @@ TEST(RaftStorage, EntriesOfEveryTypeRoundTripAndSurviveReopen) {
   for (const Entry& entry : entries) EXPECT_EQ(*storage->term(entry.index), entry.term);
 }
 
+// The in-memory tail serves exactly what the log holds: across its byte limit (older entries come
+// from the log), after a conflicting suffix is replaced, and after retention; a reopen (empty tail)
+// reads the same.
+TEST(RaftStorage, TheInMemoryTailServesWhatTheLogHolds) {
+  DiskRig rig;
+  RaftStorageOptions small_tail = options(true);
+  small_tail.tail_bytes_max = 100;  // two or three 40-byte entries
+  std::vector<Entry> expected;
+  {
+    auto opened = LogRaftStorage::open(*rig.fs, "p0", small_tail);
+    ASSERT_TRUE(opened.ok());
+    auto& storage = *opened;
+    expected = make_entries(1, 11, 1, 40);
+    RS_ASSERT_OK(storage->append(expected));
+    EXPECT_EQ(all_entries(*storage), expected);
+    const std::vector<Entry> replaced = make_entries(9, 13, 2, 40);  // a new leader's suffix
+    RS_ASSERT_OK(storage->append(replaced));
+    expected.resize(8);
+    expected.insert(expected.end(), replaced.begin(), replaced.end());
+    EXPECT_EQ(all_entries(*storage), expected);
+    auto tail_only = storage->entries(11, 13, UINT64_MAX);
+    ASSERT_TRUE(tail_only.ok());
+    EXPECT_EQ(*tail_only, std::vector<Entry>(expected.begin() + 10, expected.end()));
+    auto one = storage->entries(11, 13, 1);  // the byte limit still returns one
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->size(), 1u);
+    storage->save_state(HardState{2, 1, 12}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  auto storage = open_ok(rig, true);
+  EXPECT_EQ(all_entries(*storage), expected);
+}
+
 // A new commit index alone is not written (no state file rewrite, no fsync, per produce); it goes
 // to the file with the next change that must be durable, and a restart may find an older one.
 TEST(RaftStorage, ACommitOnlyChangeWaitsForTheNextDurableChange) {
