@@ -139,7 +139,7 @@ void RaftHost::step_inbound() {
     if (!message) return;
     if (i + 1 == config_.inbound_steps_per_round_max) SLUICE_COVER("multiraft.host.inbound_round_full");
     auto it = groups_.find(message->group);
-    if (it == groups_.end() || it->second.failed) {
+    if (it == groups_.end() || it->second.failed()) {
       if (message->group != 0) ++stats_.unknown_group_messages;
       continue;
     }
@@ -159,7 +159,7 @@ void RaftHost::take_proposals() {
       queued->reply.send(HostStatus(HostErrc::unknown_group, "group " + std::to_string(queued->group)));
       continue;
     }
-    if (it->second.failed) {
+    if (it->second.failed()) {
       queued->reply.send(HostStatus(it->second.failure, "group " + std::to_string(queued->group) + " stopped: its storage failed"));
       continue;
     }
@@ -238,7 +238,7 @@ void RaftHost::read_now(GroupId id, Group& group, Queued& queued) {
 void RaftHost::tick_all() {
   ++stats_.ticks;
   for (auto& [id, group] : groups_) {
-    if (!group.failed) group.node->tick();
+    if (!group.failed()) group.node->tick();
   }
 }
 
@@ -247,7 +247,7 @@ void RaftHost::tick_all() {
 bool RaftHost::process_readies() {
   std::vector<std::pair<GroupId, raft::Ready>> readies;
   for (auto& [id, group] : groups_) {
-    if (group.failed || !group.node->has_ready()) continue;
+    if (group.failed() || !group.node->has_ready()) continue;
     if (config_.observer != nullptr) config_.observer->observe(id, group.node->raft());
     readies.emplace_back(id, group.node->ready());
   }
@@ -280,7 +280,7 @@ bool RaftHost::process_readies() {
     apply(readies[i].first, group, readies[i].second);
     group.node->advance();
     SLUICE_ASSERT_EQ(group.applied, group.node->raft().log().applied());
-    again = again || (!group.failed && group.node->has_ready());
+    again = again || (!group.failed() && group.node->has_ready());
   }
   check_counters();
   return again;
@@ -329,10 +329,10 @@ bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
 }
 
 void RaftHost::fail_now(GroupId id, Group& group, HostErrc code, const std::string& why) {
-  if (group.failed) return;
+  SLUICE_ASSERT(code != HostErrc::ok);
+  if (group.failed()) return;
   SLUICE_COVER("multiraft.host.group_failed");
   if (code == HostErrc::storage_full) SLUICE_COVER("multiraft.host.group_storage_full");
-  group.failed = true;
   group.failure = code;
   ++stats_.groups_failed;
   fail_pending(group, code, why);
@@ -347,7 +347,7 @@ void RaftHost::fail_group(GroupId id, HostErrc code, const std::string& why) {
 
 bool RaftHost::group_failed(GroupId id) const {
   auto it = groups_.find(id);
-  return it != groups_.end() && it->second.failed;
+  return it != groups_.end() && it->second.failed();
 }
 
 void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
@@ -358,8 +358,8 @@ void RaftHost::apply(GroupId id, Group& group, const raft::Ready& ready) {
     SLUICE_ASSERT_EQ(entry.index, group.applied + 1);
     // After fail_group from the apply nothing more is applied or answered (fail_pending answered
     // the proposals); the core still advances past the Ready.
-    if (group.apply && !group.failed) group.apply(id, entry);
-    if (!group.failed) complete(id, group, entry);
+    if (group.apply && !group.failed()) group.apply(id, entry);
+    if (!group.failed()) complete(id, group, entry);
     group.applied = entry.index;
   }
   answer_reads(id, group, ready.read_states);

@@ -170,8 +170,8 @@ class RaftHost {
     raft::Index applied = 0;
     raft::SoftState soft;
     raft::Term term = 0;
-    bool failed = false;
-    HostErrc failure = HostErrc::ok;  // once failed: group_failed or storage_full
+    HostErrc failure = HostErrc::ok;  // once its storage failed: group_failed or storage_full
+    bool failed() const { return failure != HostErrc::ok; }
   };
   struct Queued {
     GroupId group = 0;

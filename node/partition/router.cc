@@ -158,9 +158,8 @@ void PartitionRouter::reopen(PartitionId partition) {
   const Replica& replica = *replicas_.at(partition).replica;
   Broken broken{replica.config(), {}, config_.reopen_backoff_min,
                 replica.healthy() ? std::string("its group's storage failed") : replica.failure()};
-  changing_[partition] = Change::reopening;
+  changing_[partition] = Change::reopening;  // until try_open is done
   (void)retire(partition);  // the group is failed already: nothing more to lose by closing it
-  changing_.erase(partition);
   try_open(partition, std::move(broken));
 }
 
