@@ -115,7 +115,7 @@ void RaftHost::run() {
     const rt::Instant wake_at = ready_again ? runtime_.now() : next_tick;
     auto woken = rt::select(runtime_.scheduler(), {&transport_.inbound(), &proposals_}, wake_at);
     if (!woken.ok() && woken.code() != rt::Errc::timeout) return;  // cancelled: the node stops
-    step_inbound();
+    step_inbound(next_tick);
     take_proposals();
     if (runtime_.now() >= next_tick) {
       tick_all();
@@ -133,8 +133,14 @@ void RaftHost::run() {
   }
 }
 
-void RaftHost::step_inbound() {
+// Steps what arrived, until the round's step budget or the tick is due: a step may read storage
+// (a lagging follower's entries), and a long backlog must not hold off ticks, Readies and sends.
+void RaftHost::step_inbound(rt::Instant tick_due) {
   for (size_t i = 0; i < config_.inbound_steps_per_round_max; ++i) {
+    if (i > 0 && runtime_.now() >= tick_due) {
+      SLUICE_COVER("multiraft.host.step_round_cut_by_tick");
+      return;
+    }
     std::optional<GroupMessage> message = transport_.inbound().try_receive();
     if (!message) return;
     if (i + 1 == config_.inbound_steps_per_round_max) SLUICE_COVER("multiraft.host.inbound_round_full");

@@ -182,7 +182,7 @@ class RaftHost {
   };
 
   void run();
-  void step_inbound();
+  void step_inbound(runtime::Instant tick_due);
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
   void remove_now(GroupId id, Queued& queued);

@@ -329,7 +329,9 @@ raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index h
   Index next = lo;
   while (next < hi) {
     const uint64_t offset = batch_offsets_[next - pending_.base_index - 1];
-    log::Result<log::ReadResult> read = log_->read(offset, kEntriesReadBytesMax);
+    // No more than the budget asks for (a log read returns at least its first batch anyway).
+    const uint64_t budget_left = bytes_max > bytes ? bytes_max - bytes : 1;
+    log::Result<log::ReadResult> read = log_->read(offset, static_cast<size_t>(std::min<uint64_t>(kEntriesReadBytesMax, budget_left)));
     if (!read.ok()) return from_log(read.status(), "read entry " + std::to_string(next));
     log::Result<std::vector<ByteSpan>> batches = log::split_batches(read->batches);
     if (!batches.ok()) return from_log(batches.status(), "read entry " + std::to_string(next));

@@ -46,9 +46,7 @@ struct RaftStorageOptions {
   // The newest entries kept in memory (up to this many payload bytes; 0: none): committed entries
   // handed to apply and the entries a leader sends a follower that is nearly caught up come from
   // here instead of a read of the log (a disk round trip, a CRC pass and a decode each).
-  // Off by default for now: with it on, partitions-retention seed 125 leaves a follower behind
-  // (not yet understood; docs/partition.md, "Known limits").
-  uint64_t tail_bytes_max = 0;
+  uint64_t tail_bytes_max = 8 << 20;
 };
 
 // What is (or will be, after sync) in the state file.
