@@ -288,10 +288,17 @@ Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const Batch
   return std::optional<ProducerStamp>(producer);
 }
 
+// Checks everything verify_batch checks but the batch CRC, which it updates instead of
+// recomputing: only the header changes, so the new CRC follows from the old one and the two
+// headers (crc32c_combine) without another pass over the records. A batch whose CRC was right
+// stays right and one whose CRC was wrong stays wrong, for Log::append to refuse.
 Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term, int64_t first_timestamp_ms) {
-  int64_t min_timestamp_ms = 0;
-  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, verify(batch, kBatchBytesLimit, &min_timestamp_ms));
+  SLUICE_ASSIGN_OR_RETURN(BatchHeader header, decode_batch_header(batch, kBatchBytesLimit));
+  if (batch.size() < header.batch_bytes) return Status(Errc::truncated_batch, "bytes end inside a batch");
   if (header.batch_bytes != batch.size()) return invalid("bytes after the batch");
+  if ((header.attributes & kAttributeProducer) != 0) SLUICE_TRY(take_producer(batch, header).status());
+  int64_t min_timestamp_ms = 0;
+  SLUICE_TRY(parse_records(batch, header, nullptr, &min_timestamp_ms));
   if (base_offset >= kOffsetLimit || header.record_count > kOffsetLimit - base_offset) {
     return Status(Errc::offset_out_of_range, "batch offsets would pass 2^63");
   }
@@ -310,9 +317,14 @@ Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term,
   header.term = term;
   header.first_timestamp_ms = first_timestamp_ms;
   header.max_timestamp_ms = max_timestamp_ms;
+  // The batch CRC covers [0, kBatchCrcAt) (header and header CRC), then the records: the change
+  // in the first part, carried past the records' length, is the change in the CRC.
+  const uint32_t old_prefix_crc = crc32c(ByteSpan(batch).first(kBatchCrcAt));
   put_header(batch.data(), header);
   put_le<uint32_t>(batch.data() + kHeaderCrcAt, header_crc_of(batch));
-  put_le<uint32_t>(batch.data() + kBatchCrcAt, batch_crc_of(batch));
+  const uint32_t new_prefix_crc = crc32c(ByteSpan(batch).first(kBatchCrcAt));
+  const uint32_t carried = crc32c_combine(old_prefix_crc ^ new_prefix_crc, 0, batch.size() - kBatchHeaderBytes);
+  put_le<uint32_t>(batch.data() + kBatchCrcAt, header.batch_crc ^ carried);
   return Status();
 }
 

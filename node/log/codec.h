@@ -117,9 +117,11 @@ Result<std::optional<ProducerStamp>> decode_producer(ByteSpan batch, const Batch
 
 // Rewrites, in place and without allocating, the fields a partition leader stamps on a batch that
 // verify_batch accepted: base offset, term, and the first timestamp (the max timestamp moves by
-// the same amount, so the records' deltas stay valid); then both CRCs. invalid_argument if a
-// timestamp would overflow, offset_out_of_range if the offsets would pass 2^63, and the
-// verify_batch errors if `batch` is not one valid batch exactly.
+// the same amount, so the records' deltas stay valid); then the header CRC, and the batch CRC
+// by carrying the header's change over (no pass over the records: the batch CRC is not checked
+// here, a wrong one stays wrong). invalid_argument if a timestamp would overflow,
+// offset_out_of_range if the offsets would pass 2^63, and the verify_batch errors but
+// crc_mismatch of the records if `batch` is not one batch exactly.
 Status restamp_batch(MutableByteSpan batch, uint64_t base_offset, uint64_t term, int64_t first_timestamp_ms);
 
 // Splits bytes holding whole batches back to back (as Log::read returns them) into one span per

@@ -143,7 +143,7 @@ HostResult<GroupMessage> decode_message(raft::NodeId from, raft::NodeId to, cons
     raft::Entry entry{e->term(), e->index(), static_cast<raft::EntryType>(e->type()), {}};
     if (e->data() != nullptr) {
       const auto* data = reinterpret_cast<const std::byte*>(e->data()->data());
-      entry.data.assign(data, data + e->data()->size());
+      entry.data = SharedBytes(ByteSpan(data, e->data()->size()));
     }
     m.entries.push_back(std::move(entry));
   }

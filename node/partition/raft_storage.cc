@@ -381,13 +381,13 @@ raft::Result<raft::Entry> LogRaftStorage::decode_entry(ByteSpan batch, Index ind
   entry.index = index;
   entry.type = static_cast<raft::EntryType>(header->attributes & log::kAttributeEntryTypeMask);
   if (options_.entries_are_batches && entry.type == raft::EntryType::normal) {
-    entry.data.assign(batch.begin(), batch.begin() + header->batch_bytes);
+    entry.data = SharedBytes(batch.first(header->batch_bytes));
     return entry;
   }
   log::Result<std::vector<log::RecordView>> records = log::decode_records(batch, *header);
   if (!records.ok() || records->size() != 1) return damaged("batch of entry " + std::to_string(index) + " is not one record");
   const ByteSpan value = records->front().value;
-  entry.data.assign(value.begin(), value.end());
+  entry.data = SharedBytes(value);
   return entry;
 }
 
@@ -451,7 +451,8 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     Bytes wrapped;
     ByteSpan batch = entry.data;
     if (options_.entries_are_batches && entry.type == raft::EntryType::normal) {
-      log::Result<log::BatchHeader> header = log::verify_batch(entry.data, options_.log.batch_bytes_max);
+      // The header is enough to check the stamp; Log::append verifies the whole batch.
+      log::Result<log::BatchHeader> header = log::decode_batch_header(entry.data, options_.log.batch_bytes_max);
       if (!header.ok() || header->base_offset != log_->end_offset() || header->term != entry.term ||
           (header->attributes & log::kAttributeEntryTypeMask) != 0 || header->batch_bytes != entry.data.size()) {
         return Status(Errc::invalid_argument, "entry " + std::to_string(entry.index) + " is not a batch stamped for offset " +

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "node/base/bytes.h"
+#include "node/base/shared_bytes.h"
 #include "node/base/ids.h"
 #include "node/base/status.h"
 
@@ -53,7 +54,9 @@ struct Entry {
   Term term = 0;
   Index index = 0;
   EntryType type = EntryType::normal;
-  Bytes data;  // opaque to the core (later: one record batch)
+  // Opaque to the core (a partition's record batch); shared, never copied, as the entry moves
+  // from the proposal through the log, the Ready and the storage tail to apply.
+  SharedBytes data;
 
   friend bool operator==(const Entry&, const Entry&) = default;
 };

@@ -76,6 +76,22 @@ TEST(Crc32c, ImplementationsAgreeOnEveryLengthAndAlignmentAndContinue) {
   }
 }
 
+// Long inputs take the hardware path's three-lane loop (12 KiB blocks): every block count and
+// remainder must agree with the table.
+TEST(Crc32c, HardwareLanesAgreeWithTheTableOnLongInputs) {
+  if (!crc32c_hardware_available()) GTEST_SKIP() << "no SSE4.2 on this CPU";
+  Prng prng(5);
+  Bytes buffer(3 * 12288 + 100);
+  for (std::byte& b : buffer) b = static_cast<std::byte>(prng.next());
+  for (size_t length : {size_t{12287}, size_t{12288}, size_t{12289}, size_t{24576 + 7}, buffer.size() - 3}) {
+    for (size_t start : {size_t{0}, size_t{3}}) {
+      const ByteSpan bytes = ByteSpan(buffer).subspan(start, length);
+      ASSERT_EQ(crc32c_hardware(bytes), crc32c_table(bytes)) << start << "+" << length;
+      ASSERT_EQ(crc32c_hardware(bytes, 0xDEADBEEF), crc32c_table(bytes, 0xDEADBEEF)) << start << "+" << length;
+    }
+  }
+}
+
 // --- batches -----------------------------------------------------------------------------------
 
 struct OwnedRecord {
@@ -272,9 +288,33 @@ TEST(BatchCodec, RestampGivesWhatEncodingAtTheStampsGives) {
   Bytes longer = batch;
   longer.push_back(std::byte{0});
   EXPECT_EQ(restamp_batch(longer, 0, 1, 0).code(), Errc::invalid_batch);
+  // A damaged header is refused; damaged records are not looked at by CRC: the batch CRC is
+  // carried over, so it stays wrong and the log refuses the batch.
+  Bytes damaged_header = batch;
+  damaged_header[20] ^= std::byte{1};
+  EXPECT_EQ(restamp_batch(damaged_header, 0, 1, 0).code(), Errc::crc_mismatch);
   Bytes damaged = batch;
-  damaged[70] ^= std::byte{1};
-  EXPECT_EQ(restamp_batch(damaged, 0, 1, 0).code(), Errc::crc_mismatch);
+  damaged[batch.size() - 1] ^= std::byte{1};
+  ASSERT_EQ(verify_batch(damaged).code(), Errc::crc_mismatch);
+  ASSERT_TRUE(restamp_batch(damaged, 77, 10, 1'900'000'000'000).ok());
+  EXPECT_EQ(verify_batch(damaged).code(), Errc::crc_mismatch);
+  damaged[batch.size() - 1] ^= std::byte{1};  // undone: now it is a right batch with the new stamps
+  EXPECT_EQ(verify_batch(damaged).value().base_offset, 77u);
+}
+
+// crc32c_combine gives the CRC of a concatenation from the parts' CRCs, for every split.
+TEST(Crc32c, CombineMatchesTheCrcOfTheConcatenation) {
+  Bytes bytes(3000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte{static_cast<uint8_t>(i * 131 + 7)};
+  const ByteSpan all(bytes);
+  for (size_t split : {size_t{0}, size_t{1}, size_t{52}, size_t{1000}, size_t{2999}, size_t{3000}}) {
+    const ByteSpan a = all.first(split);
+    const ByteSpan b = all.subspan(split);
+    EXPECT_EQ(crc32c_combine(crc32c(a), crc32c(b), b.size()), crc32c(all)) << split;
+  }
+  // Lengths far beyond memory: x^(8n) is reached by squaring, and a zero-length b changes nothing.
+  EXPECT_EQ(crc32c_combine(0x12345678u, 0, 0), 0x12345678u);
+  EXPECT_NE(crc32c_combine(0x12345678u, 0, uint64_t{1} << 60), crc32c_combine(0x12345678u, 0, (uint64_t{1} << 60) + 1));
 }
 
 // Wrong fields with valid CRCs: what a buggy or hostile writer could produce.

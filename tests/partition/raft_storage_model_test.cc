@@ -48,7 +48,7 @@ Entry gen_entry(Index index, raft::Term term) {
   Entry entry{term, index, static_cast<EntryType>(*rc::gen::inRange(0, 3)), {}};
   if (entry.type != EntryType::empty) {
     const size_t size = *rc::gen::inRange<size_t>(0, 300);
-    entry.data.assign(size, std::byte{static_cast<uint8_t>(index * 31 + term)});
+    entry.data = Bytes(size, std::byte{static_cast<uint8_t>(index * 31 + term)});
   }
   return entry;
 }

@@ -77,7 +77,7 @@ Entry make_entry(Index index, Term term, EntryType type, uint64_t salt, size_t b
   if (type == EntryType::empty) return entry;
   std::string data = std::to_string(index) + "/" + std::to_string(term) + "/" + std::to_string(salt) + "/";
   data.resize(std::max(data.size(), bytes), '#');
-  entry.data.assign(as_bytes(data).begin(), as_bytes(data).end());
+  entry.data = SharedBytes(as_bytes(data));
   return entry;
 }
 

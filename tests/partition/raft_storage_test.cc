@@ -32,7 +32,7 @@ Entry make_entry(Index index, Term term, EntryType type = EntryType::normal, siz
   if (type == EntryType::empty) return entry;
   std::string data = "e" + std::to_string(index) + "/t" + std::to_string(term) + "/";
   data.resize(std::max(bytes, data.size()), '.');
-  entry.data.assign(as_bytes(data).begin(), as_bytes(data).end());
+  entry.data = SharedBytes(as_bytes(data));
   return entry;
 }
 

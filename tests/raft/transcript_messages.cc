@@ -69,7 +69,7 @@ Result<Entry> parse_entry(std::string_view text, ConfState* conf) {
     entry.type = EntryType::conf_change;
     entry.data = encode_conf_change_entry(conf_entry);
   } else {
-    entry.data = to_bytes(payload);
+    entry.data = SharedBytes(as_bytes(payload));
   }
   return entry;
 }

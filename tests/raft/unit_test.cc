@@ -28,7 +28,7 @@ Entry entry(Index index, Term term, std::string_view data = "") {
   Entry e;
   e.index = index;
   e.term = term;
-  e.data = to_bytes(data);
+  e.data = SharedBytes(as_bytes(data));
   return e;
 }
 
