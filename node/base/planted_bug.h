@@ -31,12 +31,15 @@ enum class PlantedBug : uint8_t {
   partition_no_dedup,
   // Partition leader: a batch is stamped with the wall clock alone (time goes back when it does).
   partition_clock_stamp,
+  // Controller placement: new partitions go to nodes in id order, ignoring their load.
+  controller_place_ignores_load,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
+    PlantedBug::controller_place_ignores_load,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -50,6 +53,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::log_skip_sync: return "log_skip_sync";
     case PlantedBug::partition_no_dedup: return "partition_no_dedup";
     case PlantedBug::partition_clock_stamp: return "partition_clock_stamp";
+    case PlantedBug::controller_place_ignores_load: return "controller_place_ignores_load";
   }
   return "unknown";
 }

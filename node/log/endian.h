@@ -6,21 +6,13 @@
 #include <cstring>
 #include <optional>
 
+#include "node/base/byte_io.h"
 #include "node/base/bytes.h"
 
 namespace sluice::log::detail {
 
-template <typename T>
-void put_le(std::byte* out, T value) {
-  for (size_t i = 0; i < sizeof(T); ++i) out[i] = static_cast<std::byte>(static_cast<uint64_t>(value) >> (8 * i));
-}
-
-template <typename T>
-T get_le(const std::byte* in) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<uint64_t>(in[i]) << (8 * i);
-  return static_cast<T>(value);
-}
+using ::sluice::get_le;
+using ::sluice::put_le;
 
 constexpr size_t kVarintBytesMax = 10;
 

@@ -4,14 +4,12 @@
 #include <string>
 
 #include "node/log/crc32c.h"
-#include "node/log/endian.h"
+#include "node/base/byte_io.h"
 #include "node/partition/state_machine.h"
 
 namespace sluice::partition {
 namespace {
 
-using log::detail::get_le;
-using log::detail::put_le;
 
 constexpr uint32_t kSnapshotMagic = 0x53504C53u;  // bytes "SLPS"
 constexpr uint16_t kSnapshotVersion = 1;
@@ -21,38 +19,8 @@ constexpr size_t kProducerFixedBytes = 8 + 2 + 2 + 8;
 constexpr size_t kProducerBatchBytes = 4 + 4 + 8 + 8;
 constexpr size_t kCrcBytes = 4;
 
-class Writer {
- public:
-  template <typename T>
-  void put(T value) {
-    size_t at = bytes_.size();
-    bytes_.resize(at + sizeof(T));
-    put_le<T>(&bytes_[at], value);
-  }
-  Bytes take() { return std::move(bytes_); }
-  const Bytes& bytes() const { return bytes_; }
-
- private:
-  Bytes bytes_;
-};
-
-class Reader {
- public:
-  explicit Reader(ByteSpan bytes) : bytes_(bytes) {}
-  bool has(size_t count) const { return bytes_.size() - at_ >= count; }
-  template <typename T>
-  T get() {
-    SLUICE_ASSERT(has(sizeof(T)));
-    T value = get_le<T>(&bytes_[at_]);
-    at_ += sizeof(T);
-    return value;
-  }
-  size_t left() const { return bytes_.size() - at_; }
-
- private:
-  ByteSpan bytes_;
-  size_t at_ = 0;
-};
+using Writer = ByteWriter;
+using Reader = ByteReader;
 
 Result<PartitionState::Snapshot> bad(const std::string& why) {
   return Result<PartitionState::Snapshot>(Errc::storage_error, "partition snapshot: " + why);

@@ -1,0 +1,211 @@
+// The cluster metadata: the controller's replicated state machine (docs/controller.md). A pure
+// core like node/raft and node/partition: no runtime, no clock, no I/O. Every node holds a copy
+// built from the same committed commands, so every node answers "who holds partition p of topic
+// t" from its own copy; the controller leader decides what to propose.
+//
+// Applying a command is deterministic: the same commands in the same order give the same state
+// on every node, placement of a new topic included (it is computed here, from the state, not by
+// the proposer). A refused command changes nothing and says why.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "node/base/ids.h"
+#include "node/base/planted_bug.h"
+#include "node/controller/errors.h"
+
+namespace sluice::controller {
+
+enum class NodeState : uint8_t {
+  alive = 0,            // takes new replicas
+  dead = 1,             // SWIM declared it dead; its replicas move after node_dead_grace_ms
+  decommissioning = 2,  // being drained: its replicas move away, it takes none
+  removed = 3,          // drained and gone for good; its id is never reused
+};
+std::string_view to_string(NodeState state);
+
+struct NodeAddresses {
+  std::string membership;  // "host:port" of SWIM
+  std::string raft;        // inter-node Raft transport
+  std::string api;         // where clients reach it
+
+  friend bool operator==(const NodeAddresses&, const NodeAddresses&) = default;
+};
+
+struct NodeRecord {
+  NodeId id = kNoNode;
+  NodeAddresses addresses;
+  NodeState state = NodeState::alive;
+
+  friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
+};
+
+// Per-topic settings a replica runs with; -1: no limit.
+struct TopicConfig {
+  int64_t retention_ms = -1;
+  int64_t retention_bytes = -1;
+  int64_t segment_bytes = 128 << 20;
+
+  friend bool operator==(const TopicConfig&, const TopicConfig&) = default;
+};
+
+// A replica moving from `removing` to `adding`: `adding` joins the partition's group as a
+// learner, catches up, is promoted with joint consensus, and `removing` leaves (docs/controller.md,
+// "Moves"). The metadata records the move so that a new controller leader finishes or undoes it.
+struct Move {
+  NodeId adding = kNoNode;
+  NodeId removing = kNoNode;
+
+  friend bool operator==(const Move&, const Move&) = default;
+};
+
+struct PartitionRecord {
+  GroupId group = 0;
+  std::vector<NodeId> replicas;  // the voters once no move is in flight; never a node twice
+  NodeId preferred_leader = kNoNode;  // one of replicas
+  std::optional<Move> move;
+
+  friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
+};
+
+struct TopicRecord {
+  TopicId id = 0;
+  std::string name;
+  uint32_t replication = 0;
+  TopicConfig config;
+  std::vector<PartitionRecord> partitions;  // index = partition index
+
+  friend bool operator==(const TopicRecord&, const TopicRecord&) = default;
+};
+
+struct MetadataLimits {
+  size_t nodes_max = 1024;
+  size_t topics_max = 10'000;
+  uint32_t partitions_per_topic_max = 4096;
+  uint32_t replication_max = 7;
+  size_t topic_name_bytes_max = 249;  // what Kafka allows, so names move between the two
+  uint64_t producer_ids_per_request_max = 1 << 20;
+
+  friend bool operator==(const MetadataLimits&, const MetadataLimits&) = default;
+};
+
+// --- commands (encoded by command.h, docs/formats/controller.md) ---------------------------------
+
+struct RegisterNode {  // a node joined (or came back with new addresses)
+  NodeId id = kNoNode;
+  NodeAddresses addresses;
+};
+struct SetNodeState {  // alive <-> dead, as SWIM reports; decommissioning and removed by their commands
+  NodeId id = kNoNode;
+  NodeState state = NodeState::alive;
+};
+struct CreateTopic {
+  std::string name;
+  uint32_t partitions = 0;
+  uint32_t replication = 0;
+  TopicConfig config;
+};
+struct DeleteTopic {
+  std::string name;
+};
+struct AlterTopicConfig {
+  std::string name;
+  TopicConfig config;
+};
+struct AllocateProducerIds {
+  uint64_t count = 0;
+};
+struct DecommissionNode {
+  NodeId id = kNoNode;
+};
+struct BeginMove {
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;
+};
+struct FinishMove {  // the group's membership holds `adding` and not `removing` now
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;
+};
+struct AbortMove {  // the group's membership is back to the replicas without `adding`
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;
+};
+struct SetPreferredLeader {
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  NodeId leader = kNoNode;
+};
+
+using Command = std::variant<RegisterNode, SetNodeState, CreateTopic, DeleteTopic, AlterTopicConfig, AllocateProducerIds,
+                             DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader>;
+
+// What an applied command produced, for the proposer's reply.
+struct Applied {
+  TopicId topic = 0;           // create_topic: the new topic's id
+  uint64_t first_producer_id = 0;  // allocate_producer_ids: the block [first, first + count)
+};
+
+class Metadata {
+ public:
+  // planted_bug: test-only (node/base/planted_bug.h), controller_place_ignores_load.
+  explicit Metadata(MetadataLimits limits = {}, PlantedBug planted_bug = PlantedBug::none)
+      : limits_(limits), planted_bug_(planted_bug) {}
+
+  // Applies one committed command. A refusal leaves the state as it was.
+  Result<Applied> apply(const Command& command);
+
+  const std::map<NodeId, NodeRecord>& nodes() const { return nodes_; }
+  const std::map<std::string, TopicRecord>& topics() const { return topics_; }
+  const TopicRecord* topic(std::string_view name) const;
+  const TopicRecord* topic_by_id(TopicId id) const;
+  const PartitionRecord* partition(PartitionId id) const;
+  const MetadataLimits& limits() const { return limits_; }
+  // Nodes that take new replicas: alive ones (not dead, decommissioning or removed).
+  std::vector<NodeId> eligible_nodes() const;
+  // Replicas per node over every partition (a moving partition counts both ends), and preferred
+  // leaderships per node: what placement balances.
+  std::map<NodeId, uint32_t> replica_counts() const;
+  std::map<NodeId, uint32_t> leader_counts() const;
+  uint64_t next_producer_id() const { return next_producer_id_; }
+  GroupId next_group() const { return next_group_; }
+  TopicId next_topic_id() const { return next_topic_id_; }
+
+  friend bool operator==(const Metadata&, const Metadata&) = default;
+
+ private:
+  Result<Applied> apply_one(const RegisterNode& c);
+  Result<Applied> apply_one(const SetNodeState& c);
+  Result<Applied> apply_one(const CreateTopic& c);
+  Result<Applied> apply_one(const DeleteTopic& c);
+  Result<Applied> apply_one(const AlterTopicConfig& c);
+  Result<Applied> apply_one(const AllocateProducerIds& c);
+  Result<Applied> apply_one(const DecommissionNode& c);
+  Result<Applied> apply_one(const BeginMove& c);
+  Result<Applied> apply_one(const FinishMove& c);
+  Result<Applied> apply_one(const AbortMove& c);
+  Result<Applied> apply_one(const SetPreferredLeader& c);
+  PartitionRecord* find_partition(TopicId topic, uint32_t partition);
+  void maybe_finish_decommission(NodeId id);
+
+  MetadataLimits limits_;
+  PlantedBug planted_bug_ = PlantedBug::none;
+  std::map<NodeId, NodeRecord> nodes_;
+  std::map<std::string, TopicRecord> topics_;
+  TopicId next_topic_id_ = 1;
+  GroupId next_group_ = kControllerGroup + 1;
+  uint64_t next_producer_id_ = 1;
+};
+
+// Checks a topic name: 1..limit bytes of [a-zA-Z0-9._-], not "." or "..".
+Status validate_topic_name(std::string_view name, size_t bytes_max);
+Status validate_topic_config(const TopicConfig& config);
+
+}  // namespace sluice::controller

@@ -1,0 +1,169 @@
+#include "node/controller/placement.h"
+
+#include <algorithm>
+#include <string>
+#include <tuple>
+
+namespace sluice::controller {
+namespace {
+
+uint32_t count_of(const std::map<NodeId, uint32_t>& counts, NodeId node) {
+  auto it = counts.find(node);
+  return it == counts.end() ? 0 : it->second;
+}
+
+bool holds(const PartitionRecord& partition, NodeId node) {
+  return std::find(partition.replicas.begin(), partition.replicas.end(), node) != partition.replicas.end() ||
+         (partition.move && partition.move->adding == node);
+}
+
+// The eligible node with the fewest replicas among those `accept` allows (ties: lowest id).
+template <typename Accept>
+NodeId least_loaded(const std::vector<NodeId>& eligible, const std::map<NodeId, uint32_t>& replicas, Accept accept) {
+  NodeId best = kNoNode;
+  for (NodeId node : eligible) {
+    if (!accept(node)) continue;
+    if (best == kNoNode || count_of(replicas, node) < count_of(replicas, best)) best = node;
+  }
+  return best;
+}
+
+// Replicas per node once every move in flight is done: what balancing aims at.
+std::map<NodeId, uint32_t> counts_after_moves(const Metadata& metadata) {
+  std::map<NodeId, uint32_t> counts;
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (const PartitionRecord& partition : topic.partitions) {
+      for (NodeId node : partition.replicas) {
+        if (!partition.move || node != partition.move->removing) ++counts[node];
+      }
+      if (partition.move) ++counts[partition.move->adding];
+    }
+  }
+  return counts;
+}
+
+}  // namespace
+
+Result<std::vector<PartitionPlacement>> place_partitions(const std::vector<NodeId>& eligible, uint32_t partitions,
+                                                         uint32_t replication, std::map<NodeId, uint32_t>& replicas,
+                                                         std::map<NodeId, uint32_t>& leaders, PlantedBug planted_bug) {
+  if (replication == 0 || replication > eligible.size()) {
+    return Result<std::vector<PartitionPlacement>>(
+        Errc::not_enough_nodes, "replication " + std::to_string(replication) + " with " + std::to_string(eligible.size()) +
+                                    " nodes that take replicas");
+  }
+  std::vector<PartitionPlacement> placed;
+  placed.reserve(partitions);
+  const size_t n = eligible.size();
+  for (uint32_t p = 0; p < partitions; ++p) {
+    // Rank: fewest replicas, then fewest leaderships, then the rotated position.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    auto rank = [&](size_t i) {
+      const NodeId node = eligible[i];
+      if (planted_bug == PlantedBug::controller_place_ignores_load) return std::tuple(0u, 0u, i);
+      return std::tuple(count_of(replicas, node), count_of(leaders, node), (i + n - p % n) % n);
+    };
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
+    PartitionPlacement placement;
+    for (uint32_t r = 0; r < replication; ++r) placement.replicas.push_back(eligible[order[r]]);
+    placement.preferred_leader = placement.replicas.front();
+    for (NodeId node : placement.replicas) {
+      if (count_of(leaders, node) < count_of(leaders, placement.preferred_leader)) placement.preferred_leader = node;
+    }
+    for (NodeId node : placement.replicas) ++replicas[node];
+    ++leaders[placement.preferred_leader];
+    placed.push_back(std::move(placement));
+  }
+  return placed;
+}
+
+std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<NodeId>& draining, size_t moves_max) {
+  std::vector<PlannedMove> planned;
+  const std::vector<NodeId> eligible = metadata.eligible_nodes();
+  std::map<NodeId, uint32_t> replicas = counts_after_moves(metadata);
+  std::set<std::pair<TopicId, uint32_t>> moving;
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      if (topic.partitions[p].move) moving.insert({topic.id, p});
+    }
+  }
+  auto plan = [&](const TopicRecord& topic, uint32_t p, NodeId from, NodeId to) {
+    planned.push_back(PlannedMove{topic.id, p, Move{to, from}});
+    moving.insert({topic.id, p});
+    ++replicas[to];
+    --replicas[from];
+  };
+  // 1. Drain.
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size() && planned.size() < moves_max; ++p) {
+      const PartitionRecord& partition = topic.partitions[p];
+      if (moving.count({topic.id, p}) != 0) continue;
+      for (NodeId from : partition.replicas) {
+        if (draining.count(from) == 0) continue;
+        const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return !holds(partition, node); });
+        if (to != kNoNode) plan(topic, p, from, to);
+        break;  // one move per partition at a time
+      }
+    }
+  }
+  // 2. Balance: from the most loaded eligible node to the least loaded one.
+  while (planned.size() < moves_max && eligible.size() >= 2) {
+    NodeId most = eligible.front();
+    for (NodeId node : eligible) {
+      if (count_of(replicas, node) > count_of(replicas, most)) most = node;
+    }
+    bool moved = false;
+    // The least loaded node that can take one of `most`'s partitions, trying the lightest first.
+    std::vector<NodeId> targets = eligible;
+    std::stable_sort(targets.begin(), targets.end(),
+                     [&](NodeId a, NodeId b) { return count_of(replicas, a) < count_of(replicas, b); });
+    for (NodeId to : targets) {
+      if (count_of(replicas, most) < count_of(replicas, to) + 2) break;
+      for (const auto& [name, topic] : metadata.topics()) {
+        for (uint32_t p = 0; p < topic.partitions.size() && !moved; ++p) {
+          const PartitionRecord& partition = topic.partitions[p];
+          if (moving.count({topic.id, p}) != 0 || holds(partition, to)) continue;
+          if (std::find(partition.replicas.begin(), partition.replicas.end(), most) == partition.replicas.end()) continue;
+          plan(topic, p, most, to);
+          moved = true;
+        }
+        if (moved) break;
+      }
+      if (moved) break;
+    }
+    if (!moved) break;
+  }
+  return planned;
+}
+
+std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t changes_max) {
+  std::vector<SetPreferredLeader> changes;
+  std::map<NodeId, uint32_t> leaders = metadata.leader_counts();
+  bool changed = true;
+  while (changed && changes.size() < changes_max) {
+    changed = false;
+    for (const auto& [name, topic] : metadata.topics()) {
+      for (uint32_t p = 0; p < topic.partitions.size() && changes.size() < changes_max; ++p) {
+        const PartitionRecord& partition = topic.partitions[p];
+        NodeId current = partition.preferred_leader;
+        for (const SetPreferredLeader& change : changes) {
+          if (change.topic == topic.id && change.partition == p) current = change.leader;
+        }
+        NodeId best = current;
+        for (NodeId node : partition.replicas) {
+          if (metadata.nodes().count(node) == 0 || metadata.nodes().at(node).state != NodeState::alive) continue;
+          if (count_of(leaders, node) + 2 <= count_of(leaders, best)) best = node;
+        }
+        if (best == current) continue;
+        --leaders[current];
+        ++leaders[best];
+        changes.push_back(SetPreferredLeader{topic.id, p, best});
+        changed = true;
+      }
+    }
+  }
+  return changes;
+}
+
+}  // namespace sluice::controller

@@ -1,0 +1,59 @@
+// Replica placement (docs/controller.md, "Placement"): pure functions of the metadata. The
+// rules, checked by tests/controller/placement_property_test.cc over random histories:
+// - no node holds two replicas of one partition;
+// - replica counts of the nodes that take replicas differ by at most one once the moves planned
+//   here are done (where the replica sets allow it);
+// - preferred leaderships spread the same way over new topics;
+// - the result depends on the metadata alone: every controller leader plans the same.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "node/base/planted_bug.h"
+#include "node/controller/metadata.h"
+
+namespace sluice::controller {
+
+struct PartitionPlacement {
+  std::vector<NodeId> replicas;
+  NodeId preferred_leader = kNoNode;
+
+  friend bool operator==(const PartitionPlacement&, const PartitionPlacement&) = default;
+};
+
+// Places `partitions` new partitions of `replication` replicas on `eligible` nodes. Each takes the
+// nodes with the fewest replicas (ties: fewest preferred leaderships, then node order rotated by
+// the partition's index so equal nodes take turns); its preferred leader is the one of them with
+// the fewest leaderships. `replicas` and `leaders` (per node counts) are updated as it places.
+// not_enough_nodes if replication exceeds the eligible nodes.
+// Test-only: controller_place_ignores_load ranks by node order alone (node/base/planted_bug.h).
+Result<std::vector<PartitionPlacement>> place_partitions(const std::vector<NodeId>& eligible, uint32_t partitions,
+                                                         uint32_t replication, std::map<NodeId, uint32_t>& replicas,
+                                                         std::map<NodeId, uint32_t>& leaders,
+                                                         PlantedBug planted_bug = PlantedBug::none);
+
+struct PlannedMove {
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;
+
+  friend bool operator==(const PlannedMove&, const PlannedMove&) = default;
+};
+
+// Up to `moves_max` moves toward a balanced placement, for partitions not moving already:
+// 1. drain: every replica on a node of `draining` (dead past its grace, decommissioning) moves to
+//    the eligible node with the fewest replicas that does not hold the partition;
+// 2. balance: while the most loaded eligible node holds two or more replicas more than the least
+//    loaded, one replica moves from the first to the second (of a partition the second lacks).
+// Counts include the moves in flight and those planned in this call.
+std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<NodeId>& draining, size_t moves_max);
+
+// Up to `changes_max` preferred-leader changes that even out leaderships: while a node leads two
+// or more partitions more than another replica of one of them, that partition's preferred
+// leader moves to the less loaded replica.
+std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t changes_max);
+
+}  // namespace sluice::controller

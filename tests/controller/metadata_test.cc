@@ -1,0 +1,125 @@
+// The cluster metadata state machine (node/controller/metadata.h): commands, refusals, placement
+// of a new topic, moves and decommissioning.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "node/controller/metadata.h"
+#include "node/controller/placement.h"
+
+namespace sluice::controller {
+namespace {
+
+Metadata with_nodes(int count) {
+  Metadata metadata;
+  for (int i = 1; i <= count; ++i) {
+    const std::string host = "10.0.0." + std::to_string(i);
+    EXPECT_TRUE(metadata.apply(RegisterNode{NodeId(i), {host + ":7946", host + ":7947", host + ":8080"}}).ok());
+  }
+  return metadata;
+}
+
+// The lowest node id that holds no replica of `partition`.
+NodeId first_node_outside(const PartitionRecord& partition) {
+  NodeId node = 1;
+  while (std::find(partition.replicas.begin(), partition.replicas.end(), node) != partition.replicas.end()) ++node;
+  return node;
+}
+
+TEST(Metadata, CreateTopicPlacesBalancedReplicasAndLeaders) {
+  Metadata metadata = with_nodes(3);
+  Result<Applied> created = metadata.apply(CreateTopic{"orders", 6, 2, {}});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  const TopicRecord* topic = metadata.topic("orders");
+  ASSERT_NE(topic, nullptr);
+  EXPECT_EQ(topic->id, created->topic);
+  ASSERT_EQ(topic->partitions.size(), 6u);
+  std::set<GroupId> groups;
+  for (const PartitionRecord& partition : topic->partitions) {
+    ASSERT_EQ(partition.replicas.size(), 2u);
+    EXPECT_NE(partition.replicas[0], partition.replicas[1]);
+    EXPECT_TRUE(partition.preferred_leader == partition.replicas[0] || partition.preferred_leader == partition.replicas[1]);
+    EXPECT_NE(partition.group, kControllerGroup);
+    groups.insert(partition.group);
+  }
+  EXPECT_EQ(groups.size(), 6u);  // one group per partition
+  for (const auto& [node, count] : metadata.replica_counts()) EXPECT_EQ(count, 4u) << node;
+  for (const auto& [node, count] : metadata.leader_counts()) EXPECT_EQ(count, 2u) << node;
+}
+
+TEST(Metadata, RefusalsNameTheRuleAndChangeNothing) {
+  Metadata metadata = with_nodes(2);
+  const Metadata before = metadata;
+  EXPECT_EQ(metadata.apply(CreateTopic{"", 1, 1, {}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(CreateTopic{"a/b", 1, 1, {}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(CreateTopic{"..", 1, 1, {}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(CreateTopic{std::string(250, 'x'), 1, 1, {}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 0, 1, {}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 3, {}}).code(), Errc::not_enough_nodes);
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 1, TopicConfig{0, -1, 1 << 20}}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(DeleteTopic{"t"}).code(), Errc::unknown_topic);
+  EXPECT_EQ(metadata.apply(AllocateProducerIds{0}).code(), Errc::invalid_request);
+  EXPECT_EQ(metadata.apply(SetNodeState{9, NodeState::dead}).code(), Errc::unknown_node);
+  EXPECT_EQ(metadata, before);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 1, {}}).ok());
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 1, {}}).code(), Errc::topic_exists);
+}
+
+TEST(Metadata, DeadNodesTakeNoReplicasAndComeBackAlive) {
+  Metadata metadata = with_nodes(3);
+  ASSERT_TRUE(metadata.apply(SetNodeState{2, NodeState::dead}).ok());
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 3, {}}).code(), Errc::not_enough_nodes);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 4, 2, {}}).ok());
+  EXPECT_EQ(metadata.replica_counts().count(2), 0u);
+  ASSERT_TRUE(metadata.apply(RegisterNode{2, {"m", "r", "a"}}).ok());  // it rejoined
+  EXPECT_EQ(metadata.nodes().at(2).state, NodeState::alive);
+}
+
+TEST(Metadata, ProducerIdsComeInDisjointBlocks) {
+  Metadata metadata;
+  EXPECT_EQ(metadata.apply(AllocateProducerIds{10})->first_producer_id, 1u);
+  EXPECT_EQ(metadata.apply(AllocateProducerIds{5})->first_producer_id, 11u);
+  EXPECT_EQ(metadata.next_producer_id(), 16u);
+}
+
+TEST(Metadata, AMoveReplacesOneReplicaAndDecommissionEndsInRemoved) {
+  Metadata metadata = with_nodes(3);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const PartitionRecord before = topic.partitions[0];
+  const NodeId outside = first_node_outside(before);
+  const NodeId leaving = before.preferred_leader;
+  ASSERT_TRUE(metadata.apply(DecommissionNode{leaving}).ok());
+  EXPECT_EQ(metadata.nodes().at(leaving).state, NodeState::decommissioning);
+  const std::vector<PlannedMove> moves = plan_moves(metadata, {leaving}, 10);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].move, (Move{outside, leaving}));
+  EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, Move{leaving, outside}}).code(), Errc::conflict);  // backwards
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).ok());
+  EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).code(), Errc::conflict);  // one at a time
+  EXPECT_EQ(metadata.apply(FinishMove{topic.id, 0, Move{outside, 99}}).code(), Errc::conflict);
+  ASSERT_TRUE(metadata.apply(FinishMove{topic.id, 0, moves[0].move}).ok());
+  const PartitionRecord& after = metadata.topic("t")->partitions[0];
+  EXPECT_FALSE(after.move);
+  EXPECT_NE(std::find(after.replicas.begin(), after.replicas.end(), outside), after.replicas.end());
+  EXPECT_EQ(after.preferred_leader, outside);  // the leaving preferred leader handed over
+  EXPECT_EQ(metadata.nodes().at(leaving).state, NodeState::removed);
+  EXPECT_EQ(metadata.apply(RegisterNode{leaving, {}}).code(), Errc::conflict);  // ids are not reused
+}
+
+TEST(Metadata, AnAbortedMoveLeavesTheReplicasAsTheyWere) {
+  Metadata metadata = with_nodes(3);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const PartitionRecord before = topic.partitions[0];
+  const NodeId outside = first_node_outside(before);
+  const Move move{outside, before.replicas[0]};
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
+  EXPECT_EQ(metadata.topic("t")->partitions[0], before);
+}
+
+}  // namespace
+}  // namespace sluice::controller
