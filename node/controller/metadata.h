@@ -99,49 +99,60 @@ struct MetadataLimits {
 struct RegisterNode {  // a node joined (or came back with new addresses)
   NodeId id = kNoNode;
   NodeAddresses addresses;
+  friend bool operator==(const RegisterNode&, const RegisterNode&) = default;
 };
 struct SetNodeState {  // alive <-> dead, as SWIM reports; decommissioning and removed by their commands
   NodeId id = kNoNode;
   NodeState state = NodeState::alive;
+  friend bool operator==(const SetNodeState&, const SetNodeState&) = default;
 };
 struct CreateTopic {
   std::string name;
   uint32_t partitions = 0;
   uint32_t replication = 0;
   TopicConfig config;
+  friend bool operator==(const CreateTopic&, const CreateTopic&) = default;
 };
 struct DeleteTopic {
   std::string name;
+  friend bool operator==(const DeleteTopic&, const DeleteTopic&) = default;
 };
 struct AlterTopicConfig {
   std::string name;
   TopicConfig config;
+  friend bool operator==(const AlterTopicConfig&, const AlterTopicConfig&) = default;
 };
 struct AllocateProducerIds {
   uint64_t count = 0;
+  friend bool operator==(const AllocateProducerIds&, const AllocateProducerIds&) = default;
 };
 struct DecommissionNode {
   NodeId id = kNoNode;
+  friend bool operator==(const DecommissionNode&, const DecommissionNode&) = default;
 };
 struct BeginMove {
   TopicId topic = 0;
   uint32_t partition = 0;
   Move move;
+  friend bool operator==(const BeginMove&, const BeginMove&) = default;
 };
 struct FinishMove {  // the group's membership holds `adding` and not `removing` now
   TopicId topic = 0;
   uint32_t partition = 0;
   Move move;
+  friend bool operator==(const FinishMove&, const FinishMove&) = default;
 };
 struct AbortMove {  // the group's membership is back to the replicas without `adding`
   TopicId topic = 0;
   uint32_t partition = 0;
   Move move;
+  friend bool operator==(const AbortMove&, const AbortMove&) = default;
 };
 struct SetPreferredLeader {
   TopicId topic = 0;
   uint32_t partition = 0;
   NodeId leader = kNoNode;
+  friend bool operator==(const SetPreferredLeader&, const SetPreferredLeader&) = default;
 };
 
 using Command = std::variant<RegisterNode, SetNodeState, CreateTopic, DeleteTopic, AlterTopicConfig, AllocateProducerIds,

@@ -1,0 +1,176 @@
+// Layout (docs/formats/controller.md): u8 version, u8 kind (the Command variant's index), then the
+// kind's fields, little-endian, texts as a u16 length and their bytes. No trailing bytes.
+#include "node/controller/command.h"
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "node/base/byte_io.h"
+
+namespace sluice::controller {
+namespace {
+
+void put_config(ByteWriter& out, const TopicConfig& config) {
+  out.put<int64_t>(config.retention_ms);
+  out.put<int64_t>(config.retention_bytes);
+  out.put<int64_t>(config.segment_bytes);
+}
+
+bool get_config(ByteReader& in, TopicConfig& config) {
+  if (!in.has(24)) return false;
+  config.retention_ms = in.get<int64_t>();
+  config.retention_bytes = in.get<int64_t>();
+  config.segment_bytes = in.get<int64_t>();
+  return true;
+}
+
+void put_move(ByteWriter& out, TopicId topic, uint32_t partition, const Move& move) {
+  out.put<uint64_t>(topic);
+  out.put<uint32_t>(partition);
+  out.put<uint64_t>(move.adding);
+  out.put<uint64_t>(move.removing);
+}
+
+template <typename T>
+std::optional<Command> get_move(ByteReader& in) {
+  if (!in.has(28)) return std::nullopt;
+  T command;
+  command.topic = in.get<uint64_t>();
+  command.partition = in.get<uint32_t>();
+  command.move.adding = in.get<uint64_t>();
+  command.move.removing = in.get<uint64_t>();
+  return Command(std::move(command));
+}
+
+struct Encoder {
+  ByteWriter& out;
+  void operator()(const RegisterNode& c) {
+    out.put<uint64_t>(c.id);
+    out.put_text(c.addresses.membership);
+    out.put_text(c.addresses.raft);
+    out.put_text(c.addresses.api);
+  }
+  void operator()(const SetNodeState& c) {
+    out.put<uint64_t>(c.id);
+    out.put<uint8_t>(static_cast<uint8_t>(c.state));
+  }
+  void operator()(const CreateTopic& c) {
+    out.put_text(c.name);
+    out.put<uint32_t>(c.partitions);
+    out.put<uint32_t>(c.replication);
+    put_config(out, c.config);
+  }
+  void operator()(const DeleteTopic& c) { out.put_text(c.name); }
+  void operator()(const AlterTopicConfig& c) {
+    out.put_text(c.name);
+    put_config(out, c.config);
+  }
+  void operator()(const AllocateProducerIds& c) { out.put<uint64_t>(c.count); }
+  void operator()(const DecommissionNode& c) { out.put<uint64_t>(c.id); }
+  void operator()(const BeginMove& c) { put_move(out, c.topic, c.partition, c.move); }
+  void operator()(const FinishMove& c) { put_move(out, c.topic, c.partition, c.move); }
+  void operator()(const AbortMove& c) { put_move(out, c.topic, c.partition, c.move); }
+  void operator()(const SetPreferredLeader& c) {
+    out.put<uint64_t>(c.topic);
+    out.put<uint32_t>(c.partition);
+    out.put<uint64_t>(c.leader);
+  }
+};
+
+std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
+  switch (kind) {
+    case 0: {
+      RegisterNode c;
+      if (!in.has(8)) return std::nullopt;
+      c.id = in.get<uint64_t>();
+      if (!in.get_text(c.addresses.membership) || !in.get_text(c.addresses.raft) || !in.get_text(c.addresses.api)) return std::nullopt;
+      return c;
+    }
+    case 1: {
+      if (!in.has(9)) return std::nullopt;
+      SetNodeState c;
+      c.id = in.get<uint64_t>();
+      const auto state = in.get<uint8_t>();
+      if (state > static_cast<uint8_t>(NodeState::removed)) return std::nullopt;
+      c.state = static_cast<NodeState>(state);
+      return c;
+    }
+    case 2: {
+      CreateTopic c;
+      if (!in.get_text(c.name) || !in.has(8)) return std::nullopt;
+      c.partitions = in.get<uint32_t>();
+      c.replication = in.get<uint32_t>();
+      if (!get_config(in, c.config)) return std::nullopt;
+      return c;
+    }
+    case 3: {
+      DeleteTopic c;
+      if (!in.get_text(c.name)) return std::nullopt;
+      return c;
+    }
+    case 4: {
+      AlterTopicConfig c;
+      if (!in.get_text(c.name) || !get_config(in, c.config)) return std::nullopt;
+      return c;
+    }
+    case 5:
+    case 6: {
+      if (!in.has(8)) return std::nullopt;
+      const auto value = in.get<uint64_t>();
+      if (kind == 5) return AllocateProducerIds{value};
+      return DecommissionNode{value};
+    }
+    case 7: return get_move<BeginMove>(in);
+    case 8: return get_move<FinishMove>(in);
+    case 9: return get_move<AbortMove>(in);
+    case 10: {
+      if (!in.has(20)) return std::nullopt;
+      SetPreferredLeader c;
+      c.topic = in.get<uint64_t>();
+      c.partition = in.get<uint32_t>();
+      c.leader = in.get<uint64_t>();
+      return c;
+    }
+    default: return std::nullopt;
+  }
+}
+
+static_assert(std::variant_size_v<Command> == 11, "a new command needs its kind in decode_fields and the format doc");
+
+}  // namespace
+
+Result<Bytes> encode_command(const Command& command) {
+  const auto text_fits = [](const std::string& text) { return text.size() <= kCommandTextBytesMax; };
+  const bool fits = std::visit(
+      [&](const auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, RegisterNode>) {
+          return text_fits(c.addresses.membership) && text_fits(c.addresses.raft) && text_fits(c.addresses.api);
+        } else if constexpr (requires { c.name; }) {
+          return text_fits(c.name);
+        } else {
+          return true;
+        }
+      },
+      command);
+  if (!fits) return Result<Bytes>(Errc::invalid_request, "a name or address above " + std::to_string(kCommandTextBytesMax) + " bytes");
+  ByteWriter out;
+  out.put<uint8_t>(kCommandVersion);
+  out.put<uint8_t>(static_cast<uint8_t>(command.index()));
+  std::visit(Encoder{out}, command);
+  SLUICE_ASSERT_LE(out.bytes().size(), kCommandBytesMax);
+  return out.take();
+}
+
+std::optional<Command> decode_command(ByteSpan bytes) {
+  if (bytes.size() < 2 || bytes.size() > kCommandBytesMax) return std::nullopt;
+  ByteReader in(bytes);
+  if (in.get<uint8_t>() != kCommandVersion) return std::nullopt;
+  const size_t kind = in.get<uint8_t>();
+  std::optional<Command> command = decode_fields(kind, in);
+  if (!command || in.left() != 0) return std::nullopt;
+  return command;
+}
+
+}  // namespace sluice::controller
