@@ -4,6 +4,7 @@
 // parses flags, sets up steering and the runtime, and runs the Node; node logic lives in node/.
 //
 //   sluice-node --host 10.0.0.1 --port 7946 --seed 10.0.0.2:7946 --data-dir /var/lib/sluice
+//   sluice-node --config /etc/sluice/node.toml --node-id 3     (flags override the file)
 //
 // Logs key=value lines on stdout. Exit codes: 0 after SIGINT/SIGTERM (having left the cluster),
 // 1 when the node cannot run (or --xdp=on without BPF), 2 on a usage error.
@@ -14,11 +15,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "node/server/config_file.h"
 #include "node/server/epoll_steering.h"
 #include "node/server/node.h"
 #include "runtime/epoll/epoll_runtime.h"
@@ -34,17 +38,8 @@ constexpr size_t kEventsQueueMax = 1024;
 constexpr auto kLeaveWaitMax = std::chrono::seconds(3);
 constexpr auto kLeavePollInterval = std::chrono::milliseconds(50);
 
-struct Flags {
-  std::string host = "127.0.0.1";
-  uint16_t port = 7946;
-  std::vector<std::string> seeds;
-  std::string data_dir = "sluice-data";
-  std::string xdp = "auto";
-  std::string interface;
-  std::vector<uint16_t> partition_ports;
-  uint64_t cluster_id = 0;
-  uint64_t node_id = 0;
-};
+using Flags = sluice::server::NodeSettings;
+static_assert(sluice::server::kPartitionPortsMax == CLASSIFY_PARTITION_PORTS_MAX, "the config's limit is the classifier's");
 
 void print_events(std::shared_ptr<rt::Channel<sluice::swim::Event>> events) {
   while (true) {
@@ -78,10 +73,10 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   config.cluster_id = flags.cluster_id;
   config.node_id = flags.node_id;
   sluice::swim::DriverConfig& membership = config.membership.emplace();
-  const std::string self = rt::Address{flags.host, flags.port}.to_string();
+  const std::string self = rt::Address{flags.host, flags.membership_port}.to_string();
   membership.core.self_address = self;
   membership.core.cluster_id = flags.cluster_id;
-  membership.port = flags.port;
+  membership.port = flags.membership_port;
   membership.seeds = flags.seeds;
   slot = std::make_unique<sluice::server::Node>(runtime, config);
   sluice::server::Node& node = *slot;
@@ -109,43 +104,62 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   return 0;
 }
 
+// The file (--config) over the defaults, then every flag given over the file.
 int parse_flags(int argc, char** argv, Flags& flags) {
   CLI::App app("sluice-node: a sluice node on the real runtime (membership only for now)");
-  app.add_option("--host", flags.host, "numeric IPv4/IPv6 address this node binds to and is reached at")
-      ->capture_default_str();
-  app.add_option("--port", flags.port, "membership port (SWIM: UDP datagrams, TCP push-pull)")->capture_default_str();
-  app.add_option("--seed", flags.seeds, "a member to join through, host:port (repeatable)");
-  app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)")->capture_default_str();
-  app.add_option("--xdp", flags.xdp, "membership steering: auto (fall back to UDP, saying why), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_option("--interface", flags.interface, "interface for the XDP classifier (default: the one holding --host)");
-  app.add_option("--partition-port", flags.partition_ports,
+  std::string config_path;
+  Flags cli;  // what the command line says; only the options given are applied
+  app.add_option("--config", config_path, "TOML configuration file (docs/formats/node-config.md); flags override it");
+  app.add_option("--host", cli.host, "numeric IPv4/IPv6 address this node binds to and is reached at (default 127.0.0.1)");
+  app.add_option("--port", cli.membership_port, "membership port (SWIM: UDP datagrams, TCP push-pull; default 7946)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--seed", cli.seeds, "a member to join through, host:port (repeatable; replaces the file's seeds)");
+  app.add_option("--data-dir", cli.data_dir, "data directory, created if missing (default sluice-data)");
+  app.add_option("--xdp", cli.xdp, "membership steering: auto (fall back to UDP, saying why), on, off (default auto)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--interface", cli.interface, "interface for the XDP classifier (default: the one holding --host)");
+  app.add_option("--partition-port", cli.partition_ports,
                  "a port the classifier counts as partition traffic (HTTP, inter-node RPC; repeatable, at most 4)")
       ->check(CLI::Range(1, 65535));
-  app.add_option("--cluster-id", flags.cluster_id,
+  app.add_option("--cluster-id", cli.cluster_id,
                  "the cluster's id: datagrams of another cluster are dropped, and the node refuses a data dir of "
-                 "another cluster")
-      ->capture_default_str();
-  app.add_option("--node-id", flags.node_id,
+                 "another cluster (default 0)");
+  app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "
-                 "for a new data dir)")
-      ->capture_default_str();
+                 "for a new data dir)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
-  for (const std::string& seed : flags.seeds) {
-    if (auto parsed = rt::Address::parse(seed); !parsed.ok()) {
-      std::cerr << "sluice-node: --seed " << seed << ": " << parsed.status().to_string() << "\n";
+  if (!config_path.empty()) {
+    std::ifstream file(config_path);
+    std::stringstream text;
+    text << file.rdbuf();
+    if (!file) {
+      std::cerr << "sluice-node: --config " << config_path << ": cannot read it\n";
       return kExitUsage;
     }
+    auto parsed = sluice::server::parse_node_config(text.str(), config_path);
+    if (!parsed.ok()) {
+      std::cerr << "sluice-node: " << parsed.status().message() << "\n";
+      return kExitUsage;
+    }
+    flags = std::move(parsed).value();
   }
-  if (flags.port == 0 || flags.partition_ports.size() > CLASSIFY_PARTITION_PORTS_MAX) {
-    std::cerr << "sluice-node: --port must be 1..65535 and --partition-port given at most "
-              << CLASSIFY_PARTITION_PORTS_MAX << " times\n";
+  auto given = [&](const char* name) { return app.count(name) > 0; };
+  if (given("--host")) flags.host = cli.host;
+  if (given("--port")) flags.membership_port = cli.membership_port;
+  if (given("--seed")) flags.seeds = cli.seeds;
+  if (given("--data-dir")) flags.data_dir = cli.data_dir;
+  if (given("--xdp")) flags.xdp = cli.xdp;
+  if (given("--interface")) flags.interface = cli.interface;
+  if (given("--partition-port")) flags.partition_ports = cli.partition_ports;
+  if (given("--cluster-id")) flags.cluster_id = cli.cluster_id;
+  if (given("--node-id")) flags.node_id = cli.node_id;
+  if (auto valid = sluice::server::validate_node_settings(flags); !valid.ok()) {
+    std::cerr << "sluice-node: " << valid.message() << "\n";
     return kExitUsage;
   }
   return -1;
@@ -173,14 +187,14 @@ int main(int argc, char** argv) {
     return kExitFailed;
   }
   sluice::server::Steering steering;
-  const sluice::server::SteeringRequest request{flags.xdp, flags.host, flags.port, flags.partition_ports, flags.interface};
+  const sluice::server::SteeringRequest request{flags.xdp, flags.host, flags.membership_port, flags.partition_ports, flags.interface};
   if (!sluice::server::set_up_steering(request, steering)) return kExitFailed;
   auto epoll = rt::epoll::EpollRuntime::create(rt::epoll::EpollOptions{flags.data_dir, flags.host});
   if (!epoll.ok()) {
     std::cerr << "sluice-node: " << epoll.status().to_string() << "\n";
     return kExitFailed;
   }
-  sluice::server::SteeredRuntime runtime(**epoll, flags.port, std::move(steering.socket));
+  sluice::server::SteeredRuntime runtime(**epoll, flags.membership_port, std::move(steering.socket));
   std::unique_ptr<sluice::server::Node> node;  // destroyed after run() unwound its fibers
   int exit_code = 0;
   const rt::Status ran = (*epoll)->run([&] { exit_code = run_node(**epoll, runtime, flags, steering, node); });

@@ -108,11 +108,11 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
     return event;
   }
   event.kind = found->second;
-  reader.nodes("nodes", event.nodes, node_count);
-  reader.nodes("a", event.nodes, node_count);
-  reader.nodes("from", event.nodes, node_count);
-  reader.nodes("b", event.other, node_count);
-  reader.nodes("to", event.other, node_count);
+  read_nodes(reader, "nodes", event.nodes, node_count);
+  read_nodes(reader, "a", event.nodes, node_count);
+  read_nodes(reader, "from", event.nodes, node_count);
+  read_nodes(reader, "b", event.other, node_count);
+  read_nodes(reader, "to", event.other, node_count);
   int64_t count = 0;
   reader.integer("count", count, 0, static_cast<int64_t>(node_count));
   event.count = static_cast<size_t>(count);
@@ -150,11 +150,11 @@ void read_workload(TableReader& reader, Scenario& scenario, ParseContext& contex
 void read_workloads(TableReader& top, Scenario& scenario, ParseContext& context) {
   const std::vector<const toml::table*> tables = top.tables("workload");
   if (tables.size() > kWorkloadsMax) return context.fail(top.key_line("workload"), "workload", "more than 16 workloads");
-  for (size_t i = 0; i < tables.size() && context.status.ok(); ++i) {
+  for (size_t i = 0; i < tables.size() && context.ok(); ++i) {
     TableReader reader(*tables[i], tables.size() == 1 ? "workload" : "workload[" + std::to_string(i) + "]", context);
     read_workload(reader, scenario, context);
   }
-  if (tables.empty() && context.status.ok()) {  // the default: the runtime workload
+  if (tables.empty() && context.ok()) {  // the default: the runtime workload
     toml::table empty;
     TableReader reader(empty, "workload", context);
     ScenarioWorkload workload{"runtime", workload_parsers().at("runtime")(reader, scenario)};
@@ -203,7 +203,7 @@ void read_budget(const toml::table* table, int top_line, Scenario& scenario, Par
       reader.fail("simulated_s_max", "is required when faults never stop (the run ends when measured)");
     }
     reader.finish();
-  } else if (context.status.ok()) {
+  } else if (context.ok()) {
     context.fail(top_line, "budget", "every scenario states a [budget] (docs/formats/scenario.md)");
   }
 }
@@ -211,13 +211,13 @@ void read_budget(const toml::table* table, int top_line, Scenario& scenario, Par
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name) {
-  ParseContext context{std::string(source_name), Status()};
+  ParseContext context{std::string(source_name), {}};
   toml::table parsed;
   try {
     parsed = toml::parse(text, source_name);
   } catch (const toml::parse_error& error) {
     context.fail(static_cast<int>(error.source().begin.line), "toml", error.description());
-    return context.status;
+    return parse_status(context);
   }
   Scenario scenario;
   scenario.path = std::string(source_name);
@@ -256,7 +256,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
   }
   if (const toml::array* events = top.array("events")) {
     if (events->size() > kEventsMax) context.fail(top.line(), "events", "more than 10000 events");
-    for (size_t i = 0; i < events->size() && context.status.ok(); ++i) {
+    for (size_t i = 0; i < events->size() && context.ok(); ++i) {
       TableReader reader(*events->get(i)->as_table(), "events[" + std::to_string(i) + "]", context);
       scenario.events.push_back(read_event(reader, scenario.nodes, context));
       if (scenario.events.back().at_ns > scenario.faults_stop_ns) {
@@ -267,7 +267,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
   const toml::table* budget = top.subtable("budget");
   top.finish();
   read_budget(budget, top.line(), scenario, context);
-  if (!context.status.ok()) return context.status;
+  if (!context.ok()) return parse_status(context);
   return scenario;
 }
 

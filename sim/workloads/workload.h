@@ -16,10 +16,14 @@
 #include "node/server/node.h"
 #include "sim/world.h"
 
+namespace sluice::config {
+class TableReader;
+}  // namespace sluice::config
+
 namespace sluice::sim {
 
 struct Scenario;
-class TableReader;
+using config::TableReader;
 class SimRuntime;
 
 using Figures = std::vector<std::pair<std::string, std::string>>;

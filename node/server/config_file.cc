@@ -1,0 +1,91 @@
+#include "node/server/config_file.h"
+
+#include <toml++/toml.h>
+
+#include "node/server/toml_reader.h"
+#include "runtime/net.h"
+
+namespace sluice::server {
+namespace {
+
+using Status = BasicStatus<ConfigErrc>;
+
+void read_port(config::TableReader& reader, std::string_view key, uint16_t& out) {
+  int64_t port = out;
+  reader.integer(key, port, 1, 65535);
+  out = static_cast<uint16_t>(port);
+}
+
+void read_membership(config::TableReader& reader, NodeSettings& settings) {
+  reader.text("host", settings.host);
+  read_port(reader, "port", settings.membership_port);
+  reader.strings("seeds", settings.seeds, kSeedsMax);
+  reader.text("xdp", settings.xdp);
+  reader.text("interface", settings.interface);
+  if (const toml::node* ports = reader.take("partition_ports")) {
+    const toml::array* array = ports->as_array();
+    if (array == nullptr || array->size() > kPartitionPortsMax) {
+      return reader.context().fail(reader.node_line(ports), reader.field("partition_ports"),
+                                   "expected a list of at most " + std::to_string(kPartitionPortsMax) + " ports");
+    }
+    settings.partition_ports.clear();
+    for (const toml::node& element : *array) {
+      const std::optional<int64_t> port = element.is_integer() ? element.value<int64_t>() : std::nullopt;
+      if (!port || *port < 1 || *port > 65535) {
+        return reader.context().fail(reader.node_line(&element), reader.field("partition_ports"), "ports are 1 to 65535");
+      }
+      settings.partition_ports.push_back(static_cast<uint16_t>(*port));
+    }
+  }
+  reader.finish();
+}
+
+}  // namespace
+
+ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_view source, NodeSettings settings) {
+  config::ParseContext context{std::string(source), {}};
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& error) {
+    context.fail(static_cast<int>(error.source().begin.line), "toml", error.description());
+    return ConfigResult<NodeSettings>(ConfigErrc::invalid_config, context.error);
+  }
+  config::TableReader top(root, "", context);
+  int64_t node_id = static_cast<int64_t>(settings.node_id);
+  top.integer("node_id", node_id, 0, INT64_MAX);
+  settings.node_id = static_cast<NodeId>(node_id);
+  int64_t cluster_id = static_cast<int64_t>(settings.cluster_id);
+  top.integer("cluster_id", cluster_id, 0, INT64_MAX);
+  settings.cluster_id = static_cast<uint64_t>(cluster_id);
+  top.text("data_dir", settings.data_dir);
+  if (const toml::table* membership = top.subtable("membership")) {
+    config::TableReader reader(*membership, "membership", context);
+    read_membership(reader, settings);
+  }
+  top.finish();
+  if (!context.ok()) return ConfigResult<NodeSettings>(ConfigErrc::invalid_config, context.error);
+  return settings;
+}
+
+Status validate_node_settings(const NodeSettings& settings) {
+  if (settings.data_dir.empty()) return Status(ConfigErrc::invalid_config, "data_dir is empty");
+  if (settings.xdp != "auto" && settings.xdp != "on" && settings.xdp != "off") {
+    return Status(ConfigErrc::invalid_config, "xdp is auto, on or off, not '" + settings.xdp + "'");
+  }
+  if (auto host = runtime::Address::parse(runtime::Address{settings.host, settings.membership_port}.to_string()); !host.ok()) {
+    return Status(ConfigErrc::invalid_config, "host " + settings.host + ": " + host.status().to_string());
+  }
+  if (settings.seeds.size() > kSeedsMax) return Status(ConfigErrc::invalid_config, "more than 64 seeds");
+  for (const std::string& seed : settings.seeds) {
+    if (auto parsed = runtime::Address::parse(seed); !parsed.ok()) {
+      return Status(ConfigErrc::invalid_config, "seed " + seed + ": " + parsed.status().to_string());
+    }
+  }
+  if (settings.partition_ports.size() > kPartitionPortsMax) {
+    return Status(ConfigErrc::invalid_config, "more than " + std::to_string(kPartitionPortsMax) + " partition ports");
+  }
+  return Status();
+}
+
+}  // namespace sluice::server
