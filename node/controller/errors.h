@@ -17,6 +17,10 @@ enum class Errc {
   not_enough_nodes,  // the replication factor exceeds the nodes that can take replicas
   limit_reached,     // a configured limit (topics, partitions, nodes, producer ids) is reached
   conflict,          // the partition is moving already, or the move no longer applies
+  // The driver (controller.h):
+  not_leader,        // this node does not lead the metadata group; the message names the leader if known
+  timeout,           // not committed within the deadline (the command may still commit later)
+  unavailable,       // the metadata group cannot take commands here (storage failed, queue full, closed)
 };
 
 constexpr std::string_view to_string(Errc code) {
@@ -29,6 +33,9 @@ constexpr std::string_view to_string(Errc code) {
     case Errc::not_enough_nodes: return "not_enough_nodes";
     case Errc::limit_reached: return "limit_reached";
     case Errc::conflict: return "conflict";
+    case Errc::not_leader: return "not_leader";
+    case Errc::timeout: return "timeout";
+    case Errc::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -1,0 +1,138 @@
+#include "node/controller/controller.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "node/base/coverage.h"
+
+namespace sluice::controller {
+namespace {
+
+namespace rt = runtime;
+
+constexpr size_t kOutcomesMax = 4096;          // reserved slots whose submitter gave up
+constexpr uint64_t kReplayBytesMax = 1 << 20;  // per storage read while replaying
+
+Status from_host(const multiraft::HostStatus& status) {
+  using multiraft::HostErrc;
+  switch (status.code()) {
+    case HostErrc::ok: return Status();
+    case HostErrc::not_leader: return Status(Errc::not_leader, status.to_string());
+    case HostErrc::leadership_lost:
+    case HostErrc::timeout: return Status(Errc::timeout, status.to_string());
+    case HostErrc::invalid_argument: return Status(Errc::invalid_request, status.to_string());
+    default: return Status(Errc::unavailable, status.to_string());
+  }
+}
+
+Status storage_status(const raft::Status& status, std::string_view what) {
+  return Status(Errc::unavailable, std::string(what) + ": " + status.to_string());
+}
+
+}  // namespace
+
+Controller::Controller(rt::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config)
+    : runtime_(runtime), host_(host), config_(std::move(config)), metadata_(config_.limits, config_.planted_bug) {}
+
+Controller::~Controller() = default;
+
+Result<std::unique_ptr<Controller>> Controller::open(rt::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config) {
+  if (config.dir.empty() || config.voters.empty() || config.voters.count(config.raft.id) == 0) {
+    return Result<std::unique_ptr<Controller>>(Errc::invalid_request, "the controller needs a dir and voters that include this node");
+  }
+  config.storage.entries_are_batches = false;
+  config.storage.bootstrap = raft::ConfState{};
+  config.storage.bootstrap.voters = config.voters;
+  std::unique_ptr<Controller> controller(new Controller(runtime, host, std::move(config)));
+  SLUICE_TRY(controller->recover());
+  Controller* self = controller.get();
+  multiraft::HostStatus added = host.add_group(
+      kControllerGroup, self->config_.raft, std::move(self->opened_),
+      [self](GroupId, const raft::Entry& entry) { self->apply(entry); },
+      [self](const raft::RawNode& node, Bytes&) {
+        // The entry this proposal becomes: its outcome is kept for the submitter.
+        if (self->outcomes_.size() >= kOutcomesMax) self->outcomes_.erase(self->outcomes_.begin());
+        self->outcomes_[node.raft().log().last_index() + 1] = std::nullopt;
+        return multiraft::HostStatus();
+      });
+  if (!added.ok()) return Result<std::unique_ptr<Controller>>(from_host(added));
+  self->added_to_host_ = true;
+  SLUICE_ASSERT_EQ(host.group(kControllerGroup)->raft().log().applied(), self->restart_applied_);
+  return controller;
+}
+
+// The core restarts applying after max(last membership change, log start - 1) (docs/raft.md,
+// "Restart"); what the log holds committed up to there is applied here first.
+Status Controller::recover() {
+  raft::Result<std::unique_ptr<partition::LogRaftStorage>> opened =
+      partition::LogRaftStorage::open(runtime_.fs(), config_.dir, config_.storage);
+  if (!opened.ok()) return storage_status(opened.status(), "opening the controller's storage");
+  opened_ = std::move(opened).value();
+  const raft::InitialState initial = opened_->initial_state();
+  if (opened_->first_index() > 1) return Status(Errc::unavailable, "the controller log lost its start: it needs repair");
+  restart_applied_ = std::max(initial.conf_state.index, opened_->first_index() - 1);
+  const raft::Index last = std::min(initial.hard_state.commit, restart_applied_);
+  raft::Index next = 1;
+  while (next <= last) {
+    raft::Result<std::vector<raft::Entry>> entries = opened_->entries(next, last + 1, kReplayBytesMax);
+    if (!entries.ok()) return storage_status(entries.status(), "replaying the controller log");
+    for (const raft::Entry& entry : *entries) {
+      apply(entry);
+      ++next;
+    }
+  }
+  if (last > 0) SLUICE_COVER("controller.replayed");
+  return Status();
+}
+
+void Controller::apply(const raft::Entry& entry) {
+  if (entry.index <= applied_index_) return;
+  applied_index_ = entry.index;
+  if (entry.type != raft::EntryType::normal || entry.data.empty()) return;  // a no-op, a membership change
+  std::optional<Command> command = decode_command(entry.data);
+  Result<Applied> outcome = command ? metadata_.apply(*command)
+                                    : Result<Applied>(Errc::invalid_request, "entry " + std::to_string(entry.index) + " is no command");
+  if (!command) SLUICE_COVER("controller.entry_skipped");
+  auto slot = outcomes_.find(entry.index);
+  if (slot != outcomes_.end()) slot->second = std::move(outcome);
+}
+
+Result<Applied> Controller::submit(const Command& command, rt::Instant deadline) {
+  Result<Bytes> bytes = encode_command(command);
+  if (!bytes.ok()) return Result<Applied>(bytes.status());
+  if (!is_leader()) return Result<Applied>(Errc::not_leader, "leader is node " + std::to_string(leader()));
+  if (submits_waiting_ >= config_.submits_waiting_max) return Result<Applied>(Errc::unavailable, "submits_waiting_max reached");
+  ++submits_waiting_;
+  auto reply = host_.propose(kControllerGroup, std::move(bytes).value()).receive(deadline);
+  --submits_waiting_;
+  if (!reply.ok()) return Result<Applied>(Errc::timeout, "waiting for commit: " + reply.status().to_string());
+  if (!reply->ok()) return Result<Applied>(from_host(reply->status()));
+  auto slot = outcomes_.find(reply->value());
+  if (slot == outcomes_.end() || !slot->second) {
+    if (slot != outcomes_.end()) outcomes_.erase(slot);
+    return Result<Applied>(Errc::timeout, "the outcome of entry " + std::to_string(reply->value()) + " is unknown");
+  }
+  Result<Applied> outcome = std::move(*slot->second);
+  outcomes_.erase(slot);
+  return outcome;
+}
+
+bool Controller::is_leader() const {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  return node != nullptr && node->raft().role() == raft::Role::leader;
+}
+
+NodeId Controller::leader() const {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  return node == nullptr ? kNoNode : node->raft().soft_state().leader;
+}
+
+Status Controller::close() {
+  if (!added_to_host_) return Status();
+  auto removed = host_.remove_group(kControllerGroup).receive();
+  added_to_host_ = false;
+  if (!removed.ok()) return Status(Errc::unavailable, "removing the group: " + removed.status().to_string());
+  return removed->ok() || removed->code() == multiraft::HostErrc::unknown_group ? Status() : from_host(removed->status());
+}
+
+}  // namespace sluice::controller

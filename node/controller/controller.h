@@ -1,0 +1,72 @@
+// The controller's driver (docs/controller.md, "The metadata group"): the cluster metadata
+// (metadata.h) as the state machine of one Raft group, kControllerGroup, hosted on the node's
+// RaftHost like a partition. Its log is a LogRaftStorage whose normal entries are commands
+// (command.h). Every member applies every committed command to its own Metadata, so any node of
+// the group answers metadata questions locally; commands are submitted on the leader.
+//
+// Recovery: the metadata is not snapshotted yet; open() replays the committed log from its start
+// before adding the group, and the log is never cut (docs/controller.md, "Known limits").
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "node/controller/command.h"
+#include "node/controller/metadata.h"
+#include "node/multiraft/host.h"
+#include "node/partition/raft_storage.h"
+#include "runtime/runtime.h"
+
+namespace sluice::controller {
+
+struct ControllerConfig {
+  std::string dir = "controller";  // the group's storage, under the node's data directory
+  std::set<NodeId> voters;         // the metadata group's members (1, 3 or 5 nodes); must hold raft.id
+  raft::RaftConfig raft;           // id = this node
+  partition::RaftStorageOptions storage;  // bootstrap and entries_are_batches are set from the above
+  MetadataLimits limits;
+  size_t submits_waiting_max = 1024;  // commands proposed here and not answered yet
+  PlantedBug planted_bug = PlantedBug::none;  // test-only (node/base/planted_bug.h)
+};
+
+class Controller {
+ public:
+  static Result<std::unique_ptr<Controller>> open(runtime::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Proposes `command` (call on a fiber of this node) and waits until it is committed and applied
+  // here: what apply decided (a refusal's error, or what it produced). not_leader (naming the
+  // leader when known) off the leader; timeout at `deadline` (it may still commit); unavailable
+  // when the group cannot take it; invalid_request if it cannot be encoded.
+  Result<Applied> submit(const Command& command, runtime::Instant deadline);
+
+  const Metadata& metadata() const { return metadata_; }
+  bool is_leader() const;
+  NodeId leader() const;  // kNoNode when unknown
+  raft::Index applied_index() const { return applied_index_; }
+  // Removes the group from the host (the files stay). Call on a fiber.
+  Status close();
+
+ private:
+  Controller(runtime::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config);
+  Status recover();
+  void apply(const raft::Entry& entry);
+
+  runtime::Runtime& runtime_;
+  multiraft::RaftHost& host_;
+  ControllerConfig config_;
+  Metadata metadata_;
+  std::unique_ptr<partition::LogRaftStorage> opened_;  // until handed to the host
+  raft::Index applied_index_ = 0;
+  raft::Index restart_applied_ = 0;
+  std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here
+  size_t submits_waiting_ = 0;
+  bool added_to_host_ = false;
+};
+
+}  // namespace sluice::controller
