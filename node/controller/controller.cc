@@ -34,7 +34,7 @@ Status storage_status(const raft::Status& status, std::string_view what) {
 Controller::Controller(rt::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config)
     : runtime_(runtime), host_(host), config_(std::move(config)), metadata_(config_.limits, config_.planted_bug) {}
 
-Controller::~Controller() = default;
+Controller::~Controller() { duties_.cancel(); }
 
 Result<std::unique_ptr<Controller>> Controller::open(rt::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config) {
   if (config.dir.empty() || config.voters.empty() || config.voters.count(config.raft.id) == 0) {
@@ -127,7 +127,41 @@ NodeId Controller::leader() const {
   return node == nullptr ? kNoNode : node->raft().soft_state().leader;
 }
 
+void Controller::start_duties(MembershipSource membership, rt::Duration interval) {
+  SLUICE_ASSERT(!duties_.valid());
+  duties_ = runtime_.spawn("controller-duties", [this, membership = std::move(membership), interval] { duties_loop(membership, interval); });
+}
+
+void Controller::duties_loop(const MembershipSource& membership, rt::Duration interval) {
+  while (runtime_.sleep_for(interval).ok()) {
+    if (is_leader()) reconcile_members(membership());
+  }
+}
+
+void Controller::reconcile_members(const std::vector<MemberView>& members) {
+  const rt::Instant deadline = runtime_.now() + std::chrono::seconds(5);
+  for (const MemberView& member : members) {
+    auto known = metadata_.nodes().find(member.id);
+    std::optional<Command> command;
+    if (member.alive) {
+      const bool stale = known == metadata_.nodes().end() || known->second.state == NodeState::dead ||
+                         known->second.addresses != member.addresses;
+      if (stale && (known == metadata_.nodes().end() || known->second.state != NodeState::removed)) {
+        command = RegisterNode{member.id, member.addresses};
+      }
+    } else if (known != metadata_.nodes().end() && known->second.state == NodeState::alive) {
+      command = SetNodeState{member.id, NodeState::dead};
+    }
+    if (!command) continue;
+    SLUICE_COVER(member.alive ? "controller.duties.node_registered" : "controller.duties.node_dead");
+    // A failure (leadership lost, timeout) is retried at the next round from the state then.
+    if (!submit(*command, deadline).ok()) return;
+  }
+}
+
 Status Controller::close() {
+  duties_.cancel();
+  (void)duties_.join();
   if (!added_to_host_) return Status();
   auto removed = host_.remove_group(kControllerGroup).receive();
   added_to_host_ = false;

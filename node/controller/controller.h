@@ -8,11 +8,13 @@
 // before adding the group, and the log is never cut (docs/controller.md, "Known limits").
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "node/controller/command.h"
 #include "node/controller/metadata.h"
@@ -21,6 +23,15 @@
 #include "runtime/runtime.h"
 
 namespace sluice::controller {
+
+// A member as the node's membership (SWIM) sees it: what the controller leader keeps the
+// metadata's nodes in line with.
+struct MemberView {
+  NodeId id = kNoNode;
+  NodeAddresses addresses;
+  bool alive = true;  // alive or suspect; false: dead or left
+};
+using MembershipSource = std::function<std::vector<MemberView>()>;
 
 struct ControllerConfig {
   std::string dir = "controller";  // the group's storage, under the node's data directory
@@ -49,13 +60,21 @@ class Controller {
   bool is_leader() const;
   NodeId leader() const;  // kNoNode when unknown
   raft::Index applied_index() const { return applied_index_; }
-  // Removes the group from the host (the files stay). Call on a fiber.
+  // Starts the leader's duties fiber: every `interval`, while this node leads, the metadata's
+  // nodes are brought in line with `membership` (register_node for a member it does not know, or
+  // knows dead or at other addresses; set_node_state dead for a member it knows alive that
+  // membership holds dead or gone). Level-triggered, so a new leader repairs what an old one
+  // missed.
+  void start_duties(MembershipSource membership, runtime::Duration interval);
+  // Stops the duties and removes the group from the host (the files stay). Call on a fiber.
   Status close();
 
  private:
   Controller(runtime::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config);
   Status recover();
   void apply(const raft::Entry& entry);
+  void duties_loop(const MembershipSource& membership, runtime::Duration interval);
+  void reconcile_members(const std::vector<MemberView>& members);
 
   runtime::Runtime& runtime_;
   multiraft::RaftHost& host_;
@@ -67,6 +86,7 @@ class Controller {
   std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here
   size_t submits_waiting_ = 0;
   bool added_to_host_ = false;
+  runtime::Task duties_;
 };
 
 }  // namespace sluice::controller

@@ -40,6 +40,16 @@ rt::Status Node::start() {
     raft_ = std::make_unique<multiraft::RaftHost>(runtime_, *config_.raft);
     if (rt::Status status = raft_->start(); !status.ok()) return rt::Status(status.code(), "raft: " + status.message());
   }
+  if (config_.controller) {
+    if (!raft_) return rt::Status(rt::Errc::invalid_argument, "controller: needs raft");
+    config_.controller->raft.id = identity_.node_id;
+    config_.controller->planted_bug = config_.planted_bug;
+    controller::Result<std::unique_ptr<controller::Controller>> opened =
+        controller::Controller::open(runtime_, *raft_, *config_.controller);
+    if (!opened.ok()) return rt::Status(rt::Errc::invalid_argument, "controller: " + opened.status().to_string());
+    controller_ = std::move(opened).value();
+    if (membership_) controller_->start_duties([this] { return membership_view(); }, config_.controller_duties_interval);
+  }
   if (config_.partitions) {
     if (!raft_) return rt::Status(rt::Errc::invalid_argument, "partitions: needs raft");
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
@@ -62,6 +72,22 @@ void Node::forward_membership() {
           partition::MembershipEvent{event->id, std::string(swim::find_address(event->named, "api")), !gone});
     }
   });
+}
+
+// SWIM's members (and this node) as the controller reads them.
+std::vector<controller::MemberView> Node::membership_view() const {
+  auto addresses_of = [](const std::string& address, const swim::NamedAddresses& named) {
+    return controller::NodeAddresses{address, std::string(swim::find_address(named, "raft")),
+                                     std::string(swim::find_address(named, "api"))};
+  };
+  const swim::Core& core = membership_->core();
+  std::vector<controller::MemberView> view;
+  view.push_back({identity_.node_id, addresses_of(config_.membership->core.self_address, config_.membership->core.self_named), true});
+  for (const swim::Member& member : core.members()) {
+    const bool alive = member.state == swim::MemberState::alive || member.state == swim::MemberState::suspect;
+    view.push_back({member.id, addresses_of(member.address, member.named), alive});
+  }
+  return view;
 }
 
 void Node::leave() {

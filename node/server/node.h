@@ -3,8 +3,8 @@
 // the very same object on each simulated node's runtime (a crash destroys it after its fibers
 // were unwound, a restart builds a new one from the node's disk).
 //
-// Today a node runs membership (SWIM + Lifeguard), the multi-Raft host and the partition router;
-// the controller and the HTTP server join here as they land. Each part is switched on
+// Today a node runs membership (SWIM + Lifeguard), the multi-Raft host, the partition router and
+// the controller's metadata group; the HTTP server joins here as it lands. Each part is switched on
 // by its config section, so a simulation (or a test) runs exactly the parts it exercises.
 #pragma once
 
@@ -12,9 +12,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "node/base/ids.h"
 #include "node/base/planted_bug.h"
+#include "node/controller/controller.h"
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
 #include "node/server/identity.h"
@@ -34,6 +36,11 @@ struct NodeConfig {
   // The partition router (needs raft): replicas are created through it. With membership, SWIM's
   // events reach it (a member's "api" named address is where clients reach it).
   std::optional<partition::RouterConfig> partitions;
+  // The controller (needs raft): this node hosts the metadata group (it must be one of
+  // controller->voters; raft.id is set to the node's id). With membership, the leader keeps the
+  // metadata's nodes in line with SWIM's view every controller_duties_interval.
+  std::optional<controller::ControllerConfig> controller;
+  runtime::Duration controller_duties_interval = std::chrono::milliseconds(500);
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
 };
@@ -63,10 +70,13 @@ class Node {
   const multiraft::RaftHost* raft() const { return raft_.get(); }
   partition::PartitionRouter* partitions() { return partitions_.get(); }
   const partition::PartitionRouter* partitions() const { return partitions_.get(); }
+  controller::Controller* controller() { return controller_.get(); }
+  const controller::Controller* controller() const { return controller_.get(); }
 
  private:
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
   void forward_membership();
+  std::vector<controller::MemberView> membership_view() const;
 
   runtime::Runtime& runtime_;
   NodeConfig config_;
@@ -75,6 +85,7 @@ class Node {
   std::unique_ptr<swim::Driver> membership_;
   std::unique_ptr<multiraft::RaftHost> raft_;
   std::unique_ptr<partition::PartitionRouter> partitions_;  // after raft_: destroyed before it
+  std::unique_ptr<controller::Controller> controller_;       // after raft_: destroyed before it
   runtime::Task membership_forwarder_;
 };
 
