@@ -55,6 +55,10 @@ rt::Status Node::start() {
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
     if (membership_) forward_membership();
+    if (controller_) {
+      reconciler_ = std::make_unique<controller::Reconciler>(runtime_, *controller_, *partitions_, identity_.node_id, config_.reconciler);
+      reconciler_->start();
+    }
   }
   started_ = true;
   return rt::Status();

@@ -17,6 +17,7 @@
 #include "node/base/ids.h"
 #include "node/base/planted_bug.h"
 #include "node/controller/controller.h"
+#include "node/controller/reconciler.h"
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
 #include "node/server/identity.h"
@@ -41,6 +42,9 @@ struct NodeConfig {
   // metadata's nodes in line with SWIM's view every controller_duties_interval.
   std::optional<controller::ControllerConfig> controller;
   runtime::Duration controller_duties_interval = std::chrono::milliseconds(500);
+  // With both the controller and partitions: the replicas the metadata places on this node are
+  // created and removed through the router (controller/reconciler.h).
+  controller::ReconcilerConfig reconciler;
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
 };
@@ -72,6 +76,7 @@ class Node {
   const partition::PartitionRouter* partitions() const { return partitions_.get(); }
   controller::Controller* controller() { return controller_.get(); }
   const controller::Controller* controller() const { return controller_.get(); }
+  const controller::Reconciler* reconciler() const { return reconciler_.get(); }
 
  private:
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
@@ -86,6 +91,7 @@ class Node {
   std::unique_ptr<multiraft::RaftHost> raft_;
   std::unique_ptr<partition::PartitionRouter> partitions_;  // after raft_: destroyed before it
   std::unique_ptr<controller::Controller> controller_;       // after raft_: destroyed before it
+  std::unique_ptr<controller::Reconciler> reconciler_;       // after both it uses
   runtime::Task membership_forwarder_;
 };
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "node/log/codec.h"
 #include "node/server/node.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
@@ -49,6 +50,9 @@ class NodeApp final : public sim::NodeApp {
     controller.raft.election_timeout_ticks = 15;
     for (size_t i = 0; i < kNodes; ++i) controller.voters.insert(node_id(static_cast<sim::NodeIndex>(i)));
     config.controller_duties_interval = std::chrono::milliseconds(100);
+    config.partitions.emplace();
+    config.reconciler.interval = std::chrono::milliseconds(100);
+    config.reconciler.raft.election_timeout_ticks = 15;
     return config;
   }
   Node node;
@@ -91,6 +95,29 @@ struct Rig {
     }
     return false;
   }
+  Node* node(sim::NodeIndex index) {
+    auto* app = dynamic_cast<NodeApp*>(world.app(index));
+    return app == nullptr || !app->node.started() ? nullptr : &app->node;
+  }
+  std::optional<sim::NodeIndex> controller_leader() {
+    for (size_t i = 0; i < kNodes; ++i) {
+      const controller::Controller* c = controller(static_cast<sim::NodeIndex>(i));
+      if (c != nullptr && c->is_leader()) return static_cast<sim::NodeIndex>(i);
+    }
+    return std::nullopt;
+  }
+  void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
+  // Runs a fiber on node `index` and the world until it set `done` (at most `ms`).
+  template <typename Body>
+  bool run_on(sim::NodeIndex index, Body body, int64_t ms = 5000) {
+    auto done = std::make_shared<bool>(false);
+    world.runtime(index)->spawn("test", [body = std::move(body), done]() mutable {
+      body();
+      *done = true;
+    });
+    for (int64_t waited = 0; !*done && waited < ms; waited += 10) run_ms(10);
+    return *done;
+  }
   sim::World world;  // last: destroyed first
 };
 
@@ -108,6 +135,57 @@ TEST(NodeController, TheLeaderKeepsTheMetadataNodesInLineWithMembership) {
   EXPECT_TRUE(rig.wait_for(3, controller::NodeState::dead, 20'000)) << "node 3 never marked dead";
   rig.world.start(2);
   EXPECT_TRUE(rig.wait_for(3, controller::NodeState::alive, 20'000)) << "node 3 never alive again";
+}
+
+}  // namespace
+}  // namespace sluice::server
+
+namespace sluice::server {
+namespace {
+
+// A topic created through the controller gets its replicas on every node it places them on,
+// takes a produce, and loses them again when it is deleted.
+TEST(NodeController, ATopicsReplicasFollowTheMetadata) {
+  Rig rig;
+  for (size_t i = 0; i < kNodes; ++i) ASSERT_TRUE(rig.wait_for(node_id(static_cast<sim::NodeIndex>(i)), controller::NodeState::alive, 10'000));
+  const sim::NodeIndex leader = rig.controller_leader().value_or(0);
+  controller::Controller* c = rig.node(leader)->controller();
+  controller::Result<controller::Applied> created(controller::Errc::timeout, "not run");
+  ASSERT_TRUE(rig.run_on(leader, [&] { created = c->submit(controller::CreateTopic{"orders", 2, 3, {}}, rig.world.runtime(leader)->now() + std::chrono::seconds(3)); }));
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  const PartitionId p0{created->topic, 0};
+  for (int waited = 0; waited < 5000; waited += 50) {
+    bool all = true;
+    for (size_t i = 0; i < kNodes; ++i) all = all && rig.node(static_cast<sim::NodeIndex>(i))->partitions()->replica(p0) != nullptr;
+    if (all) break;
+    rig.run_ms(50);
+  }
+  for (size_t i = 0; i < kNodes; ++i) ASSERT_NE(rig.node(static_cast<sim::NodeIndex>(i))->partitions()->replica(p0), nullptr) << "node " << i + 1;
+  // A produce through the router of the partition's leader is acknowledged.
+  std::optional<sim::NodeIndex> partition_leader;
+  for (int waited = 0; waited < 5000 && !partition_leader; waited += 50) {
+    for (size_t i = 0; i < kNodes; ++i) {
+      if (rig.node(static_cast<sim::NodeIndex>(i))->partitions()->replica(p0)->is_leader()) partition_leader = static_cast<sim::NodeIndex>(i);
+    }
+    if (!partition_leader) rig.run_ms(50);
+  }
+  ASSERT_TRUE(partition_leader.has_value());
+  const std::string value = "hello";
+  const log::Record record{.timestamp_ms = 0, .key = {}, .value = as_bytes(value), .headers = {}};
+  Bytes batch = log::encode_batch(0, 0, std::span(&record, 1)).value();
+  partition::Reply produced;
+  ASSERT_TRUE(rig.run_on(*partition_leader, [&] {
+    auto reply = rig.node(*partition_leader)->partitions()->route(p0, partition::ProduceRequest{batch}).receive();
+    if (reply.ok()) produced = std::move(reply).value();
+  }));
+  ASSERT_TRUE(produced.status.ok()) << produced.status.to_string();
+  EXPECT_EQ(std::get<partition::ProduceReply>(produced.value).base_offset, 0u);
+  // Deleted: every node removes its replicas.
+  controller::Result<controller::Applied> deleted(controller::Errc::timeout, "not run");
+  ASSERT_TRUE(rig.run_on(leader, [&] { deleted = c->submit(controller::DeleteTopic{"orders"}, rig.world.runtime(leader)->now() + std::chrono::seconds(3)); }));
+  ASSERT_TRUE(deleted.ok()) << deleted.status().to_string();
+  rig.run_ms(2000);
+  for (size_t i = 0; i < kNodes; ++i) EXPECT_EQ(rig.node(static_cast<sim::NodeIndex>(i))->partitions()->replica(p0), nullptr) << "node " << i + 1;
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+#include "node/controller/reconciler.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "node/base/coverage.h"
+
+namespace sluice::controller {
+
+namespace rt = runtime;
+
+partition::PartitionConfig partition_config_of(const TopicConfig& config) {
+  partition::PartitionConfig state;
+  state.retention_ms = config.retention_ms < 0 ? INT64_MAX : config.retention_ms;
+  state.retention_bytes = config.retention_bytes < 0 ? UINT64_MAX : static_cast<uint64_t>(config.retention_bytes);
+  return state;
+}
+
+Reconciler::Reconciler(rt::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router, NodeId self,
+                       ReconcilerConfig config)
+    : runtime_(runtime), controller_(controller), router_(router), self_(self), config_(std::move(config)) {}
+
+Reconciler::~Reconciler() { task_.cancel(); }
+
+void Reconciler::start() {
+  SLUICE_ASSERT(!task_.valid());
+  task_ = runtime_.spawn("replica-reconciler", [this] { loop(); });
+}
+
+void Reconciler::stop() {
+  task_.cancel();
+  (void)task_.join();
+}
+
+void Reconciler::loop() {
+  while (runtime_.sleep_for(config_.interval).ok()) round();
+}
+
+partition::ReplicaConfig Reconciler::replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const {
+  partition::ReplicaConfig config;
+  config.partition = PartitionId{topic.id, index};
+  config.group = partition.group;
+  // The topic id, not its name, names the directory: a re-created name starts afresh.
+  config.dir = "partition-" + std::to_string(topic.id) + "-" + std::to_string(index);
+  config.state = partition_config_of(topic.config);
+  config.raft = config_.raft;
+  config.raft.id = self_;
+  config.storage.log.segment_bytes_max = static_cast<uint64_t>(topic.config.segment_bytes);
+  config.storage.log.batch_bytes_max = std::min<uint64_t>(config.storage.log.batch_bytes_max, config.storage.log.segment_bytes_max / 2);
+  config.storage.bootstrap.voters.insert(partition.replicas.begin(), partition.replicas.end());
+  return config;
+}
+
+// One pass: create what the metadata places here and this node lacks; remove what it hosts that
+// the metadata no longer places here (the topic is gone, or the replica moved away).
+void Reconciler::round() {
+  const Metadata& metadata = controller_.metadata();
+  std::set<PartitionId> wanted;
+  std::vector<partition::ReplicaConfig> to_create;
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionRecord& partition = topic.partitions[p];
+      if (std::find(partition.replicas.begin(), partition.replicas.end(), self_) == partition.replicas.end()) continue;
+      const PartitionId id{topic.id, p};
+      wanted.insert(id);
+      if (hosted_.count(id) == 0 && to_create.size() < config_.creates_per_round_max) to_create.push_back(replica_config(topic, p, partition));
+    }
+  }
+  for (partition::ReplicaConfig& config : to_create) {
+    const PartitionId id = config.partition;
+    auto reply = router_.route(id, partition::CreateReplicaRequest{std::move(config)}).receive();
+    if (!reply.ok()) return;  // cancelled: the node stops
+    if (reply->status.ok()) {
+      hosted_.insert(id);
+      SLUICE_COVER("controller.reconciler.replica_created");
+    }
+  }
+  std::vector<PartitionId> gone;
+  for (const PartitionId& id : hosted_) {
+    if (wanted.count(id) == 0) gone.push_back(id);
+  }
+  for (const PartitionId& id : gone) {
+    auto reply = router_.route(id, partition::RemoveReplicaRequest{}).receive();
+    if (!reply.ok()) return;
+    if (reply->status.ok()) {
+      hosted_.erase(id);
+      SLUICE_COVER("controller.reconciler.replica_removed");
+    }
+  }
+}
+
+}  // namespace sluice::controller

@@ -1,0 +1,52 @@
+// Replicas from the metadata (docs/controller.md, "Replicas on every node"): each node creates
+// the replicas the metadata places on it and removes those it no longer places there, through the
+// node's partition router. Level-triggered: every round compares the metadata with what this
+// reconciler has created, so missed rounds and restarts repair themselves.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "node/controller/controller.h"
+#include "node/partition/router.h"
+#include "runtime/runtime.h"
+
+namespace sluice::controller {
+
+struct ReconcilerConfig {
+  runtime::Duration interval = std::chrono::milliseconds(200);
+  raft::RaftConfig raft;             // template for the partition groups (id set to this node)
+  size_t creates_per_round_max = 64;  // bounded work per round; the rest waits for the next
+};
+
+class Reconciler {
+ public:
+  Reconciler(runtime::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router, NodeId self,
+             ReconcilerConfig config);
+  ~Reconciler();
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  void start();
+  void stop();  // call on a fiber
+  // Partitions this reconciler has a replica of (created and not removed).
+  const std::set<PartitionId>& hosted() const { return hosted_; }
+
+ private:
+  void loop();
+  void round();
+  partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
+
+  runtime::Runtime& runtime_;
+  const Controller& controller_;
+  partition::PartitionRouter& router_;
+  NodeId self_;
+  ReconcilerConfig config_;
+  std::set<PartitionId> hosted_;
+  runtime::Task task_;
+};
+
+// How a topic's config reads as a partition's state-machine config (-1: no limit).
+partition::PartitionConfig partition_config_of(const TopicConfig& config);
+
+}  // namespace sluice::controller
