@@ -147,6 +147,8 @@ class RaftHost {
   size_t group_count() const { return groups_.size(); }
   const HostStats& stats() const { return stats_; }
   const RaftTransport& transport() const { return transport_; }
+  // A peer learned at run time (membership): RaftTransport::set_peer.
+  void set_peer(raft::NodeId id, runtime::Address address) { transport_.set_peer(id, std::move(address)); }
 
  private:
   struct Proposal {

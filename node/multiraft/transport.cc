@@ -27,7 +27,26 @@ rt::Status RaftTransport::start() {
   for (auto& [id, peer] : peers_) {
     runtime_.spawn("raft-write", [this, id = id, peer = peer.get()] { run_writer(id, *peer); });
   }
+  started_ = true;
   return rt::Status();
+}
+
+void RaftTransport::set_peer(raft::NodeId id, rt::Address address) {
+  if (id == config_.self || id == raft::kNoNode) return;
+  auto found = peers_.find(id);
+  if (found != peers_.end()) {
+    Peer& peer = *found->second;
+    if (peer.address == address) return;
+    SLUICE_COVER("multiraft.transport.peer_moved");
+    peer.address = std::move(address);
+    if (peer.stream) peer.stream->close();
+    peer.stream.reset();
+    (void)peer.doorbell.try_send(true);
+    return;
+  }
+  SLUICE_COVER("multiraft.transport.peer_added");
+  Peer* peer = peers_.emplace(id, std::make_unique<Peer>(runtime_.scheduler(), std::move(address))).first->second.get();
+  if (started_) runtime_.spawn("raft-write", [this, id, peer] { run_writer(id, *peer); });
 }
 
 void RaftTransport::send(GroupId group, raft::Message message) {

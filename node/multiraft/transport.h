@@ -69,6 +69,9 @@ class RaftTransport {
   void send(GroupId group, raft::Message message);
   // Wakes the writer of every peer with queued messages.
   void flush();
+  // Adds a peer, or moves a known one to a new address (its stream is dropped: the writer
+  // reconnects there). Peers learned at run time, from membership. No-op for self.
+  void set_peer(raft::NodeId id, runtime::Address address);
 
   runtime::Channel<GroupMessage>& inbound() { return inbound_; }
   TransportStats stats() const {
@@ -103,6 +106,7 @@ class RaftTransport {
 
   runtime::Runtime& runtime_;
   TransportConfig config_;
+  bool started_ = false;
   std::map<raft::NodeId, std::unique_ptr<Peer>> peers_;
   runtime::Channel<GroupMessage> inbound_;
   TransportStats stats_;

@@ -54,26 +54,34 @@ rt::Status Node::start() {
     if (!raft_) return rt::Status(rt::Errc::invalid_argument, "partitions: needs raft");
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
-    if (membership_) forward_membership();
     if (controller_) {
       reconciler_ = std::make_unique<controller::Reconciler>(runtime_, *controller_, *partitions_, identity_.node_id, config_.reconciler);
       reconciler_->start();
     }
   }
+  if (membership_ && (partitions_ || raft_)) forward_membership();
   started_ = true;
   return rt::Status();
 }
 
-// SWIM's events, as the router wants them: who is alive and where clients reach it.
+// SWIM's events, to the Raft host (where each member's Raft endpoint is) and the router (who is
+// alive and where clients reach it).
 void Node::forward_membership() {
   std::shared_ptr<rt::Channel<swim::Event>> events = membership_->subscribe(kMembershipEventsQueuedMax);
-  membership_forwarder_ = runtime_.spawn("membership-to-partitions", [this, events] {
+  membership_forwarder_ = runtime_.spawn("membership-forwarder", [this, events] {
     while (true) {
       rt::Result<swim::Event> event = events->receive();
       if (!event.ok()) return;
       const bool gone = event->kind == swim::EventKind::dead || event->kind == swim::EventKind::left;
-      partitions_->membership_changed(
-          partition::MembershipEvent{event->id, std::string(swim::find_address(event->named, "api")), !gone});
+      // The Raft endpoint a member announces is where this node's host reaches it.
+      if (raft_ && !gone) {
+        rt::Result<rt::Address> endpoint = rt::Address::parse(swim::find_address(event->named, "raft"));
+        if (endpoint.ok()) raft_->set_peer(event->id, *endpoint);
+      }
+      if (partitions_) {
+        partitions_->membership_changed(
+            partition::MembershipEvent{event->id, std::string(swim::find_address(event->named, "api")), !gone});
+      }
     }
   });
 }

@@ -1,6 +1,7 @@
 // The node object running membership, the Raft host and the controller on three simulated nodes
-// (node/server/node.h): the controller leader registers every member SWIM sees, marks a crashed
-// node dead once SWIM does, and alive again when it returns.
+// (node/server/node.h), their Raft peers learned from SWIM alone: the controller leader registers
+// every member SWIM sees, marks a crashed node dead once SWIM does, and alive again when it
+// returns; a topic's replicas follow the metadata.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -40,12 +41,9 @@ class NodeApp final : public sim::NodeApp {
     membership.core.nack_timeout_ms = 80;
     membership.core.gossip_interval_ms = 50;
     if (runtime.node() != 0) membership.seeds.push_back(runtime::Address{world.host(0), kSwimPort}.to_string());
+    // No Raft peers configured: each node learns the others' Raft endpoints from SWIM.
     multiraft::RaftHostConfig& raft = config.raft.emplace();
     raft.transport.port = kRaftPort;
-    for (size_t i = 0; i < kNodes; ++i) {
-      const auto peer = static_cast<sim::NodeIndex>(i);
-      if (peer != runtime.node()) raft.transport.peers[node_id(peer)] = runtime::Address{world.host(peer), kRaftPort};
-    }
     controller::ControllerConfig& controller = config.controller.emplace();
     controller.raft.election_timeout_ticks = 15;
     for (size_t i = 0; i < kNodes; ++i) controller.voters.insert(node_id(static_cast<sim::NodeIndex>(i)));
