@@ -1,5 +1,6 @@
-// sluice-node: one node (node/server/node.h) on the real (epoll) runtime. Membership only for now:
-// the SWIM driver, whose datagram socket is the one the XDP classifier + sk_lookup program steer
+// sluice-node: one node (node/server/node.h) on the real (epoll) runtime: membership, the Raft host
+// with the partition router, and the controller where this node is one of its voters. The SWIM
+// driver's datagram socket is the one the XDP classifier + sk_lookup program steer
 // membership packets to when BPF is usable, otherwise a plain UDP socket (docs/xdp.md). This file
 // parses flags, sets up steering and the runtime, and runs the Node; node logic lives in node/.
 //
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -54,6 +56,21 @@ void print_events(std::shared_ptr<rt::Channel<sluice::swim::Event>> events) {
   }
 }
 
+// A line whenever the controller's leader or the metadata's node and topic counts change.
+void print_controller(rt::Runtime& runtime, const sluice::server::Node& node) {
+  std::string last;
+  while (runtime.sleep_for(std::chrono::milliseconds(200)).ok()) {
+    const sluice::controller::Controller& controller = *node.controller();
+    size_t alive = 0;
+    for (const auto& [id, member] : controller.metadata().nodes()) alive += member.state == sluice::controller::NodeState::alive ? 1 : 0;
+    const std::string line = "event=controller leader=" + std::to_string(controller.leader()) +
+                             " nodes=" + std::to_string(controller.metadata().nodes().size()) + " nodes_alive=" +
+                             std::to_string(alive) + " topics=" + std::to_string(controller.metadata().topics().size());
+    if (line != last) std::printf("%s\n", line.c_str());
+    last = line;
+  }
+}
+
 void print_stop(const sluice::swim::Driver& driver, const sluice::server::Steering& steering) {
   const sluice::swim::Stats& swim = driver.core().stats();
   std::string line = "event=stop live_members=" + std::to_string(driver.core().live_members()) +
@@ -78,6 +95,14 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   membership.core.cluster_id = flags.cluster_id;
   membership.port = flags.membership_port;
   membership.seeds = flags.seeds;
+  // The Raft host with the partition router; the controller where this node is one of its voters.
+  // Raft peers are learned from membership (each member announces its Raft endpoint).
+  config.raft.emplace().transport.port = flags.raft_port;
+  config.partitions.emplace();
+  const auto& voters = flags.controller_voters;
+  if (std::find(voters.begin(), voters.end(), flags.node_id) != voters.end()) {
+    config.controller.emplace().voters.insert(voters.begin(), voters.end());
+  }
   slot = std::make_unique<sluice::server::Node>(runtime, config);
   sluice::server::Node& node = *slot;
   if (const rt::Status started = node.start(); !started.ok()) {
@@ -89,6 +114,7 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   std::printf("event=start node=%s node_id=%llu seeds=%zu\n", self.c_str(),
               static_cast<unsigned long long>(node.id()), flags.seeds.size());
   runtime.spawn("print-events", [events] { print_events(events); });
+  if (node.controller() != nullptr) runtime.spawn("print-controller", [&runtime, &node] { print_controller(runtime, node); });
   auto signal = epoll.wait_signal({SIGINT, SIGTERM});
   if (!signal.ok()) {
     std::cerr << "sluice-node: waiting for signals: " << signal.status().to_string() << "\n";
@@ -106,7 +132,7 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
 
 // The file (--config) over the defaults, then every flag given over the file.
 int parse_flags(int argc, char** argv, Flags& flags) {
-  CLI::App app("sluice-node: a sluice node on the real runtime (membership only for now)");
+  CLI::App app("sluice-node: a sluice node on the real runtime (membership, Raft host, partitions, controller)");
   std::string config_path;
   Flags cli;  // what the command line says; only the options given are applied
   app.add_option("--config", config_path, "TOML configuration file (docs/formats/node-config.md); flags override it");
@@ -124,6 +150,10 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   app.add_option("--cluster-id", cli.cluster_id,
                  "the cluster's id: datagrams of another cluster are dropped, and the node refuses a data dir of "
                  "another cluster (default 0)");
+  app.add_option("--raft-port", cli.raft_port, "inter-node Raft port (TCP; default 7947)")->check(CLI::Range(1, 65535));
+  app.add_option("--controller-voters", cli.controller_voters,
+                 "node ids of the controller's metadata group, comma-separated (1, 3 or 5; needs --node-id)")
+      ->delimiter(',');
   app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "
                  "for a new data dir)");
@@ -158,6 +188,8 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   if (given("--partition-port")) flags.partition_ports = cli.partition_ports;
   if (given("--cluster-id")) flags.cluster_id = cli.cluster_id;
   if (given("--node-id")) flags.node_id = cli.node_id;
+  if (given("--raft-port")) flags.raft_port = cli.raft_port;
+  if (given("--controller-voters")) flags.controller_voters = cli.controller_voters;
   if (auto valid = sluice::server::validate_node_settings(flags); !valid.ok()) {
     std::cerr << "sluice-node: " << valid.message() << "\n";
     return kExitUsage;

@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <set>
+
 #include "node/server/toml_reader.h"
 #include "runtime/net.h"
 
@@ -40,6 +42,19 @@ void read_membership(config::TableReader& reader, NodeSettings& settings) {
   reader.finish();
 }
 
+void read_voters(config::TableReader& reader, std::vector<NodeId>& out) {
+  const toml::node* voters = reader.take("voters");
+  if (voters == nullptr) return;
+  const toml::array* array = voters->as_array();
+  if (array == nullptr) return reader.context().fail(reader.node_line(voters), reader.field("voters"), "expected a list of node ids");
+  out.clear();
+  for (const toml::node& element : *array) {
+    const std::optional<int64_t> id = element.is_integer() ? element.value<int64_t>() : std::nullopt;
+    if (!id || *id < 1) return reader.context().fail(reader.node_line(&element), reader.field("voters"), "node ids are positive integers");
+    out.push_back(static_cast<NodeId>(*id));
+  }
+}
+
 }  // namespace
 
 ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_view source, NodeSettings settings) {
@@ -63,6 +78,16 @@ ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_
     config::TableReader reader(*membership, "membership", context);
     read_membership(reader, settings);
   }
+  if (const toml::table* raft = top.subtable("raft")) {
+    config::TableReader reader(*raft, "raft", context);
+    read_port(reader, "port", settings.raft_port);
+    reader.finish();
+  }
+  if (const toml::table* controller = top.subtable("controller")) {
+    config::TableReader reader(*controller, "controller", context);
+    read_voters(reader, settings.controller_voters);
+    reader.finish();
+  }
   top.finish();
   if (!context.ok()) return ConfigResult<NodeSettings>(ConfigErrc::invalid_config, context.error);
   return settings;
@@ -82,6 +107,15 @@ Status validate_node_settings(const NodeSettings& settings) {
       return Status(ConfigErrc::invalid_config, "seed " + seed + ": " + parsed.status().to_string());
     }
   }
+  if (!settings.controller_voters.empty()) {
+    const std::set<NodeId> distinct(settings.controller_voters.begin(), settings.controller_voters.end());
+    const size_t n = settings.controller_voters.size();
+    if (distinct.size() != n || (n != 1 && n != 3 && n != 5)) {
+      return Status(ConfigErrc::invalid_config, "controller voters are 1, 3 or 5 distinct node ids");
+    }
+    if (settings.node_id == kNoNode) return Status(ConfigErrc::invalid_config, "with controller voters, node_id must be set");
+  }
+  if (settings.raft_port == settings.membership_port) return Status(ConfigErrc::invalid_config, "raft port and membership port are the same");
   if (settings.partition_ports.size() > kPartitionPortsMax) {
     return Status(ConfigErrc::invalid_config, "more than " + std::to_string(kPartitionPortsMax) + " partition ports");
   }

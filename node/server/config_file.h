@@ -33,6 +33,10 @@ struct NodeSettings {
   std::string xdp = "auto";        // auto | on | off (docs/xdp.md)
   std::string interface;           // for the XDP classifier; "": the one holding `host`
   std::vector<uint16_t> partition_ports;  // ports the classifier counts as partition traffic
+  // [raft]
+  uint16_t raft_port = 7947;  // the inter-node Raft transport (TCP); announced to members via SWIM
+  // [controller]
+  std::vector<NodeId> controller_voters;  // the metadata group's members (1, 3 or 5 node ids); empty: none here
 
   friend bool operator==(const NodeSettings&, const NodeSettings&) = default;
 };

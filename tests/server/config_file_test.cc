@@ -22,6 +22,10 @@ seeds = ["10.0.0.1:7000", "10.0.0.2:7000"]
 xdp = "off"
 interface = "eth1"
 partition_ports = [8080, 9000]
+[raft]
+port = 7001
+[controller]
+voters = [1, 2, 3]
 )",
                                           "node.toml");
   ASSERT_TRUE(settings.ok()) << settings.status().to_string();
@@ -34,6 +38,8 @@ partition_ports = [8080, 9000]
   EXPECT_EQ(settings->xdp, "off");
   EXPECT_EQ(settings->interface, "eth1");
   EXPECT_EQ(settings->partition_ports, (std::vector<uint16_t>{8080, 9000}));
+  EXPECT_EQ(settings->raft_port, 7001);
+  EXPECT_EQ(settings->controller_voters, (std::vector<NodeId>{1, 2, 3}));
   EXPECT_TRUE(validate_node_settings(*settings).ok());
 
   const auto empty = parse_node_config("", "empty.toml");
@@ -52,6 +58,8 @@ TEST(NodeConfigFile, MistakesNameTheFileLineAndKey) {
   EXPECT_EQ(error_of("[membership]\nseeds = \"a:1\"\n"), "node.toml:2: membership.seeds: expected a list of at most 64 strings");
   EXPECT_EQ(error_of("[membership]\npartition_ports = [1, 2, 3, 4, 5]\n"),
             "node.toml:2: membership.partition_ports: expected a list of at most 4 ports");
+  EXPECT_EQ(error_of("[controller]\nvoters = [1, 0]\n"), "node.toml:2: controller.voters: node ids are positive integers");
+  EXPECT_EQ(error_of("[raft]\nport = 70000\n"), "node.toml:2: raft.port: must be between 1 and 65535");
   EXPECT_EQ(error_of("cluster_id = -1\n"), "node.toml:1: cluster_id: must be between 0 and 9223372036854775807");
   EXPECT_NE(error_of("data_dir = \n").find("node.toml:1"), std::string::npos);  // TOML syntax
 }
@@ -65,6 +73,17 @@ TEST(NodeConfigFile, ValidationRefusesBadSeedsAndModes) {
   EXPECT_FALSE(validate_node_settings(settings).ok());
   settings.xdp = "on";
   settings.data_dir.clear();
+  EXPECT_FALSE(validate_node_settings(settings).ok());
+  settings = NodeSettings{};
+  settings.controller_voters = {1, 2};  // an even group
+  settings.node_id = 1;
+  EXPECT_FALSE(validate_node_settings(settings).ok());
+  settings.controller_voters = {1, 2, 3};
+  EXPECT_TRUE(validate_node_settings(settings).ok());
+  settings.node_id = 0;  // voters need a fixed id
+  EXPECT_FALSE(validate_node_settings(settings).ok());
+  settings = NodeSettings{};
+  settings.raft_port = settings.membership_port;
   EXPECT_FALSE(validate_node_settings(settings).ok());
 }
 
