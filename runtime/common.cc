@@ -58,6 +58,27 @@ Status validate_path(std::string_view path) {
   return Status();
 }
 
+namespace {
+
+Status remove_under(Filesystem& fs, const std::string& path, int depth_left) {
+  if (fs.remove(path).ok()) return Status();  // a file, or an empty directory
+  if (depth_left <= 0) return Status(Errc::limit_exceeded, "remove_tree: " + path + " is nested too deep");
+  Result<std::vector<std::string>> children = fs.list(path);
+  if (!children.ok()) return children.status();
+  for (const std::string& child : *children) SLUICE_TRY(remove_under(fs, path + "/" + child, depth_left - 1));
+  return fs.remove(path);
+}
+
+}  // namespace
+
+Status remove_tree(Filesystem& fs, std::string_view path, int depth_max) {
+  Result<bool> exists = fs.exists(path);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status();
+  SLUICE_TRY(remove_under(fs, std::string(path), depth_max));
+  return fs.sync_dir(parent_dir(path));
+}
+
 std::string_view parent_dir(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);

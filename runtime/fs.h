@@ -57,6 +57,11 @@ class Filesystem {
   virtual Status sync_dir(std::string_view dir) = 0;
 };
 
+// Removes `path` and, if it is a directory, everything under it (at most `depth_max` levels),
+// then syncs its parent. ok if it does not exist. Not atomic: rename a directory aside first if
+// a crash must not leave a half-removed one where a live one was.
+Status remove_tree(Filesystem& fs, std::string_view path, int depth_max = 8);
+
 // Checks the path rules above; invalid_argument names the problem.
 Status validate_path(std::string_view path);
 // "a/b/c" -> "a/b"; "c" -> "".

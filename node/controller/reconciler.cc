@@ -34,7 +34,20 @@ void Reconciler::stop() {
 }
 
 void Reconciler::loop() {
+  remove_leftovers();
   while (runtime_.sleep_for(config_.interval).ok()) round();
+}
+
+// A crash in the middle of deleting a replica's data leaves its directory renamed aside
+// (`<dir>.deleting`, router.h): finished here, at start.
+void Reconciler::remove_leftovers() {
+  rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
+  if (!names.ok()) return;
+  const std::string_view suffix = ".deleting";
+  for (const std::string& name : *names) {
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (rt::remove_tree(runtime_.fs(), name).ok()) SLUICE_COVER("controller.reconciler.leftover_removed");
+  }
 }
 
 partition::ReplicaConfig Reconciler::replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const {
@@ -81,7 +94,9 @@ void Reconciler::round() {
     if (wanted.count(id) == 0) gone.push_back(id);
   }
   for (const PartitionId& id : gone) {
-    auto reply = router_.route(id, partition::RemoveReplicaRequest{}).receive();
+    // Neither this topic nor this placement will need the data again (a re-created topic gets a
+    // new id, a replica moved back starts afresh).
+    auto reply = router_.route(id, partition::RemoveReplicaRequest{true}).receive();
     if (!reply.ok()) return;
     if (reply->status.ok()) {
       hosted_.erase(id);

@@ -34,6 +34,7 @@ class Reconciler {
 
  private:
   void loop();
+  void remove_leftovers();
   void round();
   partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
 

@@ -128,6 +128,18 @@ Status PartitionRouter::retire(PartitionId partition) {
   return closed;
 }
 
+Status PartitionRouter::delete_dir(const std::string& dir) {
+  rt::Filesystem& fs = runtime_.fs();
+  const std::string aside = dir + ".deleting";
+  rt::Result<bool> exists = fs.exists(dir);
+  if (exists.ok() && *exists) {
+    if (rt::Status renamed = fs.rename(dir, aside); !renamed.ok()) return Status(Errc::storage_error, "rename " + dir + ": " + renamed.to_string());
+  }
+  if (rt::Status removed = rt::remove_tree(fs, aside); !removed.ok()) return Status(Errc::storage_error, "remove " + aside + ": " + removed.to_string());
+  SLUICE_COVER("partition.router.replica_data_deleted");
+  return Status();
+}
+
 // The healer: a replica whose storage failed is closed and opened again from its files (recovery
 // cuts what a failed write or sync left behind); while opening fails (the disk still full or
 // failing) it stays broken and is retried with backoff. Requests meanwhile get storage_error.
@@ -181,8 +193,14 @@ void PartitionRouter::try_open(PartitionId partition, Broken broken) {
 
 // The replica's queue closes, its requests in service finish, then it closes and goes.
 void PartitionRouter::remove(Routed routed) {
-  if (changing_.count(routed.partition) == 0 && broken_.erase(routed.partition) > 0) {
-    routed.reply.send(Reply{});  // nothing open: its files stay, as for any removal
+  const bool delete_data = std::get<RemoveReplicaRequest>(routed.request).delete_data;
+  auto broken = broken_.find(routed.partition);
+  if (changing_.count(routed.partition) == 0 && broken != broken_.end()) {
+    // Nothing open: its files stay unless asked otherwise.
+    const std::string dir = broken->second.config.dir;
+    broken_.erase(broken);
+    const Status deleted = delete_data ? delete_dir(dir) : Status();
+    routed.reply.send(deleted.ok() ? Reply{} : error_reply(nullptr, deleted));
     return;
   }
   auto found = replicas_.find(routed.partition);
@@ -191,8 +209,10 @@ void PartitionRouter::remove(Routed routed) {
     return;
   }
   changing_[routed.partition] = Change::removing;
-  runtime_.spawn("partition-remove", [this, routed = std::move(routed)]() mutable {
+  const std::string dir = found->second.replica->config().dir;
+  runtime_.spawn("partition-remove", [this, dir, delete_data, routed = std::move(routed)]() mutable {
     Status closed = retire(routed.partition);
+    if (closed.ok() && delete_data) closed = delete_dir(dir);
     changing_.erase(routed.partition);
     SLUICE_COVER("partition.router.replica_removed");
     routed.reply.send(closed.ok() ? Reply{} : error_reply(nullptr, closed));

@@ -43,7 +43,11 @@ struct ListOffsetsRequest {
 struct CreateReplicaRequest {
   ReplicaConfig config;  // config.partition names it
 };
-struct RemoveReplicaRequest {};
+struct RemoveReplicaRequest {
+  // Also removes the replica's directory (a deleted topic, a replica moved away): renamed aside
+  // first, then removed, so a crash never leaves a half-removed replica where one is opened.
+  bool delete_data = false;
+};
 
 using Request = std::variant<ProduceRequest, FetchRequest, ListOffsetsRequest, CreateReplicaRequest, RemoveReplicaRequest>;
 
@@ -116,6 +120,7 @@ class PartitionRouter {
   void try_open(PartitionId partition, Broken broken);
   void install(PartitionId partition, std::unique_ptr<Replica> replica);
   Status retire(PartitionId partition);
+  Status delete_dir(const std::string& dir);
   void dispatch(Routed routed);
   void create(Routed routed);
   void remove(Routed routed);

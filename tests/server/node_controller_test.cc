@@ -183,7 +183,18 @@ TEST(NodeController, ATopicsReplicasFollowTheMetadata) {
   ASSERT_TRUE(rig.run_on(leader, [&] { deleted = c->submit(controller::DeleteTopic{"orders"}, rig.world.runtime(leader)->now() + std::chrono::seconds(3)); }));
   ASSERT_TRUE(deleted.ok()) << deleted.status().to_string();
   rig.run_ms(2000);
-  for (size_t i = 0; i < kNodes; ++i) EXPECT_EQ(rig.node(static_cast<sim::NodeIndex>(i))->partitions()->replica(p0), nullptr) << "node " << i + 1;
+  for (size_t i = 0; i < kNodes; ++i) {
+    const auto index = static_cast<sim::NodeIndex>(i);
+    EXPECT_EQ(rig.node(index)->partitions()->replica(p0), nullptr) << "node " << i + 1;
+    // Its data is gone from the disk too.
+    bool present = true;
+    ASSERT_TRUE(rig.run_on(index, [&] {
+      auto dir = rig.world.runtime(index)->fs().exists("partition-" + std::to_string(p0.topic) + "-0");
+      auto aside = rig.world.runtime(index)->fs().exists("partition-" + std::to_string(p0.topic) + "-0.deleting");
+      present = !dir.ok() || *dir || !aside.ok() || *aside;
+    }));
+    EXPECT_FALSE(present) << "node " << i + 1 << " kept the deleted topic's data";
+  }
 }
 
 }  // namespace
