@@ -76,6 +76,15 @@ RaftHost::ProposeReply::Receiver RaftHost::propose(GroupId group, Bytes data) {
   return std::move(receiver);
 }
 
+RaftHost::ProposeReply::Receiver RaftHost::propose_conf_change(GroupId group, raft::ConfChange change) {
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{group, {}, std::move(sender), Queued::Kind::conf_change, std::move(change)};
+  if (!proposals_.try_send(std::move(queued)).ok()) {
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_queued_max reached"));
+  }
+  return std::move(receiver);
+}
+
 HostStatus RaftHost::campaign(GroupId id) {
   // Through the host fiber like a proposal: only that fiber may touch a core (a Ready may be open).
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
@@ -175,6 +184,7 @@ void RaftHost::take_proposals() {
         (void)it->second.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
         break;
       case Queued::Kind::propose: propose_now(it->second, *queued); break;
+      case Queued::Kind::conf_change: conf_change_now(it->second, *queued); break;
       case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
       case Queued::Kind::remove: break;  // handled above
     }
@@ -202,6 +212,27 @@ void RaftHost::propose_now(Group& group, Queued& queued) {
     ++stats_.proposals_failed;
     return;
   }
+  track(group, queued);
+}
+
+void RaftHost::conf_change_now(Group& group, Queued& queued) {
+  if (proposals_pending_ >= config_.proposals_pending_max) {
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_pending_max reached"));
+    return;
+  }
+  raft::Status status = group.node->propose_conf_change(queued.change);
+  if (!status.ok()) {
+    const HostErrc code = status.code() == raft::Errc::not_leader ? HostErrc::not_leader : HostErrc::invalid_argument;
+    queued.reply.send(HostStatus(code, status.to_string()));
+    ++stats_.proposals_failed;
+    return;
+  }
+  SLUICE_COVER("multiraft.host.conf_change_proposed");
+  track(group, queued);
+}
+
+// The proposal just appended (the core's last entry) is answered when that entry is applied.
+void RaftHost::track(Group& group, Queued& queued) {
   const raft::Raft& core = group.node->raft();
   group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
                                    std::move(queued.reply)});

@@ -131,6 +131,10 @@ class RaftHost {
   // Proposes `data` to `group`; the reply is the entry's index once it is committed and applied
   // here, or not_leader (naming the leader), leadership_lost, timeout, queue_full, unknown_group.
   ProposeReply::Receiver propose(GroupId group, Bytes data);
+  // Proposes a membership change of `group` (docs/raft.md, "Membership"): the reply is the
+  // entry's index once committed and applied here, or not_leader, invalid_argument (a change
+  // pending, or one the core refuses), leadership_lost, timeout, queue_full, unknown_group.
+  ProposeReply::Receiver propose_conf_change(GroupId group, raft::ConfChange change);
   // Starts an election in `group` now (tests, leader placement).
   HostStatus campaign(GroupId group);
   using ReadReply = runtime::Oneshot<HostResult<raft::Index>>;
@@ -179,14 +183,17 @@ class RaftHost {
     GroupId group = 0;
     Bytes data;
     ProposeReply::Sender reply;
-    enum class Kind : uint8_t { propose, campaign, read, remove };
+    enum class Kind : uint8_t { propose, campaign, read, remove, conf_change };
     Kind kind = Kind::propose;
+    raft::ConfChange change;  // conf_change only
   };
 
   void run();
   void step_inbound(runtime::Instant tick_due);
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
+  void conf_change_now(Group& group, Queued& queued);
+  void track(Group& group, Queued& queued);
   void remove_now(GroupId id, Queued& queued);
   void read_now(GroupId id, Group& group, Queued& queued);
   void answer_reads(GroupId id, Group& group, const std::vector<raft::ReadState>& read_states);

@@ -40,8 +40,11 @@ class HostApp final : public sim::NodeApp {
 // A cluster of `nodes` nodes hosting `groups` groups (every node a voter of each). Stable storage
 // and the applied entries live here, outside the nodes, so they survive crashes.
 struct Rig {
-  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false)
-      : groups(groups), log_storage(log_storage), stamp_proposals(stamp_proposals), world(world_config(seed)) {
+  // voters: the first `voters` nodes bootstrap the groups (0: all); the others start with no
+  // membership and join when the group adds them.
+  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false, size_t voters = 0)
+      : groups(groups), log_storage(log_storage), stamp_proposals(stamp_proposals), voters(voters == 0 ? nodes : voters),
+        world(world_config(seed)) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<HostApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
@@ -110,6 +113,7 @@ struct Rig {
   size_t groups;
   bool log_storage;  // LogRaftStorage on the node's simulated disk instead of memory kept here
   bool stamp_proposals;  // a PrepareFn appends "@<index>/<term>" to every proposal (and refuses "refuse")
+  size_t voters;
   std::map<std::pair<sim::NodeIndex, GroupId>, raft::MemoryLogStorage> stores;
   // Applied entries per (node, group), deduplicated by index (a restart re-applies).
   std::map<std::pair<sim::NodeIndex, GroupId>, std::vector<Entry>> applied;
@@ -129,7 +133,9 @@ RaftHostConfig host_config(Rig& rig, sim::NodeIndex node) {
 
 std::unique_ptr<GroupStorage> open_storage(Rig& rig, sim::SimRuntime& runtime, GroupId group) {
   raft::ConfState conf;
-  for (size_t i = 0; i < rig.nodes(); ++i) conf.voters.insert(raft_id(static_cast<sim::NodeIndex>(i)));
+  if (static_cast<size_t>(runtime.node()) < rig.voters) {
+    for (size_t i = 0; i < rig.voters; ++i) conf.voters.insert(raft_id(static_cast<sim::NodeIndex>(i)));
+  }
   if (rig.log_storage) {
     partition::RaftStorageOptions options;
     options.bootstrap = conf;
@@ -636,6 +642,48 @@ TEST(RaftHostCodec, TruncationsAreRejectedAndBitFlipsNeverCrash) {
   bad_header[0] = std::byte{'X'};
   EXPECT_FALSE(decode_frame_header(bad_header, 1 << 20).ok());
   EXPECT_FALSE(decode_frame_header(ByteSpan(frame).first(kFrameHeaderBytes), 8).ok()) << "above frame_bytes_max";
+}
+
+}  // namespace
+}  // namespace sluice::multiraft
+
+namespace sluice::multiraft {
+namespace {
+
+// A node hosting the group with no membership joins when the leader adds it: first as a learner
+// (it receives the log but does not vote), then as a voter.
+TEST(RaftHost, ConfChangesAddALearnerThenPromoteIt) {
+  Rig rig(4, 1, 1, false, false, /*voters=*/3);
+  for (int i = 0; i < 300 && !rig.leader(); ++i) rig.run_ms(10);
+  ASSERT_TRUE(rig.leader().has_value());
+  const sim::NodeIndex leader = *rig.leader();
+  ASSERT_NE(leader, 3);
+  auto before = rig.propose(leader, "before");
+  rig.run_ms(300);
+  ASSERT_TRUE(before->has_value() && (*before)->ok());
+  raft::ConfChange add_learner;
+  add_learner.items.push_back({raft::ConfChangeType::add_learner, 4});
+  auto added = rig.await_on(leader, [add_learner](RaftHost& h) { return h.propose_conf_change(kGroup, add_learner); });
+  rig.run_ms(500);
+  ASSERT_TRUE(added->has_value() && (*added)->ok()) << (added->has_value() ? (*added)->status().to_string() : "no reply");
+  EXPECT_TRUE(rig.core(leader)->conf_state().learners.count(4));
+  EXPECT_EQ(rig.applied_payloads(3), std::vector<std::string>{"before"});  // the learner caught up
+  // Then promoted to voter by a second change.
+  raft::ConfChange promote;
+  promote.items.push_back({raft::ConfChangeType::add_voter, 4});
+  auto promoted = rig.await_on(leader, [promote](RaftHost& h) { return h.propose_conf_change(kGroup, promote); });
+  rig.run_ms(500);
+  ASSERT_TRUE(promoted->has_value() && (*promoted)->ok()) << (promoted->has_value() ? (*promoted)->status().to_string() : "no reply");
+  EXPECT_TRUE(rig.core(leader)->conf_state().voters.count(4));
+  EXPECT_TRUE(rig.core(3)->conf_state().voters.count(4));
+  auto after = rig.propose(leader, "after");
+  rig.run_ms(300);
+  EXPECT_EQ(rig.applied_payloads(3), (std::vector<std::string>{"before", "after"}));
+  // Off the leader: not_leader.
+  auto refused = rig.await_on((leader + 1) % 3, [promote](RaftHost& h) { return h.propose_conf_change(kGroup, promote); });
+  rig.run_ms(50);
+  ASSERT_TRUE(refused->has_value());
+  EXPECT_EQ((*refused)->code(), HostErrc::not_leader);
 }
 
 }  // namespace
