@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -99,10 +98,9 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   // Raft peers are learned from membership (each member announces its Raft endpoint).
   config.raft.emplace().transport.port = flags.raft_port;
   config.partitions.emplace();
+  // Every node follows the metadata: the voters run the group, the others join as learners.
   const auto& voters = flags.controller_voters;
-  if (std::find(voters.begin(), voters.end(), flags.node_id) != voters.end()) {
-    config.controller.emplace().voters.insert(voters.begin(), voters.end());
-  }
+  if (!voters.empty()) config.controller.emplace().voters.insert(voters.begin(), voters.end());
   slot = std::make_unique<sluice::server::Node>(runtime, config);
   sluice::server::Node& node = *slot;
   if (const rt::Status started = node.start(); !started.ok()) {
@@ -152,7 +150,7 @@ int parse_flags(int argc, char** argv, Flags& flags) {
                  "another cluster (default 0)");
   app.add_option("--raft-port", cli.raft_port, "inter-node Raft port (TCP; default 7947)")->check(CLI::Range(1, 65535));
   app.add_option("--controller-voters", cli.controller_voters,
-                 "node ids of the controller's metadata group, comma-separated (1, 3 or 5; needs --node-id)")
+                 "node ids of the controller's metadata group, comma-separated (1, 3 or 5; the same on every node: voters run it, the others follow as learners)")
       ->delimiter(',');
   app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "

@@ -37,12 +37,14 @@ Controller::Controller(rt::Runtime& runtime, multiraft::RaftHost& host, Controll
 Controller::~Controller() { duties_.cancel(); }
 
 Result<std::unique_ptr<Controller>> Controller::open(rt::Runtime& runtime, multiraft::RaftHost& host, ControllerConfig config) {
-  if (config.dir.empty() || config.voters.empty() || config.voters.count(config.raft.id) == 0) {
-    return Result<std::unique_ptr<Controller>>(Errc::invalid_request, "the controller needs a dir and voters that include this node");
+  if (config.dir.empty() || config.voters.empty() || config.raft.id == kNoNode) {
+    return Result<std::unique_ptr<Controller>>(Errc::invalid_request, "the controller needs a dir, voters and this node's id");
   }
   config.storage.entries_are_batches = false;
+  // A voter starts the group; any other node hosts it with no membership and waits until the
+  // leader adds it as a learner (Controller::reconcile_learners).
   config.storage.bootstrap = raft::ConfState{};
-  config.storage.bootstrap.voters = config.voters;
+  if (config.voters.count(config.raft.id) != 0) config.storage.bootstrap.voters = config.voters;
   std::unique_ptr<Controller> controller(new Controller(runtime, host, std::move(config)));
   SLUICE_TRY(controller->recover());
   Controller* self = controller.get();
@@ -134,7 +136,25 @@ void Controller::start_duties(MembershipSource membership, rt::Duration interval
 
 void Controller::duties_loop(const MembershipSource& membership, rt::Duration interval) {
   while (runtime_.sleep_for(interval).ok()) {
-    if (is_leader()) reconcile_members(membership());
+    if (!is_leader()) continue;
+    reconcile_members(membership());
+    if (is_leader()) reconcile_learners();
+  }
+}
+
+// Every alive node the metadata knows follows the metadata group: one not in its membership yet
+// is added as a learner (one change at a time; the next round adds the next).
+void Controller::reconcile_learners() {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  if (node == nullptr) return;
+  const raft::ConfState& conf = node->raft().conf_state();
+  for (const auto& [id, record] : metadata_.nodes()) {
+    if (record.state != NodeState::alive || conf.voters.count(id) != 0 || conf.learners.count(id) != 0) continue;
+    raft::ConfChange change;
+    change.items.push_back({raft::ConfChangeType::add_learner, id});
+    SLUICE_COVER("controller.duties.learner_added");
+    (void)host_.propose_conf_change(kControllerGroup, std::move(change)).receive(runtime_.now() + std::chrono::seconds(5));
+    return;
   }
 }
 

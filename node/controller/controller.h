@@ -35,7 +35,9 @@ using MembershipSource = std::function<std::vector<MemberView>()>;
 
 struct ControllerConfig {
   std::string dir = "controller";  // the group's storage, under the node's data directory
-  std::set<NodeId> voters;         // the metadata group's members (1, 3 or 5 nodes); must hold raft.id
+  // The metadata group's voters (1, 3 or 5 nodes). A voter bootstraps the group; every other node
+  // hosts it with no membership until the leader adds it as a learner.
+  std::set<NodeId> voters;
   raft::RaftConfig raft;           // id = this node
   partition::RaftStorageOptions storage;  // bootstrap and entries_are_batches are set from the above
   MetadataLimits limits;
@@ -75,6 +77,7 @@ class Controller {
   void apply(const raft::Entry& entry);
   void duties_loop(const MembershipSource& membership, runtime::Duration interval);
   void reconcile_members(const std::vector<MemberView>& members);
+  void reconcile_learners();
 
   runtime::Runtime& runtime_;
   multiraft::RaftHost& host_;

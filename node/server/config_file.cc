@@ -113,7 +113,6 @@ Status validate_node_settings(const NodeSettings& settings) {
     if (distinct.size() != n || (n != 1 && n != 3 && n != 5)) {
       return Status(ConfigErrc::invalid_config, "controller voters are 1, 3 or 5 distinct node ids");
     }
-    if (settings.node_id == kNoNode) return Status(ConfigErrc::invalid_config, "with controller voters, node_id must be set");
   }
   if (settings.raft_port == settings.membership_port) return Status(ConfigErrc::invalid_config, "raft port and membership port are the same");
   if (settings.partition_ports.size() > kPartitionPortsMax) {

@@ -80,8 +80,8 @@ TEST(NodeConfigFile, ValidationRefusesBadSeedsAndModes) {
   EXPECT_FALSE(validate_node_settings(settings).ok());
   settings.controller_voters = {1, 2, 3};
   EXPECT_TRUE(validate_node_settings(settings).ok());
-  settings.node_id = 0;  // voters need a fixed id
-  EXPECT_FALSE(validate_node_settings(settings).ok());
+  settings.node_id = 0;  // a node with a drawn id is no voter: it follows as a learner
+  EXPECT_TRUE(validate_node_settings(settings).ok());
   settings = NodeSettings{};
   settings.raft_port = settings.membership_port;
   EXPECT_FALSE(validate_node_settings(settings).ok());
