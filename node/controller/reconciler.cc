@@ -17,9 +17,9 @@ partition::PartitionConfig partition_config_of(const TopicConfig& config) {
   return state;
 }
 
-Reconciler::Reconciler(rt::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router, NodeId self,
-                       ReconcilerConfig config)
-    : runtime_(runtime), controller_(controller), router_(router), self_(self), config_(std::move(config)) {}
+Reconciler::Reconciler(rt::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router,
+                       multiraft::RaftHost& host, NodeId self, ReconcilerConfig config)
+    : runtime_(runtime), controller_(controller), router_(router), host_(host), self_(self), config_(std::move(config)) {}
 
 Reconciler::~Reconciler() { task_.cancel(); }
 
@@ -89,6 +89,7 @@ void Reconciler::round() {
       SLUICE_COVER("controller.reconciler.replica_created");
     }
   }
+  restore_preferred_leaders(metadata);
   std::vector<PartitionId> gone;
   for (const PartitionId& id : hosted_) {
     if (wanted.count(id) == 0) gone.push_back(id);
@@ -101,6 +102,22 @@ void Reconciler::round() {
     if (reply->status.ok()) {
       hosted_.erase(id);
       SLUICE_COVER("controller.reconciler.replica_removed");
+    }
+  }
+}
+
+// A partition this node leads whose preferred leader is another alive replica: leadership goes
+// back there (the target campaigns once it has caught up), so leaderships stay spread as
+// placement planned them after a node's return.
+void Reconciler::restore_preferred_leaders(const Metadata& metadata) {
+  for (const PartitionId& id : hosted_) {
+    const PartitionRecord* partition = metadata.partition(id);
+    const partition::Replica* replica = router_.replica(id);
+    if (partition == nullptr || replica == nullptr || !replica->is_leader() || partition->preferred_leader == self_) continue;
+    auto preferred = metadata.nodes().find(partition->preferred_leader);
+    if (preferred == metadata.nodes().end() || preferred->second.state != NodeState::alive) continue;
+    if (host_.transfer_leadership(partition->group, partition->preferred_leader).ok()) {
+      SLUICE_COVER("controller.reconciler.leader_transfer_asked");
     }
   }
 }

@@ -1,6 +1,7 @@
 // Replicas from the metadata (docs/controller.md, "Replicas on every node"): each node creates
 // the replicas the metadata places on it and removes those it no longer places there, through the
-// node's partition router. Level-triggered: every round compares the metadata with what this
+// node's partition router, and hands the leadership of a partition it leads to the partition's
+// preferred leader when that one is alive. Level-triggered: every round compares the metadata with what this
 // reconciler has created, so missed rounds and restarts repair themselves.
 #pragma once
 
@@ -21,8 +22,8 @@ struct ReconcilerConfig {
 
 class Reconciler {
  public:
-  Reconciler(runtime::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router, NodeId self,
-             ReconcilerConfig config);
+  Reconciler(runtime::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router,
+             multiraft::RaftHost& host, NodeId self, ReconcilerConfig config);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -36,11 +37,13 @@ class Reconciler {
   void loop();
   void remove_leftovers();
   void round();
+  void restore_preferred_leaders(const Metadata& metadata);
   partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
 
   runtime::Runtime& runtime_;
   const Controller& controller_;
   partition::PartitionRouter& router_;
+  multiraft::RaftHost& host_;
   NodeId self_;
   ReconcilerConfig config_;
   std::set<PartitionId> hosted_;

@@ -85,6 +85,13 @@ RaftHost::ProposeReply::Receiver RaftHost::propose_conf_change(GroupId group, ra
   return std::move(receiver);
 }
 
+HostStatus RaftHost::transfer_leadership(GroupId id, raft::NodeId target) {
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{id, {}, std::move(sender), Queued::Kind::transfer, {}, target};
+  if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
+  return HostStatus();
+}
+
 HostStatus RaftHost::campaign(GroupId id) {
   // Through the host fiber like a proposal: only that fiber may touch a core (a Ready may be open).
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
@@ -185,6 +192,9 @@ void RaftHost::take_proposals() {
         break;
       case Queued::Kind::propose: propose_now(it->second, *queued); break;
       case Queued::Kind::conf_change: conf_change_now(it->second, *queued); break;
+      case Queued::Kind::transfer:
+        if (it->second.node->transfer_leadership(queued->target).ok()) SLUICE_COVER("multiraft.host.leadership_transfer");
+        break;
       case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
       case Queued::Kind::remove: break;  // handled above
     }

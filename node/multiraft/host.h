@@ -137,6 +137,9 @@ class RaftHost {
   ProposeReply::Receiver propose_conf_change(GroupId group, raft::ConfChange change);
   // Starts an election in `group` now (tests, leader placement).
   HostStatus campaign(GroupId group);
+  // Asks this node, if it leads `group`, to hand leadership to `target` (raft::transfer_leadership:
+  // the target campaigns once caught up). Fire and forget; a refusal is silent.
+  HostStatus transfer_leadership(GroupId group, raft::NodeId target);
   using ReadReply = runtime::Oneshot<HostResult<raft::Index>>;
   // A linearizable read barrier (read index, thesis §6.4): the reply is an index such that this
   // node was still the leader when the call was made and has applied every entry up to it, so a
@@ -183,9 +186,10 @@ class RaftHost {
     GroupId group = 0;
     Bytes data;
     ProposeReply::Sender reply;
-    enum class Kind : uint8_t { propose, campaign, read, remove, conf_change };
+    enum class Kind : uint8_t { propose, campaign, read, remove, conf_change, transfer };
     Kind kind = Kind::propose;
     raft::ConfChange change;  // conf_change only
+    raft::NodeId target = raft::kNoNode;  // transfer only
   };
 
   void run();

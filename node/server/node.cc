@@ -55,7 +55,8 @@ rt::Status Node::start() {
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
     if (controller_) {
-      reconciler_ = std::make_unique<controller::Reconciler>(runtime_, *controller_, *partitions_, identity_.node_id, config_.reconciler);
+      reconciler_ = std::make_unique<controller::Reconciler>(runtime_, *controller_, *partitions_, *raft_, identity_.node_id,
+                                                            config_.reconciler);
       reconciler_->start();
     }
   }
@@ -68,6 +69,14 @@ rt::Status Node::start() {
 // alive and where clients reach it).
 void Node::forward_membership() {
   std::shared_ptr<rt::Channel<swim::Event>> events = membership_->subscribe(kMembershipEventsQueuedMax);
+  // Members SWIM met while the node was starting (before this subscription) are known already
+  // (found by node_controller_test, seed 5: a learner the leader could never reach).
+  for (const swim::Member& member : membership_->core().members()) {
+    if (member.state == swim::MemberState::dead || member.state == swim::MemberState::left) continue;
+    rt::Result<rt::Address> endpoint = rt::Address::parse(swim::find_address(member.named, "raft"));
+    if (raft_ && endpoint.ok()) raft_->set_peer(member.id, *endpoint);
+    if (partitions_) partitions_->membership_changed(partition::MembershipEvent{member.id, std::string(swim::find_address(member.named, "api")), true});
+  }
   membership_forwarder_ = runtime_.spawn("membership-forwarder", [this, events] {
     while (true) {
       rt::Result<swim::Event> event = events->receive();
