@@ -92,6 +92,31 @@ HostStatus RaftHost::transfer_leadership(GroupId id, raft::NodeId target) {
   return HostStatus();
 }
 
+HostStatus RaftHost::transfer_all_leaderships() {
+  // kNoNode as the target: the host fiber picks one per group.
+  return transfer_leadership(kAllGroups, raft::kNoNode);
+}
+
+size_t RaftHost::leaders_here() const {
+  size_t count = 0;
+  for (const auto& [id, group] : groups_) count += !group.failed() && group.node->raft().role() == raft::Role::leader ? 1 : 0;
+  return count;
+}
+
+// The voter other than this node with the highest match (ties: lowest id), or kNoNode.
+raft::NodeId RaftHost::handover_target(const raft::Raft& core) const {
+  raft::NodeId best = raft::kNoNode;
+  raft::Index best_match = 0;
+  for (const auto& [id, progress] : core.progress()) {
+    if (id == core.id() || !core.conf_state().is_voter(id)) continue;
+    if (best == raft::kNoNode || progress.match > best_match) {
+      best = id;
+      best_match = progress.match;
+    }
+  }
+  return best;
+}
+
 HostStatus RaftHost::campaign(GroupId id) {
   // Through the host fiber like a proposal: only that fiber may touch a core (a Ready may be open).
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
@@ -173,6 +198,14 @@ void RaftHost::step_inbound(rt::Instant tick_due) {
 
 void RaftHost::take_proposals() {
   while (std::optional<Queued> queued = proposals_.try_receive()) {
+    if (queued->kind == Queued::Kind::transfer && queued->group == kAllGroups) {
+      for (auto& [id, group] : groups_) {
+        if (group.failed() || group.node->raft().role() != raft::Role::leader) continue;
+        const raft::NodeId target = handover_target(group.node->raft());
+        if (target != raft::kNoNode && group.node->transfer_leadership(target).ok()) SLUICE_COVER("multiraft.host.handover");
+      }
+      continue;
+    }
     auto it = groups_.find(queued->group);
     if (queued->kind == Queued::Kind::remove) {
       remove_now(queued->group, *queued);

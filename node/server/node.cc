@@ -112,10 +112,13 @@ std::vector<controller::MemberView> Node::membership_view() const {
 }
 
 void Node::leave() {
+  // Leaderships first: each group this node leads is handed to its most caught-up other voter.
+  if (raft_) (void)raft_->transfer_all_leaderships();
   if (membership_) membership_->leave();
 }
 
 bool Node::leave_done() const {
+  if (raft_ && raft_->leaders_here() > 0) return false;
   if (!membership_) return true;
   const uint64_t now_ms = static_cast<uint64_t>(rt::to_ns(runtime_.now()) / 1'000'000);
   return membership_->core().leave_done(now_ms);

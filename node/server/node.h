@@ -58,7 +58,8 @@ class Node {
   // Blocks (call on a fiber): records or checks the identity in the data directory, then starts
   // membership and the Raft host. An error leaves the node stopped; the reason names the part.
   runtime::Status start();
-  // Graceful leave from membership; the caller waits for leave_done() (bounded) before exiting.
+  // Graceful stop: hands every Raft group this node leads to another voter, and leaves membership;
+  // the caller waits for leave_done() (bounded) before exiting.
   void leave();
   bool leave_done() const;
 

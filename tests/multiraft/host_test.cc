@@ -688,3 +688,35 @@ TEST(RaftHost, ConfChangesAddALearnerThenPromoteIt) {
 
 }  // namespace
 }  // namespace sluice::multiraft
+
+namespace sluice::multiraft {
+namespace {
+
+// Before a graceful stop a node hands every group it leads to another voter.
+TEST(RaftHost, TransferAllLeadershipsEmptiesTheNodeOfLeaders) {
+  Rig rig(3, 3);
+  for (int i = 0; i < 300 && !(rig.leader(1) && rig.leader(2) && rig.leader(3)); ++i) rig.run_ms(10);
+  // Node 0 (raft id 1) takes every group first, by transfers from their leaders.
+  for (GroupId group = 1; group <= 3; ++group) {
+    const sim::NodeIndex leader = *rig.leader(group);
+    if (leader != 0) rig.world.runtime(leader)->spawn("to-0", [&rig, leader, group] { EXPECT_TRUE(rig.host(leader)->transfer_leadership(group, 1).ok()); });
+  }
+  for (int i = 0; i < 200 && rig.host(0)->leaders_here() < 3; ++i) rig.run_ms(10);
+  ASSERT_EQ(rig.host(0)->leaders_here(), 3u);
+  rig.world.runtime(0)->spawn("stop", [&rig] { EXPECT_TRUE(rig.host(0)->transfer_all_leaderships().ok()); });
+  auto handed_over = [&rig] {
+    for (GroupId group = 1; group <= 3; ++group) {
+      if (!rig.leader(group) || *rig.leader(group) == 0) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 200 && !handed_over(); ++i) rig.run_ms(10);
+  EXPECT_EQ(rig.host(0)->leaders_here(), 0u);
+  for (GroupId group = 1; group <= 3; ++group) {
+    ASSERT_TRUE(rig.leader(group).has_value()) << "group " << group;
+    EXPECT_NE(*rig.leader(group), 0) << "group " << group;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::multiraft
