@@ -1,6 +1,7 @@
 #include "node/controller/reconciler.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -90,6 +91,7 @@ void Reconciler::round() {
     }
   }
   restore_preferred_leaders(metadata);
+  if (++rounds_ % kOrphanScanEveryRounds == 1) remove_deleted_topics_data(metadata);
   std::vector<PartitionId> gone;
   for (const PartitionId& id : hosted_) {
     if (wanted.count(id) == 0) gone.push_back(id);
@@ -103,6 +105,24 @@ void Reconciler::round() {
       hosted_.erase(id);
       SLUICE_COVER("controller.reconciler.replica_removed");
     }
+  }
+}
+
+// Replica directories of topics deleted while this node was down (or before it removed them):
+// `partition-<topic id>-<index>` whose topic id the metadata has handed out (below
+// next_topic_id) but no longer holds. Topic ids are never reused, so this is safe even while the
+// metadata here still catches up: an id it has not reached yet is left alone.
+void Reconciler::remove_deleted_topics_data(const Metadata& metadata) {
+  rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    TopicId topic = 0;
+    uint32_t index = 0;
+    if (std::sscanf(name.c_str(), "partition-%lu-%u", &topic, &index) != 2) continue;
+    if (name != "partition-" + std::to_string(topic) + "-" + std::to_string(index)) continue;  // exactly that form
+    if (topic == 0 || topic >= metadata.next_topic_id() || metadata.topic_by_id(topic) != nullptr) continue;
+    if (hosted_.count(PartitionId{topic, index}) != 0 || router_.replica(PartitionId{topic, index}) != nullptr) continue;
+    if (router_.delete_dir(name).ok()) SLUICE_COVER("controller.reconciler.deleted_topic_data_removed");
   }
 }
 

@@ -38,6 +38,8 @@ class Reconciler {
   void remove_leftovers();
   void round();
   void restore_preferred_leaders(const Metadata& metadata);
+  void remove_deleted_topics_data(const Metadata& metadata);
+  static constexpr uint64_t kOrphanScanEveryRounds = 10;  // a directory listing: not every round
   partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
 
   runtime::Runtime& runtime_;
@@ -47,6 +49,7 @@ class Reconciler {
   NodeId self_;
   ReconcilerConfig config_;
   std::set<PartitionId> hosted_;
+  uint64_t rounds_ = 0;
   runtime::Task task_;
 };
 

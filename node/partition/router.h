@@ -88,6 +88,9 @@ class PartitionRouter {
   void stop();
 
   const Replica* replica(PartitionId partition) const;
+  // Removes a replica directory no replica here uses (renamed to `<dir>.deleting` first, then
+  // removed): for data of deleted topics found on disk. Call on a fiber.
+  Status delete_dir(const std::string& dir);
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }
   uint64_t reopened() const { return reopened_; }  // replicas healed by reopening
@@ -120,7 +123,6 @@ class PartitionRouter {
   void try_open(PartitionId partition, Broken broken);
   void install(PartitionId partition, std::unique_ptr<Replica> replica);
   Status retire(PartitionId partition);
-  Status delete_dir(const std::string& dir);
   void dispatch(Routed routed);
   void create(Routed routed);
   void remove(Routed routed);

@@ -108,6 +108,20 @@ struct Rig {
     return std::nullopt;
   }
   void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
+  // Every node alive in every node's metadata (a failed wait fails the test).
+  void wait_all_alive() {
+    for (size_t i = 0; i < kNodes; ++i) {
+      EXPECT_TRUE(wait_for(node_id(static_cast<sim::NodeIndex>(i)), controller::NodeState::alive, 10'000)) << "node " << i + 1;
+    }
+  }
+  // Submits on the controller leader from a fiber there and waits for the answer.
+  controller::Result<controller::Applied> submit(controller::Command command) {
+    const sim::NodeIndex leader = controller_leader().value_or(0);
+    controller::Controller* c = node(leader)->controller();
+    controller::Result<controller::Applied> answer(controller::Errc::timeout, "test: no answer");
+    run_on(leader, [&] { answer = c->submit(command, world.runtime(leader)->now() + std::chrono::seconds(3)); });
+    return answer;
+  }
   // Runs a fiber on node `index` and the world until it set `done` (at most `ms`).
   template <typename Body>
   bool run_on(sim::NodeIndex index, Body body, int64_t ms = 5000) {
@@ -158,11 +172,10 @@ namespace {
 void replicas_follow(uint64_t seed) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rig rig(seed);
-  for (size_t i = 0; i < kNodes; ++i) ASSERT_TRUE(rig.wait_for(node_id(static_cast<sim::NodeIndex>(i)), controller::NodeState::alive, 10'000));
+  rig.wait_all_alive();
   const sim::NodeIndex leader = rig.controller_leader().value_or(0);
-  controller::Controller* c = rig.node(leader)->controller();
-  controller::Result<controller::Applied> created(controller::Errc::timeout, "not run");
-  ASSERT_TRUE(rig.run_on(leader, [&] { created = c->submit(controller::CreateTopic{"orders", 2, 3, {}}, rig.world.runtime(leader)->now() + std::chrono::seconds(3)); }));
+  const controller::Controller* c = rig.node(leader)->controller();
+  const controller::Result<controller::Applied> created = rig.submit(controller::CreateTopic{"orders", 2, 3, {}});
   ASSERT_TRUE(created.ok()) << created.status().to_string();
   const PartitionId p0{created->topic, 0};
   const std::vector<NodeId> placed = c->metadata().partition(p0)->replicas;
@@ -211,8 +224,7 @@ void replicas_follow(uint64_t seed) {
   ASSERT_TRUE(produced.status.ok()) << produced.status.to_string();
   EXPECT_EQ(std::get<partition::ProduceReply>(produced.value).base_offset, 0u);
   // Deleted: every node removes its replicas.
-  controller::Result<controller::Applied> deleted(controller::Errc::timeout, "not run");
-  ASSERT_TRUE(rig.run_on(leader, [&] { deleted = c->submit(controller::DeleteTopic{"orders"}, rig.world.runtime(leader)->now() + std::chrono::seconds(3)); }));
+  const controller::Result<controller::Applied> deleted = rig.submit(controller::DeleteTopic{"orders"});
   ASSERT_TRUE(deleted.ok()) << deleted.status().to_string();
   rig.run_ms(2000);
   for (size_t i = 0; i < kNodes; ++i) {
@@ -231,6 +243,46 @@ void replicas_follow(uint64_t seed) {
 
 TEST(NodeController, ATopicsReplicasFollowTheMetadata) {
   for (uint64_t seed : sluice::server::kSeeds) replicas_follow(seed);
+}
+
+// A topic deleted while a node is down: its data there is gone once the node is back.
+void deleted_while_down(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  Rig rig(seed);
+  rig.wait_all_alive();
+  const sim::NodeIndex leader = rig.controller_leader().value_or(0);
+  const controller::Controller* c = rig.node(leader)->controller();
+  const controller::Result<controller::Applied> created = rig.submit(controller::CreateTopic{"gone", 1, 3, {}});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  const PartitionId p0{created->topic, 0};
+  const std::vector<NodeId> placed = c->metadata().partition(p0)->replicas;
+  // A replica holder that is not the controller leader goes down.
+  sim::NodeIndex victim = leader;
+  for (NodeId id : placed) {
+    if (static_cast<sim::NodeIndex>(id - 1) != leader) victim = static_cast<sim::NodeIndex>(id - 1);
+  }
+  ASSERT_NE(victim, leader);
+  for (int waited = 0; waited < 5000 && rig.node(victim)->partitions()->replica(p0) == nullptr; waited += 50) rig.run_ms(50);
+  ASSERT_NE(rig.node(victim)->partitions()->replica(p0), nullptr);
+  rig.world.crash(victim);
+  const controller::Result<controller::Applied> deleted = rig.submit(controller::DeleteTopic{"gone"});
+  ASSERT_TRUE(deleted.ok()) << deleted.status().to_string();
+  rig.world.start(victim);
+  const std::string dir = "partition-" + std::to_string(p0.topic) + "-0";
+  bool present = true;
+  for (int waited = 0; waited < 10'000 && present; waited += 200) {
+    rig.run_ms(200);
+    if (rig.node(victim) == nullptr) continue;
+    ASSERT_TRUE(rig.run_on(victim, [&] {
+      auto here = rig.world.runtime(victim)->fs().exists(dir);
+      present = !here.ok() || *here;
+    }));
+  }
+  EXPECT_FALSE(present) << "node " << victim + 1 << " kept the data of a topic deleted while it was down";
+}
+
+TEST(NodeController, ATopicDeletedWhileANodeIsDownLeavesNoDataThere) {
+  for (uint64_t seed : sluice::server::kSeeds) deleted_while_down(seed);
 }
 
 }  // namespace
