@@ -1,7 +1,8 @@
 #include "node/controller/reconciler.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -35,28 +36,33 @@ void Reconciler::stop() {
 }
 
 void Reconciler::loop() {
-  remove_leftovers();
   while (runtime_.sleep_for(config_.interval).ok()) round();
 }
 
-// A crash in the middle of deleting a replica's data leaves its directory renamed aside
-// (`<dir>.deleting`, router.h): finished here, at start.
-void Reconciler::remove_leftovers() {
-  rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
-  if (!names.ok()) return;
-  const std::string_view suffix = ".deleting";
-  for (const std::string& name : *names) {
-    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    if (rt::remove_tree(runtime_.fs(), name).ok()) SLUICE_COVER("controller.reconciler.leftover_removed");
-  }
+// The topic id, not its name, names the directory: a re-created name starts afresh.
+std::string replica_dir(PartitionId partition) {
+  return "partition-" + std::to_string(partition.topic) + "-" + std::to_string(partition.index);
+}
+
+std::optional<PartitionId> parse_replica_dir(std::string_view name) {
+  constexpr std::string_view kPrefix = "partition-";
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  name.remove_prefix(kPrefix.size());
+  PartitionId partition;
+  const char* end = name.data() + name.size();
+  auto [after_topic, topic_error] = std::from_chars(name.data(), end, partition.topic);
+  if (topic_error != std::errc() || after_topic == end || *after_topic != '-') return std::nullopt;
+  auto [after_index, index_error] = std::from_chars(after_topic + 1, end, partition.index);
+  if (index_error != std::errc() || after_index != end) return std::nullopt;
+  if (replica_dir(partition) != std::string(kPrefix) + std::string(name)) return std::nullopt;  // canonical digits only
+  return partition;
 }
 
 partition::ReplicaConfig Reconciler::replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const {
   partition::ReplicaConfig config;
   config.partition = PartitionId{topic.id, index};
   config.group = partition.group;
-  // The topic id, not its name, names the directory: a re-created name starts afresh.
-  config.dir = "partition-" + std::to_string(topic.id) + "-" + std::to_string(index);
+  config.dir = replica_dir(config.partition);
   config.state = partition_config_of(topic.config);
   config.raft = config_.raft;
   config.raft.id = self_;
@@ -116,12 +122,11 @@ void Reconciler::remove_deleted_topics_data(const Metadata& metadata) {
   rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
   if (!names.ok()) return;
   for (const std::string& name : *names) {
-    TopicId topic = 0;
-    uint32_t index = 0;
-    if (std::sscanf(name.c_str(), "partition-%lu-%u", &topic, &index) != 2) continue;
-    if (name != "partition-" + std::to_string(topic) + "-" + std::to_string(index)) continue;  // exactly that form
+    const std::optional<PartitionId> partition = parse_replica_dir(name);
+    if (!partition) continue;
+    const TopicId topic = partition->topic;
     if (topic == 0 || topic >= metadata.next_topic_id() || metadata.topic_by_id(topic) != nullptr) continue;
-    if (hosted_.count(PartitionId{topic, index}) != 0 || router_.replica(PartitionId{topic, index}) != nullptr) continue;
+    if (hosted_.count(*partition) != 0 || router_.replica(*partition) != nullptr) continue;
     if (router_.delete_dir(name).ok()) SLUICE_COVER("controller.reconciler.deleted_topic_data_removed");
   }
 }

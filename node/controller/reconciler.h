@@ -6,6 +6,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <set>
 
 #include "node/controller/controller.h"
@@ -35,7 +38,6 @@ class Reconciler {
 
  private:
   void loop();
-  void remove_leftovers();
   void round();
   void restore_preferred_leaders(const Metadata& metadata);
   void remove_deleted_topics_data(const Metadata& metadata);
@@ -52,6 +54,11 @@ class Reconciler {
   uint64_t rounds_ = 0;
   runtime::Task task_;
 };
+
+// A replica's directory under the data directory, `partition-<topic id>-<index>`, and back
+// (nullopt for any other name).
+std::string replica_dir(PartitionId partition);
+std::optional<PartitionId> parse_replica_dir(std::string_view name);
 
 // How a topic's config reads as a partition's state-machine config (-1: no limit).
 partition::PartitionConfig partition_config_of(const TopicConfig& config);

@@ -93,14 +93,25 @@ HostStatus RaftHost::transfer_leadership(GroupId id, raft::NodeId target) {
 }
 
 HostStatus RaftHost::transfer_all_leaderships() {
-  // kNoNode as the target: the host fiber picks one per group.
-  return transfer_leadership(kAllGroups, raft::kNoNode);
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{0, {}, std::move(sender), Queued::Kind::hand_over_all};
+  if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
+  return HostStatus();
 }
 
 size_t RaftHost::leaders_here() const {
   size_t count = 0;
   for (const auto& [id, group] : groups_) count += !group.failed() && group.node->raft().role() == raft::Role::leader ? 1 : 0;
   return count;
+}
+
+// Every group led here goes to its most caught-up other voter.
+void RaftHost::hand_over_all() {
+  for (auto& [id, group] : groups_) {
+    if (group.failed() || group.node->raft().role() != raft::Role::leader) continue;
+    const raft::NodeId target = handover_target(group.node->raft());
+    if (target != raft::kNoNode && group.node->transfer_leadership(target).ok()) SLUICE_COVER("multiraft.host.handover");
+  }
 }
 
 // The voter other than this node with the highest match (ties: lowest id), or kNoNode.
@@ -198,12 +209,8 @@ void RaftHost::step_inbound(rt::Instant tick_due) {
 
 void RaftHost::take_proposals() {
   while (std::optional<Queued> queued = proposals_.try_receive()) {
-    if (queued->kind == Queued::Kind::transfer && queued->group == kAllGroups) {
-      for (auto& [id, group] : groups_) {
-        if (group.failed() || group.node->raft().role() != raft::Role::leader) continue;
-        const raft::NodeId target = handover_target(group.node->raft());
-        if (target != raft::kNoNode && group.node->transfer_leadership(target).ok()) SLUICE_COVER("multiraft.host.handover");
-      }
+    if (queued->kind == Queued::Kind::hand_over_all) {
+      hand_over_all();
       continue;
     }
     auto it = groups_.find(queued->group);
@@ -229,7 +236,8 @@ void RaftHost::take_proposals() {
         if (it->second.node->transfer_leadership(queued->target).ok()) SLUICE_COVER("multiraft.host.leadership_transfer");
         break;
       case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
-      case Queued::Kind::remove: break;  // handled above
+      case Queued::Kind::remove:
+      case Queued::Kind::hand_over_all: break;  // handled above
     }
   }
 }

@@ -192,7 +192,7 @@ class RaftHost {
     GroupId group = 0;
     Bytes data;
     ProposeReply::Sender reply;
-    enum class Kind : uint8_t { propose, campaign, read, remove, conf_change, transfer };
+    enum class Kind : uint8_t { propose, campaign, read, remove, conf_change, transfer, hand_over_all };
     Kind kind = Kind::propose;
     raft::ConfChange change;  // conf_change only
     raft::NodeId target = raft::kNoNode;  // transfer only
@@ -203,8 +203,8 @@ class RaftHost {
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
   void conf_change_now(Group& group, Queued& queued);
+  void hand_over_all();
   raft::NodeId handover_target(const raft::Raft& core) const;
-  static constexpr GroupId kAllGroups = UINT64_MAX;  // transfer_all_leaderships' queued marker
   void track(Group& group, Queued& queued);
   void remove_now(GroupId id, Queued& queued);
   void read_now(GroupId id, Group& group, Queued& queued);

@@ -240,11 +240,7 @@ Status LogRaftStorage::remove_stale_generations(std::optional<uint64_t> keep) {
 
 Status LogRaftStorage::remove_log_dir(const std::string& name) {
   const std::string path = join(dir_, name);
-  runtime::Result<std::vector<std::string>> files = fs_.list(path);
-  SLUICE_TRY(from_runtime(files.status(), "list " + path));
-  for (const std::string& file : *files) SLUICE_TRY(from_runtime(fs_.remove(join(path, file)), "remove " + file));
-  SLUICE_TRY(from_runtime(fs_.remove(path), "remove " + path));
-  return from_runtime(fs_.sync_dir(dir_), "sync_dir " + dir_);
+  return from_runtime(runtime::remove_tree(fs_, path), "remove " + path);
 }
 
 raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t generation, uint64_t initial_offset) {

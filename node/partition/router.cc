@@ -40,6 +40,7 @@ void PartitionRouter::membership_changed(MembershipEvent event) {
 }
 
 void PartitionRouter::run() {
+  remove_leftovers();
   while (true) {
     rt::Result<Item> item = inbox_.receive();
     if (!item.ok()) return;  // cancelled or closed: the node stops
@@ -128,9 +129,19 @@ Status PartitionRouter::retire(PartitionId partition) {
   return closed;
 }
 
+// A crash in the middle of delete_dir leaves the directory renamed aside: finished at start.
+void PartitionRouter::remove_leftovers() {
+  rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (!name.ends_with(kDeletingSuffix)) continue;
+    if (rt::remove_tree(runtime_.fs(), name).ok()) SLUICE_COVER("partition.router.leftover_removed");
+  }
+}
+
 Status PartitionRouter::delete_dir(const std::string& dir) {
   rt::Filesystem& fs = runtime_.fs();
-  const std::string aside = dir + ".deleting";
+  const std::string aside = dir + std::string(kDeletingSuffix);
   rt::Result<bool> exists = fs.exists(dir);
   if (exists.ok() && *exists) {
     if (rt::Status renamed = fs.rename(dir, aside); !renamed.ok()) return Status(Errc::storage_error, "rename " + dir + ": " + renamed.to_string());

@@ -89,7 +89,8 @@ class PartitionRouter {
 
   const Replica* replica(PartitionId partition) const;
   // Removes a replica directory no replica here uses (renamed to `<dir>.deleting` first, then
-  // removed): for data of deleted topics found on disk. Call on a fiber.
+  // removed; the router fiber finishes leftovers of a crash at start): for data of deleted topics
+  // found on disk. Call on a fiber.
   Status delete_dir(const std::string& dir);
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }
@@ -123,6 +124,8 @@ class PartitionRouter {
   void try_open(PartitionId partition, Broken broken);
   void install(PartitionId partition, std::unique_ptr<Replica> replica);
   Status retire(PartitionId partition);
+  void remove_leftovers();
+  static constexpr std::string_view kDeletingSuffix = ".deleting";
   void dispatch(Routed routed);
   void create(Routed routed);
   void remove(Routed routed);

@@ -3,13 +3,12 @@
 // present before reading, so a damaged file can neither crash nor allocate beyond its size.
 #include <string>
 
-#include "node/log/crc32c.h"
 #include "node/base/byte_io.h"
+#include "node/log/crc32c.h"
 #include "node/partition/state_machine.h"
 
 namespace sluice::partition {
 namespace {
-
 
 constexpr uint32_t kSnapshotMagic = 0x53504C53u;  // bytes "SLPS"
 constexpr uint16_t kSnapshotVersion = 1;

@@ -60,7 +60,7 @@ rt::Status Node::start() {
       reconciler_->start();
     }
   }
-  if (membership_ && (partitions_ || raft_)) forward_membership();
+  if (membership_ && raft_) forward_membership();  // partitions need raft
   started_ = true;
   return rt::Status();
 }
@@ -72,27 +72,26 @@ void Node::forward_membership() {
   // Members SWIM met while the node was starting (before this subscription) are known already
   // (found by node_controller_test, seed 5: a learner the leader could never reach).
   for (const swim::Member& member : membership_->core().members()) {
-    if (member.state == swim::MemberState::dead || member.state == swim::MemberState::left) continue;
-    rt::Result<rt::Address> endpoint = rt::Address::parse(swim::find_address(member.named, "raft"));
-    if (raft_ && endpoint.ok()) raft_->set_peer(member.id, *endpoint);
-    if (partitions_) partitions_->membership_changed(partition::MembershipEvent{member.id, std::string(swim::find_address(member.named, "api")), true});
+    if (member.state != swim::MemberState::dead && member.state != swim::MemberState::left) note_member(member.id, member.named, true);
   }
   membership_forwarder_ = runtime_.spawn("membership-forwarder", [this, events] {
     while (true) {
       rt::Result<swim::Event> event = events->receive();
       if (!event.ok()) return;
       const bool gone = event->kind == swim::EventKind::dead || event->kind == swim::EventKind::left;
-      // The Raft endpoint a member announces is where this node's host reaches it.
-      if (raft_ && !gone) {
-        rt::Result<rt::Address> endpoint = rt::Address::parse(swim::find_address(event->named, "raft"));
-        if (endpoint.ok()) raft_->set_peer(event->id, *endpoint);
-      }
-      if (partitions_) {
-        partitions_->membership_changed(
-            partition::MembershipEvent{event->id, std::string(swim::find_address(event->named, "api")), !gone});
-      }
+      note_member(event->id, event->named, !gone);
     }
   });
+}
+
+// The Raft endpoint a live member announces is where this node's host reaches it; the router
+// hears who is alive and where clients reach it.
+void Node::note_member(NodeId id, const swim::NamedAddresses& named, bool alive) {
+  if (alive) {
+    rt::Result<rt::Address> endpoint = rt::Address::parse(swim::find_address(named, "raft"));
+    if (endpoint.ok()) raft_->set_peer(id, *endpoint);
+  }
+  if (partitions_) partitions_->membership_changed(partition::MembershipEvent{id, std::string(swim::find_address(named, "api")), alive});
 }
 
 // SWIM's members (and this node) as the controller reads them.

@@ -82,6 +82,7 @@ class Node {
  private:
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
   void forward_membership();
+  void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
 
   runtime::Runtime& runtime_;

@@ -11,6 +11,7 @@
 #include "node/controller/controller.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/world_config.h"
 
 namespace sluice::controller {
 namespace {
@@ -31,17 +32,10 @@ class ControllerApp final : public sim::NodeApp {
 };
 
 struct Rig {
-  explicit Rig(size_t nodes) : world(world_config()) {
+  explicit Rig(size_t nodes) : world(testing::quiet_world(3)) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<ControllerApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
-  }
-  static sim::WorldConfig world_config() {
-    sim::WorldConfig config;
-    config.seed = 3;
-    config.network.link.latency_min = std::chrono::milliseconds(1);
-    config.network.link.latency_max = std::chrono::milliseconds(3);
-    return config;
   }
   size_t nodes() const { return world.node_count(); }
   void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }

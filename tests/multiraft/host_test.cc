@@ -15,6 +15,7 @@
 #include "node/multiraft/codec.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/world_config.h"
 
 namespace sluice::multiraft {
 namespace {
@@ -44,17 +45,10 @@ struct Rig {
   // membership and join when the group adds them.
   Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false, size_t voters = 0)
       : groups(groups), log_storage(log_storage), stamp_proposals(stamp_proposals), voters(voters == 0 ? nodes : voters),
-        world(world_config(seed)) {
+        world(testing::quiet_world(seed, std::chrono::milliseconds(5), std::chrono::milliseconds(15))) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<HostApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
-  }
-  static sim::WorldConfig world_config(uint64_t seed) {
-    sim::WorldConfig config;
-    config.seed = seed;
-    config.network.link.latency_min = std::chrono::milliseconds(5);
-    config.network.link.latency_max = std::chrono::milliseconds(15);
-    return config;
   }
   size_t nodes() const { return world.node_count(); }
   void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }

@@ -15,6 +15,7 @@
 #include "node/partition/router.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/world_config.h"
 
 namespace sluice::partition {
 namespace {
@@ -37,17 +38,10 @@ class ReplicaApp final : public sim::NodeApp {
 
 struct Rig {
   explicit Rig(size_t nodes, PartitionConfig state = {}, uint64_t segment_bytes_max = 0, uint64_t seed = 1)
-      : state(state), segment_bytes_max(segment_bytes_max), world(world_config(seed)) {
+      : state(state), segment_bytes_max(segment_bytes_max), world(testing::quiet_world(seed)) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<ReplicaApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
-  }
-  static sim::WorldConfig world_config(uint64_t seed) {
-    sim::WorldConfig config;
-    config.seed = seed;
-    config.network.link.latency_min = std::chrono::milliseconds(1);
-    config.network.link.latency_max = std::chrono::milliseconds(3);
-    return config;
   }
   size_t nodes() const { return world.node_count(); }
   void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }

@@ -13,6 +13,7 @@
 #include "node/server/node.h"
 #include "sim/sim_runtime.h"
 #include "sim/world.h"
+#include "tests/testing/world_config.h"
 
 namespace sluice::server {
 namespace {
@@ -60,17 +61,10 @@ class NodeApp final : public sim::NodeApp {
 };
 
 struct Rig {
-  explicit Rig(uint64_t seed) : world(world_config(seed)) {
+  explicit Rig(uint64_t seed) : world(testing::quiet_world(seed)) {
     for (size_t i = 0; i < kNodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<NodeApp>(rt, world); });
     for (size_t i = 0; i < kNodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
-  }
-  static sim::WorldConfig world_config(uint64_t seed) {
-    sim::WorldConfig config;
-    config.seed = seed;
-    config.network.link.latency_min = std::chrono::milliseconds(1);
-    config.network.link.latency_max = std::chrono::milliseconds(3);
-    return config;
   }
   const controller::Controller* controller(sim::NodeIndex node) {
     auto* app = dynamic_cast<NodeApp*>(world.app(node));
@@ -287,3 +281,21 @@ TEST(NodeController, ATopicDeletedWhileANodeIsDownLeavesNoDataThere) {
 
 }  // namespace
 }  // namespace sluice::server
+
+namespace sluice::controller {
+namespace {
+
+// The reconciler names replica directories and reads them back when it looks for orphans: only
+// the exact form parses, so no other directory of the data dir is ever taken for a replica's.
+TEST(ReplicaDir, NamesRoundTripAndNothingElseParses) {
+  const PartitionId partition{123, 7};
+  EXPECT_EQ(replica_dir(partition), "partition-123-7");
+  EXPECT_EQ(parse_replica_dir(replica_dir(partition)), partition);
+  for (const char* other : {"partition-123-7.deleting", "partition-123", "partition--7", "partition-0123-7", "partition-123-7x",
+                            "partition-1-2-3", "controller", "log-1", "partition-99999999999999999999-1"}) {
+    EXPECT_FALSE(parse_replica_dir(other).has_value()) << other;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::controller
