@@ -67,6 +67,24 @@ TEST(Metadata, RefusalsNameTheRuleAndChangeNothing) {
   EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 1, {}}).code(), Errc::topic_exists);
 }
 
+TEST(Metadata, LimitsAreRefusedByName) {
+  MetadataLimits limits;
+  limits.nodes_max = 2;
+  limits.topics_max = 1;
+  limits.partitions_per_topic_max = 4;
+  limits.replication_max = 1;
+  limits.producer_ids_per_request_max = 10;
+  Metadata metadata(limits);
+  ASSERT_TRUE(metadata.apply(RegisterNode{1, {}}).ok());
+  ASSERT_TRUE(metadata.apply(RegisterNode{2, {}}).ok());
+  EXPECT_EQ(metadata.apply(RegisterNode{3, {}}).code(), Errc::limit_reached);
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 5, 1, {}}).code(), Errc::invalid_request);  // partitions
+  EXPECT_EQ(metadata.apply(CreateTopic{"t", 1, 2, {}}).code(), Errc::invalid_request);  // replication
+  EXPECT_EQ(metadata.apply(AllocateProducerIds{11}).code(), Errc::invalid_request);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 4, 1, {}}).ok());
+  EXPECT_EQ(metadata.apply(CreateTopic{"u", 1, 1, {}}).code(), Errc::limit_reached);  // topics
+}
+
 TEST(Metadata, DeadNodesTakeNoReplicasAndComeBackAlive) {
   Metadata metadata = with_nodes(3);
   ASSERT_TRUE(metadata.apply(SetNodeState{2, NodeState::dead}).ok());
