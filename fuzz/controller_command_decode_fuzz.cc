@@ -1,4 +1,5 @@
-// Fuzzes the controller's command decoder (node/controller/command.h, docs/formats/controller.md):
+// Fuzzes the controller's command and submit-reply decoders (node/controller/command.h,
+// docs/formats/controller.md). Commands:
 // every node decodes what the metadata group committed. Any input is accepted or refused without
 // a crash; an accepted command encodes back to exactly its bytes and applies (or is refused) on a
 // small cluster's metadata without a crash, leaving the metadata's rules intact.
@@ -12,8 +13,16 @@
 
 namespace controller = sluice::controller;
 
+// A forwarded command's reply comes from another node: accepted exactly when canonical.
+void check_submit_reply(sluice::ByteSpan bytes) {
+  const std::optional<controller::Result<controller::Applied>> reply = controller::decode_submit_reply(bytes);
+  if (!reply) return;
+  SLUICE_ASSERT(controller::encode_submit_reply(*reply) == sluice::Bytes(bytes.begin(), bytes.end()));
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const sluice::ByteSpan bytes(reinterpret_cast<const std::byte*>(data), size);
+  check_submit_reply(bytes);
   const std::optional<controller::Command> command = controller::decode_command(bytes);
   if (!command) return 0;
   const auto encoded = controller::encode_command(*command);

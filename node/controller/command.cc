@@ -163,6 +163,44 @@ Result<Bytes> encode_command(const Command& command) {
   return out.take();
 }
 
+// u8 version, u8 error code (0: applied), then for 0: u64 topic, u64 first producer id; else
+// the message as a text.
+Bytes encode_submit_reply(const Result<Applied>& reply) {
+  ByteWriter out;
+  out.put<uint8_t>(kCommandVersion);
+  out.put<uint8_t>(static_cast<uint8_t>(reply.code()));
+  if (reply.ok()) {
+    out.put<uint64_t>(reply->topic);
+    out.put<uint64_t>(reply->first_producer_id);
+  } else {
+    const std::string message = reply.status().message();
+    out.put_text(std::string_view(message).substr(0, kCommandTextBytesMax));
+  }
+  return out.take();
+}
+
+std::optional<Result<Applied>> decode_submit_reply(ByteSpan bytes) {
+  if (bytes.size() < 2 || bytes.size() > kCommandBytesMax) return std::nullopt;
+  ByteReader in(bytes);
+  if (in.get<uint8_t>() != kCommandVersion) return std::nullopt;
+  const uint8_t code = in.get<uint8_t>();
+  if (code > static_cast<uint8_t>(Errc::unavailable)) return std::nullopt;
+  std::optional<Result<Applied>> reply;
+  if (code == 0) {
+    if (!in.has(16)) return std::nullopt;
+    Applied applied;
+    applied.topic = in.get<uint64_t>();
+    applied.first_producer_id = in.get<uint64_t>();
+    reply.emplace(applied);
+  } else {
+    std::string message;
+    if (!in.get_text(message) || message.size() > kCommandTextBytesMax) return std::nullopt;
+    reply.emplace(static_cast<Errc>(code), std::move(message));
+  }
+  if (in.left() != 0) return std::nullopt;
+  return reply;
+}
+
 std::optional<Command> decode_command(ByteSpan bytes) {
   if (bytes.size() < 2 || bytes.size() > kCommandBytesMax) return std::nullopt;
   ByteReader in(bytes);

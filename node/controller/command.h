@@ -20,4 +20,11 @@ Result<Bytes> encode_command(const Command& command);
 // nullopt unless `bytes` is exactly encode_command of some command.
 std::optional<Command> decode_command(ByteSpan bytes);
 
+// What a controller leader answers a command forwarded to it (node/server/node.h): what it
+// applied, or why not (docs/formats/controller.md, "Submit replies"). Messages longer than
+// kCommandTextBytesMax are cut.
+Bytes encode_submit_reply(const Result<Applied>& reply);
+// nullopt unless `bytes` is exactly encode_submit_reply of some reply.
+std::optional<Result<Applied>> decode_submit_reply(ByteSpan bytes);
+
 }  // namespace sluice::controller

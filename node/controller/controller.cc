@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "node/base/coverage.h"
+#include "node/controller/placement.h"
 
 namespace sluice::controller {
 namespace {
@@ -136,9 +137,67 @@ void Controller::start_duties(MembershipSource membership, rt::Duration interval
 
 void Controller::duties_loop(const MembershipSource& membership, rt::Duration interval) {
   while (runtime_.sleep_for(interval).ok()) {
-    if (!is_leader()) continue;
+    if (!is_leader()) {
+      dead_since_.clear();  // a later leadership counts the grace afresh
+      continue;
+    }
     reconcile_members(membership());
     if (is_leader()) reconcile_learners();
+    if (is_leader()) reconcile_moves();
+  }
+}
+
+bool Controller::metadata_current() const {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  return node != nullptr && node->raft().leader() != kNoNode && applied_index_ >= node->raft().log().committed();
+}
+
+// Dead past the grace (as this leader has watched them) and decommissioning nodes.
+std::set<NodeId> Controller::draining_nodes() {
+  const rt::Instant now = runtime_.now();
+  std::set<NodeId> draining;
+  for (const auto& [id, record] : metadata_.nodes()) {
+    if (record.state == NodeState::decommissioning) draining.insert(id);
+    if (record.state != NodeState::dead) {
+      dead_since_.erase(id);
+      continue;
+    }
+    const rt::Instant since = dead_since_.try_emplace(id, now).first->second;
+    if (now - since >= config_.moves.node_dead_grace) draining.insert(id);
+  }
+  return draining;
+}
+
+// Level-triggered like the rest of the duties: each round looks at the metadata as it is, so a new
+// leader carries on with the moves an old one began (their state is in the metadata).
+void Controller::reconcile_moves() {
+  const rt::Instant deadline = runtime_.now() + std::chrono::seconds(5);
+  const std::set<NodeId> draining = draining_nodes();
+  std::vector<Command> commands;
+  size_t in_flight = 0;
+  for (const auto& [name, topic] : metadata_.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      const std::optional<Move>& move = topic.partitions[p].move;
+      if (!move) continue;
+      ++in_flight;
+      auto adding = metadata_.nodes().find(move->adding);
+      if (adding == metadata_.nodes().end() || adding->second.state != NodeState::alive) {
+        commands.push_back(AbortMove{topic.id, p, *move});  // its learner would never catch up
+      }
+    }
+  }
+  const size_t budget = config_.moves.moves_in_flight_max > in_flight ? config_.moves.moves_in_flight_max - in_flight : 0;
+  for (const PlannedMove& planned : plan_moves(metadata_, draining, budget)) {
+    commands.push_back(BeginMove{planned.topic, planned.partition, planned.move});
+  }
+  for (SetPreferredLeader& change : plan_leaders(metadata_, config_.moves.leader_changes_per_round_max)) {
+    commands.push_back(std::move(change));
+  }
+  for (const Command& command : commands) {
+    if (std::holds_alternative<AbortMove>(command)) SLUICE_COVER("controller.duties.move_aborted");
+    if (std::holds_alternative<BeginMove>(command)) SLUICE_COVER("controller.duties.move_begun");
+    if (std::holds_alternative<SetPreferredLeader>(command)) SLUICE_COVER("controller.duties.preferred_leader_changed");
+    if (!submit(command, deadline).ok()) return;  // retried from the state of the next round
   }
 }
 
@@ -187,6 +246,36 @@ Status Controller::close() {
   added_to_host_ = false;
   if (!removed.ok()) return Status(Errc::unavailable, "removing the group: " + removed.status().to_string());
   return removed->ok() || removed->code() == multiraft::HostErrc::unknown_group ? Status() : from_host(removed->status());
+}
+
+GroupView group_view_of(const raft::Raft& leader) {
+  const raft::ConfState& conf = leader.conf_state();
+  GroupView view;
+  view.voters = conf.voters;
+  view.learners = conf.learners;
+  view.learners.insert(conf.learners_next.begin(), conf.learners_next.end());
+  view.joint = conf.joint();
+  view.change_pending = leader.conf_change_pending();
+  for (const auto& [id, progress] : leader.progress()) view.match[id] = progress.match;
+  view.last_index = leader.log().last_index();
+  return view;
+}
+
+raft::ConfChange conf_change_of(const ConfStep& step) {
+  raft::ConfChange change;
+  switch (step.kind) {
+    case ConfStepKind::add_learner: change.items.push_back({raft::ConfChangeType::add_learner, step.node}); break;
+    case ConfStepKind::remove_learner: change.items.push_back({raft::ConfChangeType::remove_node, step.node}); break;
+    case ConfStepKind::promote:
+      // Always joint, even for one voter: the outgoing voters keep deciding until it is left.
+      change.transition = raft::ConfChangeTransition::joint_auto_leave;
+      for (NodeId node : step.add_voters) change.items.push_back({raft::ConfChangeType::add_voter, node});
+      for (NodeId node : step.remove_voters) change.items.push_back({raft::ConfChangeType::remove_node, node});
+      break;
+    case ConfStepKind::wait:
+    case ConfStepKind::done: SLUICE_ASSERT(false && "no change to propose"); break;
+  }
+  return change;
 }
 
 }  // namespace sluice::controller

@@ -18,6 +18,7 @@
 
 #include "node/controller/command.h"
 #include "node/controller/metadata.h"
+#include "node/controller/moves.h"
 #include "node/multiraft/host.h"
 #include "node/partition/raft_storage.h"
 #include "runtime/runtime.h"
@@ -33,6 +34,15 @@ struct MemberView {
 };
 using MembershipSource = std::function<std::vector<MemberView>()>;
 
+// What the controller leader moves and when (docs/controller.md, "Moves").
+struct MovesConfig {
+  // A node SWIM holds dead this long (as the current controller leader has seen it) has its
+  // replicas moved to live nodes. A new controller leader starts the count afresh.
+  runtime::Duration node_dead_grace = std::chrono::seconds(10);
+  size_t moves_in_flight_max = 4;           // partitions moving at once, cluster-wide
+  size_t leader_changes_per_round_max = 16;  // preferred-leader changes proposed per duties round
+};
+
 struct ControllerConfig {
   std::string dir = "controller";  // the group's storage, under the node's data directory
   // The metadata group's voters (1, 3 or 5 nodes). A voter bootstraps the group; every other node
@@ -42,6 +52,7 @@ struct ControllerConfig {
   partition::RaftStorageOptions storage;  // bootstrap and entries_are_batches are set from the above
   MetadataLimits limits;
   size_t submits_waiting_max = 1024;  // commands proposed here and not answered yet
+  MovesConfig moves;
   PlantedBug planted_bug = PlantedBug::none;  // test-only (node/base/planted_bug.h)
 };
 
@@ -62,11 +73,17 @@ class Controller {
   bool is_leader() const;
   NodeId leader() const;  // kNoNode when unknown
   raft::Index applied_index() const { return applied_index_; }
+  // True when this node has applied every metadata command it knows to be committed and knows
+  // the group's leader: a node whose copy lags does not act on it (Reconciler's moves).
+  bool metadata_current() const;
   // Starts the leader's duties fiber: every `interval`, while this node leads, the metadata's
   // nodes are brought in line with `membership` (register_node for a member it does not know, or
   // knows dead or at other addresses; set_node_state dead for a member it knows alive that
   // membership holds dead or gone). Level-triggered, so a new leader repairs what an old one
   // missed.
+  // Then moves: a move whose adding node no longer takes replicas is rolled back; up to
+  // moves.moves_in_flight_max moves begin (drain dead-past-grace and decommissioning nodes, then
+  // balance: controller/placement.h); preferred leaders are evened out.
   void start_duties(MembershipSource membership, runtime::Duration interval);
   // Stops the duties and removes the group from the host (the files stay). Call on a fiber.
   Status close();
@@ -78,6 +95,8 @@ class Controller {
   void duties_loop(const MembershipSource& membership, runtime::Duration interval);
   void reconcile_members(const std::vector<MemberView>& members);
   void reconcile_learners();
+  void reconcile_moves();
+  std::set<NodeId> draining_nodes();
 
   runtime::Runtime& runtime_;
   multiraft::RaftHost& host_;
@@ -89,7 +108,13 @@ class Controller {
   std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here
   size_t submits_waiting_ = 0;
   bool added_to_host_ = false;
+  std::map<NodeId, runtime::Instant> dead_since_;  // nodes the metadata holds dead, since when (this leader's view)
   runtime::Task duties_;
 };
+
+// A partition group's membership as its leader's core holds it (the input of next_conf_step).
+GroupView group_view_of(const raft::Raft& leader);
+// The membership change a step proposes (promote: a joint change, left automatically).
+raft::ConfChange conf_change_of(const ConfStep& step);
 
 }  // namespace sluice::controller

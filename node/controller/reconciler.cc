@@ -12,6 +12,12 @@ namespace sluice::controller {
 
 namespace rt = runtime;
 
+namespace {
+
+bool contains(const std::vector<NodeId>& nodes, NodeId node) { return std::find(nodes.begin(), nodes.end(), node) != nodes.end(); }
+
+}  // namespace
+
 partition::PartitionConfig partition_config_of(const TopicConfig& config) {
   partition::PartitionConfig state;
   state.retention_ms = config.retention_ms < 0 ? INT64_MAX : config.retention_ms;
@@ -20,8 +26,14 @@ partition::PartitionConfig partition_config_of(const TopicConfig& config) {
 }
 
 Reconciler::Reconciler(rt::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router,
-                       multiraft::RaftHost& host, NodeId self, ReconcilerConfig config)
-    : runtime_(runtime), controller_(controller), router_(router), host_(host), self_(self), config_(std::move(config)) {}
+                       multiraft::RaftHost& host, NodeId self, ReconcilerConfig config, SubmitFn submit)
+    : runtime_(runtime),
+      controller_(controller),
+      router_(router),
+      host_(host),
+      self_(self),
+      config_(std::move(config)),
+      submit_(std::move(submit)) {}
 
 Reconciler::~Reconciler() { task_.cancel(); }
 
@@ -59,29 +71,36 @@ std::optional<PartitionId> parse_replica_dir(std::string_view name) {
 }
 
 partition::ReplicaConfig Reconciler::replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const {
-  partition::ReplicaConfig config;
+  partition::ReplicaConfig config = config_.replica;
   config.partition = PartitionId{topic.id, index};
   config.group = partition.group;
   config.dir = replica_dir(config.partition);
+  const PlantedBug planted_bug = config.state.planted_bug;
   config.state = partition_config_of(topic.config);
-  config.raft = config_.raft;
+  config.state.planted_bug = planted_bug;
   config.raft.id = self_;
   config.storage.log.segment_bytes_max = static_cast<uint64_t>(topic.config.segment_bytes);
-  config.storage.log.batch_bytes_max = std::min<uint64_t>(config.storage.log.batch_bytes_max, config.storage.log.segment_bytes_max / 2);
-  config.storage.bootstrap.voters.insert(partition.replicas.begin(), partition.replicas.end());
+  config.storage.log.batch_bytes_max = std::min<uint64_t>(config_.replica.storage.log.batch_bytes_max, config.storage.log.segment_bytes_max / 2);
+  config.storage.bootstrap = raft::ConfState{};
+  // A replica a move brings here starts with no membership: the group's leader adds it as a learner.
+  if (contains(partition.replicas, self_)) config.storage.bootstrap.voters.insert(partition.replicas.begin(), partition.replicas.end());
   return config;
 }
 
 // One pass: create what the metadata places here and this node lacks; remove what it hosts that
 // the metadata no longer places here (the topic is gone, or the replica moved away).
 void Reconciler::round() {
+  // A copy behind what this node knows to be committed (just restarted: the metadata is replayed
+  // only up to the group's last membership change) may place replicas where they have moved
+  // away from: acting on it would create a stale one (found by controller-failover, seed 1).
+  if (!controller_.metadata_current()) return;
   const Metadata& metadata = controller_.metadata();
   std::set<PartitionId> wanted;
   std::vector<partition::ReplicaConfig> to_create;
   for (const auto& [name, topic] : metadata.topics()) {
     for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
       const PartitionRecord& partition = topic.partitions[p];
-      if (std::find(partition.replicas.begin(), partition.replicas.end(), self_) == partition.replicas.end()) continue;
+      if (!contains(partition.replicas, self_) && !(partition.move && partition.move->adding == self_)) continue;
       const PartitionId id{topic.id, p};
       wanted.insert(id);
       if (hosted_.count(id) == 0 && to_create.size() < config_.creates_per_round_max) to_create.push_back(replica_config(topic, p, partition));
@@ -97,7 +116,8 @@ void Reconciler::round() {
     }
   }
   restore_preferred_leaders(metadata);
-  if (++rounds_ % kOrphanScanEveryRounds == 1) remove_deleted_topics_data(metadata);
+  drive_moves(metadata);
+  if (++rounds_ % kOrphanScanEveryRounds == 1) remove_orphaned_data(metadata);
   std::vector<PartitionId> gone;
   for (const PartitionId& id : hosted_) {
     if (wanted.count(id) == 0) gone.push_back(id);
@@ -114,20 +134,29 @@ void Reconciler::round() {
   }
 }
 
-// Replica directories of topics deleted while this node was down (or before it removed them):
-// `partition-<topic id>-<index>` whose topic id the metadata has handed out (below
-// next_topic_id) but no longer holds. Topic ids are never reused, so this is safe even while the
-// metadata here still catches up: an id it has not reached yet is left alone.
-void Reconciler::remove_deleted_topics_data(const Metadata& metadata) {
+// Replica directories no placement needs (found while this node was down, or left before it
+// removed them): `partition-<topic id>-<index>` of a topic deleted meanwhile (its id below
+// next_topic_id, and gone; ids are never reused), or of a partition moved away from this node
+// (neither a replica nor a move's target here). Only on a current metadata copy (round()).
+void Reconciler::remove_orphaned_data(const Metadata& metadata) {
   rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
   if (!names.ok()) return;
   for (const std::string& name : *names) {
     const std::optional<PartitionId> partition = parse_replica_dir(name);
     if (!partition) continue;
     const TopicId topic = partition->topic;
-    if (topic == 0 || topic >= metadata.next_topic_id() || metadata.topic_by_id(topic) != nullptr) continue;
+    if (topic == 0 || topic >= metadata.next_topic_id()) continue;
     if (hosted_.count(*partition) != 0 || router_.replica(*partition) != nullptr) continue;
-    if (router_.delete_dir(name).ok()) SLUICE_COVER("controller.reconciler.deleted_topic_data_removed");
+    const PartitionRecord* record = metadata.partition(*partition);
+    if (record != nullptr) {
+      if (contains(record->replicas, self_) || (record->move && record->move->adding == self_)) continue;
+      host_.note_deleting(record->group);  // the group may come back here: it starts afresh then
+    } else if (metadata.topic_by_id(topic) != nullptr) {
+      continue;  // an index the topic does not have: not ours to judge
+    }
+    if (router_.delete_dir(name).ok()) {
+      SLUICE_COVER(record != nullptr ? "controller.reconciler.moved_away_data_removed" : "controller.reconciler.deleted_topic_data_removed");
+    }
   }
 }
 
@@ -144,6 +173,33 @@ void Reconciler::restore_preferred_leaders(const Metadata& metadata) {
     if (host_.transfer_leadership(partition->group, partition->preferred_leader).ok()) {
       SLUICE_COVER("controller.reconciler.leader_transfer_asked");
     }
+  }
+}
+
+// Partitions led here whose group's voters differ from the metadata's: the next membership change
+// is proposed (fire and forget: the next round sees whether it applied). A move whose membership
+// change is complete is reported to the controller, which then updates the replicas.
+void Reconciler::drive_moves(const Metadata& metadata) {
+  std::vector<FinishMove> finished;
+  for (const PartitionId& id : hosted_) {
+    const PartitionRecord* partition = metadata.partition(id);
+    const raft::RawNode* node = partition == nullptr ? nullptr : host_.group(partition->group);
+    if (node == nullptr || node->raft().role() != raft::Role::leader) continue;
+    const ConfStep step = next_conf_step(group_view_of(node->raft()), wanted_voters(*partition), config_.catch_up_lag_entries_max);
+    if (step.kind == ConfStepKind::wait) continue;
+    if (step.kind == ConfStepKind::done) {
+      if (partition->move) finished.push_back(FinishMove{id.topic, id.index, *partition->move});
+      continue;
+    }
+    SLUICE_COVER(step.kind == ConfStepKind::add_learner ? "controller.reconciler.learner_added"
+                 : step.kind == ConfStepKind::promote  ? "controller.reconciler.voters_changed"
+                                                       : "controller.reconciler.learner_removed");
+    (void)host_.propose_conf_change(partition->group, conf_change_of(step));
+  }
+  // Submitting blocks (the metadata may change meanwhile): after the walk over it.
+  for (const FinishMove& finish : finished) {
+    if (!submit_) break;
+    if (submit_(finish, runtime_.now() + config_.report_timeout).ok()) SLUICE_COVER("controller.reconciler.move_finished");
   }
 }
 

@@ -1,10 +1,13 @@
 // Replicas from the metadata (docs/controller.md, "Replicas on every node"): each node creates
-// the replicas the metadata places on it and removes those it no longer places there, through the
-// node's partition router, and hands the leadership of a partition it leads to the partition's
-// preferred leader when that one is alive. Level-triggered: every round compares the metadata with what this
+// the replicas the metadata places on it (or moves to it) and removes those it no longer places
+// there, through the node's partition router, and hands the leadership of a partition it leads to
+// the partition's preferred leader when that one is alive. For a partition it leads, it brings the
+// group's membership to the voters the metadata wants, one change at a time (controller/moves.h),
+// and reports a finished move to the controller. Level-triggered: every round compares the metadata with what this
 // reconciler has created, so missed rounds and restarts repair themselves.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,14 +22,24 @@ namespace sluice::controller {
 
 struct ReconcilerConfig {
   runtime::Duration interval = std::chrono::milliseconds(200);
-  raft::RaftConfig raft;             // template for the partition groups (id set to this node)
+  // Template of every replica this node creates: what the metadata names (partition, group,
+  // directory, retention, segment size, voters) and raft.id are filled in; the rest is kept.
+  partition::ReplicaConfig replica;
   size_t creates_per_round_max = 64;  // bounded work per round; the rest waits for the next
+  // A moving partition's learner is promoted once its log is within this many entries of the
+  // leader's (below the core's learner_promotion_lag_entries_max, which refuses a laggard).
+  uint64_t catch_up_lag_entries_max = 64;
+  runtime::Duration report_timeout = std::chrono::seconds(2);  // a finished move, to the controller
 };
+
+// How a node reaches the controller leader: submits `command` there (locally or forwarded) and
+// returns what it decided (controller::Controller::submit's errors, not_leader when unknown).
+using SubmitFn = std::function<Result<Applied>(const Command& command, runtime::Instant deadline)>;
 
 class Reconciler {
  public:
   Reconciler(runtime::Runtime& runtime, const Controller& controller, partition::PartitionRouter& router,
-             multiraft::RaftHost& host, NodeId self, ReconcilerConfig config);
+             multiraft::RaftHost& host, NodeId self, ReconcilerConfig config, SubmitFn submit);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -40,7 +53,8 @@ class Reconciler {
   void loop();
   void round();
   void restore_preferred_leaders(const Metadata& metadata);
-  void remove_deleted_topics_data(const Metadata& metadata);
+  void drive_moves(const Metadata& metadata);
+  void remove_orphaned_data(const Metadata& metadata);
   static constexpr uint64_t kOrphanScanEveryRounds = 10;  // a directory listing: not every round
   partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
 
@@ -50,6 +64,7 @@ class Reconciler {
   multiraft::RaftHost& host_;
   NodeId self_;
   ReconcilerConfig config_;
+  SubmitFn submit_;
   std::set<PartitionId> hosted_;
   uint64_t rounds_ = 0;
   runtime::Task task_;

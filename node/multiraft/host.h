@@ -51,6 +51,9 @@ class HostObserver {
   virtual ~HostObserver() = default;
   // The group's replica (re)starts from `storage`, before its core is built.
   virtual void started(GroupId group, raft::RaftLogStorage& storage) = 0;
+  // The group was removed from this node and its data is about to be deleted (the replica moved
+  // away, or its topic is gone): a later replica of the group here starts with no state.
+  virtual void deleting(GroupId group) = 0;
   // The core right before the host takes its Ready (role, term, commit, membership, unstable tail).
   virtual void observe(GroupId group, const raft::Raft& core) = 0;
   // The Ready's log-start jump, entries, hard state and membership are durable: its sync returned.
@@ -160,6 +163,10 @@ class RaftHost {
   size_t group_count() const { return groups_.size(); }
   const HostStats& stats() const { return stats_; }
   const RaftTransport& transport() const { return transport_; }
+  // Tells the observer that a removed group's data is about to be deleted (HostObserver::deleting).
+  void note_deleting(GroupId group) {
+    if (config_.observer != nullptr) config_.observer->deleting(group);
+  }
   // A peer learned at run time (membership): RaftTransport::set_peer.
   void set_peer(raft::NodeId id, runtime::Address address) { transport_.set_peer(id, std::move(address)); }
 

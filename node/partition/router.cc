@@ -209,6 +209,7 @@ void PartitionRouter::remove(Routed routed) {
   if (changing_.count(routed.partition) == 0 && broken != broken_.end()) {
     // Nothing open: its files stay unless asked otherwise.
     const std::string dir = broken->second.config.dir;
+    if (delete_data) host_.note_deleting(broken->second.config.group);
     broken_.erase(broken);
     const Status deleted = delete_data ? delete_dir(dir) : Status();
     routed.reply.send(deleted.ok() ? Reply{} : error_reply(nullptr, deleted));
@@ -221,9 +222,13 @@ void PartitionRouter::remove(Routed routed) {
   }
   changing_[routed.partition] = Change::removing;
   const std::string dir = found->second.replica->config().dir;
-  runtime_.spawn("partition-remove", [this, dir, delete_data, routed = std::move(routed)]() mutable {
+  const GroupId group = found->second.replica->config().group;
+  runtime_.spawn("partition-remove", [this, dir, group, delete_data, routed = std::move(routed)]() mutable {
     Status closed = retire(routed.partition);
-    if (closed.ok() && delete_data) closed = delete_dir(dir);
+    if (closed.ok() && delete_data) {
+      host_.note_deleting(group);  // before: a crash in between must not look like lost state
+      closed = delete_dir(dir);
+    }
     changing_.erase(routed.partition);
     SLUICE_COVER("partition.router.replica_removed");
     routed.reply.send(closed.ok() ? Reply{} : error_reply(nullptr, closed));

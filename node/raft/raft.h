@@ -70,6 +70,8 @@ class Raft {
   HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
   SoftState soft_state() const { return SoftState{lead_, role_}; }
   const ConfState& conf_state() const { return conf_; }
+  // True while a membership change this leader proposed is not applied (no other may be proposed).
+  bool conf_change_pending() const { return pending_conf_index_ > log_.applied(); }
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   NodeId lead_transferee() const { return lead_transferee_; }
   uint64_t uncommitted_bytes() const { return uncommitted_bytes_; }

@@ -14,6 +14,18 @@ void add_raft_address(swim::Config& membership, uint16_t raft_port) {
   membership.self_named.push_back(swim::NamedAddress{"raft", rt::Address{self->host, raft_port}.to_string()});
 }
 
+// The same for the inter-node RPC's "rpc".
+void add_rpc_address(swim::Config& membership, uint16_t rpc_port) {
+  if (!swim::find_address(membership.self_named, "rpc").empty()) return;
+  rt::Result<rt::Address> self = rt::Address::parse(membership.self_address);
+  if (!self.ok()) return;
+  membership.self_named.push_back(swim::NamedAddress{"rpc", rt::Address{self->host, rpc_port}.to_string()});
+}
+
+controller::Result<controller::Applied> unavailable(std::string why) {
+  return controller::Result<controller::Applied>(controller::Errc::unavailable, std::move(why));
+}
+
 }  // namespace
 
 Node::Node(rt::Runtime& runtime, NodeConfig config) : runtime_(runtime), config_(std::move(config)) {}
@@ -29,6 +41,7 @@ rt::Status Node::start() {
     config_.membership->core.self_id = identity_.node_id;
     config_.membership->core.planted_bug = config_.planted_bug;
     if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
+    if (config_.rpc) add_rpc_address(config_.membership->core, config_.rpc->port);
     membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
     if (rt::Status status = membership_->start(); !status.ok()) {
       return rt::Status(status.code(), "membership: " + status.message());
@@ -50,13 +63,17 @@ rt::Status Node::start() {
     controller_ = std::move(opened).value();
     if (membership_) controller_->start_duties([this] { return membership_view(); }, config_.controller_duties_interval);
   }
+  if (config_.rpc) {
+    if (rt::Status status = start_rpc(); !status.ok()) return rt::Status(status.code(), "rpc: " + status.message());
+  }
   if (config_.partitions) {
     if (!raft_) return rt::Status(rt::Errc::invalid_argument, "partitions: needs raft");
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
     if (controller_) {
-      reconciler_ = std::make_unique<controller::Reconciler>(runtime_, *controller_, *partitions_, *raft_, identity_.node_id,
-                                                            config_.reconciler);
+      reconciler_ = std::make_unique<controller::Reconciler>(
+          runtime_, *controller_, *partitions_, *raft_, identity_.node_id, config_.reconciler,
+          [this](const controller::Command& command, rt::Instant deadline) { return submit_to_controller(command, deadline); });
       reconciler_->start();
     }
   }
@@ -108,6 +125,57 @@ std::vector<controller::MemberView> Node::membership_view() const {
     view.push_back({member.id, addresses_of(member.address, member.named), alive});
   }
   return view;
+}
+
+rt::Status Node::start_rpc() {
+  rpc_client_ = std::make_unique<rpc::RpcClient>(runtime_, rpc::RpcClientConfig{});
+  rpc_server_ = std::make_unique<rpc::RpcServer>(runtime_, *config_.rpc);
+  rpc_server_->handle(static_cast<uint16_t>(RpcMethod::controller_submit),
+                      [this](ByteSpan request, rt::Instant deadline) { return serve_controller_submit(request, deadline); });
+  return rpc_server_->start();
+}
+
+// On the controller leader: submitted here. Elsewhere: forwarded to it.
+controller::Result<controller::Applied> Node::submit_to_controller(const controller::Command& command, rt::Instant deadline) {
+  if (controller_ == nullptr) return unavailable("no controller here");
+  if (controller_->is_leader()) return controller_->submit(command, deadline);
+  return forward_to_controller(command, deadline);
+}
+
+controller::Result<controller::Applied> Node::forward_to_controller(const controller::Command& command, rt::Instant deadline) {
+  const NodeId leader = controller_->leader();
+  const std::string not_here = "leader is node " + std::to_string(leader);
+  if (leader == kNoNode || rpc_client_ == nullptr || membership_ == nullptr) {
+    return controller::Result<controller::Applied>(controller::Errc::not_leader, not_here);
+  }
+  const swim::Member* member = membership_->core().member(leader);
+  rt::Result<rt::Address> to = rt::Address::parse(member == nullptr ? "" : swim::find_address(member->named, "rpc"));
+  if (!to.ok()) return controller::Result<controller::Applied>(controller::Errc::not_leader, not_here + ", not reachable yet");
+  controller::Result<Bytes> request = controller::encode_command(command);
+  if (!request.ok()) return controller::Result<controller::Applied>(request.status());
+  rt::Result<rpc::Reply> reply = rpc_client_->call(*to, static_cast<uint16_t>(RpcMethod::controller_submit), *request, deadline);
+  if (!reply.ok()) {
+    const auto code = reply.code() == rt::Errc::timeout ? controller::Errc::timeout : controller::Errc::unavailable;
+    return controller::Result<controller::Applied>(code, "forwarding to node " + std::to_string(leader) + ": " + reply.status().to_string());
+  }
+  if (reply->status != rpc::RpcStatus::ok) {
+    return unavailable("forwarding to node " + std::to_string(leader) + ": " + std::string(rpc::to_string(reply->status)));
+  }
+  std::optional<controller::Result<controller::Applied>> answer = controller::decode_submit_reply(reply->payload);
+  if (!answer) return unavailable("node " + std::to_string(leader) + " answered with a malformed reply");
+  return *answer;
+}
+
+// A forwarded command: applied here if this node leads the metadata group; never forwarded on.
+rpc::Reply Node::serve_controller_submit(ByteSpan request, rt::Instant deadline) {
+  std::optional<controller::Command> command = controller::decode_command(request);
+  controller::Result<controller::Applied> answer =
+      command == std::nullopt  ? controller::Result<controller::Applied>(controller::Errc::invalid_request, "not a command")
+      : controller_ == nullptr ? unavailable("no controller here")
+      : !controller_->is_leader()
+          ? controller::Result<controller::Applied>(controller::Errc::not_leader, "leader is node " + std::to_string(controller_->leader()))
+          : controller_->submit(*command, deadline);
+  return rpc::Reply{rpc::RpcStatus::ok, controller::encode_submit_reply(answer)};
 }
 
 void Node::leave() {

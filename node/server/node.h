@@ -20,6 +20,7 @@
 #include "node/controller/reconciler.h"
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
+#include "node/rpc/rpc.h"
 #include "node/server/identity.h"
 #include "node/swim/driver.h"
 #include "runtime/runtime.h"
@@ -45,8 +46,20 @@ struct NodeConfig {
   // With both the controller and partitions: the replicas the metadata places on this node are
   // created and removed through the router (controller/reconciler.h).
   controller::ReconcilerConfig reconciler;
+  // The inter-node RPC (node/rpc/, docs/formats/rpc.md): with the controller, a node that does
+  // not lead the metadata group forwards commands (a finished move, ...) to the one that does.
+  // start() announces it to members as the SWIM named address "rpc".
+  std::optional<rpc::RpcServerConfig> rpc;
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
+};
+
+// The methods a node serves over the inter-node RPC (docs/formats/rpc.md, "Methods").
+enum class RpcMethod : uint16_t {
+  // Request: a controller command (command.h); reply: encode_submit_reply of what the metadata
+  // group's leader applied, or not_leader naming it when this node does not lead (one hop: the
+  // receiver never forwards again).
+  controller_submit = 1,
 };
 
 class Node {
@@ -78,12 +91,18 @@ class Node {
   controller::Controller* controller() { return controller_.get(); }
   const controller::Controller* controller() const { return controller_.get(); }
   const controller::Reconciler* reconciler() const { return reconciler_.get(); }
+  // Submits a metadata command on the controller leader, wherever it is (call on a fiber): here,
+  // or forwarded over the RPC to the leader's "rpc" address as SWIM carries it.
+  controller::Result<controller::Applied> submit_to_controller(const controller::Command& command, runtime::Instant deadline);
 
  private:
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
   void forward_membership();
   void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
+  runtime::Status start_rpc();
+  rpc::Reply serve_controller_submit(ByteSpan request, runtime::Instant deadline);
+  controller::Result<controller::Applied> forward_to_controller(const controller::Command& command, runtime::Instant deadline);
 
   runtime::Runtime& runtime_;
   NodeConfig config_;
@@ -94,6 +113,8 @@ class Node {
   std::unique_ptr<partition::PartitionRouter> partitions_;  // after raft_: destroyed before it
   std::unique_ptr<controller::Controller> controller_;       // after raft_: destroyed before it
   std::unique_ptr<controller::Reconciler> reconciler_;       // after both it uses
+  std::unique_ptr<rpc::RpcClient> rpc_client_;
+  std::unique_ptr<rpc::RpcServer> rpc_server_;               // after what its handlers use
   runtime::Task membership_forwarder_;
 };
 

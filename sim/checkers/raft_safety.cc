@@ -289,6 +289,13 @@ void RaftSafety::prune(GroupId group) {
   while (!g.committed.empty() && g.committed.begin()->first < floor) g.committed.erase(g.committed.begin());
 }
 
+void RaftSafety::deleted(GroupId group, NodeId node) {
+  auto found = groups_.find(group);
+  if (found == groups_.end()) return;
+  found->second.replicas.erase(node);
+  found->second.leaders.erase(node);
+}
+
 void RaftSafety::crashed(NodeId node) {
   ++incarnations_[node];
   for (auto& [id, g] : groups_) {

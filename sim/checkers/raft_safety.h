@@ -75,6 +75,9 @@ class RaftSafety {
   // The replica's storage was replaced by hand (a test presetting a state): taken as it is,
   // without holding it to what was durable before.
   void replaced(GroupId group, raft::NodeId node, raft::RaftLogStorage& storage) { start(group, node, storage, false); }
+  // The node left the group's membership and deleted its replica's data (a replica moved away):
+  // the checker forgets it, so a replica the group later adds there again starts afresh.
+  void deleted(GroupId group, raft::NodeId node);
   void persisted(GroupId group, raft::NodeId node, const raft::Ready& ready);
   void sent(GroupId group, raft::NodeId node, std::span<const raft::Message> messages);
   void applied(GroupId group, raft::NodeId node, std::span<const raft::Entry> entries);

@@ -1,6 +1,7 @@
 #include "sim/workloads/partitions.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,7 +11,9 @@
 #include "node/base/hash.h"
 #include "node/log/codec.h"
 #include "node/log/segment_format.h"
+#include "node/controller/controller.h"
 #include "node/partition/router.h"
+#include "node/server/node.h"
 #include "sim/checkers/partition_ledger.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/scenario.h"
@@ -26,7 +29,10 @@ namespace rt = sluice::runtime;
 using partition::Errc;
 
 constexpr uint16_t kRaftPort = 7300;
-constexpr TopicId kTopic = 1;
+constexpr uint16_t kSwimPort = 7301;
+constexpr uint16_t kRpcPort = 7302;
+constexpr TopicId kTopic = 1;  // placement = "fixed"; the controller hands out the id otherwise
+constexpr std::string_view kTopicName = "ledger";
 constexpr GroupId kFirstGroup = 100;  // below: the controller's group and others to come
 constexpr rt::Duration kProduceTimeout = std::chrono::seconds(5);
 constexpr rt::Duration kRetryPause = std::chrono::milliseconds(50);
@@ -53,6 +59,13 @@ struct PartitionsConfig {
   // A group whose storage failed: true, the node restarts (as a service manager would restart a
   // process that exits on it); false, the node's router reopens the replica in place.
   bool restart_on_storage_failure = true;
+  // "fixed": the workload places replicas (partition p on nodes p, p + 1, ...); "controller": every
+  // node runs membership and the controller, the topic is created through it and its replicas
+  // follow the metadata, moves included.
+  std::string placement = "fixed";
+  int64_t controller_voters = 3;
+  int64_t node_dead_grace_ms = 2000;
+  int64_t moves_in_flight_max = 4;
 };
 
 // A producer as a client keeps it across connections: its identity, next sequence and the batch
@@ -83,10 +96,12 @@ class PartitionsWorkload;
 // partitions it leads and one consumer per replica it holds.
 class PartitionAgent final : public NodeAgent {
  public:
-  PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, partition::PartitionRouter& router);
+  PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, server::Node& node);
 
  private:
   void boot();
+  void start_clients(const std::vector<uint32_t>& partitions);
+  void admin_loop();
   void produce_loop(Producer& producer);
   void consume_loop(uint32_t partition);
   bool produce_once(Producer& producer);
@@ -94,6 +109,7 @@ class PartitionAgent final : public NodeAgent {
   PartitionsWorkload& workload_;
   SimRuntime& runtime_;
   partition::PartitionRouter& router_;
+  server::Node& node_;
   Prng prng_;
 };
 
@@ -105,7 +121,8 @@ class PartitionsWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         prng_(context.prng),
-        ledger_(config.idempotent) {
+        ledger_(config.idempotent),
+        topic_(controlled() ? 0 : kTopic) {
     for (size_t i = 0; i < nodes_; ++i) {
       const auto node = static_cast<NodeIndex>(i);
       feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] {
@@ -117,7 +134,11 @@ class PartitionsWorkload final : public Workload {
         Producer producer{p, k, config_.idempotent ? (uint64_t{p} << 32 | k) + 1 : 0};
         producers_.push_back(std::make_unique<Producer>(std::move(producer)));
       }
-      for (NodeIndex node : replicas_of(p)) consumers_[{node, p}] = Consumer{static_cast<uint64_t>(node) * 100'000 + p, 0};
+      // One per node: with the controller, any node may come to hold a replica.
+      for (size_t i = 0; i < nodes_; ++i) {
+        const auto node = static_cast<NodeIndex>(i);
+        consumers_[{node, p}] = Consumer{static_cast<uint64_t>(node) * 100'000 + p, 0};
+      }
     }
   }
 
@@ -125,16 +146,21 @@ class PartitionsWorkload final : public Workload {
     multiraft::RaftHostConfig host;
     host.tick_interval = std::chrono::milliseconds(config_.tick_ms);
     host.transport.port = kRaftPort;
+    host.observer = feeds_[node].get();
+    config.partitions = partition::RouterConfig{};
+    if (controlled()) {
+      configure_controller(node, config);  // Raft peers are learned from membership
+      config.raft = host;
+      return;
+    }
     for (size_t i = 0; i < nodes_; ++i) {
       const auto peer = static_cast<NodeIndex>(i);
       if (peer != node) host.transport.peers[node_id_of(peer)] = rt::Address{world_.host(peer), kRaftPort};
     }
-    host.observer = feeds_[node].get();
     config.raft = host;
-    config.partitions = partition::RouterConfig{};
   }
   std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override {
-    return std::make_unique<PartitionAgent>(*this, runtime, *node.partitions());
+    return std::make_unique<PartitionAgent>(*this, runtime, node);
   }
   void node_crashed(NodeIndex node) override {
     safety_.crashed(node_id_of(node));
@@ -158,8 +184,15 @@ class PartitionsWorkload final : public Workload {
 
   // --- for the agents ---
   const PartitionsConfig& config() const { return config_; }
+  bool controlled() const { return config_.placement == "controller"; }
+  TopicId topic() const { return topic_; }
+  void topic_created(TopicId topic) { topic_ = topic; }
+  controller::CreateTopic topic_command() const;
+  // A node's copy of the metadata, as it applied it: moves are timed from what it shows.
+  void observe(const controller::Metadata& metadata, raft::Index applied);
   bool writes_open() const { return world_.now_ns() < faults_stop_ns_; }
   std::vector<NodeIndex> replicas_of(uint32_t partition) const {
+    if (controlled()) return placed_replicas(partition);
     std::vector<NodeIndex> nodes;
     for (int64_t k = 0; k < config_.replication; ++k) nodes.push_back(static_cast<NodeIndex>((partition + k) % nodes_));
     return nodes;
@@ -188,8 +221,14 @@ class PartitionsWorkload final : public Workload {
   const partition::Replica* replica(NodeIndex node, uint32_t partition) const {
     const server::Node* started = started_node(world_, node);
     if (started == nullptr || started->partitions() == nullptr) return nullptr;
-    return started->partitions()->replica(PartitionId{kTopic, partition});
+    return started->partitions()->replica(PartitionId{topic_, partition});
   }
+  void configure_controller(NodeIndex node, server::NodeConfig& config) const;
+  partition::ReplicaConfig replica_template(NodeIndex node, PlantedBug planted_bug, SimRuntime* runtime) const;
+  // The metadata of the running node that has applied the most of it (null: none runs one).
+  const controller::Metadata* latest_metadata() const;
+  std::vector<NodeIndex> placed_replicas(uint32_t partition) const;
+  std::string controller_lagging() const;
   std::string lagging() const;
   void compare_segments();
 
@@ -208,18 +247,33 @@ class PartitionsWorkload final : public Workload {
   uint64_t storage_restarts_ = 0;
   uint64_t segments_compared_ = 0;
   uint64_t segments_differing_ = 0;
+  TopicId topic_;
+  // Moves, as the nodes' metadata shows them (controller placement).
+  raft::Index observed_applied_ = 0;
+  std::map<uint32_t, std::vector<NodeId>> observed_replicas_;
+  std::map<NodeId, int64_t> dead_since_ns_;  // first seen dead
+  std::vector<int64_t> dead_move_ns_;        // per replica moved off a dead node: dead -> moved
+  uint64_t replicas_moved_ = 0;              // every finished move (balance ones too)
 };
 
 // --- the agent ------------------------------------------------------------------------------------
 
-PartitionAgent::PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, partition::PartitionRouter& router)
-    : workload_(workload), runtime_(runtime), router_(router), prng_(runtime.random()) {
+PartitionAgent::PartitionAgent(PartitionsWorkload& workload, SimRuntime& runtime, server::Node& node)
+    : workload_(workload), runtime_(runtime), router_(*node.partitions()), node_(node), prng_(runtime.random()) {
   runtime_.spawn("partitions-boot", [this] { boot(); });
 }
 
-// Creates this node's replicas (recovery reads the disk), then starts their clients.
+// Creates this node's replicas (recovery reads the disk), then starts their clients. With the
+// controller, the node's reconciler creates the replicas and clients run for every partition
+// (each acts only where this node holds or leads it).
 void PartitionAgent::boot() {
   const NodeIndex node = runtime_.node();
+  if (workload_.controlled()) {
+    std::vector<uint32_t> all;
+    for (uint32_t p = 0; p < static_cast<uint32_t>(workload_.config().partitions); ++p) all.push_back(p);
+    runtime_.spawn("admin", [this] { admin_loop(); });
+    return start_clients(all);
+  }
   const PlantedBug planted_bug = started_node(runtime_.world(), node)->config().planted_bug;
   std::vector<uint32_t> held;
   for (uint32_t p = 0; p < static_cast<uint32_t>(workload_.config().partitions); ++p) {
@@ -240,7 +294,11 @@ void PartitionAgent::boot() {
     }
     held.push_back(p);
   }
-  for (uint32_t p : held) {
+  start_clients(held);
+}
+
+void PartitionAgent::start_clients(const std::vector<uint32_t>& partitions) {
+  for (uint32_t p : partitions) {
     for (Producer* producer : workload_.producers_of(p)) {
       runtime_.spawn("producer", [this, producer] { produce_loop(*producer); });
     }
@@ -248,11 +306,28 @@ void PartitionAgent::boot() {
   }
 }
 
+// On the controller leader: creates the topic once. On every node: shows the workload this node's
+// metadata, which times the moves.
+void PartitionAgent::admin_loop() {
+  const controller::Controller& controller = *node_.controller();
+  while (runtime_.sleep_for(std::chrono::milliseconds(50)).ok()) {
+    workload_.observe(controller.metadata(), controller.applied_index());
+    if (workload_.topic() != 0) continue;
+    if (const controller::TopicRecord* topic = controller.metadata().topic(kTopicName)) {
+      workload_.topic_created(topic->id);
+      continue;
+    }
+    if (!controller.is_leader()) continue;
+    // An answer lost to a crash or timeout is harmless: the next round finds the topic, or asks again.
+    (void)node_.submit_to_controller(workload_.topic_command(), runtime_.now() + std::chrono::seconds(2));
+  }
+}
+
 void PartitionAgent::produce_loop(Producer& producer) {
   auto next = [this] { return prng_.next(); };
   while (runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) {
     if (producer.sending_on || (!workload_.writes_open() && producer.probed)) continue;
-    const partition::Replica* replica = router_.replica(PartitionId{kTopic, producer.partition});
+    const partition::Replica* replica = router_.replica(PartitionId{workload_.topic(), producer.partition});
     if (replica == nullptr || !replica->is_leader()) continue;
     if (!produce_once(producer)) return;
   }
@@ -264,7 +339,7 @@ bool PartitionAgent::produce_once(Producer& producer) {
   ++producer.pending->sends;
   producer.sending_on = runtime_.node();
   const bool probe = !workload_.writes_open();
-  auto reply = router_.route(PartitionId{kTopic, producer.partition}, partition::ProduceRequest{producer.pending->batch, kProduceTimeout})
+  auto reply = router_.route(PartitionId{workload_.topic(), producer.partition}, partition::ProduceRequest{producer.pending->batch, kProduceTimeout})
                    .receive();
   if (!reply.ok()) return false;
   producer.sending_on.reset();
@@ -292,9 +367,13 @@ bool PartitionAgent::produce_once(Producer& producer) {
 
 void PartitionAgent::consume_loop(uint32_t partition) {
   Consumer& consumer = workload_.consumer(runtime_.node(), partition);
-  const PartitionId id{kTopic, partition};
   const rt::Duration wait = std::chrono::milliseconds(workload_.config().fetch_wait_ms);
   while (!runtime_.cancelled()) {
+    const PartitionId id{workload_.topic(), partition};
+    if (router_.replica(id) == nullptr) {  // not (or not yet, or no longer) held here
+      if (!runtime_.sleep_for(kRetryPause).ok()) return;
+      continue;
+    }
     auto reply = router_.route(id, partition::FetchRequest{consumer.next_offset, kFetchBytesMax, wait}).receive();
     if (!reply.ok()) return;
     if (!reply->status.ok()) {
@@ -332,10 +411,17 @@ void PartitionAgent::consume_loop(uint32_t partition) {
 
 partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint32_t partition, PlantedBug planted_bug,
                                                             SimRuntime& runtime) const {
-  partition::ReplicaConfig config;
+  partition::ReplicaConfig config = replica_template(node, planted_bug, &runtime);
   config.partition = PartitionId{kTopic, partition};
   config.group = kFirstGroup + partition;
   config.dir = "partition-" + std::to_string(kTopic) + "-" + std::to_string(partition);
+  for (NodeIndex replica : replicas_of(partition)) config.storage.bootstrap.voters.insert(node_id_of(replica));
+  return config;
+}
+
+// What every replica of the topic runs with, whoever places it. `runtime`: BUGGIFY's (null: none).
+partition::ReplicaConfig PartitionsWorkload::replica_template(NodeIndex node, PlantedBug planted_bug, SimRuntime* runtime) const {
+  partition::ReplicaConfig config;
   if (config_.retention_bytes > 0) config.state.retention_bytes = static_cast<uint64_t>(config_.retention_bytes);
   if (config_.retention_ms > 0) config.state.retention_ms = config_.retention_ms;
   config.retention_check_interval = std::chrono::milliseconds(config_.retention_check_ms);
@@ -346,7 +432,6 @@ partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint
   config.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
   config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
   if (planted_bug == PlantedBug::raft_commit_previous_term) config.raft.planted_bug = planted_bug;
-  for (NodeIndex replica : replicas_of(partition)) config.storage.bootstrap.voters.insert(node_id_of(replica));
   // The same log options on every replica and incarnation: replicas holding the same batches roll
   // their segments alike.
   if (config_.segment_bytes_max > 0) {
@@ -354,9 +439,105 @@ partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint
     config.storage.log.batch_bytes_max = static_cast<size_t>(config_.segment_bytes_max / 2);
   }
   config.storage.log.roll_early_one_in = static_cast<uint32_t>(config_.roll_early_one_in);
-  config.storage.log.buggify_runtime = &runtime;
+  config.storage.log.buggify_runtime = runtime;
   config.storage.log.planted_bug = planted_bug;
   return config;
+}
+
+// --- controller placement -------------------------------------------------------------------------
+
+// Membership (seeded with every other node, so any one may be down), the metadata group on the
+// first controller_voters nodes, moves on a short grace, and the replicas' template.
+void PartitionsWorkload::configure_controller(NodeIndex node, server::NodeConfig& config) const {
+  swim::DriverConfig& membership = config.membership.emplace();
+  membership.port = kSwimPort;
+  membership.core.self_address = rt::Address{world_.host(node), kSwimPort}.to_string();
+  membership.core.probe_interval_ms = 200;
+  membership.core.probe_timeout_ms = 50;
+  membership.core.probe_deadline_ms = 150;
+  membership.core.nack_timeout_ms = 80;
+  membership.core.gossip_interval_ms = 50;
+  for (size_t i = 0; i < nodes_; ++i) {
+    if (static_cast<NodeIndex>(i) != node) membership.seeds.push_back(rt::Address{world_.host(static_cast<NodeIndex>(i)), kSwimPort}.to_string());
+  }
+  config.rpc.emplace().port = kRpcPort;  // commands forwarded to the controller leader
+  controller::ControllerConfig& controller = config.controller.emplace();
+  for (int64_t i = 0; i < config_.controller_voters; ++i) controller.voters.insert(node_id_of(static_cast<NodeIndex>(i)));
+  controller.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
+  controller.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
+  controller.moves.node_dead_grace = std::chrono::milliseconds(config_.node_dead_grace_ms);
+  controller.moves.moves_in_flight_max = static_cast<size_t>(config_.moves_in_flight_max);
+  config.controller_duties_interval = std::chrono::milliseconds(200);
+  config.reconciler.interval = std::chrono::milliseconds(100);
+  SimRuntime* runtime = const_cast<World&>(world_).runtime(node);  // null before the node first starts
+  config.reconciler.replica = replica_template(node, config.planted_bug, runtime);
+}
+
+controller::CreateTopic PartitionsWorkload::topic_command() const {
+  controller::TopicConfig topic;
+  if (config_.retention_ms > 0) topic.retention_ms = config_.retention_ms;
+  if (config_.retention_bytes > 0) topic.retention_bytes = config_.retention_bytes;
+  if (config_.segment_bytes_max > 0) topic.segment_bytes = config_.segment_bytes_max;
+  return controller::CreateTopic{std::string(kTopicName), static_cast<uint32_t>(config_.partitions),
+                                 static_cast<uint32_t>(config_.replication), topic};
+}
+
+const controller::Metadata* PartitionsWorkload::latest_metadata() const {
+  const controller::Controller* latest = nullptr;
+  for (size_t i = 0; i < nodes_; ++i) {
+    const server::Node* node = started_node(world_, static_cast<NodeIndex>(i));
+    const controller::Controller* controller = node == nullptr ? nullptr : node->controller();
+    if (controller != nullptr && (latest == nullptr || controller->applied_index() > latest->applied_index())) latest = controller;
+  }
+  return latest == nullptr ? nullptr : &latest->metadata();
+}
+
+std::vector<NodeIndex> PartitionsWorkload::placed_replicas(uint32_t partition) const {
+  const controller::Metadata* metadata = latest_metadata();
+  const controller::PartitionRecord* record = metadata == nullptr ? nullptr : metadata->partition(PartitionId{topic_, partition});
+  std::vector<NodeIndex> nodes;
+  if (record == nullptr) return nodes;
+  for (NodeId id : record->replicas) nodes.push_back(static_cast<NodeIndex>(id - 1));
+  return nodes;
+}
+
+// Before the replicas are compared: the topic exists and no partition is moving.
+std::string PartitionsWorkload::controller_lagging() const {
+  const controller::Metadata* metadata = latest_metadata();
+  if (topic_ == 0 || metadata == nullptr || metadata->topic_by_id(topic_) == nullptr) return "the topic is not created yet";
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+    if (metadata->partition(PartitionId{topic_, p})->move) return "partition " + std::to_string(p) + " is moving";
+  }
+  return "";
+}
+
+// The first copy to show a newer metadata state advances the record: a node seen dead starts its
+// clock, a partition whose replicas changed finished a move (timed from its removed node's death
+// when that node was dead). Copies behind the newest seen are ignored.
+void PartitionsWorkload::observe(const controller::Metadata& metadata, raft::Index applied) {
+  if (applied <= observed_applied_ || topic_ == 0) return;
+  observed_applied_ = applied;
+  const int64_t now = world_.now_ns();
+  for (const auto& [id, node] : metadata.nodes()) {
+    if (node.state == controller::NodeState::dead) {
+      dead_since_ns_.try_emplace(id, now);
+    } else {
+      dead_since_ns_.erase(id);
+    }
+  }
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+    const controller::PartitionRecord* record = metadata.partition(PartitionId{topic_, p});
+    if (record == nullptr) continue;
+    auto [seen, first] = observed_replicas_.try_emplace(p, record->replicas);
+    if (first || seen->second == record->replicas) continue;
+    for (NodeId old : seen->second) {
+      if (std::find(record->replicas.begin(), record->replicas.end(), old) != record->replicas.end()) continue;
+      ++replicas_moved_;
+      auto dead = dead_since_ns_.find(old);
+      if (dead != dead_since_ns_.end()) dead_move_ns_.push_back(now - dead->second);
+    }
+    seen->second = record->replicas;
+  }
 }
 
 // Every record is unique: partition, producer, sequence; padded to a random size.
@@ -383,6 +564,9 @@ Producer::Pending PartitionsWorkload::next_batch(Producer& producer, Prng& prng)
 // "" once every producer had its probe acknowledged and, for every partition, every replica on an
 // up node is at the same end and every consumer of it has read to there.
 std::string PartitionsWorkload::lagging() const {
+  if (controlled()) {
+    if (std::string lag = controller_lagging(); !lag.empty()) return lag;
+  }
   for (const auto& producer : producers_) {
     if (!producer->probed) return "partition " + std::to_string(producer->partition) + " has a producer without an acknowledged probe";
   }
@@ -407,7 +591,7 @@ void PartitionsWorkload::compare_segments() {
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
     std::map<std::string, std::vector<Bytes>> sealed;  // file name -> its batches on each replica
     for (NodeIndex node : replicas_of(p)) {
-      const std::string dir = "partition-" + std::to_string(kTopic) + "-" + std::to_string(p);
+      const std::string dir = "partition-" + std::to_string(topic_) + "-" + std::to_string(p);
       std::optional<std::vector<std::string>> names = world_.disk(node).peek_dir(dir);
       if (!names) continue;
       for (const std::string& name : *names) {
@@ -447,6 +631,20 @@ void PartitionsWorkload::report(Figures& figures) const {
   figures.emplace_back("sealed_segments_compared", std::to_string(segments_compared_));
   figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
   for (const auto& [what, count] : errors_) figures.emplace_back("errors." + what, std::to_string(count));
+  if (!controlled()) return;
+  // Moves off dead nodes, timed from the node's death to the partition holding its full replica
+  // count of live, caught-up replicas again (the move's end: its learner caught up, promoted).
+  std::vector<int64_t> times = dead_move_ns_;
+  std::sort(times.begin(), times.end());
+  auto seconds = [](int64_t ns) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", static_cast<double>(ns) / kNsPerS);
+    return std::string(text);
+  };
+  figures.emplace_back("replicas_moved", std::to_string(replicas_moved_));
+  figures.emplace_back("replicas_moved_off_dead", std::to_string(times.size()));
+  figures.emplace_back("move_s_median", times.empty() ? "0" : seconds(times[times.size() / 2]));
+  figures.emplace_back("move_s_max", times.empty() ? "0" : seconds(times.back()));
 }
 
 }  // namespace
@@ -470,6 +668,12 @@ std::shared_ptr<const WorkloadSpec> parse_partitions_workload(TableReader& reade
   reader.integer("retention_ms", config.retention_ms, 0, INT64_MAX);
   reader.integer("retention_check_ms", config.retention_check_ms, 1, 3'600'000);
   reader.boolean("restart_on_storage_failure", config.restart_on_storage_failure);
+  reader.text("placement", config.placement);
+  reader.integer("controller_voters", config.controller_voters, 1, 5);
+  reader.integer("node_dead_grace_ms", config.node_dead_grace_ms, 0, 3'600'000);
+  reader.integer("moves_in_flight_max", config.moves_in_flight_max, 1, 1000);
+  if (config.placement != "fixed" && config.placement != "controller") reader.fail("placement", "\"fixed\" or \"controller\"");
+  if (config.controller_voters > static_cast<int64_t>(scenario.nodes)) reader.fail("controller_voters", "more voters than nodes");
   if (config.replication > static_cast<int64_t>(scenario.nodes)) reader.fail("replication", "more replicas than nodes");
   if (config.heartbeat_ticks >= config.election_ticks) reader.fail("heartbeat_ticks", "must be below election_ticks");
   if (config.segment_bytes_max > 0) {

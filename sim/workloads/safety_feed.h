@@ -18,6 +18,7 @@ class SafetyFeed final : public multiraft::HostObserver {
   SafetyFeed(sluice::checkers::RaftSafety& safety, raft::NodeId id, std::function<void()> on_group_failed)
       : safety_(safety), id_(id), on_group_failed_(std::move(on_group_failed)) {}
   void started(GroupId group, raft::RaftLogStorage& storage) override;
+  void deleting(GroupId group) override { safety_.deleted(group, id_); }
   void observe(GroupId group, const raft::Raft& core) override { safety_.observe(group, id_, core); }
   void persisted(GroupId group, const raft::Ready& ready) override { safety_.persisted(group, id_, ready); }
   void sent(GroupId group, std::span<const raft::Message> messages) override { safety_.sent(group, id_, messages); }

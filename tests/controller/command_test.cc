@@ -57,5 +57,41 @@ TEST(ControllerCommand, OverlongTextsAreRefusedNotAsserted) {
   EXPECT_TRUE(encode_command(CreateTopic{std::string(kCommandTextBytesMax, 'x'), 1, 1, {}}).ok());
 }
 
+// A forwarded command's answer: applied values and errors (code and message) round trip; every cut,
+// another version, an unknown code and a trailing byte are refused; an overlong message is cut.
+TEST(ControllerSubmitReply, RoundTripsAndRefusesWhatIsNotCanonical) {
+  Applied applied;
+  applied.topic = 12;
+  applied.first_producer_id = 1 << 20;
+  const std::vector<Result<Applied>> replies{Result<Applied>(applied), Result<Applied>(Errc::not_leader, "leader is node 3"),
+                                             Result<Applied>(Errc::topic_exists, "")};
+  for (const Result<Applied>& reply : replies) {
+    const Bytes bytes = encode_submit_reply(reply);
+    const std::optional<Result<Applied>> decoded = decode_submit_reply(bytes);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(decoded->code(), reply.code());
+    if (reply.ok()) {
+      EXPECT_EQ(decoded->value().topic, 12u);
+      EXPECT_EQ(decoded->value().first_producer_id, uint64_t{1} << 20);
+    } else {
+      EXPECT_EQ(decoded->status().message(), reply.status().message());
+    }
+    for (size_t cut = 0; cut < bytes.size(); ++cut) EXPECT_FALSE(decode_submit_reply(ByteSpan(bytes).first(cut))) << cut;
+    Bytes longer = bytes;
+    longer.push_back(std::byte{0});
+    EXPECT_FALSE(decode_submit_reply(longer));
+    Bytes version = bytes;
+    version[0] = std::byte{2};
+    EXPECT_FALSE(decode_submit_reply(version));
+  }
+  Bytes unknown = encode_submit_reply(Result<Applied>(Errc::unavailable, "x"));
+  unknown[1] = std::byte{static_cast<uint8_t>(Errc::unavailable) + 1};
+  EXPECT_FALSE(decode_submit_reply(unknown));
+  const std::optional<Result<Applied>> cut =
+      decode_submit_reply(encode_submit_reply(Result<Applied>(Errc::invalid_request, std::string(5000, 'm'))));
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_EQ(cut->status().message().size(), kCommandTextBytesMax);
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -9,125 +9,17 @@
 #include <memory>
 #include <string>
 
-#include "node/log/codec.h"
-#include "node/server/node.h"
-#include "sim/sim_runtime.h"
-#include "sim/world.h"
-#include "tests/testing/world_config.h"
+#include "tests/server/controller_rig.h"
 
 namespace sluice::server {
 namespace {
 
-constexpr int64_t kMsNs = 1'000'000;
-constexpr uint16_t kSwimPort = 7400;
-constexpr uint16_t kRaftPort = 7401;
+using testing::kRaftPort;
+using testing::node_id;
 constexpr size_t kNodes = 4;  // voters 1-3; node 4 follows the metadata as a learner
-constexpr size_t kVoters = 3;
 
-NodeId node_id(sim::NodeIndex node) { return static_cast<NodeId>(node) + 1; }
-
-class NodeApp final : public sim::NodeApp {
- public:
-  NodeApp(sim::SimRuntime& runtime, sim::World& world) : node(runtime, config(runtime, world)) {
-    runtime.spawn("boot", [this] { EXPECT_TRUE(node.start().ok()); });
-  }
-  static NodeConfig config(sim::SimRuntime& runtime, sim::World& world) {
-    NodeConfig config;
-    config.node_id = node_id(runtime.node());
-    config.cluster_id = 5;
-    swim::DriverConfig& membership = config.membership.emplace();
-    membership.port = kSwimPort;
-    membership.core.self_address = runtime::Address{world.host(runtime.node()), kSwimPort}.to_string();
-    membership.core.cluster_id = 5;
-    membership.core.probe_interval_ms = 200;
-    membership.core.probe_timeout_ms = 50;
-    membership.core.probe_deadline_ms = 150;
-    membership.core.nack_timeout_ms = 80;
-    membership.core.gossip_interval_ms = 50;
-    if (runtime.node() != 0) membership.seeds.push_back(runtime::Address{world.host(0), kSwimPort}.to_string());
-    // No Raft peers configured: each node learns the others' Raft endpoints from SWIM.
-    multiraft::RaftHostConfig& raft = config.raft.emplace();
-    raft.transport.port = kRaftPort;
-    controller::ControllerConfig& controller = config.controller.emplace();
-    controller.raft.election_timeout_ticks = 15;
-    for (size_t i = 0; i < kVoters; ++i) controller.voters.insert(node_id(static_cast<sim::NodeIndex>(i)));
-    config.controller_duties_interval = std::chrono::milliseconds(100);
-    config.partitions.emplace();
-    config.reconciler.interval = std::chrono::milliseconds(100);
-    config.reconciler.raft.election_timeout_ticks = 15;
-    return config;
-  }
-  Node node;
-};
-
-struct Rig {
-  explicit Rig(uint64_t seed) : world(testing::quiet_world(seed)) {
-    for (size_t i = 0; i < kNodes; ++i) world.add_node();
-    world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<NodeApp>(rt, world); });
-    for (size_t i = 0; i < kNodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
-  }
-  const controller::Controller* controller(sim::NodeIndex node) {
-    auto* app = dynamic_cast<NodeApp*>(world.app(node));
-    return app == nullptr || !app->node.started() ? nullptr : app->node.controller();
-  }
-  // The state node `who` has in the metadata of every running node (nullopt if any lacks it).
-  std::optional<controller::NodeState> state_everywhere(NodeId who) {
-    std::optional<controller::NodeState> state;
-    for (size_t i = 0; i < kNodes; ++i) {
-      const controller::Controller* c = controller(static_cast<sim::NodeIndex>(i));
-      if (c == nullptr) continue;
-      auto found = c->metadata().nodes().find(who);
-      if (found == c->metadata().nodes().end() || (state && *state != found->second.state)) return std::nullopt;
-      state = found->second.state;
-    }
-    return state;
-  }
-  // Runs until node `who` is `state` in every running node's metadata (at most `ms`).
-  bool wait_for(NodeId who, controller::NodeState state, int64_t ms) {
-    for (int64_t waited = 0; waited < ms; waited += 20) {
-      if (state_everywhere(who) == state) return true;
-      world.run_until(world.now_ns() + 20 * kMsNs);
-    }
-    return false;
-  }
-  Node* node(sim::NodeIndex index) {
-    auto* app = dynamic_cast<NodeApp*>(world.app(index));
-    return app == nullptr || !app->node.started() ? nullptr : &app->node;
-  }
-  std::optional<sim::NodeIndex> controller_leader() {
-    for (size_t i = 0; i < kNodes; ++i) {
-      const controller::Controller* c = controller(static_cast<sim::NodeIndex>(i));
-      if (c != nullptr && c->is_leader()) return static_cast<sim::NodeIndex>(i);
-    }
-    return std::nullopt;
-  }
-  void run_ms(int64_t ms) { world.run_until(world.now_ns() + ms * kMsNs); }
-  // Every node alive in every node's metadata (a failed wait fails the test).
-  void wait_all_alive() {
-    for (size_t i = 0; i < kNodes; ++i) {
-      EXPECT_TRUE(wait_for(node_id(static_cast<sim::NodeIndex>(i)), controller::NodeState::alive, 10'000)) << "node " << i + 1;
-    }
-  }
-  // Submits on the controller leader from a fiber there and waits for the answer.
-  controller::Result<controller::Applied> submit(controller::Command command) {
-    const sim::NodeIndex leader = controller_leader().value_or(0);
-    controller::Controller* c = node(leader)->controller();
-    controller::Result<controller::Applied> answer(controller::Errc::timeout, "test: no answer");
-    run_on(leader, [&] { answer = c->submit(command, world.runtime(leader)->now() + std::chrono::seconds(3)); });
-    return answer;
-  }
-  // Runs a fiber on node `index` and the world until it set `done` (at most `ms`).
-  template <typename Body>
-  bool run_on(sim::NodeIndex index, Body body, int64_t ms = 5000) {
-    auto done = std::make_shared<bool>(false);
-    world.runtime(index)->spawn("test", [body = std::move(body), done]() mutable {
-      body();
-      *done = true;
-    });
-    for (int64_t waited = 0; !*done && waited < ms; waited += 10) run_ms(10);
-    return *done;
-  }
-  sim::World world;  // last: destroyed first
+struct Rig : testing::Rig {
+  explicit Rig(uint64_t seed) : testing::Rig(seed, testing::RigOptions{}) {}
 };
 
 // Seeds: 9, and 5, which found members met before the node subscribed to SWIM going unknown.

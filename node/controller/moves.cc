@@ -1,0 +1,70 @@
+#include "node/controller/moves.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace sluice::controller {
+namespace {
+
+std::set<NodeId> minus(const std::set<NodeId>& a, const std::set<NodeId>& b) {
+  std::set<NodeId> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+uint64_t match_of(const GroupView& group, NodeId node) {
+  auto it = group.match.find(node);
+  return it == group.match.end() ? 0 : it->second;
+}
+
+ConfStep wait(std::string why) { return ConfStep{ConfStepKind::wait, kNoNode, {}, {}, std::move(why)}; }
+
+}  // namespace
+
+std::string_view to_string(ConfStepKind kind) {
+  switch (kind) {
+    case ConfStepKind::wait: return "wait";
+    case ConfStepKind::add_learner: return "add_learner";
+    case ConfStepKind::promote: return "promote";
+    case ConfStepKind::remove_learner: return "remove_learner";
+    case ConfStepKind::done: return "done";
+  }
+  return "unknown";
+}
+
+std::set<NodeId> wanted_voters(const PartitionRecord& partition) {
+  std::set<NodeId> voters(partition.replicas.begin(), partition.replicas.end());
+  if (partition.move) {
+    voters.erase(partition.move->removing);
+    voters.insert(partition.move->adding);
+  }
+  return voters;
+}
+
+ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted, uint64_t catch_up_lag_entries_max) {
+  SLUICE_ASSERT(!wanted.empty());
+  // The core takes one change at a time and leaves a joint configuration by itself.
+  if (group.change_pending) return wait("a membership change is not applied yet");
+  if (group.joint) return wait("the joint configuration is being left");
+  const std::set<NodeId> joining = minus(wanted, group.voters);
+  for (NodeId node : joining) {
+    if (group.learners.count(node) == 0) return ConfStep{ConfStepKind::add_learner, node, {}, {}, {}};
+  }
+  if (!joining.empty()) {
+    for (NodeId node : joining) {
+      if (match_of(group, node) + catch_up_lag_entries_max < group.last_index) {
+        return wait("learner " + std::to_string(node) + " has " + std::to_string(match_of(group, node)) + " of " +
+                    std::to_string(group.last_index));
+      }
+    }
+    return ConfStep{ConfStepKind::promote, kNoNode, joining, minus(group.voters, wanted), {}};
+  }
+  // Every wanted node votes; voters beyond them leave through the same joint change.
+  const std::set<NodeId> leaving = minus(group.voters, wanted);
+  if (!leaving.empty()) return ConfStep{ConfStepKind::promote, kNoNode, {}, leaving, {}};
+  const std::set<NodeId> extra_learners = minus(group.learners, wanted);
+  if (!extra_learners.empty()) return ConfStep{ConfStepKind::remove_learner, *extra_learners.begin(), {}, {}, {}};
+  return ConfStep{ConfStepKind::done, kNoNode, {}, {}, {}};
+}
+
+}  // namespace sluice::controller

@@ -1,0 +1,63 @@
+// Replica moves inside a partition's Raft group (docs/controller.md, "Moves"): a pure function
+// that, given the group's membership as its leader sees it and the voters the metadata wants,
+// names the one membership change to make next. The leader of the group calls it every round and
+// proposes what it says; being level-triggered, a new leader (of the group or of the controller)
+// continues where the last one stopped, and a move the controller rolled back is undone the same
+// way.
+//
+// The steps, one change at a time:
+//   1. every wanted voter the group lacks joins as a learner;
+//   2. once each of those learners is within `catch_up_lag_entries_max` of the leader's log, one
+//      joint change promotes them and removes the voters no longer wanted (left automatically);
+//   3. learners not wanted are removed.
+// The group never loses its quorum: the outgoing voters keep deciding until the incoming ones
+// (caught up) decide with them, and nothing is promoted that has not caught up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include "node/base/ids.h"
+#include "node/controller/metadata.h"
+
+namespace sluice::controller {
+
+// A partition group's membership as its leader sees it.
+struct GroupView {
+  std::set<NodeId> voters;     // incoming (or only) voters
+  std::set<NodeId> learners;   // learners, and outgoing voters that become learners on leaving joint
+  bool joint = false;          // a joint configuration not left yet
+  bool change_pending = false; // a membership change proposed and not applied yet
+  std::map<NodeId, uint64_t> match;  // the leader's progress: highest index known on each node
+  uint64_t last_index = 0;           // the leader's last log index
+};
+
+enum class ConfStepKind : uint8_t {
+  wait,            // a change is under way, or a learner catches up: nothing to propose now
+  add_learner,     // `node` joins as a learner
+  promote,         // one joint change: `add_voters` become voters, `remove_voters` leave
+  remove_learner,  // `node` leaves
+  done,            // the voters are the wanted ones and no unwanted learner is left
+};
+std::string_view to_string(ConfStepKind kind);
+
+struct ConfStep {
+  ConfStepKind kind = ConfStepKind::wait;
+  NodeId node = kNoNode;  // add_learner, remove_learner
+  std::set<NodeId> add_voters;     // promote
+  std::set<NodeId> remove_voters;  // promote
+  std::string why;                 // wait: what it waits for
+
+  friend bool operator==(const ConfStep&, const ConfStep&) = default;
+};
+
+// The next change that brings `group` to `wanted_voters` (non-empty).
+ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted_voters, uint64_t catch_up_lag_entries_max);
+
+// The voters the metadata wants a partition's group to have: its replicas, with a move in flight
+// already done (the removing node replaced by the adding one).
+std::set<NodeId> wanted_voters(const PartitionRecord& partition);
+
+}  // namespace sluice::controller

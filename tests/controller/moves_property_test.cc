@@ -1,0 +1,129 @@
+// RapidCheck: from any membership a partition group can be in, the steps next_conf_step names
+// (node/controller/moves.h), applied with the Raft core's own conf-change rules as the oracle,
+// reach the wanted voters in a bounded number of changes:
+// - every change it names is one the core accepts (one at a time, never an empty voter set);
+// - nothing is promoted before it caught up, and no wanted voter is removed;
+// - a joint configuration is only ever entered from a plain one;
+// - at `done` the voters are exactly the wanted ones and no unwanted learner is left.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <algorithm>
+#include <set>
+
+#include "node/controller/controller.h"
+#include "node/controller/moves.h"
+#include "node/raft/membership.h"
+#include "tests/testing/rapidcheck_floor.h"
+
+namespace sluice::controller {
+namespace {
+
+constexpr uint64_t kLagMax = 64;
+
+std::set<NodeId> subset_of(const std::set<NodeId>& from) {
+  std::set<NodeId> out;
+  for (NodeId node : from) {
+    if (*rc::gen::arbitrary<bool>()) out.insert(node);
+  }
+  return out;
+}
+
+std::set<NodeId> nonempty_subset_of(const std::set<NodeId>& from) {
+  std::set<NodeId> out = subset_of(from);
+  if (out.empty()) out.insert(*rc::gen::elementOf(from));
+  return out;
+}
+
+GroupView view_of(const raft::ConfState& conf, const std::map<NodeId, uint64_t>& match, uint64_t last_index) {
+  GroupView view;
+  view.voters = conf.voters;
+  view.learners = conf.learners;
+  view.learners.insert(conf.learners_next.begin(), conf.learners_next.end());
+  view.joint = conf.joint();
+  view.match = match;
+  view.last_index = last_index;
+  return view;
+}
+
+TEST(MovesProperty, StepsReachTheWantedVotersThroughChangesTheCoreAccepts) {
+  const bool ok = rc::check([] {
+    const std::set<NodeId> universe{1, 2, 3, 4, 5, 6, 7};
+    raft::ConfState conf;
+    conf.voters = nonempty_subset_of(universe);
+    std::set<NodeId> others;
+    std::set_difference(universe.begin(), universe.end(), conf.voters.begin(), conf.voters.end(), std::inserter(others, others.end()));
+    conf.learners = subset_of(others);
+    const std::set<NodeId> wanted = nonempty_subset_of(universe);
+    const uint64_t last_index = *rc::gen::inRange<uint64_t>(0, 10'000);
+    std::map<NodeId, uint64_t> match;
+    for (NodeId node : universe) match[node] = *rc::gen::inRange<uint64_t>(0, last_index + 1);
+
+    // Bound: one add per wanted node, one catch-up each, a promote and its leave, one removal per learner.
+    const size_t steps_max = 2 * universe.size() + 2 + universe.size();
+    for (size_t step_count = 0;; ++step_count) {
+      RC_ASSERT(step_count <= steps_max);
+      const ConfStep step = next_conf_step(view_of(conf, match, last_index), wanted, kLagMax);
+      if (step.kind == ConfStepKind::done) {
+        RC_ASSERT(conf.voters == wanted);
+        RC_ASSERT(!conf.joint());
+        for (NodeId learner : conf.learners) RC_ASSERT(wanted.count(learner) != 0);
+        return;
+      }
+      if (step.kind == ConfStepKind::wait) {
+        if (conf.joint()) {  // the core's leader leaves it by itself
+          conf = *raft::apply_conf_change(conf, raft::ConfChange{});
+        } else {  // a learner catches up
+          bool caught_up_one = false;
+          for (NodeId node : wanted) {
+            if (conf.learners.count(node) != 0 && match[node] + kLagMax < last_index) {
+              match[node] = last_index;
+              caught_up_one = true;
+              break;
+            }
+          }
+          RC_ASSERT(caught_up_one);  // a wait with nothing to wait for would never end
+        }
+        continue;
+      }
+      if (step.kind == ConfStepKind::promote) {
+        RC_ASSERT(!conf.joint());
+        for (NodeId node : step.add_voters) RC_ASSERT(match[node] + kLagMax >= last_index);
+        for (NodeId node : step.remove_voters) RC_ASSERT(wanted.count(node) == 0);
+      }
+      if (step.kind == ConfStepKind::remove_learner) RC_ASSERT(wanted.count(step.node) == 0);
+      const raft::Result<raft::ConfState> next = raft::apply_conf_change(conf, conf_change_of(step));
+      RC_ASSERT(next.ok());
+      RC_ASSERT(!next->voters.empty());
+      conf = *next;
+    }
+  });
+  EXPECT_TRUE(ok);
+}
+
+TEST(MovesProperty, AMoveInFlightWantsTheAddingNodeInsteadOfTheRemovingOne) {
+  PartitionRecord partition;
+  partition.replicas = {1, 2, 3};
+  EXPECT_EQ(wanted_voters(partition), (std::set<NodeId>{1, 2, 3}));
+  partition.move = Move{4, 2};
+  EXPECT_EQ(wanted_voters(partition), (std::set<NodeId>{1, 3, 4}));
+}
+
+TEST(MovesProperty, ALaggingLearnerIsNotPromoted) {
+  GroupView group;
+  group.voters = {1, 2, 3};
+  group.learners = {4};
+  group.last_index = 1000;
+  group.match = {{1, 1000}, {2, 1000}, {3, 990}, {4, 900}};
+  const ConfStep waiting = next_conf_step(group, {1, 3, 4}, kLagMax);
+  EXPECT_EQ(waiting.kind, ConfStepKind::wait) << waiting.why;
+  group.match[4] = 1000 - kLagMax;
+  const ConfStep promote = next_conf_step(group, {1, 3, 4}, kLagMax);
+  EXPECT_EQ(promote.kind, ConfStepKind::promote);
+  EXPECT_EQ(promote.add_voters, (std::set<NodeId>{4}));
+  EXPECT_EQ(promote.remove_voters, (std::set<NodeId>{2}));
+  EXPECT_EQ(conf_change_of(promote).transition, raft::ConfChangeTransition::joint_auto_leave);
+}
+
+}  // namespace
+}  // namespace sluice::controller

@@ -1,0 +1,196 @@
+// Replica moves on a simulated 5-node cluster of whole nodes (docs/controller.md, "Moves"): a node
+// dead past node_dead_grace has its replicas moved to live nodes, which catch up; a joining node
+// receives a share; the controller leader crashing in the middle of a move does not stop it. In
+// each, no acknowledged record is lost: every replica the metadata names holds all of them.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "node/controller/moves.h"
+#include "node/controller/reconciler.h"
+#include "tests/server/controller_rig.h"
+
+namespace sluice::server {
+namespace {
+
+using testing::index_of;
+using testing::node_id;
+
+constexpr size_t kNodes = 5;
+constexpr uint32_t kPartitions = 5;
+constexpr uint64_t kRecordsPerPartition = 20;
+constexpr uint64_t kSeeds[] = {3, 11};
+
+testing::RigOptions five_nodes(size_t started) {
+  testing::RigOptions options;
+  options.nodes = kNodes;
+  options.voters = 3;
+  options.started = started;
+  options.node_dead_grace = std::chrono::seconds(1);
+  return options;
+}
+
+struct MovesRig : testing::Rig {
+  MovesRig(uint64_t seed, size_t started) : testing::Rig(seed, five_nodes(started)) {}
+
+  // The metadata as some running node holds it (the controller leader's when there is one).
+  const controller::Metadata* metadata() {
+    std::optional<sim::NodeIndex> leader = controller_leader();
+    for (size_t i = 0; i < nodes(); ++i) {
+      const auto index = leader.value_or(static_cast<sim::NodeIndex>(i));
+      if (controller(index) != nullptr) return &controller(index)->metadata();
+    }
+    return nullptr;
+  }
+  TopicId create(uint32_t partitions) {
+    const controller::Result<controller::Applied> created = submit(controller::CreateTopic{"events", partitions, 3, {}});
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    return created.ok() ? created->topic : 0;
+  }
+  // kRecordsPerPartition acknowledged records on each partition.
+  void fill(TopicId topic) {
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      for (uint64_t r = 0; r < kRecordsPerPartition; ++r) {
+        EXPECT_TRUE(produce_one(PartitionId{topic, p}, "record-" + std::to_string(r))) << "partition " << p << " record " << r;
+      }
+    }
+  }
+  // Every partition: no move in flight, every replica on a running node, its group's voters (as
+  // its leader holds them) the replicas, and every replica holds every acknowledged record.
+  bool settled(TopicId topic, std::string* why) {
+    const controller::Metadata* m = metadata();
+    if (m == nullptr || m->topic_by_id(topic) == nullptr) return *why = "no metadata", false;
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      const PartitionId id{topic, p};
+      const controller::PartitionRecord& record = *m->partition(id);
+      if (record.move) return *why = "partition " + std::to_string(p) + " is moving", false;
+      std::optional<sim::NodeIndex> leader = partition_leader(id);
+      if (!leader) return *why = "partition " + std::to_string(p) + " has no leader", false;
+      const raft::RawNode* group = node(*leader)->raft()->group(record.group);
+      const std::set<NodeId> replicas(record.replicas.begin(), record.replicas.end());
+      if (group->raft().conf_state().voters != replicas || group->raft().conf_state().joint()) {
+        return *why = "partition " + std::to_string(p) + "'s voters differ from its replicas", false;
+      }
+      for (NodeId replica_node : record.replicas) {
+        Node* holder = node(index_of(replica_node));
+        const partition::Replica* replica = holder == nullptr ? nullptr : holder->partitions()->replica(id);
+        if (replica == nullptr || replica->state().end_offset() < kRecordsPerPartition) {
+          return *why = "partition " + std::to_string(p) + " on node " + std::to_string(replica_node) + " lacks records", false;
+        }
+      }
+    }
+    return true;
+  }
+  bool wait_settled(TopicId topic, int64_t ms) {
+    std::string why;
+    const bool ok = run_until([&] { return settled(topic, &why); }, ms);
+    EXPECT_TRUE(ok) << why;
+    return ok;
+  }
+  std::map<NodeId, uint32_t> replica_counts() { return metadata()->replica_counts(); }
+  // Every started node alive, the topic created and filled: where each test starts.
+  TopicId filled_topic() {
+    wait_all_alive();
+    const TopicId topic = create(kPartitions);
+    fill(topic);
+    return topic;
+  }
+};
+
+bool holds_any(const controller::Metadata& metadata, NodeId node) {
+  const std::map<NodeId, uint32_t> counts = metadata.replica_counts();
+  auto it = counts.find(node);
+  return it != counts.end() && it->second > 0;
+}
+
+// A non-voter holding replicas dies; after the grace its replicas move to the others.
+void dead_node_moves(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const TopicId topic = rig.filled_topic();
+  const NodeId victim = 5;
+  ASSERT_TRUE(holds_any(*rig.metadata(), victim));
+  rig.world.crash(index_of(victim));
+  ASSERT_TRUE(rig.wait_for(victim, controller::NodeState::dead, 20'000));
+  const bool drained = rig.run_until([&] { return !holds_any(*rig.metadata(), victim); }, 30'000);
+  ASSERT_TRUE(drained) << "node 5 kept replicas";
+  rig.wait_settled(topic, 30'000);
+  // Back, it takes a share again; of the replica directories it had, only those placed there
+  // again remain (the rest moved away while it was down).
+  rig.world.start(index_of(victim));
+  ASSERT_TRUE(rig.run_until([&] { return holds_any(*rig.metadata(), victim); }, 30'000)) << "node 5 got no replica back";
+  rig.wait_settled(topic, 30'000);
+  auto dirs_match_placement = [&] {
+    std::set<std::string> placed;
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      const std::vector<NodeId>& replicas = rig.metadata()->partition(PartitionId{topic, p})->replicas;
+      if (std::find(replicas.begin(), replicas.end(), victim) != replicas.end()) placed.insert(controller::replica_dir({topic, p}));
+    }
+    std::set<std::string> on_disk;
+    for (const std::string& name : rig.world.disk(index_of(victim)).peek_dir("").value_or(std::vector<std::string>{})) {
+      if (name.starts_with("partition-")) on_disk.insert(name);
+    }
+    return placed == on_disk;
+  };
+  EXPECT_TRUE(rig.run_until(dirs_match_placement, 10'000)) << "node 5 kept data of partitions moved away";
+}
+
+TEST(NodeMoves, ADeadNodesReplicasMoveToLiveNodesAndCatchUp) {
+  for (uint64_t seed : kSeeds) dead_node_moves(seed);
+}
+
+// Four nodes hold the topic; a fifth joins and receives a share (counts differ by at most one).
+void joining_node_gets_share(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes - 1);
+  const TopicId topic = rig.filled_topic();
+  EXPECT_FALSE(holds_any(*rig.metadata(), 5));
+  rig.world.start(index_of(5));
+  ASSERT_TRUE(rig.wait_for(5, controller::NodeState::alive, 20'000));
+  ASSERT_TRUE(rig.run_until([&] { return holds_any(*rig.metadata(), 5); }, 30'000)) << "node 5 got no replica";
+  rig.wait_settled(topic, 30'000);
+  uint32_t low = UINT32_MAX, high = 0;
+  for (size_t i = 0; i < kNodes; ++i) {
+    const uint32_t count = rig.replica_counts()[node_id(static_cast<sim::NodeIndex>(i))];
+    low = std::min(low, count);
+    high = std::max(high, count);
+  }
+  EXPECT_LE(high, low + 1) << "replica counts unbalanced after the join";
+}
+
+TEST(NodeMoves, AJoiningNodeReceivesAShare) {
+  for (uint64_t seed : kSeeds) joining_node_gets_share(seed);
+}
+
+// A node dies; once a move is in flight the controller leader crashes too and comes back later.
+// The moves finish (under the next leader) and no acknowledged record is lost.
+void controller_crash_mid_move(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const TopicId topic = rig.filled_topic();
+  rig.world.crash(index_of(5));
+  auto moving = [&] {
+    const controller::Metadata* m = rig.metadata();
+    for (uint32_t p = 0; m != nullptr && p < kPartitions; ++p) {
+      if (m->partition(PartitionId{topic, p})->move) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(rig.run_until(moving, 30'000)) << "no move began";
+  const std::optional<sim::NodeIndex> leader = rig.controller_leader();
+  ASSERT_TRUE(leader.has_value());
+  rig.world.crash(*leader);
+  rig.run_ms(500);  // below the grace: the crashed leader's replicas are not moved meanwhile
+  rig.world.start(*leader);
+  ASSERT_TRUE(rig.run_until([&] { return !holds_any(*rig.metadata(), 5); }, 30'000)) << "node 5 kept replicas";
+  rig.wait_settled(topic, 30'000);
+}
+
+TEST(NodeMoves, AControllerLeaderCrashMidMoveDoesNotStopIt) {
+  for (uint64_t seed : kSeeds) controller_crash_mid_move(seed);
+}
+
+}  // namespace
+}  // namespace sluice::server
