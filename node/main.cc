@@ -97,6 +97,7 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   // The Raft host with the partition router; the controller where this node is one of its voters.
   // Raft peers are learned from membership (each member announces its Raft endpoint).
   config.raft.emplace().transport.port = flags.raft_port;
+  config.rpc.emplace().port = flags.rpc_port;
   config.partitions.emplace();
   // Every node follows the metadata: the voters run the group, the others join as learners.
   const auto& voters = flags.controller_voters;
@@ -149,6 +150,8 @@ int parse_flags(int argc, char** argv, Flags& flags) {
                  "the cluster's id: datagrams of another cluster are dropped, and the node refuses a data dir of "
                  "another cluster (default 0)");
   app.add_option("--raft-port", cli.raft_port, "inter-node Raft port (TCP; default 7947)")->check(CLI::Range(1, 65535));
+  app.add_option("--rpc-port", cli.rpc_port, "inter-node RPC port (TCP: commands forwarded to the controller leader, ...; default 7948)")
+      ->check(CLI::Range(1, 65535));
   app.add_option("--controller-voters", cli.controller_voters,
                  "node ids of the controller's metadata group, comma-separated (1, 3 or 5; the same on every node: voters run it, the others follow as learners)")
       ->delimiter(',');
@@ -187,6 +190,7 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   if (given("--cluster-id")) flags.cluster_id = cli.cluster_id;
   if (given("--node-id")) flags.node_id = cli.node_id;
   if (given("--raft-port")) flags.raft_port = cli.raft_port;
+  if (given("--rpc-port")) flags.rpc_port = cli.rpc_port;
   if (given("--controller-voters")) flags.controller_voters = cli.controller_voters;
   if (auto valid = sluice::server::validate_node_settings(flags); !valid.ok()) {
     std::cerr << "sluice-node: " << valid.message() << "\n";

@@ -83,6 +83,11 @@ ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_
     read_port(reader, "port", settings.raft_port);
     reader.finish();
   }
+  if (const toml::table* rpc = top.subtable("rpc")) {
+    config::TableReader reader(*rpc, "rpc", context);
+    read_port(reader, "port", settings.rpc_port);
+    reader.finish();
+  }
   if (const toml::table* controller = top.subtable("controller")) {
     config::TableReader reader(*controller, "controller", context);
     read_voters(reader, settings.controller_voters);
@@ -115,6 +120,9 @@ Status validate_node_settings(const NodeSettings& settings) {
     }
   }
   if (settings.raft_port == settings.membership_port) return Status(ConfigErrc::invalid_config, "raft port and membership port are the same");
+  if (settings.rpc_port == settings.membership_port || settings.rpc_port == settings.raft_port) {
+    return Status(ConfigErrc::invalid_config, "the rpc port must differ from the membership and raft ports");
+  }
   if (settings.partition_ports.size() > kPartitionPortsMax) {
     return Status(ConfigErrc::invalid_config, "more than " + std::to_string(kPartitionPortsMax) + " partition ports");
   }

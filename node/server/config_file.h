@@ -35,6 +35,8 @@ struct NodeSettings {
   std::vector<uint16_t> partition_ports;  // ports the classifier counts as partition traffic
   // [raft]
   uint16_t raft_port = 7947;  // the inter-node Raft transport (TCP); announced to members via SWIM
+  // [rpc]
+  uint16_t rpc_port = 7948;   // the inter-node RPC (TCP; docs/formats/rpc.md); announced via SWIM
   // [controller]
   std::vector<NodeId> controller_voters;  // the metadata group's members (1, 3 or 5 node ids); empty: none here
 

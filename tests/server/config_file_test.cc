@@ -24,6 +24,8 @@ interface = "eth1"
 partition_ports = [8080, 9000]
 [raft]
 port = 7001
+[rpc]
+port = 7002
 [controller]
 voters = [1, 2, 3]
 )",
@@ -39,6 +41,7 @@ voters = [1, 2, 3]
   EXPECT_EQ(settings->interface, "eth1");
   EXPECT_EQ(settings->partition_ports, (std::vector<uint16_t>{8080, 9000}));
   EXPECT_EQ(settings->raft_port, 7001);
+  EXPECT_EQ(settings->rpc_port, 7002);
   EXPECT_EQ(settings->controller_voters, (std::vector<NodeId>{1, 2, 3}));
   EXPECT_TRUE(validate_node_settings(*settings).ok());
 
@@ -84,6 +87,9 @@ TEST(NodeConfigFile, ValidationRefusesBadSeedsAndModes) {
   EXPECT_TRUE(validate_node_settings(settings).ok());
   settings = NodeSettings{};
   settings.raft_port = settings.membership_port;
+  EXPECT_FALSE(validate_node_settings(settings).ok());
+  settings = NodeSettings{};
+  settings.rpc_port = settings.raft_port;
   EXPECT_FALSE(validate_node_settings(settings).ok());
 }
 

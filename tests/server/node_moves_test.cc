@@ -192,5 +192,31 @@ TEST(NodeMoves, AControllerLeaderCrashMidMoveDoesNotStopIt) {
   for (uint64_t seed : kSeeds) controller_crash_mid_move(seed);
 }
 
+// A decommissioned node is drained (its replicas move to the others) and then removed for good.
+void decommission_drains(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const TopicId topic = rig.filled_topic();
+  const NodeId leaving = 4;
+  ASSERT_TRUE(holds_any(*rig.metadata(), leaving));
+  const controller::Result<controller::Applied> decommissioned = rig.submit(controller::DecommissionNode{leaving});
+  ASSERT_TRUE(decommissioned.ok()) << decommissioned.status().to_string();
+  EXPECT_TRUE(rig.wait_for(leaving, controller::NodeState::removed, 30'000)) << "node 4 was never removed";
+  EXPECT_FALSE(holds_any(*rig.metadata(), leaving));
+  rig.wait_settled(topic, 30'000);
+  // Its replicas are gone from its disk too.
+  auto holds_none_here = [&] {
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      if (rig.node(index_of(leaving))->partitions()->replica(PartitionId{topic, p}) != nullptr) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(rig.run_until(holds_none_here, 5000)) << "node 4 still hosts a replica";
+}
+
+TEST(NodeMoves, ADecommissionedNodeIsDrainedAndRemoved) {
+  for (uint64_t seed : kSeeds) decommission_drains(seed);
+}
+
 }  // namespace
 }  // namespace sluice::server

@@ -48,7 +48,7 @@ node() {  # name port [args...]
   shift 2
   # exec: $! is then the node itself (setpriv execs too), the process the signals must reach.
   # Each node its own Raft port too (the default, 7947, would be shared on one host).
-  exec "${unprivileged[@]}" "$node_bin" --host 127.0.0.1 --port "$port" --raft-port $((port + 20000)) \
+  exec "${unprivileged[@]}" "$node_bin" --host 127.0.0.1 --port "$port" --raft-port $((port + 20000)) --rpc-port $((port + 21000)) \
     --data-dir "$work/$name" "$@"
 }
 
