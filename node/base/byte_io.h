@@ -39,6 +39,7 @@ class ByteWriter {
     put<uint16_t>(static_cast<uint16_t>(text.size()));
     append_bytes(bytes_, as_bytes(text));
   }
+  void put_bytes(ByteSpan bytes) { append_bytes(bytes_, bytes); }
   Bytes take() { return std::move(bytes_); }
   const Bytes& bytes() const { return bytes_; }
 
@@ -65,6 +66,13 @@ class ByteReader {
     if (!has(2 + size_t{length})) return false;
     out.assign(reinterpret_cast<const char*>(&bytes_[at_ + 2]), length);
     at_ += 2 + size_t{length};
+    return true;
+  }
+  // `count` bytes; false (nothing read) if fewer are left.
+  bool get_bytes(size_t count, Bytes& out) {
+    if (!has(count)) return false;
+    out.assign(bytes_.begin() + static_cast<ptrdiff_t>(at_), bytes_.begin() + static_cast<ptrdiff_t>(at_ + count));
+    at_ += count;
     return true;
   }
   size_t left() const { return bytes_.size() - at_; }

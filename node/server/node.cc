@@ -1,5 +1,7 @@
 #include "node/server/node.h"
 
+#include "node/base/coverage.h"
+
 namespace sluice::server {
 
 namespace rt = sluice::runtime;
@@ -20,6 +22,12 @@ void add_rpc_address(swim::Config& membership, uint16_t rpc_port) {
   rt::Result<rt::Address> self = rt::Address::parse(membership.self_address);
   if (!self.ok()) return;
   membership.self_named.push_back(swim::NamedAddress{"rpc", rt::Address{self->host, rpc_port}.to_string()});
+}
+
+partition::Reply partition_error(partition::Errc code, std::string why) {
+  partition::Reply reply;
+  reply.status = partition::Status(code, std::move(why));
+  return reply;
 }
 
 controller::Result<controller::Applied> unavailable(std::string why) {
@@ -132,6 +140,8 @@ rt::Status Node::start_rpc() {
   rpc_server_ = std::make_unique<rpc::RpcServer>(runtime_, *config_.rpc);
   rpc_server_->handle(static_cast<uint16_t>(RpcMethod::controller_submit),
                       [this](ByteSpan request, rt::Instant deadline) { return serve_controller_submit(request, deadline); });
+  rpc_server_->handle(static_cast<uint16_t>(RpcMethod::partition_call),
+                      [this](ByteSpan request, rt::Instant deadline) { return serve_partition_call(request, deadline); });
   return rpc_server_->start();
 }
 
@@ -142,14 +152,18 @@ controller::Result<controller::Applied> Node::submit_to_controller(const control
   return forward_to_controller(command, deadline);
 }
 
+rt::Result<rt::Address> Node::rpc_address_of(NodeId id) const {
+  if (rpc_client_ == nullptr || membership_ == nullptr) return rt::Status(rt::Errc::invalid_argument, "no inter-node RPC here");
+  const swim::Member* member = membership_->core().member(id);
+  if (member == nullptr) return rt::Status(rt::Errc::invalid_argument, "node " + std::to_string(id) + " is no member known here");
+  return rt::Address::parse(swim::find_address(member->named, "rpc"));
+}
+
 controller::Result<controller::Applied> Node::forward_to_controller(const controller::Command& command, rt::Instant deadline) {
   const NodeId leader = controller_->leader();
   const std::string not_here = "leader is node " + std::to_string(leader);
-  if (leader == kNoNode || rpc_client_ == nullptr || membership_ == nullptr) {
-    return controller::Result<controller::Applied>(controller::Errc::not_leader, not_here);
-  }
-  const swim::Member* member = membership_->core().member(leader);
-  rt::Result<rt::Address> to = rt::Address::parse(member == nullptr ? "" : swim::find_address(member->named, "rpc"));
+  if (leader == kNoNode) return controller::Result<controller::Applied>(controller::Errc::not_leader, not_here);
+  rt::Result<rt::Address> to = rpc_address_of(leader);
   if (!to.ok()) return controller::Result<controller::Applied>(controller::Errc::not_leader, not_here + ", not reachable yet");
   controller::Result<Bytes> request = controller::encode_command(command);
   if (!request.ok()) return controller::Result<controller::Applied>(request.status());
@@ -176,6 +190,58 @@ rpc::Reply Node::serve_controller_submit(ByteSpan request, rt::Instant deadline)
           ? controller::Result<controller::Applied>(controller::Errc::not_leader, "leader is node " + std::to_string(controller_->leader()))
           : controller_->submit(*command, deadline);
   return rpc::Reply{rpc::RpcStatus::ok, controller::encode_submit_reply(answer)};
+}
+
+partition::Reply Node::route_anywhere(const PartitionCall& call, rt::Instant deadline) {
+  if (partitions_ == nullptr) return partition_error(partition::Errc::unknown_partition, "this node runs no partitions");
+  const partition::Replica* local = partitions_->replica(call.partition);
+  // A local_only read without a replica here: the router's unknown_partition says so.
+  if (call.flags.local_only || call.flags.forwarded || (local != nullptr && local->is_leader())) return route_here(call, deadline);
+  NodeId leader = local != nullptr ? local->leader().leader : kNoNode;
+  if (local == nullptr && controller_ != nullptr) {
+    const controller::PartitionRecord* record = controller_->metadata().partition(call.partition);
+    if (record != nullptr) leader = record->preferred_leader;
+  }
+  // Nowhere better to send it: this node's own answer says why.
+  if (leader == kNoNode || leader == identity_.node_id) return route_here(call, deadline);
+  return forward_partition_call(leader, call, deadline);
+}
+
+partition::Reply Node::route_here(const PartitionCall& call, rt::Instant deadline) {
+  rt::Result<partition::Reply> reply = partitions_->route(call.partition, call.request).receive(deadline);
+  if (!reply.ok()) return partition_error(partition::Errc::timeout, "waiting for the replica: " + reply.status().to_string());
+  return std::move(reply).value();
+}
+
+partition::Reply Node::forward_partition_call(NodeId to, PartitionCall call, rt::Instant deadline) {
+  rt::Result<rt::Address> address = rpc_address_of(to);
+  if (!address.ok()) {
+    partition::Reply reply = partition_error(partition::Errc::not_leader, "node " + std::to_string(to) + " leads it and is not reachable yet");
+    reply.leader = to;
+    return reply;
+  }
+  call.flags.forwarded = true;
+  SLUICE_COVER("server.partition_call_forwarded");
+  rt::Result<rpc::Reply> answer = rpc_client_->call(*address, static_cast<uint16_t>(RpcMethod::partition_call),
+                                                    encode_partition_call(call), deadline);
+  if (!answer.ok() || answer->status != rpc::RpcStatus::ok) {
+    const std::string why = answer.ok() ? std::string(rpc::to_string(answer->status)) : answer.status().to_string();
+    const bool timed_out = !answer.ok() && answer.code() == rt::Errc::timeout;
+    partition::Reply reply = partition_error(timed_out ? partition::Errc::timeout : partition::Errc::not_leader,
+                                             "forwarding to node " + std::to_string(to) + ": " + why);
+    reply.leader = timed_out ? kNoNode : to;
+    return reply;
+  }
+  std::optional<partition::Reply> decoded = decode_partition_reply(answer->payload);
+  if (!decoded) return partition_error(partition::Errc::invalid_request, "node " + std::to_string(to) + " answered with a malformed reply");
+  return std::move(*decoded);
+}
+
+rpc::Reply Node::serve_partition_call(ByteSpan request, rt::Instant deadline) {
+  std::optional<PartitionCall> call = decode_partition_call(request);
+  if (!call) return rpc::Reply{rpc::RpcStatus::malformed, {}};
+  call->flags.forwarded = true;  // whatever the sender said: never a second hop
+  return rpc::Reply{rpc::RpcStatus::ok, encode_partition_reply(route_anywhere(*call, deadline))};
 }
 
 void Node::leave() {

@@ -21,6 +21,7 @@
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
 #include "node/rpc/rpc.h"
+#include "node/server/partition_rpc.h"
 #include "node/server/identity.h"
 #include "node/swim/driver.h"
 #include "runtime/runtime.h"
@@ -60,6 +61,9 @@ enum class RpcMethod : uint16_t {
   // group's leader applied, or not_leader naming it when this node does not lead (one hop: the
   // receiver never forwards again).
   controller_submit = 1,
+  // Request: encode_partition_call (a produce, fetch or list offsets); reply:
+  // encode_partition_reply of what the receiver's router answered (never forwarded again).
+  partition_call = 2,
 };
 
 class Node {
@@ -91,6 +95,13 @@ class Node {
   controller::Controller* controller() { return controller_.get(); }
   const controller::Controller* controller() const { return controller_.get(); }
   const controller::Reconciler* reconciler() const { return reconciler_.get(); }
+  // A partition request arriving at this node (from a client, or forwarded by another node; call
+  // on a fiber): served by the local replica when it leads the partition, when the call is a
+  // local_only read of a replica held here, or when the call was forwarded already (one hop).
+  // Otherwise forwarded once to the leader this node knows of (its replica's view; without a
+  // replica, the metadata's preferred leader) over the RPC. The reply is the serving router's:
+  // not_leader naming the leader lets the caller go there directly.
+  partition::Reply route_anywhere(const PartitionCall& call, runtime::Instant deadline);
   // Submits a metadata command on the controller leader, wherever it is (call on a fiber): here,
   // or forwarded over the RPC to the leader's "rpc" address as SWIM carries it.
   controller::Result<controller::Applied> submit_to_controller(const controller::Command& command, runtime::Instant deadline);
@@ -102,6 +113,11 @@ class Node {
   std::vector<controller::MemberView> membership_view() const;
   runtime::Status start_rpc();
   rpc::Reply serve_controller_submit(ByteSpan request, runtime::Instant deadline);
+  rpc::Reply serve_partition_call(ByteSpan request, runtime::Instant deadline);
+  partition::Reply route_here(const PartitionCall& call, runtime::Instant deadline);
+  partition::Reply forward_partition_call(NodeId to, PartitionCall call, runtime::Instant deadline);
+  // The "rpc" address SWIM carries for member `id` (an error when unknown or malformed).
+  runtime::Result<runtime::Address> rpc_address_of(NodeId id) const;
   controller::Result<controller::Applied> forward_to_controller(const controller::Command& command, runtime::Instant deadline);
 
   runtime::Runtime& runtime_;
