@@ -42,6 +42,8 @@ packages=(
   libxdp-dev           # AF_XDP (<xdp/xsk.h>)
   bpftool              # `bpftool gen skeleton`
   iproute2             # `ip netns` / veth in the XDP tests
+  nlohmann-json3-dev   # the HTTP API's JSON bodies (parsed with exceptions off)
+  libsodium-dev        # API tokens: salted hashes compared in constant time
 )
 
 check_only=0
