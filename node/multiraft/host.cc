@@ -114,15 +114,22 @@ void RaftHost::hand_over_all() {
   }
 }
 
-// The voter other than this node with the highest match (ties: lowest id), or kNoNode.
+// The voter other than this node with the highest match (ties: lowest id), recently active ones
+// first: a voter that stopped answering (it left before this node) would never take over, and
+// the transfer would only time out (found by node_cluster_e2e_test: a rolling stop). kNoNode if
+// there is no other voter.
 raft::NodeId RaftHost::handover_target(const raft::Raft& core) const {
   raft::NodeId best = raft::kNoNode;
   raft::Index best_match = 0;
+  bool best_active = false;
   for (const auto& [id, progress] : core.progress()) {
     if (id == core.id() || !core.conf_state().is_voter(id)) continue;
-    if (best == raft::kNoNode || progress.match > best_match) {
+    const bool better = best == raft::kNoNode || (progress.recent_active && !best_active) ||
+                        (progress.recent_active == best_active && progress.match > best_match);
+    if (better) {
       best = id;
       best_match = progress.match;
+      best_active = progress.recent_active;
     }
   }
   return best;

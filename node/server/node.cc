@@ -245,8 +245,16 @@ rpc::Reply Node::serve_partition_call(ByteSpan request, rt::Instant deadline) {
 }
 
 void Node::leave() {
-  // Leaderships first: each group this node leads is handed to its most caught-up other voter.
-  if (raft_) (void)raft_->transfer_all_leaderships();
+  // Leaderships first: each group this node leads is handed to its most caught-up active voter,
+  // again every kHandoverRetryInterval while any is left (a target may refuse, or stop itself).
+  if (raft_) {
+    (void)raft_->transfer_all_leaderships();
+    handover_ = runtime_.spawn("leave-handover", [this] {
+      while (raft_->leaders_here() > 0 && runtime_.sleep_for(kHandoverRetryInterval).ok()) {
+        (void)raft_->transfer_all_leaderships();
+      }
+    });
+  }
   if (membership_) membership_->leave();
 }
 

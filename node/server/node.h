@@ -108,6 +108,7 @@ class Node {
 
  private:
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
+  static constexpr runtime::Duration kHandoverRetryInterval = std::chrono::milliseconds(300);
   void forward_membership();
   void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
@@ -132,6 +133,7 @@ class Node {
   std::unique_ptr<rpc::RpcClient> rpc_client_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;               // after what its handlers use
   runtime::Task membership_forwarder_;
+  runtime::Task handover_;
 };
 
 }  // namespace sluice::server

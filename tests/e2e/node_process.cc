@@ -1,0 +1,178 @@
+#include "tests/e2e/node_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace sluice::e2e {
+namespace {
+
+constexpr uint16_t kPortMin = 20000;
+constexpr uint16_t kPortLimit = 60000;  // exclusive; lowered to the ephemeral range's start
+constexpr int kPortSearchAttemptsMax = 64;
+constexpr auto kExitPollInterval = std::chrono::milliseconds(20);
+
+// Binds `type` (SOCK_STREAM, SOCK_DGRAM) on 127.0.0.1:port and closes it again.
+bool can_bind(int type, uint16_t port) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return bound;
+}
+
+uint16_t ephemeral_ports_start() {
+  std::ifstream file("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned first = 0;
+  if (!(file >> first) || first <= kPortMin || first > kPortLimit) return kPortLimit;
+  return static_cast<uint16_t>(first);
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  path_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-e2e-XXXXXX";
+  if (::mkdtemp(path_.data()) == nullptr) path_.clear();
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+}
+
+bool loopback_usable() { return can_bind(SOCK_STREAM, 0) && can_bind(SOCK_DGRAM, 0); }
+
+std::optional<uint16_t> free_port_range(size_t count) {
+  const size_t span = ephemeral_ports_start() - kPortMin;
+  if (count == 0 || span <= count) return std::nullopt;
+  // Concurrent runs (ctest -j, several checkouts) start apart: the pid and the clock pick the base.
+  uint64_t state = static_cast<uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull ^
+                   static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (int attempt = 0; attempt < kPortSearchAttemptsMax; ++attempt) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const auto base = static_cast<uint16_t>(kPortMin + (state >> 33) % (span - count));
+    bool free = true;
+    for (size_t i = 0; i < count && free; ++i) {
+      const auto port = static_cast<uint16_t>(base + i);
+      free = can_bind(SOCK_STREAM, port) && can_bind(SOCK_DGRAM, port);
+    }
+    if (free) return base;
+  }
+  return std::nullopt;
+}
+
+NodeProcess::NodeProcess(std::string binary, std::vector<std::string> args, std::string log_path)
+    : binary_(std::move(binary)), args_(std::move(args)), log_path_(std::move(log_path)) {}
+
+NodeProcess::~NodeProcess() { kill_and_reap(); }
+
+bool NodeProcess::start(std::string& error) {
+  if (running()) {
+    error = "already running";
+    return false;
+  }
+  // Everything the child needs is prepared before fork: between fork and exec a child of a
+  // threaded process may only make async-signal-safe calls.
+  std::vector<char*> argv;
+  argv.push_back(binary_.data());
+  for (std::string& arg : args_) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0 || null_fd < 0) {
+    error = "opening " + log_path_ + " or /dev/null: " + std::strerror(errno);
+    if (log_fd >= 0) ::close(log_fd);
+    if (null_fd >= 0) ::close(null_fd);
+    return false;
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Killed with the test process, whatever ends it (a crash, ctest's timeout).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::close_range(3, ~0u, 0);  // the test's sockets and epoll are none of the node's business
+    ::execv(binary_.c_str(), argv.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(log_fd);
+  ::close(null_fd);
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(fork_errno);
+    return false;
+  }
+  pid_ = pid;
+  return true;
+}
+
+void NodeProcess::signal(int signal_number) const {
+  if (running()) ::kill(pid_, signal_number);
+}
+
+std::optional<int> NodeProcess::poll_exit() {
+  if (!running()) return std::nullopt;
+  int status = 0;
+  const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+  if (reaped != pid_) return std::nullopt;
+  pid_ = -1;
+  return status;
+}
+
+std::optional<int> NodeProcess::wait_exit(std::chrono::milliseconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::optional<int> status = poll_exit()) return status;
+    if (std::chrono::steady_clock::now() >= give_up) return std::nullopt;
+    std::this_thread::sleep_for(kExitPollInterval);
+  }
+  return std::nullopt;
+}
+
+void NodeProcess::kill_and_reap() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+std::string NodeProcess::log() const {
+  std::ifstream file(log_path_);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "wait status " + std::to_string(status);
+}
+
+}  // namespace sluice::e2e
