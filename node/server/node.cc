@@ -16,12 +16,12 @@ void add_raft_address(swim::Config& membership, uint16_t raft_port) {
   membership.self_named.push_back(swim::NamedAddress{"raft", rt::Address{self->host, raft_port}.to_string()});
 }
 
-// The same for the inter-node RPC's "rpc".
-void add_rpc_address(swim::Config& membership, uint16_t rpc_port) {
-  if (!swim::find_address(membership.self_named, "rpc").empty()) return;
+// The same for another endpoint ("rpc", "api").
+void add_named_address(swim::Config& membership, std::string name, uint16_t port) {
+  if (!swim::find_address(membership.self_named, name).empty()) return;
   rt::Result<rt::Address> self = rt::Address::parse(membership.self_address);
   if (!self.ok()) return;
-  membership.self_named.push_back(swim::NamedAddress{"rpc", rt::Address{self->host, rpc_port}.to_string()});
+  membership.self_named.push_back(swim::NamedAddress{std::move(name), rt::Address{self->host, port}.to_string()});
 }
 
 partition::Reply partition_error(partition::Errc code, std::string why) {
@@ -49,7 +49,8 @@ rt::Status Node::start() {
     config_.membership->core.self_id = identity_.node_id;
     config_.membership->core.planted_bug = config_.planted_bug;
     if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
-    if (config_.rpc) add_rpc_address(config_.membership->core, config_.rpc->port);
+    if (config_.rpc) add_named_address(config_.membership->core, "rpc", config_.rpc->port);
+    if (config_.http) add_named_address(config_.membership->core, "api", config_.http->port);
     membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
     if (rt::Status status = membership_->start(); !status.ok()) {
       return rt::Status(status.code(), "membership: " + status.message());
@@ -84,6 +85,9 @@ rt::Status Node::start() {
           [this](const controller::Command& command, rt::Instant deadline) { return submit_to_controller(command, deadline); });
       reconciler_->start();
     }
+  }
+  if (config_.http) {
+    if (rt::Status status = start_http(); !status.ok()) return rt::Status(status.code(), "http: " + status.message());
   }
   if (membership_ && raft_) forward_membership();  // partitions need raft
   started_ = true;
@@ -143,6 +147,22 @@ rt::Status Node::start_rpc() {
   rpc_server_->handle(static_cast<uint16_t>(RpcMethod::partition_call),
                       [this](ByteSpan request, rt::Instant deadline) { return serve_partition_call(request, deadline); });
   return rpc_server_->start();
+}
+
+rt::Status Node::start_http() {
+  api_ = std::make_unique<Api>(*this, config_.auth, config_.api);
+  http::PipelineParts parts;
+  parts.routes = &api_->routes();
+  parts.route_names = api_->route_names();
+  parts.auth = &config_.auth;
+  parts.require = [this](const http::Exchange& exchange) { return api_->requirement(exchange); };
+  parts.execute = [this](http::Exchange& exchange) { api_->execute(exchange); };
+  pipeline_ = std::make_unique<http::Pipeline>(runtime_, api_->metrics(), std::move(parts));
+  http_server_ = std::make_unique<http::HttpServer>(
+      runtime_, *config_.http, [this](const http::HttpRequest& request, const http::ConnectionInfo& connection, rt::Instant deadline) {
+        return pipeline_->handle(request, connection, deadline);
+      });
+  return http_server_->start();
 }
 
 // On the controller leader: submitted here. Elsewhere: forwarded to it.

@@ -20,7 +20,11 @@
 #include "node/controller/reconciler.h"
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
+#include "node/http/auth.h"
+#include "node/http/pipeline.h"
+#include "node/http/server.h"
 #include "node/rpc/rpc.h"
+#include "node/server/api.h"
 #include "node/server/partition_rpc.h"
 #include "node/server/identity.h"
 #include "node/swim/driver.h"
@@ -51,6 +55,11 @@ struct NodeConfig {
   // not lead the metadata group forwards commands (a finished move, ...) to the one that does.
   // start() announces it to members as the SWIM named address "rpc".
   std::optional<rpc::RpcServerConfig> rpc;
+  // The HTTP API (docs/http.md) on http->port, with `auth` deciding who may call what. start()
+  // announces it to members as the SWIM named address "api".
+  std::optional<http::HttpServerConfig> http;
+  http::AuthConfig auth;
+  ApiLimits api;
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
 };
@@ -95,6 +104,7 @@ class Node {
   controller::Controller* controller() { return controller_.get(); }
   const controller::Controller* controller() const { return controller_.get(); }
   const controller::Reconciler* reconciler() const { return reconciler_.get(); }
+  http::HttpServer* http_server() { return http_server_.get(); }
   // A partition request arriving at this node (from a client, or forwarded by another node; call
   // on a fiber): served by the local replica when it leads the partition, when the call is a
   // local_only read of a replica held here, or when the call was forwarded already (one hop).
@@ -113,6 +123,7 @@ class Node {
   void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
   runtime::Status start_rpc();
+  runtime::Status start_http();
   rpc::Reply serve_controller_submit(ByteSpan request, runtime::Instant deadline);
   rpc::Reply serve_partition_call(ByteSpan request, runtime::Instant deadline);
   partition::Reply route_here(const PartitionCall& call, runtime::Instant deadline);
@@ -132,6 +143,9 @@ class Node {
   std::unique_ptr<controller::Reconciler> reconciler_;       // after both it uses
   std::unique_ptr<rpc::RpcClient> rpc_client_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;               // after what its handlers use
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<http::Pipeline> pipeline_;
+  std::unique_ptr<http::HttpServer> http_server_;            // after the pipeline it calls
   runtime::Task membership_forwarder_;
   runtime::Task handover_;
 };

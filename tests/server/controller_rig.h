@@ -22,6 +22,7 @@ inline constexpr int64_t kMsNs = 1'000'000;
 inline constexpr uint16_t kSwimPort = 7400;
 inline constexpr uint16_t kRaftPort = 7401;
 inline constexpr uint16_t kRpcPort = 7402;
+inline constexpr uint16_t kHttpPort = 7403;
 
 inline NodeId node_id(sim::NodeIndex node) { return static_cast<NodeId>(node) + 1; }
 inline sim::NodeIndex index_of(NodeId id) { return static_cast<sim::NodeIndex>(id - 1); }
@@ -31,6 +32,8 @@ struct RigOptions {
   size_t voters = 3;
   size_t started = 4;  // the first `started` nodes start at once; the others when the test says
   runtime::Duration node_dead_grace = std::chrono::seconds(10);
+  bool http = false;  // the HTTP API on kHttpPort, with `auth`
+  http::AuthConfig auth;
 };
 
 class NodeApp final : public sim::NodeApp {
@@ -62,6 +65,10 @@ class NodeApp final : public sim::NodeApp {
     config.controller_duties_interval = std::chrono::milliseconds(100);
     config.partitions.emplace();
     config.rpc.emplace().port = kRpcPort;
+    if (options.http) {
+      config.http.emplace().port = kHttpPort;
+      config.auth = options.auth;
+    }
     config.reconciler.interval = std::chrono::milliseconds(100);
     config.reconciler.replica.raft.election_timeout_ticks = 15;
     return config;

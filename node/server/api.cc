@@ -1,0 +1,571 @@
+#include "node/server/api.h"
+
+#include <sodium.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "node/log/codec.h"
+#include "node/partition/partitioner.h"
+#include "node/server/node.h"
+
+namespace sluice::server {
+namespace {
+
+namespace rt = runtime;
+using Json = nlohmann::json;
+using http::ApiError;
+using http::Exchange;
+
+Bytes bytes_of(std::string_view text) {
+  return Bytes(reinterpret_cast<const std::byte*>(text.data()), reinterpret_cast<const std::byte*>(text.data() + text.size()));
+}
+
+void reply_json(Exchange& exchange, const Json& body, int status = 200) {
+  exchange.reply.status = status;
+  exchange.reply.content_type = "application/json";
+  exchange.reply.body = bytes_of(body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+}
+
+std::optional<uint64_t> parse_u64(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// A query parameter as a number in [0, max]; `fallback` when absent. Sets a 400 otherwise.
+std::optional<uint64_t> query_number(Exchange& exchange, const std::string& name, uint64_t fallback, uint64_t max) {
+  auto found = exchange.target.query.find(name);
+  if (found == exchange.target.query.end()) return fallback;
+  std::optional<uint64_t> value = parse_u64(found->second);
+  if (!value || *value > max) {
+    exchange.error = http::bad_request("query parameter " + name + " must be a number from 0 to " + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string base64(ByteSpan bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::optional<Bytes> unbase64(const std::string& text) {
+  Bytes out(text.size());
+  size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &length,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  out.resize(length);
+  return out;
+}
+
+Json config_json(const controller::TopicConfig& config) {
+  return Json{{"retention_ms", config.retention_ms}, {"retention_bytes", config.retention_bytes}, {"segment_bytes", config.segment_bytes}};
+}
+
+// Reads the optional config fields of `body` over `config`; false (and a 400) on a wrong type.
+bool read_config(Exchange& exchange, const Json& body, controller::TopicConfig& config) {
+  for (auto [name, field] : {std::pair{"retention_ms", &config.retention_ms}, std::pair{"retention_bytes", &config.retention_bytes},
+                             std::pair{"segment_bytes", &config.segment_bytes}}) {
+    if (!body.contains(name)) continue;
+    if (!body[name].is_number_integer()) {
+      exchange.error = http::bad_request(std::string(name) + " must be an integer");
+      return false;
+    }
+    *field = body[name].get<int64_t>();
+  }
+  return true;
+}
+
+std::optional<Json> body_json(Exchange& exchange) {
+  const Bytes& body = exchange.request->body;
+  Json parsed = Json::parse(reinterpret_cast<const char*>(body.data()), reinterpret_cast<const char*>(body.data() + body.size()),
+                            nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    exchange.error = http::bad_request("the body must be a JSON object");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+http::ApiError api_error(const partition::Status& status, NodeId leader, std::string leader_address) {
+  using partition::Errc;
+  int http_status = 500;
+  switch (status.code()) {
+    case Errc::ok: http_status = 200; break;
+    case Errc::invalid_request:
+    case Errc::record_too_large: http_status = status.code() == Errc::record_too_large ? 413 : 400; break;
+    case Errc::unknown_partition: http_status = 404; break;
+    case Errc::offset_out_of_range: http_status = 416; break;
+    case Errc::out_of_order_sequence:
+    case Errc::producer_fenced: http_status = 409; break;
+    case Errc::overloaded: http_status = 429; break;
+    case Errc::not_leader:
+    case Errc::storage_error:
+    case Errc::storage_full: http_status = 503; break;
+    case Errc::timeout: http_status = 504; break;
+  }
+  ApiError error = http::make_error(http_status, std::string(partition::to_string(status.code())), status.message());
+  error.leader = leader;
+  error.leader_address = std::move(leader_address);
+  return error;
+}
+
+http::ApiError api_error(const controller::Status& status) {
+  using controller::Errc;
+  int http_status = 500;
+  switch (status.code()) {
+    case Errc::ok: http_status = 200; break;
+    case Errc::invalid_request: http_status = 400; break;
+    case Errc::topic_exists:
+    case Errc::conflict: http_status = 409; break;
+    case Errc::unknown_topic:
+    case Errc::unknown_node: http_status = 404; break;
+    case Errc::not_enough_nodes:
+    case Errc::limit_reached: http_status = 422; break;
+    case Errc::not_leader:
+    case Errc::unavailable: http_status = 503; break;
+    case Errc::timeout: http_status = 504; break;
+  }
+  return http::make_error(http_status, std::string(controller::to_string(status.code())), status.message());
+}
+
+Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(node), auth_(auth), limits_(limits) {
+  auto add = [this](const char* method, const char* pattern, Route route) { routes_.add(method, pattern, static_cast<http::RouteId>(route)); };
+  add("GET", "/healthz", Route::healthz);
+  add("GET", "/readyz", Route::readyz);
+  add("GET", "/metrics", Route::metrics);
+  add("GET", "/v1/cluster", Route::cluster);
+  add("GET", "/v1/topics", Route::topics_list);
+  add("POST", "/v1/topics", Route::topic_create);
+  add("GET", "/v1/topics/{topic}", Route::topic_describe);
+  add("DELETE", "/v1/topics/{topic}", Route::topic_delete);
+  add("PUT", "/v1/topics/{topic}/config", Route::topic_alter);
+  add("GET", "/v1/topics/{topic}/metadata", Route::topic_metadata);
+  add("POST", "/v1/topics/{topic}/records", Route::produce);
+  add("GET", "/v1/topics/{topic}/partitions/{partition}/records", Route::fetch);
+  add("GET", "/v1/topics/{topic}/partitions/{partition}/offsets", Route::list_offsets);
+  metrics_.describe("sluice_raft_groups", http::MetricType::gauge, "Raft groups hosted on this node.");
+  metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
+  metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
+  metrics_.describe("sluice_partition_replicas", http::MetricType::gauge, "Partition replicas open on this node.");
+}
+
+std::map<http::RouteId, std::string> Api::route_names() const {
+  return {{static_cast<http::RouteId>(Route::healthz), "healthz"},
+          {static_cast<http::RouteId>(Route::readyz), "readyz"},
+          {static_cast<http::RouteId>(Route::metrics), "metrics"},
+          {static_cast<http::RouteId>(Route::cluster), "cluster"},
+          {static_cast<http::RouteId>(Route::topics_list), "topics_list"},
+          {static_cast<http::RouteId>(Route::topic_create), "topic_create"},
+          {static_cast<http::RouteId>(Route::topic_describe), "topic_describe"},
+          {static_cast<http::RouteId>(Route::topic_delete), "topic_delete"},
+          {static_cast<http::RouteId>(Route::topic_alter), "topic_alter"},
+          {static_cast<http::RouteId>(Route::topic_metadata), "topic_metadata"},
+          {static_cast<http::RouteId>(Route::produce), "produce"},
+          {static_cast<http::RouteId>(Route::fetch), "fetch"},
+          {static_cast<http::RouteId>(Route::list_offsets), "list_offsets"}};
+}
+
+http::Requirement Api::requirement(const Exchange& exchange) const {
+  using http::Permission;
+  auto topic_param = [&]() {
+    auto found = exchange.route.params.find("topic");
+    return found == exchange.route.params.end() ? std::string() : found->second;
+  };
+  switch (static_cast<Route>(exchange.route.id)) {
+    case Route::healthz:
+    case Route::readyz:
+    case Route::metrics: return http::Requirement{true, Permission::read, {}};
+    case Route::cluster:
+    case Route::topics_list: return http::Requirement{false, Permission::read, {}};
+    case Route::topic_create: {
+      // The name is in the body: admin on it is checked when the body is read (execute).
+      return http::Requirement{false, Permission::read, {}};
+    }
+    case Route::topic_describe:
+    case Route::topic_metadata:
+    case Route::fetch:
+    case Route::list_offsets: return http::Requirement{false, Permission::read, topic_param()};
+    case Route::produce: return http::Requirement{false, Permission::write, topic_param()};
+    case Route::topic_delete:
+    case Route::topic_alter: return http::Requirement{false, Permission::admin, topic_param()};
+  }
+  return http::Requirement{false, Permission::admin, {}};
+}
+
+void Api::execute(Exchange& exchange) {
+  switch (static_cast<Route>(exchange.route.id)) {
+    case Route::healthz: return reply_json(exchange, Json{{"status", "ok"}});
+    case Route::readyz: return readyz(exchange);
+    case Route::metrics: return metrics_text(exchange);
+    case Route::cluster: return cluster(exchange);
+    case Route::topics_list: return topics_list(exchange);
+    case Route::topic_create: return topic_create(exchange);
+    case Route::topic_describe:
+    case Route::topic_metadata: return topic_describe(exchange);
+    case Route::topic_delete: return topic_delete(exchange);
+    case Route::topic_alter: return topic_alter(exchange);
+    case Route::produce: return produce(exchange);
+    case Route::fetch: return fetch(exchange);
+    case Route::list_offsets: return list_offsets(exchange);
+  }
+  exchange.error = http::make_error(500, "internal", "route without a handler");
+}
+
+// Ready: membership runs, the controller's leader is known and this node's copy is current, and
+// every replica the metadata places here is open.
+void Api::readyz(Exchange& exchange) {
+  std::vector<std::string> waiting;
+  const controller::Controller* controller = node_.controller();
+  if (node_.membership() == nullptr) waiting.emplace_back("membership");
+  if (controller == nullptr || !controller->metadata_current()) waiting.emplace_back("controller");
+  if (controller != nullptr && node_.partitions() != nullptr) {
+    for (const auto& [name, topic] : controller->metadata().topics()) {
+      for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+        const std::vector<NodeId>& replicas = topic.partitions[p].replicas;
+        const bool here = std::find(replicas.begin(), replicas.end(), node_.id()) != replicas.end();
+        if (here && node_.partitions()->replica(PartitionId{topic.id, p}) == nullptr) {
+          waiting.push_back("replica " + name + "/" + std::to_string(p));
+          break;
+        }
+      }
+    }
+  }
+  if (waiting.empty()) return reply_json(exchange, Json{{"status", "ready"}});
+  reply_json(exchange, Json{{"status", "not_ready"}, {"waiting_for", waiting}}, 503);
+}
+
+void Api::update_gauges() {
+  if (const multiraft::RaftHost* raft = node_.raft()) {
+    metrics_.set("sluice_raft_groups", {}, static_cast<double>(raft->group_count()));
+    metrics_.set("sluice_raft_leaders", {}, static_cast<double>(raft->leaders_here()));
+  }
+  if (const swim::Driver* membership = node_.membership()) {
+    std::map<std::string, double> by_state;
+    for (const swim::Member& member : membership->core().members()) by_state[std::string(swim::to_string(member.state))] += 1;
+    for (const auto& [state, count] : by_state) metrics_.set("sluice_swim_members", {{"state", state}}, count);
+  }
+  if (const partition::PartitionRouter* router = node_.partitions()) {
+    metrics_.set("sluice_partition_replicas", {}, static_cast<double>(router->replica_count()));
+  }
+}
+
+void Api::metrics_text(Exchange& exchange) {
+  update_gauges();
+  exchange.reply.content_type = "text/plain; version=0.0.4";
+  exchange.reply.body = bytes_of(metrics_.exposition());
+}
+
+void Api::cluster(Exchange& exchange) {
+  Json members = Json::array();
+  if (const swim::Driver* membership = node_.membership()) {
+    members.push_back(Json{{"id", node_.id()}, {"address", membership->core().config().self_address}, {"state", "alive"}, {"self", true}});
+    for (const swim::Member& member : membership->core().members()) {
+      members.push_back(Json{{"id", member.id},
+                             {"address", member.address},
+                             {"state", swim::to_string(member.state)},
+                             {"api", swim::find_address(member.named, "api")}});
+    }
+  }
+  const controller::Controller* controller = node_.controller();
+  reply_json(exchange, Json{{"node", node_.id()},
+                            {"controller_leader", controller == nullptr ? 0 : controller->leader()},
+                            {"members", members}});
+}
+
+void Api::topics_list(Exchange& exchange) {
+  if (node_.controller() == nullptr) return void(exchange.error = http::make_error(503, "unavailable", "no controller on this node"));
+  Json topics = Json::array();
+  for (const auto& [name, topic] : node_.controller()->metadata().topics()) {
+    topics.push_back(Json{{"name", name}, {"id", topic.id}, {"partitions", topic.partitions.size()}, {"replication", topic.replication}});
+  }
+  reply_json(exchange, Json{{"topics", topics}});
+}
+
+std::optional<controller::Applied> Api::submit(Exchange& exchange, const controller::Command& command) {
+  const rt::Instant deadline = std::min(exchange.deadline, node_.runtime().now() + limits_.admin_timeout);
+  controller::Result<controller::Applied> applied = node_.submit_to_controller(command, deadline);
+  if (!applied.ok()) {
+    exchange.error = api_error(applied.status());
+    return std::nullopt;
+  }
+  return *applied;
+}
+
+// Read-your-writes on the node asked: a command applied on the controller leader reaches this
+// node's copy a little later; the answer waits (bounded) until the copy shows it.
+bool Api::wait_for_metadata(Exchange& exchange, const std::function<bool(const controller::Metadata&)>& shows) {
+  const rt::Instant deadline = std::min(exchange.deadline, node_.runtime().now() + limits_.admin_timeout);
+  while (!shows(node_.controller()->metadata())) {
+    if (node_.runtime().now() + kMetadataPollInterval >= deadline || !node_.runtime().sleep_for(kMetadataPollInterval).ok()) {
+      exchange.error = http::make_error(504, "timeout", "applied by the controller, not seen on this node yet");
+      return false;
+    }
+  }
+  return true;
+}
+
+void Api::topic_create(Exchange& exchange) {
+  std::optional<Json> body = body_json(exchange);
+  if (!body) return;
+  if (!body->contains("name") || !(*body)["name"].is_string()) return void(exchange.error = http::bad_request("name must be a string"));
+  controller::CreateTopic create;
+  create.name = (*body)["name"].get<std::string>();
+  if (http::decide(auth_, exchange.caller, http::Permission::admin, create.name) != http::Decision::allow) {
+    return void(exchange.error = http::make_error(403, "forbidden", exchange.caller.name() + " may not create topic " + create.name));
+  }
+  for (auto [name, field] : {std::pair{"partitions", &create.partitions}, std::pair{"replication", &create.replication}}) {
+    const Json& value = body->value(name, Json(1));
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > UINT32_MAX) {
+      return void(exchange.error = http::bad_request(std::string(name) + " must be a positive integer"));
+    }
+    *field = static_cast<uint32_t>(value.get<uint64_t>());
+  }
+  if (body->contains("config") && (!(*body)["config"].is_object() || !read_config(exchange, (*body)["config"], create.config))) {
+    if (!exchange.error) exchange.error = http::bad_request("config must be an object");
+    return;
+  }
+  std::optional<controller::Applied> applied = submit(exchange, create);
+  if (!applied) return;
+  const TopicId id = applied->topic;
+  auto shows = [&](const controller::Metadata& metadata) {
+    const controller::TopicRecord* topic = metadata.topic(create.name);
+    return topic != nullptr && topic->id == id;
+  };
+  if (wait_for_metadata(exchange, shows)) topic_describe_named(exchange, create.name, 201);
+}
+
+void Api::topic_describe(Exchange& exchange) { topic_describe_named(exchange, exchange.route.params["topic"], 200); }
+
+// A topic as this node's metadata holds it: its partitions with replicas, preferred leader and
+// the leader this node knows (from its own replica; the preferred one otherwise).
+void Api::topic_describe_named(Exchange& exchange, const std::string& name, int status) {
+  const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
+  if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
+  Json partitions = Json::array();
+  for (uint32_t p = 0; p < topic->partitions.size(); ++p) {
+    const controller::PartitionRecord& record = topic->partitions[p];
+    const partition::Replica* replica = node_.partitions() == nullptr ? nullptr : node_.partitions()->replica(PartitionId{topic->id, p});
+    NodeId leader = record.preferred_leader;
+    if (replica != nullptr && replica->leader().leader != kNoNode) leader = replica->leader().leader;
+    if (replica != nullptr && replica->is_leader()) leader = node_.id();
+    Json entry{{"partition", p}, {"replicas", record.replicas}, {"preferred_leader", record.preferred_leader}, {"leader", leader}};
+    if (replica != nullptr) entry["end_offset"] = replica->state().end_offset();
+    if (record.move) entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}};
+    partitions.push_back(std::move(entry));
+  }
+  reply_json(exchange,
+             Json{{"name", topic->name}, {"id", topic->id}, {"replication", topic->replication}, {"config", config_json(topic->config)},
+                  {"partitions", partitions}},
+             status);
+}
+
+void Api::topic_delete(Exchange& exchange) {
+  const std::string name = exchange.route.params["topic"];
+  if (!submit(exchange, controller::DeleteTopic{name})) return;
+  if (wait_for_metadata(exchange, [&](const controller::Metadata& metadata) { return metadata.topic(name) == nullptr; })) {
+    reply_json(exchange, Json{{"deleted", name}});
+  }
+}
+
+void Api::topic_alter(Exchange& exchange) {
+  const std::string name = exchange.route.params["topic"];
+  const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
+  if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
+  std::optional<Json> body = body_json(exchange);
+  controller::TopicConfig config = topic->config;
+  if (!body || !read_config(exchange, *body, config)) return;
+  if (!submit(exchange, controller::AlterTopicConfig{name, config})) return;
+  auto shows = [&](const controller::Metadata& metadata) {
+    const controller::TopicRecord* altered = metadata.topic(name);
+    return altered == nullptr || altered->config == config;
+  };
+  if (wait_for_metadata(exchange, shows)) topic_describe_named(exchange, name, 200);
+}
+
+const controller::TopicRecord* Api::route_topic(Exchange& exchange) {
+  const std::string& name = exchange.route.params["topic"];
+  const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
+  if (topic == nullptr) exchange.error = http::make_error(404, "unknown_topic", "no topic " + name);
+  return topic;
+}
+
+std::optional<PartitionId> Api::route_partition(Exchange& exchange) {
+  const controller::TopicRecord* topic = route_topic(exchange);
+  if (topic == nullptr) return std::nullopt;
+  std::optional<uint64_t> index = parse_u64(exchange.route.params["partition"]);
+  if (!index || *index >= topic->partitions.size()) {
+    exchange.error = http::make_error(404, "unknown_partition", "topic " + topic->name + " has " + std::to_string(topic->partitions.size()) + " partitions");
+    return std::nullopt;
+  }
+  return PartitionId{topic->id, static_cast<uint32_t>(*index)};
+}
+
+// A partition changing leaders (an election, a leader transfer: not_leader) is asked again every
+// kElectionRetryInterval, up to the deadline: each attempt goes to the leader as now known, so a
+// client sees the move only when it outlasts the request.
+std::optional<partition::Reply> Api::call_partition(Exchange& exchange, PartitionId partition, partition::Request request) {
+  partition::Reply reply;
+  for (size_t attempt = 0;; ++attempt) {
+    reply = node_.route_anywhere(PartitionCall{partition, {}, request}, exchange.deadline);
+    const bool electing = reply.status.code() == partition::Errc::not_leader;
+    if (!electing || attempt >= kElectionRetriesMax || node_.runtime().now() + kElectionRetryInterval >= exchange.deadline) break;
+    if (!node_.runtime().sleep_for(kElectionRetryInterval).ok()) break;
+  }
+  if (reply.status.ok()) return reply;
+  exchange.error = api_error(reply.status, reply.leader, reply.leader_address);
+  return std::nullopt;
+}
+
+namespace {
+
+struct ProducedRecord {
+  uint32_t partition = 0;
+  Bytes key;
+  Bytes value;
+};
+
+// The records of a JSON produce body, each with its partition (named, by key hash, or round-robin).
+std::optional<std::vector<ProducedRecord>> records_of(Exchange& exchange, const Json& body, uint32_t partitions, size_t records_max,
+                                                      uint64_t& unkeyed) {
+  const std::string encoding = body.value("encoding", std::string("utf8"));
+  if (encoding != "utf8" && encoding != "base64") return exchange.error = http::bad_request("encoding is utf8 or base64"), std::nullopt;
+  if (!body.contains("records") || !body["records"].is_array() || body["records"].empty()) {
+    return exchange.error = http::bad_request("records must be a non-empty array"), std::nullopt;
+  }
+  if (body["records"].size() > records_max) {
+    return exchange.error = http::make_error(413, "too_large", "more than " + std::to_string(records_max) + " records"), std::nullopt;
+  }
+  auto field = [&](const Json& record, const char* name, Bytes& out) {
+    if (!record.contains(name)) return true;
+    if (!record[name].is_string()) return false;
+    const std::string& text = record[name].get_ref<const std::string&>();
+    if (encoding == "utf8") return out = bytes_of(text), true;
+    std::optional<Bytes> decoded = unbase64(text);
+    return decoded ? (out = std::move(*decoded), true) : false;
+  };
+  std::vector<ProducedRecord> records;
+  for (const Json& record : body["records"]) {
+    ProducedRecord produced;
+    if (!record.is_object() || !field(record, "key", produced.key) || !field(record, "value", produced.value)) {
+      return exchange.error = http::bad_request("a record is an object with string key and value (" + encoding + ")"), std::nullopt;
+    }
+    if (record.contains("partition")) {
+      if (!record["partition"].is_number_unsigned() || record["partition"].get<uint64_t>() >= partitions) {
+        return exchange.error = http::make_error(404, "unknown_partition", "the topic has " + std::to_string(partitions) + " partitions"), std::nullopt;
+      }
+      produced.partition = static_cast<uint32_t>(record["partition"].get<uint64_t>());
+    } else if (record.contains("key")) {
+      produced.partition = partition::partition_for_key(produced.key, partitions);
+    } else {
+      produced.partition = static_cast<uint32_t>(unkeyed++ % partitions);
+    }
+    records.push_back(std::move(produced));
+  }
+  return records;
+}
+
+}  // namespace
+
+// One batch per partition, sent in partition order; the answer lists every record's partition and
+// offset in request order, once all are committed. A failure answers with its error (the
+// partitions before it were appended: retry with an idempotent producer, or one partition a request).
+void Api::produce(Exchange& exchange) {
+  const controller::TopicRecord* topic = route_topic(exchange);
+  if (topic == nullptr) return;
+  std::optional<Json> body = body_json(exchange);
+  if (!body) return;
+  const auto partitions = static_cast<uint32_t>(topic->partitions.size());
+  const TopicId topic_id = topic->id;
+  std::optional<std::vector<ProducedRecord>> records = records_of(exchange, *body, partitions, limits_.produce_records_max, unkeyed_records_);
+  if (!records) return;
+  std::map<uint32_t, std::vector<size_t>> by_partition;
+  for (size_t i = 0; i < records->size(); ++i) by_partition[(*records)[i].partition].push_back(i);
+  std::vector<uint64_t> offsets(records->size());
+  for (const auto& [p, indexes] : by_partition) {
+    std::vector<log::Record> batch;
+    for (size_t i : indexes) batch.push_back(log::Record{.timestamp_ms = 0, .key = (*records)[i].key, .value = (*records)[i].value, .headers = {}});
+    log::Result<Bytes> encoded = log::encode_batch(0, 0, batch);
+    if (!encoded.ok()) return void(exchange.error = http::make_error(413, "record_too_large", encoded.status().to_string()));
+    std::optional<partition::Reply> reply =
+        call_partition(exchange, PartitionId{topic_id, p}, partition::ProduceRequest{std::move(encoded).value(), limits_.produce_timeout});
+    if (!reply) return;
+    const auto& produced = std::get<partition::ProduceReply>(reply->value);
+    for (size_t k = 0; k < indexes.size(); ++k) offsets[indexes[k]] = produced.base_offset + k;
+  }
+  Json answer = Json::array();
+  for (size_t i = 0; i < records->size(); ++i) answer.push_back(Json{{"partition", (*records)[i].partition}, {"offset", offsets[i]}});
+  reply_json(exchange, Json{{"records", answer}});
+}
+
+// Records from `offset` on, at most max_bytes (whole batches; at least one), waiting up to
+// wait_ms at the end of the log.
+void Api::fetch(Exchange& exchange) {
+  std::optional<PartitionId> id = route_partition(exchange);
+  if (!id) return;
+  const std::string encoding = exchange.target.query.count("encoding") ? exchange.target.query["encoding"] : "utf8";
+  if (encoding != "utf8" && encoding != "base64") return void(exchange.error = http::bad_request("encoding is utf8 or base64"));
+  std::optional<uint64_t> offset = query_number(exchange, "offset", 0, UINT64_MAX);
+  std::optional<uint64_t> bytes_max = offset ? query_number(exchange, "max_bytes", 1 << 20, limits_.fetch_bytes_max) : std::nullopt;
+  const auto wait_max_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(limits_.fetch_wait_max).count());
+  std::optional<uint64_t> wait_ms = bytes_max ? query_number(exchange, "wait_ms", 0, wait_max_ms) : std::nullopt;
+  if (!wait_ms) return;
+  std::optional<partition::Reply> reply =
+      call_partition(exchange, *id, partition::FetchRequest{*offset, static_cast<size_t>(*bytes_max), std::chrono::milliseconds(*wait_ms)});
+  if (!reply) return;
+  const auto& fetched = std::get<partition::FetchReply>(reply->value);
+  log::Result<std::vector<ByteSpan>> batches = log::split_batches(fetched.batches);
+  if (!batches.ok()) return void(exchange.error = http::make_error(500, "internal", "the replica returned damaged batches"));
+  Json records = Json::array();
+  uint64_t next = *offset;
+  for (size_t b = 0; b < batches->size() && b < fetched.base_offsets.size(); ++b) {
+    log::Result<log::BatchHeader> header = log::verify_batch((*batches)[b]);
+    log::Result<std::vector<log::RecordView>> views = header.ok() ? log::decode_records((*batches)[b], *header)
+                                                                  : log::Result<std::vector<log::RecordView>>(header.status());
+    if (!views.ok()) return void(exchange.error = http::make_error(500, "internal", "a fetched batch does not decode"));
+    for (size_t r = 0; r < views->size(); ++r) {
+      const uint64_t at = fetched.base_offsets[b] + r;
+      if (at < *offset) continue;  // the first batch may start before the offset asked for
+      const log::RecordView& view = (*views)[r];
+      auto text = [&](ByteSpan bytes) {
+        return encoding == "base64" ? Json(base64(bytes)) : Json(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      };
+      records.push_back(Json{{"offset", at}, {"timestamp_ms", view.timestamp_ms}, {"key", text(view.key)}, {"value", text(view.value)}});
+      next = at + 1;
+    }
+  }
+  reply_json(exchange, Json{{"records", records}, {"next_offset", next}, {"high_watermark", fetched.high_watermark},
+                            {"start_offset", fetched.start_offset}});
+}
+
+void Api::list_offsets(Exchange& exchange) {
+  std::optional<PartitionId> id = route_partition(exchange);
+  if (!id) return;
+  const std::string at = exchange.target.query.count("at") ? exchange.target.query["at"] : "latest";
+  partition::ListOffsetsRequest request;
+  if (at == "earliest") {
+    request.query = partition::OffsetQuery::earliest;
+  } else if (at == "latest") {
+    request.query = partition::OffsetQuery::latest;
+  } else if (std::optional<uint64_t> timestamp = parse_u64(at); timestamp && *timestamp <= INT64_MAX) {
+    request.query = partition::OffsetQuery::timestamp;
+    request.timestamp_ms = static_cast<int64_t>(*timestamp);
+  } else {
+    return void(exchange.error = http::bad_request("at is earliest, latest or a timestamp in ms"));
+  }
+  std::optional<partition::Reply> reply = call_partition(exchange, *id, request);
+  if (!reply) return;
+  reply_json(exchange, Json{{"offset", std::get<uint64_t>(reply->value)}});
+}
+
+}  // namespace sluice::server

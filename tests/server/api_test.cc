@@ -1,0 +1,204 @@
+// The HTTP API (node/server/api.h, docs/formats/http-api.md) against a simulated 4-node cluster of
+// whole nodes: every request goes through the real server and pipeline of the node it is sent to.
+// Topics are created, described, altered and deleted; records are produced through one node and
+// fetched through another (forwarded to the leader); a long-poll fetch wakes on a produce; errors
+// come in the one shape with their statuses; tokens and grants give 401 and 403; /metrics counts.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "tests/server/controller_rig.h"
+
+namespace sluice::server {
+namespace {
+
+using Json = nlohmann::json;
+using testing::kHttpPort;
+
+struct HttpAnswer {
+  int status = 0;
+  std::string head;  // status line and headers
+  std::string body;
+  Json json() const { return Json::parse(body, nullptr, false); }
+};
+
+// One request with Connection: close from a fiber of `rt` to `host`; the answer read to EOF.
+HttpAnswer http_exchange(runtime::Runtime& rt, const std::string& host, const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers) {
+  HttpAnswer answer;
+  {
+    auto stream = rt.connect(runtime::Address{host, kHttpPort}, std::chrono::seconds(1));
+    if (!stream.ok()) return answer;
+    const std::string request = method + " " + target + " HTTP/1.1\r\nhost: sluice\r\nconnection: close\r\n" + extra_headers +
+                                "content-length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!(*stream)->write(as_bytes(request), rt.now() + std::chrono::seconds(2)).ok()) return answer;
+    std::string wire;
+    Bytes buffer(64 * 1024);
+    while (true) {
+      auto read = (*stream)->read(buffer, rt.now() + std::chrono::seconds(10));
+      if (!read.ok() || *read == 0) break;
+      wire.append(reinterpret_cast<const char*>(buffer.data()), *read);
+    }
+    const size_t split = wire.find("\r\n\r\n");
+    if (wire.size() < 12 || split == std::string::npos) return answer;
+    answer.status = std::stoi(wire.substr(9, 3));
+    answer.head = wire.substr(0, split);
+    answer.body = wire.substr(split + 4);
+  }
+  return answer;
+}
+
+// The same from node `from` to node `to`, running the world until it is answered.
+HttpAnswer http_call(testing::Rig& rig, sim::NodeIndex from, sim::NodeIndex to, const std::string& method, const std::string& target,
+                     const std::string& body = "", const std::string& extra_headers = "") {
+  HttpAnswer answer;
+  rig.run_on(from, [&] { answer = http_exchange(*rig.world.runtime(from), rig.world.host(to), method, target, body, extra_headers); }, 15'000);
+  return answer;
+}
+
+testing::RigOptions api_options(http::AuthConfig auth) {
+  testing::RigOptions options;
+  options.http = true;
+  options.auth = std::move(auth);
+  return options;
+}
+
+http::AuthConfig open_to_anyone() {
+  http::AuthConfig auth;
+  auth.anonymous_allowed = true;
+  auth.anonymous.cluster_admin = true;
+  return auth;
+}
+
+constexpr uint64_t kSeeds[] = {6, 13};
+
+void topic_lifecycle(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  testing::Rig rig(seed, api_options(open_to_anyone()));
+  rig.wait_all_alive();
+  EXPECT_EQ(http_call(rig, 0, 1, "GET", "/healthz").status, 200);
+  const HttpAnswer created = http_call(rig, 0, 1, "POST", "/v1/topics", R"({"name":"orders","partitions":2,"replication":3})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["partitions"].size(), 2u);
+  EXPECT_EQ(http_call(rig, 0, 2, "POST", "/v1/topics", R"({"name":"orders","partitions":2,"replication":3})").status, 409);
+  // Ready once every node opened its replicas.
+  for (sim::NodeIndex node = 0; node < 4; ++node) {
+    EXPECT_TRUE(rig.run_until([&] { return http_call(rig, 0, node, "GET", "/readyz").status == 200; }, 10'000)) << "node " << node + 1;
+  }
+  const HttpAnswer listed = http_call(rig, 1, 3, "GET", "/v1/topics");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.json()["topics"][0]["name"], "orders");
+  // Produced through node 4, fetched through node 3: forwarded where they do not lead.
+  const HttpAnswer produced = http_call(rig, 0, 3, "POST", "/v1/topics/orders/records",
+                                        R"({"records":[{"value":"a","partition":1},{"value":"b","partition":1},{"key":"k","value":"c"}]})");
+  ASSERT_EQ(produced.status, 200) << produced.body;
+  EXPECT_EQ(produced.json()["records"][0], (Json{{"partition", 1}, {"offset", 0}}));
+  EXPECT_EQ(produced.json()["records"][1], (Json{{"partition", 1}, {"offset", 1}}));
+  const HttpAnswer fetched = http_call(rig, 1, 2, "GET", "/v1/topics/orders/partitions/1/records?offset=1");
+  ASSERT_EQ(fetched.status, 200) << fetched.body;
+  EXPECT_EQ(fetched.json()["records"][0]["value"], "b");
+  EXPECT_EQ(fetched.json()["records"][0]["offset"], 1);
+  const HttpAnswer base64 = http_call(rig, 1, 2, "GET", "/v1/topics/orders/partitions/1/records?encoding=base64");
+  EXPECT_EQ(base64.json()["records"][0]["value"], "YQ==");
+  EXPECT_EQ(http_call(rig, 1, 0, "GET", "/v1/topics/orders/partitions/1/offsets?at=latest").json()["offset"], 2);
+  // Configs change; the topic goes.
+  const HttpAnswer altered = http_call(rig, 2, 0, "PUT", "/v1/topics/orders/config", R"({"retention_ms":60000})");
+  ASSERT_EQ(altered.status, 200) << altered.body;
+  EXPECT_EQ(altered.json()["config"]["retention_ms"], 60000);
+  EXPECT_EQ(http_call(rig, 2, 0, "DELETE", "/v1/topics/orders").status, 200);
+  EXPECT_EQ(http_call(rig, 2, 1, "GET", "/v1/topics/orders").status, 404);
+}
+
+TEST(HttpApi, TopicsAreCreatedWrittenReadAlteredAndDeletedThroughAnyNode) {
+  for (uint64_t seed : kSeeds) topic_lifecycle(seed);
+}
+
+// Errors come in one shape with the documented status.
+TEST(HttpApi, ErrorsHaveOneShapeAndTheirStatus) {
+  testing::Rig rig(5, api_options(open_to_anyone()));
+  rig.wait_all_alive();
+  ASSERT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"t","partitions":1,"replication":1})").status, 201);
+  struct Case {
+    std::string method, target, body;
+    int status;
+    std::string code;
+  };
+  const Case cases[] = {
+      {"GET", "/v2/nothing", "", 404, "not_found"},
+      {"PATCH", "/v1/topics", "", 405, "method_not_allowed"},
+      {"POST", "/v1/topics", "{not json", 400, "bad_request"},
+      {"POST", "/v1/topics", R"({"name":"u","partitions":-1})", 400, "bad_request"},
+      {"POST", "/v1/topics", R"({"name":"u","partitions":1,"replication":9})", 400, "invalid_request"},
+      {"GET", "/v1/topics/missing", "", 404, "unknown_topic"},
+      {"GET", "/v1/topics/t/partitions/5/records", "", 404, "unknown_partition"},
+      {"GET", "/v1/topics/t/partitions/0/records?offset=x", "", 400, "bad_request"},
+      {"GET", "/v1/topics/t/partitions/0/records?offset=99", "", 416, "offset_out_of_range"},
+      {"POST", "/v1/topics/t/records", R"({"records":[]})", 400, "bad_request"},
+      {"POST", "/v1/topics/t/records", R"({"encoding":"base64","records":[{"value":"***"}]})", 400, "bad_request"},
+  };
+  for (const Case& c : cases) {
+    const HttpAnswer answer = http_call(rig, 1, 0, c.method, c.target, c.body);
+    EXPECT_EQ(answer.status, c.status) << c.method << " " << c.target << ": " << answer.body;
+    EXPECT_EQ(answer.json()["error"]["code"], c.code) << c.method << " " << c.target << ": " << answer.body;
+    EXPECT_TRUE(answer.json()["error"]["message"].is_string());
+  }
+  EXPECT_NE(http_call(rig, 1, 0, "PATCH", "/v1/topics").head.find("allow: GET, POST"), std::string::npos);
+}
+
+// A long-poll fetch at the end of the log returns the record a later produce appends.
+TEST(HttpApi, ALongPollFetchWakesOnAProduce) {
+  testing::Rig rig(8, api_options(open_to_anyone()));
+  rig.wait_all_alive();
+  ASSERT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"poll","partitions":1,"replication":3})").status, 201);
+  ASSERT_TRUE(rig.run_until([&] { return http_call(rig, 0, 0, "GET", "/readyz").status == 200; }, 10'000));
+  ASSERT_EQ(http_call(rig, 1, 2, "POST", "/v1/topics/poll/records", R"({"records":[{"value":"first"}]})").status, 200);
+  HttpAnswer polled;
+  bool done = false;
+  rig.world.runtime(3)->spawn("poller", [&] {
+    polled = http_exchange(*rig.world.runtime(3), rig.world.host(1), "GET", "/v1/topics/poll/partitions/0/records?offset=1&wait_ms=20000", "", "");
+    done = true;
+  });
+  rig.run_ms(300);
+  EXPECT_FALSE(done) << "the fetch did not wait: " << polled.body;
+  ASSERT_EQ(http_call(rig, 1, 2, "POST", "/v1/topics/poll/records", R"({"records":[{"value":"second"}]})").status, 200);
+  EXPECT_TRUE(rig.run_until([&] { return done; }, 5000));
+  ASSERT_EQ(polled.status, 200) << polled.body;
+  ASSERT_EQ(polled.json()["records"].size(), 1u) << polled.body;
+  EXPECT_EQ(polled.json()["records"][0]["value"], "second");
+}
+
+// Tokens and grants: no token or a wrong one is 401, a token without the grant 403; health is open.
+TEST(HttpApi, TokensAndGrantsGive401And403) {
+  const Bytes salt(http::kTokenSaltBytes, std::byte{9});
+  http::AuthConfig auth;
+  http::TokenEntry admin = *http::parse_token_entry_line(http::token_entry_line("admin", "root-token", salt));
+  admin.grants.cluster_admin = true;
+  http::TokenEntry reader = *http::parse_token_entry_line(http::token_entry_line("reader", "read-token", salt));
+  reader.grants.topics.push_back(http::TopicGrant{"*", true, false, false});
+  auth.tokens = {admin, reader};
+  testing::Rig rig(12, api_options(auth));
+  rig.wait_all_alive();
+  const std::string as_admin = "authorization: Bearer root-token\r\n";
+  const std::string as_reader = "authorization: Bearer read-token\r\n";
+  EXPECT_EQ(http_call(rig, 0, 0, "GET", "/healthz").status, 200);
+  const HttpAnswer anonymous = http_call(rig, 0, 0, "GET", "/v1/topics");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_NE(anonymous.head.find("www-authenticate: Bearer"), std::string::npos);
+  EXPECT_EQ(http_call(rig, 0, 0, "GET", "/v1/topics", "", "authorization: Bearer nope\r\n").status, 401);
+  EXPECT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"s","partitions":1,"replication":1})", as_reader).status, 403);
+  ASSERT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"s","partitions":1,"replication":1})", as_admin).status, 201);
+  ASSERT_TRUE(rig.run_until([&] { return http_call(rig, 0, 0, "GET", "/readyz").status == 200; }, 10'000));
+  EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/topics/s/records", R"({"records":[{"value":"x"}]})", as_reader).status, 403);
+  EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/topics/s/records", R"({"records":[{"value":"x"}]})", as_admin).status, 200);
+  EXPECT_EQ(http_call(rig, 0, 1, "GET", "/v1/topics/s/partitions/0/records", "", as_reader).status, 200);
+  // The stats layer counted them by route and status.
+  const HttpAnswer metrics = http_call(rig, 0, 1, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"403\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"200\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("sluice_raft_groups "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::server
