@@ -101,7 +101,7 @@ void EncodeLayer::handle(Exchange& exchange) {
   response.body = std::move(exchange.reply.body);
 }
 
-StatsLayer::StatsLayer(runtime::Runtime& runtime, Metrics& metrics) : runtime_(runtime), metrics_(metrics) {
+StatsLayer::StatsLayer(runtime::TimerSource& clock, Metrics& metrics) : clock_(clock), metrics_(metrics) {
   metrics_.describe("http_requests_total", MetricType::counter, "HTTP requests answered, by route and status.");
   metrics_.describe("http_request_seconds", MetricType::histogram, "Time from a request's arrival in the pipeline to its response.");
 }
@@ -109,23 +109,23 @@ StatsLayer::StatsLayer(runtime::Runtime& runtime, Metrics& metrics) : runtime_(r
 void StatsLayer::handle(Exchange& exchange) {
   const Labels labels{{"route", exchange.route_name}, {"status", std::to_string(exchange.response.status)}};
   metrics_.add("http_requests_total", labels);
-  const double seconds = static_cast<double>(runtime::to_ns(runtime_.now() - exchange.started)) / 1e9;
+  const double seconds = static_cast<double>(runtime::to_ns(clock_.now() - exchange.started)) / 1e9;
   metrics_.observe("http_request_seconds", {{"route", exchange.route_name}}, seconds);
 }
 
-Pipeline::Pipeline(runtime::Runtime& runtime, Metrics& metrics, PipelineParts parts)
-    : runtime_(runtime),
+Pipeline::Pipeline(runtime::TimerSource& clock, Metrics& metrics, PipelineParts parts)
+    : clock_(clock),
       decode_(*parts.routes, std::move(parts.route_names)),
       authenticate_(*parts.auth),
       authorize_(*parts.auth, std::move(parts.require)),
       execute_(std::move(parts.execute)),
-      stats_(runtime, metrics) {}
+      stats_(clock, metrics) {}
 
 HttpResponse Pipeline::handle(const HttpRequest& request, const ConnectionInfo& connection, runtime::Instant deadline) {
   Exchange exchange;
   exchange.request = &request;
   exchange.connection = connection;
-  exchange.started = runtime_.now();
+  exchange.started = clock_.now();
   exchange.deadline = deadline;
   Layer* const layers[] = {&decode_, &authenticate_, &authorize_, &execute_, &encode_, &stats_};
   for (Layer* layer : layers) layer->handle(exchange);

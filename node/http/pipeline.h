@@ -131,11 +131,11 @@ class EncodeLayer final : public Layer {
 // http_request_seconds), counted when the response is ready.
 class StatsLayer final : public Layer {
  public:
-  StatsLayer(runtime::Runtime& runtime, Metrics& metrics);
+  StatsLayer(runtime::TimerSource& clock, Metrics& metrics);
   void handle(Exchange& exchange) override;
 
  private:
-  runtime::Runtime& runtime_;
+  runtime::TimerSource& clock_;
   Metrics& metrics_;
 };
 
@@ -149,12 +149,13 @@ struct PipelineParts {
 
 class Pipeline {
  public:
-  Pipeline(runtime::Runtime& runtime, Metrics& metrics, PipelineParts parts);
+  // `clock`: the node's runtime (only now() is read).
+  Pipeline(runtime::TimerSource& clock, Metrics& metrics, PipelineParts parts);
   // The server's Handler.
   HttpResponse handle(const HttpRequest& request, const ConnectionInfo& connection, runtime::Instant deadline);
 
  private:
-  runtime::Runtime& runtime_;
+  runtime::TimerSource& clock_;
   DecodeLayer decode_;
   AuthenticateLayer authenticate_;
   AuthorizeLayer authorize_;

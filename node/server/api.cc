@@ -1,5 +1,7 @@
 #include "node/server/api.h"
 
+#include "node/server/api_codec.h"
+
 #include <sodium.h>
 
 #include <charconv>
@@ -47,52 +49,8 @@ std::optional<uint64_t> query_number(Exchange& exchange, const std::string& name
   return value;
 }
 
-std::string base64(ByteSpan bytes) {
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-std::optional<Bytes> unbase64(const std::string& text) {
-  Bytes out(text.size());
-  size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &length,
-                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(length);
-  return out;
-}
-
 Json config_json(const controller::TopicConfig& config) {
   return Json{{"retention_ms", config.retention_ms}, {"retention_bytes", config.retention_bytes}, {"segment_bytes", config.segment_bytes}};
-}
-
-// Reads the optional config fields of `body` over `config`; false (and a 400) on a wrong type.
-bool read_config(Exchange& exchange, const Json& body, controller::TopicConfig& config) {
-  for (auto [name, field] : {std::pair{"retention_ms", &config.retention_ms}, std::pair{"retention_bytes", &config.retention_bytes},
-                             std::pair{"segment_bytes", &config.segment_bytes}}) {
-    if (!body.contains(name)) continue;
-    if (!body[name].is_number_integer()) {
-      exchange.error = http::bad_request(std::string(name) + " must be an integer");
-      return false;
-    }
-    *field = body[name].get<int64_t>();
-  }
-  return true;
-}
-
-std::optional<Json> body_json(Exchange& exchange) {
-  const Bytes& body = exchange.request->body;
-  Json parsed = Json::parse(reinterpret_cast<const char*>(body.data()), reinterpret_cast<const char*>(body.data() + body.size()),
-                            nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    exchange.error = http::bad_request("the body must be a JSON object");
-    return std::nullopt;
-  }
-  return parsed;
 }
 
 }  // namespace
@@ -140,41 +98,14 @@ http::ApiError api_error(const controller::Status& status) {
 }
 
 Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(node), auth_(auth), limits_(limits) {
-  auto add = [this](const char* method, const char* pattern, Route route) { routes_.add(method, pattern, static_cast<http::RouteId>(route)); };
-  add("GET", "/healthz", Route::healthz);
-  add("GET", "/readyz", Route::readyz);
-  add("GET", "/metrics", Route::metrics);
-  add("GET", "/v1/cluster", Route::cluster);
-  add("GET", "/v1/topics", Route::topics_list);
-  add("POST", "/v1/topics", Route::topic_create);
-  add("GET", "/v1/topics/{topic}", Route::topic_describe);
-  add("DELETE", "/v1/topics/{topic}", Route::topic_delete);
-  add("PUT", "/v1/topics/{topic}/config", Route::topic_alter);
-  add("GET", "/v1/topics/{topic}/metadata", Route::topic_metadata);
-  add("POST", "/v1/topics/{topic}/records", Route::produce);
-  add("GET", "/v1/topics/{topic}/partitions/{partition}/records", Route::fetch);
-  add("GET", "/v1/topics/{topic}/partitions/{partition}/offsets", Route::list_offsets);
+  routes_ = api_routes();
   metrics_.describe("sluice_raft_groups", http::MetricType::gauge, "Raft groups hosted on this node.");
   metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
   metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
   metrics_.describe("sluice_partition_replicas", http::MetricType::gauge, "Partition replicas open on this node.");
 }
 
-std::map<http::RouteId, std::string> Api::route_names() const {
-  return {{static_cast<http::RouteId>(Route::healthz), "healthz"},
-          {static_cast<http::RouteId>(Route::readyz), "readyz"},
-          {static_cast<http::RouteId>(Route::metrics), "metrics"},
-          {static_cast<http::RouteId>(Route::cluster), "cluster"},
-          {static_cast<http::RouteId>(Route::topics_list), "topics_list"},
-          {static_cast<http::RouteId>(Route::topic_create), "topic_create"},
-          {static_cast<http::RouteId>(Route::topic_describe), "topic_describe"},
-          {static_cast<http::RouteId>(Route::topic_delete), "topic_delete"},
-          {static_cast<http::RouteId>(Route::topic_alter), "topic_alter"},
-          {static_cast<http::RouteId>(Route::topic_metadata), "topic_metadata"},
-          {static_cast<http::RouteId>(Route::produce), "produce"},
-          {static_cast<http::RouteId>(Route::fetch), "fetch"},
-          {static_cast<http::RouteId>(Route::list_offsets), "list_offsets"}};
-}
+std::map<http::RouteId, std::string> Api::route_names() const { return api_route_names(); }
 
 http::Requirement Api::requirement(const Exchange& exchange) const {
   using http::Permission;
@@ -316,24 +247,11 @@ bool Api::wait_for_metadata(Exchange& exchange, const std::function<bool(const c
 }
 
 void Api::topic_create(Exchange& exchange) {
-  std::optional<Json> body = body_json(exchange);
-  if (!body) return;
-  if (!body->contains("name") || !(*body)["name"].is_string()) return void(exchange.error = http::bad_request("name must be a string"));
-  controller::CreateTopic create;
-  create.name = (*body)["name"].get<std::string>();
+  auto decoded = decode_topic_create(exchange.request->body);
+  if (auto* error = std::get_if<ApiError>(&decoded)) return void(exchange.error = std::move(*error));
+  const controller::CreateTopic create = std::get<controller::CreateTopic>(std::move(decoded));
   if (http::decide(auth_, exchange.caller, http::Permission::admin, create.name) != http::Decision::allow) {
     return void(exchange.error = http::make_error(403, "forbidden", exchange.caller.name() + " may not create topic " + create.name));
-  }
-  for (auto [name, field] : {std::pair{"partitions", &create.partitions}, std::pair{"replication", &create.replication}}) {
-    const Json& value = body->value(name, Json(1));
-    if (!value.is_number_unsigned() || value.get<uint64_t>() > UINT32_MAX) {
-      return void(exchange.error = http::bad_request(std::string(name) + " must be a positive integer"));
-    }
-    *field = static_cast<uint32_t>(value.get<uint64_t>());
-  }
-  if (body->contains("config") && (!(*body)["config"].is_object() || !read_config(exchange, (*body)["config"], create.config))) {
-    if (!exchange.error) exchange.error = http::bad_request("config must be an object");
-    return;
   }
   std::optional<controller::Applied> applied = submit(exchange, create);
   if (!applied) return;
@@ -382,9 +300,9 @@ void Api::topic_alter(Exchange& exchange) {
   const std::string name = exchange.route.params["topic"];
   const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
   if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
-  std::optional<Json> body = body_json(exchange);
-  controller::TopicConfig config = topic->config;
-  if (!body || !read_config(exchange, *body, config)) return;
+  auto decoded = decode_topic_config(exchange.request->body, topic->config);
+  if (auto* error = std::get_if<ApiError>(&decoded)) return void(exchange.error = std::move(*error));
+  const controller::TopicConfig config = std::get<controller::TopicConfig>(decoded);
   if (!submit(exchange, controller::AlterTopicConfig{name, config})) return;
   auto shows = [&](const controller::Metadata& metadata) {
     const controller::TopicRecord* altered = metadata.topic(name);
@@ -427,68 +345,25 @@ std::optional<partition::Reply> Api::call_partition(Exchange& exchange, Partitio
   return std::nullopt;
 }
 
-namespace {
-
-struct ProducedRecord {
-  uint32_t partition = 0;
-  Bytes key;
-  Bytes value;
-};
-
-// The records of a JSON produce body, each with its partition (named, by key hash, or round-robin).
-std::optional<std::vector<ProducedRecord>> records_of(Exchange& exchange, const Json& body, uint32_t partitions, size_t records_max,
-                                                      uint64_t& unkeyed) {
-  const std::string encoding = body.value("encoding", std::string("utf8"));
-  if (encoding != "utf8" && encoding != "base64") return exchange.error = http::bad_request("encoding is utf8 or base64"), std::nullopt;
-  if (!body.contains("records") || !body["records"].is_array() || body["records"].empty()) {
-    return exchange.error = http::bad_request("records must be a non-empty array"), std::nullopt;
-  }
-  if (body["records"].size() > records_max) {
-    return exchange.error = http::make_error(413, "too_large", "more than " + std::to_string(records_max) + " records"), std::nullopt;
-  }
-  auto field = [&](const Json& record, const char* name, Bytes& out) {
-    if (!record.contains(name)) return true;
-    if (!record[name].is_string()) return false;
-    const std::string& text = record[name].get_ref<const std::string&>();
-    if (encoding == "utf8") return out = bytes_of(text), true;
-    std::optional<Bytes> decoded = unbase64(text);
-    return decoded ? (out = std::move(*decoded), true) : false;
-  };
-  std::vector<ProducedRecord> records;
-  for (const Json& record : body["records"]) {
-    ProducedRecord produced;
-    if (!record.is_object() || !field(record, "key", produced.key) || !field(record, "value", produced.value)) {
-      return exchange.error = http::bad_request("a record is an object with string key and value (" + encoding + ")"), std::nullopt;
-    }
-    if (record.contains("partition")) {
-      if (!record["partition"].is_number_unsigned() || record["partition"].get<uint64_t>() >= partitions) {
-        return exchange.error = http::make_error(404, "unknown_partition", "the topic has " + std::to_string(partitions) + " partitions"), std::nullopt;
-      }
-      produced.partition = static_cast<uint32_t>(record["partition"].get<uint64_t>());
-    } else if (record.contains("key")) {
-      produced.partition = partition::partition_for_key(produced.key, partitions);
-    } else {
-      produced.partition = static_cast<uint32_t>(unkeyed++ % partitions);
-    }
-    records.push_back(std::move(produced));
-  }
-  return records;
-}
-
-}  // namespace
-
 // One batch per partition, sent in partition order; the answer lists every record's partition and
 // offset in request order, once all are committed. A failure answers with its error (the
 // partitions before it were appended: retry with an idempotent producer, or one partition a request).
 void Api::produce(Exchange& exchange) {
   const controller::TopicRecord* topic = route_topic(exchange);
   if (topic == nullptr) return;
-  std::optional<Json> body = body_json(exchange);
-  if (!body) return;
+  const http::HttpHeader* content_type = exchange.request->find_header("content-type");
+  const std::optional<BodyFormat> format = format_of(content_type == nullptr ? "" : content_type->value);
+  if (!format) return void(exchange.error = http::make_error(415, "unsupported_media_type", "send application/json, application/x-ndjson or " + std::string(kBatch)));
+  if (*format == BodyFormat::batch) return produce_batch(exchange, *topic);
   const auto partitions = static_cast<uint32_t>(topic->partitions.size());
   const TopicId topic_id = topic->id;
-  std::optional<std::vector<ProducedRecord>> records = records_of(exchange, *body, partitions, limits_.produce_records_max, unkeyed_records_);
-  if (!records) return;
+  const ProduceDecodeContext context{partitions, limits_.produce_records_max, &unkeyed_records_};
+  std::optional<TextEncoding> encoding = query_encoding(exchange);
+  if (!encoding) return;
+  ApiOutcome decoded = *format == BodyFormat::json ? decode_produce_json(exchange.request->body, context)
+                                                   : decode_produce_ndjson(exchange.request->body, *encoding, context);
+  if (auto* error = std::get_if<ApiError>(&decoded)) return void(exchange.error = std::move(*error));
+  const auto* records = &std::get<std::vector<ProducedRecord>>(decoded);
   std::map<uint32_t, std::vector<size_t>> by_partition;
   for (size_t i = 0; i < records->size(); ++i) by_partition[(*records)[i].partition].push_back(i);
   std::vector<uint64_t> offsets(records->size());
@@ -513,8 +388,11 @@ void Api::produce(Exchange& exchange) {
 void Api::fetch(Exchange& exchange) {
   std::optional<PartitionId> id = route_partition(exchange);
   if (!id) return;
-  const std::string encoding = exchange.target.query.count("encoding") ? exchange.target.query["encoding"] : "utf8";
-  if (encoding != "utf8" && encoding != "base64") return void(exchange.error = http::bad_request("encoding is utf8 or base64"));
+  const http::HttpHeader* accept = exchange.request->find_header("accept");
+  const std::optional<BodyFormat> format = format_of(accept == nullptr ? "" : accept->value);
+  if (!format) return void(exchange.error = http::make_error(406, "not_acceptable", "accept application/json, application/x-ndjson or " + std::string(kBatch)));
+  std::optional<TextEncoding> encoding = query_encoding(exchange);
+  if (!encoding) return;
   std::optional<uint64_t> offset = query_number(exchange, "offset", 0, UINT64_MAX);
   std::optional<uint64_t> bytes_max = offset ? query_number(exchange, "max_bytes", 1 << 20, limits_.fetch_bytes_max) : std::nullopt;
   const auto wait_max_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(limits_.fetch_wait_max).count());
@@ -524,28 +402,48 @@ void Api::fetch(Exchange& exchange) {
       call_partition(exchange, *id, partition::FetchRequest{*offset, static_cast<size_t>(*bytes_max), std::chrono::milliseconds(*wait_ms)});
   if (!reply) return;
   const auto& fetched = std::get<partition::FetchReply>(reply->value);
-  log::Result<std::vector<ByteSpan>> batches = log::split_batches(fetched.batches);
-  if (!batches.ok()) return void(exchange.error = http::make_error(500, "internal", "the replica returned damaged batches"));
-  Json records = Json::array();
-  uint64_t next = *offset;
-  for (size_t b = 0; b < batches->size() && b < fetched.base_offsets.size(); ++b) {
-    log::Result<log::BatchHeader> header = log::verify_batch((*batches)[b]);
-    log::Result<std::vector<log::RecordView>> views = header.ok() ? log::decode_records((*batches)[b], *header)
-                                                                  : log::Result<std::vector<log::RecordView>>(header.status());
-    if (!views.ok()) return void(exchange.error = http::make_error(500, "internal", "a fetched batch does not decode"));
-    for (size_t r = 0; r < views->size(); ++r) {
-      const uint64_t at = fetched.base_offsets[b] + r;
-      if (at < *offset) continue;  // the first batch may start before the offset asked for
-      const log::RecordView& view = (*views)[r];
-      auto text = [&](ByteSpan bytes) {
-        return encoding == "base64" ? Json(base64(bytes)) : Json(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-      };
-      records.push_back(Json{{"offset", at}, {"timestamp_ms", view.timestamp_ms}, {"key", text(view.key)}, {"value", text(view.value)}});
-      next = at + 1;
-    }
+  if (*format == BodyFormat::batch) return reply_batches(exchange, fetched);
+  auto records = fetched_records(fetched, *offset);
+  if (auto* error = std::get_if<ApiError>(&records)) return void(exchange.error = std::move(*error));
+  const auto& list = std::get<std::vector<FetchedRecord>>(records);
+  exchange.reply.content_type = *format == BodyFormat::json ? kJson : kNdjson;
+  exchange.reply.body = *format == BodyFormat::json
+                            ? encode_fetch_json(list, list.empty() ? *offset : list.back().offset + 1, fetched, *encoding)
+                            : encode_fetch_ndjson(list, *encoding);
+}
+
+// The batches as the log stores them, back to back; each one's partition offset in a header.
+void Api::reply_batches(Exchange& exchange, const partition::FetchReply& fetched) {
+  std::string offsets;
+  for (uint64_t base : fetched.base_offsets) offsets += (offsets.empty() ? "" : ",") + std::to_string(base);
+  exchange.reply.content_type = kBatch;
+  exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-base-offsets", offsets});
+  exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-high-watermark", std::to_string(fetched.high_watermark)});
+  exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-start-offset", std::to_string(fetched.start_offset)});
+  exchange.reply.body = fetched.batches;
+}
+
+// A binary batch (docs/formats/log.md) for the partition the query names, as the client library
+// encoded it (with its producer block when idempotent): appended as is.
+void Api::produce_batch(Exchange& exchange, const controller::TopicRecord& topic) {
+  std::optional<uint64_t> index = query_number(exchange, "partition", UINT64_MAX, UINT32_MAX);
+  if (!index) return;
+  if (*index >= topic.partitions.size()) {
+    return void(exchange.error = http::make_error(404, "unknown_partition", "name a partition below " + std::to_string(topic.partitions.size()) + " with ?partition="));
   }
-  reply_json(exchange, Json{{"records", records}, {"next_offset", next}, {"high_watermark", fetched.high_watermark},
-                            {"start_offset", fetched.start_offset}});
+  std::optional<partition::Reply> reply = call_partition(
+      exchange, PartitionId{topic.id, static_cast<uint32_t>(*index)}, partition::ProduceRequest{exchange.request->body, limits_.produce_timeout});
+  if (!reply) return;
+  const auto& produced = std::get<partition::ProduceReply>(reply->value);
+  reply_json(exchange, Json{{"partition", *index}, {"base_offset", produced.base_offset}, {"last_offset", produced.last_offset},
+                            {"duplicate", produced.duplicate}});
+}
+
+std::optional<TextEncoding> Api::query_encoding(Exchange& exchange) {
+  auto found = exchange.target.query.find("encoding");
+  std::optional<TextEncoding> encoding = found == exchange.target.query.end() ? TextEncoding::utf8 : encoding_of(found->second);
+  if (!encoding) exchange.error = http::bad_request("encoding is utf8 or base64");
+  return encoding;
 }
 
 void Api::list_offsets(Exchange& exchange) {

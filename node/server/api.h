@@ -18,26 +18,12 @@
 #include "node/http/routes.h"
 #include "node/partition/errors.h"
 #include "node/partition/router.h"
+#include "node/server/api_codec.h"
 
 namespace sluice::server {
 
 class Node;
 
-enum class Route : http::RouteId {
-  healthz = 1,
-  readyz,
-  metrics,
-  cluster,
-  topics_list,
-  topic_create,
-  topic_describe,
-  topic_delete,
-  topic_alter,
-  topic_metadata,
-  produce,
-  fetch,
-  list_offsets,
-};
 
 struct ApiLimits {
   size_t produce_records_max = 10'000;       // records in one produce request
@@ -72,6 +58,9 @@ class Api {
   void produce(http::Exchange& exchange);
   void fetch(http::Exchange& exchange);
   void list_offsets(http::Exchange& exchange);
+  void produce_batch(http::Exchange& exchange, const controller::TopicRecord& topic);
+  void reply_batches(http::Exchange& exchange, const partition::FetchReply& fetched);
+  std::optional<TextEncoding> query_encoding(http::Exchange& exchange);
   std::optional<controller::Applied> submit(http::Exchange& exchange, const controller::Command& command);
   bool wait_for_metadata(http::Exchange& exchange, const std::function<bool(const controller::Metadata&)>& shows);
   static constexpr runtime::Duration kMetadataPollInterval = std::chrono::milliseconds(10);

@@ -7,7 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <string>
+
+#include "node/log/codec.h"
 
 #include "tests/server/controller_rig.h"
 
@@ -198,6 +201,41 @@ TEST(HttpApi, TokensAndGrantsGive401And403) {
   EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"403\"} 1"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"200\"} 1"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("sluice_raft_groups "), std::string::npos);
+}
+
+// NDJSON and the binary batch format, both ways; an idempotent binary batch sent twice is
+// appended once (the second answer says duplicate, with the first one's offsets).
+TEST(HttpApi, NdjsonAndBinaryBatchesBothWays) {
+  testing::Rig rig(9, api_options(open_to_anyone()));
+  rig.wait_all_alive();
+  ASSERT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"b","partitions":1,"replication":3})").status, 201);
+  ASSERT_TRUE(rig.run_until([&] { return http_call(rig, 0, 0, "GET", "/readyz").status == 200; }, 10'000));
+  const HttpAnswer ndjson = http_call(rig, 1, 2, "POST", "/v1/topics/b/records", "{\"value\":\"n0\"}\n{\"value\":\"n1\"}\n",
+                                      "content-type: application/x-ndjson\r\n");
+  ASSERT_EQ(ndjson.status, 200) << ndjson.body;
+  EXPECT_EQ(ndjson.json()["records"].size(), 2u);
+  const std::string value = "binary";
+  const log::Record record{.timestamp_ms = 0, .key = {}, .value = as_bytes(value), .headers = {}};
+  const Bytes batch = log::encode_batch(0, 0, std::span(&record, 1), log::kBatchBytesLimit, 0, log::ProducerStamp{77, 0, 0}).value();
+  const std::string body(reinterpret_cast<const char*>(batch.data()), batch.size());
+  const std::string binary_type = "content-type: application/vnd.sluice.batch\r\n";
+  const HttpAnswer first = http_call(rig, 1, 3, "POST", "/v1/topics/b/records?partition=0", body, binary_type);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json()["base_offset"], 2);
+  const HttpAnswer again = http_call(rig, 1, 0, "POST", "/v1/topics/b/records?partition=0", body, binary_type);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json()["base_offset"], 2);
+  EXPECT_EQ(again.json()["duplicate"], true);
+  EXPECT_EQ(http_call(rig, 1, 0, "POST", "/v1/topics/b/records", body, binary_type).status, 404);  // no ?partition=
+  const HttpAnswer lines = http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records", "", "accept: application/x-ndjson\r\n");
+  ASSERT_EQ(lines.status, 200);
+  EXPECT_EQ(std::count(lines.body.begin(), lines.body.end(), '\n'), 3);
+  const HttpAnswer raw = http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records?offset=2", "", "accept: application/vnd.sluice.batch\r\n");
+  ASSERT_EQ(raw.status, 200);
+  EXPECT_NE(raw.head.find("x-sluice-high-watermark: 3"), std::string::npos) << raw.head;
+  EXPECT_NE(raw.body.find("binary"), std::string::npos);
+  EXPECT_EQ(http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records", "", "accept: text/html\r\n").status, 406);
+  EXPECT_EQ(http_call(rig, 2, 1, "POST", "/v1/topics/b/records", "x", "content-type: text/plain\r\n").status, 415);
 }
 
 }  // namespace
