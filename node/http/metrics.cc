@@ -72,9 +72,10 @@ void Metrics::describe(const std::string& name, MetricType type, std::string hel
   }
 }
 
-Metrics::Series* Metrics::series(const std::string& name, MetricType type, const Labels& labels) {
+Metrics::Series* Metrics::series(const std::string& name, MetricType type, const Labels& labels, bool counter_too) {
   auto found = families_.find(name);
-  SLUICE_ASSERT(found != families_.end() && found->second.type == type);
+  SLUICE_ASSERT(found != families_.end());
+  SLUICE_ASSERT(found->second.type == type || (counter_too && found->second.type == MetricType::counter));
   Family& family = found->second;
   auto it = family.series.find(labels);
   if (it != family.series.end()) return &it->second;
@@ -92,7 +93,7 @@ void Metrics::add(const std::string& name, const Labels& labels, double amount) 
 }
 
 void Metrics::set(const std::string& name, const Labels& labels, double value) {
-  if (Series* s = series(name, MetricType::gauge, labels)) s->value = value;
+  if (Series* s = series(name, MetricType::gauge, labels, /*counter_too=*/true)) s->value = value;
 }
 
 void Metrics::observe(const std::string& name, const Labels& labels, double value) {

@@ -31,7 +31,8 @@ class Metrics {
   void describe(const std::string& name, MetricType type, std::string help,
                 std::span<const double> buckets = kLatencyBucketsSeconds);
   void add(const std::string& name, const Labels& labels, double amount = 1);  // counter
-  void set(const std::string& name, const Labels& labels, double value);       // gauge
+  // A gauge, or a counter mirrored from a component's own cumulative count (never decreasing).
+  void set(const std::string& name, const Labels& labels, double value);
   void observe(const std::string& name, const Labels& labels, double value);   // histogram
   // Every family in name order, its series in label order.
   std::string exposition() const;
@@ -49,7 +50,7 @@ class Metrics {
     std::vector<double> bounds;
     std::map<Labels, Series> series;
   };
-  Series* series(const std::string& name, MetricType type, const Labels& labels);
+  Series* series(const std::string& name, MetricType type, const Labels& labels, bool counter_too = false);
   static void append_family(std::string& out, const std::string& name, const Family& family);
 
   size_t series_per_family_max_;

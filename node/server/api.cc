@@ -103,6 +103,15 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
   metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
   metrics_.describe("sluice_partition_replicas", http::MetricType::gauge, "Partition replicas open on this node.");
+  metrics_.describe("sluice_raft_proposals_committed_total", http::MetricType::counter, "Proposals committed through this node's Raft host.");
+  metrics_.describe("sluice_raft_proposals_failed_total", http::MetricType::counter, "Proposals that failed (not leader, timeout, ...).");
+  metrics_.describe("sluice_raft_groups_failed_total", http::MetricType::counter, "Groups stopped here by a storage failure.");
+  metrics_.describe("sluice_raft_ticks_skipped_total", http::MetricType::counter, "Ticks the host fiber missed (it was starved).");
+  metrics_.describe("sluice_swim_events_total", http::MetricType::counter, "SWIM protocol events on this node, by kind.");
+  metrics_.describe("sluice_controller_metadata_applied_index", http::MetricType::gauge, "The metadata log index this node has applied.");
+  metrics_.describe("sluice_controller_is_leader", http::MetricType::gauge, "1 while this node leads the metadata group.");
+  metrics_.describe("sluice_produce_bytes_total", http::MetricType::counter, "Record batch bytes produced through this node's API.");
+  metrics_.describe("sluice_fetch_bytes_total", http::MetricType::counter, "Record batch bytes fetched through this node's API.");
 }
 
 std::map<http::RouteId, std::string> Api::route_names() const { return api_route_names(); }
@@ -130,6 +139,7 @@ http::Requirement Api::requirement(const Exchange& exchange) const {
     case Route::produce: return http::Requirement{false, Permission::write, topic_param()};
     case Route::topic_delete:
     case Route::topic_alter: return http::Requirement{false, Permission::admin, topic_param()};
+    case Route::node_decommission: return http::Requirement{false, Permission::admin, {}};  // cluster admin
   }
   return http::Requirement{false, Permission::admin, {}};
 }
@@ -149,6 +159,7 @@ void Api::execute(Exchange& exchange) {
     case Route::produce: return produce(exchange);
     case Route::fetch: return fetch(exchange);
     case Route::list_offsets: return list_offsets(exchange);
+    case Route::node_decommission: return decommission(exchange);
   }
   exchange.error = http::make_error(500, "internal", "route without a handler");
 }
@@ -180,11 +191,28 @@ void Api::update_gauges() {
   if (const multiraft::RaftHost* raft = node_.raft()) {
     metrics_.set("sluice_raft_groups", {}, static_cast<double>(raft->group_count()));
     metrics_.set("sluice_raft_leaders", {}, static_cast<double>(raft->leaders_here()));
+    const multiraft::HostStats& stats = raft->stats();
+    metrics_.set("sluice_raft_proposals_committed_total", {}, static_cast<double>(stats.proposals_committed));
+    metrics_.set("sluice_raft_proposals_failed_total", {}, static_cast<double>(stats.proposals_failed));
+    metrics_.set("sluice_raft_groups_failed_total", {}, static_cast<double>(stats.groups_failed));
+    metrics_.set("sluice_raft_ticks_skipped_total", {}, static_cast<double>(stats.ticks_skipped));
+  }
+  if (const controller::Controller* controller = node_.controller()) {
+    metrics_.set("sluice_controller_metadata_applied_index", {}, static_cast<double>(controller->applied_index()));
+    metrics_.set("sluice_controller_is_leader", {}, controller->is_leader() ? 1 : 0);
   }
   if (const swim::Driver* membership = node_.membership()) {
     std::map<std::string, double> by_state;
     for (const swim::Member& member : membership->core().members()) by_state[std::string(swim::to_string(member.state))] += 1;
     for (const auto& [state, count] : by_state) metrics_.set("sluice_swim_members", {{"state", state}}, count);
+    const swim::Stats& stats = membership->core().stats();
+    for (auto [kind, count] : {std::pair{"probe", stats.probes}, std::pair{"probe_failed", stats.probes_failed},
+                               std::pair{"indirect_round", stats.indirect_rounds}, std::pair{"suspicion", stats.suspicions_started},
+                               std::pair{"death_declared", stats.deaths_declared}, std::pair{"refutation", stats.refutations},
+                               std::pair{"datagram_received", stats.datagrams_received}, std::pair{"datagram_sent", stats.datagrams_sent},
+                               std::pair{"dropped_malformed", stats.dropped_malformed}, std::pair{"dropped_foreign_cluster", stats.dropped_foreign_cluster}}) {
+      metrics_.set("sluice_swim_events_total", {{"kind", kind}}, static_cast<double>(count));
+    }
   }
   if (const partition::PartitionRouter* router = node_.partitions()) {
     metrics_.set("sluice_partition_replicas", {}, static_cast<double>(router->replica_count()));
@@ -372,6 +400,7 @@ void Api::produce(Exchange& exchange) {
     for (size_t i : indexes) batch.push_back(log::Record{.timestamp_ms = 0, .key = (*records)[i].key, .value = (*records)[i].value, .headers = {}});
     log::Result<Bytes> encoded = log::encode_batch(0, 0, batch);
     if (!encoded.ok()) return void(exchange.error = http::make_error(413, "record_too_large", encoded.status().to_string()));
+    metrics_.add("sluice_produce_bytes_total", {}, static_cast<double>(encoded->size()));
     std::optional<partition::Reply> reply =
         call_partition(exchange, PartitionId{topic_id, p}, partition::ProduceRequest{std::move(encoded).value(), limits_.produce_timeout});
     if (!reply) return;
@@ -402,6 +431,7 @@ void Api::fetch(Exchange& exchange) {
       call_partition(exchange, *id, partition::FetchRequest{*offset, static_cast<size_t>(*bytes_max), std::chrono::milliseconds(*wait_ms)});
   if (!reply) return;
   const auto& fetched = std::get<partition::FetchReply>(reply->value);
+  metrics_.add("sluice_fetch_bytes_total", {}, static_cast<double>(fetched.batches.size()));
   if (*format == BodyFormat::batch) return reply_batches(exchange, fetched);
   auto records = fetched_records(fetched, *offset);
   if (auto* error = std::get_if<ApiError>(&records)) return void(exchange.error = std::move(*error));
@@ -431,6 +461,7 @@ void Api::produce_batch(Exchange& exchange, const controller::TopicRecord& topic
   if (*index >= topic.partitions.size()) {
     return void(exchange.error = http::make_error(404, "unknown_partition", "name a partition below " + std::to_string(topic.partitions.size()) + " with ?partition="));
   }
+  metrics_.add("sluice_produce_bytes_total", {}, static_cast<double>(exchange.request->body.size()));
   std::optional<partition::Reply> reply = call_partition(
       exchange, PartitionId{topic.id, static_cast<uint32_t>(*index)}, partition::ProduceRequest{exchange.request->body, limits_.produce_timeout});
   if (!reply) return;
@@ -444,6 +475,14 @@ std::optional<TextEncoding> Api::query_encoding(Exchange& exchange) {
   std::optional<TextEncoding> encoding = found == exchange.target.query.end() ? TextEncoding::utf8 : encoding_of(found->second);
   if (!encoding) exchange.error = http::bad_request("encoding is utf8 or base64");
   return encoding;
+}
+
+// The node's replicas move away (docs/controller.md, "Moves"); it is removed once it holds none.
+void Api::decommission(Exchange& exchange) {
+  std::optional<uint64_t> node = parse_u64(exchange.route.params["node"]);
+  if (!node || *node == 0) return void(exchange.error = http::bad_request("a node id is a positive integer"));
+  if (!submit(exchange, controller::DecommissionNode{*node})) return;
+  reply_json(exchange, Json{{"node", *node}, {"decommissioning", true}}, 202);
 }
 
 void Api::list_offsets(Exchange& exchange) {

@@ -58,6 +58,7 @@ class Api {
   void produce(http::Exchange& exchange);
   void fetch(http::Exchange& exchange);
   void list_offsets(http::Exchange& exchange);
+  void decommission(http::Exchange& exchange);
   void produce_batch(http::Exchange& exchange, const controller::TopicRecord& topic);
   void reply_batches(http::Exchange& exchange, const partition::FetchReply& fetched);
   std::optional<TextEncoding> query_encoding(http::Exchange& exchange);

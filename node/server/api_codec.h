@@ -33,6 +33,7 @@ enum class Route : http::RouteId {
   produce,
   fetch,
   list_offsets,
+  node_decommission,
 };
 
 // The API's route table and the routes' names (the metrics' route label).

@@ -201,6 +201,12 @@ TEST(HttpApi, TokensAndGrantsGive401And403) {
   EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"403\"} 1"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("http_requests_total{route=\"produce\",status=\"200\"} 1"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("sluice_raft_groups "), std::string::npos);
+  EXPECT_NE(metrics.body.find("sluice_swim_events_total{kind=\"probe\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("sluice_produce_bytes_total "), std::string::npos);
+  // Decommissioning a node is a cluster admin's call.
+  EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/cluster/nodes/4/decommission", "", as_reader).status, 403);
+  EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/cluster/nodes/4/decommission", "", as_admin).status, 202);
+  EXPECT_TRUE(rig.run_until([&] { return rig.state_everywhere(4) == controller::NodeState::removed; }, 20'000));
 }
 
 // NDJSON and the binary batch format, both ways; an idempotent binary batch sent twice is
