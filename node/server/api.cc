@@ -1,6 +1,7 @@
 #include "node/server/api.h"
 
 #include "node/server/api_codec.h"
+#include "node/server/console.h"
 
 #include <sodium.h>
 
@@ -125,7 +126,8 @@ http::Requirement Api::requirement(const Exchange& exchange) const {
   switch (static_cast<Route>(exchange.route.id)) {
     case Route::healthz:
     case Route::readyz:
-    case Route::metrics: return http::Requirement{true, Permission::read, {}};
+    case Route::metrics:
+    case Route::console: return http::Requirement{true, Permission::read, {}};  // the page asks the API with the user's token
     case Route::cluster:
     case Route::topics_list: return http::Requirement{false, Permission::read, {}};
     case Route::topic_create: {
@@ -160,6 +162,10 @@ void Api::execute(Exchange& exchange) {
     case Route::fetch: return fetch(exchange);
     case Route::list_offsets: return list_offsets(exchange);
     case Route::node_decommission: return decommission(exchange);
+    case Route::console:
+      exchange.reply.content_type = "text/html; charset=utf-8";
+      exchange.reply.body = bytes_of(console_page());
+      return;
   }
   exchange.error = http::make_error(500, "internal", "route without a handler");
 }

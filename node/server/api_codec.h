@@ -34,6 +34,7 @@ enum class Route : http::RouteId {
   fetch,
   list_offsets,
   node_decommission,
+  console,
 };
 
 // The API's route table and the routes' names (the metrics' route label).

@@ -82,6 +82,10 @@ void topic_lifecycle(uint64_t seed) {
   testing::Rig rig(seed, api_options(open_to_anyone()));
   rig.wait_all_alive();
   EXPECT_EQ(http_call(rig, 0, 1, "GET", "/healthz").status, 200);
+  const HttpAnswer console = http_call(rig, 0, 1, "GET", "/");
+  EXPECT_EQ(console.status, 200);
+  EXPECT_NE(console.head.find("content-type: text/html"), std::string::npos);
+  EXPECT_NE(console.body.find("id=\"members\""), std::string::npos);
   const HttpAnswer created = http_call(rig, 0, 1, "POST", "/v1/topics", R"({"name":"orders","partitions":2,"replication":3})");
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(created.json()["partitions"].size(), 2u);
