@@ -4,15 +4,23 @@
 // membership packets to when BPF is usable, otherwise a plain UDP socket (docs/xdp.md). This file
 // parses flags, sets up steering and the runtime, and runs the Node; node logic lives in node/.
 //
+// It also serves the HTTP API (docs/http.md) on --http-port, with the tokens and anonymous access
+// the config file's [http] section gives.
+//
 //   sluice-node --host 10.0.0.1 --port 7946 --seed 10.0.0.2:7946 --data-dir /var/lib/sluice
 //   sluice-node --config /etc/sluice/node.toml --node-id 3     (flags override the file)
+//   sluice-node hash-token writer < token.txt                  (prints the config entry of a token)
 //
 // Logs key=value lines on stdout. Exit codes: 0 after SIGINT/SIGTERM (having left the cluster),
 // 1 when the node cannot run (or --xdp=on without BPF), 2 on a usage error.
 #include <signal.h>
+#include <sodium.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,8 +29,10 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "node/http/auth.h"
 #include "node/server/config_file.h"
 #include "node/server/epoll_steering.h"
 #include "node/server/node.h"
@@ -38,6 +48,7 @@ constexpr size_t kEventsQueueMax = 1024;
 // After SIGINT/SIGTERM: how long the node keeps answering so its leave spreads.
 constexpr auto kLeaveWaitMax = std::chrono::seconds(3);
 constexpr auto kLeavePollInterval = std::chrono::milliseconds(50);
+constexpr size_t kTokenNameBytesMax = 64;  // hash-token NAME
 
 using Flags = sluice::server::NodeSettings;
 static_assert(sluice::server::kPartitionPortsMax == CLASSIFY_PARTITION_PORTS_MAX, "the config's limit is the classifier's");
@@ -99,6 +110,9 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   config.raft.emplace().transport.port = flags.raft_port;
   config.rpc.emplace().port = flags.rpc_port;
   config.partitions.emplace();
+  // The HTTP API on every node; members announce it in SWIM (named address "api").
+  config.http.emplace().port = flags.http_port;
+  config.auth = sluice::server::auth_config(flags);
   // Every node follows the metadata: the voters run the group, the others join as learners.
   const auto& voters = flags.controller_voters;
   if (!voters.empty()) config.controller.emplace().voters.insert(voters.begin(), voters.end());
@@ -110,8 +124,9 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
     return kExitFailed;
   }
   auto events = node.membership()->subscribe(kEventsQueueMax);
-  std::printf("event=start node=%s node_id=%llu seeds=%zu\n", self.c_str(),
-              static_cast<unsigned long long>(node.id()), flags.seeds.size());
+  std::printf("event=start node=%s node_id=%llu seeds=%zu api=%s anonymous=%s tokens=%zu\n", self.c_str(),
+              static_cast<unsigned long long>(node.id()), flags.seeds.size(),
+              rt::Address{flags.host, flags.http_port}.to_string().c_str(), flags.anonymous.c_str(), flags.tokens.size());
   runtime.spawn("print-events", [events] { print_events(events); });
   if (node.controller() != nullptr) runtime.spawn("print-controller", [&runtime, &node] { print_controller(runtime, node); });
   auto signal = epoll.wait_signal({SIGINT, SIGTERM});
@@ -129,11 +144,32 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   return 0;
 }
 
+// Every flag given on the command line (in `cli`) over what the file said (in `flags`).
+void override_with_flags(const CLI::App& app, const Flags& cli, Flags& flags) {
+  auto given = [&](const char* name) { return app.count(name) > 0; };
+  if (given("--host")) flags.host = cli.host;
+  if (given("--port")) flags.membership_port = cli.membership_port;
+  if (given("--seed")) flags.seeds = cli.seeds;
+  if (given("--data-dir")) flags.data_dir = cli.data_dir;
+  if (given("--xdp")) flags.xdp = cli.xdp;
+  if (given("--interface")) flags.interface = cli.interface;
+  if (given("--partition-port")) flags.partition_ports = cli.partition_ports;
+  if (given("--cluster-id")) flags.cluster_id = cli.cluster_id;
+  if (given("--node-id")) flags.node_id = cli.node_id;
+  if (given("--raft-port")) flags.raft_port = cli.raft_port;
+  if (given("--rpc-port")) flags.rpc_port = cli.rpc_port;
+  if (given("--controller-voters")) flags.controller_voters = cli.controller_voters;
+  if (given("--http-port")) flags.http_port = cli.http_port;
+  if (given("--anonymous")) flags.anonymous = cli.anonymous;
+}
+
 // The file (--config) over the defaults, then every flag given over the file.
 int parse_flags(int argc, char** argv, Flags& flags) {
   CLI::App app("sluice-node: a sluice node on the real runtime (membership, Raft host, partitions, controller)");
   std::string config_path;
   Flags cli;  // what the command line says; only the options given are applied
+  app.footer("Subcommands:\n  hash-token NAME   prints the config entry ([[http.tokens]] entry) of a token read from stdin;\n"
+             "                    sluice-node hash-token --help");
   app.add_option("--config", config_path, "TOML configuration file (docs/formats/node-config.md); flags override it");
   app.add_option("--host", cli.host, "numeric IPv4/IPv6 address this node binds to and is reached at (default 127.0.0.1)");
   app.add_option("--port", cli.membership_port, "membership port (SWIM: UDP datagrams, TCP push-pull; default 7946)")
@@ -155,6 +191,10 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   app.add_option("--controller-voters", cli.controller_voters,
                  "node ids of the controller's metadata group, comma-separated (1, 3 or 5; the same on every node: voters run it, the others follow as learners)")
       ->delimiter(',');
+  app.add_option("--http-port", cli.http_port, "the HTTP API's port (TCP; default 8080)")->check(CLI::Range(1, 65535));
+  app.add_option("--anonymous", cli.anonymous,
+                 "what a request without a token may do: off, read (every topic), admin (everything); default off")
+      ->check(CLI::IsMember({"off", "read", "admin"}));
   app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "
                  "for a new data dir)");
@@ -179,19 +219,7 @@ int parse_flags(int argc, char** argv, Flags& flags) {
     }
     flags = std::move(parsed).value();
   }
-  auto given = [&](const char* name) { return app.count(name) > 0; };
-  if (given("--host")) flags.host = cli.host;
-  if (given("--port")) flags.membership_port = cli.membership_port;
-  if (given("--seed")) flags.seeds = cli.seeds;
-  if (given("--data-dir")) flags.data_dir = cli.data_dir;
-  if (given("--xdp")) flags.xdp = cli.xdp;
-  if (given("--interface")) flags.interface = cli.interface;
-  if (given("--partition-port")) flags.partition_ports = cli.partition_ports;
-  if (given("--cluster-id")) flags.cluster_id = cli.cluster_id;
-  if (given("--node-id")) flags.node_id = cli.node_id;
-  if (given("--raft-port")) flags.raft_port = cli.raft_port;
-  if (given("--rpc-port")) flags.rpc_port = cli.rpc_port;
-  if (given("--controller-voters")) flags.controller_voters = cli.controller_voters;
+  override_with_flags(app, cli, flags);
   if (auto valid = sluice::server::validate_node_settings(flags); !valid.ok()) {
     std::cerr << "sluice-node: " << valid.message() << "\n";
     return kExitUsage;
@@ -199,11 +227,80 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   return -1;
 }
 
+// One line of standard input (without its line end), at most `bytes_max` + 1 bytes of it: a longer
+// line is refused by the caller. On a terminal it asks for it and does not echo it.
+std::string read_secret_line(size_t bytes_max) {
+  termios saved{};
+  const bool terminal = ::isatty(STDIN_FILENO) != 0 && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (terminal) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    std::fprintf(stderr, "token: ");
+  }
+  std::string line;
+  for (int c = std::getchar(); c != EOF && c != '\n' && line.size() <= bytes_max; c = std::getchar()) line.push_back(static_cast<char>(c));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (terminal) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::fprintf(stderr, "\n");
+  }
+  return line;
+}
+
+// Printable ASCII without spaces: what fits an entry's name, or a bearer token in a header.
+bool visible_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+// sluice-node hash-token NAME: the token from standard input, the entry line of the node config's
+// [[http.tokens]] on standard output (docs/formats/node-config.md). The salt comes from the OS
+// (libsodium's randombytes_buf): this is the composition root, not node logic, and a salt must
+// not repeat across runs.
+int hash_token(int argc, char** argv) {
+  CLI::App app(
+      "sluice-node hash-token: reads a bearer token (one line) from standard input and prints the line that lists it in a "
+      "node's config file ([[http.tokens]] entry = \"...\"): NAME:<salt hex>:<hash hex>, the token hashed (BLAKE2b) with "
+      "a fresh 16-byte salt. The token itself is not stored: give it to the client.",
+      "sluice-node hash-token");
+  std::string name;
+  app.add_option("NAME", name, "the token's name (printable ASCII, no ':' or spaces, at most 64 bytes)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  if (name.empty() || name.size() > kTokenNameBytesMax || !visible_ascii(name) || name.find(':') != std::string::npos) {
+    std::cerr << "sluice-node hash-token: NAME is 1 to " << kTokenNameBytesMax << " printable ASCII bytes without ':' or spaces\n";
+    return kExitUsage;
+  }
+  const std::string token = read_secret_line(sluice::http::kTokenBytesMax);
+  if (token.empty() || token.size() > sluice::http::kTokenBytesMax || !visible_ascii(token)) {
+    std::cerr << "sluice-node hash-token: the token (one line on standard input) is 1 to " << sluice::http::kTokenBytesMax
+              << " printable ASCII bytes without spaces\n";
+    return kExitUsage;
+  }
+  if (::sodium_init() < 0) {
+    std::cerr << "sluice-node hash-token: libsodium cannot be initialised\n";
+    return kExitFailed;
+  }
+  sluice::Bytes salt(sluice::http::kTokenSaltBytes);
+  ::randombytes_buf(salt.data(), salt.size());
+  std::printf("%s\n", sluice::http::token_entry_line(name, token, salt).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "hash-token") return hash_token(argc - 1, argv + 1);
   Flags flags;
   if (const int code = parse_flags(argc, argv, flags); code >= 0) return code;
+  if (::sodium_init() < 0) {  // before the HTTP API hashes a token: picks libsodium's implementations
+    std::cerr << "sluice-node: libsodium cannot be initialised\n";
+    return kExitFailed;
+  }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a pipe or file
   // Blocked before the runtime starts its file worker threads, which inherit the mask: the
   // signals then arrive only through the reactor's signalfd (EpollRuntime::wait_signal). An

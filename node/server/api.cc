@@ -370,7 +370,9 @@ std::optional<partition::Reply> Api::call_partition(Exchange& exchange, Partitio
   partition::Reply reply;
   for (size_t attempt = 0;; ++attempt) {
     reply = node_.route_anywhere(PartitionCall{partition, {}, request}, exchange.deadline);
-    const bool electing = reply.status.code() == partition::Errc::not_leader;
+    // not_leader: an election or transfer; unknown_partition: the metadata has the partition (the
+    // route checked) but its replicas are still being opened.
+    const bool electing = reply.status.code() == partition::Errc::not_leader || reply.status.code() == partition::Errc::unknown_partition;
     if (!electing || attempt >= kElectionRetriesMax || node_.runtime().now() + kElectionRetryInterval >= exchange.deadline) break;
     if (!node_.runtime().sleep_for(kElectionRetryInterval).ok()) break;
   }

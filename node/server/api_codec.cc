@@ -202,7 +202,7 @@ std::variant<controller::CreateTopic, ApiError> decode_topic_create(ByteSpan bod
   controller::CreateTopic create;
   create.name = (*parsed)["name"].get<std::string>();
   for (auto [name, field] : {std::pair{"partitions", &create.partitions}, std::pair{"replication", &create.replication}}) {
-    const Json value = parsed->contains(name) ? (*parsed)[name] : Json(1);
+    const Json value = parsed->contains(name) ? (*parsed)[name] : Json(uint64_t{1});  // unsigned, as a client's 1 parses
     if (!value.is_number_unsigned() || value.get<uint64_t>() > UINT32_MAX) {
       return http::bad_request(std::string(name) + " must be a positive integer");
     }

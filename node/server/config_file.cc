@@ -2,8 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <map>
 #include <set>
 
+#include "node/base/assert.h"
 #include "node/server/toml_reader.h"
 #include "runtime/net.h"
 
@@ -55,6 +57,104 @@ void read_voters(config::TableReader& reader, std::vector<NodeId>& out) {
   }
 }
 
+constexpr std::string_view kEntryShape = "expected name:<salt hex>:<hash hex>, as `sluice-node hash-token NAME` prints it";
+constexpr std::string_view kGrantShape = "expected a table { topic = \"orders-*\", read = true, write = false, admin = false }";
+
+// What is wrong with a grant ("" when nothing): the config's own mistakes, beyond types.
+std::string grant_problem(const TopicGrantSettings& grant) {
+  const size_t star = grant.topic.find('*');
+  if (grant.topic.empty() || (star != std::string::npos && star + 1 != grant.topic.size())) {
+    return "topic is a name, a prefix ending in '*' (\"orders-*\"), or \"*\"; not '" + grant.topic + "'";
+  }
+  if (!grant.read && !grant.write && !grant.admin) return "grants nothing on '" + grant.topic + "': set read, write or admin";
+  return "";
+}
+
+bool valid_anonymous(std::string_view mode) { return mode == "off" || mode == "read" || mode == "admin"; }
+
+void read_grant(const toml::table& table, const std::string& section, config::ParseContext& context, TopicGrantSettings& grant) {
+  config::TableReader reader(table, section, context);
+  if (table.get("topic") == nullptr) return context.fail(reader.line(), reader.field("topic"), "missing; " + std::string(kGrantShape));
+  reader.text("topic", grant.topic);
+  reader.boolean("read", grant.read);
+  reader.boolean("write", grant.write);
+  reader.boolean("admin", grant.admin);
+  reader.finish();
+  if (const std::string problem = grant_problem(grant); reader.ok() && !problem.empty()) reader.fail("topic", problem);
+}
+
+void read_grants(config::TableReader& reader, const std::string& section, std::vector<TopicGrantSettings>& out) {
+  const toml::node* topics = reader.take("topics");
+  if (topics == nullptr) return;
+  const toml::array* array = topics->as_array();
+  if (array == nullptr || array->size() > kTokenGrantsMax) {
+    return reader.context().fail(reader.node_line(topics), reader.field("topics"),
+                                 "expected a list of at most " + std::to_string(kTokenGrantsMax) + " grants; " + std::string(kGrantShape));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const std::string field = section + ".topics[" + std::to_string(i) + "]";
+    if (!element.is_table()) return reader.context().fail(reader.node_line(&element), field, kGrantShape);
+    TopicGrantSettings grant;
+    read_grant(*element.as_table(), field, reader.context(), grant);
+    out.push_back(std::move(grant));
+  }
+}
+
+// [[http.tokens]]: each an entry line and its grants; names are distinct.
+void read_tokens(config::TableReader& reader, std::vector<TokenSettings>& out) {
+  const std::vector<const toml::table*> tables = reader.tables("tokens");
+  if (tables.size() > kHttpTokensMax) {
+    return reader.fail("tokens", "at most " + std::to_string(kHttpTokensMax) + " tokens (each request is hashed once per token)");
+  }
+  if (!tables.empty()) out.clear();
+  std::map<std::string, int> name_lines;
+  for (size_t i = 0; i < tables.size() && reader.ok(); ++i) {
+    const std::string section = reader.field("tokens") + "[" + std::to_string(i) + "]";
+    config::TableReader token(*tables[i], section, reader.context());
+    TokenSettings settings;
+    if (tables[i]->get("entry") == nullptr) return reader.context().fail(token.line(), token.field("entry"), "missing; " + std::string(kEntryShape));
+    token.text("entry", settings.entry);
+    if (!token.ok()) return;
+    const std::optional<http::TokenEntry> entry = http::parse_token_entry_line(settings.entry);
+    if (!entry) return token.fail("entry", kEntryShape);
+    if (auto [at, added] = name_lines.emplace(entry->name, token.key_line("entry")); !added) {
+      return token.fail("entry", "a token named '" + entry->name + "' is listed already (line " + std::to_string(at->second) + ")");
+    }
+    token.boolean("cluster_admin", settings.cluster_admin);
+    read_grants(token, section, settings.topics);
+    token.finish();
+    out.push_back(std::move(settings));
+  }
+}
+
+void read_http(config::TableReader& reader, NodeSettings& settings) {
+  read_port(reader, "port", settings.http_port);
+  reader.text("anonymous", settings.anonymous);
+  if (reader.ok() && !valid_anonymous(settings.anonymous)) {
+    return reader.fail("anonymous", "off, read or admin, not '" + settings.anonymous + "'");
+  }
+  read_tokens(reader, settings.tokens);
+  reader.finish();
+}
+
+// What validate_node_settings finds wrong with the tokens ("" when nothing).
+std::string tokens_problem(const std::vector<TokenSettings>& tokens) {
+  if (tokens.size() > kHttpTokensMax) return "more than " + std::to_string(kHttpTokensMax) + " http tokens";
+  std::set<std::string> names;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string which = "http token " + std::to_string(i);
+    const std::optional<http::TokenEntry> entry = http::parse_token_entry_line(tokens[i].entry);
+    if (!entry) return which + ": " + std::string(kEntryShape);
+    if (!names.insert(entry->name).second) return which + ": another token is named '" + entry->name + "'";
+    if (tokens[i].topics.size() > kTokenGrantsMax) return which + ": more than " + std::to_string(kTokenGrantsMax) + " grants";
+    for (const TopicGrantSettings& grant : tokens[i].topics) {
+      if (const std::string problem = grant_problem(grant); !problem.empty()) return which + " (" + entry->name + "): " + problem;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_view source, NodeSettings settings) {
@@ -93,6 +193,10 @@ ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_
     read_voters(reader, settings.controller_voters);
     reader.finish();
   }
+  if (const toml::table* http = top.subtable("http")) {
+    config::TableReader reader(*http, "http", context);
+    read_http(reader, settings);
+  }
   top.finish();
   if (!context.ok()) return ConfigResult<NodeSettings>(ConfigErrc::invalid_config, context.error);
   return settings;
@@ -123,10 +227,35 @@ Status validate_node_settings(const NodeSettings& settings) {
   if (settings.rpc_port == settings.membership_port || settings.rpc_port == settings.raft_port) {
     return Status(ConfigErrc::invalid_config, "the rpc port must differ from the membership and raft ports");
   }
+  if (settings.http_port == settings.membership_port || settings.http_port == settings.raft_port || settings.http_port == settings.rpc_port) {
+    return Status(ConfigErrc::invalid_config,
+                  "the http port (" + std::to_string(settings.http_port) + ") must differ from the membership, raft and rpc ports");
+  }
   if (settings.partition_ports.size() > kPartitionPortsMax) {
     return Status(ConfigErrc::invalid_config, "more than " + std::to_string(kPartitionPortsMax) + " partition ports");
   }
+  if (!valid_anonymous(settings.anonymous)) {
+    return Status(ConfigErrc::invalid_config, "anonymous is off, read or admin, not '" + settings.anonymous + "'");
+  }
+  if (const std::string problem = tokens_problem(settings.tokens); !problem.empty()) return Status(ConfigErrc::invalid_config, problem);
   return Status();
+}
+
+http::AuthConfig auth_config(const NodeSettings& settings) {
+  http::AuthConfig auth;
+  auth.anonymous_allowed = settings.anonymous != "off";
+  if (settings.anonymous == "read") auth.anonymous.topics.push_back(http::TopicGrant{"*", true, false, false});
+  if (settings.anonymous == "admin") auth.anonymous.cluster_admin = true;
+  for (const TokenSettings& token : settings.tokens) {
+    std::optional<http::TokenEntry> entry = http::parse_token_entry_line(token.entry);
+    SLUICE_ASSERT(entry.has_value());  // validate_node_settings accepted it
+    entry->grants.cluster_admin = token.cluster_admin;
+    for (const TopicGrantSettings& grant : token.topics) {
+      entry->grants.topics.push_back(http::TopicGrant{grant.topic, grant.read, grant.write, grant.admin});
+    }
+    auth.tokens.push_back(std::move(*entry));
+  }
+  return auth;
 }
 
 }  // namespace sluice::server

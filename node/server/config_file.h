@@ -11,6 +11,7 @@
 
 #include "node/base/ids.h"
 #include "node/base/status.h"
+#include "node/http/auth.h"
 
 namespace sluice::server {
 
@@ -21,6 +22,31 @@ using ConfigResult = BasicResult<T, ConfigErrc>;
 
 inline constexpr size_t kSeedsMax = 64;
 inline constexpr size_t kPartitionPortsMax = 4;  // what the XDP classifier counts (CLASSIFY_PARTITION_PORTS_MAX)
+// Every request with a token hashes it once per entry (the comparison must not say which entry
+// matched), so the list is short.
+inline constexpr size_t kHttpTokensMax = 64;
+inline constexpr size_t kTokenGrantsMax = 64;  // topic grants of one token
+
+// One grant of [[http.tokens]] topics (http::TopicGrant): `topic` is a name, a prefix ending in
+// '*' ("orders-*"), or "*".
+struct TopicGrantSettings {
+  std::string topic;
+  bool read = false;
+  bool write = false;
+  bool admin = false;
+
+  friend bool operator==(const TopicGrantSettings&, const TopicGrantSettings&) = default;
+};
+
+// One [[http.tokens]] table: the entry line `sluice-node hash-token NAME` printed
+// ("name:<salt hex>:<hash hex>", http::token_entry_line) and what the token may do.
+struct TokenSettings {
+  std::string entry;
+  bool cluster_admin = false;
+  std::vector<TopicGrantSettings> topics;
+
+  friend bool operator==(const TokenSettings&, const TokenSettings&) = default;
+};
 
 struct NodeSettings {
   NodeId node_id = kNoNode;       // 0: the id recorded in the data directory, or a new random one
@@ -39,6 +65,10 @@ struct NodeSettings {
   uint16_t rpc_port = 7948;   // the inter-node RPC (TCP; docs/formats/rpc.md); announced via SWIM
   // [controller]
   std::vector<NodeId> controller_voters;  // the metadata group's members (1, 3 or 5 node ids); empty: none here
+  // [http]: the HTTP API (docs/http.md)
+  uint16_t http_port = 8080;
+  std::string anonymous = "off";  // off | read (every topic) | admin (everything): a request without a token
+  std::vector<TokenSettings> tokens;
 
   friend bool operator==(const NodeSettings&, const NodeSettings&) = default;
 };
@@ -46,7 +76,10 @@ struct NodeSettings {
 // Reads `text` over `defaults`. `source` names the file in messages ("node.toml:7: membership.port:
 // must be between 1 and 65535").
 ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_view source, NodeSettings defaults = {});
-// Checks what the file and the flags together say (seeds are host:port, xdp a known mode, ...).
+// Checks what the file and the flags together say (seeds are host:port, xdp a known mode, the
+// ports distinct, token entries well-formed, ...).
 BasicStatus<ConfigErrc> validate_node_settings(const NodeSettings& settings);
+// The HTTP API's auth (the node's NodeConfig::auth) from settings validate_node_settings accepted.
+http::AuthConfig auth_config(const NodeSettings& settings);
 
 }  // namespace sluice::server

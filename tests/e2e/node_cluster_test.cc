@@ -57,7 +57,7 @@ namespace rt = runtime;
 using namespace std::chrono_literals;
 
 constexpr NodeId kNodes = 3;
-constexpr uint16_t kPortsPerNode = 3;  // membership (UDP and TCP), Raft, RPC
+constexpr uint16_t kPortsPerNode = 4;  // membership (UDP and TCP), Raft, RPC, HTTP
 constexpr uint32_t kPartitions = 3;
 constexpr uint32_t kReplication = 3;
 constexpr size_t kRecordsAllUp = 50;     // per partition, with all three nodes up
@@ -94,7 +94,8 @@ class Cluster {
       std::vector<std::string> args = {"--node-id", std::to_string(id), "--cluster-id", std::to_string(cluster_id),
                                        "--data-dir", dir + "/n" + std::to_string(id), "--host", "127.0.0.1",
                                        "--port", std::to_string(port(id, 0)), "--raft-port", std::to_string(port(id, 1)),
-                                       "--rpc-port", std::to_string(port(id, 2)), "--controller-voters", "1,2,3",
+                                       "--rpc-port", std::to_string(port(id, 2)), "--http-port", std::to_string(port(id, 3)),
+                                       "--controller-voters", "1,2,3",
                                        "--xdp", "off"};
       if (id != 1) {
         args.push_back("--seed");

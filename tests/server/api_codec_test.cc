@@ -80,6 +80,10 @@ TEST(ApiCodec, TopicBodiesAndNegotiation) {
   EXPECT_EQ(std::get<controller::CreateTopic>(create).partitions, 3u);
   EXPECT_EQ(std::get<controller::CreateTopic>(create).config.retention_ms, 5);
   EXPECT_TRUE(std::holds_alternative<http::ApiError>(decode_topic_create(as_bytes(std::string_view(R"({"name":"t","config":[]})")))));
+  auto defaults = decode_topic_create(as_bytes(std::string_view(R"({"name":"d"})")));
+  ASSERT_TRUE(std::holds_alternative<controller::CreateTopic>(defaults));
+  EXPECT_EQ(std::get<controller::CreateTopic>(defaults).partitions, 1u);
+  EXPECT_EQ(std::get<controller::CreateTopic>(defaults).replication, 1u);
   EXPECT_TRUE(std::holds_alternative<http::ApiError>(decode_topic_config(as_bytes(std::string_view(R"({"segment_bytes":"x"})")), {})));
   EXPECT_EQ(format_of(""), BodyFormat::json);
   EXPECT_EQ(format_of("*/*"), BodyFormat::json);

@@ -47,9 +47,9 @@ node() {  # name port [args...]
   local name=$1 port=$2
   shift 2
   # exec: $! is then the node itself (setpriv execs too), the process the signals must reach.
-  # Each node its own Raft port too (the default, 7947, would be shared on one host).
+  # Each node its own Raft, RPC and HTTP ports too (the defaults would be shared on one host).
   exec "${unprivileged[@]}" "$node_bin" --host 127.0.0.1 --port "$port" --raft-port $((port + 20000)) --rpc-port $((port + 21000)) \
-    --data-dir "$work/$name" "$@"
+    --http-port $((port + 22000)) --data-dir "$work/$name" "$@"
 }
 
 node a "$port_a" > "$work/a.log" 2>&1 &

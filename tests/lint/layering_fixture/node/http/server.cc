@@ -1,5 +1,5 @@
 // The rest of node/: anything in node/ but the composition root, and the runtime seam.
-#include "node/http/request_parser.h"
+#include "node/http/server.h"
 #include "node/partition/partition.h"
 #include "runtime/net.h"
 #include <llhttp.h>
