@@ -396,7 +396,8 @@ void Api::produce(Exchange& exchange) {
   const ProduceDecodeContext context{partitions, limits_.produce_records_max, &unkeyed_records_};
   std::optional<TextEncoding> encoding = query_encoding(exchange);
   if (!encoding) return;
-  ApiOutcome decoded = *format == BodyFormat::json ? decode_produce_json(exchange.request->body, context)
+  std::optional<log::ProducerStamp> producer;
+  ApiOutcome decoded = *format == BodyFormat::json ? decode_produce_json(exchange.request->body, context, &producer)
                                                    : decode_produce_ndjson(exchange.request->body, *encoding, context);
   if (auto* error = std::get_if<ApiError>(&decoded)) return void(exchange.error = std::move(*error));
   const auto* records = &std::get<std::vector<ProducedRecord>>(decoded);
@@ -406,7 +407,7 @@ void Api::produce(Exchange& exchange) {
   for (const auto& [p, indexes] : by_partition) {
     std::vector<log::Record> batch;
     for (size_t i : indexes) batch.push_back(log::Record{.timestamp_ms = 0, .key = (*records)[i].key, .value = (*records)[i].value, .headers = {}});
-    log::Result<Bytes> encoded = log::encode_batch(0, 0, batch);
+    log::Result<Bytes> encoded = log::encode_batch(0, 0, batch, log::kBatchBytesLimit, 0, producer);
     if (!encoded.ok()) return void(exchange.error = http::make_error(413, "record_too_large", encoded.status().to_string()));
     metrics_.add("sluice_produce_bytes_total", {}, static_cast<double>(encoded->size()));
     std::optional<partition::Reply> reply =

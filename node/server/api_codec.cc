@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "node/log/codec.h"
 #include "node/partition/partitioner.h"
 
@@ -144,9 +146,31 @@ std::optional<Bytes> base64_decode(std::string_view text) {
   return out;
 }
 
-ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& context) {
+namespace {
+
+// "producer":{"id":>0,"epoch":u16,"sequence":u32}: the stamp an idempotent producer's batch carries.
+std::optional<ApiError> read_producer(const Json& body, std::optional<log::ProducerStamp>* out) {
+  if (!body.contains("producer")) return std::nullopt;
+  const Json& producer = body["producer"];
+  auto field = [&](const char* name, uint64_t max) -> std::optional<uint64_t> {
+    if (!producer.is_object() || !producer.contains(name) || !producer[name].is_number_unsigned()) return std::nullopt;
+    const uint64_t value = producer[name].get<uint64_t>();
+    return value <= max ? std::optional<uint64_t>(value) : std::nullopt;
+  };
+  const std::optional<uint64_t> id = field("id", UINT64_MAX), epoch = field("epoch", UINT16_MAX), sequence = field("sequence", UINT32_MAX);
+  if (!id || *id == 0 || !epoch || !sequence || out == nullptr) {
+    return http::bad_request("producer is {\"id\": > 0, \"epoch\": 0..65535, \"sequence\": 0..2^32-1}");
+  }
+  *out = log::ProducerStamp{*id, static_cast<uint16_t>(*epoch), static_cast<uint32_t>(*sequence)};
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& context, std::optional<log::ProducerStamp>* producer) {
   std::optional<Json> parsed = parse_object(body);
   if (!parsed) return http::bad_request("the body must be a JSON object");
+  if (std::optional<ApiError> error = read_producer(*parsed, producer)) return *error;
   const Json& encoding_field = parsed->contains("encoding") ? (*parsed)["encoding"] : Json("utf8");
   std::optional<TextEncoding> encoding = encoding_field.is_string() ? encoding_of(encoding_field.get_ref<const std::string&>()) : std::nullopt;
   if (!encoding) return http::bad_request("encoding is utf8 or base64");
@@ -159,6 +183,10 @@ ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& contex
     ProducedRecord produced;
     if (std::optional<ApiError> error = read_record(record, *encoding, context, produced)) return *error;
     records.push_back(std::move(produced));
+  }
+  const bool one_partition = std::all_of(records.begin(), records.end(), [&](const ProducedRecord& r) { return r.partition == records[0].partition; });
+  if (producer != nullptr && producer->has_value() && !one_partition) {
+    return http::bad_request("an idempotent produce (with a producer) sends records of one partition");
   }
   return records;
 }

@@ -15,6 +15,7 @@
 #include "node/base/bytes.h"
 #include "node/controller/metadata.h"
 #include "node/http/pipeline.h"
+#include "node/log/codec.h"
 #include "node/partition/router.h"
 
 namespace sluice::server {
@@ -68,8 +69,10 @@ struct ProduceDecodeContext {
 
 using ApiOutcome = std::variant<std::vector<ProducedRecord>, http::ApiError>;
 
-// {"encoding":"utf8"|"base64","records":[{"key","value","partition"}]}.
-ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& context);
+// {"encoding":"utf8"|"base64","records":[{"key","value","partition"}],
+//  "producer":{"id","epoch","sequence"}} — the producer (idempotence) only with one partition.
+ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& context,
+                               std::optional<log::ProducerStamp>* producer = nullptr);
 // One record object a line; `encoding` from the query (?encoding=base64).
 ApiOutcome decode_produce_ndjson(ByteSpan body, TextEncoding encoding, const ProduceDecodeContext& context);
 

@@ -61,6 +61,26 @@ TEST(ApiCodec, MalformedProduceBodiesGetTheirError) {
   for (const auto& [body, code] : cases) EXPECT_EQ(error_code(decode_produce_json(as_bytes(std::string_view(body)), context)), code) << body;
 }
 
+TEST(ApiCodec, AProducerStampNeedsValidFieldsAndOnePartition) {
+  uint64_t unkeyed = 0;
+  const ProduceDecodeContext context{2, 10, &unkeyed};
+  std::optional<log::ProducerStamp> stamp;
+  records_or_fail(decode_produce_json(
+      as_bytes(std::string_view(R"({"producer":{"id":5,"epoch":1,"sequence":7},"records":[{"value":"a","partition":1}]})")), context, &stamp));
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->producer_id, 5u);
+  EXPECT_EQ(stamp->epoch, 1);
+  EXPECT_EQ(stamp->first_sequence, 7u);
+  for (const char* body : {R"({"producer":{"id":0,"epoch":0,"sequence":0},"records":[{"value":"a"}]})",
+                           R"({"producer":{"id":1,"epoch":70000,"sequence":0},"records":[{"value":"a"}]})",
+                           R"({"producer":{"id":1,"epoch":0},"records":[{"value":"a"}]})",
+                           R"({"producer":5,"records":[{"value":"a"}]})",
+                           R"({"producer":{"id":1,"epoch":0,"sequence":0},"records":[{"value":"a","partition":0},{"value":"b","partition":1}]})"}) {
+    std::optional<log::ProducerStamp> refused;
+    EXPECT_EQ(error_code(decode_produce_json(as_bytes(std::string_view(body)), context, &refused)), "bad_request") << body;
+  }
+}
+
 TEST(ApiCodec, ProduceNdjsonTakesOneRecordALine) {
   uint64_t unkeyed = 0;
   const ProduceDecodeContext context{2, 10, &unkeyed};

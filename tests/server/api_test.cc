@@ -237,12 +237,20 @@ TEST(HttpApi, NdjsonAndBinaryBatchesBothWays) {
   EXPECT_EQ(again.json()["base_offset"], 2);
   EXPECT_EQ(again.json()["duplicate"], true);
   EXPECT_EQ(http_call(rig, 1, 0, "POST", "/v1/topics/b/records", body, binary_type).status, 404);  // no ?partition=
+  // JSON with a producer stamp: a retry is answered with the first append's offset, not appended.
+  const std::string idempotent = R"({"producer":{"id":88,"epoch":0,"sequence":0},"records":[{"value":"once"}]})";
+  const HttpAnswer json_first = http_call(rig, 3, 1, "POST", "/v1/topics/b/records", idempotent);
+  const HttpAnswer json_again = http_call(rig, 3, 2, "POST", "/v1/topics/b/records", idempotent);
+  ASSERT_EQ(json_first.status, 200) << json_first.body;
+  ASSERT_EQ(json_again.status, 200) << json_again.body;
+  EXPECT_EQ(json_first.json()["records"][0]["offset"], 3);
+  EXPECT_EQ(json_again.json()["records"][0]["offset"], 3);
   const HttpAnswer lines = http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records", "", "accept: application/x-ndjson\r\n");
   ASSERT_EQ(lines.status, 200);
-  EXPECT_EQ(std::count(lines.body.begin(), lines.body.end(), '\n'), 3);
+  EXPECT_EQ(std::count(lines.body.begin(), lines.body.end(), '\n'), 4);
   const HttpAnswer raw = http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records?offset=2", "", "accept: application/vnd.sluice.batch\r\n");
   ASSERT_EQ(raw.status, 200);
-  EXPECT_NE(raw.head.find("x-sluice-high-watermark: 3"), std::string::npos) << raw.head;
+  EXPECT_NE(raw.head.find("x-sluice-high-watermark: 4"), std::string::npos) << raw.head;
   EXPECT_NE(raw.body.find("binary"), std::string::npos);
   EXPECT_EQ(http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records", "", "accept: text/html\r\n").status, 406);
   EXPECT_EQ(http_call(rig, 2, 1, "POST", "/v1/topics/b/records", "x", "content-type: text/plain\r\n").status, 415);
