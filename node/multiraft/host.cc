@@ -105,6 +105,16 @@ size_t RaftHost::leaders_here() const {
   return count;
 }
 
+uint64_t RaftHost::commit_lag_max() const {
+  uint64_t lag = 0;
+  for (const auto& [id, group] : groups_) {
+    const raft::Raft& core = group.node->raft();
+    if (group.failed() || core.role() != raft::Role::leader) continue;
+    lag = std::max<uint64_t>(lag, core.log().last_index() - core.log().committed());
+  }
+  return lag;
+}
+
 // Every group led here goes to its most caught-up other voter.
 void RaftHost::hand_over_all() {
   for (auto& [id, group] : groups_) {
@@ -508,6 +518,9 @@ void RaftHost::note_role(GroupId id, Group& group) {
   const raft::SoftState soft = core.soft_state();
   if (soft == group.soft && core.term() == group.term) return;
   const bool lost = group.soft.role == raft::Role::leader && (soft.role != raft::Role::leader || core.term() != group.term);
+  const bool won = soft.role == raft::Role::leader && (group.soft.role != raft::Role::leader || core.term() != group.term);
+  stats_.leaderships_won += won ? 1 : 0;
+  stats_.leaderships_lost += lost ? 1 : 0;
   group.soft = soft;
   group.term = core.term();
   if (lost) fail_pending(group, HostErrc::leadership_lost, "leadership lost at term " + std::to_string(core.term()));

@@ -101,6 +101,8 @@ struct HostStats {
   uint64_t reads_failed = 0;
   uint64_t groups_failed = 0;   // storage failed: the group stopped
   uint64_t ticks_skipped = 0;   // the host fiber was starved past a whole tick interval
+  uint64_t leaderships_won = 0;   // a group's core became leader here (elections and transfers)
+  uint64_t leaderships_lost = 0;  // a group led here stepped down
 };
 
 class RaftHost {
@@ -149,6 +151,8 @@ class RaftHost {
   HostStatus transfer_all_leaderships();
   // Groups this node leads now.
   size_t leaders_here() const;
+  // Over the groups led here: the largest count of entries appended but not committed yet.
+  uint64_t commit_lag_max() const;
   using ReadReply = runtime::Oneshot<HostResult<raft::Index>>;
   // A linearizable read barrier (read index, thesis §6.4): the reply is an index such that this
   // node was still the leader when the call was made and has applied every entry up to it, so a

@@ -108,6 +108,9 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_raft_proposals_failed_total", http::MetricType::counter, "Proposals that failed (not leader, timeout, ...).");
   metrics_.describe("sluice_raft_groups_failed_total", http::MetricType::counter, "Groups stopped here by a storage failure.");
   metrics_.describe("sluice_raft_ticks_skipped_total", http::MetricType::counter, "Ticks the host fiber missed (it was starved).");
+  metrics_.describe("sluice_raft_leaderships_won_total", http::MetricType::counter, "Times a group's leadership came to this node (elections, transfers).");
+  metrics_.describe("sluice_raft_leaderships_lost_total", http::MetricType::counter, "Times a group led here stepped down.");
+  metrics_.describe("sluice_raft_commit_lag_entries_max", http::MetricType::gauge, "Over the groups led here: entries appended and not yet committed, the largest.");
   metrics_.describe("sluice_swim_events_total", http::MetricType::counter, "SWIM protocol events on this node, by kind.");
   metrics_.describe("sluice_controller_metadata_applied_index", http::MetricType::gauge, "The metadata log index this node has applied.");
   metrics_.describe("sluice_controller_is_leader", http::MetricType::gauge, "1 while this node leads the metadata group.");
@@ -202,6 +205,9 @@ void Api::update_gauges() {
     metrics_.set("sluice_raft_proposals_failed_total", {}, static_cast<double>(stats.proposals_failed));
     metrics_.set("sluice_raft_groups_failed_total", {}, static_cast<double>(stats.groups_failed));
     metrics_.set("sluice_raft_ticks_skipped_total", {}, static_cast<double>(stats.ticks_skipped));
+    metrics_.set("sluice_raft_leaderships_won_total", {}, static_cast<double>(stats.leaderships_won));
+    metrics_.set("sluice_raft_leaderships_lost_total", {}, static_cast<double>(stats.leaderships_lost));
+    metrics_.set("sluice_raft_commit_lag_entries_max", {}, static_cast<double>(raft->commit_lag_max()));
   }
   if (const controller::Controller* controller = node_.controller()) {
     metrics_.set("sluice_controller_metadata_applied_index", {}, static_cast<double>(controller->applied_index()));
