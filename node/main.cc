@@ -27,11 +27,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "node/base/cluster_key.h"
 #include "node/http/auth.h"
 #include "node/server/config_file.h"
 #include "node/server/epoll_steering.h"
@@ -86,7 +88,8 @@ void print_stop(const sluice::swim::Driver& driver, const sluice::server::Steeri
   std::string line = "event=stop live_members=" + std::to_string(driver.core().live_members()) +
                      " swim_datagrams_received=" + std::to_string(swim.datagrams_received) +
                      " swim_dropped_bad_header=" + std::to_string(swim.dropped_bad_header) +
-                     " swim_dropped_malformed=" + std::to_string(swim.dropped_malformed);
+                     " swim_dropped_malformed=" + std::to_string(swim.dropped_malformed) +
+                     " swim_dropped_unauthenticated=" + std::to_string(swim.dropped_unauthenticated);
   line += sluice::server::steering_counters(steering);
   std::printf("%s\n", line.c_str());
 }
@@ -95,9 +98,11 @@ void print_stop(const sluice::swim::Driver& driver, const sluice::server::Steeri
 // Node lives in `slot`, outside this fiber: its other fibers still use it until the runtime
 // unwinds them after this returns.
 int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& runtime, const Flags& flags,
-             const sluice::server::Steering& steering, std::unique_ptr<sluice::server::Node>& slot) {
+             const std::optional<sluice::ClusterKey>& cluster_key, const sluice::server::Steering& steering,
+             std::unique_ptr<sluice::server::Node>& slot) {
   sluice::server::NodeConfig config;
   config.cluster_id = flags.cluster_id;
+  config.cluster_key = cluster_key;
   config.node_id = flags.node_id;
   sluice::swim::DriverConfig& membership = config.membership.emplace();
   const std::string self = rt::Address{flags.host, flags.membership_port}.to_string();
@@ -161,6 +166,7 @@ void override_with_flags(const CLI::App& app, const Flags& cli, Flags& flags) {
   if (given("--controller-voters")) flags.controller_voters = cli.controller_voters;
   if (given("--http-port")) flags.http_port = cli.http_port;
   if (given("--anonymous")) flags.anonymous = cli.anonymous;
+  if (given("--cluster-secret-file")) flags.cluster_secret_file = cli.cluster_secret_file;
 }
 
 // The file (--config) over the defaults, then every flag given over the file.
@@ -195,6 +201,9 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   app.add_option("--anonymous", cli.anonymous,
                  "what a request without a token may do: off, read (every topic), admin (everything); default off")
       ->check(CLI::IsMember({"off", "read", "admin"}));
+  app.add_option("--cluster-secret-file", cli.cluster_secret_file,
+                 "a file holding the cluster secret (at least 16 bytes, the same on every node): inter-node RPC, Raft "
+                 "and SWIM traffic carry a MAC under it and traffic without one is dropped (default: none)");
   app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "
                  "for a new data dir)");
@@ -224,6 +233,28 @@ int parse_flags(int argc, char** argv, Flags& flags) {
     std::cerr << "sluice-node: " << valid.message() << "\n";
     return kExitUsage;
   }
+  return -1;
+}
+
+// The cluster key from flags.cluster_secret_file (docs/formats/rpc.md, "Cluster secret"): the
+// BLAKE2b-256 of the file's bytes. kExitUsage when it cannot be read or is too short, else -1.
+int load_cluster_key(const Flags& flags, std::optional<sluice::ClusterKey>& key) {
+  if (flags.cluster_secret_file.empty()) return -1;
+  std::ifstream file(flags.cluster_secret_file, std::ios::binary);
+  std::stringstream secret;
+  secret << file.rdbuf();
+  if (!file) {
+    std::cerr << "sluice-node: cluster secret file " << flags.cluster_secret_file << ": cannot read it\n";
+    return kExitUsage;
+  }
+  const std::string bytes = secret.str();
+  if (bytes.size() < sluice::ClusterKey::kSecretBytesMin) {
+    std::cerr << "sluice-node: cluster secret file " << flags.cluster_secret_file << ": " << bytes.size()
+              << " bytes; a secret is at least " << sluice::ClusterKey::kSecretBytesMin
+              << " bytes (e.g. head -c 32 /dev/urandom > FILE)\n";
+    return kExitUsage;
+  }
+  key = sluice::ClusterKey::derive(sluice::as_bytes(bytes));
   return -1;
 }
 
@@ -301,6 +332,8 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-node: libsodium cannot be initialised\n";
     return kExitFailed;
   }
+  std::optional<sluice::ClusterKey> cluster_key;
+  if (const int code = load_cluster_key(flags, cluster_key); code >= 0) return code;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a pipe or file
   // Blocked before the runtime starts its file worker threads, which inherit the mask: the
   // signals then arrive only through the reactor's signalfd (EpollRuntime::wait_signal). An
@@ -328,7 +361,7 @@ int main(int argc, char** argv) {
   sluice::server::SteeredRuntime runtime(**epoll, flags.membership_port, std::move(steering.socket));
   std::unique_ptr<sluice::server::Node> node;  // destroyed after run() unwound its fibers
   int exit_code = 0;
-  const rt::Status ran = (*epoll)->run([&] { exit_code = run_node(**epoll, runtime, flags, steering, node); });
+  const rt::Status ran = (*epoll)->run([&] { exit_code = run_node(**epoll, runtime, flags, cluster_key, steering, node); });
   if (!ran.ok()) {
     std::cerr << "sluice-node: " << ran.to_string() << "\n";
     return kExitFailed;

@@ -135,7 +135,7 @@ void RaftTransport::watch_stream(Peer& peer, std::shared_ptr<rt::Stream> stream)
 // one reconnect keeps the batch — often a vote request — from being lost to a long-dead stream.
 rt::Status RaftTransport::write_frame(Peer& peer, const Bytes& frame, bool& reconnected) {
   // Frames the peer would refuse would close the connection again and again: never send one.
-  SLUICE_ASSERT_LE(frame.size(), kFrameHeaderBytes + config_.frame_bytes_max);
+  SLUICE_ASSERT_LE(frame.size(), kFrameHeaderBytes + config_.frame_bytes_max + ClusterKey::kTagBytes);
   // BUGGIFY: the connection dies just before a write (a reset the watcher has not seen yet): the
   // write fails and is retried once on a fresh connection.
   if (peer.stream && SLUICE_BUGGIFY(runtime_)) peer.stream->close();
@@ -159,6 +159,9 @@ void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMe
   const size_t target = SLUICE_BUGGIFY(runtime_) ? 1 : config_.frame_bytes_target;
   std::vector<FrameCounts> counts;
   std::vector<Bytes> frames = encode_frames(config_.self, id, batch, target, &counts);
+  if (config_.cluster_key) {
+    for (Bytes& frame : frames) config_.cluster_key->seal(frame);
+  }
   if (frames.size() > 1) SLUICE_COVER("multiraft.transport.frame_split");
   // Every message queued is in exactly one frame (the counts are what the stats say was sent).
   if (coverage::expensive_assertions()) {
@@ -184,25 +187,36 @@ void RaftTransport::write_batch(raft::NodeId id, Peer& peer, std::vector<GroupMe
   }
 }
 
-rt::Status RaftTransport::read_frame(rt::Stream& stream, Bytes& payload) {
-  std::byte header[kFrameHeaderBytes];
-  SLUICE_TRY(stream.read_exact(header));
-  auto decoded = decode_frame_header(header, config_.frame_bytes_max);
+// The whole frame into `frame`: header, payload and (when keyed) the MAC trailer, verified.
+rt::Status RaftTransport::read_frame(rt::Stream& stream, Bytes& frame, bool& unauthenticated) {
+  frame.resize(kFrameHeaderBytes);
+  SLUICE_TRY(stream.read_exact(frame));
+  auto decoded = decode_frame_header(frame, config_.frame_bytes_max);
   if (!decoded.ok()) return rt::Status(rt::Errc::invalid_argument, decoded.status().to_string());
-  payload.resize(decoded->payload_bytes);
-  return stream.read_exact(payload);
+  frame.resize(kFrameHeaderBytes + decoded->payload_bytes + (config_.cluster_key ? ClusterKey::kTagBytes : 0));
+  SLUICE_TRY(stream.read_exact(MutableByteSpan(frame).subspan(kFrameHeaderBytes)));
+  if (config_.cluster_key && !config_.cluster_key->opens(frame)) {
+    unauthenticated = true;
+    return rt::Status(rt::Errc::invalid_argument, "raft frame without a valid cluster-secret MAC");
+  }
+  frame.resize(kFrameHeaderBytes + decoded->payload_bytes);
+  return rt::Status();
 }
 
 // One per inbound connection. Any malformed frame ends the connection: after a bad frame the
 // framing itself cannot be trusted.
 void RaftTransport::run_reader(rt::Stream& stream) {
-  Bytes payload;
+  Bytes bytes;
   while (true) {
-    rt::Status status = read_frame(stream, payload);
+    bool unauthenticated = false;
+    rt::Status status = read_frame(stream, bytes, unauthenticated);
     HostResult<DecodedFrame> frame = HostStatus(HostErrc::malformed, status.to_string());
-    if (status.ok()) frame = decode_frame(payload, config_.self);
+    if (status.ok()) frame = decode_frame(ByteSpan(bytes).subspan(kFrameHeaderBytes), config_.self);
     if (!frame.ok()) {
-      if (status.ok() || status.code() == rt::Errc::invalid_argument) {
+      if (unauthenticated) {
+        SLUICE_COVER("multiraft.transport.frame_unauthenticated");
+        ++stats_.frames_unauthenticated;
+      } else if (status.ok() || status.code() == rt::Errc::invalid_argument) {
         SLUICE_COVER("multiraft.transport.frame_malformed");
         ++stats_.frames_malformed;
       }

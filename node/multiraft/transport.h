@@ -12,8 +12,10 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "node/base/cluster_key.h"
 #include "node/multiraft/codec.h"
 #include "runtime/accept_loop.h"
 #include "runtime/runtime.h"
@@ -33,6 +35,9 @@ struct TransportConfig {
   runtime::Duration reconnect_backoff_min = std::chrono::milliseconds(10);
   runtime::Duration reconnect_backoff_max = std::chrono::milliseconds(1000);
   runtime::Duration write_timeout = std::chrono::seconds(2);
+  // The cluster secret: when set, every frame ends in its MAC (docs/formats/raft-rpc.md) and an
+  // inbound frame without a valid one closes its connection. Unset: no MAC at all.
+  std::optional<ClusterKey> cluster_key;
 };
 
 struct PeerStats {
@@ -51,6 +56,7 @@ struct PeerStats {
 struct TransportStats {
   uint64_t frames_received = 0;
   uint64_t frames_malformed = 0;  // each closed its connection
+  uint64_t frames_unauthenticated = 0;  // no valid cluster-secret MAC: each closed its connection
   uint64_t connections_accepted = 0;
   uint64_t connections_refused = 0;  // above inbound_connections_max
   uint64_t inbound_dropped = 0;      // the inbound channel was full
@@ -102,7 +108,7 @@ class RaftTransport {
   runtime::Status write_frame(Peer& peer, const Bytes& frame, bool& reconnected);
   void run_reader(runtime::Stream& stream);
   void watch_stream(Peer& peer, std::shared_ptr<runtime::Stream> stream);
-  runtime::Status read_frame(runtime::Stream& stream, Bytes& payload);
+  runtime::Status read_frame(runtime::Stream& stream, Bytes& frame, bool& unauthenticated);
 
   runtime::Runtime& runtime_;
   TransportConfig config_;

@@ -79,7 +79,8 @@ rt::Result<Reply> RpcClient::connect_and_call(const rt::Address& to, uint16_t me
   SLUICE_ASSIGN_OR_RETURN(const ConnectionPtr connection, connection_to(to, deadline));
   const uint64_t call_id = next_call_id_++;
   // Encoded once connected: the timeout the server gets is what is left of the caller's.
-  const Bytes request = encode_request(call_id, method, timeout_ms_until(deadline, runtime_.now()), payload);
+  Bytes request = encode_request(call_id, method, timeout_ms_until(deadline, runtime_.now()), payload);
+  if (config_.cluster_key) seal_frame(request, *config_.cluster_key);
   return await_reply(*connection, call_id, request, deadline);
 }
 
@@ -130,7 +131,7 @@ void RpcClient::run_connection(const ConnectionPtr& connection) {
 // Returns why the connection ended: `timeout` when it was idle (nothing pending) for
 // idle_timeout, else the stream's error or invalid_argument for a malformed frame.
 rt::Status RpcClient::read_responses(Connection& connection) {
-  FrameReader reader(*connection.stream, config_.frame_bytes_max);
+  FrameReader reader(*connection.stream, config_.frame_bytes_max, config_.cluster_key);
   connection.last_active_at = runtime_.now();
   auto idle_at = [&] {
     return idle_deadline(!connection.pending.empty(), connection.last_active_at, config_.idle_timeout, runtime_.now());
@@ -138,6 +139,11 @@ rt::Status RpcClient::read_responses(Connection& connection) {
   while (true) {
     rt::Result<Frame> frame = reader.next(idle_at());
     if (frame.code() == rt::Errc::timeout && idle_at() > runtime_.now()) continue;  // busy, or active meanwhile
+    if (reader.unauthenticated()) {
+      SLUICE_COVER("rpc.client.frame_unauthenticated");
+      ++stats_.frames_unauthenticated;
+      return frame.status();
+    }
     if (frame.code() == rt::Errc::invalid_argument || (frame.ok() && frame->kind != FrameKind::response)) {
       SLUICE_COVER("rpc.client.frame_malformed");
       ++stats_.malformed_frames;

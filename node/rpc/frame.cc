@@ -115,4 +115,16 @@ FrameResult<Frame> decode_frame(ByteSpan frame, size_t frame_bytes_max) {
   return decode_body(body);
 }
 
+void seal_frame(Bytes& frame, const ClusterKey& key) { key.seal(frame); }
+
+FrameStatus verify_mac(ByteSpan sealed, const ClusterKey& key) {
+  if (!key.opens(sealed)) return bad(FrameErrc::unauthenticated, "no valid cluster-secret MAC");
+  return FrameStatus();
+}
+
+FrameResult<Frame> decode_sealed_frame(ByteSpan sealed, size_t frame_bytes_max, const ClusterKey& key) {
+  SLUICE_TRY(verify_mac(sealed, key));
+  return decode_frame(sealed.first(sealed.size() - ClusterKey::kTagBytes), frame_bytes_max);
+}
+
 }  // namespace sluice::rpc

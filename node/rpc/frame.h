@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "node/base/bytes.h"
+#include "node/base/cluster_key.h"
 #include "node/base/status.h"
 
 namespace sluice::rpc {
@@ -23,6 +24,7 @@ enum class FrameErrc {
   crc_mismatch,     // the body's CRC32C is not the header's
   short_body,       // the body ends inside its kind's fixed fields
   bad_kind,         // neither request nor response
+  unauthenticated,  // a cluster key is set and the MAC trailer is missing or wrong
 };
 
 constexpr std::string_view to_string(FrameErrc code) {
@@ -34,6 +36,7 @@ constexpr std::string_view to_string(FrameErrc code) {
     case FrameErrc::crc_mismatch: return "crc_mismatch";
     case FrameErrc::short_body: return "short_body";
     case FrameErrc::bad_kind: return "bad_kind";
+    case FrameErrc::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }
@@ -97,5 +100,14 @@ FrameStatus verify_body(const FrameHeader& header, ByteSpan body);
 FrameResult<Frame> decode_body(ByteSpan body);
 // All three over exactly one whole frame (tests and the fuzzer; the drivers read in pieces).
 FrameResult<Frame> decode_frame(ByteSpan frame, size_t frame_bytes_max);
+
+// The cluster secret (docs/formats/rpc.md, "Cluster secret"): with a key, every frame is followed
+// by a MAC trailer of ClusterKey::kTagBytes over its header and body, not counted in the body
+// length. Without a key there is no trailer. seal_frame appends it to an encoded frame;
+// verify_mac is unauthenticated unless `sealed` (frame + trailer) ends in the frame's MAC.
+void seal_frame(Bytes& frame, const ClusterKey& key);
+FrameStatus verify_mac(ByteSpan sealed, const ClusterKey& key);
+// decode_frame over a frame and its trailer (tests and the fuzzer).
+FrameResult<Frame> decode_sealed_frame(ByteSpan sealed, size_t frame_bytes_max, const ClusterKey& key);
 
 }  // namespace sluice::rpc

@@ -19,12 +19,19 @@ rt::Result<Frame> FrameReader::next(rt::Instant deadline) {
   FrameResult<FrameHeader> header = decode_header(buffered(), frame_bytes_max_);
   if (!header.ok()) return malformed(header.status());
   const size_t frame_bytes = kFrameHeaderBytes + size_t{header->body_bytes};
-  SLUICE_TRY(fill(frame_bytes, deadline));
+  const size_t sealed_bytes = frame_bytes + (cluster_key_ ? ClusterKey::kTagBytes : 0);
+  SLUICE_TRY(fill(sealed_bytes, deadline));
+  if (cluster_key_) {
+    if (FrameStatus authentic = verify_mac(buffered().first(sealed_bytes), *cluster_key_); !authentic.ok()) {
+      unauthenticated_ = true;
+      return malformed(authentic);
+    }
+  }
   const ByteSpan body = buffered().subspan(kFrameHeaderBytes, header->body_bytes);
   if (FrameStatus verified = verify_body(*header, body); !verified.ok()) return malformed(verified);
   FrameResult<Frame> frame = decode_body(body);
   if (!frame.ok()) return malformed(frame.status());
-  begin_ += frame_bytes;
+  begin_ += sealed_bytes;
   // A large frame grew the buffer; do not keep megabytes per idle connection.
   if (begin_ == end_ && buffer_.size() > kReadChunkBytes) buffer_ = Bytes();
   return std::move(frame).value();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 #include "node/base/bytes.h"
 #include "node/rpc/frame.h"
@@ -15,11 +16,15 @@ namespace sluice::rpc {
 // out (the idle check) loses nothing and the next read goes on where it stopped.
 class FrameReader {
  public:
-  FrameReader(runtime::Stream& stream, size_t frame_bytes_max) : stream_(stream), frame_bytes_max_(frame_bytes_max) {}
+  // With `cluster_key`, every frame must be followed by its MAC trailer (frame.h).
+  FrameReader(runtime::Stream& stream, size_t frame_bytes_max, const std::optional<ClusterKey>& cluster_key)
+      : stream_(stream), frame_bytes_max_(frame_bytes_max), cluster_key_(cluster_key) {}
 
   // The next whole frame; a stream error (timeout, closed, connection_reset, cancelled), or
-  // invalid_argument for a frame that does not decode (the message says why).
+  // invalid_argument for a frame that does not decode or (then unauthenticated() is true) whose
+  // MAC does not verify (the message says why).
   runtime::Result<Frame> next(runtime::Instant deadline);
+  bool unauthenticated() const { return unauthenticated_; }
 
  private:
   runtime::Status fill(size_t bytes_wanted, runtime::Instant deadline);
@@ -27,6 +32,8 @@ class FrameReader {
 
   runtime::Stream& stream_;
   size_t frame_bytes_max_;
+  const std::optional<ClusterKey>& cluster_key_;
+  bool unauthenticated_ = false;
   Bytes buffer_;  // bytes [begin_, end_) arrived and are not consumed yet
   size_t begin_ = 0;
   size_t end_ = 0;

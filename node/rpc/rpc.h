@@ -24,8 +24,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "node/base/bytes.h"
+#include "node/base/cluster_key.h"
 #include "node/base/unique_function.h"
 #include "node/rpc/frame.h"
 #include "runtime/accept_loop.h"
@@ -53,6 +55,9 @@ struct RpcServerConfig {
   runtime::Duration call_timeout_max = std::chrono::seconds(60);
   // A response that cannot be written within this closes the connection (a stuck peer).
   runtime::Duration write_timeout = std::chrono::seconds(10);
+  // The cluster secret: when set, every frame carries its MAC both ways and a request without a
+  // valid one closes its connection (docs/formats/rpc.md). Unset: no MAC at all.
+  std::optional<ClusterKey> cluster_key;
 };
 
 struct RpcServerStats {
@@ -60,6 +65,7 @@ struct RpcServerStats {
   uint64_t unknown_method = 0;        // answered unknown_method
   uint64_t overloaded = 0;            // answered overloaded
   uint64_t malformed_frames = 0;      // each closed its connection
+  uint64_t frames_unauthenticated = 0;  // no valid cluster-secret MAC: each closed its connection
   uint64_t late_replies_dropped = 0;  // the handler returned after the deadline: nobody waits
   uint64_t replies_too_large = 0;     // answered too_large instead
   uint64_t connections = 0;           // accepted
@@ -118,6 +124,8 @@ struct RpcClientConfig {
   size_t connections_max = 1024;                   // destinations connected at once
   // A connection with no call pending for this long is closed (shorter than the server's).
   runtime::Duration idle_timeout = std::chrono::seconds(60);
+  // The cluster secret, as RpcServerConfig::cluster_key: the servers called must hold the same.
+  std::optional<ClusterKey> cluster_key;
 };
 
 struct RpcClientStats {
@@ -128,6 +136,7 @@ struct RpcClientStats {
   uint64_t calls_refused = 0;         // calls_pending_max, connections_max or frame_bytes_max
   uint64_t late_replies_dropped = 0;  // answers to calls that had timed out
   uint64_t malformed_frames = 0;      // each closed its connection
+  uint64_t frames_unauthenticated = 0;  // no valid cluster-secret MAC: each closed its connection
   uint64_t connects = 0;
   uint64_t connect_failures = 0;
   uint64_t connections_lost = 0;      // closed by the peer or the network (not idle closes)

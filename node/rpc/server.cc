@@ -70,7 +70,7 @@ void RpcServer::serve(std::unique_ptr<rt::Stream> stream) {
 // Until the connection ends: closed by the peer, idle, or a malformed frame (after a bad frame the
 // framing itself cannot be trusted).
 void RpcServer::read_requests(const std::shared_ptr<Connection>& connection) {
-  FrameReader reader(*connection->stream, config_.frame_bytes_max);
+  FrameReader reader(*connection->stream, config_.frame_bytes_max, config_.cluster_key);
   connection->last_active_at = runtime_.now();
   auto idle_at = [&] {
     return idle_deadline(connection->calls_in_flight > 0, connection->last_active_at, config_.idle_timeout, runtime_.now());
@@ -81,6 +81,11 @@ void RpcServer::read_requests(const std::shared_ptr<Connection>& connection) {
     if (frame.code() == rt::Errc::timeout) {
       SLUICE_COVER("rpc.server.idle_closed");
       ++stats_.connections_idle_closed;
+    }
+    if (reader.unauthenticated()) {
+      SLUICE_COVER("rpc.server.frame_unauthenticated");
+      ++stats_.frames_unauthenticated;
+      return;
     }
     if (frame.code() == rt::Errc::invalid_argument || (frame.ok() && frame->kind != FrameKind::request)) {
       SLUICE_COVER("rpc.server.frame_malformed");
@@ -142,7 +147,8 @@ void RpcServer::run_call(Connection& connection, Handler& handler, Frame request
 
 // A failed write closes the stream (write_frame), which ends the connection's reader too.
 void RpcServer::respond(Connection& connection, uint64_t call_id, RpcStatus status, ByteSpan payload) {
-  const Bytes frame = encode_response(call_id, status, payload);
+  Bytes frame = encode_response(call_id, status, payload);
+  if (config_.cluster_key) seal_frame(frame, *config_.cluster_key);
   (void)write_frame(connection.write_mutex, *connection.stream, frame, runtime_.now() + config_.write_timeout);
 }
 

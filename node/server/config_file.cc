@@ -174,6 +174,7 @@ ConfigResult<NodeSettings> parse_node_config(std::string_view text, std::string_
   top.integer("cluster_id", cluster_id, 0, INT64_MAX);
   settings.cluster_id = static_cast<uint64_t>(cluster_id);
   top.text("data_dir", settings.data_dir);
+  top.text("cluster_secret_file", settings.cluster_secret_file);
   if (const toml::table* membership = top.subtable("membership")) {
     config::TableReader reader(*membership, "membership", context);
     read_membership(reader, settings);

@@ -52,6 +52,10 @@ struct NodeSettings {
   NodeId node_id = kNoNode;       // 0: the id recorded in the data directory, or a new random one
   uint64_t cluster_id = 0;        // datagrams of another cluster are dropped; another cluster's data dir is refused
   std::string data_dir = "sluice-data";
+  // A file holding the cluster secret (docs/formats/rpc.md, "Cluster secret"): its bytes, at least
+  // ClusterKey::kSecretBytesMin, derive the key every inter-node frame and datagram is MACed
+  // with. "": no secret (no MAC on the wire). sluice-node reads the file; parsing only names it.
+  std::string cluster_secret_file;
   // [membership]
   std::string host = "127.0.0.1";  // numeric address the node binds to and is reached at
   uint16_t membership_port = 7946;

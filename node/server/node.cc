@@ -48,6 +48,7 @@ rt::Status Node::start() {
     // Members know each other by node id; the Raft endpoint travels with it, so peers find it.
     config_.membership->core.self_id = identity_.node_id;
     config_.membership->core.planted_bug = config_.planted_bug;
+    config_.membership->core.cluster_key = config_.cluster_key;
     if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
     if (config_.rpc) add_named_address(config_.membership->core, "rpc", config_.rpc->port);
     if (config_.http) add_named_address(config_.membership->core, "api", config_.http->port);
@@ -59,6 +60,7 @@ rt::Status Node::start() {
   if (config_.raft) {
     config_.raft->transport.self = identity_.node_id;
     config_.raft->planted_bug = config_.planted_bug;
+    config_.raft->transport.cluster_key = config_.cluster_key;
     raft_ = std::make_unique<multiraft::RaftHost>(runtime_, *config_.raft);
     if (rt::Status status = raft_->start(); !status.ok()) return rt::Status(status.code(), "raft: " + status.message());
   }
@@ -73,6 +75,7 @@ rt::Status Node::start() {
     if (membership_) controller_->start_duties([this] { return membership_view(); }, config_.controller_duties_interval);
   }
   if (config_.rpc) {
+    config_.rpc->cluster_key = config_.cluster_key;
     if (rt::Status status = start_rpc(); !status.ok()) return rt::Status(status.code(), "rpc: " + status.message());
   }
   if (config_.partitions) {
@@ -140,7 +143,9 @@ std::vector<controller::MemberView> Node::membership_view() const {
 }
 
 rt::Status Node::start_rpc() {
-  rpc_client_ = std::make_unique<rpc::RpcClient>(runtime_, rpc::RpcClientConfig{});
+  rpc::RpcClientConfig client_config;
+  client_config.cluster_key = config_.cluster_key;
+  rpc_client_ = std::make_unique<rpc::RpcClient>(runtime_, client_config);
   rpc_server_ = std::make_unique<rpc::RpcServer>(runtime_, *config_.rpc);
   rpc_server_->handle(static_cast<uint16_t>(RpcMethod::controller_submit),
                       [this](ByteSpan request, rt::Instant deadline) { return serve_controller_submit(request, deadline); });

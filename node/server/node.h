@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "node/base/cluster_key.h"
 #include "node/base/ids.h"
 #include "node/base/planted_bug.h"
 #include "node/controller/controller.h"
@@ -36,6 +37,10 @@ struct NodeConfig {
   // 0: adopt the id recorded in the data directory, or draw one when it is new.
   NodeId node_id = kNoNode;
   uint64_t cluster_id = 0;
+  // The cluster secret (docs/formats/rpc.md, "Cluster secret"): start() hands it to SWIM, the
+  // Raft transport and the RPC server and client, which then MAC every frame and datagram and
+  // drop what lacks a valid MAC. Unset: no MAC on the wire.
+  std::optional<ClusterKey> cluster_key;
   // SWIM on membership->port. start() sets core.self_id to the node's id and, with Raft
   // configured, adds the transport's endpoint as the named address "raft".
   std::optional<swim::DriverConfig> membership;

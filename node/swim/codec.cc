@@ -18,6 +18,7 @@ std::string_view to_string(Errc code) {
     case Errc::not_for_us: return "not_for_us";
     case Errc::too_large: return "too_large";
     case Errc::invalid_config: return "invalid_config";
+    case Errc::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }
@@ -281,6 +282,25 @@ Result<Message> decode_datagram(ByteSpan datagram, uint64_t cluster_id) {
   const auto* root = flatbuffers::GetRoot<fb::SwimMessage>(data);
   if (root->cluster_id() != cluster_id) return Status(Errc::foreign_cluster, std::to_string(root->cluster_id()));
   return convert_message(root);
+}
+
+void seal_datagram(Bytes& datagram, const ClusterKey& key) {
+  SLUICE_ASSERT_GE(datagram.size(), size_t{SWIM_HEADER_BYTES});
+  SLUICE_ASSERT_LE(datagram.size() + ClusterKey::kTagBytes, kDatagramBytesMax);
+  const size_t payload_bytes = datagram.size() - SWIM_HEADER_BYTES + ClusterKey::kTagBytes;
+  swim_header_write(reinterpret_cast<uint8_t*>(datagram.data()), static_cast<uint16_t>(payload_bytes));
+  key.seal(datagram);  // the MAC covers the header with its final length
+}
+
+Status open_datagram(Bytes& datagram, const ClusterKey& key) {
+  const int check = swim_header_check(reinterpret_cast<const uint8_t*>(datagram.data()), datagram.size());
+  if (check != SWIM_HEADER_OK) return Status(Errc::bad_header, std::string(header_problem(check)));
+  if (!key.opens(datagram) || datagram.size() < SWIM_HEADER_BYTES + ClusterKey::kTagBytes) {
+    return Status(Errc::unauthenticated, "no valid cluster-secret MAC");
+  }
+  datagram.resize(datagram.size() - ClusterKey::kTagBytes);
+  swim_header_write(reinterpret_cast<uint8_t*>(datagram.data()), static_cast<uint16_t>(datagram.size() - SWIM_HEADER_BYTES));
+  return Status();
 }
 
 Result<Bytes> encode_push_pull(const PushPullState& state) {

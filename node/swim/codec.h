@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "node/base/bytes.h"
+#include "node/base/cluster_key.h"
 #include "node/swim/message.h"
 #include "node/swim/wire_header.h"
 
@@ -44,6 +45,15 @@ size_t update_bytes_bound(const Update& update);
 Result<Bytes> encode_datagram(const Message& message, size_t datagram_bytes_max = kDatagramBytesMax);
 // Accepts only well-formed datagrams of `cluster_id`.
 Result<Message> decode_datagram(ByteSpan datagram, uint64_t cluster_id);
+
+// With a cluster key (docs/formats/swim.md, "Cluster secret"), a datagram ends in a MAC trailer
+// of ClusterKey::kTagBytes that the header's payload length counts, so the header stays exactly
+// what swim_header_check (and the XDP classifier) accept. seal_datagram adds it to an encoded
+// datagram (which must leave room: at most kDatagramBytesMax - kTagBytes). open_datagram checks
+// the header (bad_header) and the MAC (unauthenticated), then strips the trailer and restores
+// the length: the result is what encode_datagram made.
+void seal_datagram(Bytes& datagram, const ClusterKey& key);
+Status open_datagram(Bytes& datagram, const ClusterKey& key);
 
 // The FlatBuffers SwimPushPull alone; the driver frames it on the stream.
 Result<Bytes> encode_push_pull(const PushPullState& state);

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include <optional>
+
+#include "node/base/cluster_key.h"
 #include "node/base/planted_bug.h"
 #include "node/swim/codec.h"
 #include "node/swim/message.h"
@@ -19,6 +22,9 @@ struct Config {
   // at most kNamedAddressesMax with unique names.
   NamedAddresses self_named;
   uint64_t cluster_id = 0;   // datagrams and push-pull state of another cluster are dropped
+  // The cluster secret: when set, every datagram and push-pull message carries its MAC and
+  // anything without a valid one is dropped (docs/formats/swim.md). Unset: no MAC at all.
+  std::optional<ClusterKey> cluster_key;
   // Lifeguard on: local health awareness + nacks, dynamic suspicion timeout, buddy system.
   // Off: plain SWIM as published (fixed suspicion timeout), kept for comparison.
   bool lifeguard = true;

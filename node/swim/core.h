@@ -109,6 +109,7 @@ struct Stats {
   uint64_t dropped_bad_header = 0;
   uint64_t dropped_malformed = 0;
   uint64_t dropped_foreign_cluster = 0;
+  uint64_t dropped_unauthenticated = 0;  // a cluster key is set and the MAC is missing or wrong
   uint64_t dropped_not_for_us = 0;      // pings for another target, ping-reqs we cannot serve
   uint64_t dropped_outbox_full = 0;     // datagrams and events the driver did not drain in time
   uint64_t dropped_members_full = 0;    // new members beyond members_max (no tombstone to evict)

@@ -17,6 +17,20 @@ constexpr size_t kRecentSendsMax = 1024;
 Status Core::on_datagram(std::string_view from, ByteSpan bytes, uint64_t now_ms) {
   now_ms_ = now_ms;
   stats_.datagrams_received += 1;
+  Bytes opened;
+  if (config_.cluster_key) {
+    opened.assign(bytes.begin(), bytes.end());
+    if (Status authentic = open_datagram(opened, *config_.cluster_key); !authentic.ok()) {
+      if (authentic.code() == Errc::unauthenticated) {
+        SLUICE_COVER("swim.datagram_unauthenticated");
+        stats_.dropped_unauthenticated += 1;
+      } else {
+        stats_.dropped_bad_header += 1;
+      }
+      return authentic;
+    }
+    bytes = opened;
+  }
   Result<Message> decoded = decode_datagram(bytes, config_.cluster_id);
   if (!decoded.ok()) {
     switch (decoded.code()) {
@@ -135,7 +149,9 @@ void Core::send(std::string_view to, MessageKind kind, uint32_t seq, NodeId targ
       forced_updates.insert(forced_updates.begin(), update_of(it->second, suspicion_origin(it->second.id)));
     }
   }
-  size_t budget = config_.datagram_bytes_max - std::min(config_.datagram_bytes_max, datagram_base_bytes_bound(message));
+  // The MAC trailer (when keyed) comes out of the same datagram_bytes_max.
+  const size_t bytes_max = config_.datagram_bytes_max - (config_.cluster_key ? ClusterKey::kTagBytes : 0);
+  size_t budget = bytes_max - std::min(bytes_max, datagram_base_bytes_bound(message));
   for (Update& update : forced_updates) {
     const size_t cost = update_bytes_bound(update);
     if (cost > budget) continue;
@@ -144,15 +160,16 @@ void Core::send(std::string_view to, MessageKind kind, uint32_t seq, NodeId targ
   }
   const NodeId skip_member = message.updates.empty() ? kNoNode : message.updates.front().member;
   broadcasts_.take(budget, retransmit_limit(config_, live_members()), skip_member, message.updates);
-  Result<Bytes> bytes = encode_datagram(message, config_.datagram_bytes_max);
+  Result<Bytes> bytes = encode_datagram(message, bytes_max);
   // The bounds make this loop dead code; it is here so an estimate error costs gossip, not a crash.
   while (!bytes.ok() && bytes.code() == Errc::too_large && !message.updates.empty()) {
     SLUICE_COVER("swim.datagram_estimate_too_small");
     message.updates.pop_back();
-    bytes = encode_datagram(message, config_.datagram_bytes_max);
+    bytes = encode_datagram(message, bytes_max);
   }
   if (!bytes.ok()) detail::assert_failed("encode_datagram(message).ok()", bytes.status().to_string(), __FILE__, __LINE__);
-  SLUICE_ASSERT_LE(bytes->size(), config_.datagram_bytes_max);
+  SLUICE_ASSERT_LE(bytes->size(), bytes_max);
+  if (config_.cluster_key) seal_datagram(*bytes, *config_.cluster_key);
   stats_.updates_piggybacked += message.updates.size();
   stats_.datagrams_sent += 1;
   period_datagrams_ += 1;

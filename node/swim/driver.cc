@@ -14,23 +14,21 @@ constexpr size_t kFrameHeaderBytes = 4;
 
 Instant instant_from_ms(uint64_t ms) { return rt::instant_from_ns(static_cast<int64_t>(ms) * 1'000'000); }
 
-rt::Status write_frame(rt::Stream& stream, ByteSpan payload, Instant deadline) {
-  Bytes frame(kFrameHeaderBytes);
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) frame[i] = static_cast<std::byte>(payload.size() >> (8 * i));
-  append_bytes(frame, payload);
-  return stream.write(frame, deadline);
-}
+// Push-pull frames (docs/formats/swim.md): a 4-byte little-endian length, the state, and with a
+// cluster key a 32-byte MAC of both. read_frame refuses a frame without a valid MAC with
+// invalid_argument and sets `unauthenticated`, so the caller counts it apart (the runtime has no
+// error code for it).
+//
+// Both are defined at the end of this file.
+rt::Status write_frame(rt::Stream& stream, ByteSpan payload, Instant deadline,
+                       const std::optional<ClusterKey>& key);
+rt::Result<Bytes> read_frame(rt::Stream& stream, Instant deadline, const std::optional<ClusterKey>& key,
+                             bool& unauthenticated);
 
-rt::Result<Bytes> read_frame(rt::Stream& stream, Instant deadline) {
-  std::byte header[kFrameHeaderBytes];
-  SLUICE_TRY(stream.read_exact(header, deadline));
-  size_t length = 0;
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) length |= static_cast<size_t>(header[i]) << (8 * i);
-  if (length > kPushPullBytesMax) return rt::Status(rt::Errc::limit_exceeded, "push-pull frame too large");
-  Bytes payload(length);
-  SLUICE_TRY(stream.read_exact(payload, deadline));
-  return payload;
-}
+// Without a key the bytes on the stream are exactly those of the format before the cluster
+// secret: a push-pull between members of a cluster without a secret is unchanged, and so is
+// every simulated run that sets none. The key is config_.core.cluster_key, the one the core
+// MACs its datagrams with (codec.h: seal_datagram, open_datagram).
 
 }  // namespace
 
@@ -139,7 +137,7 @@ rt::Status Driver::exchange(rt::Stream& stream, bool send_first, bool join) {
   auto send_ours = [&]() -> rt::Status {
     auto encoded = encode_push_pull(core_.full_state(join));
     if (!encoded.ok()) return rt::Status(rt::Errc::invalid_argument, encoded.status().to_string());
-    return write_frame(stream, *encoded, deadline);
+    return write_frame(stream, *encoded, deadline, config_.core.cluster_key);
   };
   if (send_first) SLUICE_TRY(send_ours());
   // BUGGIFY: the stream breaks halfway (the peer sent its state and gets nothing back): each side
@@ -148,14 +146,57 @@ rt::Status Driver::exchange(rt::Stream& stream, bool send_first, bool join) {
     stream.close();
     return rt::Status(rt::Errc::connection_reset, "buggify: push-pull stream cut halfway");
   }
-  SLUICE_ASSIGN_OR_RETURN(Bytes theirs, read_frame(stream, deadline));
+  bool unauthenticated = false;
+  rt::Result<Bytes> theirs = read_frame(stream, deadline, config_.core.cluster_key, unauthenticated);
+  if (unauthenticated) {
+    SLUICE_COVER("swim.push_pull_unauthenticated");
+    ++stats_.push_pulls_unauthenticated;
+    stream.close();  // nothing of ours goes to a peer that cannot prove it knows the secret
+  }
+  if (!theirs.ok()) return theirs.status();
   if (!send_first) SLUICE_TRY(send_ours());
-  auto state = decode_push_pull(theirs, config_.core.cluster_id);
+  auto state = decode_push_pull(*theirs, config_.core.cluster_id);
   if (!state.ok() || !core_.merge_remote_state(*state, now_ms()).ok()) {
     return rt::Status(rt::Errc::invalid_argument, "push-pull state rejected");
   }
   flush();
   return rt::Status();
 }
+
+namespace {
+
+// With a cluster key the frame ends in a MAC of its header and payload (docs/formats/swim.md).
+rt::Status write_frame(rt::Stream& stream, ByteSpan payload, Instant deadline, const std::optional<ClusterKey>& key) {
+  Bytes frame;
+  frame.reserve(kFrameHeaderBytes + payload.size() + ClusterKey::kTagBytes);
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) frame.push_back(static_cast<std::byte>(payload.size() >> (8 * i)));
+  append_bytes(frame, payload);
+  if (key) key->seal(frame);
+  return stream.write(frame, deadline);
+}
+
+rt::Result<Bytes> read_frame(rt::Stream& stream, Instant deadline, const std::optional<ClusterKey>& key,
+                             bool& unauthenticated) {
+  std::byte header[kFrameHeaderBytes];
+  SLUICE_TRY(stream.read_exact(header, deadline));
+  size_t length = 0;
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) length |= static_cast<size_t>(header[i]) << (8 * i);
+  if (length > kPushPullBytesMax) return rt::Status(rt::Errc::limit_exceeded, "push-pull frame too large");
+  Bytes payload(length + (key ? ClusterKey::kTagBytes : 0));
+  SLUICE_TRY(stream.read_exact(payload, deadline));
+  if (!key) return payload;
+  Bytes covered;  // the MAC covers the header too
+  covered.reserve(kFrameHeaderBytes + length);
+  append_bytes(covered, header);
+  append_bytes(covered, ByteSpan(payload).first(length));
+  if (!key->verify(covered, ByteSpan(payload).subspan(length))) {
+    unauthenticated = true;
+    return rt::Status(rt::Errc::invalid_argument, "push-pull frame without a valid cluster-secret MAC");
+  }
+  payload.resize(length);
+  return payload;
+}
+
+}  // namespace
 
 }  // namespace sluice::swim

@@ -34,6 +34,9 @@ struct DriverStats {
   uint64_t push_pull_failures = 0;   // connect, I/O, decode or merge failed
   uint64_t push_pulls_served = 0;
   uint64_t events_dropped = 0;       // a subscriber's channel was full
+  // A cluster key is set and a push-pull frame had no valid MAC: the stream is closed at once
+  // (also counted in push_pull_failures). Datagrams: Stats::dropped_unauthenticated of the core.
+  uint64_t push_pulls_unauthenticated = 0;
 };
 
 class Driver {

@@ -20,6 +20,7 @@ enum class Errc {
   not_for_us,       // a ping for another node id (an old owner of this address), or from ourselves
   too_large,        // encoding: the message does not fit its size limit
   invalid_config,
+  unauthenticated,  // a cluster key is configured and the MAC trailer is missing or wrong
 };
 
 std::string_view to_string(Errc code);

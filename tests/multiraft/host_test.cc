@@ -43,8 +43,11 @@ class HostApp final : public sim::NodeApp {
 struct Rig {
   // voters: the first `voters` nodes bootstrap the groups (0: all); the others start with no
   // membership and join when the group adds them.
-  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false, size_t voters = 0)
+  // keys: node i's transport cluster key (none when the list is shorter).
+  Rig(size_t nodes, size_t groups, uint64_t seed = 1, bool log_storage = false, bool stamp_proposals = false, size_t voters = 0,
+      std::vector<std::optional<ClusterKey>> keys = {})
       : groups(groups), log_storage(log_storage), stamp_proposals(stamp_proposals), voters(voters == 0 ? nodes : voters),
+        keys(std::move(keys)),
         world(testing::quiet_world(seed, std::chrono::milliseconds(5), std::chrono::milliseconds(15))) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<HostApp>(rt, *this); });
@@ -108,6 +111,7 @@ struct Rig {
   bool log_storage;  // LogRaftStorage on the node's simulated disk instead of memory kept here
   bool stamp_proposals;  // a PrepareFn appends "@<index>/<term>" to every proposal (and refuses "refuse")
   size_t voters;
+  std::vector<std::optional<ClusterKey>> keys;
   std::map<std::pair<sim::NodeIndex, GroupId>, raft::MemoryLogStorage> stores;
   // Applied entries per (node, group), deduplicated by index (a restart re-applies).
   std::map<std::pair<sim::NodeIndex, GroupId>, std::vector<Entry>> applied;
@@ -118,6 +122,7 @@ RaftHostConfig host_config(Rig& rig, sim::NodeIndex node) {
   RaftHostConfig config;
   config.transport.self = raft_id(node);
   config.transport.port = kPort;
+  if (static_cast<size_t>(node) < rig.keys.size()) config.transport.cluster_key = rig.keys[static_cast<size_t>(node)];
   for (size_t i = 0; i < rig.nodes(); ++i) {
     const auto peer = static_cast<sim::NodeIndex>(i);
     if (peer != node) config.transport.peers[raft_id(peer)] = runtime::Address{rig.world.host(peer), kPort};
@@ -516,6 +521,49 @@ TEST(RaftHost, MalformedFramesCloseTheConnectionAndAreCounted) {
   }
   rig.run_ms(500);
   EXPECT_EQ(rig.leader(), leader) << "the group keeps working";
+}
+
+// The cluster secret (docs/formats/raft-rpc.md): nodes 1 and 2 hold the key; node 0, with no key
+// or another one, can neither vote nor campaign nor inject: the two elect one of themselves and
+// commit without it, and its frames are refused and counted.
+TEST(RaftHost, APeerWithoutTheClusterKeyCannotVoteCampaignOrInject) {
+  const ClusterKey key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  for (const std::optional<ClusterKey>& outsider : {std::optional<ClusterKey>(), std::optional<ClusterKey>(ClusterKey::derive(as_bytes("someone else's secret bytes")))}) {
+    SCOPED_TRACE(outsider ? "outsider with another key" : "outsider with no key");
+    Rig rig(3, 1, 1, false, false, 0, {outsider, key, key});
+    rig.run_ms(2000);
+    const std::optional<sim::NodeIndex> leader = rig.leader();
+    ASSERT_TRUE(leader.has_value());
+    EXPECT_NE(*leader, 0);
+    std::vector<Rig::Reply> replies;
+    for (int i = 0; i < 5; ++i) replies.push_back(rig.propose(*leader, "p" + std::to_string(i)));
+    rig.run_ms(500);
+    for (auto& reply : replies) {
+      ASSERT_TRUE(reply->has_value());
+      EXPECT_TRUE((*reply)->ok()) << (*reply)->status().to_string();
+    }
+    EXPECT_EQ(rig.applied_payloads(1).size(), 5u);
+    EXPECT_EQ(rig.applied_payloads(2).size(), 5u);
+    // The MAC authenticates, it does not hide: a keyless node may read the first frame of each
+    // connection before the trailer breaks its framing. One with another key reads nothing.
+    if (outsider) {
+      EXPECT_TRUE(rig.applied_payloads(0).empty()) << "the outsider accepted a frame";
+    }
+    expect_logs_agree(rig);
+    EXPECT_NE(rig.core(0)->role(), raft::Role::leader);
+    EXPECT_GT(rig.host(1)->transport().stats().frames_unauthenticated + rig.host(2)->transport().stats().frames_unauthenticated, 0u);
+  }
+}
+
+// Only one node holds the cluster's key and the others each hold another (or none): nobody can
+// gather a quorum, so no leader is ever elected.
+TEST(RaftHost, NoQuorumOfKeyHoldersNoLeader) {
+  const ClusterKey key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  Rig rig(3, 1, 1, false, false, 0, {key, ClusterKey::derive(as_bytes("someone else's secret bytes")), std::nullopt});
+  rig.run_ms(3000);
+  EXPECT_FALSE(rig.leader().has_value());
+  EXPECT_GT(rig.host(0)->transport().stats().frames_unauthenticated, 0u);
+  EXPECT_GT(rig.host(1)->transport().stats().frames_unauthenticated, 0u);
 }
 
 TEST(RaftHost, SameSeedGivesTheSameTrace) {

@@ -2,6 +2,7 @@
 // response, round trips, every decode error, every truncation and bit flip refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -158,6 +159,50 @@ TEST(RpcFrame, EveryTruncationAndBitFlipIsRefused) {
       flipped[bit / 8] ^= static_cast<std::byte>(1u << (bit % 8));
       EXPECT_FALSE(decode_frame(flipped, kMax).ok()) << "bit " << bit;
     }
+  }
+}
+
+// The cluster key's MAC is HMAC-SHA-512-256: RFC 4231 test case 2 (HMAC pads the key "Jefe" with
+// zeros, as a 32-byte key of "Jefe" and 28 zeros is), truncated to 32 bytes.
+TEST(ClusterKey, MacIsHmacSha512Truncated) {
+  ClusterKey::Key raw{};
+  const Bytes jefe = to_bytes("Jefe");
+  std::copy(jefe.begin(), jefe.end(), raw.begin());
+  const ClusterKey key(raw);
+  const ClusterKey::Tag tag = key.mac(as_bytes("what do ya want for nothing?"));
+  EXPECT_EQ(Bytes(tag.begin(), tag.end()), hex("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"));
+  EXPECT_TRUE(key.verify(as_bytes("what do ya want for nothing?"), tag));
+  EXPECT_FALSE(key.verify(as_bytes("what do ya want for nothing!"), tag));
+  EXPECT_FALSE(key.verify(as_bytes("what do ya want for nothing?"), ByteSpan(tag).first(31)));
+  EXPECT_EQ(ClusterKey::derive(as_bytes("secret")), ClusterKey::derive(as_bytes("secret")));
+  EXPECT_FALSE(ClusterKey::derive(as_bytes("secret")) == ClusterKey::derive(as_bytes("secreT")));
+}
+
+// With a key a frame is followed by its MAC; it decodes only with that key, and any flipped byte,
+// a missing or cut trailer, or another key is refused.
+TEST(RpcFrame, SealedFramesOpenOnlyWithTheKeyAndUntouched) {
+  const ClusterKey key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  const Frame frame = request(7, 3, 250, "payload");
+  const Bytes plain = encode_frame(frame);
+  Bytes sealed_frame = plain;
+  seal_frame(sealed_frame, key);
+  ASSERT_EQ(sealed_frame.size(), plain.size() + ClusterKey::kTagBytes);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), sealed_frame.begin())) << "the frame itself is unchanged";
+  FrameResult<Frame> opened = decode_sealed_frame(sealed_frame, kMax, key);
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  EXPECT_EQ(*opened, frame);
+  EXPECT_EQ(decode_sealed_frame(plain, kMax, key).code(), FrameErrc::unauthenticated);
+  EXPECT_EQ(decode_sealed_frame(sealed_frame, kMax, ClusterKey::derive(as_bytes("another secret, 16+ bytes"))).code(),
+            FrameErrc::unauthenticated);
+  for (size_t i = 0; i < sealed_frame.size(); ++i) {
+    for (uint8_t bit = 1; bit != 0; bit = static_cast<uint8_t>(bit << 1)) {
+      Bytes flipped = sealed_frame;
+      flipped[i] ^= std::byte{bit};
+      EXPECT_EQ(decode_sealed_frame(flipped, kMax, key).code(), FrameErrc::unauthenticated) << "byte " << i;
+    }
+  }
+  for (size_t size = 0; size < sealed_frame.size(); ++size) {
+    EXPECT_FALSE(decode_sealed_frame(ByteSpan(sealed_frame).first(size), kMax, key).ok()) << size << " bytes";
   }
 }
 

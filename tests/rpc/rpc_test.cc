@@ -418,22 +418,27 @@ TEST(Rpc, ServerCloseEndsItsConnections) {
 
 // A server that answers garbage, or a request instead of a response: the client counts the frame
 // as malformed, fails the call with invalid_argument and drops the connection.
+// A raw server on node 2 at `port`: accepts one connection, reads a request, answers `answer`.
+void serve_raw_answer(Rig& rig, uint16_t port, Bytes answer) {
+  sim::SimRuntime* runtime = rig.world.runtime(2);
+  rig.on_node(2, [runtime, port, answer = std::move(answer)] {
+    auto listener = runtime->listen(port);
+    if (!listener.ok()) return;
+    auto stream = (*listener)->accept();
+    if (!stream.ok()) return;
+    std::byte buffer[64];
+    (void)(*stream)->read(buffer);
+    (void)(*stream)->write(answer);
+    (void)(*stream)->read(buffer);  // until the client closes
+  });
+}
+
 TEST(Rpc, ClientRefusesMalformedResponses) {
   Rig rig;
   const std::vector<Bytes> answers = {to_bytes("HTTP/1.1 200 OK\r\n\r\n"), encode_request(1, kEcho, 100, {})};
   for (size_t i = 0; i < answers.size(); ++i) {
     const uint16_t port = static_cast<uint16_t>(7300 + i);
-    sim::SimRuntime* runtime = rig.world.runtime(2);
-    rig.on_node(2, [runtime, port, answer = answers[i]] {  // a raw server: reads a request, answers `answer`
-      auto listener = runtime->listen(port);
-      if (!listener.ok()) return;
-      auto stream = (*listener)->accept();
-      if (!stream.ok()) return;
-      std::byte buffer[64];
-      (void)(*stream)->read(buffer);
-      (void)(*stream)->write(answer);
-      (void)(*stream)->read(buffer);  // until the client closes
-    });
+    serve_raw_answer(rig, port, answers[i]);
     rig.run_ms(1);
     Slot slot = rig.call_to(rt::Address{rig.world.host(2), port}, kEcho, to_bytes("x"));
     rig.run_ms(50);
@@ -441,6 +446,74 @@ TEST(Rpc, ClientRefusesMalformedResponses) {
     EXPECT_EQ(rig.client().stats().malformed_frames, i + 1);
     EXPECT_EQ(rig.client().stats().connections_open, 0u);
   }
+}
+
+// The cluster secret (docs/formats/rpc.md, "Cluster secret"): a caller with the server's key is
+// served; one with another key is refused at its first frame (the connection closed, counted),
+// one with no key is never served (its frame waits for a MAC trailer that never comes), and a
+// forged frame sent raw is refused too. Other connections are untouched.
+TEST(Rpc, ClusterSecretServesOnlyCallersWithTheKey) {
+  const ClusterKey key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  RpcServerConfig server_config;
+  server_config.cluster_key = key;
+  RpcClientConfig same;
+  same.cluster_key = key;
+  {
+    Rig rig(1, server_config, same);
+    expect_served(rig, "member");
+    expect_served(rig, "member again");
+    EXPECT_EQ(rig.server().stats().frames_unauthenticated, 0u);
+    Bytes forged = encode_request(1, kEcho, 100, as_bytes("x"));
+    seal_frame(forged, ClusterKey::derive(as_bytes("a guess at the secret bytes")));
+    auto ended = send_raw(rig, forged);
+    rig.run_ms(50);
+    ASSERT_TRUE(ended->has_value()) << "the forged frame's connection stays open";
+    EXPECT_TRUE((*ended)->ok()) << (*ended)->to_string();
+    EXPECT_EQ(rig.server().stats().frames_unauthenticated, 1u);
+    EXPECT_EQ(rig.server().stats().calls, 2u);
+    expect_served(rig, "still served");
+  }
+  RpcClientConfig other;
+  other.cluster_key = ClusterKey::derive(as_bytes("someone else's secret bytes"));
+  {
+    Rig rig(1, server_config, other);
+    Slot slot = rig.call(kEcho, to_bytes("outsider"), 200);
+    rig.run_ms(300);
+    ASSERT_TRUE(slot->has_value());
+    EXPECT_FALSE((*slot)->ok()) << describe(slot);
+    EXPECT_EQ(rig.server().stats().frames_unauthenticated, 1u);
+    EXPECT_EQ(rig.server().stats().calls, 0u);
+  }
+  {
+    Rig rig(1, server_config, RpcClientConfig{});
+    Slot slot = rig.call(kEcho, to_bytes("outsider"), 200);
+    rig.run_ms(300);
+    expect_error(slot, rt::Errc::timeout);
+    EXPECT_EQ(rig.server().stats().calls, 0u);
+    // Its next frame completes the "trailer": refused and counted.
+    Slot again = rig.call(kEcho, to_bytes("outsider, again"), 200);
+    rig.run_ms(300);
+    EXPECT_EQ(rig.server().stats().frames_unauthenticated, 1u);
+    EXPECT_EQ(rig.server().stats().calls, 0u);
+  }
+}
+
+// A client with the key refuses an answer without its MAC: a server with another key cannot
+// inject replies.
+TEST(Rpc, ClusterSecretClientRefusesUnauthenticatedReplies) {
+  RpcClientConfig client_config;
+  client_config.cluster_key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  Rig rig(1, {}, client_config);
+  Bytes reply = encode_response(1, RpcStatus::ok, as_bytes("injected"));
+  seal_frame(reply, ClusterKey::derive(as_bytes("someone else's secret bytes")));
+  const uint16_t port = 7400;
+  serve_raw_answer(rig, port, reply);
+  rig.run_ms(1);
+  Slot slot = rig.call_to(rt::Address{rig.world.host(2), port}, kEcho, to_bytes("x"));
+  rig.run_ms(50);
+  expect_error(slot, rt::Errc::invalid_argument);
+  EXPECT_EQ(rig.client().stats().frames_unauthenticated, 1u);
+  EXPECT_EQ(rig.client().stats().connections_open, 0u);
 }
 
 // calls_pending_max per connection and connections_max: the call beyond is refused at once,

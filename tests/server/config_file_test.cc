@@ -16,6 +16,7 @@ TEST(NodeConfigFile, EveryKeyIsReadAndAbsentKeysKeepTheirDefaults) {
 node_id = 3
 cluster_id = 42
 data_dir = "/var/lib/sluice-3"
+cluster_secret_file = "/etc/sluice/cluster.secret"
 [membership]
 host = "10.0.0.3"
 port = 7000
@@ -44,6 +45,8 @@ cluster_admin = true
   EXPECT_EQ(settings->node_id, 3u);
   EXPECT_EQ(settings->cluster_id, 42u);
   EXPECT_EQ(settings->data_dir, "/var/lib/sluice-3");
+  EXPECT_EQ(settings->cluster_secret_file, "/etc/sluice/cluster.secret");
+  EXPECT_EQ(NodeSettings{}.cluster_secret_file, "") << "no secret unless configured";
   EXPECT_EQ(settings->host, "10.0.0.3");
   EXPECT_EQ(settings->membership_port, 7000);
   EXPECT_EQ(settings->seeds, (std::vector<std::string>{"10.0.0.1:7000", "10.0.0.2:7000"}));
@@ -224,6 +227,7 @@ TEST(NodeConfigFile, TheExampleInDeployParses) {
   ASSERT_TRUE(settings.ok()) << settings.status().to_string();
   EXPECT_TRUE(validate_node_settings(*settings).ok());
   EXPECT_EQ(settings->cluster_id, 7u);
+  EXPECT_EQ(settings->cluster_secret_file, "") << "commented out: the README runs this file";
   EXPECT_EQ(settings->http_port, 8080);
   EXPECT_EQ(settings->anonymous, "off");
   ASSERT_EQ(settings->tokens.size(), 1u);  // the example token's entry

@@ -113,6 +113,37 @@ TEST(SwimWire, DatagramRoundTripsEveryKindAndState) {
   }
 }
 
+// The cluster secret's trailer (docs/formats/swim.md): counted in the header's payload length, so a
+// sealed datagram passes the same header check (the XDP classifier's); it opens only with its
+// key and untouched, back into exactly what was encoded.
+TEST(SwimWire, SealedDatagramsKeepAValidHeaderAndOpenOnlyWithTheKeyUntouched) {
+  const ClusterKey key = ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes"));
+  const Bytes plain = encoded(sample_message());
+  Bytes sealed = plain;
+  seal_datagram(sealed, key);
+  ASSERT_EQ(sealed.size(), plain.size() + ClusterKey::kTagBytes);
+  EXPECT_EQ(swim_header_check(raw(sealed), sealed.size()), SWIM_HEADER_OK);
+  EXPECT_EQ(swim_header_check_from_c(raw(sealed), sealed.size()), SWIM_HEADER_OK);
+  Bytes opened = sealed;
+  ASSERT_TRUE(open_datagram(opened, key).ok());
+  EXPECT_EQ(opened, plain);
+  Bytes unsealed = plain;
+  EXPECT_EQ(open_datagram(unsealed, key).code(), Errc::unauthenticated);
+  Bytes other = sealed;
+  EXPECT_EQ(open_datagram(other, ClusterKey::derive(as_bytes("another secret, 16+ bytes"))).code(), Errc::unauthenticated);
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    Bytes flipped = sealed;
+    flipped[i] ^= std::byte{0x01};
+    EXPECT_FALSE(open_datagram(flipped, key).ok()) << "byte " << i;
+  }
+  // A keyed member encodes into datagram_bytes_max - kTagBytes: the sealed largest still fits.
+  Bytes largest(kDatagramBytesMax - ClusterKey::kTagBytes);
+  swim_header_write(reinterpret_cast<uint8_t*>(largest.data()), static_cast<uint16_t>(largest.size() - SWIM_HEADER_BYTES));
+  seal_datagram(largest, key);
+  EXPECT_EQ(largest.size(), kDatagramBytesMax);
+  EXPECT_EQ(swim_header_check(raw(largest), largest.size()), SWIM_HEADER_OK);
+}
+
 TEST(SwimWire, EmptyTargetAndNoUpdatesRoundTrip) {
   Message message = sample_message();
   message.target = kNoNode;

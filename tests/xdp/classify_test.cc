@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "node/base/cluster_key.h"
+#include "node/swim/codec.h"
 #include "tests/xdp/frames.h"
 
 namespace sluice::xdp_testing {
@@ -51,6 +53,24 @@ TEST(ClassifyTest, SwimDatagramsToTheMembershipPortAreMembership) {
   EXPECT_CLASS(membership_frame(4, 0), CLASSIFY_MEMBERSHIP);  // header only: an empty payload
   // The largest datagram SWIM allows (1400 bytes with its header) still is one.
   EXPECT_CLASS(membership_frame(4, SWIM_DATAGRAM_BYTES_MAX - SWIM_HEADER_BYTES), CLASSIFY_MEMBERSHIP);
+}
+
+// With the cluster secret a datagram carries a MAC trailer that its header's length counts
+// (docs/formats/swim.md): the classifier reads only the header, so it still says membership.
+TEST(ClassifyTest, SwimDatagramsSealedWithTheClusterSecretAreMembership) {
+  swim::Message message;
+  message.cluster_id = 7;
+  message.source = 1;
+  message.source_address = "10.0.0.1:7946";
+  swim::Result<Bytes> datagram = swim::encode_datagram(message, swim::kDatagramBytesMax - ClusterKey::kTagBytes);
+  ASSERT_TRUE(datagram.ok());
+  swim::seal_datagram(*datagram, ClusterKey::derive(as_bytes("the cluster's secret, 16+ bytes")));
+  const auto* begin = reinterpret_cast<const uint8_t*>(datagram->data());
+  for (const int version : {4, 6}) {
+    FrameSpec spec = udp_spec(kMembershipPort, std::vector<uint8_t>(begin, begin + datagram->size()));
+    spec.ip_version = version;
+    EXPECT_CLASS(build_frame(spec), CLASSIFY_MEMBERSHIP);
+  }
 }
 
 TEST(ClassifyTest, TcpAndUdpToPartitionPortsArePartition) {
