@@ -112,6 +112,8 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_raft_leaderships_lost_total", http::MetricType::counter, "Times a group led here stepped down.");
   metrics_.describe("sluice_raft_commit_lag_entries_max", http::MetricType::gauge, "Over the groups led here: entries appended and not yet committed, the largest.");
   metrics_.describe("sluice_swim_events_total", http::MetricType::counter, "SWIM protocol events on this node, by kind.");
+  metrics_.describe("sluice_unauthenticated_total", http::MetricType::counter,
+                    "Inter-node frames and datagrams refused for a missing or wrong cluster-secret MAC, by protocol.");
   metrics_.describe("sluice_controller_metadata_applied_index", http::MetricType::gauge, "The metadata log index this node has applied.");
   metrics_.describe("sluice_controller_is_leader", http::MetricType::gauge, "1 while this node leads the metadata group.");
   metrics_.describe("sluice_produce_bytes_total", http::MetricType::counter, "Record batch bytes produced through this node's API.");
@@ -209,6 +211,7 @@ void Api::update_gauges() {
     metrics_.set("sluice_raft_leaderships_lost_total", {}, static_cast<double>(stats.leaderships_lost));
     metrics_.set("sluice_raft_commit_lag_entries_max", {}, static_cast<double>(raft->commit_lag_max()));
   }
+  update_unauthenticated();
   if (const controller::Controller* controller = node_.controller()) {
     metrics_.set("sluice_controller_metadata_applied_index", {}, static_cast<double>(controller->applied_index()));
     metrics_.set("sluice_controller_is_leader", {}, controller->is_leader() ? 1 : 0);
@@ -228,6 +231,20 @@ void Api::update_gauges() {
   }
   if (const partition::PartitionRouter* router = node_.partitions()) {
     metrics_.set("sluice_partition_replicas", {}, static_cast<double>(router->replica_count()));
+  }
+}
+
+void Api::update_unauthenticated() {
+  const auto set = [this](const char* protocol, uint64_t count) {
+    metrics_.set("sluice_unauthenticated_total", {{"protocol", protocol}}, static_cast<double>(count));
+  };
+  if (const multiraft::RaftHost* raft = node_.raft()) set("raft", raft->transport().stats().frames_unauthenticated);
+  uint64_t rpc = 0;
+  if (const rpc::RpcServer* server = node_.rpc_server()) rpc += server->stats().frames_unauthenticated;
+  if (const rpc::RpcClient* client = node_.rpc_client()) rpc += client->stats().frames_unauthenticated;
+  set("rpc", rpc);
+  if (const swim::Driver* membership = node_.membership()) {
+    set("swim", membership->core().stats().dropped_unauthenticated + membership->stats().push_pulls_unauthenticated);
   }
 }
 

@@ -73,6 +73,7 @@ class Api {
   // Routes `request` to the partition's leader (one hop); the reply, or an error set on exchange.
   std::optional<partition::Reply> call_partition(http::Exchange& exchange, PartitionId partition, partition::Request request);
   void update_gauges();
+  void update_unauthenticated();
 
   Node& node_;
   const http::AuthConfig& auth_;

@@ -110,6 +110,8 @@ class Node {
   const controller::Controller* controller() const { return controller_.get(); }
   const controller::Reconciler* reconciler() const { return reconciler_.get(); }
   http::HttpServer* http_server() { return http_server_.get(); }
+  const rpc::RpcServer* rpc_server() const { return rpc_server_.get(); }
+  const rpc::RpcClient* rpc_client() const { return rpc_client_.get(); }
   // A partition request arriving at this node (from a client, or forwarded by another node; call
   // on a fiber): served by the local replica when it leads the partition, when the call is a
   // local_only read of a replica held here, or when the call was forwarded already (one hop).

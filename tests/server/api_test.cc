@@ -209,6 +209,7 @@ TEST(HttpApi, TokensAndGrantsGive401And403) {
   EXPECT_NE(metrics.body.find("sluice_produce_bytes_total "), std::string::npos);
   EXPECT_NE(metrics.body.find("sluice_raft_leaderships_won_total "), std::string::npos);
   EXPECT_NE(metrics.body.find("sluice_raft_commit_lag_entries_max "), std::string::npos);
+  EXPECT_NE(metrics.body.find("sluice_unauthenticated_total{protocol=\"swim\"} 0"), std::string::npos);
   // Decommissioning a node is a cluster admin's call.
   EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/cluster/nodes/4/decommission", "", as_reader).status, 403);
   EXPECT_EQ(http_call(rig, 0, 1, "POST", "/v1/cluster/nodes/4/decommission", "", as_admin).status, 202);
