@@ -13,8 +13,7 @@ Bytes error_body(const ApiError& error) {
   Json inner = {{"code", error.code}, {"message", error.message}};
   if (error.leader != 0) inner["leader"] = error.leader;
   if (!error.leader_address.empty()) inner["leader_address"] = error.leader_address;
-  const std::string text = Json{{"error", inner}}.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
-  return Bytes(reinterpret_cast<const std::byte*>(text.data()), reinterpret_cast<const std::byte*>(text.data() + text.size()));
+  return to_bytes(Json{{"error", inner}}.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace

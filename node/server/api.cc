@@ -3,14 +3,11 @@
 #include "node/server/api_codec.h"
 #include "node/server/console.h"
 
-#include <sodium.h>
-
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "node/log/codec.h"
-#include "node/partition/partitioner.h"
 #include "node/server/node.h"
 
 namespace sluice::server {
@@ -21,14 +18,10 @@ using Json = nlohmann::json;
 using http::ApiError;
 using http::Exchange;
 
-Bytes bytes_of(std::string_view text) {
-  return Bytes(reinterpret_cast<const std::byte*>(text.data()), reinterpret_cast<const std::byte*>(text.data() + text.size()));
-}
-
 void reply_json(Exchange& exchange, const Json& body, int status = 200) {
   exchange.reply.status = status;
   exchange.reply.content_type = "application/json";
-  exchange.reply.body = bytes_of(body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  exchange.reply.body = to_bytes(body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
 std::optional<uint64_t> parse_u64(std::string_view text) {
@@ -120,7 +113,6 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_fetch_bytes_total", http::MetricType::counter, "Record batch bytes fetched through this node's API.");
 }
 
-std::map<http::RouteId, std::string> Api::route_names() const { return api_route_names(); }
 
 http::Requirement Api::requirement(const Exchange& exchange) const {
   using http::Permission;
@@ -169,7 +161,7 @@ void Api::execute(Exchange& exchange) {
     case Route::node_decommission: return decommission(exchange);
     case Route::console:
       exchange.reply.content_type = "text/html; charset=utf-8";
-      exchange.reply.body = bytes_of(console_page());
+      exchange.reply.body = to_bytes(console_page());
       return;
   }
   exchange.error = http::make_error(500, "internal", "route without a handler");
@@ -251,7 +243,7 @@ void Api::update_unauthenticated() {
 void Api::metrics_text(Exchange& exchange) {
   update_gauges();
   exchange.reply.content_type = "text/plain; version=0.0.4";
-  exchange.reply.body = bytes_of(metrics_.exposition());
+  exchange.reply.body = to_bytes(metrics_.exposition());
 }
 
 void Api::cluster(Exchange& exchange) {

@@ -38,7 +38,6 @@ class Api {
   // `auth` outlives the Api (the node's config).
   Api(Node& node, const http::AuthConfig& auth, ApiLimits limits = {});
   const http::RouteTable& routes() const { return routes_; }
-  std::map<http::RouteId, std::string> route_names() const;
   void execute(http::Exchange& exchange);
   // What the route needs (the authorize layer): health and metrics are open; reads of a topic
   // need read on it, produce write, create/alter/delete admin; cluster reads any caller.

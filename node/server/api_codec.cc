@@ -15,20 +15,14 @@ namespace {
 using Json = nlohmann::json;
 using http::ApiError;
 
-Bytes bytes_of(std::string_view text) {
-  return Bytes(reinterpret_cast<const std::byte*>(text.data()), reinterpret_cast<const std::byte*>(text.data() + text.size()));
-}
-
-std::string_view text_of(ByteSpan bytes) { return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()); }
-
 std::optional<Json> parse_object(ByteSpan body) {
-  Json parsed = Json::parse(text_of(body), nullptr, /*allow_exceptions=*/false);
+  Json parsed = Json::parse(as_string_view(body), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
   return parsed;
 }
 
 Json text_json(ByteSpan bytes, TextEncoding encoding) {
-  return encoding == TextEncoding::base64 ? Json(base64_encode(bytes)) : Json(std::string(text_of(bytes)));
+  return encoding == TextEncoding::base64 ? Json(base64_encode(bytes)) : Json(std::string(as_string_view(bytes)));
 }
 
 std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -41,7 +35,7 @@ std::optional<ApiError> read_record(const Json& record, TextEncoding encoding, c
     if (!record[name].is_string()) return http::bad_request(std::string("a record's ") + name + " is a string");
     const std::string& text = record[name].get_ref<const std::string&>();
     if (encoding == TextEncoding::utf8) {
-      *field = bytes_of(text);
+      *field = to_bytes(text);
     } else if (std::optional<Bytes> decoded = base64_decode(text)) {
       *field = std::move(*decoded);
     } else {
@@ -193,7 +187,7 @@ ApiOutcome decode_produce_json(ByteSpan body, const ProduceDecodeContext& contex
 
 ApiOutcome decode_produce_ndjson(ByteSpan body, TextEncoding encoding, const ProduceDecodeContext& context) {
   std::vector<ProducedRecord> records;
-  std::string_view rest = text_of(body);
+  std::string_view rest = as_string_view(body);
   while (!rest.empty()) {
     const size_t end = rest.find('\n');
     std::string_view line = rest.substr(0, end);
@@ -211,15 +205,25 @@ ApiOutcome decode_produce_ndjson(ByteSpan body, TextEncoding encoding, const Pro
   return records;
 }
 
+namespace {
+
+// The config fields `object` gives replace those of `config`.
+std::optional<ApiError> read_config(const Json& object, controller::TopicConfig& config) {
+  for (auto [name, field] : {std::pair{"retention_ms", &config.retention_ms}, std::pair{"retention_bytes", &config.retention_bytes},
+                             std::pair{"segment_bytes", &config.segment_bytes}}) {
+    if (!object.contains(name)) continue;
+    if (!object[name].is_number_integer()) return http::bad_request(std::string(name) + " must be an integer");
+    *field = object[name].get<int64_t>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::variant<controller::TopicConfig, ApiError> decode_topic_config(ByteSpan body, controller::TopicConfig config) {
   std::optional<Json> parsed = parse_object(body);
   if (!parsed) return http::bad_request("the body must be a JSON object");
-  for (auto [name, field] : {std::pair{"retention_ms", &config.retention_ms}, std::pair{"retention_bytes", &config.retention_bytes},
-                             std::pair{"segment_bytes", &config.segment_bytes}}) {
-    if (!parsed->contains(name)) continue;
-    if (!(*parsed)[name].is_number_integer()) return http::bad_request(std::string(name) + " must be an integer");
-    *field = (*parsed)[name].get<int64_t>();
-  }
+  if (std::optional<ApiError> error = read_config(*parsed, config)) return *error;
   return config;
 }
 
@@ -238,10 +242,7 @@ std::variant<controller::CreateTopic, ApiError> decode_topic_create(ByteSpan bod
   }
   if (parsed->contains("config")) {
     if (!(*parsed)["config"].is_object()) return http::bad_request("config must be an object");
-    const std::string text = dump((*parsed)["config"]);
-    auto config = decode_topic_config(as_bytes(text), create.config);
-    if (auto* error = std::get_if<ApiError>(&config)) return *error;
-    create.config = std::get<controller::TopicConfig>(config);
+    if (std::optional<ApiError> error = read_config((*parsed)["config"], create.config)) return *error;
   }
   return create;
 }
@@ -278,7 +279,7 @@ Bytes encode_fetch_json(const std::vector<FetchedRecord>& records, uint64_t next
                         TextEncoding encoding) {
   Json list = Json::array();
   for (const FetchedRecord& record : records) list.push_back(record_json(record, encoding));
-  return bytes_of(dump(Json{{"records", list}, {"next_offset", next_offset}, {"high_watermark", fetched.high_watermark},
+  return to_bytes(dump(Json{{"records", list}, {"next_offset", next_offset}, {"high_watermark", fetched.high_watermark},
                             {"start_offset", fetched.start_offset}}) +
                   "\n");
 }
@@ -286,7 +287,7 @@ Bytes encode_fetch_json(const std::vector<FetchedRecord>& records, uint64_t next
 Bytes encode_fetch_ndjson(const std::vector<FetchedRecord>& records, TextEncoding encoding) {
   std::string out;
   for (const FetchedRecord& record : records) out += dump(record_json(record, encoding)) + "\n";
-  return bytes_of(out);
+  return to_bytes(out);
 }
 
 }  // namespace sluice::server

@@ -158,7 +158,7 @@ rt::Status Node::start_http() {
   api_ = std::make_unique<Api>(*this, config_.auth, config_.api);
   http::PipelineParts parts;
   parts.routes = &api_->routes();
-  parts.route_names = api_->route_names();
+  parts.route_names = api_route_names();
   parts.auth = &config_.auth;
   parts.require = [this](const http::Exchange& exchange) { return api_->requirement(exchange); };
   parts.execute = [this](http::Exchange& exchange) { api_->execute(exchange); };

@@ -469,7 +469,7 @@ void PartitionsWorkload::configure_controller(NodeIndex node, server::NodeConfig
   controller.moves.moves_in_flight_max = static_cast<size_t>(config_.moves_in_flight_max);
   config.controller_duties_interval = std::chrono::milliseconds(200);
   config.reconciler.interval = std::chrono::milliseconds(100);
-  SimRuntime* runtime = const_cast<World&>(world_).runtime(node);  // null before the node first starts
+  SimRuntime* runtime = world_.runtime(node);  // null before the node first starts
   config.reconciler.replica = replica_template(node, config.planted_bug, runtime);
 }
 
