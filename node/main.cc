@@ -118,6 +118,9 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   // The HTTP API on every node; members announce it in SWIM (named address "api").
   config.http.emplace().port = flags.http_port;
   config.auth = sluice::server::auth_config(flags);
+  // The XDP counters on /metrics (sluice_xdp_active 0 without steering): the API cannot read the
+  // BPF maps itself. `steering` outlives the node (main destroys the node first).
+  config.extra_metrics = [&steering](sluice::http::Metrics& metrics) { sluice::server::export_steering_metrics(steering, metrics); };
   // Every node follows the metadata: the voters run the group, the others join as learners.
   const auto& voters = flags.controller_voters;
   if (!voters.empty()) config.controller.emplace().voters.insert(voters.begin(), voters.end());

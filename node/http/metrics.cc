@@ -110,6 +110,16 @@ void Metrics::observe(const std::string& name, const Labels& labels, double valu
   s->value += value;
 }
 
+void Metrics::set_histogram(const std::string& name, const Labels& labels, std::span<const uint64_t> per_bucket, uint64_t count,
+                            double sum) {
+  Series* s = series(name, MetricType::histogram, labels);
+  if (s == nullptr) return;
+  SLUICE_ASSERT_EQ(per_bucket.size(), s->buckets.size());
+  s->buckets.assign(per_bucket.begin(), per_bucket.end());
+  s->count = count;
+  s->value = sum;
+}
+
 void Metrics::append_family(std::string& out, const std::string& name, const Family& family) {
   out += "# HELP " + name + " " + escape_label_value(family.help) + "\n";
   out += "# TYPE " + name + " " + type_name(family.type) + "\n";

@@ -34,6 +34,11 @@ class Metrics {
   // A gauge, or a counter mirrored from a component's own cumulative count (never decreasing).
   void set(const std::string& name, const Labels& labels, double value);
   void observe(const std::string& name, const Labels& labels, double value);   // histogram
+  // A histogram mirrored from a component's own cumulative counts: per_bucket[i] observations
+  // fell in bucket i (not cumulative; one per bound described), `count` includes those above the
+  // last bound, `sum` is their total.
+  void set_histogram(const std::string& name, const Labels& labels, std::span<const uint64_t> per_bucket, uint64_t count,
+                     double sum);
   // Every family in name order, its series in label order.
   std::string exposition() const;
   uint64_t series_dropped() const { return series_dropped_; }

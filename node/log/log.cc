@@ -38,6 +38,7 @@ Status validate(const LogOptions& options) {
   if (options.index_interval_bytes == 0) return bad("index_interval_bytes must be positive");
   if (options.segments_max == 0) return bad("segments_max must be positive");
   if (options.initial_offset >= kOffsetLimit) return bad("initial_offset must be below 2^63");
+  if ((options.clock == nullptr) != (options.sync_stats == nullptr)) return bad("clock and sync_stats go together");
   return Status();
 }
 

@@ -13,9 +13,11 @@
 // fibers concurrently. Docs: docs/log.md (guide), docs/formats/log.md (bytes).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -31,6 +33,28 @@
 
 namespace sluice::log {
 
+// Upper bounds of the fsync latency buckets of SyncStats, in nanoseconds (above the last one: the
+// overflow bucket). From 100 µs (a fast NVMe) to 2.5 s (a disk in trouble): fsync latency spans
+// four orders of magnitude, and its tail is what an operator looks for.
+inline constexpr uint64_t kSyncLatencyBoundsNs[] = {
+    100'000,    250'000,    500'000,     1'000'000,   2'500'000,   5'000'000,     10'000'000,
+    25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000};
+inline constexpr size_t kSyncLatencyBuckets = std::size(kSyncLatencyBoundsNs);
+
+// The fsyncs of data files Log::sync made (the ones appends wait on) and how long they took,
+// failed ones included. Plain numbers, only ever growing: a monitoring endpoint mirrors them as
+// counters and a histogram. Shared by every log given the same LogOptions::sync_stats, so a
+// node's total does not go back when one of its logs is closed or replaced.
+struct SyncStats {
+  uint64_t syncs = 0;
+  uint64_t sync_ns_total = 0;
+  // syncs_by_bucket[i]: syncs that took at most kSyncLatencyBoundsNs[i] and more than the bound
+  // before (not cumulative); the rest are above the last bound (syncs minus the sum of these).
+  std::array<uint64_t, kSyncLatencyBuckets> syncs_by_bucket{};
+
+  void record(runtime::Duration took);
+};
+
 struct LogOptions {
   uint64_t segment_bytes_max = 128ULL << 20;  // a segment never grows past this: a roll comes first
   int64_t segment_age_ms_max = INT64_MAX;     // roll when a batch is this much newer than the segment's first
@@ -40,6 +64,11 @@ struct LogOptions {
   uint32_t index_interval_bytes = 4096;       // data bytes between offset index entries
   size_t segments_max = 100'000;              // a roll beyond it is limit_exceeded
   uint64_t initial_offset = 0;                // base offset of a new log's first segment
+
+  // Monitoring (both or neither; by default neither). Every fsync sync() makes of a data file is
+  // timed on `clock` (the node's runtime: virtual time in the simulator), recorded in `sync_stats`.
+  runtime::Runtime* clock = nullptr;
+  std::shared_ptr<SyncStats> sync_stats;
 
   // --- test-only fault injection (production leaves these alone) ---
   // BUGGIFY fault points (pauses inside durability windows) fire through this runtime; null: none.
@@ -158,6 +187,7 @@ class Log {
   Status maybe_unroll(const BatchHeader& batch);
   Status undo_write(uint64_t position, const runtime::Status& cause);
   Status fail(const Status& cause);
+  Status timed_fsync(runtime::File& file, const std::string& path);
 
   // log_truncate.cc
   Status remove_segment_files(uint64_t base_offset, bool data_too);

@@ -1,6 +1,8 @@
 // Log: appends, sync, roll, close, and what happens when a write fails.
 #include "node/log/log.h"
 
+#include <algorithm>
+
 #include "node/base/coverage.h"
 #include "node/base/hash.h"
 #include "node/log/io_errors.h"
@@ -134,7 +136,7 @@ Status Log::sync() {
       const runtime::Status slept = options_.buggify_runtime->sleep_for(std::chrono::milliseconds(2));
       if (!slept.ok()) return from_runtime(slept, path);
     }
-    if (status.ok()) status = from_runtime(active.file->sync(), path);
+    if (status.ok()) status = timed_fsync(*active.file, path);
     // After a failed fsync the kernel may have dropped the dirty pages: nothing is known.
     if (!status.ok()) return fail(status);
     mark_sequence_ = mark.sequence;
@@ -143,6 +145,28 @@ Status Log::sync() {
   }
   durable_end_offset_ = end_offset();
   return Status();
+}
+
+// The fsync appends wait on, timed for LogOptions::sync_stats (failed ones too: a disk in trouble
+// shows in the latency before it fails).
+Status Log::timed_fsync(runtime::File& file, const std::string& path) {
+  if (options_.sync_stats == nullptr) return from_runtime(file.sync(), path);
+  const runtime::Instant started = options_.clock->now();
+  const runtime::Status synced = file.sync();
+  options_.sync_stats->record(options_.clock->now() - started);
+  return from_runtime(synced, path);
+}
+
+void SyncStats::record(runtime::Duration took) {
+  const auto took_ns = static_cast<uint64_t>(std::max<int64_t>(0, runtime::to_ns(took)));
+  ++syncs;
+  sync_ns_total += took_ns;
+  for (size_t i = 0; i < kSyncLatencyBuckets; ++i) {
+    if (took_ns <= kSyncLatencyBoundsNs[i]) {
+      ++syncs_by_bucket[i];
+      break;
+    }
+  }
 }
 
 Status Log::roll() {

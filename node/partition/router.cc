@@ -98,7 +98,7 @@ void PartitionRouter::create(Routed routed) {
   runtime_.spawn("partition-open", [this, routed = std::move(routed)]() mutable {
     ReplicaConfig config = std::get<CreateReplicaRequest>(std::move(routed.request)).config;
     config.partition = routed.partition;
-    Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, std::move(config));
+    Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, monitored(std::move(config)));
     changing_.erase(routed.partition);
     if (!opened.ok()) {
       routed.reply.send(error_reply(nullptr, opened.status()));
@@ -107,6 +107,26 @@ void PartitionRouter::create(Routed routed) {
     install(routed.partition, std::move(opened).value());
     routed.reply.send(Reply{});
   });
+}
+
+// Whoever asked for the replica, its log's fsyncs are timed and counted with the others here.
+ReplicaConfig PartitionRouter::monitored(ReplicaConfig config) {
+  config.storage.log.clock = &runtime_;
+  config.storage.log.sync_stats = log_syncs_;
+  return config;
+}
+
+LogTotals PartitionRouter::log_totals() const {
+  LogTotals totals;
+  for (const auto& [partition, served] : replicas_) {
+    // One being retired may already have handed its storage back to the host, which frees it.
+    if (changing_.count(partition) > 0) continue;
+    for (const log::SegmentInfo& segment : served.replica->storage().log().segments()) {
+      ++totals.segments;
+      totals.data_bytes += segment.size_bytes;
+    }
+  }
+  return totals;
 }
 
 void PartitionRouter::install(PartitionId partition, std::unique_ptr<Replica> replica) {
@@ -188,7 +208,7 @@ void PartitionRouter::reopen(PartitionId partition) {
 
 void PartitionRouter::try_open(PartitionId partition, Broken broken) {
   changing_[partition] = Change::reopening;
-  Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, broken.config);
+  Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, monitored(broken.config));
   changing_.erase(partition);
   if (opened.ok()) {
     ++reopened_;

@@ -19,6 +19,7 @@
 #include <variant>
 
 #include "node/base/ids.h"
+#include "node/log/log.h"
 #include "node/multiraft/host.h"
 #include "node/partition/errors.h"
 #include "node/partition/replica.h"
@@ -70,6 +71,12 @@ struct RouterConfig {
   runtime::Duration reopen_backoff_max = std::chrono::seconds(10);
 };
 
+// The logs of the replicas open on a node, at one moment (for monitoring).
+struct LogTotals {
+  uint64_t segments = 0;
+  uint64_t data_bytes = 0;  // of segment data files (headers and batches; index files not counted)
+};
+
 class PartitionRouter {
  public:
   PartitionRouter(runtime::Runtime& runtime, multiraft::RaftHost& host, RouterConfig config = {});
@@ -95,6 +102,11 @@ class PartitionRouter {
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }
   uint64_t reopened() const { return reopened_; }  // replicas healed by reopening
+  // Summed over the replicas open here now: a gauge, it drops when a replica goes.
+  LogTotals log_totals() const;
+  // Every fsync the logs of this router's replicas made, replicas since closed included: the
+  // router hands one SyncStats to each replica it opens (timed on its runtime).
+  const log::SyncStats& log_syncs() const { return *log_syncs_; }
 
  private:
   struct Routed {
@@ -120,6 +132,7 @@ class PartitionRouter {
 
   void run();
   void heal();
+  ReplicaConfig monitored(ReplicaConfig config);
   void reopen(PartitionId partition);
   void try_open(PartitionId partition, Broken broken);
   void install(PartitionId partition, std::unique_ptr<Replica> replica);
@@ -145,6 +158,7 @@ class PartitionRouter {
   runtime::Task healer_;
   uint64_t overloaded_ = 0;
   uint64_t reopened_ = 0;
+  std::shared_ptr<log::SyncStats> log_syncs_ = std::make_shared<log::SyncStats>();
 };
 
 }  // namespace sluice::partition

@@ -3,7 +3,9 @@
 #include "node/server/api_codec.h"
 #include "node/server/console.h"
 
+#include <array>
 #include <charconv>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -93,6 +95,8 @@ http::ApiError api_error(const controller::Status& status) {
 
 Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(node), auth_(auth), limits_(limits) {
   routes_ = api_routes();
+  std::array<double, log::kSyncLatencyBuckets> fsync_bounds_seconds{};  // the log counts in ns
+  for (size_t i = 0; i < log::kSyncLatencyBuckets; ++i) fsync_bounds_seconds[i] = static_cast<double>(log::kSyncLatencyBoundsNs[i]) / 1e9;
   metrics_.describe("sluice_raft_groups", http::MetricType::gauge, "Raft groups hosted on this node.");
   metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
   metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
@@ -111,6 +115,12 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_controller_is_leader", http::MetricType::gauge, "1 while this node leads the metadata group.");
   metrics_.describe("sluice_produce_bytes_total", http::MetricType::counter, "Record batch bytes produced through this node's API.");
   metrics_.describe("sluice_fetch_bytes_total", http::MetricType::counter, "Record batch bytes fetched through this node's API.");
+  metrics_.describe("sluice_log_segments", http::MetricType::gauge, "Segments of the partition logs of the replicas open on this node.");
+  metrics_.describe("sluice_log_bytes", http::MetricType::gauge,
+                    "Bytes of those logs' segment data files (segment headers and record batches; index files not counted).");
+  metrics_.describe("sluice_log_fsync_seconds", http::MetricType::histogram,
+                    "Time the fsyncs of partition log data files took (the ones appends wait on; failed ones too).",
+                    fsync_bounds_seconds);
 }
 
 
@@ -126,6 +136,7 @@ http::Requirement Api::requirement(const Exchange& exchange) const {
     case Route::metrics:
     case Route::console: return http::Requirement{true, Permission::read, {}};  // the page asks the API with the user's token
     case Route::cluster:
+    case Route::producer_ids:  // an id alone writes nothing: producing needs write on the topic
     case Route::topics_list: return http::Requirement{false, Permission::read, {}};
     case Route::topic_create: {
       // The name is in the body: admin on it is checked when the body is read (execute).
@@ -145,7 +156,13 @@ http::Requirement Api::requirement(const Exchange& exchange) const {
 
 void Api::execute(Exchange& exchange) {
   switch (static_cast<Route>(exchange.route.id)) {
-    case Route::healthz: return reply_json(exchange, Json{{"status", "ok"}});
+    case Route::healthz: {
+      // The liveness probe answers the same bytes every time: built once, not per request.
+      static const Bytes kHealthyBody = to_bytes(std::string_view("{\"status\":\"ok\"}\n"));
+      exchange.reply.content_type = "application/json";
+      exchange.reply.body = kHealthyBody;
+      return;
+    }
     case Route::readyz: return readyz(exchange);
     case Route::metrics: return metrics_text(exchange);
     case Route::cluster: return cluster(exchange);
@@ -159,6 +176,7 @@ void Api::execute(Exchange& exchange) {
     case Route::fetch: return fetch(exchange);
     case Route::list_offsets: return list_offsets(exchange);
     case Route::node_decommission: return decommission(exchange);
+    case Route::producer_ids: return producer_ids(exchange);
     case Route::console:
       exchange.reply.content_type = "text/html; charset=utf-8";
       exchange.reply.body = to_bytes(console_page());
@@ -223,7 +241,18 @@ void Api::update_gauges() {
   }
   if (const partition::PartitionRouter* router = node_.partitions()) {
     metrics_.set("sluice_partition_replicas", {}, static_cast<double>(router->replica_count()));
+    update_log(*router);
   }
+  if (node_.config().extra_metrics) node_.config().extra_metrics(metrics_);
+}
+
+void Api::update_log(const partition::PartitionRouter& router) {
+  const partition::LogTotals totals = router.log_totals();
+  metrics_.set("sluice_log_segments", {}, static_cast<double>(totals.segments));
+  metrics_.set("sluice_log_bytes", {}, static_cast<double>(totals.data_bytes));
+  const log::SyncStats& syncs = router.log_syncs();
+  metrics_.set_histogram("sluice_log_fsync_seconds", {}, syncs.syncs_by_bucket, syncs.syncs,
+                         static_cast<double>(syncs.sync_ns_total) / 1e9);
 }
 
 void Api::update_unauthenticated() {
@@ -244,6 +273,21 @@ void Api::metrics_text(Exchange& exchange) {
   update_gauges();
   exchange.reply.content_type = "text/plain; version=0.0.4";
   exchange.reply.body = to_bytes(metrics_.exposition());
+}
+
+// Every node's HTTP API address ("host:port") as this node's SWIM knows it, this node included;
+// dead and left members are left out.
+std::map<NodeId, std::string> Api::api_addresses() const {
+  std::map<NodeId, std::string> addresses;
+  const swim::Driver* membership = node_.membership();
+  if (membership == nullptr) return addresses;
+  addresses[node_.id()] = std::string(swim::find_address(membership->core().config().self_named, "api"));
+  for (const swim::Member& member : membership->core().members()) {
+    if (member.state == swim::MemberState::dead || member.state == swim::MemberState::left) continue;
+    addresses[member.id] = std::string(swim::find_address(member.named, "api"));
+  }
+  std::erase_if(addresses, [](const auto& entry) { return entry.second.empty(); });
+  return addresses;
 }
 
 void Api::cluster(Exchange& exchange) {
@@ -319,7 +363,13 @@ void Api::topic_describe(Exchange& exchange) { topic_describe_named(exchange, ex
 void Api::topic_describe_named(Exchange& exchange, const std::string& name, int status) {
   const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
   if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
+  const std::map<NodeId, std::string> api = api_addresses();
+  auto api_of = [&api](NodeId id) {
+    auto found = api.find(id);
+    return found == api.end() ? std::string() : found->second;
+  };
   Json partitions = Json::array();
+  std::set<NodeId> replica_nodes;
   for (uint32_t p = 0; p < topic->partitions.size(); ++p) {
     const controller::PartitionRecord& record = topic->partitions[p];
     const partition::Replica* replica = node_.partitions() == nullptr ? nullptr : node_.partitions()->replica(PartitionId{topic->id, p});
@@ -327,13 +377,20 @@ void Api::topic_describe_named(Exchange& exchange, const std::string& name, int 
     if (replica != nullptr && replica->leader().leader != kNoNode) leader = replica->leader().leader;
     if (replica != nullptr && replica->is_leader()) leader = node_.id();
     Json entry{{"partition", p}, {"replicas", record.replicas}, {"preferred_leader", record.preferred_leader}, {"leader", leader}};
+    if (std::string address = api_of(leader); !address.empty()) entry["leader_api"] = std::move(address);
+    replica_nodes.insert(record.replicas.begin(), record.replicas.end());
     if (replica != nullptr) entry["end_offset"] = replica->state().end_offset();
     if (record.move) entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}};
     partitions.push_back(std::move(entry));
   }
+  // Where to reach every replica's node: a client whose leader went away tries the others.
+  Json nodes = Json::array();
+  for (NodeId id : replica_nodes) {
+    if (std::string address = api_of(id); !address.empty()) nodes.push_back(Json{{"id", id}, {"api", std::move(address)}});
+  }
   reply_json(exchange,
              Json{{"name", topic->name}, {"id", topic->id}, {"replication", topic->replication}, {"config", config_json(topic->config)},
-                  {"partitions", partitions}},
+                  {"partitions", partitions}, {"nodes", nodes}},
              status);
 }
 
@@ -502,6 +559,15 @@ std::optional<TextEncoding> Api::query_encoding(Exchange& exchange) {
 }
 
 // The node's replicas move away (docs/controller.md, "Moves"); it is removed once it holds none.
+// One producer id for an idempotent producer (the client library asks once per producer): a
+// block of one from the controller's counter, so ids are never reused, even across a controller
+// failover. Epochs start at 0; the client moves a partition to the next epoch itself.
+void Api::producer_ids(Exchange& exchange) {
+  std::optional<controller::Applied> applied = submit(exchange, controller::AllocateProducerIds{1});
+  if (!applied) return;
+  reply_json(exchange, Json{{"producer_id", applied->first_producer_id}, {"epoch", 0}}, 201);
+}
+
 void Api::decommission(Exchange& exchange) {
   std::optional<uint64_t> node = parse_u64(exchange.route.params["node"]);
   if (!node || *node == 0) return void(exchange.error = http::bad_request("a node id is a positive integer"));

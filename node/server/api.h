@@ -48,6 +48,8 @@ class Api {
   void cluster(http::Exchange& exchange);
   void readyz(http::Exchange& exchange);
   void metrics_text(http::Exchange& exchange);
+  void producer_ids(http::Exchange& exchange);
+  std::map<NodeId, std::string> api_addresses() const;
   void topics_list(http::Exchange& exchange);
   void topic_create(http::Exchange& exchange);
   void topic_describe(http::Exchange& exchange);
@@ -73,6 +75,7 @@ class Api {
   std::optional<partition::Reply> call_partition(http::Exchange& exchange, PartitionId partition, partition::Request request);
   void update_gauges();
   void update_unauthenticated();
+  void update_log(const partition::PartitionRouter& router);
 
   Node& node_;
   const http::AuthConfig& auth_;

@@ -77,6 +77,7 @@ http::RouteTable api_routes() {
   add("GET", "/v1/topics/{topic}/partitions/{partition}/records", Route::fetch);
   add("GET", "/v1/topics/{topic}/partitions/{partition}/offsets", Route::list_offsets);
   add("POST", "/v1/cluster/nodes/{node}/decommission", Route::node_decommission);
+  add("POST", "/v1/producers", Route::producer_ids);
   add("GET", "/", Route::console);
   return routes;
 }
@@ -96,7 +97,8 @@ std::map<http::RouteId, std::string> api_route_names() {
           {static_cast<http::RouteId>(Route::fetch), "fetch"},
           {static_cast<http::RouteId>(Route::list_offsets), "list_offsets"},
           {static_cast<http::RouteId>(Route::node_decommission), "node_decommission"},
-          {static_cast<http::RouteId>(Route::console), "console"}};
+          {static_cast<http::RouteId>(Route::console), "console"},
+          {static_cast<http::RouteId>(Route::producer_ids), "producer_ids"}};
 }
 
 std::optional<BodyFormat> format_of(std::string_view header) {

@@ -36,6 +36,7 @@ enum class Route : http::RouteId {
   list_offsets,
   node_decommission,
   console,
+  producer_ids,
 };
 
 // The API's route table and the routes' names (the metrics' route label).

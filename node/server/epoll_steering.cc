@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "node/server/xdp_metrics.h"
+
 namespace sluice::server {
 
 std::string quoted(const std::string& text) {
@@ -53,6 +55,26 @@ std::string steering_counters(const Steering& steering) {
   (void)steering;
   return "";
 #endif
+}
+
+void export_steering_metrics(const Steering& steering, http::Metrics& metrics) {
+#ifdef SLUICE_HAVE_BPF
+  if (steering.programs) {
+    auto counters = steering.programs->counters();
+    if (!counters.ok()) return export_xdp_metrics(metrics, true, nullptr);
+    XdpCounters xdp;
+    for (int c = 0; c < CLASSIFY_CLASSES; ++c) {
+      xdp.classes.push_back(XdpClassCounters{std::string(bpf::class_name(c)), counters->packets[c], counters->bytes[c]});
+    }
+    xdp.drops = counters->drops;
+    xdp.steered = counters->steered;
+    xdp.steer_failures = counters->steer_failures;
+    return export_xdp_metrics(metrics, true, &xdp);
+  }
+#else
+  (void)steering;
+#endif
+  export_xdp_metrics(metrics, false, nullptr);
 }
 
 bool set_up_steering(const SteeringRequest& request, Steering& out) {

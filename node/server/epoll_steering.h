@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "node/http/metrics.h"
 #include "runtime/epoll/epoll_runtime.h"
 #include "runtime/epoll/posix.h"
 #include "runtime/runtime.h"
@@ -74,5 +75,8 @@ struct Steering {
 bool set_up_steering(const SteeringRequest& request, Steering& out);
 // " xdp_membership_packets=... xdp_steered=..." for the stop line; empty without steering.
 std::string steering_counters(const Steering& steering);
+// The same counters as /metrics families (xdp_metrics.h), read from the maps at each call: the
+// provider sluice-node installs as NodeConfig::extra_metrics. sluice_xdp_active 0 without steering.
+void export_steering_metrics(const Steering& steering, http::Metrics& metrics);
 
 }  // namespace sluice::server

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "node/multiraft/host.h"
 #include "node/partition/router.h"
 #include "node/http/auth.h"
+#include "node/http/metrics.h"
 #include "node/http/pipeline.h"
 #include "node/http/server.h"
 #include "node/rpc/rpc.h"
@@ -65,6 +67,10 @@ struct NodeConfig {
   std::optional<http::HttpServerConfig> http;
   http::AuthConfig auth;
   ApiLimits api;
+  // Families the node's own parts cannot know of, added to /metrics at every scrape after the
+  // node's own: sluice-node's XDP counters (epoll_steering.h), which live with the real runtime
+  // node/ may not depend on. It describes what it sets. Empty: none.
+  std::function<void(http::Metrics&)> extra_metrics;
   // Test-only (node/base/planted_bug.h): handed to every part of the node that can plant it.
   PlantedBug planted_bug = PlantedBug::none;
 };

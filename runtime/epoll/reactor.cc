@@ -54,7 +54,10 @@ void IoHandle::close() {
 
 void IoHandle::on_events(uint32_t events) {
   // Errors and hang-ups wake both sides: each retries its call and reads the error from it.
-  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) readers_.wake_all(reactor_.scheduler());
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    maybe_readable_ = true;
+    readers_.wake_all(reactor_.scheduler());
+  }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) writers_.wake_all(reactor_.scheduler());
 }
 

@@ -102,11 +102,19 @@ class EpollStream final : public Stream {
     SLUICE_ASSERT_GT(buffer.size(), 0u);  // a 0-byte read would be indistinguishable from EOF
     while (true) {
       if (handle_.closed()) return Status(Errc::closed, "stream closed");
+      if (!handle_.maybe_readable()) {
+        SLUICE_TRY(handle_.wait(Direction::read, deadline));
+        continue;
+      }
       const ssize_t n = ::recv(handle_.fd(), buffer.data(), buffer.size(), 0);
-      if (n >= 0) return static_cast<size_t>(n);
+      if (n >= 0) {
+        // A TCP read returns what is queued up to the buffer's size: short means drained.
+        if (n > 0 && static_cast<size_t>(n) < buffer.size()) handle_.note_drained();
+        return static_cast<size_t>(n);
+      }
       if (errno == EINTR) continue;
       if (!would_block(errno)) return errno_status("recv from", peer_.to_string(), errno);
-      SLUICE_TRY(handle_.wait(Direction::read, deadline));
+      handle_.note_drained();
     }
   }
 

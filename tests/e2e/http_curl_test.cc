@@ -496,6 +496,19 @@ std::vector<Step> HttpCurlTest::steps() {
          ASSERT_TRUE(std::regex_search(outcome.out, match, kLine)) << outcome.out;
          EXPECT_GE(std::stoi(match[1].str()), 2);
        }},
+      {"sluice_(log_", 200,
+       [](const Outcome& outcome, const Json&) {
+         // Node 3 holds a replica of each of the three partitions, written to: their logs show.
+         const auto value = [&](const std::string& name) {
+           const std::regex line("(^|\n)" + name + " ([0-9.e+]+)");
+           std::smatch match;
+           return std::regex_search(outcome.out, match, line) ? std::stod(match[2].str()) : -1.0;
+         };
+         EXPECT_GE(value("sluice_log_segments"), 3) << outcome.out;
+         EXPECT_GT(value("sluice_log_bytes"), 0) << outcome.out;
+         EXPECT_GT(value("sluice_log_fsync_seconds_count"), 0) << outcome.out;
+         EXPECT_EQ(value("sluice_xdp_active"), 0) << outcome.out;  // --xdp off
+       }},
       {"-X DELETE", 200, [](const Outcome&, const Json& a) { EXPECT_EQ(a, Json::parse(R"({"deleted":"orders"})")); }},
       {"8080/v1/topics/orders", 404,
        [](const Outcome&, const Json& a) {

@@ -29,6 +29,24 @@ TEST(HttpMetrics, CountersGaugesAndHistogramsPrintInTheTextFormat) {
   EXPECT_NE(text.find("latency_seconds_sum 5.5499999999999998\n"), std::string::npos) << text;
 }
 
+// A component's own histogram (per-bucket counts it keeps) replaces the series at each scrape.
+TEST(HttpMetrics, AMirroredHistogramPrintsCumulativeBuckets) {
+  Metrics metrics;
+  const double bounds[] = {0.001, 0.01};
+  metrics.describe("fsync_seconds", MetricType::histogram, "Fsyncs.", bounds);
+  const uint64_t first[] = {1, 0};
+  metrics.set_histogram("fsync_seconds", {}, first, 1, 0.0005);
+  const uint64_t later[] = {2, 3};
+  metrics.set_histogram("fsync_seconds", {}, later, 6, 0.5);  // one above the last bound
+  const std::string text = metrics.exposition();
+  EXPECT_NE(text.find("# TYPE fsync_seconds histogram\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fsync_seconds_bucket{le=\"0.001\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fsync_seconds_bucket{le=\"0.01\"} 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fsync_seconds_bucket{le=\"+Inf\"} 6\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fsync_seconds_sum 0.5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fsync_seconds_count 6\n"), std::string::npos) << text;
+}
+
 TEST(HttpMetrics, LabelValuesAreEscapedAndAFullFamilyDropsNewSeries) {
   Metrics metrics(2);
   metrics.describe("x_total", MetricType::counter, "X.");

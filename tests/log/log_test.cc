@@ -67,6 +67,27 @@ TEST(Log, NewLogIsEmptyWithOneSegment) {
   EXPECT_EQ(*rig.fs->exists("p0/00000000000000000000.log"), true);
 }
 
+// The fsync latency counts /metrics mirrors (sluice_log_fsync_seconds): one bucket per sync, at
+// most its bound; beyond the last bound only the count and the sum see it.
+TEST(Log, SyncStatsBucketTheLatencies) {
+  SyncStats stats;
+  stats.record(std::chrono::microseconds(50));
+  stats.record(std::chrono::microseconds(100));   // on a bound: that bucket
+  stats.record(std::chrono::milliseconds(1));
+  stats.record(std::chrono::seconds(3));          // above the last bound
+  EXPECT_EQ(stats.syncs, 4u);
+  EXPECT_EQ(stats.sync_ns_total, 50'000u + 100'000u + 1'000'000u + 3'000'000'000u);
+  EXPECT_EQ(stats.syncs_by_bucket[0], 2u);
+  EXPECT_EQ(stats.syncs_by_bucket[3], 1u);  // 1 ms
+  uint64_t bucketed = 0;
+  for (uint64_t count : stats.syncs_by_bucket) bucketed += count;
+  EXPECT_EQ(bucketed, 3u);
+  // Timing needs both a clock and somewhere to count.
+  LogOptions options = small_options();
+  options.sync_stats = std::make_shared<SyncStats>();
+  EXPECT_EQ(validate(options).code(), Errc::invalid_argument);
+}
+
 TEST(Log, AppendReturnsOffsetsAndReadsReturnTheSameBytes) {
   DiskRig rig;
   auto log = open_log(rig);

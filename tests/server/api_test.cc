@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "node/log/codec.h"
@@ -257,6 +258,68 @@ TEST(HttpApi, NdjsonAndBinaryBatchesBothWays) {
   EXPECT_NE(raw.body.find("binary"), std::string::npos);
   EXPECT_EQ(http_call(rig, 2, 1, "GET", "/v1/topics/b/partitions/0/records", "", "accept: text/html\r\n").status, 406);
   EXPECT_EQ(http_call(rig, 2, 1, "POST", "/v1/topics/b/records", "x", "content-type: text/plain\r\n").status, 415);
+}
+
+// A sample's value in an exposition ("name" or "name{labels}" exactly); -1 when it is missing.
+double sample(const std::string& exposition, const std::string& series) {
+  const std::string start = "\n" + series + " ";
+  const size_t at = exposition.find(start);
+  if (at == std::string::npos) return -1;
+  return std::stod(exposition.substr(at + start.size(), exposition.find('\n', at + start.size()) - at - start.size()));
+}
+
+struct LogSamples {
+  double segments = -1;
+  double bytes = -1;
+  double fsyncs = -1;
+  double fsync_seconds = -1;
+};
+
+LogSamples log_samples(testing::Rig& rig, sim::NodeIndex node) {
+  const HttpAnswer answer = http_call(rig, 0, node, "GET", "/metrics");
+  EXPECT_EQ(answer.status, 200);
+  // The histogram is whole: its +Inf bucket is its count.
+  EXPECT_EQ(sample(answer.body, "sluice_log_fsync_seconds_bucket{le=\"+Inf\"}"), sample(answer.body, "sluice_log_fsync_seconds_count"))
+      << answer.body;
+  return LogSamples{sample(answer.body, "sluice_log_segments"), sample(answer.body, "sluice_log_bytes"),
+                    sample(answer.body, "sluice_log_fsync_seconds_count"), sample(answer.body, "sluice_log_fsync_seconds_sum")};
+}
+
+// /metrics shows the partition logs of the replicas on the node: segments, bytes of their data
+// files and the fsyncs' latency (timed on the simulated clock, whose disk takes 0.5-5 ms a sync).
+// More records make all of them grow: 4 KiB segments roll every few 1000-byte records.
+TEST(HttpApi, MetricsShowTheLogsGrowWithWrites) {
+  testing::Rig rig(7, api_options(open_to_anyone()));
+  rig.wait_all_alive();
+  ASSERT_EQ(http_call(rig, 0, 0, "POST", "/v1/topics", R"({"name":"m","partitions":1,"replication":3,"config":{"segment_bytes":4096}})").status,
+            201);
+  for (sim::NodeIndex node = 0; node < 4; ++node) {
+    ASSERT_TRUE(rig.run_until([&] { return http_call(rig, 0, node, "GET", "/readyz").status == 200; }, 10'000)) << "node " << node + 1;
+  }
+  const std::string record = R"({"records":[{"value":")" + std::string(1000, 'x') + R"("}]})";
+  ASSERT_EQ(http_call(rig, 1, 0, "POST", "/v1/topics/m/records", record).status, 200);
+  std::map<sim::NodeIndex, LogSamples> before;
+  for (sim::NodeIndex node = 0; node < 4; ++node) {
+    const LogSamples samples = log_samples(rig, node);
+    ASSERT_GE(samples.segments, 0) << "node " << node + 1 << " exports no sluice_log_segments";
+    if (samples.segments == 0) continue;  // holds no replica
+    EXPECT_GE(samples.segments, 1);
+    EXPECT_GT(samples.bytes, 0);
+    EXPECT_GT(samples.fsyncs, 0);
+    EXPECT_GT(samples.fsync_seconds, 0);
+    before[node] = samples;
+  }
+  ASSERT_EQ(before.size(), 3u) << "replication 3: three nodes hold the partition's log";
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(http_call(rig, 1, 0, "POST", "/v1/topics/m/records", record).status, 200);
+  for (const auto& [node, then] : before) {
+    LogSamples now;
+    EXPECT_TRUE(rig.run_until([&] {
+      now = log_samples(rig, node);
+      return now.segments > then.segments && now.bytes >= then.bytes + 10 * 1000 && now.fsyncs > then.fsyncs &&
+             now.fsync_seconds > then.fsync_seconds;
+    }, 10'000)) << "node " << node + 1 << ": segments " << then.segments << " -> " << now.segments << ", bytes " << then.bytes
+                << " -> " << now.bytes << ", fsyncs " << then.fsyncs << " -> " << now.fsyncs;
+  }
 }
 
 }  // namespace
