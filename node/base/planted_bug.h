@@ -33,13 +33,16 @@ enum class PlantedBug : uint8_t {
   partition_clock_stamp,
   // Controller placement: new partitions go to nodes in id order, ignoring their load.
   controller_place_ignores_load,
+  // Client producer: a batch whose send failed ambiguously (timeout, lost connection) is renumbered
+  // under a new epoch before its resend (if it had been appended, it is appended twice).
+  client_renumber_on_retry,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
-    PlantedBug::controller_place_ignores_load,
+    PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -54,6 +57,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::partition_no_dedup: return "partition_no_dedup";
     case PlantedBug::partition_clock_stamp: return "partition_clock_stamp";
     case PlantedBug::controller_place_ignores_load: return "controller_place_ignores_load";
+    case PlantedBug::client_renumber_on_retry: return "client_renumber_on_retry";
   }
   return "unknown";
 }

@@ -57,7 +57,6 @@ namespace rt = runtime;
 using namespace std::chrono_literals;
 
 constexpr NodeId kNodes = 3;
-constexpr uint16_t kPortsPerNode = 4;  // membership (UDP and TCP), Raft, RPC, HTTP
 constexpr uint32_t kPartitions = 3;
 constexpr uint32_t kReplication = 3;
 constexpr size_t kRecordsAllUp = 50;     // per partition, with all three nodes up
@@ -91,23 +90,15 @@ class Cluster {
  public:
   Cluster(const std::string& binary, const std::string& dir, uint16_t base_port, uint64_t cluster_id) : base_port_(base_port) {
     for (NodeId id = 1; id <= kNodes; ++id) {
-      std::vector<std::string> args = {"--node-id", std::to_string(id), "--cluster-id", std::to_string(cluster_id),
-                                       "--data-dir", dir + "/n" + std::to_string(id), "--host", "127.0.0.1",
-                                       "--port", std::to_string(port(id, 0)), "--raft-port", std::to_string(port(id, 1)),
-                                       "--rpc-port", std::to_string(port(id, 2)), "--http-port", std::to_string(port(id, 3)),
-                                       "--controller-voters", "1,2,3",
-                                       "--xdp", "off"};
-      if (id != 1) {
-        args.push_back("--seed");
-        args.push_back("127.0.0.1:" + std::to_string(port(1, 0)));
-      }
+      std::vector<std::string> args = node_args(id, cluster_id, dir + "/n" + std::to_string(id), ports(id), "1,2,3",
+                                                id == 1 ? 0 : ports(1).membership);
       processes_.push_back(std::make_unique<NodeProcess>(binary, std::move(args), dir + "/n" + std::to_string(id) + ".log"));
     }
   }
 
   NodeProcess& node(NodeId id) { return *processes_.at(id - 1); }
-  uint16_t membership_port(NodeId id) const { return port(id, 0); }
-  rt::Address rpc_address(NodeId id) const { return rt::Address{"127.0.0.1", port(id, 2)}; }
+  uint16_t membership_port(NodeId id) const { return ports(id).membership; }
+  rt::Address rpc_address(NodeId id) const { return rt::Address{"127.0.0.1", ports(id).rpc}; }
 
   bool start(NodeId id, std::string& error) {
     up_.at(id - 1) = node(id).start(error);
@@ -149,17 +140,11 @@ class Cluster {
     return died_;
   }
   void print_logs() {
-    for (NodeId id = 1; id <= kNodes; ++id) {
-      std::string log = node(id).log();
-      if (log.size() > kLogTailBytesMax) log = "[...]\n" + log.substr(log.size() - kLogTailBytesMax);
-      std::cerr << "---- node " << id << " (" << node(id).log_path() << ")\n" << log << "---- end of node " << id << "\n";
-    }
+    for (NodeId id = 1; id <= kNodes; ++id) print_log_tail(node(id), "node " + std::to_string(id), kLogTailBytesMax);
   }
 
  private:
-  uint16_t port(NodeId id, uint16_t which) const {
-    return static_cast<uint16_t>(base_port_ + (id - 1) * kPortsPerNode + which);
-  }
+  NodePorts ports(NodeId id) const { return node_ports(base_port_, id - 1); }
 
   uint16_t base_port_;
   std::vector<std::unique_ptr<NodeProcess>> processes_;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -173,6 +174,32 @@ std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
   return "wait status " + std::to_string(status);
+}
+
+NodePorts node_ports(uint16_t base_port, size_t index) {
+  const auto first = static_cast<uint16_t>(base_port + index * kPortsPerNode);
+  return NodePorts{first, static_cast<uint16_t>(first + 1), static_cast<uint16_t>(first + 2), static_cast<uint16_t>(first + 3)};
+}
+
+std::vector<std::string> node_args(uint64_t node_id, uint64_t cluster_id, const std::string& data_dir, const NodePorts& ports,
+                                   const std::string& controller_voters, uint16_t seed_membership_port) {
+  std::vector<std::string> args = {"--node-id", std::to_string(node_id), "--cluster-id", std::to_string(cluster_id),
+                                   "--data-dir", data_dir, "--host", "127.0.0.1",
+                                   "--port", std::to_string(ports.membership), "--raft-port", std::to_string(ports.raft),
+                                   "--rpc-port", std::to_string(ports.rpc), "--http-port", std::to_string(ports.http),
+                                   "--controller-voters", controller_voters,
+                                   "--xdp", "off"};
+  if (seed_membership_port != 0) {
+    args.push_back("--seed");
+    args.push_back("127.0.0.1:" + std::to_string(seed_membership_port));
+  }
+  return args;
+}
+
+void print_log_tail(const NodeProcess& process, const std::string& name, size_t bytes_max) {
+  std::string log = process.log();
+  if (log.size() > bytes_max) log = "[...]\n" + log.substr(log.size() - bytes_max);
+  std::cerr << "---- " << name << " (" << process.log_path() << ")\n" << log << "---- end of " << name << "\n";
 }
 
 }  // namespace sluice::e2e

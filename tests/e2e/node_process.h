@@ -70,4 +70,27 @@ class NodeProcess {
 // "exit 0", "killed by signal 9": a wait status for messages.
 std::string describe_wait_status(int status);
 
+// ---- sluice-node on 127.0.0.1 ---------------------------------------------------------------------
+
+// A node's ports: consecutive, kPortsPerNode of them per node from a free_port_range() base.
+inline constexpr uint16_t kPortsPerNode = 4;
+struct NodePorts {
+  uint16_t membership = 0;  // SWIM, UDP and TCP (push-pull)
+  uint16_t raft = 0;
+  uint16_t rpc = 0;
+  uint16_t http = 0;
+};
+// The ports of the node at `index` (0 for the first) of a range starting at `base_port`.
+NodePorts node_ports(uint16_t base_port, size_t index);
+
+// sluice-node's flags for node `node_id` of cluster `cluster_id` on 127.0.0.1 with `ports` and its
+// data in `data_dir`, with the controller run by `controller_voters` ("1,2,3") and XDP off;
+// `--seed 127.0.0.1:<seed_membership_port>` unless that port is 0 (the first node).
+std::vector<std::string> node_args(uint64_t node_id, uint64_t cluster_id, const std::string& data_dir, const NodePorts& ports,
+                                   const std::string& controller_voters, uint16_t seed_membership_port);
+
+// The last `bytes_max` bytes of the process's log on stderr, framed by `name`: what a failed test
+// prints per node.
+void print_log_tail(const NodeProcess& process, const std::string& name, size_t bytes_max = 64 * 1024);
+
 }  // namespace sluice::e2e
