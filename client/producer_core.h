@@ -45,7 +45,7 @@ namespace rt = sluice::runtime;
 
 struct ProducerLimits {
   size_t buffer_bytes_max = 64 << 20;     // records held (pending + unacknowledged), all partitions
-  size_t batch_bytes_max = 256 << 10;     // one batch's record bytes (key + value + overhead)
+  size_t batch_bytes_max = 1 << 20;       // one batch's record bytes (key + value + overhead)
   size_t batch_records_max = 10'000;      // the server's produce_records_max
   rt::Duration linger = std::chrono::milliseconds(2);
   size_t in_flight_per_partition_max = 1; // at most 5: the partition remembers 5 recent batches

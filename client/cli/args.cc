@@ -87,7 +87,10 @@ const std::vector<CommandSpec>& commands() {
         {"--partitions", "P", "partitions if the topic is created (default 3)"},
         {"--replication", "R", "replication if the topic is created (default 3)"},
         {"--producers", "K", "concurrent producers (default 1)"},
-        {"--sync", "", "each producer waits for a record's ack before sending the next"}},
+        {"--sync", "", "each producer waits for a record's ack before sending the next"},
+        {"--batch-bytes", "B", "the producer's batch_bytes_max (default 1048576)"},
+        {"--in-flight", "N", "batches of a partition on the wire at once, 1..5 (default 1)"},
+        {"--linger-ms", "MS", "how long a partition's first record waits for company (default 2)"}},
        "sluice bench produce --records 100000 --record-bytes 1024 --partitions 3 --producers 1"},
       {"bench consume", CommandKind::bench_consume, "", 0, 0, "Measure consume throughput from the earliest offset.",
        {{"--topic", "TOPIC", "topic (default sluice-bench)"},
@@ -296,6 +299,9 @@ void fill_bench_produce(Values& values, BenchProduceArgs& args) {
   values.number("--replication", args.replication, 1, kU32Max);
   values.number("--producers", args.producers, 1, kBenchProducersMax);
   args.sync = values.has("--sync");
+  values.number("--batch-bytes", args.batch_bytes, 1024, kBenchBatchBytesMax);
+  values.number("--in-flight", args.in_flight, 1, 5);
+  values.number("--linger-ms", args.linger_ms, 0, 60'000);
   if (args.topic.empty()) values.fail("--topic must not be empty");
 }
 

@@ -32,6 +32,7 @@ inline constexpr uint64_t kBenchRecordsMax = 10'000'000;
 inline constexpr uint32_t kBenchProducersMax = 64;
 // Above the server's batch limit a record is refused anyway; this just keeps typos out.
 inline constexpr uint64_t kBenchRecordBytesMax = 8 << 20;
+inline constexpr uint64_t kBenchBatchBytesMax = 8 << 20;  // the server's fetch_bytes_max
 
 enum class CommandKind : uint8_t {
   topic_create,
@@ -87,6 +88,10 @@ struct BenchProduceArgs {
   uint32_t replication = 3;  // when the topic is created
   uint32_t producers = 1;    // each on its own fiber with its own Producer
   bool sync = false;         // each producer waits for every record's ack before the next send
+  // The producer's settings (client/producer_core.h ProducerLimits); 0: the library's default.
+  uint64_t batch_bytes = 0;
+  uint32_t in_flight = 0;
+  uint64_t linger_ms = UINT64_MAX;  // UINT64_MAX: the default
 };
 
 struct BenchConsumeArgs {

@@ -60,6 +60,13 @@ ProducerConfig bench_producer_config(const Context& context) {
   ProducerConfig config;
   config.request_timeout = std::min<rt::Duration>(kRequestTimeoutMax, context.timeout());
   config.limits.delivery_timeout = std::max<rt::Duration>(context.timeout(), config.request_timeout);
+  const BenchProduceArgs& args = context.command.bench_produce;
+  if (args.batch_bytes != 0) {
+    config.limits.batch_bytes_max = args.batch_bytes;
+    config.limits.buffer_bytes_max = std::max(config.limits.buffer_bytes_max, 4 * args.batch_bytes);
+  }
+  if (args.in_flight != 0) config.limits.in_flight_per_partition_max = args.in_flight;
+  if (args.linger_ms != UINT64_MAX) config.limits.linger = std::chrono::milliseconds(args.linger_ms);
   return config;
 }
 
