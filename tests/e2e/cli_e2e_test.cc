@@ -51,22 +51,13 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kNodes = 3;
-constexpr uint16_t kPortsPerNode = 4;  // membership (UDP and TCP), Raft, RPC, HTTP
 constexpr auto kReadyWithin = 30s;
 constexpr auto kLeadersWithin = 30s;
 constexpr auto kCommandWithin = 30s;   // one admin command
 constexpr auto kStreamWithin = 120s;   // produce or consume of the 10,000 lines, a bench
 constexpr auto kPollInterval = 200ms;
 constexpr size_t kLines = 10'000;
-constexpr size_t kLogTailBytesMax = 64 * 1024;
 const std::string kTopic = "cli-e2e";
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -90,52 +81,6 @@ std::string describe(const Outcome& outcome) {
   return text + "; stdout: " + out + "; stderr: " + outcome.err;
 }
 
-class Cluster {
- public:
-  Cluster(const std::string& dir, uint16_t base_port, uint64_t cluster_id) : base_port_(base_port) {
-    for (int id = 1; id <= kNodes; ++id) {
-      std::vector<std::string> args = {"--node-id", std::to_string(id), "--cluster-id", std::to_string(cluster_id),
-                                       "--data-dir", dir + "/n" + std::to_string(id), "--host", "127.0.0.1",
-                                       "--port", std::to_string(port(id, 0)), "--raft-port", std::to_string(port(id, 1)),
-                                       "--rpc-port", std::to_string(port(id, 2)), "--http-port", std::to_string(http_port(id)),
-                                       "--controller-voters", "1,2,3", "--xdp", "off", "--anonymous", "admin"};
-      if (id != 1) {
-        args.push_back("--seed");
-        args.push_back("127.0.0.1:" + std::to_string(port(1, 0)));
-      }
-      processes_.push_back(std::make_unique<NodeProcess>(SLUICE_NODE_BIN, std::move(args), dir + "/n" + std::to_string(id) + ".log"));
-    }
-  }
-
-  NodeProcess& node(int id) { return *processes_.at(id - 1); }
-  uint16_t http_port(int id) const { return port(id, 3); }
-  std::string broker(int id) const { return "127.0.0.1:" + std::to_string(http_port(id)); }
-  std::string brokers() const { return broker(1) + "," + broker(2) + "," + broker(3); }
-
-  std::string unexpected_exit() {
-    for (int id = 1; id <= kNodes; ++id) {
-      if (std::optional<int> status = node(id).poll_exit()) return "node " + std::to_string(id) + " exited: " + describe_wait_status(*status);
-    }
-    return "";
-  }
-  void kill_all() {
-    for (auto& process : processes_) process->kill_and_reap();
-  }
-  void print_logs() {
-    for (int id = 1; id <= kNodes; ++id) {
-      std::string log = node(id).log();
-      if (log.size() > kLogTailBytesMax) log = "[...]\n" + log.substr(log.size() - kLogTailBytesMax);
-      std::cerr << "---- node " << id << " (" << node(id).log_path() << ")\n" << log << "---- end of node " << id << "\n";
-    }
-  }
-
- private:
-  uint16_t port(int id, uint16_t which) const { return static_cast<uint16_t>(base_port_ + (id - 1) * kPortsPerNode + which); }
-
-  uint16_t base_port_;
-  std::vector<std::unique_ptr<NodeProcess>> processes_;
-};
-
 class CliE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,18 +91,18 @@ class CliE2eTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (cluster_ == nullptr) return;
-    cluster_->kill_all();
-    const char* print_logs = std::getenv("SLUICE_E2E_PRINT_LOGS");
-    if (HasFailure() || (print_logs != nullptr && *print_logs != '\0')) cluster_->print_logs();
+    if (cluster_ != nullptr) cluster_->finish(HasFailure());
   }
+
+  std::string broker(int id) const { return "127.0.0.1:" + std::to_string(cluster_->http_port(id)); }
+  std::string brokers() const { return broker(1) + "," + broker(2) + "," + broker(3); }
 
   // `sh -c "sluice ARGS"` with --brokers for the cluster (unless `brokers` is empty) and stdout and
   // stderr captured; killed when it runs past `within`.
   Outcome sluice(const std::string& args, std::chrono::milliseconds within = kCommandWithin, const std::string& brokers = "*") {
     const std::string base = dir_.path() + "/command-" + std::to_string(++commands_);
     std::string line = std::string(SLUICE_CLI_BIN) + " " + args;
-    if (!brokers.empty()) line += " --brokers " + (brokers == "*" ? cluster_->brokers() : brokers);
+    if (!brokers.empty()) line += " --brokers " + (brokers == "*" ? this->brokers() : brokers);
     NodeProcess process("/bin/sh", {"-c", "exec 2>" + quoted(base + ".err") + "\n" + line}, base + ".out");
     std::string error;
     Outcome outcome;
@@ -175,41 +120,36 @@ class CliE2eTest : public ::testing::Test {
   }
 
   void start_cluster() {
-    const std::optional<uint16_t> base = free_port_range(kNodes * kPortsPerNode);
-    ASSERT_TRUE(base.has_value()) << "no " << kNodes * kPortsPerNode << " consecutive free ports on 127.0.0.1";
-    cluster_ = std::make_unique<Cluster>(dir_.path(), *base, 3000 + static_cast<uint64_t>(::getpid()));
-    for (int id = 1; id <= kNodes; ++id) {
-      std::string error;
-      ASSERT_TRUE(cluster_->node(id).start(error)) << "starting node " << id << ": " << error;
-    }
+    std::string error;
+    cluster_ = LocalCluster::create({.binary = SLUICE_NODE_BIN,
+                                     .dir = dir_.path(),
+                                     .cluster_id = 3000 + static_cast<uint64_t>(::getpid()),
+                                     .nodes = kNodes,
+                                     .anonymous = "admin"},
+                                    error);
+    ASSERT_NE(cluster_, nullptr) << error;
+    ASSERT_TRUE(cluster_->start_all(error)) << error;
   }
 
   // Every node, asked alone, lists three alive members and knows the controller's leader.
   void wait_members() {
-    const auto give_up = Clock::now() + kReadyWithin;
-    std::string waiting;
-    while (Clock::now() < give_up) {
-      ASSERT_EQ(cluster_->unexpected_exit(), "");
-      waiting.clear();
-      for (int id = 1; id <= kNodes && waiting.empty(); ++id) {
-        const Outcome members = sluice("cluster members --json --timeout 2s", 10s, cluster_->broker(id));
+    const std::string failed = cluster_->wait_until(kReadyWithin, kPollInterval, [&]() -> std::string {
+      for (int id = 1; id <= kNodes; ++id) {
+        const Outcome members = sluice("cluster members --json --timeout 2s", 10s, broker(id));
         const Json answer = Json::parse(members.out, nullptr, false);
         size_t alive = 0;
         if (answer.is_object()) {
           for (const Json& member : answer.value("members", Json::array())) alive += member.value("state", "") == "alive" ? 1 : 0;
         }
         if (members.exit_code != 0 || alive != kNodes || answer.value("controller_leader", 0) == 0) {
-          waiting = "node " + std::to_string(id) + ": " + describe(members);
+          return "node " + std::to_string(id) + ": " + describe(members);
         }
         // The controller's metadata counts the nodes that take replicas a moment after SWIM.
-        if (waiting.empty() && cluster_->node(id).log().find("nodes_alive=3") == std::string::npos) {
-          waiting = "node " + std::to_string(id) + " logs no nodes_alive=3";
-        }
+        if (!cluster_->log_has(id, "nodes_alive=3")) return "node " + std::to_string(id) + " logs no nodes_alive=3";
       }
-      if (waiting.empty()) return;
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    FAIL() << "no three alive members within " << kReadyWithin.count() << " s: " << waiting;
+      return "";
+    });
+    ASSERT_EQ(failed, "") << "three alive members on every node";
   }
 
   // `topic describe --json` until every partition of `topic` has a leader; returns the answer.
@@ -239,7 +179,7 @@ class CliE2eTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Cluster> cluster_;  // after dir_: its processes are gone before the directory
+  std::unique_ptr<LocalCluster> cluster_;  // after dir_: its processes are gone before the directory
   int commands_ = 0;
 };
 

@@ -169,31 +169,36 @@ class ClusterSecretTest : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists(SLUICE_NODE_BIN)) << "no sluice-node at " << SLUICE_NODE_BIN;
     if (!loopback_usable()) GTEST_SKIP() << "this machine does not let a process bind 127.0.0.1";
     ASSERT_FALSE(dir_.path().empty()) << "cannot create a temporary directory";
-    const std::optional<uint16_t> base = free_port_range(kProcesses * kPortsPerNode);
-    ASSERT_TRUE(base.has_value()) << "no " << kProcesses * kPortsPerNode << " consecutive free ports on 127.0.0.1";
-    base_port_ = *base;
-    // Its own cluster id: a concurrent run that picked overlapping ports cannot merge with this one.
-    // The outsiders share it, so only the secret keeps them out.
-    const uint64_t cluster_id = 5000 + static_cast<uint64_t>(::getpid());
     const std::string secret_a = write_secret("secret-a", kSecretA);
     const std::string secret_b = write_secret("secret-b", kSecretB);
-    for (int id = 1; id <= kProcesses; ++id) {
-      const int seed = id == 1 ? 0 : id == kNoSecret ? 2 : 1;
-      std::vector<std::string> args = node_args(static_cast<uint64_t>(id), cluster_id, dir_.path() + "/n" + std::to_string(id), ports(id),
-                                                "1,2,3", seed == 0 ? 0 : ports(seed).membership);
-      args.insert(args.end(), {"--anonymous", "admin"});
-      if (id <= kMembers) args.insert(args.end(), {"--cluster-secret-file", secret_a});
-      if (id == kWrongSecret) args.insert(args.end(), {"--cluster-secret-file", secret_b});
-      processes_.push_back(std::make_unique<NodeProcess>(SLUICE_NODE_BIN, std::move(args), dir_.path() + "/n" + std::to_string(id) + ".log"));
-    }
+    std::string error;
+    cluster_ = LocalCluster::create(
+        {.binary = SLUICE_NODE_BIN,
+         .dir = dir_.path(),
+         // Its own cluster id: a concurrent run that picked overlapping ports cannot merge with this
+         // one. The outsiders share it, so only the secret keeps them out.
+         .cluster_id = 5000 + static_cast<uint64_t>(::getpid()),
+         .nodes = kProcesses,
+         .anonymous = "admin",
+         .seed = [](int id) { return id == 1 ? 0 : id == kNoSecret ? 2 : 1; },
+         .extra_args =
+             [secret_a, secret_b](int id) -> std::vector<std::string> {
+               if (id <= kMembers) return {"--cluster-secret-file", secret_a};
+               if (id == kWrongSecret) return {"--cluster-secret-file", secret_b};
+               return {};
+             },
+         .name =
+             [](int id) -> std::string {
+               if (id == kWrongSecret) return "node 4 (wrong secret)";
+               if (id == kNoSecret) return "node 5 (no secret)";
+               return "node " + std::to_string(id);
+             }},
+        error);
+    ASSERT_NE(cluster_, nullptr) << error;
   }
 
   void TearDown() override {
-    for (auto& process : processes_) process->kill_and_reap();
-    const char* print_logs = std::getenv("SLUICE_E2E_PRINT_LOGS");
-    if (HasFailure() || (print_logs != nullptr && *print_logs != '\0')) {
-      for (int id = 1; id <= static_cast<int>(processes_.size()); ++id) print_log_tail(node(id), name(id));
-    }
+    if (cluster_ != nullptr) cluster_->finish(HasFailure());
   }
 
   std::string write_secret(const std::string& file_name, const std::string& secret) {
@@ -202,29 +207,15 @@ class ClusterSecretTest : public ::testing::Test {
     return path;
   }
 
-  NodePorts ports(int id) const { return node_ports(base_port_, static_cast<size_t>(id - 1)); }
-  NodeProcess& node(int id) { return *processes_.at(static_cast<size_t>(id - 1)); }
-  static std::string name(int id) {
-    if (id == kWrongSecret) return "node 4 (wrong secret)";
-    if (id == kNoSecret) return "node 5 (no secret)";
-    return "node " + std::to_string(id);
-  }
+  std::string name(int id) const { return cluster_->name(id); }
 
   void start(int id) {
     std::string error;
-    ASSERT_TRUE(node(id).start(error)) << "starting " << name(id) << ": " << error;
-  }
-
-  // A node that was started and exited without being told to: what happened to the first one.
-  std::string unexpected_exit() {
-    for (int id = 1; id <= static_cast<int>(processes_.size()); ++id) {
-      if (std::optional<int> status = node(id).poll_exit()) return name(id) + " exited on its own: " + describe_wait_status(*status);
-    }
-    return "";
+    ASSERT_TRUE(cluster_->start(id, error)) << error;
   }
 
   HttpAnswer http(int id, const std::string& method, const std::string& target, const std::string& json = "") {
-    return http_call(ports(id).http, method, target, json);
+    return http_call(cluster_->http_port(id), method, target, json);
   }
 
   // The member ids node `id`'s /v1/cluster lists (itself included) and their states; nullopt
@@ -251,16 +242,8 @@ class ClusterSecretTest : public ::testing::Test {
   // Polls `condition` (empty string: met; else what it still waits for) until it is met or
   // `within` passes, failing on a node that exited.
   void wait_until(const std::string& what, std::chrono::milliseconds within, const std::function<std::string()>& condition) {
-    const auto give_up = Clock::now() + within;
-    std::string waiting = "not tried";
-    while (Clock::now() < give_up) {
-      const std::string died = unexpected_exit();
-      ASSERT_EQ(died, "");
-      waiting = condition();
-      if (waiting.empty()) return;
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    FAIL() << what << ": not within " << std::chrono::duration_cast<std::chrono::seconds>(within).count() << " s; " << waiting;
+    const std::string failed = cluster_->wait_until(within, kPollInterval, condition);
+    ASSERT_EQ(failed, "") << what;
   }
 
   // Node `id`'s sluice_unauthenticated_total for `protocol` (nullopt when /metrics does not show it).
@@ -277,8 +260,7 @@ class ClusterSecretTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  uint16_t base_port_ = 0;
-  std::vector<std::unique_ptr<NodeProcess>> processes_;  // after dir_: gone before the directory
+  std::unique_ptr<LocalCluster> cluster_;  // after dir_: its processes are gone before the directory
   Clock::time_point step_started_ = Clock::now();
 };
 
@@ -364,7 +346,7 @@ TEST_F(ClusterSecretTest, NodesSharingTheSecretFormAClusterAndNodesWithoutItAreR
   size_t observations = 0;
   const auto observe_until = Clock::now() + kObserveFor;
   while (Clock::now() < observe_until && first_difference.empty()) {
-    ASSERT_EQ(unexpected_exit(), "");
+    ASSERT_EQ(cluster_->unexpected_exit(), "");
     for (int id = 1; id <= kProcesses && first_difference.empty(); ++id) {
       std::string why;
       const auto listed = members(id, why);
@@ -399,9 +381,9 @@ TEST_F(ClusterSecretTest, NodesSharingTheSecretFormAClusterAndNodesWithoutItAreR
   if (HasFailure()) return;
 
   // ---- 3. everyone stops on SIGTERM ----
-  for (int id = 1; id <= kProcesses; ++id) node(id).signal(SIGTERM);
+  cluster_->signal_all(SIGTERM);
   for (int id = 1; id <= kProcesses; ++id) {
-    const std::optional<int> status = node(id).wait_exit(kExitWithin);
+    const std::optional<int> status = cluster_->node(id).wait_exit(kExitWithin);
     ASSERT_TRUE(status.has_value()) << name(id) << " still runs " << kExitWithin.count() << " s after SIGTERM";
     std::cout << name(id) << ": " << describe_wait_status(*status) << " after SIGTERM\n";
     if (id <= kMembers) {

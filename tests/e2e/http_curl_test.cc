@@ -30,7 +30,6 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -43,7 +42,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node/http/auth.h"
@@ -64,7 +62,6 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kNodes = 3;
-constexpr uint16_t kPortsPerNode = 4;  // membership (UDP and TCP), Raft, RPC, HTTP
 constexpr uint16_t kDocHttpPortFirst = 8080;  // the README's nodes: 8080, 8081, 8082
 constexpr auto kReadyWithin = 30s;
 constexpr int kCurlSecondsMax = 20;           // --max-time of every curl the test runs
@@ -72,14 +69,6 @@ constexpr auto kCommandWithin = 25s;          // one command (sh and its curls)
 constexpr auto kPollInterval = 200ms;
 constexpr auto kLongPollAnswerMax = 8s;       // the doc's long-poll waits up to 10 s; the produce comes after 1 s
 constexpr auto kExitWithin = 15s;             // SIGTERM to exit
-constexpr size_t kLogTailBytesMax = 64 * 1024;
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
@@ -247,57 +236,6 @@ void expect_answer_shown(const Example& example, const Outcome& outcome) {
   }
 }
 
-// ---- the cluster --------------------------------------------------------------------------------
-
-class Cluster {
- public:
-  Cluster(const std::string& dir, uint16_t base_port, uint64_t cluster_id, const std::string& config) : base_port_(base_port) {
-    for (int id = 1; id <= kNodes; ++id) {
-      std::vector<std::string> args = {"--node-id", std::to_string(id), "--cluster-id", std::to_string(cluster_id),
-                                       "--data-dir", dir + "/n" + std::to_string(id), "--host", "127.0.0.1",
-                                       "--port", std::to_string(port(id, 0)), "--raft-port", std::to_string(port(id, 1)),
-                                       "--rpc-port", std::to_string(port(id, 2)), "--http-port", std::to_string(http_port(id)),
-                                       "--controller-voters", "1,2,3", "--xdp", "off", "--config", config};
-      if (id != 1) {
-        args.push_back("--seed");
-        args.push_back("127.0.0.1:" + std::to_string(port(1, 0)));
-      }
-      if (id != 3) {  // the README's --anonymous admin, over the file's "read"
-        args.push_back("--anonymous");
-        args.push_back("admin");
-      }
-      processes_.push_back(std::make_unique<NodeProcess>(SLUICE_NODE_BIN, std::move(args), dir + "/n" + std::to_string(id) + ".log"));
-    }
-  }
-
-  NodeProcess& node(int id) { return *processes_.at(id - 1); }
-  uint16_t http_port(int id) const { return port(id, 3); }
-
-  // "" or what happened to a node that exited although nobody stopped it.
-  std::string unexpected_exit() {
-    for (int id = 1; id <= kNodes; ++id) {
-      if (std::optional<int> status = node(id).poll_exit()) return "node " + std::to_string(id) + " exited: " + describe_wait_status(*status);
-    }
-    return "";
-  }
-  void kill_all() {
-    for (auto& process : processes_) process->kill_and_reap();
-  }
-  void print_logs() {
-    for (int id = 1; id <= kNodes; ++id) {
-      std::string log = node(id).log();
-      if (log.size() > kLogTailBytesMax) log = "[...]\n" + log.substr(log.size() - kLogTailBytesMax);
-      std::cerr << "---- node " << id << " (" << node(id).log_path() << ")\n" << log << "---- end of node " << id << "\n";
-    }
-  }
-
- private:
-  uint16_t port(int id, uint16_t which) const { return static_cast<uint16_t>(base_port_ + (id - 1) * kPortsPerNode + which); }
-
-  uint16_t base_port_;
-  std::vector<std::unique_ptr<NodeProcess>> processes_;
-};
-
 // What the test expects of one example, in the doc's order.
 struct Step {
   std::string command_has;  // a part of the example's command that identifies it
@@ -328,10 +266,7 @@ class HttpCurlTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (cluster_ == nullptr) return;
-    cluster_->kill_all();
-    const char* print_logs = std::getenv("SLUICE_E2E_PRINT_LOGS");
-    if (HasFailure() || (print_logs != nullptr && *print_logs != '\0')) cluster_->print_logs();
+    if (cluster_ != nullptr) cluster_->finish(HasFailure());
   }
 
   // The entry line `sluice-node hash-token` prints for `token`.
@@ -349,34 +284,36 @@ class HttpCurlTest : public ::testing::Test {
     file << "[http]\nanonymous = \"read\"\n[[http.tokens]]\nentry = \"" << hash_token("e2e-admin", admin_token) << "\"\ncluster_admin = true\n";
     file.close();
     ASSERT_TRUE(file) << "writing " << config;
-    const std::optional<uint16_t> base = free_port_range(kNodes * kPortsPerNode);
-    ASSERT_TRUE(base.has_value()) << "no " << kNodes * kPortsPerNode << " consecutive free ports on 127.0.0.1";
-    // Its own cluster id: a concurrent run that picked overlapping ports cannot merge with this one.
-    cluster_ = std::make_unique<Cluster>(dir_.path(), *base, 2000 + static_cast<uint64_t>(::getpid()), config);
-    for (int id = 1; id <= kNodes; ++id) {
-      std::string error;
-      ASSERT_TRUE(cluster_->node(id).start(error)) << "starting node " << id << ": " << error;
-    }
+    std::string error;
+    cluster_ = LocalCluster::create({.binary = SLUICE_NODE_BIN,
+                                     .dir = dir_.path(),
+                                     .cluster_id = 2000 + static_cast<uint64_t>(::getpid()),
+                                     .nodes = kNodes,
+                                     .extra_args =
+                                         [config](int id) {
+                                           std::vector<std::string> args = {"--config", config};
+                                           // The README's --anonymous admin, over the file's "read".
+                                           if (id != 3) args.insert(args.end(), {"--anonymous", "admin"});
+                                           return args;
+                                         }},
+                                    error);
+    ASSERT_NE(cluster_, nullptr) << error;
+    ASSERT_TRUE(cluster_->start_all(error)) << error;
   }
 
   // Every node answers /readyz with 200 and has seen the metadata list all three nodes alive.
   void wait_ready() {
-    const auto give_up = Clock::now() + kReadyWithin;
-    std::string waiting;
-    while (Clock::now() < give_up) {
-      const std::string died = cluster_->unexpected_exit();
-      ASSERT_EQ(died, "");
-      waiting.clear();
+    const std::string failed = cluster_->wait_until(kReadyWithin, kPollInterval, [&]() -> std::string {
+      std::string waiting;
       for (int id = 1; id <= kNodes && waiting.empty(); ++id) {
         const Outcome ready = commands_->run("curl -s -o /dev/null --max-time 2 -w '%{http_code}' http://127.0.0.1:" +
                                              std::to_string(cluster_->http_port(id)) + "/readyz");
         if (ready.out != "200") waiting = "node " + std::to_string(id) + " answers /readyz with " + ready.out;
-        if (cluster_->node(id).log().find("nodes_alive=3") == std::string::npos) waiting = "node " + std::to_string(id) + " logs no nodes_alive=3";
+        if (!cluster_->log_has(id, "nodes_alive=3")) waiting = "node " + std::to_string(id) + " logs no nodes_alive=3";
       }
-      if (waiting.empty()) return;
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    FAIL() << "not ready within " << kReadyWithin.count() << " s: " << waiting;
+      return waiting;
+    });
+    ASSERT_EQ(failed, "") << "every node ready";
   }
 
   // The doc's command for this cluster: its HTTP ports, and curl instrumented.
@@ -409,7 +346,7 @@ class HttpCurlTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<Commands> commands_;
-  std::unique_ptr<Cluster> cluster_;  // after dir_: its processes are gone before the directory
+  std::unique_ptr<LocalCluster> cluster_;  // after dir_: its processes are gone before the directory
 };
 
 // The values that matter, per example (the generic checks: status, and the fields the doc shows).
@@ -592,7 +529,7 @@ TEST_F(HttpCurlTest, TheDocsExamplesWorkAgainstThreeNodesAndTokensAreChecked) {
   ASSERT_NO_FATAL_FAILURE(check_tokens(admin_token));
   ASSERT_EQ(cluster_->unexpected_exit(), "");
 
-  for (int id = 1; id <= kNodes; ++id) cluster_->node(id).signal(SIGTERM);
+  cluster_->signal_all(SIGTERM);
   for (int id = 1; id <= kNodes; ++id) {
     const std::optional<int> status = cluster_->node(id).wait_exit(kExitWithin);
     ASSERT_TRUE(status.has_value()) << "node " << id << " still runs " << kExitWithin.count() << " s after SIGTERM";

@@ -28,7 +28,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -73,7 +72,6 @@ constexpr rt::Duration kRedirectPause = 5ms;  // against two nodes naming each o
 constexpr auto kExitWithin = 15s;             // SIGTERM to exit
 constexpr size_t kFetchBytesMax = 1 << 20;
 constexpr rt::Duration kFetchWait = 200ms;
-constexpr size_t kLogTailBytesMax = 64 * 1024;  // printed per node when the test failed
 
 struct Stored {
   uint64_t offset = 0;
@@ -84,73 +82,25 @@ std::string partition_name(PartitionId id) { return "partition " + std::to_strin
 
 // ---- the processes -------------------------------------------------------------------------------
 
-// The three nodes: their flags (the same for a restart), which are meant to run, and what
-// happened to one that died without being told to.
-class Cluster {
- public:
-  Cluster(const std::string& binary, const std::string& dir, uint16_t base_port, uint64_t cluster_id) : base_port_(base_port) {
-    for (NodeId id = 1; id <= kNodes; ++id) {
-      std::vector<std::string> args = node_args(id, cluster_id, dir + "/n" + std::to_string(id), ports(id), "1,2,3",
-                                                id == 1 ? 0 : ports(1).membership);
-      processes_.push_back(std::make_unique<NodeProcess>(binary, std::move(args), dir + "/n" + std::to_string(id) + ".log"));
-    }
-  }
+// Which of the nodes are meant to run (started, not killed, not found dead by unexpected_exit()).
+bool up(const LocalCluster& cluster, NodeId id) { return id >= 1 && id <= kNodes && cluster.node(id).running(); }
 
-  NodeProcess& node(NodeId id) { return *processes_.at(id - 1); }
-  uint16_t membership_port(NodeId id) const { return ports(id).membership; }
-  rt::Address rpc_address(NodeId id) const { return rt::Address{"127.0.0.1", ports(id).rpc}; }
+std::vector<NodeId> up_nodes(const LocalCluster& cluster) {
+  std::vector<NodeId> ids;
+  for (NodeId id = 1; id <= kNodes; ++id) {
+    if (up(cluster, id)) ids.push_back(id);
+  }
+  return ids;
+}
 
-  bool start(NodeId id, std::string& error) {
-    up_.at(id - 1) = node(id).start(error);
-    return up_[id - 1];
+// The next node meant to run after `after`, cyclically (`after` itself when it is the only one).
+NodeId next_up(const LocalCluster& cluster, NodeId after) {
+  for (NodeId step = 1; step <= kNodes; ++step) {
+    const NodeId id = (after - 1 + step) % kNodes + 1;
+    if (up(cluster, id)) return id;
   }
-  void kill(NodeId id) {
-    node(id).kill_and_reap();
-    up_.at(id - 1) = false;
-  }
-  void kill_all() {
-    for (NodeId id = 1; id <= kNodes; ++id) kill(id);
-  }
-  // Meant to run (started, not killed, not found dead).
-  bool up(NodeId id) const { return id >= 1 && id <= kNodes && up_[id - 1]; }
-  std::vector<NodeId> up_nodes() const {
-    std::vector<NodeId> ids;
-    for (NodeId id = 1; id <= kNodes; ++id) {
-      if (up(id)) ids.push_back(id);
-    }
-    return ids;
-  }
-  // The next node meant to run after `after`, cyclically (`after` itself when it is the only one).
-  NodeId next_up(NodeId after) const {
-    for (NodeId step = 1; step <= kNodes; ++step) {
-      const NodeId id = (after - 1 + step) % kNodes + 1;
-      if (up(id)) return id;
-    }
-    return after;
-  }
-  // Reaps the nodes meant to run that exited anyway: what happened to the first one, or "".
-  const std::string& unexpected_exit() {
-    for (NodeId id = 1; id <= kNodes; ++id) {
-      if (!up(id)) continue;
-      if (std::optional<int> status = node(id).poll_exit()) {
-        up_[id - 1] = false;
-        if (died_.empty()) died_ = "node " + std::to_string(id) + " exited on its own: " + describe_wait_status(*status);
-      }
-    }
-    return died_;
-  }
-  void print_logs() {
-    for (NodeId id = 1; id <= kNodes; ++id) print_log_tail(node(id), "node " + std::to_string(id), kLogTailBytesMax);
-  }
-
- private:
-  NodePorts ports(NodeId id) const { return node_ports(base_port_, id - 1); }
-
-  uint16_t base_port_;
-  std::vector<std::unique_ptr<NodeProcess>> processes_;
-  std::array<bool, kNodes> up_{};
-  std::string died_;
-};
+  return after;
+}
 
 // ---- the client ----------------------------------------------------------------------------------
 
@@ -192,7 +142,7 @@ struct ReadResult {
 
 class Client {
  public:
-  Client(rt::Runtime& runtime, Cluster& cluster) : runtime_(runtime), cluster_(cluster), rpc_(runtime, rpc::RpcClientConfig{}) {}
+  Client(rt::Runtime& runtime, LocalCluster& cluster) : runtime_(runtime), cluster_(cluster), rpc_(runtime, rpc::RpcClientConfig{}) {}
 
   // A metadata command, sent to `first` and then to the others in turn until the controller's
   // leader applies it or refuses it for a reason retrying cannot cure. `uncertain` is set when a
@@ -216,7 +166,7 @@ class Client {
         last = "node " + std::to_string(to) + ": " + answer->status().to_string();
         uncertain = uncertain || answer->code() == controller::Errc::timeout;
       }
-      to = cluster_.next_up(to);
+      to = next_up(cluster_, to);
       (void)runtime_.sleep_for(kRetryPause);
     }
     return Answer(controller::Errc::timeout, "not applied within " + seconds(kFormWithin) + "; last answer: " + last);
@@ -227,7 +177,7 @@ class Client {
   partition::Result<partition::ProduceReply> produce(PartitionId id, const Bytes& batch, NodeId first) {
     const Bytes payload = server::encode_partition_call(server::PartitionCall{id, {}, partition::ProduceRequest{batch, kProduceTimeout}});
     const rt::Instant give_up = runtime_.now() + kProduceWithin;
-    NodeId to = cluster_.up(first) ? first : cluster_.next_up(first);
+    NodeId to = up(cluster_, first) ? first : next_up(cluster_, first);
     std::string last = "none";
     while (runtime_.now() < give_up) {
       if (const std::string& died = cluster_.unexpected_exit(); !died.empty()) {
@@ -240,14 +190,14 @@ class Client {
       }
       if (reply) last = "node " + std::to_string(to) + ": " + reply->status.to_string();
       const NodeId leader = reply ? reply->leader : kNoNode;
-      if (leader != to && cluster_.up(leader)) {
+      if (leader != to && up(cluster_, leader)) {
         ++redirects_;
         to = leader;
         (void)runtime_.sleep_for(kRedirectPause);
         continue;
       }
       ++retries_;
-      to = cluster_.next_up(to);
+      to = next_up(cluster_, to);
       (void)runtime_.sleep_for(kRetryPause);
     }
     return partition::Result<partition::ProduceReply>(
@@ -294,7 +244,8 @@ class Client {
   }
 
   rt::Result<rpc::Reply> call(NodeId to, server::RpcMethod method, ByteSpan payload) {
-    return rpc_.call(cluster_.rpc_address(to), static_cast<uint16_t>(method), payload, runtime_.now() + kCallTimeout);
+    const rt::Address address{"127.0.0.1", cluster_.ports(to).rpc};
+    return rpc_.call(address, static_cast<uint16_t>(method), payload, runtime_.now() + kCallTimeout);
   }
 
   // The partition reply of `to`; nullopt (with `last` saying why) when there is none.
@@ -310,7 +261,7 @@ class Client {
   }
 
   rt::Runtime& runtime_;
-  Cluster& cluster_;
+  LocalCluster& cluster_;
   rpc::RpcClient rpc_;
   uint64_t redirects_ = 0;  // not_leader replies followed to the leader they named
   uint64_t retries_ = 0;    // other failed tries (no leader yet, a node down, a timeout)
@@ -345,23 +296,20 @@ class NodeClusterTest : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists(SLUICE_NODE_BIN)) << "no sluice-node at " << SLUICE_NODE_BIN;
     if (!loopback_usable()) GTEST_SKIP() << "this machine does not let a process bind 127.0.0.1";
     ASSERT_FALSE(dir_.path().empty()) << "cannot create a temporary directory";
-    const std::optional<uint16_t> base = free_port_range(kNodes * kPortsPerNode);
-    ASSERT_TRUE(base.has_value()) << "no " << kNodes * kPortsPerNode << " consecutive free ports on 127.0.0.1";
+    std::string error;
     // Its own cluster id: a concurrent run that picked overlapping ports cannot merge with this one.
-    const uint64_t cluster_id = 1000 + static_cast<uint64_t>(::getpid());
-    cluster_ = std::make_unique<Cluster>(SLUICE_NODE_BIN, dir_.path(), *base, cluster_id);
+    cluster_ = LocalCluster::create(
+        {.binary = SLUICE_NODE_BIN, .dir = dir_.path(), .cluster_id = 1000 + static_cast<uint64_t>(::getpid()), .nodes = kNodes}, error);
+    ASSERT_NE(cluster_, nullptr) << error;
   }
 
   void TearDown() override {
-    if (cluster_ == nullptr) return;
-    cluster_->kill_all();
-    const char* print_logs = std::getenv("SLUICE_E2E_PRINT_LOGS");
-    if (HasFailure() || (print_logs != nullptr && *print_logs != '\0')) cluster_->print_logs();
+    if (cluster_ != nullptr) cluster_->finish(HasFailure());
   }
 
   void start(NodeId id) {
     std::string error;
-    ASSERT_TRUE(cluster_->start(id, error)) << "starting node " << id << ": " << error;
+    ASSERT_TRUE(cluster_->start(id, error)) << error;
   }
 
   // Runs `body` on an epoll runtime of the test process with a Client of the cluster. The client
@@ -391,7 +339,7 @@ class NodeClusterTest : public ::testing::Test {
         for (size_t i = 0; i < count; ++i) {
           const size_t k = acked.size();
           const std::string value = "e2e partition " + std::to_string(p) + " record " + std::to_string(k);
-          const std::vector<NodeId> up = cluster_->up_nodes();
+          const std::vector<NodeId> up = up_nodes(*cluster_);
           ASSERT_FALSE(up.empty());
           const Bytes batch = idempotent_batch(value, first_producer_id + p, static_cast<uint32_t>(k));
           partition::Result<partition::ProduceReply> produced = client.produce(PartitionId{topic, p}, batch, up[(k + p) % up.size()]);
@@ -425,11 +373,11 @@ class NodeClusterTest : public ::testing::Test {
   }
 
   void expect_log_has(NodeId id, const std::string& line) {
-    EXPECT_NE(cluster_->node(id).log().find(line), std::string::npos) << "node " << id << " logged no '" << line << "'";
+    EXPECT_TRUE(cluster_->log_has(id, line)) << "node " << id << " logged no '" << line << "'";
   }
 
   TempDir dir_;
-  std::unique_ptr<Cluster> cluster_;  // after dir_: its processes are gone before the directory
+  std::unique_ptr<LocalCluster> cluster_;  // after dir_: its processes are gone before the directory
   std::array<std::vector<Stored>, kPartitions> acked_;
   std::chrono::steady_clock::time_point step_started_ = std::chrono::steady_clock::now();
 };
@@ -449,7 +397,7 @@ TEST_F(NodeClusterTest, FormsReplicatesSurvivesAKillAndStopsCleanlyOnSigterm) {
     const controller::Result<controller::Applied> producers = client.submit(controller::AllocateProducerIds{kPartitions}, 1, ignored);
     ASSERT_TRUE(producers.ok()) << "allocating producer ids: " << producers.status().to_string();
     for (NodeId id = 1; id <= kNodes; ++id) {
-      expect_log_has(id, "event=start node=127.0.0.1:" + std::to_string(cluster_->membership_port(id)) + " node_id=" + std::to_string(id));
+      expect_log_has(id, "event=start node=127.0.0.1:" + std::to_string(cluster_->ports(id).membership) + " node_id=" + std::to_string(id));
     }
     step_done("formed, topic created");
 
@@ -458,7 +406,7 @@ TEST_F(NodeClusterTest, FormsReplicatesSurvivesAKillAndStopsCleanlyOnSigterm) {
     for (NodeId id = 1; id <= kNodes; ++id) ASSERT_NO_FATAL_FAILURE(expect_replicas_hold_acked(client, id, topic, false));
     step_done("read back from every node");
 
-    cluster_->kill(3);  // SIGKILL: no leaving, no flush
+    cluster_->node(3).kill_and_reap();  // SIGKILL: no leaving, no flush
     ASSERT_NO_FATAL_FAILURE(produce(runtime, client, topic, producers->first_producer_id, kRecordsNodeDown));
     step_done("node 3 killed, produced " + std::to_string(kRecordsNodeDown) + " per partition");
     ASSERT_NO_FATAL_FAILURE(start(3));
@@ -468,7 +416,7 @@ TEST_F(NodeClusterTest, FormsReplicatesSurvivesAKillAndStopsCleanlyOnSigterm) {
   });
   if (HasFailure()) return;
 
-  for (NodeId id = 1; id <= kNodes; ++id) cluster_->node(id).signal(SIGTERM);
+  cluster_->signal_all(SIGTERM);
   const auto signalled = std::chrono::steady_clock::now();
   for (NodeId id = 1; id <= kNodes; ++id) {
     const std::optional<int> status = cluster_->node(id).wait_exit(kExitWithin);

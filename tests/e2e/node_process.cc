@@ -163,17 +163,19 @@ void NodeProcess::kill_and_reap() {
   pid_ = -1;
 }
 
-std::string NodeProcess::log() const {
-  std::ifstream file(log_path_);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+std::string NodeProcess::log() const { return read_file(log_path_); }
 
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
   return "wait status " + std::to_string(status);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
 }
 
 NodePorts node_ports(uint16_t base_port, size_t index) {
@@ -200,6 +202,85 @@ void print_log_tail(const NodeProcess& process, const std::string& name, size_t 
   std::string log = process.log();
   if (log.size() > bytes_max) log = "[...]\n" + log.substr(log.size() - bytes_max);
   std::cerr << "---- " << name << " (" << process.log_path() << ")\n" << log << "---- end of " << name << "\n";
+}
+
+std::unique_ptr<LocalCluster> LocalCluster::create(LocalClusterOptions options, std::string& error) {
+  const size_t ports = static_cast<size_t>(options.nodes) * kPortsPerNode;
+  const std::optional<uint16_t> base = free_port_range(ports);
+  if (!base) {
+    error = "no " + std::to_string(ports) + " consecutive free ports on 127.0.0.1";
+    return nullptr;
+  }
+  return std::make_unique<LocalCluster>(std::move(options), *base);
+}
+
+LocalCluster::LocalCluster(LocalClusterOptions options, uint16_t base_port) : options_(std::move(options)), base_port_(base_port) {
+  for (int id = 1; id <= options_.nodes; ++id) {
+    const int seed = options_.seed ? options_.seed(id) : id == 1 ? 0 : 1;
+    const std::string data_dir = options_.dir + "/n" + std::to_string(id);
+    std::vector<std::string> args = node_args(static_cast<uint64_t>(id), options_.cluster_id, data_dir, ports(id),
+                                              options_.controller_voters, seed == 0 ? 0 : ports(seed).membership);
+    if (!options_.anonymous.empty()) args.insert(args.end(), {"--anonymous", options_.anonymous});
+    if (options_.extra_args) {
+      std::vector<std::string> extra = options_.extra_args(id);
+      args.insert(args.end(), extra.begin(), extra.end());
+    }
+    processes_.push_back(std::make_unique<NodeProcess>(options_.binary, std::move(args), data_dir + ".log"));
+  }
+}
+
+std::string LocalCluster::name(int id) const { return options_.name ? options_.name(id) : "node " + std::to_string(id); }
+
+bool LocalCluster::start(int id, std::string& error) {
+  if (node(id).start(error)) return true;
+  error = "starting " + name(id) + ": " + error;
+  return false;
+}
+
+bool LocalCluster::start_all(std::string& error) {
+  for (int id = 1; id <= size(); ++id) {
+    if (!start(id, error)) return false;
+  }
+  return true;
+}
+
+void LocalCluster::signal_all(int signal_number) {
+  for (auto& process : processes_) process->signal(signal_number);
+}
+
+void LocalCluster::kill_all() {
+  for (auto& process : processes_) process->kill_and_reap();
+}
+
+const std::string& LocalCluster::unexpected_exit() {
+  for (int id = 1; id <= size(); ++id) {
+    const std::optional<int> status = node(id).poll_exit();  // reaps it: it no longer runs()
+    if (status && died_.empty()) died_ = name(id) + " exited on its own: " + describe_wait_status(*status);
+  }
+  return died_;
+}
+
+std::string LocalCluster::wait_until(std::chrono::milliseconds within, std::chrono::milliseconds interval,
+                                     const std::function<std::string()>& condition) {
+  const auto give_up = std::chrono::steady_clock::now() + within;
+  std::string waiting = "not tried";
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (!unexpected_exit().empty()) return unexpected_exit();
+    waiting = condition();
+    if (waiting.empty()) return "";
+    std::this_thread::sleep_for(interval);
+  }
+  return "not within " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(within).count()) + " s; " + waiting;
+}
+
+void LocalCluster::print_logs() const {
+  for (int id = 1; id <= size(); ++id) print_log_tail(node(id), name(id));
+}
+
+void LocalCluster::finish(bool test_failed) {
+  kill_all();
+  const char* print = std::getenv("SLUICE_E2E_PRINT_LOGS");
+  if (test_failed || (print != nullptr && *print != '\0')) print_logs();
 }
 
 }  // namespace sluice::e2e

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +72,9 @@ class NodeProcess {
 // "exit 0", "killed by signal 9": a wait status for messages.
 std::string describe_wait_status(int status);
 
+// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 // ---- sluice-node on 127.0.0.1 ---------------------------------------------------------------------
 
 // A node's ports: consecutive, kPortsPerNode of them per node from a free_port_range() base.
@@ -92,5 +97,67 @@ std::vector<std::string> node_args(uint64_t node_id, uint64_t cluster_id, const 
 // The last `bytes_max` bytes of the process's log on stderr, framed by `name`: what a failed test
 // prints per node.
 void print_log_tail(const NodeProcess& process, const std::string& name, size_t bytes_max = 64 * 1024);
+
+// ---- a cluster of sluice-node processes on 127.0.0.1 -------------------------------------------
+
+struct LocalClusterOptions {
+  std::string binary;                       // the sluice-node to run
+  std::string dir;                          // node N keeps its data in <dir>/nN and its output in <dir>/nN.log
+  uint64_t cluster_id = 0;                  // a test's own (e.g. from its pid): concurrent runs cannot merge
+  int nodes = 3;                            // ids 1..nodes
+  std::string controller_voters = "1,2,3";  // --controller-voters
+  std::string anonymous;                    // --anonymous for every node ("admin"); "" leaves it out
+  // The node whose SWIM address node `id` joins through (0: none). Unset: node 1, for all but node 1.
+  std::function<int(int id)> seed;
+  // More flags for node `id`, after the common ones. Unset: none.
+  std::function<std::vector<std::string>(int id)> extra_args;
+  // How messages and log tails call node `id`. Unset: "node <id>".
+  std::function<std::string(int id)> name;
+};
+
+// The nodes of a test: ports for all of them from one free range (kPortsPerNode each, in id
+// order), their flags (the same for a restart) and their processes, started one by one by the test.
+// Nodes are numbered from 1.
+class LocalCluster {
+ public:
+  // Picks the ports; nullptr with `error` set when no free range is found.
+  static std::unique_ptr<LocalCluster> create(LocalClusterOptions options, std::string& error);
+  LocalCluster(LocalClusterOptions options, uint16_t base_port);
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  int size() const { return options_.nodes; }
+  NodeProcess& node(int id) { return *processes_.at(static_cast<size_t>(id - 1)); }
+  const NodeProcess& node(int id) const { return *processes_.at(static_cast<size_t>(id - 1)); }
+  std::string name(int id) const;
+  NodePorts ports(int id) const { return node_ports(base_port_, static_cast<size_t>(id - 1)); }
+  uint16_t http_port(int id) const { return ports(id).http; }
+
+  bool start(int id, std::string& error);  // false with `error` set ("starting node 2: ...")
+  bool start_all(std::string& error);      // nodes 1..size() in order; stops at the first failure
+  void signal_all(int signal_number);
+  void kill_all();
+
+  // Reaps the nodes that exited without being killed by the test: "" or what happened to the
+  // first one ("node 2 exited on its own: killed by signal 6"); once set it stays set.
+  const std::string& unexpected_exit();
+  // Polls `condition` ("" when met, else what it still waits for) every `interval` until it is
+  // met (""), `within` passes ("not within N s; <what it still waited for>") or a node exits on its
+  // own (what unexpected_exit() says). Blocks the calling thread.
+  std::string wait_until(std::chrono::milliseconds within, std::chrono::milliseconds interval,
+                         const std::function<std::string()>& condition);
+  bool log_has(int id, const std::string& text) const { return node(id).log().find(text) != std::string::npos; }
+
+  void print_logs() const;
+  // A test's teardown: kills every node and prints the log tails when the test failed or
+  // $SLUICE_E2E_PRINT_LOGS is set.
+  void finish(bool test_failed);
+
+ private:
+  LocalClusterOptions options_;
+  uint16_t base_port_;
+  std::vector<std::unique_ptr<NodeProcess>> processes_;
+  std::string died_;
+};
 
 }  // namespace sluice::e2e
