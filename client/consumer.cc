@@ -147,13 +147,18 @@ Status Consumer::fetch_one(const std::string& topic, uint32_t partition, Assigne
   return take_batches(topic, partition, assigned, *response, out);
 }
 
-// The position is below the partition's start (retention removed it) or past its end: restart at
-// the earliest offset, reporting [position, earliest) as a gap when something was skipped.
+// The position is out of the range the leader holds. Below its start (retention removed it): go on
+// from the earliest offset, reporting [position, earliest) as a gap. Past its end: the leader has
+// not re-applied everything yet (it restarted, or was just elected): keep the position and ask
+// again — never rewind, which would hand out records already returned.
 Status Consumer::note_gap(const std::string& topic, uint32_t partition, Assigned& assigned, rt::Instant deadline, PollResult& out) {
   const uint64_t was = *assigned.position;
-  assigned.start = StartAt::earliest();
-  SLUICE_TRY(resolve_start(topic, partition, assigned, deadline));
-  if (*assigned.position > was) out.gaps.push_back(Gap{topic, partition, was, *assigned.position});
+  Assigned earliest{StartAt::earliest(), std::nullopt, std::nullopt};
+  SLUICE_TRY(resolve_start(topic, partition, earliest, deadline));
+  if (*earliest.position > was) {
+    out.gaps.push_back(Gap{topic, partition, was, *earliest.position});
+    assigned.position = earliest.position;
+  }
   return Status();
 }
 

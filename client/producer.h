@@ -53,7 +53,7 @@ class Producer {
   using DeliveryFn = std::function<void(const Delivery&)>;
 
   Producer(Client& client, ProducerConfig config);
-  // close() first: asserts no fiber of the producer still runs.
+  // close() first (or the runtime's fibers were unwound): asserts no fiber of the producer runs.
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;

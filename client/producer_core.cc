@@ -58,7 +58,7 @@ bool ProducerCore::cut_due(const Partition& partition, rt::Instant now) const {
   if (!partition.unacked.empty() && partition.next_ordinal - partition.unacked.front().ordinal >= limits_.in_flight_per_partition_max) {
     return false;
   }
-  return flush_requested_ || partition.pending_bytes >= limits_.batch_bytes_max ||
+  return flush_requested_ || partition.pending_bytes >= batch_bytes_max(partition) ||
          partition.pending.size() >= limits_.batch_records_max || now >= partition.pending.front().enqueued_at + limits_.linger;
 }
 
@@ -66,7 +66,7 @@ void ProducerCore::cut_batches(Partition& partition, rt::Instant now) {
   while (cut_due(partition, now)) {
     Batch batch;
     while (!partition.pending.empty() && batch.records.size() < limits_.batch_records_max &&
-           batch.bytes + partition.pending.front().cost() <= limits_.batch_bytes_max) {
+           (batch.records.empty() || batch.bytes + partition.pending.front().cost() <= batch_bytes_max(partition))) {
       batch.bytes += partition.pending.front().cost();
       batch.records.push_back(std::move(partition.pending.front()));
       partition.pending.pop_front();
@@ -175,6 +175,11 @@ void ProducerCore::on_answer(uint64_t batch_id, const BatchAnswer& answer, rt::I
     if (index == 0) partition->resequence = true;
     return note_failure(*partition, batch, now);
   }
+  if (code == Errc::record_too_large && batch.records.size() > 1) {
+    split(*partition, index);
+    partition->recovering = true;  // resend in order once nothing is on the wire
+    return;
+  }
   if (retriable(code)) {
     if (limits_.planted_bug == PlantedBug::client_renumber_on_retry) partition->resequence = true;
     return note_failure(*partition, batch, now);
@@ -183,6 +188,26 @@ void ProducerCore::on_answer(uint64_t batch_id, const BatchAnswer& answer, rt::I
   fail_batch(*key, *partition, index, answer.status);
   partition->recovering = true;
   partition->resequence = true;
+}
+
+// Refused, so not appended: the halves keep the batch's sequence range, the first half first.
+void ProducerCore::split(Partition& partition, size_t index) {
+  Batch& batch = partition.unacked[index];
+  Batch second;
+  second.id = next_batch_id_++;
+  second.ordinal = batch.ordinal;
+  const size_t keep = batch.records.size() / 2;
+  second.first_sequence = batch.first_sequence + static_cast<uint32_t>(keep);
+  while (batch.records.size() > keep) {
+    second.bytes += batch.records[keep].cost();
+    second.records.push_back(std::move(batch.records[keep]));
+    batch.records.erase(batch.records.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  batch.bytes -= second.bytes;
+  batch.attempts = 0;  // refused: neither half can have been appended
+  partition.batch_bytes_cap = std::max(batch.bytes, kRecordOverheadBytes);
+  partition.unacked.insert(partition.unacked.begin() + static_cast<std::ptrdiff_t>(index) + 1, std::move(second));
+  ++stats_.splits;
 }
 
 void ProducerCore::note_failure(Partition& partition, Batch& batch, rt::Instant now) {

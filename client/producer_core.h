@@ -17,6 +17,10 @@
 // unacknowledged batches in sequence order: a later batch the leader refused as out of order (its
 // predecessor had not arrived) goes again behind it, so the partition's order holds.
 //
+// A batch the leader refuses as too large (its log's batch limit is below batch_bytes_max) is split
+// in two halves that keep its sequence numbers, and the partition cuts smaller batches from then
+// on; only a single record too large fails.
+//
 // When the sequence itself has to restart — the leader rejected a batch for good, or lost the
 // producer's state (out_of_order_sequence on the oldest unacknowledged batch), or a batch was
 // given up after delivery_timeout — the partition moves to the next producer epoch and renumbers
@@ -24,6 +28,7 @@
 // accepts a producer's batches only in sequence order.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -112,6 +117,7 @@ struct ProducerCoreStats {
   uint64_t retries = 0;
   uint64_t duplicates = 0;   // answers saying the batch had been appended already
   uint64_t epoch_bumps = 0;
+  uint64_t splits = 0;        // batches the leader found too large, split in two
   uint64_t records_acked = 0;
   uint64_t records_failed = 0;
 };
@@ -174,6 +180,7 @@ class ProducerCore {
     uint32_t next_sequence = 0;
     uint64_t next_ordinal = 0;
     rt::Duration backoff{};
+    size_t batch_bytes_cap = SIZE_MAX;  // below batch_bytes_max once the leader refused a batch as too large
   };
 
   bool cut_due(const Partition& partition, rt::Instant now) const;
@@ -184,6 +191,8 @@ class ProducerCore {
   void fail_batch(const PartitionKey& key, Partition& partition, size_t index, const Status& status);
   void fail_records(const PartitionKey& key, std::deque<OutgoingRecord>& records, const Status& status);
   void note_failure(Partition& partition, Batch& batch, rt::Instant now);
+  void split(Partition& partition, size_t index);
+  size_t batch_bytes_max(const Partition& partition) const { return std::min(limits_.batch_bytes_max, partition.batch_bytes_cap); }
   void expire_partition(const PartitionKey& key, Partition& partition, rt::Instant now);
   rt::Instant partition_event_at(const Partition& partition, rt::Instant now) const;
   std::pair<const PartitionKey*, Partition*> find_batch(uint64_t batch_id, size_t& index);

@@ -18,13 +18,13 @@ FaultInjector::FaultInjector(World& world, const Scenario& scenario, NetworkConf
 }
 
 std::vector<NodeIndex> FaultInjector::all_nodes() const {
-  std::vector<NodeIndex> nodes(world_.node_count());
+  std::vector<NodeIndex> nodes(scenario_.nodes);
   for (size_t i = 0; i < nodes.size(); ++i) nodes[i] = static_cast<NodeIndex>(i);
   return nodes;
 }
 
 NodeIndex FaultInjector::random_node(Prng& prng) const {
-  return static_cast<NodeIndex>(random_below([&prng] { return prng.next(); }, world_.node_count()));
+  return static_cast<NodeIndex>(random_below([&prng] { return prng.next(); }, scenario_.nodes));
 }
 
 std::vector<NodeIndex> FaultInjector::random_group(Prng& prng, size_t size) const {
@@ -118,7 +118,7 @@ void FaultInjector::inject_crash(Prng& prng) {
 }
 
 void FaultInjector::inject_partition(Prng& prng) {
-  const size_t n = world_.node_count();
+  const size_t n = scenario_.nodes;
   if (n < 2) return;
   auto next = [&prng] { return prng.next(); };
   const size_t group_size = 1 + random_below(next, n / 2);
@@ -152,7 +152,7 @@ void FaultInjector::schedule_all() {
     at(scenario_.events[i].at_ns, "fault.event", [this, i] { apply(scenario_.events[i], event_streams_[i]); });
   }
   const RandomFaults& random = scenario_.random;
-  every(random.crash_per_node_per_min * static_cast<double>(world_.node_count()), "fault.crash",
+  every(random.crash_per_node_per_min * static_cast<double>(scenario_.nodes), "fault.crash",
         [this](Prng& prng) { inject_crash(prng); });
   every(random.partition_per_min, "fault.partition", [this](Prng& prng) { inject_partition(prng); });
   every(random.clock_jump_per_min, "fault.clock_jump", [this](Prng& prng) {

@@ -25,6 +25,13 @@ WorldConfig world_config(const Scenario& scenario, const SimulationOptions& opti
   return config;
 }
 
+// Hosts for the workloads' clients, after the nodes (docs/formats/scenario.md, "Client hosts").
+size_t client_hosts_of(const Scenario& scenario) {
+  size_t hosts = 0;
+  for (const ScenarioWorkload& workload : scenario.workloads) hosts += workload.spec->client_hosts();
+  return hosts;
+}
+
 void add_nodes(World& world, const Scenario& scenario) {
   Prng clocks = world.stream("clocks");
   auto next = [&clocks] { return clocks.next(); };
@@ -35,6 +42,7 @@ void add_nodes(World& world, const Scenario& scenario) {
     const NodeIndex index = world.add_node(node);
     world.disk(index).faults() = scenario.disk_faults;
   }
+  for (size_t i = 0; i < client_hosts_of(scenario); ++i) world.add_node(NodeConfig{});
 }
 
 // What the nodes run: the Node with the parts every workload switched on. The simulated NIC runs
@@ -152,7 +160,7 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     world.set_app_factory([&workloads, &scenario, raw](SimRuntime& runtime) -> std::unique_ptr<NodeApp> {
       return std::make_unique<SimNode>(runtime, node_config(runtime.node(), scenario, workloads), raw);
     });
-    for (size_t i = 0; i < scenario.nodes; ++i) world.start(static_cast<NodeIndex>(i));
+    for (size_t i = 0; i < world.node_count(); ++i) world.start(static_cast<NodeIndex>(i));
     FaultInjector faults(world, scenario, baseline, [&workloads](NodeIndex node) {
       for (const auto& workload : workloads) workload->on_bit_flip(node);
     });

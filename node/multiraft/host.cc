@@ -364,7 +364,6 @@ bool RaftHost::process_readies() {
   // Planted bug (tests only): the messages leave before the state they depend on is durable.
   const bool send_first = config_.planted_bug == PlantedBug::raft_send_before_persist;
   if (send_first) send_all(readies, durable);
-  send_leader_appends(readies);
   // Groups persist concurrently: each waits its own sync, the round waits the slowest. A lone
   // group persists on this fiber: a fiber costs a stack mapping, and a produce pays two rounds.
   const auto syncing = std::count_if(readies.begin(), readies.end(), [](const auto& r) { return r.second.must_sync(); });
@@ -397,32 +396,6 @@ bool RaftHost::process_readies() {
   }
   check_counters();
   return again;
-}
-
-// A leader's appends and heartbeats leave before its own copy of the entries is durable (Raft
-// thesis §10.2.1: the leader writes its disk in parallel with replicating): the followers' writes
-// and the leader's overlap instead of following one another on the produce path. Safe because
-// the core counts the leader for an entry only once the host reports it durable (after_advance),
-// so nothing commits on the strength of the leader's unsynced copy, and the leader's term was made
-// durable before it campaigned. Votes and acknowledgements still wait for the sync.
-void RaftHost::send_leader_appends(std::vector<std::pair<GroupId, raft::Ready>>& readies) {
-  bool sent = false;
-  for (auto& [id, ready] : readies) {
-    if (ready.messages.empty() || !ready.must_sync()) continue;  // nothing to overlap with
-    if (groups_.at(id).node->raft().role() != raft::Role::leader) continue;
-    std::vector<raft::Message> early;
-    std::erase_if(ready.messages, [&early](raft::Message& message) {
-      const bool leader_only = message.type == raft::MessageType::append || message.type == raft::MessageType::heartbeat;
-      if (leader_only) early.push_back(std::move(message));
-      return leader_only;
-    });
-    if (early.empty()) continue;
-    SLUICE_COVER("multiraft.host.leader_appends_before_sync");
-    if (config_.observer != nullptr) config_.observer->sent(id, early);
-    for (raft::Message& message : early) transport_.send(id, std::move(message));
-    sent = true;
-  }
-  if (sent) transport_.flush();
 }
 
 void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable) {

@@ -231,7 +231,6 @@ class RaftHost {
   void fail_now(GroupId id, Group& group, HostErrc code, const std::string& why);
   void expire_proposals();
   void expire_reads();
-  void send_leader_appends(std::vector<std::pair<GroupId, raft::Ready>>& readies);
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);
   runtime::Status buggify_pause(runtime::Duration max);
   void buggify_limits();

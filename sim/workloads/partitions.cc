@@ -20,6 +20,7 @@
 #include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
 #include "sim/toml_reader.h"
+#include "sim/workloads/partition_setup.h"
 #include "sim/workloads/safety_feed.h"
 
 namespace sluice::sim {
@@ -28,9 +29,6 @@ namespace {
 namespace rt = sluice::runtime;
 using partition::Errc;
 
-constexpr uint16_t kRaftPort = 7300;
-constexpr uint16_t kSwimPort = 7301;
-constexpr uint16_t kRpcPort = 7302;
 constexpr TopicId kTopic = 1;  // placement = "fixed"; the controller hands out the id otherwise
 constexpr std::string_view kTopicName = "ledger";
 constexpr GroupId kFirstGroup = 100;  // below: the controller's group and others to come
@@ -39,34 +37,6 @@ constexpr rt::Duration kRetryPause = std::chrono::milliseconds(50);
 constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
 constexpr size_t kFetchBytesMax = 64 * 1024;
 
-struct PartitionsConfig {
-  int64_t partitions = 3;
-  int64_t replication = 3;
-  int64_t producers = 1;
-  bool idempotent = true;
-  int64_t records_per_batch_max = 5;
-  int64_t payload_bytes_max = 200;
-  int64_t think_ms_max = 20;
-  int64_t fetch_wait_ms = 200;
-  int64_t tick_ms = 10;
-  int64_t election_ticks = 15;
-  int64_t heartbeat_ticks = 1;
-  int64_t segment_bytes_max = 0;
-  int64_t roll_early_one_in = 0;
-  int64_t retention_bytes = 0;
-  int64_t retention_ms = 0;
-  int64_t retention_check_ms = 500;
-  // A group whose storage failed: true, the node restarts (as a service manager would restart a
-  // process that exits on it); false, the node's router reopens the replica in place.
-  bool restart_on_storage_failure = true;
-  // "fixed": the workload places replicas (partition p on nodes p, p + 1, ...); "controller": every
-  // node runs membership and the controller, the topic is created through it and its replicas
-  // follow the metadata, moves included.
-  std::string placement = "fixed";
-  int64_t controller_voters = 3;
-  int64_t node_dead_grace_ms = 2000;
-  int64_t moves_in_flight_max = 4;
-};
 
 // A producer as a client keeps it across connections: its identity, next sequence and the batch
 // it has not had acknowledged yet (sent again, as is, until it is).
@@ -149,7 +119,7 @@ class PartitionsWorkload final : public Workload {
     host.observer = feeds_[node].get();
     config.partitions = partition::RouterConfig{};
     if (controlled()) {
-      configure_controller(node, config);  // Raft peers are learned from membership
+      configure_controller(config_, world_, nodes_, node, config);  // Raft peers are learned from membership
       config.raft = host;
       return;
     }
@@ -187,7 +157,7 @@ class PartitionsWorkload final : public Workload {
   bool controlled() const { return config_.placement == "controller"; }
   TopicId topic() const { return topic_; }
   void topic_created(TopicId topic) { topic_ = topic; }
-  controller::CreateTopic topic_command() const;
+  controller::CreateTopic topic_command() const { return sim::topic_command(config_, kTopicName); }
   // A node's copy of the metadata, as it applied it: moves are timed from what it shows.
   void observe(const controller::Metadata& metadata, raft::Index applied);
   bool writes_open() const { return world_.now_ns() < faults_stop_ns_; }
@@ -223,14 +193,19 @@ class PartitionsWorkload final : public Workload {
     if (started == nullptr || started->partitions() == nullptr) return nullptr;
     return started->partitions()->replica(PartitionId{topic_, partition});
   }
-  void configure_controller(NodeIndex node, server::NodeConfig& config) const;
-  partition::ReplicaConfig replica_template(NodeIndex node, PlantedBug planted_bug, SimRuntime* runtime) const;
-  // The metadata of the running node that has applied the most of it (null: none runs one).
-  const controller::Metadata* latest_metadata() const;
-  std::vector<NodeIndex> placed_replicas(uint32_t partition) const;
+  const controller::Metadata* latest_metadata() const { return sim::latest_metadata(world_, nodes_); }
+  std::vector<NodeIndex> placed_replicas(uint32_t partition) const { return sim::placed_replicas(world_, nodes_, topic_, partition); }
   std::string controller_lagging() const;
   std::string lagging() const;
-  void compare_segments();
+  void compare_segments() {
+    for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
+      const SegmentsCompared result =
+          compare_sealed_segments(world_, replicas_of(p), "partition-" + std::to_string(topic_) + "-" + std::to_string(p));
+      segments_compared_ += result.compared;
+      segments_differing_ += result.differing;
+      if (result.differing > 0) fail("replica divergence: " + result.first_difference);
+    }
+  }
 
   World& world_;
   PartitionsConfig config_;
@@ -411,7 +386,7 @@ void PartitionAgent::consume_loop(uint32_t partition) {
 
 partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint32_t partition, PlantedBug planted_bug,
                                                             SimRuntime& runtime) const {
-  partition::ReplicaConfig config = replica_template(node, planted_bug, &runtime);
+  partition::ReplicaConfig config = replica_template(config_, node, planted_bug, &runtime);
   config.partition = PartitionId{kTopic, partition};
   config.group = kFirstGroup + partition;
   config.dir = "partition-" + std::to_string(kTopic) + "-" + std::to_string(partition);
@@ -419,87 +394,7 @@ partition::ReplicaConfig PartitionsWorkload::replica_config(NodeIndex node, uint
   return config;
 }
 
-// What every replica of the topic runs with, whoever places it. `runtime`: BUGGIFY's (null: none).
-partition::ReplicaConfig PartitionsWorkload::replica_template(NodeIndex node, PlantedBug planted_bug, SimRuntime* runtime) const {
-  partition::ReplicaConfig config;
-  if (config_.retention_bytes > 0) config.state.retention_bytes = static_cast<uint64_t>(config_.retention_bytes);
-  if (config_.retention_ms > 0) config.state.retention_ms = config_.retention_ms;
-  config.retention_check_interval = std::chrono::milliseconds(config_.retention_check_ms);
-  if (planted_bug == PlantedBug::partition_no_dedup || planted_bug == PlantedBug::partition_clock_stamp) {
-    config.state.planted_bug = planted_bug;
-  }
-  config.raft.id = node_id_of(node);
-  config.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
-  config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
-  if (planted_bug == PlantedBug::raft_commit_previous_term) config.raft.planted_bug = planted_bug;
-  // The same log options on every replica and incarnation: replicas holding the same batches roll
-  // their segments alike.
-  if (config_.segment_bytes_max > 0) {
-    config.storage.log.segment_bytes_max = static_cast<uint64_t>(config_.segment_bytes_max);
-    config.storage.log.batch_bytes_max = static_cast<size_t>(config_.segment_bytes_max / 2);
-  }
-  config.storage.log.roll_early_one_in = static_cast<uint32_t>(config_.roll_early_one_in);
-  config.storage.log.buggify_runtime = runtime;
-  config.storage.log.planted_bug = planted_bug;
-  return config;
-}
-
 // --- controller placement -------------------------------------------------------------------------
-
-// Membership (seeded with every other node, so any one may be down), the metadata group on the
-// first controller_voters nodes, moves on a short grace, and the replicas' template.
-void PartitionsWorkload::configure_controller(NodeIndex node, server::NodeConfig& config) const {
-  swim::DriverConfig& membership = config.membership.emplace();
-  membership.port = kSwimPort;
-  membership.core.self_address = rt::Address{world_.host(node), kSwimPort}.to_string();
-  membership.core.probe_interval_ms = 200;
-  membership.core.probe_timeout_ms = 50;
-  membership.core.probe_deadline_ms = 150;
-  membership.core.nack_timeout_ms = 80;
-  membership.core.gossip_interval_ms = 50;
-  for (size_t i = 0; i < nodes_; ++i) {
-    if (static_cast<NodeIndex>(i) != node) membership.seeds.push_back(rt::Address{world_.host(static_cast<NodeIndex>(i)), kSwimPort}.to_string());
-  }
-  config.rpc.emplace().port = kRpcPort;  // commands forwarded to the controller leader
-  controller::ControllerConfig& controller = config.controller.emplace();
-  for (int64_t i = 0; i < config_.controller_voters; ++i) controller.voters.insert(node_id_of(static_cast<NodeIndex>(i)));
-  controller.raft.election_timeout_ticks = static_cast<uint32_t>(config_.election_ticks);
-  controller.raft.heartbeat_interval_ticks = static_cast<uint32_t>(config_.heartbeat_ticks);
-  controller.moves.node_dead_grace = std::chrono::milliseconds(config_.node_dead_grace_ms);
-  controller.moves.moves_in_flight_max = static_cast<size_t>(config_.moves_in_flight_max);
-  config.controller_duties_interval = std::chrono::milliseconds(200);
-  config.reconciler.interval = std::chrono::milliseconds(100);
-  SimRuntime* runtime = world_.runtime(node);  // null before the node first starts
-  config.reconciler.replica = replica_template(node, config.planted_bug, runtime);
-}
-
-controller::CreateTopic PartitionsWorkload::topic_command() const {
-  controller::TopicConfig topic;
-  if (config_.retention_ms > 0) topic.retention_ms = config_.retention_ms;
-  if (config_.retention_bytes > 0) topic.retention_bytes = config_.retention_bytes;
-  if (config_.segment_bytes_max > 0) topic.segment_bytes = config_.segment_bytes_max;
-  return controller::CreateTopic{std::string(kTopicName), static_cast<uint32_t>(config_.partitions),
-                                 static_cast<uint32_t>(config_.replication), topic};
-}
-
-const controller::Metadata* PartitionsWorkload::latest_metadata() const {
-  const controller::Controller* latest = nullptr;
-  for (size_t i = 0; i < nodes_; ++i) {
-    const server::Node* node = started_node(world_, static_cast<NodeIndex>(i));
-    const controller::Controller* controller = node == nullptr ? nullptr : node->controller();
-    if (controller != nullptr && (latest == nullptr || controller->applied_index() > latest->applied_index())) latest = controller;
-  }
-  return latest == nullptr ? nullptr : &latest->metadata();
-}
-
-std::vector<NodeIndex> PartitionsWorkload::placed_replicas(uint32_t partition) const {
-  const controller::Metadata* metadata = latest_metadata();
-  const controller::PartitionRecord* record = metadata == nullptr ? nullptr : metadata->partition(PartitionId{topic_, partition});
-  std::vector<NodeIndex> nodes;
-  if (record == nullptr) return nodes;
-  for (NodeId id : record->replicas) nodes.push_back(static_cast<NodeIndex>(id - 1));
-  return nodes;
-}
 
 // Before the replicas are compared: the topic exists and no partition is moving.
 std::string PartitionsWorkload::controller_lagging() const {
@@ -585,42 +480,6 @@ std::string PartitionsWorkload::lagging() const {
   return "";
 }
 
-// Sealed segments the replicas of a partition have in common must hold the same batches, byte for
-// byte (docs/partition.md, "Retention"): from the segment header on.
-void PartitionsWorkload::compare_segments() {
-  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
-    std::map<std::string, std::vector<Bytes>> sealed;  // file name -> its batches on each replica
-    for (NodeIndex node : replicas_of(p)) {
-      const std::string dir = "partition-" + std::to_string(topic_) + "-" + std::to_string(p);
-      std::optional<std::vector<std::string>> names = world_.disk(node).peek_dir(dir);
-      if (!names) continue;
-      for (const std::string& name : *names) {
-        if (!name.starts_with("log-")) continue;
-        std::optional<std::vector<std::string>> files = world_.disk(node).peek_dir(dir + "/" + name);
-        if (!files) continue;
-        std::vector<std::string> data;
-        for (const std::string& file : *files) {
-          if (file.ends_with(".log")) data.push_back(file);
-        }
-        if (!data.empty()) data.pop_back();  // the active segment
-        for (const std::string& file : data) {
-          std::optional<Bytes> bytes = world_.disk(node).peek_file(dir + "/" + name + "/" + file);
-          if (bytes && bytes->size() >= log::kSegmentHeaderBytes) {
-            sealed[file].emplace_back(bytes->begin() + static_cast<ptrdiff_t>(log::kSegmentHeaderBytes), bytes->end());
-          }
-        }
-      }
-    }
-    for (const auto& [file, copies] : sealed) {
-      if (copies.size() < 2) continue;
-      ++segments_compared_;
-      if (std::all_of(copies.begin(), copies.end(), [&](const Bytes& copy) { return copy == copies.front(); })) continue;
-      ++segments_differing_;
-      fail("replica divergence: sealed segment " + file + " of partition " + std::to_string(p) + " differs between replicas");
-    }
-  }
-}
-
 void PartitionsWorkload::report(Figures& figures) const {
   figures.emplace_back("acked_records", std::to_string(ledger_.acked_records()));
   figures.emplace_back("consumed_records", std::to_string(ledger_.consumed_records()));
@@ -651,31 +510,16 @@ void PartitionsWorkload::report(Figures& figures) const {
 
 std::shared_ptr<const WorkloadSpec> parse_partitions_workload(TableReader& reader, const Scenario& scenario) {
   PartitionsConfig config;
-  reader.integer("partitions", config.partitions, 1, 1000);
-  reader.integer("replication", config.replication, 1, 7);
+  read_replica_keys(reader, scenario, config);
   reader.integer("producers", config.producers, 1, 64);
   reader.boolean("idempotent", config.idempotent);
   reader.integer("records_per_batch_max", config.records_per_batch_max, 1, 1000);
   reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
   reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
   reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 60'000);
-  reader.integer("tick_ms", config.tick_ms, 1, 10'000);
-  reader.integer("election_ticks", config.election_ticks, 2, 100'000);
-  reader.integer("heartbeat_ticks", config.heartbeat_ticks, 1, 100'000);
-  reader.integer("segment_bytes_max", config.segment_bytes_max, 0, UINT32_MAX);
-  reader.integer("roll_early_one_in", config.roll_early_one_in, 0, UINT32_MAX);
-  reader.integer("retention_bytes", config.retention_bytes, 0, INT64_MAX);
-  reader.integer("retention_ms", config.retention_ms, 0, INT64_MAX);
-  reader.integer("retention_check_ms", config.retention_check_ms, 1, 3'600'000);
   reader.boolean("restart_on_storage_failure", config.restart_on_storage_failure);
   reader.text("placement", config.placement);
-  reader.integer("controller_voters", config.controller_voters, 1, 5);
-  reader.integer("node_dead_grace_ms", config.node_dead_grace_ms, 0, 3'600'000);
-  reader.integer("moves_in_flight_max", config.moves_in_flight_max, 1, 1000);
   if (config.placement != "fixed" && config.placement != "controller") reader.fail("placement", "\"fixed\" or \"controller\"");
-  if (config.controller_voters > static_cast<int64_t>(scenario.nodes)) reader.fail("controller_voters", "more voters than nodes");
-  if (config.replication > static_cast<int64_t>(scenario.nodes)) reader.fail("replication", "more replicas than nodes");
-  if (config.heartbeat_ticks >= config.election_ticks) reader.fail("heartbeat_ticks", "must be below election_ticks");
   if (config.segment_bytes_max > 0) {
     log::LogOptions options;
     options.segment_bytes_max = static_cast<uint64_t>(config.segment_bytes_max);
@@ -683,9 +527,6 @@ std::shared_ptr<const WorkloadSpec> parse_partitions_workload(TableReader& reade
     if (!log::validate(options).ok()) reader.fail("segment_bytes_max", "too small for a segment header and a batch");
     const int64_t batch_bytes = config.records_per_batch_max * (config.payload_bytes_max + 64) + 128;
     if (batch_bytes > config.segment_bytes_max / 2) reader.fail("segment_bytes_max", "must hold two of the largest batches");
-  }
-  if (scenario.duration_ns - scenario.faults_stop_ns < 2 * kNsPerS) {
-    reader.fail("partitions", "judges liveness: needs at least 2 s after faults_stop_s");
   }
   reader.finish();
   if (!reader.ok()) return nullptr;

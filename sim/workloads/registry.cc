@@ -1,4 +1,5 @@
 // The registry of workload kinds a scenario may name in [workload] kind = "...": add kinds here.
+#include "sim/workloads/cluster.h"
 #include "sim/workloads/partitions.h"
 #include "sim/workloads/raft.h"
 #include <algorithm>
@@ -30,6 +31,7 @@ const std::map<std::string, WorkloadParser, std::less<>>& workload_parsers() {
       {"swim", parse_swim_workload},
       {"raft", parse_raft_workload},
       {"partitions", parse_partitions_workload},
+      {"cluster", parse_cluster_workload},
   };
   return parsers;
 }

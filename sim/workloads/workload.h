@@ -87,6 +87,12 @@ class WorkloadSpec {
  public:
   virtual ~WorkloadSpec() = default;
   virtual std::unique_ptr<Workload> create(WorkloadContext context) const = 0;
+  // Hosts the workload needs besides the scenario's nodes, for clients: world nodes
+  // scenario.nodes, scenario.nodes + 1, ... They run a Node with nothing switched on (the
+  // workload's node_started() gives them their clients) and no fault targets them: crashes, disk
+  // faults, clock faults and isolation are for the cluster's nodes; the network's random loss,
+  // delay and resets reach them like anyone.
+  virtual size_t client_hosts() const { return 0; }
 };
 
 // The usual spec: it keeps the parsed config and builds `W(context, config)`.
@@ -96,6 +102,13 @@ class ConfigWorkloadSpec final : public WorkloadSpec {
   explicit ConfigWorkloadSpec(Config config) : config_(std::move(config)) {}
   std::unique_ptr<Workload> create(WorkloadContext context) const override {
     return std::make_unique<W>(std::move(context), config_);
+  }
+  size_t client_hosts() const override {
+    if constexpr (requires { config_.client_hosts; }) {
+      return static_cast<size_t>(config_.client_hosts);
+    } else {
+      return 0;
+    }
   }
   const Config& config() const { return config_; }
 

@@ -298,3 +298,51 @@ TEST(ProducerCore, DeliveryTimeoutFailsTheSentBatchAndRenumbersTheUnsentUnderThe
 
 }  // namespace
 }  // namespace sluice::client
+
+namespace sluice::client {
+namespace {
+
+TEST(ProducerCore, ABatchTheLeaderFindsTooLargeIsSplitKeepingItsSequences) {
+  ProducerCore core(ProducerLimits{}, 1);
+  core.set_producer_id(1);
+  const PartitionKey key{"t", 0};
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(core.enqueue(key, {}, Bytes(100), false, rt::Instant{}).ok());
+  core.flush();
+  std::vector<SendJob> jobs = core.take_sendable(rt::Instant{});
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_EQ(jobs[0].records->size(), 4u);
+  core.on_answer(jobs[0].batch_id, BatchAnswer{Status(Errc::record_too_large, "above the log's batch limit")}, rt::Instant{});
+  EXPECT_TRUE(core.take_deliveries().empty());  // nothing failed: it is sent again in halves
+  jobs = core.take_sendable(rt::Instant{});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].records->size(), 2u);
+  EXPECT_EQ(jobs[0].first_sequence, 0u);
+  EXPECT_EQ(jobs[0].epoch, 0u);
+  core.on_answer(jobs[0].batch_id, BatchAnswer{Status(), 0, false}, rt::Instant{});
+  jobs = core.take_sendable(rt::Instant{});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].records->size(), 2u);
+  EXPECT_EQ(jobs[0].first_sequence, 2u);
+  core.on_answer(jobs[0].batch_id, BatchAnswer{Status(), 2, false}, rt::Instant{});
+  EXPECT_EQ(core.take_deliveries().size(), 4u);
+  EXPECT_EQ(core.stats().splits, 1u);
+  // Later batches are cut at the size the leader took.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(core.enqueue(key, {}, Bytes(100), false, rt::Instant{}).ok());
+  core.flush();
+  jobs = core.take_sendable(rt::Instant{});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].records->size(), 2u);
+  // One record too large alone fails.
+  ProducerCore single(ProducerLimits{}, 1);
+  single.set_producer_id(1);
+  ASSERT_TRUE(single.enqueue(key, {}, Bytes(100), false, rt::Instant{}).ok());
+  single.flush();
+  jobs = single.take_sendable(rt::Instant{});
+  single.on_answer(jobs[0].batch_id, BatchAnswer{Status(Errc::record_too_large, "")}, rt::Instant{});
+  std::vector<Delivery> failed = single.take_deliveries();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].status.code(), Errc::record_too_large);
+}
+
+}  // namespace
+}  // namespace sluice::client

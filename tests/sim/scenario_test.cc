@@ -349,7 +349,7 @@ converge_s_max = 1
   EXPECT_EQ(parsed->workloads[0].kind, "runtime");
   EXPECT_EQ(parsed->workloads[1].kind, "raft");
   expect_error("name = \"x\"\n[[workload]]\nkind = \"runtime\"\n[[workload]]\nkind = \"nope\"\n", 5, "workload[1].kind",
-               "unknown workload kind 'nope' (known: partitions, raft, runtime, swim)");
+               "unknown workload kind 'nope' (known: cluster, partitions, raft, runtime, swim)");
 }
 
 // --- whole runs --------------------------------------------------------------------------------

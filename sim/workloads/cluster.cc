@@ -1,0 +1,424 @@
+#include "sim/workloads/cluster.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/client.h"
+#include "client/consumer.h"
+#include "client/producer.h"
+#include "client/resolver.h"
+#include "node/base/hash.h"
+#include "node/controller/controller.h"
+#include "sim/checkers/partition_ledger.h"
+#include "sim/checkers/raft_safety.h"
+#include "sim/scenario.h"
+#include "sim/sim_node.h"
+#include "sim/sim_runtime.h"
+#include "sim/toml_reader.h"
+#include "sim/workloads/partition_setup.h"
+#include "sim/workloads/safety_feed.h"
+
+namespace sluice::sim {
+namespace {
+
+namespace rt = sluice::runtime;
+
+constexpr std::string_view kTopicName = "events";
+constexpr rt::Duration kAdminRetry = std::chrono::milliseconds(200);
+constexpr rt::Duration kPollDeadline = std::chrono::seconds(1);
+constexpr rt::Duration kRequestTimeout = std::chrono::seconds(3);
+constexpr rt::Duration kDeliveryTimeout = std::chrono::seconds(600);  // longer than any run: nothing is given up
+constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
+
+struct ClusterConfig {
+  PartitionsConfig replicas;  // placement is always "controller"
+  int64_t client_hosts = 2;
+  int64_t producers = 1;
+  int64_t consumers = 1;
+  bool idempotent = true;
+  int64_t think_ms_max = 20;
+  int64_t payload_bytes_max = 200;
+  int64_t fetch_wait_ms = 200;
+};
+
+// What the workload keeps of one producer across the run (its client objects live on its host).
+struct ProducerState {
+  std::string name;
+  std::map<uint64_t, uint64_t> record_of_id;  // the producer's record id -> the ledger's record
+  uint64_t sent = 0;
+  uint64_t acked = 0;
+  uint64_t failed = 0;
+  uint64_t undelivered = 0;
+  uint64_t probe_id = 0;  // the producer's id of its probe: a record sent after faults stopped
+  bool probed = false;    // and acknowledged
+};
+
+struct ConsumerState {
+  uint64_t id = 0;  // the ledger's consumer id
+  std::map<uint32_t, uint64_t> next_offset;  // per partition
+};
+
+class ClusterWorkload;
+
+// One client host: the admin client, its producers and its consumers, each on its own fiber.
+class ClientAgent final : public NodeAgent {
+ public:
+  ClientAgent(ClusterWorkload& workload, SimRuntime& runtime, size_t host);
+
+ private:
+  void run();
+  bool create_topic();
+  void produce(ProducerState& state);
+  void consume(ConsumerState& state);
+
+  ClusterWorkload& workload_;
+  SimRuntime& runtime_;
+  size_t host_;
+  Prng prng_;
+  std::unique_ptr<client::Client> client_;
+  std::vector<std::unique_ptr<client::Producer>> producers_;
+  std::vector<std::unique_ptr<client::Consumer>> consumers_;
+};
+
+class ClusterWorkload final : public Workload {
+ public:
+  ClusterWorkload(WorkloadContext context, const ClusterConfig& config)
+      : world_(context.world),
+        config_(config),
+        nodes_(context.scenario.nodes),
+        faults_stop_ns_(context.scenario.faults_stop_ns),
+        ledger_(config.idempotent) {
+    for (size_t i = 0; i < nodes_; ++i) {
+      const auto node = static_cast<NodeIndex>(i);
+      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { restart(node); }));
+    }
+    for (int64_t h = 0; h < config_.client_hosts; ++h) {
+      for (int64_t k = 0; k < config_.producers; ++k) {
+        producers_.push_back(std::make_unique<ProducerState>());
+        producers_.back()->name = "client" + std::to_string(h) + ".p" + std::to_string(k);
+      }
+      for (int64_t k = 0; k < config_.consumers; ++k) {
+        consumers_.push_back(std::make_unique<ConsumerState>());
+        consumers_.back()->id = static_cast<uint64_t>(h) * 1000 + static_cast<uint64_t>(k) + 1;
+      }
+    }
+  }
+
+  void configure_node(NodeIndex node, server::NodeConfig& config) override {
+    if (is_client_host(node)) return;  // a client host: no part of the node runs
+    multiraft::RaftHostConfig host;
+    host.tick_interval = std::chrono::milliseconds(config_.replicas.tick_ms);
+    host.transport.port = kRaftPort;
+    host.observer = feeds_[node].get();
+    config.raft = host;
+    config.partitions = partition::RouterConfig{};
+    configure_controller(config_.replicas, world_, nodes_, node, config);
+    config.http.emplace().port = kHttpPort;
+    // The clients are anonymous administrators: auth has its own tests (tests/server/api_test.cc).
+    config.auth.anonymous_allowed = true;
+    config.auth.anonymous.cluster_admin = true;
+  }
+  std::unique_ptr<NodeAgent> node_started(SimRuntime& runtime, server::Node& node) override {
+    (void)node;
+    if (!is_client_host(runtime.node())) return nullptr;
+    return std::make_unique<ClientAgent>(*this, runtime, static_cast<size_t>(runtime.node()) - nodes_);
+  }
+  void node_crashed(NodeIndex node) override {
+    if (!is_client_host(node)) safety_.crashed(node_id_of(node));
+  }
+  std::string failure() const override {
+    if (const auto& violation = safety_.violation()) return "raft safety: " + *violation;
+    if (const auto& violation = ledger_.violation()) return "partition ledger: " + *violation;
+    return failure_;
+  }
+  bool converged(int64_t) const override { return lagging().empty(); }
+  std::string waiting_for() const override { return lagging(); }
+  void check_liveness(int64_t) override;
+  void report(Figures& figures) const override;
+
+  // --- for the client agents ---
+  const ClusterConfig& config() const { return config_; }
+  std::vector<rt::Address> brokers() const {
+    std::vector<rt::Address> out;
+    for (size_t i = 0; i < nodes_; ++i) out.push_back(rt::Address{world_.host(static_cast<NodeIndex>(i)), kHttpPort});
+    return out;
+  }
+  client::TopicSpec topic_spec() const {
+    const controller::CreateTopic command = topic_command(config_.replicas, kTopicName);
+    client::TopicSpec spec{command.name, command.partitions, command.replication, {}};
+    spec.config.retention_ms = command.config.retention_ms;
+    spec.config.retention_bytes = command.config.retention_bytes;
+    spec.config.segment_bytes = command.config.segment_bytes;
+    return spec;
+  }
+  void topic_created(TopicId topic) {
+    if (topic_ == 0) topic_ = topic;
+  }
+  bool writes_open() const { return world_.now_ns() < faults_stop_ns_; }
+  std::vector<ProducerState*> producers_of(size_t host) {
+    std::vector<ProducerState*> out;
+    for (int64_t k = 0; k < config_.producers; ++k) out.push_back(producers_[host * static_cast<size_t>(config_.producers) + static_cast<size_t>(k)].get());
+    return out;
+  }
+  std::vector<ConsumerState*> consumers_of(size_t host) {
+    std::vector<ConsumerState*> out;
+    for (int64_t k = 0; k < config_.consumers; ++k) out.push_back(consumers_[host * static_cast<size_t>(config_.consumers) + static_cast<size_t>(k)].get());
+    return out;
+  }
+  checkers::PartitionLedger& ledger() { return ledger_; }
+  void count(const std::string& what) { ++counts_[what]; }
+  void add_client_stats(const client::ProducerStats& stats, uint64_t metadata_requests) {
+    retries_ += stats.core.retries;
+    duplicates_answered_ += stats.core.duplicates;
+    metadata_requests_ += metadata_requests;
+  }
+  void fail(std::string message) {
+    if (failure_.empty()) failure_ = std::move(message);
+  }
+
+ private:
+  bool is_client_host(NodeIndex node) const { return static_cast<size_t>(node) >= nodes_; }
+  void restart(NodeIndex node) {
+    ++storage_restarts_;
+    exit_and_restart(world_, node, world_.incarnation(node), kStorageRestartDelay);
+  }
+  std::vector<NodeIndex> replicas_of(uint32_t partition) const { return placed_replicas(world_, nodes_, topic_, partition); }
+  const partition::Replica* replica(NodeIndex node, uint32_t partition) const {
+    const server::Node* started = started_node(world_, node);
+    if (started == nullptr || started->partitions() == nullptr) return nullptr;
+    return started->partitions()->replica(PartitionId{topic_, partition});
+  }
+  std::string lagging() const;
+  std::string partition_lagging(uint32_t partition) const;
+
+  World& world_;
+  ClusterConfig config_;
+  size_t nodes_;
+  int64_t faults_stop_ns_;
+  std::string failure_;
+  std::vector<std::unique_ptr<SafetyFeed>> feeds_;
+  checkers::RaftSafety safety_;
+  checkers::PartitionLedger ledger_;
+  std::vector<std::unique_ptr<ProducerState>> producers_;
+  std::vector<std::unique_ptr<ConsumerState>> consumers_;
+  TopicId topic_ = 0;
+  std::map<std::string, uint64_t> counts_;
+  uint64_t storage_restarts_ = 0;
+  uint64_t segments_compared_ = 0;
+  uint64_t segments_differing_ = 0;
+  uint64_t retries_ = 0;
+  uint64_t duplicates_answered_ = 0;
+  uint64_t metadata_requests_ = 0;
+};
+
+// --- a client host ----------------------------------------------------------------------------------
+
+ClientAgent::ClientAgent(ClusterWorkload& workload, SimRuntime& runtime, size_t host)
+    : workload_(workload), runtime_(runtime), host_(host), prng_(runtime.random()) {
+  runtime_.spawn("client-main", [this] { run(); });
+}
+
+void ClientAgent::run() {
+  client::ClientConfig config;
+  config.brokers = workload_.brokers();
+  config.request_timeout = kRequestTimeout;
+  client_ = std::make_unique<client::Client>(runtime_, config);
+  if (!create_topic()) return;
+  for (ProducerState* state : workload_.producers_of(host_)) runtime_.spawn("producer", [this, state] { produce(*state); });
+  for (ConsumerState* state : workload_.consumers_of(host_)) runtime_.spawn("consumer", [this, state] { consume(*state); });
+}
+
+// Host 0 creates the topic (again until it exists: an answer may be lost); every host waits until
+// it can describe it. False when the host's fibers stop.
+bool ClientAgent::create_topic() {
+  while (true) {
+    if (host_ == 0) {
+      client::Result<client::TopicInfo> created = client_->create_topic(workload_.topic_spec());
+      if (!created.ok() && created.code() != client::Errc::topic_exists) workload_.count("admin." + std::string(client::to_string(created.code())));
+    }
+    client::Result<client::TopicInfo> topic = client_->describe_topic(std::string(kTopicName));
+    if (topic.ok()) {
+      workload_.topic_created(topic->id);
+      return true;
+    }
+    if (!runtime_.sleep_for(kAdminRetry).ok()) return false;
+  }
+}
+
+// Records "client<h>.p<k> s<n> xxx..." (unique), round-robin over the partitions, while writes are
+// open; then one probe record that must be acknowledged.
+void ClientAgent::produce(ProducerState& state) {
+  client::ProducerConfig config;
+  config.limits.idempotent = workload_.config().idempotent;
+  config.limits.delivery_timeout = kDeliveryTimeout;
+  config.request_timeout = kRequestTimeout;
+  producers_.push_back(std::make_unique<client::Producer>(*client_, config));
+  client::Producer& producer = *producers_.back();
+  producer.on_delivery([this, &state](const client::Delivery& delivery) {
+    auto record = state.record_of_id.find(delivery.record_id);
+    if (record == state.record_of_id.end()) return workload_.fail(state.name + ": a delivery for a record it never sent");
+    --state.undelivered;
+    if (delivery.status.ok()) {
+      ++state.acked;
+      workload_.ledger().acked(delivery.partition.partition, delivery.offset, {record->second});
+      if (delivery.record_id == state.probe_id) state.probed = true;
+    } else {
+      ++state.failed;
+      workload_.count("deliveries." + std::string(client::to_string(delivery.status.code())));
+    }
+    state.record_of_id.erase(record);
+  });
+  while (true) {
+    client::Status started = producer.start();
+    if (started.ok()) break;
+    workload_.count("producer_start." + std::string(client::to_string(started.code())));
+    if (!runtime_.sleep_for(kAdminRetry).ok()) return;
+  }
+  auto next = [this] { return prng_.next(); };
+  bool probe_sent = false;
+  while (!probe_sent) {
+    const bool probe = !workload_.writes_open();
+    std::string value = state.name + " s" + std::to_string(state.sent) + " ";
+    value.append(random_below(next, static_cast<uint64_t>(workload_.config().payload_bytes_max) + 1), 'x');
+    const uint64_t record = hash_bytes(as_bytes(value));
+    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), std::nullopt});
+    if (id.ok()) {
+      state.record_of_id[*id] = record;
+      ++state.sent;
+      ++state.undelivered;
+      if (probe) {
+        state.probe_id = *id;
+        probe_sent = true;
+      }
+    } else {
+      workload_.count("send." + std::string(client::to_string(id.code())));
+    }
+    if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
+  }
+  (void)producer.flush(rt::kInstantMax);
+  workload_.add_client_stats(producer.stats(), client_->resolver().core().requests_started_total());
+}
+
+void ClientAgent::consume(ConsumerState& state) {
+  client::ConsumerConfig config;
+  config.wait = std::chrono::milliseconds(workload_.config().fetch_wait_ms);
+  config.request_timeout = kRequestTimeout;
+  consumers_.push_back(std::make_unique<client::Consumer>(*client_, config));
+  client::Consumer& consumer = *consumers_.back();
+  while (!consumer.assign_all(std::string(kTopicName), client::StartAt::earliest()).ok()) {
+    if (!runtime_.sleep_for(kAdminRetry).ok()) return;
+  }
+  while (!runtime_.cancelled()) {
+    client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
+    if (!polled.ok()) {
+      workload_.count("poll." + std::string(client::to_string(polled.code())));
+      if (!runtime_.sleep_for(kAdminRetry).ok()) return;
+      continue;
+    }
+    for (const client::Gap& gap : polled->gaps) {
+      workload_.ledger().skipped(gap.partition, state.id, gap.to);
+      state.next_offset[gap.partition] = gap.to;
+    }
+    for (const client::ConsumedRecord& record : polled->records) {
+      uint64_t& next = state.next_offset[record.partition];
+      workload_.ledger().consumed(record.partition, state.id, next, record.offset, {hash_bytes(record.value)}, record.timestamp_ms,
+                                  record.timestamp_ms);
+      next = record.offset + 1;
+    }
+  }
+}
+
+// --- judging ----------------------------------------------------------------------------------------
+
+// "" once the topic exists and nothing moves, every producer's records are delivered and its probe
+// acknowledged, and every partition's replicas are at one end that every consumer has read to.
+std::string ClusterWorkload::lagging() const {
+  const controller::Metadata* metadata = latest_metadata(world_, nodes_);
+  if (topic_ == 0 || metadata == nullptr || metadata->topic_by_id(topic_) == nullptr) return "the topic is not created yet";
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    if (metadata->partition(PartitionId{topic_, p})->move) return "partition " + std::to_string(p) + " is moving";
+  }
+  for (const auto& producer : producers_) {
+    if (producer->undelivered > 0) return producer->name + " has " + std::to_string(producer->undelivered) + " records not delivered";
+    if (!producer->probed) return producer->name + " has no acknowledged probe";
+  }
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    if (std::string lag = partition_lagging(p); !lag.empty()) return lag;
+  }
+  return "";
+}
+
+std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
+  const std::string name = "partition " + std::to_string(partition);
+  std::optional<uint64_t> end;
+  for (NodeIndex node : replicas_of(partition)) {
+    const partition::Replica* replica = this->replica(node, partition);
+    if (replica == nullptr) return name + " has no replica on node " + std::to_string(node + 1) + " yet";
+    if (end && replica->state().end_offset() != *end) return "replicas of " + name + " are at different ends";
+    end = replica->state().end_offset();
+  }
+  for (const auto& consumer : consumers_) {
+    auto read = consumer->next_offset.find(partition);
+    const uint64_t at = read == consumer->next_offset.end() ? 0 : read->second;
+    if (end && at != *end) return "consumer " + std::to_string(consumer->id) + " of " + name + " lags";
+  }
+  return "";
+}
+
+void ClusterWorkload::check_liveness(int64_t) {
+  if (std::string lag = lagging(); !lag.empty()) return fail("liveness: " + lag);
+  if (ledger_.lost_acked() > 0) return fail("lost acknowledged records, first " + ledger_.first_lost());
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    const SegmentsCompared result =
+        compare_sealed_segments(world_, replicas_of(p), "partition-" + std::to_string(topic_) + "-" + std::to_string(p));
+    segments_compared_ += result.compared;
+    segments_differing_ += result.differing;
+    if (result.differing > 0) return fail("replica divergence: " + result.first_difference);
+  }
+}
+
+void ClusterWorkload::report(Figures& figures) const {
+  uint64_t sent = 0;
+  uint64_t failed = 0;
+  for (const auto& producer : producers_) {
+    sent += producer->sent;
+    failed += producer->failed;
+  }
+  figures.emplace_back("records_sent", std::to_string(sent));
+  figures.emplace_back("acked_records", std::to_string(ledger_.acked_records()));
+  figures.emplace_back("failed_deliveries", std::to_string(failed));
+  figures.emplace_back("consumed_records", std::to_string(ledger_.consumed_records()));
+  figures.emplace_back("lost_acked_records", std::to_string(ledger_.lost_acked()));
+  figures.emplace_back("duplicate_records", std::to_string(ledger_.duplicate_records()));
+  figures.emplace_back("replica_divergence", std::to_string(ledger_.divergences() + segments_differing_));
+  figures.emplace_back("sealed_segments_compared", std::to_string(segments_compared_));
+  figures.emplace_back("producer_retries", std::to_string(retries_));
+  figures.emplace_back("duplicates_answered", std::to_string(duplicates_answered_));
+  figures.emplace_back("metadata_requests", std::to_string(metadata_requests_));
+  figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
+  for (const auto& [what, count] : counts_) figures.emplace_back("errors." + what, std::to_string(count));
+}
+
+}  // namespace
+
+std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, const Scenario& scenario) {
+  ClusterConfig config;
+  PartitionsConfig& replicas = config.replicas;
+  replicas.placement = "controller";
+  read_replica_keys(reader, scenario, replicas);
+  reader.integer("client_hosts", config.client_hosts, 1, 16);
+  reader.integer("producers", config.producers, 0, 64);
+  reader.integer("consumers", config.consumers, 0, 64);
+  reader.boolean("idempotent", config.idempotent);
+  reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
+  reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
+  reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 30'000);
+  reader.finish();
+  if (!reader.ok()) return nullptr;
+  return std::make_shared<ConfigWorkloadSpec<ClusterWorkload, ClusterConfig>>(config);
+}
+
+}  // namespace sluice::sim
