@@ -141,6 +141,10 @@ class BudgetWatch {
 }  // namespace
 
 SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options) {
+  // An assertion that fails inside the run (a node's, a checker's) aborts the process: it still
+  // names the seed and the replay command.
+  detail::set_assertion_note("simulation FAILED (seed " + std::to_string(options.seed) +
+                             "): an assertion failed\nreplay: " + replay_command(scenario.path, options.seed));
   SimulationReport report;
   report.seed = options.seed;
   report.scenario_name = scenario.name;

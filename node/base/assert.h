@@ -11,6 +11,10 @@ namespace sluice::detail {
 [[noreturn]] void assert_failed(const char* expression, const std::string& operands, const char* file,
                                 int line);
 
+// A line printed under any assertion that fails on this thread from now on (the simulator names
+// the seed and the command that replays it: a crash of the run is a failing run too). Empty: none.
+void set_assertion_note(std::string note);
+
 template <typename A, typename B>
 std::string describe_operands(const A& a, const B& b) {
   std::ostringstream out;
