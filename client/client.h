@@ -117,6 +117,10 @@ class Client {
   // The nodes to try for calls that may go anywhere: brokers first, then nodes learned since.
   const std::vector<rt::Address>& nodes() const { return nodes_; }
   void learn_node(const rt::Address& node);
+  // Calls that may go to any node start at the next one from now on (the topic resolver moves on
+  // when a metadata answer did not help, so one node's stale view cannot pin a partition to a gone
+  // leader).
+  void skip_node() { next_node_ = (next_node_ + 1) % nodes_.size(); }
   // Closes every connection; later calls fail with `closed`.
   void close();
 

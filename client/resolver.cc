@@ -1,6 +1,7 @@
 #include "client/resolver.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "client/client.h"
 
@@ -29,7 +30,19 @@ Result<ResolverCore::Lookup> TopicResolver::resolve(const std::string& topic, st
     ResolverCore::Lookup lookup = core_.lookup(topic, partition, runtime.now());
     if (lookup.step == ResolverCore::Step::use_route) return lookup;
     if (lookup.step == ResolverCore::Step::request) {
+      std::optional<PartitionRoute> was;
+      if (const TopicRoutes* routes = core_.routes(topic); routes != nullptr && partition && *partition < routes->partitions.size()) {
+        was = routes->partitions[*partition];
+      }
       Result<TopicRoutes> answer = request_routes(topic, deadline);
+      // An answer that names no reachable leader for the partition, or the route that just failed,
+      // may be one node's stale view: a node holding no replica of the partition names its
+      // preferred leader, also a gone one. The next request goes to another node; asking this one
+      // again would get the same answer every refresh_interval_min until the leader came back.
+      if (answer.ok() && partition && *partition < answer->partitions.size()) {
+        const PartitionRoute& now = answer->partitions[*partition];
+        if (now.leader_api.empty() || now == was) client_.skip_node();
+      }
       core_.complete(topic, answer, runtime.now());
       waiters_.wake_all(runtime.scheduler());
       if (!answer.ok() && !retriable(answer.code()) &&
