@@ -290,6 +290,17 @@ std::map<NodeId, std::string> Api::api_addresses() const {
   return addresses;
 }
 
+// A topic this node's metadata does not hold. While the copy is not current (a node that just
+// restarted and has not replayed the controller's log yet) that proves nothing: 503, ask again or
+// elsewhere, never a 404 a client would take as final.
+http::ApiError Api::no_such_topic(const std::string& name) const {
+  const controller::Controller* controller = node_.controller();
+  if (controller == nullptr || !controller->metadata_current()) {
+    return http::make_error(503, "unavailable", "this node's metadata is not current yet (topic " + name + ")");
+  }
+  return http::make_error(404, "unknown_topic", "no topic " + name);
+}
+
 void Api::cluster(Exchange& exchange) {
   Json members = Json::array();
   if (const swim::Driver* membership = node_.membership()) {
@@ -362,7 +373,7 @@ void Api::topic_describe(Exchange& exchange) { topic_describe_named(exchange, ex
 // the leader this node knows (from its own replica; the preferred one otherwise).
 void Api::topic_describe_named(Exchange& exchange, const std::string& name, int status) {
   const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
-  if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
+  if (topic == nullptr) return void(exchange.error = no_such_topic(name));
   const std::map<NodeId, std::string> api = api_addresses();
   auto api_of = [&api](NodeId id) {
     auto found = api.find(id);
@@ -405,7 +416,7 @@ void Api::topic_delete(Exchange& exchange) {
 void Api::topic_alter(Exchange& exchange) {
   const std::string name = exchange.route.params["topic"];
   const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
-  if (topic == nullptr) return void(exchange.error = http::make_error(404, "unknown_topic", "no topic " + name));
+  if (topic == nullptr) return void(exchange.error = no_such_topic(name));
   auto decoded = decode_topic_config(exchange.request->body, topic->config);
   if (auto* error = std::get_if<ApiError>(&decoded)) return void(exchange.error = std::move(*error));
   const controller::TopicConfig config = std::get<controller::TopicConfig>(decoded);
@@ -420,7 +431,7 @@ void Api::topic_alter(Exchange& exchange) {
 const controller::TopicRecord* Api::route_topic(Exchange& exchange) {
   const std::string& name = exchange.route.params["topic"];
   const controller::TopicRecord* topic = node_.controller() == nullptr ? nullptr : node_.controller()->metadata().topic(name);
-  if (topic == nullptr) exchange.error = http::make_error(404, "unknown_topic", "no topic " + name);
+  if (topic == nullptr) exchange.error = no_such_topic(name);
   return topic;
 }
 

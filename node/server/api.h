@@ -50,6 +50,7 @@ class Api {
   void metrics_text(http::Exchange& exchange);
   void producer_ids(http::Exchange& exchange);
   std::map<NodeId, std::string> api_addresses() const;
+  http::ApiError no_such_topic(const std::string& name) const;
   void topics_list(http::Exchange& exchange);
   void topic_create(http::Exchange& exchange);
   void topic_describe(http::Exchange& exchange);
