@@ -91,10 +91,7 @@ class ClusterWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         ledger_(config.idempotent) {
-    for (size_t i = 0; i < nodes_; ++i) {
-      const auto node = static_cast<NodeIndex>(i);
-      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { restart(node); }));
-    }
+    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); });
     for (int64_t h = 0; h < config_.client_hosts; ++h) {
       for (int64_t k = 0; k < config_.producers; ++k) {
         producers_.push_back(std::make_unique<ProducerState>());

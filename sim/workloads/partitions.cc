@@ -93,12 +93,9 @@ class PartitionsWorkload final : public Workload {
         prng_(context.prng),
         ledger_(config.idempotent),
         topic_(controlled() ? 0 : kTopic) {
-    for (size_t i = 0; i < nodes_; ++i) {
-      const auto node = static_cast<NodeIndex>(i);
-      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] {
-        if (config_.restart_on_storage_failure) restart(node);
-      }));
-    }
+    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) {
+      if (config_.restart_on_storage_failure) restart(node);
+    });
     for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
       for (uint32_t k = 0; k < static_cast<uint32_t>(config_.producers); ++k) {
         Producer producer{p, k, config_.idempotent ? (uint64_t{p} << 32 | k) + 1 : 0};

@@ -89,10 +89,7 @@ class RaftWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         prng_(context.prng) {
-    for (size_t i = 0; i < nodes_; ++i) {
-      const auto node = static_cast<NodeIndex>(i);
-      feeds_.push_back(std::make_unique<SafetyFeed>(safety_, node_id_of(node), [this, node] { on_group_failed(node); }));
-    }
+    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { on_group_failed(node); });
     if (config_.measure != Measure::safety) schedule_control(kControlIntervalNs);
   }
 

@@ -1,5 +1,7 @@
 #include "sim/workloads/safety_feed.h"
 
+#include "sim/sim_node.h"
+
 namespace sluice::sim {
 namespace {
 
@@ -37,6 +39,16 @@ class RetryingReads final : public raft::RaftLogStorage {
 void SafetyFeed::started(GroupId group, raft::RaftLogStorage& storage) {
   RetryingReads reads(storage);
   safety_.started(group, id_, reads);
+}
+
+std::vector<std::unique_ptr<SafetyFeed>> make_safety_feeds(sluice::checkers::RaftSafety& safety, size_t nodes,
+                                                           const std::function<void(NodeIndex)>& on_group_failed) {
+  std::vector<std::unique_ptr<SafetyFeed>> feeds;
+  for (size_t i = 0; i < nodes; ++i) {
+    const auto node = static_cast<NodeIndex>(i);
+    feeds.push_back(std::make_unique<SafetyFeed>(safety, node_id_of(node), [on_group_failed, node] { on_group_failed(node); }));
+  }
+  return feeds;
 }
 
 }  // namespace sluice::sim

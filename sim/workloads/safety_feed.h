@@ -4,11 +4,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <vector>
 #include <span>
 #include <string>
 
 #include "node/multiraft/host.h"
 #include "sim/checkers/raft_safety.h"
+#include "sim/world.h"
 
 namespace sluice::sim {
 
@@ -37,5 +40,9 @@ class SafetyFeed final : public multiraft::HostObserver {
   raft::NodeId id_;
   std::function<void()> on_group_failed_;
 };
+
+// One feed per node 0 .. nodes - 1; a group failing on a node calls on_group_failed(node).
+std::vector<std::unique_ptr<SafetyFeed>> make_safety_feeds(sluice::checkers::RaftSafety& safety, size_t nodes,
+                                                           const std::function<void(NodeIndex)>& on_group_failed);
 
 }  // namespace sluice::sim
