@@ -40,16 +40,18 @@ wait_for_line() {  # log pattern seconds
   done
 }
 
-# Two ports unlikely to collide with a concurrent run.
-port_a=$((20000 + ($$ % 10000) * 2))
+# Two ports unlikely to collide with a concurrent run, and with their Raft, RPC and HTTP ports
+# (+3000, +6000, +9000) all below 32768, where Linux's ephemeral range starts: a port in that range
+# may be taken by any outgoing connection of a concurrent test (seen: the HTTP port in use).
+port_a=$((20000 + ($$ % 1000) * 2))
 port_b=$((port_a + 1))
 node() {  # name port [args...]
   local name=$1 port=$2
   shift 2
   # exec: $! is then the node itself (setpriv execs too), the process the signals must reach.
   # Each node its own Raft, RPC and HTTP ports too (the defaults would be shared on one host).
-  exec "${unprivileged[@]}" "$node_bin" --host 127.0.0.1 --port "$port" --raft-port $((port + 20000)) --rpc-port $((port + 21000)) \
-    --http-port $((port + 22000)) --data-dir "$work/$name" "$@"
+  exec "${unprivileged[@]}" "$node_bin" --host 127.0.0.1 --port "$port" --raft-port $((port + 3000)) --rpc-port $((port + 6000)) \
+    --http-port $((port + 9000)) --data-dir "$work/$name" "$@"
 }
 
 node a "$port_a" > "$work/a.log" 2>&1 &
