@@ -15,14 +15,13 @@ using Json = nlohmann::json;
 namespace {
 
 // The batch the leader appends as sent (it stamps offsets, term and time): the log's format.
-Result<Bytes> encode(const SendJob& job, size_t batch_bytes_max) {
+Result<Bytes> encode(const SendJob& job) {
   std::vector<log::Record> records;
   records.reserve(job.records->size());
   for (const OutgoingRecord& record : *job.records) records.push_back(log::Record{0, record.key, record.value, {}});
   std::optional<log::ProducerStamp> stamp;
   if (job.producer_id) stamp = log::ProducerStamp{*job.producer_id, job.epoch, job.first_sequence};
   // The limit here is the format's: the core already kept the records within batch_bytes_max.
-  (void)batch_bytes_max;
   log::Result<Bytes> batch = log::encode_batch(0, 0, records, log::kBatchBytesLimit, 0, stamp);
   if (!batch.ok()) return Status(Errc::invalid_request, "encoding a batch: " + batch.status().to_string());
   return std::move(batch).value();
@@ -80,7 +79,7 @@ Result<uint64_t> Producer::send(const std::string& topic, OutRecord record, rt::
     // The core takes the bytes only on success; a refused enqueue gives them back untouched.
     Result<uint64_t> id = core_.enqueue(PartitionKey{topic, *partition}, key, record.value, keyed, runtime.now());
     if (id.ok()) {
-      undelivered_ids_.emplace(*id, true);
+      undelivered_ids_.insert(*id);
       wake();
       return id;
     }
@@ -95,11 +94,11 @@ Result<uint64_t> Producer::send(const std::string& topic, OutRecord record, rt::
 
 Status Producer::flush(rt::Instant deadline) {
   if (undelivered_ids_.empty()) return Status();
-  const uint64_t last = undelivered_ids_.rbegin()->first;
+  const uint64_t last = *undelivered_ids_.rbegin();
   core_.flush();
   wake();
   const rt::Status waited = rt::wait_until(client_.runtime().scheduler(), delivered_waiters_, deadline,
-                                           [&] { return undelivered_ids_.empty() || undelivered_ids_.begin()->first > last; });
+                                           [&] { return undelivered_ids_.empty() || *undelivered_ids_.begin() > last; });
   if (!waited.ok()) return Status(Errc::timeout, std::to_string(core_.undelivered_records()) + " records not delivered by the deadline");
   return Status();
 }
@@ -129,7 +128,7 @@ void Producer::flush_loop() {
     const rt::Instant now = runtime.now();
     core_.expire(now);
     for (const SendJob& job : core_.take_sendable(now)) {
-      Result<Bytes> batch = encode(job, config_.limits.batch_bytes_max);
+      Result<Bytes> batch = encode(job);
       ++senders_running_;
       std::erase_if(senders_, [](const rt::Task& task) { return task.finished(); });
       senders_.push_back(runtime.spawn("producer-send", [this, job, batch = std::move(batch)]() mutable {

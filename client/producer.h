@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,7 @@ class Producer {
   size_t senders_running_ = 0;
   bool started_ = false;
   bool closing_ = false;
-  std::map<uint64_t, bool> undelivered_ids_;  // sent, not delivered: flush() waits on the lowest
+  std::set<uint64_t> undelivered_ids_;  // sent, not delivered: flush() waits on the lowest
   std::map<std::string, uint32_t> round_robin_;
   ProducerStats stats_;
 };

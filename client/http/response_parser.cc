@@ -1,5 +1,7 @@
 #include "client/http/response_parser.h"
 
+#include "node/http/header_fields.h"
+
 #include <llhttp.h>
 
 #include <utility>
@@ -20,14 +22,6 @@ const std::string* HttpClientResponse::header(std::string_view lower_name) const
 
 namespace {
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Optional whitespace (RFC 9110 §5.6.3) is not part of a field value; llhttp drops the leading
-// part only.
-void trim_trailing_whitespace(std::string& value) {
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-}
-
 // RFC 9110 §6.4.1: these never carry a body, whatever their framing headers say (a 304 may
 // announce the Content-Length of the representation it stands for).
 bool bodiless(bool head_request, int status) { return head_request || status / 100 == 1 || status == 204 || status == 304; }
@@ -41,11 +35,8 @@ struct ResponseParser::State {
   llhttp_t llhttp;
   bool head_request = false;
   HttpClientResponse current;  // the response being parsed (an interim one is dropped when done)
-  std::string field_name;      // the header field being parsed
-  std::string field_value;
+  http::HeaderFields fields;    // limits counted over every response of the exchange (interim ones too)
   bool in_trailers = false;  // the head is complete: further fields are trailers (dropped)
-  size_t header_bytes = 0;   // over every response of the exchange
-  size_t header_count = 0;
   bool complete = false;        // the final response is complete; llhttp is paused behind it
   bool keep_alive = false;      // of the final response
   bool bytes_after_response = false;
@@ -71,7 +62,8 @@ struct ResponseParser::State {
     callback_message = std::move(message);
     return HPE_USER;
   }
-  int add_header_bytes(size_t length);
+  // 0, or the stop value for `error`.
+  int stop_if(std::optional<Status> error) { return error ? stop(error->code(), error->message()) : 0; }
   int check_head();
   Status fail(llhttp_errno_t error, const char* error_pos, const char* data);
 };
@@ -94,7 +86,9 @@ const llhttp_settings_t& ResponseParser::State::callbacks() {
 }
 
 ResponseParser::State::State(std::string_view request_method, const Limits& limits_in)
-    : limits(limits_in), head_request(request_method == "HEAD") {
+    : limits(limits_in),
+      head_request(request_method == "HEAD"),
+      fields(limits_in.header_bytes_max, limits_in.headers_max, "response header") {
   llhttp_init(&llhttp, HTTP_RESPONSE, &callbacks());
   llhttp.data = this;
 }
@@ -102,57 +96,26 @@ ResponseParser::State::State(std::string_view request_method, const Limits& limi
 int ResponseParser::State::on_message_begin(llhttp_t* parser) {
   State& state = of(parser);
   state.current = HttpClientResponse();
-  state.field_name.clear();
-  state.field_value.clear();
+  state.fields.clear_field();
   state.in_trailers = false;
   return 0;
 }
 
-int ResponseParser::State::add_header_bytes(size_t length) {
-  header_bytes += length;
-  if (header_bytes > limits.header_bytes_max) {
-    return stop(Errc::header_too_large,
-                "response header names and values exceed header_bytes_max " + std::to_string(limits.header_bytes_max));
-  }
-  return 0;
-}
-
 int ResponseParser::State::on_header_field(llhttp_t* parser, const char* at, size_t length) {
-  State& state = of(parser);
-  if (int stopped = state.add_header_bytes(length); stopped != 0) return stopped;
-  for (size_t i = 0; i < length; ++i) state.field_name.push_back(ascii_lower(at[i]));
-  return 0;
+  return of(parser).stop_if(of(parser).fields.name_piece(std::string_view(at, length)));
 }
 
-int ResponseParser::State::on_header_field_complete(llhttp_t* parser) {
-  State& state = of(parser);
-  if (++state.header_count > state.limits.headers_max) {
-    return state.stop(Errc::too_many_headers,
-                      "more than headers_max " + std::to_string(state.limits.headers_max) + " response header fields");
-  }
-  // As in RequestParser: a name with whitespace means different things to different parsers.
-  if (state.field_name.find_first_of(" \t") != std::string::npos) {
-    return state.stop(Errc::malformed, "whitespace in response header name \"" + state.field_name + "\"");
-  }
-  return 0;
-}
+int ResponseParser::State::on_header_field_complete(llhttp_t* parser) { return of(parser).stop_if(of(parser).fields.name_complete()); }
 
 int ResponseParser::State::on_header_value(llhttp_t* parser, const char* at, size_t length) {
-  State& state = of(parser);
-  if (int stopped = state.add_header_bytes(length); stopped != 0) return stopped;
-  state.field_value.append(at, length);
-  return 0;
+  return of(parser).stop_if(of(parser).fields.value_piece(std::string_view(at, length)));
 }
 
 int ResponseParser::State::on_header_value_complete(llhttp_t* parser) {
   State& state = of(parser);
-  trim_trailing_whitespace(state.field_value);
+  http::HttpHeader field = state.fields.take_field();
   // Trailers are read (and limited) but not returned: sluice sends none the client needs.
-  if (!state.in_trailers) {
-    state.current.headers.push_back(http::HttpHeader{std::move(state.field_name), std::move(state.field_value)});
-  }
-  state.field_name.clear();
-  state.field_value.clear();
+  if (!state.in_trailers) state.current.headers.push_back(std::move(field));
   return 0;
 }
 

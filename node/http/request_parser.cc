@@ -1,5 +1,7 @@
 #include "node/http/request_parser.h"
 
+#include "node/http/header_fields.h"
+
 #include <llhttp.h>
 
 #include <deque>
@@ -59,12 +61,6 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Optional whitespace (RFC 9110 §5.6.3) is not part of a field value. llhttp drops the leading
-// part; the trailing part reaches us and goes here.
-void trim_trailing_whitespace(std::string& value) {
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-}
-
 }  // namespace
 
 struct RequestParser::State {
@@ -72,12 +68,9 @@ struct RequestParser::State {
 
   Limits limits;
   llhttp_t llhttp;
-  HttpRequest current;     // the request being parsed
-  std::string field_name;  // the header field being parsed
-  std::string field_value;
+  HttpRequest current;       // the request being parsed
+  HeaderFields fields;       // of the current request, its limits counted per request
   bool in_trailers = false;  // headers are complete: further fields are trailers
-  size_t header_bytes = 0;   // of the current request, names + values as received
-  size_t header_count = 0;
   std::deque<HttpRequest> completed;
   bool continue_expected = false;
   bool input_closed = false;  // a request with keep_alive false completed
@@ -107,7 +100,8 @@ struct RequestParser::State {
     callback_message = std::move(message);
     return HPE_USER;
   }
-  int add_header_bytes(size_t length);
+  // 0, or the stop value for `error`.
+  int stop_if(std::optional<Status> error) { return error ? stop(error->code(), error->message()) : 0; }
   int check_request_head();
   Status failure_status(llhttp_errno_t error, const char* data) const;
 };
@@ -131,7 +125,8 @@ const llhttp_settings_t& RequestParser::State::callbacks() {
   return settings;
 }
 
-RequestParser::State::State(const Limits& limits_in) : limits(limits_in) {
+RequestParser::State::State(const Limits& limits_in)
+    : limits(limits_in), fields(limits_in.header_bytes_max, limits_in.headers_max, "header") {
   llhttp_init(&llhttp, HTTP_REQUEST, &callbacks());
   llhttp.data = this;
 }
@@ -145,11 +140,9 @@ int RequestParser::State::on_message_begin(llhttp_t* parser) {
                                                     std::to_string(state.limits.requests_queued_max));
   }
   state.current = HttpRequest();
-  state.field_name.clear();
-  state.field_value.clear();
+  state.fields.clear_field();
+  state.fields.reset_counts();
   state.in_trailers = false;
-  state.header_bytes = 0;
-  state.header_count = 0;
   return 0;
 }
 
@@ -164,51 +157,19 @@ int RequestParser::State::on_url(llhttp_t* parser, const char* at, size_t length
   return 0;
 }
 
-int RequestParser::State::add_header_bytes(size_t length) {
-  header_bytes += length;
-  if (header_bytes > limits.header_bytes_max) {
-    return stop(Errc::header_too_large,
-                "header names and values exceed header_bytes_max " + std::to_string(limits.header_bytes_max));
-  }
-  return 0;
-}
-
 int RequestParser::State::on_header_field(llhttp_t* parser, const char* at, size_t length) {
-  State& state = of(parser);
-  if (int stopped = state.add_header_bytes(length); stopped != 0) return stopped;
-  for (size_t i = 0; i < length; ++i) state.field_name.push_back(ascii_lower(at[i]));
-  return 0;
+  return of(parser).stop_if(of(parser).fields.name_piece(std::string_view(at, length)));
 }
 
-int RequestParser::State::on_header_field_complete(llhttp_t* parser) {
-  State& state = of(parser);
-  ++state.header_count;
-  if (state.header_count > state.limits.headers_max) {
-    return state.stop(Errc::too_many_headers,
-                      "more than headers_max " + std::to_string(state.limits.headers_max) + " header fields");
-  }
-  // llhttp's lenient build accepts "Name : value" and "Two words: value"; RFC 9112 §5.1 requires
-  // rejecting both, since proxies disagree on what such a name means (request smuggling).
-  if (state.field_name.find_first_of(" \t") != std::string::npos) {
-    return state.stop(Errc::malformed, "whitespace in header name \"" + state.field_name + "\"");
-  }
-  return 0;
-}
+int RequestParser::State::on_header_field_complete(llhttp_t* parser) { return of(parser).stop_if(of(parser).fields.name_complete()); }
 
 int RequestParser::State::on_header_value(llhttp_t* parser, const char* at, size_t length) {
-  State& state = of(parser);
-  if (int stopped = state.add_header_bytes(length); stopped != 0) return stopped;
-  state.field_value.append(at, length);
-  return 0;
+  return of(parser).stop_if(of(parser).fields.value_piece(std::string_view(at, length)));
 }
 
 int RequestParser::State::on_header_value_complete(llhttp_t* parser) {
   State& state = of(parser);
-  trim_trailing_whitespace(state.field_value);
-  std::vector<HttpHeader>& fields = state.in_trailers ? state.current.trailers : state.current.headers;
-  fields.push_back(HttpHeader{std::move(state.field_name), std::move(state.field_value)});
-  state.field_name.clear();
-  state.field_value.clear();
+  (state.in_trailers ? state.current.trailers : state.current.headers).push_back(state.fields.take_field());
   return 0;
 }
 

@@ -167,11 +167,12 @@ class ClusterWorkload final : public Workload {
   }
   checkers::PartitionLedger& ledger() { return ledger_; }
   void count(const std::string& what) { ++counts_[what]; }
-  void add_client_stats(const client::ProducerStats& stats, uint64_t metadata_requests) {
+  void add_producer_stats(const client::ProducerStats& stats) {
     retries_ += stats.core.retries;
     duplicates_answered_ += stats.core.duplicates;
-    metadata_requests_ += metadata_requests;
   }
+  // A host's resolver is shared by its producers and consumers: its count so far, per host.
+  void note_metadata_requests(size_t host, uint64_t requests) { metadata_requests_[host] = requests; }
   void fail(std::string message) {
     if (failure_.empty()) failure_ = std::move(message);
   }
@@ -208,7 +209,7 @@ class ClusterWorkload final : public Workload {
   uint64_t segments_differing_ = 0;
   uint64_t retries_ = 0;
   uint64_t duplicates_answered_ = 0;
-  uint64_t metadata_requests_ = 0;
+  std::map<size_t, uint64_t> metadata_requests_;
 };
 
 // --- a client host ----------------------------------------------------------------------------------
@@ -296,7 +297,8 @@ void ClientAgent::produce(ProducerState& state) {
     if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
   }
   (void)producer.flush(rt::kInstantMax);
-  workload_.add_client_stats(producer.stats(), client_->resolver().core().requests_started_total());
+  workload_.add_producer_stats(producer.stats());
+  workload_.note_metadata_requests(host_, client_->resolver().core().requests_started_total());
 }
 
 void ClientAgent::consume(ConsumerState& state) {
@@ -394,7 +396,9 @@ void ClusterWorkload::report(Figures& figures) const {
   figures.emplace_back("sealed_segments_compared", std::to_string(segments_compared_));
   figures.emplace_back("producer_retries", std::to_string(retries_));
   figures.emplace_back("duplicates_answered", std::to_string(duplicates_answered_));
-  figures.emplace_back("metadata_requests", std::to_string(metadata_requests_));
+  uint64_t metadata_requests = 0;
+  for (const auto& [host, requests] : metadata_requests_) metadata_requests += requests;
+  figures.emplace_back("metadata_requests", std::to_string(metadata_requests));
   figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
   for (const auto& [what, count] : counts_) figures.emplace_back("errors." + what, std::to_string(count));
 }
