@@ -27,6 +27,7 @@ Message expand_heartbeat(raft::NodeId from, raft::NodeId to, const fb::RaftHeart
   m.to = to;
   m.term = in.term();
   m.commit = in.commit();
+  m.commit_term = in.commit_term();
   m.context = in.context();
   return m;
 }
@@ -160,6 +161,7 @@ bool coalescible(const Message& message) {
   expected.to = message.to;
   expected.term = message.term;
   expected.commit = message.type == MessageType::heartbeat ? message.commit : 0;
+  expected.commit_term = message.type == MessageType::heartbeat ? message.commit_term : 0;
   expected.context = message.context;
   return expected == message;
 }
@@ -180,7 +182,7 @@ std::vector<Bytes> encode_frames(raft::NodeId from, raft::NodeId to, const std::
     const Message& m = gm.message;
     if (!coalescible(m)) continue;
     if (m.type == MessageType::heartbeat) {
-      batch.heartbeats.emplace_back(gm.group, m.term, m.commit, m.context);
+      batch.heartbeats.emplace_back(gm.group, m.term, m.commit, m.context, m.commit_term);
     } else {
       batch.responses.emplace_back(gm.group, m.term, m.context);
     }

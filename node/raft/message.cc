@@ -116,10 +116,11 @@ std::string to_string(const Message& m) {
       }
       break;
     case MessageType::heartbeat:
-      text += " commit=" + std::to_string(m.commit);
+      text += " commit=" + std::to_string(m.commit) + "/" + std::to_string(m.commit_term);
       if (m.context != 0) text += " ctx=" + std::to_string(m.context);
       break;
     case MessageType::heartbeat_response:
+      if (m.reject) text += " rejected last=" + std::to_string(m.index);
       if (m.context != 0) text += " ctx=" + std::to_string(m.context);
       break;
     case MessageType::log_start_jump:

@@ -64,6 +64,12 @@ void Progress::become_jump(Index index) {
   inflights.reset();
 }
 
+void Progress::forget_match(Index last) {
+  SLUICE_ASSERT_LT(last, match);
+  match = last;
+  become_probe();
+}
+
 bool Progress::maybe_update(Index index) {
   bool updated = false;
   if (index > match) {

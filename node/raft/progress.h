@@ -67,6 +67,8 @@ struct Progress {
   void become_replicate();
   void become_jump(Index index);
 
+  // The follower's log ends at `last`, below match (it lost data): probe from there.
+  void forget_match(Index last);
   // An acknowledgement up to `index`; false when it is stale (nothing new).
   bool maybe_update(Index index);
   // A rejection of the append whose previous index was `rejected`; `hint` is the highest index

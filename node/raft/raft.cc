@@ -28,6 +28,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::conf_change_skipped: return "conf-change-skipped";
     case EventKind::log_start_jump_sent: return "log-start-jump-sent";
     case EventKind::log_start_jump_applied: return "log-start-jump-applied";
+    case EventKind::log_shorter_than_leader_knows: return "log-shorter-than-leader-knows";
+    case EventKind::follower_log_lost: return "follower-log-lost";
   }
   return "unknown";
 }

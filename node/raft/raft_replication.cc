@@ -141,8 +141,12 @@ void Raft::send_heartbeat(NodeId to, uint64_t context) {
   m.type = MessageType::heartbeat;
   m.to = to;
   m.term = term_;
-  // Never more than the follower is known to hold: its log beyond match may still diverge.
+  // Never more than the follower is known to hold: its log beyond match may still diverge. The
+  // term lets the follower commit only an entry it holds as ours (see handle_heartbeat).
   m.commit = std::min(progress_.at(to).match, log_.committed());
+  Result<Term> commit_term = log_.term(m.commit);
+  if (!commit_term.ok()) m.commit = 0;  // compacted: appends or a jump carry the commit instead
+  m.commit_term = commit_term.ok() ? *commit_term : 0;
   m.context = context;
   send(std::move(m));
 }
@@ -175,10 +179,23 @@ void Raft::handle_append(const Message& m) {
   send(std::move(response));
 }
 
+// The leader sends the commit index up to what it believes we hold. We commit it only if we hold
+// that entry with its term: a replica whose data was deleted and created afresh under the same
+// node id (moved away and back), or cut short by recovery from corruption, holds less than the
+// leader remembers, and a stale leader may have filled it with entries that never committed.
+// Holding less, we say where our log ends, so the leader sends from there again.
 void Raft::handle_heartbeat(const Message& m) {
-  log_.commit_to(m.commit);
   Message response = reply(MessageType::heartbeat_response, m);
   response.context = m.context;
+  if (m.commit > log_.last_index()) {
+    SLUICE_COVER("raft.heartbeat_beyond_log");
+    emit(EventKind::log_shorter_than_leader_knows,
+         "leader's commit " + std::to_string(m.commit) + " beyond our last " + std::to_string(log_.last_index()));
+    response.reject = true;
+    response.index = log_.last_index();
+  } else if (log_.match_term(m.commit, m.commit_term)) {
+    log_.commit_to(m.commit);
+  }
   send(std::move(response));
 }
 
@@ -244,6 +261,14 @@ void Raft::handle_append_response(const Message& m, Progress& progress) {
 void Raft::handle_heartbeat_response(const Message& m, Progress& progress) {
   progress.recent_active = true;
   progress.probe_sent = false;
+  // The follower holds less than we knew it to (its data was lost or deleted): replicate from
+  // where its log ends. A late answer only costs a probe: the follower answers with its commit.
+  if (m.reject && m.index < progress.match) {
+    SLUICE_COVER("raft.follower_log_lost");
+    emit(EventKind::follower_log_lost,
+         "node " + std::to_string(m.from) + " holds " + std::to_string(m.index) + " of matched " + std::to_string(progress.match));
+    progress.forget_match(m.index);
+  }
   // The jump or its answer may have been lost; probing after the jump point finds out.
   if (progress.state == ProgressState::jump) progress.become_probe();
   // An append or its answer may have been lost; free one slot so the pipeline moves again.

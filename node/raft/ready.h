@@ -34,6 +34,8 @@ enum class EventKind : uint8_t {
   conf_change_skipped,      // committed but its payload does not decode (every member skips it alike)
   log_start_jump_sent,
   log_start_jump_applied,
+  log_shorter_than_leader_knows,  // a follower told to commit beyond its log (it lost data)
+  follower_log_lost,              // the leader heard that a follower holds less than it matched
 };
 
 std::string_view to_string(EventKind kind);
