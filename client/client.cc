@@ -189,6 +189,10 @@ Status Client::delete_topic(const std::string& name) {
   return answer.ok() ? Status() : answer.status();
 }
 
+Status Client::decommission_node(NodeId node) {
+  return call_json("POST", "/v1/cluster/nodes/" + std::to_string(node) + "/decommission", nullptr).status();
+}
+
 Result<ClusterInfo> Client::cluster() {
   Result<Json> answer = call_json("GET", "/v1/cluster", nullptr);
   if (!answer.ok()) return answer.status();

@@ -100,6 +100,9 @@ class Client {
   Result<TopicInfo> alter_topic(const std::string& name, const TopicConfigValues& config);
   Status delete_topic(const std::string& name);
   Result<ClusterInfo> cluster();
+  // Drains a node (POST /v1/cluster/nodes/{node}/decommission): its replicas move away, then it is
+  // removed. Asking again is harmless.
+  Status decommission_node(NodeId node);
   // A fresh idempotent producer id from the controller (POST /v1/producers).
   Result<uint64_t> allocate_producer_id();
 

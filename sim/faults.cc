@@ -136,6 +136,33 @@ void FaultInjector::inject_partition(Prng& prng) {
   at(world_.now_ns() + duration, "fault.heal", [this] { world_.network().heal(); });
 }
 
+// A data-centre outage: every node down at once, so nothing unsynced survives anywhere; each
+// boots again after its own down time (the cluster comes back in a random order).
+void FaultInjector::inject_power_loss(Prng& prng) {
+  for (NodeIndex node : all_nodes()) {
+    if (world_.is_up(node)) world_.crash(node);
+    const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
+    at(world_.now_ns() + down, "fault.restart", [this, node] {
+      if (!world_.is_up(node)) world_.start(node);
+    });
+  }
+}
+
+void FaultInjector::inject_slow_node(Prng& prng) {
+  const NodeIndex node = random_node(prng);
+  world_.set_cpu_lag(node, random_range([&prng] { return prng.next(); }, int64_t{1}, scenario_.random.slow_lag_ns_max));
+  at(world_.now_ns() + scenario_.random.slow_ns, "fault.slow_node_end", [this, node] { world_.set_cpu_lag(node, 0); });
+}
+
+// With bit_flip_nodes_max, corruption stays on a fixed set of nodes drawn at the first flip, so
+// a scenario can keep it to a minority of every partition's replicas.
+NodeIndex FaultInjector::bit_flip_target(Prng& prng) {
+  const size_t limit = scenario_.random.bit_flip_nodes_max;
+  if (limit == 0 || limit >= scenario_.nodes) return random_node(prng);
+  if (bit_flip_nodes_.empty()) bit_flip_nodes_ = random_group(prng, limit);
+  return bit_flip_nodes_[random_below([&prng] { return prng.next(); }, bit_flip_nodes_.size())];
+}
+
 void FaultInjector::stop_faults() {
   world_.network().heal();
   world_.network().config() = baseline_;
@@ -160,7 +187,9 @@ void FaultInjector::schedule_all() {
     const int64_t jump = random_range([&prng] { return prng.next(); }, -max, max);
     world_.clock(random_node(prng)).jump_wall(jump);
   });
-  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(random_node(prng), prng); });
+  every(random.power_loss_per_min, "fault.power_loss", [this](Prng& prng) { inject_power_loss(prng); });
+  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(bit_flip_target(prng), prng); });
+  every(random.slow_node_per_min, "fault.slow_node", [this](Prng& prng) { inject_slow_node(prng); });
   every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
     const NodeIndex node = random_node(prng);
     world_.disk(node).faults().full = true;

@@ -50,6 +50,9 @@ class FaultInjector {
   void schedule_next(Process& process);
   void inject_crash(Prng& prng);
   void inject_partition(Prng& prng);
+  void inject_power_loss(Prng& prng);
+  void inject_slow_node(Prng& prng);
+  NodeIndex bit_flip_target(Prng& prng);
   void stop_faults();
 
   World& world_;
@@ -57,6 +60,7 @@ class FaultInjector {
   NetworkConfig baseline_;
   std::function<void(NodeIndex)> on_bit_flip_;
   std::vector<Prng> event_streams_;  // one per explicit event
+  std::vector<NodeIndex> bit_flip_nodes_;  // bit_flip_nodes_max > 0: the only nodes flips hit
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them
   uint64_t injected_ = 0;
 };

@@ -50,7 +50,14 @@ void read_random_faults(TableReader& reader, RandomFaults& random) {
   reader.duration("partition_s_max", random.partition_ns_max, kNsPerS, 0, 3600);
   reader.real("clock_jump_per_min", random.clock_jump_per_min, 0, 600);
   reader.duration("clock_jump_ms_max", random.clock_jump_ns_max, kNsPerMs, 0, 3'600'000);
+  reader.real("power_loss_per_min", random.power_loss_per_min, 0, 600);
   reader.real("bit_flip_per_min", random.bit_flip_per_min, 0, 600);
+  int64_t bit_flip_nodes_max = 0;
+  reader.integer("bit_flip_nodes_max", bit_flip_nodes_max, 0, 1 << 16);
+  random.bit_flip_nodes_max = static_cast<size_t>(bit_flip_nodes_max);
+  reader.real("slow_node_per_min", random.slow_node_per_min, 0, 600);
+  reader.duration("slow_lag_ms_max", random.slow_lag_ns_max, kNsPerMs, 0, 3'600'000);
+  reader.duration("slow_s", random.slow_ns, kNsPerS, 0, 3600);
   reader.real("disk_full_per_min", random.disk_full_per_min, 0, 600);
   reader.duration("disk_full_s", random.disk_full_ns, kNsPerS, 0, 3600);
   random.down_ns_max = std::max(random.down_ns_max, random.down_ns_min);

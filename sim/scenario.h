@@ -59,7 +59,11 @@ struct RandomFaults {
   int64_t partition_ns_min = 1'000'000'000, partition_ns_max = 8'000'000'000;
   double clock_jump_per_min = 0;
   int64_t clock_jump_ns_max = 1'000'000'000;
+  double power_loss_per_min = 0;  // every node at once; each back after down_ns_min..max
   double bit_flip_per_min = 0;
+  size_t bit_flip_nodes_max = 0;  // flips hit only this many nodes, drawn once per run (0: any)
+  double slow_node_per_min = 0;
+  int64_t slow_lag_ns_max = 50'000'000, slow_ns = 3'000'000'000;
   double disk_full_per_min = 0;
   int64_t disk_full_ns = 2'000'000'000;
 };

@@ -36,13 +36,16 @@ enum class PlantedBug : uint8_t {
   // Client producer: a batch whose send failed ambiguously (timeout, lost connection) is renumbered
   // under a new epoch before its resend (if it had been appended, it is appended twice).
   client_renumber_on_retry,
+  // Raft log: a follower keeps the suffix of its log that conflicts with the leader's entries and
+  // appends only what lies beyond its last index (Log Matching is broken).
+  raft_keep_conflicting_suffix,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::none,          PlantedBug::raft_commit_previous_term, PlantedBug::raft_send_before_persist,
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
-    PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry,
+    PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry, PlantedBug::raft_keep_conflicting_suffix,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -58,6 +61,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::partition_clock_stamp: return "partition_clock_stamp";
     case PlantedBug::controller_place_ignores_load: return "controller_place_ignores_load";
     case PlantedBug::client_renumber_on_retry: return "client_renumber_on_retry";
+    case PlantedBug::raft_keep_conflicting_suffix: return "raft_keep_conflicting_suffix";
   }
   return "unknown";
 }

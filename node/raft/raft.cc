@@ -61,7 +61,9 @@ std::string to_string(const VoteNote& note) {
 }
 
 Raft::Raft(const RaftConfig& config, RaftLogStorage& storage, Prng prng)
-    : config_(config), prng_(prng), log_(storage) {}
+    : config_(config), prng_(prng), log_(storage) {
+  if (config.planted_bug == PlantedBug::raft_keep_conflicting_suffix) log_.plant_keep_conflicting_suffix();
+}
 
 Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config, RaftLogStorage& storage, Prng prng) {
   SLUICE_TRY(validate(config));

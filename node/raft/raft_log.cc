@@ -49,7 +49,9 @@ std::optional<Index> RaftLog::maybe_append(Index prev_index, Term prev_term, Ind
   if (conflict != 0) {
     // Committed entries never conflict; if they did, an earlier decision would be undone.
     SLUICE_ASSERT_GT(conflict, committed_);
-    append(entries.subspan(conflict - (prev_index + 1)));
+    // Planted bug: what conflicts stays; only entries past our last index are taken.
+    const Index from = keep_conflicting_suffix_ ? std::max(conflict, last_index() + 1) : conflict;
+    if (from <= last_new) append(entries.subspan(from - (prev_index + 1)));
   }
   commit_to(std::min(commit, last_new));
   return last_new;

@@ -17,6 +17,8 @@ class RaftLog {
  public:
   // Starts with everything below the storage's log start counted as committed and applied.
   explicit RaftLog(RaftLogStorage& storage);
+  // Tests only (PlantedBug::raft_keep_conflicting_suffix): maybe_append keeps a conflicting suffix.
+  void plant_keep_conflicting_suffix() { keep_conflicting_suffix_ = true; }
 
   Index first_index() const;
   Index last_index() const;
@@ -69,6 +71,7 @@ class RaftLog {
   LogUnstable unstable_;
   Index committed_;
   Index applied_;
+  bool keep_conflicting_suffix_ = false;
 };
 
 }  // namespace sluice::raft

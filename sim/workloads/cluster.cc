@@ -42,6 +42,8 @@ struct ClusterConfig {
   int64_t think_ms_max = 20;
   int64_t payload_bytes_max = 200;
   int64_t fetch_wait_ms = 200;
+  int64_t decommission_node = 0;  // node id the admin client drains (0: none)
+  int64_t decommission_at_ns = 0;
 };
 
 // What the workload keeps of one producer across the run (its client objects live on its host).
@@ -71,6 +73,7 @@ class ClientAgent final : public NodeAgent {
  private:
   void run();
   bool create_topic();
+  void decommission();
   void produce(ProducerState& state);
   void consume(ConsumerState& state);
 
@@ -90,6 +93,7 @@ class ClusterWorkload final : public Workload {
         config_(config),
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
+        planted_bug_(context.scenario.planted_bug),
         ledger_(config.idempotent) {
     feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); });
     for (int64_t h = 0; h < config_.client_hosts; ++h) {
@@ -138,6 +142,9 @@ class ClusterWorkload final : public Workload {
 
   // --- for the client agents ---
   const ClusterConfig& config() const { return config_; }
+  bool decommission_acknowledged() const { return decommission_acknowledged_; }
+  void note_decommission_acknowledged() { decommission_acknowledged_ = true; }
+  PlantedBug planted_bug() const { return planted_bug_; }
   std::vector<rt::Address> brokers() const {
     std::vector<rt::Address> out;
     for (size_t i = 0; i < nodes_; ++i) out.push_back(rt::Address{world_.host(static_cast<NodeIndex>(i)), kHttpPort});
@@ -191,11 +198,14 @@ class ClusterWorkload final : public Workload {
   }
   std::string lagging() const;
   std::string partition_lagging(uint32_t partition) const;
+  std::string decommission_lagging(const controller::Metadata& metadata) const;
 
   World& world_;
   ClusterConfig config_;
   size_t nodes_;
   int64_t faults_stop_ns_;
+  PlantedBug planted_bug_;
+  bool decommission_acknowledged_ = false;
   std::string failure_;
   std::vector<std::unique_ptr<SafetyFeed>> feeds_;
   checkers::RaftSafety safety_;
@@ -225,6 +235,7 @@ void ClientAgent::run() {
   config.request_timeout = kRequestTimeout;
   client_ = std::make_unique<client::Client>(runtime_, config);
   if (!create_topic()) return;
+  if (host_ == 0 && workload_.config().decommission_node > 0) runtime_.spawn("admin-decommission", [this] { decommission(); });
   for (ProducerState* state : workload_.producers_of(host_)) runtime_.spawn("producer", [this, state] { produce(*state); });
   for (ConsumerState* state : workload_.consumers_of(host_)) runtime_.spawn("consumer", [this, state] { consume(*state); });
 }
@@ -246,11 +257,26 @@ bool ClientAgent::create_topic() {
   }
 }
 
+// At decommission_at_s, drains the node (asking again until an answer says it is draining).
+void ClientAgent::decommission() {
+  const rt::Instant at{rt::Duration(workload_.config().decommission_at_ns)};
+  if (runtime_.now() < at && !runtime_.sleep_for(at - runtime_.now()).ok()) return;
+  const auto node = static_cast<NodeId>(workload_.config().decommission_node);
+  while (!workload_.decommission_acknowledged()) {
+    const client::Status drained = client_->decommission_node(node);
+    if (drained.ok()) return workload_.note_decommission_acknowledged();
+    workload_.count("admin." + std::string(client::to_string(drained.code())));
+    if (!runtime_.sleep_for(kAdminRetry).ok()) return;
+  }
+}
+
 // Records "client<h>.p<k> s<n> xxx..." (unique), round-robin over the partitions, while writes are
 // open; then one probe record that must be acknowledged.
 void ClientAgent::produce(ProducerState& state) {
   client::ProducerConfig config;
   config.limits.idempotent = workload_.config().idempotent;
+  // The client's own planted bug; the nodes take theirs from NodeConfig::planted_bug.
+  if (workload_.planted_bug() == PlantedBug::client_renumber_on_retry) config.limits.planted_bug = workload_.planted_bug();
   config.limits.delivery_timeout = kDeliveryTimeout;
   config.request_timeout = kRequestTimeout;
   producers_.push_back(std::make_unique<client::Producer>(*client_, config));
@@ -335,17 +361,39 @@ void ClientAgent::consume(ConsumerState& state) {
 // "" once the topic exists and nothing moves, every producer's records are delivered and its probe
 // acknowledged, and every partition's replicas are at one end that every consumer has read to.
 std::string ClusterWorkload::lagging() const {
+  // A node that cannot start (a crash loop on damaged storage) is down for good: its replicas
+  // move away and the rest converges, but the operator has lost a node to a fault the cluster
+  // is meant to ride out.
+  for (size_t node = 0; node < nodes_; ++node) {
+    if (started_node(world_, static_cast<NodeIndex>(node)) == nullptr) return "node " + std::to_string(node + 1) + " is not running";
+  }
   const controller::Metadata* metadata = latest_metadata(world_, nodes_);
   if (topic_ == 0 || metadata == nullptr || metadata->topic_by_id(topic_) == nullptr) return "the topic is not created yet";
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
     if (metadata->partition(PartitionId{topic_, p})->move) return "partition " + std::to_string(p) + " is moving";
   }
+  if (std::string drain = decommission_lagging(*metadata); !drain.empty()) return drain;
   for (const auto& producer : producers_) {
     if (producer->undelivered > 0) return producer->name + " has " + std::to_string(producer->undelivered) + " records not delivered";
     if (!producer->probed) return producer->name + " has no acknowledged probe";
   }
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
     if (std::string lag = partition_lagging(p); !lag.empty()) return lag;
+  }
+  return "";
+}
+
+// A decommissioned node ends removed, with no replica placed on it.
+std::string ClusterWorkload::decommission_lagging(const controller::Metadata& metadata) const {
+  if (config_.decommission_node == 0) return "";
+  const auto node = static_cast<NodeId>(config_.decommission_node);
+  const std::string name = "node " + std::to_string(node);
+  if (!decommission_acknowledged_) return "the decommission of " + name + " is not acknowledged";
+  auto record = metadata.nodes().find(node);
+  if (record == metadata.nodes().end() || record->second.state != controller::NodeState::removed) return name + " is not removed yet";
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    const auto& replicas = metadata.partition(PartitionId{topic_, p})->replicas;
+    if (std::find(replicas.begin(), replicas.end(), node) != replicas.end()) return name + " still hosts partition " + std::to_string(p);
   }
   return "";
 }
@@ -417,6 +465,11 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
   reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
   reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 30'000);
+  reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
+  reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);
+  if (config.decommission_node > 0 && config.decommission_node <= config.replicas.controller_voters) {
+    reader.fail("decommission_node", "a controller voter cannot be decommissioned (its voters are fixed)");
+  }
   reader.finish();
   if (!reader.ok()) return nullptr;
   return std::make_shared<ConfigWorkloadSpec<ClusterWorkload, ClusterConfig>>(config);

@@ -27,7 +27,9 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
   config.raft.id = node_id_of(node);
   config.raft.election_timeout_ticks = static_cast<uint32_t>(setup.election_ticks);
   config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(setup.heartbeat_ticks);
-  if (planted_bug == PlantedBug::raft_commit_previous_term) config.raft.planted_bug = planted_bug;
+  if (planted_bug == PlantedBug::raft_commit_previous_term || planted_bug == PlantedBug::raft_keep_conflicting_suffix) {
+    config.raft.planted_bug = planted_bug;
+  }
   // The same log options on every replica and incarnation: replicas holding the same batches roll
   // their segments alike.
   if (setup.segment_bytes_max > 0) {
