@@ -215,6 +215,10 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   char simulated[32];
   std::snprintf(simulated, sizeof simulated, "%.3f", static_cast<double>(r.simulated_ns) / kNsPerS);
   line("simulated_s", simulated);
+  if (r.wall_ns > 0) {
+    line("wall_s", static_cast<double>(r.wall_ns) / 1e9);
+    line("sim_speed_x", static_cast<double>(r.simulated_ns) / static_cast<double>(r.wall_ns));
+  }
   line("events", r.world.events);
   line("trace_events", r.trace_events);
   line("trace_hash", hex16(r.trace_hash));

@@ -41,6 +41,9 @@ struct SimulationReport {
   bool passed = true;
   std::string failure;
   std::vector<TraceRecord> trace;  // only with record_trace
+  // Set by the runner (the simulation never reads a real clock): wall time of run_simulation;
+  // print_report then adds wall_s and sim_speed_x (simulated seconds per wall second).
+  int64_t wall_ns = 0;
 };
 
 SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options);
