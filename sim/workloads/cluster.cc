@@ -42,6 +42,7 @@ struct ClusterConfig {
   int64_t think_ms_max = 20;
   int64_t payload_bytes_max = 200;
   int64_t fetch_wait_ms = 200;
+  int64_t admin_churn_ms = 0;     // the admin client creates, alters and deletes a scratch topic this often (0: never)
   int64_t decommission_node = 0;  // node id the admin client drains (0: none)
   int64_t decommission_at_ns = 0;
 };
@@ -74,6 +75,10 @@ class ClientAgent final : public NodeAgent {
   void run();
   bool create_topic();
   void decommission();
+  void churn_topics();
+  bool scratch_cycle(const std::string& name);
+  template <typename Call>
+  bool until_done(Call call);
   void produce(ProducerState& state);
   void consume(ConsumerState& state);
 
@@ -143,6 +148,7 @@ class ClusterWorkload final : public Workload {
   // --- for the client agents ---
   const ClusterConfig& config() const { return config_; }
   bool decommission_acknowledged() const { return decommission_acknowledged_; }
+  void scratch_created(TopicId topic) { scratch_topics_.insert(topic); }
   void note_decommission_acknowledged() { decommission_acknowledged_ = true; }
   PlantedBug planted_bug() const { return planted_bug_; }
   std::vector<rt::Address> brokers() const {
@@ -199,6 +205,7 @@ class ClusterWorkload final : public Workload {
   std::string lagging() const;
   std::string partition_lagging(uint32_t partition) const;
   std::string decommission_lagging(const controller::Metadata& metadata) const;
+  std::string scratch_lagging(const controller::Metadata& metadata) const;
 
   World& world_;
   ClusterConfig config_;
@@ -206,6 +213,7 @@ class ClusterWorkload final : public Workload {
   int64_t faults_stop_ns_;
   PlantedBug planted_bug_;
   bool decommission_acknowledged_ = false;
+  std::set<TopicId> scratch_topics_;  // created by the admin churn, deleted before writes close
   std::string failure_;
   std::vector<std::unique_ptr<SafetyFeed>> feeds_;
   checkers::RaftSafety safety_;
@@ -236,6 +244,7 @@ void ClientAgent::run() {
   client_ = std::make_unique<client::Client>(runtime_, config);
   if (!create_topic()) return;
   if (host_ == 0 && workload_.config().decommission_node > 0) runtime_.spawn("admin-decommission", [this] { decommission(); });
+  if (host_ == 0 && workload_.config().admin_churn_ms > 0) runtime_.spawn("admin-churn", [this] { churn_topics(); });
   for (ProducerState* state : workload_.producers_of(host_)) runtime_.spawn("producer", [this, state] { produce(*state); });
   for (ConsumerState* state : workload_.consumers_of(host_)) runtime_.spawn("consumer", [this, state] { consume(*state); });
 }
@@ -268,6 +277,58 @@ void ClientAgent::decommission() {
     workload_.count("admin." + std::string(client::to_string(drained.code())));
     if (!runtime_.sleep_for(kAdminRetry).ok()) return;
   }
+}
+
+// Admin traffic beside the data path, while writes are open: scratch topics created, their config
+// changed, deleted. Judged at the end: every scratch topic is gone from the metadata and no node
+// hosts a replica of one.
+void ClientAgent::churn_topics() {
+  const rt::Duration every = std::chrono::milliseconds(workload_.config().admin_churn_ms);
+  for (uint64_t n = 1; workload_.writes_open(); ++n) {
+    if (!runtime_.sleep_for(every).ok()) return;
+    if (!scratch_cycle("scratch-" + std::to_string(n))) return;
+  }
+}
+
+// Repeats `call` (true: done; false: retry) until it is done; false when the host stops.
+template <typename Call>
+bool ClientAgent::until_done(Call call) {
+  while (!call()) {
+    if (!runtime_.sleep_for(kAdminRetry).ok()) return false;
+  }
+  return true;
+}
+
+// Create (topic_exists counts: an earlier answer may have been lost), alter, delete
+// (unknown_topic counts likewise). False when the host stops.
+bool ClientAgent::scratch_cycle(const std::string& name) {
+  auto note = [this](const client::Status& status) {
+    workload_.count("admin." + std::string(client::to_string(status.code())));
+  };
+  const bool created = until_done([&] {
+    client::TopicSpec spec{name, 1, static_cast<uint32_t>(workload_.config().replicas.replication), {}};
+    client::Result<client::TopicInfo> topic = client_->create_topic(spec);
+    if (!topic.ok() && topic.code() != client::Errc::topic_exists) return note(topic.status()), false;
+    client::Result<client::TopicInfo> described = client_->describe_topic(name);
+    if (!described.ok()) return note(described.status()), false;
+    workload_.scratch_created(described->id);
+    return true;
+  });
+  if (!created) return false;
+  const bool altered = until_done([&] {
+    client::TopicConfigValues config;
+    config.retention_ms = 60'000;
+    client::Result<client::TopicInfo> topic = client_->alter_topic(name, config);
+    if (!topic.ok()) return note(topic.status()), false;
+    if (topic->retention_ms != 60'000) workload_.fail("admin: " + name + " altered, but its retention_ms reads " + std::to_string(topic->retention_ms));
+    return true;
+  });
+  if (!altered) return false;
+  return until_done([&] {
+    client::Status deleted = client_->delete_topic(name);
+    if (!deleted.ok() && deleted.code() != client::Errc::unknown_topic) return note(deleted), false;
+    return true;
+  });
 }
 
 // Records "client<h>.p<k> s<n> xxx..." (unique), round-robin over the partitions, while writes are
@@ -373,12 +434,28 @@ std::string ClusterWorkload::lagging() const {
     if (metadata->partition(PartitionId{topic_, p})->move) return "partition " + std::to_string(p) + " is moving";
   }
   if (std::string drain = decommission_lagging(*metadata); !drain.empty()) return drain;
+  if (std::string scratch = scratch_lagging(*metadata); !scratch.empty()) return scratch;
   for (const auto& producer : producers_) {
     if (producer->undelivered > 0) return producer->name + " has " + std::to_string(producer->undelivered) + " records not delivered";
     if (!producer->probed) return producer->name + " has no acknowledged probe";
   }
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
     if (std::string lag = partition_lagging(p); !lag.empty()) return lag;
+  }
+  return "";
+}
+
+// Every scratch topic deleted: gone from the metadata, no replica of it left on any node.
+std::string ClusterWorkload::scratch_lagging(const controller::Metadata& metadata) const {
+  for (TopicId topic : scratch_topics_) {
+    const std::string name = "scratch topic " + std::to_string(topic);
+    if (metadata.topic_by_id(topic) != nullptr) return name + " is not deleted yet";
+    for (size_t node = 0; node < nodes_; ++node) {
+      const server::Node* started = started_node(world_, static_cast<NodeIndex>(node));
+      if (started != nullptr && started->partitions() != nullptr && started->partitions()->replica(PartitionId{topic, 0}) != nullptr) {
+        return name + " still has a replica on node " + std::to_string(node + 1);
+      }
+    }
   }
   return "";
 }
@@ -448,6 +525,7 @@ void ClusterWorkload::report(Figures& figures) const {
   for (const auto& [host, requests] : metadata_requests_) metadata_requests += requests;
   figures.emplace_back("metadata_requests", std::to_string(metadata_requests));
   figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
+  figures.emplace_back("scratch_topics", std::to_string(scratch_topics_.size()));
   for (const auto& [what, count] : counts_) figures.emplace_back("errors." + what, std::to_string(count));
 }
 
@@ -465,6 +543,7 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
   reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
   reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 30'000);
+  reader.integer("admin_churn_ms", config.admin_churn_ms, 0, 3'600'000);
   reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
   reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);
   if (config.decommission_node > 0 && config.decommission_node <= config.replicas.controller_voters) {
