@@ -1,6 +1,7 @@
 #include "sim/sweep.h"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +140,8 @@ Worker spawn_worker(const Scenario& scenario, const SweepOptions& options, uint6
   const pid_t pid = ::fork();
   SLUICE_ASSERT(pid >= 0);
   if (pid == 0) {
+    // A worker must not outlive an interrupted sweep (Ctrl-C, a killed CI job).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(fds[0]);
     worker_main(scenario, options, first_k, fds[1]);
   }
@@ -147,7 +150,7 @@ Worker spawn_worker(const Scenario& scenario, const SweepOptions& options, uint6
 }
 
 std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "stopped";
 }
@@ -210,7 +213,7 @@ class WorkerPool {
     SeedResult died;
     died.seed = shard_seed(options_.range, options_.shard, worker.next_k);
     died.passed = false;
-    died.failure = "the worker process running this seed " + describe_exit(status) + " (an assertion failure prints above on stderr)";
+    died.failure = "the worker process running this seed " + describe_exit(status) + "; a failed assertion prints its message on stderr";
     collector_.deliver(worker.next_k, std::move(died));
     const uint64_t next = worker.next_k + options_.jobs;
     if (next < total_) worker = spawn_worker(scenario_, options_, next);
