@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -132,13 +133,19 @@ struct Worker {
   std::string buffer;   // bytes of a frame not yet whole
 };
 
+// Out of processes or descriptors the sweep cannot go on; its workers die with it (PDEATHSIG).
+[[noreturn]] void cannot_start_worker(const char* call) {
+  std::cerr << "sluice-sim: cannot start a worker process: " << call << ": " << std::strerror(errno) << "\n";
+  std::exit(kExitFailed);
+}
+
 Worker spawn_worker(const Scenario& scenario, const SweepOptions& options, uint64_t first_k) {
   int fds[2];
-  SLUICE_ASSERT(::pipe(fds) == 0);
+  if (::pipe(fds) != 0) cannot_start_worker("pipe");
   std::cout.flush();
   std::cerr.flush();
   const pid_t pid = ::fork();
-  SLUICE_ASSERT(pid >= 0);
+  if (pid < 0) cannot_start_worker("fork");
   if (pid == 0) {
     // A worker must not outlive an interrupted sweep (Ctrl-C, a killed CI job).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
