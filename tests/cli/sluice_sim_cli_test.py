@@ -84,11 +84,38 @@ def check_sweep_runner(sim, source):
         missing = run([sim, "merge", os.path.join(tmp, "none.json")], source)
         check(missing.returncode == 2 and "none.json" in missing.stderr, "merging a missing file exits 2 naming it", missing)
 
+    check_failing_sweep(sim, source)
+
     for bad in (["--jobs", "0"], ["--jobs", "x"], ["--shard", "3/3"], ["--shard", "1/0"], ["--shard", "x"],
                 ["--json", "/nonexistent/dir/out.json"]):
         result = run([*sweep, "--seeds", "1..2", *bad], source)
         check(result.returncode == 2 and result.stderr.strip() != "", f"sweep {bad} exits 2 with a message", result)
     check(run([sim, "merge"], source).returncode == 2, "merge without files exits 2")
+
+
+def check_failing_sweep(sim, source):
+    """A sweep with failing seeds (a planted bug): exit 1, every failing seed with its checker's
+    violation and replay command, in the text and the JSON, the same for any --jobs."""
+    with open(os.path.join(source, "tests/swim/swim-false-positives-small.toml")) as original:
+        text = original.read().replace('name = "swim-false-positives-small"',
+                                       'name = "planted"\nplanted_bug = "swim_no_refute"', 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = os.path.join(tmp, "planted.toml")
+        with open(scenario, "w") as out:
+            out.write(text)
+        sweep = [sim, "sweep", "--scenario", scenario, "--seeds", "1..2"]
+        serial = run([*sweep, "--jobs", "1"], source)
+        parallel = run([*sweep, "--jobs", "2", "--json", os.path.join(tmp, "s.json")], source)
+        check(parallel.returncode == 1 and "failures=2" in parallel.stdout, "a planted bug fails the sweep (exit 1)", parallel)
+        check(seed_lines(parallel.stdout) == seed_lines(serial.stdout), "failing seeds alike for --jobs 1 and 2", parallel)
+        replay = f"build/bin/sluice-sim run --scenario {scenario} --seed 1"
+        check(re.search(r"^failed_seed=1 failure=.*swim", parallel.stdout, re.M) is not None and
+              f"  replay={replay}" in parallel.stdout, "the summary names failing seed 1, its checker and replay", parallel)
+        with open(os.path.join(tmp, "s.json")) as summary_file:
+            summary = json.load(summary_file)
+        check([f["seed"] for f in summary["failures"]] == [1, 2] and summary["failures"][0]["replay"] == replay and
+              "swim" in summary["failures"][0]["failure"] and summary["passed"] is False,
+              "the JSON lists both failures with checker text and replay", parallel)
 
 
 def check_swarm(sim, source):
