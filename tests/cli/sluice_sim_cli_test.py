@@ -5,6 +5,7 @@ Usage: sluice_sim_cli_test.py SLUICE_SIM SOURCE_DIR
 """
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def check_sweep_runner(sim, source):
         check(missing.returncode == 2 and "none.json" in missing.stderr, "merging a missing file exits 2 naming it", missing)
 
     check_failing_sweep(sim, source)
+    check_progress_line(sim, source)
 
     for bad in (["--jobs", "0"], ["--jobs", "x"], ["--shard", "3/3"], ["--shard", "1/0"], ["--shard", "x"],
                 ["--json", "/nonexistent/dir/out.json"]):
@@ -116,6 +118,33 @@ def check_failing_sweep(sim, source):
         check([f["seed"] for f in summary["failures"]] == [1, 2] and summary["failures"][0]["replay"] == replay and
               "swim" in summary["failures"][0]["failure"] and summary["passed"] is False,
               "the JSON lists both failures with checker text and replay", parallel)
+
+
+def check_progress_line(sim, source):
+    """The progress line appears on stderr only when it is a terminal, rewritten with \\r."""
+    args = [sim, "sweep", "--scenario", "scenarios/smoke.toml", "--seeds", "1..2", "--jobs", "2"]
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(args, cwd=source, stdout=subprocess.PIPE, stderr=terminal, timeout=300)
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    check(result.returncode == 0 and b"\rseeds 2/2" in shown and b"failures 0" in shown and b"ETA" in shown and
+          shown.rstrip(b" ").endswith(b"\n"), f"a terminal gets the progress line: {shown[-200:]!r}")
+    piped = run(args, source)
+    check("seeds " not in piped.stderr and "\r" not in piped.stderr, "no progress line when stderr is not a terminal", piped)
 
 
 def check_swarm(sim, source):
