@@ -1,6 +1,6 @@
 // sluice-sim: runs seeded cluster simulations from scenario files.
 //   sluice-sim run --scenario FILE --seed N [--check-determinism]
-//   sluice-sim sweep --scenario FILE --seeds A..B [--jobs J] [--shard i/n] [--json FILE|-]
+//   sluice-sim sweep --scenario FILE --seeds A..B [--jobs J] [--shard i/n] [--json FILE|-] [--check-determinism]
 //                    (also: which coverage marks and BUGGIFY sites the seeds reached; fails when a
 //                    [coverage] required mark was never hit; sim/sweep.h)
 //   sluice-sim merge FILE...   (several shards' --json summaries as one, on stdout)
@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
   sweep_command->add_option("--jobs", sweep_options.jobs, "worker processes (seeds run in parallel; output is the same)")
       ->check(CLI::Range(uint64_t{1}, sluice::sim::SweepOptions::kJobsMax));
   sweep_command->add_option("--shard", shard, "run only seeds s with (s - A) % n == i (0-based i/n)");
+  sweep_command->add_flag("--check-determinism", sweep_options.check_determinism,
+                          "run every seed twice; a seed whose trace_hash differs fails");
   sweep_command->add_option("--json", sweep_options.json_path, "write the JSON summary (docs/formats/sweep-json.md) to FILE, or - for stdout");
   std::vector<std::string> merge_files;
   CLI::App* merge = app.add_subcommand("merge", "merge shards' sweep --json summaries into one (JSON on stdout)");

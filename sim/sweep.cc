@@ -114,14 +114,26 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+// One seed; with check_determinism twice (the second run's hash must match the first's).
+SeedResult run_seed(const Scenario& scenario, uint64_t seed, bool check_determinism) {
+  SeedResult result = seed_result_of(run_simulation(scenario, SimulationOptions{seed, false}));
+  if (!check_determinism || !result.passed) return result;
+  const uint64_t again = run_simulation(scenario, SimulationOptions{seed, false}).trace_hash;
+  if (again != result.trace_hash) {
+    result.passed = false;
+    result.failure = "determinism: trace_hash " + hex16(result.trace_hash) + " on the first run, " + hex16(again) +
+                     " on the second (the replay command with --check-determinism names the first divergent event)";
+  }
+  return result;
+}
+
 // A worker process: runs seeds first_k, first_k + stride, ... of the shard and sends each result
 // as a frame. It leaves by _exit: the parent's buffered output must not be flushed twice.
 [[noreturn]] void worker_main(const Scenario& scenario, const SweepOptions& options, uint64_t first_k, int fd) {
   const uint64_t total = shard_size(options.range, options.shard);
   for (uint64_t k = first_k; k < total; k += options.jobs) {
     const uint64_t seed = shard_seed(options.range, options.shard, k);
-    const SimulationReport report = run_simulation(scenario, SimulationOptions{seed, false});
-    if (!write_all(fd, encode_seed_result(seed_result_of(report)))) ::_exit(kExitFailed);
+    if (!write_all(fd, encode_seed_result(run_seed(scenario, seed, options.check_determinism)))) ::_exit(kExitFailed);
   }
   ::_exit(0);
 }
@@ -292,6 +304,7 @@ int run_sweep(const Scenario& scenario, const SweepOptions& options) {
   summary.wall_s = stopwatch.elapsed_s();
   print_coverage_and_buggify(summary, text);
   print_summary(summary, text);
+  if (options.check_determinism) text << "determinism=checked\n";
   if (json_to_stdout) std::cout << to_json(summary) << std::flush;
   if (json_file.is_open()) json_file << to_json(summary);
   return summary.passed() ? 0 : kExitFailed;

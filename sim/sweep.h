@@ -24,6 +24,7 @@ struct SweepOptions {
   Shard shard;
   uint64_t jobs = 1;      // 1: in this process; more: that many worker processes
   std::string json_path;  // "": none; "-": stdout (the text report then goes to stderr)
+  bool check_determinism = false;  // run every seed twice; a seed whose trace_hash differs fails
 };
 
 // Runs the sweep; returns the process exit code (0 passed, 1 a seed failed or a required coverage

@@ -50,6 +50,10 @@ def check_sweep_runner(sim, source):
     for key in ("failures=0", "seeds_per_s=", "wall_s=", "jobs=2", "seeds=4 failed=0 coverage=complete"):
         check(key in parallel.stdout, f"sweep summary has {key}", parallel)
 
+    twice = run([*sweep, "--seeds", "1..2", "--jobs", "2", "--check-determinism"], source)
+    check(twice.returncode == 0 and "determinism=checked" in twice.stdout and
+          seed_lines(twice.stdout) == seed_lines(serial.stdout)[:2], "sweep --check-determinism passes", twice)
+
     shard = run([*sweep, "--seeds", "1..6", "--shard", "1/3"], source)
     check(shard.returncode == 0 and [line.split()[0] for line in seed_lines(shard.stdout)] == ["seed=2", "seed=5"],
           "--shard 1/3 of 1..6 runs seeds 2 and 5", shard)
