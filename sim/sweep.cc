@@ -232,7 +232,8 @@ class WorkerPool {
     SeedResult died;
     died.seed = shard_seed(options_.range, options_.shard, worker.next_k);
     died.passed = false;
-    died.failure = "the worker process running this seed " + describe_exit(status) + "; a failed assertion prints its message on stderr";
+    died.failure = "worker died: the process running this seed " + describe_exit(status) +
+                   "; a failed assertion prints its message on stderr";
     collector_.deliver(worker.next_k, std::move(died));
     const uint64_t next = worker.next_k + options_.jobs;
     if (next < total_) worker = spawn_worker(scenario_, options_, next);
@@ -263,7 +264,8 @@ void print_summary(const SweepSummary& summary, std::ostream& out) {
   out << "wall_s=" << format_figure(summary.wall_s, 3) << "\n";
   out << "jobs=" << summary.jobs << "\nshard=" << summary.shards.front().to_string() << "\n";
   for (const SweepFailure& failure : summary.failures) {
-    out << "failed_seed=" << failure.seed << " failure=" << failure.failure << "\n  replay=" << failure.replay << "\n";
+    out << "failed_seed=" << failure.seed << " checker=" << failure.checker << " failure=" << failure.failure
+        << "\n  replay=" << failure.replay << "\n";
   }
 }
 

@@ -118,6 +118,7 @@ void read_failures(SummaryReader& reader, SweepSummary& summary) {
   for (const json::Value& item : failures->items) {
     SweepFailure failure;
     failure.seed = reader.u64(item, "seed");
+    failure.checker = reader.text(item, "checker");
     failure.failure = reader.text(item, "failure");
     failure.replay = reader.text(item, "replay");
     summary.failures.push_back(std::move(failure));
@@ -251,9 +252,17 @@ Result<std::optional<SeedResult>> take_seed_result(std::string& buffer) {
   return std::optional<SeedResult>(std::move(result));
 }
 
+std::string failure_checker(std::string_view failure) {
+  if (failure.starts_with("t=")) failure.remove_prefix(std::min(failure.size(), failure.find(' ') + 1));
+  const size_t colon = failure.find(':');
+  return colon == std::string_view::npos || colon == 0 ? "unknown" : std::string(failure.substr(0, colon));
+}
+
 void SweepSummary::add(const SeedResult& result) {
   ++seeds;
-  if (!result.passed) failures.push_back(SweepFailure{result.seed, result.failure, replay_command(scenario_path, result.seed)});
+  if (!result.passed) {
+    failures.push_back(SweepFailure{result.seed, failure_checker(result.failure), result.failure, replay_command(scenario_path, result.seed)});
+  }
   for (const std::string& mark : result.coverage) coverage[mark] += 1;
   for (const auto& [site, fires] : result.buggify_fired) {
     BuggifySiteSummary& counts = buggify[site];
@@ -291,7 +300,8 @@ std::string to_json(const SweepSummary& s) {
   member("seeds_per_s", number_text(s.seeds_per_s()));
   member("passed", s.passed() ? "true" : "false");
   member("failures", json_list(s.failures, "[", "]", [](const SweepFailure& f) {
-           return "{\"seed\": " + std::to_string(f.seed) + ", \"failure\": " + json::quote(f.failure) +
+           return "{\"seed\": " + std::to_string(f.seed) + ", \"checker\": " + json::quote(f.checker) +
+                  ", \"failure\": " + json::quote(f.failure) +
                   ", \"replay\": " + json::quote(f.replay) + "}";
          }));
   member("coverage", json_list(s.coverage, "{", "}", [](const auto& mark) {

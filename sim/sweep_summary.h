@@ -63,9 +63,14 @@ Result<std::optional<SeedResult>> take_seed_result(std::string& buffer);
 
 struct SweepFailure {
   uint64_t seed = 0;
+  std::string checker;  // failure_checker(failure)
   std::string failure;  // the failing checker's first violation, as the run reports it
   std::string replay;   // the exact command that replays it
 };
+
+// The checker a failure names: failures read "[t=12.3s ]<checker>: <first violation>" (e.g.
+// "raft safety", "partition ledger", "swim liveness", "budget"); "unknown" without a colon.
+std::string failure_checker(std::string_view failure);
 
 struct BuggifySiteSummary {
   uint64_t seeds_enabled = 0;  // seeds in which the site was switched on

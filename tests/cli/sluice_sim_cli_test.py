@@ -115,12 +115,12 @@ def check_failing_sweep(sim, source):
         check(parallel.returncode == 1 and "failures=2" in parallel.stdout, "a planted bug fails the sweep (exit 1)", parallel)
         check(seed_lines(parallel.stdout) == seed_lines(serial.stdout), "failing seeds alike for --jobs 1 and 2", parallel)
         replay = f"build/bin/sluice-sim run --scenario {scenario} --seed 1"
-        check(re.search(r"^failed_seed=1 failure=.*swim", parallel.stdout, re.M) is not None and
+        check(re.search(r"^failed_seed=1 checker=swim [a-z]+ failure=.*swim", parallel.stdout, re.M) is not None and
               f"  replay={replay}" in parallel.stdout, "the summary names failing seed 1, its checker and replay", parallel)
         with open(os.path.join(tmp, "s.json")) as summary_file:
             summary = json.load(summary_file)
         check([f["seed"] for f in summary["failures"]] == [1, 2] and summary["failures"][0]["replay"] == replay and
-              "swim" in summary["failures"][0]["failure"] and summary["passed"] is False,
+              summary["failures"][0]["checker"].startswith("swim ") and summary["passed"] is False,
               "the JSON lists both failures with checker text and replay", parallel)
 
 

@@ -130,6 +130,7 @@ TEST(SweepSummary, CountsSeedsFailuresCoverageAndBuggify) {
   EXPECT_EQ(summary.seeds, 8u);
   ASSERT_EQ(summary.failures.size(), 2u);  // seeds 4 and 8
   EXPECT_EQ(summary.failures[0].seed, 4u);
+  EXPECT_EQ(summary.failures[0].checker, "raft safety");
   EXPECT_EQ(summary.failures[0].replay, "build/bin/sluice-sim run --scenario scenarios/smoke.toml --seed 4");
   EXPECT_EQ(summary.coverage.at("raft.pre_vote_deferred"), 8u);
   EXPECT_EQ(summary.coverage_missing(), std::vector<std::string>{"never.hit"});
@@ -198,6 +199,16 @@ TEST(SweepSummary, FromJsonRejectsOtherDocuments) {
                           "{\"format\": \"sluice-sweep-summary\", \"version\": 1}", "{\"a\": 1,}"}) {
     EXPECT_FALSE(summary_from_json(bad).ok()) << bad;
   }
+}
+
+TEST(SweepSummary, FailureCheckerIsTheTextBeforeTheFirstColon) {
+  EXPECT_EQ(failure_checker("t=60.0s swim refutation: member 29 was suspected"), "swim refutation");
+  EXPECT_EQ(failure_checker("partition ledger: duplicate: record 4"), "partition ledger");
+  EXPECT_EQ(failure_checker("budget: not converged 10 s"), "budget");
+  EXPECT_EQ(failure_checker("worker died: the process running this seed was killed by signal 6"), "worker died");
+  EXPECT_EQ(failure_checker("no colon here"), "unknown");
+  EXPECT_EQ(failure_checker(""), "unknown");
+  EXPECT_EQ(failure_checker("t=1s"), "unknown");
 }
 
 // --- JSON ----------------------------------------------------------------------------------------
