@@ -12,6 +12,7 @@ enum class Errc {
   invalid_scenario,  // the scenario file is malformed or out of range (message names file:line)
   io_error,          // the scenario file could not be read
   check_failed,      // a safety or liveness check of the simulation failed
+  invalid_summary,   // a sweep's JSON summary (sluice-sim merge) is malformed or does not fit
 };
 
 constexpr std::string_view to_string(Errc code) {
@@ -20,6 +21,7 @@ constexpr std::string_view to_string(Errc code) {
     case Errc::invalid_scenario: return "invalid_scenario";
     case Errc::io_error: return "io_error";
     case Errc::check_failed: return "check_failed";
+    case Errc::invalid_summary: return "invalid_summary";
   }
   return "unknown";
 }

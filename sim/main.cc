@@ -1,7 +1,9 @@
 // sluice-sim: runs seeded cluster simulations from scenario files.
 //   sluice-sim run --scenario FILE --seed N [--check-determinism]
-//   sluice-sim sweep --scenario FILE --seeds A..B   (also: which coverage marks the seeds reached;
-//                                                     fails when a [coverage] required mark was never hit)
+//   sluice-sim sweep --scenario FILE --seeds A..B [--jobs J] [--shard i/n] [--json FILE|-] [--check-determinism]
+//                    (also: which coverage marks and BUGGIFY sites the seeds reached; fails when a
+//                    [coverage] required mark was never hit; sim/sweep.h)
+//   sluice-sim merge FILE...   (several shards' --json summaries as one, on stdout)
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "sim/simulation.h"
+#include "sim/sweep.h"
 
 namespace {
 
@@ -57,57 +60,23 @@ int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_de
   return kExitFailed;
 }
 
-// "A..B" or a single seed.
-bool parse_seed_range(const std::string& text, uint64_t& first, uint64_t& last) {
-  const size_t dots = text.find("..");
-  auto parse = [](std::string_view part, uint64_t& out) {
-    auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), out);
-    return error == std::errc() && end == part.data() + part.size() && !part.empty();
-  };
-  if (dots == std::string::npos) return parse(text, first) && parse(text, last);
-  return parse(std::string_view(text).substr(0, dots), first) && parse(std::string_view(text).substr(dots + 2), last) &&
-         first <= last;
-}
-
-// Which coverage marks a sweep reached, in how many seeds; required marks it never reached.
-struct SweepCoverage {
-  std::map<std::string, uint64_t> seeds_hit;
-
-  void add(const SimulationReport& report) {
-    for (const auto& [name, hits] : report.coverage) seeds_hit[name] += 1;
+int sweep(const sluice::sim::Scenario& scenario, const std::string& seeds, const std::string& shard,
+          sluice::sim::SweepOptions options) {
+  const auto range = sluice::sim::parse_seed_range(seeds);
+  if (!range) {
+    std::cerr << "sluice-sim: --seeds: expected A..B with A <= B, got '" << seeds << "'\n";
+    return kExitUsage;
   }
-  // Prints every mark reached; returns false when a required one was never reached.
-  bool print(const sluice::sim::Scenario& scenario, uint64_t seeds) const {
-    for (const auto& [name, count] : seeds_hit) std::cout << "coverage " << name << " seeds=" << count << "/" << seeds << "\n";
-    bool complete = true;
-    for (const std::string& name : scenario.coverage_required) {
-      if (seeds_hit.count(name) == 0) {
-        std::cout << "coverage_missing=" << name << "\n";
-        complete = false;
-      }
+  options.range = *range;
+  if (!shard.empty()) {
+    auto parsed = sluice::sim::parse_shard(shard);
+    if (!parsed.ok()) {
+      std::cerr << "sluice-sim: " << parsed.status().message() << "\n";
+      return kExitUsage;
     }
-    return complete;
+    options.shard = *parsed;
   }
-};
-
-int sweep(const sluice::sim::Scenario& scenario, uint64_t first, uint64_t last) {
-  uint64_t failed = 0;
-  SweepCoverage coverage;
-  for (uint64_t seed = first; seed <= last; ++seed) {
-    SimulationReport report = run_simulation(scenario, SimulationOptions{seed, false});
-    coverage.add(report);
-    std::cout << "seed=" << seed << " result=" << (report.passed ? "passed" : "FAILED")
-              << " trace_hash=" << sluice::sim::hex16(report.trace_hash) << "\n";
-    if (!report.passed) {
-      ++failed;
-      std::cout << "  failure=" << report.failure << "\n  replay=" << sluice::sim::replay_command(scenario.path, seed) << "\n";
-    }
-    if (seed == UINT64_MAX) break;
-  }
-  const bool covered = coverage.print(scenario, last - first + 1);
-  std::cout << "seeds=" << (last - first + 1) << " failed=" << failed << " coverage=" << (covered ? "complete" : "INCOMPLETE")
-            << "\n";
-  return failed == 0 && covered ? 0 : kExitFailed;
+  return sluice::sim::run_sweep(scenario, options);
 }
 
 }  // namespace
@@ -127,24 +96,31 @@ int main(int argc, char** argv) {
   CLI::App* sweep_command = app.add_subcommand("sweep", "run one scenario for a range of seeds; print failing seeds");
   sweep_command->add_option("--scenario", scenario_path, "scenario TOML file")->required();
   sweep_command->add_option("--seeds", seeds, "seed range A..B (inclusive)")->required();
+  sluice::sim::SweepOptions sweep_options;
+  std::string shard;
+  sweep_command->add_option("--jobs", sweep_options.jobs, "worker processes (seeds run in parallel; output is the same)")
+      ->check(CLI::Range(uint64_t{1}, sluice::sim::SweepOptions::kJobsMax));
+  sweep_command->add_option("--shard", shard, "run only seeds s with (s - A) % n == i (0-based i/n)");
+  sweep_command->add_flag("--check-determinism", sweep_options.check_determinism,
+                          "run every seed twice; a seed whose trace_hash differs fails");
+  sweep_command->add_option("--json", sweep_options.json_path, "write the JSON summary (docs/formats/sweep-json.md) to FILE, or - for stdout");
+  std::vector<std::string> merge_files;
+  CLI::App* merge = app.add_subcommand("merge", "merge shards' sweep --json summaries into one (JSON on stdout)");
+  merge->add_option("files", merge_files, "JSON summaries")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
+  if (*merge) return sluice::sim::run_merge(merge_files, std::cout, std::cerr);
   auto scenario = sluice::sim::load_scenario(scenario_path);
   if (!scenario.ok()) {
     std::cerr << "sluice-sim: " << scenario.status().message() << "\n";
     return kExitUsage;
   }
   if (*sweep_command) {
-    uint64_t first = 0, last = 0;
-    if (!parse_seed_range(seeds, first, last)) {
-      std::cerr << "sluice-sim: --seeds: expected A..B with A <= B, got '" << seeds << "'\n";
-      return kExitUsage;
-    }
-    return sweep(*scenario, first, last);
+    return sweep(*scenario, seeds, shard, sweep_options);
   }
   return run_once(*scenario, seed, check_determinism);
 }

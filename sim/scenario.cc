@@ -65,6 +65,14 @@ void read_random_faults(TableReader& reader, RandomFaults& random) {
   reader.finish();
 }
 
+void read_swarm(TableReader& reader, SwarmConfig& swarm) {
+  reader.boolean("enabled", swarm.enabled);
+  reader.real("rate_factor_min", swarm.rate_factor_min, 0, 100);
+  reader.real("rate_factor_max", swarm.rate_factor_max, 0, 100);
+  if (swarm.rate_factor_max < swarm.rate_factor_min) reader.fail("rate_factor_max", "must not be below rate_factor_min");
+  reader.finish();
+}
+
 const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
   static const std::map<std::string, FaultKind, std::less<>> kinds = {
       {"partition", FaultKind::partition}, {"partition_oneway", FaultKind::partition_oneway},
@@ -256,6 +264,10 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
     TableReader reader(*table, "coverage", context);
     reader.strings("required", scenario.coverage_required);
     reader.finish();
+  }
+  if (const toml::table* table = top.subtable("swarm")) {
+    TableReader reader(*table, "swarm", context);
+    read_swarm(reader, scenario.swarm);
   }
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);

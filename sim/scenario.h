@@ -84,6 +84,15 @@ struct Budget {
   int64_t simulated_ns_max = 0;   // the run must have finished by then (0: none)
 };
 
+// [swarm]: each seed varies the scenario before it runs (swarm testing, sim/swarm.h): which of
+// the random fault kinds are on, their rates, network loss and duplication, BUGGIFY
+// probabilities. Rates are scaled by factors drawn in [rate_factor_min, rate_factor_max].
+struct SwarmConfig {
+  bool enabled = false;
+  double rate_factor_min = 0.25;
+  double rate_factor_max = 2;
+};
+
 struct Scenario {
   std::string name;
   std::string path;
@@ -104,6 +113,7 @@ struct Scenario {
   // A known bug planted in every node (node/base/planted_bug.h), so a test can show the
   // scenario's checkers catch it. `none` in every real scenario.
   PlantedBug planted_bug = PlantedBug::none;
+  SwarmConfig swarm;
   // Coverage marks (node/base/coverage.h) a sweep of this scenario must hit at least once.
   std::vector<std::string> coverage_required;
 };

@@ -8,6 +8,7 @@
 #include "sim/faults.h"
 #include "sim/sim_node.h"
 #include "sim/sim_runtime.h"
+#include "sim/swarm.h"
 
 namespace sluice::sim {
 namespace {
@@ -140,7 +141,9 @@ class BudgetWatch {
 
 }  // namespace
 
-SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options) {
+SimulationReport run_simulation(const Scenario& input, const SimulationOptions& options) {
+  // With [swarm], the seed picks the variant it runs; every caller (run, sweep) replays it alike.
+  const Scenario scenario = swarm_variant(input, options.seed);
   // An assertion that fails inside the run (a node's, a checker's) aborts the process: it still
   // names the seed and the replay command.
   detail::set_assertion_note("simulation FAILED (seed " + std::to_string(options.seed) +
@@ -149,6 +152,7 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
   report.seed = options.seed;
   report.scenario_name = scenario.name;
   report.scenario_path = scenario.path;
+  report.swarm = describe_swarm(scenario);
   coverage::reset_all();
   coverage::set_expensive_assertions(true);  // simulation-only checks are on in every run
   {
@@ -191,6 +195,7 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     report.network = world.network().stats();
     for (const auto& workload : workloads) workload->report(report.figures);
     report.buggify_sites_enabled = world.buggify_sites_enabled();
+    report.buggify_fired_by_site = world.buggify_fired_by_site();
     report.faults_injected = faults.injected();
     report.failure = judge.failure();
     if (report.failure.empty()) report.failure = budget.failure();
@@ -212,6 +217,7 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   auto line = [&out](const char* key, auto value) { out << key << '=' << value << '\n'; };
   line("scenario", r.scenario_name);
   line("seed", r.seed);
+  if (!r.swarm.empty()) line("swarm", r.swarm);
   char simulated[32];
   std::snprintf(simulated, sizeof simulated, "%.3f", static_cast<double>(r.simulated_ns) / kNsPerS);
   line("simulated_s", simulated);

@@ -31,6 +31,10 @@ struct SimulationReport {
   NetworkStats network;
   Figures figures;         // the workloads' own key=value figures, in scenario order
   size_t buggify_sites_enabled = 0;
+  // Every enabled BUGGIFY site ("file:line") -> how often it fired (0: on, never fired).
+  std::map<std::string, uint64_t> buggify_fired_by_site;
+  // The swarm knobs this seed chose (sim/swarm.h); empty when the scenario has no [swarm].
+  std::string swarm;
   uint64_t faults_injected = 0;
   bool liveness_checked = false;
   // Simulated time from faults_stop_s until every workload converged; -1 when it never did (or
@@ -46,6 +50,7 @@ struct SimulationReport {
   int64_t wall_ns = 0;
 };
 
+// With [swarm], runs swarm_variant(scenario, options.seed) (sim/swarm.h) and reports its knobs.
 SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options);
 
 // key=value lines, one figure per line.

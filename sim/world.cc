@@ -197,19 +197,30 @@ bool World::buggify(runtime::SiteId site, Prng& node_stream) {
     // Decided from (seed, site) alone, so the order sites are first reached in does not matter.
     const uint64_t draw = hash_combine(config_.seed, hash_bytes(key));
     const bool enabled = static_cast<double>(draw >> 11) * 0x1.0p-53 < config_.buggify.site_probability;
-    it = buggify_sites_.emplace(std::move(key), enabled).first;
+    it = buggify_sites_.emplace(std::move(key), BuggifySite{enabled, 0}).first;
     trace_.record(now_ns_, -1, "buggify.site", hash_combine(hash_bytes(it->first), enabled));
   }
-  if (!it->second) return false;
+  if (!it->second.enabled) return false;
   auto next = [&node_stream] { return node_stream.next(); };
   const bool fire = random_chance(next, config_.buggify.fire_probability);
-  if (fire) ++stats_.buggify_fired;
+  if (fire) {
+    ++stats_.buggify_fired;
+    ++it->second.fired;
+  }
   return fire;
 }
 
 size_t World::buggify_sites_enabled() const {
   return static_cast<size_t>(std::count_if(buggify_sites_.begin(), buggify_sites_.end(),
-                                           [](const auto& entry) { return entry.second; }));
+                                           [](const auto& entry) { return entry.second.enabled; }));
+}
+
+std::map<std::string, uint64_t> World::buggify_fired_by_site() const {
+  std::map<std::string, uint64_t> fired;
+  for (const auto& [site, decision] : buggify_sites_) {
+    if (decision.enabled) fired.emplace(site, decision.fired);
+  }
+  return fired;
 }
 
 }  // namespace sluice::sim

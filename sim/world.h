@@ -134,6 +134,8 @@ class World {
   // own, so one node's BUGGIFY draws never shift another's).
   bool buggify(runtime::SiteId site, Prng& node_stream);
   size_t buggify_sites_enabled() const;
+  // How often each enabled site ("file:line") fired; a site that is on but never fired counts 0.
+  std::map<std::string, uint64_t> buggify_fired_by_site() const;
   void set_buggify(BuggifyConfig config) { config_.buggify = config; }
 
  private:
@@ -160,7 +162,11 @@ class World {
   int64_t now_ns_ = 0;
   AppFactory app_factory_;
   WorldStats stats_;
-  std::map<std::string, bool> buggify_sites_;  // "file:line" -> enabled
+  struct BuggifySite {
+    bool enabled = false;
+    uint64_t fired = 0;
+  };
+  std::map<std::string, BuggifySite> buggify_sites_;  // "file:line" -> decision, fires
 };
 
 }  // namespace sluice::sim

@@ -3,7 +3,9 @@
 
 Usage: sluice_sim_cli_test.py SLUICE_SIM SOURCE_DIR
 """
+import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -28,6 +30,134 @@ def check(condition, what, result=None):
 
 def figures(stdout):
     return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+
+
+def seed_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("seed=")]
+
+
+def check_sweep_runner(sim, source):
+    """--jobs, --shard, --json, merge and their usage errors (sim/sweep.h)."""
+    sweep = [sim, "sweep", "--scenario", "scenarios/smoke.toml"]
+    serial = run([*sweep, "--seeds", "1..4", "--jobs", "1"], source)
+    parallel = run([*sweep, "--seeds", "1..4", "--jobs", "2"], source)
+    check(serial.returncode == 0 and len(seed_lines(serial.stdout)) == 4, "sweep --jobs 1 runs 4 seeds", serial)
+    check(seed_lines(parallel.stdout) == seed_lines(serial.stdout), "--jobs 2 prints the same seeds and hashes as --jobs 1",
+          parallel)
+    single = run([sim, "run", "--scenario", "scenarios/smoke.toml", "--seed", "3"], source)
+    check(f"seed=3 result=passed trace_hash={figures(single.stdout).get('trace_hash')}" in parallel.stdout,
+          "a worker's seed 3 has run --seed 3's trace_hash", parallel)
+    for key in ("failures=0", "seeds_per_s=", "wall_s=", "jobs=2", "seeds=4 failed=0 coverage=complete"):
+        check(key in parallel.stdout, f"sweep summary has {key}", parallel)
+
+    twice = run([*sweep, "--seeds", "1..2", "--jobs", "2", "--check-determinism"], source)
+    check(twice.returncode == 0 and "determinism=checked" in twice.stdout and
+          seed_lines(twice.stdout) == seed_lines(serial.stdout)[:2], "sweep --check-determinism passes", twice)
+
+    shard = run([*sweep, "--seeds", "1..6", "--shard", "1/3"], source)
+    check(shard.returncode == 0 and [line.split()[0] for line in seed_lines(shard.stdout)] == ["seed=2", "seed=5"],
+          "--shard 1/3 of 1..6 runs seeds 2 and 5", shard)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, f"shard{i}.json") for i in range(2)]
+        for i, path in enumerate(paths):
+            result = run([*sweep, "--seeds", "1..4", "--shard", f"{i}/2", "--jobs", "2", "--json", path], source)
+            check(result.returncode == 0 and os.path.exists(path), f"--json writes shard {i}/2", result)
+        whole = run([*sweep, "--seeds", "1..4", "--json", "-"], source)
+        check(whole.returncode == 0, "--json - exits 0", whole)
+        try:
+            summary = json.loads(whole.stdout)
+        except ValueError:
+            summary = {}
+            check(False, "--json - prints only JSON on stdout", whole)
+        check(summary.get("seeds") == 4 and summary.get("failures") == [] and summary.get("shards") == [{"index": 0, "count": 1}],
+              "JSON summary: seeds, failures, shards", whole)
+        check(isinstance(summary.get("buggify"), dict) and len(summary.get("buggify", {})) > 0,
+              "JSON summary names the BUGGIFY sites", whole)
+        check("seed=1 result=passed" in whole.stderr, "with --json - the text report goes to stderr", whole)
+        merged = run([sim, "merge", *paths], source)
+        check(merged.returncode == 0, "merge of two shards exits 0", merged)
+        try:
+            combined = json.loads(merged.stdout)
+        except ValueError:
+            combined = {}
+        check(combined.get("seeds") == 4 and combined.get("coverage") == summary.get("coverage") and
+              len(combined.get("shards", [])) == 2, "merged shards equal the whole sweep", merged)
+        check(combined.get("buggify") == summary.get("buggify"), "merged BUGGIFY counts equal the whole sweep's", merged)
+        twice = run([sim, "merge", paths[0], paths[0]], source)
+        check(twice.returncode == 2 and "appears twice" in twice.stderr, "merging one shard twice exits 2", twice)
+        missing = run([sim, "merge", os.path.join(tmp, "none.json")], source)
+        check(missing.returncode == 2 and "none.json" in missing.stderr, "merging a missing file exits 2 naming it", missing)
+
+    check_failing_sweep(sim, source)
+    check_progress_line(sim, source)
+
+    for bad in (["--jobs", "0"], ["--jobs", "x"], ["--shard", "3/3"], ["--shard", "1/0"], ["--shard", "x"],
+                ["--json", "/nonexistent/dir/out.json"]):
+        result = run([*sweep, "--seeds", "1..2", *bad], source)
+        check(result.returncode == 2 and result.stderr.strip() != "", f"sweep {bad} exits 2 with a message", result)
+    check(run([sim, "merge"], source).returncode == 2, "merge without files exits 2")
+
+
+def check_failing_sweep(sim, source):
+    """A sweep with failing seeds (a planted bug): exit 1, every failing seed with its checker's
+    violation and replay command, in the text and the JSON, the same for any --jobs."""
+    with open(os.path.join(source, "tests/swim/swim-false-positives-small.toml")) as original:
+        text = original.read().replace('name = "swim-false-positives-small"',
+                                       'name = "planted"\nplanted_bug = "swim_no_refute"', 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = os.path.join(tmp, "planted.toml")
+        with open(scenario, "w") as out:
+            out.write(text)
+        sweep = [sim, "sweep", "--scenario", scenario, "--seeds", "1..2"]
+        serial = run([*sweep, "--jobs", "1"], source)
+        parallel = run([*sweep, "--jobs", "2", "--json", os.path.join(tmp, "s.json")], source)
+        check(parallel.returncode == 1 and "failures=2" in parallel.stdout, "a planted bug fails the sweep (exit 1)", parallel)
+        check(seed_lines(parallel.stdout) == seed_lines(serial.stdout), "failing seeds alike for --jobs 1 and 2", parallel)
+        replay = f"build/bin/sluice-sim run --scenario {scenario} --seed 1"
+        check(re.search(r"^failed_seed=1 checker=swim [a-z]+ failure=.*swim", parallel.stdout, re.M) is not None and
+              f"  replay={replay}" in parallel.stdout, "the summary names failing seed 1, its checker and replay", parallel)
+        with open(os.path.join(tmp, "s.json")) as summary_file:
+            summary = json.load(summary_file)
+        check([f["seed"] for f in summary["failures"]] == [1, 2] and summary["failures"][0]["replay"] == replay and
+              summary["failures"][0]["checker"].startswith("swim ") and summary["passed"] is False,
+              "the JSON lists both failures with checker text and replay", parallel)
+
+
+def check_progress_line(sim, source):
+    """The progress line appears on stderr only when it is a terminal, rewritten with \\r."""
+    args = [sim, "sweep", "--scenario", "scenarios/smoke.toml", "--seeds", "1..2", "--jobs", "2"]
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(args, cwd=source, stdout=subprocess.PIPE, stderr=terminal, timeout=300)
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    check(result.returncode == 0 and b"\rseeds 2/2" in shown and b"failures 0" in shown and b"ETA" in shown and
+          shown.rstrip(b" ").endswith(b"\n"), f"a terminal gets the progress line: {shown[-200:]!r}")
+    piped = run(args, source)
+    check("seeds " not in piped.stderr and "\r" not in piped.stderr, "no progress line when stderr is not a terminal", piped)
+
+
+def check_swarm(sim, source):
+    """[swarm]: run prints the knobs, and a sweep's seed is the same run (sim/swarm.h)."""
+    swarm = run([sim, "run", "--scenario", "scenarios/cluster-swarm.toml", "--seed", "2"], source)
+    check(swarm.returncode == 0 and "crash=" in figures(swarm.stdout).get("swarm", ""), "run prints swarm=", swarm)
+    swept = run([sim, "sweep", "--scenario", "scenarios/cluster-swarm.toml", "--seeds", "2..2", "--jobs", "2"], source)
+    check(f"seed=2 result=passed trace_hash={figures(swarm.stdout).get('trace_hash')}" in swept.stdout,
+          "sweep's swarm seed 2 is run --seed 2", swept)
 
 
 def main():
@@ -81,6 +211,9 @@ def main():
 
     sweep = run([sim, "sweep", "--scenario", "scenarios/smoke.toml", "--seeds", "1..3"], source)
     check(sweep.returncode == 0 and "seeds=3 failed=0" in sweep.stdout, "sweep 1..3 passes", sweep)
+
+    check_sweep_runner(sim, source)
+    check_swarm(sim, source)
 
     for failure in failures:
         print("FAIL:", failure)
