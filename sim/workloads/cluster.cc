@@ -1,6 +1,5 @@
 #include "sim/workloads/cluster.h"
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,9 +73,11 @@ class ClientAgent final : public NodeAgent {
   bool create_topic();
   void produce(ProducerState& state);
   void consume(ConsumerState& state);
-  // For the timeline: a client operation on this host (bound to a partition, or -1), and the
-  // metadata requests the host's resolver started since the last look.
-  void note(const std::function<std::string()>& label, int64_t partition = -1);
+  // For the timeline: a client operation on this host (bound to a partition, or -1; the label is
+  // built only when there is a timeline), and the metadata requests the host's resolver started
+  // since the last look.
+  template <typename Label>
+  void note(Label label, int64_t partition = -1);
   void note_metadata_requests();
   void note_consumed(uint64_t consumer, const client::PollResult& polled);
 
@@ -229,7 +230,8 @@ ClientAgent::ClientAgent(ClusterWorkload& workload, SimRuntime& runtime, size_t 
   runtime_.spawn("client-main", [this] { run(); });
 }
 
-void ClientAgent::note(const std::function<std::string()>& label, int64_t partition) {
+template <typename Label>
+void ClientAgent::note(Label label, int64_t partition) {
   if (Timeline* timeline = workload_.timeline()) {
     timeline->mark(runtime_.world().now_ns(), runtime_.node(), MarkKind::client, label(), 0, partition);
   }
