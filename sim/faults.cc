@@ -65,7 +65,9 @@ std::string FaultInjector::describe(const FaultEvent& event) const {
 }
 
 void FaultInjector::flip_bit(NodeIndex node, Prng& prng) {
-  if (!world_.disk(node).flip_random_bit(prng).empty()) on_bit_flip_(node);
+  const std::string flipped = world_.disk(node).flip_random_bit(prng);
+  if (!flipped.empty()) on_bit_flip_(node);
+  note(node, [&] { return "bit_flip " + (flipped.empty() ? std::string("(no file to flip)") : flipped); });
 }
 
 void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
@@ -90,7 +92,10 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
       case FaultKind::bit_flip: flip_bit(node, prng); break;
       default: SLUICE_UNREACHABLE();
     }
-    if (event.kind != FaultKind::crash && event.kind != FaultKind::restart) note(node, [&] { return describe(event); });
+    // Crashes and restarts are marked by the world, bit flips by flip_bit().
+    if (event.kind != FaultKind::crash && event.kind != FaultKind::restart && event.kind != FaultKind::bit_flip) {
+      note(node, [&] { return describe(event); });
+    }
   }
 }
 
@@ -204,11 +209,7 @@ void FaultInjector::schedule_all() {
     world_.clock(node).jump_wall(jump);
     note(node, [jump] { return "clock_jump " + format_figure(static_cast<double>(jump) / 1e6, 3) + "ms"; });
   });
-  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) {
-    const NodeIndex node = random_node(prng);
-    flip_bit(node, prng);
-    note(node, [] { return std::string("bit_flip"); });
-  });
+  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(random_node(prng), prng); });
   every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
     const NodeIndex node = random_node(prng);
     world_.disk(node).faults().full = true;
