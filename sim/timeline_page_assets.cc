@@ -42,6 +42,7 @@ h1 { font-size: 16px; margin: 0 0 4px; }
 <span id="class-filter"></span>
 <span id="mark-filter"></span>
 <span id="view-range"></span>
+<a id="view-link" href="#">link to this view</a>
 </div>
 <div id="legend"></div>
 <div id="diagram"><div id="lanes"></div><canvas id="chart"></canvas></div>
@@ -273,6 +274,7 @@ window.addEventListener("error", (event) => { document.body.dataset.ready = "err
     body.dataset.marksDrawn = drawMarks(x, size);
     const step = tickStep(view.t1 - view.t0) / 10;
     document.getElementById("view-range").textContent = seconds(view.t0, step) + " .. " + seconds(view.t1, step);
+    updateLink();
   }
   let pending = false;
   function redraw() {
@@ -321,9 +323,39 @@ window.addEventListener("error", (event) => { document.body.dataset.ready = "err
     tooltip.style.top = event.clientY + 12 + "px";
   });
   window.addEventListener("resize", redraw);
+  window.addEventListener("hashchange", () => { applyHash(); highlightLanes(); redraw(); });
+
+  // The view a link names: #t0=S&t1=S&partition=P&classes=a,b&kinds=a,b (seconds; any subset).
+  function applyHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const t0 = Number(params.get("t0")), t1 = Number(params.get("t1"));
+    if (params.has("t0") && params.has("t1") && t1 > t0) {
+      view.t0 = Math.max(0, t0 * 1e6);
+      view.t1 = Math.min(end, Math.max(view.t0 + 10, t1 * 1e6));
+    }
+    if (params.has("partition") && [...partitionFilter.options].some((o) => o.value === params.get("partition"))) {
+      partitionFilter.value = view.partition = params.get("partition");
+    }
+    for (const [key, set, box, data_key] of [["classes", view.classes, classBox, "class"], ["kinds", view.kinds, markBox, "kind"]]) {
+      if (!params.has(key)) continue;
+      const wanted = new Set(params.get(key).split(","));
+      for (const input of box.querySelectorAll("input")) {
+        input.checked = wanted.has(input.dataset[data_key]);
+        if (input.checked) set.add(input.dataset[data_key]); else set.delete(input.dataset[data_key]);
+      }
+    }
+  }
+  function updateLink() {
+    const params = new URLSearchParams({ t0: view.t0 / 1e6, t1: view.t1 / 1e6, partition: view.partition,
+                                         classes: [...view.classes].join(","), kinds: [...view.kinds].join(",") });
+    document.getElementById("view-link").href = "#" + params.toString();
+    body.dataset.partition = view.partition;
+  }
 
   body.dataset.lanes = lanes.length;
   body.dataset.messagesKept = messages.length;
+  applyHash();
+  highlightLanes();
   draw();
   body.dataset.ready = "ok";
 })();

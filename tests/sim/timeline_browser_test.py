@@ -5,11 +5,15 @@ controller and every partition, the legend and class filter name every message c
 same seed gives the same trace_hash with and without --timeline, a failing run still writes its
 page (and exits 1) with the failure listed, and an unwritable path is a usage error (exit 2).
 
+The filters are checked through the view a link names (#partition=0&classes=raft, #t0=1&t1=2):
+fewer messages and marks drawn, the partition's replicas' lanes highlighted.
+
 Usage: timeline_browser_test.py SLUICE_SIM SOURCE_DIR
 Exits 77 (skipped) when no Chromium is installed (tools/setup.sh installs it); SLUICE_CHROMIUM
 names another binary.
 """
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -73,10 +77,10 @@ def figure(stdout, key):
     return match.group(1) if match else None
 
 
-def dump_dom(browser, page, profile):
+def dump_dom(browser, page, profile, fragment=""):
     result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              f"--user-data-dir={profile}", "--window-size=1400,600", "--dump-dom",
-                             "file://" + os.path.abspath(page)],
+                             "file://" + os.path.abspath(page) + fragment],
                             capture_output=True, text=True, timeout=180)
     check(result.returncode == 0, "chromium --dump-dom exits 0", result.stderr[-2000:])
     dom = Dom()
@@ -111,6 +115,36 @@ def check_page(dom, lanes_expected, passed):
     return violations
 
 
+def page_data(page):
+    with open(page) as f:
+        text = f.read()
+    match = re.search(r'<script type="application/json" id="timeline-data">(.*?)</script>', text, re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def body_numbers(dom):
+    body = (dom.find("body") or [{}])[0]
+    return {key: int(body.get(f"data-{key}", "-1")) for key in ("messages-drawn", "marks-drawn", "messages-kept")}, body
+
+
+def check_filters(browser, page, profile, whole):
+    """The partition and class filters and the zoom, set by the link's fragment."""
+    data = page_data(page)
+    check(data.get("messages", {}).get("sample_every") == 1, "the small run keeps every message")
+    dom = dump_dom(browser, page, profile, "#partition=0&classes=raft")
+    numbers, body = body_numbers(dom)
+    check(body.get("data-ready") == "ok" and body.get("data-partition") == "0", "partition 0 selected by the link", f"{body}")
+    raft = data.get("messages", {}).get("seen_by_class", {}).get("raft")
+    check(numbers["messages-drawn"] == raft, "only raft messages drawn", f"{numbers} raft={raft}")
+    check(0 < numbers["marks-drawn"] < whole["marks-drawn"], "fewer marks for one partition", f"{numbers} {whole}")
+    hosting = [a for t, a in dom.elements if t == "div" and "hosting" in a.get("class", "").split()]
+    check(3 <= len(hosting) <= 5, "the lanes of partition 0's replicas are highlighted", f"{len(hosting)}")
+    check(all(a.get("data-host") in {f"n{i}" for i in range(1, 6)} for a in hosting), "only node lanes host a partition")
+    numbers, body = body_numbers(dump_dom(browser, page, profile, "#t0=1&t1=2&kinds=role"))
+    check(0 < numbers["messages-drawn"] < whole["messages-drawn"], "zoomed to 1-2 s: fewer messages", f"{numbers}")
+    check(0 < numbers["marks-drawn"] < whole["marks-drawn"], "zoomed, roles only: fewer marks", f"{numbers}")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -128,7 +162,9 @@ def main():
         check(figure(plain.stdout, "trace_hash") == figure(recorded.stdout, "trace_hash") is not None,
               "same trace_hash with and without --timeline")
         check(os.path.getsize(page) > 0, "the page is written")
-        check_page(dump_dom(browser, page, os.path.join(temp, "profile")), 7, True)
+        dom = dump_dom(browser, page, os.path.join(temp, "profile"))
+        check_page(dom, 7, True)
+        check_filters(browser, page, os.path.join(temp, "profile"), body_numbers(dom)[0])
 
         # A failing run (an events budget it cannot keep) writes its page too, then exits 1.
         failing_scenario = os.path.join(temp, "failing.toml")
