@@ -336,12 +336,12 @@ window.addEventListener("error", (event) => { document.body.dataset.ready = "err
     if (params.has("partition") && [...partitionFilter.options].some((o) => o.value === params.get("partition"))) {
       partitionFilter.value = view.partition = params.get("partition");
     }
-    for (const [key, set, box, data_key] of [["classes", view.classes, classBox, "class"], ["kinds", view.kinds, markBox, "kind"]]) {
+    for (const [key, set, box, dataKey] of [["classes", view.classes, classBox, "class"], ["kinds", view.kinds, markBox, "kind"]]) {
       if (!params.has(key)) continue;
       const wanted = new Set(params.get(key).split(","));
       for (const input of box.querySelectorAll("input")) {
-        input.checked = wanted.has(input.dataset[data_key]);
-        if (input.checked) set.add(input.dataset[data_key]); else set.delete(input.dataset[data_key]);
+        input.checked = wanted.has(input.dataset[dataKey]);
+        if (input.checked) set.add(input.dataset[dataKey]); else set.delete(input.dataset[dataKey]);
       }
     }
   }
