@@ -38,8 +38,36 @@ std::vector<NodeIndex> FaultInjector::random_group(Prng& prng, size_t size) cons
   return nodes;
 }
 
+std::string FaultInjector::hosts(const std::vector<NodeIndex>& nodes) const {
+  std::string out = "[";
+  for (NodeIndex node : nodes) out += (out.size() > 1 ? " " : "") + world_.host(node);
+  return out + "]";
+}
+
+// The event as the timeline labels it: its kind and what it changes.
+std::string FaultInjector::describe(const FaultEvent& event) const {
+  std::string out(to_string(event.kind));
+  auto ms = [](int64_t ns) { return format_figure(static_cast<double>(ns) / 1e6, 3) + "ms"; };
+  switch (event.kind) {
+    case FaultKind::partition: return out + " " + hosts(event.nodes) + " | " + hosts(event.other);
+    case FaultKind::partition_oneway: return out + " " + hosts(event.nodes) + " -> " + hosts(event.other);
+    case FaultKind::clock_jump: return out + " " + ms(event.jump_ns);
+    case FaultKind::slow_node: return out + " lag " + ms(event.lag_ns);
+    case FaultKind::disk_errors:
+      return out + " read=" + format_figure(event.read_error, 4) + " write=" + format_figure(event.write_error, 4) +
+             " sync=" + format_figure(event.sync_error, 4);
+    case FaultKind::network:
+      return out + " loss=" + format_figure(event.loss, 4) + " duplicate=" + format_figure(event.duplicate, 4) + " latency=" +
+             ms(event.latency_ns_min) + ".." + ms(event.latency_ns_max) + " (-1: unchanged)";
+    case FaultKind::stream_resets: return out + " p=" + format_figure(event.probability, 4);
+    default: return out;
+  }
+}
+
 void FaultInjector::flip_bit(NodeIndex node, Prng& prng) {
-  if (!world_.disk(node).flip_random_bit(prng).empty()) on_bit_flip_(node);
+  const std::string flipped = world_.disk(node).flip_random_bit(prng);
+  if (!flipped.empty()) on_bit_flip_(node);
+  note(node, [&] { return "bit_flip " + (flipped.empty() ? std::string("(no file to flip)") : flipped); });
 }
 
 void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
@@ -64,6 +92,10 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
       case FaultKind::bit_flip: flip_bit(node, prng); break;
       default: SLUICE_UNREACHABLE();
     }
+    // Crashes and restarts are marked by the world, bit flips by flip_bit().
+    if (event.kind != FaultKind::crash && event.kind != FaultKind::restart && event.kind != FaultKind::bit_flip) {
+      note(node, [&] { return describe(event); });
+    }
   }
 }
 
@@ -74,7 +106,12 @@ void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
   switch (event.kind) {
     case FaultKind::partition: network.partition(event.nodes, event.other, true); break;
     case FaultKind::partition_oneway: network.partition(event.nodes, event.other, false); break;
-    case FaultKind::isolate: network.isolate(event.nodes.empty() ? random_group(prng, event.count) : event.nodes); break;
+    case FaultKind::isolate: {
+      const std::vector<NodeIndex> group = event.nodes.empty() ? random_group(prng, event.count) : event.nodes;
+      network.isolate(group);
+      note(-1, [&] { return "isolate " + hosts(group); });
+      return;
+    }
     case FaultKind::heal: network.heal(); break;
     case FaultKind::network:
       if (event.loss >= 0) link.loss_probability = event.loss;
@@ -84,8 +121,9 @@ void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
       link.latency_max = std::max(link.latency_max, link.latency_min);
       break;
     case FaultKind::stream_resets: network.config().stream_reset_probability = event.probability; break;
-    default: apply_to_nodes(event, prng); break;
+    default: apply_to_nodes(event, prng); return;
   }
+  note(-1, [&] { return describe(event); });
 }
 
 void FaultInjector::every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject) {
@@ -127,13 +165,21 @@ void FaultInjector::inject_partition(Prng& prng) {
   for (NodeIndex node : all_nodes()) {
     if (std::find(group.begin(), group.end(), node) == group.end()) rest.push_back(node);
   }
-  switch (random_below(next, 3)) {
+  const uint64_t shape = random_below(next, 3);
+  switch (shape) {
     case 0: world_.network().partition(group, rest, true); break;
     case 1: world_.network().partition(group, rest, false); break;
     default: world_.network().isolate(group); break;
   }
+  note(-1, [&] {
+    if (shape == 2) return "isolate " + hosts(group);
+    return std::string(shape == 0 ? "partition " : "partition_oneway ") + hosts(group) + (shape == 0 ? " | " : " -> ") + hosts(rest);
+  });
   const int64_t duration = random_range(next, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
-  at(world_.now_ns() + duration, "fault.heal", [this] { world_.network().heal(); });
+  at(world_.now_ns() + duration, "fault.heal", [this] {
+    world_.network().heal();
+    note(-1, [] { return std::string("heal"); });
+  });
 }
 
 // A data-centre outage: every node down at once, so nothing unsynced survives anywhere; each
@@ -164,6 +210,7 @@ NodeIndex FaultInjector::bit_flip_target(Prng& prng) {
 }
 
 void FaultInjector::stop_faults() {
+  note(-1, [] { return std::string("faults stop: heal, restart, disks healthy"); });
   world_.network().heal();
   world_.network().config() = baseline_;
   world_.network().config().stream_reset_probability = 0;
@@ -185,7 +232,9 @@ void FaultInjector::schedule_all() {
   every(random.clock_jump_per_min, "fault.clock_jump", [this](Prng& prng) {
     const int64_t max = scenario_.random.clock_jump_ns_max;
     const int64_t jump = random_range([&prng] { return prng.next(); }, -max, max);
-    world_.clock(random_node(prng)).jump_wall(jump);
+    const NodeIndex node = random_node(prng);
+    world_.clock(node).jump_wall(jump);
+    note(node, [jump] { return "clock_jump " + format_figure(static_cast<double>(jump) / 1e6, 3) + "ms"; });
   });
   every(random.power_loss_per_min, "fault.power_loss", [this](Prng& prng) { inject_power_loss(prng); });
   every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(bit_flip_target(prng), prng); });
@@ -193,7 +242,11 @@ void FaultInjector::schedule_all() {
   every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
     const NodeIndex node = random_node(prng);
     world_.disk(node).faults().full = true;
-    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node] { world_.disk(node).faults().full = false; });
+    note(node, [] { return std::string("disk_full"); });
+    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node] {
+      world_.disk(node).faults().full = false;
+      note(node, [] { return std::string("disk_ok"); });
+    });
   });
   at(scenario_.faults_stop_ns, "fault.stop", [this] { stop_faults(); });
 }

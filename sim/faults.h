@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "node/base/random.h"
@@ -54,6 +55,14 @@ class FaultInjector {
   void inject_slow_node(Prng& prng);
   NodeIndex bit_flip_target(Prng& prng);
   void stop_faults();
+  // For the timeline (World::timeline()): a fault mark on `lane` (-1: the network or every node),
+  // its label built only when there is a timeline.
+  template <typename Label>
+  void note(NodeIndex lane, Label label) const {
+    if (Timeline* timeline = world_.timeline()) timeline->mark(world_.now_ns(), lane, MarkKind::fault, label());
+  }
+  std::string hosts(const std::vector<NodeIndex>& nodes) const;
+  std::string describe(const FaultEvent& event) const;
 
   World& world_;
   const Scenario& scenario_;

@@ -1,5 +1,5 @@
 // sluice-sim: runs seeded cluster simulations from scenario files.
-//   sluice-sim run --scenario FILE --seed N [--check-determinism]
+//   sluice-sim run --scenario FILE --seed N [--check-determinism] [--timeline OUT.html]
 //   sluice-sim sweep --scenario FILE --seeds A..B [--jobs J] [--shard i/n] [--json FILE|-] [--check-determinism]
 //                    (also: which coverage marks and BUGGIFY sites the seeds reached; fails when a
 //                    [coverage] required mark was never hit; sim/sweep.h)
@@ -7,15 +7,19 @@
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 
 #include "sim/simulation.h"
 #include "sim/sweep.h"
+#include "sim/timeline_page.h"
 
 namespace {
 
@@ -34,9 +38,32 @@ SimulationReport timed_run(const sluice::sim::Scenario& scenario, const Simulati
   return report;
 }
 
-int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_determinism) {
-  SimulationReport first = timed_run(scenario, SimulationOptions{seed, check_determinism});
+// The page of --timeline (docs/simulation.md, "Timeline"); a failed run writes it too.
+bool write_timeline(std::ofstream& file, const std::string& path, const sluice::sim::Timeline& timeline, const SimulationReport& report) {
+  const sluice::sim::TimelineRun run{report.scenario_name, report.scenario_path, report.seed, sluice::sim::hex16(report.trace_hash),
+                                     report.simulated_ns, report.passed, report.failure};
+  file << sluice::sim::render_timeline_html(timeline, run);
+  file.close();
+  if (file) return true;
+  std::cerr << "sluice-sim: --timeline: writing '" << path << "' failed: " << std::strerror(errno) << "\n";
+  return false;
+}
+
+int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_determinism, const std::string& timeline_path) {
+  // Opened before the run, so an unwritable path fails at once rather than after it.
+  std::ofstream timeline_file;
+  sluice::sim::Timeline timeline;
+  if (!timeline_path.empty()) {
+    timeline_file.open(timeline_path, std::ios::binary | std::ios::trunc);
+    if (!timeline_file) {
+      std::cerr << "sluice-sim: --timeline: cannot write '" << timeline_path << "': " << std::strerror(errno) << "\n";
+      return kExitUsage;
+    }
+  }
+  SimulationReport first =
+      timed_run(scenario, SimulationOptions{seed, check_determinism, timeline_path.empty() ? nullptr : &timeline});
   print_report(first, std::cout);
+  if (!timeline_path.empty() && !write_timeline(timeline_file, timeline_path, timeline, first)) return kExitUsage;
   if (!first.passed) {
     std::cerr << "simulation FAILED (seed " << seed << "): " << first.failure << "\n"
               << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n";
@@ -87,12 +114,14 @@ int main(int argc, char** argv) {
   std::string scenario_path;
   uint64_t seed = 1;
   bool check_determinism = false;
+  std::string timeline_path;
   std::string seeds;
   CLI::App* run = app.add_subcommand("run", "run one scenario with one seed and print key=value figures");
   run->add_option("--scenario", scenario_path, "scenario TOML file")->required();
   run->add_option("--seed", seed, "PRNG seed (unsigned 64-bit)")->required();
   run->add_flag("--check-determinism", check_determinism,
                 "run the seed twice and compare every trace event; on a mismatch print the first divergent one");
+  run->add_option("--timeline", timeline_path, "also write the run as a space-time diagram: one self-contained HTML page");
   CLI::App* sweep_command = app.add_subcommand("sweep", "run one scenario for a range of seeds; print failing seeds");
   sweep_command->add_option("--scenario", scenario_path, "scenario TOML file")->required();
   sweep_command->add_option("--seeds", seeds, "seed range A..B (inclusive)")->required();
@@ -122,5 +151,5 @@ int main(int argc, char** argv) {
   if (*sweep_command) {
     return sweep(*scenario, seeds, shard, sweep_options);
   }
-  return run_once(*scenario, seed, check_determinism);
+  return run_once(*scenario, seed, check_determinism, timeline_path);
 }

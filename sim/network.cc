@@ -31,6 +31,7 @@ struct Network::Connection {
     Bytes bytes;
     bool fin = false;
     int64_t ready_ns = 0;
+    int64_t sent_ns = 0;  // for the timeline
   };
   // Bytes travelling from side d to side 1-d.
   struct Direction {
@@ -320,15 +321,19 @@ void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& t
   std::optional<NodeIndex> destination = world_.node_by_host(to.host);
   auto next = [this] { return prng_.next(); };
   const uint64_t detail = hash_combine(hash_bytes(payload), (static_cast<uint64_t>(from) << 32) | to.port);
+  const int64_t sent_ns = world_.now_ns();
+  const MessageClass cls = datagram_class(from_port, to.port);
   if (!destination || blocked(from, *destination)) {
     ++stats_.datagrams_blocked;
     world_.trace().record(world_.now_ns(), from, "net.datagram_blocked", detail);
+    if (destination) note_message(sent_ns, from, *destination, cls, false, true, payload.size());
     return;
   }
   const LinkConfig& l = link(from, *destination);
   if (random_chance(next, l.loss_probability)) {
     ++stats_.datagrams_lost;
     world_.trace().record(world_.now_ns(), from, "net.datagram_lost", detail);
+    note_message(sent_ns, from, *destination, cls, false, true, payload.size());
     return;
   }
   int copies = 1;
@@ -342,25 +347,41 @@ void Network::send_datagram(NodeIndex from, uint16_t from_port, const Address& t
   for (int copy = 0; copy < copies; ++copy) {
     const int64_t arrival_ns = world_.now_ns() + draw_latency_ns(from, to_node);
     world_.schedule(world_.inbound_handled_ns(to_node, arrival_ns), to_node, "net.datagram", detail,
-                    [this, datagram, from, to_node, to_port] {
+                    [this, datagram, from, to_node, to_port, sent_ns, cls] {
+                      auto dropped = [&] { note_message(sent_ns, from, to_node, cls, false, true, datagram->payload.size()); };
                       if (blocked(from, to_node)) {
                         ++stats_.datagrams_blocked;
-                        return;
+                        return dropped();
                       }
                       if (!classifier_passes(to_port, datagram->payload)) {
                         ++stats_.datagrams_dropped_classifier;
-                        return;
+                        return dropped();
                       }
                       auto it = datagram_endpoints_.find({to_node, to_port});
                       if (it == datagram_endpoints_.end() || it->second->queue.size() >= config_.datagram_queue_max) {
                         ++stats_.datagrams_overflowed;
-                        return;
+                        return dropped();
                       }
                       it->second->queue.push_back(*datagram);
                       it->second->receivers.wake_one(scheduler_of(world_, to_node));
                       ++stats_.datagrams_delivered;
+                      note_message(sent_ns, from, to_node, cls, false, false, datagram->payload.size());
                     });
   }
+}
+
+MessageClass Network::datagram_class(uint16_t from_port, uint16_t to_port) const {
+  const Timeline* timeline = world_.timeline();
+  if (timeline == nullptr) return MessageClass::other;
+  const MessageClass cls = timeline->class_of(to_port);
+  return cls != MessageClass::other ? cls : timeline->class_of(from_port);
+}
+
+void Network::note_message(int64_t sent_ns, NodeIndex from, NodeIndex to, MessageClass cls, bool stream, bool dropped,
+                           size_t bytes) {
+  Timeline* timeline = world_.timeline();
+  if (timeline == nullptr) return;
+  timeline->message(TimelineMessage{sent_ns, world_.now_ns(), from, to, cls, stream, dropped, static_cast<uint32_t>(bytes)});
 }
 
 // The very function the XDP program runs, on the datagram the simulated NIC received.
@@ -442,7 +463,7 @@ void Network::stream_enqueue(const std::shared_ptr<Connection>& connection, int 
   const int64_t latency = draw_latency_ns(connection->node[side], connection->node[1 - side]);
   const int64_t ready = std::max(direction.last_ready_ns, world_.now_ns() + latency);
   direction.last_ready_ns = ready;
-  direction.in_flight.push_back(Connection::Segment{Bytes(bytes.begin(), bytes.end()), fin, ready});
+  direction.in_flight.push_back(Connection::Segment{Bytes(bytes.begin(), bytes.end()), fin, ready, world_.now_ns()});
   direction.unacked_bytes += bytes.size();
   if (!direction.pump_scheduled) schedule_pump(connection, side, ready);
 }
@@ -484,6 +505,10 @@ void Network::pump(const std::shared_ptr<Connection>& connection, int direction_
     } else {
       side.received.insert(side.received.end(), segment.bytes.begin(), segment.bytes.end());
       stats_.stream_bytes_delivered += segment.bytes.size();
+      if (world_.timeline() != nullptr) {
+        note_message(segment.sent_ns, connection->node[direction_index], connection->node[to],
+                     world_.timeline()->class_of(connection->port[1]), true, false, segment.bytes.size());
+      }
     }
     if (random_chance(next, config_.stream_reset_probability)) {
       reset(connection);

@@ -15,6 +15,7 @@
 #include "node/base/random.h"
 #include "runtime/net.h"
 #include "runtime/time.h"
+#include "sim/timeline.h"
 
 namespace sluice::sim {
 
@@ -109,6 +110,10 @@ class Network {
   void on_syn(const std::shared_ptr<ConnectAttempt>& attempt);
   const LinkConfig& link(NodeIndex from, NodeIndex to) const;
   bool classifier_passes(uint16_t port, const Bytes& payload) const;
+  // For the timeline (World::timeline()); both do nothing without one. A stream is classified by
+  // its listening side's port, a datagram by its destination port, else its source port.
+  MessageClass datagram_class(uint16_t from_port, uint16_t to_port) const;
+  void note_message(int64_t sent_ns, NodeIndex from, NodeIndex to, MessageClass cls, bool stream, bool dropped, size_t bytes);
 
   World& world_;
   NetworkConfig config_;

@@ -301,4 +301,11 @@ Result<Scenario> load_scenario(const std::string& path) {
   return parse_scenario(text, path);
 }
 
+std::string_view to_string(FaultKind kind) {
+  for (const auto& [name, each] : fault_kinds()) {
+    if (each == kind) return name;
+  }
+  return "unknown";
+}
+
 }  // namespace sluice::sim

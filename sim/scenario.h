@@ -36,6 +36,9 @@ enum class FaultKind {
   slow_node,         // `nodes` become CPU-starved: their events run up to `lag_ms` late (0: normal)
 };
 
+// The kind's name in scenario files ("partition_oneway", ...).
+std::string_view to_string(FaultKind kind);
+
 struct FaultEvent {
   int64_t at_ns = 0;
   FaultKind kind = FaultKind::heal;

@@ -72,6 +72,19 @@ std::vector<std::unique_ptr<Workload>> create_workloads(World& world, const Scen
   return workloads;
 }
 
+// The timeline's lanes (every host) and message classes (by the ports the nodes' services use).
+void prepare_timeline(Timeline& timeline, const World& world, const Scenario& scenario,
+                      const std::vector<std::unique_ptr<Workload>>& workloads) {
+  std::vector<TimelineLane> lanes;
+  for (size_t i = 0; i < world.node_count(); ++i) lanes.push_back(TimelineLane{world.host(static_cast<NodeIndex>(i)), i >= scenario.nodes});
+  timeline.set_lanes(std::move(lanes));
+  const server::NodeConfig config = node_config(0, scenario, workloads);
+  if (config.membership) timeline.set_port_class(config.membership->port, MessageClass::swim);
+  if (config.raft) timeline.set_port_class(config.raft->transport.port, MessageClass::raft);
+  if (config.rpc) timeline.set_port_class(config.rpc->port, MessageClass::rpc);
+  if (config.http) timeline.set_port_class(config.http->port, MessageClass::http);
+}
+
 struct Judge {
   const std::vector<std::unique_ptr<Workload>>& workloads;
   std::string failure() const {
@@ -158,9 +171,11 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
   {
     auto world_owner = std::make_unique<World>(world_config(scenario, options));
     World& world = *world_owner;
+    world.set_timeline(options.timeline);  // before the workloads: their observers look for it
     std::vector<std::unique_ptr<Workload>> workloads = create_workloads(world, scenario);
     const Judge judge{workloads};
     add_nodes(world, scenario);
+    if (options.timeline != nullptr) prepare_timeline(*options.timeline, world, scenario, workloads);
     const NetworkConfig baseline = baseline_network(scenario, workloads);
     world.network().config() = baseline;
     std::vector<Workload*> raw;
@@ -202,8 +217,13 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     report.coverage = coverage::snapshot();
     std::erase_if(report.coverage, [](const auto& mark) { return mark.second == 0; });
     report.passed = report.failure.empty();
+    if (options.timeline != nullptr && !report.passed) {
+      options.timeline->mark(world.now_ns(), -1, MarkKind::violation, report.failure);
+    }
     if (options.record_trace) report.trace = world.trace().records();
-    // The world (and its nodes' apps) goes before the workloads their apps refer to.
+    // The world (and its nodes' apps) goes before the workloads their apps refer to; the timeline
+    // first, so the teardown's crashes are not taken for the run's.
+    world.set_timeline(nullptr);
     world_owner.reset();
   }
   return report;

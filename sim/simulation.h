@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/scenario.h"
+#include "sim/timeline.h"
 #include "sim/trace.h"
 #include "sim/world.h"
 
@@ -18,6 +19,8 @@ namespace sluice::sim {
 struct SimulationOptions {
   uint64_t seed = 1;
   bool record_trace = false;
+  // Filled with the run's timeline when set (sluice-sim run --timeline; owned by the caller).
+  Timeline* timeline = nullptr;
 };
 
 struct SimulationReport {

@@ -115,6 +115,7 @@ void World::start(NodeIndex node_index) {
   node.inbound_backlog_end_ns = 0;  // the backlog died with the previous incarnation
   node.up = true;
   trace_.record(now_ns_, node_index, "node.start", node.incarnation);
+  if (timeline_ != nullptr) timeline_->mark(now_ns_, node_index, MarkKind::start, "start #" + std::to_string(node.incarnation));
   node.runtime = std::make_unique<SimRuntime>(*this, node_index, node.incarnation);
   if (app_factory_) node.app = app_factory_(*node.runtime);
   run_node_fibers(node_index);
@@ -125,6 +126,7 @@ void World::crash(NodeIndex node_index) {
   SLUICE_ASSERT(node.up);
   ++stats_.crashes;
   trace_.record(now_ns_, node_index, "node.crash", node.incarnation);
+  if (timeline_ != nullptr) timeline_->mark(now_ns_, node_index, MarkKind::crash, "crash");
   // Down first: events for this node scheduled from here on are dropped, and peers' connections
   // reset without a FIN (power loss sends nothing).
   node.up = false;

@@ -27,6 +27,7 @@
 #include "sim/clock.h"
 #include "sim/disk.h"
 #include "sim/network.h"
+#include "sim/timeline.h"
 #include "sim/trace.h"
 
 namespace sluice::sim {
@@ -121,6 +122,9 @@ class World {
   int64_t next_event_ns() const { return queue_.empty() ? INT64_MAX : queue_.front().time_ns; }
 
   Trace& trace() { return trace_; }
+  // The recorder of `--timeline` (sim/timeline.h), owned by the caller; null (the default): none.
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
+  Timeline* timeline() const { return timeline_; }
   // The stream of `purpose` (a fixed name such as "network") and `index` (a node, an event
   // number, ...): the same seed, purpose and index always give the same stream.
   Prng stream(std::string_view purpose, uint64_t index = 0) const;
@@ -155,6 +159,7 @@ class World {
 
   WorldConfig config_;
   Trace trace_;
+  Timeline* timeline_ = nullptr;
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Event> queue_;  // binary heap ordered by (time, sequence)

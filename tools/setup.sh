@@ -44,6 +44,7 @@ packages=(
   iproute2             # `ip netns` / veth in the XDP tests
   nlohmann-json3-dev   # the HTTP API's JSON bodies (parsed with exceptions off)
   libsodium-dev        # API tokens: salted hashes compared in constant time
+  chromium             # headless: the timeline page's browser test (tests/sim/timeline_browser_test.py)
 )
 
 check_only=0

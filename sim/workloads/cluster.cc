@@ -81,6 +81,13 @@ class ClientAgent final : public NodeAgent {
   bool until_done(Call call);
   void produce(ProducerState& state);
   void consume(ConsumerState& state);
+  // For the timeline: a client operation on this host (bound to a partition, or -1; the label is
+  // built only when there is a timeline), and the metadata requests the host's resolver started
+  // since the last look.
+  template <typename Label>
+  void note(Label label, int64_t partition = -1);
+  void note_metadata_requests();
+  void note_consumed(uint64_t consumer, const client::PollResult& polled);
 
   ClusterWorkload& workload_;
   SimRuntime& runtime_;
@@ -89,6 +96,7 @@ class ClientAgent final : public NodeAgent {
   std::unique_ptr<client::Client> client_;
   std::vector<std::unique_ptr<client::Producer>> producers_;
   std::vector<std::unique_ptr<client::Consumer>> consumers_;
+  uint64_t metadata_requests_seen_ = 0;
 };
 
 class ClusterWorkload final : public Workload {
@@ -100,7 +108,7 @@ class ClusterWorkload final : public Workload {
         faults_stop_ns_(context.scenario.faults_stop_ns),
         planted_bug_(context.scenario.planted_bug),
         ledger_(config.idempotent) {
-    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); });
+    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); }, &world_);
     for (int64_t h = 0; h < config_.client_hosts; ++h) {
       for (int64_t k = 0; k < config_.producers; ++k) {
         producers_.push_back(std::make_unique<ProducerState>());
@@ -144,6 +152,8 @@ class ClusterWorkload final : public Workload {
   std::string waiting_for() const override { return lagging(); }
   void check_liveness(int64_t) override;
   void report(Figures& figures) const override;
+  // The timeline's partition filter: which Raft group replicates which partition.
+  void name_groups() const;
 
   // --- for the client agents ---
   const ClusterConfig& config() const { return config_; }
@@ -189,6 +199,7 @@ class ClusterWorkload final : public Workload {
   void fail(std::string message) {
     if (failure_.empty()) failure_ = std::move(message);
   }
+  Timeline* timeline() const { return world_.timeline(); }
 
  private:
   bool is_client_host(NodeIndex node) const { return static_cast<size_t>(node) >= nodes_; }
@@ -237,6 +248,42 @@ ClientAgent::ClientAgent(ClusterWorkload& workload, SimRuntime& runtime, size_t 
   runtime_.spawn("client-main", [this] { run(); });
 }
 
+template <typename Label>
+void ClientAgent::note(Label label, int64_t partition) {
+  if (Timeline* timeline = workload_.timeline()) {
+    timeline->mark(runtime_.world().now_ns(), runtime_.node(), MarkKind::client, label(), 0, partition);
+  }
+}
+
+void ClientAgent::note_metadata_requests() {
+  if (workload_.timeline() == nullptr || client_ == nullptr) return;
+  const uint64_t started = client_->resolver().core().requests_started_total();
+  if (started == metadata_requests_seen_) return;
+  note([&] { return "metadata requests: " + std::to_string(started - metadata_requests_seen_) + " started"; });
+  metadata_requests_seen_ = started;
+}
+
+// One mark per partition a poll read from (records are many; a mark each would crowd the page).
+void ClientAgent::note_consumed(uint64_t consumer, const client::PollResult& polled) {
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> ranges;  // partition -> first, last offset
+  std::map<uint32_t, uint64_t> counts;
+  for (const client::ConsumedRecord& record : polled.records) {
+    auto [range, fresh] = ranges.try_emplace(record.partition, record.offset, record.offset);
+    if (!fresh) range->second.second = record.offset;
+    ++counts[record.partition];
+  }
+  const std::string who = "consumer " + std::to_string(consumer);
+  for (const auto& [partition, range] : ranges) {
+    note([&] {
+      return who + " read " + std::to_string(counts[partition]) + " offsets " + std::to_string(range.first) + ".." +
+             std::to_string(range.second);
+    }, partition);
+  }
+  for (const client::Gap& gap : polled.gaps) {
+    note([&] { return who + " gap " + std::to_string(gap.from) + ".." + std::to_string(gap.to); }, gap.partition);
+  }
+}
+
 void ClientAgent::run() {
   client::ClientConfig config;
   config.brokers = workload_.brokers();
@@ -256,8 +303,10 @@ bool ClientAgent::create_topic() {
     if (host_ == 0) {
       client::Result<client::TopicInfo> created = client_->create_topic(workload_.topic_spec());
       if (!created.ok() && created.code() != client::Errc::topic_exists) workload_.count("admin." + std::string(client::to_string(created.code())));
+      note([&] { return "create_topic: " + std::string(created.ok() ? "ok" : client::to_string(created.code())); });
     }
     client::Result<client::TopicInfo> topic = client_->describe_topic(std::string(kTopicName));
+    note([&] { return "describe_topic: " + std::string(topic.ok() ? "ok" : client::to_string(topic.code())); });
     if (topic.ok()) {
       workload_.topic_created(topic->id);
       return true;
@@ -346,6 +395,10 @@ void ClientAgent::produce(ProducerState& state) {
     auto record = state.record_of_id.find(delivery.record_id);
     if (record == state.record_of_id.end()) return workload_.fail(state.name + ": a delivery for a record it never sent");
     --state.undelivered;
+    note([&] {
+      if (!delivery.status.ok()) return state.name + " delivery failed: " + std::string(client::to_string(delivery.status.code()));
+      return state.name + " ack offset " + std::to_string(delivery.offset);
+    }, delivery.partition.partition);
     if (delivery.status.ok()) {
       ++state.acked;
       workload_.ledger().acked(delivery.partition.partition, delivery.offset, {record->second});
@@ -381,6 +434,7 @@ void ClientAgent::produce(ProducerState& state) {
     } else {
       workload_.count("send." + std::string(client::to_string(id.code())));
     }
+    note_metadata_requests();
     if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
   }
   (void)producer.flush(rt::kInstantMax);
@@ -399,6 +453,7 @@ void ClientAgent::consume(ConsumerState& state) {
   }
   while (!runtime_.cancelled()) {
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
+    note_metadata_requests();
     if (!polled.ok()) {
       workload_.count("poll." + std::string(client::to_string(polled.code())));
       if (!runtime_.sleep_for(kAdminRetry).ok()) return;
@@ -414,6 +469,7 @@ void ClientAgent::consume(ConsumerState& state) {
                                   record.timestamp_ms);
       next = record.offset + 1;
     }
+    if (workload_.timeline() != nullptr) note_consumed(state.id, *polled);
   }
 }
 
@@ -504,7 +560,21 @@ void ClusterWorkload::check_liveness(int64_t) {
   }
 }
 
+void ClusterWorkload::name_groups() const {
+  Timeline* timeline = world_.timeline();
+  if (timeline == nullptr) return;
+  timeline->name_group(kControllerGroup, TimelineGroup{"controller", -1});
+  const controller::Metadata* metadata = latest_metadata(world_, nodes_);
+  if (topic_ == 0 || metadata == nullptr) return;
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    if (const controller::PartitionRecord* record = metadata->partition(PartitionId{topic_, p})) {
+      timeline->name_group(record->group, TimelineGroup{std::string(kTopicName) + "/" + std::to_string(p), p});
+    }
+  }
+}
+
 void ClusterWorkload::report(Figures& figures) const {
+  name_groups();
   uint64_t sent = 0;
   uint64_t failed = 0;
   for (const auto& producer : producers_) {

@@ -95,7 +95,7 @@ class PartitionsWorkload final : public Workload {
         topic_(controlled() ? 0 : kTopic) {
     feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) {
       if (config_.restart_on_storage_failure) restart(node);
-    });
+    }, &world_);
     for (uint32_t p = 0; p < static_cast<uint32_t>(config_.partitions); ++p) {
       for (uint32_t k = 0; k < static_cast<uint32_t>(config_.producers); ++k) {
         Producer producer{p, k, config_.idempotent ? (uint64_t{p} << 32 | k) + 1 : 0};

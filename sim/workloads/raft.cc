@@ -89,7 +89,7 @@ class RaftWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         prng_(context.prng) {
-    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { on_group_failed(node); });
+    feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { on_group_failed(node); }, &world_);
     if (config_.measure != Measure::safety) schedule_control(kControlIntervalNs);
   }
 

@@ -42,11 +42,12 @@ void SafetyFeed::started(GroupId group, raft::RaftLogStorage& storage) {
 }
 
 std::vector<std::unique_ptr<SafetyFeed>> make_safety_feeds(sluice::checkers::RaftSafety& safety, size_t nodes,
-                                                           const std::function<void(NodeIndex)>& on_group_failed) {
+                                                           const std::function<void(NodeIndex)>& on_group_failed,
+                                                           const World* world) {
   std::vector<std::unique_ptr<SafetyFeed>> feeds;
   for (size_t i = 0; i < nodes; ++i) {
     const auto node = static_cast<NodeIndex>(i);
-    feeds.push_back(std::make_unique<SafetyFeed>(safety, node_id_of(node), [on_group_failed, node] { on_group_failed(node); }));
+    feeds.push_back(std::make_unique<SafetyFeed>(safety, node_id_of(node), [on_group_failed, node] { on_group_failed(node); }, world, node));
   }
   return feeds;
 }
