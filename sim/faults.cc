@@ -185,6 +185,7 @@ void FaultInjector::inject_partition(Prng& prng) {
 // A data-centre outage: every node down at once, so nothing unsynced survives anywhere; each
 // boots again after its own down time (the cluster comes back in a random order).
 void FaultInjector::inject_power_loss(Prng& prng) {
+  note(-1, [] { return std::string("power loss: every node"); });
   for (NodeIndex node : all_nodes()) {
     if (world_.is_up(node)) world_.crash(node);
     const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
@@ -196,8 +197,13 @@ void FaultInjector::inject_power_loss(Prng& prng) {
 
 void FaultInjector::inject_slow_node(Prng& prng) {
   const NodeIndex node = random_node(prng);
-  world_.set_cpu_lag(node, random_range([&prng] { return prng.next(); }, int64_t{1}, scenario_.random.slow_lag_ns_max));
-  at(world_.now_ns() + scenario_.random.slow_ns, "fault.slow_node_end", [this, node] { world_.set_cpu_lag(node, 0); });
+  const int64_t lag = random_range([&prng] { return prng.next(); }, int64_t{1}, scenario_.random.slow_lag_ns_max);
+  world_.set_cpu_lag(node, lag);
+  note(node, [lag] { return "slow_node lag " + format_figure(static_cast<double>(lag) / 1e6, 3) + "ms"; });
+  at(world_.now_ns() + scenario_.random.slow_ns, "fault.slow_node_end", [this, node] {
+    world_.set_cpu_lag(node, 0);
+    note(node, [] { return std::string("slow_node end"); });
+  });
 }
 
 // With bit_flip_nodes_max, corruption stays on a fixed set of nodes drawn at the first flip, so

@@ -322,7 +322,10 @@ void ClientAgent::decommission() {
   const auto node = static_cast<NodeId>(workload_.config().decommission_node);
   while (!workload_.decommission_acknowledged()) {
     const client::Status drained = client_->decommission_node(node);
-    if (drained.ok()) return workload_.note_decommission_acknowledged();
+    if (drained.ok()) {
+      note([node] { return "decommission node " + std::to_string(node); });
+      return workload_.note_decommission_acknowledged();
+    }
     workload_.count("admin." + std::string(client::to_string(drained.code())));
     if (!runtime_.sleep_for(kAdminRetry).ok()) return;
   }
@@ -351,31 +354,33 @@ bool ClientAgent::until_done(Call call) {
 // Create (topic_exists counts: an earlier answer may have been lost), alter, delete
 // (unknown_topic counts likewise). False when the host stops.
 bool ClientAgent::scratch_cycle(const std::string& name) {
-  auto note = [this](const client::Status& status) {
+  auto count_error = [this](const client::Status& status) {
     workload_.count("admin." + std::string(client::to_string(status.code())));
   };
   const bool created = until_done([&] {
     client::TopicSpec spec{name, 1, static_cast<uint32_t>(workload_.config().replicas.replication), {}};
     client::Result<client::TopicInfo> topic = client_->create_topic(spec);
-    if (!topic.ok() && topic.code() != client::Errc::topic_exists) return note(topic.status()), false;
+    if (!topic.ok() && topic.code() != client::Errc::topic_exists) return count_error(topic.status()), false;
     client::Result<client::TopicInfo> described = client_->describe_topic(name);
-    if (!described.ok()) return note(described.status()), false;
+    if (!described.ok()) return count_error(described.status()), false;
     workload_.scratch_created(described->id);
     return true;
   });
   if (!created) return false;
+  note([&name] { return "created " + name; });
   const bool altered = until_done([&] {
     client::TopicConfigValues config;
     config.retention_ms = 60'000;
     client::Result<client::TopicInfo> topic = client_->alter_topic(name, config);
-    if (!topic.ok()) return note(topic.status()), false;
+    if (!topic.ok()) return count_error(topic.status()), false;
     if (topic->retention_ms != 60'000) workload_.fail("admin: " + name + " altered, but its retention_ms reads " + std::to_string(topic->retention_ms));
     return true;
   });
   if (!altered) return false;
   return until_done([&] {
     client::Status deleted = client_->delete_topic(name);
-    if (!deleted.ok() && deleted.code() != client::Errc::unknown_topic) return note(deleted), false;
+    if (!deleted.ok() && deleted.code() != client::Errc::unknown_topic) return count_error(deleted), false;
+    note([&name] { return "deleted " + name; });
     return true;
   });
 }
