@@ -103,6 +103,11 @@ void RaftSafety::start(GroupId group, NodeId node, raft::RaftLogStorage& storage
     lo += chunk->size();
   }
   if (!fresh && check) check_restart(group, node, before, state, recovered);
+  if (!check) {  // replaced by hand: what it acknowledged before is not held against the new storage
+    r.acked_index = 0;
+    r.acked_entry_term = 0;
+    r.acked_in_term = 0;
+  }
   r.up = true;
   r.durable = recovered;
   r.hard = state.hard_state;
