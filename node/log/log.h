@@ -70,6 +70,10 @@ struct LogOptions {
   // segment removed, durably, and RecoveryReport::tail_cut says what was lost. For a replica that
   // can re-learn the lost records elsewhere (a Raft follower) and knows it lost them.
   bool cut_corrupt_tail = false;
+  // Verify every batch of every sealed segment at open instead of trusting a valid index (repair
+  // mode always does): damage is then found at open, as corruption, rather than when the batch is
+  // read. Costs a read of the whole log per open.
+  bool verify_sealed_segments = false;
 
   // Monitoring (both or neither; by default neither). Every fsync sync() makes of a data file is
   // timed on `clock` (the node's runtime: virtual time in the simulator), recorded in `sync_stats`.

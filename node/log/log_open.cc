@@ -143,7 +143,7 @@ Status Log::recover_sealed(uint64_t base_offset, bool has_index) {
   segment.prev_term = first ? 0 : segments_.back().index.last_term();
   bool trusted = false;
   // Repair mode verifies every batch: damage must be found now, while it can still be cut off.
-  if (has_index && !options_.cut_corrupt_tail) {
+  if (has_index && !options_.cut_corrupt_tail && !options_.verify_sealed_segments) {
     Result<IndexFileHeader> header = read_index_header(fs_, dir_, base_offset);
     if (!header.ok() && !is_data_error(header.code())) return header.status();
     trusted = header.ok() && header->summary.base_offset == base_offset && header->summary.data_bytes == *size_bytes &&

@@ -309,6 +309,9 @@ raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t genera
   log::LogOptions options = options_.log;
   options.initial_offset = initial_offset;
   options.cut_corrupt_tail = repair;
+  // Damage anywhere must be found now, while repair_damaged_log can still cut it off with the vote
+  // withheld; found by a read later it would fail the group at every restart.
+  options.verify_sealed_segments = true;
   const std::string path = join(dir_, log_dir_name(generation));
   log::Result<std::unique_ptr<log::Log>> opened = log::Log::open(fs_, path, options);
   if (!opened.ok()) return from_log(opened.status(), "open " + path);
@@ -366,11 +369,29 @@ raft::Result<Term> LogRaftStorage::term(Index index) {
   if (index == pending_.base_index) return pending_.base_term;
   if (index > last_index()) return Status(Errc::unavailable, "index " + std::to_string(index) + " beyond the log");
   log::Result<uint64_t> term = log_->term_at(batch_offsets_[index - pending_.base_index - 1]);
-  if (!term.ok()) return from_log(term.status(), "term of " + std::to_string(index));
+  if (!term.ok()) return note_read_damage(from_log(term.status(), "term of " + std::to_string(index)));
   return *term;
 }
 
+// A read that finds damaged data (a bit flipped on the disk after open) fails every later sync(),
+// so the host fails the group and the replica is reopened: open() finds the damage and repairs it
+// with the vote withheld. Without this the entry could never be read again (a leader could never
+// send it) for as long as the process runs.
+Status LogRaftStorage::note_read_damage(Status status) {
+  if (status.code() == Errc::invalid_state && !read_damage_) {
+    SLUICE_COVER("partition.raft_storage.read_found_damage");
+    read_damage_ = status.to_string();
+  }
+  return status;
+}
+
 raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index hi, uint64_t bytes_max) {
+  raft::Result<std::vector<raft::Entry>> found = read_entries(lo, hi, bytes_max);
+  if (!found.ok()) return note_read_damage(found.status());
+  return found;
+}
+
+raft::Result<std::vector<raft::Entry>> LogRaftStorage::read_entries(Index lo, Index hi, uint64_t bytes_max) {
   if (lo <= pending_.base_index) return Status(Errc::compacted, "entry " + std::to_string(lo) + " below the log start");
   if (hi > last_index() + 1 || lo > hi) return Status(Errc::unavailable, "range beyond the log");
   std::vector<raft::Entry> out;
@@ -552,6 +573,7 @@ void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state
 }
 
 Status LogRaftStorage::sync() {
+  if (read_damage_) return Status(Errc::invalid_state, "a read found damaged log data; reopen to repair: " + *read_damage_);
   // Entries first: a state file naming a commit index must never precede the entries it covers.
   SLUICE_TRY(from_log(log_->sync(), "sync " + log_->dir()));
   SLUICE_ASSERT_EQ(log_->durable_end_offset(), log_->end_offset());

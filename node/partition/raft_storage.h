@@ -123,6 +123,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status write_state(const PersistedRaftState& state);
   raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset, bool repair = false);
   raft::Status open_live_log(bool repair, bool& data_damaged);
+  raft::Status note_read_damage(raft::Status status);
+  raft::Result<std::vector<raft::Entry>> read_entries(raft::Index lo, raft::Index hi, uint64_t bytes_max);
   raft::Status repair_damaged_log(const raft::Status& damage);
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
@@ -139,6 +141,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // batch_offsets_[i]: base offset of entry pending_.base_index + 1 + i. Memory: 8 bytes/entry.
   std::vector<uint64_t> batch_offsets_;
   std::optional<std::string> repair_notes_;
+  std::optional<std::string> read_damage_;  // a read found damaged data: sync() fails from then on
   // The in-memory tail: entries [tail_.front().index, last_index()], exactly as appended.
   std::deque<raft::Entry> tail_;
   uint64_t tail_bytes_ = 0;
