@@ -385,6 +385,12 @@ Status LogRaftStorage::note_read_damage(Status status) {
   return status;
 }
 
+log::Result<log::ReadResult> LogRaftStorage::read_batches(uint64_t from_offset, size_t bytes_max) {
+  log::Result<log::ReadResult> read = log_->read(from_offset, bytes_max);
+  if (!read.ok()) (void)note_read_damage(from_log(read.status(), "read at offset " + std::to_string(from_offset)));
+  return read;
+}
+
 raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index hi, uint64_t bytes_max) {
   raft::Result<std::vector<raft::Entry>> found = read_entries(lo, hi, bytes_max);
   if (!found.ok()) return note_read_damage(found.status());

@@ -104,7 +104,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Result<uint64_t> offset_of(raft::Index index) const;
 
   // Reads for the partition (fetch, list offsets), by record offset; log::Errc errors.
-  log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max) { return log_->read(from_offset, bytes_max); }
+  // Damage found here fails later sync() calls, like damage found by entries() (see there).
+  log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max);
   log::Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms) { return log_->offset_for_timestamp(timestamp_ms); }
 
   const log::Log& log() const { return *log_; }
