@@ -64,6 +64,16 @@ struct LogOptions {
   uint32_t index_interval_bytes = 4096;       // data bytes between offset index entries
   size_t segments_max = 100'000;              // a roll beyond it is limit_exceeded
   uint64_t initial_offset = 0;                // base offset of a new log's first segment
+  // Repair mode (off: damage inside synced data fails open() with `corruption`). On: every sealed
+  // segment is verified at open (its index is not trusted), and the first damaged batch of synced
+  // data ends the log: the batches before it stay, that segment is cut there and every later
+  // segment removed, durably, and RecoveryReport::tail_cut says what was lost. For a replica that
+  // can re-learn the lost records elsewhere (a Raft follower) and knows it lost them.
+  bool cut_corrupt_tail = false;
+  // Verify every batch of every sealed segment at open instead of trusting a valid index (repair
+  // mode always does): damage is then found at open, as corruption, rather than when the batch is
+  // read. Costs a read of the whole log per open.
+  bool verify_sealed_segments = false;
 
   // Monitoring (both or neither; by default neither). Every fsync sync() makes of a data file is
   // timed on `clock` (the node's runtime: virtual time in the simulator), recorded in `sync_stats`.
@@ -91,12 +101,24 @@ struct ReadResult {
   uint64_t next_offset = 0;  // where the next read should start
 };
 
+// Synced data that open() cut off in repair mode (LogOptions::cut_corrupt_tail).
+struct TailCut {
+  uint64_t offset = 0;            // the first record lost: the log now ends here
+  uint64_t segment_base = 0;      // the segment where the damage was found (now the active one)
+  uint64_t position = 0;          // byte of that data file where the first bad batch starts
+  uint64_t segments_removed = 0;  // later segments removed whole
+  std::string what;               // the damage found
+
+  friend bool operator==(const TailCut&, const TailCut&) = default;
+};
+
 // What open() found and repaired.
 struct RecoveryReport {
   uint64_t segments = 0;
   uint64_t truncated_bytes = 0;  // torn or unsynced tail cut off the active segment
   uint64_t indexes_rebuilt = 0;  // from the data, at open or when a segment was first read
   uint64_t files_removed = 0;    // temporary files, orphaned or stale indexes
+  std::optional<TailCut> tail_cut;  // repair mode only: synced data was damaged and cut off
 };
 
 class Log {
@@ -166,7 +188,8 @@ class Log {
   // log_open.cc
   Status recover();
   Status recover_sealed(uint64_t base_offset, bool has_index);
-  Status recover_active(uint64_t base_offset);
+  Status recover_active(uint64_t base_offset, bool all_synced);
+  Status remove_segments_after(const std::vector<uint64_t>& bases, uint64_t keep_through);
   Status rebuild_sealed_index(Segment& segment, runtime::File& file, const std::string& path, uint64_t size_bytes);
 
   // log.cc

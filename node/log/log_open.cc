@@ -89,16 +89,32 @@ Status Log::recover() {
     mark_sequence_ = 1;
     synced_bytes_ = kSegmentHeaderBytes;
   } else {
-    const uint64_t last_base = listing.data_files.rbegin()->first;
-    for (const auto& [base_offset, has_index] : listing.data_files) {
-      if (base_offset != last_base) SLUICE_TRY(recover_sealed(base_offset, has_index));
+    std::vector<uint64_t> bases;
+    for (const auto& [base_offset, has_index] : listing.data_files) bases.push_back(base_offset);
+    uint64_t active_base = bases.back();
+    bool demoted = false;  // repair mode: a damaged sealed segment becomes the active one
+    for (uint64_t base_offset : bases) {
+      if (base_offset == bases.back()) break;
+      const Status sealed = recover_sealed(base_offset, listing.data_files[base_offset]);
+      if (sealed.ok()) continue;
+      if (!options_.cut_corrupt_tail || sealed.code() != Errc::corruption ||
+          (!segments_.empty() && base_offset != segments_.back().index.end_offset)) {
+        return sealed;
+      }
+      SLUICE_COVER("log.recovery_sealed_segment_damaged");
+      SLUICE_TRY(remove_segments_after(bases, base_offset));
+      active_base = base_offset;
+      demoted = true;
+      break;
     }
-    SLUICE_TRY(recover_active(last_base));
-    if (listing.data_files.rbegin()->second) {  // an active segment's index is always stale
-      const std::string path = join_path(dir_, index_file_name(last_base));
-      SLUICE_LOG_TRY_IO(fs_.remove(path), path);
+    SLUICE_TRY(recover_active(active_base, demoted));
+    if (listing.data_files[active_base]) {  // an active segment's index is always stale
+      const std::string path = join_path(dir_, index_file_name(active_base));
+      const runtime::Status removed = fs_.remove(path);
+      if (!removed.ok() && removed.code() != runtime::Errc::not_found) return from_runtime(removed, path);
       ++recovery_.files_removed;
     }
+    if (recovery_.tail_cut) recovery_.tail_cut->segments_removed = bases.size() - segments_.size();
   }
   // What was read may exist only in the page cache (a previous process died, or its fsync or
   // sync_dir failed and it gave up): make the directory and the active segment durable before
@@ -126,7 +142,8 @@ Status Log::recover_sealed(uint64_t base_offset, bool has_index) {
   segment.index = empty_segment_index(base_offset);
   segment.prev_term = first ? 0 : segments_.back().index.last_term();
   bool trusted = false;
-  if (has_index) {
+  // Repair mode verifies every batch: damage must be found now, while it can still be cut off.
+  if (has_index && !options_.cut_corrupt_tail && !options_.verify_sealed_segments) {
     Result<IndexFileHeader> header = read_index_header(fs_, dir_, base_offset);
     if (!header.ok() && !is_data_error(header.code())) return header.status();
     trusted = header.ok() && header->summary.base_offset == base_offset && header->summary.data_bytes == *size_bytes &&
@@ -169,11 +186,24 @@ Status Log::rebuild_sealed_index(Segment& segment, runtime::File& file, const st
   return Status();
 }
 
+// Repair mode, a damaged sealed segment: every later segment goes, last first, durably. Each crash
+// point leaves a prefix of the segments still ending in the damaged one or an intact later one,
+// so the next open finds the same damage and repeats the cut.
+Status Log::remove_segments_after(const std::vector<uint64_t>& bases, uint64_t keep_through) {
+  for (auto it = bases.rbegin(); it != bases.rend() && *it > keep_through; ++it) {
+    SLUICE_TRY(remove_segment_files(*it, true));
+    SLUICE_LOG_TRY_IO(fs_.sync_dir(dir_), "sync_dir " + dir_);
+  }
+  return Status();
+}
+
 // Scans every batch of the segment (verifying it). The first that fails ends the scan and
 // everything from it on is cut off if it lies beyond the newest sync mark, or was a write the
 // newest mark's fsync never finished (bytes missing, not damaged, and past the older mark).
-// Anything else is corruption.
-Status Log::recover_active(uint64_t base_offset) {
+// Anything else is corruption, or in repair mode (LogOptions::cut_corrupt_tail) cut off too and
+// reported as RecoveryReport::tail_cut. `all_synced`: a sealed segment made the active one by a
+// repair; it was wholly synced, so any cut loses synced data whatever its marks say.
+Status Log::recover_active(uint64_t base_offset, bool all_synced) {
   const std::string path = data_path(base_offset);
   const bool first = segments_.empty();
   if (!first && base_offset != segments_.back().index.end_offset) {
@@ -208,13 +238,20 @@ Status Log::recover_active(uint64_t base_offset) {
     SLUICE_ASSIGN_OR_RETURN(ScanStop stop, scan_segment(*segment.file, path, *size_bytes, mark.prev_term, segment.index, limits));
     const uint64_t older_synced_bytes = marks.older ? marks.older->synced_bytes : kSegmentHeaderBytes;
     const bool missing_not_damaged = stop.torn || stop.reason == Errc::ok;
-    if (stop.position < mark.synced_bytes && !(missing_not_damaged && stop.position >= older_synced_bytes)) {
+    const bool synced_data_lost = (all_synced && stop.position < *size_bytes) ||
+                                  (stop.position < mark.synced_bytes && !(missing_not_damaged && stop.position >= older_synced_bytes));
+    if (synced_data_lost) {
       const std::string what = stop.reason == Errc::ok ? std::string("file ends before its synced length")
                                                        : std::string(to_string(stop.reason)) + ": " + stop.message;
-      return corruption_at(path, stop.position, what + " (data up to byte " + std::to_string(mark.synced_bytes) + " was synced)");
+      const uint64_t synced = all_synced ? *size_bytes : mark.synced_bytes;
+      const std::string detail = what + " (data up to byte " + std::to_string(synced) + " was synced)";
+      if (!options_.cut_corrupt_tail) return corruption_at(path, stop.position, detail);
+      SLUICE_COVER("log.recovery_corrupt_tail_cut");
+      recovery_.tail_cut = TailCut{segment.index.end_offset, base_offset, stop.position, 0, path + ": " + detail};
+    } else if (stop.position < mark.synced_bytes) {
+      // Missing, not damaged, past the older mark: the newest mark's fsync never finished.
+      SLUICE_COVER("log.recovery_mark_ahead_of_data");
     }
-    // Missing, not damaged, past the older mark: the newest mark's fsync never finished.
-    if (stop.position < mark.synced_bytes) SLUICE_COVER("log.recovery_mark_ahead_of_data");
     if (stop.position < *size_bytes) {
       SLUICE_COVER("log.recovery_tail_cut");
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);

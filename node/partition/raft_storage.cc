@@ -27,7 +27,8 @@ using raft::Status;
 using raft::Term;
 
 constexpr uint32_t kStateMagic = 0x53524C53u;  // bytes "SLRS"
-constexpr uint16_t kStateVersion = 1;
+constexpr uint16_t kStateVersion = 2;          // written; version 1 (no flags byte) is still read
+constexpr uint8_t kStateFlagVoteWithheld = 1;  // byte 77, version 2
 constexpr size_t kStateFixedBytes = 80;  // up to the node sets
 constexpr size_t kStateCrcBytes = 4;
 constexpr char kStateFile[] = "raft-state";
@@ -92,7 +93,8 @@ Bytes encode_raft_state(const PersistedRaftState& state) {
   put_le<uint64_t>(p + 52, state.base_term);
   put_le<uint64_t>(p + 60, state.start_offset);
   put_le<uint64_t>(p + 68, conf.index);
-  put_le<uint8_t>(p + 76, conf.auto_leave ? 1 : 0);  // bytes 77..79 stay 0
+  put_le<uint8_t>(p + 76, conf.auto_leave ? 1 : 0);
+  put_le<uint8_t>(p + 77, state.hard_state.vote_withheld ? kStateFlagVoteWithheld : 0);  // bytes 78..79 stay 0
   size_t at = kStateFixedBytes;
   for (const std::set<raft::NodeId>* ids : node_sets(conf)) {
     put_le<uint32_t>(p + at, static_cast<uint32_t>(ids->size()));
@@ -114,12 +116,17 @@ raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes) {
   if (get_le<uint32_t>(p + 8) != bytes.size()) return damaged("length field does not match the file size");
   const size_t crc_at = bytes.size() - kStateCrcBytes;
   if (get_le<uint32_t>(p + crc_at) != log::crc32c(bytes.first(crc_at))) return damaged("CRC mismatch");
-  if (get_le<uint16_t>(p + 4) != kStateVersion) return damaged("unknown version");
-  if (get_le<uint16_t>(p + 6) != 0 || get_le<uint8_t>(p + 77) != 0 || get_le<uint16_t>(p + 78) != 0) {
+  const uint16_t version = get_le<uint16_t>(p + 4);
+  if (version != 1 && version != kStateVersion) return damaged("unknown version");
+  // Version 1 had no flags: byte 77 was reserved, so it reads as "vote not withheld".
+  const uint8_t flags = get_le<uint8_t>(p + 77);
+  const uint8_t flags_known = version == 1 ? 0 : kStateFlagVoteWithheld;
+  if (get_le<uint16_t>(p + 6) != 0 || (flags & ~flags_known) != 0 || get_le<uint16_t>(p + 78) != 0) {
     return damaged("reserved bytes set");
   }
   PersistedRaftState state;
-  state.hard_state = {get_le<uint64_t>(p + 12), get_le<uint64_t>(p + 20), get_le<uint64_t>(p + 28)};
+  state.hard_state = {get_le<uint64_t>(p + 12), get_le<uint64_t>(p + 20), get_le<uint64_t>(p + 28),
+                      (flags & kStateFlagVoteWithheld) != 0};
   state.generation = get_le<uint64_t>(p + 36);
   state.base_index = get_le<uint64_t>(p + 44);
   state.base_term = get_le<uint64_t>(p + 52);
@@ -200,7 +207,24 @@ Status LogRaftStorage::recover() {
   runtime::Result<bool> log_exists = fs_.exists(log_dir);
   SLUICE_TRY(from_runtime(log_exists.status(), log_dir));
   if (!*log_exists) return damaged(log_dir + " named by the state file is missing");
-  SLUICE_ASSIGN_OR_RETURN(log_, open_log(durable_.generation, durable_.start_offset));
+  bool data_damaged = false;
+  const Status opened = open_live_log(false, data_damaged);
+  if (opened.ok()) check_offsets();
+  if (opened.ok() || !data_damaged) return opened;
+  return repair_damaged_log(opened);
+}
+
+// Opens the log the state file names and rebuilds the offset map. `repair`: the log opens in repair
+// mode (log::LogOptions::cut_corrupt_tail), cutting damaged synced data off instead of failing.
+// `data_damaged` is set when it failed on damaged log data (not on an I/O error or a log that
+// contradicts the state file).
+Status LogRaftStorage::open_live_log(bool repair, bool& data_damaged) {
+  const std::string log_dir = join(dir_, log_dir_name(durable_.generation));
+  raft::Result<std::unique_ptr<log::Log>> opened = open_log(durable_.generation, durable_.start_offset, repair);
+  data_damaged = !opened.ok() && opened.code() == Errc::invalid_state;
+  if (!opened.ok()) return opened.status();
+  log_ = std::move(*opened);
+  if (repair && log_->end_offset() < durable_.start_offset) return Status();  // all retained entries lost: the caller restarts the log
   // Retention writes the new start to the state file before cutting the log: finish a cut that a
   // crash interrupted.
   if (log_->start_offset() > durable_.start_offset || log_->end_offset() < durable_.start_offset) {
@@ -209,7 +233,45 @@ Status LogRaftStorage::recover() {
   }
   if (log_->start_offset() < durable_.start_offset) SLUICE_COVER("partition.raft_storage.retention_cut_finished");
   SLUICE_TRY(from_log(log_->truncate_prefix(durable_.start_offset), "finishing an interrupted retention cut"));
-  SLUICE_TRY(scan_batch_offsets());
+  const Status scanned = scan_batch_offsets();
+  data_damaged = scanned.code() == Errc::invalid_state;  // a batch header a trusted index did not show
+  return scanned;
+}
+
+// The log holds damaged data it had synced (a flipped bit on the disk): opened as it is, it would
+// fail forever. The replica gives up its vote first, durably (it may have acknowledged entries it
+// is about to lose; docs/raft.md, "Withheld vote"), then opens the log in repair mode, which cuts
+// it at the first damaged batch, and re-learns the rest from the leader. Persisting the flag before
+// the cut keeps a crash between the two from forgetting that entries were lost. A damaged state
+// file is not this case: a hard state is never replaced by a guess.
+Status LogRaftStorage::repair_damaged_log(const Status& damage) {
+  SLUICE_COVER("partition.raft_storage.log_damage_repaired");
+  log_.reset();
+  batch_offsets_.clear();
+  if (!durable_.hard_state.vote_withheld) {
+    PersistedRaftState withheld = durable_;
+    withheld.hard_state.vote_withheld = true;
+    SLUICE_TRY(write_state(withheld));
+    durable_ = pending_ = withheld;
+  }
+  bool still_damaged = false;
+  const Status repaired = open_live_log(true, still_damaged);
+  if (!repaired.ok()) return repaired.with_context("repairing after " + damage.to_string());
+  repair_notes_ = damage.to_string();
+  if (log_->end_offset() < durable_.start_offset) {
+    // Every retained entry was lost: restart the log empty after the base, like a log-start jump.
+    SLUICE_COVER("partition.raft_storage.log_damage_lost_everything");
+    SLUICE_TRY(apply_log_start_jump(raft::LogStartJump{durable_.base_index, durable_.base_term}, durable_.start_offset));
+  }
+  // The commit index may lie beyond what is left; so may the conf change the membership came from
+  // (the membership itself stays: it was committed). Both come back from the leader.
+  pending_.hard_state.commit = std::min(pending_.hard_state.commit, last_index());
+  pending_.conf_state.index = std::min(pending_.conf_state.index, pending_.hard_state.commit);
+  SLUICE_TRY(from_log(log_->sync(), "sync " + log_->dir()));
+  SLUICE_TRY(write_state(pending_));
+  const uint64_t old_generation = durable_.generation;
+  durable_ = pending_;
+  if (old_generation != durable_.generation) (void)remove_log_dir(log_dir_name(old_generation));
   check_offsets();
   return Status();
 }
@@ -243,9 +305,13 @@ Status LogRaftStorage::remove_log_dir(const std::string& name) {
   return from_runtime(runtime::remove_tree(fs_, path), "remove " + path);
 }
 
-raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t generation, uint64_t initial_offset) {
+raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t generation, uint64_t initial_offset, bool repair) {
   log::LogOptions options = options_.log;
   options.initial_offset = initial_offset;
+  options.cut_corrupt_tail = repair;
+  // Damage anywhere must be found now, while repair_damaged_log can still cut it off with the vote
+  // withheld; found by a read later it would fail the group at every restart.
+  options.verify_sealed_segments = true;
   const std::string path = join(dir_, log_dir_name(generation));
   log::Result<std::unique_ptr<log::Log>> opened = log::Log::open(fs_, path, options);
   if (!opened.ok()) return from_log(opened.status(), "open " + path);
@@ -303,11 +369,35 @@ raft::Result<Term> LogRaftStorage::term(Index index) {
   if (index == pending_.base_index) return pending_.base_term;
   if (index > last_index()) return Status(Errc::unavailable, "index " + std::to_string(index) + " beyond the log");
   log::Result<uint64_t> term = log_->term_at(batch_offsets_[index - pending_.base_index - 1]);
-  if (!term.ok()) return from_log(term.status(), "term of " + std::to_string(index));
+  if (!term.ok()) return note_read_damage(from_log(term.status(), "term of " + std::to_string(index)));
   return *term;
 }
 
+// A read that finds damaged data (a bit flipped on the disk after open) fails every later sync(),
+// so the host fails the group and the replica is reopened: open() finds the damage and repairs it
+// with the vote withheld. Without this the entry could never be read again (a leader could never
+// send it) for as long as the process runs.
+Status LogRaftStorage::note_read_damage(Status status) {
+  if (status.code() == Errc::invalid_state && !read_damage_) {
+    SLUICE_COVER("partition.raft_storage.read_found_damage");
+    read_damage_ = status.to_string();
+  }
+  return status;
+}
+
+log::Result<log::ReadResult> LogRaftStorage::read_batches(uint64_t from_offset, size_t bytes_max) {
+  log::Result<log::ReadResult> read = log_->read(from_offset, bytes_max);
+  if (!read.ok()) (void)note_read_damage(from_log(read.status(), "read at offset " + std::to_string(from_offset)));
+  return read;
+}
+
 raft::Result<std::vector<raft::Entry>> LogRaftStorage::entries(Index lo, Index hi, uint64_t bytes_max) {
+  raft::Result<std::vector<raft::Entry>> found = read_entries(lo, hi, bytes_max);
+  if (!found.ok()) return note_read_damage(found.status());
+  return found;
+}
+
+raft::Result<std::vector<raft::Entry>> LogRaftStorage::read_entries(Index lo, Index hi, uint64_t bytes_max) {
   if (lo <= pending_.base_index) return Status(Errc::compacted, "entry " + std::to_string(lo) + " below the log start");
   if (hi > last_index() + 1 || lo > hi) return Status(Errc::unavailable, "range beyond the log");
   std::vector<raft::Entry> out;
@@ -489,6 +579,7 @@ void LogRaftStorage::save_state(const std::optional<raft::HardState>& hard_state
 }
 
 Status LogRaftStorage::sync() {
+  if (read_damage_) return Status(Errc::invalid_state, "a read found damaged log data; reopen to repair: " + *read_damage_);
   // Entries first: a state file naming a commit index must never precede the entries it covers.
   SLUICE_TRY(from_log(log_->sync(), "sync " + log_->dir()));
   SLUICE_ASSERT_EQ(log_->durable_end_offset(), log_->end_offset());

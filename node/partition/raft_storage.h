@@ -104,10 +104,14 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Result<uint64_t> offset_of(raft::Index index) const;
 
   // Reads for the partition (fetch, list offsets), by record offset; log::Errc errors.
-  log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max) { return log_->read(from_offset, bytes_max); }
+  // Damage found here fails later sync() calls, like damage found by entries() (see there).
+  log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max);
   log::Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms) { return log_->offset_for_timestamp(timestamp_ms); }
 
   const log::Log& log() const { return *log_; }
+  // Set when open() found damaged synced data in the log and cut it off (the vote is withheld
+  // until the replica caught up): what was damaged. For a log line and tests.
+  const std::optional<std::string>& repaired_damage() const { return repair_notes_; }
   const PersistedRaftState& durable_state() const { return durable_; }
 
  private:
@@ -118,7 +122,11 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status remove_stale_generations(std::optional<uint64_t> keep);
   raft::Status scan_batch_offsets();
   raft::Status write_state(const PersistedRaftState& state);
-  raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset);
+  raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset, bool repair = false);
+  raft::Status open_live_log(bool repair, bool& data_damaged);
+  raft::Status note_read_damage(raft::Status status);
+  raft::Result<std::vector<raft::Entry>> read_entries(raft::Index lo, raft::Index hi, uint64_t bytes_max);
+  raft::Status repair_damaged_log(const raft::Status& damage);
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
   raft::Result<Bytes> entry_batch(const raft::Entry& entry) const;
@@ -133,6 +141,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   PersistedRaftState pending_;  // what sync() will write
   // batch_offsets_[i]: base offset of entry pending_.base_index + 1 + i. Memory: 8 bytes/entry.
   std::vector<uint64_t> batch_offsets_;
+  std::optional<std::string> repair_notes_;
+  std::optional<std::string> read_damage_;  // a read found damaged data: sync() fails from then on
   // The in-memory tail: entries [tail_.front().index, last_index()], exactly as appended.
   std::deque<raft::Entry> tail_;
   uint64_t tail_bytes_ = 0;

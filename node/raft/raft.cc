@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "node/base/coverage.h"
+
 namespace sluice::raft {
 
 namespace {
@@ -30,6 +32,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::log_start_jump_applied: return "log-start-jump-applied";
     case EventKind::log_shorter_than_leader_knows: return "log-shorter-than-leader-knows";
     case EventKind::follower_log_lost: return "follower-log-lost";
+    case EventKind::vote_withheld: return "vote-withheld";
+    case EventKind::vote_restored: return "vote-restored";
   }
   return "unknown";
 }
@@ -49,6 +53,7 @@ std::string to_string(const VoteNote& note) {
     case VoteRefusal::leader_lease: return text + "leader lease (leader " + std::to_string(note.other) + ")";
     case VoteRefusal::already_voted: return text + "already voted for " + std::to_string(note.other);
     case VoteRefusal::has_leader: return text + "follows leader " + std::to_string(note.other);
+    case VoteRefusal::vote_withheld: return text + "vote withheld (log lost entries, not caught up)";
     case VoteRefusal::log_behind:
       return text + "log behind (ours " + position(note.our_last_index, note.our_last_term) + ", theirs " +
              position(note.their_last_index, note.their_last_term) + ")";
@@ -86,7 +91,36 @@ Result<std::unique_ptr<Raft>> Raft::create(const RaftConfig& config, RaftLogStor
   raft->vote_ = hard.vote;
   raft->switch_to_conf(initial.conf_state);
   raft->become_follower(hard.term, kNoNode);
+  if (hard.vote_withheld) raft->withhold_vote_after_loss();
   return raft;
+}
+
+// The log lost entries this node may have acknowledged (storage cut a corrupted tail), so a quorum
+// that counted it may no longer hold an entry it committed: its vote could elect a leader lacking
+// that entry, and a self-vote is a vote, so it neither votes nor campaigns until it has caught up.
+// It moves to the next term at once (no vote): every entry it acknowledged before the loss was
+// then acknowledged in an earlier term than the one it ends the withholding in (below).
+void Raft::withhold_vote_after_loss() {
+  vote_withheld_ = true;
+  become_follower(term_ + 1, kNoNode);
+  emit(EventKind::vote_withheld, "log lost entries it may have acknowledged; term moved to " + std::to_string(term_));
+}
+
+// Caught up: it follows a leader and the entry at its commit index has the current term. That
+// leader, of a term above any in which this node acknowledged an entry before the loss, was
+// elected without this node's vote by a quorum of nodes that kept their logs, so it holds every
+// entry committed in earlier terms (Leader Completeness), and it commits an entry of its own term
+// only after all of them. This node holds that entry at its commit index, so by Log Matching it
+// holds the leader's log up to it: every entry a quorum acknowledged before the loss. (In the term
+// of the loss itself this would not do: the leader may commit entries of its term that this node
+// acknowledged and lost past the point it has caught up to.)
+void Raft::maybe_restore_vote() {
+  if (!vote_withheld_ || lead_ == kNoNode) return;
+  const Result<Term> committed_term = log_.term(log_.committed());
+  if (!committed_term.ok() || *committed_term != term_) return;
+  SLUICE_COVER("raft.vote_restored");
+  vote_withheld_ = false;
+  emit(EventKind::vote_restored, "caught up to commit " + std::to_string(log_.committed()) + " of term " + std::to_string(term_));
 }
 
 bool Raft::promotable() const { return conf_.is_voter(config_.id); }
@@ -269,12 +303,12 @@ bool Raft::handle_message_term(const Message& m) {
     return true;
   }
   if (m.term < term_) {
-    if ((config_.check_quorum || config_.pre_vote || !promotable()) &&
+    if ((config_.check_quorum || config_.pre_vote || !promotable() || vote_withheld_) &&
         (m.type == MessageType::append || m.type == MessageType::heartbeat)) {
       // A stale leader. With check-quorum or pre-vote our higher term may never reach it through
       // vote requests (they are ignored in the lease, or never sent), and a learner never
       // campaigns at all; so tell the old leader our term directly, or we would ignore it
-      // forever while it keeps leading.
+      // forever while it keeps leading. A node withholding its vote never campaigns either.
       send(reply(MessageType::append_response, m));
     } else if (m.type == MessageType::pre_vote_request) {
       note_vote(m, VoteOutcome::refused, VoteRefusal::stale_term);
@@ -398,6 +432,7 @@ void Raft::step_follower(const Message& m) {
     default:
       break;
   }
+  maybe_restore_vote();  // only a follower's commit index or leader changes here
 }
 
 }  // namespace sluice::raft

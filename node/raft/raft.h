@@ -67,7 +67,8 @@ class Raft {
   Term term() const { return term_; }
   NodeId vote() const { return vote_; }
   NodeId leader() const { return lead_; }
-  HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
+  HardState hard_state() const { return HardState{term_, vote_, log_.committed(), vote_withheld_}; }
+  bool vote_withheld() const { return vote_withheld_; }
   SoftState soft_state() const { return SoftState{lead_, role_}; }
   const ConfState& conf_state() const { return conf_; }
   // True while a membership change this leader proposed is not applied (no other may be proposed).
@@ -132,6 +133,8 @@ class Raft {
   void note_vote(const Message& m, VoteOutcome outcome, VoteRefusal reason, NodeId other = kNoNode);
   void note_vote_refusal(const Message& m, bool free_to_vote, bool can_vote);
   bool promotable() const;
+  void withhold_vote_after_loss();
+  void maybe_restore_vote();
 
   // raft_election.cc
   void tick_election();
@@ -186,6 +189,7 @@ class Raft {
   NodeId vote_ = kNoNode;
   NodeId lead_ = kNoNode;
   Role role_ = Role::follower;
+  bool vote_withheld_ = false;  // HardState::vote_withheld
   ConfState conf_;
   std::map<NodeId, Progress> progress_;  // every node of conf_ (ordered: deterministic sends)
   std::map<NodeId, bool> votes_;

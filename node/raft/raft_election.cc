@@ -116,12 +116,17 @@ bool Raft::quorum_active() const {
 
 Status Raft::campaign() {
   if (!promotable()) return Status(Errc::invalid_argument, "only a voter can campaign");
+  if (vote_withheld_) return Status(Errc::invalid_argument, "vote withheld: the log lost entries and has not caught up");
   hup(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
   return Status();
 }
 
 void Raft::hup(CampaignKind kind) {
   if (role_ == Role::leader || !promotable()) return;
+  if (vote_withheld_) {  // a self-vote is a vote (transfers too: timeout_now lands here)
+    SLUICE_COVER("raft.campaign_withheld");
+    return;
+  }
   if (has_unapplied_conf_change()) {
     SLUICE_COVER("raft.campaign_waits_for_apply");
     emit(EventKind::campaign_deferred, "committed conf change not applied yet");
@@ -208,7 +213,10 @@ void Raft::handle_vote_request(const Message& m) {
   const bool free_to_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre_vote && m.term > term_);
   const bool can_vote = free_to_vote && (!pre_vote || pre_vote_allowed_by_backing(m));
   Message response = reply(pre_vote ? MessageType::pre_vote_response : MessageType::vote_response, m);
-  if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
+  if (vote_withheld_) {
+    response.reject = true;
+    note_vote(m, VoteOutcome::refused, VoteRefusal::vote_withheld);
+  } else if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
     // The response carries the candidate's term so that it counts there (a granted pre-vote
     // is for term + 1, which we have not moved to).
     response.term = m.term;

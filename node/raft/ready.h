@@ -36,6 +36,8 @@ enum class EventKind : uint8_t {
   log_start_jump_applied,
   log_shorter_than_leader_knows,  // a follower told to commit beyond its log (it lost data)
   follower_log_lost,              // the leader heard that a follower holds less than it matched
+  vote_withheld,                  // restarted with a log that lost entries: no votes, no campaigns
+  vote_restored,                  // caught up past anything it could have acknowledged: votes again
 };
 
 std::string_view to_string(EventKind kind);
@@ -65,6 +67,7 @@ enum class VoteRefusal : uint8_t {
   stale_term,     // the request is for a term below ours
   leader_lease,   // check-quorum: we heard from a leader within the election timeout
   already_voted,  // we voted for another candidate in this term
+  vote_withheld,  // our log lost entries we may have acknowledged; we have not caught up yet
   has_leader,     // we follow a leader in this term
   log_behind,     // the candidate's log is less up to date than ours (§5.4.1)
   pre_vote_backing,  // we back another pre-candidate (or ourselves) within the pre-vote window

@@ -69,6 +69,9 @@ struct HardState {
   Term term = 0;
   NodeId vote = kNoNode;
   Index commit = 0;
+  // The node's log lost entries it may have acknowledged (a corrupted tail was cut off): it grants
+  // no vote and does not campaign until it has caught up again (docs/raft.md, "Withheld vote").
+  bool vote_withheld = false;
 
   friend bool operator==(const HardState&, const HardState&) = default;
 };

@@ -96,13 +96,21 @@ void RaftSafety::start(GroupId group, NodeId node, raft::RaftLogStorage& storage
   TermLog recovered(first - 1, *base);
   for (Index lo = first; lo <= last;) {
     raft::Result<std::vector<Entry>> chunk = storage.entries(lo, last + 1, kRecoveryReadBytesMax);
-    if (!chunk.ok() || chunk->empty()) return fail("checker feed: " + at(group, node) + " storage unreadable at " + std::to_string(lo));
+    if (!chunk.ok() || chunk->empty()) {
+      return fail("checker feed: " + at(group, node) + " storage unreadable at " + std::to_string(lo) +
+                  (chunk.ok() ? std::string(": no entry") : ": " + chunk.status().to_string()));
+    }
     std::span<const Entry> entries(*chunk);
     register_entries(group, node, recovered, entries, /*durable=*/true);
     recovered.truncate_and_append(entries);
     lo += chunk->size();
   }
   if (!fresh && check) check_restart(group, node, before, state, recovered);
+  if (!check) {  // replaced by hand: what it acknowledged before is not held against the new storage
+    r.acked_index = 0;
+    r.acked_entry_term = 0;
+    r.acked_in_term = 0;
+  }
   r.up = true;
   r.durable = recovered;
   r.hard = state.hard_state;
@@ -128,6 +136,11 @@ void RaftSafety::check_restart(GroupId group, NodeId node, const Replica& before
     return fail("durability: " + at(group, node) + " restarted with a vote for " + std::to_string(hard.vote) + " in term " +
                 std::to_string(hard.term) + ", having durably voted for " + std::to_string(before.hard.vote));
   }
+  // A replica that restarts with its vote withheld declares that its log lost entries (storage cut
+  // damaged data off, docs/raft.md "Withheld vote"): its log is not held to what it acknowledged or
+  // held before. What that loss could break (an election without a committed entry) is what the
+  // other checks watch.
+  if (hard.vote_withheld) return;
   // Within the term it acknowledged in, a follower only ever appends what that leader sends.
   if (hard.term == before.acked_in_term && before.acked_index + 1 >= recovered.first() &&
       (!recovered.holds(before.acked_index) || recovered.term_at(before.acked_index) != before.acked_entry_term)) {

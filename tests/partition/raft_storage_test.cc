@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "node/log/crc32c.h"
 #include "node/log/retention.h"
+#include "node/log/segment_format.h"
 #include "node/partition/raft_storage.h"
 #include "tests/log/log_rig.h"
 
@@ -378,6 +380,69 @@ TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
   }
   ASSERT_TRUE(rig.fs->remove("p0/log-00000000000000000001").ok());
   EXPECT_EQ(LogRaftStorage::open(*rig.fs, "p0", options()).code(), Errc::invalid_state);
+}
+
+// Version 1 (no flags byte) still reads, as "vote not withheld"; version 2 stores the flag.
+TEST(RaftStorage, StateFileVersionOneReadsAsVoteNotWithheld) {
+  PersistedRaftState state;
+  state.hard_state = {5, 2, 7, true};
+  state.conf_state.voters = {1, 2, 3};
+  Bytes bytes = encode_raft_state(state);
+  EXPECT_EQ(decode_raft_state(bytes)->hard_state.vote_withheld, true);
+  state.hard_state.vote_withheld = false;
+  bytes = encode_raft_state(state);
+  // Rewrite as version 1 (byte 77 reserved, 0), with its CRC.
+  bytes[4] = std::byte{1};
+  const size_t crc_at = bytes.size() - 4;
+  const uint32_t crc = log::crc32c(ByteSpan(bytes).first(crc_at));
+  for (size_t i = 0; i < 4; ++i) bytes[crc_at + i] = std::byte{static_cast<uint8_t>(crc >> (8 * i))};
+  raft::Result<PersistedRaftState> decoded = decode_raft_state(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(*decoded, state);
+  bytes[77] = std::byte{1};  // a version 1 file with the flag set is damaged
+  const uint32_t crc2 = log::crc32c(ByteSpan(bytes).first(crc_at));
+  for (size_t i = 0; i < 4; ++i) bytes[crc_at + i] = std::byte{static_cast<uint8_t>(crc2 >> (8 * i))};
+  EXPECT_EQ(decode_raft_state(bytes).code(), Errc::invalid_state);
+}
+
+// Damaged synced log data no longer fails open: the vote is withheld (durably), the log is cut at
+// the damage, commit and membership index come down to what is left, and a reopen is clean.
+TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig, true);
+    RS_ASSERT_OK(storage->append(make_entries(1, 60, 1, 200)));
+    storage->save_state(HardState{1, 1, 50}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  // A bit in the second segment's data (sealed: a strict open would trust its index).
+  const std::string second = "p0/log-00000000000000000001/" + log::data_file_name(*[&]() -> std::optional<uint64_t> {
+    std::vector<std::string> names = *rig.fs->list("p0/log-00000000000000000001");
+    std::vector<uint64_t> bases;
+    for (const std::string& name : names) {
+      if (auto parsed = log::parse_segment_file_name(name); parsed && parsed->kind == log::SegmentFileKind::data) bases.push_back(parsed->base_offset);
+    }
+    return bases.size() > 2 ? std::optional<uint64_t>(bases[1]) : std::nullopt;
+  }());
+  ASSERT_TRUE(rig.disk.flip_bit(second, 1500, 4));
+  auto storage = open_ok(rig, true);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->repaired_damage().has_value());
+  EXPECT_NE(storage->repaired_damage()->find("crc_mismatch"), std::string::npos) << *storage->repaired_damage();
+  const Index last = storage->last_index();
+  EXPECT_LT(last, 59u);
+  EXPECT_GT(last, 1u);
+  EXPECT_TRUE(storage->initial_state().hard_state.vote_withheld);
+  EXPECT_EQ(storage->initial_state().hard_state.commit, std::min<Index>(50, last));
+  EXPECT_EQ(storage->durable_state().hard_state.vote_withheld, true);
+  const std::vector<Entry> kept = all_entries(*storage);
+  EXPECT_EQ(kept, make_entries(1, last + 1, 1, 200));
+  storage.reset();
+  auto reopened = open_ok(rig, true);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_FALSE(reopened->repaired_damage().has_value());
+  EXPECT_EQ(reopened->last_index(), last);
+  EXPECT_TRUE(reopened->initial_state().hard_state.vote_withheld);
 }
 
 }  // namespace

@@ -251,7 +251,7 @@ std::string TranscriptRunner::restart(const Command& c, NodeId id) {
 
 std::string TranscriptRunner::set_storage(const Command& c) {
   std::optional<uint64_t> id = c.args.size() == 1 ? parse_u64(c.args[0]) : std::nullopt;
-  if (!id || !cluster_.has(*id)) return error("set-storage ID [log=..] [base=I/T] [term=] [vote=] [commit=] [voters=] [learners=]");
+  if (!id || !cluster_.has(*id)) return error("set-storage ID [log=..] [base=I/T] [term=] [vote=] [commit=] [vote-withheld=] [voters=] [learners=]");
   if (cluster_.up(*id)) return error(std::to_string(*id) + " is up: crash it first");
   for (const auto& [key, value] : c.options) {
     if (!is_storage_option(key) && key != "voters" && key != "learners") return error("unknown option " + key);
@@ -315,7 +315,7 @@ std::string TranscriptRunner::describe_ready(NodeId id, const Ready& rd) const {
   }
   if (rd.hard_state) {
     out += "  hard: term=" + std::to_string(rd.hard_state->term) + " vote=" + std::to_string(rd.hard_state->vote) +
-           " commit=" + std::to_string(rd.hard_state->commit) + "\n";
+           " commit=" + std::to_string(rd.hard_state->commit) + (rd.hard_state->vote_withheld ? " vote-withheld" : "") + "\n";
   }
   if (rd.conf_state) out += "  conf: " + to_string(*rd.conf_state) + "\n";
   if (rd.log_start_jump) {
@@ -519,7 +519,8 @@ std::string TranscriptRunner::log(NodeId id) {
   std::string out = std::to_string(id) + " persisted: base=" + std::to_string(storage.base_index()) + "/" +
                     std::to_string(storage.base_term()) + " term=" + std::to_string(state.hard_state.term) +
                     " vote=" + std::to_string(state.hard_state.vote) + " commit=" +
-                    std::to_string(state.hard_state.commit) + " " + to_string(state.conf_state) + "\n";
+                    std::to_string(state.hard_state.commit) + (state.hard_state.vote_withheld ? " vote-withheld" : "") + " " +
+                    to_string(state.conf_state) + "\n";
   if (!storage.all_entries().empty()) out += "  " + to_string(storage.all_entries()) + "\n";
   if (node.raft && !node.raft->raft().log().unstable().entries().empty()) {
     out += "  unstable: " + to_string(node.raft->raft().log().unstable().entries()) + "\n";

@@ -164,7 +164,7 @@ Result<Message> parse_message(const Command& c, Term term) {
 }
 
 bool is_storage_option(std::string_view key) {
-  return key == "log" || key == "base" || key == "term" || key == "vote" || key == "commit";
+  return key == "log" || key == "base" || key == "term" || key == "vote" || key == "commit" || key == "vote-withheld";
 }
 
 // The log is replaced (after `base`, or after the current base) when log= or base= is given;
@@ -194,6 +194,11 @@ Result<MemoryLogStorage> edit_storage(MemoryLogStorage storage, const Command& c
       if (!ids) return Status(Errc::invalid_argument, "bad id list " + value);
       (key == "voters" ? state.conf_state.voters : state.conf_state.learners) = *ids;
       state.conf_state.index = 0;
+      continue;
+    }
+    if (key == "vote-withheld") {
+      if (value != "true" && value != "false") return Status(Errc::invalid_argument, "vote-withheld=true|false");
+      state.hard_state.vote_withheld = value == "true";
       continue;
     }
     if (key != "term" && key != "vote" && key != "commit") continue;
