@@ -55,6 +55,7 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
       case FaultKind::clock_jump: world_.clock(node).jump_wall(event.jump_ns); break;
       case FaultKind::slow_node: world_.set_cpu_lag(node, event.lag_ns); break;
       case FaultKind::disk_full: disk.full = true; break;
+      case FaultKind::disk_free: disk.full = false; break;
       case FaultKind::disk_ok: disk = DiskFaults{0, 0, 0, disk.torn_write_probability, false}; break;
       case FaultKind::disk_errors:
         disk.read_error_probability = event.read_error;
@@ -67,14 +68,32 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
   }
 }
 
-void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
+void FaultInjector::record(FaultEvent event, uint32_t unit) {
+  event.at_ns = world_.now_ns();
+  event.source_line = 0;
+  event.count = 0;
+  applied_.push_back(AppliedFault{std::move(event), unit});
+}
+
+void FaultInjector::record(FaultKind kind, std::vector<NodeIndex> nodes, uint32_t unit) {
+  FaultEvent event;
+  event.kind = kind;
+  event.nodes = std::move(nodes);
+  record(std::move(event), unit);
+}
+
+void FaultInjector::apply(const FaultEvent& scheduled, Prng& prng) {
   ++injected_;
+  // The isolate of `count` random nodes picks them here, so the record names them.
+  FaultEvent event = scheduled;
+  if (event.kind == FaultKind::isolate && event.nodes.empty()) event.nodes = random_group(prng, event.count);
+  record(event, new_unit());
   Network& network = world_.network();
   LinkConfig& link = network.config().link;
   switch (event.kind) {
     case FaultKind::partition: network.partition(event.nodes, event.other, true); break;
     case FaultKind::partition_oneway: network.partition(event.nodes, event.other, false); break;
-    case FaultKind::isolate: network.isolate(event.nodes.empty() ? random_group(prng, event.count) : event.nodes); break;
+    case FaultKind::isolate: network.isolate(event.nodes); break;
     case FaultKind::heal: network.heal(); break;
     case FaultKind::network:
       if (event.loss >= 0) link.loss_probability = event.loss;
@@ -111,8 +130,11 @@ void FaultInjector::inject_crash(Prng& prng) {
   const NodeIndex node = random_node(prng);
   if (!world_.is_up(node)) return;
   world_.crash(node);
+  const uint32_t unit = new_unit();
+  record(FaultKind::crash, {node}, unit);
   const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
-  at(world_.now_ns() + down, "fault.restart", [this, node] {
+  at(world_.now_ns() + down, "fault.restart", [this, node, unit] {
+    record(FaultKind::restart, {node}, unit);
     if (!world_.is_up(node)) world_.start(node);
   });
 }
@@ -127,13 +149,31 @@ void FaultInjector::inject_partition(Prng& prng) {
   for (NodeIndex node : all_nodes()) {
     if (std::find(group.begin(), group.end(), node) == group.end()) rest.push_back(node);
   }
+  FaultEvent applied;
+  applied.nodes = group;
   switch (random_below(next, 3)) {
-    case 0: world_.network().partition(group, rest, true); break;
-    case 1: world_.network().partition(group, rest, false); break;
-    default: world_.network().isolate(group); break;
+    case 0:
+      world_.network().partition(group, rest, true);
+      applied.kind = FaultKind::partition;
+      applied.other = rest;
+      break;
+    case 1:
+      world_.network().partition(group, rest, false);
+      applied.kind = FaultKind::partition_oneway;
+      applied.other = rest;
+      break;
+    default:
+      world_.network().isolate(group);
+      applied.kind = FaultKind::isolate;
+      break;
   }
+  const uint32_t unit = new_unit();
+  record(std::move(applied), unit);
   const int64_t duration = random_range(next, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
-  at(world_.now_ns() + duration, "fault.heal", [this] { world_.network().heal(); });
+  at(world_.now_ns() + duration, "fault.heal", [this, unit] {
+    record(FaultKind::heal, {}, unit);
+    world_.network().heal();
+  });
 }
 
 void FaultInjector::stop_faults() {
@@ -158,13 +198,28 @@ void FaultInjector::schedule_all() {
   every(random.clock_jump_per_min, "fault.clock_jump", [this](Prng& prng) {
     const int64_t max = scenario_.random.clock_jump_ns_max;
     const int64_t jump = random_range([&prng] { return prng.next(); }, -max, max);
-    world_.clock(random_node(prng)).jump_wall(jump);
+    const NodeIndex node = random_node(prng);
+    FaultEvent applied;
+    applied.kind = FaultKind::clock_jump;
+    applied.nodes = {node};
+    applied.jump_ns = jump;
+    record(std::move(applied), new_unit());
+    world_.clock(node).jump_wall(jump);
   });
-  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(random_node(prng), prng); });
+  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) {
+    const NodeIndex node = random_node(prng);
+    record(FaultKind::bit_flip, {node}, new_unit());
+    flip_bit(node, prng);
+  });
   every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
     const NodeIndex node = random_node(prng);
+    const uint32_t unit = new_unit();
+    record(FaultKind::disk_full, {node}, unit);
     world_.disk(node).faults().full = true;
-    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node] { world_.disk(node).faults().full = false; });
+    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node, unit] {
+      record(FaultKind::disk_free, {node}, unit);
+      world_.disk(node).faults().full = false;
+    });
   });
   at(scenario_.faults_stop_ns, "fault.stop", [this] { stop_faults(); });
 }

@@ -6,6 +6,10 @@
 // Randomness: each explicit event draws from a stream of its own (the world's "fault-event"
 // stream for its position), each random process from the stream of its kind; so removing one event
 // leaves every other fault exactly as it was.
+//
+// Every fault it applies is also recorded as a concrete FaultEvent (random choices resolved: the
+// nodes an isolate or a random partition picked, the node a random crash hit), so a run can be
+// re-executed with random faults off and the record as its explicit events (sim/shrink.h).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,14 @@
 
 namespace sluice::sim {
 
+// One fault as applied. `unit` groups a fault with the event that ends it (a random crash with its
+// restart, a random partition with its heal, a disk_full with its disk_free): shrinking removes
+// a unit whole, never half of it.
+struct AppliedFault {
+  FaultEvent event;
+  uint32_t unit = 0;
+};
+
 class FaultInjector {
  public:
   // `on_bit_flip(node)` is told of every bit flip that landed (so durability checks can tell
@@ -27,6 +39,8 @@ class FaultInjector {
 
   void schedule_all();
   uint64_t injected() const { return injected_; }
+  // In the order applied (so by time). Excludes the heal at faults_stop_s: every run does that.
+  const std::vector<AppliedFault>& applied() const { return applied_; }
 
  private:
   std::vector<NodeIndex> all_nodes() const;
@@ -51,6 +65,9 @@ class FaultInjector {
   void inject_crash(Prng& prng);
   void inject_partition(Prng& prng);
   void stop_faults();
+  uint32_t new_unit() { return next_unit_++; }
+  void record(FaultEvent event, uint32_t unit);
+  void record(FaultKind kind, std::vector<NodeIndex> nodes, uint32_t unit);
 
   World& world_;
   const Scenario& scenario_;
@@ -59,6 +76,8 @@ class FaultInjector {
   std::vector<Prng> event_streams_;  // one per explicit event
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them
   uint64_t injected_ = 0;
+  std::vector<AppliedFault> applied_;
+  uint32_t next_unit_ = 0;
 };
 
 }  // namespace sluice::sim

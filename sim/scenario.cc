@@ -64,7 +64,8 @@ const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
       {"isolate", FaultKind::isolate},     {"heal", FaultKind::heal},
       {"crash", FaultKind::crash},         {"restart", FaultKind::restart},
       {"clock_jump", FaultKind::clock_jump}, {"disk_full", FaultKind::disk_full},
-      {"disk_ok", FaultKind::disk_ok},     {"disk_errors", FaultKind::disk_errors},
+      {"disk_ok", FaultKind::disk_ok},     {"disk_free", FaultKind::disk_free},
+      {"disk_errors", FaultKind::disk_errors},
       {"bit_flip", FaultKind::bit_flip},   {"network", FaultKind::network},
       {"stream_resets", FaultKind::stream_resets}, {"slow_node", FaultKind::slow_node}};
   return kinds;
@@ -84,6 +85,7 @@ void check_event(const FaultEvent& event, ParseContext& context, std::string_vie
     case FaultKind::clock_jump:
     case FaultKind::disk_full:
     case FaultKind::disk_ok:
+    case FaultKind::disk_free:
     case FaultKind::disk_errors:
     case FaultKind::slow_node:
     case FaultKind::bit_flip: need(!event.nodes.empty(), "nodes = [...]"); break;

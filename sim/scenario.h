@@ -29,6 +29,7 @@ enum class FaultKind {
   clock_jump,        // wall clocks of `nodes` jump by `ms` (may be negative)
   disk_full,         // disks of `nodes` refuse growth (ENOSPC)
   disk_ok,           // disks of `nodes` healthy again: not full, no error rates
+  disk_free,         // disks of `nodes` accept growth again (ends disk_full; error rates unchanged)
   disk_errors,       // error rates for `nodes`: read, write, sync
   bit_flip,          // one random bit flipped on each disk of `nodes`
   network,           // link defaults change: loss, duplicate, latency_ms_min/max

@@ -192,6 +192,7 @@ SimulationReport run_simulation(const Scenario& scenario, const SimulationOption
     for (const auto& workload : workloads) workload->report(report.figures);
     report.buggify_sites_enabled = world.buggify_sites_enabled();
     report.faults_injected = faults.injected();
+    report.applied_faults = faults.applied();
     report.failure = judge.failure();
     if (report.failure.empty()) report.failure = budget.failure();
     report.coverage = coverage::snapshot();
@@ -243,7 +244,7 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   line("result", r.passed ? "passed" : "FAILED");
   if (!r.passed) {
     line("failure", r.failure);
-    line("replay", replay_command(r.scenario_path, r.seed));
+    line("replay", r.replay.empty() ? replay_command(r.scenario_path, r.seed) : r.replay);
   }
 }
 

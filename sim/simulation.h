@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/faults.h"
 #include "sim/scenario.h"
 #include "sim/trace.h"
 #include "sim/world.h"
@@ -32,6 +33,7 @@ struct SimulationReport {
   Figures figures;         // the workloads' own key=value figures, in scenario order
   size_t buggify_sites_enabled = 0;
   uint64_t faults_injected = 0;
+  std::vector<AppliedFault> applied_faults;  // every fault as applied (sim/shrink.h replays them)
   bool liveness_checked = false;
   // Simulated time from faults_stop_s until every workload converged; -1 when it never did (or
   // faults never stopped before the end).
@@ -41,6 +43,7 @@ struct SimulationReport {
   bool passed = true;
   std::string failure;
   std::vector<TraceRecord> trace;  // only with record_trace
+  std::string replay;  // the command that replays this run, when not `run --scenario PATH --seed N`
 };
 
 SimulationReport run_simulation(const Scenario& scenario, const SimulationOptions& options);
