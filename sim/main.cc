@@ -2,6 +2,8 @@
 //   sluice-sim run --scenario FILE --seed N [--check-determinism]
 //   sluice-sim sweep --scenario FILE --seeds A..B   (also: which coverage marks the seeds reached;
 //                                                     fails when a [coverage] required mark was never hit)
+//   sluice-sim shrink --scenario FILE --seed N [--out REPLAY] [--shrink-runs-max R]
+//   sluice-sim replay REPLAY                          (docs/simulation.md, "Shrinking and replay")
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
@@ -11,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "sim/shrink_cli.h"
 #include "sim/simulation.h"
 
 namespace {
@@ -117,12 +120,24 @@ int main(int argc, char** argv) {
   CLI::App* sweep_command = app.add_subcommand("sweep", "run one scenario for a range of seeds; print failing seeds");
   sweep_command->add_option("--scenario", scenario_path, "scenario TOML file")->required();
   sweep_command->add_option("--seeds", seeds, "seed range A..B (inclusive)")->required();
+  std::string out_path, replay_path;
+  size_t shrink_runs_max = 200;
+  CLI::App* shrink_command = app.add_subcommand("shrink", "shrink one failing seed to a minimal run; write a replay file");
+  shrink_command->add_option("--scenario", scenario_path, "scenario TOML file")->required();
+  shrink_command->add_option("--seed", seed, "the failing seed")->required();
+  shrink_command->add_option("--out", out_path, "replay file to write (default: <name>-seed<N>.replay.toml)");
+  shrink_command->add_option("--shrink-runs-max", shrink_runs_max, "simulation runs at most, the first included")
+      ->check(CLI::Range(size_t{2}, size_t{100'000}));
+  CLI::App* replay = app.add_subcommand("replay", "run a replay file (written by shrink) and print the report");
+  replay->add_option("file", replay_path, "replay file")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
+  if (*shrink_command) return sluice::sim::shrink_main(scenario_path, seed, out_path, shrink_runs_max);
+  if (*replay) return sluice::sim::replay_main(replay_path);
   auto scenario = sluice::sim::load_scenario(scenario_path);
   if (!scenario.ok()) {
     std::cerr << "sluice-sim: " << scenario.status().message() << "\n";
