@@ -5,29 +5,13 @@ replay file that fails the same checker with fewer faults, the figures, exit cod
 Usage: sluice_sim_shrink_test.py SLUICE_SIM SOURCE_DIR
 """
 import os
-import subprocess
 import sys
 import tempfile
 
-failures = []
-checks = [0]
+from cli_checks import Checks, figures, run
 
-
-def run(args, cwd):
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
-
-
-def check(condition, what, result=None):
-    checks[0] += 1
-    if not condition:
-        detail = ""
-        if result is not None:
-            detail = f"\n  exit={result.returncode}\n  stdout={result.stdout[-2000:]}\n  stderr={result.stderr[-2000:]}"
-        failures.append(what + detail)
-
-
-def figures(stdout):
-    return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+checks = Checks()
+check = checks.check
 
 
 def planted_scenario(source, tmp):
@@ -89,10 +73,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_shrink_and_replay(sim, source, tmp)
         check_errors(sim, source, tmp)
-    for failure in failures:
-        print("FAIL:", failure)
-    print(f"{checks[0] - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":
