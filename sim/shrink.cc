@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "sim/scenario.h"
 #include "sim/simulation.h"
@@ -170,7 +171,8 @@ class Shrinker {
   void shorten();
   bool try_faults_stop(int64_t faults_stop_ns);
   void lower_knobs();
-  void lower_knob(toml::table& workload, size_t index, std::string_view key);
+  void lower_knob(size_t index, std::string_view key);
+  bool try_knob(size_t index, std::string_view key, int64_t value);
   bool runs_left() const { return result_.runs < options_.runs_max; }
   void progress(const std::string& line) const {
     if (options_.progress) options_.progress(line);
@@ -202,10 +204,18 @@ std::optional<SimulationReport> Shrinker::same_failure(const Candidate& candidat
   return report;
 }
 
-// Keeps `candidate` as the best so far when it still fails the same checker.
+// How big a failing run is, compared in this order: faults applied, BUGGIFY firings, events. A
+// step that keeps the faults but makes the run longer (fewer producers that take longer to
+// trip the bug) is no simplification; one that removes faults is, even when the failure then
+// takes longer to show.
+std::tuple<size_t, uint64_t, uint64_t> run_size(const SimulationReport& report) {
+  return {report.applied_faults.size(), report.world.buggify_fired, report.trace_events};
+}
+
+// Keeps `candidate` as the best so far when it still fails the same checker and is no bigger.
 bool Shrinker::accept(const Candidate& candidate, const std::string& step) {
   std::optional<SimulationReport> report = same_failure(candidate);
-  if (!report) return false;
+  if (!report || run_size(*report) > run_size(best_report_)) return false;
   adopt(candidate, std::move(*report), step);
   return true;
 }
@@ -312,31 +322,35 @@ void Shrinker::shorten() {
 // Workload knobs that say how much the workload does; lowered towards 1.
 constexpr std::string_view kSizeKnobs[] = {"clients", "producers", "consumers", "partitions", "groups"};
 
-void Shrinker::lower_knob(toml::table& workload, size_t index, std::string_view key) {
-  const std::optional<int64_t> value = workload[key].value<int64_t>();
-  if (!value || *value <= 1) return;
-  auto with_value = [&](int64_t lowered) {
-    Candidate candidate = best_;
-    toml::node* node = candidate.base["workload"].node();
-    toml::table* table = node->is_array() ? node->as_array()->get(index)->as_table() : node->as_table();
-    table->insert_or_assign(key, lowered);
-    return accept(candidate, "workload " + std::string(key) + "=" + std::to_string(lowered));
-  };
-  if (with_value(1)) return;
-  for (int64_t lowered = *value / 2; lowered > 1 && runs_left() && with_value(lowered); lowered /= 2) {
+// The index-th workload table of a scenario table (`[workload]` or `[[workload]]`); null if none.
+toml::table* workload_table(toml::table& base, size_t index) {
+  toml::node* node = base["workload"].node();
+  if (node == nullptr) return nullptr;
+  if (const toml::array* array = node->as_array(); array != nullptr) {
+    return index < array->size() ? node->as_array()->get(index)->as_table() : nullptr;
+  }
+  return index == 0 ? node->as_table() : nullptr;
+}
+
+bool Shrinker::try_knob(size_t index, std::string_view key, int64_t value) {
+  Candidate candidate = best_;
+  workload_table(candidate.base, index)->insert_or_assign(key, value);
+  return accept(candidate, "workload " + std::string(key) + "=" + std::to_string(value));
+}
+
+// 1 first (the smallest workload); else halving while the failure stays.
+void Shrinker::lower_knob(size_t index, std::string_view key) {
+  const toml::table* workload = workload_table(best_.base, index);
+  const std::optional<int64_t> value = workload == nullptr ? std::nullopt : (*workload)[key].value<int64_t>();
+  if (!value || *value <= 1 || try_knob(index, key, 1)) return;
+  for (int64_t lowered = *value / 2; lowered > 1 && runs_left() && try_knob(index, key, lowered); lowered /= 2) {
   }
 }
 
 void Shrinker::lower_knobs() {
-  toml::node* node = best_.base["workload"].node();
-  if (node == nullptr) return;
-  const size_t count = node->is_array() ? node->as_array()->size() : 1;
-  for (size_t index = 0; index < count; ++index) {
+  for (size_t index = 0; workload_table(best_.base, index) != nullptr; ++index) {
     for (std::string_view key : kSizeKnobs) {
-      // Re-read each time: an accepted step replaced best_.
-      toml::node* current = best_.base["workload"].node();
-      toml::table* table = current->is_array() ? current->as_array()->get(index)->as_table() : current->as_table();
-      if (table != nullptr && runs_left()) lower_knob(*table, index, key);
+      if (runs_left()) lower_knob(index, key);
     }
   }
 }
