@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -118,6 +119,51 @@ TEST(FaultEventTable, RoundTripsThroughTheScenarioParser) {
     EXPECT_EQ(a.duplicate, b.duplicate) << i;
     EXPECT_EQ(a.latency_ns_max, b.latency_ns_max) << i;
   }
+}
+
+// The record of a run with random faults: each random crash, partition and full disk is one unit
+// with the event that ends it, on the same nodes, in time order; an isolate of `count` random
+// nodes names the nodes it picked.
+TEST(AppliedFaults, PairEachRandomFaultWithItsEnd) {
+  Result<toml::table> table = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/partitions-crash.toml");
+  ASSERT_TRUE(table.ok()) << table.status().to_string();
+  toml::array events;
+  events.push_back(toml::table{{"at_s", 3.0}, {"kind", "isolate"}, {"count", 2}});
+  table->insert_or_assign("events", events);
+  Result<Scenario> scenario = parse_scenario_table(*table, "partitions-crash.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  const SimulationReport report = run_simulation(*scenario, SimulationOptions{5, false});
+  ASSERT_TRUE(report.passed) << report.failure;
+  std::map<uint32_t, std::vector<FaultEvent>> units;
+  int64_t last_ns = 0;
+  for (const AppliedFault& fault : report.applied_faults) {
+    EXPECT_GE(fault.event.at_ns, last_ns);
+    last_ns = fault.event.at_ns;
+    units[fault.unit].push_back(fault.event);
+  }
+  ASSERT_GE(units.size(), 5u);
+  bool saw_isolate = false;
+  for (const auto& [unit, faults] : units) {
+    const FaultKind first = faults.front().kind;
+    if (first == FaultKind::isolate && faults.size() == 1) {  // the explicit one
+      saw_isolate = true;
+      EXPECT_EQ(faults.front().nodes.size(), 2u);
+      continue;
+    }
+    if (faults.size() == 1) continue;  // a clock jump, or an end due after the run stopped
+    ASSERT_EQ(faults.size(), 2u) << "unit " << unit;
+    const FaultKind second = faults.back().kind;
+    if (first == FaultKind::crash) {
+      EXPECT_TRUE(second == FaultKind::restart && faults.back().nodes == faults.front().nodes);
+    }
+    if (first == FaultKind::disk_full) {
+      EXPECT_TRUE(second == FaultKind::disk_free && faults.back().nodes == faults.front().nodes);
+    }
+    if (first == FaultKind::partition || first == FaultKind::partition_oneway || first == FaultKind::isolate) {
+      EXPECT_EQ(second, FaultKind::heal);
+    }
+  }
+  EXPECT_TRUE(saw_isolate);
 }
 
 constexpr const char* kScenario = "nodes = 3\nduration_s = 4\n[budget]\nevents_max = 100000000\nconverge_s_max = 1\n";
