@@ -237,7 +237,12 @@ bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) 
   toml::table base = scenario;
   base.erase("random_faults");
   base.erase("events");
-  if (accept(candidate_of(base, faults), "materialized")) return true;
+  // Not judged by size: the same faults, so a few events more or less are no step back.
+  Candidate materialized = candidate_of(base, faults);
+  if (std::optional<SimulationReport> report = same_failure(materialized)) {
+    adopt(std::move(materialized), std::move(*report), "materialized");
+    return true;
+  }
   // Fall back to shrinking the scenario's own events, random faults left on.
   std::vector<AppliedFault> explicit_events;
   for (size_t i = 0; i < parsed.events.size(); ++i) explicit_events.push_back(AppliedFault{parsed.events[i], static_cast<uint32_t>(i)});
