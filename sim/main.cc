@@ -29,7 +29,8 @@ int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_de
   print_report(first, std::cout);
   if (!first.passed) {
     std::cerr << "simulation FAILED (seed " << seed << "): " << first.failure << "\n"
-              << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n";
+              << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n"
+              << "shrink: build/bin/sluice-sim shrink --scenario " << scenario.path << " --seed " << seed << "\n";
     return kExitFailed;
   }
   if (!check_determinism) return 0;
