@@ -83,6 +83,7 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
       case FaultKind::clock_jump: world_.clock(node).jump_wall(event.jump_ns); break;
       case FaultKind::slow_node: world_.set_cpu_lag(node, event.lag_ns); break;
       case FaultKind::disk_full: disk.full = true; break;
+      case FaultKind::disk_free: disk.full = false; break;
       case FaultKind::disk_ok: disk = DiskFaults{0, 0, 0, disk.torn_write_probability, false}; break;
       case FaultKind::disk_errors:
         disk.read_error_probability = event.read_error;
@@ -99,19 +100,35 @@ void FaultInjector::apply_to_nodes(const FaultEvent& event, Prng& prng) {
   }
 }
 
-void FaultInjector::apply(const FaultEvent& event, Prng& prng) {
+void FaultInjector::record(FaultEvent event, uint32_t unit) {
+  event.at_ns = world_.now_ns();
+  event.source_line = 0;
+  event.count = 0;
+  applied_.push_back(AppliedFault{std::move(event), unit});
+}
+
+void FaultInjector::record(FaultKind kind, std::vector<NodeIndex> nodes, uint32_t unit) {
+  FaultEvent event;
+  event.kind = kind;
+  event.nodes = std::move(nodes);
+  record(std::move(event), unit);
+}
+
+void FaultInjector::apply(const FaultEvent& scheduled, Prng& prng) {
   ++injected_;
+  // The isolate of `count` random nodes picks them here, so the record names them.
+  FaultEvent event = scheduled;
+  if (event.kind == FaultKind::isolate && event.nodes.empty()) event.nodes = random_group(prng, event.count);
+  record(event, new_unit());
   Network& network = world_.network();
   LinkConfig& link = network.config().link;
   switch (event.kind) {
     case FaultKind::partition: network.partition(event.nodes, event.other, true); break;
     case FaultKind::partition_oneway: network.partition(event.nodes, event.other, false); break;
-    case FaultKind::isolate: {
-      const std::vector<NodeIndex> group = event.nodes.empty() ? random_group(prng, event.count) : event.nodes;
-      network.isolate(group);
-      note(-1, [&] { return "isolate " + hosts(group); });
+    case FaultKind::isolate:
+      network.isolate(event.nodes);
+      note(-1, [&] { return "isolate " + hosts(event.nodes); });
       return;
-    }
     case FaultKind::heal: network.heal(); break;
     case FaultKind::network:
       if (event.loss >= 0) link.loss_probability = event.loss;
@@ -149,8 +166,11 @@ void FaultInjector::inject_crash(Prng& prng) {
   const NodeIndex node = random_node(prng);
   if (!world_.is_up(node)) return;
   world_.crash(node);
+  const uint32_t unit = new_unit();
+  record(FaultKind::crash, {node}, unit);
   const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
-  at(world_.now_ns() + down, "fault.restart", [this, node] {
+  at(world_.now_ns() + down, "fault.restart", [this, node, unit] {
+    record(FaultKind::restart, {node}, unit);
     if (!world_.is_up(node)) world_.start(node);
   });
 }
@@ -166,30 +186,50 @@ void FaultInjector::inject_partition(Prng& prng) {
     if (std::find(group.begin(), group.end(), node) == group.end()) rest.push_back(node);
   }
   const uint64_t shape = random_below(next, 3);
+  FaultEvent applied;
+  applied.nodes = group;
   switch (shape) {
-    case 0: world_.network().partition(group, rest, true); break;
-    case 1: world_.network().partition(group, rest, false); break;
-    default: world_.network().isolate(group); break;
+    case 0:
+      world_.network().partition(group, rest, true);
+      applied.kind = FaultKind::partition;
+      applied.other = rest;
+      break;
+    case 1:
+      world_.network().partition(group, rest, false);
+      applied.kind = FaultKind::partition_oneway;
+      applied.other = rest;
+      break;
+    default:
+      world_.network().isolate(group);
+      applied.kind = FaultKind::isolate;
+      break;
   }
   note(-1, [&] {
     if (shape == 2) return "isolate " + hosts(group);
     return std::string(shape == 0 ? "partition " : "partition_oneway ") + hosts(group) + (shape == 0 ? " | " : " -> ") + hosts(rest);
   });
+  const uint32_t unit = new_unit();
+  record(std::move(applied), unit);
   const int64_t duration = random_range(next, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
-  at(world_.now_ns() + duration, "fault.heal", [this] {
+  at(world_.now_ns() + duration, "fault.heal", [this, unit] {
+    record(FaultKind::heal, {}, unit);
     world_.network().heal();
     note(-1, [] { return std::string("heal"); });
   });
 }
 
 // A data-centre outage: every node down at once, so nothing unsynced survives anywhere; each
-// boots again after its own down time (the cluster comes back in a random order).
+// boots again after its own down time (the cluster comes back in a random order). Recorded as a
+// crash and restart per node, each pair its own unit (a shrink may keep some nodes' outages).
 void FaultInjector::inject_power_loss(Prng& prng) {
   note(-1, [] { return std::string("power loss: every node"); });
   for (NodeIndex node : all_nodes()) {
     if (world_.is_up(node)) world_.crash(node);
+    const uint32_t unit = new_unit();
+    record(FaultKind::crash, {node}, unit);
     const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
-    at(world_.now_ns() + down, "fault.restart", [this, node] {
+    at(world_.now_ns() + down, "fault.restart", [this, node, unit] {
+      record(FaultKind::restart, {node}, unit);
       if (!world_.is_up(node)) world_.start(node);
     });
   }
@@ -198,9 +238,16 @@ void FaultInjector::inject_power_loss(Prng& prng) {
 void FaultInjector::inject_slow_node(Prng& prng) {
   const NodeIndex node = random_node(prng);
   const int64_t lag = random_range([&prng] { return prng.next(); }, int64_t{1}, scenario_.random.slow_lag_ns_max);
+  FaultEvent applied;
+  applied.kind = FaultKind::slow_node;
+  applied.nodes = {node};
+  applied.lag_ns = lag;
+  const uint32_t unit = new_unit();
+  record(std::move(applied), unit);
   world_.set_cpu_lag(node, lag);
   note(node, [lag] { return "slow_node lag " + format_figure(static_cast<double>(lag) / 1e6, 3) + "ms"; });
-  at(world_.now_ns() + scenario_.random.slow_ns, "fault.slow_node_end", [this, node] {
+  at(world_.now_ns() + scenario_.random.slow_ns, "fault.slow_node_end", [this, node, unit] {
+    record(FaultKind::slow_node, {node}, unit);  // lag 0: normal again
     world_.set_cpu_lag(node, 0);
     note(node, [] { return std::string("slow_node end"); });
   });
@@ -239,17 +286,29 @@ void FaultInjector::schedule_all() {
     const int64_t max = scenario_.random.clock_jump_ns_max;
     const int64_t jump = random_range([&prng] { return prng.next(); }, -max, max);
     const NodeIndex node = random_node(prng);
+    FaultEvent applied;
+    applied.kind = FaultKind::clock_jump;
+    applied.nodes = {node};
+    applied.jump_ns = jump;
+    record(std::move(applied), new_unit());
     world_.clock(node).jump_wall(jump);
     note(node, [jump] { return "clock_jump " + format_figure(static_cast<double>(jump) / 1e6, 3) + "ms"; });
   });
   every(random.power_loss_per_min, "fault.power_loss", [this](Prng& prng) { inject_power_loss(prng); });
-  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) { flip_bit(bit_flip_target(prng), prng); });
+  every(random.bit_flip_per_min, "fault.bit_flip", [this](Prng& prng) {
+    const NodeIndex node = bit_flip_target(prng);
+    record(FaultKind::bit_flip, {node}, new_unit());
+    flip_bit(node, prng);
+  });
   every(random.slow_node_per_min, "fault.slow_node", [this](Prng& prng) { inject_slow_node(prng); });
   every(random.disk_full_per_min, "fault.disk_full", [this](Prng& prng) {
     const NodeIndex node = random_node(prng);
+    const uint32_t unit = new_unit();
+    record(FaultKind::disk_full, {node}, unit);
     world_.disk(node).faults().full = true;
     note(node, [] { return std::string("disk_full"); });
-    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node] {
+    at(world_.now_ns() + scenario_.random.disk_full_ns, "fault.disk_ok", [this, node, unit] {
+      record(FaultKind::disk_free, {node}, unit);
       world_.disk(node).faults().full = false;
       note(node, [] { return std::string("disk_ok"); });
     });

@@ -6,6 +6,10 @@
 // Randomness: each explicit event draws from a stream of its own (the world's "fault-event"
 // stream for its position), each random process from the stream of its kind; so removing one event
 // leaves every other fault exactly as it was.
+//
+// Every fault it applies is also recorded as a concrete FaultEvent (random choices resolved: the
+// nodes an isolate or a random partition picked, the node a random crash hit), so a run can be
+// re-executed with random faults off and the record as its explicit events (sim/shrink.h).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,14 @@
 
 namespace sluice::sim {
 
+// One fault as applied. `unit` groups a fault with the event that ends it (a random crash with its
+// restart, a random partition with its heal, a disk_full with its disk_free): shrinking removes
+// a unit whole, never half of it.
+struct AppliedFault {
+  FaultEvent event;
+  uint32_t unit = 0;
+};
+
 class FaultInjector {
  public:
   // `on_bit_flip(node)` is told of every bit flip that landed (so durability checks can tell
@@ -28,6 +40,8 @@ class FaultInjector {
 
   void schedule_all();
   uint64_t injected() const { return injected_; }
+  // In the order applied (so by time). Excludes the heal at faults_stop_s: every run does that.
+  const std::vector<AppliedFault>& applied() const { return applied_; }
 
  private:
   std::vector<NodeIndex> all_nodes() const;
@@ -63,6 +77,9 @@ class FaultInjector {
   }
   std::string hosts(const std::vector<NodeIndex>& nodes) const;
   std::string describe(const FaultEvent& event) const;
+  uint32_t new_unit() { return next_unit_++; }
+  void record(FaultEvent event, uint32_t unit);
+  void record(FaultKind kind, std::vector<NodeIndex> nodes, uint32_t unit);
 
   World& world_;
   const Scenario& scenario_;
@@ -72,6 +89,8 @@ class FaultInjector {
   std::vector<NodeIndex> bit_flip_nodes_;  // bit_flip_nodes_max > 0: the only nodes flips hit
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them
   uint64_t injected_ = 0;
+  std::vector<AppliedFault> applied_;
+  uint32_t next_unit_ = 0;
 };
 
 }  // namespace sluice::sim

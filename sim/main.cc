@@ -4,6 +4,8 @@
 //                    (also: which coverage marks and BUGGIFY sites the seeds reached; fails when a
 //                    [coverage] required mark was never hit; sim/sweep.h)
 //   sluice-sim merge FILE...   (several shards' --json summaries as one, on stdout)
+//   sluice-sim shrink --scenario FILE --seed N [--out REPLAY] [--shrink-runs-max R]
+//   sluice-sim replay REPLAY                          (docs/simulation.md, "Shrinking and replay")
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
@@ -17,6 +19,7 @@
 #include <map>
 #include <string>
 
+#include "sim/shrink_cli.h"
 #include "sim/simulation.h"
 #include "sim/sweep.h"
 #include "sim/timeline_page.h"
@@ -66,7 +69,8 @@ int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_de
   if (!timeline_path.empty() && !write_timeline(timeline_file, timeline_path, timeline, first)) return kExitUsage;
   if (!first.passed) {
     std::cerr << "simulation FAILED (seed " << seed << "): " << first.failure << "\n"
-              << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n";
+              << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n"
+              << "shrink: build/bin/sluice-sim shrink --scenario " << scenario.path << " --seed " << seed << "\n";
     return kExitFailed;
   }
   if (!check_determinism) return 0;
@@ -136,6 +140,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_files;
   CLI::App* merge = app.add_subcommand("merge", "merge shards' sweep --json summaries into one (JSON on stdout)");
   merge->add_option("files", merge_files, "JSON summaries")->required();
+  std::string out_path, replay_path;
+  size_t shrink_runs_max = 200;
+  CLI::App* shrink_command = app.add_subcommand("shrink", "shrink one failing seed to a minimal run; write a replay file");
+  shrink_command->add_option("--scenario", scenario_path, "scenario TOML file")->required();
+  shrink_command->add_option("--seed", seed, "the failing seed")->required();
+  shrink_command->add_option("--out", out_path, "replay file to write (default: <name>-seed<N>.replay.toml)");
+  shrink_command->add_option("--shrink-runs-max", shrink_runs_max, "simulation runs at most, the first included")
+      ->check(CLI::Range(size_t{2}, size_t{100'000}));
+  CLI::App* replay = app.add_subcommand("replay", "run a replay file (written by shrink) and print the report");
+  replay->add_option("file", replay_path, "replay file")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -143,6 +157,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
   if (*merge) return sluice::sim::run_merge(merge_files, std::cout, std::cerr);
+  if (*shrink_command) return sluice::sim::shrink_main(scenario_path, seed, out_path, shrink_runs_max);
+  if (*replay) return sluice::sim::replay_main(replay_path);
   auto scenario = sluice::sim::load_scenario(scenario_path);
   if (!scenario.ok()) {
     std::cerr << "sluice-sim: " << scenario.status().message() << "\n";

@@ -3,7 +3,6 @@
 // with exceptions, so its parse_error is caught here, at the boundary, and becomes a Status.
 #include "sim/scenario.h"
 
-#include <fstream>
 #include <map>
 
 #include "sim/toml_reader.h"
@@ -79,7 +78,8 @@ const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
       {"isolate", FaultKind::isolate},     {"heal", FaultKind::heal},
       {"crash", FaultKind::crash},         {"restart", FaultKind::restart},
       {"clock_jump", FaultKind::clock_jump}, {"disk_full", FaultKind::disk_full},
-      {"disk_ok", FaultKind::disk_ok},     {"disk_errors", FaultKind::disk_errors},
+      {"disk_ok", FaultKind::disk_ok},     {"disk_free", FaultKind::disk_free},
+      {"disk_errors", FaultKind::disk_errors},
       {"bit_flip", FaultKind::bit_flip},   {"network", FaultKind::network},
       {"stream_resets", FaultKind::stream_resets}, {"slow_node", FaultKind::slow_node}};
   return kinds;
@@ -99,6 +99,7 @@ void check_event(const FaultEvent& event, ParseContext& context, std::string_vie
     case FaultKind::clock_jump:
     case FaultKind::disk_full:
     case FaultKind::disk_ok:
+    case FaultKind::disk_free:
     case FaultKind::disk_errors:
     case FaultKind::slow_node:
     case FaultKind::bit_flip: need(!event.nodes.empty(), "nodes = [...]"); break;
@@ -144,6 +145,43 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   reader.finish();
   check_event(event, context, reader.field("kind"));
   return event;
+}
+
+toml::array node_numbers(const std::vector<NodeIndex>& nodes) {
+  toml::array numbers;
+  for (NodeIndex node : nodes) numbers.push_back(static_cast<int64_t>(node) + 1);
+  return numbers;
+}
+
+// The keys the nodes of `kind` are read from (read_event accepts any; this writes the natural ones).
+std::pair<const char*, const char*> node_keys(FaultKind kind) {
+  if (kind == FaultKind::partition) return {"a", "b"};
+  if (kind == FaultKind::partition_oneway) return {"from", "to"};
+  return {"nodes", nullptr};
+}
+
+void put_kind_fields(toml::table& table, const FaultEvent& event) {
+  constexpr double kMsPerNs = 1.0 / kNsPerMs;
+  switch (event.kind) {
+    case FaultKind::isolate:
+      if (event.nodes.empty()) table.insert("count", static_cast<int64_t>(event.count));
+      break;
+    case FaultKind::clock_jump: table.insert("ms", static_cast<double>(event.jump_ns) * kMsPerNs); break;
+    case FaultKind::slow_node: table.insert("lag_ms", static_cast<double>(event.lag_ns) * kMsPerNs); break;
+    case FaultKind::disk_errors:
+      table.insert("read", event.read_error);
+      table.insert("write", event.write_error);
+      table.insert("sync", event.sync_error);
+      break;
+    case FaultKind::network:
+      if (event.loss >= 0) table.insert("loss", event.loss);
+      if (event.duplicate >= 0) table.insert("duplicate", event.duplicate);
+      if (event.latency_ns_min >= 0) table.insert("latency_ms_min", static_cast<double>(event.latency_ns_min) * kMsPerNs);
+      if (event.latency_ns_max >= 0) table.insert("latency_ms_max", static_cast<double>(event.latency_ns_max) * kMsPerNs);
+      break;
+    case FaultKind::stream_resets: table.insert("probability", event.probability); break;
+    default: break;
+  }
 }
 
 constexpr size_t kWorkloadsMax = 16;
@@ -226,14 +264,23 @@ void read_budget(const toml::table* table, int top_line, Scenario& scenario, Par
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name) {
+  Result<toml::table> parsed = parse_toml(text, source_name);
+  if (!parsed.ok()) return parsed.status();
+  return parse_scenario_table(*parsed, source_name);
+}
+
+Result<toml::table> parse_toml(std::string_view text, std::string_view source_name) {
   ParseContext context{std::string(source_name), {}};
-  toml::table parsed;
   try {
-    parsed = toml::parse(text, source_name);
+    return toml::parse(text, source_name);
   } catch (const toml::parse_error& error) {
     context.fail(static_cast<int>(error.source().begin.line), "toml", error.description());
     return parse_status(context);
   }
+}
+
+Result<Scenario> parse_scenario_table(const toml::table& parsed, std::string_view source_name) {
+  ParseContext context{std::string(source_name), {}};
   Scenario scenario;
   scenario.path = std::string(source_name);
   TableReader top(parsed, "", context);
@@ -290,15 +337,29 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source_n
   return scenario;
 }
 
+toml::table fault_event_table(const FaultEvent& event) {
+  toml::table table;
+  table.insert("at_s", static_cast<double>(event.at_ns) / kNsPerS);
+  for (const auto& [name, kind] : fault_kinds()) {
+    if (kind == event.kind) table.insert("kind", name);
+  }
+  const auto [first, second] = node_keys(event.kind);
+  if (!event.nodes.empty()) table.insert(first, node_numbers(event.nodes));
+  if (second != nullptr && !event.other.empty()) table.insert(second, node_numbers(event.other));
+  put_kind_fields(table, event);
+  return table;
+}
+
+Result<toml::table> load_scenario_table(const std::string& path) {
+  Result<std::string> text = read_input_file(path, kScenarioBytesMax, "scenario file");
+  if (!text.ok()) return text.status();
+  return parse_toml(*text, path);
+}
+
 Result<Scenario> load_scenario(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status(Errc::io_error, path + ": cannot open scenario file");
-  std::string text;
-  text.resize(kScenarioBytesMax + 1);
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(file.gcount()));
-  if (text.size() > kScenarioBytesMax) return Status(Errc::invalid_scenario, path + ": larger than 1 MiB");
-  return parse_scenario(text, path);
+  Result<toml::table> table = load_scenario_table(path);
+  if (!table.ok()) return table.status();
+  return parse_scenario_table(*table, path);
 }
 
 std::string_view to_string(FaultKind kind) {

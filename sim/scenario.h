@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <toml++/toml.h>
+
 #include "node/base/planted_bug.h"
 #include "sim/disk.h"
 #include "sim/errors.h"
@@ -29,6 +31,7 @@ enum class FaultKind {
   clock_jump,        // wall clocks of `nodes` jump by `ms` (may be negative)
   disk_full,         // disks of `nodes` refuse growth (ENOSPC)
   disk_ok,           // disks of `nodes` healthy again: not full, no error rates
+  disk_free,         // disks of `nodes` accept growth again (ends disk_full; error rates unchanged)
   disk_errors,       // error rates for `nodes`: read, write, sync
   bit_flip,          // one random bit flipped on each disk of `nodes`
   network,           // link defaults change: loss, duplicate, latency_ms_min/max
@@ -122,6 +125,17 @@ struct Scenario {
 };
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name);
+// The two halves of parse_scenario, for files that hold a scenario among other tables (a replay
+// file, docs/formats/replay.md): TOML syntax, then the scenario's fields. Errors name
+// `source_name` and the line each node came from.
+Result<toml::table> parse_toml(std::string_view text, std::string_view source_name);
+Result<Scenario> parse_scenario_table(const toml::table& table, std::string_view source_name);
+
+// One [[events]] table as a scenario file writes it (the inverse of reading one): node numbers
+// 1-based, times in s, clock jumps and lags in ms. Used to write shrunk runs back as scenarios.
+toml::table fault_event_table(const FaultEvent& event);
 Result<Scenario> load_scenario(const std::string& path);
+// The file's TOML, not yet read as a scenario (what a shrink edits).
+Result<toml::table> load_scenario_table(const std::string& path);
 
 }  // namespace sluice::sim

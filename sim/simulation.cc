@@ -212,6 +212,7 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     report.buggify_sites_enabled = world.buggify_sites_enabled();
     report.buggify_fired_by_site = world.buggify_fired_by_site();
     report.faults_injected = faults.injected();
+    report.applied_faults = faults.applied();
     report.failure = judge.failure();
     if (report.failure.empty()) report.failure = budget.failure();
     report.coverage = coverage::snapshot();
@@ -273,7 +274,7 @@ void print_report(const SimulationReport& r, std::ostream& out) {
   line("result", r.passed ? "passed" : "FAILED");
   if (!r.passed) {
     line("failure", r.failure);
-    line("replay", replay_command(r.scenario_path, r.seed));
+    line("replay", r.replay.empty() ? replay_command(r.scenario_path, r.seed) : r.replay);
   }
 }
 

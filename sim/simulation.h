@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/faults.h"
 #include "sim/scenario.h"
 #include "sim/timeline.h"
 #include "sim/trace.h"
@@ -39,6 +40,7 @@ struct SimulationReport {
   // The swarm knobs this seed chose (sim/swarm.h); empty when the scenario has no [swarm].
   std::string swarm;
   uint64_t faults_injected = 0;
+  std::vector<AppliedFault> applied_faults;  // every fault as applied (sim/shrink.h replays them)
   bool liveness_checked = false;
   // Simulated time from faults_stop_s until every workload converged; -1 when it never did (or
   // faults never stopped before the end).
@@ -51,6 +53,7 @@ struct SimulationReport {
   // Set by the runner (the simulation never reads a real clock): wall time of run_simulation;
   // print_report then adds wall_s and sim_speed_x (simulated seconds per wall second).
   int64_t wall_ns = 0;
+  std::string replay;  // the command that replays this run, when not `run --scenario PATH --seed N`
 };
 
 // With [swarm], runs swarm_variant(scenario, options.seed) (sim/swarm.h) and reports its knobs.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,21 @@ inline constexpr int64_t kNsPerS = 1'000'000'000;
 
 inline Status parse_status(const ParseContext& context) {
   return context.ok() ? Status() : Status(Errc::invalid_scenario, context.error);
+}
+
+// The whole text of an input file (a scenario, a replay file) of at most `bytes_max` bytes;
+// `what` names it in errors.
+inline Result<std::string> read_input_file(const std::string& path, size_t bytes_max, std::string_view what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Status(Errc::io_error, path + ": cannot open " + std::string(what));
+  std::string text;
+  text.resize(bytes_max + 1);
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(file.gcount()));
+  if (text.size() > bytes_max) {
+    return Status(Errc::invalid_scenario, path + ": larger than " + std::to_string(bytes_max >> 20) + " MiB");
+  }
+  return text;
 }
 
 // Node numbers as written (1-based hosts n1..nN), returned as 0-based indices.

@@ -1,0 +1,397 @@
+#include "sim/shrink.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+
+namespace sluice::sim {
+namespace {
+
+constexpr int64_t kNsPerMsShrink = 1'000'000;
+constexpr double kNsPerSecond = 1e9;
+
+// Splits `units` into `n` chunks of nearly equal size, in order.
+std::vector<std::vector<size_t>> chunks_of(const std::vector<size_t>& units, size_t n) {
+  std::vector<std::vector<size_t>> chunks;
+  size_t start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t end = start + (units.size() - start) / (n - i);
+    chunks.emplace_back(units.begin() + static_cast<std::ptrdiff_t>(start), units.begin() + static_cast<std::ptrdiff_t>(end));
+    start = end;
+  }
+  return chunks;
+}
+
+std::vector<size_t> without(const std::vector<size_t>& units, const std::vector<size_t>& chunk) {
+  std::vector<size_t> rest;
+  std::set_difference(units.begin(), units.end(), chunk.begin(), chunk.end(), std::back_inserter(rest));
+  return rest;
+}
+
+// The predicate with a cache and the cap: ddmin asks for some subsets more than once.
+class CappedTest {
+ public:
+  CappedTest(const SubsetFails& fails, size_t tests_max) : fails_(fails), tests_max_(tests_max) {}
+  // nullopt once the cap is reached.
+  std::optional<bool> operator()(const std::vector<size_t>& kept) {
+    if (auto found = cache_.find(kept); found != cache_.end()) return found->second;
+    if (tests_ >= tests_max_) return std::nullopt;
+    ++tests_;
+    return cache_[kept] = fails_(kept);
+  }
+  size_t tests() const { return tests_; }
+
+ private:
+  const SubsetFails& fails_;
+  size_t tests_max_;
+  size_t tests_ = 0;
+  std::map<std::vector<size_t>, bool> cache_;
+};
+
+}  // namespace
+
+DdminResult ddmin(size_t count, const SubsetFails& fails, size_t tests_max) {
+  CappedTest test(fails, tests_max);
+  DdminResult result;
+  for (size_t i = 0; i < count; ++i) result.kept.push_back(i);
+  auto finish = [&](bool capped) {
+    result.tests = test.tests();
+    result.capped = capped;
+    return result;
+  };
+  if (count == 0) return finish(false);
+  std::optional<bool> empty_fails = test({});
+  if (!empty_fails) return finish(true);
+  if (*empty_fails) {
+    result.kept.clear();
+    return finish(false);
+  }
+  size_t n = 2;
+  while (result.kept.size() >= 2) {
+    const std::vector<std::vector<size_t>> chunks = chunks_of(result.kept, std::min(n, result.kept.size()));
+    bool reduced = false;
+    // A chunk alone fails: keep only it. Else a complement fails: drop that chunk.
+    for (size_t pass = 0; pass < 2 && !reduced; ++pass) {
+      for (const std::vector<size_t>& chunk : chunks) {
+        if (pass == 1 && chunks.size() == 2) break;  // complements of two halves are the halves
+        const std::vector<size_t> candidate = pass == 0 ? chunk : without(result.kept, chunk);
+        std::optional<bool> failed = test(candidate);
+        if (!failed) return finish(true);
+        if (!*failed) continue;
+        result.kept = candidate;
+        n = pass == 0 ? 2 : std::max<size_t>(chunks.size() - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (reduced) continue;
+    if (chunks.size() >= result.kept.size()) break;  // every unit alone was tried: 1-minimal
+    n = std::min(chunks.size() * 2, result.kept.size());
+  }
+  return finish(false);
+}
+
+std::string failure_class(std::string_view failure) {
+  const size_t first = failure.find(": ");
+  if (first == std::string_view::npos) return std::string(failure);
+  const std::string_view checker = failure.substr(0, first);
+  const std::string_view rest = failure.substr(first + 2);
+  const size_t second = rest.find(": ");
+  if (second == std::string_view::npos) return std::string(checker);
+  // A plain phrase (letters, spaces, '_', '-') names the violation; digits mean details.
+  const std::string_view kind = rest.substr(0, second);
+  const bool phrase = !kind.empty() && std::all_of(kind.begin(), kind.end(), [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == ' ' || c == '_' || c == '-';
+  });
+  return phrase ? std::string(checker) + ": " + std::string(kind) : std::string(checker);
+}
+
+namespace {
+
+// A candidate run: the scenario table without [[events]], and its explicit events in units.
+struct Candidate {
+  toml::table base;
+  std::vector<FaultEvent> events;
+  std::vector<size_t> unit_of;  // per event: its unit, dense from 0
+  size_t units = 0;
+
+  toml::table table() const {
+    toml::table table = base;
+    if (events.empty()) return table;  // an empty array is no array of tables
+    toml::array array;
+    for (const FaultEvent& event : events) array.push_back(fault_event_table(event));
+    table.insert("events", std::move(array));
+    return table;
+  }
+  // Only the events of the units in `kept` (ascending), units renumbered.
+  Candidate keep_units(const std::vector<size_t>& kept) const {
+    Candidate out{base, {}, {}, kept.size()};
+    for (size_t i = 0; i < events.size(); ++i) {
+      const auto found = std::lower_bound(kept.begin(), kept.end(), unit_of[i]);
+      if (found == kept.end() || *found != unit_of[i]) continue;
+      out.events.push_back(events[i]);
+      out.unit_of.push_back(static_cast<size_t>(found - kept.begin()));
+    }
+    return out;
+  }
+};
+
+// Units dense from 0 in order of first appearance.
+Candidate candidate_of(toml::table base, const std::vector<AppliedFault>& faults) {
+  Candidate candidate{std::move(base), {}, {}, 0};
+  std::map<uint32_t, size_t> dense;
+  for (const AppliedFault& fault : faults) {
+    const auto [it, added] = dense.emplace(fault.unit, dense.size());
+    candidate.events.push_back(fault.event);
+    candidate.unit_of.push_back(it->second);
+  }
+  candidate.units = dense.size();
+  return candidate;
+}
+
+class Shrinker {
+ public:
+  Shrinker(std::string_view source, const ShrinkOptions& options) : source_(source), options_(options) {}
+
+  Result<ShrinkResult> run(const toml::table& scenario);
+
+ private:
+  std::optional<SimulationReport> try_run(const Candidate& candidate);
+  std::optional<SimulationReport> same_failure(const Candidate& candidate);
+  void adopt(Candidate candidate, SimulationReport report, const std::string& step);
+  bool accept(const Candidate& candidate, const std::string& step);
+  bool materialize(const toml::table& scenario, const Scenario& parsed);
+  void shrink_faults();
+  void disable_buggify();
+  void shorten();
+  bool try_faults_stop(int64_t faults_stop_ns);
+  void lower_knobs();
+  void lower_knob(size_t index, std::string_view key);
+  bool try_knob(size_t index, std::string_view key, int64_t value);
+  bool runs_left() const { return result_.runs < options_.runs_max; }
+  void progress(const std::string& line) const {
+    if (options_.progress) options_.progress(line);
+  }
+
+  std::string source_;
+  const ShrinkOptions& options_;
+  ShrinkResult result_;
+  Candidate best_;
+  SimulationReport best_report_;
+};
+
+// Runs `candidate` when it is a valid scenario and runs are left; nullopt otherwise.
+std::optional<SimulationReport> Shrinker::try_run(const Candidate& candidate) {
+  if (!runs_left()) {
+    result_.capped = true;
+    return std::nullopt;
+  }
+  Result<Scenario> scenario = parse_scenario_table(candidate.table(), source_);
+  if (!scenario.ok()) return std::nullopt;
+  ++result_.runs;
+  return run_simulation(*scenario, SimulationOptions{options_.seed, false});
+}
+
+// The run's report when `candidate` still fails with the same checker.
+std::optional<SimulationReport> Shrinker::same_failure(const Candidate& candidate) {
+  std::optional<SimulationReport> report = try_run(candidate);
+  if (!report || report->passed || failure_class(report->failure) != result_.checker) return std::nullopt;
+  return report;
+}
+
+// How big a failing run is, compared in this order: faults applied, BUGGIFY firings, events. A
+// step that keeps the faults but makes the run longer (fewer producers that take longer to
+// trip the bug) is no simplification; one that removes faults is, even when the failure then
+// takes longer to show.
+std::tuple<size_t, uint64_t, uint64_t> run_size(const SimulationReport& report) {
+  return {report.applied_faults.size(), report.world.buggify_fired, report.trace_events};
+}
+
+// Keeps `candidate` as the best so far when it still fails the same checker and is no bigger.
+bool Shrinker::accept(const Candidate& candidate, const std::string& step) {
+  std::optional<SimulationReport> report = same_failure(candidate);
+  if (!report || run_size(*report) > run_size(best_report_)) return false;
+  adopt(candidate, std::move(*report), step);
+  return true;
+}
+
+void Shrinker::adopt(Candidate candidate, SimulationReport report, const std::string& step) {
+  best_ = std::move(candidate);
+  best_report_ = std::move(report);
+  progress("shrink: run " + std::to_string(result_.runs) + "/" + std::to_string(options_.runs_max) + ": " + step +
+           ": faults=" + std::to_string(best_.events.size()) + " events=" + std::to_string(best_report_.trace_events));
+}
+
+// Random faults off, their record as explicit events (the heals and restarts that came after
+// faults_stop_s are left out: by then the stop has healed everything).
+bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) {
+  std::vector<AppliedFault> faults;
+  for (const AppliedFault& fault : best_report_.applied_faults) {
+    if (fault.event.at_ns <= parsed.faults_stop_ns) faults.push_back(fault);
+  }
+  toml::table base = scenario;
+  base.erase("random_faults");
+  base.erase("events");
+  // Not judged by size: the same faults, so a few events more or less are no step back.
+  Candidate materialized = candidate_of(base, faults);
+  if (std::optional<SimulationReport> report = same_failure(materialized)) {
+    adopt(std::move(materialized), std::move(*report), "materialized");
+    return true;
+  }
+  // Fall back to shrinking the scenario's own events, random faults left on.
+  std::vector<AppliedFault> explicit_events;
+  for (size_t i = 0; i < parsed.events.size(); ++i) explicit_events.push_back(AppliedFault{parsed.events[i], static_cast<uint32_t>(i)});
+  toml::table with_random = scenario;
+  with_random.erase("events");
+  best_ = candidate_of(with_random, explicit_events);
+  return false;
+}
+
+void Shrinker::shrink_faults() {
+  if (best_.units == 0 || !runs_left()) return;
+  const Candidate start = best_;
+  std::map<std::vector<size_t>, SimulationReport> failing;  // the reports of the subsets that failed
+  const DdminResult found = ddmin(
+      start.units,
+      [&](const std::vector<size_t>& kept) {
+        std::optional<SimulationReport> report = same_failure(start.keep_units(kept));
+        if (report) failing.emplace(kept, std::move(*report));
+        return report.has_value();
+      },
+      options_.runs_max - result_.runs);
+  if (found.capped) result_.capped = true;
+  if (auto report = failing.find(found.kept); report != failing.end()) {
+    adopt(start.keep_units(found.kept), std::move(report->second), "ddmin over " + std::to_string(start.units) + " fault units");
+  }
+}
+
+void Shrinker::disable_buggify() {
+  const toml::table* buggify = best_.base["buggify"].as_table();
+  if (buggify == nullptr || !buggify->get("enabled") || !(*buggify)["enabled"].value_or(false)) return;
+  Candidate candidate = best_;
+  candidate.base["buggify"].as_table()->insert_or_assign("enabled", false);
+  accept(candidate, "buggify off");
+}
+
+// The run with faults stopping at `faults_stop_ns` and the quiet period after it kept as long as
+// it was (workloads judge liveness in it, and some refuse a shorter one); events after the stop go.
+bool Shrinker::try_faults_stop(int64_t faults_stop_ns) {
+  Result<Scenario> current = parse_scenario_table(best_.table(), source_);
+  if (!current.ok() || faults_stop_ns >= current->faults_stop_ns) return false;
+  const int64_t duration_ns = faults_stop_ns + (current->duration_ns - current->faults_stop_ns);
+  Candidate cut = best_;
+  cut.base.insert_or_assign("duration_s", static_cast<double>(duration_ns) / kNsPerSecond);
+  cut.base.insert_or_assign("faults_stop_s", static_cast<double>(faults_stop_ns) / kNsPerSecond);
+  if (faults_stop_ns == duration_ns) {  // no quiet period: the budget bounds the run instead
+    toml::table* budget = cut.base["budget"].as_table();
+    if (budget != nullptr) budget->insert_or_assign("simulated_s_max", static_cast<double>(duration_ns) / kNsPerSecond);
+  }
+  cut.events.clear();
+  cut.unit_of.clear();
+  for (size_t i = 0; i < best_.events.size(); ++i) {
+    if (best_.events[i].at_ns > faults_stop_ns) continue;
+    cut.events.push_back(best_.events[i]);
+    cut.unit_of.push_back(best_.unit_of[i]);
+  }
+  return accept(cut, "faults_stop_s=" + format_figure(static_cast<double>(faults_stop_ns) / kNsPerSecond, 3) +
+                         " duration_s=" + format_figure(static_cast<double>(duration_ns) / kNsPerSecond, 3));
+}
+
+// A failure while faults run stops the run where it happened: try stopping faults (and so the
+// workload's writes) just after that, else search between there and the current stop (to 1/32
+// of it). A failure after faults stopped (liveness) keeps the run as long as it is.
+void Shrinker::shorten() {
+  Result<Scenario> current = parse_scenario_table(best_.table(), source_);
+  if (!current.ok()) return;
+  const int64_t failed_at = best_report_.simulated_ns;
+  int64_t high = current->faults_stop_ns;  // fails
+  const int64_t just_after = (failed_at / kNsPerMsShrink + 1) * kNsPerMsShrink;
+  if (just_after >= high || try_faults_stop(just_after)) return;
+  int64_t low = just_after;  // did not fail (or was no valid scenario)
+  const int64_t step_min = std::max<int64_t>(high / 32, kNsPerMsShrink);
+  while (high - low > step_min && runs_left()) {
+    const int64_t middle = (low + (high - low) / 2) / kNsPerMsShrink * kNsPerMsShrink;
+    if (try_faults_stop(middle)) {
+      high = middle;
+    } else {
+      low = middle;
+    }
+  }
+}
+
+// Workload knobs that say how much the workload does; lowered towards 1.
+constexpr std::string_view kSizeKnobs[] = {"clients", "producers", "consumers", "partitions", "groups"};
+
+// The index-th workload table of a scenario table (`[workload]` or `[[workload]]`); null if none.
+toml::table* workload_table(toml::table& base, size_t index) {
+  toml::node* node = base["workload"].node();
+  if (node == nullptr) return nullptr;
+  if (const toml::array* array = node->as_array(); array != nullptr) {
+    return index < array->size() ? node->as_array()->get(index)->as_table() : nullptr;
+  }
+  return index == 0 ? node->as_table() : nullptr;
+}
+
+bool Shrinker::try_knob(size_t index, std::string_view key, int64_t value) {
+  Candidate candidate = best_;
+  workload_table(candidate.base, index)->insert_or_assign(key, value);
+  return accept(candidate, "workload " + std::string(key) + "=" + std::to_string(value));
+}
+
+// 1 first (the smallest workload); else halving while the failure stays.
+void Shrinker::lower_knob(size_t index, std::string_view key) {
+  const toml::table* workload = workload_table(best_.base, index);
+  const std::optional<int64_t> value = workload == nullptr ? std::nullopt : (*workload)[key].value<int64_t>();
+  if (!value || *value <= 1 || try_knob(index, key, 1)) return;
+  for (int64_t lowered = *value / 2; lowered > 1 && runs_left() && try_knob(index, key, lowered); lowered /= 2) {
+  }
+}
+
+void Shrinker::lower_knobs() {
+  for (size_t index = 0; workload_table(best_.base, index) != nullptr; ++index) {
+    for (std::string_view key : kSizeKnobs) {
+      if (runs_left()) lower_knob(index, key);
+    }
+  }
+}
+
+Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
+  Result<Scenario> parsed = parse_scenario_table(scenario, source_);
+  if (!parsed.ok()) return parsed.status();
+  ++result_.runs;
+  best_report_ = run_simulation(*parsed, SimulationOptions{options_.seed, false});
+  if (best_report_.passed) {
+    return Status(Errc::check_failed, "seed " + std::to_string(options_.seed) + " passes: nothing to shrink");
+  }
+  result_.checker = failure_class(best_report_.failure);
+  result_.failure_before = best_report_.failure;
+  result_.events_before = best_report_.trace_events;
+  result_.faults_before = best_report_.applied_faults.size();
+  progress("shrink: run 1: checker '" + result_.checker + "', faults=" + std::to_string(result_.faults_before) +
+           " events=" + std::to_string(result_.events_before));
+  result_.materialized = materialize(scenario, *parsed);
+  if (!result_.materialized) progress("shrink: the materialized run does not fail the same way; shrinking explicit events only");
+  disable_buggify();
+  shrink_faults();
+  shorten();
+  lower_knobs();
+  result_.failure_after = best_report_.failure;
+  result_.events_after = best_report_.trace_events;
+  result_.faults_after = best_report_.applied_faults.size();
+  result_.minimal = best_.table();
+  return std::move(result_);
+}
+
+}  // namespace
+
+Result<ShrinkResult> shrink(const toml::table& scenario, std::string_view source_name, const ShrinkOptions& options) {
+  Shrinker shrinker(source_name, options);
+  return shrinker.run(scenario);
+}
+
+}  // namespace sluice::sim

@@ -1,0 +1,64 @@
+// Shrinking a failing run to a minimal one that still fails the same checker (issue 15).
+//
+// A failing run is first "materialized": its random fault processes are replaced by the faults
+// they actually applied (FaultInjector::applied()), as explicit events, with random faults off.
+// That list is then reduced by delta debugging (ddmin), BUGGIFY is switched off, the run is cut
+// short (duration_s, faults_stop_s) and the workload's size knobs (clients, producers, consumers,
+// partitions, groups) are lowered, each step kept only when the run still fails with the same
+// checker. The workload's own randomness still comes from the seed, which stays the same. The
+// result is a scenario table a replay file holds (sim/replay.h, docs/formats/replay.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "sim/errors.h"
+
+namespace sluice::sim {
+
+// Whether the run with only the units at `kept` (ascending indices) still fails the same way.
+using SubsetFails = std::function<bool(const std::vector<size_t>& kept)>;
+
+struct DdminResult {
+  std::vector<size_t> kept;  // ascending; 1-minimal unless capped
+  size_t tests = 0;          // calls of the predicate (repeated subsets are answered from a cache)
+  bool capped = false;       // stopped at tests_max before the result was 1-minimal
+};
+
+// Zeller's ddmin over units 0..count-1, all of which fail together (not re-tested). Tries the
+// empty set first: many failures need no fault at all. Pure: no simulation, no I/O.
+DdminResult ddmin(size_t count, const SubsetFails& fails, size_t tests_max);
+
+// What a failure is, for "the same checker": the checker's name and, when the next part of the
+// message is a plain phrase, the violation kind ("raft safety: durability", "partition ledger:
+// duplicate", "budget"). Failure messages read "<checker>: <kind>: <details>".
+std::string failure_class(std::string_view failure);
+
+struct ShrinkOptions {
+  uint64_t seed = 1;
+  size_t runs_max = 200;  // simulation runs in all, the first (original) run included
+  std::function<void(const std::string&)> progress;  // one line per accepted step (may be empty)
+};
+
+struct ShrinkResult {
+  std::string checker;  // failure_class of the original failure, which the minimal run keeps
+  std::string failure_before, failure_after;
+  uint64_t events_before = 0, events_after = 0;  // trace events (world events) of either run
+  size_t faults_before = 0, faults_after = 0;    // faults applied in either run
+  size_t runs = 0;
+  bool materialized = false;  // random faults replaced by their record (else only explicit events shrank)
+  bool capped = false;        // runs_max reached before every step finished
+  toml::table minimal;        // the minimal scenario, as a scenario table
+};
+
+// Shrinks the failure of `options.seed` under `scenario` (a parsed scenario table). An error
+// when the scenario is invalid or the seed passes.
+Result<ShrinkResult> shrink(const toml::table& scenario, std::string_view source_name, const ShrinkOptions& options);
+
+}  // namespace sluice::sim

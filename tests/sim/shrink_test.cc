@@ -1,0 +1,244 @@
+// Shrinking (sim/shrink.h) and replay files (sim/replay.h): ddmin on synthetic predicates, the
+// failure classes, fault events written back as scenario tables, replay-file errors, and one
+// planted bug shrunk end to end to a replay that fails the same checker with fewer faults.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/replay.h"
+#include "sim/scenario.h"
+#include "sim/shrink.h"
+#include "sim/simulation.h"
+
+namespace sluice::sim {
+namespace {
+
+bool has(const std::vector<size_t>& kept, size_t unit) { return std::find(kept.begin(), kept.end(), unit) != kept.end(); }
+
+TEST(Ddmin, FindsTheMinimalPair) {
+  const DdminResult result = ddmin(16, [](const std::vector<size_t>& kept) { return has(kept, 3) && has(kept, 11); }, 200);
+  EXPECT_EQ(result.kept, (std::vector<size_t>{3, 11}));
+  EXPECT_FALSE(result.capped);
+  EXPECT_LE(result.tests, 40u);
+}
+
+TEST(Ddmin, FindsOneCulpritAmongMany) {
+  const DdminResult result = ddmin(100, [](const std::vector<size_t>& kept) { return has(kept, 42); }, 200);
+  EXPECT_EQ(result.kept, (std::vector<size_t>{42}));
+  EXPECT_LE(result.tests, 20u);  // about 2 log2(100)
+}
+
+TEST(Ddmin, KeepsNothingWhenTheFailureNeedsNoUnit) {
+  size_t calls = 0;
+  const DdminResult result = ddmin(8, [&calls](const std::vector<size_t>&) { return ++calls > 0; }, 200);
+  EXPECT_TRUE(result.kept.empty());
+  EXPECT_EQ(result.tests, 1u);
+}
+
+TEST(Ddmin, ZeroUnitsNeedNoTest) {
+  const DdminResult result = ddmin(0, [](const std::vector<size_t>&) { return true; }, 200);
+  EXPECT_TRUE(result.kept.empty());
+  EXPECT_EQ(result.tests, 0u);
+}
+
+TEST(Ddmin, StopsAtTheCapWithAFailingSet) {
+  size_t calls = 0;
+  auto fails = [&calls](const std::vector<size_t>& kept) {
+    ++calls;
+    return has(kept, 3) && has(kept, 11);
+  };
+  const DdminResult result = ddmin(16, fails, 3);
+  EXPECT_TRUE(result.capped);
+  EXPECT_EQ(result.tests, 3u);
+  EXPECT_EQ(calls, 3u);
+  EXPECT_TRUE(has(result.kept, 3) && has(result.kept, 11));  // what it returns still fails
+}
+
+// With interacting units the result is 1-minimal: dropping any one unit makes it pass.
+TEST(Ddmin, ResultIsOneMinimal) {
+  auto fails = [](const std::vector<size_t>& kept) {
+    return (has(kept, 1) && has(kept, 2) && has(kept, 9)) || (has(kept, 5) && has(kept, 6));
+  };
+  const DdminResult result = ddmin(12, fails, 500);
+  ASSERT_TRUE(fails(result.kept));
+  for (size_t unit : result.kept) {
+    std::vector<size_t> fewer;
+    std::copy_if(result.kept.begin(), result.kept.end(), std::back_inserter(fewer), [unit](size_t u) { return u != unit; });
+    EXPECT_FALSE(fails(fewer)) << "unit " << unit << " is not needed";
+  }
+}
+
+TEST(FailureClass, NamesTheCheckerAndAPlainViolationKind) {
+  EXPECT_EQ(failure_class("raft safety: durability: group 1 node 2 restarted at term 0"), "raft safety: durability");
+  EXPECT_EQ(failure_class("partition ledger: time went back: partition 2 offset 38"), "partition ledger: time went back");
+  EXPECT_EQ(failure_class("budget: not converged 5 s (converge_s_max) after faults stopped: waiting"), "budget");
+  EXPECT_EQ(failure_class("swim refutation: member n3 never refuted"), "swim refutation");
+  EXPECT_EQ(failure_class("something broke"), "something broke");
+}
+
+// Every kind written as a table reads back as the same event.
+TEST(FaultEventTable, RoundTripsThroughTheScenarioParser) {
+  std::vector<FaultEvent> events(7);
+  events[0] = {.at_ns = 1'500'000'000, .kind = FaultKind::partition, .nodes = {0}, .other = {1, 2}};
+  events[1] = {.at_ns = 2'000'000'001, .kind = FaultKind::partition_oneway, .nodes = {2}, .other = {0}};
+  events[2] = {.at_ns = 3'123'456'789, .kind = FaultKind::isolate, .count = 2};
+  events[3] = {.at_ns = 4'000'000'000, .kind = FaultKind::clock_jump, .nodes = {1}, .jump_ns = -1'234'567'891};
+  events[4] = {.at_ns = 5'000'000'000, .kind = FaultKind::disk_errors, .nodes = {2}, .read_error = 0.01, .write_error = 0.02, .sync_error = 0.5};
+  events[5] = {.at_ns = 6'000'000'000, .kind = FaultKind::network, .loss = 0.05, .latency_ns_min = 1'000'000, .latency_ns_max = 40'000'000};
+  events[6] = {.at_ns = 7'000'000'000, .kind = FaultKind::disk_free, .nodes = {0, 2}};
+  toml::table table;
+  table.insert("nodes", 3);
+  table.insert("duration_s", 20);
+  table.insert("faults_stop_s", 10);
+  toml::table budget;
+  budget.insert("events_max", 1000);
+  budget.insert("converge_s_max", 1);
+  table.insert("budget", budget);
+  toml::array array;
+  for (const FaultEvent& event : events) array.push_back(fault_event_table(event));
+  table.insert("events", array);
+  Result<Scenario> parsed = parse_scenario_table(table, "written.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  ASSERT_EQ(parsed->events.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const FaultEvent& a = events[i];
+    const FaultEvent& b = parsed->events[i];
+    EXPECT_EQ(a.at_ns, b.at_ns) << i;
+    EXPECT_EQ(a.kind, b.kind) << i;
+    EXPECT_EQ(a.nodes, b.nodes) << i;
+    EXPECT_EQ(a.other, b.other) << i;
+    EXPECT_EQ(a.count, b.count) << i;
+    EXPECT_EQ(a.jump_ns, b.jump_ns) << i;
+    EXPECT_EQ(a.read_error, b.read_error) << i;
+    EXPECT_EQ(a.sync_error, b.sync_error) << i;
+    EXPECT_EQ(a.loss, b.loss) << i;
+    EXPECT_EQ(a.duplicate, b.duplicate) << i;
+    EXPECT_EQ(a.latency_ns_max, b.latency_ns_max) << i;
+  }
+}
+
+// The record of a run with random faults: each random crash, partition and full disk is one unit
+// with the event that ends it, on the same nodes, in time order; an isolate of `count` random
+// nodes names the nodes it picked.
+TEST(AppliedFaults, PairEachRandomFaultWithItsEnd) {
+  Result<toml::table> table = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/partitions-crash.toml");
+  ASSERT_TRUE(table.ok()) << table.status().to_string();
+  toml::array events;
+  events.push_back(toml::table{{"at_s", 3.0}, {"kind", "isolate"}, {"count", 2}});
+  table->insert_or_assign("events", events);
+  Result<Scenario> scenario = parse_scenario_table(*table, "partitions-crash.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  const SimulationReport report = run_simulation(*scenario, SimulationOptions{5, false});
+  ASSERT_TRUE(report.passed) << report.failure;
+  std::map<uint32_t, std::vector<FaultEvent>> units;
+  int64_t last_ns = 0;
+  for (const AppliedFault& fault : report.applied_faults) {
+    EXPECT_GE(fault.event.at_ns, last_ns);
+    last_ns = fault.event.at_ns;
+    units[fault.unit].push_back(fault.event);
+  }
+  ASSERT_GE(units.size(), 5u);
+  bool saw_isolate = false;
+  for (const auto& [unit, faults] : units) {
+    const FaultKind first = faults.front().kind;
+    if (first == FaultKind::isolate && faults.size() == 1) {  // the explicit one
+      saw_isolate = true;
+      EXPECT_EQ(faults.front().nodes.size(), 2u);
+      continue;
+    }
+    if (faults.size() == 1) continue;  // a clock jump, or an end due after the run stopped
+    ASSERT_EQ(faults.size(), 2u) << "unit " << unit;
+    const FaultKind second = faults.back().kind;
+    if (first == FaultKind::crash) {
+      EXPECT_TRUE(second == FaultKind::restart && faults.back().nodes == faults.front().nodes);
+    }
+    if (first == FaultKind::disk_full) {
+      EXPECT_TRUE(second == FaultKind::disk_free && faults.back().nodes == faults.front().nodes);
+    }
+    if (first == FaultKind::partition || first == FaultKind::partition_oneway || first == FaultKind::isolate) {
+      EXPECT_EQ(second, FaultKind::heal);
+    }
+  }
+  EXPECT_TRUE(saw_isolate);
+}
+
+constexpr const char* kScenario = "nodes = 3\nduration_s = 4\n[budget]\nevents_max = 100000000\nconverge_s_max = 1\n";
+
+void expect_replay_error(const std::string& text, const std::string& error) {
+  Result<Replay> replay = parse_replay(text, "bad.replay.toml");
+  ASSERT_FALSE(replay.ok()) << text;
+  EXPECT_NE(replay.status().message().find(error), std::string::npos) << replay.status().message();
+}
+
+TEST(ReplayFile, ErrorsNameTheFileLineAndField) {
+  expect_replay_error(kScenario, "bad.replay.toml:1: replay: a replay file needs a [replay] table");
+  expect_replay_error(std::string(kScenario) + "[replay]\nchecker = 'x'\n", "bad.replay.toml:6: replay.seed: required");
+  expect_replay_error(std::string(kScenario) + "[replay]\nseed = -4\nchecker = 'x'\n", "bad.replay.toml:7: replay.seed: must be between");
+  expect_replay_error(std::string(kScenario) + "[replay]\nseed = 4\n", "replay.checker: required");
+  expect_replay_error(std::string(kScenario) + "[replay]\nseed = 4\nchecker = 'x'\nsede = 5\n", "bad.replay.toml:9: replay.sede: unknown key");
+  expect_replay_error("bogus = 1\n" + std::string(kScenario) + "[replay]\nseed = 4\nchecker = 'x'\n", "bad.replay.toml:1: bogus: unknown key");
+  expect_replay_error("replay = 3\n", "bad.replay.toml:1: replay: a replay file needs a [replay] table");
+  expect_replay_error("[replay\n", "bad.replay.toml:1: toml:");
+}
+
+TEST(ReplayFile, TextReadsBackAsTheSameRun) {
+  Result<toml::table> scenario = parse_toml(kScenario, "s.toml");
+  ASSERT_TRUE(scenario.ok());
+  ReplayHeader header{42, "raft safety: durability", "raft safety: durability: lost", "s.toml", 100, 50, 9, 2};
+  Result<std::string> text = replay_text(header, *scenario);
+  ASSERT_TRUE(text.ok()) << text.status().to_string();
+  Result<Replay> replay = parse_replay(*text, "r.replay.toml");
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
+  EXPECT_EQ(replay->header.seed, 42u);
+  EXPECT_EQ(replay->header.checker, "raft safety: durability");
+  EXPECT_EQ(replay->header.events_before, 100);
+  EXPECT_EQ(replay->header.faults_after, 2);
+  EXPECT_EQ(replay->scenario.nodes, 3u);
+  EXPECT_EQ(replay->scenario.duration_ns, 4'000'000'000);
+  header.seed = UINT64_MAX;
+  EXPECT_FALSE(replay_text(header, *scenario).ok());
+}
+
+// A leader stamping batches with its wall clock alone (partition_clock_stamp) is caught by the
+// partition ledger; seed 8 of partitions-crash fails with 4 faults applied. Shrunk, the replay
+// file fails with the same checker, with fewer faults and fewer events.
+TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
+  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/partitions-crash.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  scenario->insert_or_assign("planted_bug", "partition_clock_stamp");
+  std::vector<std::string> progress;
+  ShrinkOptions options{8, 40, [&progress](const std::string& line) { progress.push_back(line); }};
+  Result<ShrinkResult> result = shrink(*scenario, "partitions-crash.toml", options);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->checker, "partition ledger: time went back");
+  EXPECT_TRUE(result->materialized);
+  EXPECT_LT(result->faults_after, result->faults_before);
+  EXPECT_LT(result->events_after, result->events_before);
+  EXPECT_LE(result->runs, 40u);
+  EXPECT_FALSE(progress.empty());
+
+  Result<std::string> text = replay_text(ReplayHeader{8, result->checker}, result->minimal);
+  ASSERT_TRUE(text.ok());
+  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
+  const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
+  EXPECT_FALSE(report.passed);
+  EXPECT_EQ(failure_class(report.failure), "partition ledger: time went back") << report.failure;
+  EXPECT_EQ(report.trace_events, result->events_after);  // the replay is the minimal run itself
+  EXPECT_EQ(report.applied_faults.size(), result->faults_after);
+}
+
+TEST(Shrink, APassingSeedIsAnError) {
+  Result<toml::table> scenario = parse_toml(std::string(kScenario), "pass.toml");
+  ASSERT_TRUE(scenario.ok());
+  Result<ShrinkResult> result = shrink(*scenario, "pass.toml", ShrinkOptions{1, 10, {}});
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("seed 1 passes: nothing to shrink"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::sim
