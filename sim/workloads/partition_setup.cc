@@ -122,7 +122,9 @@ SegmentsCompared compare_sealed_segments(World& world, const std::vector<NodeInd
         }
       }
     }
-    for (const auto& [file, copies] : sealed) {
+    for (const auto& entry : sealed) {
+      const std::string& file = entry.first;
+      const auto& copies = entry.second;  // not a structured binding: the lambda below captures it (clang 14)
       if (copies.size() < 2) continue;
       ++result.compared;
       if (std::all_of(copies.begin(), copies.end(), [&](const Bytes& copy) { return copy == copies.front(); })) continue;
