@@ -164,8 +164,13 @@ void FaultInjector::schedule_next(Process& process) {
 
 void FaultInjector::inject_crash(Prng& prng) {
   const NodeIndex node = random_node(prng);
-  if (!world_.is_up(node)) return;
-  world_.crash(node);
+  if (world_.is_up(node)) crash_for_a_while(node, prng);
+}
+
+// The node loses power (if it is up) and boots again after a random down time; recorded as one
+// unit, crash and restart.
+void FaultInjector::crash_for_a_while(NodeIndex node, Prng& prng) {
+  if (world_.is_up(node)) world_.crash(node);
   const uint32_t unit = new_unit();
   record(FaultKind::crash, {node}, unit);
   const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
@@ -223,16 +228,7 @@ void FaultInjector::inject_partition(Prng& prng) {
 // crash and restart per node, each pair its own unit (a shrink may keep some nodes' outages).
 void FaultInjector::inject_power_loss(Prng& prng) {
   note(-1, [] { return std::string("power loss: every node"); });
-  for (NodeIndex node : all_nodes()) {
-    if (world_.is_up(node)) world_.crash(node);
-    const uint32_t unit = new_unit();
-    record(FaultKind::crash, {node}, unit);
-    const int64_t down = random_range([&prng] { return prng.next(); }, scenario_.random.down_ns_min, scenario_.random.down_ns_max);
-    at(world_.now_ns() + down, "fault.restart", [this, node, unit] {
-      record(FaultKind::restart, {node}, unit);
-      if (!world_.is_up(node)) world_.start(node);
-    });
-  }
+  for (NodeIndex node : all_nodes()) crash_for_a_while(node, prng);
 }
 
 void FaultInjector::inject_slow_node(Prng& prng) {

@@ -64,6 +64,7 @@ class FaultInjector {
   void every(double rate_per_min, const char* kind, std::function<void(Prng&)> inject);
   void schedule_next(Process& process);
   void inject_crash(Prng& prng);
+  void crash_for_a_while(NodeIndex node, Prng& prng);
   void inject_partition(Prng& prng);
   void inject_power_loss(Prng& prng);
   void inject_slow_node(Prng& prng);

@@ -79,6 +79,7 @@ class ClientAgent final : public NodeAgent {
   bool scratch_cycle(const std::string& name);
   template <typename Call>
   bool until_done(Call call);
+  void count_admin_error(const client::Status& status);
   void produce(ProducerState& state);
   void consume(ConsumerState& state);
   // For the timeline: a client operation on this host (bound to a partition, or -1; the label is
@@ -157,7 +158,6 @@ class ClusterWorkload final : public Workload {
 
   // --- for the client agents ---
   const ClusterConfig& config() const { return config_; }
-  bool decommission_acknowledged() const { return decommission_acknowledged_; }
   void scratch_created(TopicId topic) { scratch_topics_.insert(topic); }
   void note_decommission_acknowledged() { decommission_acknowledged_ = true; }
   PlantedBug planted_bug() const { return planted_bug_; }
@@ -320,15 +320,18 @@ void ClientAgent::decommission() {
   const rt::Instant at{rt::Duration(workload_.config().decommission_at_ns)};
   if (runtime_.now() < at && !runtime_.sleep_for(at - runtime_.now()).ok()) return;
   const auto node = static_cast<NodeId>(workload_.config().decommission_node);
-  while (!workload_.decommission_acknowledged()) {
-    const client::Status drained = client_->decommission_node(node);
-    if (drained.ok()) {
-      note([node] { return "decommission node " + std::to_string(node); });
-      return workload_.note_decommission_acknowledged();
-    }
-    workload_.count("admin." + std::string(client::to_string(drained.code())));
-    if (!runtime_.sleep_for(kAdminRetry).ok()) return;
-  }
+  const bool drained = until_done([&] {
+    const client::Status asked = client_->decommission_node(node);
+    if (!asked.ok()) return count_admin_error(asked), false;
+    return true;
+  });
+  if (!drained) return;
+  note([node] { return "decommission node " + std::to_string(node); });
+  workload_.note_decommission_acknowledged();
+}
+
+void ClientAgent::count_admin_error(const client::Status& status) {
+  workload_.count("admin." + std::string(client::to_string(status.code())));
 }
 
 // Admin traffic beside the data path, while writes are open: scratch topics created, their config
@@ -354,15 +357,12 @@ bool ClientAgent::until_done(Call call) {
 // Create (topic_exists counts: an earlier answer may have been lost), alter, delete
 // (unknown_topic counts likewise). False when the host stops.
 bool ClientAgent::scratch_cycle(const std::string& name) {
-  auto count_error = [this](const client::Status& status) {
-    workload_.count("admin." + std::string(client::to_string(status.code())));
-  };
   const bool created = until_done([&] {
     client::TopicSpec spec{name, 1, static_cast<uint32_t>(workload_.config().replicas.replication), {}};
     client::Result<client::TopicInfo> topic = client_->create_topic(spec);
-    if (!topic.ok() && topic.code() != client::Errc::topic_exists) return count_error(topic.status()), false;
+    if (!topic.ok() && topic.code() != client::Errc::topic_exists) return count_admin_error(topic.status()), false;
     client::Result<client::TopicInfo> described = client_->describe_topic(name);
-    if (!described.ok()) return count_error(described.status()), false;
+    if (!described.ok()) return count_admin_error(described.status()), false;
     workload_.scratch_created(described->id);
     return true;
   });
@@ -372,14 +372,14 @@ bool ClientAgent::scratch_cycle(const std::string& name) {
     client::TopicConfigValues config;
     config.retention_ms = 60'000;
     client::Result<client::TopicInfo> topic = client_->alter_topic(name, config);
-    if (!topic.ok()) return count_error(topic.status()), false;
+    if (!topic.ok()) return count_admin_error(topic.status()), false;
     if (topic->retention_ms != 60'000) workload_.fail("admin: " + name + " altered, but its retention_ms reads " + std::to_string(topic->retention_ms));
     return true;
   });
   if (!altered) return false;
   return until_done([&] {
     client::Status deleted = client_->delete_topic(name);
-    if (!deleted.ok() && deleted.code() != client::Errc::unknown_topic) return count_error(deleted), false;
+    if (!deleted.ok() && deleted.code() != client::Errc::unknown_topic) return count_admin_error(deleted), false;
     note([&name] { return "deleted " + name; });
     return true;
   });
