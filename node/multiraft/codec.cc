@@ -59,9 +59,11 @@ flatbuffers::Offset<fb::RaftMessage> encode_message(flatbuffers::FlatBufferBuild
   auto entries_offset = b.CreateVector(entries);
   const bool has_conf = m.type == MessageType::log_start_jump;
   flatbuffers::Offset<fb::RaftConfState> conf = has_conf ? encode_conf(b, m.conf_state) : 0;
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> app_state =
+      m.app_state.empty() ? 0 : b.CreateVector(reinterpret_cast<const uint8_t*>(m.app_state.data()), m.app_state.size());
   return fb::CreateRaftMessage(b, gm.group, static_cast<fb::RaftMessageType>(m.type), m.term, m.index, m.log_term, m.commit,
                                entries_offset, m.reject, m.reject_hint_index, m.reject_hint_term, m.context, m.transfer,
-                               conf, m.commit_term);
+                               conf, m.commit_term, app_state);
 }
 
 struct Batch {
@@ -135,6 +137,10 @@ HostResult<GroupMessage> decode_message(raft::NodeId from, raft::NodeId to, cons
   m.transfer = in->transfer();
   m.commit_term = in->commit_term();
   SLUICE_ASSIGN_OR_RETURN(m.conf_state, decode_conf(in->conf_state()));
+  if (in->app_state() != nullptr) {
+    if (m.type != MessageType::log_start_jump) return malformed("app_state on a message that is not a log-start jump");
+    m.app_state = SharedBytes(ByteSpan(reinterpret_cast<const std::byte*>(in->app_state()->data()), in->app_state()->size()));
+  }
   if (in->entries() == nullptr) return gm;
   if (in->entries()->size() > kMessageEntriesMax) return malformed("too many entries");
   m.entries.reserve(in->entries()->size());
@@ -190,7 +196,7 @@ std::vector<Bytes> encode_frames(raft::NodeId from, raft::NodeId to, const std::
   for (const GroupMessage& gm : messages) {
     const Message& m = gm.message;
     if (coalescible(m)) continue;
-    size_t bytes = kMessageBytesEstimate;
+    size_t bytes = kMessageBytesEstimate + m.app_state.size();
     for (const raft::Entry& entry : m.entries) bytes += raft::entry_bytes(entry) + 32;
     // Split above the target, and before the decoder's message bound (small messages under a
     // large target could otherwise exceed it).

@@ -25,7 +25,7 @@ struct GroupMessage {
 };
 
 inline constexpr size_t kFrameHeaderBytes = 12;
-inline constexpr uint8_t kFrameVersion = 2;  // 2: coalesced heartbeats carry commit_term
+inline constexpr uint8_t kFrameVersion = 3;  // 2: heartbeats carry commit_term; 3: jumps carry app_state
 // Decoder bounds: a hostile frame cannot make it allocate beyond these.
 inline constexpr size_t kFrameMessagesMax = 1 << 16;
 inline constexpr size_t kFrameHeartbeatsMax = 1 << 20;

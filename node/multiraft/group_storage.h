@@ -17,7 +17,8 @@ namespace sluice::multiraft {
 
 class GroupStorage : public raft::RaftLogStorage {
  public:
-  // Ready::log_start_jump: the log restarts empty after jump.index/jump.term.
+  // Ready::log_start_jump: the log restarts empty after jump.index/jump.term, its base membership
+  // jump.conf_state; a storage that keeps application state installs jump.app_state first.
   virtual raft::Status reset_to(const raft::LogStartJump& jump) = 0;
   // Ready::entries: appended, replacing any suffix from entries[0].index on.
   virtual raft::Status append(std::span<const raft::Entry> entries) = 0;
@@ -26,6 +27,10 @@ class GroupStorage : public raft::RaftLogStorage {
   virtual void save_state(const std::optional<raft::HardState>& hard, const std::optional<raft::ConfState>& conf) = 0;
   // Makes everything above durable. Nothing that depends on it may leave the node before.
   virtual raft::Status sync() = 0;
+  // Sending side of a log-start jump to `index` (this log's base): the application's state the
+  // follower installs with it (LogStartJump::app_state); empty when the application keeps none.
+  // An error drops the jump (the core sends another once the follower answers a heartbeat).
+  virtual raft::Result<SharedBytes> jump_app_state(raft::Index /*index*/) { return SharedBytes(); }
 };
 
 // GroupStorage over a raft::MemoryLogStorage owned elsewhere (by a simulation workload or a test,
@@ -40,8 +45,9 @@ class MemoryGroupStorage final : public GroupStorage {
   raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override {
     return log_.entries(lo, hi, bytes_max);
   }
+  raft::ConfState base_conf_state() override { return log_.base_conf_state(); }
   raft::Status reset_to(const raft::LogStartJump& jump) override {
-    log_.reset_to(jump.index, jump.term);
+    log_.reset_to(jump.index, jump.term, jump.conf_state);
     return raft::Status();
   }
   raft::Status append(std::span<const raft::Entry> entries) override { return log_.append(entries); }

@@ -402,11 +402,26 @@ void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, c
   for (size_t i = 0; i < readies.size(); ++i) {
     std::vector<raft::Message>& messages = readies[i].second.messages;
     if (!durable[i] || messages.empty()) continue;
+    GroupStorage& storage = *groups_.at(readies[i].first).storage;
+    std::erase_if(messages, [&](raft::Message& m) { return m.type == raft::MessageType::log_start_jump && !attach_app_state(storage, m); });
     if (config_.observer != nullptr) config_.observer->sent(readies[i].first, messages);
     for (raft::Message& message : messages) transport_.send(readies[i].first, std::move(message));
     messages.clear();
   }
   transport_.flush();
+}
+
+// A log-start jump takes the application's state along. When the storage cannot give it now the
+// jump is not sent: the follower's next heartbeat answer makes the core probe and jump again.
+bool RaftHost::attach_app_state(GroupStorage& storage, raft::Message& jump) {
+  raft::Result<SharedBytes> state = storage.jump_app_state(jump.index);
+  if (!state.ok()) {
+    SLUICE_COVER("multiraft.host.jump_without_app_state");
+    ++stats_.jumps_dropped;
+    return false;
+  }
+  jump.app_state = std::move(state).value();
+  return true;
 }
 
 // False when storage failed: the group stops for good (its Ready can be neither completed nor

@@ -103,6 +103,7 @@ struct HostStats {
   uint64_t ticks_skipped = 0;   // the host fiber was starved past a whole tick interval
   uint64_t leaderships_won = 0;   // a group's core became leader here (elections and transfers)
   uint64_t leaderships_lost = 0;  // a group led here stepped down
+  uint64_t jumps_dropped = 0;     // log-start jumps not sent: the storage had no state for them yet
 };
 
 class RaftHost {
@@ -232,6 +233,7 @@ class RaftHost {
   void expire_proposals();
   void expire_reads();
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);
+  bool attach_app_state(GroupStorage& storage, raft::Message& jump);
   runtime::Status buggify_pause(runtime::Duration max);
   void buggify_limits();
   void check_counters() const;

@@ -27,9 +27,10 @@ using raft::Status;
 using raft::Term;
 
 constexpr uint32_t kStateMagic = 0x53524C53u;  // bytes "SLRS"
-constexpr uint16_t kStateVersion = 2;          // written; version 1 (no flags byte) is still read
+constexpr uint16_t kStateVersion = 3;          // written; versions 1 (no flags byte) and 2 (no base membership) are read
 constexpr uint8_t kStateFlagVoteWithheld = 1;  // byte 77, version 2
 constexpr size_t kStateFixedBytes = 80;  // up to the node sets
+constexpr size_t kStateBaseConfFixedBytes = 12;  // version 3: base membership index, auto-leave, reserved
 constexpr size_t kStateCrcBytes = 4;
 constexpr char kStateFile[] = "raft-state";
 constexpr char kStateTempFile[] = "raft-state.tmp";
@@ -75,10 +76,50 @@ Status damaged(std::string what) { return Status(Errc::invalid_state, "raft stat
 
 // --- state file codec ----------------------------------------------------------------------------
 
+namespace {
+
+size_t node_sets_bytes(const raft::ConfState& conf) {
+  size_t bytes = 0;
+  for (const std::set<raft::NodeId>* ids : node_sets(conf)) bytes += 4 + 8 * ids->size();
+  return bytes;
+}
+
+size_t put_node_sets(std::byte* p, size_t at, const raft::ConfState& conf) {
+  for (const std::set<raft::NodeId>* ids : node_sets(conf)) {
+    put_le<uint32_t>(p + at, static_cast<uint32_t>(ids->size()));
+    at += 4;
+    for (raft::NodeId id : *ids) {
+      put_le<uint64_t>(p + at, id);
+      at += 8;
+    }
+  }
+  return at;
+}
+
+// Reads the four node sets at `at` (advanced past them), not beyond `end`.
+Status get_node_sets(const std::byte* p, size_t& at, size_t end, raft::ConfState& conf) {
+  std::set<raft::NodeId>* sets[4] = {&conf.voters, &conf.voters_outgoing, &conf.learners, &conf.learners_next};
+  for (std::set<raft::NodeId>* ids : sets) {
+    if (end - at < 4) return damaged("node set runs past the end");
+    const uint32_t count = get_le<uint32_t>(p + at);
+    at += 4;
+    if (count > raft::kConfNodesMax || (end - at) / 8 < count) return damaged("bad node count");
+    for (uint32_t i = 0; i < count; ++i, at += 8) {
+      const raft::NodeId id = get_le<uint64_t>(p + at);
+      if (id == raft::kNoNode || (!ids->empty() && id <= *ids->rbegin())) return damaged("node ids not ascending");
+      ids->insert(id);
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
 Bytes encode_raft_state(const PersistedRaftState& state) {
   const raft::ConfState& conf = state.conf_state;
-  size_t total = kStateFixedBytes + kStateCrcBytes;
-  for (const std::set<raft::NodeId>* ids : node_sets(conf)) total += 4 + 8 * ids->size();
+  const raft::ConfState& base_conf = state.base_conf_state;
+  const size_t total = kStateFixedBytes + node_sets_bytes(conf) + kStateBaseConfFixedBytes + node_sets_bytes(base_conf) +
+                       kStateCrcBytes;
   Bytes out(total);
   std::byte* p = out.data();
   put_le<uint32_t>(p, kStateMagic);
@@ -95,15 +136,10 @@ Bytes encode_raft_state(const PersistedRaftState& state) {
   put_le<uint64_t>(p + 68, conf.index);
   put_le<uint8_t>(p + 76, conf.auto_leave ? 1 : 0);
   put_le<uint8_t>(p + 77, state.hard_state.vote_withheld ? kStateFlagVoteWithheld : 0);  // bytes 78..79 stay 0
-  size_t at = kStateFixedBytes;
-  for (const std::set<raft::NodeId>* ids : node_sets(conf)) {
-    put_le<uint32_t>(p + at, static_cast<uint32_t>(ids->size()));
-    at += 4;
-    for (raft::NodeId id : *ids) {
-      put_le<uint64_t>(p + at, id);
-      at += 8;
-    }
-  }
+  size_t at = put_node_sets(p, kStateFixedBytes, conf);
+  put_le<uint64_t>(p + at, base_conf.index);
+  put_le<uint8_t>(p + at + 8, base_conf.auto_leave ? 1 : 0);  // 3 reserved bytes stay 0
+  at = put_node_sets(p, at + kStateBaseConfFixedBytes, base_conf);
   put_le<uint32_t>(p + at, log::crc32c(ByteSpan(out).first(at)));
   return out;
 }
@@ -117,7 +153,7 @@ raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes) {
   const size_t crc_at = bytes.size() - kStateCrcBytes;
   if (get_le<uint32_t>(p + crc_at) != log::crc32c(bytes.first(crc_at))) return damaged("CRC mismatch");
   const uint16_t version = get_le<uint16_t>(p + 4);
-  if (version != 1 && version != kStateVersion) return damaged("unknown version");
+  if (version < 1 || version > kStateVersion) return damaged("unknown version");
   // Version 1 had no flags: byte 77 was reserved, so it reads as "vote not withheld".
   const uint8_t flags = get_le<uint8_t>(p + 77);
   const uint8_t flags_known = version == 1 ? 0 : kStateFlagVoteWithheld;
@@ -136,19 +172,24 @@ raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes) {
   if (auto_leave > 1) return damaged("bad auto_leave flag");
   state.conf_state.auto_leave = auto_leave == 1;
   if (state.generation == 0) return damaged("generation 0");
-  std::set<raft::NodeId>* sets[4] = {&state.conf_state.voters, &state.conf_state.voters_outgoing,
-                                     &state.conf_state.learners, &state.conf_state.learners_next};
   size_t at = kStateFixedBytes;
-  for (std::set<raft::NodeId>* ids : sets) {
-    if (crc_at - at < 4) return damaged("node set runs past the end");
-    const uint32_t count = get_le<uint32_t>(p + at);
-    at += 4;
-    if (count > raft::kConfNodesMax || (crc_at - at) / 8 < count) return damaged("bad node count");
-    for (uint32_t i = 0; i < count; ++i, at += 8) {
-      const raft::NodeId id = get_le<uint64_t>(p + at);
-      if (id == raft::kNoNode || (!ids->empty() && id <= *ids->rbegin())) return damaged("node ids not ascending");
-      ids->insert(id);
+  SLUICE_TRY(get_node_sets(p, at, crc_at, state.conf_state));
+  if (version < 3) {
+    // Before version 3 a jump went to max(log base, membership index) and retention did not look
+    // at membership: the membership held is the best there is for the base.
+    state.base_conf_state = state.conf_state;
+    state.base_conf_state.index = std::min(state.base_conf_state.index, state.base_index);
+  } else {
+    if (crc_at - at < kStateBaseConfFixedBytes) return damaged("base membership runs past the end");
+    state.base_conf_state.index = get_le<uint64_t>(p + at);
+    const uint8_t base_auto_leave = get_le<uint8_t>(p + at + 8);
+    if (base_auto_leave > 1 || get_le<uint8_t>(p + at + 9) != 0 || get_le<uint16_t>(p + at + 10) != 0) {
+      return damaged("bad base membership flags");
     }
+    state.base_conf_state.auto_leave = base_auto_leave == 1;
+    at += kStateBaseConfFixedBytes;
+    SLUICE_TRY(get_node_sets(p, at, crc_at, state.base_conf_state));
+    if (state.base_conf_state.index > state.base_index) return damaged("base membership after the base");
   }
   if (at != crc_at) return damaged("bytes after the node sets");
   return state;
@@ -280,6 +321,7 @@ Status LogRaftStorage::create_fresh() {
   SLUICE_TRY(remove_stale_generations(std::nullopt));  // debris of a first open that crashed
   pending_ = PersistedRaftState{};
   pending_.conf_state = options_.bootstrap;
+  pending_.base_conf_state = options_.bootstrap;
   pending_.start_offset = options_.log.initial_offset;
   SLUICE_ASSIGN_OR_RETURN(log_, open_log(pending_.generation, pending_.start_offset));
   SLUICE_TRY(write_state(pending_));
@@ -322,6 +364,7 @@ raft::Result<std::unique_ptr<log::Log>> LogRaftStorage::open_log(uint64_t genera
 // segment at open; each header is CRC-checked again here, and offsets must run without gaps.
 Status LogRaftStorage::scan_batch_offsets() {
   batch_offsets_.clear();
+  conf_change_indexes_.clear();
   uint64_t expected = log_->start_offset();
   for (const log::SegmentInfo& segment : log_->segments()) {
     const std::string path = join(log_->dir(), log::data_file_name(segment.base_offset));
@@ -337,6 +380,9 @@ Status LogRaftStorage::scan_batch_offsets() {
         return damaged(path + " at " + std::to_string(position) + ": batch header does not continue the log");
       }
       batch_offsets_.push_back(header->base_offset);
+      if ((header->attributes & log::kAttributeEntryTypeMask) == static_cast<uint16_t>(raft::EntryType::conf_change)) {
+        conf_change_indexes_.push_back(pending_.base_index + batch_offsets_.size());
+      }
       expected = header->next_offset();
       position += header->batch_bytes;
     }
@@ -507,12 +553,14 @@ Status LogRaftStorage::apply_log_start_jump(const raft::LogStartJump& jump, std:
   if (pending_.generation != durable_.generation) SLUICE_TRY(remove_log_dir(log_dir_name(pending_.generation)));
   log_ = std::move(fresh);
   batch_offsets_.clear();
+  conf_change_indexes_.clear();
   tail_.clear();
   tail_bytes_ = 0;
   pending_.generation = generation;
   pending_.base_index = jump.index;
   pending_.base_term = jump.term;
   pending_.start_offset = offset;
+  pending_.base_conf_state = jump.conf_state;
   return Status();
 }
 
@@ -531,6 +579,7 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     const size_t keep = first - pending_.base_index - 1;
     SLUICE_TRY(from_log(log_->truncate_suffix(batch_offsets_[keep]), "replacing the suffix from " + std::to_string(first)));
     batch_offsets_.resize(keep);
+    std::erase_if(conf_change_indexes_, [first](Index index) { return index >= first; });
     tail_drop_from(first);
   }
   for (const raft::Entry& entry : entries) {
@@ -553,6 +602,7 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
     // Offsets strictly ascend: index_before_offset's binary search and the Raft indexes rely on it.
     if (!batch_offsets_.empty()) SLUICE_ASSERT_LT(batch_offsets_.back(), appended->base_offset);
     batch_offsets_.push_back(appended->base_offset);
+    if (entry.type == raft::EntryType::conf_change) conf_change_indexes_.push_back(entry.index);
     tail_push(entry);
   }
   SLUICE_ASSERT_EQ(last_index(), entries.back().index);
@@ -616,6 +666,7 @@ Status LogRaftStorage::truncate_prefix_to(Index index) {
     return Status(Errc::invalid_argument, "entry " + std::to_string(index + 1) + " does not start a segment");
   }
   SLUICE_ASSIGN_OR_RETURN(const Term base_term, term(index));
+  SLUICE_ASSIGN_OR_RETURN(raft::ConfState base_conf, conf_state_at(index));
   // State file first: after a crash open() sees the new start and finishes the cut.
   PersistedRaftState state = durable_;
   // With the newest commit index sync() left unwritten (its entries are durable: it is between
@@ -624,15 +675,37 @@ Status LogRaftStorage::truncate_prefix_to(Index index) {
   state.base_index = index;
   state.base_term = base_term;
   state.start_offset = start;
+  state.base_conf_state = base_conf;
   SLUICE_TRY(write_state(state));
   const size_t removed = index - pending_.base_index;
   batch_offsets_.erase(batch_offsets_.begin(), batch_offsets_.begin() + static_cast<std::ptrdiff_t>(removed));
+  std::erase_if(conf_change_indexes_, [index](Index conf_index) { return conf_index <= index; });
   tail_drop_through(index);
   durable_ = state;
   pending_.base_index = index;
   pending_.base_term = base_term;
   pending_.start_offset = start;
+  pending_.base_conf_state = std::move(base_conf);
   return from_log(log_->truncate_prefix(start), "retention cut at " + std::to_string(start));
+}
+
+// The membership in force at `index` (base_index <= index <= last_index): what the last conf-change
+// entry up to there resulted in (membership.h: the entry carries it), else the base's. An entry the
+// core could not decode changed nothing there either.
+raft::Result<raft::ConfState> LogRaftStorage::conf_state_at(Index index) {
+  auto after = std::upper_bound(conf_change_indexes_.begin(), conf_change_indexes_.end(), index);
+  while (after != conf_change_indexes_.begin()) {
+    const Index conf_index = *--after;
+    if (conf_index <= pending_.base_index) break;
+    SLUICE_ASSIGN_OR_RETURN(std::vector<raft::Entry> found, entries(conf_index, conf_index + 1, 1));
+    SLUICE_ASSERT(found.size() == 1 && found.front().type == raft::EntryType::conf_change);
+    raft::Result<raft::ConfChangeEntry> decoded = raft::decode_conf_change_entry(found.front().data);
+    if (!decoded.ok()) continue;
+    raft::ConfState conf = std::move(decoded->result);
+    conf.index = conf_index;
+    return conf;
+  }
+  return pending_.base_conf_state;
 }
 
 // BUGGIFY: a pause inside a durability window of the storage (a slow disk), so that a crash can

@@ -57,6 +57,7 @@ struct PersistedRaftState {
   raft::Index base_index = 0;      // first retained entry is base_index + 1
   raft::Term base_term = 0;        // term of entry base_index
   uint64_t start_offset = 0;       // record offset of entry base_index + 1's batch
+  raft::ConfState base_conf_state; // the membership in force at base_index (index <= base_index)
 
   friend bool operator==(const PersistedRaftState&, const PersistedRaftState&) = default;
 };
@@ -77,6 +78,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Index last_index() override { return pending_.base_index + batch_offsets_.size(); }
   raft::Result<raft::Term> term(raft::Index index) override;
   raft::Result<std::vector<raft::Entry>> entries(raft::Index lo, raft::Index hi, uint64_t bytes_max) override;
+  raft::ConfState base_conf_state() override { return pending_.base_conf_state; }
 
   // --- writes, in the order of the Ready contract (node/raft/ready.h) ---
   // 1. Discards the log: it restarts empty after jump.index / jump.term, its first record at
@@ -130,6 +132,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
   raft::Result<Bytes> entry_batch(const raft::Entry& entry) const;
+  raft::Result<raft::ConfState> conf_state_at(raft::Index index);
   raft::Status buggify_pause();
   void check_offsets() const;
 
@@ -141,6 +144,9 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   PersistedRaftState pending_;  // what sync() will write
   // batch_offsets_[i]: base offset of entry pending_.base_index + 1 + i. Memory: 8 bytes/entry.
   std::vector<uint64_t> batch_offsets_;
+  // Indexes of the conf-change entries in the log, ascending: retention finds the membership in
+  // force at its new base from the last one it removes (a handful; rebuilt by the open scan).
+  std::vector<raft::Index> conf_change_indexes_;
   std::optional<std::string> repair_notes_;
   std::optional<std::string> read_damage_;  // a read found damaged data: sync() fails from then on
   // The in-memory tail: entries [tail_.front().index, last_index()], exactly as appended.
@@ -152,7 +158,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
 };
 
 // The state file's bytes (docs/formats/raft-state.md); pure, for tests and tools.
-inline constexpr size_t kStateFileBytesMax = 16 * 1024;
+inline constexpr size_t kStateFileBytesMax = 32 * 1024;
 Bytes encode_raft_state(const PersistedRaftState& state);
 raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes);
 

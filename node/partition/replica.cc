@@ -19,7 +19,12 @@ namespace rt = runtime;
 // in memory (terms, indexes) need no lock: fibers switch only where they block.
 class LockedStorage final : public multiraft::GroupStorage {
  public:
-  LockedStorage(std::unique_ptr<LogRaftStorage> storage, rt::Mutex& mutex) : storage_(std::move(storage)), mutex_(mutex) {}
+  // The jump hooks carry the partition's state along a log-start jump (Replica::jump_app_state,
+  // Replica::install_jump); install runs with the lock held.
+  using JumpStateFn = std::function<raft::Result<SharedBytes>(raft::Index index)>;
+  using InstallJumpFn = std::function<raft::Status(const raft::LogStartJump& jump)>;
+  LockedStorage(std::unique_ptr<LogRaftStorage> storage, rt::Mutex& mutex, JumpStateFn jump_state, InstallJumpFn install_jump)
+      : storage_(std::move(storage)), mutex_(mutex), jump_state_(std::move(jump_state)), install_jump_(std::move(install_jump)) {}
 
   raft::InitialState initial_state() override { return storage_->initial_state(); }
   raft::Index first_index() override { return storage_->first_index(); }
@@ -30,10 +35,12 @@ class LockedStorage final : public multiraft::GroupStorage {
     rt::MutexGuard guard(mutex_);
     return storage_->entries(lo, hi, bytes_max);
   }
+  raft::ConfState base_conf_state() override { return storage_->base_conf_state(); }
+  raft::Result<SharedBytes> jump_app_state(raft::Index index) override { return jump_state_(index); }
   raft::Status reset_to(const raft::LogStartJump& jump) override {
     SLUICE_TRY(lock());
     rt::MutexGuard guard(mutex_);
-    return storage_->reset_to(jump);
+    return install_jump_(jump);
   }
   raft::Status append(std::span<const raft::Entry> entries) override {
     SLUICE_TRY(lock());
@@ -57,6 +64,8 @@ class LockedStorage final : public multiraft::GroupStorage {
 
   std::unique_ptr<LogRaftStorage> storage_;
   rt::Mutex& mutex_;
+  JumpStateFn jump_state_;
+  InstallJumpFn install_jump_;
 };
 
 int64_t wall_ms(rt::Runtime& runtime) {
@@ -123,7 +132,9 @@ Result<std::unique_ptr<Replica>> Replica::open(rt::Runtime& runtime, multiraft::
   std::unique_ptr<Replica> replica(new Replica(runtime, host, std::move(config)));
   SLUICE_TRY(replica->recover());
   Replica* self = replica.get();
-  auto storage = std::make_unique<LockedStorage>(std::move(replica->opened_), replica->storage_mutex_);
+  auto storage = std::make_unique<LockedStorage>(
+      std::move(replica->opened_), replica->storage_mutex_, [self](raft::Index index) { return self->jump_app_state(index); },
+      [self](const raft::LogStartJump& jump) { return self->install_jump(jump); });
   multiraft::HostStatus added = host.add_group(
       self->config_.group, self->config_.raft, std::move(storage),
       [self](GroupId, const raft::Entry& entry) { self->apply(entry); },
@@ -207,8 +218,9 @@ Status Replica::replay(raft::Index from, raft::Index to) {
   return Status();
 }
 
-Status Replica::write_snapshot() {
-  const Bytes bytes = encode_snapshot(state_.snapshot());
+Status Replica::write_snapshot() { return write_snapshot_bytes(encode_snapshot(state_.snapshot())); }
+
+Status Replica::write_snapshot_bytes(ByteSpan bytes) {
   const std::string temp = log::join_path(config_.dir, std::string(kSnapshotFile) + ".tmp");
   const std::string path = log::join_path(config_.dir, kSnapshotFile);
   rt::Filesystem& fs = runtime_.fs();
@@ -225,6 +237,47 @@ Status Replica::write_snapshot() {
   }
   SLUICE_TRY(check(fs.rename(temp, path), "rename " + temp));
   return check(fs.sync_dir(config_.dir), "sync_dir " + config_.dir);
+}
+
+// --- log-start jumps ---------------------------------------------------------------------------------
+
+// Leader (host fiber): a follower's log is to restart after our log base `index`. It gets our
+// state as applied now, which covers the base and more: the offset map whose start is where our
+// log starts, and the producer table. Refused while the storage's base is not `index` (a retention
+// cut came between the core's decision and this send): the core jumps again later.
+raft::Result<SharedBytes> Replica::jump_app_state(raft::Index index) {
+  const PersistedRaftState& durable = storage_->durable_state();
+  if (!healthy() || durable.base_index != index || state_.applied_index() < index ||
+      state_.offsets().log_start() != durable.start_offset) {
+    return raft::Status(raft::Errc::unavailable, "no partition state for a jump to " + std::to_string(index));
+  }
+  Bytes bytes = encode_snapshot(state_.snapshot());
+  if (bytes.size() > kSnapshotBytesMax) return raft::Status(raft::Errc::unavailable, "partition snapshot too large to send");
+  SLUICE_COVER("partition.replica.jump_state_sent");
+  return SharedBytes(std::move(bytes));
+}
+
+// Follower (a persist fiber, storage lock held): the log restarts after jump.index with the
+// leader's state. The snapshot is made durable before the storage switches logs, so a restart
+// finds either the old log or a snapshot covering the new one's base; the state may run ahead of
+// the log (entries up to its applied index are then appended but not applied again).
+raft::Status Replica::install_jump(const raft::LogStartJump& jump) {
+  auto refuse = [&](const std::string& why) {
+    return raft::Status(raft::Errc::invalid_argument, "log-start jump to " + std::to_string(jump.index) + ": " + why);
+  };
+  Result<PartitionState::Snapshot> snapshot = decode_snapshot(jump.app_state);
+  if (!snapshot.ok()) return refuse("no partition state with it: " + snapshot.status().to_string());
+  if (snapshot->applied_index < jump.index) return refuse("the partition state ends before the jump");
+  const uint64_t start_offset = snapshot->offsets.log_start;
+  PartitionState restored = state_;
+  if (!restored.restore(*snapshot)) return refuse("the partition state contradicts itself");
+  const Status written = write_snapshot_bytes(jump.app_state);
+  if (!written.ok()) return raft::Status(written.code() == Errc::storage_full ? raft::Errc::no_space : raft::Errc::io_error,
+                                         "log-start jump: " + written.to_string());
+  SLUICE_TRY(storage_->apply_log_start_jump(jump, start_offset));
+  state_ = std::move(restored);
+  SLUICE_COVER("partition.replica.jump_state_installed");
+  return raft::Status();
 }
 
 // --- the host's hooks (host fiber) ---------------------------------------------------------------
@@ -459,7 +512,8 @@ Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {
   FetchReply reply;
   reply.high_watermark = offsets.end_offset();
   reply.start_offset = offsets.start_offset();
-  const uint64_t committed_end = offsets.log_end();
+  // After a log-start jump the state may run ahead of the log until the entries it covers arrive.
+  const uint64_t committed_end = std::min(offsets.log_end(), storage_->log().end_offset());
   uint64_t next = offsets.log_offset_of(offset);
   while (next < committed_end) {
     log::Result<log::ReadResult> read = storage_->read_batches(next, bytes_max - std::min(bytes_max - 1, reply.batches.size()));
@@ -515,23 +569,10 @@ void Replica::retention_loop() {
   while (runtime_.sleep_for(config_.retention_check_interval).ok()) {
     if (!healthy() || !is_leader() || retention_in_flight_) continue;
     std::optional<uint64_t> cut = state_.decide_retention(storage_->log().segments(), wall_ms(runtime_));
-    if (cut && all_followers_hold(*cut)) propose_retention(*cut);
+    // Followers are not waited for (as in Kafka): one that lacks the entries cut gets a log-start
+    // jump carrying the partition state, so a dead follower never holds the disk back.
+    if (cut) propose_retention(*cut);
   }
-}
-
-// Entries a follower still lacks must stay: the core would otherwise have to restart its log at
-// the leader's start, and a log-start jump carries no partition state (docs/partition.md).
-bool Replica::all_followers_hold(uint64_t cut_log_offset) const {
-  raft::Result<raft::Index> before = storage_->index_before_offset(cut_log_offset);
-  const raft::RawNode* node = host_.group(config_.group);
-  if (!before.ok() || node == nullptr) return false;
-  for (const auto& [id, progress] : node->status().progress) {
-    if (progress.match < *before) {
-      SLUICE_COVER("partition.replica.retention_waits_for_follower");
-      return false;
-    }
-  }
-  return true;
 }
 
 void Replica::propose_retention(uint64_t cut_log_offset) {

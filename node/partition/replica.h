@@ -138,6 +138,9 @@ class Replica {
   Status load_snapshot(const std::string& path);
   Status replay(raft::Index from, raft::Index to);
   Status write_snapshot();
+  Status write_snapshot_bytes(ByteSpan bytes);
+  raft::Result<SharedBytes> jump_app_state(raft::Index index);
+  raft::Status install_jump(const raft::LogStartJump& jump);
   multiraft::HostStatus prepare(const raft::RawNode& node, Bytes& data);
   void apply(const raft::Entry& entry);
   Status apply_committed(const raft::Entry& entry);
@@ -148,7 +151,6 @@ class Replica {
   Result<ProduceReply> take_outcome(raft::Index index);
   Result<FetchReply> read_committed(uint64_t offset, size_t bytes_max);
   void retention_loop();
-  bool all_followers_hold(uint64_t cut_log_offset) const;
   void propose_retention(uint64_t cut_log_offset);
 
   runtime::Runtime& runtime_;

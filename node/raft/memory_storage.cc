@@ -39,16 +39,26 @@ Status MemoryLogStorage::append(std::span<const Entry> entries) {
   return Status();
 }
 
-void MemoryLogStorage::reset_to(Index index, Term term) {
+void MemoryLogStorage::reset_to(Index index, Term term, ConfState base_conf) {
   entries_.clear();
   base_index_ = index;
   base_term_ = term;
+  base_conf_ = std::move(base_conf);
 }
 
 Status MemoryLogStorage::trim_to(Index index) {
   if (index <= base_index_) return Status();
   if (index > last_index()) return Status(Errc::unavailable, "trim beyond the last entry");
   const Term term = entries_[index - base_index_ - 1].term;
+  for (Index i = index; i > base_index_; --i) {
+    const Entry& entry = entries_[i - base_index_ - 1];
+    if (entry.type != EntryType::conf_change) continue;
+    Result<ConfChangeEntry> decoded = decode_conf_change_entry(entry.data);
+    if (!decoded.ok()) continue;  // the core skips an undecodable change too
+    base_conf_ = std::move(decoded->result);
+    base_conf_.index = i;
+    break;
+  }
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
   base_index_ = index;
   base_term_ = term;

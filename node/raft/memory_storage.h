@@ -13,21 +13,24 @@ class MemoryLogStorage final : public RaftLogStorage {
  public:
   MemoryLogStorage() = default;
   // A new group member's storage: empty log, bootstrap configuration.
-  explicit MemoryLogStorage(ConfState bootstrap) { state_.conf_state = std::move(bootstrap); }
+  explicit MemoryLogStorage(ConfState bootstrap) : base_conf_(bootstrap) { state_.conf_state = std::move(bootstrap); }
 
   InitialState initial_state() override { return state_; }
   Index first_index() override { return base_index_ + 1; }
   Index last_index() override { return base_index_ + entries_.size(); }
   Result<Term> term(Index index) override;
   Result<std::vector<Entry>> entries(Index lo, Index hi, uint64_t bytes_max) override;
+  ConfState base_conf_state() override { return base_conf_; }
 
   // Appends entries that continue the log at or before its end; entries from the first one's
   // index on are replaced (a follower's conflicting suffix). Indexes must be consecutive and
   // above the base.
   Status append(std::span<const Entry> entries);
-  // Log-start jump: discards the whole log; it restarts empty after base `index`/`term`.
-  void reset_to(Index index, Term term);
-  // Retention: drops entries up to `index` (<= last_index), which becomes the base.
+  // Log-start jump: discards the whole log; it restarts empty after base `index`/`term`, where
+  // the membership was `base_conf`.
+  void reset_to(Index index, Term term, ConfState base_conf);
+  // Retention: drops entries up to `index` (<= last_index), which becomes the base; the base
+  // membership becomes the result of the last conf-change entry dropped, if any.
   Status trim_to(Index index);
 
   void set_hard_state(const HardState& state) { state_.hard_state = state; }
@@ -41,6 +44,7 @@ class MemoryLogStorage final : public RaftLogStorage {
   InitialState state_;
   Index base_index_ = 0;
   Term base_term_ = 0;
+  ConfState base_conf_;
   std::vector<Entry> entries_;  // entries_[i] has index base_index_ + 1 + i
 };
 

@@ -52,6 +52,9 @@ struct Message {
   uint64_t context = 0;   // heartbeat and response: the read-index round (0: none)
   bool transfer = false;  // vote_request caused by leader transfer
   ConfState conf_state;   // log_start_jump: the membership at the jump index
+  // log_start_jump: the application's state for the follower, attached by the driver when it
+  // sends the message (opaque to the core; LogStartJump::app_state).
+  SharedBytes app_state;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

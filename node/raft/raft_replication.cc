@@ -109,10 +109,11 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   return true;
 }
 
-// The jump target is the log base, or the last applied conf change if that is later: the
-// membership sent along must be exactly the one in force at the jump index.
+// The jump target is the log base, with the membership in force there (the storage keeps it like
+// a snapshot's metadata): the follower's log then starts exactly where ours does, and membership
+// changes after the base reach it as entries.
 bool Raft::send_log_start_jump(NodeId to, Progress& progress) {
-  const Index index = std::max(log_.first_index() - 1, conf_.index);
+  const Index index = log_.first_index() - 1;
   SLUICE_ASSERT_LE(index, log_.committed());
   Result<Term> term = log_.term(index);
   if (!term.ok()) return false;
@@ -123,7 +124,8 @@ bool Raft::send_log_start_jump(NodeId to, Progress& progress) {
   m.index = index;
   m.log_term = *term;
   m.commit = log_.committed();
-  m.conf_state = conf_;
+  m.conf_state = log_.storage().base_conf_state();
+  SLUICE_ASSERT_LE(m.conf_state.index, index);
   progress.become_jump(index);
   emit(EventKind::log_start_jump_sent, "to " + std::to_string(to) + " after " + std::to_string(index));
   send(std::move(m));
@@ -210,7 +212,7 @@ void Raft::handle_log_start_jump(const Message& m) {
     response.index = m.index;
   } else {
     SLUICE_COVER("raft.log_start_jump_applied");
-    log_.restore(LogStartJump{m.index, m.log_term});
+    log_.restore(LogStartJump{m.index, m.log_term, m.conf_state, m.app_state});
     switch_to_conf(m.conf_state);
     emit(EventKind::log_start_jump_applied, "log restarts after " + std::to_string(m.index));
     response.index = m.index;

@@ -15,6 +15,7 @@ class RetryingReads final : public raft::RaftLogStorage {
   raft::InitialState initial_state() override { return storage_.initial_state(); }
   raft::Index first_index() override { return storage_.first_index(); }
   raft::Index last_index() override { return storage_.last_index(); }
+  raft::ConfState base_conf_state() override { return storage_.base_conf_state(); }
   raft::Result<raft::Term> term(raft::Index index) override {
     return retry<raft::Term>([&] { return storage_.term(index); });
   }

@@ -611,6 +611,7 @@ std::vector<GroupMessage> sample_messages() {
   jump.term = 5;
   jump.index = 100;
   jump.conf_state.voters = {1, 2, 3};
+  jump.app_state = to_bytes("the application's state");
   jump.conf_state.learners = {4};
   jump.conf_state.index = 50;
   out.push_back({13, jump});

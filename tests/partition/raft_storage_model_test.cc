@@ -1,6 +1,7 @@
 // RapidCheck: LogRaftStorage behaves like raft::MemoryLogStorage (the reference semantics of the
 // core's storage) under random appends with conflicts, log-start jumps, retention at segment
-// starts, hard state saves, syncs, reopens and crashes after a sync.
+// starts, hard state saves, syncs, reopens and crashes after a sync; the membership at the log
+// base included.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -31,6 +32,7 @@ void check_same(LogRaftStorage& storage, raft::MemoryLogStorage& model) {
   RC_ASSERT(storage.first_index() == model.first_index());
   RC_ASSERT(storage.last_index() == model.last_index());
   RC_ASSERT(storage.initial_state().hard_state == model.initial_state().hard_state);
+  RC_ASSERT(storage.base_conf_state() == model.base_conf_state());
   for (Index index = model.base_index(); index <= model.last_index(); ++index) {
     raft::Result<raft::Term> term = storage.term(index);
     RC_ASSERT(term.ok());
@@ -44,9 +46,24 @@ void check_same(LogRaftStorage& storage, raft::MemoryLogStorage& model) {
   RC_ASSERT(*got == *model.entries(model.first_index(), model.last_index() + 1, bytes_max));
 }
 
+raft::ConfState gen_conf() {
+  raft::ConfState conf;
+  conf.voters = {1};
+  for (raft::NodeId id = 2; id <= 5; ++id) {
+    const int role = *rc::gen::inRange(0, 3);
+    if (role == 1) conf.voters.insert(id);
+    if (role == 2) conf.learners.insert(id);
+  }
+  return conf;
+}
+
+// Conf-change entries carry a decodable change most of the time: retention must find the
+// membership at its new base from them (and skip the undecodable ones, as the core does).
 Entry gen_entry(Index index, raft::Term term) {
   Entry entry{term, index, static_cast<EntryType>(*rc::gen::inRange(0, 3)), {}};
-  if (entry.type != EntryType::empty) {
+  if (entry.type == EntryType::conf_change && *rc::gen::inRange(0, 4) != 0) {
+    entry.data = raft::encode_conf_change_entry(raft::ConfChangeEntry{raft::ConfChange{}, gen_conf()});
+  } else if (entry.type != EntryType::empty) {
     const size_t size = *rc::gen::inRange<size_t>(0, 300);
     entry.data = Bytes(size, std::byte{static_cast<uint8_t>(index * 31 + term)});
   }
@@ -78,8 +95,10 @@ RC_GTEST_PROP(RaftStorageModel, BehavesLikeMemoryLogStorage, ()) {
       RC_ASSERT(storage->sync().ok());
     } else if (choice < 80) {  // log-start jump
       const Index index = model.last_index() + *rc::gen::inRange<Index>(0, 10);
-      RC_ASSERT(storage->apply_log_start_jump({index, term}).ok());
-      model.reset_to(index, term);
+      raft::ConfState conf = gen_conf();
+      conf.index = index - std::min<Index>(index, *rc::gen::inRange<Index>(0, 3));
+      RC_ASSERT(storage->apply_log_start_jump({index, term, conf, {}}).ok());
+      model.reset_to(index, term, conf);
     } else if (choice < 88) {  // retention at a random segment start
       RC_ASSERT(storage->sync().ok());
       const std::vector<log::SegmentInfo> segments = storage->log().segments();

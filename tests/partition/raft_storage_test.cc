@@ -383,23 +383,63 @@ TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
 }
 
 // Version 1 (no flags byte) still reads, as "vote not withheld"; version 2 stores the flag.
+// A version 3 file rewritten as an older version: the base membership block (before the CRC)
+// dropped, the length, version and CRC fixed.
+Bytes as_version(Bytes bytes, const PersistedRaftState& state, uint8_t version) {
+  const size_t base_conf_bytes = 12 + 4 * 4 + 8 * (state.base_conf_state.voters.size() + state.base_conf_state.voters_outgoing.size() +
+                                                   state.base_conf_state.learners.size() + state.base_conf_state.learners_next.size());
+  bytes.erase(bytes.end() - 4 - static_cast<std::ptrdiff_t>(base_conf_bytes), bytes.end() - 4);
+  bytes[4] = std::byte{version};
+  for (size_t i = 0; i < 4; ++i) bytes[8 + i] = std::byte{static_cast<uint8_t>(bytes.size() >> (8 * i))};
+  const size_t crc_at = bytes.size() - 4;
+  const uint32_t crc = log::crc32c(ByteSpan(bytes).first(crc_at));
+  for (size_t i = 0; i < 4; ++i) bytes[crc_at + i] = std::byte{static_cast<uint8_t>(crc >> (8 * i))};
+  return bytes;
+}
+
+TEST(RaftStorage, StateFileKeepsTheBaseMembership) {
+  PersistedRaftState state;
+  state.hard_state = {5, 2, 40, false};
+  state.base_index = 30;
+  state.conf_state.voters = {1, 2, 4};
+  state.conf_state.learners = {5};
+  state.conf_state.index = 35;
+  state.base_conf_state.voters = {1, 2, 3};
+  state.base_conf_state.index = 12;
+  raft::Result<PersistedRaftState> decoded = decode_raft_state(encode_raft_state(state));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(*decoded, state);
+  state.base_conf_state.index = 31;  // after the base: damaged
+  EXPECT_EQ(decode_raft_state(encode_raft_state(state)).code(), Errc::invalid_state);
+}
+
+TEST(RaftStorage, StateFileVersionTwoReadsTheMembershipAsTheBases) {
+  PersistedRaftState state;
+  state.hard_state = {5, 2, 40, true};
+  state.base_index = 30;
+  state.conf_state.voters = {1, 2, 3};
+  state.conf_state.index = 12;
+  state.base_conf_state = state.conf_state;
+  raft::Result<PersistedRaftState> decoded = decode_raft_state(as_version(encode_raft_state(state), state, 2));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(*decoded, state);
+}
+
 TEST(RaftStorage, StateFileVersionOneReadsAsVoteNotWithheld) {
   PersistedRaftState state;
   state.hard_state = {5, 2, 7, true};
   state.conf_state.voters = {1, 2, 3};
+  state.base_conf_state = state.conf_state;
   Bytes bytes = encode_raft_state(state);
   EXPECT_EQ(decode_raft_state(bytes)->hard_state.vote_withheld, true);
   state.hard_state.vote_withheld = false;
-  bytes = encode_raft_state(state);
-  // Rewrite as version 1 (byte 77 reserved, 0), with its CRC.
-  bytes[4] = std::byte{1};
-  const size_t crc_at = bytes.size() - 4;
-  const uint32_t crc = log::crc32c(ByteSpan(bytes).first(crc_at));
-  for (size_t i = 0; i < 4; ++i) bytes[crc_at + i] = std::byte{static_cast<uint8_t>(crc >> (8 * i))};
+  // Version 1: byte 77 reserved, 0.
+  bytes = as_version(encode_raft_state(state), state, 1);
   raft::Result<PersistedRaftState> decoded = decode_raft_state(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
   EXPECT_EQ(*decoded, state);
   bytes[77] = std::byte{1};  // a version 1 file with the flag set is damaged
+  const size_t crc_at = bytes.size() - 4;
   const uint32_t crc2 = log::crc32c(ByteSpan(bytes).first(crc_at));
   for (size_t i = 0; i < 4; ++i) bytes[crc_at + i] = std::byte{static_cast<uint8_t>(crc2 >> (8 * i))};
   EXPECT_EQ(decode_raft_state(bytes).code(), Errc::invalid_state);

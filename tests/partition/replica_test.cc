@@ -291,6 +291,14 @@ TEST(Replica, RestartRebuildsTheSameStateFromTheLog) {
   EXPECT_EQ(records_of(fetched(rig.call_and_wait(0, FetchRequest{0, 1 << 20, {}}))).size(), 12u);
 }
 
+// 40 batches of 500 bytes from producer 9: ten 4 KiB segments, over an 8 KiB retention.
+void produce_retention_fodder(Rig& rig, sim::NodeIndex leader) {
+  for (uint32_t i = 0; i < 40; ++i) {
+    const log::ProducerStamp stamp{9, 0, i};
+    produced(rig.call_and_wait(leader, ProduceRequest{batch_of({std::string(500, 'a' + i % 26)}, stamp)}));
+  }
+}
+
 TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
   PartitionConfig state;
   state.retention_bytes = 8 * 1024;
@@ -298,12 +306,7 @@ TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
   rig.run_ms(1000);
   std::optional<sim::NodeIndex> leader = rig.leader();
   ASSERT_TRUE(leader.has_value());
-  const log::ProducerStamp producer{9, 0, 0};
-  for (uint32_t i = 0; i < 40; ++i) {
-    log::ProducerStamp stamp = producer;
-    stamp.first_sequence = i;
-    produced(rig.call_and_wait(*leader, ProduceRequest{batch_of({std::string(500, 'a' + i % 26)}, stamp)}));
-  }
+  produce_retention_fodder(rig, *leader);
   rig.run_ms(1000);  // retention checks every 100 ms
   for (sim::NodeIndex n = 0; n < 3; ++n) {
     const Replica* replica = rig.replica(n);
@@ -319,6 +322,50 @@ TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
   // A follower restarts from its snapshot and the retained log: same state, same producer table.
   const sim::NodeIndex follower = (*leader + 1) % 3;
   PartitionState before = rig.replica(follower)->state();
+  rig.world.crash(follower);
+  rig.world.start(follower);
+  rig.run_ms(1000);
+  ASSERT_NE(rig.replica(follower), nullptr);
+  EXPECT_EQ(rig.replica(follower)->state().start_offset(), before.start_offset());
+  EXPECT_EQ(rig.replica(follower)->state().producers(), before.producers());
+}
+
+// Retention does not wait for a dead follower. When it comes back, its log ends before the
+// leader's start: it gets a Raft log-start jump to the leader's log base carrying the partition
+// state, so its log starts at the leader's segment base (identical segments from there), and its
+// offsets and producer table are the leader's.
+TEST(Replica, AFollowerBehindARetentionCutCatchesUpThroughAJumpWithTheState) {
+  PartitionConfig state;
+  state.retention_bytes = 8 * 1024;
+  Rig rig(3, state, /*segment_bytes_max=*/4 * 1024);
+  rig.run_ms(1000);
+  std::optional<sim::NodeIndex> leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  const sim::NodeIndex follower = (*leader + 1) % 3;
+  rig.world.crash(follower);
+  produce_retention_fodder(rig, *leader);
+  rig.run_ms(1000);  // retention checks every 100 ms
+  const Replica& lead = *rig.replica(*leader);
+  ASSERT_GT(lead.storage().durable_state().base_index, 0u) << "retention did not cut";
+  rig.world.start(follower);
+  rig.run_ms(3000);
+  const Replica* caught_up = rig.replica(follower);
+  ASSERT_NE(caught_up, nullptr);
+  EXPECT_TRUE(caught_up->healthy());
+  EXPECT_EQ(caught_up->state().start_offset(), lead.state().start_offset());
+  EXPECT_EQ(caught_up->state().end_offset(), lead.state().end_offset());
+  EXPECT_EQ(caught_up->state().producers(), lead.state().producers());
+  EXPECT_EQ(caught_up->storage().log().start_offset(), lead.storage().log().start_offset());
+  std::vector<std::pair<uint64_t, uint64_t>> lead_segments;
+  std::vector<std::pair<uint64_t, uint64_t>> follower_segments;
+  for (const log::SegmentInfo& s : lead.storage().log().segments()) lead_segments.emplace_back(s.base_offset, s.size_bytes);
+  for (const log::SegmentInfo& s : caught_up->storage().log().segments()) follower_segments.emplace_back(s.base_offset, s.size_bytes);
+  EXPECT_EQ(follower_segments, lead_segments);
+  const uint64_t start = lead.state().start_offset();
+  EXPECT_EQ(records_of(fetched(rig.call_and_wait(follower, FetchRequest{start, 1 << 20, {}}))),
+            records_of(fetched(rig.call_and_wait(*leader, FetchRequest{start, 1 << 20, {}}))));
+  // It restarts from the snapshot the jump wrote and the log after it.
+  PartitionState before = caught_up->state();
   rig.world.crash(follower);
   rig.world.start(follower);
   rig.run_ms(1000);

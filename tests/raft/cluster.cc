@@ -132,7 +132,7 @@ bool Cluster::crash_during_ready(NodeId id) {
 }
 
 void Cluster::persist(ClusterNode& node, const Ready& rd) {
-  if (rd.log_start_jump) node.storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term);
+  if (rd.log_start_jump) node.storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term, rd.log_start_jump->conf_state);
   const Status appended = node.storage.append(rd.entries);
   SLUICE_ASSERT(appended.ok());
   if (rd.hard_state) node.storage.set_hard_state(*rd.hard_state);

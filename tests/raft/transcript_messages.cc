@@ -179,14 +179,14 @@ Result<MemoryLogStorage> edit_storage(MemoryLogStorage storage, const Command& c
     if (!position) return Status(Errc::invalid_argument, "base=I/T");
     std::tie(base_index, base_term) = *position;
   }
-  if (log || c.option("base")) {
+  const bool replace_log = log || c.option("base");
+  std::vector<Entry> entries;
+  if (replace_log) {
     ConfState conf = state.conf_state;
-    SLUICE_ASSIGN_OR_RETURN(std::vector<Entry> entries, parse_entries(log ? *log : "", &conf));
+    SLUICE_ASSIGN_OR_RETURN(entries, parse_entries(log ? *log : "", &conf));
     if (!entries.empty() && entries.front().index != base_index + 1) {
       return Status(Errc::invalid_argument, "the log must start right after its base (base=I/T)");
     }
-    storage.reset_to(base_index, base_term);
-    SLUICE_TRY(storage.append(entries));
   }
   for (const auto& [key, value] : c.options) {
     if (key == "voters" || key == "learners") {
@@ -205,6 +205,11 @@ Result<MemoryLogStorage> edit_storage(MemoryLogStorage storage, const Command& c
     std::optional<uint64_t> number = parse_u64(value);
     if (!number) return Status(Errc::invalid_argument, "bad value for " + key);
     (key == "term" ? state.hard_state.term : key == "vote" ? state.hard_state.vote : state.hard_state.commit) = *number;
+  }
+  if (replace_log) {
+    // The membership given (or kept) is the one in force at the base.
+    storage.reset_to(base_index, base_term, state.conf_state);
+    SLUICE_TRY(storage.append(entries));
   }
   storage.set_hard_state(state.hard_state);
   storage.set_conf_state(state.conf_state);

@@ -291,7 +291,7 @@ TEST(MemoryLogStorage, TrimKeepsTheBaseTerm) {
   EXPECT_EQ(*storage.term(3), 2u);
   EXPECT_EQ(storage.term(2).code(), Errc::compacted);
   EXPECT_EQ(storage.entries(3, 5, kNoLimit).code(), Errc::compacted);
-  storage.reset_to(10, 4);
+  storage.reset_to(10, 4, ConfState{});
   EXPECT_EQ(storage.first_index(), 11u);
   EXPECT_EQ(storage.last_index(), 10u);
   EXPECT_EQ(*storage.term(10), 4u);
@@ -358,7 +358,7 @@ ConfState voters(std::set<NodeId> ids) {
 // Persists and advances like a driver, returning the Ready.
 Ready cycle(RawNode& node, MemoryLogStorage& storage) {
   Ready rd = node.ready();
-  if (rd.log_start_jump) storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term);
+  if (rd.log_start_jump) storage.reset_to(rd.log_start_jump->index, rd.log_start_jump->term, rd.log_start_jump->conf_state);
   EXPECT_TRUE(storage.append(rd.entries).ok());
   if (rd.hard_state) storage.set_hard_state(*rd.hard_state);
   if (rd.conf_state) storage.set_conf_state(*rd.conf_state);
