@@ -121,6 +121,10 @@ class BudgetWatch {
   void observe(const World& world) {
     if (!failure_.empty()) return;
     const int64_t now = world.now_ns();
+    if (!world.livelock().empty()) {
+      failure_ = "livelock: " + world.livelock();
+      return;
+    }
     if (world.stats().events > scenario_.budget.events_max) {
       failure_ = "budget: more than events_max=" + std::to_string(scenario_.budget.events_max) + " events";
       return;

@@ -164,6 +164,11 @@ bool World::step() {
   Event event = std::move(queue_.back());
   queue_.pop_back();
   SLUICE_ASSERT_GE(event.time_ns, now_ns_);
+  events_this_instant_ = event.time_ns == now_ns_ ? events_this_instant_ + 1 : 0;
+  if (events_this_instant_ == config_.events_per_instant_max && livelock_.empty()) {
+    livelock_ = std::to_string(events_this_instant_) + " events at t=" + std::to_string(now_ns_ / 1'000'000) +
+                " ms without simulated time passing (last: " + event.kind + ")";
+  }
   now_ns_ = event.time_ns;
   ++stats_.events;
   SLUICE_ASSERT_LT(stats_.events, config_.events_max);
@@ -188,7 +193,12 @@ void World::run_until(int64_t end_ns) {
 void World::run_node_fibers(NodeIndex node_index) {
   Node& node = node_at(node_index);
   if (!node.up) return;
-  node.runtime->scheduler().run_ready();
+  runtime::Scheduler& scheduler = node.runtime->scheduler();
+  const size_t resumes = scheduler.run_ready(config_.resumes_per_event_max);
+  if (resumes == config_.resumes_per_event_max && scheduler.has_ready() && livelock_.empty()) {
+    livelock_ = "node " + std::to_string(node_index + 1) + "'s fibers woke each other " + std::to_string(resumes) +
+                " times at t=" + std::to_string(now_ns_ / 1'000'000) + " ms without simulated time passing";
+  }
 }
 
 bool World::buggify(runtime::SiteId site, Prng& node_stream) {

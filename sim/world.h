@@ -55,6 +55,10 @@ struct WorldConfig {
   BuggifyConfig buggify;
   bool record_trace = false;           // keep every trace record (for --check-determinism)
   uint64_t events_max = 2'000'000'000; // guards against a runaway simulation
+  // Livelock: fibers that keep waking each other, or events that keep coming, without simulated
+  // time passing. Either bound reached stops the node's fibers for this event and sets livelock().
+  size_t resumes_per_event_max = 1'000'000;
+  uint64_t events_per_instant_max = 10'000'000;
 };
 
 struct NodeConfig {
@@ -132,6 +136,9 @@ class World {
   const Network& network() const { return *network_; }
   const WorldConfig& config() const { return config_; }
   const WorldStats& stats() const { return stats_; }
+  // Set once fibers or events went round without simulated time passing (WorldConfig bounds):
+  // what kept going, where, and when. A simulation reports it as a failure.
+  const std::string& livelock() const { return livelock_; }
 
   // BUGGIFY: each site is on or off for the whole run (decided from the seed and the site), then
   // fires with fire_probability each time it is reached, drawn from `node_stream` (the runtime's
@@ -167,6 +174,8 @@ class World {
   int64_t now_ns_ = 0;
   AppFactory app_factory_;
   WorldStats stats_;
+  std::string livelock_;
+  uint64_t events_this_instant_ = 0;
   struct BuggifySite {
     bool enabled = false;
     uint64_t fired = 0;

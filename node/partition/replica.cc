@@ -487,7 +487,7 @@ Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duratio
       return Result<FetchReply>(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " outside [" +
                                                                std::to_string(start) + ", " + std::to_string(end) + "]");
     }
-    if (offset < end) return read_committed(offset, bytes_max);
+    if (offset < end && log_holds(offset)) return read_committed(offset, bytes_max);
     if (runtime_.now() >= deadline) return FetchReply{{}, {}, end, start};
     if (fetches_waiting_ >= config_.fetches_waiting_max) return Result<FetchReply>(Errc::overloaded, "fetches_waiting_max reached");
     std::shared_ptr<rt::Event> arrived = records_arrived_;
@@ -496,6 +496,14 @@ Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duratio
     --fetches_waiting_;
     if (!woken.ok() && woken.code() != rt::Errc::timeout) return FetchReply{{}, {}, end, start};  // cancelled
   }
+}
+
+// After a log-start jump the state runs ahead of the log until the entries it covers arrive: a
+// fetch in between waits like one at the end (an empty answer at once would make a consumer spin).
+bool Replica::log_holds(uint64_t offset) const {
+  if (storage_->log().end_offset() >= state_.offsets().log_end()) return true;
+  SLUICE_COVER("partition.replica.fetch_waits_for_jumped_log");
+  return state_.offsets().log_offset_of(offset) < storage_->log().end_offset();
 }
 
 Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {

@@ -149,6 +149,7 @@ class Replica {
   Status cut_prefix(uint64_t cut_log_offset);
   void fail(std::string why);
   Result<ProduceReply> take_outcome(raft::Index index);
+  bool log_holds(uint64_t offset) const;
   Result<FetchReply> read_committed(uint64_t offset, size_t bytes_max);
   void retention_loop();
   void propose_retention(uint64_t cut_log_offset);

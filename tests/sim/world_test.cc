@@ -111,6 +111,48 @@ TEST(SimWorld, EventScheduledFromAnEventRunsInOrder) {
   EXPECT_EQ(ran_at, (std::vector<int64_t>{10, -10, 12, 15}));
 }
 
+// A livelock (fibers waking each other, or events rescheduling themselves, while simulated time
+// stands still) used to hang a run for good: found when a fetch answered at once with nothing while
+// a replica's log caught up with its state (partitions-retention seed 1 ran for 10+ minutes). The
+// world now stops such a node's fibers for the event and names the livelock.
+TEST(SimWorld, FibersWakingEachOtherForeverAtOneInstantAreALivelock) {
+  WorldConfig config = config_with_seed();
+  config.resumes_per_event_max = 10'000;
+  Cluster cluster(1, config);
+  cluster.on(0, [](SimRuntime& runtime) {
+    auto there = std::make_shared<runtime::Channel<int>>(runtime.scheduler(), 1);
+    auto back = std::make_shared<runtime::Channel<int>>(runtime.scheduler(), 1);
+    runtime.spawn("echo", [there, back] {
+      while (true) {
+        auto got = there->receive();
+        if (!got.ok() || !back->send(*got).ok()) return;
+      }
+    });
+    while (there->send(1).ok() && back->receive().ok()) {
+    }
+  });
+  cluster.start_all();
+  for (int steps = 0; steps < 100 && cluster.world.livelock().empty(); ++steps) cluster.world.step();
+  EXPECT_NE(cluster.world.livelock().find("node 1's fibers woke each other 10000 times"), std::string::npos)
+      << cluster.world.livelock();
+}
+
+TEST(SimWorld, EventsReschedulingThemselvesAtOneInstantAreALivelock) {
+  WorldConfig config = config_with_seed();
+  config.events_per_instant_max = 1000;
+  World world(config);
+  std::function<void()> again = [&] { world.schedule(world.now_ns(), -1, "again", 0, again); };
+  world.schedule(5 * kMs, -1, "again", 0, again);
+  for (int steps = 0; steps < 2000 && world.livelock().empty(); ++steps) world.step();
+  EXPECT_EQ(world.livelock(), "1000 events at t=5 ms without simulated time passing (last: again)");
+  // Events that let time pass are no livelock.
+  World calm(config);
+  std::function<void()> later = [&] { calm.schedule(calm.now_ns() + 1, -1, "later", 0, later); };
+  calm.schedule(0, -1, "later", 0, later);
+  for (int steps = 0; steps < 5000; ++steps) calm.step();
+  EXPECT_EQ(calm.livelock(), "");
+}
+
 TEST(SimWorld, HostsNameNodesOneBased) {
   World world(config_with_seed());
   world.add_node();
