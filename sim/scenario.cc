@@ -3,7 +3,10 @@
 // with exceptions, so its parse_error is caught here, at the boundary, and becomes a Status.
 #include "sim/scenario.h"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 
 #include "sim/toml_reader.h"
 
@@ -12,6 +15,8 @@ namespace {
 
 constexpr size_t kScenarioBytesMax = 1 << 20;
 constexpr size_t kEventsMax = 10'000;
+constexpr size_t kBuggifySitesMax = 256;     // [buggify] sites; the code has a few dozen
+constexpr size_t kBuggifySiteBytesMax = 200;  // one "FILE:LINE"
 
 void read_network(TableReader& reader, NetworkConfig& network) {
   int64_t latency_min = network.link.latency_min.count(), latency_max = network.link.latency_max.count();
@@ -261,6 +266,44 @@ void read_budget(const toml::table* table, int top_line, Scenario& scenario, Par
   }
 }
 
+// A BUGGIFY site as the runtime names it: the source file's base name, a colon, the line
+// (runtime/runtime.h, SLUICE_BUGGIFY). Checked so that a misspelt site is an error, not a site
+// that silently never fires.
+bool is_buggify_site_name(std::string_view site) {
+  const size_t colon = site.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == site.size() || site.size() > kBuggifySiteBytesMax) {
+    return false;
+  }
+  const std::string_view file = site.substr(0, colon), line = site.substr(colon + 1);
+  const bool file_ok = std::all_of(file.begin(), file.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+  });
+  const bool line_ok = line.front() != '0' && std::all_of(line.begin(), line.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+  return file_ok && line_ok;
+}
+
+void read_buggify(TableReader& reader, BuggifyConfig& buggify) {
+  reader.boolean("enabled", buggify.enabled);
+  reader.real("site_probability", buggify.site_probability, 0, 1);
+  reader.real("fire_probability", buggify.fire_probability, 0, 1);
+  // Present, even empty: exactly these sites are on, whatever the seed draws (a shrunk run).
+  if (reader.take("sites") != nullptr) {
+    std::vector<std::string> sites;
+    reader.strings("sites", sites, kBuggifySitesMax);
+    for (size_t i = 0; i < sites.size(); ++i) {
+      if (!is_buggify_site_name(sites[i])) {
+        // Named by position: the text may hold anything (a newline, a control byte).
+        reader.fail("sites", "entry " + std::to_string(i + 1) + " is no site: expected \"FILE:LINE\" (e.g. \"log_write.cc:134\")");
+        break;
+      }
+    }
+    buggify.sites = std::set<std::string>(sites.begin(), sites.end());
+  }
+  reader.finish();
+}
+
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source_name) {
@@ -301,10 +344,7 @@ Result<Scenario> parse_scenario_table(const toml::table& parsed, std::string_vie
   }
   if (const toml::table* table = top.subtable("buggify")) {
     TableReader reader(*table, "buggify", context);
-    reader.boolean("enabled", scenario.buggify.enabled);
-    reader.real("site_probability", scenario.buggify.site_probability, 0, 1);
-    reader.real("fire_probability", scenario.buggify.fire_probability, 0, 1);
-    reader.finish();
+    read_buggify(reader, scenario.buggify);
   }
   read_workloads(top, scenario, context);
   if (const toml::table* table = top.subtable("coverage")) {

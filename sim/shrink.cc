@@ -166,8 +166,11 @@ class Shrinker {
   void adopt(Candidate candidate, SimulationReport report, const std::string& step);
   bool accept(const Candidate& candidate, const std::string& step);
   bool materialize(const toml::table& scenario, const Scenario& parsed);
+  void ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
+                  bool empty_known_to_pass);
   void shrink_faults();
   void disable_buggify();
+  void shrink_buggify_sites();
   void shorten();
   bool try_faults_stop(int64_t faults_stop_ns);
   void lower_knobs();
@@ -183,6 +186,8 @@ class Shrinker {
   ShrinkResult result_;
   Candidate best_;
   SimulationReport best_report_;
+  size_t adopted_ = 0;  // candidates adopted so far: tells whether best_ changed since a step
+  std::optional<size_t> adopted_when_buggify_off_passed_;  // adopted_ when "BUGGIFY off" was rejected
 };
 
 // Runs `candidate` when it is a valid scenario and runs are left; nullopt otherwise.
@@ -223,6 +228,7 @@ bool Shrinker::accept(const Candidate& candidate, const std::string& step) {
 void Shrinker::adopt(Candidate candidate, SimulationReport report, const std::string& step) {
   best_ = std::move(candidate);
   best_report_ = std::move(report);
+  ++adopted_;
   progress("shrink: run " + std::to_string(result_.runs) + "/" + std::to_string(options_.runs_max) + ": " + step +
            ": faults=" + std::to_string(best_.events.size()) + " events=" + std::to_string(best_report_.trace_events));
 }
@@ -252,30 +258,71 @@ bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) 
   return false;
 }
 
-void Shrinker::shrink_faults() {
-  if (best_.units == 0 || !runs_left()) return;
-  const Candidate start = best_;
+// ddmin over `count` units, each subset made a candidate by `make`; the minimal failing subset
+// becomes the best run, even when it takes more events to fail (fewer units is the simpler
+// explanation). `empty_known_to_pass`: the empty subset's run was already rejected (no rerun).
+void Shrinker::ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make,
+                          const std::string& label, bool empty_known_to_pass) {
+  if (count == 0 || !runs_left()) return;
   std::map<std::vector<size_t>, SimulationReport> failing;  // the reports of the subsets that failed
   const DdminResult found = ddmin(
-      start.units,
+      count,
       [&](const std::vector<size_t>& kept) {
-        std::optional<SimulationReport> report = same_failure(start.keep_units(kept));
+        if (kept.empty() && empty_known_to_pass) return false;
+        std::optional<SimulationReport> report = same_failure(make(kept));
         if (report) failing.emplace(kept, std::move(*report));
         return report.has_value();
       },
       options_.runs_max - result_.runs);
   if (found.capped) result_.capped = true;
   if (auto report = failing.find(found.kept); report != failing.end()) {
-    adopt(start.keep_units(found.kept), std::move(report->second), "ddmin over " + std::to_string(start.units) + " fault units");
+    adopt(make(found.kept), std::move(report->second), "ddmin over " + std::to_string(count) + " " + label);
   }
 }
 
+void Shrinker::shrink_faults() {
+  const Candidate start = best_;
+  ddmin_step(start.units, [&start](const std::vector<size_t>& kept) { return start.keep_units(kept); }, "fault units", false);
+}
+
+bool buggify_enabled(const toml::table& base) {
+  const toml::table* buggify = base["buggify"].as_table();
+  return buggify != nullptr && (*buggify)["enabled"].value_or(false);
+}
+
 void Shrinker::disable_buggify() {
-  const toml::table* buggify = best_.base["buggify"].as_table();
-  if (buggify == nullptr || !buggify->get("enabled") || !(*buggify)["enabled"].value_or(false)) return;
+  if (!buggify_enabled(best_.base)) return;
   Candidate candidate = best_;
   candidate.base["buggify"].as_table()->insert_or_assign("enabled", false);
-  accept(candidate, "buggify off");
+  if (!accept(candidate, "buggify off")) adopted_when_buggify_off_passed_ = adopted_;
+}
+
+// When the failure needs BUGGIFY, the few sites it needs: ddmin over the sites that were on
+// (reached and switched on by the seed), the kept ones named in `[buggify] sites` so that every
+// other site is off. No kept site at all is written as `enabled = false`. Switching a site off
+// also shifts the node's BUGGIFY stream (an enabled site draws each time it is reached), so the
+// kept sites may fire at other moments than before: each subset is a run of its own.
+void Shrinker::shrink_buggify_sites() {
+  if (!buggify_enabled(best_.base)) return;
+  const Candidate start = best_;
+  std::vector<std::string> sites;
+  for (const auto& [site, fired] : best_report_.buggify_fired_by_site) sites.push_back(site);
+  // "BUGGIFY off" already failed to reproduce on this very candidate: no need to run it again.
+  const bool off_known_to_pass = adopted_ == adopted_when_buggify_off_passed_;
+  auto make = [&start, &sites](const std::vector<size_t>& kept) {
+    Candidate candidate = start;
+    toml::table* buggify = candidate.base["buggify"].as_table();
+    if (kept.empty()) {
+      buggify->insert_or_assign("enabled", false);
+      buggify->erase("sites");
+      return candidate;
+    }
+    toml::array names;
+    for (size_t index : kept) names.push_back(sites[index]);
+    buggify->insert_or_assign("sites", std::move(names));
+    return candidate;
+  };
+  ddmin_step(sites.size(), make, "BUGGIFY sites", off_known_to_pass);
 }
 
 // The run with faults stopping at `faults_stop_ns` and the quiet period after it kept as long as
@@ -372,17 +419,22 @@ Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   result_.failure_before = best_report_.failure;
   result_.events_before = best_report_.trace_events;
   result_.faults_before = best_report_.applied_faults.size();
+  result_.buggify_sites_before = best_report_.buggify_fired_by_site.size();
+  result_.buggify_fired_before = best_report_.world.buggify_fired;
   progress("shrink: run 1: checker '" + result_.checker + "', faults=" + std::to_string(result_.faults_before) +
            " events=" + std::to_string(result_.events_before));
   result_.materialized = materialize(scenario, *parsed);
   if (!result_.materialized) progress("shrink: the materialized run does not fail the same way; shrinking explicit events only");
   disable_buggify();
   shrink_faults();
+  shrink_buggify_sites();
   shorten();
   lower_knobs();
   result_.failure_after = best_report_.failure;
   result_.events_after = best_report_.trace_events;
   result_.faults_after = best_report_.applied_faults.size();
+  result_.buggify_sites_after = buggify_enabled(best_.base) ? best_report_.buggify_fired_by_site.size() : 0;
+  result_.buggify_fired_after = best_report_.world.buggify_fired;
   result_.minimal = best_.table();
   return std::move(result_);
 }

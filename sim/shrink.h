@@ -2,7 +2,8 @@
 //
 // A failing run is first "materialized": its random fault processes are replaced by the faults
 // they actually applied (FaultInjector::applied()), as explicit events, with random faults off.
-// That list is then reduced by delta debugging (ddmin), BUGGIFY is switched off, the run is cut
+// That list is then reduced by delta debugging (ddmin), BUGGIFY is switched off (or, when the
+// failure needs it, ddmin keeps only the sites it needs: `[buggify] sites`), the run is cut
 // short (duration_s, faults_stop_s) and the workload's size knobs (clients, producers, consumers,
 // partitions, groups) are lowered, each step kept only when the run still fails with the same
 // checker. The workload's own randomness still comes from the seed, which stays the same. The
@@ -51,6 +52,8 @@ struct ShrinkResult {
   std::string failure_before, failure_after;
   uint64_t events_before = 0, events_after = 0;  // trace events (world events) of either run
   size_t faults_before = 0, faults_after = 0;    // faults applied in either run
+  size_t buggify_sites_before = 0, buggify_sites_after = 0;    // BUGGIFY sites on (and reached)
+  uint64_t buggify_fired_before = 0, buggify_fired_after = 0;  // BUGGIFY firings
   size_t runs = 0;
   bool materialized = false;  // random faults replaced by their record (else only explicit events shrank)
   bool capped = false;        // runs_max reached before every step finished

@@ -208,7 +208,9 @@ bool World::buggify(runtime::SiteId site, Prng& node_stream) {
   if (it == buggify_sites_.end()) {
     // Decided from (seed, site) alone, so the order sites are first reached in does not matter.
     const uint64_t draw = hash_combine(config_.seed, hash_bytes(key));
-    const bool enabled = static_cast<double>(draw >> 11) * 0x1.0p-53 < config_.buggify.site_probability;
+    const bool enabled = config_.buggify.sites
+                             ? config_.buggify.sites->count(key) > 0
+                             : static_cast<double>(draw >> 11) * 0x1.0p-53 < config_.buggify.site_probability;
     it = buggify_sites_.emplace(std::move(key), BuggifySite{enabled, 0}).first;
     trace_.record(now_ns_, -1, "buggify.site", hash_combine(hash_bytes(it->first), enabled));
   }

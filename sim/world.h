@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,9 @@ struct BuggifyConfig {
   bool enabled = false;
   double site_probability = 0.25;  // chance a site is switched on for a seed
   double fire_probability = 0.05;  // chance an enabled site fires each time it is reached
+  // When set, exactly these sites ("file:line") are on, whatever the seed draws: a shrunk run
+  // names the few it needs (sim/shrink.h).
+  std::optional<std::set<std::string>> sites;
 };
 
 struct WorldConfig {

@@ -273,7 +273,10 @@ void ClientAgent::note_consumed(uint64_t consumer, const client::PollResult& pol
     ++counts[record.partition];
   }
   const std::string who = "consumer " + std::to_string(consumer);
-  for (const auto& [partition, range] : ranges) {
+  // No structured binding captured by the lambda: clang 14 (the fuzz tree) refuses it.
+  for (const auto& entry : ranges) {
+    const uint32_t partition = entry.first;
+    const std::pair<uint64_t, uint64_t>& range = entry.second;
     note([&] {
       return who + " read " + std::to_string(counts[partition]) + " offsets " + std::to_string(range.first) + ".." +
              std::to_string(range.second);

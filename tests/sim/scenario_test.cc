@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -261,6 +262,30 @@ TEST(SimScenarioParse, WrongTypeIsNamed) {
   expect_error("network = 5\n", 1, "network", "expected a table");
   expect_error("events = 5\n", 1, "events", "expected an array of tables");
   expect_error("[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = 1\n", 4, "events[0].nodes", "expected a list");
+}
+
+// `[buggify] sites`: absent, the seed decides; present (even empty), exactly these sites are on.
+TEST(SimScenarioParse, BuggifySitesAreReadAndChecked) {
+  auto parse = [](const std::string& buggify) {
+    return parse_scenario("[budget]\nevents_max = 10\nconverge_s_max = 1\n[buggify]\nenabled = true\n" + buggify, "s.toml");
+  };
+  Result<Scenario> absent = parse("");
+  ASSERT_TRUE(absent.ok()) << absent.status().to_string();
+  EXPECT_FALSE(absent->buggify.sites.has_value());
+  Result<Scenario> empty = parse("sites = []\n");
+  ASSERT_TRUE(empty.ok()) << empty.status().to_string();
+  ASSERT_TRUE(empty->buggify.sites.has_value());
+  EXPECT_TRUE(empty->buggify.sites->empty());
+  Result<Scenario> two = parse("sites = ['log_write.cc:134', 'host.cc:27']\n");
+  ASSERT_TRUE(two.ok()) << two.status().to_string();
+  EXPECT_EQ(two->buggify.sites, (std::set<std::string>{"host.cc:27", "log_write.cc:134"}));
+
+  expect_error("[buggify]\nsites = 'host.cc:27'\n", 2, "buggify.sites", "expected a list");
+  expect_error("[buggify]\nsites = [27]\n", 2, "buggify.sites", "expected a string");
+  for (const char* bad : {"host.cc", "host.cc:", ":27", "host.cc:0", "host.cc:27x", "dir/host.cc:27", "host.cc:-1"}) {
+    expect_error("[buggify]\nsites = ['log.cc:1', '" + std::string(bad) + "']\n", 2, "buggify.sites",
+                 "entry 2 is no site: expected \"FILE:LINE\"");
+  }
 }
 
 TEST(SimScenarioParse, OutOfRangeValueIsNamed) {

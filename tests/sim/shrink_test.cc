@@ -232,6 +232,37 @@ TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
   EXPECT_EQ(report.applied_faults.size(), result->faults_after);
 }
 
+// A failure that needs BUGGIFY keeps only the sites it needs: cluster-smoke with a server that
+// ignores its producer table (partition_no_dedup), seed 1, has 11 sites on and fails no more
+// without BUGGIFY; ddmin over the sites keeps one, named in [buggify] sites, and the replay file
+// is that very run.
+TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
+  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/cluster-smoke.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  scenario->insert_or_assign("planted_bug", "partition_no_dedup");
+  Result<ShrinkResult> result = shrink(*scenario, "cluster-smoke.toml", ShrinkOptions{1, 40, {}});
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->checker, "partition ledger: duplicate");
+  EXPECT_GT(result->buggify_sites_after, 0u);
+  EXPECT_LT(result->buggify_sites_after, result->buggify_sites_before);
+  EXPECT_LT(result->buggify_fired_after, result->buggify_fired_before);
+  const toml::array* sites = result->minimal["buggify"]["sites"].as_array();
+  ASSERT_NE(sites, nullptr);
+  EXPECT_GE(sites->size(), result->buggify_sites_after);  // a named site may go unreached
+  EXPECT_LT(sites->size(), result->buggify_sites_before);
+
+  Result<std::string> text = replay_text(ReplayHeader{1, result->checker}, result->minimal);
+  ASSERT_TRUE(text.ok());
+  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
+  ASSERT_TRUE(replay->scenario.buggify.sites.has_value());
+  EXPECT_EQ(replay->scenario.buggify.sites->size(), sites->size());
+  const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
+  EXPECT_EQ(failure_class(report.failure), "partition ledger: duplicate") << report.failure;
+  EXPECT_EQ(report.trace_events, result->events_after);
+  EXPECT_EQ(report.buggify_sites_enabled, result->buggify_sites_after);
+}
+
 TEST(Shrink, APassingSeedIsAnError) {
   Result<toml::table> scenario = parse_toml(std::string(kScenario), "pass.toml");
   ASSERT_TRUE(scenario.ok());

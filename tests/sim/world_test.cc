@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -675,6 +676,27 @@ TEST(SimBuggify, SiteDecisionsDependOnTheSeedOnly) {
   EXPECT_GT(on, 16);
   EXPECT_LT(on, 48);
   EXPECT_NE(site_decisions(100, false), first);
+}
+
+// `[buggify] sites` (a shrunk run): exactly the named sites are on, whatever the seed draws and
+// however likely a site is; an empty list switches every site off.
+TEST(SimBuggify, NamedSitesAreExactlyTheOnesOn) {
+  WorldConfig config = config_with_seed(99);
+  config.buggify = BuggifyConfig{true, 0.0, 1.0, std::set<std::string>{"x.cc:3", "x.cc:7"}};
+  World world(config);
+  Prng draws(5);
+  std::vector<int> fired;
+  for (int line = 1; line <= 8; ++line) {
+    if (world.buggify(runtime::SiteId{"x.cc", line}, draws)) fired.push_back(line);
+  }
+  EXPECT_EQ(fired, (std::vector<int>{3, 7}));
+  EXPECT_EQ(world.buggify_sites_enabled(), 2u);
+  EXPECT_EQ(world.buggify_fired_by_site(), (std::map<std::string, uint64_t>{{"x.cc:3", 1}, {"x.cc:7", 1}}));
+
+  config.buggify = BuggifyConfig{true, 1.0, 1.0, std::set<std::string>{}};
+  World none(config);
+  for (int line = 1; line <= 8; ++line) EXPECT_FALSE(none.buggify(runtime::SiteId{"x.cc", line}, draws));
+  EXPECT_EQ(none.buggify_sites_enabled(), 0u);
 }
 
 }  // namespace
