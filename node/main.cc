@@ -13,8 +13,9 @@
 //
 // Logs key=value lines on stdout (`ts=.. level=.. event=..`, runtime/epoll/log_line.h,
 // docs/operations.md) and tells a service manager READY=1 once it serves and STOPPING=1 when it
-// leaves ($NOTIFY_SOCKET, systemd's Type=notify; nothing without it). Exit codes: 0 after SIGINT/SIGTERM (having left the cluster),
-// 1 when the node cannot run (or --xdp=on without BPF), 2 on a usage error.
+// leaves ($NOTIFY_SOCKET, systemd's Type=notify; nothing without it). Exit codes: 0 after
+// SIGINT/SIGTERM (having left the cluster), 1 when the node cannot run (or --xdp=on without BPF),
+// 2 on a usage error.
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -68,8 +69,8 @@ void print_events(std::shared_ptr<rt::Channel<sluice::swim::Event>> events) {
     // member= stays the address (scripts wait for it); member_id= is the key the node knows it by.
     const std::string named = sluice::swim::to_string(event->named);
     log_line(LogLevel::info, "member_" + std::string(sluice::swim::to_string(event->kind)),
-             "member=" + event->address + " member_id=" + std::to_string(event->id) +
-                 (named.empty() ? "" : " addresses=" + named) + " incarnation=" + std::to_string(event->incarnation) +
+             "member=" + rt::epoll::log_value(event->address) + " member_id=" + std::to_string(event->id) +
+                 (named.empty() ? "" : " addresses=" + rt::epoll::log_value(named)) + " incarnation=" + std::to_string(event->incarnation) +
                  " at_ms=" + std::to_string(event->at_ms));
   }
 }

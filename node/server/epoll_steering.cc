@@ -82,7 +82,7 @@ bool set_up_steering(const SteeringRequest& request, Steering& out) {
   const std::string unavailable = attach_steering(request, out);
   if (unavailable.empty()) {
     rt::epoll::log_line(rt::epoll::LogLevel::info, "membership_socket",
-                        "kind=steered xdp_mode=skb interface=" + out.interface + " steering=sk_lookup");
+                        "kind=steered xdp_mode=skb interface=" + rt::epoll::log_value(out.interface) + " steering=sk_lookup");
     return true;
   }
   if (request.mode == "on") {

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace sluice::runtime::epoll {
@@ -35,6 +36,15 @@ std::string log_quote(std::string_view text) {
     }
   }
   return out + "\"";
+}
+
+std::string log_value(std::string_view text) {
+  const auto bare = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("._:,=/@[]+-").find(c) != std::string_view::npos;
+  };
+  if (!text.empty() && std::all_of(text.begin(), text.end(), bare)) return std::string(text);
+  return log_quote(text);
 }
 
 std::string log_timestamp(int64_t unix_ns) {

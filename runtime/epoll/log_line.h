@@ -20,6 +20,11 @@ std::string_view to_string(LogLevel level);
 // `text` as a double-quoted value: `"` and `\` escaped, control bytes as \n, \t or \xHH.
 std::string log_quote(std::string_view text);
 
+// `text` as a value: bare when it is a non-empty word of letters, digits and `._:,=/@[]+-` (an
+// address, a name, a number), else log_quote(text). For values that come from outside (a peer's
+// self-reported address), so no value can forge a key.
+std::string log_value(std::string_view text);
+
 // Nanoseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 std::string log_timestamp(int64_t unix_ns);
 

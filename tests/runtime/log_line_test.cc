@@ -34,6 +34,14 @@ TEST(LogLine, QuotingEscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(log_quote("a\nb\tc\x01"), "\"a\\nb\\tc\\x01\"");
 }
 
+TEST(LogLine, ValuesAreBareWordsOrQuoted) {
+  EXPECT_EQ(log_value("127.0.0.1:7946"), "127.0.0.1:7946");
+  EXPECT_EQ(log_value("[::1]:7946"), "[::1]:7946");
+  EXPECT_EQ(log_value("api=10.0.0.2:8080,raft=10.0.0.2:7947"), "api=10.0.0.2:8080,raft=10.0.0.2:7947");
+  EXPECT_EQ(log_value("1.2.3.4:5 level=error"), "\"1.2.3.4:5 level=error\"") << "a peer cannot forge a key";
+  EXPECT_EQ(log_value(""), "\"\"");
+}
+
 // A datagram socket bound at `name` (a path, or '@' + abstract name).
 UniqueFd bind_unix_datagram(const std::string& name) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
