@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `cmake --install` into a scratch prefix (ctest: deploy_install): the binaries run, the unit's
-# ExecStart names the installed sluice-node, the sysusers entry, example configs, scenarios and
-# sweep scripts are where docs/operations.md says. With systemd-analyze present, the installed unit
+# ExecStart names the installed sluice-node, the sysusers entry (which systemd-sysusers, when
+# present, would act on), example configs, scenarios and sweep scripts are where
+# docs/operations.md says. With systemd-analyze present, the installed unit
 # also passes `systemd-analyze verify` (ctest: deploy_systemd_verify runs only that, exit 77
 # without systemd-analyze).
 #
@@ -55,4 +56,14 @@ for script in deploy/sweep-shard.sh deploy/slurm/sweep.sbatch; do
   [[ -x $share/$script ]] || fail "$share/$script is not executable"
 done
 "$share/deploy/sweep-shard.sh" --help > /dev/null || fail "installed sweep-shard.sh --help"
+# systemd-sysusers finds the entry under <prefix>/lib/sysusers.d and would create the user (a dry
+# run against a scratch root; /usr/local is one of its search paths, a scratch prefix is not).
+if command -v systemd-sysusers > /dev/null; then
+  root=$prefix/root
+  mkdir -p "$root/etc"
+  cp /etc/passwd /etc/group "$root/etc/"
+  DESTDIR=$root cmake --install "$build" --prefix /usr/local > /dev/null || fail "DESTDIR install"
+  out=$(systemd-sysusers --root="$root" --dry-run 2>&1)
+  grep -q "Creating user 'sluice'" <<< "$out" || grep -q "^sluice:" /etc/passwd || fail "systemd-sysusers would not create sluice: $out"
+fi
 echo "ok: cmake --install: binaries, unit (ExecStart=$prefix/bin/sluice-node), sysusers, examples, scenarios, sweep scripts"
