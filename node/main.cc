@@ -11,8 +11,11 @@
 //   sluice-node --config /etc/sluice/node.toml --node-id 3     (flags override the file)
 //   sluice-node hash-token writer < token.txt                  (prints the config entry of a token)
 //
-// Logs key=value lines on stdout. Exit codes: 0 after SIGINT/SIGTERM (having left the cluster),
-// 1 when the node cannot run (or --xdp=on without BPF), 2 on a usage error.
+// Logs key=value lines on stdout (`ts=.. level=.. event=..`, runtime/epoll/log_line.h,
+// docs/operations.md) and tells a service manager READY=1 once it serves and STOPPING=1 when it
+// leaves ($NOTIFY_SOCKET, systemd's Type=notify; nothing without it). Exit codes: 0 after
+// SIGINT/SIGTERM (having left the cluster), 1 when the node cannot run (or --xdp=on without BPF),
+// 2 on a usage error.
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -39,10 +42,14 @@
 #include "node/server/epoll_steering.h"
 #include "node/server/node.h"
 #include "runtime/epoll/epoll_runtime.h"
+#include "runtime/epoll/log_line.h"
+#include "runtime/epoll/service_notify.h"
 
 namespace {
 
 namespace rt = sluice::runtime;
+using rt::epoll::log_line;
+using rt::epoll::LogLevel;
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
@@ -60,11 +67,11 @@ void print_events(std::shared_ptr<rt::Channel<sluice::swim::Event>> events) {
     auto event = events->receive();
     if (!event.ok()) return;
     // member= stays the address (scripts wait for it); member_id= is the key the node knows it by.
-    std::string named = sluice::swim::to_string(event->named);
-    std::printf("event=member_%s member=%s member_id=%llu%s%s incarnation=%llu at_ms=%llu\n",
-                std::string(sluice::swim::to_string(event->kind)).c_str(), event->address.c_str(),
-                static_cast<unsigned long long>(event->id), named.empty() ? "" : " addresses=", named.c_str(),
-                static_cast<unsigned long long>(event->incarnation), static_cast<unsigned long long>(event->at_ms));
+    const std::string named = sluice::swim::to_string(event->named);
+    log_line(LogLevel::info, "member_" + std::string(sluice::swim::to_string(event->kind)),
+             "member=" + rt::epoll::log_value(event->address) + " member_id=" + std::to_string(event->id) +
+                 (named.empty() ? "" : " addresses=" + rt::epoll::log_value(named)) + " incarnation=" + std::to_string(event->incarnation) +
+                 " at_ms=" + std::to_string(event->at_ms));
   }
 }
 
@@ -75,23 +82,31 @@ void print_controller(rt::Runtime& runtime, const sluice::server::Node& node) {
     const sluice::controller::Controller& controller = *node.controller();
     size_t alive = 0;
     for (const auto& [id, member] : controller.metadata().nodes()) alive += member.state == sluice::controller::NodeState::alive ? 1 : 0;
-    const std::string line = "event=controller leader=" + std::to_string(controller.leader()) +
+    const std::string line = "leader=" + std::to_string(controller.leader()) +
                              " nodes=" + std::to_string(controller.metadata().nodes().size()) + " nodes_alive=" +
                              std::to_string(alive) + " topics=" + std::to_string(controller.metadata().topics().size());
-    if (line != last) std::printf("%s\n", line.c_str());
+    if (line != last) log_line(LogLevel::info, "controller", line);
     last = line;
   }
 }
 
 void print_stop(const sluice::swim::Driver& driver, const sluice::server::Steering& steering) {
   const sluice::swim::Stats& swim = driver.core().stats();
-  std::string line = "event=stop live_members=" + std::to_string(driver.core().live_members()) +
+  std::string line = "live_members=" + std::to_string(driver.core().live_members()) +
                      " swim_datagrams_received=" + std::to_string(swim.datagrams_received) +
                      " swim_dropped_bad_header=" + std::to_string(swim.dropped_bad_header) +
                      " swim_dropped_malformed=" + std::to_string(swim.dropped_malformed) +
                      " swim_dropped_unauthenticated=" + std::to_string(swim.dropped_unauthenticated);
   line += sluice::server::steering_counters(steering);
-  std::printf("%s\n", line.c_str());
+  log_line(LogLevel::info, "stop", line);
+}
+
+// Tells the service manager `state` (READY=1, STOPPING=1); a failure is logged, never fatal: the
+// node serves either way, and a unit that waits for READY=1 times out and says so.
+void notify(std::string_view state) {
+  if (const rt::Status sent = rt::epoll::notify_service_manager(state); !sent.ok()) {
+    log_line(LogLevel::warn, "notify_failed", "state=" + std::string(state) + " error=" + rt::epoll::log_quote(sent.to_string()));
+  }
 }
 
 // The node's main fiber: start the node, log its membership events, leave on SIGINT/SIGTERM. The
@@ -132,9 +147,12 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
     return kExitFailed;
   }
   auto events = node.membership()->subscribe(kEventsQueueMax);
-  std::printf("event=start node=%s node_id=%llu seeds=%zu api=%s anonymous=%s tokens=%zu\n", self.c_str(),
-              static_cast<unsigned long long>(node.id()), flags.seeds.size(),
-              rt::Address{flags.host, flags.http_port}.to_string().c_str(), flags.anonymous.c_str(), flags.tokens.size());
+  log_line(LogLevel::info, "start",
+           "node=" + self + " node_id=" + std::to_string(node.id()) + " seeds=" + std::to_string(flags.seeds.size()) +
+               " api=" + rt::Address{flags.host, flags.http_port}.to_string() + " anonymous=" + flags.anonymous +
+               " tokens=" + std::to_string(flags.tokens.size()));
+  // Every listener is bound (start() returned ok): a service manager may start what depends on us.
+  notify("READY=1");
   runtime.spawn("print-events", [events] { print_events(events); });
   if (node.controller() != nullptr) runtime.spawn("print-controller", [&runtime, &node] { print_controller(runtime, node); });
   auto signal = epoll.wait_signal({SIGINT, SIGTERM});
@@ -142,7 +160,8 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
     std::cerr << "sluice-node: waiting for signals: " << signal.status().to_string() << "\n";
     return kExitFailed;
   }
-  std::printf("event=leaving signal=%s\n", *signal == SIGINT ? "SIGINT" : "SIGTERM");
+  notify("STOPPING=1");
+  log_line(LogLevel::info, "leaving", *signal == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
   node.leave();
   const rt::Instant give_up = runtime.now() + kLeaveWaitMax;
   while (!node.leave_done() && runtime.now() < give_up) {

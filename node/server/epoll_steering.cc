@@ -4,14 +4,11 @@
 #include <iostream>
 
 #include "node/server/xdp_metrics.h"
+#include "runtime/epoll/log_line.h"
 
 namespace sluice::server {
 
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-  return out + "\"";
-}
+std::string quoted(const std::string& text) { return rt::epoll::log_quote(text); }
 
 namespace {
 
@@ -79,20 +76,20 @@ void export_steering_metrics(const Steering& steering, http::Metrics& metrics) {
 
 bool set_up_steering(const SteeringRequest& request, Steering& out) {
   if (request.mode == "off") {
-    std::printf("event=membership_socket kind=udp reason=\"--xdp=off\"\n");
+    rt::epoll::log_line(rt::epoll::LogLevel::info, "membership_socket", "kind=udp reason=\"--xdp=off\"");
     return true;
   }
   const std::string unavailable = attach_steering(request, out);
   if (unavailable.empty()) {
-    std::printf("event=membership_socket kind=steered xdp_mode=skb interface=%s steering=sk_lookup\n",
-                out.interface.c_str());
+    rt::epoll::log_line(rt::epoll::LogLevel::info, "membership_socket",
+                        "kind=steered xdp_mode=skb interface=" + rt::epoll::log_value(out.interface) + " steering=sk_lookup");
     return true;
   }
   if (request.mode == "on") {
     std::cerr << "sluice-node: --xdp=on but BPF steering is unavailable: " << unavailable << "\n";
     return false;
   }
-  std::printf("event=membership_socket kind=udp reason=%s\n", quoted(unavailable).c_str());
+  rt::epoll::log_line(rt::epoll::LogLevel::warn, "membership_socket", "kind=udp reason=" + quoted(unavailable));
   return true;
 }
 

@@ -218,12 +218,18 @@ TEST(NodeConfigFile, ValidationRefusesBadSeedsAndModes) {
   EXPECT_EQ(validate_node_settings(settings).message(), "http token 1: another token is named 'writer'");
 }
 
-TEST(NodeConfigFile, TheExampleInDeployParses) {
-  std::ifstream file(std::string(SLUICE_SOURCE_DIR) + "/deploy/node.toml");
-  ASSERT_TRUE(file) << "deploy/node.toml";
+// A file of the source tree, "" when it cannot be read.
+std::string source_file(const std::string& path) {
+  std::ifstream file(std::string(SLUICE_SOURCE_DIR) + "/" + path);
   std::stringstream text;
   text << file.rdbuf();
-  const auto settings = parse_node_config(text.str(), "deploy/node.toml");
+  return file ? text.str() : std::string();
+}
+
+TEST(NodeConfigFile, TheExampleInDeployParses) {
+  const std::string text = source_file("deploy/node.toml");
+  ASSERT_FALSE(text.empty()) << "deploy/node.toml";
+  const auto settings = parse_node_config(text, "deploy/node.toml");
   ASSERT_TRUE(settings.ok()) << settings.status().to_string();
   EXPECT_TRUE(validate_node_settings(*settings).ok());
   EXPECT_EQ(settings->cluster_id, 7u);
@@ -232,6 +238,22 @@ TEST(NodeConfigFile, TheExampleInDeployParses) {
   EXPECT_EQ(settings->anonymous, "off");
   ASSERT_EQ(settings->tokens.size(), 1u);  // the example token's entry
   EXPECT_EQ(settings->tokens[0].topics.size(), 1u);
+}
+
+// The production example the systemd unit's docs start from (docs/operations.md): it parses and is
+// valid, with a cluster secret, no anonymous access and a cluster-admin token.
+TEST(NodeConfigFile, TheSystemdExampleInDeployParses) {
+  const std::string text = source_file("deploy/sluice-node.conf.example");
+  ASSERT_FALSE(text.empty()) << "deploy/sluice-node.conf.example";
+  const auto settings = parse_node_config(text, "deploy/sluice-node.conf.example");
+  ASSERT_TRUE(settings.ok()) << settings.status().to_string();
+  EXPECT_TRUE(validate_node_settings(*settings).ok()) << validate_node_settings(*settings).message();
+  EXPECT_EQ(settings->data_dir, "/var/lib/sluice") << "the unit's StateDirectory";
+  EXPECT_EQ(settings->cluster_secret_file, "/etc/sluice/cluster.secret");
+  EXPECT_EQ(settings->anonymous, "off");
+  EXPECT_EQ(settings->controller_voters, (std::vector<NodeId>{1, 2, 3}));
+  ASSERT_EQ(settings->tokens.size(), 1u);
+  EXPECT_TRUE(settings->tokens[0].cluster_admin);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ pids+=($!)
 wait_for_line "$work/a.log" "event=member_joined member=127.0.0.1:$port_b" 15
 wait_for_line "$work/b.log" "event=member_joined member=127.0.0.1:$port_a" 15
 # Members are known by node id: b's own (its start line) is the one a reports.
-id_b=$(sed -n 's/^event=start .* node_id=\([0-9]*\) .*/\1/p' "$work/b.log")
+id_b=$(sed -n 's/^ts=[^ ]* level=info event=start .* node_id=\([0-9]*\) .*/\1/p' "$work/b.log")
 [[ -n $id_b && $id_b != 0 ]] || fail "node b: no node_id on its start line"
 grep -q "event=member_joined member=127.0.0.1:$port_b member_id=$id_b " "$work/a.log" || fail "node a: b joined without member_id=$id_b"
 for name in a b; do
@@ -76,7 +76,10 @@ kill -TERM "${pids[0]}"
 wait "${pids[0]}" || fail "node a: exit $? after SIGTERM"
 pids=()
 grep -q "event=stop" "$work/a.log" && grep -q "event=stop" "$work/b.log" || fail "no stop lines"
-[[ $(grep -c . "$work/a.log") -eq $(grep -c "^event=" "$work/a.log") ]] || fail "node a: a line that is not key=value"
+# Every line is a log line (docs/operations.md, "Log lines"): ts, level, event first, then keys.
+log_line='^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z level=(info|warn|error) event=[a-z_]+( [a-z0-9_]+=("([^"\\]|\\.)*"|[^" ]*))*$'
+[[ $(grep -c . "$work/a.log") -eq $(grep -cE "$log_line" "$work/a.log") ]] ||
+  fail "node a: a line that is not ts= level= event= key=value: $(grep -vE "$log_line" "$work/a.log" | head -3)"
 
 (node c "$port_a" --xdp=on > "$work/c.log" 2>&1)
 status=$?
