@@ -402,8 +402,8 @@ void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, c
   for (size_t i = 0; i < readies.size(); ++i) {
     std::vector<raft::Message>& messages = readies[i].second.messages;
     if (!durable[i] || messages.empty()) continue;
-    GroupStorage& storage = *groups_.at(readies[i].first).storage;
-    std::erase_if(messages, [&](raft::Message& m) { return m.type == raft::MessageType::log_start_jump && !attach_app_state(storage, m); });
+    const GroupId id = readies[i].first;
+    std::erase_if(messages, [&](raft::Message& m) { return m.type == raft::MessageType::log_start_jump && !attach_app_state(id, m); });
     if (config_.observer != nullptr) config_.observer->sent(readies[i].first, messages);
     for (raft::Message& message : messages) transport_.send(readies[i].first, std::move(message));
     messages.clear();
@@ -413,8 +413,8 @@ void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, c
 
 // A log-start jump takes the application's state along. When the storage cannot give it now the
 // jump is not sent: the follower's next heartbeat answer makes the core probe and jump again.
-bool RaftHost::attach_app_state(GroupStorage& storage, raft::Message& jump) {
-  raft::Result<SharedBytes> state = storage.jump_app_state(jump.index);
+bool RaftHost::attach_app_state(GroupId id, raft::Message& jump) {
+  raft::Result<SharedBytes> state = groups_.at(id).storage->jump_app_state(jump.index);
   if (!state.ok()) {
     SLUICE_COVER("multiraft.host.jump_without_app_state");
     ++stats_.jumps_dropped;

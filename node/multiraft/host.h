@@ -233,7 +233,7 @@ class RaftHost {
   void expire_proposals();
   void expire_reads();
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);
-  bool attach_app_state(GroupStorage& storage, raft::Message& jump);
+  bool attach_app_state(GroupId id, raft::Message& jump);
   runtime::Status buggify_pause(runtime::Duration max);
   void buggify_limits();
   void check_counters() const;

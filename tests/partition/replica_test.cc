@@ -291,6 +291,12 @@ TEST(Replica, RestartRebuildsTheSameStateFromTheLog) {
   EXPECT_EQ(records_of(fetched(rig.call_and_wait(0, FetchRequest{0, 1 << 20, {}}))).size(), 12u);
 }
 
+PartitionConfig retention_config() {
+  PartitionConfig state;
+  state.retention_bytes = 8 * 1024;
+  return state;
+}
+
 // 40 batches of 500 bytes from producer 9: ten 4 KiB segments, over an 8 KiB retention.
 void produce_retention_fodder(Rig& rig, sim::NodeIndex leader) {
   for (uint32_t i = 0; i < 40; ++i) {
@@ -300,9 +306,7 @@ void produce_retention_fodder(Rig& rig, sim::NodeIndex leader) {
 }
 
 TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
-  PartitionConfig state;
-  state.retention_bytes = 8 * 1024;
-  Rig rig(3, state, /*segment_bytes_max=*/4 * 1024);
+  Rig rig(3, retention_config(), /*segment_bytes_max=*/4 * 1024);
   rig.run_ms(1000);
   std::optional<sim::NodeIndex> leader = rig.leader();
   ASSERT_TRUE(leader.has_value());
@@ -335,9 +339,7 @@ TEST(Replica, RetentionCutsEveryReplicaAtTheSameBoundaryAndSurvivesRestart) {
 // state, so its log starts at the leader's segment base (identical segments from there), and its
 // offsets and producer table are the leader's.
 TEST(Replica, AFollowerBehindARetentionCutCatchesUpThroughAJumpWithTheState) {
-  PartitionConfig state;
-  state.retention_bytes = 8 * 1024;
-  Rig rig(3, state, /*segment_bytes_max=*/4 * 1024);
+  Rig rig(3, retention_config(), /*segment_bytes_max=*/4 * 1024);
   rig.run_ms(1000);
   std::optional<sim::NodeIndex> leader = rig.leader();
   ASSERT_TRUE(leader.has_value());
