@@ -256,7 +256,10 @@ GroupView group_view_of(const raft::Raft& leader) {
   view.learners.insert(conf.learners_next.begin(), conf.learners_next.end());
   view.joint = conf.joint();
   view.change_pending = leader.conf_change_pending();
-  for (const auto& [id, progress] : leader.progress()) view.match[id] = progress.match;
+  for (const auto& [id, progress] : leader.progress()) {
+    view.match[id] = progress.match;
+    if (progress.recent_active) view.active.insert(id);
+  }
   view.last_index = leader.log().last_index();
   return view;
 }

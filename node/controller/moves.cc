@@ -41,6 +41,11 @@ std::set<NodeId> wanted_voters(const PartitionRecord& partition) {
   return voters;
 }
 
+bool ready_to_take_over(const GroupView& group, NodeId target, uint64_t catch_up_lag_entries_max) {
+  return group.voters.count(target) > 0 && group.active.count(target) > 0 &&
+         match_of(group, target) + catch_up_lag_entries_max >= group.last_index;
+}
+
 ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted, uint64_t catch_up_lag_entries_max) {
   SLUICE_ASSERT(!wanted.empty());
   // The core takes one change at a time and leaves a joint configuration by itself.

@@ -32,6 +32,7 @@ struct GroupView {
   bool change_pending = false; // a membership change proposed and not applied yet
   std::map<NodeId, uint64_t> match;  // the leader's progress: highest index known on each node
   uint64_t last_index = 0;           // the leader's last log index
+  std::set<NodeId> active;           // nodes the leader heard from lately (raft::Progress::recent_active)
 };
 
 enum class ConfStepKind : uint8_t {
@@ -55,6 +56,14 @@ struct ConfStep {
 
 // The next change that brings `group` to `wanted_voters` (non-empty).
 ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted_voters, uint64_t catch_up_lag_entries_max);
+
+// Whether the leader should hand leadership to `target` now: a voter it heard from lately whose
+// log is within `catch_up_lag_entries_max` of its own. A transfer holds the leader's proposals
+// until the target takes over or an election timeout passes, and the reconciler asks again every
+// round: to a target that cannot take over soon (its node up but its replica not open, a
+// partitioned node, a replica still re-learning its log) it would stall the partition's produces
+// for as long as that lasts (cluster-corruption-minority seed 20).
+bool ready_to_take_over(const GroupView& group, NodeId target, uint64_t catch_up_lag_entries_max);
 
 // The voters the metadata wants a partition's group to have: its replicas, with a move in flight
 // already done (the removing node replaced by the adding one).

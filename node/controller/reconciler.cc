@@ -161,8 +161,9 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
 }
 
 // A partition this node leads whose preferred leader is another alive replica: leadership goes
-// back there (the target campaigns once it has caught up), so leaderships stay spread as
-// placement planned them after a node's return.
+// back there once that replica answers and has caught up (ready_to_take_over: an alive node may
+// still have no open replica, and a transfer to it would only hold produces), so leaderships stay
+// spread as placement planned them after a node's return.
 void Reconciler::restore_preferred_leaders(const Metadata& metadata) {
   for (const PartitionId& id : hosted_) {
     const PartitionRecord* partition = metadata.partition(id);
@@ -170,6 +171,12 @@ void Reconciler::restore_preferred_leaders(const Metadata& metadata) {
     if (partition == nullptr || replica == nullptr || !replica->is_leader() || partition->preferred_leader == self_) continue;
     auto preferred = metadata.nodes().find(partition->preferred_leader);
     if (preferred == metadata.nodes().end() || preferred->second.state != NodeState::alive) continue;
+    const raft::RawNode* node = host_.group(partition->group);
+    if (node == nullptr || node->raft().role() != raft::Role::leader) continue;
+    if (!ready_to_take_over(group_view_of(node->raft()), partition->preferred_leader, config_.catch_up_lag_entries_max)) {
+      SLUICE_COVER("controller.reconciler.leader_transfer_deferred");
+      continue;
+    }
     if (host_.transfer_leadership(partition->group, partition->preferred_leader).ok()) {
       SLUICE_COVER("controller.reconciler.leader_transfer_asked");
     }

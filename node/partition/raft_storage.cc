@@ -195,6 +195,38 @@ raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes) {
   return state;
 }
 
+Bytes encode_raft_state_file(const PersistedRaftState& state) {
+  const Bytes record = encode_raft_state(state);
+  Bytes out(2 * record.size());
+  std::copy(record.begin(), record.end(), out.begin());
+  std::copy(record.begin(), record.end(), out.begin() + static_cast<std::ptrdiff_t>(record.size()));
+  return out;
+}
+
+raft::Result<RaftStateFile> decode_raft_state_file(ByteSpan bytes) {
+  if (bytes.size() % 2 == 0) {
+    const size_t half = bytes.size() / 2;
+    raft::Result<PersistedRaftState> first = decode_raft_state(bytes.first(half));
+    raft::Result<PersistedRaftState> second = decode_raft_state(bytes.subspan(half));
+    if (first.ok() && second.ok()) {
+      // Written together by one rename: two valid copies that differ are not a flipped bit.
+      if (!(*first == *second)) return damaged("its two copies differ");
+      return RaftStateFile{*std::move(first), false};
+    }
+    if (first.ok() || second.ok()) {
+      SLUICE_COVER("partition.raft_storage.state_copy_damaged");
+      return RaftStateFile{first.ok() ? *std::move(first) : *std::move(second), true};
+    }
+  }
+  // One record: a file written before the copies. Failing that, the error describes the file as
+  // its first length field does (one record, or the first of two copies).
+  raft::Result<PersistedRaftState> single = decode_raft_state(bytes);
+  if (single.ok()) return RaftStateFile{*std::move(single), false};
+  const bool one_record = bytes.size() >= 12 && get_le<uint32_t>(bytes.data() + 8) == bytes.size();
+  if (one_record || bytes.size() % 2 != 0) return single.status();
+  return decode_raft_state(bytes.first(bytes.size() / 2)).status().with_context("both copies");
+}
+
 // --- open and recovery ---------------------------------------------------------------------------
 
 LogRaftStorage::LogRaftStorage(runtime::Filesystem& fs, std::string dir, RaftStorageOptions options)
@@ -231,16 +263,18 @@ Status LogRaftStorage::recover() {
   SLUICE_ASSIGN_OR_RETURN(Bytes bytes, [&]() -> raft::Result<Bytes> {
     runtime::Result<uint64_t> size = fs_.file_size(path);
     SLUICE_TRY(from_runtime(size.status(), path));
-    if (*size > kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
+    if (*size > 2 * kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
     runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
     SLUICE_TRY(from_runtime(file.status(), path));
     Bytes out(static_cast<size_t>(*size));
     SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
     return out;
   }());
-  raft::Result<PersistedRaftState> state = decode_raft_state(bytes);
-  if (!state.ok()) return state.status().with_context(path);
-  durable_ = pending_ = *state;
+  raft::Result<RaftStateFile> file = decode_raft_state_file(bytes);
+  if (!file.ok()) return file.status().with_context(path);
+  durable_ = pending_ = file->state;
+  // The good copy is the current state: rewritten whole, so a later flip in it is survived too.
+  if (file->copy_damaged) SLUICE_TRY(write_state(durable_));
   SLUICE_TRY(remove_stale_generations(durable_.generation));
 
   // The log directory was made durable before the state file named it: missing means damage.
@@ -283,8 +317,8 @@ Status LogRaftStorage::open_live_log(bool repair, bool& data_damaged) {
 // fail forever. The replica gives up its vote first, durably (it may have acknowledged entries it
 // is about to lose; docs/raft.md, "Withheld vote"), then opens the log in repair mode, which cuts
 // it at the first damaged batch, and re-learns the rest from the leader. Persisting the flag before
-// the cut keeps a crash between the two from forgetting that entries were lost. A damaged state
-// file is not this case: a hard state is never replaced by a guess.
+// the cut keeps a crash between the two from forgetting that entries were lost. A state file with
+// both copies damaged is not this case: a hard state is never replaced by a guess.
 Status LogRaftStorage::repair_damaged_log(const Status& damage) {
   SLUICE_COVER("partition.raft_storage.log_damage_repaired");
   log_.reset();
@@ -393,7 +427,7 @@ Status LogRaftStorage::scan_batch_offsets() {
 
 // Temporary file, fsync, rename, sync_dir: a crash leaves the old file or the new one, whole.
 Status LogRaftStorage::write_state(const PersistedRaftState& state) {
-  const Bytes bytes = encode_raft_state(state);
+  const Bytes bytes = encode_raft_state_file(state);
   const std::string temp = join(dir_, kStateTempFile);
   {
     runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(temp, runtime::OpenMode::create);

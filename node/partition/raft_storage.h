@@ -157,9 +157,21 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   void tail_drop_through(raft::Index index);
 };
 
-// The state file's bytes (docs/formats/raft-state.md); pure, for tests and tools.
-inline constexpr size_t kStateFileBytesMax = 32 * 1024;
+// The state record's bytes (docs/formats/raft-state.md); pure, for tests and tools.
+inline constexpr size_t kStateFileBytesMax = 32 * 1024;  // one record
 Bytes encode_raft_state(const PersistedRaftState& state);
 raft::Result<PersistedRaftState> decode_raft_state(ByteSpan bytes);
+
+// The state file holds the record twice, back to back (docs/formats/raft-state.md, "Two
+// copies"): one flipped bit on the disk would otherwise make the replica unopenable for good,
+// since a hard state is never replaced by a guess. Both copies are written by one atomic rename,
+// so they never differ in time: a valid copy is the current state. A file of one record (written
+// before the copies) still reads. `copy_damaged`: one copy was unusable (rewrite the file).
+struct RaftStateFile {
+  PersistedRaftState state;
+  bool copy_damaged = false;
+};
+Bytes encode_raft_state_file(const PersistedRaftState& state);
+raft::Result<RaftStateFile> decode_raft_state_file(ByteSpan bytes);
 
 }  // namespace sluice::partition

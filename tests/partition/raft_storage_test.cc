@@ -353,25 +353,35 @@ TEST(RaftStorage, StateFileRoundTripsAndEveryBitFlipIsDetected) {
   }
 }
 
+// Flips one bit of the file at `at` (a byte position) in place.
+void flip_bit_at(DiskRig& rig, const std::string& path, uint64_t at, std::byte mask = std::byte{0x10}) {
+  runtime::Result<std::unique_ptr<runtime::File>> opened = rig.fs->open(path, runtime::OpenMode::read_write);
+  ASSERT_TRUE(opened.ok());
+  Bytes byte(1);
+  ASSERT_TRUE((*opened)->read_at(at, byte).ok());
+  byte[0] ^= mask;
+  ASSERT_TRUE((*opened)->write_at(at, byte).ok());
+}
+
+// Entries 1..3 of term 1, a vote for 1 in term 1, commit 2: synced.
+void write_voted_entries(DiskRig& rig) {
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  RS_ASSERT_OK(storage->append(make_entries(1, 4, 1)));
+  storage->save_state(HardState{1, 1, 2}, std::nullopt);
+  RS_ASSERT_OK(storage->sync());
+}
+
 TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
   DiskRig rig;
-  {
-    auto storage = open_ok(rig);
-    RS_ASSERT_OK(storage->append(make_entries(1, 4, 1)));
-    storage->save_state(HardState{1, 1, 2}, std::nullopt);
-    RS_ASSERT_OK(storage->sync());
-  }
-  runtime::Result<std::unique_ptr<runtime::File>> opened = rig.fs->open("p0/raft-state", runtime::OpenMode::read_write);
-  ASSERT_TRUE(opened.ok());
-  std::unique_ptr<runtime::File> file = std::move(*opened);
-  Bytes byte(1);
-  ASSERT_TRUE(file->read_at(20, byte).ok());
-  byte[0] ^= std::byte{0x10};
-  ASSERT_TRUE(file->write_at(20, byte).ok());
+  write_voted_entries(rig);
+  // The same byte (the vote) of both copies of the state record.
+  const uint64_t copy_bytes = *rig.fs->file_size("p0/raft-state") / 2;
+  flip_bit_at(rig, "p0/raft-state", 20);
+  flip_bit_at(rig, "p0/raft-state", copy_bytes + 20);
   EXPECT_EQ(LogRaftStorage::open(*rig.fs, "p0", options()).code(), Errc::invalid_state);
-  byte[0] ^= std::byte{0x10};
-  ASSERT_TRUE(file->write_at(20, byte).ok());
-  file.reset();
+  flip_bit_at(rig, "p0/raft-state", 20);
+  flip_bit_at(rig, "p0/raft-state", copy_bytes + 20);
   ASSERT_NE(open_ok(rig), nullptr);
   // The log directory the state file names is gone.
   const std::vector<std::string> names = *rig.fs->list("p0/log-00000000000000000001");
@@ -380,6 +390,77 @@ TEST(RaftStorage, ADamagedOrMissingPieceIsAnErrorNeverAReset) {
   }
   ASSERT_TRUE(rig.fs->remove("p0/log-00000000000000000001").ok());
   EXPECT_EQ(LogRaftStorage::open(*rig.fs, "p0", options()).code(), Errc::invalid_state);
+}
+
+// The file holds the record twice: any one flipped bit leaves a good copy, which is the state.
+// Found by cluster-corruption-minority seeds 5 and 20: a bit flipped in a replica's raft-state
+// while its node was down kept that replica from ever opening again.
+TEST(RaftStorage, StateFileSurvivesAnyOneFlippedBit) {
+  PersistedRaftState state;
+  state.hard_state = {9, 3, 77, true};
+  state.conf_state.voters = {1, 2, 3};
+  state.conf_state.learners = {5};
+  state.conf_state.index = 70;
+  state.generation = 4;
+  state.base_index = 60;
+  state.base_term = 8;
+  state.start_offset = 12345;
+  const Bytes file = encode_raft_state_file(state);
+  const Bytes record = encode_raft_state(state);
+  ASSERT_EQ(file.size(), 2 * record.size());
+  raft::Result<RaftStateFile> clean = decode_raft_state_file(file);
+  ASSERT_TRUE(clean.ok()) << clean.status().to_string();
+  EXPECT_EQ(clean->state, state);
+  EXPECT_FALSE(clean->copy_damaged);
+  for (size_t bit = 0; bit < file.size() * 8; ++bit) {
+    Bytes damaged = file;
+    damaged[bit / 8] ^= std::byte{static_cast<uint8_t>(1u << (bit % 8))};
+    raft::Result<RaftStateFile> decoded = decode_raft_state_file(damaged);
+    ASSERT_TRUE(decoded.ok()) << "bit " << bit << ": " << decoded.status().to_string();
+    EXPECT_EQ(decoded->state, state) << "bit " << bit;
+    EXPECT_TRUE(decoded->copy_damaged) << "bit " << bit;
+  }
+  // A file of one record (written before the copies) reads as it is.
+  raft::Result<RaftStateFile> single = decode_raft_state_file(record);
+  ASSERT_TRUE(single.ok()) << single.status().to_string();
+  EXPECT_EQ(single->state, state);
+  EXPECT_FALSE(single->copy_damaged);
+  // Two valid copies that differ were not written by one rename: damage, not a choice to make.
+  PersistedRaftState other = state;
+  other.hard_state.vote = 2;
+  Bytes mixed = record;
+  const Bytes other_record = encode_raft_state(other);
+  mixed.insert(mixed.end(), other_record.begin(), other_record.end());
+  EXPECT_EQ(decode_raft_state_file(mixed).code(), Errc::invalid_state);
+  // Both copies damaged: an error, never a reset.
+  Bytes both = file;
+  both[20] ^= std::byte{1};
+  both[record.size() + 30] ^= std::byte{1};
+  EXPECT_EQ(decode_raft_state_file(both).code(), Errc::invalid_state);
+  for (size_t size = 0; size < record.size(); ++size) {
+    EXPECT_EQ(decode_raft_state_file(ByteSpan(file).first(size)).code(), Errc::invalid_state) << size;
+  }
+}
+
+// On open, a damaged copy is rewritten from the good one, so a later flip in the other copy is
+// survived too; the state is what was synced.
+TEST(RaftStorage, OpenRewritesADamagedStateCopy) {
+  DiskRig rig;
+  write_voted_entries(rig);
+  const uint64_t copy_bytes = *rig.fs->file_size("p0/raft-state") / 2;
+  flip_bit_at(rig, "p0/raft-state", 20);  // the first copy's vote
+  {
+    auto storage = open_ok(rig);
+    ASSERT_NE(storage, nullptr);
+    EXPECT_EQ(storage->initial_state().hard_state.vote, 1u);
+    EXPECT_EQ(storage->last_index(), 3u);
+  }
+  flip_bit_at(rig, "p0/raft-state", copy_bytes + 20);  // now the second copy's
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->initial_state().hard_state.vote, 1u);
+  EXPECT_EQ(storage->initial_state().hard_state.term, 1u);
+  EXPECT_EQ(all_entries(*storage).size(), 3u);
 }
 
 // Version 1 (no flags byte) still reads, as "vote not withheld"; version 2 stores the flag.
