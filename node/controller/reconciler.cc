@@ -125,7 +125,9 @@ void Reconciler::round() {
   for (const PartitionId& id : gone) {
     // Neither this topic nor this placement will need the data again (a re-created topic gets a
     // new id, a replica moved back starts afresh).
-    auto reply = router_.route(id, partition::RemoveReplicaRequest{true}).receive();
+    const multiraft::DeleteCause cause =
+        metadata.partition(id) == nullptr ? multiraft::DeleteCause::group_ended : multiraft::DeleteCause::left_group;
+    auto reply = router_.route(id, partition::RemoveReplicaRequest{true, cause}).receive();
     if (!reply.ok()) return;
     if (reply->status.ok()) {
       hosted_.erase(id);
@@ -150,7 +152,7 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
     const PartitionRecord* record = metadata.partition(*partition);
     if (record != nullptr) {
       if (contains(record->replicas, self_) || (record->move && record->move->adding == self_)) continue;
-      host_.note_deleting(record->group);  // the group may come back here: it starts afresh then
+      host_.note_deleting(record->group, multiraft::DeleteCause::left_group);  // the group may come back here: it starts afresh then
     } else if (metadata.topic_by_id(topic) != nullptr) {
       continue;  // an index the topic does not have: not ours to judge
     }

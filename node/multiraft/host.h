@@ -46,6 +46,12 @@ using RoleFn = std::function<void(GroupId group, raft::Role role, raft::NodeId l
 // sim/checkers/raft_safety.h, says what each call means to it). Every call comes from the host
 // fiber (persisted: from the group's persist fiber), in the order the host acts, and refers to
 // this node. The host makes no call when no observer is set.
+// Why a node deletes a group's data: the checker holds a deletion to different rules.
+enum class DeleteCause : uint8_t {
+  left_group,  // the replica moved away: the group goes on without this node
+  group_ended,  // the group is gone everywhere (its topic was deleted): no replica is needed
+};
+
 class HostObserver {
  public:
   virtual ~HostObserver() = default;
@@ -53,7 +59,7 @@ class HostObserver {
   virtual void started(GroupId group, raft::RaftLogStorage& storage) = 0;
   // The group was removed from this node and its data is about to be deleted (the replica moved
   // away, or its topic is gone): a later replica of the group here starts with no state.
-  virtual void deleting(GroupId group) = 0;
+  virtual void deleting(GroupId group, DeleteCause cause) = 0;
   // The core right before the host takes its Ready (role, term, commit, membership, unstable tail).
   virtual void observe(GroupId group, const raft::Raft& core) = 0;
   // The Ready's log-start jump, entries, hard state and membership are durable: its sync returned.
@@ -169,8 +175,8 @@ class RaftHost {
   const HostStats& stats() const { return stats_; }
   const RaftTransport& transport() const { return transport_; }
   // Tells the observer that a removed group's data is about to be deleted (HostObserver::deleting).
-  void note_deleting(GroupId group) {
-    if (config_.observer != nullptr) config_.observer->deleting(group);
+  void note_deleting(GroupId group, DeleteCause cause) {
+    if (config_.observer != nullptr) config_.observer->deleting(group, cause);
   }
   // A peer learned at run time (membership): RaftTransport::set_peer.
   void set_peer(raft::NodeId id, runtime::Address address) { transport_.set_peer(id, std::move(address)); }

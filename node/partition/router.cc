@@ -225,11 +225,12 @@ void PartitionRouter::try_open(PartitionId partition, Broken broken) {
 // The replica's queue closes, its requests in service finish, then it closes and goes.
 void PartitionRouter::remove(Routed routed) {
   const bool delete_data = std::get<RemoveReplicaRequest>(routed.request).delete_data;
+  const multiraft::DeleteCause cause = std::get<RemoveReplicaRequest>(routed.request).cause;
   auto broken = broken_.find(routed.partition);
   if (changing_.count(routed.partition) == 0 && broken != broken_.end()) {
     // Nothing open: its files stay unless asked otherwise.
     const std::string dir = broken->second.config.dir;
-    if (delete_data) host_.note_deleting(broken->second.config.group);
+    if (delete_data) host_.note_deleting(broken->second.config.group, cause);
     broken_.erase(broken);
     const Status deleted = delete_data ? delete_dir(dir) : Status();
     routed.reply.send(deleted.ok() ? Reply{} : error_reply(nullptr, deleted));
@@ -243,10 +244,10 @@ void PartitionRouter::remove(Routed routed) {
   changing_[routed.partition] = Change::removing;
   const std::string dir = found->second.replica->config().dir;
   const GroupId group = found->second.replica->config().group;
-  runtime_.spawn("partition-remove", [this, dir, group, delete_data, routed = std::move(routed)]() mutable {
+  runtime_.spawn("partition-remove", [this, dir, group, delete_data, cause, routed = std::move(routed)]() mutable {
     Status closed = retire(routed.partition);
     if (closed.ok() && delete_data) {
-      host_.note_deleting(group);  // before: a crash in between must not look like lost state
+      host_.note_deleting(group, cause);  // before: a crash in between must not look like lost state
       closed = delete_dir(dir);
     }
     changing_.erase(routed.partition);

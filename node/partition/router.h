@@ -48,6 +48,8 @@ struct RemoveReplicaRequest {
   // Also removes the replica's directory (a deleted topic, a replica moved away): renamed aside
   // first, then removed, so a crash never leaves a half-removed replica where one is opened.
   bool delete_data = false;
+  // Why the data goes (for a checker: HostObserver::deleting).
+  multiraft::DeleteCause cause = multiraft::DeleteCause::left_group;
 };
 
 using Request = std::variant<ProduceRequest, FetchRequest, ListOffsetsRequest, CreateReplicaRequest, RemoveReplicaRequest>;

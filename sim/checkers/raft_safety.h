@@ -75,9 +75,11 @@ class RaftSafety {
   // The replica's storage was replaced by hand (a test presetting a state): taken as it is,
   // without holding it to what was durable before.
   void replaced(GroupId group, raft::NodeId node, raft::RaftLogStorage& storage) { start(group, node, storage, false); }
-  // The node left the group's membership and deleted its replica's data (a replica moved away):
-  // the checker forgets it, so a replica the group later adds there again starts afresh.
-  void deleted(GroupId group, raft::NodeId node);
+  // The node deleted its replica's data: the checker forgets it, so a replica the group later adds
+  // there again starts afresh. `group_ended`: the group is gone everywhere (its topic was
+  // deleted); otherwise the node left the group's membership (a replica moved away), and a
+  // commit that needed its copy is a durability violation.
+  void deleted(GroupId group, raft::NodeId node, bool group_ended);
   void persisted(GroupId group, raft::NodeId node, const raft::Ready& ready);
   void sent(GroupId group, raft::NodeId node, std::span<const raft::Message> messages);
   void applied(GroupId group, raft::NodeId node, std::span<const raft::Entry> entries);
@@ -141,6 +143,9 @@ class RaftSafety {
     std::map<raft::NodeId, Replica> replicas;
     std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_floor;  // (node, context)
     raft::Index committed_max = 0;  // survives pruning
+    // A node deleted its copy because the group is gone everywhere: replicas that have not heard
+    // yet may still commit, on a quorum that counted the deleted copies; nobody reads it.
+    bool ended = false;
   };
   static constexpr raft::Term kNoTerm = ~raft::Term{0};
 

@@ -24,7 +24,9 @@ class SafetyFeed final : public multiraft::HostObserver {
              const World* world = nullptr, NodeIndex node = -1)
       : safety_(safety), id_(id), on_group_failed_(std::move(on_group_failed)), world_(world), node_(node) {}
   void started(GroupId group, raft::RaftLogStorage& storage) override;
-  void deleting(GroupId group) override { safety_.deleted(group, id_); }
+  void deleting(GroupId group, multiraft::DeleteCause cause) override {
+    safety_.deleted(group, id_, cause == multiraft::DeleteCause::group_ended);
+  }
   void observe(GroupId group, const raft::Raft& core) override {
     safety_.observe(group, id_, core);
     if (world_ != nullptr && world_->timeline() != nullptr) {

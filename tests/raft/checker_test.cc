@@ -3,9 +3,16 @@
 // shows them firing on real schedules with planted bugs).
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "node/raft/memory_storage.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/checkers/term_log.h"
+#include "tests/raft/cluster.h"
 
 namespace sluice::checkers {
 namespace {
@@ -135,6 +142,109 @@ TEST_F(RaftSafetyTest, AReadServedBeforeItsIndexIsApplied) {
 TEST_F(RaftSafetyTest, FeedingAReplicaNeverStartedIsReported) {
   checker_.persisted(kGroup, 9, raft::Ready{});
   EXPECT_EQ(violation(), "checker feed: persisted for group 7 node 9 before started()");
+}
+
+// A replica's data deleted while the group goes on: a commit that counted its copy. Three cores
+// elect node 1 with node 3 cut off; node 2 acknowledges the leader's entry, then deletes its copy
+// before the leader hears the acknowledgement and commits.
+class DeletedReplicaTest : public ::testing::Test {
+ protected:
+  class Feed final : public raft::testing::ClusterObserver {
+   public:
+    explicit Feed(RaftSafety& safety) : safety_(safety) {}
+    void started(raft::testing::ClusterNode& node) override { safety_.started(kGroup, node.id, node.storage); }
+    void persisted(raft::testing::ClusterNode& node, const raft::Ready& rd) override { safety_.persisted(kGroup, node.id, rd); }
+    void sent(raft::testing::ClusterNode& node, const std::vector<raft::Message>& messages) override {
+      safety_.sent(kGroup, node.id, messages);
+    }
+    void handled(raft::testing::ClusterNode& node, const raft::Ready& rd) override {
+      safety_.applied(kGroup, node.id, rd.committed_entries);
+    }
+    void crashed(raft::testing::ClusterNode& node) override { safety_.crashed(node.id); }
+
+   private:
+    RaftSafety& safety_;
+  };
+
+  void SetUp() override {
+    cluster_.observe_with(feed_);
+    raft::ConfState bootstrap;
+    bootstrap.voters = {1, 2, 3};
+    for (raft::NodeId id = 1; id <= 3; ++id) {
+      raft::RaftConfig config;
+      config.id = id;
+      ASSERT_TRUE(cluster_.add_node(config, bootstrap).ok());
+    }
+    cluster_.partition({{1, 2}, {3}});
+  }
+  // Every up core is observed before its Ready is taken, as the host does.
+  void step_all() {
+    for (raft::NodeId id : cluster_.ids()) {
+      if (!cluster_.up(id) || deleted_.count(id) > 0) continue;
+      checker_.observe(kGroup, id, cluster_.node(id).raft->raft());
+      cluster_.process_ready(id);
+    }
+  }
+  // Runs until quiet, holding back node 2's acknowledgements of appends to node 1.
+  std::deque<raft::Message> run_holding_acks_from_2() {
+    std::deque<raft::Message> held;
+    for (int round = 0; round < 100; ++round) {
+      step_all();
+      std::deque<raft::Message>& network = cluster_.network();
+      if (network.empty()) break;
+      const raft::Message& m = network.front();
+      if (m.from == 2 && m.to == 1 && m.type == raft::MessageType::append_response) {
+        held.push_back(m);
+        cluster_.drop(0);
+      } else {
+        cluster_.deliver(0);
+      }
+    }
+    return held;
+  }
+  // The group's first leader elected (node 1), and the acknowledgements of its entry held.
+  std::deque<raft::Message> elect_1_and_hold_acks() {
+    EXPECT_TRUE(cluster_.node(1).raft->campaign().ok());
+    std::deque<raft::Message> held = run_holding_acks_from_2();
+    EXPECT_EQ(cluster_.node(1).raft->raft().role(), raft::Role::leader);
+    EXPECT_FALSE(held.empty());
+    EXPECT_FALSE(checker_.violation()) << *checker_.violation();
+    return held;
+  }
+  void delete_2(bool group_ended) {
+    checker_.deleted(kGroup, 2, group_ended);
+    deleted_.insert(2);  // its core is gone with its data
+  }
+  void deliver_acks(std::deque<raft::Message> held) {
+    for (raft::Message& m : held) {
+      cluster_.network().push_back(m);
+      cluster_.deliver(cluster_.network().size() - 1);
+    }
+    step_all();
+    step_all();
+  }
+  std::string violation() const { return checker_.violation().value_or("none"); }
+
+  static constexpr GroupId kGroup = 7;
+  RaftSafety checker_;
+  std::shared_ptr<Feed> feed_ = std::make_shared<Feed>(checker_);
+  raft::testing::Cluster cluster_{1};
+  std::set<raft::NodeId> deleted_;
+};
+
+TEST_F(DeletedReplicaTest, ACommitCountingACopyDeletedByAMoveIsADurabilityViolation) {
+  std::deque<raft::Message> held = elect_1_and_hold_acks();
+  delete_2(/*group_ended=*/false);
+  deliver_acks(std::move(held));
+  EXPECT_EQ(violation().rfind("durability: group 7 committed index", 0), 0u) << violation();
+}
+
+TEST_F(DeletedReplicaTest, ACommitCountingACopyDeletedWithItsTopicIsNot) {
+  std::deque<raft::Message> held = elect_1_and_hold_acks();
+  delete_2(/*group_ended=*/true);
+  deliver_acks(std::move(held));
+  EXPECT_GT(cluster_.node(1).raft->raft().log().committed(), 0u);
+  EXPECT_FALSE(checker_.violation()) << violation();
 }
 
 }  // namespace
