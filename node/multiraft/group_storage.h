@@ -31,6 +31,10 @@ class GroupStorage : public raft::RaftLogStorage {
   // follower installs with it (LogStartJump::app_state); empty when the application keeps none.
   // An error drops the jump (the core sends another once the follower answers a heartbeat).
   virtual raft::Result<SharedBytes> jump_app_state(raft::Index /*index*/) { return SharedBytes(); }
+  // Verifies what the storage keeps on disk beside the log (its state file) against what it holds
+  // in memory, and repairs it from memory; called now and then by the host, between Readies. An
+  // error fails the group like a failed sync.
+  virtual raft::Status scrub() { return raft::Status(); }
 };
 
 // GroupStorage over a raft::MemoryLogStorage owned elsewhere (by a simulation workload or a test,

@@ -189,6 +189,7 @@ void RaftHost::run() {
     take_proposals();
     if (runtime_.now() >= next_tick) {
       tick_all();
+      scrub_next_group();
       expire_proposals();
       expire_reads();
       next_tick += config_.tick_interval;
@@ -339,6 +340,24 @@ void RaftHost::read_now(GroupId id, Group& group, Queued& queued) {
   if (config_.observer != nullptr) config_.observer->read_requested(id, context);
   group.reads.emplace(context, Read{runtime_.now() + config_.read_timeout, std::move(queued.reply)});
   ++reads_pending_;
+}
+
+// Groups take turns by id; a failed group is skipped (its storage is reopened elsewhere).
+void RaftHost::scrub_next_group() {
+  if (config_.state_scrub_period.count() <= 0 || groups_.empty()) return;
+  // The spacing follows the group count as groups come and go.
+  if (runtime_.now() < last_scrub_at_ + config_.state_scrub_period / static_cast<int64_t>(groups_.size())) return;
+  last_scrub_at_ = runtime_.now();
+  auto next = groups_.upper_bound(last_scrubbed_);
+  if (next == groups_.end()) next = groups_.begin();
+  last_scrubbed_ = next->first;
+  Group& group = next->second;
+  if (group.failed()) return;
+  ++stats_.scrubs;
+  const raft::Status scrubbed = group.storage->scrub();
+  if (scrubbed.ok()) return;
+  const HostErrc code = scrubbed.code() == raft::Errc::no_space ? HostErrc::storage_full : HostErrc::group_failed;
+  fail_now(next->first, group, code, "group " + std::to_string(next->first) + ": scrub: " + scrubbed.to_string());
 }
 
 void RaftHost::tick_all() {

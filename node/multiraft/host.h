@@ -87,6 +87,10 @@ struct RaftHostConfig {
   size_t reads_pending_max = 65536;      // read barriers waiting for confirmation or apply, across groups
   runtime::Duration read_timeout = std::chrono::seconds(5);
   size_t inbound_steps_per_round_max = 65536;  // then Readies are processed before stepping on
+  // Every group's storage is scrubbed (GroupStorage::scrub) about once per period, one group at a
+  // time, at most one per tick (so with more groups than ticks in a period a round takes longer).
+  // It bounds how long a damaged copy of a state file waits for repair. Zero: never.
+  runtime::Duration state_scrub_period = std::chrono::seconds(10);
   // Not owned; must outlive the host. Null: nothing is reported (production).
   HostObserver* observer = nullptr;
   // Test-only (node/base/planted_bug.h): raft_send_before_persist, raft_skip_sync.
@@ -110,6 +114,7 @@ struct HostStats {
   uint64_t leaderships_won = 0;   // a group's core became leader here (elections and transfers)
   uint64_t leaderships_lost = 0;  // a group led here stepped down
   uint64_t jumps_dropped = 0;     // log-start jumps not sent: the storage had no state for them yet
+  uint64_t scrubs = 0;            // group storages scrubbed (RaftHostConfig::state_scrub_period)
 };
 
 class RaftHost {
@@ -217,6 +222,7 @@ class RaftHost {
   };
 
   void run();
+  void scrub_next_group();
   void step_inbound(runtime::Instant tick_due);
   void take_proposals();
   void propose_now(Group& group, Queued& queued);
@@ -248,6 +254,8 @@ class RaftHost {
   RaftHostConfig config_;
   RaftTransport transport_;
   std::map<GroupId, Group> groups_;
+  runtime::Instant last_scrub_at_{};
+  GroupId last_scrubbed_ = 0;
   runtime::Channel<Queued> proposals_;
   size_t proposals_pending_ = 0;
   size_t reads_pending_ = 0;

@@ -260,16 +260,7 @@ Status LogRaftStorage::recover() {
   SLUICE_TRY(from_runtime(exists.status(), path));
   if (!*exists) return create_fresh();
 
-  SLUICE_ASSIGN_OR_RETURN(Bytes bytes, [&]() -> raft::Result<Bytes> {
-    runtime::Result<uint64_t> size = fs_.file_size(path);
-    SLUICE_TRY(from_runtime(size.status(), path));
-    if (*size > 2 * kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
-    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
-    SLUICE_TRY(from_runtime(file.status(), path));
-    Bytes out(static_cast<size_t>(*size));
-    SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
-    return out;
-  }());
+  SLUICE_ASSIGN_OR_RETURN(Bytes bytes, read_state_file());
   raft::Result<RaftStateFile> file = decode_raft_state_file(bytes);
   if (!file.ok()) return file.status().with_context(path);
   durable_ = pending_ = file->state;
@@ -287,6 +278,35 @@ Status LogRaftStorage::recover() {
   if (opened.ok()) check_offsets();
   if (opened.ok() || !data_damaged) return opened;
   return repair_damaged_log(opened);
+}
+
+raft::Result<Bytes> LogRaftStorage::read_state_file() {
+  const std::string path = join(dir_, kStateFile);
+  runtime::Result<uint64_t> size = fs_.file_size(path);
+  SLUICE_TRY(from_runtime(size.status(), path));
+  if (*size > 2 * kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
+  runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
+  SLUICE_TRY(from_runtime(file.status(), path));
+  Bytes out(static_cast<size_t>(*size));
+  SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
+  return out;
+}
+
+// While the node runs, memory holds what the file should: a copy damaged now (a flipped bit, an
+// unreadable sector) is rewritten before the other copy can rot too, which would leave the replica
+// unable to open at its next start (a hard state is never guessed). Whatever keeps the file from
+// reading back as written, an I/O error included, is answered by writing it again: a rewrite is
+// also how a disk remaps a bad sector.
+Status LogRaftStorage::scrub() {
+  if (!state_file_settled_) return Status();  // a write failed part-way: the group is failing anyway
+  raft::Result<Bytes> bytes = read_state_file();
+  if (bytes.ok()) {
+    raft::Result<RaftStateFile> file = decode_raft_state_file(*bytes);
+    if (file.ok() && !file->copy_damaged && file->state == durable_) return Status();
+  }
+  SLUICE_COVER("partition.raft_storage.state_file_scrub_repaired");
+  ++state_file_repairs_;
+  return write_state(durable_);
 }
 
 // Opens the log the state file names and rebuilds the offset map. `repair`: the log opens in repair
@@ -427,6 +447,15 @@ Status LogRaftStorage::scan_batch_offsets() {
 
 // Temporary file, fsync, rename, sync_dir: a crash leaves the old file or the new one, whole.
 Status LogRaftStorage::write_state(const PersistedRaftState& state) {
+  // Until the rename and its sync_dir succeed the file holds the old state or the new one; the
+  // caller makes durable_ the new one right after, on this fiber.
+  state_file_settled_ = false;
+  SLUICE_TRY(write_state_file(state));
+  state_file_settled_ = true;
+  return Status();
+}
+
+Status LogRaftStorage::write_state_file(const PersistedRaftState& state) {
   const Bytes bytes = encode_raft_state_file(state);
   const std::string temp = join(dir_, kStateTempFile);
   {

@@ -116,6 +116,12 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   const std::optional<std::string>& repaired_damage() const { return repair_notes_; }
   const PersistedRaftState& durable_state() const { return durable_; }
 
+  // Reads the state file back and rewrites it from memory when it does not hold what was written
+  // last (GroupStorage::scrub). An error: the rewrite failed.
+  raft::Status scrub() override;
+  // State files the scrub found damaged and rewrote.
+  uint64_t state_file_repairs() const { return state_file_repairs_; }
+
  private:
   LogRaftStorage(runtime::Filesystem& fs, std::string dir, RaftStorageOptions options);
 
@@ -124,6 +130,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status remove_stale_generations(std::optional<uint64_t> keep);
   raft::Status scan_batch_offsets();
   raft::Status write_state(const PersistedRaftState& state);
+  raft::Status write_state_file(const PersistedRaftState& state);
+  raft::Result<Bytes> read_state_file();
   raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset, bool repair = false);
   raft::Status open_live_log(bool repair, bool& data_damaged);
   raft::Status note_read_damage(raft::Status status);
@@ -149,6 +157,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   std::vector<raft::Index> conf_change_indexes_;
   std::optional<std::string> repair_notes_;
   std::optional<std::string> read_damage_;  // a read found damaged data: sync() fails from then on
+  bool state_file_settled_ = true;  // false after a state write that failed part-way
+  uint64_t state_file_repairs_ = 0;
   // The in-memory tail: entries [tail_.front().index, last_index()], exactly as appended.
   std::deque<raft::Entry> tail_;
   uint64_t tail_bytes_ = 0;

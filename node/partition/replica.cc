@@ -55,6 +55,11 @@ class LockedStorage final : public multiraft::GroupStorage {
     rt::MutexGuard guard(mutex_);
     return storage_->sync();
   }
+  raft::Status scrub() override {
+    SLUICE_TRY(lock());
+    rt::MutexGuard guard(mutex_);
+    return storage_->scrub();
+  }
 
  private:
   raft::Status lock() {

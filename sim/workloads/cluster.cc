@@ -147,9 +147,19 @@ class ClusterWorkload final : public Workload {
   std::string failure() const override {
     if (const auto& violation = safety_.violation()) return "raft safety: " + *violation;
     if (const auto& violation = ledger_.violation()) return "partition ledger: " + *violation;
+    if (segments_differing_ > 0) return "replica divergence: " + first_segment_difference_;
     return failure_;
   }
-  bool converged(int64_t) const override { return lagging().empty(); }
+  // The first time everything has converged the sealed segments are compared too, before
+  // retention can remove those of replicas that caught up by a log-start jump.
+  bool converged(int64_t) const override {
+    if (!lagging().empty()) return false;
+    if (!compared_at_convergence_) {
+      compared_at_convergence_ = true;
+      compare_segments();
+    }
+    return true;
+  }
   std::string waiting_for() const override { return lagging(); }
   void check_liveness(int64_t) override;
   void report(Figures& figures) const override;
@@ -234,8 +244,12 @@ class ClusterWorkload final : public Workload {
   TopicId topic_ = 0;
   std::map<std::string, uint64_t> counts_;
   uint64_t storage_restarts_ = 0;
-  uint64_t segments_compared_ = 0;
-  uint64_t segments_differing_ = 0;
+  // Polled outside the event queue (the comparison reads disks without touching them), hence mutable.
+  void compare_segments() const;
+  mutable bool compared_at_convergence_ = false;
+  mutable uint64_t segments_compared_ = 0;
+  mutable uint64_t segments_differing_ = 0;
+  mutable std::string first_segment_difference_;
   uint64_t retries_ = 0;
   uint64_t duplicates_answered_ = 0;
   std::map<size_t, uint64_t> metadata_requests_;
@@ -562,12 +576,17 @@ std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
 void ClusterWorkload::check_liveness(int64_t) {
   if (std::string lag = lagging(); !lag.empty()) return fail("liveness: " + lag);
   if (ledger_.lost_acked() > 0) return fail("lost acknowledged records, first " + ledger_.first_lost());
+  compare_segments();
+  if (segments_differing_ > 0) return fail("replica divergence: " + first_segment_difference_);
+}
+
+void ClusterWorkload::compare_segments() const {
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
     const SegmentsCompared result =
         compare_sealed_segments(world_, replicas_of(p), "partition-" + std::to_string(topic_) + "-" + std::to_string(p));
     segments_compared_ += result.compared;
     segments_differing_ += result.differing;
-    if (result.differing > 0) return fail("replica divergence: " + result.first_difference);
+    if (result.differing > 0 && first_segment_difference_.empty()) first_segment_difference_ = result.first_difference;
   }
 }
 

@@ -364,6 +364,39 @@ TEST(RaftHost, RepeatedLeaderCrashesOnThePartitionLogLoseNoAcknowledgedEntry) {
   expect_logs_agree(rig);
 }
 
+// Every group's storage is scrubbed once per state_scrub_period (10 s by default): both copies of
+// every state file of node 0 damaged while it runs are rewritten from memory, so a restart opens
+// them (without the scrub: invalid_state, the replicas never open again).
+TEST(RaftHost, ScrubRepairsDamagedStateFilesWhileTheNodeRuns) {
+  constexpr size_t kGroups = 4;
+  Rig rig(3, kGroups, 5, true);
+  rig.run_ms(1000);
+  auto state_file = [](GroupId group) { return "raft-group-" + std::to_string(group) + "/raft-state"; };
+  sim::SimDisk& disk = rig.world.disk(0);
+  const uint64_t scrubs_before = rig.host(0)->stats().scrubs;
+  for (size_t g = 0; g < kGroups; ++g) {
+    const std::string path = state_file(kGroup + g);
+    const size_t copy_bytes = disk.peek_file(path)->size() / 2;
+    ASSERT_TRUE(disk.flip_bit(path, 20, 1));
+    ASSERT_TRUE(disk.flip_bit(path, copy_bytes + 20, 1));
+    ASSERT_FALSE(partition::decode_raft_state_file(*disk.peek_file(path)).ok());
+  }
+  rig.run_ms(11'000);
+  EXPECT_GE(rig.host(0)->stats().scrubs - scrubs_before, kGroups) << scrubs_before << " " << rig.host(0)->stats().scrubs;
+  for (size_t g = 0; g < kGroups; ++g) {
+    raft::Result<partition::RaftStateFile> file = partition::decode_raft_state_file(*disk.peek_file(state_file(kGroup + g)));
+    ASSERT_TRUE(file.ok()) << "group " << kGroup + g << ": " << file.status().to_string();
+    EXPECT_FALSE(file->copy_damaged);
+  }
+  rig.world.crash(0);
+  rig.world.start(0);
+  rig.run_ms(2000);
+  for (size_t g = 0; g < kGroups; ++g) {
+    const raft::RawNode* reopened = rig.host(0)->group(kGroup + g);
+    ASSERT_NE(reopened, nullptr) << "group " << kGroup + g;
+  }
+}
+
 TEST(RaftHost, MajoritySideOfAPartitionElectsAndTheOldLeaderStepsDown) {
   Rig rig(3, 1);
   rig.run_ms(1000);
