@@ -233,14 +233,16 @@ TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
 }
 
 // A failure that needs BUGGIFY keeps only the sites it needs: cluster-smoke with a server that
-// ignores its producer table (partition_no_dedup), seed 1, has 11 sites on and fails no more
-// without BUGGIFY; ddmin over the sites keeps one, named in [buggify] sites, and the replay file
+// ignores its producer table (partition_no_dedup), seed 2, has 8 sites on and fails no more
+// without BUGGIFY; ddmin over the sites keeps 4, named in [buggify] sites, and the replay file
 // is that very run.
 TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
   Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/cluster-smoke.toml");
   ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
   scenario->insert_or_assign("planted_bug", "partition_no_dedup");
-  Result<ShrinkResult> result = shrink(*scenario, "cluster-smoke.toml", ShrinkOptions{1, 40, {}});
+  // Seed 1 fails without BUGGIFY too since the host's scrub changed the schedules.
+  constexpr uint64_t kSeed = 2;
+  Result<ShrinkResult> result = shrink(*scenario, "cluster-smoke.toml", ShrinkOptions{kSeed, 40, {}});
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->checker, "partition ledger: duplicate");
   EXPECT_GT(result->buggify_sites_after, 0u);
@@ -251,7 +253,7 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
   EXPECT_GE(sites->size(), result->buggify_sites_after);  // a named site may go unreached
   EXPECT_LT(sites->size(), result->buggify_sites_before);
 
-  Result<std::string> text = replay_text(ReplayHeader{1, result->checker}, result->minimal);
+  Result<std::string> text = replay_text(ReplayHeader{kSeed, result->checker}, result->minimal);
   ASSERT_TRUE(text.ok());
   Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
   ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
