@@ -191,6 +191,7 @@ void RaftHost::run() {
       tick_all();
       scrub_next_group();
       expire_proposals();
+      expire_held();
       expire_reads();
       next_tick += config_.tick_interval;
       // A starved node skips ticks instead of firing a burst of them.
@@ -201,6 +202,7 @@ void RaftHost::run() {
       }
     }
     ready_again = process_readies();
+    if (!groups_holding_.empty()) release_held();
   }
 }
 
@@ -244,6 +246,7 @@ void RaftHost::take_proposals() {
       queued->reply.send(HostStatus(it->second.failure, "group " + std::to_string(queued->group) + " stopped: its storage failed"));
       continue;
     }
+    if (queued->kind == Queued::Kind::propose && hold_for_transfer(queued->group, it->second, *queued)) continue;
     switch (queued->kind) {
       case Queued::Kind::campaign:
         (void)it->second.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
@@ -301,6 +304,72 @@ void RaftHost::conf_change_now(Group& group, Queued& queued) {
 }
 
 // The proposal just appended (the core's last entry) is answered when that entry is applied.
+// A leader handing over proposes nothing (the core refuses with leader_transfer_pending, which
+// producers would hear as overloaded); a transfer ends within an election timeout, so the
+// proposal waits for it here, behind any held before it, and is then proposed or answered
+// not_leader naming the new leader (found by the HTTP docs test: a produce right after a topic
+// creation got 429 while the controller moved the partition to its preferred leader).
+bool RaftHost::hold_for_transfer(GroupId id, Group& group, Queued& queued) {
+  const raft::Raft& core = group.node->raft();
+  const bool transferring = core.role() == raft::Role::leader && core.lead_transferee() != raft::kNoNode;
+  if (!transferring && group.held.empty()) return false;
+  if (proposals_held_ >= config_.proposals_held_max) {
+    SLUICE_COVER("multiraft.host.proposals_held_full");
+    queued.reply.send(HostStatus(HostErrc::queue_full, "proposals_held_max reached (leadership is moving)"));
+    return true;
+  }
+  SLUICE_COVER("multiraft.host.proposal_held_for_transfer");
+  group.held.push_back(Held{std::move(queued), runtime_.now() + config_.proposal_timeout});
+  ++proposals_held_;
+  ++stats_.proposals_held;
+  groups_holding_.insert(id);
+  return true;
+}
+
+// After each round: groups whose transfer ended (done, aborted, or leadership lost otherwise)
+// propose what they held, in arrival order.
+void RaftHost::release_held() {
+  for (auto it = groups_holding_.begin(); it != groups_holding_.end();) {
+    auto found = groups_.find(*it);
+    if (found == groups_.end()) {
+      it = groups_holding_.erase(it);
+      continue;
+    }
+    Group& group = found->second;
+    const raft::Raft& core = group.node->raft();
+    if (!group.failed() && core.role() == raft::Role::leader && core.lead_transferee() != raft::kNoNode) {
+      ++it;
+      continue;
+    }
+    std::deque<Held> held = std::move(group.held);
+    group.held.clear();
+    proposals_held_ -= held.size();
+    it = groups_holding_.erase(it);
+    for (Held& h : held) {
+      if (group.failed()) {
+        h.queued.reply.send(HostStatus(group.failure, "group " + std::to_string(found->first) + " stopped: its storage failed"));
+        continue;
+      }
+      propose_now(group, h.queued);
+    }
+  }
+}
+
+void RaftHost::expire_held() {
+  const rt::Instant now = runtime_.now();
+  for (GroupId id : groups_holding_) {
+    auto found = groups_.find(id);
+    if (found == groups_.end()) continue;  // removed: release_held() forgets it
+    std::deque<Held>& held = found->second.held;
+    while (!held.empty() && held.front().deadline <= now) {
+      ++stats_.proposals_failed;
+      held.front().queued.reply.send(HostStatus(HostErrc::timeout, "leadership still moving after proposal_timeout"));
+      held.pop_front();
+      --proposals_held_;
+    }
+  }
+}
+
 void RaftHost::track(Group& group, Queued& queued) {
   const raft::Raft& core = group.node->raft();
   group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
@@ -316,6 +385,7 @@ void RaftHost::remove_now(GroupId id, Queued& queued) {
   }
   SLUICE_COVER("multiraft.host.group_removed");
   Group& group = it->second;
+  fail_held(group, HostErrc::unknown_group, "group " + std::to_string(id) + " removed from this node");
   fail_pending(group, HostErrc::unknown_group, "group " + std::to_string(id) + " removed from this node");
   const raft::Index applied = group.applied;
   groups_.erase(it);
@@ -481,6 +551,7 @@ void RaftHost::fail_now(GroupId id, Group& group, HostErrc code, const std::stri
   if (code == HostErrc::storage_full) SLUICE_COVER("multiraft.host.group_storage_full");
   group.failure = code;
   ++stats_.groups_failed;
+  fail_held(group, code, why);
   fail_pending(group, code, why);
   if (config_.observer != nullptr) config_.observer->group_failed(id, why);
 }
@@ -582,6 +653,17 @@ void RaftHost::complete(GroupId id, Group& group, const raft::Entry& entry) {
 
 // Reads fail too: a confirmed read's index may never be applied here once this node no longer
 // leads (it could, as a follower, but the caller asked the leader and should go on asking it).
+// Held proposals were never proposed: a leadership loss does not fail them (release_held() answers
+// them not_leader, safe to retry anywhere), a removed or failed group does.
+void RaftHost::fail_held(Group& group, HostErrc code, const std::string& why) {
+  for (Held& held : group.held) {
+    ++stats_.proposals_failed;
+    held.queued.reply.send(HostStatus(code, why));
+  }
+  proposals_held_ -= group.held.size();
+  group.held.clear();
+}
+
 void RaftHost::fail_pending(Group& group, HostErrc code, const std::string& why) {
   for (Proposal& proposal : group.pending) {
     ++stats_.proposals_failed;

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -83,6 +84,10 @@ struct RaftHostConfig {
   size_t groups_max = 100'000;
   size_t proposals_queued_max = 4096;    // waiting for the host fiber
   size_t proposals_pending_max = 65536;  // proposed, waiting for commit, across groups
+  // Waiting, across groups, for a leadership transfer to end (the leader proposes nothing while
+  // it hands over): then proposed, or answered not_leader naming the new leader. Beyond this,
+  // queue_full.
+  size_t proposals_held_max = 4096;
   runtime::Duration proposal_timeout = std::chrono::seconds(5);
   size_t reads_pending_max = 65536;      // read barriers waiting for confirmation or apply, across groups
   runtime::Duration read_timeout = std::chrono::seconds(5);
@@ -114,6 +119,7 @@ struct HostStats {
   uint64_t leaderships_won = 0;   // a group's core became leader here (elections and transfers)
   uint64_t leaderships_lost = 0;  // a group led here stepped down
   uint64_t jumps_dropped = 0;     // log-start jumps not sent: the storage had no state for them yet
+  uint64_t proposals_held = 0;    // held while leadership moved away (RaftHostConfig::proposals_held_max)
   uint64_t scrubs = 0;            // group storages scrubbed (RaftHostConfig::state_scrub_period)
 };
 
@@ -197,20 +203,6 @@ class RaftHost {
     runtime::Instant deadline{};
     ReadReply::Sender reply;
   };
-  struct Group {
-    std::unique_ptr<GroupStorage> storage;
-    std::unique_ptr<raft::RawNode> node;
-    ApplyFn apply;
-    PrepareFn prepare;
-    std::deque<Proposal> pending;  // by index
-    std::map<uint64_t, Read> reads;  // by context: waiting for the leader's confirmation round
-    std::multimap<raft::Index, Read> reads_confirmed;  // by index: waiting for apply
-    raft::Index applied = 0;
-    raft::SoftState soft;
-    raft::Term term = 0;
-    HostErrc failure = HostErrc::ok;  // once its storage failed: group_failed or storage_full
-    bool failed() const { return failure != HostErrc::ok; }
-  };
   struct Queued {
     GroupId group = 0;
     Bytes data;
@@ -220,8 +212,31 @@ class RaftHost {
     raft::ConfChange change;  // conf_change only
     raft::NodeId target = raft::kNoNode;  // transfer only
   };
+  struct Held {
+    Queued queued;
+    runtime::Instant deadline;
+  };
+  struct Group {
+    std::unique_ptr<GroupStorage> storage;
+    std::unique_ptr<raft::RawNode> node;
+    ApplyFn apply;
+    PrepareFn prepare;
+    std::deque<Proposal> pending;  // by index
+    std::map<uint64_t, Read> reads;  // by context: waiting for the leader's confirmation round
+    std::multimap<raft::Index, Read> reads_confirmed;  // by index: waiting for apply
+    std::deque<Held> held;  // proposals that arrived while leadership was moving away
+    raft::Index applied = 0;
+    raft::SoftState soft;
+    raft::Term term = 0;
+    HostErrc failure = HostErrc::ok;  // once its storage failed: group_failed or storage_full
+    bool failed() const { return failure != HostErrc::ok; }
+  };
 
   void run();
+  bool hold_for_transfer(GroupId id, Group& group, Queued& queued);
+  void release_held();
+  void expire_held();
+  void fail_held(Group& group, HostErrc code, const std::string& why);
   void scrub_next_group();
   void step_inbound(runtime::Instant tick_due);
   void take_proposals();
@@ -259,6 +274,8 @@ class RaftHost {
   runtime::Channel<Queued> proposals_;
   size_t proposals_pending_ = 0;
   size_t reads_pending_ = 0;
+  size_t proposals_held_ = 0;
+  std::set<GroupId> groups_holding_;  // groups with held proposals
   uint64_t next_read_context_ = 1;  // 0 is reserved by the core
   RoleFn role_observer_;
   HostStats stats_;

@@ -769,6 +769,50 @@ namespace sluice::multiraft {
 namespace {
 
 // Before a graceful stop a node hands every group it leads to another voter.
+// Proposals that arrive while the leader hands over wait for the transfer to end instead of being
+// refused (the core refuses with leader_transfer_pending, which producers heard as 429).
+// To a crashed node the transfer aborts after an election timeout: then they commit here.
+TEST(RaftHost, ProposalsDuringAnAbortedTransferWaitAndCommit) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  const sim::NodeIndex target = (leader + 1) % 3;
+  rig.world.crash(target);
+  rig.world.runtime(leader)->spawn("transfer", [&rig, leader, target] {
+    EXPECT_TRUE(rig.host(leader)->transfer_leadership(kGroup, raft_id(target)).ok());
+  });
+  std::vector<Rig::Reply> replies;
+  for (int i = 0; i < 5; ++i) replies.push_back(rig.propose(leader, "held" + std::to_string(i)));
+  rig.run_ms(1000);
+  EXPECT_GE(rig.host(leader)->stats().proposals_held, 5u);
+  for (auto& reply : replies) {
+    ASSERT_TRUE(reply->has_value());
+    EXPECT_TRUE((*reply)->ok()) << (*reply)->status().to_string();
+  }
+  EXPECT_EQ(rig.applied_payloads(leader).size(), 5u);
+}
+
+// To a live node the transfer completes: what waited is answered not_leader, so the producer
+// goes to the new leader at once.
+TEST(RaftHost, ProposalsDuringACompletedTransferAreAnsweredNotLeader) {
+  Rig rig(3, 1);
+  rig.run_ms(1000);
+  const sim::NodeIndex leader = *rig.leader();
+  const sim::NodeIndex target = (leader + 1) % 3;
+  rig.world.runtime(leader)->spawn("transfer", [&rig, leader, target] {
+    EXPECT_TRUE(rig.host(leader)->transfer_leadership(kGroup, raft_id(target)).ok());
+  });
+  std::vector<Rig::Reply> replies;
+  for (int i = 0; i < 3; ++i) replies.push_back(rig.propose(leader, "moved" + std::to_string(i)));
+  rig.run_ms(1000);
+  ASSERT_EQ(rig.leader(), std::optional<sim::NodeIndex>(target));
+  EXPECT_GE(rig.host(leader)->stats().proposals_held, 3u);
+  for (auto& reply : replies) {
+    ASSERT_TRUE(reply->has_value());
+    EXPECT_EQ((*reply)->code(), HostErrc::not_leader) << (*reply)->status().to_string();
+  }
+}
+
 TEST(RaftHost, TransferAllLeadershipsEmptiesTheNodeOfLeaders) {
   Rig rig(3, 3);
   for (int i = 0; i < 300 && !(rig.leader(1) && rig.leader(2) && rig.leader(3)); ++i) rig.run_ms(10);
