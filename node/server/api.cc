@@ -185,13 +185,17 @@ void Api::execute(Exchange& exchange) {
   exchange.error = http::make_error(500, "internal", "route without a handler");
 }
 
-// Ready: membership runs, the controller's leader is known and this node's copy is current, and
-// every replica the metadata places here is open.
+// Ready: membership runs, the controller's leader is known and this node's copy is current, the
+// metadata lists this node (registered: replicas can be placed on it, so a topic spanning every
+// ready node can be created), and every replica the metadata places here is open.
 void Api::readyz(Exchange& exchange) {
   std::vector<std::string> waiting;
   const controller::Controller* controller = node_.controller();
   if (node_.membership() == nullptr) waiting.emplace_back("membership");
   if (controller == nullptr || !controller->metadata_current()) waiting.emplace_back("controller");
+  if (controller != nullptr && controller->metadata_current() && controller->metadata().nodes().count(node_.id()) == 0) {
+    waiting.emplace_back("registration");
+  }
   if (controller != nullptr && node_.partitions() != nullptr) {
     for (const auto& [name, topic] : controller->metadata().topics()) {
       for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
