@@ -303,7 +303,6 @@ void RaftHost::conf_change_now(Group& group, Queued& queued) {
   track(group, queued);
 }
 
-// The proposal just appended (the core's last entry) is answered when that entry is applied.
 // A leader handing over proposes nothing (the core refuses with leader_transfer_pending, which
 // producers would hear as overloaded); a transfer ends within an election timeout, so the
 // proposal waits for it here, behind any held before it, and is then proposed or answered
@@ -327,7 +326,8 @@ bool RaftHost::hold_for_transfer(GroupId id, Group& group, Queued& queued) {
 }
 
 // After each round: groups whose transfer ended (done, aborted, or leadership lost otherwise)
-// propose what they held, in arrival order.
+// propose what they held, in arrival order. (A failed or removed group answered its held
+// proposals already: fail_held.)
 void RaftHost::release_held() {
   for (auto it = groups_holding_.begin(); it != groups_holding_.end();) {
     auto found = groups_.find(*it);
@@ -337,7 +337,8 @@ void RaftHost::release_held() {
     }
     Group& group = found->second;
     const raft::Raft& core = group.node->raft();
-    if (!group.failed() && core.role() == raft::Role::leader && core.lead_transferee() != raft::kNoNode) {
+    // Nothing left (expired, or answered by fail_held): the group need not be watched.
+    if (!group.held.empty() && core.role() == raft::Role::leader && core.lead_transferee() != raft::kNoNode) {
       ++it;
       continue;
     }
@@ -345,13 +346,7 @@ void RaftHost::release_held() {
     group.held.clear();
     proposals_held_ -= held.size();
     it = groups_holding_.erase(it);
-    for (Held& h : held) {
-      if (group.failed()) {
-        h.queued.reply.send(HostStatus(group.failure, "group " + std::to_string(found->first) + " stopped: its storage failed"));
-        continue;
-      }
-      propose_now(group, h.queued);
-    }
+    for (Held& h : held) propose_now(group, h.queued);
   }
 }
 
@@ -370,6 +365,7 @@ void RaftHost::expire_held() {
   }
 }
 
+// The proposal just appended (the core's last entry) is answered when that entry is applied.
 void RaftHost::track(Group& group, Queued& queued) {
   const raft::Raft& core = group.node->raft();
   group.pending.push_back(Proposal{core.log().last_index(), core.term(), runtime_.now() + config_.proposal_timeout,
@@ -651,8 +647,6 @@ void RaftHost::complete(GroupId id, Group& group, const raft::Entry& entry) {
   }
 }
 
-// Reads fail too: a confirmed read's index may never be applied here once this node no longer
-// leads (it could, as a follower, but the caller asked the leader and should go on asking it).
 // Held proposals were never proposed: a leadership loss does not fail them (release_held() answers
 // them not_leader, safe to retry anywhere), a removed or failed group does.
 void RaftHost::fail_held(Group& group, HostErrc code, const std::string& why) {
@@ -664,6 +658,8 @@ void RaftHost::fail_held(Group& group, HostErrc code, const std::string& why) {
   group.held.clear();
 }
 
+// Reads fail too: a confirmed read's index may never be applied here once this node no longer
+// leads (it could, as a follower, but the caller asked the leader and should go on asking it).
 void RaftHost::fail_pending(Group& group, HostErrc code, const std::string& why) {
   for (Proposal& proposal : group.pending) {
     ++stats_.proposals_failed;
