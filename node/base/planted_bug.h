@@ -39,6 +39,12 @@ enum class PlantedBug : uint8_t {
   // Raft log: a follower keeps the suffix of its log that conflicts with the leader's entries and
   // appends only what lies beyond its last index (Log Matching is broken).
   raft_keep_conflicting_suffix,
+  // Multi-Raft host: a stepped message does not make its group a Ready candidate (the Ready waits
+  // for the next tick, and the host's always-on check under test reports the missed wakeup).
+  raft_host_lost_wakeup,
+  // Raft core with quiescence: wake() from the driver's failure detector is ignored (a dead
+  // leader's quiet followers never elect another).
+  raft_ignore_wake,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
@@ -46,6 +52,7 @@ inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
     PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry, PlantedBug::raft_keep_conflicting_suffix,
+    PlantedBug::raft_host_lost_wakeup, PlantedBug::raft_ignore_wake,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -62,6 +69,8 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::controller_place_ignores_load: return "controller_place_ignores_load";
     case PlantedBug::client_renumber_on_retry: return "client_renumber_on_retry";
     case PlantedBug::raft_keep_conflicting_suffix: return "raft_keep_conflicting_suffix";
+    case PlantedBug::raft_host_lost_wakeup: return "raft_host_lost_wakeup";
+    case PlantedBug::raft_ignore_wake: return "raft_ignore_wake";
   }
   return "unknown";
 }

@@ -63,7 +63,7 @@ flatbuffers::Offset<fb::RaftMessage> encode_message(flatbuffers::FlatBufferBuild
       m.app_state.empty() ? 0 : b.CreateVector(reinterpret_cast<const uint8_t*>(m.app_state.data()), m.app_state.size());
   return fb::CreateRaftMessage(b, gm.group, static_cast<fb::RaftMessageType>(m.type), m.term, m.index, m.log_term, m.commit,
                                entries_offset, m.reject, m.reject_hint_index, m.reject_hint_term, m.context, m.transfer,
-                               conf, m.commit_term, app_state);
+                               conf, m.commit_term, app_state, m.quiesce);
 }
 
 struct Batch {
@@ -135,6 +135,8 @@ HostResult<GroupMessage> decode_message(raft::NodeId from, raft::NodeId to, cons
   m.reject_hint_term = in->reject_hint_term();
   m.context = in->context();
   m.transfer = in->transfer();
+  m.quiesce = in->quiesce();
+  if (m.quiesce && m.type != MessageType::heartbeat) return malformed("quiesce on a message that is not a heartbeat");
   m.commit_term = in->commit_term();
   SLUICE_ASSIGN_OR_RETURN(m.conf_state, decode_conf(in->conf_state()));
   if (in->app_state() != nullptr) {

@@ -50,10 +50,12 @@ rt::Status RaftHost::start() {
 HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::unique_ptr<GroupStorage> storage,
                                ApplyFn apply, PrepareFn prepare) {
   if (config.id != config_.transport.self) return HostStatus(HostErrc::invalid_argument, "config.id is not this node");
+  raft::RaftConfig group_config = config;
+  group_config.quiesce = config_.quiesce_idle_groups;
   if (groups_.count(id) > 0) return HostStatus(HostErrc::group_exists, "group " + std::to_string(id));
   if (groups_.size() >= config_.groups_max) return HostStatus(HostErrc::queue_full, "groups_max reached");
   if (config_.observer != nullptr) config_.observer->started(id, *storage);
-  auto node = raft::RawNode::create(config, *storage, Prng(runtime_.random()));
+  auto node = raft::RawNode::create(group_config, *storage, Prng(runtime_.random()));
   if (!node.ok()) return HostStatus(HostErrc::storage_error, node.status().to_string());
   Group& group = groups_[id];
   group.storage = std::move(storage);
@@ -63,6 +65,7 @@ HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::
   group.soft = group.node->raft().soft_state();
   group.term = group.node->raft().term();
   group.applied = group.node->raft().log().applied();
+  touched(id);  // a restarted group may have committed entries to apply
   return HostStatus();
 }
 
@@ -92,6 +95,13 @@ HostStatus RaftHost::transfer_leadership(GroupId id, raft::NodeId target) {
   return HostStatus();
 }
 
+HostStatus RaftHost::wake_groups_with(raft::NodeId peer) {
+  auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
+  Queued queued{0, {}, std::move(sender), Queued::Kind::wake, {}, peer};
+  if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
+  return HostStatus();
+}
+
 HostStatus RaftHost::transfer_all_leaderships() {
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
   Queued queued{0, {}, std::move(sender), Queued::Kind::hand_over_all};
@@ -102,6 +112,12 @@ HostStatus RaftHost::transfer_all_leaderships() {
 size_t RaftHost::leaders_here() const {
   size_t count = 0;
   for (const auto& [id, group] : groups_) count += !group.failed() && group.node->raft().role() == raft::Role::leader ? 1 : 0;
+  return count;
+}
+
+size_t RaftHost::groups_quiesced() const {
+  size_t count = 0;
+  for (const auto& [id, group] : groups_) count += !group.failed() && group.node->raft().quiesced() ? 1 : 0;
   return count;
 }
 
@@ -121,6 +137,18 @@ void RaftHost::hand_over_all() {
     if (group.failed() || group.node->raft().role() != raft::Role::leader) continue;
     const raft::NodeId target = handover_target(group.node->raft());
     if (target != raft::kNoNode && group.node->transfer_leadership(target).ok()) SLUICE_COVER("multiraft.host.handover");
+    touched(id);
+  }
+}
+
+void RaftHost::wake_now(raft::NodeId peer) {
+  for (auto& [id, group] : groups_) {
+    const raft::Raft& core = group.node->raft();
+    if (group.failed() || !core.quiesced()) continue;
+    if (!core.conf_state().is_voter(peer) && !core.conf_state().is_learner(peer)) continue;
+    group.node->wake();
+    touched(id);
+    ++stats_.groups_woken;
   }
 }
 
@@ -224,6 +252,7 @@ void RaftHost::step_inbound(rt::Instant tick_due) {
     }
     ++stats_.steps;
     if (!it->second.node->step(message->message).ok()) ++stats_.step_errors;
+    if (config_.planted_bug != PlantedBug::raft_host_lost_wakeup) touched(message->group);
   }
 }
 
@@ -231,6 +260,10 @@ void RaftHost::take_proposals() {
   while (std::optional<Queued> queued = proposals_.try_receive()) {
     if (queued->kind == Queued::Kind::hand_over_all) {
       hand_over_all();
+      continue;
+    }
+    if (queued->kind == Queued::Kind::wake) {
+      wake_now(queued->target);
       continue;
     }
     auto it = groups_.find(queued->group);
@@ -247,6 +280,7 @@ void RaftHost::take_proposals() {
       continue;
     }
     if (queued->kind == Queued::Kind::propose && hold_for_transfer(queued->group, it->second, *queued)) continue;
+    touched(queued->group);
     switch (queued->kind) {
       case Queued::Kind::campaign:
         (void)it->second.node->campaign();  // refused only when it cannot win anyway (a learner, ...)
@@ -258,6 +292,7 @@ void RaftHost::take_proposals() {
         break;
       case Queued::Kind::read: read_now(queued->group, it->second, *queued); break;
       case Queued::Kind::remove:
+      case Queued::Kind::wake:
       case Queued::Kind::hand_over_all: break;  // handled above
     }
   }
@@ -345,6 +380,7 @@ void RaftHost::release_held() {
     std::deque<Held> held = std::move(group.held);
     group.held.clear();
     proposals_held_ -= held.size();
+    touched(*it);
     it = groups_holding_.erase(it);
     for (Held& h : held) propose_now(group, h.queued);
   }
@@ -385,6 +421,8 @@ void RaftHost::remove_now(GroupId id, Queued& queued) {
   fail_pending(group, HostErrc::unknown_group, "group " + std::to_string(id) + " removed from this node");
   const raft::Index applied = group.applied;
   groups_.erase(it);
+  ready_candidates_.erase(id);
+  awake_.erase(id);
   queued.reply.send(applied);
 }
 
@@ -428,8 +466,28 @@ void RaftHost::scrub_next_group() {
 
 void RaftHost::tick_all() {
   ++stats_.ticks;
-  for (auto& [id, group] : groups_) {
-    if (!group.failed()) group.node->tick();
+  if (config_.observer != nullptr) check_ready_candidates();
+  for (auto it = awake_.begin(); it != awake_.end();) {
+    auto found = groups_.find(*it);
+    if (found == groups_.end() || found->second.failed()) {
+      it = awake_.erase(it);
+      continue;
+    }
+    raft::RawNode& node = *found->second.node;
+    node.tick();
+    if (node.has_ready()) ready_candidates_.insert(*it);
+    it = node.raft().quiesced() ? awake_.erase(it) : std::next(it);
+  }
+}
+
+// Under test (an observer is set): no group outside the candidates has a Ready and none outside
+// the awake ones is awake, else a call that changes a core forgot to say so (touched()) and the
+// group would wait for an unrelated event, or never tick again.
+void RaftHost::check_ready_candidates() const {
+  for (const auto& [id, group] : groups_) {
+    if (group.failed()) continue;
+    if (ready_candidates_.count(id) == 0) SLUICE_ASSERT(!group.node->has_ready());
+    if (awake_.count(id) == 0) SLUICE_ASSERT(group.node->raft().quiesced());
   }
 }
 
@@ -437,8 +495,12 @@ void RaftHost::tick_all() {
 // group has another Ready right away.
 bool RaftHost::process_readies() {
   std::vector<std::pair<GroupId, raft::Ready>> readies;
-  for (auto& [id, group] : groups_) {
-    if (group.failed() || !group.node->has_ready()) continue;
+  // Calls made while this round waits for its syncs add new candidates for the next round.
+  const std::set<GroupId> candidates = std::exchange(ready_candidates_, {});
+  for (GroupId id : candidates) {
+    auto it = groups_.find(id);
+    if (it == groups_.end() || it->second.failed() || !it->second.node->has_ready()) continue;
+    Group& group = it->second;
     if (config_.observer != nullptr) config_.observer->observe(id, group.node->raft());
     readies.emplace_back(id, group.node->ready());
   }
@@ -477,7 +539,9 @@ bool RaftHost::process_readies() {
     apply(readies[i].first, group, readies[i].second);
     group.node->advance();
     SLUICE_ASSERT_EQ(group.applied, group.node->raft().log().applied());
-    again = again || (!group.failed() && group.node->has_ready());
+    if (group.failed() || !group.node->has_ready()) continue;
+    touched(readies[i].first);
+    again = true;
   }
   check_counters();
   return again;

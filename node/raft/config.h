@@ -23,6 +23,13 @@ struct RaftConfig {
   // A leader that did not hear from a quorum within an election timeout steps down; followers
   // that heard from a leader within the timeout ignore vote requests (leader lease).
   bool check_quorum = true;
+  // Quiescence (docs/raft.md, "Quiescence"): a leader whose group is idle (every member holds and
+  // knows the whole committed log, nothing pending) sends one last heartbeat marked `quiesce` and
+  // stops ticking; a follower that holds that commit stops too. Any message, proposal or read
+  // wakes them, and so does wake() (a driver calls it when its failure detector suspects a
+  // member): a dead leader is then found by the followers' election timers again. Only for a
+  // driver with such a failure detector: without one a quiet follower never notices a dead leader.
+  bool quiesce = false;
 
   // Flow control per follower in replicate state: appends not yet acknowledged.
   uint32_t inflight_msgs_max = 256;

@@ -118,6 +118,7 @@ std::string to_string(const Message& m) {
     case MessageType::heartbeat:
       text += " commit=" + std::to_string(m.commit) + "/" + std::to_string(m.commit_term);
       if (m.context != 0) text += " ctx=" + std::to_string(m.context);
+      if (m.quiesce) text += " quiesce";
       break;
     case MessageType::heartbeat_response:
       if (m.reject) text += " rejected last=" + std::to_string(m.index);

@@ -51,6 +51,7 @@ struct Message {
   Term reject_hint_term = 0;
   uint64_t context = 0;   // heartbeat and response: the read-index round (0: none)
   bool transfer = false;  // vote_request caused by leader transfer
+  bool quiesce = false;   // heartbeat: the leader goes quiet after it (RaftConfig::quiesce)
   ConfState conf_state;   // log_start_jump: the membership at the jump index
   // log_start_jump: the application's state for the follower, attached by the driver when it
   // sends the message (opaque to the core; LogStartJump::app_state).

@@ -207,6 +207,7 @@ void Raft::reset(Term term) {
   lead_ = kNoNode;
   election_elapsed_ticks_ = 0;
   heartbeat_elapsed_ticks_ = 0;
+  quiesced_ = false;
   randomize_election_timeout();
   lead_transferee_ = kNoNode;
   campaign_after_apply_.reset();
@@ -252,6 +253,7 @@ void Raft::become_pre_candidate() {
   role_ = Role::pre_candidate;
   election_elapsed_ticks_ = 0;
   campaign_contested_ = false;
+  quiesced_ = false;
 }
 
 void Raft::become_candidate() {
@@ -349,6 +351,7 @@ void Raft::learn_commit(const Message& m) {
 }
 
 void Raft::step(const Message& m) {
+  if (quiesced_ && !keeps_quiet(m)) wake();
   if (m.type == MessageType::pre_vote_request || m.type == MessageType::vote_request ||
       m.type == MessageType::pre_vote_response || m.type == MessageType::vote_response) {
     learn_commit(m);

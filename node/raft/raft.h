@@ -40,6 +40,10 @@ class Raft {
 
   void tick();
   void step(const Message& message);
+  // Quiescence (RaftConfig::quiesce): a quiet member does nothing on a tick. wake() makes it tick
+  // again with fresh timers, as if it had just heard from its leader (a no-op when not quiet).
+  bool quiesced() const { return quiesced_; }
+  void wake();
   Status propose(EntryType type, Bytes data);
   Status propose_conf_change(const ConfChange& change);
   Status campaign();
@@ -155,6 +159,10 @@ class Raft {
   void back_off_split_campaign();
   uint32_t pre_vote_window_ticks() const;
   bool quorum_active() const;
+  bool ready_to_quiesce() const;
+  void quiesce();
+  bool keeps_quiet(const Message& m) const;
+  void poke_voters();
   void abort_leader_transfer(const std::string& why);
   void send_timeout_now(NodeId to);
 
@@ -197,6 +205,7 @@ class Raft {
   uint32_t election_elapsed_ticks_ = 0;
   uint32_t heartbeat_elapsed_ticks_ = 0;
   uint32_t election_timeout_randomized_ticks_ = 0;
+  bool quiesced_ = false;  // RaftConfig::quiesce: ticks do nothing until something wakes it
 
   std::optional<PreVoteBacking> pre_vote_backing_;
   // This campaign turned away a competing candidate's request. If it has not won within the

@@ -9,6 +9,7 @@
 namespace sluice::raft {
 
 void Raft::tick() {
+  if (quiesced_) return;
   if (role_ == Role::leader) {
     tick_heartbeat();
   } else {
@@ -29,6 +30,9 @@ void Raft::tick_election() {
   if (promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_ && !backs_other_candidate()) {
     election_elapsed_ticks_ = 0;
     hup(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
+  } else if (config_.quiesce && !promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_) {
+    election_elapsed_ticks_ = 0;
+    poke_voters();
   }
 }
 
@@ -104,7 +108,81 @@ void Raft::tick_heartbeat() {
   maybe_hand_over_leadership();
   if (heartbeat_elapsed_ticks_ >= config_.heartbeat_interval_ticks) {
     heartbeat_elapsed_ticks_ = 0;
+    if (ready_to_quiesce()) {
+      quiesce();
+      return;
+    }
     broadcast_heartbeat(reads_.last_context());
+  }
+}
+
+// Idle: every member holds the whole log, committed (so one heartbeat tells each the commit),
+// answered within this check-quorum period, and nothing waits for a round (a read, a transfer, a
+// membership change, an unapplied entry). A member that is down stays recent_active = false, so
+// a group with a dead member keeps heartbeating: quiet is for healthy idle groups.
+bool Raft::ready_to_quiesce() const {
+  if (!config_.quiesce || role_ != Role::leader || lead_transferee_ != kNoNode || reads_.size() > 0) return false;
+  if (conf_change_pending() || campaign_after_apply_ || !promotable()) return false;
+  const Index last = log_.last_index();
+  if (log_.committed() != last || log_.applied() != last || !committed_in_current_term()) return false;
+  for (const auto& [id, progress] : progress_) {
+    if (id == config_.id) continue;
+    if (progress.match != last || !progress.recent_active || progress.state != ProgressState::replicate) return false;
+  }
+  return true;
+}
+
+// The last heartbeat carries the full commit (every match is the last index) and the quiesce
+// mark; followers that hold it go quiet without answering (an answer would wake the leader).
+void Raft::quiesce() {
+  SLUICE_COVER("raft.quiesced");
+  for (const auto& [id, progress] : progress_) {
+    if (id == config_.id) continue;
+    send_heartbeat(id, 0);
+    messages_.back().quiesce = true;
+  }
+  quiesced_ = true;
+}
+
+// What a quiet member may receive without waking: the quiesce heartbeat again (duplicated or
+// late) from its leader, and a follower's plain heartbeat answer.
+bool Raft::keeps_quiet(const Message& m) const {
+  if (m.term != term_) return false;
+  if (m.type == MessageType::heartbeat) return m.quiesce && role_ == Role::follower && m.from == lead_;
+  return m.type == MessageType::heartbeat_response && role_ == Role::leader && !m.reject && m.context == 0;
+}
+
+// A learner never campaigns, so after a restart (or a lost quiesce heartbeat) nothing it does would
+// wake a quiet leader, and it would never learn the commit the group reached while it was down
+// (found by the cluster simulation: a restarted node's controller learner kept stale metadata and
+// never created the replica placed on it). Hearing no leader for an election timeout, it tells
+// every voter where its log ends; the message wakes a quiet leader, whose heartbeats bring the
+// learner up to date. Elsewhere the answer is ignored. It claims only its commit index: entries
+// past it may be an old leader's, and an acknowledgement is a claim that they match.
+void Raft::poke_voters() {
+  SLUICE_COVER("raft.learner_poked_voters");
+  for (NodeId voter : conf_.voters) {
+    if (voter == config_.id) continue;
+    Message m;
+    m.type = MessageType::append_response;
+    m.to = voter;
+    m.term = term_;
+    m.index = log_.committed();
+    send(std::move(m));
+  }
+}
+
+// Fresh timers: a follower gives its leader a whole election timeout to be heard from (its lease
+// holds meanwhile); a leader demands a fresh answer from a quorum by its next check.
+void Raft::wake() {
+  if (!quiesced_) return;
+  SLUICE_COVER("raft.woken");
+  quiesced_ = false;
+  election_elapsed_ticks_ = 0;
+  heartbeat_elapsed_ticks_ = 0;
+  if (role_ != Role::leader) return;
+  for (auto& [id, progress] : progress_) {
+    if (id != config_.id) progress.recent_active = false;
   }
 }
 
@@ -115,6 +193,7 @@ bool Raft::quorum_active() const {
 }
 
 Status Raft::campaign() {
+  wake();
   if (!promotable()) return Status(Errc::invalid_argument, "only a voter can campaign");
   if (vote_withheld_) return Status(Errc::invalid_argument, "vote withheld: the log lost entries and has not caught up");
   hup(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
@@ -270,6 +349,7 @@ void Raft::handle_vote_response(const Message& m) {
 }
 
 Status Raft::transfer_leadership(NodeId target) {
+  wake();
   if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
   if (target == config_.id) return Status();
   auto it = progress_.find(target);

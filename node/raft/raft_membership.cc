@@ -5,6 +5,7 @@
 namespace sluice::raft {
 
 Status Raft::propose_conf_change(const ConfChange& change) {
+  wake();
   if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
   if (pending_conf_index_ > log_.applied()) {
     return Status(Errc::conf_change_pending, "conf change at " + std::to_string(pending_conf_index_) + " not applied yet");

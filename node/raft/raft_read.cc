@@ -6,6 +6,7 @@
 namespace sluice::raft {
 
 Status Raft::read_index(uint64_t context) {
+  wake();
   if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
   if (context == 0) return Status(Errc::invalid_argument, "context 0 is reserved for heartbeats without a read");
   if (reads_.size() >= config_.read_index_pending_max) {

@@ -9,6 +9,7 @@
 namespace sluice::raft {
 
 Status Raft::propose(EntryType type, Bytes data) {
+  wake();
   if (role_ != Role::leader) return Status(Errc::not_leader, "leader is " + std::to_string(lead_));
   if (lead_transferee_ != kNoNode) {
     return Status(Errc::leader_transfer_pending, "leadership is moving to " + std::to_string(lead_transferee_));
@@ -197,6 +198,14 @@ void Raft::handle_heartbeat(const Message& m) {
     response.index = log_.last_index();
   } else if (log_.match_term(m.commit, m.commit_term)) {
     log_.commit_to(m.commit);
+    // The leader went quiet with this commit as its whole log: holding it, go quiet too, without
+    // an answer (it would wake the leader). Otherwise answer: the leader stays quiet, and this
+    // follower's election timer (still running) wakes the group if it never hears more.
+    if (m.quiesce && config_.quiesce && log_.committed() == m.commit && m.context == 0) {
+      SLUICE_COVER("raft.follower_quiesced");
+      quiesced_ = true;
+      return;
+    }
   }
   send(std::move(response));
 }

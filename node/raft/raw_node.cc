@@ -14,6 +14,12 @@ void RawNode::tick() {
   raft_->tick();
 }
 
+void RawNode::wake() {
+  assert_no_ready_in_flight();
+  if (raft_->config().planted_bug == PlantedBug::raft_ignore_wake) return;
+  raft_->wake();
+}
+
 Status RawNode::step(const Message& message) {
   assert_no_ready_in_flight();
   if (message.to != raft_->id()) return Status(Errc::invalid_argument, "message for another node");

@@ -62,6 +62,9 @@ class RawNode {
   Status transfer_leadership(NodeId target);
   // Leader only: a linearizable read; the answer arrives as a ReadState with this context.
   Status read_index(uint64_t context);
+  // Quiescence (RaftConfig::quiesce): the driver's failure detector suspects a member of this
+  // group, so a quiet member must time things again (Raft::wake).
+  void wake();
 
   bool has_ready() const;
   Ready ready();

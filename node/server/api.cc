@@ -99,6 +99,9 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   for (size_t i = 0; i < log::kSyncLatencyBuckets; ++i) fsync_bounds_seconds[i] = static_cast<double>(log::kSyncLatencyBoundsNs[i]) / 1e9;
   metrics_.describe("sluice_raft_groups", http::MetricType::gauge, "Raft groups hosted on this node.");
   metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
+  metrics_.describe("sluice_raft_groups_quiesced", http::MetricType::gauge, "Raft groups hosted here that are quiet (idle: no heartbeats, no ticks).");
+  metrics_.describe("sluice_raft_groups_woken_total", http::MetricType::counter, "Quiet groups woken because SWIM suspected one of their members.");
+  metrics_.describe("sluice_raft_ticks_total", http::MetricType::counter, "Raft host ticks.");
   metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
   metrics_.describe("sluice_partition_replicas", http::MetricType::gauge, "Partition replicas open on this node.");
   metrics_.describe("sluice_raft_proposals_committed_total", http::MetricType::counter, "Proposals committed through this node's Raft host.");
@@ -216,7 +219,10 @@ void Api::update_gauges() {
   if (const multiraft::RaftHost* raft = node_.raft()) {
     metrics_.set("sluice_raft_groups", {}, static_cast<double>(raft->group_count()));
     metrics_.set("sluice_raft_leaders", {}, static_cast<double>(raft->leaders_here()));
+    metrics_.set("sluice_raft_groups_quiesced", {}, static_cast<double>(raft->groups_quiesced()));
     const multiraft::HostStats& stats = raft->stats();
+    metrics_.set("sluice_raft_groups_woken_total", {}, static_cast<double>(stats.groups_woken));
+    metrics_.set("sluice_raft_ticks_total", {}, static_cast<double>(stats.ticks));
     metrics_.set("sluice_raft_proposals_committed_total", {}, static_cast<double>(stats.proposals_committed));
     metrics_.set("sluice_raft_proposals_failed_total", {}, static_cast<double>(stats.proposals_failed));
     metrics_.set("sluice_raft_groups_failed_total", {}, static_cast<double>(stats.groups_failed));

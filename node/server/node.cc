@@ -61,6 +61,7 @@ rt::Status Node::start() {
     config_.raft->transport.self = identity_.node_id;
     config_.raft->planted_bug = config_.planted_bug;
     config_.raft->transport.cluster_key = config_.cluster_key;
+    config_.raft->quiesce_idle_groups = config_.quiesce_idle_groups && config_.membership.has_value();
     raft_ = std::make_unique<multiraft::RaftHost>(runtime_, *config_.raft);
     if (rt::Status status = raft_->start(); !status.ok()) return rt::Status(status.code(), "raft: " + status.message());
   }
@@ -111,6 +112,8 @@ void Node::forward_membership() {
       rt::Result<swim::Event> event = events->receive();
       if (!event.ok()) return;
       const bool gone = event->kind == swim::EventKind::dead || event->kind == swim::EventKind::left;
+      // Quiet groups hear nothing from a leader that died; SWIM's suspicion is their clock.
+      if (gone || event->kind == swim::EventKind::suspect) (void)raft_->wake_groups_with(event->id);
       note_member(event->id, event->named, !gone);
     }
   });

@@ -47,6 +47,9 @@ struct NodeConfig {
   // configured, adds the transport's endpoint as the named address "raft".
   std::optional<swim::DriverConfig> membership;
   std::optional<multiraft::RaftHostConfig> raft;    // the multi-Raft host (groups are added later)
+  // Idle Raft groups go quiet (docs/raft.md, "Quiescence"); only with membership, whose suspicions
+  // wake them (a quiet follower has no other way to notice that its leader died).
+  bool quiesce_idle_groups = true;
   // The partition router (needs raft): replicas are created through it. With membership, SWIM's
   // events reach it (a member's "api" named address is where clients reach it).
   std::optional<partition::RouterConfig> partitions;

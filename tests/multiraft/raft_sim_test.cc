@@ -74,6 +74,16 @@ TEST(RaftSimPlanted, SkippedHostSyncIsCaughtWhenARestartFindsLessThanWasDurable)
   std::printf("raft_skip_sync: caught at seed %llu: %s\n", static_cast<unsigned long long>(caught->seed), caught->failure.c_str());
 }
 
+// The host forgets that a stepped message may have given its group a Ready: nothing is lost (the
+// next tick asks the group), but every answer waits up to a tick. The host's check under test
+// (no group outside the Ready candidates has a Ready when a tick starts) reports it.
+TEST(RaftSimPlanted, LostHostWakeupIsCaughtByTheReadyCandidateCheck) {
+  // An always-on assertion ends the process (after printing the seed and replay command).
+  EXPECT_DEATH((void)run_simulation(small_scenario(PlantedBug::raft_host_lost_wakeup), SimulationOptions{1}),
+               "assertion failed: !group.node->has_ready\\(\\)(.|\n)*seed 1");
+  expect_passes_without_bug(1);
+}
+
 // The partition log's sync returns without syncing (the state file still is): a crash loses log
 // entries the state file and the peers count on. Either the checker finds an acknowledged or
 // committed entry gone, or the log's own recovery finds a sealed segment its sync mark does not

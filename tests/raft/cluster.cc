@@ -40,6 +40,7 @@ std::string describe_node(const ClusterNode& node) {
   if (s.lead_transferee != kNoNode) out += "  transferring to " + std::to_string(s.lead_transferee) + "\n";
   if (s.reads_pending > 0) out += "  reads pending: " + std::to_string(s.reads_pending) + "\n";
   if (node.raft->raft().vote_withheld()) out += "  vote withheld\n";
+  if (node.raft->raft().quiesced()) out += "  quiesced\n";
   out += describe_held(node.raft->raft());
   for (const auto& [peer, progress] : s.progress) {
     if (peer != node.id) out += "  " + std::to_string(peer) + ": " + progress.to_string() + "\n";

@@ -22,8 +22,8 @@ std::string ids_text(const std::set<NodeId>& ids) {
 
 // One RaftConfig option of add-nodes or restart; false if `key` is not one.
 Result<bool> set_config_option(RaftConfig& config, const std::string& key, const std::string& value) {
-  if (key == "pre-vote" || key == "check-quorum") {
-    (key == "pre-vote" ? config.pre_vote : config.check_quorum) = value == "true";
+  if (key == "pre-vote" || key == "check-quorum" || key == "quiesce") {
+    (key == "pre-vote" ? config.pre_vote : key == "quiesce" ? config.quiesce : config.check_quorum) = value == "true";
     return true;
   }
   static const std::map<std::string, void (*)(RaftConfig&, uint64_t)> numeric{
@@ -129,7 +129,7 @@ std::string TranscriptRunner::notes(NodeId id, const std::string& indent) {
 std::string TranscriptRunner::run_node_command(const Command& c) {
   static const std::set<std::string> kNodeCommands{
       "status", "log",   "restart", "tick",    "tick-election",       "tick-heartbeat", "timers",
-      "campaign", "crash", "propose", "set-election-timeout", "transfer-leadership", "leave-joint", "read-index"};
+      "campaign", "crash", "propose", "set-election-timeout", "transfer-leadership", "leave-joint", "read-index", "wake"};
   if (kNodeCommands.count(c.name) == 0) return error("unknown command " + c.name);
   const bool all_by_default = c.name == "tick" || c.name == "timers";
   Result<std::vector<NodeId>> ids = node_args(c, all_by_default);
@@ -172,6 +172,8 @@ std::string TranscriptRunner::run_on_up_node(const Command& c, NodeId id) {
     result = node.raft->campaign();
   } else if (c.name == "crash") {
     cluster_.crash(id);
+  } else if (c.name == "wake") {
+    node.raft->wake();
   } else if (c.name == "propose") {
     const std::string* data = c.option("data");
     const uint64_t count = c.option("count") ? parse_u64(*c.option("count")).value_or(1) : 1;
