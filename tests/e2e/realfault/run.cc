@@ -271,8 +271,10 @@ void Run::heal() {
   }
 }
 
+// Times printed from here on are offsets from the schedule's start, as in its printed lines.
 bool Run::run_schedule() {
   const Clock::time_point t0 = Clock::now();
+  start_ = t0;
   for (size_t index = 0; index < schedule_.size(); ++index) {
     const Fault& fault = schedule_[index];
     if (!wait_until(t0 + std::chrono::milliseconds(fault.start_ms))) return false;
@@ -380,7 +382,7 @@ int Run::execute() {
     fail("setup", outcome_.error.empty() ? "the workload did not start" : outcome_.error);
     return report(outcome_);
   }
-  std::cout << "t=" << elapsed_s() << "s workload running" << std::endl;
+  std::cout << "workload running after " << elapsed_s() << " s; the schedule starts" << std::endl;
   const bool completed = run_schedule();
   heal();
   control_.phase = WorkloadControl::healed;

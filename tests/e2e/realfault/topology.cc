@@ -126,13 +126,14 @@ void remove_leftovers() {
     }
   }
   if (run_command({"ip", "-o", "link", "show"}, output)) {
-    const std::regex link(std::string(": (") + kNamePrefix + "[0-9]+[a-z][0-9]*)[@:]");
+    const std::regex link(std::string(": (") + kNamePrefix + "[0-9]+[a-z]+[0-9]*)[@:]");
     for (const std::string& line : lines_of(output)) {
       std::smatch match;
       if (!std::regex_search(line, match, link) || !judge(match[1].str())) continue;
-      std::string ignored;
-      run_command({"ip", "link", "delete", match[1].str()}, ignored);
-      std::fprintf(stderr, "realfault: removed link %s of a dead harness\n", match[1].str().c_str());
+      std::string ignored;  // a veth end may have gone with its namespace already
+      if (run_command({"ip", "link", "delete", match[1].str()}, ignored)) {
+        std::fprintf(stderr, "realfault: removed link %s of a dead harness\n", match[1].str().c_str());
+      }
     }
   }
 }

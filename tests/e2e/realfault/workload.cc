@@ -46,7 +46,7 @@ class Workload {
   void run(WorkloadOutcome& outcome);
 
  private:
-  bool stopping() const { return control_.abort.load() || runtime_.cancelled(); }
+  bool stopping() const { return ending_ || control_.abort.load() || runtime_.cancelled(); }
   bool wait_ready(std::string& error);
   bool create_topic(std::string& error);
   void produce(ProducerState& state);
@@ -68,6 +68,7 @@ class Workload {
   std::vector<ConsumerState> consumers_;
   uint64_t retries_ = 0;
   uint64_t duplicates_answered_ = 0;
+  bool ending_ = false;  // the workload is over: producers close, consumers return
 };
 
 // Every node answers /readyz with 200 (member, controller known, registered: docs/http.md).
@@ -130,16 +131,18 @@ void Workload::produce(ProducerState& state) {
     state.record_of_id.erase(record);
   });
   while (!producer.start().ok()) {
-    if (stopping() || !runtime_.sleep_for(kRetry).ok()) return;
+    if (stopping() || !runtime_.sleep_for(kRetry).ok()) return producer.close(runtime_.now());
   }
   send_until_healed(producer, state);
   (void)producer.flush(runtime_.now() + config_.delivery_timeout + config_.request_timeout);
   retries_ += producer.stats().core.retries;
   duplicates_answered_ += producer.stats().core.duplicates;
   state.finished = true;
-  // The producer must outlive its deliveries: wait here until the workload ends.
+  // The producer must outlive its deliveries: it waits here until the workload ends, then closes
+  // (a producer is closed before it goes).
   while (!stopping() && runtime_.sleep_for(kPhasePoll).ok()) {
   }
+  producer.close(runtime_.now() + config_.request_timeout);
 }
 
 // Records "p<k> s<n> xxx..." (unique: the ledger's record id is a hash of the value, as in the
@@ -286,7 +289,7 @@ void Workload::run(WorkloadOutcome& outcome) {
   outcome.converged = lag.empty();
   if (!outcome.converged) outcome.error = "not converged: " + lag;
   outcome.converge_s = std::chrono::duration<double>(runtime_.now() - healed).count();
-  for (rt::Task& task : tasks) task.cancel();
+  ending_ = true;
   for (rt::Task& task : tasks) (void)task.join();
   for (const ProducerState& producer : producers_) {
     outcome.records_sent += producer.sent;
