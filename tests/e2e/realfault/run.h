@@ -6,23 +6,23 @@
 
 namespace sluice::realfault {
 
-inline constexpr int kExitPassed = 0;
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitSkipped = 77;
+// The exit codes: 77 is what ctest's SKIP_RETURN_CODE is set to.
+enum ExitCode : int { kExitPassed = 0, kExitFailed = 1, kExitUsage = 2, kExitSkipped = 77 };
+// Limits of the options: nodes at most, and seconds of faults or convergence at most.
 inline constexpr int kNodesMax = 7;
 inline constexpr int64_t kDurationSMax = 3600;
 
+// The flags of `run` (sluice-realfault --help says what each does).
 struct RunOptions {
-  uint64_t seed = 0;
-  bool seed_given = false;
+  uint64_t seed = 0;        // the schedule's, and the cluster id's
+  bool seed_given = false;  // else one from the clock, printed
   int nodes = 3;
-  int64_t duration_s = 20;
-  int64_t converge_s = 90;
-  bool netem_auto = true;
-  std::string dir;
+  int64_t duration_s = 20;  // faults are injected this long
+  int64_t converge_s = 90;  // then everything must converge within this
+  bool netem_auto = true;   // netem faults where the kernel has sch_netem
+  std::string dir;          // "": a fresh one, removed after a pass
   bool keep = false;
-  std::string node_bin;
+  std::string node_bin;     // "": the sluice-node next to this binary
 };
 
 // Prints the schedule, the figures and the verdict on stdout; returns the exit code.
