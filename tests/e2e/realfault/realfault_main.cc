@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/e2e/realfault/history.h"
+#include "tests/e2e/realfault/nemesis.h"
 #include "tests/e2e/realfault/run.h"
 
 namespace sluice::realfault {
@@ -17,6 +18,7 @@ namespace {
 
 const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
        sluice-realfault check --history FILE
+       sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off]
 
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs,
@@ -36,6 +38,8 @@ network namespaces).
   --node-bin PATH   the sluice-node to run (default: next to this binary)
 
 check --history FILE: replays a history.jsonl through the same ledger; exit 0 passed, 1 failed.
+schedule: prints the schedule a run with these flags would follow (--netem auto: as on a kernel
+with netem), without root and without running anything.
 )";
 
 bool parse_int(const std::string& text, int64_t low, int64_t high, int64_t& out) {
@@ -105,6 +109,22 @@ void print_figures(const std::vector<std::pair<std::string, std::string>>& figur
   for (const auto& [key, value] : figures) std::cout << key << "=" << value << "\n";
 }
 
+// `schedule`: the run's flags, the schedule printed without running anything (no root needed).
+int run_schedule(const std::vector<std::string>& args) {
+  std::optional<RunOptions> options = parse_run(args);
+  if (!options || !options->seed_given) {
+    std::cerr << "sluice-realfault: schedule wants --seed N\n" << kUsage;
+    return kExitUsage;
+  }
+  ScheduleShape shape;
+  shape.nodes = options->nodes;
+  shape.faults_stop_ms = options->duration_s * 1000;
+  shape.netem = options->netem_auto;  // "auto" prints the schedule of a kernel with netem
+  const std::vector<Fault> faults = make_schedule(options->seed, shape);
+  for (size_t i = 0; i < faults.size(); ++i) std::cout << describe(faults[i], i, options->nodes) << "\n";
+  return kExitPassed;
+}
+
 int run_check(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "--history") {
     std::cerr << "sluice-realfault: check wants --history FILE\n" << kUsage;
@@ -136,6 +156,7 @@ int main(int argc, char** argv) {
     }
   }
   if (!args.empty() && args[0] == "check") return run_check({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "schedule") return run_schedule({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "run") args.erase(args.begin());
   std::optional<RunOptions> options = parse_run(args);
   if (!options) {

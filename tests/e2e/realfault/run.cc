@@ -139,10 +139,12 @@ void Run::fail(const std::string& checker, const std::string& message) {
   violation_ = message;
 }
 
+// `--netem off` when this run drew no netem faults, so the command names the very schedule on
+// any kernel (and `schedule` with the same flags prints it).
 std::string Run::rerun_command() const {
   return self_path() + " run --seed " + std::to_string(options_.seed) + " --nodes " + std::to_string(options_.nodes) +
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
-         " --netem " + (options_.netem_auto ? "auto" : "off") + " --node-bin " + options_.node_bin;
+         " --netem " + (netem_ ? "auto" : "off") + " --node-bin " + options_.node_bin;
 }
 
 // Root, leftovers, the run's directory, the topology, the node binary. False with the exit code.
