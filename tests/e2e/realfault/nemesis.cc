@@ -12,7 +12,7 @@ namespace {
 // The netem kinds first: without netem the draw is from the rest.
 constexpr FaultKind kKinds[] = {FaultKind::delay,    FaultKind::loss,     FaultKind::duplicate, FaultKind::reorder,
                                 FaultKind::throttle, FaultKind::isolate,  FaultKind::one_way,   FaultKind::partition,
-                                FaultKind::kill,     FaultKind::pause};
+                                FaultKind::kill,     FaultKind::pause,    FaultKind::kill_all};
 constexpr size_t kNetemKinds = 4;
 
 // The fault's target and parameters; its times are set by the caller.
@@ -50,6 +50,7 @@ Fault make_fault(Prng& prng, int nodes, bool netem) {
     }
     case FaultKind::isolate:
     case FaultKind::kill:
+    case FaultKind::kill_all:
     case FaultKind::pause: break;
   }
   return fault;
@@ -84,7 +85,7 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   return faults;
 }
 
-bool is_network_fault(FaultKind kind) { return kind != FaultKind::kill && kind != FaultKind::pause; }
+bool is_network_fault(FaultKind kind) { return kind != FaultKind::kill && kind != FaultKind::kill_all && kind != FaultKind::pause; }
 
 const char* fault_name(FaultKind kind) {
   switch (kind) {
@@ -97,6 +98,7 @@ const char* fault_name(FaultKind kind) {
     case FaultKind::one_way: return "one_way";
     case FaultKind::partition: return "partition";
     case FaultKind::kill: return "kill";
+    case FaultKind::kill_all: return "kill_all";
     case FaultKind::pause: return "pause";
   }
   return "?";
@@ -126,6 +128,7 @@ std::string describe(const Fault& fault, size_t index, int nodes) {
     case FaultKind::duplicate: return line + " node=" + std::to_string(fault.node) + " pct=" + std::to_string(fault.percent);
     case FaultKind::one_way:
       return line + " node=" + std::to_string(fault.node) + " drop=" + (fault.outbound ? "outbound" : "inbound");
+    case FaultKind::kill_all: return line;
     case FaultKind::isolate:
     case FaultKind::kill:
     case FaultKind::pause: return line + " node=" + std::to_string(fault.node);

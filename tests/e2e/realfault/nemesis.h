@@ -26,6 +26,8 @@ enum class FaultKind {
   partition,  // k-of-n: `side` and the other nodes drop each other's packets (blackhole routes);
               // the harness reaches all
   kill,       // SIGKILL at start, restarted (same data dir) at end
+  kill_all,   // every node SIGKILLed at start, all restarted at end (the whole cluster recovers from
+              // its disks at once; a process kill keeps the page cache: not a power loss)
   pause,      // SIGSTOP at start, SIGCONT at end
 };
 

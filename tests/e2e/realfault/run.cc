@@ -237,9 +237,13 @@ bool Run::wait_until(Clock::time_point until) {
 void Run::begin_fault(const Fault& fault, size_t index) {
   std::cout << "t=" << elapsed_s() << "s begin fault " << index << " " << fault_name(fault.kind) << std::endl;
   const size_t i = static_cast<size_t>(fault.node - 1);
-  if (fault.kind == FaultKind::kill) {
-    nodes_[i]->kill_and_reap();
-    down_[i] = true;
+  if (fault.kind == FaultKind::kill || fault.kind == FaultKind::kill_all) {
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (fault.kind == FaultKind::kill_all || n == i) {
+        nodes_[n]->kill_and_reap();
+        down_[n] = true;
+      }
+    }
     return;
   }
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGSTOP);
@@ -249,9 +253,12 @@ void Run::begin_fault(const Fault& fault, size_t index) {
 
 void Run::end_fault(const Fault& fault) {
   const size_t i = static_cast<size_t>(fault.node - 1);
-  if (fault.kind == FaultKind::kill) {
-    down_[i] = false;
-    start_node(fault.node);
+  if (fault.kind == FaultKind::kill || fault.kind == FaultKind::kill_all) {
+    for (int node = 1; node <= options_.nodes; ++node) {
+      if (!down_[static_cast<size_t>(node - 1)]) continue;
+      down_[static_cast<size_t>(node - 1)] = false;
+      start_node(node);
+    }
     return;
   }
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGCONT);

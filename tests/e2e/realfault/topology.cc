@@ -285,6 +285,7 @@ bool Topology::apply(const Fault& fault, std::string& error) {
       return true;
     }
     case FaultKind::kill:
+    case FaultKind::kill_all:
     case FaultKind::pause: break;
   }
   error = std::string("not a network fault: ") + fault_name(fault.kind);
