@@ -135,6 +135,7 @@ TEST(RealfaultNemesis, FaultsStayInsideTheirWindowAndWithoutNetemDrawNone) {
       EXPECT_LE(fault.end_ms, shape.faults_stop_ms);
       EXPECT_TRUE(fault.kind != FaultKind::delay && fault.kind != FaultKind::loss && fault.kind != FaultKind::duplicate &&
                   fault.kind != FaultKind::reorder);
+      EXPECT_LT(fault.leader_of, shape.partitions);
       EXPECT_GE(fault.node, 1);
       EXPECT_LE(fault.node, shape.nodes);
       previous_end = fault.end_ms;

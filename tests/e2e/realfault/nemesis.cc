@@ -16,7 +16,7 @@ constexpr FaultKind kKinds[] = {FaultKind::delay,    FaultKind::loss,     FaultK
 constexpr size_t kNetemKinds = 4;
 
 // The fault's target and parameters; its times are set by the caller.
-Fault make_fault(Prng& prng, int nodes, bool netem) {
+Fault make_fault(Prng& prng, int nodes, bool netem, int partitions) {
   auto next = [&prng] { return prng.next(); };
   Fault fault;
   const size_t first = netem ? 0 : kNetemKinds;
@@ -48,11 +48,15 @@ Fault make_fault(Prng& prng, int nodes, bool netem) {
       std::sort(fault.side.begin(), fault.side.end());
       break;
     }
+    case FaultKind::kill_all:
     case FaultKind::isolate:
     case FaultKind::kill:
-    case FaultKind::kill_all:
     case FaultKind::pause: break;
   }
+  // Half of the single-node faults hit a partition's leader (where a fault does the most harm).
+  const bool leader_target = fault.kind == FaultKind::kill || fault.kind == FaultKind::pause || fault.kind == FaultKind::isolate ||
+                             fault.kind == FaultKind::one_way;
+  if (leader_target && random_below(next, 2) == 0) fault.leader_of = static_cast<int>(random_below(next, static_cast<uint64_t>(partitions)));
   return fault;
 }
 
@@ -76,7 +80,7 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   std::vector<Fault> faults;
   int64_t at = shape.first_fault_ms;
   while (faults.size() < kFaultsMax && at + 1'000 <= shape.faults_stop_ms) {
-    Fault fault = make_fault(prng, shape.nodes, shape.netem);
+    Fault fault = make_fault(prng, shape.nodes, shape.netem, std::max(1, shape.partitions));
     fault.start_ms = at;
     fault.end_ms = std::min(shape.faults_stop_ms, at + random_range(next, 1'000, std::max<int64_t>(1'000, shape.fault_ms_max)));
     faults.push_back(fault);
@@ -107,6 +111,7 @@ const char* fault_name(FaultKind kind) {
 std::string describe(const Fault& fault, size_t index, int nodes) {
   std::string line = "fault " + std::to_string(index) + " t=" + seconds(fault.start_ms) + ".." + seconds(fault.end_ms) +
                      " kind=" + fault_name(fault.kind);
+  if (fault.leader_of >= 0) line += " target=leader(p" + std::to_string(fault.leader_of) + ")";
   switch (fault.kind) {
     case FaultKind::partition: {
       std::vector<int> other;

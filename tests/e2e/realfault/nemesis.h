@@ -35,7 +35,10 @@ struct Fault {
   FaultKind kind = FaultKind::delay;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
-  int node = 1;               // the node (1-based); partition: unused
+  int node = 1;               // the node (1-based); partition, kill_all: unused
+  // kill, pause, isolate, one_way: when >= 0, the fault hits the node leading this partition when
+  // it begins (as the workload last saw it; `node` when it knows none).
+  int leader_of = -1;
   std::vector<int> side;      // partition: the minority's nodes
   bool outbound = false;      // one_way: drop what the node sends (else what it receives)
   uint32_t delay_ms = 0;      // delay, reorder
@@ -51,6 +54,7 @@ struct ScheduleShape {
   int64_t fault_ms_max = 5'000;     // one fault lasts 1 s .. this
   int64_t gap_ms_max = 2'000;       // between faults: 0.5 s .. this
   bool netem = true;                // the netem kinds are drawn too
+  int partitions = 3;               // the topic's: faults may target one's leader
 };
 inline constexpr size_t kFaultsMax = 1000;
 

@@ -99,6 +99,7 @@ class Run {
   // Waits until `until`, watching the nodes; false when a signal asks the harness to stop.
   bool wait_until(Clock::time_point until);
   void watch_nodes();
+  void resolve_target(Fault& fault) const;
   void begin_fault(const Fault& fault, size_t index);
   void end_fault(const Fault& fault);
   void heal();
@@ -234,8 +235,17 @@ bool Run::wait_until(Clock::time_point until) {
   return g_signal.load() == 0;
 }
 
+// A fault aimed at a partition's leader hits the node the workload last saw leading it.
+void Run::resolve_target(Fault& fault) const {
+  if (fault.leader_of < 0 || static_cast<size_t>(fault.leader_of) >= kLeadersWatchedMax) return;
+  const uint64_t leader = control_.leaders[fault.leader_of].load();
+  if (leader >= 1 && leader <= static_cast<uint64_t>(options_.nodes)) fault.node = static_cast<int>(leader);
+}
+
 void Run::begin_fault(const Fault& fault, size_t index) {
-  std::cout << "t=" << elapsed_s() << "s begin fault " << index << " " << fault_name(fault.kind) << std::endl;
+  std::cout << "t=" << elapsed_s() << "s begin fault " << index << " " << fault_name(fault.kind);
+  if (fault.kind != FaultKind::partition && fault.kind != FaultKind::kill_all) std::cout << " node=" << fault.node;
+  std::cout << std::endl;
   const size_t i = static_cast<size_t>(fault.node - 1);
   if (fault.kind == FaultKind::kill || fault.kind == FaultKind::kill_all) {
     for (size_t n = 0; n < nodes_.size(); ++n) {
@@ -285,8 +295,9 @@ bool Run::run_schedule() {
   const Clock::time_point t0 = Clock::now();
   start_ = t0;
   for (size_t index = 0; index < schedule_.size(); ++index) {
-    const Fault& fault = schedule_[index];
+    Fault fault = schedule_[index];
     if (!wait_until(t0 + std::chrono::milliseconds(fault.start_ms))) return false;
+    resolve_target(fault);
     begin_fault(fault, index);
     if (!wait_until(t0 + std::chrono::milliseconds(fault.end_ms))) return false;
     end_fault(fault);
@@ -358,6 +369,7 @@ int Run::execute() {
   shape.nodes = options_.nodes;
   shape.faults_stop_ms = options_.duration_s * 1000;
   shape.netem = netem_;
+  shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s
             << " netem=" << (netem_ ? "on" : "off (the kernel has no sch_netem)") << " run_dir=" << dir_ << "\n";

@@ -52,6 +52,7 @@ class Workload {
   void produce(ProducerState& state);
   void send_until_healed(client::Producer& producer, ProducerState& state);
   void consume(ConsumerState& state);
+  void watch_leaders();
   void record_polled(ConsumerState& state, const client::PollResult& polled);
   // "" when converged, else what it still waits for.
   std::string lagging(WorkloadOutcome& outcome);
@@ -213,6 +214,20 @@ void Workload::record_polled(ConsumerState& state, const client::PollResult& pol
   }
 }
 
+// Publishes each partition's leader for the nemesis, as any node answers (a stale answer only
+// makes a leader-targeted fault hit a follower).
+void Workload::watch_leaders() {
+  while (!stopping()) {
+    client::Result<client::TopicInfo> topic = client_->describe_topic(config_.topic);
+    if (topic.ok()) {
+      for (const client::PartitionInfo& partition : topic->partitions) {
+        if (partition.partition < kLeadersWatchedMax) control_.leaders[partition.partition] = partition.leader;
+      }
+    }
+    if (!runtime_.sleep_for(kRetry).ok()) return;
+  }
+}
+
 // The topic as `node` sees it (its own replicas' end offsets), nullopt when it does not answer.
 std::optional<nlohmann::json> Workload::topic_at(const rt::Address& node) {
   client::Result<client::HttpClientResponse> answer = client_->call_at(
@@ -277,6 +292,7 @@ void Workload::run(WorkloadOutcome& outcome) {
   std::vector<rt::Task> tasks;
   for (ProducerState& state : producers_) tasks.push_back(runtime_.spawn("producer", [this, &state] { produce(state); }));
   for (ConsumerState& state : consumers_) tasks.push_back(runtime_.spawn("consumer", [this, &state] { consume(state); }));
+  tasks.push_back(runtime_.spawn("leaders", [this] { watch_leaders(); }));
   while (control_.phase.load() < WorkloadControl::healed && !stopping()) (void)runtime_.sleep_for(kPhasePoll);
   const rt::Instant healed = runtime_.now();
   const rt::Instant deadline = healed + config_.converge_timeout;

@@ -37,11 +37,15 @@ struct WorkloadConfig {
 };
 
 // What the harness thread and the workload's thread share; only atomics cross.
+inline constexpr size_t kLeadersWatchedMax = 16;  // partitions whose leader the workload reports
+
 struct WorkloadControl {
   enum Phase : int { starting, running, healed, done };
   std::atomic<int> phase{starting};      // running: set by the workload; healed: by the harness
   std::atomic<bool> abort{false};        // the harness gives up (a signal, an error)
   std::atomic<bool> setup_failed{false};
+  // The leader of partition p as the workload last saw it (0: unknown), for faults that target one.
+  std::atomic<uint64_t> leaders[kLeadersWatchedMax] = {};
 };
 
 struct WorkloadOutcome {
