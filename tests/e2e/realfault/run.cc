@@ -35,6 +35,7 @@ constexpr uint16_t kHttpPort = 8080;
 constexpr auto kPoll = std::chrono::milliseconds(20);
 constexpr auto kStopTimeout = std::chrono::milliseconds(15'000);
 constexpr auto kReadyTimeout = std::chrono::seconds(60);
+constexpr int kOwnExitRestartsMax = 3;  // a node crashing more often stays down (no crash loop)
 constexpr size_t kFileBytesMax = 1ull << 30;  // a segment bigger than this is not read
 
 std::atomic<int> g_signal{0};
@@ -108,6 +109,9 @@ class Run {
   void stop_nodes();
   void compare_segments(const WorkloadOutcome& outcome);
   void fail(const std::string& checker, const std::string& message);
+  void plan();
+  bool start();
+  int finish(bool schedule_completed);
   int report(const WorkloadOutcome& outcome);
   std::string rerun_command() const;
   double elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
@@ -119,6 +123,7 @@ class Run {
   std::unique_ptr<Topology> topology_;
   std::vector<std::unique_ptr<e2e::NodeProcess>> nodes_;
   std::vector<bool> down_;  // killed by the nemesis, not restarted yet
+  std::vector<int> own_exits_;  // per node: exits the nemesis did not cause
   std::vector<Fault> schedule_;
   std::FILE* history_file_ = nullptr;
   std::unique_ptr<HistoryRecorder> history_;
@@ -212,7 +217,7 @@ bool Run::start_node(int node) {
 }
 
 // A node that exits without the nemesis killing it crashed: a finding. It is restarted so the run
-// goes on (as a service manager would).
+// goes on (as a service manager would), up to kOwnExitRestartsMax times.
 void Run::watch_nodes() {
   for (int node = 1; node <= options_.nodes; ++node) {
     const size_t i = static_cast<size_t>(node - 1);
@@ -222,7 +227,7 @@ void Run::watch_nodes() {
     ++node_crashes_;
     fail("process", "node " + std::to_string(node) + " exited on its own (" + e2e::describe_wait_status(*status) + ") at " +
                         std::to_string(elapsed_s()) + " s; its log: " + nodes_[i]->log_path());
-    start_node(node);
+    if (++own_exits_[i] <= kOwnExitRestartsMax) start_node(node);
   }
 }
 
@@ -360,11 +365,8 @@ int Run::report(const WorkloadOutcome& outcome) {
   return passed ? kExitPassed : kExitFailed;
 }
 
-int Run::execute() {
-  if (!options_.seed_given) options_.seed = static_cast<uint64_t>(std::time(nullptr)) ^ (static_cast<uint64_t>(::getpid()) << 32);
-  install_signal_handlers();
-  int exit_code = kExitFailed;
-  if (!prepare(exit_code)) return exit_code;
+// The schedule from the seed, printed in full with the command that re-runs it.
+void Run::plan() {
   ScheduleShape shape;
   shape.nodes = options_.nodes;
   shape.faults_stop_ms = options_.duration_s * 1000;
@@ -375,12 +377,19 @@ int Run::execute() {
             << " netem=" << (netem_ ? "on" : "off (the kernel has no sch_netem)") << " run_dir=" << dir_ << "\n";
   for (size_t i = 0; i < schedule_.size(); ++i) std::cout << describe(schedule_[i], i, options_.nodes) << "\n";
   std::cout << "rerun: " << rerun_command() << std::endl;
-  history_file_ = std::fopen((dir_ + "/history.jsonl").c_str(), "w");
+}
+
+// The nodes, then the workload on its thread; true once it runs (the topic exists).
+bool Run::start() {
+  const std::string history_path = dir_ + "/history.jsonl";
+  history_file_ = std::fopen(history_path.c_str(), "w");
+  if (history_file_ == nullptr) return fail("harness", "cannot write " + history_path), false;
   history_ = std::make_unique<HistoryRecorder>(history_file_, /*idempotent=*/true);
   nodes_.resize(static_cast<size_t>(options_.nodes));
   down_.assign(static_cast<size_t>(options_.nodes), false);
+  own_exits_.assign(static_cast<size_t>(options_.nodes), 0);
   for (int node = 1; node <= options_.nodes; ++node) {
-    if (!start_node(node)) return kExitFailed;
+    if (!start_node(node)) return false;
   }
   WorkloadConfig config;
   for (int node = 1; node <= options_.nodes; ++node) config.brokers.push_back(rt::Address{topology_->node_address(node), kHttpPort});
@@ -398,17 +407,19 @@ int Run::execute() {
   while (control_.phase.load() == WorkloadControl::starting && !control_.setup_failed.load()) {
     if (!wait_until(std::min(ready_deadline, Clock::now() + kPoll)) || Clock::now() >= ready_deadline) break;
   }
-  if (control_.phase.load() != WorkloadControl::running) {
-    stop_workload();
-    fail("setup", outcome_.error.empty() ? "the workload did not start" : outcome_.error);
-    return report(outcome_);
-  }
-  std::cout << "workload running after " << elapsed_s() << " s; the schedule starts" << std::endl;
-  const bool completed = run_schedule();
+  if (control_.phase.load() == WorkloadControl::running) return true;
+  stop_workload();
+  fail("setup", outcome_.error.empty() ? "the workload did not start within the deadline" : outcome_.error);
+  return false;
+}
+
+// After the schedule: heal, wait for the workload's verdict on convergence, stop the nodes,
+// compare their segments and report.
+int Run::finish(bool schedule_completed) {
   heal();
   control_.phase = WorkloadControl::healed;
   std::cout << "t=" << elapsed_s() << "s healed" << std::endl;
-  while (completed && control_.phase.load() != WorkloadControl::done && g_signal.load() == 0) {
+  while (schedule_completed && control_.phase.load() != WorkloadControl::done && g_signal.load() == 0) {
     watch_nodes();
     std::this_thread::sleep_for(kPoll);
   }
@@ -421,13 +432,22 @@ int Run::execute() {
   stop_nodes();
   compare_segments(outcome_);
   const int code = report(outcome_);
-  if (history_file_ != nullptr) std::fclose(history_file_);
-  history_file_ = nullptr;
   if (code == kExitPassed && dir_made_ && !options_.keep) {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
   return code;
+}
+
+int Run::execute() {
+  if (!options_.seed_given) options_.seed = static_cast<uint64_t>(std::time(nullptr)) ^ (static_cast<uint64_t>(::getpid()) << 32);
+  install_signal_handlers();
+  int exit_code = kExitFailed;
+  if (!prepare(exit_code)) return exit_code;
+  plan();
+  if (!start()) return report(outcome_);
+  std::cout << "workload running after " << elapsed_s() << " s; the schedule starts" << std::endl;
+  return finish(run_schedule());
 }
 
 }  // namespace
