@@ -9,26 +9,37 @@
 namespace sluice::realfault {
 namespace {
 
-// The netem kinds first: without netem the draw is from the rest.
-constexpr FaultKind kKinds[] = {FaultKind::delay,    FaultKind::loss,     FaultKind::duplicate, FaultKind::reorder,
-                                FaultKind::throttle, FaultKind::isolate,  FaultKind::one_way,   FaultKind::partition,
-                                FaultKind::kill,     FaultKind::pause,    FaultKind::kill_all};
-constexpr size_t kNetemKinds = 4;
+// The kinds a schedule draws from, in a fixed order (a seed's schedule depends on it).
+std::vector<FaultKind> kinds_of(const ScheduleShape& shape) {
+  constexpr FaultKind kNetemOnly[] = {FaultKind::delay, FaultKind::reorder};
+  constexpr FaultKind kNetemOrBpf[] = {FaultKind::loss, FaultKind::duplicate};
+  constexpr FaultKind kAlways[] = {FaultKind::throttle, FaultKind::isolate, FaultKind::one_way, FaultKind::partition,
+                                   FaultKind::kill,     FaultKind::pause,   FaultKind::kill_all};
+  std::vector<FaultKind> kinds;
+  // Element by element: GCC 12 warns falsely (array-bounds) on range inserts of these.
+  if (shape.netem) {
+    for (FaultKind kind : kNetemOnly) kinds.push_back(kind);
+  }
+  if (shape.netem || shape.bpf) {
+    for (FaultKind kind : kNetemOrBpf) kinds.push_back(kind);
+  }
+  for (FaultKind kind : kAlways) kinds.push_back(kind);
+  return kinds;
+}
 
 // The fault's target and parameters; its times are set by the caller.
-Fault make_fault(Prng& prng, int nodes, bool netem, int partitions) {
+Fault make_fault(Prng& prng, const std::vector<FaultKind>& kinds, int nodes, int partitions) {
   auto next = [&prng] { return prng.next(); };
   Fault fault;
-  const size_t first = netem ? 0 : kNetemKinds;
-  fault.kind = kKinds[first + random_below(next, std::size(kKinds) - first)];
+  fault.kind = kinds[random_below(next, kinds.size())];
   fault.node = static_cast<int>(random_range(next, 1, nodes));
   switch (fault.kind) {
     case FaultKind::delay:
       fault.delay_ms = static_cast<uint32_t>(random_range(next, 5, 200));
       fault.jitter_ms = static_cast<uint32_t>(random_range(next, 0, fault.delay_ms / 2));
       break;
-    case FaultKind::loss: fault.percent = static_cast<uint32_t>(random_range(next, 5, 60)); break;
-    case FaultKind::duplicate: fault.percent = static_cast<uint32_t>(random_range(next, 5, 50)); break;
+    case FaultKind::loss: fault.percent = kLossPercents[random_below(next, std::size(kLossPercents))]; break;
+    case FaultKind::duplicate: fault.percent = kDuplicatePercents[random_below(next, std::size(kDuplicatePercents))]; break;
     case FaultKind::reorder:
       fault.delay_ms = static_cast<uint32_t>(random_range(next, 10, 100));
       fault.percent = static_cast<uint32_t>(random_range(next, 10, 50));
@@ -77,10 +88,11 @@ std::string join(const std::vector<int>& nodes) {
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   Prng prng(hash_combine(seed, 0x7265616c6661756cULL));  // "realfaul": a stream of its own
   auto next = [&prng] { return prng.next(); };
+  const std::vector<FaultKind> kinds = kinds_of(shape);
   std::vector<Fault> faults;
   int64_t at = shape.first_fault_ms;
   while (faults.size() < kFaultsMax && at + 1'000 <= shape.faults_stop_ms) {
-    Fault fault = make_fault(prng, shape.nodes, shape.netem, std::max(1, shape.partitions));
+    Fault fault = make_fault(prng, kinds, shape.nodes, std::max(1, shape.partitions));
     fault.start_ms = at;
     fault.end_ms = std::min(shape.faults_stop_ms, at + random_range(next, 1'000, std::max<int64_t>(1'000, shape.fault_ms_max)));
     faults.push_back(fault);

@@ -14,9 +14,10 @@ namespace sluice::realfault {
 enum class FaultKind {
   // netem (only where the kernel has sch_netem; ScheduleShape::netem):
   delay,      // delay + jitter on a node's link, both directions
+  reorder,    // delay with a share of packets sent at once (reordered), both directions
+  // netem, or else tc BPF programs (netfault.bpf.c; ScheduleShape::bpf):
   loss,       // random loss, both directions
   duplicate,  // duplication, both directions
-  reorder,    // delay with a share of packets sent at once (reordered), both directions
   // always:
   throttle,   // a token bucket (tbf) on a node's link, both directions: a slow link whose queue
               // delays packets up to `delay_ms` and drops beyond
@@ -53,10 +54,15 @@ struct ScheduleShape {
   int64_t first_fault_ms = 2'000;   // the workload runs fault-free this long first
   int64_t fault_ms_max = 5'000;     // one fault lasts 1 s .. this
   int64_t gap_ms_max = 2'000;       // between faults: 0.5 s .. this
-  bool netem = true;                // the netem kinds are drawn too
+  bool netem = true;                // delay and reorder are drawn (and loss, duplicate)
+  bool bpf = false;                 // loss and duplicate are drawn (BPF programs do them)
   int partitions = 3;               // the topic's: faults may target one's leader
 };
 inline constexpr size_t kFaultsMax = 1000;
+// The loss and duplication levels (percent) a fault draws from: netfault.bpf.c has a program for
+// each (tc's loader sets no constants).
+inline constexpr uint32_t kLossPercents[] = {5, 10, 20, 35, 50};
+inline constexpr uint32_t kDuplicatePercents[] = {10, 25, 50};
 
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape);
 bool is_network_fault(FaultKind kind);

@@ -18,12 +18,12 @@ namespace {
 
 const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
        sluice-realfault check --history FILE
-       sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off]
+       sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off] [--bpf auto|off]
 
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
-client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs,
-blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT); then the network heals and the
-history is judged by the simulation's partition ledger, and the replicas' sealed segments are
+client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
+and BPF programs, blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT); then the
+network heals and the history is judged by the simulation's partition ledger, and the replicas' sealed segments are
 compared byte for byte. Exits 0 passed, 1 failed, 2 usage error, 77 skipped (not root, or no
 network namespaces).
 
@@ -32,6 +32,8 @@ network namespaces).
   --duration-s S    how long faults are injected, 5..3600 (default 20)
   --converge-s S    the deadline for convergence after healing (default 90)
   --netem MODE      auto (use netem faults where the kernel has sch_netem) or off (default auto)
+  --bpf MODE        auto (without netem: loss and duplication by tc BPF programs where tc attaches
+                    them) or off (default auto)
   --dir DIR         the run's directory: data dirs, node logs, history.jsonl (default: a fresh
                     one under $TMPDIR or /tmp; removed after a pass unless --keep)
   --keep            keep the run's directory after a pass
@@ -39,7 +41,8 @@ network namespaces).
 
 check --history FILE: replays a history.jsonl through the same ledger; exit 0 passed, 1 failed.
 schedule: prints the schedule a run with these flags would follow (--netem auto: as on a kernel
-with netem), without root and without running anything.
+with netem; --netem off --bpf auto: as on one without netem whose tc attaches BPF programs),
+without root and without running anything.
 )";
 
 bool parse_int(const std::string& text, int64_t low, int64_t high, int64_t& out) {
@@ -66,7 +69,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       options.keep = true;
       continue;
     }
-    if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" &&
+    if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" && flag != "--bpf" &&
         flag != "--dir" && flag != "--node-bin") {
       std::cerr << "sluice-realfault: unknown option '" << flag << "'\n";
       return std::nullopt;
@@ -92,6 +95,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
     } else if (flag == "--netem") {
       good = *text == "auto" || *text == "off";
       options.netem_auto = *text == "auto";
+    } else if (flag == "--bpf") {
+      good = *text == "auto" || *text == "off";
+      options.bpf_auto = *text == "auto";
     } else if (flag == "--dir") {
       options.dir = *text;
     } else {
@@ -120,6 +126,7 @@ int run_schedule(const std::vector<std::string>& args) {
   shape.nodes = options->nodes;
   shape.faults_stop_ms = options->duration_s * 1000;
   shape.netem = options->netem_auto;  // "auto" prints the schedule of a kernel with netem
+  shape.bpf = options->bpf_auto;
   const std::vector<Fault> faults = make_schedule(options->seed, shape);
   for (size_t i = 0; i < faults.size(); ++i) std::cout << describe(faults[i], i, options->nodes) << "\n";
   return kExitPassed;

@@ -28,6 +28,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+#ifndef SLUICE_REALFAULT_BPF_OBJ
+#define SLUICE_REALFAULT_BPF_OBJ ""  // built without BPF: loss and duplication need netem
+#endif
+
 constexpr uint16_t kSwimPort = 7946;
 constexpr uint16_t kRaftPort = 7947;
 constexpr uint16_t kRpcPort = 7948;
@@ -120,6 +124,7 @@ class Run {
   std::string dir_;
   bool dir_made_ = false;
   bool netem_ = false;
+  bool bpf_ = false;  // loss and duplication by the BPF programs (no netem)
   std::unique_ptr<Topology> topology_;
   std::vector<std::unique_ptr<e2e::NodeProcess>> nodes_;
   std::vector<bool> down_;  // killed by the nemesis, not restarted yet
@@ -150,7 +155,7 @@ void Run::fail(const std::string& checker, const std::string& message) {
 std::string Run::rerun_command() const {
   return self_path() + " run --seed " + std::to_string(options_.seed) + " --nodes " + std::to_string(options_.nodes) +
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
-         " --netem " + (netem_ ? "auto" : "off") + " --node-bin " + options_.node_bin;
+         " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") + " --node-bin " + options_.node_bin;
 }
 
 // Root, leftovers, the run's directory, the topology, the node binary. False with the exit code.
@@ -185,6 +190,8 @@ bool Run::prepare(int& exit_code) {
     return false;
   }
   netem_ = options_.netem_auto && topology_->netem_available();
+  bpf_ = !netem_ && options_.bpf_auto && topology_->bpf_available(SLUICE_REALFAULT_BPF_OBJ);
+  topology_->use(netem_, bpf_ ? SLUICE_REALFAULT_BPF_OBJ : "");
   return true;
 }
 
@@ -371,10 +378,11 @@ void Run::plan() {
   shape.nodes = options_.nodes;
   shape.faults_stop_ms = options_.duration_s * 1000;
   shape.netem = netem_;
+  shape.bpf = bpf_;
   shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s
-            << " netem=" << (netem_ ? "on" : "off (the kernel has no sch_netem)") << " run_dir=" << dir_ << "\n";
+            << " netem=" << (netem_ ? "on" : "off") << " bpf_faults=" << (bpf_ ? "on" : "off") << " run_dir=" << dir_ << "\n";
   for (size_t i = 0; i < schedule_.size(); ++i) std::cout << describe(schedule_[i], i, options_.nodes) << "\n";
   std::cout << "rerun: " << rerun_command() << std::endl;
 }

@@ -226,6 +226,23 @@ bool Topology::netem_available() const {
   return true;
 }
 
+bool Topology::bpf_available(const std::string& object) const {
+  if (object.empty() || ::access(object.c_str(), R_OK) != 0) return false;
+  std::string output;
+  if (!run_command({"tc", "qdisc", "add", "dev", bridge_, "clsact"}, output)) return false;
+  const bool attached = run_command({"tc", "filter", "add", "dev", bridge_, "egress", "bpf", "da", "obj", object, "sec", "tc/loss5"}, output);
+  run_command({"tc", "qdisc", "del", "dev", bridge_, "clsact"}, output);
+  return attached;
+}
+
+bool Topology::bpf_both(int node, const std::string& section, std::string& error) const {
+  for (bool outbound : {true, false}) {
+    if (!tc(node, outbound, {"qdisc", "add", "dev", "DEV", "clsact"}, error)) return false;
+    if (!tc(node, outbound, {"filter", "add", "dev", "DEV", "egress", "bpf", "da", "obj", bpf_object_, "sec", section}, error)) return false;
+  }
+  return true;
+}
+
 // The same root qdisc on both ends of the node's veth.
 bool Topology::qdisc_both(int node, const std::vector<std::string>& qdisc, std::string& error) const {
   for (bool outbound : {true, false}) {
@@ -255,8 +272,12 @@ bool Topology::apply(const Fault& fault, std::string& error) {
   switch (fault.kind) {
     case FaultKind::delay:
       return qdisc_both(node, {"netem", "delay", std::to_string(fault.delay_ms) + "ms", std::to_string(fault.jitter_ms) + "ms"}, error);
-    case FaultKind::loss: return qdisc_both(node, {"netem", "loss", std::to_string(fault.percent) + "%"}, error);
-    case FaultKind::duplicate: return qdisc_both(node, {"netem", "duplicate", std::to_string(fault.percent) + "%"}, error);
+    case FaultKind::loss:
+      if (!netem_) return bpf_both(node, "tc/loss" + std::to_string(fault.percent), error);
+      return qdisc_both(node, {"netem", "loss", std::to_string(fault.percent) + "%"}, error);
+    case FaultKind::duplicate:
+      if (!netem_) return bpf_both(node, "tc/duplicate" + std::to_string(fault.percent), error);
+      return qdisc_both(node, {"netem", "duplicate", std::to_string(fault.percent) + "%"}, error);
     case FaultKind::reorder:
       return qdisc_both(node, {"netem", "delay", std::to_string(fault.delay_ms) + "ms", "reorder", std::to_string(100 - fault.percent) + "%", "50%"},
                         error);
@@ -305,6 +326,11 @@ bool Topology::heal(std::string& error) {
       std::string output;
       if (!tc(node, outbound, {"qdisc", "del", "dev", "DEV", "root"}, output) && output.find("handle of zero") == std::string::npos &&
           output.find("such file") == std::string::npos) {
+        failed(output);
+      }
+      // No clsact to delete reads "Invalid handle" (a veth without qdisc) or "Cannot find".
+      if (!tc(node, outbound, {"qdisc", "del", "dev", "DEV", "clsact"}, output) && output.find("Invalid handle") == std::string::npos &&
+          output.find("Cannot find specified qdisc") == std::string::npos) {
         failed(output);
       }
     }

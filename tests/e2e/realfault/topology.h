@@ -2,8 +2,9 @@
 // node, each joined to a Linux bridge in the harness's own namespace by a veth pair, addresses
 // from a private /24 the harness picks (the bridge holds .1, so the harness reaches every node's
 // API; node i is at .10+i). Faults: qdiscs on both ends of a node's veth (the host end's egress is
-// what the node receives, the namespace end's what it sends): netem where the kernel has it, tbf
-// (a slow link) always; blackhole routes inside the namespaces for (asymmetric, k-of-n)
+// what the node receives, the namespace end's what it sends): netem where the kernel has it, else
+// tc BPF programs on a clsact hook for loss and duplication (netfault.bpf.c), tbf (a slow link)
+// always; blackhole routes inside the namespaces for (asymmetric, k-of-n)
 // partitions, which leave the harness's own traffic alone; the host end's link down for
 // isolation. (Without sch_netem, prio and gact, as on this project's CI kernel, tc cannot drop by
 // address: routes can.) Everything it made is removed by teardown() and the destructor;
@@ -48,6 +49,14 @@ class Topology {
 
   // Whether this kernel has sch_netem (tried on the bridge, then removed).
   bool netem_available() const;
+  // Whether tc attaches the BPF programs of `object` (netfault.bpf.c) to a clsact hook (tried on
+  // the bridge, then removed).
+  bool bpf_available(const std::string& object) const;
+  // How loss and duplicate faults are made: netem, else the BPF programs of `bpf_object`.
+  void use(bool netem, std::string bpf_object) {
+    netem_ = netem;
+    bpf_object_ = std::move(bpf_object);
+  }
   // A network fault (delay .. partition); false with `error` when tc or ip refused it.
   bool apply(const Fault& fault, std::string& error);
   // Removes every qdisc and blackhole route the faults installed and sets every link up.
@@ -63,6 +72,8 @@ class Topology {
   // tc on the node's namespace end (outbound) or the host end (inbound).
   bool tc(int node, bool outbound, std::vector<std::string> args, std::string& error) const;
   bool qdisc_both(int node, const std::vector<std::string>& qdisc, std::string& error) const;
+  // The BPF program `section` on the egress of both ends of the node's veth.
+  bool bpf_both(int node, const std::string& section, std::string& error) const;
   // Blackhole routes in `node`'s namespace to the addresses of `others`: what it sends them is dropped.
   bool drop_to(int node, const std::vector<int>& others, std::string& error) const;
 
@@ -72,6 +83,8 @@ class Topology {
   std::string subnet_;  // "10.213.X."
   std::vector<std::string> netns_;
   bool torn_down_ = false;
+  bool netem_ = false;
+  std::string bpf_object_;
 };
 
 }  // namespace sluice::realfault
