@@ -40,7 +40,7 @@ class Workload {
  public:
   Workload(rt::Runtime& runtime, const WorkloadConfig& config, HistoryRecorder& history, WorkloadControl& control)
       : runtime_(runtime), config_(config), history_(history), control_(control), prng_(runtime.random()) {
-    for (int k = 0; k < config_.producers; ++k) producers_.push_back(ProducerState{"p" + std::to_string(k)});
+    for (int k = 0; k < config_.producers; ++k) producers_.emplace_back().name = "p" + std::to_string(k);
     for (int k = 0; k < config_.consumers; ++k) consumers_.push_back(ConsumerState{static_cast<uint64_t>(k + 1), {}});
   }
   void run(WorkloadOutcome& outcome);
