@@ -41,7 +41,7 @@ packages=(
   libbpf-dev           # libbpf 1.1 (+ libelf-dev, zlib1g-dev)
   libxdp-dev           # AF_XDP (<xdp/xsk.h>)
   bpftool              # `bpftool gen skeleton`
-  iproute2             # `ip netns` / veth in the XDP tests
+  iproute2             # `ip netns` / veth in the XDP tests; ip and tc in sluice-realfault
   nlohmann-json3-dev   # the HTTP API's JSON bodies (parsed with exceptions off)
   libsodium-dev        # API tokens: salted hashes compared in constant time
   chromium             # headless: the timeline page's browser test (tests/sim/timeline_browser_test.py)

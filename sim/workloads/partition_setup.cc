@@ -4,8 +4,6 @@
 #include <map>
 #include <optional>
 
-#include "node/log/codec.h"
-#include "node/log/segment_format.h"
 #include "sim/sim_node.h"
 #include "node/controller/controller.h"
 #include "sim/scenario.h"
@@ -79,59 +77,14 @@ controller::CreateTopic topic_command(const PartitionsConfig& setup, std::string
                                  static_cast<uint32_t>(setup.replication), topic};
 }
 
-// Sealed segments the replicas of a partition have in common must hold the same batches, byte for
-// byte (docs/partition.md, "Retention"): from the segment header on.
-namespace {
-
-// Every batch of a sealed segment's data (after its header) verifies. A copy that does not was
-// damaged at rest (a bit flip the replica has not read since): it finds the damage when it reads
-// or reopens the segment and repairs it from its peers (docs/partition.md), so it is no divergence.
-bool batches_intact(ByteSpan data) {
-  while (!data.empty()) {
-    log::Result<log::BatchHeader> header = log::decode_batch_header(data);
-    if (!header.ok() || header->batch_bytes > data.size() || !log::verify_batch(data.first(header->batch_bytes)).ok()) return false;
-    data = data.subspan(header->batch_bytes);
-  }
-  return true;
-}
-
-}  // namespace
-
 SegmentsCompared compare_sealed_segments(World& world, const std::vector<NodeIndex>& replicas, const std::string& dir) {
-  SegmentsCompared result;
-  {
-    std::map<std::string, std::vector<Bytes>> sealed;  // file name -> its batches on each replica
-    for (NodeIndex node : replicas) {
-      std::optional<std::vector<std::string>> names = world.disk(node).peek_dir(dir);
-      if (!names) continue;
-      for (const std::string& name : *names) {
-        if (!name.starts_with("log-")) continue;
-        std::optional<std::vector<std::string>> files = world.disk(node).peek_dir(dir + "/" + name);
-        if (!files) continue;
-        std::vector<std::string> data;
-        for (const std::string& file : *files) {
-          if (file.ends_with(".log")) data.push_back(file);
-        }
-        if (!data.empty()) data.pop_back();  // the active segment
-        for (const std::string& file : data) {
-          std::optional<Bytes> bytes = world.disk(node).peek_file(dir + "/" + name + "/" + file);
-          if (bytes && bytes->size() >= log::kSegmentHeaderBytes &&
-              batches_intact(ByteSpan(*bytes).subspan(log::kSegmentHeaderBytes))) {
-            sealed[file].emplace_back(bytes->begin() + static_cast<ptrdiff_t>(log::kSegmentHeaderBytes), bytes->end());
-          }
-        }
-      }
-    }
-    for (const auto& entry : sealed) {
-      const std::string& file = entry.first;
-      const auto& copies = entry.second;  // not a structured binding: the lambda below captures it (clang 14)
-      if (copies.size() < 2) continue;
-      ++result.compared;
-      if (std::all_of(copies.begin(), copies.end(), [&](const Bytes& copy) { return copy == copies.front(); })) continue;
-      if (result.differing++ == 0) result.first_difference = "sealed segment " + file + " of " + dir + " differs between replicas";
-    }
+  std::vector<checkers::ReplicaFiles> files;
+  for (NodeIndex node : replicas) {
+    const SimDisk& disk = world.disk(node);
+    files.push_back(checkers::ReplicaFiles{[&disk](const std::string& path) { return disk.peek_dir(path); },
+                                           [&disk](const std::string& path) { return disk.peek_file(path); }});
   }
-  return result;
+  return checkers::compare_sealed_segments(files, dir);
 }
 
 void read_replica_keys(config::TableReader& reader, const Scenario& scenario, PartitionsConfig& config) {

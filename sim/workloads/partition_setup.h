@@ -11,6 +11,7 @@
 #include "node/controller/command.h"
 #include "node/partition/replica.h"
 #include "node/server/node.h"
+#include "sim/checkers/sealed_segments.h"
 #include "sim/world.h"
 #include "sim/workloads/workload.h"
 
@@ -69,14 +70,9 @@ void read_replica_keys(config::TableReader& reader, const Scenario& scenario, Pa
 const controller::Metadata* latest_metadata(const World& world, size_t nodes);
 std::vector<NodeIndex> placed_replicas(const World& world, size_t nodes, TopicId topic, uint32_t partition);
 
-struct SegmentsCompared {
-  uint64_t compared = 0;   // sealed segments held by two replicas or more
-  uint64_t differing = 0;  // of those, not byte-identical after the header
-  std::string first_difference;
-};
-// Sealed segments the replicas of a partition (its log under `dir` on each of `replicas`) have in
-// common must hold the same batches, byte for byte (docs/partition.md, "Retention"): from the
-// segment header on (the header's two sync-mark slots record each replica's own sync count).
+using checkers::SegmentsCompared;
+// The sealed segments of a partition's log under `dir` on each of `replicas`, compared on their
+// simulated disks (sim/checkers/sealed_segments.h).
 SegmentsCompared compare_sealed_segments(World& world, const std::vector<NodeIndex>& replicas, const std::string& dir);
 
 }  // namespace sluice::sim

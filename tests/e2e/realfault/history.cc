@@ -1,0 +1,170 @@
+#include "tests/e2e/realfault/history.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace sluice::realfault {
+namespace {
+
+using nlohmann::json;
+
+const char* kind_name(HistoryEvent::Kind kind) {
+  switch (kind) {
+    case HistoryEvent::Kind::header: return "header";
+    case HistoryEvent::Kind::acked: return "acked";
+    case HistoryEvent::Kind::consumed: return "consumed";
+    case HistoryEvent::Kind::skipped: return "skipped";
+  }
+  return "?";
+}
+
+std::optional<HistoryEvent::Kind> kind_of(const std::string& name) {
+  for (HistoryEvent::Kind kind : {HistoryEvent::Kind::header, HistoryEvent::Kind::acked, HistoryEvent::Kind::consumed,
+                                  HistoryEvent::Kind::skipped}) {
+    if (name == kind_name(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+// Reads the fields of `kind` from `object`; throws json errors on a missing or mistyped field.
+HistoryEvent event_of(HistoryEvent::Kind kind, const json& object) {
+  HistoryEvent event;
+  event.kind = kind;
+  if (kind == HistoryEvent::Kind::header) {
+    event.idempotent = object.at("idempotent").get<bool>();
+    return event;
+  }
+  event.partition = object.at("partition").get<uint32_t>();
+  event.offset = object.at("offset").get<uint64_t>();
+  if (kind != HistoryEvent::Kind::acked) event.consumer = object.at("consumer").get<uint64_t>();
+  if (kind == HistoryEvent::Kind::skipped) return event;
+  event.records = object.at("records").get<std::vector<uint64_t>>();
+  if (kind == HistoryEvent::Kind::consumed) {
+    event.expected = object.at("expected").get<uint64_t>();
+    event.first_timestamp_ms = object.at("first_timestamp_ms").get<int64_t>();
+    event.max_timestamp_ms = object.at("max_timestamp_ms").get<int64_t>();
+  }
+  return event;
+}
+
+}  // namespace
+
+std::string to_json_line(const HistoryEvent& event) {
+  json object = {{"kind", kind_name(event.kind)}};
+  if (event.kind == HistoryEvent::Kind::header) {
+    object["idempotent"] = event.idempotent;
+    return object.dump();
+  }
+  object["partition"] = event.partition;
+  object["offset"] = event.offset;
+  if (event.kind != HistoryEvent::Kind::acked) object["consumer"] = event.consumer;
+  if (event.kind == HistoryEvent::Kind::skipped) return object.dump();
+  object["records"] = event.records;
+  if (event.kind == HistoryEvent::Kind::consumed) {
+    object["expected"] = event.expected;
+    object["first_timestamp_ms"] = event.first_timestamp_ms;
+    object["max_timestamp_ms"] = event.max_timestamp_ms;
+  }
+  return object.dump();
+}
+
+std::optional<HistoryEvent> parse_history_line(const std::string& line, std::string& error) {
+  if (line.size() > kHistoryLineBytesMax) {
+    error = "longer than " + std::to_string(kHistoryLineBytesMax) + " bytes";
+    return std::nullopt;
+  }
+  json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object() || !object.contains("kind") || !object["kind"].is_string()) {
+    error = "not a JSON object with a \"kind\"";
+    return std::nullopt;
+  }
+  std::optional<HistoryEvent::Kind> kind = kind_of(object["kind"].get<std::string>());
+  if (!kind) {
+    error = "unknown kind " + object["kind"].dump();
+    return std::nullopt;
+  }
+  try {
+    HistoryEvent event = event_of(*kind, object);
+    if (event.records.size() > kHistoryRecordsPerEventMax) {
+      error = "more than " + std::to_string(kHistoryRecordsPerEventMax) + " records";
+      return std::nullopt;
+    }
+    return event;
+  } catch (const json::exception& e) {  // nlohmann's typed getters report by exception only
+    error = std::string(kind_name(*kind)) + ": " + e.what();
+    return std::nullopt;
+  }
+}
+
+void feed(const HistoryEvent& event, checkers::PartitionLedger& ledger) {
+  switch (event.kind) {
+    case HistoryEvent::Kind::header: return;
+    case HistoryEvent::Kind::acked: return ledger.acked(event.partition, event.offset, event.records);
+    case HistoryEvent::Kind::consumed:
+      return ledger.consumed(event.partition, event.consumer, event.expected, event.offset, event.records, event.first_timestamp_ms,
+                             event.max_timestamp_ms);
+    case HistoryEvent::Kind::skipped: return ledger.skipped(event.partition, event.consumer, event.offset);
+  }
+}
+
+HistoryRecorder::HistoryRecorder(std::FILE* out, bool idempotent) : out_(out), ledger_(idempotent) {
+  HistoryEvent header;
+  header.idempotent = idempotent;
+  record(header);
+}
+
+void HistoryRecorder::record(const HistoryEvent& event) {
+  if (out_ != nullptr) {
+    const std::string line = to_json_line(event) + "\n";
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
+  }
+  feed(event, ledger_);
+}
+
+std::optional<checkers::PartitionLedger> replay_history(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::optional<checkers::PartitionLedger> ledger;
+  std::string line;
+  for (uint64_t number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const std::string where = path + ": line " + std::to_string(number) + ": ";
+    std::optional<HistoryEvent> event = parse_history_line(line, error);
+    if (!event) {
+      error = where + error;
+      return std::nullopt;
+    }
+    if (event->kind == HistoryEvent::Kind::header) {
+      if (!ledger) ledger.emplace(event->idempotent);
+      continue;
+    }
+    if (!ledger) {
+      error = where + "an event before the header";
+      return std::nullopt;
+    }
+    feed(*event, *ledger);
+  }
+  if (!ledger) error = path + ": no header line (empty history)";
+  return ledger;
+}
+
+LedgerVerdict judge(const checkers::PartitionLedger& ledger) {
+  LedgerVerdict verdict;
+  verdict.figures = {{"records_acked", std::to_string(ledger.acked_records())},
+                     {"records_consumed", std::to_string(ledger.consumed_records())},
+                     {"lost_acked_records", std::to_string(ledger.lost_acked())},
+                     {"duplicates", std::to_string(ledger.duplicate_records())},
+                     {"divergences", std::to_string(ledger.divergences())}};
+  if (const auto& violation = ledger.violation()) {
+    verdict.violation = "partition_ledger: " + *violation;
+  } else if (ledger.lost_acked() > 0) {
+    verdict.violation = "lost_acked: " + ledger.first_lost();
+  }
+  return verdict;
+}
+
+}  // namespace sluice::realfault

@@ -1,0 +1,147 @@
+// The real-fault harness's offline parts (no root): the history format fed to the simulation's
+// partition ledger must report planted violations, and the nemesis schedule is a function of its
+// seed.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "tests/e2e/realfault/history.h"
+#include "tests/e2e/realfault/nemesis.h"
+
+namespace sluice::realfault {
+namespace {
+
+HistoryEvent acked(uint32_t partition, uint64_t offset, uint64_t record) {
+  HistoryEvent event;
+  event.kind = HistoryEvent::Kind::acked;
+  event.partition = partition;
+  event.offset = offset;
+  event.records = {record};
+  return event;
+}
+
+HistoryEvent consumed(uint64_t consumer, uint64_t expected, uint64_t offset, uint64_t record, int64_t timestamp_ms = 1000) {
+  HistoryEvent event;
+  event.kind = HistoryEvent::Kind::consumed;
+  event.consumer = consumer;
+  event.expected = expected;
+  event.offset = offset;
+  event.records = {record};
+  event.first_timestamp_ms = timestamp_ms;
+  event.max_timestamp_ms = timestamp_ms;
+  return event;
+}
+
+// The events as a history file, read back: the offline path (`check --history`).
+std::optional<checkers::PartitionLedger> replayed(const std::vector<HistoryEvent>& events, std::string& error) {
+  const std::string path = ::testing::TempDir() + "realfault_history_test.jsonl";
+  {
+    std::FILE* out = std::fopen(path.c_str(), "w");
+    HistoryRecorder recorder(out, /*idempotent=*/true);
+    for (const HistoryEvent& event : events) recorder.record(event);
+    std::fclose(out);
+  }
+  return replay_history(path, error);
+}
+
+TEST(RealfaultHistory, CleanHistoryPasses) {
+  std::string error;
+  auto ledger = replayed({acked(0, 0, 11), acked(0, 1, 12), consumed(1, 0, 0, 11), consumed(1, 1, 1, 12)}, error);
+  ASSERT_TRUE(ledger) << error;
+  const LedgerVerdict verdict = judge(*ledger);
+  EXPECT_EQ(verdict.violation, "");
+  EXPECT_EQ(ledger->acked_records(), 2u);
+  EXPECT_EQ(ledger->consumed_records(), 2u);
+}
+
+TEST(RealfaultHistory, AckedNeverConsumedIsLost) {
+  std::string error;
+  auto ledger = replayed({acked(0, 0, 11), acked(0, 1, 12), consumed(1, 0, 0, 11)}, error);
+  ASSERT_TRUE(ledger) << error;
+  EXPECT_EQ(ledger->lost_acked(), 1u);
+  EXPECT_EQ(judge(*ledger).violation.rfind("lost_acked: ", 0), 0u) << judge(*ledger).violation;
+}
+
+TEST(RealfaultHistory, OneRecordAtTwoOffsetsIsADuplicate) {
+  std::string error;
+  auto ledger = replayed({acked(0, 0, 11), consumed(1, 0, 0, 11), consumed(1, 1, 1, 11)}, error);
+  ASSERT_TRUE(ledger) << error;
+  EXPECT_EQ(ledger->duplicate_records(), 1u);
+  EXPECT_EQ(judge(*ledger).violation.rfind("partition_ledger: ", 0), 0u);
+}
+
+TEST(RealfaultHistory, ConsumersReadingDifferentRecordsAtOneOffsetDiverge) {
+  std::string error;
+  auto ledger = replayed({consumed(1, 0, 0, 11), consumed(2, 0, 0, 99)}, error);
+  ASSERT_TRUE(ledger) << error;
+  EXPECT_GT(ledger->divergences(), 0u);
+  EXPECT_NE(judge(*ledger).violation, "");
+}
+
+TEST(RealfaultHistory, AGapInAConsumersReadIsReported) {
+  std::string error;
+  auto ledger = replayed({consumed(1, 0, 0, 11), consumed(1, 1, 3, 14)}, error);
+  ASSERT_TRUE(ledger) << error;
+  EXPECT_NE(judge(*ledger).violation, "");
+}
+
+TEST(RealfaultHistory, LinesRoundTrip) {
+  HistoryEvent event = consumed(3, 5, 5, 0xffffffffffffffffULL, 123);
+  event.partition = 2;
+  std::string error;
+  std::optional<HistoryEvent> back = parse_history_line(to_json_line(event), error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->partition, 2u);
+  EXPECT_EQ(back->consumer, 3u);
+  EXPECT_EQ(back->records.at(0), 0xffffffffffffffffULL);
+  EXPECT_EQ(back->first_timestamp_ms, 123);
+}
+
+TEST(RealfaultHistory, MalformedLinesAreErrorsNamingTheLine) {
+  const std::string path = ::testing::TempDir() + "realfault_bad.jsonl";
+  std::ofstream(path) << "{\"kind\":\"header\",\"idempotent\":true}\n{\"kind\":\"acked\",\"partition\":0}\n";
+  std::string error;
+  EXPECT_FALSE(replay_history(path, error));
+  EXPECT_NE(error.find("line 2"), std::string::npos) << error;
+  std::ofstream(path) << "{\"kind\":\"acked\",\"partition\":0,\"offset\":0,\"records\":[1]}\n";
+  EXPECT_FALSE(replay_history(path, error));
+  EXPECT_NE(error.find("before the header"), std::string::npos) << error;
+}
+
+TEST(RealfaultNemesis, TheScheduleIsAFunctionOfTheSeed) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 60'000;
+  auto text = [&](uint64_t seed) {
+    std::string out;
+    const std::vector<Fault> faults = make_schedule(seed, shape);
+    for (size_t i = 0; i < faults.size(); ++i) out += describe(faults[i], i, shape.nodes) + "\n";
+    return out;
+  };
+  EXPECT_EQ(text(7), text(7));
+  EXPECT_NE(text(7), text(8));
+}
+
+TEST(RealfaultNemesis, FaultsStayInsideTheirWindowAndWithoutNetemDrawNone) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 120'000;
+  shape.netem = false;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    int64_t previous_end = 0;
+    for (const Fault& fault : make_schedule(seed, shape)) {
+      EXPECT_GE(fault.start_ms, std::max(previous_end, shape.first_fault_ms));
+      EXPECT_LT(fault.start_ms, fault.end_ms);
+      EXPECT_LE(fault.end_ms, shape.faults_stop_ms);
+      EXPECT_TRUE(fault.kind != FaultKind::delay && fault.kind != FaultKind::loss && fault.kind != FaultKind::duplicate &&
+                  fault.kind != FaultKind::reorder);
+      EXPECT_LT(fault.leader_of, shape.partitions);
+      EXPECT_GE(fault.node, 1);
+      EXPECT_LE(fault.node, shape.nodes);
+      previous_end = fault.end_ms;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::realfault

@@ -1,0 +1,156 @@
+#include "tests/e2e/realfault/nemesis.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "node/base/hash.h"
+#include "node/base/random.h"
+
+namespace sluice::realfault {
+namespace {
+
+// The kinds a schedule draws from, in a fixed order (a seed's schedule depends on it).
+std::vector<FaultKind> kinds_of(const ScheduleShape& shape) {
+  constexpr FaultKind kNetemOnly[] = {FaultKind::delay, FaultKind::reorder};
+  constexpr FaultKind kNetemOrBpf[] = {FaultKind::loss, FaultKind::duplicate};
+  constexpr FaultKind kAlways[] = {FaultKind::throttle, FaultKind::isolate, FaultKind::one_way, FaultKind::partition,
+                                   FaultKind::kill,     FaultKind::pause,   FaultKind::kill_all};
+  std::vector<FaultKind> kinds;
+  // Element by element: GCC 12 warns falsely (array-bounds) on range inserts of these.
+  if (shape.netem) {
+    for (FaultKind kind : kNetemOnly) kinds.push_back(kind);
+  }
+  if (shape.netem || shape.bpf) {
+    for (FaultKind kind : kNetemOrBpf) kinds.push_back(kind);
+  }
+  for (FaultKind kind : kAlways) kinds.push_back(kind);
+  return kinds;
+}
+
+// The fault's target and parameters; its times are set by the caller.
+Fault make_fault(Prng& prng, const std::vector<FaultKind>& kinds, int nodes, int partitions) {
+  auto next = [&prng] { return prng.next(); };
+  Fault fault;
+  fault.kind = kinds[random_below(next, kinds.size())];
+  fault.node = static_cast<int>(random_range(next, 1, nodes));
+  switch (fault.kind) {
+    case FaultKind::delay:
+      fault.delay_ms = static_cast<uint32_t>(random_range(next, 5, 200));
+      fault.jitter_ms = static_cast<uint32_t>(random_range(next, 0, fault.delay_ms / 2));
+      break;
+    case FaultKind::loss: fault.percent = kLossPercents[random_below(next, std::size(kLossPercents))]; break;
+    case FaultKind::duplicate: fault.percent = kDuplicatePercents[random_below(next, std::size(kDuplicatePercents))]; break;
+    case FaultKind::reorder:
+      fault.delay_ms = static_cast<uint32_t>(random_range(next, 10, 100));
+      fault.percent = static_cast<uint32_t>(random_range(next, 10, 50));
+      break;
+    case FaultKind::throttle:
+      fault.rate_kbit = static_cast<uint32_t>(random_range(next, 64, 2048));
+      fault.delay_ms = static_cast<uint32_t>(random_range(next, 50, 500));
+      break;
+    case FaultKind::one_way: fault.outbound = random_below(next, 2) == 0; break;
+    case FaultKind::partition: {
+      // A minority of 1 .. (n-1)/2 nodes, chosen by a seeded shuffle.
+      std::vector<int> all;
+      for (int i = 1; i <= nodes; ++i) all.push_back(i);
+      for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[random_below(next, i)]);
+      const auto size = static_cast<size_t>(random_range(next, 1, std::max(1, (nodes - 1) / 2)));
+      fault.side.assign(all.begin(), all.begin() + static_cast<ptrdiff_t>(size));
+      std::sort(fault.side.begin(), fault.side.end());
+      break;
+    }
+    case FaultKind::kill_all:
+    case FaultKind::isolate:
+    case FaultKind::kill:
+    case FaultKind::pause: break;
+  }
+  // Half of the single-node faults hit a partition's leader (where a fault does the most harm).
+  const bool leader_target = fault.kind == FaultKind::kill || fault.kind == FaultKind::pause || fault.kind == FaultKind::isolate ||
+                             fault.kind == FaultKind::one_way;
+  if (leader_target && random_below(next, 2) == 0) fault.leader_of = static_cast<int>(random_below(next, static_cast<uint64_t>(partitions)));
+  return fault;
+}
+
+std::string seconds(int64_t ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3fs", static_cast<double>(ms) / 1000.0);
+  return text;
+}
+
+std::string join(const std::vector<int>& nodes) {
+  std::string out;
+  for (int node : nodes) out += (out.empty() ? "" : ",") + std::to_string(node);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
+  Prng prng(hash_combine(seed, 0x7265616c6661756cULL));  // "realfaul": a stream of its own
+  auto next = [&prng] { return prng.next(); };
+  const std::vector<FaultKind> kinds = kinds_of(shape);
+  std::vector<Fault> faults;
+  int64_t at = shape.first_fault_ms;
+  while (faults.size() < kFaultsMax && at + 1'000 <= shape.faults_stop_ms) {
+    Fault fault = make_fault(prng, kinds, shape.nodes, std::max(1, shape.partitions));
+    fault.start_ms = at;
+    fault.end_ms = std::min(shape.faults_stop_ms, at + random_range(next, 1'000, std::max<int64_t>(1'000, shape.fault_ms_max)));
+    faults.push_back(fault);
+    at = fault.end_ms + random_range(next, 500, std::max<int64_t>(500, shape.gap_ms_max));
+  }
+  return faults;
+}
+
+bool is_network_fault(FaultKind kind) { return kind != FaultKind::kill && kind != FaultKind::kill_all && kind != FaultKind::pause; }
+
+const char* fault_name(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::delay: return "delay";
+    case FaultKind::loss: return "loss";
+    case FaultKind::duplicate: return "duplicate";
+    case FaultKind::reorder: return "reorder";
+    case FaultKind::throttle: return "throttle";
+    case FaultKind::isolate: return "isolate";
+    case FaultKind::one_way: return "one_way";
+    case FaultKind::partition: return "partition";
+    case FaultKind::kill: return "kill";
+    case FaultKind::kill_all: return "kill_all";
+    case FaultKind::pause: return "pause";
+  }
+  return "?";
+}
+
+std::string describe(const Fault& fault, size_t index, int nodes) {
+  std::string line = "fault " + std::to_string(index) + " t=" + seconds(fault.start_ms) + ".." + seconds(fault.end_ms) +
+                     " kind=" + fault_name(fault.kind);
+  if (fault.leader_of >= 0) line += " target=leader(p" + std::to_string(fault.leader_of) + ")";
+  switch (fault.kind) {
+    case FaultKind::partition: {
+      std::vector<int> other;
+      for (int i = 1; i <= nodes; ++i) {
+        if (std::find(fault.side.begin(), fault.side.end(), i) == fault.side.end()) other.push_back(i);
+      }
+      return line + " side=" + join(fault.side) + " other=" + join(other);
+    }
+    case FaultKind::delay:
+      return line + " node=" + std::to_string(fault.node) + " delay_ms=" + std::to_string(fault.delay_ms) +
+             " jitter_ms=" + std::to_string(fault.jitter_ms);
+    case FaultKind::reorder:
+      return line + " node=" + std::to_string(fault.node) + " delay_ms=" + std::to_string(fault.delay_ms) +
+             " reorder_pct=" + std::to_string(fault.percent);
+    case FaultKind::throttle:
+      return line + " node=" + std::to_string(fault.node) + " rate_kbit=" + std::to_string(fault.rate_kbit) +
+             " queue_ms=" + std::to_string(fault.delay_ms);
+    case FaultKind::loss:
+    case FaultKind::duplicate: return line + " node=" + std::to_string(fault.node) + " pct=" + std::to_string(fault.percent);
+    case FaultKind::one_way:
+      return line + " node=" + std::to_string(fault.node) + " drop=" + (fault.outbound ? "outbound" : "inbound");
+    case FaultKind::kill_all: return line;
+    case FaultKind::isolate:
+    case FaultKind::kill:
+    case FaultKind::pause: return line + " node=" + std::to_string(fault.node);
+  }
+  return line;
+}
+
+}  // namespace sluice::realfault

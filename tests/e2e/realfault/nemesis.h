@@ -1,0 +1,73 @@
+// The real-fault harness's nemesis schedule (docs/realfault.md, "Faults"): a list of faults made
+// from a seed alone, one at a time, each with its start and end offset from the start of the
+// workload. Pure: the same seed and shape give the same schedule (and the same printed lines), so
+// a failing run is re-attempted with --seed. Applying a fault is the topology's and the process
+// supervisor's business (topology.h, realfault_main.cc).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice::realfault {
+
+enum class FaultKind {
+  // netem (only where the kernel has sch_netem; ScheduleShape::netem):
+  delay,      // delay + jitter on a node's link, both directions
+  reorder,    // delay with a share of packets sent at once (reordered), both directions
+  // netem, or else tc BPF programs (netfault.bpf.c; ScheduleShape::bpf):
+  loss,       // random loss, both directions
+  duplicate,  // duplication, both directions
+  // always:
+  throttle,   // a token bucket (tbf) on a node's link, both directions: a slow link whose queue
+              // delays packets up to `delay_ms` and drops beyond
+  isolate,    // the node's link down: it reaches nobody, the harness included
+  one_way,    // blackhole routes in one direction only (asymmetric): `outbound` true, the node's
+              // packets to the other nodes are dropped; false, theirs to it
+  partition,  // k-of-n: `side` and the other nodes drop each other's packets (blackhole routes);
+              // the harness reaches all
+  kill,       // SIGKILL at start, restarted (same data dir) at end
+  kill_all,   // every node SIGKILLed at start, all restarted at end (the whole cluster recovers from
+              // its disks at once; a process kill keeps the page cache: not a power loss)
+  pause,      // SIGSTOP at start, SIGCONT at end
+};
+
+struct Fault {
+  FaultKind kind = FaultKind::delay;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int node = 1;               // the node (1-based); partition, kill_all: unused
+  // kill, pause, isolate, one_way: when >= 0, the fault hits the node leading this partition when
+  // it begins (as the workload last saw it; `node` when it knows none).
+  int leader_of = -1;
+  std::vector<int> side;      // partition: the minority's nodes
+  bool outbound = false;      // one_way: drop what the node sends (else what it receives)
+  uint32_t delay_ms = 0;      // delay, reorder
+  uint32_t jitter_ms = 0;     // delay
+  uint32_t percent = 0;       // loss, duplicate, reorder
+  uint32_t rate_kbit = 0;     // throttle
+};
+
+struct ScheduleShape {
+  int nodes = 3;
+  int64_t faults_stop_ms = 20'000;  // no fault starts or lasts past this
+  int64_t first_fault_ms = 2'000;   // the workload runs fault-free this long first
+  int64_t fault_ms_max = 5'000;     // one fault lasts 1 s .. this
+  int64_t gap_ms_max = 2'000;       // between faults: 0.5 s .. this
+  bool netem = true;                // delay and reorder are drawn (and loss, duplicate)
+  bool bpf = false;                 // loss and duplicate are drawn (BPF programs do them)
+  int partitions = 3;               // the topic's: faults may target one's leader
+};
+inline constexpr size_t kFaultsMax = 1000;
+// The loss and duplication levels (percent) a fault draws from: netfault.bpf.c has a program for
+// each (tc's loader sets no constants).
+inline constexpr uint32_t kLossPercents[] = {5, 10, 20, 35, 50};
+inline constexpr uint32_t kDuplicatePercents[] = {10, 25, 50};
+
+std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape);
+bool is_network_fault(FaultKind kind);
+const char* fault_name(FaultKind kind);
+// "fault 3 t=3.200s..6.100s kind=partition side=2 (1,3 on the other)": one printed line.
+std::string describe(const Fault& fault, size_t index, int nodes);
+
+}  // namespace sluice::realfault

@@ -1,0 +1,32 @@
+// `sluice-realfault run`: one real-fault run from its options to its verdict (docs/realfault.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sluice::realfault {
+
+// The exit codes: 77 is what ctest's SKIP_RETURN_CODE is set to.
+enum ExitCode : int { kExitPassed = 0, kExitFailed = 1, kExitUsage = 2, kExitSkipped = 77 };
+// Limits of the options: nodes at most, and seconds of faults or convergence at most.
+inline constexpr int kNodesMax = 7;
+inline constexpr int64_t kDurationSMax = 3600;
+
+// The flags of `run` (sluice-realfault --help says what each does).
+struct RunOptions {
+  uint64_t seed = 0;        // the schedule's, and the cluster id's
+  bool seed_given = false;  // else one from the clock, printed
+  int nodes = 3;
+  int64_t duration_s = 20;  // faults are injected this long
+  int64_t converge_s = 90;  // then everything must converge within this
+  bool netem_auto = true;   // netem faults where the kernel has sch_netem
+  bool bpf_auto = true;     // else loss and duplication by tc BPF programs where tc attaches them
+  std::string dir;          // "": a fresh one, removed after a pass
+  bool keep = false;
+  std::string node_bin;     // "": the sluice-node next to this binary
+};
+
+// Prints the schedule, the figures and the verdict on stdout; returns the exit code.
+int run_realfault(const RunOptions& options);
+
+}  // namespace sluice::realfault
