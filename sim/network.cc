@@ -40,6 +40,13 @@ struct Network::Connection {
     bool pump_scheduled = false;
     int64_t stalled_since_ns = -1;
     size_t unacked_bytes = 0;   // in flight or unread at the receiver: the flow-control window
+    // Acknowledgements on their way back to the sender: (arrival time, bytes), in arrival order.
+    // They take effect lazily when the sender looks at its window, so an ack costs an event only
+    // when a writer is blocked on a full window (acks were 40 % of all events, almost all of them
+    // for a window that was nowhere near full).
+    std::deque<std::pair<int64_t, size_t>> acks;
+    int64_t last_ack_ns = 0;
+    bool ack_wake_scheduled = false;
   };
   // What side s has received and the fibers of side s waiting.
   struct Side {
@@ -118,7 +125,7 @@ class SimStream final : public runtime::Stream {
     size_t written = 0;
     while (written < bytes.size()) {
       Status status = wait_until(runtime_.scheduler(), me.writers, deadline, [&] {
-        return me.closed || me.reset_seen || direction.unacked_bytes < window;
+        return me.closed || me.reset_seen || network_.window_open(connection_, side_);
       });
       if (!status.ok()) return status;
       if (me.closed) return Status(Errc::closed, "stream closed");
@@ -525,14 +532,37 @@ void Network::pump(const std::shared_ptr<Connection>& connection, int direction_
 void Network::stream_consumed(const std::shared_ptr<Connection>& connection, int side, size_t bytes) {
   if (connection->dead || bytes == 0) return;
   const int sender = 1 - side;
-  const NodeIndex sender_node = connection->node[sender];
-  world_.schedule(world_.now_ns() + draw_latency_ns(connection->node[side], sender_node), sender_node, "net.ack",
-                  connection->id * 2 + static_cast<uint64_t>(sender), [this, connection, sender, bytes] {
+  auto& direction = connection->direction[sender];
+  const int64_t latency = draw_latency_ns(connection->node[side], connection->node[sender]);
+  direction.last_ack_ns = std::max(direction.last_ack_ns, world_.now_ns() + latency);
+  direction.acks.emplace_back(direction.last_ack_ns, bytes);
+  if (!connection->side[sender].writers.empty()) schedule_ack_wake(connection, sender);
+}
+
+bool Network::window_open(const std::shared_ptr<Connection>& connection, int side) {
+  auto& direction = connection->direction[side];
+  const int64_t now = world_.now_ns();
+  while (!direction.acks.empty() && direction.acks.front().first <= now) {
+    SLUICE_ASSERT_GE(direction.unacked_bytes, direction.acks.front().second);
+    direction.unacked_bytes -= direction.acks.front().second;
+    direction.acks.pop_front();
+  }
+  if (direction.unacked_bytes < config_.stream_window_bytes_max) return true;
+  schedule_ack_wake(connection, side);  // the writer parks: wake it when the next ack arrives
+  return false;
+}
+
+// Wakes side `side`'s blocked writers when the first pending ack arrives (one event at a time).
+void Network::schedule_ack_wake(const std::shared_ptr<Connection>& connection, int side) {
+  auto& direction = connection->direction[side];
+  if (direction.ack_wake_scheduled || direction.acks.empty() || connection->dead) return;
+  direction.ack_wake_scheduled = true;
+  const NodeIndex node = connection->node[side];
+  world_.schedule(std::max(world_.now_ns(), direction.acks.front().first), node, "net.ack",
+                  connection->id * 2 + static_cast<uint64_t>(side), [this, connection, side, node] {
+                    connection->direction[side].ack_wake_scheduled = false;
                     if (connection->dead) return;
-                    auto& direction = connection->direction[sender];
-                    SLUICE_ASSERT_GE(direction.unacked_bytes, bytes);
-                    direction.unacked_bytes -= bytes;
-                    connection->side[sender].writers.wake_all(scheduler_of(world_, connection->node[sender]));
+                    connection->side[side].writers.wake_all(scheduler_of(world_, node));
                   });
 }
 

@@ -98,6 +98,9 @@ class Network {
   void unregister_listener(NodeIndex node, uint16_t port, const ListenerEndpoint* endpoint);
   void stream_enqueue(const std::shared_ptr<Connection>& connection, int side, ByteSpan bytes, bool fin);
   void stream_consumed(const std::shared_ptr<Connection>& connection, int side, size_t bytes);
+  // Applies the acks that have arrived at side `side`; true when it may send. When it may not,
+  // its writers are woken as the next ack arrives.
+  bool window_open(const std::shared_ptr<Connection>& connection, int side);
   void reset(const std::shared_ptr<Connection>& connection);
   int64_t draw_latency_ns(NodeIndex from, NodeIndex to);
   World& world() { return world_; }
@@ -106,6 +109,7 @@ class Network {
  private:
   uint16_t pick_port(NodeIndex node, uint16_t requested, bool stream);
   void pump(const std::shared_ptr<Connection>& connection, int direction);
+  void schedule_ack_wake(const std::shared_ptr<Connection>& connection, int side);
   void schedule_pump(const std::shared_ptr<Connection>& connection, int direction, int64_t at_ns);
   void on_syn(const std::shared_ptr<ConnectAttempt>& attempt);
   const LinkConfig& link(NodeIndex from, NodeIndex to) const;

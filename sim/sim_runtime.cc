@@ -32,7 +32,22 @@ Instant SimRuntime::now() { return runtime::instant_from_ns(world_.clock(node_).
 
 void SimRuntime::wake_at(Instant deadline, runtime::WakeToken token) {
   const int64_t at = std::max(world_.now_ns(), world_.clock(node_).global_ns_for(runtime::to_ns(deadline)));
-  world_.schedule(at, node_, "timer", token.fiber, [this, token] { scheduler_.wake(token); });
+  auto [slot, added] = timers_.try_emplace(token.fiber);
+  if (!added && slot->second.at_ns == at) {
+    slot->second.token = token;  // the pending event will wake this park
+    return;
+  }
+  const uint64_t event_id = next_timer_event_id_++;
+  slot->second = TimerSlot{at, event_id, token};
+  world_.schedule(at, node_, "timer", token.fiber, [this, fiber = token.fiber, event_id] { fire_timer(fiber, event_id); });
+}
+
+void SimRuntime::fire_timer(runtime::FiberId fiber, uint64_t event_id) {
+  auto slot = timers_.find(fiber);
+  if (slot == timers_.end() || slot->second.event_id != event_id) return;  // superseded
+  const runtime::WakeToken token = slot->second.token;
+  timers_.erase(slot);
+  scheduler_.wake(token);
 }
 
 runtime::WallTime SimRuntime::wall_now() {

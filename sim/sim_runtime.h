@@ -2,6 +2,7 @@
 // the node and destroyed at its crash; the node's disk and clock live on in the World.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,18 @@ class SimRuntime final : public runtime::Runtime, public DiskEnvironment {
   Prng prng_;
   Prng disk_prng_;
   Prng buggify_prng_;
+  // A fiber's pending timer event. A fiber that re-arms the deadline it already has (the Raft
+  // host's select wakes for every message, then parks until the same next tick) reuses the
+  // pending event with its new token instead of queueing one more: half of all timer events were
+  // such stale duplicates. An event whose slot was replaced by another deadline does nothing.
+  struct TimerSlot {
+    int64_t at_ns = 0;        // the deadline asked for, in global time
+    uint64_t event_id = 0;    // the event that serves it
+    runtime::WakeToken token;
+  };
+  void fire_timer(runtime::FiberId fiber, uint64_t event_id);
+  std::map<runtime::FiberId, TimerSlot> timers_;
+  uint64_t next_timer_event_id_ = 1;
   runtime::Scheduler scheduler_;
   std::unique_ptr<runtime::Filesystem> filesystem_;
 };

@@ -184,7 +184,9 @@ class World {
     bool enabled = false;
     uint64_t fired = 0;
   };
+  BuggifySite& buggify_site(runtime::SiteId site);
   std::map<std::string, BuggifySite> buggify_sites_;  // "file:line" -> decision, fires
+  std::map<std::pair<const char*, int>, BuggifySite*> buggify_cache_;  // (file literal, line) -> site
 };
 
 }  // namespace sluice::sim
