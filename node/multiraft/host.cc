@@ -95,11 +95,11 @@ HostStatus RaftHost::transfer_leadership(GroupId id, raft::NodeId target) {
   return HostStatus();
 }
 
-HostStatus RaftHost::wake_groups_with(raft::NodeId peer) {
+void RaftHost::wake_groups_with(raft::NodeId peer) {
+  suspected_peers_.insert(peer);
   auto [sender, receiver] = ProposeReply::make(runtime_.scheduler());
-  Queued queued{0, {}, std::move(sender), Queued::Kind::wake, {}, peer};
-  if (!proposals_.try_send(std::move(queued)).ok()) return HostStatus(HostErrc::queue_full, "proposals_queued_max reached");
-  return HostStatus();
+  // A full queue needs no doorbell: the host fiber has work and comes round at once.
+  (void)proposals_.try_send(Queued{0, {}, std::move(sender), Queued::Kind::wake});
 }
 
 HostStatus RaftHost::transfer_all_leaderships() {
@@ -257,15 +257,13 @@ void RaftHost::step_inbound(rt::Instant tick_due) {
 }
 
 void RaftHost::take_proposals() {
+  for (raft::NodeId peer : std::exchange(suspected_peers_, {})) wake_now(peer);
   while (std::optional<Queued> queued = proposals_.try_receive()) {
     if (queued->kind == Queued::Kind::hand_over_all) {
       hand_over_all();
       continue;
     }
-    if (queued->kind == Queued::Kind::wake) {
-      wake_now(queued->target);
-      continue;
-    }
+    if (queued->kind == Queued::Kind::wake) continue;  // the doorbell: suspected_peers_ was read above
     auto it = groups_.find(queued->group);
     if (queued->kind == Queued::Kind::remove) {
       remove_now(queued->group, *queued);

@@ -173,8 +173,10 @@ class RaftHost {
   // Fire and forget; leaders_here() says when it is done.
   // The node's failure detector suspects `peer` (or declared it dead): every quiet group it is a
   // member of ticks again, so a dead leader's followers elect another and a leader cut off from
-  // its followers finds out by its quorum check (RaftHostConfig::quiesce_idle_groups).
-  HostStatus wake_groups_with(raft::NodeId peer);
+  // its followers finds out by its quorum check (RaftHostConfig::quiesce_idle_groups). Never
+  // lost: the peer is noted for the host fiber's next round (at most one note per peer), and only
+  // the doorbell that wakes the fiber goes through the bounded queue.
+  void wake_groups_with(raft::NodeId peer);
   HostStatus transfer_all_leaderships();
   // Groups this node leads now.
   size_t leaders_here() const;
@@ -220,7 +222,7 @@ class RaftHost {
     enum class Kind : uint8_t { propose, campaign, read, remove, conf_change, transfer, hand_over_all, wake };
     Kind kind = Kind::propose;
     raft::ConfChange change;  // conf_change only
-    raft::NodeId target = raft::kNoNode;  // transfer only
+    raft::NodeId target = raft::kNoNode;  // transfer only (wake: a doorbell, suspected_peers_ says who)
   };
   struct Held {
     Queued queued;
@@ -302,6 +304,7 @@ class RaftHost {
   // with 1,000 quiet groups ticking them all was most of an idle node's CPU). The same calls put
   // a group here; a tick that finds it quiet takes it out.
   std::set<GroupId> awake_;
+  std::set<raft::NodeId> suspected_peers_;  // wake_groups_with, for the next round
   uint64_t next_read_context_ = 1;  // 0 is reserved by the core
   RoleFn role_observer_;
   HostStats stats_;

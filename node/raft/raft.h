@@ -171,7 +171,7 @@ class Raft {
   bool maybe_send_append(NodeId to, bool send_if_empty);
   bool send_log_start_jump(NodeId to, Progress& progress);
   void broadcast_append();
-  void send_heartbeat(NodeId to, uint64_t context);
+  void send_heartbeat(NodeId to, uint64_t context, bool quiesce = false);
   void broadcast_heartbeat(uint64_t context);
   bool maybe_commit();
   void handle_append(const Message& m);

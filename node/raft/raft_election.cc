@@ -138,8 +138,7 @@ void Raft::quiesce() {
   SLUICE_COVER("raft.quiesced");
   for (const auto& [id, progress] : progress_) {
     if (id == config_.id) continue;
-    send_heartbeat(id, 0);
-    messages_.back().quiesce = true;
+    send_heartbeat(id, 0, /*quiesce=*/true);
   }
   quiesced_ = true;
 }
@@ -155,13 +154,16 @@ bool Raft::keeps_quiet(const Message& m) const {
 // A learner never campaigns, so after a restart (or a lost quiesce heartbeat) nothing it does would
 // wake a quiet leader, and it would never learn the commit the group reached while it was down
 // (found by the cluster simulation: a restarted node's controller learner kept stale metadata and
-// never created the replica placed on it). Hearing no leader for an election timeout, it tells
-// every voter where its log ends; the message wakes a quiet leader, whose heartbeats bring the
-// learner up to date. Elsewhere the answer is ignored. It claims only its commit index: entries
-// past it may be an old leader's, and an acknowledgement is a claim that they match.
+// never created the replica placed on it). Hearing no leader for an election timeout, it sends
+// every voter (both halves of a joint configuration) an append answer; it wakes a quiet leader,
+// whose heartbeats bring the learner up to date, and elsewhere it is ignored. It claims only the
+// commit index: entries past it may be an old leader's, and an acknowledgement is a claim that
+// they match.
 void Raft::poke_voters() {
   SLUICE_COVER("raft.learner_poked_voters");
-  for (NodeId voter : conf_.voters) {
+  std::set<NodeId> voters = conf_.voters;
+  voters.insert(conf_.voters_outgoing.begin(), conf_.voters_outgoing.end());
+  for (NodeId voter : voters) {
     if (voter == config_.id) continue;
     Message m;
     m.type = MessageType::append_response;

@@ -139,7 +139,7 @@ void Raft::broadcast_append() {
   }
 }
 
-void Raft::send_heartbeat(NodeId to, uint64_t context) {
+void Raft::send_heartbeat(NodeId to, uint64_t context, bool quiesce) {
   Message m;
   m.type = MessageType::heartbeat;
   m.to = to;
@@ -151,6 +151,7 @@ void Raft::send_heartbeat(NodeId to, uint64_t context) {
   if (!commit_term.ok()) m.commit = 0;  // compacted: appends or a jump carry the commit instead
   m.commit_term = commit_term.ok() ? *commit_term : 0;
   m.context = context;
+  m.quiesce = quiesce;
   send(std::move(m));
 }
 

@@ -112,10 +112,8 @@ void Node::forward_membership() {
       rt::Result<swim::Event> event = events->receive();
       if (!event.ok()) return;
       const bool gone = event->kind == swim::EventKind::dead || event->kind == swim::EventKind::left;
-      // Quiet groups hear nothing from a leader that died; SWIM's suspicion is their clock. (The
-      // wake shares the host's bounded queue with proposals: when that is full, groups are busy,
-      // not quiet, and a follower of a quiet group still wakes on the new leader's messages.)
-      if (gone || event->kind == swim::EventKind::suspect) (void)raft_->wake_groups_with(event->id);
+      // Quiet groups hear nothing from a leader that died; SWIM's suspicion is their clock.
+      if (gone || event->kind == swim::EventKind::suspect) raft_->wake_groups_with(event->id);
       note_member(event->id, event->named, !gone);
     }
   });
