@@ -45,6 +45,9 @@ enum class PlantedBug : uint8_t {
   // Raft core with quiescence: wake() from the driver's failure detector is ignored (a dead
   // leader's quiet followers never elect another).
   raft_ignore_wake,
+  // Partition storage: a replica created afresh where one was deleted ignores the deleted one's
+  // tombstone (it starts at term 0 and votes at once, maybe a second time in a term it voted in).
+  replica_forgets_deleted_term,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
@@ -52,7 +55,7 @@ inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::raft_skip_sync, PlantedBug::swim_no_refute,           PlantedBug::swim_no_reconnect,
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
     PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry, PlantedBug::raft_keep_conflicting_suffix,
-    PlantedBug::raft_host_lost_wakeup, PlantedBug::raft_ignore_wake,
+    PlantedBug::raft_host_lost_wakeup, PlantedBug::raft_ignore_wake, PlantedBug::replica_forgets_deleted_term,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -71,6 +74,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::raft_keep_conflicting_suffix: return "raft_keep_conflicting_suffix";
     case PlantedBug::raft_host_lost_wakeup: return "raft_host_lost_wakeup";
     case PlantedBug::raft_ignore_wake: return "raft_ignore_wake";
+    case PlantedBug::replica_forgets_deleted_term: return "replica_forgets_deleted_term";
   }
   return "unknown";
 }

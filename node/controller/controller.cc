@@ -49,6 +49,7 @@ Result<std::unique_ptr<Controller>> Controller::open(rt::Runtime& runtime, multi
   std::unique_ptr<Controller> controller(new Controller(runtime, host, std::move(config)));
   SLUICE_TRY(controller->recover());
   Controller* self = controller.get();
+  self->storage_ = self->opened_.get();
   multiraft::HostStatus added = host.add_group(
       kControllerGroup, self->config_.raft, std::move(self->opened_),
       [self](GroupId, const raft::Entry& entry) { self->apply(entry); },
@@ -145,6 +146,10 @@ void Controller::duties_loop(const MembershipSource& membership, rt::Duration in
     if (is_leader()) reconcile_learners();
     if (is_leader()) reconcile_moves();
   }
+}
+
+raft::Index Controller::durable_commit() const {
+  return added_to_host_ ? storage_->durable_state().hard_state.commit : 0;
 }
 
 bool Controller::metadata_current() const {

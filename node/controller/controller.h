@@ -73,6 +73,9 @@ class Controller {
   bool is_leader() const;
   NodeId leader() const;  // kNoNode when unknown
   raft::Index applied_index() const { return applied_index_; }
+  // The commit index the controller replica's state file holds: after a restart the metadata is
+  // replayed at least this far before it counts as current.
+  raft::Index durable_commit() const;
   // True when this node has applied every metadata command it knows to be committed and knows
   // the group's leader: a node whose copy lags does not act on it (Reconciler's moves).
   bool metadata_current() const;
@@ -103,6 +106,7 @@ class Controller {
   ControllerConfig config_;
   Metadata metadata_;
   std::unique_ptr<partition::LogRaftStorage> opened_;  // until handed to the host
+  const partition::LogRaftStorage* storage_ = nullptr;  // the host's, while added_to_host_
   raft::Index applied_index_ = 0;
   raft::Index restart_applied_ = 0;
   std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here

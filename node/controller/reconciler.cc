@@ -144,6 +144,10 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
   rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
   if (!names.ok()) return;
   for (const std::string& name : *names) {
+    if (name.ends_with(kTombstoneSuffix)) {
+      remove_orphaned_tombstone(metadata, name);
+      continue;
+    }
     const std::optional<PartitionId> partition = parse_replica_dir(name);
     if (!partition) continue;
     const TopicId topic = partition->topic;
@@ -160,6 +164,21 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
       SLUICE_COVER(record != nullptr ? "controller.reconciler.moved_away_data_removed" : "controller.reconciler.deleted_topic_data_removed");
     }
   }
+}
+
+// A deleted replica's tombstone (LogRaftStorage::bury) outlives its data until a replica is created
+// in its place or its topic is deleted and this node cannot forget that: its controller replica has
+// durably recorded a commit index covering the metadata that says so. Before, a restart could
+// replay the metadata only to a point where the topic still exists and create the replica again
+// (found by cluster-membership-churn seeds 57 and 86 under another name); the tombstone keeps
+// such a replica from voting until the metadata catches up and it is deleted again.
+void Reconciler::remove_orphaned_tombstone(const Metadata& metadata, const std::string& name) {
+  const std::string dir = name.substr(0, name.size() - kTombstoneSuffix.size());
+  const std::optional<PartitionId> partition = parse_replica_dir(dir);
+  if (!partition || partition->topic == 0 || partition->topic >= metadata.next_topic_id()) return;
+  if (metadata.topic_by_id(partition->topic) != nullptr) return;
+  if (controller_.durable_commit() < controller_.applied_index()) return;
+  if (partition::LogRaftStorage::remove_tombstone(runtime_.fs(), dir).ok()) SLUICE_COVER("controller.reconciler.tombstone_removed");
 }
 
 // A partition this node leads whose preferred leader is another alive replica: leadership goes

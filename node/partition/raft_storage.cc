@@ -243,6 +243,20 @@ raft::Result<std::unique_ptr<LogRaftStorage>> LogRaftStorage::open(runtime::File
   return storage;
 }
 
+namespace {
+// A state file (or a tombstone) whole; invalid_state when it is too large to be one.
+raft::Result<Bytes> read_state_bytes(runtime::Filesystem& fs, const std::string& path) {
+  runtime::Result<uint64_t> size = fs.file_size(path);
+  SLUICE_TRY(from_runtime(size.status(), path));
+  if (*size > 2 * kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
+  runtime::Result<std::unique_ptr<runtime::File>> file = fs.open(path, runtime::OpenMode::read_only);
+  SLUICE_TRY(from_runtime(file.status(), path));
+  Bytes out(static_cast<size_t>(*size));
+  SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
+  return out;
+}
+}  // namespace
+
 Status LogRaftStorage::recover() {
   SLUICE_TRY(from_runtime(fs_.create_dirs(dir_), "create " + dir_));
   SLUICE_TRY(from_runtime(fs_.sync_dir(runtime::parent_dir(dir_)), "sync_dir of the parent of " + dir_));
@@ -280,17 +294,7 @@ Status LogRaftStorage::recover() {
   return repair_damaged_log(opened);
 }
 
-raft::Result<Bytes> LogRaftStorage::read_state_file() {
-  const std::string path = join(dir_, kStateFile);
-  runtime::Result<uint64_t> size = fs_.file_size(path);
-  SLUICE_TRY(from_runtime(size.status(), path));
-  if (*size > 2 * kStateFileBytesMax) return damaged(path + " is " + std::to_string(*size) + " bytes");
-  runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(path, runtime::OpenMode::read_only);
-  SLUICE_TRY(from_runtime(file.status(), path));
-  Bytes out(static_cast<size_t>(*size));
-  SLUICE_TRY(from_log(log::read_fully(**file, path, 0, out), "read " + path));
-  return out;
-}
+raft::Result<Bytes> LogRaftStorage::read_state_file() { return read_state_bytes(fs_, join(dir_, kStateFile)); }
 
 // While the node runs, memory holds what the file should: a copy damaged now (a flipped bit, an
 // unreadable sector) is rewritten before the other copy can rot too, which would leave the replica
@@ -373,14 +377,64 @@ Status LogRaftStorage::repair_damaged_log(const Status& damage) {
 
 Status LogRaftStorage::create_fresh() {
   SLUICE_TRY(remove_stale_generations(std::nullopt));  // debris of a first open that crashed
+  SLUICE_ASSIGN_OR_RETURN(const std::optional<Term> buried, buried_term());
   pending_ = PersistedRaftState{};
   pending_.conf_state = options_.bootstrap;
   pending_.base_conf_state = options_.bootstrap;
   pending_.start_offset = options_.log.initial_offset;
+  if (buried) {
+    // The core moves to the next term at once, without a vote (Raft::withhold_vote_after_loss).
+    SLUICE_COVER("partition.raft_storage.created_over_tombstone");
+    pending_.hard_state.term = *buried;
+    pending_.hard_state.vote_withheld = true;
+  }
   SLUICE_ASSIGN_OR_RETURN(log_, open_log(pending_.generation, pending_.start_offset));
   SLUICE_TRY(write_state(pending_));
   durable_ = pending_;
+  if (buried) SLUICE_TRY(remove_tombstone(fs_, dir_));  // the state file holds its term now
   return Status();
+}
+
+std::string LogRaftStorage::tombstone_path(std::string_view dir) { return std::string(dir) + ".tombstone"; }
+
+// The term the tombstone of this directory holds. A tombstone that does not decode still says a
+// replica was here: the vote is withheld from term 0 on (it is then held back only until a leader
+// of a later term than any it knows has caught it up).
+raft::Result<std::optional<Term>> LogRaftStorage::buried_term() {
+  if (options_.planted_bug == PlantedBug::replica_forgets_deleted_term) return std::optional<Term>();
+  const std::string path = tombstone_path(dir_);
+  runtime::Result<bool> exists = fs_.exists(path);
+  SLUICE_TRY(from_runtime(exists.status(), path));
+  if (!*exists) return std::optional<Term>();
+  raft::Result<Bytes> bytes = read_state_bytes(fs_, path);
+  if (!bytes.ok() && bytes.status().code() != Errc::invalid_state) return bytes.status();
+  raft::Result<RaftStateFile> decoded = bytes.ok() ? decode_raft_state_file(*bytes) : bytes.status();
+  if (!decoded.ok()) {
+    SLUICE_COVER("partition.raft_storage.tombstone_damaged");
+    return std::optional<Term>(Term{0});
+  }
+  return std::optional<Term>(decoded->state.hard_state.term);
+}
+
+Status LogRaftStorage::bury(runtime::Filesystem& fs, const std::string& dir) {
+  const std::string state = join(dir, kStateFile);
+  runtime::Result<bool> exists = fs.exists(state);
+  SLUICE_TRY(from_runtime(exists.status(), state));
+  if (!*exists) return Status();
+  const std::string tombstone = tombstone_path(dir);
+  SLUICE_TRY(from_runtime(fs.rename(state, tombstone), "rename " + state + " to " + tombstone));
+  SLUICE_TRY(from_runtime(fs.sync_dir(runtime::parent_dir(dir)), "sync_dir of the parent of " + dir));
+  SLUICE_COVER("partition.raft_storage.buried");
+  return from_runtime(fs.sync_dir(dir), "sync_dir " + dir);
+}
+
+Status LogRaftStorage::remove_tombstone(runtime::Filesystem& fs, const std::string& dir) {
+  const std::string tombstone = tombstone_path(dir);
+  runtime::Result<bool> exists = fs.exists(tombstone);
+  SLUICE_TRY(from_runtime(exists.status(), tombstone));
+  if (!*exists) return Status();
+  SLUICE_TRY(from_runtime(fs.remove(tombstone), "remove " + tombstone));
+  return from_runtime(fs.sync_dir(runtime::parent_dir(dir)), "sync_dir of the parent of " + dir);
 }
 
 // Log directories of other generations: an old one whose removal a crash interrupted, or a new

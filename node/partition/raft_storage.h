@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "node/base/planted_bug.h"
 #include "node/log/log.h"
 #include "node/multiraft/group_storage.h"
 #include "node/raft/storage.h"
@@ -47,6 +48,8 @@ struct RaftStorageOptions {
   // handed to apply and the entries a leader sends a follower that is nearly caught up come from
   // here instead of a read of the log (a disk round trip, a CRC pass and a decode each).
   uint64_t tail_bytes_max = 8 << 20;
+  // Test only: replica_forgets_deleted_term ignores a tombstone (bury()).
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // What is (or will be, after sync) in the state file.
@@ -67,6 +70,17 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // Opens (recovering) or creates the storage in `dir` (created if missing; "" is not allowed).
   static raft::Result<std::unique_ptr<LogRaftStorage>> open(runtime::Filesystem& fs, std::string dir,
                                                             RaftStorageOptions options);
+  // Tombstones (docs/partition.md "Deleting a replica"). A node may delete its replica of a group
+  // that goes on without it and later host the group again under the same node id. The new
+  // replica must not vote in a term the old one voted in, nor count as a voter before it has
+  // caught up (a quorum may have counted the old one's acknowledgements), so before the directory
+  // goes its state file is moved to `<dir>.tombstone`; storage created afresh in `dir` then starts
+  // in the tombstone's term with its vote withheld (as after a log loss) and removes it.
+  // Nothing to do when `dir` has no state file (it never voted or acknowledged anything).
+  static raft::Status bury(runtime::Filesystem& fs, const std::string& dir);
+  // Removes `dir`'s tombstone (the group ended everywhere: no replica of it will come back).
+  static raft::Status remove_tombstone(runtime::Filesystem& fs, const std::string& dir);
+  static std::string tombstone_path(std::string_view dir);
   ~LogRaftStorage() override;
   LogRaftStorage(const LogRaftStorage&) = delete;
   LogRaftStorage& operator=(const LogRaftStorage&) = delete;
@@ -127,6 +141,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
 
   raft::Status recover();
   raft::Status create_fresh();
+  raft::Result<std::optional<raft::Term>> buried_term();
   raft::Status remove_stale_generations(std::optional<uint64_t> keep);
   raft::Status scan_batch_offsets();
   raft::Status write_state(const PersistedRaftState& state);

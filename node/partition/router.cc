@@ -161,6 +161,10 @@ void PartitionRouter::remove_leftovers() {
 
 Status PartitionRouter::delete_dir(const std::string& dir) {
   rt::Filesystem& fs = runtime_.fs();
+  // Without its tombstone a replica created here again could vote twice in a term: keep the data.
+  if (const raft::Status buried = LogRaftStorage::bury(fs, dir); !buried.ok()) {
+    return Status(Errc::storage_error, "tombstone of " + dir + ": " + buried.to_string());
+  }
   const std::string aside = dir + std::string(kDeletingSuffix);
   rt::Result<bool> exists = fs.exists(dir);
   if (exists.ok() && *exists) {

@@ -99,7 +99,8 @@ class PartitionRouter {
   const Replica* replica(PartitionId partition) const;
   // Removes a replica directory no replica here uses (renamed to `<dir>.deleting` first, then
   // removed; the router fiber finishes leftovers of a crash at start): for data of deleted topics
-  // found on disk. Call on a fiber.
+  // or moved-away replicas found on disk. Its tombstone is left first (LogRaftStorage::bury).
+  // Call on a fiber.
   Status delete_dir(const std::string& dir);
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }

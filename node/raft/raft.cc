@@ -351,7 +351,7 @@ void Raft::learn_commit(const Message& m) {
 }
 
 void Raft::step(const Message& m) {
-  if (quiesced_ && !keeps_quiet(m)) wake();
+  if (quiesced_ && !keeps_quiet(m)) wake_by(m);
   if (m.type == MessageType::pre_vote_request || m.type == MessageType::vote_request ||
       m.type == MessageType::pre_vote_response || m.type == MessageType::vote_response) {
     learn_commit(m);

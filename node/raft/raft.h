@@ -163,6 +163,8 @@ class Raft {
   void quiesce();
   bool keeps_quiet(const Message& m) const;
   void poke_voters();
+  void wake_by(const Message& m);
+  void poke(NodeId to);
   void abort_leader_transfer(const std::string& why);
   void send_timeout_now(NodeId to);
 

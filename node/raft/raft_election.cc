@@ -164,13 +164,29 @@ void Raft::poke_voters() {
   std::set<NodeId> voters = conf_.voters;
   voters.insert(conf_.voters_outgoing.begin(), conf_.voters_outgoing.end());
   for (NodeId voter : voters) {
-    if (voter == config_.id) continue;
-    Message m;
-    m.type = MessageType::append_response;
-    m.to = voter;
-    m.term = term_;
-    m.index = log_.committed();
-    send(std::move(m));
+    if (voter != config_.id) poke(voter);
+  }
+}
+
+// "My log holds the commit index": true of any member, and a message that wakes a quiet leader.
+void Raft::poke(NodeId to) {
+  Message m;
+  m.type = MessageType::append_response;
+  m.to = to;
+  m.term = term_;
+  m.index = log_.committed();
+  send(std::move(m));
+}
+
+// A quiet follower woken by someone other than its leader (a candidate's pre-vote, say) wakes the
+// leader too: the follower's lease now runs out after one election timeout, and a quiet leader
+// would not renew it, so a candidate that reaches this follower but not the leader (a partial
+// partition) would collect its vote and depose a healthy leader.
+void Raft::wake_by(const Message& m) {
+  wake();
+  if (role_ == Role::follower && lead_ != kNoNode && m.from != lead_) {
+    SLUICE_COVER("raft.follower_woke_leader");
+    poke(lead_);
   }
 }
 

@@ -122,6 +122,7 @@ void RaftSafety::start(GroupId group, NodeId node, raft::RaftLogStorage& storage
     lo += chunk->size();
   }
   if (!fresh && check) check_restart(group, node, before, state, recovered);
+  if (fresh && check) check_recreated(group, node, state.hard_state);
   if (!check) {  // replaced by hand: what it acknowledged before is not held against the new storage
     r.acked_index = 0;
     r.acked_entry_term = 0;
@@ -229,6 +230,14 @@ void RaftSafety::check_message(GroupId group, NodeId node, Replica& r, const raf
     return fail("durability: " + what + " granting its vote before the vote was durable (durable: vote for " +
                 std::to_string(r.hard.vote) + ")");
   }
+  if (m.type == MessageType::vote_response) {
+    auto [vote, first] = groups_[group].votes.try_emplace({node, m.term}, m.to);
+    if (!first && vote->second != m.to) {
+      return fail("election safety: " + at(group, node) + " granted its vote in term " + std::to_string(m.term) + " to " +
+                  std::to_string(vote->second) + " and then to " + std::to_string(m.to) +
+                  " (a replica deleted and created again that forgot its term?)");
+    }
+  }
   if (m.type != MessageType::append_response) return;
   if (m.index > r.durable.last()) {
     return fail("durability: " + what + " acknowledging index " + std::to_string(m.index) +
@@ -322,8 +331,24 @@ void RaftSafety::deleted(GroupId group, NodeId node, bool group_ended) {
   auto found = groups_.find(group);
   if (found == groups_.end()) return;
   found->second.ended = found->second.ended || group_ended;
+  if (auto deleted = found->second.replicas.find(node); deleted != found->second.replicas.end()) {
+    raft::Term& term = found->second.deleted_terms[node];
+    term = std::max(term, deleted->second.hard.term);
+  }
   found->second.replicas.erase(node);
   found->second.leaders.erase(node);
+}
+
+// A replica created where one was deleted is the same voter to the group: it must start at least
+// in the term the deleted one reached (it may have voted there), or withhold its vote until a
+// leader of a later term has caught it up (a tombstone that did not decode). Otherwise it can vote
+// twice in a term; the vote record catches that too, but only when a second candidate asks.
+void RaftSafety::check_recreated(GroupId group, NodeId node, const raft::HardState& hard) {
+  const Group& g = groups_[group];
+  auto deleted = g.deleted_terms.find(node);
+  if (deleted == g.deleted_terms.end() || hard.term >= deleted->second || hard.vote_withheld) return;
+  fail("durability: " + at(group, node) + " created again at term " + std::to_string(hard.term) + " with its vote free, below term " +
+       std::to_string(deleted->second) + " its deleted replica reached");
 }
 
 void RaftSafety::crashed(NodeId node) {

@@ -143,6 +143,10 @@ class RaftSafety {
     std::map<raft::NodeId, Replica> replicas;
     std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_floor;  // (node, context)
     raft::Index committed_max = 0;  // survives pruning
+    // Every vote granted, by (voter, term): one candidate each. Survives crashes and deletions: a
+    // node that deletes its replica and hosts the group again must not vote twice in a term.
+    std::map<std::pair<raft::NodeId, raft::Term>, raft::NodeId> votes;
+    std::map<raft::NodeId, raft::Term> deleted_terms;  // the durable term of each node's deleted replica
     // A node deleted its copy because the group is gone everywhere: replicas that have not heard
     // yet may still commit, on a quorum that counted the deleted copies; nobody reads it.
     bool ended = false;
@@ -156,6 +160,7 @@ class RaftSafety {
   void register_entry(GroupId group, raft::NodeId node, const raft::Entry& entry, raft::Term prev_term, bool durable);
   void register_entries(GroupId group, raft::NodeId node, const TermLog& log, std::span<const raft::Entry> entries,
                         bool durable);
+  void check_recreated(GroupId group, raft::NodeId node, const raft::HardState& hard);
   void check_restart(GroupId group, raft::NodeId node, const Replica& before, const raft::InitialState& state,
                      const TermLog& recovered);
   bool follow_tail(GroupId group, raft::NodeId node, Replica& r, const raft::RaftLog& log);

@@ -609,5 +609,60 @@ TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
   EXPECT_TRUE(reopened->initial_state().hard_state.vote_withheld);
 }
 
+
+// LogRaftStorage::bury: a replica deleted while its group goes on leaves its state file as a
+// tombstone; storage created afresh in its place starts in that term with the vote withheld.
+TEST(RaftStorage, StorageCreatedOverATombstoneStartsInItsTermWithTheVoteWithheld) {
+  DiskRig rig;
+  {
+    auto storage = open_voted(rig);
+    ASSERT_NE(storage, nullptr);
+    storage->save_state(HardState{5, 2, 2}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  RS_ASSERT_OK(LogRaftStorage::bury(*rig.fs, "p0"));
+  EXPECT_FALSE(rig.fs->exists("p0/raft-state").value());
+  ASSERT_TRUE(runtime::remove_tree(*rig.fs, "p0").ok());
+  RS_ASSERT_OK(LogRaftStorage::bury(*rig.fs, "p0"));  // nothing left to bury: the tombstone stays
+  ASSERT_TRUE(rig.fs->exists("p0.tombstone").value());
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{5, 0, 0, true}));
+  EXPECT_EQ(storage->last_index(), 0u);
+  EXPECT_EQ(storage->initial_state().conf_state.voters, (std::set<raft::NodeId>{1, 2, 3}));
+  EXPECT_FALSE(rig.fs->exists("p0.tombstone").value());  // the state file holds the term now
+  storage.reset();
+  auto reopened = open_ok(rig);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->initial_state().hard_state, (HardState{5, 0, 0, true}));
+}
+
+TEST(RaftStorage, ADamagedTombstoneStillWithholdsTheVote) {
+  DiskRig rig;
+  ASSERT_NE(open_voted(rig), nullptr);
+  RS_ASSERT_OK(LogRaftStorage::bury(*rig.fs, "p0"));
+  ASSERT_TRUE(runtime::remove_tree(*rig.fs, "p0").ok());
+  flip_bit_at(rig, "p0.tombstone", 14);  // the term, in the first copy
+  flip_bit_at(rig, "p0.tombstone", rig.fs->file_size("p0.tombstone").value() / 2 + 14);  // and the second
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{0, 0, 0, true}));
+}
+
+TEST(RaftStorage, RemovedTombstoneAndPlantedBugStartFromNothing) {
+  for (bool planted : {false, true}) {
+    DiskRig rig;
+    ASSERT_NE(open_voted(rig), nullptr);
+    RS_ASSERT_OK(LogRaftStorage::bury(*rig.fs, "p0"));
+    ASSERT_TRUE(runtime::remove_tree(*rig.fs, "p0").ok());
+    if (!planted) RS_ASSERT_OK(LogRaftStorage::remove_tombstone(*rig.fs, "p0"));  // the group ended
+    RaftStorageOptions opts = options();
+    if (planted) opts.planted_bug = PlantedBug::replica_forgets_deleted_term;
+    auto storage = LogRaftStorage::open(*rig.fs, "p0", opts);
+    ASSERT_TRUE(storage.ok()) << storage.status().to_string();
+    EXPECT_EQ((*storage)->initial_state().hard_state, HardState{}) << "planted=" << planted;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::partition

@@ -434,5 +434,74 @@ TEST(Router, UnknownPartitionAndIdempotentCreateAndRemove) {
   EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::unknown_partition);
 }
 
+
+struct Recreated {
+  raft::Term term_before = 0;  // the deleted replica's
+  raft::Term term_after = 0;   // the new one's, right after creation
+  bool withheld = false;       // the new one's vote, right after creation
+  bool tombstone_left = false;
+};
+
+// Deletes follower `node`'s replica as a move away does while the group still counts it as a
+// voter (this node saw the move end before the group did), then creates it again at once.
+Recreated delete_and_recreate(Rig& rig, sim::NodeIndex node, PlantedBug bug) {
+  Recreated out;
+  out.term_before = rig.app(node)->host.group(kGroup)->raft().term();
+  EXPECT_TRUE(rig.call_and_wait(node, RemoveReplicaRequest{true, multiraft::DeleteCause::left_group}).status.ok());
+  EXPECT_EQ(rig.replica(node), nullptr);
+  const sim::SimDisk& disk = rig.world.disk(node);
+  const std::string tombstone = LogRaftStorage::tombstone_path("partition-1-0");
+  EXPECT_FALSE(disk.peek_dir("partition-1-0").has_value());
+  EXPECT_TRUE(disk.peek_file(tombstone).has_value());
+  ReplicaConfig config = replica_config(rig, node);
+  config.state.planted_bug = bug;
+  Rig::Slot created = rig.call(node, CreateReplicaRequest{config});
+  while (!created->has_value()) rig.world.step();  // no further than the creation itself
+  EXPECT_TRUE((*created)->status.ok()) << (*created)->status.to_string();
+  const raft::Raft& core = rig.app(node)->host.group(kGroup)->raft();
+  out.term_after = core.term();
+  out.withheld = core.vote_withheld();
+  out.tombstone_left = disk.peek_file(tombstone).has_value();
+  return out;
+}
+
+// The bug the cluster simulation found (docs/raft.md, "A recreated voter"): a new replica under
+// the same node id forgot the term and vote of the deleted one and voted again in that term.
+TEST(Router, AReplicaCreatedWhereOneWasDeletedStartsPastItsTermWithTheVoteWithheld) {
+  Rig rig(3);
+  rig.run_ms(1000);
+  std::optional<sim::NodeIndex> leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(rig.call_and_wait(*leader, ProduceRequest{batch_of({"r" + std::to_string(i)})}).status.ok());
+  const sim::NodeIndex follower = (*leader + 1) % 3;
+  const Recreated recreated = delete_and_recreate(rig, follower, PlantedBug::none);
+  EXPECT_GE(recreated.term_before, 1u);
+  EXPECT_EQ(recreated.term_after, recreated.term_before + 1);
+  EXPECT_TRUE(recreated.withheld);
+  EXPECT_FALSE(recreated.tombstone_left);  // its state file holds the term now
+  // A leader of a later term catches it up; then it votes again.
+  rig.run_ms(3000);
+  leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  EXPECT_TRUE(rig.call_and_wait(*leader, ProduceRequest{batch_of({"r3"})}).status.ok());
+  rig.run_ms(500);
+  ASSERT_NE(rig.replica(follower), nullptr);
+  EXPECT_EQ(rig.replica(follower)->state().end_offset(), 4u);
+  EXPECT_FALSE(rig.app(follower)->host.group(kGroup)->raft().vote_withheld());
+  EXPECT_GT(rig.app(follower)->host.group(kGroup)->raft().term(), recreated.term_before);
+}
+
+TEST(Router, PlantedBugAReplicaCreatedWhereOneWasDeletedForgetsItsTerm) {
+  Rig rig(3);
+  rig.run_ms(1000);
+  std::optional<sim::NodeIndex> leader = rig.leader();
+  ASSERT_TRUE(leader.has_value());
+  const Recreated recreated = delete_and_recreate(rig, (*leader + 1) % 3, PlantedBug::replica_forgets_deleted_term);
+  EXPECT_GE(recreated.term_before, 1u);
+  EXPECT_EQ(recreated.term_after, 0u);  // free to vote in every term the deleted one voted in
+  EXPECT_FALSE(recreated.withheld);
+  EXPECT_TRUE(recreated.tombstone_left);
+}
+
 }  // namespace
 }  // namespace sluice::partition

@@ -147,6 +147,50 @@ TEST_F(RaftSafetyTest, FeedingAReplicaNeverStartedIsReported) {
 // A replica's data deleted while the group goes on: a commit that counted its copy. Three cores
 // elect node 1 with node 3 cut off; node 2 acknowledges the leader's entry, then deletes its copy
 // before the leader hears the acknowledgement and commits.
+// A node that deleted its replica (a move away) and hosts the group again under the same id must
+// not vote twice in a term: the checker remembers votes across deletions (found as "two leaders
+// in term 7" by cluster-membership-churn; this reports the second vote itself).
+TEST_F(RaftSafetyTest, AReplicaDeletedAndCreatedAgainVotingTwiceInATerm) {
+  persist(2, {}, {3, 1, 0});
+  checker_.sent(kGroup, 2, std::vector<raft::Message>{raft::Message{raft::MessageType::vote_response, 2, 1, 3}});
+  checker_.sent(kGroup, 2, std::vector<raft::Message>{raft::Message{raft::MessageType::vote_response, 2, 1, 3}});  // again: fine
+  EXPECT_FALSE(checker_.violation()) << violation();
+  checker_.deleted(kGroup, 2, /*group_ended=*/false);
+  raft::ConfState bootstrap;
+  bootstrap.voters = {1, 2, 3};
+  stores_[2] = raft::MemoryLogStorage(bootstrap);
+  stores_[2].set_hard_state({3, 0, 0});  // it kept the term but not the vote
+  checker_.started(kGroup, 2, stores_[2]);
+  persist(2, {}, {3, 3, 0});
+  checker_.sent(kGroup, 2, std::vector<raft::Message>{raft::Message{raft::MessageType::vote_response, 2, 3, 3}});
+  EXPECT_EQ(violation().rfind("election safety: group 7 node 2 granted its vote in term 3 to 1 and then to 3", 0), 0u) << violation();
+}
+
+// Created again where its replica was deleted, a node starts in the term that replica reached,
+// or withholds its vote (LogRaftStorage's tombstone); starting below with its vote free is reported.
+TEST_F(RaftSafetyTest, AReplicaCreatedAgainBelowTheTermOfTheDeletedOne) {
+  for (bool withheld : {false, true}) {
+    RaftSafety checker;
+    raft::ConfState bootstrap;
+    bootstrap.voters = {1, 2, 3};
+    raft::MemoryLogStorage old_store(bootstrap);
+    checker.started(kGroup, 2, old_store);
+    raft::Ready ready;
+    ready.hard_state = raft::HardState{4, 1, 0};
+    checker.persisted(kGroup, 2, ready);
+    checker.deleted(kGroup, 2, /*group_ended=*/false);
+    raft::MemoryLogStorage new_store(bootstrap);
+    new_store.set_hard_state(raft::HardState{withheld ? 0u : 3u, 0, 0, withheld});
+    checker.started(kGroup, 2, new_store);
+    if (withheld) {
+      EXPECT_FALSE(checker.violation()) << *checker.violation();
+    } else {
+      EXPECT_EQ(checker.violation().value_or("none"),
+                "durability: group 7 node 2 created again at term 3 with its vote free, below term 4 its deleted replica reached");
+    }
+  }
+}
+
 class DeletedReplicaTest : public ::testing::Test {
  protected:
   class Feed final : public raft::testing::ClusterObserver {
