@@ -84,8 +84,6 @@ rt::Status Node::start() {
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
     if (controller_) {
-      // Every replica it creates carries the planted bug (a partition's, its storage's).
-      config_.reconciler.replica.state.planted_bug = config_.planted_bug;
       reconciler_ = std::make_unique<controller::Reconciler>(
           runtime_, *controller_, *partitions_, *raft_, identity_.node_id, config_.reconciler,
           [this](const controller::Command& command, rt::Instant deadline) { return submit_to_controller(command, deadline); });
