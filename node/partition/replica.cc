@@ -134,7 +134,6 @@ Replica::~Replica() {
 Result<std::unique_ptr<Replica>> Replica::open(rt::Runtime& runtime, multiraft::RaftHost& host, ReplicaConfig config) {
   if (config.dir.empty() || config.group == 0) return Result<std::unique_ptr<Replica>>(Errc::invalid_request, "replica needs a dir and a group");
   config.storage.entries_are_batches = true;
-  if (config.storage.planted_bug == PlantedBug::none) config.storage.planted_bug = config.state.planted_bug;
   std::unique_ptr<Replica> replica(new Replica(runtime, host, std::move(config)));
   SLUICE_TRY(replica->recover());
   Replica* self = replica.get();

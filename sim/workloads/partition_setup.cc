@@ -38,6 +38,7 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
   config.storage.log.roll_early_one_in = static_cast<uint32_t>(setup.roll_early_one_in);
   config.storage.log.buggify_runtime = runtime;
   config.storage.log.planted_bug = planted_bug;
+  config.storage.planted_bug = planted_bug;
   return config;
 }
 

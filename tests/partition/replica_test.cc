@@ -454,7 +454,7 @@ Recreated delete_and_recreate(Rig& rig, sim::NodeIndex node, PlantedBug bug) {
   EXPECT_FALSE(disk.peek_dir("partition-1-0").has_value());
   EXPECT_TRUE(disk.peek_file(tombstone).has_value());
   ReplicaConfig config = replica_config(rig, node);
-  config.state.planted_bug = bug;
+  config.storage.planted_bug = bug;
   Rig::Slot created = rig.call(node, CreateReplicaRequest{config});
   while (!created->has_value()) rig.world.step();  // no further than the creation itself
   EXPECT_TRUE((*created)->status.ok()) << (*created)->status.to_string();
