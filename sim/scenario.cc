@@ -74,6 +74,9 @@ void read_swarm(TableReader& reader, SwarmConfig& swarm) {
   reader.real("rate_factor_min", swarm.rate_factor_min, 0, 100);
   reader.real("rate_factor_max", swarm.rate_factor_max, 0, 100);
   if (swarm.rate_factor_max < swarm.rate_factor_min) reader.fail("rate_factor_max", "must not be below rate_factor_min");
+  reader.real("timing_factor_min", swarm.timing_factor_min, 0.1, 10);
+  reader.real("timing_factor_max", swarm.timing_factor_max, 0.1, 10);
+  if (swarm.timing_factor_max < swarm.timing_factor_min) reader.fail("timing_factor_max", "must not be below timing_factor_min");
   reader.finish();
 }
 

@@ -97,6 +97,19 @@ struct SwarmConfig {
   bool enabled = false;
   double rate_factor_min = 0.25;
   double rate_factor_max = 2;
+  // Timing: the Raft tick interval and the SWIM protocol periods are scaled per seed by factors
+  // drawn log-uniformly in [min, max] (1, 1: not varied).
+  double timing_factor_min = 0.5;
+  double timing_factor_max = 2;
+};
+
+// How a seed's variant scales the nodes' timers (swarm testing; 1 = as the workload says). Raft:
+// the host's tick interval, so heartbeats and election timeouts alike; SWIM: the probe interval,
+// its timeouts and the gossip interval alike. Against fixed network and disk latencies, slower
+// timers stretch failure detection and faster ones make timeouts fire on slow paths.
+struct TimingScale {
+  double raft = 1;
+  double swim = 1;
 };
 
 struct Scenario {
@@ -120,6 +133,7 @@ struct Scenario {
   // scenario's checkers catch it. `none` in every real scenario.
   PlantedBug planted_bug = PlantedBug::none;
   SwarmConfig swarm;
+  TimingScale timing;  // set by swarm_variant, never by the file
   // Coverage marks (node/base/coverage.h) a sweep of this scenario must hit at least once.
   std::vector<std::string> coverage_required;
 };

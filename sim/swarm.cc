@@ -1,6 +1,7 @@
 #include "sim/swarm.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "node/base/hash.h"
 #include "node/base/random.h"
@@ -38,6 +39,13 @@ SwarmChoice choose_swarm(const SwarmConfig& config, uint64_t seed) {
   choice.duplicate_factor = factor();
   choice.buggify_site_factor = factor();
   choice.buggify_fire_factor = factor();
+  // Drawn last, so adding them left every earlier knob of a seed as it was.
+  auto log_uniform = [&] {
+    const double lo = std::log(config.timing_factor_min);
+    return std::exp(lo + random_unit(next) * (std::log(config.timing_factor_max) - lo));
+  };
+  choice.timing.raft = log_uniform();
+  choice.timing.swim = log_uniform();
   return choice;
 }
 
@@ -52,6 +60,7 @@ Scenario apply_swarm(const Scenario& scenario, const SwarmChoice& choice) {
       probability(scenario.network.link.duplicate_probability * choice.duplicate_factor);
   variant.buggify.site_probability = probability(scenario.buggify.site_probability * choice.buggify_site_factor);
   variant.buggify.fire_probability = probability(scenario.buggify.fire_probability * choice.buggify_fire_factor);
+  variant.timing = choice.timing;
   return variant;
 }
 
@@ -69,6 +78,7 @@ std::string describe_swarm(const Scenario& variant) {
   }
   text += "loss=" + format_figure(variant.network.link.loss_probability, 5);
   text += " duplicate=" + format_figure(variant.network.link.duplicate_probability, 5);
+  text += " raft_timing=x" + format_figure(variant.timing.raft, 3) + " swim_timing=x" + format_figure(variant.timing.swim, 3);
   if (!variant.buggify.enabled) return text + " buggify=off";
   text += " buggify_site=" + format_figure(variant.buggify.site_probability, 3);
   text += " buggify_fire=" + format_figure(variant.buggify.fire_probability, 4);

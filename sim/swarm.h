@@ -28,6 +28,7 @@ struct SwarmChoice {
   double duplicate_factor = 1;
   double buggify_site_factor = 1;
   double buggify_fire_factor = 1;
+  TimingScale timing;
 };
 
 // Draws the knobs for `seed` (every draw made in a fixed order, whatever the scenario).

@@ -108,6 +108,7 @@ class ClusterWorkload final : public Workload {
         nodes_(context.scenario.nodes),
         faults_stop_ns_(context.scenario.faults_stop_ns),
         planted_bug_(context.scenario.planted_bug),
+        timing_(context.scenario.timing),
         ledger_(config.idempotent) {
     feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); }, &world_);
     for (int64_t h = 0; h < config_.client_hosts; ++h) {
@@ -125,12 +126,12 @@ class ClusterWorkload final : public Workload {
   void configure_node(NodeIndex node, server::NodeConfig& config) override {
     if (is_client_host(node)) return;  // a client host: no part of the node runs
     multiraft::RaftHostConfig host;
-    host.tick_interval = std::chrono::milliseconds(config_.replicas.tick_ms);
+    host.tick_interval = std::chrono::microseconds(std::llround(static_cast<double>(config_.replicas.tick_ms) * 1000 * timing_.raft));
     host.transport.port = kRaftPort;
     host.observer = feeds_[node].get();
     config.raft = host;
     config.partitions = partition::RouterConfig{};
-    configure_controller(config_.replicas, world_, nodes_, node, config);
+    configure_controller(config_.replicas, world_, nodes_, node, config, timing_.swim);
     config.http.emplace().port = kHttpPort;
     // The clients are anonymous administrators: auth has its own tests (tests/server/api_test.cc).
     config.auth.anonymous_allowed = true;
@@ -233,6 +234,7 @@ class ClusterWorkload final : public Workload {
   size_t nodes_;
   int64_t faults_stop_ns_;
   PlantedBug planted_bug_;
+  TimingScale timing_;  // swarm testing: how this seed scales the nodes' timers
   bool decommission_acknowledged_ = false;
   std::set<TopicId> scratch_topics_;  // created by the admin churn, deleted before writes close
   std::string failure_;

@@ -1,6 +1,7 @@
 #include "sim/workloads/partition_setup.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 
@@ -44,15 +45,17 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
 
 // Membership (seeded with every other node, so any one may be down), the metadata group on the
 // first controller_voters nodes, moves on a short grace, and the replicas' template.
-void configure_controller(const PartitionsConfig& setup, World& world, size_t nodes, NodeIndex node, server::NodeConfig& config) {
+void configure_controller(const PartitionsConfig& setup, World& world, size_t nodes, NodeIndex node, server::NodeConfig& config,
+                          double swim_timing) {
   swim::DriverConfig& membership = config.membership.emplace();
   membership.port = kSwimPort;
   membership.core.self_address = rt::Address{world.host(node), kSwimPort}.to_string();
-  membership.core.probe_interval_ms = 200;
-  membership.core.probe_timeout_ms = 50;
-  membership.core.probe_deadline_ms = 150;
-  membership.core.nack_timeout_ms = 80;
-  membership.core.gossip_interval_ms = 50;
+  auto scaled_ms = [swim_timing](double ms) { return static_cast<uint64_t>(std::max(1.0, std::round(ms * swim_timing))); };
+  membership.core.probe_interval_ms = scaled_ms(200);
+  membership.core.probe_timeout_ms = scaled_ms(50);
+  membership.core.probe_deadline_ms = scaled_ms(150);
+  membership.core.nack_timeout_ms = scaled_ms(80);
+  membership.core.gossip_interval_ms = scaled_ms(50);
   for (size_t i = 0; i < nodes; ++i) {
     if (static_cast<NodeIndex>(i) != node) membership.seeds.push_back(rt::Address{world.host(static_cast<NodeIndex>(i)), kSwimPort}.to_string());
   }

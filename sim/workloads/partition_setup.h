@@ -58,7 +58,9 @@ struct PartitionsConfig {
 partition::ReplicaConfig replica_template(const PartitionsConfig& config, NodeIndex node, PlantedBug planted_bug, SimRuntime* runtime);
 // Membership (seeded with every other one of the `nodes` nodes), the metadata group on the first
 // controller_voters nodes, moves on a short grace, the inter-node RPC and the replicas' template.
-void configure_controller(const PartitionsConfig& config, World& world, size_t nodes, NodeIndex node, server::NodeConfig& out);
+// `swim_timing` scales the membership protocol's periods and timeouts (swarm testing; 1: as set).
+void configure_controller(const PartitionsConfig& config, World& world, size_t nodes, NodeIndex node, server::NodeConfig& out,
+                          double swim_timing = 1);
 // The command that creates the workload's topic `name`.
 controller::CreateTopic topic_command(const PartitionsConfig& config, std::string_view name);
 

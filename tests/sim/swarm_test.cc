@@ -8,6 +8,8 @@
 #include "sim/scenario.h"
 #include "sim/simulation.h"
 #include "sim/swarm.h"
+#include "sim/workloads/partition_setup.h"
+#include "sim/world.h"
 
 namespace sluice::sim {
 namespace {
@@ -69,6 +71,8 @@ TEST(SwarmParse, ErrorsNameFileLineAndField) {
   expect_error("enabled = 1\n", "bad.toml:3: swarm.enabled");
   expect_error("rate_factor_min = 2\nrate_factor_max = 1\n", "swarm.rate_factor_max: must not be below rate_factor_min");
   expect_error("rate_factor_min = -1\n", "swarm.rate_factor_min: must be between");
+  expect_error("timing_factor_min = 2\ntiming_factor_max = 1\n", "swarm.timing_factor_max: must not be below timing_factor_min");
+  expect_error("timing_factor_min = 0\n", "swarm.timing_factor_min: must be between");
 }
 
 TEST(Swarm, WithoutTheSectionTheScenarioRunsAsWritten) {
@@ -94,9 +98,15 @@ TEST(Swarm, SeedsVaryEveryKnobWithinTheEnvelope) {
   const Scenario scenario = parsed(kSwarmScenario);
   std::set<std::string> descriptions;
   bool crash_off = false, crash_on = false;
-  std::set<double> loss, site;
+  std::set<double> loss, site, raft_timing, swim_timing;
   for (uint64_t seed = 1; seed <= 64; ++seed) {
     const Scenario variant = swarm_variant(scenario, seed);
+    for (double factor : {variant.timing.raft, variant.timing.swim}) {
+      EXPECT_GE(factor, 0.5);
+      EXPECT_LE(factor, 2);
+    }
+    raft_timing.insert(variant.timing.raft);
+    swim_timing.insert(variant.timing.swim);
     descriptions.insert(describe_swarm(variant));
     const double crash = variant.random.crash_per_node_per_min;
     (crash == 0 ? crash_off : crash_on) = true;
@@ -113,14 +123,49 @@ TEST(Swarm, SeedsVaryEveryKnobWithinTheEnvelope) {
   }
   EXPECT_TRUE(crash_on && crash_off);
   EXPECT_GT(descriptions.size(), 60u);
+  EXPECT_GT(raft_timing.size(), 60u);
+  EXPECT_GT(swim_timing.size(), 60u);
+  EXPECT_LT(*raft_timing.begin(), 0.8);  // both ends of [0.5, 2] are reached
+  EXPECT_GT(*raft_timing.rbegin(), 1.4);
   EXPECT_GT(loss.size(), 60u);
   EXPECT_GT(site.size(), 60u);
+}
+
+// Timing is drawn after every other knob: its range changes nothing else a seed chose.
+TEST(Swarm, TimingIsNotVariedWhenItsRangeIsOne) {
+  const Scenario scenario = parsed(kSwarmScenario);
+  Scenario fixed = scenario;
+  fixed.swarm.timing_factor_min = fixed.swarm.timing_factor_max = 1;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    const Scenario a = swarm_variant(fixed, seed), b = swarm_variant(scenario, seed);
+    EXPECT_DOUBLE_EQ(a.timing.raft, 1);
+    EXPECT_DOUBLE_EQ(a.timing.swim, 1);
+    EXPECT_EQ(a.random.crash_per_node_per_min, b.random.crash_per_node_per_min);
+    EXPECT_EQ(a.buggify.fire_probability, b.buggify.fire_probability);
+  }
+}
+
+// The membership protocol's periods scale together with the seed's SWIM factor.
+TEST(Swarm, SwimTimingScalesTheMembershipPeriods) {
+  World world(WorldConfig{});
+  world.add_node();
+  world.add_node();
+  server::NodeConfig as_set, slower;
+  configure_controller(PartitionsConfig{}, world, 2, 0, as_set);
+  configure_controller(PartitionsConfig{}, world, 2, 0, slower, 1.5);
+  const swim::Config& a = as_set.membership->core;
+  const swim::Config& b = slower.membership->core;
+  EXPECT_EQ(b.probe_interval_ms, a.probe_interval_ms * 3 / 2);
+  EXPECT_EQ(b.probe_timeout_ms, a.probe_timeout_ms * 3 / 2);
+  EXPECT_EQ(b.probe_deadline_ms, a.probe_deadline_ms * 3 / 2);
+  EXPECT_EQ(b.nack_timeout_ms, a.nack_timeout_ms * 3 / 2);
+  EXPECT_EQ(b.gossip_interval_ms, a.gossip_interval_ms * 3 / 2);
 }
 
 TEST(Swarm, DescriptionNamesTheChosenKnobs) {
   const std::string text = describe_swarm(swarm_variant(parsed(kSwarmScenario), 5));
   for (const char* knob : {"crash=", "partition=", "clock_jump=", "bit_flip=", "disk_full=off", "loss=", "duplicate=",
-                           "buggify_site=", "buggify_fire="}) {
+                           "buggify_site=", "buggify_fire=", "raft_timing=x", "swim_timing=x"}) {
     EXPECT_NE(text.find(knob), std::string::npos) << knob << " in " << text;
   }
 }
