@@ -119,6 +119,10 @@ int run_node(rt::epoll::EpollRuntime& epoll, sluice::server::SteeredRuntime& run
   config.cluster_id = flags.cluster_id;
   config.cluster_key = cluster_key;
   config.node_id = flags.node_id;
+  config.planted_bug = flags.test_planted_bug;
+  if (config.planted_bug != sluice::PlantedBug::none) {
+    std::cerr << "sluice-node: TEST ONLY: planted bug " << sluice::to_string(config.planted_bug) << " is on\n";
+  }
   sluice::swim::DriverConfig& membership = config.membership.emplace();
   const std::string self = rt::Address{flags.host, flags.membership_port}.to_string();
   membership.core.self_address = self;
@@ -226,6 +230,13 @@ int parse_flags(int argc, char** argv, Flags& flags) {
   app.add_option("--cluster-secret-file", cli.cluster_secret_file,
                  "a file holding the cluster secret (at least 16 bytes, the same on every node): inter-node RPC, Raft "
                  "and SWIM traffic carry a MAC under it and traffic without one is dropped (default: none)");
+  std::string planted;
+  std::vector<std::string> planted_names;
+  for (sluice::PlantedBug bug : sluice::kPlantedBugs) planted_names.emplace_back(sluice::to_string(bug));
+  app.add_option("--test-planted-bug", planted,
+                 "TESTS ONLY: run with a known bug planted (node/base/planted_bug.h), so a real-fault test can show "
+                 "its checkers catch it; never in production (default none)")
+      ->check(CLI::IsMember(planted_names));
   app.add_option("--node-id", cli.node_id,
                  "this node's id (recorded in the data dir when it is new; 0: the recorded one, or a random one "
                  "for a new data dir)");
@@ -251,6 +262,7 @@ int parse_flags(int argc, char** argv, Flags& flags) {
     flags = std::move(parsed).value();
   }
   override_with_flags(app, cli, flags);
+  if (app.count("--test-planted-bug") > 0) flags.test_planted_bug = sluice::parse_planted_bug(planted).value_or(sluice::PlantedBug::none);
   if (auto valid = sluice::server::validate_node_settings(flags); !valid.ok()) {
     std::cerr << "sluice-node: " << valid.message() << "\n";
     return kExitUsage;

@@ -164,6 +164,13 @@ Status Replica::close() {
   return removed->ok() || removed->code() == multiraft::HostErrc::unknown_group ? Status() : from_host(removed->status());
 }
 
+void plant_bug(ReplicaConfig& config, PlantedBug bug) {
+  config.state.planted_bug = bug;
+  config.raft.planted_bug = bug;
+  config.storage.planted_bug = bug;
+  config.storage.log.planted_bug = bug;
+}
+
 // --- recovery ------------------------------------------------------------------------------------
 
 Status Replica::recover() {

@@ -48,6 +48,10 @@ struct ReplicaConfig {
   runtime::Duration retention_check_interval = std::chrono::seconds(5);
 };
 
+// Test only: every layer of the replica gets `bug` (each acts only on the bugs that are its own:
+// the partition state, the Raft core, its storage and the log).
+void plant_bug(ReplicaConfig& config, PlantedBug bug);
+
 struct ProduceReply {
   uint64_t base_offset = 0;
   uint64_t last_offset = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "node/base/ids.h"
+#include "node/base/planted_bug.h"
 #include "node/base/status.h"
 #include "node/http/auth.h"
 
@@ -73,6 +74,9 @@ struct NodeSettings {
   uint16_t http_port = 8080;
   std::string anonymous = "off";  // off | read (every topic) | admin (everything): a request without a token
   std::vector<TokenSettings> tokens;
+  // Test only, and only as a flag (--test-planted-bug; no config key): a known bug planted in the
+  // node (node/base/planted_bug.h), so a real-fault run can show its checkers catch it.
+  PlantedBug test_planted_bug = PlantedBug::none;
 
   friend bool operator==(const NodeSettings&, const NodeSettings&) = default;
 };

@@ -84,6 +84,8 @@ rt::Status Node::start() {
     partitions_ = std::make_unique<partition::PartitionRouter>(runtime_, *raft_, *config_.partitions);
     partitions_->start();
     if (controller_) {
+      // A planted bug (tests only) reaches every replica the reconciler creates.
+      if (config_.planted_bug != PlantedBug::none) partition::plant_bug(config_.reconciler.replica, config_.planted_bug);
       reconciler_ = std::make_unique<controller::Reconciler>(
           runtime_, *controller_, *partitions_, *raft_, identity_.node_id, config_.reconciler,
           [this](const controller::Command& command, rt::Instant deadline) { return submit_to_controller(command, deadline); });

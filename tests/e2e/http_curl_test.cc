@@ -560,6 +560,7 @@ TEST_F(HttpCurlTest, UsageErrorsExit2AndHashTokenPrintsAnEntry) {
       {"--config '" + bad + "'" + data, bad + ":4: http.tokens[0].entry: expected name:<salt hex>:<hash hex>"},
       {"--port 7000 --http-port 7000" + data, "the http port (7000) must differ from the membership, raft and rpc ports"},
       {"--anonymous sometimes" + data, "--anonymous"},
+      {"--test-planted-bug no_such_bug" + data, "--test-planted-bug: no_such_bug not in"},
       {"hash-token < /dev/null", "NAME is required"},
       {"hash-token e2e < /dev/null", "the token (one line on standard input) is 1 to 512"},
       {"hash-token 'a:b' < /dev/null", "NAME is 1 to 64"},

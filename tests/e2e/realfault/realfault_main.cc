@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "node/base/planted_bug.h"
 #include "tests/e2e/realfault/history.h"
 #include "tests/e2e/realfault/nemesis.h"
 #include "tests/e2e/realfault/run.h"
@@ -38,6 +39,8 @@ network namespaces).
                     one under $TMPDIR or /tmp; removed after a pass unless --keep)
   --keep            keep the run's directory after a pass
   --node-bin PATH   the sluice-node to run (default: next to this binary)
+  --planted-bug B   every node runs with this known bug planted (sluice-node --test-planted-bug;
+                    node/base/planted_bug.h): shows the checkers catch it against real nodes
 
 check --history FILE: replays a history.jsonl through the same ledger; exit 0 passed, 1 failed.
 schedule: prints the schedule a run with these flags would follow (--netem auto: as on a kernel
@@ -70,7 +73,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       continue;
     }
     if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" && flag != "--bpf" &&
-        flag != "--dir" && flag != "--node-bin") {
+        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug") {
       std::cerr << "sluice-realfault: unknown option '" << flag << "'\n";
       return std::nullopt;
     }
@@ -100,6 +103,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       options.bpf_auto = *text == "auto";
     } else if (flag == "--dir") {
       options.dir = *text;
+    } else if (flag == "--planted-bug") {
+      good = parse_planted_bug(*text).has_value();
+      options.planted_bug = *text;
     } else {
       options.node_bin = *text;
     }

@@ -155,7 +155,8 @@ void Run::fail(const std::string& checker, const std::string& message) {
 std::string Run::rerun_command() const {
   return self_path() + " run --seed " + std::to_string(options_.seed) + " --nodes " + std::to_string(options_.nodes) +
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
-         " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") + " --node-bin " + options_.node_bin;
+         " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") + " --node-bin " + options_.node_bin +
+         (options_.planted_bug.empty() ? "" : " --planted-bug " + options_.planted_bug);
 }
 
 // Root, leftovers, the run's directory, the topology, the node binary. False with the exit code.
@@ -203,6 +204,10 @@ std::vector<std::string> Run::node_args(int node) const {
                                    "--port", std::to_string(kSwimPort), "--raft-port", std::to_string(kRaftPort),
                                    "--rpc-port", std::to_string(kRpcPort), "--http-port", std::to_string(kHttpPort),
                                    "--controller-voters", "1,2,3", "--xdp", "off", "--anonymous", "admin"};
+  if (!options_.planted_bug.empty()) {
+    args.push_back("--test-planted-bug");
+    args.push_back(options_.planted_bug);
+  }
   for (int other = 1; other <= options_.nodes; ++other) {
     if (other == node) continue;
     args.push_back("--seed");

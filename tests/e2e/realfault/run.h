@@ -24,6 +24,7 @@ struct RunOptions {
   std::string dir;          // "": a fresh one, removed after a pass
   bool keep = false;
   std::string node_bin;     // "": the sluice-node next to this binary
+  std::string planted_bug;  // "": none; else every node runs with --test-planted-bug this
 };
 
 // Prints the schedule, the figures and the verdict on stdout; returns the exit code.
