@@ -130,6 +130,7 @@ TEST(RealfaultNemesis, FaultsStayInsideTheirWindowAndWithoutNetemDrawNone) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     int64_t previous_end = 0;
     for (const Fault& fault : make_schedule(seed, shape)) {
+      if (fault.overlaps >= 0) continue;  // inside another's window: the next test
       EXPECT_GE(fault.start_ms, std::max(previous_end, shape.first_fault_ms));
       EXPECT_LT(fault.start_ms, fault.end_ms);
       EXPECT_LE(fault.end_ms, shape.faults_stop_ms);
@@ -141,6 +142,41 @@ TEST(RealfaultNemesis, FaultsStayInsideTheirWindowAndWithoutNetemDrawNone) {
       previous_end = fault.end_ms;
     }
   }
+}
+
+// With overlap, some network faults carry a kill or pause inside their window; the faults they
+// sit in are as without overlap (a stream of their own), and without it there are none.
+TEST(RealfaultNemesis, OverlapsAreKillsOrPausesInsideANetworkFault) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 120'000;
+  ScheduleShape plain = shape;
+  plain.overlap = false;
+  size_t overlaps = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::vector<Fault> faults = make_schedule(seed, shape);
+    std::vector<Fault> hosts;
+    for (size_t i = 0; i < faults.size(); ++i) {
+      const Fault& fault = faults[i];
+      if (fault.overlaps < 0) {
+        hosts.push_back(fault);
+        continue;
+      }
+      ++overlaps;
+      ASSERT_LT(static_cast<size_t>(fault.overlaps), i);
+      const Fault& host = faults[static_cast<size_t>(fault.overlaps)];
+      EXPECT_EQ(host.overlaps, -1);
+      EXPECT_TRUE(is_network_fault(host.kind)) << describe(host, 0, shape.nodes);
+      EXPECT_TRUE(fault.kind == FaultKind::kill || fault.kind == FaultKind::pause) << describe(fault, i, shape.nodes);
+      EXPECT_GT(fault.start_ms, host.start_ms);
+      EXPECT_LT(fault.start_ms, fault.end_ms);
+      EXPECT_LT(fault.end_ms, host.end_ms);
+    }
+    const std::vector<Fault> alone = make_schedule(seed, plain);
+    ASSERT_EQ(alone.size(), hosts.size());
+    for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(describe(alone[i], i, shape.nodes), describe(hosts[i], i, shape.nodes));
+    for (const Fault& fault : alone) EXPECT_EQ(fault.overlaps, -1);
+  }
+  EXPECT_GT(overlaps, 20u);
 }
 
 }  // namespace

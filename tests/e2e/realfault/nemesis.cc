@@ -85,6 +85,54 @@ std::string join(const std::vector<int>& nodes) {
 
 }  // namespace
 
+namespace {
+
+// A kill or pause of one node (half of the time the leader of a partition) inside the window of
+// network fault `host`, which lasts at least kOverlapHostMsMin: it starts 200 ms or more after
+// the host begins and ends 0.5 to 3 s later, before the host ends.
+constexpr int64_t kOverlapHostMsMin = 1'500;
+
+Fault make_overlap(Prng& prng, const Fault& host, int host_index, const ScheduleShape& shape) {
+  auto next = [&prng] { return prng.next(); };
+  const std::vector<FaultKind> kinds = {FaultKind::kill, FaultKind::pause};
+  Fault fault = make_fault(prng, kinds, shape.nodes, std::max(1, shape.partitions));
+  fault.overlaps = host_index;
+  fault.start_ms = random_range(next, host.start_ms + 200, host.end_ms - 700);
+  fault.end_ms = std::min(host.end_ms - 100, fault.start_ms + random_range(next, 500, 3'000));
+  return fault;
+}
+
+// Faults inside network faults (ScheduleShape::overlap), merged in start order after their hosts.
+void add_overlaps(uint64_t seed, const ScheduleShape& shape, std::vector<Fault>& faults) {
+  Prng prng(hash_combine(seed, 0x6f7665726c617073ULL));  // "overlaps": its own stream
+  auto next = [&prng] { return prng.next(); };
+  std::vector<Fault> merged;
+  std::vector<Fault> pending;  // overlaps not yet placed (they start after their host does)
+  for (size_t i = 0; i < faults.size() && merged.size() + pending.size() < kFaultsMax; ++i) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->start_ms > faults[i].start_ms) break;
+      merged.push_back(*it);
+      it = pending.erase(it);
+    }
+    const Fault& host = faults[i];
+    merged.push_back(host);
+    const bool eligible = is_network_fault(host.kind) && host.end_ms - host.start_ms >= kOverlapHostMsMin;
+    if (eligible && random_below(next, 2) == 0) pending.push_back(make_overlap(prng, host, static_cast<int>(i), shape));
+  }
+  merged.insert(merged.end(), pending.begin(), pending.end());
+  // Hosts were numbered in the schedule without overlaps: renumber to their place in `merged`.
+  std::vector<int> place(faults.size(), -1);
+  for (size_t m = 0, f = 0; m < merged.size(); ++m) {
+    if (merged[m].overlaps < 0) place[f++] = static_cast<int>(m);
+  }
+  for (Fault& fault : merged) {
+    if (fault.overlaps >= 0) fault.overlaps = place[static_cast<size_t>(fault.overlaps)];
+  }
+  faults = std::move(merged);
+}
+
+}  // namespace
+
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   Prng prng(hash_combine(seed, 0x7265616c6661756cULL));  // "realfaul": a stream of its own
   auto next = [&prng] { return prng.next(); };
@@ -98,6 +146,7 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
     faults.push_back(fault);
     at = fault.end_ms + random_range(next, 500, std::max<int64_t>(500, shape.gap_ms_max));
   }
+  if (shape.overlap) add_overlaps(seed, shape, faults);
   return faults;
 }
 
@@ -124,6 +173,7 @@ std::string describe(const Fault& fault, size_t index, int nodes) {
   std::string line = "fault " + std::to_string(index) + " t=" + seconds(fault.start_ms) + ".." + seconds(fault.end_ms) +
                      " kind=" + fault_name(fault.kind);
   if (fault.leader_of >= 0) line += " target=leader(p" + std::to_string(fault.leader_of) + ")";
+  if (fault.overlaps >= 0) line += " during=fault" + std::to_string(fault.overlaps);
   switch (fault.kind) {
     case FaultKind::partition: {
       std::vector<int> other;

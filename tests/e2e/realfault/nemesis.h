@@ -1,6 +1,7 @@
 // The real-fault harness's nemesis schedule (docs/realfault.md, "Faults"): a list of faults made
 // from a seed alone, one at a time, each with its start and end offset from the start of the
-// workload. Pure: the same seed and shape give the same schedule (and the same printed lines), so
+// workload. With ScheduleShape::overlap, some network faults carry a process fault inside their
+// window (a node killed or paused during a partition, say). Pure: the same seed and shape give the same schedule (and the same printed lines), so
 // a failing run is re-attempted with --seed. Applying a fault is the topology's and the process
 // supervisor's business (topology.h, realfault_main.cc).
 #pragma once
@@ -46,6 +47,8 @@ struct Fault {
   uint32_t jitter_ms = 0;     // delay
   uint32_t percent = 0;       // loss, duplicate, reorder
   uint32_t rate_kbit = 0;     // throttle
+  // A kill or pause inside another fault's window: the index of that (network) fault.
+  int overlaps = -1;
 };
 
 struct ScheduleShape {
@@ -57,6 +60,9 @@ struct ScheduleShape {
   bool netem = true;                // delay and reorder are drawn (and loss, duplicate)
   bool bpf = false;                 // loss and duplicate are drawn (BPF programs do them)
   int partitions = 3;               // the topic's: faults may target one's leader
+  // Half of the network faults lasting 1.5 s or more get a kill or pause of one node inside their
+  // window (drawn from a stream of its own, so the other faults stay as without it).
+  bool overlap = true;
 };
 inline constexpr size_t kFaultsMax = 1000;
 // The loss and duplication levels (percent) a fault draws from: netfault.bpf.c has a program for

@@ -19,7 +19,7 @@ namespace {
 
 const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
        sluice-realfault check --history FILE
-       sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off] [--bpf auto|off]
+       sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off] [--bpf auto|off] [--overlap on|off]
 
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
@@ -35,6 +35,8 @@ network namespaces).
   --netem MODE      auto (use netem faults where the kernel has sch_netem) or off (default auto)
   --bpf MODE        auto (without netem: loss and duplication by tc BPF programs where tc attaches
                     them) or off (default auto)
+  --overlap MODE    on: half of the network faults of 1.5 s or more get a kill or pause of one
+                    node inside their window; off: one fault at a time (default on)
   --dir DIR         the run's directory: data dirs, node logs, history.jsonl (default: a fresh
                     one under $TMPDIR or /tmp; removed after a pass unless --keep)
   --keep            keep the run's directory after a pass
@@ -73,7 +75,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       continue;
     }
     if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" && flag != "--bpf" &&
-        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug") {
+        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug" && flag != "--overlap") {
       std::cerr << "sluice-realfault: unknown option '" << flag << "'\n";
       return std::nullopt;
     }
@@ -103,6 +105,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       options.bpf_auto = *text == "auto";
     } else if (flag == "--dir") {
       options.dir = *text;
+    } else if (flag == "--overlap") {
+      good = *text == "on" || *text == "off";
+      options.overlap = *text == "on";
     } else if (flag == "--planted-bug") {
       good = parse_planted_bug(*text).has_value();
       options.planted_bug = *text;
@@ -133,6 +138,7 @@ int run_schedule(const std::vector<std::string>& args) {
   shape.faults_stop_ms = options->duration_s * 1000;
   shape.netem = options->netem_auto;  // "auto" prints the schedule of a kernel with netem
   shape.bpf = options->bpf_auto;
+  shape.overlap = options->overlap;
   const std::vector<Fault> faults = make_schedule(options->seed, shape);
   for (size_t i = 0; i < faults.size(); ++i) std::cout << describe(faults[i], i, options->nodes) << "\n";
   return kExitPassed;

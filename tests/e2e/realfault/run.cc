@@ -1,5 +1,6 @@
 #include "tests/e2e/realfault/run.h"
 
+#include <algorithm>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -155,7 +156,8 @@ void Run::fail(const std::string& checker, const std::string& message) {
 std::string Run::rerun_command() const {
   return self_path() + " run --seed " + std::to_string(options_.seed) + " --nodes " + std::to_string(options_.nodes) +
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
-         " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") + " --node-bin " + options_.node_bin +
+         " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") +
+         " --overlap " + (options_.overlap ? "on" : "off") + " --node-bin " + options_.node_bin +
          (options_.planted_bug.empty() ? "" : " --planted-bug " + options_.planted_bug);
 }
 
@@ -308,16 +310,33 @@ void Run::heal() {
 }
 
 // Times printed from here on are offsets from the schedule's start, as in its printed lines.
+// Begins and ends in time order (an end before a begin at the same time): a fault inside another's
+// window (Fault::overlaps) begins and ends while its host is on.
 bool Run::run_schedule() {
   const Clock::time_point t0 = Clock::now();
   start_ = t0;
+  struct Step {
+    int64_t at_ms;
+    bool begin;
+    size_t index;
+  };
+  std::vector<Step> steps;
   for (size_t index = 0; index < schedule_.size(); ++index) {
-    Fault fault = schedule_[index];
-    if (!wait_until(t0 + std::chrono::milliseconds(fault.start_ms))) return false;
-    resolve_target(fault);
-    begin_fault(fault, index);
-    if (!wait_until(t0 + std::chrono::milliseconds(fault.end_ms))) return false;
-    end_fault(fault);
+    steps.push_back(Step{schedule_[index].start_ms, true, index});
+    steps.push_back(Step{schedule_[index].end_ms, false, index});
+  }
+  std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) {
+    return a.at_ms != b.at_ms ? a.at_ms < b.at_ms : (!a.begin && b.begin);
+  });
+  std::vector<Fault> resolved = schedule_;  // targets as they were when each fault began
+  for (const Step& step : steps) {
+    if (!wait_until(t0 + std::chrono::milliseconds(step.at_ms))) return false;
+    if (step.begin) {
+      resolve_target(resolved[step.index]);
+      begin_fault(resolved[step.index], step.index);
+    } else {
+      end_fault(resolved[step.index]);
+    }
   }
   return wait_until(t0 + std::chrono::seconds(options_.duration_s));
 }
@@ -384,6 +403,7 @@ void Run::plan() {
   shape.faults_stop_ms = options_.duration_s * 1000;
   shape.netem = netem_;
   shape.bpf = bpf_;
+  shape.overlap = options_.overlap;
   shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s

@@ -21,6 +21,7 @@ struct RunOptions {
   int64_t converge_s = 90;  // then everything must converge within this
   bool netem_auto = true;   // netem faults where the kernel has sch_netem
   bool bpf_auto = true;     // else loss and duplication by tc BPF programs where tc attaches them
+  bool overlap = true;      // kills and pauses inside some network faults (ScheduleShape::overlap)
   std::string dir;          // "": a fresh one, removed after a pass
   bool keep = false;
   std::string node_bin;     // "": the sluice-node next to this binary
