@@ -488,7 +488,16 @@ void ClientAgent::consume(ConsumerState& state) {
       state.next_offset[gap.partition] = gap.to;
     }
     for (const client::ConsumedRecord& record : polled->records) {
-      uint64_t& next = state.next_offset[record.partition];
+      auto [at, first] = state.next_offset.try_emplace(record.partition, 0);
+      if (first && record.offset > 0) {
+        // The consumer starts at the earliest offset the leader holds when it first fetches: if
+        // retention cut the partition before, it starts past 0 and reports no gap (there was
+        // nothing it had read to skip from). Found by cluster-move-after-retention seed 11, whose
+        // consumer first fetched after the 4 s retention had cut partition 0 at offset 38.
+        workload_.ledger().skipped(record.partition, state.id, record.offset);
+        at->second = record.offset;
+      }
+      uint64_t& next = at->second;
       workload_.ledger().consumed(record.partition, state.id, next, record.offset, {hash_bytes(record.value)}, record.timestamp_ms,
                                   record.timestamp_ms);
       next = record.offset + 1;
