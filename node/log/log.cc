@@ -53,7 +53,7 @@ Log::~Log() {
 
 int64_t Log::last_timestamp_ms() const {
   for (auto segment = segments_.rbegin(); segment != segments_.rend(); ++segment) {
-    if (!segment->index.empty()) return segment->index.max_timestamp_ms;
+    if (!segment->index.empty() && segment->index.max_timestamp_ms != 0) return segment->index.max_timestamp_ms;
   }
   return 0;
 }

@@ -163,8 +163,8 @@ class Log {
   // Base offset of the first batch whose max timestamp is >= timestamp_ms (end_offset() if none).
   Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms);
   uint64_t durable_end_offset() const { return durable_end_offset_; }
-  // The newest batch's max timestamp (0 for a log without records): what a batch appended now
-  // without a time of its own is stamped with, so that every replica stamps it alike.
+  // The newest timed batch's max timestamp (0 for a log without one; batches with timestamp 0 have
+  // no time): the floor a partition leader stamps new batches above.
   int64_t last_timestamp_ms() const;
   std::vector<SegmentInfo> segments() const;
   const RecoveryReport& recovery() const { return recovery_; }

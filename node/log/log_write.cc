@@ -57,7 +57,9 @@ Status Log::maybe_roll(const BatchHeader& batch) {
 bool Log::roll_due(const SegmentIndex& active, const BatchHeader& batch) const {
   const bool too_big = active.data_bytes + batch.batch_bytes > options_.segment_bytes_max;
   int64_t age_ms = 0;
-  const bool too_old = !__builtin_sub_overflow(batch.first_timestamp_ms, active.first_timestamp_ms, &age_ms) &&
+  // Untimed batches (timestamp 0) neither start nor end a segment's age.
+  const bool timed = batch.first_timestamp_ms != 0 && active.first_timestamp_ms != 0;
+  const bool too_old = timed && !__builtin_sub_overflow(batch.first_timestamp_ms, active.first_timestamp_ms, &age_ms) &&
                        age_ms >= options_.segment_age_ms_max;
   const bool early = options_.roll_early_one_in > 0 &&
                      hash_combine(hash_combine(hash_combine(batch.term, batch.batch_bytes), batch.first_timestamp_ms),

@@ -179,12 +179,10 @@ void add_batch(SegmentIndex& index, const BatchHeader& batch, uint64_t position,
     index.entries.push_back({static_cast<uint32_t>(batch.base_offset - index.base_offset), static_cast<uint32_t>(position),
                              index.empty() ? INT64_MIN : index.max_timestamp_ms});
   }
-  if (index.empty()) {
-    index.first_timestamp_ms = batch.first_timestamp_ms;
-    index.max_timestamp_ms = batch.max_timestamp_ms;
-  } else {
-    index.max_timestamp_ms = std::max(index.max_timestamp_ms, batch.max_timestamp_ms);
-  }
+  // Timestamp 0 is "no time" (a batch the partition's Raft storage built for a no-op or membership
+  // change): the segment's first timestamp is its first timed batch's.
+  if (index.empty() || index.first_timestamp_ms == 0) index.first_timestamp_ms = batch.first_timestamp_ms;
+  index.max_timestamp_ms = index.empty() ? batch.max_timestamp_ms : std::max(index.max_timestamp_ms, batch.max_timestamp_ms);
   if (index.terms.empty() || index.terms.back().term != batch.term) {
     SLUICE_ASSERT(index.terms.empty() || index.terms.back().term < batch.term);
     index.terms.push_back({batch.term, batch.base_offset});

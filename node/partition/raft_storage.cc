@@ -726,11 +726,15 @@ Status LogRaftStorage::append(std::span<const raft::Entry> entries) {
   return Status();
 }
 
-// An entry the storage wraps: its data as the one record of a batch, stamped with the newest time
-// in the log (the same on every replica holding the same log), so no-ops and membership changes
-// neither roll segments by age nor look old to retention.
+// An entry the storage wraps: its data as the one record of a batch with no time (timestamp 0, which
+// the log leaves out of a segment's first timestamp and its age: docs/formats/log.md). Every replica
+// must build the same bytes, and nothing but the entry is the same everywhere: the newest time in
+// the log, used before, is not, since retention or a log-start jump removes a different prefix on
+// each replica (found by cluster-move-after-retention seed 56: a no-op right after a jump was
+// stamped 0 on the jumped replica and with the newest time on the others, and a sealed segment
+// differed).
 raft::Result<Bytes> LogRaftStorage::entry_batch(const raft::Entry& entry) const {
-  const log::Record record{.timestamp_ms = log_->last_timestamp_ms(), .key = {}, .value = entry.data, .headers = {}};
+  const log::Record record{.timestamp_ms = 0, .key = {}, .value = entry.data, .headers = {}};
   log::Result<Bytes> batch = log::encode_batch(log_->end_offset(), entry.term, std::span(&record, 1),
                                                options_.log.batch_bytes_max, static_cast<uint16_t>(entry.type));
   if (!batch.ok()) return from_log(batch.status(), "encode entry " + std::to_string(entry.index));

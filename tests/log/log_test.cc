@@ -189,6 +189,26 @@ TEST(Log, SegmentsRollAtTheAgeLimitFromBatchTimestamps) {
   EXPECT_EQ(log->segments()[1].base_offset, 2u);
 }
 
+// Timestamp 0 is no time (a batch the partition's Raft storage built): it neither starts a
+// segment's age nor rolls one, nor is it the log's newest time; a timed batch after it starts the age.
+TEST(Log, UntimedBatchesLeaveTheAgeAndTheNewestTimeAlone) {
+  DiskRig rig;
+  LogOptions options = small_options();
+  options.segment_age_ms_max = 1000;
+  auto log = open_log(rig, options);
+  LOG_ASSERT_OK(log->append(make_batch(0, 1, 1, 0)));
+  LOG_ASSERT_OK(log->append(make_batch(1, 1, 1, kT0)));
+  EXPECT_EQ(log->segments().size(), 1u);  // not rolled: the segment had no age yet
+  EXPECT_EQ(log->segments()[0].first_timestamp_ms, kT0);
+  LOG_ASSERT_OK(log->append(make_batch(2, 1, 1, 0)));
+  EXPECT_EQ(log->segments().size(), 1u);
+  EXPECT_EQ(log->last_timestamp_ms(), kT0);
+  LOG_ASSERT_OK(log->append(make_batch(3, 1, 1, kT0 + 1000)));
+  ASSERT_EQ(log->segments().size(), 2u);  // the age counts from the first timed batch
+  LOG_ASSERT_OK(log->append(make_batch(4, 1, 1, 0)));
+  EXPECT_EQ(log->last_timestamp_ms(), kT0 + 1000);
+}
+
 TEST(Log, ExplicitRollSealsOnlyANonEmptySegment) {
   DiskRig rig;
   auto log = open_log(rig);

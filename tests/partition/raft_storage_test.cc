@@ -179,15 +179,39 @@ TEST(RaftStorage, PartitionEntriesAreStoredAsTheirBatches) {
   EXPECT_EQ(*storage.offset_of(4), 5u);
   EXPECT_EQ(storage.log().end_offset(), 6u);
   EXPECT_EQ(storage.log().last_timestamp_ms(), 600);
-  // The second no-op (log offset 4) is stamped with the newest time before it.
+  // The second no-op (log offset 4) has no time (timestamp 0): see the next test.
   log::ReadResult read = const_cast<log::Log&>(storage.log()).read(4, 1 << 20).value();
-  EXPECT_EQ(log::verify_batch(read.batches)->first_timestamp_ms, 500);
+  EXPECT_EQ(log::verify_batch(read.batches)->first_timestamp_ms, 0);
   EXPECT_EQ(storage.append(std::vector<Entry>{batch_entry(5, 2, 9, 700, 1)}).code(), Errc::invalid_argument);  // wrong offset
   Entry stamped_for_term_1 = batch_entry(5, 1, 6, 700, 1);
   stamped_for_term_1.term = 2;
   EXPECT_EQ(storage.append(std::vector<Entry>{stamped_for_term_1}).code(), Errc::invalid_argument);
   EXPECT_EQ(storage.append(std::vector<Entry>{make_entry(5, 2)}).code(), Errc::invalid_argument);  // not a batch
   EXPECT_EQ(storage.last_index(), 4u);
+}
+
+// Two replicas of one log, one of which jumped past its start: a no-op both append next is the
+// same batch on both (cluster-move-after-retention seed 56: stamped with the newest time in each
+// log, the jumped replica, whose log held no data, stamped it 0 and a sealed segment differed).
+TEST(RaftStorage, ANoOpIsTheSameBatchOnAReplicaThatJumped) {
+  DiskRig rig;
+  RaftStorageOptions partition_options = options();
+  partition_options.entries_are_batches = true;
+  auto full = LogRaftStorage::open(*rig.fs, "full", partition_options);
+  auto jumped = LogRaftStorage::open(*rig.fs, "jumped", partition_options);
+  ASSERT_TRUE(full.ok() && jumped.ok());
+  std::vector<log::Record> records(2, log::Record{.timestamp_ms = 900, .key = {}, .value = as_bytes("v"), .headers = {}});
+  RS_ASSERT_OK((*full)->append(std::vector<Entry>{Entry{1, 1, EntryType::normal, log::encode_batch(0, 1, records).value()}}));
+  RS_ASSERT_OK((*jumped)->apply_log_start_jump({1, 1}, 2));
+  const std::vector<Entry> noop = {make_entry(2, 2, EntryType::empty)};
+  RS_ASSERT_OK((*full)->append(noop));
+  RS_ASSERT_OK((*jumped)->append(noop));
+  RS_ASSERT_OK((*full)->sync());
+  RS_ASSERT_OK((*jumped)->sync());
+  const log::ReadResult a = const_cast<log::Log&>((*full)->log()).read(2, 1 << 20).value();
+  const log::ReadResult b = const_cast<log::Log&>((*jumped)->log()).read(2, 1 << 20).value();
+  EXPECT_EQ(a.batches, b.batches);
+  EXPECT_EQ((*full)->log().last_timestamp_ms(), 900);  // the no-op leaves the newest time alone
 }
 
 TEST(RaftStorage, TermsAcrossSegmentsAndAtTheBase) {
