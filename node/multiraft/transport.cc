@@ -75,6 +75,13 @@ PeerStats RaftTransport::peer_stats(raft::NodeId peer) const {
   return it == peers_.end() ? PeerStats{} : it->second->stats;
 }
 
+std::vector<raft::NodeId> RaftTransport::peer_ids() const {
+  std::vector<raft::NodeId> ids;
+  ids.reserve(peers_.size());
+  for (const auto& [id, peer] : peers_) ids.push_back(id);
+  return ids;
+}
+
 // The only fiber that writes to this peer. It connects eagerly (not at the first message) so that
 // an election after a crash does not wait a connection handshake on top of its round trips;
 // while the peer is unreachable it retries with backoff and drops what is queued meanwhile

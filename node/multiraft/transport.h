@@ -88,6 +88,8 @@ class RaftTransport {
   }
   // Zeroes for a peer not in `peers`.
   PeerStats peer_stats(raft::NodeId peer) const;
+  // Every peer known (configured or learned), in id order.
+  std::vector<raft::NodeId> peer_ids() const;
   const TransportConfig& config() const { return config_; }
 
  private:

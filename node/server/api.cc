@@ -102,6 +102,13 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   metrics_.describe("sluice_raft_groups_quiesced", http::MetricType::gauge, "Raft groups hosted here that are quiet (idle: no heartbeats, no ticks).");
   metrics_.describe("sluice_raft_groups_woken_total", http::MetricType::counter, "Quiet groups woken because SWIM suspected one of their members.");
   metrics_.describe("sluice_raft_ticks_total", http::MetricType::counter, "Raft host ticks.");
+  metrics_.describe("sluice_raft_heartbeat_msgs_sent_total", http::MetricType::counter,
+                    "Coalesced heartbeat messages (frames carrying any group's heartbeat) sent to a peer.");
+  metrics_.describe("sluice_raft_heartbeat_response_msgs_sent_total", http::MetricType::counter,
+                    "Coalesced heartbeat response messages sent to a peer.");
+  metrics_.describe("sluice_raft_group_heartbeats_sent_total", http::MetricType::counter,
+                    "Per-group heartbeats inside the coalesced messages sent to a peer.");
+  metrics_.describe("sluice_raft_frames_sent_total", http::MetricType::counter, "Raft transport frames sent to a peer.");
   metrics_.describe("sluice_swim_members", http::MetricType::gauge, "Members as this node's SWIM sees them, by state.");
   metrics_.describe("sluice_partition_replicas", http::MetricType::gauge, "Partition replicas open on this node.");
   metrics_.describe("sluice_raft_proposals_committed_total", http::MetricType::counter, "Proposals committed through this node's Raft host.");
@@ -223,6 +230,14 @@ void Api::update_gauges() {
     const multiraft::HostStats& stats = raft->stats();
     metrics_.set("sluice_raft_groups_woken_total", {}, static_cast<double>(stats.groups_woken));
     metrics_.set("sluice_raft_ticks_total", {}, static_cast<double>(stats.ticks));
+    for (const raft::NodeId peer : raft->transport().peer_ids()) {
+      const multiraft::PeerStats sent = raft->transport().peer_stats(peer);
+      const std::string id = std::to_string(peer);
+      metrics_.set("sluice_raft_heartbeat_msgs_sent_total", {{"peer", id}}, static_cast<double>(sent.heartbeat_msgs_sent));
+      metrics_.set("sluice_raft_heartbeat_response_msgs_sent_total", {{"peer", id}}, static_cast<double>(sent.heartbeat_response_msgs_sent));
+      metrics_.set("sluice_raft_group_heartbeats_sent_total", {{"peer", id}}, static_cast<double>(sent.heartbeats_sent));
+      metrics_.set("sluice_raft_frames_sent_total", {{"peer", id}}, static_cast<double>(sent.frames_sent));
+    }
     metrics_.set("sluice_raft_proposals_committed_total", {}, static_cast<double>(stats.proposals_committed));
     metrics_.set("sluice_raft_proposals_failed_total", {}, static_cast<double>(stats.proposals_failed));
     metrics_.set("sluice_raft_groups_failed_total", {}, static_cast<double>(stats.groups_failed));
