@@ -26,20 +26,20 @@ def planted_scenario(source, tmp):
 
 def check_shrink_and_replay(sim, source, tmp):
     scenario = planted_scenario(source, tmp)
-    replay_path = os.path.join(tmp, "seed8.replay.toml")
-    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "8", "--out", replay_path], source)
-    check(shrunk.returncode == 0, "shrink of seed 8 exits 0", shrunk)
+    replay_path = os.path.join(tmp, "seed16.replay.toml")
+    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "16", "--out", replay_path], source)
+    check(shrunk.returncode == 0, "shrink of seed 16 exits 0", shrunk)
     f = figures(shrunk.stdout)
     for key in ("events_before", "events_after", "faults_before", "faults_after", "buggify_sites_before",
                 "buggify_sites_after", "buggify_fired_before", "buggify_fired_after", "shrink_runs", "shrink_s", "checker"):
         check(key in f, f"shrink prints {key}=", shrunk)
     check(int(f.get("faults_after", 99)) < int(f.get("faults_before", 0)), "fewer faults after", shrunk)
     # Events are a figure, not a goal: a fault removed may have cut activity short, so the minimal
-    # run can have a few more events than the original (seed 8: 89,132 before, 90,335 after).
+    # run can have a few more events than the original (seed 8 once: 89,132 before, 90,335 after).
     check(int(f.get("events_after", 0)) > 0, "events after are counted", shrunk)
     check(f.get("replay") == "build/bin/sluice-sim replay " + replay_path, "shrink prints the replay command", shrunk)
     check("shrink: run " in shrunk.stderr, "shrink reports progress on stderr", shrunk)
-    # Seed 8 fails without BUGGIFY: no site is left on.
+    # Seed 16 fails without BUGGIFY: no site is left on.
     check(f.get("buggify_sites_after") == "0" and f.get("buggify_fired_after") == "0", "BUGGIFY is off after", shrunk)
 
     replayed = run([sim, "replay", replay_path], source)

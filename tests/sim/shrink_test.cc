@@ -204,25 +204,27 @@ TEST(ReplayFile, TextReadsBackAsTheSameRun) {
 }
 
 // A leader stamping batches with its wall clock alone (partition_clock_stamp) is caught by the
-// partition ledger; seed 8 of partitions-crash fails with 4 faults applied. Shrunk, the replay
-// file fails with the same checker, with fewer faults and fewer events.
+// partition ledger; seed 16 of partitions-crash fails with 4 faults applied (the seed moves when a
+// change moves the schedules: it was 8 until the no-ops lost their time). Shrunk, the replay file
+// fails with the same checker, with fewer faults.
 TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
   Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/partitions-crash.toml");
   ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
   scenario->insert_or_assign("planted_bug", "partition_clock_stamp");
   std::vector<std::string> progress;
-  ShrinkOptions options{8, 40, [&progress](const std::string& line) { progress.push_back(line); }};
+  ShrinkOptions options{16, 40, [&progress](const std::string& line) { progress.push_back(line); }};
   Result<ShrinkResult> result = shrink(*scenario, "partitions-crash.toml", options);
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->checker, "partition ledger: time went back");
   EXPECT_TRUE(result->materialized);
   EXPECT_LT(result->faults_after, result->faults_before);
-  // Not fewer events: a removed fault may have cut activity short (89,132 before, 90,335 after).
+  // Not asserted fewer events: a removed fault may have cut activity short (seed 8 once went from
+  // 89,132 to 90,335; seed 16 goes from 40,950 to 30,211).
   EXPECT_GT(result->events_after, 0u);
   EXPECT_LE(result->runs, 40u);
   EXPECT_FALSE(progress.empty());
 
-  Result<std::string> text = replay_text(ReplayHeader{8, result->checker}, result->minimal);
+  Result<std::string> text = replay_text(ReplayHeader{16, result->checker}, result->minimal);
   ASSERT_TRUE(text.ok());
   Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
   ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
@@ -261,7 +263,9 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
   // shrink must still need some site: once the shrinker has dropped faults, a failure may no
   // longer need BUGGIFY at all (then the shrinker switches it off, rightly), so the first of a few
   // candidates whose minimal run keeps a site is the one to check.
-  const std::vector<uint64_t> candidates = seeds_needing_buggify(*scenario, 20, 3);
+  // (Seeds 1, 5 and 8 need BUGGIFY but their shrinks drop every site since the no-ops lost their
+  // time; 11, 14 and 17 keep 2.)
+  const std::vector<uint64_t> candidates = seeds_needing_buggify(*scenario, 20, 6);
   ASSERT_FALSE(candidates.empty()) << "no seed in 1..20 fails only with BUGGIFY";
   uint64_t kSeed = 0;
   Result<ShrinkResult> result = Status(Errc::check_failed, "not run");
@@ -269,7 +273,8 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
     result = shrink(*scenario, "cluster-smoke.toml", ShrinkOptions{seed, 40, {}});
     ASSERT_TRUE(result.ok()) << result.status().to_string();
     kSeed = seed;
-    if (result->buggify_sites_after > 0) break;
+    // Kept some sites, and fewer (a shrink whose 40 runs went to the faults may not get to them).
+    if (result->buggify_sites_after > 0 && result->buggify_sites_after < result->buggify_sites_before) break;
   }
   EXPECT_EQ(result->checker, "partition ledger: duplicate");
   EXPECT_GT(result->buggify_sites_after, 0u);
