@@ -509,6 +509,7 @@ bool RaftHost::process_readies() {
   // Planted bug (tests only): the messages leave before the state they depend on is durable.
   const bool send_first = config_.planted_bug == PlantedBug::raft_send_before_persist;
   if (send_first) send_all(readies, durable);
+  if (config_.leader_sends_before_sync) send_leader_appends(readies);
   // Groups persist concurrently: each waits its own sync, the round waits the slowest. A lone
   // group persists on this fiber: a fiber costs a stack mapping, and a produce pays two rounds.
   const auto syncing = std::count_if(readies.begin(), readies.end(), [](const auto& r) { return r.second.must_sync(); });
@@ -543,6 +544,24 @@ bool RaftHost::process_readies() {
   }
   check_counters();
   return again;
+}
+
+// A leader's appends and heartbeats leave before its own copy of the entries is durable (Raft
+// thesis §10.2.1): the followers' writes and the leader's overlap instead of following one
+// another on the produce path. The core says which messages may (RawNode::take_messages_before_sync:
+// none while the leader's own term is not durable); votes and acknowledgements wait for the sync.
+void RaftHost::send_leader_appends(std::vector<std::pair<GroupId, raft::Ready>>& readies) {
+  bool sent = false;
+  for (auto& [id, ready] : readies) {
+    if (ready.messages.empty() || !ready.must_sync()) continue;  // nothing to overlap with
+    std::vector<raft::Message> early = groups_.at(id).node->take_messages_before_sync(ready);
+    if (early.empty()) continue;
+    SLUICE_COVER("multiraft.host.leader_appends_before_sync");
+    if (config_.observer != nullptr) config_.observer->sent(id, early);
+    for (raft::Message& message : early) transport_.send(id, std::move(message));
+    sent = true;
+  }
+  if (sent) transport_.flush();
 }
 
 void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable) {

@@ -26,9 +26,9 @@ def planted_scenario(source, tmp):
 
 def check_shrink_and_replay(sim, source, tmp):
     scenario = planted_scenario(source, tmp)
-    replay_path = os.path.join(tmp, "seed8.replay.toml")
-    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "8", "--out", replay_path], source)
-    check(shrunk.returncode == 0, "shrink of seed 8 exits 0", shrunk)
+    replay_path = os.path.join(tmp, "seed4.replay.toml")
+    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "4", "--out", replay_path], source)
+    check(shrunk.returncode == 0, "shrink of seed 4 exits 0", shrunk)
     f = figures(shrunk.stdout)
     for key in ("events_before", "events_after", "faults_before", "faults_after", "buggify_sites_before",
                 "buggify_sites_after", "buggify_fired_before", "buggify_fired_after", "shrink_runs", "shrink_s", "checker"):

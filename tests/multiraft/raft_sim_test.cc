@@ -87,8 +87,8 @@ TEST(RaftSimPlanted, LostHostWakeupIsCaughtByTheReadyCandidateCheck) {
 // The partition log's sync returns without syncing (the state file still is): a crash loses log
 // entries the state file and the peers count on. Either the checker finds an acknowledged or
 // committed entry gone, or the log's own recovery finds a sealed segment its sync mark does not
-// cover (a roll syncs the segment it seals, so an unsynced sealed segment is damage). Every one
-// of the first seeds catches it, and at least one through the checker.
+// cover (a roll syncs the segment it seals, so an unsynced sealed segment is damage), or a group
+// stays stuck. Every one of the first seeds catches it, and at least one through the checker.
 TEST(RaftSimPlanted, SkippedLogSyncIsCaughtAsLostEntriesOrAnUnsyncedSealedSegment) {
   const Scenario scenario = small_scenario(PlantedBug::log_skip_sync);
   uint64_t by_checker = 0;
@@ -102,7 +102,10 @@ TEST(RaftSimPlanted, SkippedLogSyncIsCaughtAsLostEntriesOrAnUnsyncedSealedSegmen
     const bool recovery = contains(report.failure, "storage: invalid_state") &&
                           (contains(report.failure, "sealed segment's sync mark is missing or does not cover") ||
                            contains(report.failure, "a sealed segment holds no batches"));
-    EXPECT_TRUE(checker || recovery) << "seed " << seed << ": " << report.failure;
+    // Or a group the lost entries left unable to acknowledge anything after the faults (seed 4
+    // since the leader's appends leave before its own sync: the trajectories moved).
+    const bool stuck = contains(report.failure, "liveness: ");
+    EXPECT_TRUE(checker || recovery || stuck) << "seed " << seed << ": " << report.failure;
     by_checker += checker ? 1 : 0;
     std::printf("log_skip_sync: seed %llu: %s\n", static_cast<unsigned long long>(seed), report.failure.c_str());
   }

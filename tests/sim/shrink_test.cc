@@ -204,14 +204,15 @@ TEST(ReplayFile, TextReadsBackAsTheSameRun) {
 }
 
 // A leader stamping batches with its wall clock alone (partition_clock_stamp) is caught by the
-// partition ledger; seed 8 of partitions-crash fails with 4 faults applied. Shrunk, the replay
-// file fails with the same checker, with fewer faults and fewer events.
+// partition ledger; seed 4 of partitions-crash fails with 11 faults applied (seed 8 used to, until
+// the leader's early appends moved the trajectories: it now fails with one fault, nothing to
+// remove). Shrunk, the replay file fails with the same checker, with fewer faults.
 TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
   Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/partitions-crash.toml");
   ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
   scenario->insert_or_assign("planted_bug", "partition_clock_stamp");
   std::vector<std::string> progress;
-  ShrinkOptions options{8, 40, [&progress](const std::string& line) { progress.push_back(line); }};
+  ShrinkOptions options{4, 40, [&progress](const std::string& line) { progress.push_back(line); }};
   Result<ShrinkResult> result = shrink(*scenario, "partitions-crash.toml", options);
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->checker, "partition ledger: time went back");
@@ -222,7 +223,7 @@ TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
   EXPECT_LE(result->runs, 40u);
   EXPECT_FALSE(progress.empty());
 
-  Result<std::string> text = replay_text(ReplayHeader{8, result->checker}, result->minimal);
+  Result<std::string> text = replay_text(ReplayHeader{4, result->checker}, result->minimal);
   ASSERT_TRUE(text.ok());
   Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
   ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
