@@ -590,6 +590,26 @@ bool RaftHost::attach_app_state(GroupId id, raft::Message& jump) {
   return true;
 }
 
+namespace {
+
+// A follower about to cut a conflicting suffix for a newer leader's entries first makes that
+// leader's term durable. The log makes a cut durable at once (Log::truncate_suffix syncs), so a
+// crash before the Ready's hard state would restart it in the old term without entries it
+// acknowledged there, which that term's leader may still count. The commit index waits for the
+// whole Ready: it may cover entries not written yet.
+raft::Status persist_term_before_cut(GroupStorage& storage, const raft::Ready& ready) {
+  if (!ready.hard_state || ready.entries.front().index > storage.last_index()) return raft::Status();
+  const raft::HardState durable = storage.initial_state().hard_state;
+  if (ready.hard_state->term <= durable.term) return raft::Status();
+  SLUICE_COVER("multiraft.host.term_before_cut");
+  raft::HardState term_first = *ready.hard_state;
+  term_first.commit = std::max(durable.commit, std::min(term_first.commit, ready.entries.front().index - 1));
+  storage.save_state(term_first, std::nullopt);
+  return storage.sync();
+}
+
+}  // namespace
+
 // False when storage failed: the group stops for good (its Ready can be neither completed nor
 // retried: the core assumes what it handed out will be made durable).
 bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
@@ -599,6 +619,7 @@ bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
     SLUICE_COVER("multiraft.host.log_start_jump");
     status = group.storage->reset_to(*ready.log_start_jump);
   }
+  if (status.ok() && !ready.entries.empty()) status = persist_term_before_cut(*group.storage, ready);
   if (status.ok() && !ready.entries.empty()) status = group.storage->append(ready.entries);
   if (status.ok() && (ready.hard_state || ready.conf_state)) group.storage->save_state(ready.hard_state, ready.conf_state);
   // BUGGIFY: written, not synced. A crash here loses what the disk had not made durable yet, and
