@@ -48,6 +48,9 @@ enum class PlantedBug : uint8_t {
   // Partition storage: a replica created afresh where one was deleted ignores the deleted one's
   // tombstone (it starts at term 0 and votes at once, maybe a second time in a term it voted in).
   replica_forgets_deleted_term,
+  // Raft core: a leader's appends may leave before its Ready is durable even when the Ready makes
+  // its term durable (a single voter that won alone), so a crash can take back a term peers heard.
+  raft_early_send_unsynced_term,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
@@ -56,6 +59,7 @@ inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
     PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry, PlantedBug::raft_keep_conflicting_suffix,
     PlantedBug::raft_host_lost_wakeup, PlantedBug::raft_ignore_wake, PlantedBug::replica_forgets_deleted_term,
+    PlantedBug::raft_early_send_unsynced_term,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -75,6 +79,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::raft_host_lost_wakeup: return "raft_host_lost_wakeup";
     case PlantedBug::raft_ignore_wake: return "raft_ignore_wake";
     case PlantedBug::replica_forgets_deleted_term: return "replica_forgets_deleted_term";
+    case PlantedBug::raft_early_send_unsynced_term: return "raft_early_send_unsynced_term";
   }
   return "unknown";
 }

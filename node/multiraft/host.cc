@@ -509,6 +509,7 @@ bool RaftHost::process_readies() {
   // Planted bug (tests only): the messages leave before the state they depend on is durable.
   const bool send_first = config_.planted_bug == PlantedBug::raft_send_before_persist;
   if (send_first) send_all(readies, durable);
+  if (config_.leader_sends_before_sync) send_leader_appends(readies);
   // Groups persist concurrently: each waits its own sync, the round waits the slowest. A lone
   // group persists on this fiber: a fiber costs a stack mapping, and a produce pays two rounds.
   const auto syncing = std::count_if(readies.begin(), readies.end(), [](const auto& r) { return r.second.must_sync(); });
@@ -545,6 +546,24 @@ bool RaftHost::process_readies() {
   return again;
 }
 
+// A leader's appends and heartbeats leave before its own copy of the entries is durable (Raft
+// thesis §10.2.1): the followers' writes and the leader's overlap instead of following one
+// another on the produce path. The core says which messages may (RawNode::take_messages_before_sync:
+// none while the leader's own term is not durable); votes and acknowledgements wait for the sync.
+void RaftHost::send_leader_appends(std::vector<std::pair<GroupId, raft::Ready>>& readies) {
+  bool sent = false;
+  for (auto& [id, ready] : readies) {
+    if (ready.messages.empty() || !ready.must_sync()) continue;  // nothing to overlap with
+    std::vector<raft::Message> early = groups_.at(id).node->take_messages_before_sync(ready);
+    if (early.empty()) continue;
+    SLUICE_COVER("multiraft.host.leader_appends_before_sync");
+    if (config_.observer != nullptr) config_.observer->sent(id, early);
+    for (raft::Message& message : early) transport_.send(id, std::move(message));
+    sent = true;
+  }
+  if (sent) transport_.flush();
+}
+
 void RaftHost::send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable) {
   for (size_t i = 0; i < readies.size(); ++i) {
     std::vector<raft::Message>& messages = readies[i].second.messages;
@@ -571,6 +590,26 @@ bool RaftHost::attach_app_state(GroupId id, raft::Message& jump) {
   return true;
 }
 
+namespace {
+
+// A follower about to cut a conflicting suffix for a newer leader's entries first makes that
+// leader's term durable. The log makes a cut durable at once (Log::truncate_suffix syncs), so a
+// crash before the Ready's hard state would restart it in the old term without entries it
+// acknowledged there, which that term's leader may still count. The commit index waits for the
+// whole Ready: it may cover entries not written yet.
+raft::Status persist_term_before_cut(GroupStorage& storage, const raft::Ready& ready) {
+  if (!ready.hard_state || ready.entries.front().index > storage.last_index()) return raft::Status();
+  const raft::HardState durable = storage.initial_state().hard_state;
+  if (ready.hard_state->term <= durable.term) return raft::Status();
+  SLUICE_COVER("multiraft.host.term_before_cut");
+  raft::HardState term_first = *ready.hard_state;
+  term_first.commit = std::max(durable.commit, std::min(term_first.commit, ready.entries.front().index - 1));
+  storage.save_state(term_first, std::nullopt);
+  return storage.sync();
+}
+
+}  // namespace
+
 // False when storage failed: the group stops for good (its Ready can be neither completed nor
 // retried: the core assumes what it handed out will be made durable).
 bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
@@ -580,6 +619,7 @@ bool RaftHost::persist(GroupId id, Group& group, const raft::Ready& ready) {
     SLUICE_COVER("multiraft.host.log_start_jump");
     status = group.storage->reset_to(*ready.log_start_jump);
   }
+  if (status.ok() && !ready.entries.empty()) status = persist_term_before_cut(*group.storage, ready);
   if (status.ok() && !ready.entries.empty()) status = group.storage->append(ready.entries);
   if (status.ok() && (ready.hard_state || ready.conf_state)) group.storage->save_state(ready.hard_state, ready.conf_state);
   // BUGGIFY: written, not synced. A crash here loses what the disk had not made durable yet, and

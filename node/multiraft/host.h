@@ -100,6 +100,10 @@ struct RaftHostConfig {
   // no ticks. Only for a host whose node has a failure detector that calls wake_groups_with()
   // when it suspects a peer (the node's SWIM membership does).
   bool quiesce_idle_groups = false;
+  // A leader's appends and heartbeats leave before its own Ready is durable, so its sync overlaps
+  // the followers' (Raft thesis §10.2.1; docs/raft.md "Driver and transport"). Off: every message
+  // waits for the round's syncs.
+  bool leader_sends_before_sync = true;
   // Not owned; must outlive the host. Null: nothing is reported (production).
   HostObserver* observer = nullptr;
   // Test-only (node/base/planted_bug.h): raft_send_before_persist, raft_skip_sync.
@@ -278,6 +282,7 @@ class RaftHost {
   void fail_now(GroupId id, Group& group, HostErrc code, const std::string& why);
   void expire_proposals();
   void expire_reads();
+  void send_leader_appends(std::vector<std::pair<GroupId, raft::Ready>>& readies);
   void send_all(std::vector<std::pair<GroupId, raft::Ready>>& readies, const std::vector<char>& durable);
   bool attach_app_state(GroupId id, raft::Message& jump);
   runtime::Status buggify_pause(runtime::Duration max);

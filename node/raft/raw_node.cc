@@ -83,6 +83,7 @@ Ready RawNode::ready() {
 
   if (raft_->soft_state() != prev_soft_) rd.soft_state = prev_soft_ = raft_->soft_state();
   if (raft_->hard_state() != prev_hard_) rd.hard_state = prev_hard_ = raft_->hard_state();
+  if (rd.hard_state) in_flight.term = rd.hard_state->term;
   if (raft_->conf_state() != prev_conf_) rd.conf_state = prev_conf_ = raft_->conf_state();
   rd.messages = raft_->take_messages();
   rd.read_states = raft_->take_read_states();
@@ -104,8 +105,24 @@ void RawNode::advance() {
     log.stable_to(in_flight_->last_entry->index, in_flight_->last_entry->term);
   }
   if (in_flight_->applied) log.applied_to(*in_flight_->applied);
+  if (in_flight_->term) durable_term_ = *in_flight_->term;
   in_flight_.reset();
   raft_->after_advance();
+}
+
+std::vector<Message> RawNode::take_messages_before_sync(Ready& ready) const {
+  SLUICE_ASSERT(in_flight_ && "take_messages_before_sync() outside ready() ... advance()");
+  std::vector<Message> early;
+  if (raft_->role() != Role::leader) return early;
+  // Planted bug (tests only): the leader's term need not be durable.
+  const bool any_term = raft_->config().planted_bug == PlantedBug::raft_early_send_unsynced_term;
+  if (raft_->term() != durable_term_ && !any_term) return early;
+  std::erase_if(ready.messages, [&early](Message& m) {
+    const bool leader_only = m.type == MessageType::append || m.type == MessageType::heartbeat;
+    if (leader_only) early.push_back(std::move(m));
+    return leader_only;
+  });
+  return early;
 }
 
 NodeStatus RawNode::status() const {

@@ -68,6 +68,14 @@ class RawNode {
 
   bool has_ready() const;
   Ready ready();
+  // Raft thesis §10.2.1: a leader may send its appends and heartbeats before its own Ready is
+  // durable, so that its disk write overlaps its followers'. Takes those messages out of `ready`
+  // (call between ready() and advance(); the rest still wait for the sync). Safe because the
+  // leader counts its own copy of an entry only once advance() says it is durable. None while the
+  // leader's term is not durable yet (a single voter wins an election within one Ready): a crash
+  // would take the term back, and the node, elected in it again, would be a second leader of that
+  // term whose entries differ from the first one's at the same indexes (docs/raft.md).
+  std::vector<Message> take_messages_before_sync(Ready& ready) const;
   void advance();
 
   NodeStatus status() const;
@@ -83,16 +91,22 @@ class RawNode {
     std::optional<LogStartJump> jump;
     std::optional<Entry> last_entry;  // without payload; index and term are what matter
     std::optional<Index> applied;
+    std::optional<Term> term;  // of the Ready's hard state
   };
 
   RawNode(std::unique_ptr<Raft> raft, HardState hard, ConfState conf)
-      : raft_(std::move(raft)), prev_hard_(hard), prev_conf_(std::move(conf)), prev_soft_(raft_->soft_state()) {}
+      : raft_(std::move(raft)),
+        prev_hard_(hard),
+        prev_conf_(std::move(conf)),
+        prev_soft_(raft_->soft_state()),
+        durable_term_(hard.term) {}
   void assert_no_ready_in_flight() const { SLUICE_ASSERT(!in_flight_ && "call advance() first"); }
 
   std::unique_ptr<Raft> raft_;
   HardState prev_hard_;
   ConfState prev_conf_;
   SoftState prev_soft_;
+  Term durable_term_;  // the term of the last hard state the driver made durable
   std::optional<InFlight> in_flight_;
 };
 

@@ -26,9 +26,9 @@ def planted_scenario(source, tmp):
 
 def check_shrink_and_replay(sim, source, tmp):
     scenario = planted_scenario(source, tmp)
-    replay_path = os.path.join(tmp, "seed16.replay.toml")
-    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "16", "--out", replay_path], source)
-    check(shrunk.returncode == 0, "shrink of seed 16 exits 0", shrunk)
+    replay_path = os.path.join(tmp, "seed4.replay.toml")
+    shrunk = run([sim, "shrink", "--scenario", scenario, "--seed", "4", "--out", replay_path], source)
+    check(shrunk.returncode == 0, "shrink of seed 4 exits 0", shrunk)
     f = figures(shrunk.stdout)
     for key in ("events_before", "events_after", "faults_before", "faults_after", "buggify_sites_before",
                 "buggify_sites_after", "buggify_fired_before", "buggify_fired_after", "shrink_runs", "shrink_s", "checker"):
@@ -39,7 +39,7 @@ def check_shrink_and_replay(sim, source, tmp):
     check(int(f.get("events_after", 0)) > 0, "events after are counted", shrunk)
     check(f.get("replay") == "build/bin/sluice-sim replay " + replay_path, "shrink prints the replay command", shrunk)
     check("shrink: run " in shrunk.stderr, "shrink reports progress on stderr", shrunk)
-    # Seed 16 fails without BUGGIFY: no site is left on.
+    # Seed 4 fails without BUGGIFY: no site is left on.
     check(f.get("buggify_sites_after") == "0" and f.get("buggify_fired_after") == "0", "BUGGIFY is off after", shrunk)
 
     replayed = run([sim, "replay", replay_path], source)

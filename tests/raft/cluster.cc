@@ -99,6 +99,7 @@ std::optional<Ready> Cluster::process_ready(NodeId id) {
   Ready rd = node.raft->ready();
   const bool send_first = planted_bug_ == PlantedBug::raft_send_before_persist;
   if (send_first) send(node, rd);
+  send_leader_appends(node, rd);
   persist(node, rd);
   // Durable from here on; only now may the messages leave.
   if (!send_first) send(node, rd);
@@ -112,7 +113,11 @@ std::optional<Ready> Cluster::process_ready(NodeId id) {
 bool Cluster::crash_during_ready(NodeId id) {
   ClusterNode& node = nodes_.at(id);
   if (!node.raft || !node.raft->has_ready()) return false;
-  const Ready rd = node.raft->ready();
+  Ready rd = node.raft->ready();
+  if (leader_sends_early_ && send_leader_appends(node, rd)) {
+    crash(id);  // the leader's appends left; its writes never happened
+    return true;
+  }
   switch (planted_bug_) {
     case PlantedBug::raft_send_before_persist:
       send(node, rd);
@@ -139,6 +144,16 @@ void Cluster::persist(ClusterNode& node, const Ready& rd) {
   if (rd.hard_state) node.storage.set_hard_state(*rd.hard_state);
   if (rd.conf_state) node.storage.set_conf_state(*rd.conf_state);
   if (auto observer = observer_.lock()) observer->persisted(node, rd);
+}
+
+// True when messages left.
+bool Cluster::send_leader_appends(ClusterNode& node, Ready& rd) {
+  if (!leader_sends_early_ || !rd.must_sync()) return false;
+  const std::vector<Message> early = node.raft->take_messages_before_sync(rd);
+  if (early.empty()) return false;
+  if (auto observer = observer_.lock()) observer->sent(node, early);
+  for (const Message& m : early) network_.push_back(m);
+  return true;
 }
 
 void Cluster::send(ClusterNode& node, const Ready& rd) {

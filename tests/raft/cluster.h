@@ -68,6 +68,10 @@ class Cluster {
   // never synced and are lost. False when the node is down or has nothing ready.
   bool crash_during_ready(NodeId id);
   void plant(PlantedBug bug) { planted_bug_ = bug; }
+  // As the multi-Raft host does (RaftHostConfig::leader_sends_before_sync): a leader's appends
+  // and heartbeats leave before its Ready is persisted; crash_during_ready then loses the writes
+  // of a leader's Ready after those messages left.
+  void leader_sends_before_sync(bool on) { leader_sends_early_ = on; }
   Status restart(NodeId id);
 
   // One Ready of `id` handled by the contract: jump, append, hard/conf state (the "sync"), then
@@ -95,12 +99,14 @@ class Cluster {
   Prng prng_for(const ClusterNode& node) const;
   void persist(ClusterNode& node, const Ready& rd);
   void send(ClusterNode& node, const Ready& rd);
+  bool send_leader_appends(ClusterNode& node, Ready& rd);
 
   uint64_t seed_;
   std::map<NodeId, ClusterNode> nodes_;
   std::deque<Message> network_;
   std::vector<std::set<NodeId>> groups_;
   PlantedBug planted_bug_ = PlantedBug::none;
+  bool leader_sends_early_ = false;
   std::weak_ptr<ClusterObserver> observer_;
 };
 

@@ -192,6 +192,8 @@ struct RunOptions {
   // Every node runs with RaftConfig::quiesce, and a stand-in for SWIM wakes every node's quiet
   // core whenever a node crashes or is cut off (it would suspect that node) and at the heal.
   bool quiesce = false;
+  // A leader's appends and heartbeats leave before its Ready is durable (as the host sends them).
+  bool leader_early = false;
 };
 
 // Runs a scenario and records what happened, so a failure can show the run that led to it.
@@ -205,6 +207,7 @@ class ScheduleRun {
     if (options.bug == PlantedBug::raft_send_before_persist || options.bug == PlantedBug::raft_skip_sync) {
       cluster_.plant(options.bug);
     }
+    cluster_.leader_sends_before_sync(options.leader_early);
     ConfState bootstrap;
     for (NodeId id = 1; id <= scenario.nodes; ++id) bootstrap.voters.insert(id);
     for (NodeId id = 1; id <= scenario.nodes + scenario.spares; ++id) {
@@ -217,7 +220,8 @@ class ScheduleRun {
       config.inflight_msgs_max = scenario.inflight_msgs_max;
       config.append_bytes_max = scenario.append_bytes_max;
       config.quiesce = options.quiesce;
-      if (options.bug == PlantedBug::raft_commit_previous_term || options.bug == PlantedBug::raft_ignore_wake) {
+      if (options.bug == PlantedBug::raft_commit_previous_term || options.bug == PlantedBug::raft_ignore_wake ||
+          options.bug == PlantedBug::raft_early_send_unsynced_term) {
         config.planted_bug = options.bug;
       }
       const Status added = cluster_.add_node(config, id <= scenario.nodes ? bootstrap : ConfState{});
@@ -718,6 +722,7 @@ RunOptions options_from_environment() {
     options.bug = *bug;
   }
   if (const char* value = std::getenv("SLUICE_RAFT_QUIESCE")) options.quiesce = std::string(value) == "1";
+  if (const char* value = std::getenv("SLUICE_RAFT_EARLY")) options.leader_early = std::string(value) == "1";
   return options;
 }
 
@@ -738,6 +743,7 @@ std::optional<std::string> check_seed(uint64_t seed, const RunOptions& options, 
   const std::string replay = "SLUICE_RAFT_SEEDS=" + std::to_string(seed) +
                              (options.bug == PlantedBug::none ? "" : " SLUICE_RAFT_PLANT=" + std::string(to_string(options.bug))) +
                              (options.quiesce ? " SLUICE_RAFT_QUIESCE=1" : "") +
+                             (options.leader_early ? " SLUICE_RAFT_EARLY=1" : "") +
                              " build/bin/raft_property_test --gtest_filter=RaftProperty.DefaultSeeds";
   if (!shrink) return "seed " + std::to_string(seed) + ": " + *violation + "\nreplay: " + replay;
   // Greedy: take the first smaller schedule that still fails, until none does.
@@ -812,6 +818,25 @@ TEST(RaftProperty, DefaultSeedsWithQuiescence) {
   EXPECT_GT(woken, 100u);
 }
 
+// The same schedules with the leader's appends and heartbeats sent before its Ready is durable,
+// as the multi-Raft host sends them (RawNode::take_messages_before_sync), and a crash within a
+// leader's Ready losing its writes after they left.
+TEST(RaftProperty, DefaultSeedsWithLeaderSendsBeforeSync) {
+  RunOptions options = options_from_environment();
+  options.leader_early = true;
+  const uint64_t crashes_before = coverage.crashes_in_ready;
+  std::vector<std::string> failures;
+  for (uint64_t seed : seeds_to_run()) {
+    if (std::optional<std::string> failure = check_seed(seed, options, /*shrink=*/true)) {
+      failures.push_back(*failure);
+      std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
+    }
+  }
+  std::cout << "leader sends before sync: failed=" << failures.size()
+            << " crashes_in_ready=" << coverage.crashes_in_ready - crashes_before << "\n";
+  EXPECT_TRUE(failures.empty()) << failures.front();
+}
+
 // The default seeds, with `options`, until one fails: its violation (unshrunk), or nullopt.
 std::optional<std::string> first_violation(const RunOptions& options) {
   size_t cases = 0;
@@ -845,6 +870,15 @@ TEST(RaftProperty, DefaultSeedsFindTheFigure8Bug) {
 TEST(RaftProperty, DefaultSeedsFindMessagesSentBeforePersisting) {
   const std::optional<std::string> violation = first_violation({PlantedBug::raft_send_before_persist, true});
   EXPECT_TRUE(names_one_of(violation, {"durability"})) << violation.value_or("none found");
+}
+
+// A leader that won its term alone within one Ready sends its appends before that term is
+// durable; a crash takes the term back and the node may lead it a second time.
+TEST(RaftProperty, DefaultSeedsFindEarlySendsInAnUnsyncedTerm) {
+  RunOptions options{PlantedBug::raft_early_send_unsynced_term, true};
+  options.leader_early = true;
+  const std::optional<std::string> violation = first_violation(options);
+  EXPECT_TRUE(names_one_of(violation, {"durability", "log matching", "election safety"})) << violation.value_or("none found");
 }
 
 // Writes reported durable are lost by a crash: the restart finds less than was promised.

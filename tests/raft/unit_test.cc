@@ -407,6 +407,48 @@ TEST(RawNode, SingleVoterCommitsWhatIsDurableAndServesReads) {
   EXPECT_FALSE(node->has_ready());
 }
 
+// A leader's appends may leave before its own sync, but only in a term already durable. A sole
+// voter wins within campaign(), so the Ready that makes its term durable (here with a proposal made
+// right after) keeps its appends to the learner; the next Ready's may leave early.
+TEST(RawNode, MessagesBeforeSyncOnlyOnceTheLeadersTermIsDurable) {
+  ConfState conf = voters({1});
+  conf.learners = {2};
+  MemoryLogStorage storage(conf);
+  auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
+  ASSERT_TRUE(node->campaign().ok());
+  ASSERT_TRUE(node->propose(to_bytes("a")).ok());
+  Ready rd = node->ready();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->term, 1u);
+  EXPECT_EQ(node->raft().role(), Role::leader);
+  const size_t messages = rd.messages.size();
+  ASSERT_GT(messages, 0u);  // the append to the learner
+  EXPECT_TRUE(node->take_messages_before_sync(rd).empty()) << "term 1 is not durable yet";
+  EXPECT_EQ(rd.messages.size(), messages);
+  EXPECT_TRUE(storage.append(rd.entries).ok());
+  storage.set_hard_state(*rd.hard_state);
+  node->advance();
+  while (node->has_ready()) cycle(*node, storage);
+  Message ack;  // the learner holds both entries: the leader replicates to it without pausing
+  ack.type = MessageType::append_response;
+  ack.from = 2;
+  ack.to = 1;
+  ack.term = 1;
+  ack.index = 2;
+  ASSERT_TRUE(node->step(ack).ok());
+  while (node->has_ready()) cycle(*node, storage);
+
+  ASSERT_TRUE(node->propose(to_bytes("b")).ok());
+  rd = node->ready();
+  const std::vector<Message> early = node->take_messages_before_sync(rd);
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_EQ(early[0].type, MessageType::append);
+  EXPECT_EQ(early[0].to, 2u);
+  EXPECT_TRUE(rd.messages.empty());
+  EXPECT_TRUE(storage.append(rd.entries).ok());
+  node->advance();
+}
+
 TEST(RawNode, ReadIndexValidatesItsContext) {
   MemoryLogStorage storage(voters({1, 2, 3}));
   auto node = std::move(RawNode::create(config_for(1), storage, Prng(1))).value();
