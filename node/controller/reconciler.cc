@@ -144,7 +144,7 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
   rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
   if (!names.ok()) return;
   for (const std::string& name : *names) {
-    if (name.ends_with(kTombstoneSuffix)) {
+    if (name.ends_with(partition::LogRaftStorage::kTombstoneSuffix)) {
       remove_orphaned_tombstone(metadata, name);
       continue;
     }
@@ -173,7 +173,7 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
 // (found by cluster-membership-churn seeds 57 and 86 under another name); the tombstone keeps
 // such a replica from voting until the metadata catches up and it is deleted again.
 void Reconciler::remove_orphaned_tombstone(const Metadata& metadata, const std::string& name) {
-  const std::string dir = name.substr(0, name.size() - kTombstoneSuffix.size());
+  const std::string dir = name.substr(0, name.size() - partition::LogRaftStorage::kTombstoneSuffix.size());
   const std::optional<PartitionId> partition = parse_replica_dir(dir);
   if (!partition || partition->topic == 0 || partition->topic >= metadata.next_topic_id()) return;
   if (metadata.topic_by_id(partition->topic) != nullptr) return;

@@ -56,7 +56,6 @@ class Reconciler {
   void drive_moves(const Metadata& metadata);
   void remove_orphaned_data(const Metadata& metadata);
   void remove_orphaned_tombstone(const Metadata& metadata, const std::string& name);
-  static constexpr std::string_view kTombstoneSuffix = ".tombstone";  // LogRaftStorage::tombstone_path
   static constexpr uint64_t kOrphanScanEveryRounds = 10;  // a directory listing: not every round
   partition::ReplicaConfig replica_config(const TopicRecord& topic, uint32_t index, const PartitionRecord& partition) const;
 

@@ -395,7 +395,7 @@ Status LogRaftStorage::create_fresh() {
   return Status();
 }
 
-std::string LogRaftStorage::tombstone_path(std::string_view dir) { return std::string(dir) + ".tombstone"; }
+std::string LogRaftStorage::tombstone_path(std::string_view dir) { return std::string(dir) + std::string(kTombstoneSuffix); }
 
 // The term the tombstone of this directory holds. A tombstone that does not decode still says a
 // replica was here: the vote is withheld from term 0 on (it is then held back only until a leader

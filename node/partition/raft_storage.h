@@ -70,7 +70,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // Opens (recovering) or creates the storage in `dir` (created if missing; "" is not allowed).
   static raft::Result<std::unique_ptr<LogRaftStorage>> open(runtime::Filesystem& fs, std::string dir,
                                                             RaftStorageOptions options);
-  // Tombstones (docs/partition.md "Deleting a replica"). A node may delete its replica of a group
+  // Tombstones (docs/partition.md "Tombstones"). A node may delete its replica of a group
   // that goes on without it and later host the group again under the same node id. The new
   // replica must not vote in a term the old one voted in, nor count as a voter before it has
   // caught up (a quorum may have counted the old one's acknowledgements), so before the directory
@@ -81,6 +81,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // Removes `dir`'s tombstone (the group ended everywhere: no replica of it will come back).
   static raft::Status remove_tombstone(runtime::Filesystem& fs, const std::string& dir);
   static std::string tombstone_path(std::string_view dir);
+  static constexpr std::string_view kTombstoneSuffix = ".tombstone";  // tombstone_path's
   ~LogRaftStorage() override;
   LogRaftStorage(const LogRaftStorage&) = delete;
   LogRaftStorage& operator=(const LogRaftStorage&) = delete;

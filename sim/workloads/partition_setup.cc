@@ -21,15 +21,9 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
   if (setup.retention_bytes > 0) config.state.retention_bytes = static_cast<uint64_t>(setup.retention_bytes);
   if (setup.retention_ms > 0) config.state.retention_ms = setup.retention_ms;
   config.retention_check_interval = std::chrono::milliseconds(setup.retention_check_ms);
-  if (planted_bug == PlantedBug::partition_no_dedup || planted_bug == PlantedBug::partition_clock_stamp) {
-    config.state.planted_bug = planted_bug;
-  }
   config.raft.id = node_id_of(node);
   config.raft.election_timeout_ticks = static_cast<uint32_t>(setup.election_ticks);
   config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(setup.heartbeat_ticks);
-  if (planted_bug == PlantedBug::raft_commit_previous_term || planted_bug == PlantedBug::raft_keep_conflicting_suffix) {
-    config.raft.planted_bug = planted_bug;
-  }
   // The same log options on every replica and incarnation: replicas holding the same batches roll
   // their segments alike.
   if (setup.segment_bytes_max > 0) {
@@ -38,8 +32,7 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
   }
   config.storage.log.roll_early_one_in = static_cast<uint32_t>(setup.roll_early_one_in);
   config.storage.log.buggify_runtime = runtime;
-  config.storage.log.planted_bug = planted_bug;
-  config.storage.planted_bug = planted_bug;
+  partition::plant_bug(config, planted_bug);  // each layer acts only on its own bugs
   return config;
 }
 
