@@ -456,7 +456,12 @@ Recreated delete_and_recreate(Rig& rig, sim::NodeIndex node, PlantedBug bug) {
   ReplicaConfig config = replica_config(rig, node);
   config.storage.planted_bug = bug;
   Rig::Slot created = rig.call(node, CreateReplicaRequest{config});
-  while (!created->has_value()) rig.world.step();  // no further than the creation itself
+  while (!created->has_value() && rig.world.step()) {
+  }  // no further than the creation itself
+  if (!created->has_value()) {
+    ADD_FAILURE() << "the creation was never answered";
+    return out;
+  }
   EXPECT_TRUE((*created)->status.ok()) << (*created)->status.to_string();
   const raft::Raft& core = rig.app(node)->host.group(kGroup)->raft();
   out.term_after = core.term();
