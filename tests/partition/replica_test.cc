@@ -456,8 +456,9 @@ Recreated delete_and_recreate(Rig& rig, sim::NodeIndex node, PlantedBug bug) {
   ReplicaConfig config = replica_config(rig, node);
   config.storage.planted_bug = bug;
   Rig::Slot created = rig.call(node, CreateReplicaRequest{config});
-  while (!created->has_value() && rig.world.step()) {
-  }  // no further than the creation itself
+  // No further than the creation itself (bounded: timers keep the world busy forever).
+  for (int steps = 0; !created->has_value() && steps < 1'000'000 && rig.world.step(); ++steps) {
+  }
   if (!created->has_value()) {
     ADD_FAILURE() << "the creation was never answered";
     return out;
