@@ -211,6 +211,9 @@ class Log {
   Status undo_write(uint64_t position, const runtime::Status& cause);
   Status fail(const Status& cause);
   Status timed_fsync(runtime::File& file, const std::string& path);
+  Status timed_write_and_fsync(runtime::File& file, const std::string& path, uint64_t offset, ByteSpan bytes);
+  template <typename SyncFn>
+  Status timed(const std::string& path, SyncFn&& sync_fn);
 
   // log_truncate.cc
   Status remove_segment_files(uint64_t base_offset, bool data_too);

@@ -174,6 +174,15 @@ class EpollFile final : public File {
     });
   }
 
+  Status write_at_and_sync(uint64_t offset, ByteSpan bytes) override {
+    SLUICE_TRY(check_writable());
+    return run_mutation([shared = shared_, offset, copy = Bytes(bytes.begin(), bytes.end())] {
+      SLUICE_TRY(pwrite_all(shared->fd.get(), shared->path, offset, copy));
+      if (::fdatasync(shared->fd.get()) != 0) return errno_status("fdatasync", shared->path, errno);
+      return Status();
+    });
+  }
+
   Status truncate(uint64_t size_bytes) override {
     SLUICE_TRY(check_writable());
     return run_mutation([shared = shared_, size_bytes] {

@@ -659,6 +659,33 @@ TEST_P(Conformance, FileWriteAppendSyncAndReadAt) {
   });
 }
 
+// Log::sync writes its mark and fsyncs in one call: the bytes land where write_at would put them
+// (over existing bytes or past the end), the file stays usable, a read-only file refuses it.
+TEST_P(Conformance, WriteAtAndSyncWritesLikeWriteAt) {
+  run([](Runtime& rt) {
+    auto opened = rt.fs().open("marked.log", OpenMode::create_new);
+    ASSERT_OK(opened);
+    File& file = **opened;
+    ASSERT_OK(file.write_at(0, as_bytes("aaaaaaaa")));
+    ASSERT_OK(file.write_at_and_sync(2, as_bytes("XY")));
+    ASSERT_OK(file.write_at_and_sync(10, as_bytes("Z")));
+    Bytes buffer(32);
+    Result<size_t> got = file.read_at(0, buffer);
+    ASSERT_OK(got);
+    Bytes expected;
+    for (char c : std::string_view("aaXYaaaa")) expected.push_back(std::byte(c));
+    expected.push_back(std::byte{0});
+    expected.push_back(std::byte{0});
+    expected.push_back(std::byte{'Z'});
+    EXPECT_EQ(Bytes(buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(*got)), expected);
+    ASSERT_OK(file.close());
+    auto read_only = rt.fs().open("marked.log", OpenMode::read_only);
+    ASSERT_OK(read_only);
+    EXPECT_CODE((*read_only)->write_at_and_sync(0, as_bytes("no")), Errc::invalid_argument);
+    EXPECT_CODE(file.write_at_and_sync(0, as_bytes("no")), Errc::closed);
+  });
+}
+
 TEST_P(Conformance, ConcurrentAppendsGetDistinctOffsets) {
   run([](Runtime& rt) {
     auto opened = rt.fs().open("appends.log", OpenMode::create);
