@@ -17,6 +17,7 @@ SimNode::~SimNode() {
 
 void SimNode::boot() {
   if (const runtime::Status started = node_->start(); !started.ok()) return exit_and_restart(started);
+  runtime_.world().note_start_succeeded(runtime_.node());
   for (Workload* workload : workloads_) {
     if (std::unique_ptr<NodeAgent> agent = workload->node_started(runtime_, *node_)) agents_.push_back(std::move(agent));
   }
@@ -26,7 +27,7 @@ void SimNode::boot() {
 void SimNode::exit_and_restart(const runtime::Status& why) {
   World& world = runtime_.world();
   world.trace().record(world.now_ns(), runtime_.node(), "node.start_failed", hash_bytes(why.to_string()));
-  world.note_start_failure();
+  world.note_start_failure(runtime_.node(), why.to_string());
   sim::exit_and_restart(world, runtime_.node(), runtime_.incarnation(), kStartRetry);
 }
 

@@ -26,6 +26,8 @@ struct World::Node {
   int64_t inbound_delay_ns = 0;
   int64_t inbound_backlog_end_ns = 0;  // when the last delayed datagram is handled
   std::optional<Prng> lag_stream;       // CPU lag draws (created with the node)
+  uint64_t failed_starts_in_a_row = 0;  // since the last successful start
+  std::string last_start_failure;
 };
 
 Prng World::stream(std::string_view purpose, uint64_t index) const {
@@ -106,6 +108,19 @@ int64_t World::inbound_handled_ns(NodeIndex node_index, int64_t arrival_ns) {
   node.inbound_backlog_end_ns = std::max(arrival_ns + node.inbound_delay_ns, node.inbound_backlog_end_ns);
   return node.inbound_backlog_end_ns;
 }
+
+void World::note_start_failure(NodeIndex node_index, std::string why) {
+  ++stats_.start_failures;
+  Node& node = node_at(node_index);
+  ++node.failed_starts_in_a_row;
+  node.last_start_failure = std::move(why);
+}
+
+void World::note_start_succeeded(NodeIndex node_index) { node_at(node_index).failed_starts_in_a_row = 0; }
+
+uint64_t World::failed_starts_in_a_row(NodeIndex node_index) const { return node_at(node_index).failed_starts_in_a_row; }
+
+const std::string& World::last_start_failure(NodeIndex node_index) const { return node_at(node_index).last_start_failure; }
 
 void World::start(NodeIndex node_index) {
   Node& node = node_at(node_index);

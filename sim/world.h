@@ -97,7 +97,12 @@ class World {
   void start(NodeIndex node);    // boots a new incarnation from the node's disk
   void crash(NodeIndex node);    // power loss: fibers unwound, memory freed, unsynced data lost
   bool is_up(NodeIndex node) const;
-  void note_start_failure() { ++stats_.start_failures; }
+  // A node's start failed (the node exits and is started again) or succeeded. Workloads judging a
+  // node that cannot start read the failures since its last successful start and the last reason.
+  void note_start_failure(NodeIndex node, std::string why);
+  void note_start_succeeded(NodeIndex node);
+  uint64_t failed_starts_in_a_row(NodeIndex node) const;
+  const std::string& last_start_failure(NodeIndex node) const;
   uint64_t incarnation(NodeIndex node) const;
   SimRuntime* runtime(NodeIndex node);  // null while down
   NodeApp* app(NodeIndex node);         // null while down

@@ -144,7 +144,10 @@ void Controller::duties_loop(const MembershipSource& membership, rt::Duration in
     }
     reconcile_members(membership());
     if (is_leader()) reconcile_learners();
-    if (is_leader()) reconcile_moves();
+    if (!is_leader()) continue;
+    const std::set<NodeId> draining = draining_nodes();
+    reconcile_voters(draining);
+    if (is_leader()) reconcile_moves(draining);
   }
 }
 
@@ -175,9 +178,8 @@ std::set<NodeId> Controller::draining_nodes() {
 
 // Level-triggered like the rest of the duties: each round looks at the metadata as it is, so a new
 // leader carries on with the moves an old one began (their state is in the metadata).
-void Controller::reconcile_moves() {
+void Controller::reconcile_moves(const std::set<NodeId>& draining) {
   const rt::Instant deadline = runtime_.now() + std::chrono::seconds(5);
-  const std::set<NodeId> draining = draining_nodes();
   std::vector<Command> commands;
   size_t in_flight = 0;
   for (const auto& [name, topic] : metadata_.topics()) {
@@ -220,6 +222,37 @@ void Controller::reconcile_learners() {
     (void)host_.propose_conf_change(kControllerGroup, std::move(change)).receive(runtime_.now() + std::chrono::seconds(5));
     return;
   }
+}
+
+// The metadata group keeps its voter count through lost nodes (docs/controller.md, "Controller
+// voters"): a voter dead past the grace, decommissioning or removed is swapped for a caught-up
+// learner on an alive node; a leader that is itself such a voter hands leadership to a voter that
+// can take over first.
+void Controller::reconcile_voters(const std::set<NodeId>& draining) {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  if (node == nullptr) return;
+  std::set<NodeId> unfit = draining;
+  std::set<NodeId> fit;
+  for (const auto& [id, record] : metadata_.nodes()) {
+    if (record.state == NodeState::removed) unfit.insert(id);
+    if (record.state == NodeState::alive && draining.count(id) == 0) fit.insert(id);
+  }
+  const GroupView group = group_view_of(node->raft());
+  const NodeId self = config_.raft.id;
+  if (unfit.count(self) > 0 && group.voters.count(self) > 0) {
+    for (NodeId voter : group.voters) {
+      if (voter == self || unfit.count(voter) > 0 || !ready_to_take_over(group, voter, config_.moves.voter_catch_up_lag_entries_max)) {
+        continue;
+      }
+      SLUICE_COVER("controller.duties.leadership_handed_over");
+      (void)host_.transfer_leadership(kControllerGroup, voter);
+      return;
+    }
+  }
+  const VoterSwap swap = plan_voter_swap(group, self, unfit, fit, config_.moves.voter_catch_up_lag_entries_max);
+  if (swap.empty()) return;
+  SLUICE_COVER("controller.duties.voter_replaced");
+  (void)host_.propose_conf_change(kControllerGroup, conf_change_of(swap)).receive(runtime_.now() + std::chrono::seconds(5));
 }
 
 void Controller::reconcile_members(const std::vector<MemberView>& members) {
@@ -283,6 +316,16 @@ raft::ConfChange conf_change_of(const ConfStep& step) {
     case ConfStepKind::wait:
     case ConfStepKind::done: SLUICE_ASSERT(false && "no change to propose"); break;
   }
+  return change;
+}
+
+raft::ConfChange conf_change_of(const VoterSwap& swap) {
+  SLUICE_ASSERT(!swap.empty() && swap.promote.size() == swap.demote.size());
+  raft::ConfChange change;
+  change.transition = raft::ConfChangeTransition::joint_auto_leave;
+  for (NodeId node : swap.promote) change.items.push_back({raft::ConfChangeType::add_voter, node});
+  // A demoted voter keeps voting in the outgoing half until the joint configuration is left.
+  for (NodeId node : swap.demote) change.items.push_back({raft::ConfChangeType::add_learner, node});
   return change;
 }
 

@@ -41,6 +41,10 @@ struct MovesConfig {
   runtime::Duration node_dead_grace = std::chrono::seconds(10);
   size_t moves_in_flight_max = 4;           // partitions moving at once, cluster-wide
   size_t leader_changes_per_round_max = 16;  // preferred-leader changes proposed per duties round
+  // A learner of the metadata group within this many entries of the leader's log may replace a
+  // voter that is dead past the grace, decommissioning or removed (docs/controller.md,
+  // "Controller voters").
+  uint64_t voter_catch_up_lag_entries_max = 64;
 };
 
 struct ControllerConfig {
@@ -84,6 +88,8 @@ class Controller {
   // knows dead or at other addresses; set_node_state dead for a member it knows alive that
   // membership holds dead or gone). Level-triggered, so a new leader repairs what an old one
   // missed.
+  // Then the metadata group's voters: one dead past the grace, decommissioning or removed is
+  // swapped for a caught-up learner (the voter count stays).
   // Then moves: a move whose adding node no longer takes replicas is rolled back; up to
   // moves.moves_in_flight_max moves begin (drain dead-past-grace and decommissioning nodes, then
   // balance: controller/placement.h); preferred leaders are evened out.
@@ -98,7 +104,8 @@ class Controller {
   void duties_loop(const MembershipSource& membership, runtime::Duration interval);
   void reconcile_members(const std::vector<MemberView>& members);
   void reconcile_learners();
-  void reconcile_moves();
+  void reconcile_voters(const std::set<NodeId>& draining);
+  void reconcile_moves(const std::set<NodeId>& draining);
   std::set<NodeId> draining_nodes();
 
   runtime::Runtime& runtime_;
@@ -120,5 +127,7 @@ class Controller {
 GroupView group_view_of(const raft::Raft& leader);
 // The membership change a step proposes (promote: a joint change, left automatically).
 raft::ConfChange conf_change_of(const ConfStep& step);
+// The joint change (left automatically) that carries out a voter swap of the metadata group.
+raft::ConfChange conf_change_of(const VoterSwap& swap);
 
 }  // namespace sluice::controller

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <vector>
 
 namespace sluice::controller {
 namespace {
@@ -44,6 +45,26 @@ std::set<NodeId> wanted_voters(const PartitionRecord& partition) {
 bool ready_to_take_over(const GroupView& group, NodeId target, uint64_t catch_up_lag_entries_max) {
   return group.voters.count(target) > 0 && group.active.count(target) > 0 &&
          match_of(group, target) + catch_up_lag_entries_max >= group.last_index;
+}
+
+VoterSwap plan_voter_swap(const GroupView& group, NodeId leader, const std::set<NodeId>& unfit, const std::set<NodeId>& fit,
+                          uint64_t catch_up_lag_entries_max) {
+  VoterSwap swap;
+  if (group.change_pending || group.joint) return swap;
+  std::vector<NodeId> leaving;
+  for (NodeId voter : group.voters) {
+    if (voter != leader && unfit.count(voter) > 0) leaving.push_back(voter);
+  }
+  auto next_leaving = leaving.begin();
+  for (NodeId learner : group.learners) {
+    if (next_leaving == leaving.end()) break;
+    const bool ready = fit.count(learner) > 0 && unfit.count(learner) == 0 && group.active.count(learner) > 0 &&
+                       match_of(group, learner) + catch_up_lag_entries_max >= group.last_index;
+    if (!ready) continue;
+    swap.promote.insert(learner);
+    swap.demote.insert(*next_leaving++);
+  }
+  return swap;
 }
 
 ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted, uint64_t catch_up_lag_entries_max) {

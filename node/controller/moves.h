@@ -65,6 +65,24 @@ ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted_v
 // for as long as that lasts (cluster-corruption-minority seed 20).
 bool ready_to_take_over(const GroupView& group, NodeId target, uint64_t catch_up_lag_entries_max);
 
+// The metadata group's voter replacement (docs/controller.md, "Controller voters"): every voter in
+// `unfit` (dead past the grace, decommissioning, removed) is swapped for a `fit` learner (alive in
+// the metadata) that the leader heard from lately and that is within `catch_up_lag_entries_max`
+// of its log, lowest id first, in one joint change that makes it a voter and demotes the unfit
+// voter to a learner (it still follows the metadata, and a node that comes back keeps its copy).
+// The voter count never drops: a voter with no replacement at hand stays. `leader` is never
+// swapped (it hands over leadership first). Empty when there is nothing to do or a membership
+// change is under way.
+struct VoterSwap {
+  std::set<NodeId> promote;  // learners that become voters
+  std::set<NodeId> demote;   // voters that become learners
+
+  bool empty() const { return promote.empty(); }
+  friend bool operator==(const VoterSwap&, const VoterSwap&) = default;
+};
+VoterSwap plan_voter_swap(const GroupView& group, NodeId leader, const std::set<NodeId>& unfit, const std::set<NodeId>& fit,
+                          uint64_t catch_up_lag_entries_max);
+
 // The voters the metadata wants a partition's group to have: its replicas, with a move in flight
 // already done (the removing node replaced by the adding one).
 std::set<NodeId> wanted_voters(const PartitionRecord& partition);

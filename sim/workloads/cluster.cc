@@ -32,6 +32,10 @@ constexpr rt::Duration kPollDeadline = std::chrono::seconds(1);
 constexpr rt::Duration kRequestTimeout = std::chrono::seconds(3);
 constexpr rt::Duration kDeliveryTimeout = std::chrono::seconds(600);  // longer than any run: nothing is given up
 constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
+// A node that failed this many starts in a row for kDamagedStateFailure is lost (lost_to_damage):
+// a transient disk error fails a start once or twice, not three times in a row at these rates.
+constexpr uint64_t kFailedStartsForLost = 3;
+constexpr std::string_view kDamagedStateFailure = "raft state file";
 
 struct ClusterConfig {
   PartitionsConfig replicas;  // placement is always "controller"
@@ -145,6 +149,7 @@ class ClusterWorkload final : public Workload {
   void node_crashed(NodeIndex node) override {
     if (!is_client_host(node)) safety_.crashed(node_id_of(node));
   }
+  void on_bit_flip(NodeIndex node) override { bit_flipped_.insert(node); }
   std::string failure() const override {
     if (const auto& violation = safety_.violation()) return "raft safety: " + *violation;
     if (const auto& violation = ledger_.violation()) return "partition ledger: " + *violation;
@@ -225,6 +230,8 @@ class ClusterWorkload final : public Workload {
     return started->partitions()->replica(PartitionId{topic_, partition});
   }
   std::string lagging() const;
+  bool lost_to_damage(NodeIndex node) const;
+  std::string controller_voters_lagging() const;
   std::string partition_lagging(uint32_t partition) const;
   std::string decommission_lagging(const controller::Metadata& metadata) const;
   std::string scratch_lagging(const controller::Metadata& metadata) const;
@@ -255,6 +262,7 @@ class ClusterWorkload final : public Workload {
   uint64_t retries_ = 0;
   uint64_t duplicates_answered_ = 0;
   std::map<size_t, uint64_t> metadata_requests_;
+  std::set<NodeIndex> bit_flipped_;  // nodes whose disk took a bit flip
 };
 
 // --- a client host ----------------------------------------------------------------------------------
@@ -511,11 +519,16 @@ void ClientAgent::consume(ConsumerState& state) {
 // "" once the topic exists and nothing moves, every producer's records are delivered and its probe
 // acknowledged, and every partition's replicas are at one end that every consumer has read to.
 std::string ClusterWorkload::lagging() const {
-  // A node that cannot start (a crash loop on damaged storage) is down for good: its replicas
-  // move away and the rest converges, but the operator has lost a node to a fault the cluster
-  // is meant to ride out.
+  // Every node runs, but one the injected bit flips left unable to start (lost_to_damage): the
+  // cluster must heal around it instead (its replicas moved away, its controller vote handed on).
+  bool node_lost = false;
   for (size_t node = 0; node < nodes_; ++node) {
-    if (started_node(world_, static_cast<NodeIndex>(node)) == nullptr) return "node " + std::to_string(node + 1) + " is not running";
+    if (started_node(world_, static_cast<NodeIndex>(node)) != nullptr) continue;
+    if (!lost_to_damage(static_cast<NodeIndex>(node))) return "node " + std::to_string(node + 1) + " is not running";
+    node_lost = true;
+  }
+  if (node_lost || config_.decommission_node > 0) {
+    if (std::string voters = controller_voters_lagging(); !voters.empty()) return voters;
   }
   const controller::Metadata* metadata = latest_metadata(world_, nodes_);
   if (topic_ == 0 || metadata == nullptr || metadata->topic_by_id(topic_) == nullptr) return "the topic is not created yet";
@@ -535,6 +548,40 @@ std::string ClusterWorkload::lagging() const {
     if (std::string lag = partition_lagging(p); !lag.empty()) return lag;
   }
   return "";
+}
+
+// A node is lost to damage when it keeps failing to start because its storage is damaged beyond
+// what it may repair by itself (a Raft state file with both copies bad: it will not guess a vote)
+// and the scenario's bit flips hit its disk. The operator's cure is to replace it under a new id
+// (docs/operations.md); the cluster meanwhile must not depend on it. Any other reason for a node
+// not to start stays a failure.
+bool ClusterWorkload::lost_to_damage(NodeIndex node) const {
+  return bit_flipped_.count(node) > 0 && world_.failed_starts_in_a_row(node) >= kFailedStartsForLost &&
+         world_.last_start_failure(node).find(kDamagedStateFailure) != std::string::npos;
+}
+
+// With a node lost or decommissioned, the metadata group's voters (as its leader holds them) are
+// running nodes other than the decommissioned one: a lost or decommissioned voter was swapped for a
+// learner (docs/controller.md, "Controller voters").
+std::string ClusterWorkload::controller_voters_lagging() const {
+  for (size_t i = 0; i < nodes_; ++i) {
+    const server::Node* node = started_node(world_, static_cast<NodeIndex>(i));
+    if (node == nullptr || node->controller() == nullptr || !node->controller()->is_leader()) continue;
+    const raft::RawNode* group = node->raft()->group(kControllerGroup);
+    if (group == nullptr) continue;
+    const raft::ConfState& conf = group->raft().conf_state();
+    if (conf.joint()) return "the controller group is changing its voters";
+    for (NodeId voter : conf.voters) {
+      if (started_node(world_, node_index_of(voter)) == nullptr) {
+        return "the controller's voters still include node " + std::to_string(voter) + ", which is not running";
+      }
+      if (static_cast<int64_t>(voter) == config_.decommission_node) {
+        return "the controller's voters still include node " + std::to_string(voter) + ", which is decommissioned";
+      }
+    }
+    return "";
+  }
+  return "the controller group has no leader";
 }
 
 // Every scratch topic deleted: gone from the metadata, no replica of it left on any node.
@@ -635,6 +682,9 @@ void ClusterWorkload::report(Figures& figures) const {
   for (const auto& [host, requests] : metadata_requests_) metadata_requests += requests;
   figures.emplace_back("metadata_requests", std::to_string(metadata_requests));
   figures.emplace_back("storage_restarts", std::to_string(storage_restarts_));
+  size_t lost = 0;
+  for (size_t node = 0; node < nodes_; ++node) lost += lost_to_damage(static_cast<NodeIndex>(node));
+  figures.emplace_back("nodes_lost_to_damage", std::to_string(lost));
   figures.emplace_back("scratch_topics", std::to_string(scratch_topics_.size()));
   for (const auto& [what, count] : counts_) figures.emplace_back("errors." + what, std::to_string(count));
 }
@@ -656,9 +706,6 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("admin_churn_ms", config.admin_churn_ms, 0, 3'600'000);
   reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
   reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);
-  if (config.decommission_node > 0 && config.decommission_node <= config.replicas.controller_voters) {
-    reader.fail("decommission_node", "a controller voter cannot be decommissioned (its voters are fixed)");
-  }
   reader.finish();
   if (!reader.ok()) return nullptr;
   return std::make_shared<ConfigWorkloadSpec<ClusterWorkload, ClusterConfig>>(config);

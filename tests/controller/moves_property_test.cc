@@ -148,5 +148,91 @@ TEST(MovesProperty, LeadershipGoesOnlyToAnActiveCaughtUpVoter) {
   EXPECT_FALSE(ready_to_take_over(group, 5, kLagMax));  // not a member
 }
 
+// The metadata group's voter swap (plan_voter_swap), from any plain membership and any fitness,
+// carried out with the core's own conf-change rules: the core accepts it, the voter count stays,
+// only ready learners come in and only unfit voters other than the leader go (as learners), and
+// as many go as there are voters to replace and learners ready to replace them.
+TEST(MovesProperty, AVoterSwapKeepsTheVoterCountAndReplacesOnlyUnfitVotersWithReadyLearners) {
+  const bool ok = rc::check([] {
+    const std::set<NodeId> universe{1, 2, 3, 4, 5, 6, 7};
+    raft::ConfState conf;
+    const size_t voter_count = *rc::gen::element<size_t>(1, 3, 5);
+    while (conf.voters.size() < voter_count) conf.voters.insert(*rc::gen::elementOf(universe));
+    std::set<NodeId> others;
+    std::set_difference(universe.begin(), universe.end(), conf.voters.begin(), conf.voters.end(), std::inserter(others, others.end()));
+    conf.learners = subset_of(others);
+    const uint64_t last_index = *rc::gen::inRange<uint64_t>(0, 1'000);
+    std::map<NodeId, uint64_t> match;
+    for (NodeId node : universe) match[node] = *rc::gen::inRange<uint64_t>(0, last_index + 1);
+    GroupView group = view_of(conf, match, last_index);
+    group.active = subset_of(universe);
+    const NodeId leader = *rc::gen::elementOf(conf.voters);
+    const std::set<NodeId> unfit = subset_of(universe);
+    const std::set<NodeId> fit = subset_of(universe);
+
+    const VoterSwap swap = plan_voter_swap(group, leader, unfit, fit, kLagMax);
+    size_t ready = 0;
+    for (NodeId learner : conf.learners) {
+      ready += fit.count(learner) > 0 && unfit.count(learner) == 0 && group.active.count(learner) > 0 &&
+               match[learner] + kLagMax >= last_index;
+    }
+    size_t replaceable = 0;
+    for (NodeId voter : conf.voters) replaceable += voter != leader && unfit.count(voter) > 0;
+    RC_ASSERT(swap.promote.size() == std::min(ready, replaceable));
+    RC_ASSERT(swap.demote.size() == swap.promote.size());
+    if (swap.empty()) return;
+    for (NodeId node : swap.promote) {
+      RC_ASSERT(conf.learners.count(node) > 0 && fit.count(node) > 0 && unfit.count(node) == 0);
+      RC_ASSERT(group.active.count(node) > 0 && match[node] + kLagMax >= last_index);
+    }
+    for (NodeId node : swap.demote) RC_ASSERT(conf.voters.count(node) > 0 && unfit.count(node) > 0 && node != leader);
+    raft::Result<raft::ConfState> joint = raft::apply_conf_change(conf, conf_change_of(swap));
+    RC_ASSERT(joint.ok());
+    RC_ASSERT(joint->joint());
+    RC_ASSERT(joint->voters_outgoing == conf.voters);  // the old voters decide until it is left
+    raft::Result<raft::ConfState> left = raft::apply_conf_change(*joint, raft::ConfChange{});
+    RC_ASSERT(left.ok());
+    RC_ASSERT(left->voters.size() == conf.voters.size());
+    for (NodeId node : swap.demote) RC_ASSERT(left->learners.count(node) > 0);
+    for (NodeId node : swap.promote) RC_ASSERT(left->voters.count(node) > 0);
+  });
+  EXPECT_TRUE(ok);
+}
+
+TEST(MovesProperty, NoVoterSwapDuringAChangeAndNeverOfTheLeader) {
+  GroupView group;
+  group.voters = {1, 2, 3};
+  group.learners = {4, 5};
+  group.last_index = 100;
+  group.match = {{1, 100}, {2, 100}, {3, 100}, {4, 100}, {5, 100}};
+  group.active = {1, 2, 3, 4, 5};
+  const std::set<NodeId> fit{1, 2, 3, 4, 5};
+  EXPECT_EQ(plan_voter_swap(group, 1, {1}, fit, kLagMax), VoterSwap{});  // the leader hands over first
+  EXPECT_EQ(plan_voter_swap(group, 1, {1, 3}, fit, kLagMax), (VoterSwap{{4}, {3}}));
+  EXPECT_EQ(plan_voter_swap(group, 1, {2, 3}, fit, kLagMax), (VoterSwap{{4, 5}, {2, 3}}));
+  EXPECT_EQ(plan_voter_swap(group, 1, {3, 4}, fit, kLagMax), (VoterSwap{{5}, {3}}));  // an unfit learner is no replacement
+  group.change_pending = true;
+  EXPECT_EQ(plan_voter_swap(group, 1, {3}, fit, kLagMax), VoterSwap{});
+  group.change_pending = false;
+  group.joint = true;
+  EXPECT_EQ(plan_voter_swap(group, 1, {3}, fit, kLagMax), VoterSwap{});
+}
+
+TEST(MovesProperty, AVoterIsSwappedOnlyForAnActiveCaughtUpLearner) {
+  GroupView group;
+  group.voters = {1, 2, 3};
+  group.learners = {4};
+  group.last_index = 1000;
+  group.match = {{1, 1000}, {2, 1000}, {3, 0}, {4, 1000 - kLagMax - 1}};
+  group.active = {1, 2};
+  const std::set<NodeId> fit{1, 2, 4};
+  EXPECT_TRUE(plan_voter_swap(group, 1, {3}, fit, kLagMax).empty());  // 4 neither answers nor has caught up
+  group.active.insert(4);
+  EXPECT_TRUE(plan_voter_swap(group, 1, {3}, fit, kLagMax).empty());  // 4 answers, lags
+  group.match[4] = 1000 - kLagMax;
+  EXPECT_EQ(plan_voter_swap(group, 1, {3}, fit, kLagMax), (VoterSwap{{4}, {3}}));
+  EXPECT_TRUE(plan_voter_swap(group, 1, {3}, {1, 2}, kLagMax).empty());  // 4 is not alive in the metadata
+}
+
 }  // namespace
 }  // namespace sluice::controller
