@@ -201,7 +201,11 @@ Result<ClusterInfo> Client::cluster() {
   info.controller_leader = answer->value("controller_leader", NodeId{kNoNode});
   for (const Json& member : answer->value("members", Json::array())) {
     info.members.push_back(MemberInfo{member.value("id", NodeId{kNoNode}), member.value("address", std::string()),
-                                      member.value("state", std::string()), member.value("api", std::string())});
+                                      member.value("state", std::string()), member.value("api", std::string()),
+                                      member.value("node_state", std::string()), member.value("controller", std::string())});
+  }
+  for (const Json& voter : answer->value("controller_voters", Json::array())) {
+    if (voter.is_number_unsigned()) info.controller_voters.push_back(voter.get<NodeId>());
   }
   info.raw = *answer;
   return info;

@@ -71,11 +71,14 @@ struct MemberInfo {
   std::string address;  // membership (SWIM)
   std::string state;    // alive, suspect, dead, left
   std::string api;      // HTTP API "host:port"
+  std::string node_state;  // as the metadata has it: alive, dead, decommissioning, removed ("": unknown there)
+  std::string controller;  // in the metadata group: voter, learner ("": not a member)
 };
 
 struct ClusterInfo {
   NodeId node = kNoNode;               // the node that answered
   NodeId controller_leader = kNoNode;  // 0: unknown
+  std::vector<NodeId> controller_voters;  // the metadata group's voters as the answering node knows them
   std::vector<MemberInfo> members;
   nlohmann::json raw;
 };

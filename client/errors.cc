@@ -17,6 +17,7 @@ constexpr std::array kNames = {
     std::pair{Errc::record_too_large, "record_too_large"},
     std::pair{Errc::too_large, "too_large"},
     std::pair{Errc::unknown_topic, "unknown_topic"},
+    std::pair{Errc::unknown_node, "unknown_node"},
     std::pair{Errc::unknown_partition, "unknown_partition"},
     std::pair{Errc::offset_out_of_range, "offset_out_of_range"},
     std::pair{Errc::out_of_order_sequence, "out_of_order_sequence"},

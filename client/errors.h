@@ -23,6 +23,7 @@ enum class Errc : uint8_t {
   record_too_large,
   too_large,
   unknown_topic,
+  unknown_node,       // 404: no node of that id in the metadata (decommission)
   unknown_partition,
   offset_out_of_range,
   out_of_order_sequence,

@@ -79,6 +79,11 @@ const std::vector<CommandSpec>& commands() {
        "sluice cluster members"},
       {"cluster metadata", CommandKind::cluster_metadata, "[TOPIC]", 0, 1,
        "Show the nodes and every topic's partition leaders (or one topic's).", {}, "sluice cluster metadata orders"},
+      {"cluster decommission", CommandKind::cluster_decommission, "NODE", 1, 1,
+       "Drain a node (needs a cluster-admin token): its replicas move to other nodes, a controller vote it holds goes to "
+       "another node, then it is marked removed and its id never rejoins. Returns once the drain has begun; "
+       "`sluice cluster metadata` shows the replicas moving.",
+       {}, "sluice cluster decommission 4"},
       {"bench produce", CommandKind::bench_produce, "", 0, 0,
        "Measure produce throughput and per-record send-to-ack latency; creates the topic if missing.",
        {{"--topic", "TOPIC", "topic (default sluice-bench)"},
@@ -338,6 +343,15 @@ void fill_command(const CommandSpec& spec, const std::vector<std::string>& posit
       values.text("--topic", command.bench_consume.topic);
       values.number("--records", command.bench_consume.records, 1, kU64Max);
       break;
+    case CommandKind::cluster_decommission: {
+      const std::optional<uint64_t> node = parse_integer<uint64_t>(first);
+      if (!node || *node < 1 || *node > kU32Max) {
+        values.fail("NODE must be a node id from 1 to " + std::to_string(kU32Max) + ", not '" + first + "'");
+      } else {
+        command.node = static_cast<NodeId>(*node);
+      }
+      break;
+    }
     case CommandKind::topic_list:
     case CommandKind::cluster_members: break;
   }

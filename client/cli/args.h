@@ -44,6 +44,7 @@ enum class CommandKind : uint8_t {
   consume,
   cluster_members,
   cluster_metadata,
+  cluster_decommission,
   bench_produce,
   bench_consume,
 };
@@ -105,6 +106,7 @@ struct Command {
   // The argument set of `kind` (the others stay default).
   TopicCreateArgs topic_create;
   std::string topic;                 // topic describe | delete | alter, cluster metadata [TOPIC]
+  NodeId node = kNoNode;             // cluster decommission
   TopicConfigValues topic_config;    // topic alter
   ProduceArgs produce;
   ConsumeArgs consume;

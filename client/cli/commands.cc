@@ -55,10 +55,12 @@ void print_topic(std::ostream& out, const TopicInfo& topic) {
 }
 
 void print_members(std::ostream& out, const ClusterInfo& cluster) {
-  Table rows = {{"ID", "STATE", "API", "MEMBERSHIP", "ROLE"}};
+  Table rows = {{"ID", "STATE", "NODE STATE", "API", "MEMBERSHIP", "CONTROLLER"}};
   for (const MemberInfo& member : cluster.members) {
-    rows.push_back({node_text(member.id), member.state, member.api.empty() ? "-" : member.api, member.address,
-                    member.id == cluster.controller_leader ? "controller-leader" : "-"});
+    std::string controller = member.controller.empty() ? "-" : member.controller;
+    if (member.id == cluster.controller_leader) controller = "leader";
+    rows.push_back({node_text(member.id), member.state, member.node_state.empty() ? "-" : member.node_state,
+                    member.api.empty() ? "-" : member.api, member.address, controller});
   }
   print_table(out, rows);
 }
@@ -127,6 +129,18 @@ int cluster_members(Context& context) {
   return kExitOk;
 }
 
+int cluster_decommission(Context& context) {
+  const NodeId node = context.command.node;
+  const std::string what = "cluster decommission " + std::to_string(node);
+  if (Status started = context.client.decommission_node(node); !started.ok()) return context.fail(what, started);
+  if (context.json()) {
+    context.out() << Json{{"node", node}, {"decommissioning", true}}.dump() << "\n";
+  } else {
+    context.out() << "node " << node << " is decommissioning: its replicas move away, then it is removed\n";
+  }
+  return kExitOk;
+}
+
 Result<TopicInfo> topic_metadata(Client& client, const std::string& name) {
   Result<Json> answer = client.call_json("GET", "/v1/topics/" + path_segment(name) + "/metadata", nullptr);
   if (!answer.ok()) return answer.status();
@@ -178,6 +192,7 @@ int dispatch(Context& context) {
     case CommandKind::consume: return run_consume(context);
     case CommandKind::cluster_members: return cluster_members(context);
     case CommandKind::cluster_metadata: return cluster_metadata(context);
+    case CommandKind::cluster_decommission: return cluster_decommission(context);
     case CommandKind::bench_produce: return run_bench_produce(context);
     case CommandKind::bench_consume: return run_bench_consume(context);
   }

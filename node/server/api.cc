@@ -326,20 +326,51 @@ http::ApiError Api::no_such_topic(const std::string& name) const {
   return http::make_error(404, "unknown_topic", "no topic " + name);
 }
 
+// The members as SWIM sees them, each with what the metadata says of it (`node_state`: alive,
+// dead, decommissioning, removed) and its part in the metadata group as this node knows the
+// group's membership (`controller`: voter or learner), and the group's voters.
 void Api::cluster(Exchange& exchange) {
+  const controller::Controller* controller = node_.controller();
+  const raft::RawNode* group = node_.raft() == nullptr ? nullptr : node_.raft()->group(kControllerGroup);
+  auto annotate = [&](Json member, NodeId id) {
+    if (controller != nullptr) {
+      auto known = controller->metadata().nodes().find(id);
+      if (known != controller->metadata().nodes().end()) member["node_state"] = std::string(controller::to_string(known->second.state));
+    }
+    if (group != nullptr) {
+      const raft::ConfState& conf = group->raft().conf_state();
+      if (conf.voters.count(id) > 0 || conf.voters_outgoing.count(id) > 0) {
+        member["controller"] = "voter";
+      } else if (conf.learners.count(id) > 0 || conf.learners_next.count(id) > 0) {
+        member["controller"] = "learner";
+      }
+    }
+    return member;
+  };
   Json members = Json::array();
   if (const swim::Driver* membership = node_.membership()) {
-    members.push_back(Json{{"id", node_.id()}, {"address", membership->core().config().self_address}, {"state", "alive"}, {"self", true}});
+    members.push_back(annotate(
+        Json{{"id", node_.id()},
+             {"address", membership->core().config().self_address},
+             {"state", "alive"},
+             {"self", true},
+             {"api", swim::find_address(membership->core().config().self_named, "api")}},
+        node_.id()));
     for (const swim::Member& member : membership->core().members()) {
-      members.push_back(Json{{"id", member.id},
-                             {"address", member.address},
-                             {"state", swim::to_string(member.state)},
-                             {"api", swim::find_address(member.named, "api")}});
+      members.push_back(annotate(Json{{"id", member.id},
+                                      {"address", member.address},
+                                      {"state", swim::to_string(member.state)},
+                                      {"api", swim::find_address(member.named, "api")}},
+                                 member.id));
     }
   }
-  const controller::Controller* controller = node_.controller();
+  Json voters = Json::array();
+  if (group != nullptr) {
+    for (NodeId id : group->raft().conf_state().voters) voters.push_back(id);
+  }
   reply_json(exchange, Json{{"node", node_.id()},
                             {"controller_leader", controller == nullptr ? 0 : controller->leader()},
+                            {"controller_voters", voters},
                             {"members", members}});
 }
 

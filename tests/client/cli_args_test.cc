@@ -112,6 +112,9 @@ TEST(CliArgs, ClusterAndBench) {
   EXPECT_EQ(all.kind, CommandKind::cluster_metadata);
   EXPECT_EQ(all.topic, "");
   EXPECT_EQ(run("cluster metadata orders").topic, "orders");
+  Command decommission = run("cluster decommission 4");
+  EXPECT_EQ(decommission.kind, CommandKind::cluster_decommission);
+  EXPECT_EQ(decommission.node, 4u);
 
   Command defaults = run("bench produce");
   EXPECT_EQ(defaults.kind, CommandKind::bench_produce);
@@ -179,7 +182,7 @@ TEST(CliArgs, EnvironmentFallbacks) {
 TEST(CliArgs, HelpEverywhere) {
   const std::vector<std::string> lines = {
       "--help", "-h", "help", "topic --help", "topic create --help", "topic list -h", "topic describe --help", "topic alter --help",
-      "topic delete --help", "produce --help", "consume --help", "cluster --help", "cluster members --help",
+      "topic delete --help", "produce --help", "consume --help", "cluster --help", "cluster members --help", "cluster decommission --help",
       "cluster metadata --help", "bench --help", "bench produce --help", "bench consume --help",
       // Help wins over what else is wrong on the line.
       "topic create --help --partitions nope", "consume --help --bogus"};
@@ -205,6 +208,11 @@ TEST(CliArgs, UsageErrors) {
   expect_usage_error("topic create a b", "unexpected argument 'b'");
   expect_usage_error("topic create t --partitions", "--partitions needs a value");
   expect_usage_error("topic create t --partitions 0", "--partitions must be a number from 1");
+  expect_usage_error("cluster decommission", "needs NODE");
+  expect_usage_error("cluster decommission 0", "NODE must be a node id from 1");
+  expect_usage_error("cluster decommission four", "NODE must be a node id from 1 to 4294967295, not 'four'");
+  expect_usage_error("cluster decommission 4294967296", "NODE must be a node id");
+  expect_usage_error("cluster decommission 4 5", "unexpected argument '5'");
   expect_usage_error("topic create t --partitions three", "--partitions must be a number");
   expect_usage_error("topic create t --bogus", "unknown flag --bogus");
   expect_usage_error("topic list --partitions 3", "unknown flag --partitions");

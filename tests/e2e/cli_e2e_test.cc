@@ -325,6 +325,36 @@ TEST_F(CliE2eTest, ProduceConsumeAdminAndBench) {
   const Outcome bench_json = sluice("bench consume --topic cli-bench --json", kStreamWithin);
   ASSERT_EQ(bench_json.exit_code, 0) << describe(bench_json);
   EXPECT_EQ(Json::parse(bench_json.out, nullptr, false).value("records", 0.0), 2000.0) << bench_json.out;
+
+  // ---- decommission (last: node 3 stays draining, with nowhere to move RF 3 replicas) -----------
+  const Outcome no_node = sluice("cluster decommission 99");
+  EXPECT_EQ(no_node.exit_code, 1) << describe(no_node);
+  EXPECT_TRUE(no_node.err.starts_with("sluice: cluster decommission 99: unknown_node")) << no_node.err;
+  const Outcome drain = sluice("cluster decommission 3 --json");
+  ASSERT_EQ(drain.exit_code, 0) << describe(drain);
+  const Json drain_json = Json::parse(drain.out, nullptr, false);
+  EXPECT_EQ(drain_json.value("node", 0), 3) << drain.out;
+  EXPECT_TRUE(drain_json.value("decommissioning", false)) << drain.out;
+  // What the metadata says of each node, and who votes in the metadata group (3 nodes, 3 voters:
+  // node 3 keeps its vote, nobody else could take it).
+  const Outcome members_after = sluice("cluster members --json");
+  ASSERT_EQ(members_after.exit_code, 0) << describe(members_after);
+  const Json after = Json::parse(members_after.out, nullptr, false);
+  ASSERT_TRUE(after.is_object()) << members_after.out;
+  EXPECT_EQ(after.value("controller_voters", Json::array()), Json::parse("[1,2,3]")) << members_after.out;
+  size_t draining = 0;
+  for (const Json& member : after.value("members", Json::array())) {
+    EXPECT_EQ(member.value("controller", ""), "voter") << member.dump();
+    draining += member.value("node_state", "") == "decommissioning";
+    if (member.value("id", 0) == 3) {
+      EXPECT_EQ(member.value("node_state", ""), "decommissioning") << member.dump();
+    }
+  }
+  EXPECT_EQ(draining, 1u) << members_after.out;
+  const Outcome table = sluice("cluster members");
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find("decommissioning"), std::string::npos) << table.out;
+  std::cerr << "cluster members after decommissioning node 3:\n" << table.out;
 }
 
 }  // namespace
