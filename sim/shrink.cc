@@ -174,6 +174,7 @@ class Shrinker {
   void shorten();
   bool try_faults_stop(int64_t faults_stop_ns);
   void lower_knobs();
+  void quiet_world();
   void lower_knob(size_t index, std::string_view key);
   bool try_knob(size_t index, std::string_view key, int64_t value);
   bool runs_left() const { return result_.runs < options_.runs_max; }
@@ -407,6 +408,69 @@ void Shrinker::lower_knobs() {
   }
 }
 
+// The world's own random decisions, each a rate or range the scenario sets: which datagrams are
+// lost or duplicated, which streams reset, which disk calls fail or tear, how far clocks drift and
+// skew, how much latency varies (reordering). Each goes to zero (latency: no spread) when the
+// failure does not need it, so the minimal run keeps only the randomness it needs.
+struct Noise {
+  std::string_view table;
+  std::string_view key;
+};
+constexpr Noise kWorldNoise[] = {{"network", "loss"},       {"network", "duplicate"},  {"network", "stream_reset"},
+                                 {"disk", "read_error"},    {"disk", "write_error"},   {"disk", "sync_error"},
+                                 {"disk", "torn_write"},    {"clock", "drift_ppm_max"}, {"clock", "skew_ms_max"}};
+
+// `table.key` set to zero, of the type it has; false when it is absent or zero already.
+bool zeroed(toml::table& base, const Noise& noise) {
+  toml::table* table = base[noise.table].as_table();
+  toml::node* value = table == nullptr ? nullptr : table->get(noise.key);
+  if (value == nullptr) return false;
+  if (value->is_floating_point() && value->value<double>().value_or(0) != 0) {
+    table->insert_or_assign(noise.key, 0.0);
+    return true;
+  }
+  if (value->is_integer() && value->value<int64_t>().value_or(0) != 0) {
+    table->insert_or_assign(noise.key, int64_t{0});
+    return true;
+  }
+  return false;
+}
+
+// The latency range narrowed to its minimum: no jitter, so no reordering by the network.
+bool narrowed_latency(toml::table& base) {
+  toml::table* network = base["network"].as_table();
+  if (network == nullptr) return false;
+  const std::optional<double> low = (*network)["latency_ms_min"].value<double>();
+  const std::optional<double> high = (*network)["latency_ms_max"].value<double>();
+  if (!low || !high || *high <= *low) return false;
+  network->insert_or_assign("latency_ms_max", *(*network)["latency_ms_min"].node());
+  return true;
+}
+
+// All of the noise at once first (one run when the failure needs none of it), else one at a time.
+void Shrinker::quiet_world() {
+  Candidate all = best_;
+  std::vector<std::string> names;
+  for (const Noise& noise : kWorldNoise) {
+    if (zeroed(all.base, noise)) names.push_back(std::string(noise.table) + "." + std::string(noise.key));
+  }
+  if (narrowed_latency(all.base)) names.emplace_back("network.latency_spread");
+  if (names.empty()) return;
+  if (accept(all, "world noise off")) {
+    result_.noise_off = names;
+    return;
+  }
+  for (const Noise& noise : kWorldNoise) {
+    Candidate one = best_;
+    const std::string name = std::string(noise.table) + "." + std::string(noise.key);
+    if (runs_left() && zeroed(one.base, noise) && accept(one, name + " off")) result_.noise_off.push_back(name);
+  }
+  Candidate steady = best_;
+  if (runs_left() && narrowed_latency(steady.base) && accept(steady, "latency spread off")) {
+    result_.noise_off.emplace_back("network.latency_spread");
+  }
+}
+
 Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   Result<Scenario> parsed = parse_scenario_table(scenario, source_);
   if (!parsed.ok()) return parsed.status();
@@ -430,6 +494,7 @@ Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   shrink_buggify_sites();
   shorten();
   lower_knobs();
+  quiet_world();
   result_.failure_after = best_report_.failure;
   result_.events_after = best_report_.trace_events;
   result_.faults_after = best_report_.applied_faults.size();

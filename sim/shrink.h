@@ -57,6 +57,9 @@ struct ShrinkResult {
   size_t runs = 0;
   bool materialized = false;  // random faults replaced by their record (else only explicit events shrank)
   bool capped = false;        // runs_max reached before every step finished
+  // The world's random decisions the minimal run no longer needs, set to zero ("network.loss",
+  // "disk.torn_write", "network.latency_spread", ...).
+  std::vector<std::string> noise_off;
   toml::table minimal;        // the minimal scenario, as a scenario table
 };
 

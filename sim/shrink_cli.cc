@@ -14,6 +14,12 @@ namespace {
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
 void print_figures(const ShrinkResult& result, double shrink_s) {
   std::cout << "checker=" << result.checker << "\n"
             << "failure_before=" << result.failure_before << "\n"
@@ -27,6 +33,7 @@ void print_figures(const ShrinkResult& result, double shrink_s) {
             << "buggify_fired_before=" << result.buggify_fired_before << "\n"
             << "buggify_fired_after=" << result.buggify_fired_after << "\n"
             << "materialized=" << (result.materialized ? "yes" : "no") << "\n"
+            << "noise_off=" << (result.noise_off.empty() ? std::string("-") : join_names(result.noise_off)) << "\n"
             << "shrink_runs=" << result.runs << "\n"
             << "shrink_capped=" << (result.capped ? "yes" : "no") << "\n"
             << "shrink_s=" << format_figure(shrink_s, 3) << "\n";

@@ -223,6 +223,19 @@ TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
   EXPECT_GT(result->events_after, 0u);
   EXPECT_LE(result->runs, 40u);
   EXPECT_FALSE(progress.empty());
+  // The world's noise the failure does not need is off in the minimal run; the clocks' skew and
+  // drift, which it does need (no fault is left), stay.
+  EXPECT_FALSE(result->noise_off.empty());
+  for (const std::string& name : result->noise_off) {
+    if (name == "network.latency_spread") continue;
+    const size_t dot = name.find('.');
+    const toml::node* value = result->minimal[name.substr(0, dot)][name.substr(dot + 1)].node();
+    ASSERT_NE(value, nullptr) << name;
+    EXPECT_EQ(value->value<double>().value_or(-1), 0.0) << name;
+  }
+  for (const char* needed : {"clock.skew_ms_max", "clock.drift_ppm_max"}) {
+    EXPECT_EQ(std::count(result->noise_off.begin(), result->noise_off.end(), needed), 0) << needed;
+  }
 
   Result<std::string> text = replay_text(ReplayHeader{4, result->checker}, result->minimal);
   ASSERT_TRUE(text.ok());
