@@ -321,7 +321,8 @@ bool Topology::apply(const Fault& fault, std::string& error) {
     }
     case FaultKind::kill:
     case FaultKind::kill_all:
-    case FaultKind::pause: break;
+    case FaultKind::pause:
+    case FaultKind::clock_jump: break;
   }
   error = std::string("not a network fault: ") + fault_name(fault.kind);
   return false;
