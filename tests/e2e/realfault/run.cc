@@ -185,6 +185,7 @@ bool Run::prepare(int& exit_code) {
     std::cerr << "sluice-realfault: no sluice-node at " << options_.node_bin << " (--node-bin)\n";
     return false;
   }
+  if (!decide_clock(exit_code)) return false;
   remove_leftovers();
   dir_ = options_.dir;
   if (dir_.empty()) {
@@ -206,7 +207,7 @@ bool Run::prepare(int& exit_code) {
   netem_ = options_.netem_auto && topology_->netem_available();
   bpf_ = !netem_ && options_.bpf_auto && topology_->bpf_available(SLUICE_REALFAULT_BPF_OBJ);
   topology_->use(netem_, bpf_ ? SLUICE_REALFAULT_BPF_OBJ : "");
-  return decide_clock(exit_code);
+  return true;
 }
 
 // Clock faults where the clockshift library was built (--clock auto), or as --clock says.
