@@ -55,6 +55,7 @@ void PartitionLedger::consumed(uint32_t partition, uint64_t consumer, uint64_t e
   auto [time, fresh] = state.consumer_time.emplace(consumer, max_timestamp_ms);
   if (!fresh) {
     if (first_timestamp_ms < time->second && base_offset == expected_offset) {
+      ++time_regressions_;
       fail("time went back: " + where(partition, base_offset) + " has first timestamp " + std::to_string(first_timestamp_ms) +
            " ms, below the previous batch's " + std::to_string(time->second));
     }

@@ -7,7 +7,8 @@
 //   is acknowledged twice at different offsets (its offset changed);
 // - two consumers (on any replicas) reading different records at one offset (replicas diverged);
 // - a consumer's batches not following each other densely (a gap or a step back), or a batch's
-//   first timestamp below the previous batch's newest (time went back along the log);
+//   first timestamp below the previous batch's newest (time went back along the log; each such
+//   batch counts in time_regressions());
 // - with idempotent producers: one record at two offsets (a duplicate).
 // lost_acked() counts acknowledged records no consumer ever read (call it once consumers caught
 // up); those below a partition's retention start are counted as retained_out instead.
@@ -43,6 +44,7 @@ class PartitionLedger {
   uint64_t consumed_records() const { return consumed_records_; }
   uint64_t duplicate_records() const { return duplicate_records_; }
   uint64_t divergences() const { return divergences_; }
+  uint64_t time_regressions() const { return time_regressions_; }
   // Acknowledged records never read at or above the partition's retention start.
   uint64_t lost_acked() const;
   uint64_t retained_out() const;
@@ -67,6 +69,7 @@ class PartitionLedger {
   uint64_t consumed_records_ = 0;
   uint64_t duplicate_records_ = 0;
   uint64_t divergences_ = 0;
+  uint64_t time_regressions_ = 0;
 };
 
 }  // namespace sluice::checkers

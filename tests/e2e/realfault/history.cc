@@ -158,7 +158,8 @@ LedgerVerdict judge(const checkers::PartitionLedger& ledger) {
                      {"records_consumed", std::to_string(ledger.consumed_records())},
                      {"lost_acked_records", std::to_string(ledger.lost_acked())},
                      {"duplicates", std::to_string(ledger.duplicate_records())},
-                     {"divergences", std::to_string(ledger.divergences())}};
+                     {"divergences", std::to_string(ledger.divergences())},
+                     {"timestamp_regressions", std::to_string(ledger.time_regressions())}};
   if (const auto& violation = ledger.violation()) {
     verdict.violation = "partition_ledger: " + *violation;
   } else if (ledger.lost_acked() > 0) {

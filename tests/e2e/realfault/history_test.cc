@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -177,6 +178,123 @@ TEST(RealfaultNemesis, OverlapsAreKillsOrPausesInsideANetworkFault) {
     for (const Fault& fault : alone) EXPECT_EQ(fault.overlaps, -1);
   }
   EXPECT_GT(overlaps, 20u);
+}
+
+// Clock faults (ScheduleShape::clock): the same seed gives the same skews and jumps; off, there are
+// none; on, the other faults are as without them (their own streams), every jump stays in its
+// bounds, one at a time, and three in four aim at a partition's leader.
+TEST(RealfaultNemesis, ClockFaultsAreAFunctionOfTheSeedAndOffMeansNone) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 60'000;
+  shape.clock = true;
+  auto text = [](uint64_t seed, const ScheduleShape& with) {
+    std::string out;
+    const std::vector<int64_t> skews = make_skews(seed, with);
+    for (size_t i = 0; i < skews.size(); ++i) out += describe_skew(static_cast<int>(i + 1), skews[i]) + "\n";
+    const std::vector<Fault> faults = make_schedule(seed, with);
+    for (size_t i = 0; i < faults.size(); ++i) out += describe(faults[i], i, with.nodes) + "\n";
+    return out;
+  };
+  EXPECT_EQ(text(7, shape), text(7, shape));
+  EXPECT_NE(text(7, shape), text(8, shape));
+  EXPECT_NE(text(7, shape).find("kind=clock_jump"), std::string::npos);
+  ScheduleShape off = shape;
+  off.clock = false;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    EXPECT_TRUE(make_skews(seed, off).empty());
+    for (const Fault& fault : make_schedule(seed, off)) EXPECT_NE(fault.kind, FaultKind::clock_jump);
+  }
+}
+
+TEST(RealfaultNemesis, ClockFaultsStayInTheirBoundsAndLeaveTheOtherFaultsAlone) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 120'000;
+  shape.clock = true;
+  ScheduleShape off = shape;
+  off.clock = false;
+  size_t jumps = 0;
+  size_t at_leaders = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::vector<int64_t> skews = make_skews(seed, shape);
+    ASSERT_EQ(skews.size(), static_cast<size_t>(shape.nodes));
+    for (int64_t skew : skews) {
+      EXPECT_GE(skew, -kSkewMsMax);
+      EXPECT_LE(skew, kSkewMsMax);
+    }
+    const std::vector<Fault> faults = make_schedule(seed, shape);
+    std::vector<Fault> others;
+    int64_t previous_end = 0;
+    for (size_t i = 0; i < faults.size(); ++i) {
+      const Fault& fault = faults[i];
+      if (i > 0) {
+        EXPECT_LE(faults[i - 1].start_ms, fault.start_ms);  // printed in start order
+      }
+      if (fault.kind != FaultKind::clock_jump) {
+        if (fault.overlaps >= 0) {  // its host moved with it
+          EXPECT_TRUE(is_network_fault(faults[static_cast<size_t>(fault.overlaps)].kind)) << describe(fault, i, shape.nodes);
+          EXPECT_GT(fault.start_ms, faults[static_cast<size_t>(fault.overlaps)].start_ms);
+        }
+        others.push_back(fault);
+        continue;
+      }
+      ++jumps;
+      if (fault.leader_of >= 0) ++at_leaders;
+      EXPECT_FALSE(is_network_fault(fault.kind));
+      EXPECT_GE(std::abs(fault.jump_ms), kJumpMsMin);
+      EXPECT_LE(std::abs(fault.jump_ms), kJumpMsMax);
+      EXPECT_GE(fault.start_ms, std::max(previous_end, shape.first_fault_ms));  // one at a time
+      EXPECT_LT(fault.start_ms, fault.end_ms);
+      EXPECT_LE(fault.end_ms - fault.start_ms, kJumpLastsMsMax);
+      EXPECT_LE(fault.end_ms, shape.faults_stop_ms);
+      EXPECT_GE(fault.node, 1);
+      EXPECT_LE(fault.node, shape.nodes);
+      EXPECT_LT(fault.leader_of, shape.partitions);
+      previous_end = fault.end_ms;
+    }
+    // Without the jumps the schedule is the one a run without clock faults follows (overlapped
+    // hosts renumbered: compared by what they are).
+    const std::vector<Fault> plain = make_schedule(seed, off);
+    ASSERT_EQ(plain.size(), others.size());
+    for (size_t i = 0; i < plain.size(); ++i) {
+      EXPECT_EQ(plain[i].kind, others[i].kind);
+      EXPECT_EQ(plain[i].start_ms, others[i].start_ms);
+      EXPECT_EQ(plain[i].end_ms, others[i].end_ms);
+      EXPECT_EQ(plain[i].node, others[i].node);
+    }
+  }
+  EXPECT_GT(jumps, 100u);
+  EXPECT_GT(at_leaders * 2, jumps);
+  EXPECT_LT(at_leaders, jumps);
+  EXPECT_EQ(describe_skew(2, -312), "skew node=2 by=-0.312s");
+  Fault jump;
+  jump.kind = FaultKind::clock_jump;
+  jump.node = 2;
+  jump.jump_ms = -1'200;
+  jump.start_ms = 3'000;
+  jump.end_ms = 4'500;
+  EXPECT_EQ(describe(jump, 5, 3), "fault 5 t=3.000s..4.500s kind=clock_jump node=2 by=-1.200s");
+}
+
+// Each batch whose first timestamp lies below what its consumer read before counts as one
+// timestamp regression (and the first is the violation), through the history's feed.
+TEST(RealfaultHistory, TimeGoingBackIsCountedAndReported) {
+  checkers::PartitionLedger ledger(/*idempotent=*/true);
+  HistoryEvent read;
+  read.kind = HistoryEvent::Kind::consumed;
+  read.consumer = 1;
+  read.records = {11};
+  read.first_timestamp_ms = read.max_timestamp_ms = 5'000;
+  feed(read, ledger);
+  read.expected = read.offset = 1;
+  read.records = {12};
+  read.first_timestamp_ms = read.max_timestamp_ms = 3'800;  // a leader whose clock is 1.2 s behind
+  feed(read, ledger);
+  EXPECT_EQ(ledger.time_regressions(), 1u);
+  const LedgerVerdict verdict = judge(ledger);
+  EXPECT_NE(verdict.violation.find("time went back"), std::string::npos) << verdict.violation;
+  bool figure = false;
+  for (const auto& [key, value] : verdict.figures) figure = figure || (key == "timestamp_regressions" && value == "1");
+  EXPECT_TRUE(figure);
 }
 
 }  // namespace

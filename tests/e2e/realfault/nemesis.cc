@@ -62,7 +62,8 @@ Fault make_fault(Prng& prng, const std::vector<FaultKind>& kinds, int nodes, int
     case FaultKind::kill_all:
     case FaultKind::isolate:
     case FaultKind::kill:
-    case FaultKind::pause: break;
+    case FaultKind::pause:
+    case FaultKind::clock_jump: break;  // never drawn here (add_clock_jumps)
   }
   // Half of the single-node faults hit a partition's leader (where a fault does the most harm).
   const bool leader_target = fault.kind == FaultKind::kill || fault.kind == FaultKind::pause || fault.kind == FaultKind::isolate ||
@@ -76,6 +77,9 @@ std::string seconds(int64_t ms) {
   std::snprintf(text, sizeof text, "%.3fs", static_cast<double>(ms) / 1000.0);
   return text;
 }
+
+// "+1.200s", "-0.050s": a clock offset.
+std::string signed_seconds(int64_t ms) { return (ms < 0 ? "-" : "+") + seconds(ms < 0 ? -ms : ms); }
 
 std::string join(const std::vector<int>& nodes) {
   std::string out;
@@ -131,6 +135,46 @@ void add_overlaps(uint64_t seed, const ScheduleShape& shape, std::vector<Fault>&
   faults = std::move(merged);
 }
 
+// Clock jumps (ScheduleShape::clock), one at a time from the first fault's time on, each on one
+// node, three times in four on the node leading a partition when it begins (its leader stamps the
+// partition's records: a jump there is the one that could send time back along the log).
+std::vector<Fault> make_clock_jumps(uint64_t seed, const ScheduleShape& shape) {
+  Prng prng(hash_combine(seed, 0x636c6f636b6a6d70ULL));  // "clockjmp": its own stream
+  auto next = [&prng] { return prng.next(); };
+  std::vector<Fault> jumps;
+  int64_t at = shape.first_fault_ms + random_range(next, 0, kJumpGapMsMax);
+  while (jumps.size() < kFaultsMax && at + kJumpLastsMsMin <= shape.faults_stop_ms) {
+    Fault fault;
+    fault.kind = FaultKind::clock_jump;
+    fault.node = static_cast<int>(random_range(next, 1, shape.nodes));
+    if (random_below(next, 4) != 0) fault.leader_of = static_cast<int>(random_below(next, static_cast<uint64_t>(std::max(1, shape.partitions))));
+    fault.jump_ms = random_range(next, kJumpMsMin, kJumpMsMax) * (random_below(next, 2) == 0 ? -1 : 1);
+    fault.start_ms = at;
+    fault.end_ms = std::min(shape.faults_stop_ms, at + random_range(next, kJumpLastsMsMin, kJumpLastsMsMax));
+    jumps.push_back(fault);
+    at = fault.end_ms + random_range(next, kJumpGapMsMin, kJumpGapMsMax);
+  }
+  return jumps;
+}
+
+// `extra` merged into `faults` in start order (after faults starting at the same time), the
+// indices of overlapped hosts (Fault::overlaps) moved with them.
+void merge_by_start(std::vector<Fault>& faults, std::vector<Fault> extra) {
+  std::vector<size_t> order(faults.size() + extra.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  faults.insert(faults.end(), std::make_move_iterator(extra.begin()), std::make_move_iterator(extra.end()));
+  std::stable_sort(order.begin(), order.end(), [&faults](size_t a, size_t b) { return faults[a].start_ms < faults[b].start_ms; });
+  std::vector<int> place(order.size());
+  for (size_t m = 0; m < order.size(); ++m) place[order[m]] = static_cast<int>(m);
+  std::vector<Fault> merged;
+  merged.reserve(order.size());
+  for (size_t index : order) {
+    merged.push_back(faults[index]);
+    if (merged.back().overlaps >= 0) merged.back().overlaps = place[static_cast<size_t>(merged.back().overlaps)];
+  }
+  faults = std::move(merged);
+}
+
 }  // namespace
 
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
@@ -147,10 +191,25 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
     at = fault.end_ms + random_range(next, 500, std::max<int64_t>(500, shape.gap_ms_max));
   }
   if (shape.overlap) add_overlaps(seed, shape, faults);
+  if (shape.clock) merge_by_start(faults, make_clock_jumps(seed, shape));
+  if (faults.size() > kFaultsMax) faults.resize(kFaultsMax);
   return faults;
 }
 
-bool is_network_fault(FaultKind kind) { return kind != FaultKind::kill && kind != FaultKind::kill_all && kind != FaultKind::pause; }
+std::vector<int64_t> make_skews(uint64_t seed, const ScheduleShape& shape) {
+  if (!shape.clock) return {};
+  Prng prng(hash_combine(seed, 0x636c6f636b736b77ULL));  // "clockskw": its own stream
+  auto next = [&prng] { return prng.next(); };
+  std::vector<int64_t> skews;
+  for (int node = 1; node <= shape.nodes; ++node) skews.push_back(random_range(next, 0, 2 * kSkewMsMax) - kSkewMsMax);
+  return skews;
+}
+
+std::string describe_skew(int node, int64_t skew_ms) { return "skew node=" + std::to_string(node) + " by=" + signed_seconds(skew_ms); }
+
+bool is_network_fault(FaultKind kind) {
+  return kind != FaultKind::kill && kind != FaultKind::kill_all && kind != FaultKind::pause && kind != FaultKind::clock_jump;
+}
 
 const char* fault_name(FaultKind kind) {
   switch (kind) {
@@ -165,6 +224,7 @@ const char* fault_name(FaultKind kind) {
     case FaultKind::kill: return "kill";
     case FaultKind::kill_all: return "kill_all";
     case FaultKind::pause: return "pause";
+    case FaultKind::clock_jump: return "clock_jump";
   }
   return "?";
 }
@@ -196,6 +256,7 @@ std::string describe(const Fault& fault, size_t index, int nodes) {
     case FaultKind::one_way:
       return line + " node=" + std::to_string(fault.node) + " drop=" + (fault.outbound ? "outbound" : "inbound");
     case FaultKind::kill_all: return line;
+    case FaultKind::clock_jump: return line + " node=" + std::to_string(fault.node) + " by=" + signed_seconds(fault.jump_ms);
     case FaultKind::isolate:
     case FaultKind::kill:
     case FaultKind::pause: return line + " node=" + std::to_string(fault.node);

@@ -1,7 +1,8 @@
 // The real-fault harness's nemesis schedule (docs/realfault.md, "Faults"): a list of faults made
 // from a seed alone, one at a time, each with its start and end offset from the start of the
 // workload. With ScheduleShape::overlap, some network faults carry a process fault inside their
-// window (a node killed or paused during a partition, say). Pure: the same seed and shape give the same schedule (and the same printed lines), so
+// window (a node killed or paused during a partition, say). With ScheduleShape::clock, every node
+// starts with a wall-clock skew and clock jumps come on top of the other faults. Pure: the same seed and shape give the same schedule (and the same printed lines), so
 // a failing run is re-attempted with --seed. Applying a fault is the topology's and the process
 // supervisor's business (topology.h, realfault_main.cc).
 #pragma once
@@ -31,6 +32,9 @@ enum class FaultKind {
   kill_all,   // every node SIGKILLed at start, all restarted at end (the whole cluster recovers from
               // its disks at once; a process kill keeps the page cache: not a power loss)
   pause,      // SIGSTOP at start, SIGCONT at end
+  // ScheduleShape::clock (the clockshift preload library, clockshift.c):
+  clock_jump,  // the node's wall clock jumps by `jump_ms` from its skew at start, back to its skew at
+               // end (CLOCK_MONOTONIC never moves); comes on top of the other faults
 };
 
 struct Fault {
@@ -38,7 +42,7 @@ struct Fault {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   int node = 1;               // the node (1-based); partition, kill_all: unused
-  // kill, pause, isolate, one_way: when >= 0, the fault hits the node leading this partition when
+  // kill, pause, isolate, one_way, clock_jump: when >= 0, the fault hits the node leading this partition when
   // it begins (as the workload last saw it; `node` when it knows none).
   int leader_of = -1;
   std::vector<int> side;      // partition: the minority's nodes
@@ -47,6 +51,7 @@ struct Fault {
   uint32_t jitter_ms = 0;     // delay
   uint32_t percent = 0;       // loss, duplicate, reorder
   uint32_t rate_kbit = 0;     // throttle
+  int64_t jump_ms = 0;        // clock_jump: added to the node's skew while the fault lasts
   // A kill or pause inside another fault's window: the index of that (network) fault.
   int overlaps = -1;
 };
@@ -63,7 +68,20 @@ struct ScheduleShape {
   // Half of the network faults lasting 1.5 s or more get a kill or pause of one node inside their
   // window (drawn from a stream of its own, so the other faults stay as without it).
   bool overlap = true;
+  // Every node's wall clock starts skewed (make_skews) and clock jumps come on top of the other
+  // faults, one at a time (drawn from a stream of their own: the other faults stay as without).
+  bool clock = false;
 };
+// Clock faults' bounds: a node's skew is within ±kSkewMsMax; a jump moves it by kJumpMsMin ..
+// kJumpMsMax either way, for kJumpLastsMsMin .. kJumpLastsMsMax, kJumpGapMsMin .. kJumpGapMsMax
+// apart.
+inline constexpr int64_t kSkewMsMax = 500;
+inline constexpr int64_t kJumpMsMin = 50;
+inline constexpr int64_t kJumpMsMax = 3'000;
+inline constexpr int64_t kJumpLastsMsMin = 1'000;
+inline constexpr int64_t kJumpLastsMsMax = 4'000;
+inline constexpr int64_t kJumpGapMsMin = 500;
+inline constexpr int64_t kJumpGapMsMax = 3'000;
 inline constexpr size_t kFaultsMax = 1000;
 // The loss and duplication levels (percent) a fault draws from: netfault.bpf.c has a program for
 // each (tc's loader sets no constants).
@@ -71,7 +89,12 @@ inline constexpr uint32_t kLossPercents[] = {5, 10, 20, 35, 50};
 inline constexpr uint32_t kDuplicatePercents[] = {10, 25, 50};
 
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape);
-bool is_network_fault(FaultKind kind);
+// Each node's wall-clock offset from the start (index node - 1), in ±kSkewMsMax; empty without
+// ScheduleShape::clock. Pure, like the schedule.
+std::vector<int64_t> make_skews(uint64_t seed, const ScheduleShape& shape);
+// "skew node=2 by=-0.312s": one printed line.
+std::string describe_skew(int node, int64_t skew_ms);
+bool is_network_fault(FaultKind kind);  // the topology's to apply (not a process or clock fault)
 const char* fault_name(FaultKind kind);
 // "fault 3 t=3.200s..6.100s kind=partition side=2 (1,3 on the other)": one printed line.
 std::string describe(const Fault& fault, size_t index, int nodes);

@@ -20,12 +20,13 @@ namespace {
 const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
        sluice-realfault check --history FILE
        sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off] [--bpf auto|off] [--overlap on|off]
+                                [--clock auto|on|off]
 
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
-and BPF programs, blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT); then the
-network heals and the history is judged by the simulation's partition ledger, and the replicas' sealed segments are
-compared byte for byte. Exits 0 passed, 1 failed, 2 usage error, 77 skipped (not root, or no
+and BPF programs, blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT, wall-clock
+skews and jumps); then the network heals and the history is judged by the simulation's partition
+ledger, and the replicas' sealed segments are compared byte for byte. Exits 0 passed, 1 failed, 2 usage error, 77 skipped (not root, or no
 network namespaces).
 
   --seed N          the nemesis and workload seed (default: from the clock; printed)
@@ -37,6 +38,11 @@ network namespaces).
                     them) or off (default auto)
   --overlap MODE    on: half of the network faults of 1.5 s or more get a kill or pause of one
                     node inside their window; off: one fault at a time (default on)
+  --clock MODE      auto, on or off (default auto: on where the clockshift preload library was
+                    built, else off with a note; on without it fails): every node's wall clock
+                    starts skewed by up to +-0.5 s and jumps by 0.05..3 s either way for 1..4 s,
+                    mostly on a partition's leader (CLOCK_MONOTONIC never moves); a partition's
+                    record timestamps must never go back (timestamp_regressions=0)
   --dir DIR         the run's directory: data dirs, node logs, history.jsonl (default: a fresh
                     one under $TMPDIR or /tmp; removed after a pass unless --keep)
   --keep            keep the run's directory after a pass
@@ -46,8 +52,8 @@ network namespaces).
 
 check --history FILE: replays a history.jsonl through the same ledger; exit 0 passed, 1 failed.
 schedule: prints the schedule a run with these flags would follow (--netem auto: as on a kernel
-with netem; --netem off --bpf auto: as on one without netem whose tc attaches BPF programs),
-without root and without running anything.
+with netem; --netem off --bpf auto: as on one without netem whose tc attaches BPF programs;
+--clock auto: as with the clockshift library), without root and without running anything.
 )";
 
 bool parse_int(const std::string& text, int64_t low, int64_t high, int64_t& out) {
@@ -75,7 +81,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       continue;
     }
     if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" && flag != "--bpf" &&
-        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug" && flag != "--overlap") {
+        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug" && flag != "--overlap" && flag != "--clock") {
       std::cerr << "sluice-realfault: unknown option '" << flag << "'\n";
       return std::nullopt;
     }
@@ -108,6 +114,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
     } else if (flag == "--overlap") {
       good = *text == "on" || *text == "off";
       options.overlap = *text == "on";
+    } else if (flag == "--clock") {
+      good = *text == "auto" || *text == "on" || *text == "off";
+      options.clock = *text == "on" ? RunOptions::Clock::on : *text == "off" ? RunOptions::Clock::off : RunOptions::Clock::auto_;
     } else if (flag == "--planted-bug") {
       good = parse_planted_bug(*text).has_value();
       options.planted_bug = *text;
@@ -139,7 +148,10 @@ int run_schedule(const std::vector<std::string>& args) {
   shape.netem = options->netem_auto;  // "auto" prints the schedule of a kernel with netem
   shape.bpf = options->bpf_auto;
   shape.overlap = options->overlap;
+  shape.clock = options->clock != RunOptions::Clock::off;  // "auto" prints the schedule of a build with clockshift
   const std::vector<Fault> faults = make_schedule(options->seed, shape);
+  const std::vector<int64_t> skews = make_skews(options->seed, shape);
+  for (size_t i = 0; i < skews.size(); ++i) std::cout << describe_skew(static_cast<int>(i + 1), skews[i]) << "\n";
   for (size_t i = 0; i < faults.size(); ++i) std::cout << describe(faults[i], i, options->nodes) << "\n";
   return kExitPassed;
 }

@@ -32,6 +32,9 @@ using Clock = std::chrono::steady_clock;
 #ifndef SLUICE_REALFAULT_BPF_OBJ
 #define SLUICE_REALFAULT_BPF_OBJ ""  // built without BPF: loss and duplication need netem
 #endif
+#ifndef SLUICE_REALFAULT_CLOCKSHIFT_LIB
+#define SLUICE_REALFAULT_CLOCKSHIFT_LIB ""  // built without the preload library: no clock faults
+#endif
 
 constexpr uint16_t kSwimPort = 7946;
 constexpr uint16_t kRaftPort = 7947;
@@ -106,6 +109,10 @@ class Run {
   bool wait_until(Clock::time_point until);
   void watch_nodes();
   void resolve_target(Fault& fault) const;
+  std::string clock_file(int node) const { return dir_ + "/n" + std::to_string(node) + ".clock_ms"; }
+  // The node's wall-clock offset, for its clockshift library to read (temp + rename: never torn).
+  void set_clock(int node, int64_t offset_ms);
+  bool decide_clock(int& exit_code);
   void begin_fault(const Fault& fault, size_t index);
   void end_fault(const Fault& fault);
   void heal();
@@ -126,6 +133,9 @@ class Run {
   bool dir_made_ = false;
   bool netem_ = false;
   bool bpf_ = false;  // loss and duplication by the BPF programs (no netem)
+  bool clock_ = false;  // nodes run under the clockshift library: skews and clock jumps
+  std::vector<int64_t> skews_;  // per node (index node - 1), with clock_
+  uint64_t clock_faults_ = 0;   // clock jumps begun
   std::unique_ptr<Topology> topology_;
   std::vector<std::unique_ptr<e2e::NodeProcess>> nodes_;
   std::vector<bool> down_;  // killed by the nemesis, not restarted yet
@@ -157,7 +167,8 @@ std::string Run::rerun_command() const {
   return self_path() + " run --seed " + std::to_string(options_.seed) + " --nodes " + std::to_string(options_.nodes) +
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
          " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") +
-         " --overlap " + (options_.overlap ? "on" : "off") + " --node-bin " + options_.node_bin +
+ " --overlap " + (options_.overlap ? "on" : "off") +
+         " --clock " + (clock_ ? "on" : "off") + " --node-bin " + options_.node_bin +
          (options_.planted_bug.empty() ? "" : " --planted-bug " + options_.planted_bug);
 }
 
@@ -174,6 +185,7 @@ bool Run::prepare(int& exit_code) {
     std::cerr << "sluice-realfault: no sluice-node at " << options_.node_bin << " (--node-bin)\n";
     return false;
   }
+  if (!decide_clock(exit_code)) return false;
   remove_leftovers();
   dir_ = options_.dir;
   if (dir_.empty()) {
@@ -198,14 +210,47 @@ bool Run::prepare(int& exit_code) {
   return true;
 }
 
+// Clock faults where the clockshift library was built (--clock auto), or as --clock says.
+bool Run::decide_clock(int& exit_code) {
+  const std::string library = SLUICE_REALFAULT_CLOCKSHIFT_LIB;
+  const bool present = !library.empty() && ::access(library.c_str(), R_OK) == 0;
+  clock_ = options_.clock != RunOptions::Clock::off && present;
+  if (options_.clock == RunOptions::Clock::on && !present) {
+    std::cout << "realfault: --clock on, but no clockshift library at '" << library << "' (build target sluice_clockshift)" << std::endl;
+    exit_code = kExitFailed;
+    return false;
+  }
+  if (options_.clock == RunOptions::Clock::auto_ && !present) {
+    std::cout << "realfault: note: no clockshift library at '" << library << "': no clock faults (--clock off)" << std::endl;
+  }
+  return true;
+}
+
+void Run::set_clock(int node, int64_t offset_ms) {
+  const std::string path = clock_file(node);
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << offset_ms << "\n";
+    if (!out.flush()) return fail("harness", "cannot write " + temp);
+  }
+  std::error_code error;
+  fs::rename(temp, path, error);
+  if (error) fail("harness", "cannot rename " + temp + ": " + error.message());
+}
+
 std::vector<std::string> Run::node_args(int node) const {
-  const std::string ns_binary = options_.node_bin;
-  std::vector<std::string> args = {"netns", "exec", topology_->netns(node), ns_binary,
+  std::vector<std::string> args = {"netns", "exec", topology_->netns(node)};
+  if (clock_) {  // env execs in place too: the process stays the node
+    args.insert(args.end(), {find_program("env"), "LD_PRELOAD=" + std::string(SLUICE_REALFAULT_CLOCKSHIFT_LIB),
+                             "SLUICE_CLOCKSHIFT_FILE=" + clock_file(node)});
+  }
+  args.insert(args.end(), {options_.node_bin,
                                    "--node-id", std::to_string(node), "--cluster-id", std::to_string(options_.seed % 1'000'000'007 + 1),
                                    "--data-dir", dir_ + "/n" + std::to_string(node), "--host", topology_->node_address(node),
                                    "--port", std::to_string(kSwimPort), "--raft-port", std::to_string(kRaftPort),
                                    "--rpc-port", std::to_string(kRpcPort), "--http-port", std::to_string(kHttpPort),
-                                   "--controller-voters", "1,2,3", "--xdp", "off", "--anonymous", "admin"};
+                                   "--controller-voters", "1,2,3", "--xdp", "off", "--anonymous", "admin"});
   if (!options_.planted_bug.empty()) {
     args.push_back("--test-planted-bug");
     args.push_back(options_.planted_bug);
@@ -264,6 +309,7 @@ void Run::resolve_target(Fault& fault) const {
 void Run::begin_fault(const Fault& fault, size_t index) {
   std::cout << "t=" << elapsed_s() << "s begin fault " << index << " " << fault_name(fault.kind);
   if (fault.kind != FaultKind::partition && fault.kind != FaultKind::kill_all) std::cout << " node=" << fault.node;
+  if (fault.kind == FaultKind::clock_jump) std::cout << " clock_ms=" << skews_[static_cast<size_t>(fault.node - 1)] + fault.jump_ms;
   std::cout << std::endl;
   const size_t i = static_cast<size_t>(fault.node - 1);
   if (fault.kind == FaultKind::kill || fault.kind == FaultKind::kill_all) {
@@ -276,6 +322,10 @@ void Run::begin_fault(const Fault& fault, size_t index) {
     return;
   }
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGSTOP);
+  if (fault.kind == FaultKind::clock_jump) {
+    ++clock_faults_;
+    return set_clock(fault.node, skews_[i] + fault.jump_ms);
+  }
   std::string error;
   if (!topology_->apply(fault, error)) fail("harness", "applying fault " + std::to_string(index) + ": " + error);
 }
@@ -291,6 +341,7 @@ void Run::end_fault(const Fault& fault) {
     return;
   }
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGCONT);
+  if (fault.kind == FaultKind::clock_jump) return set_clock(fault.node, skews_[i]);
   std::string error;
   if (!topology_->heal(error)) fail("harness", "healing: " + error);
 }
@@ -301,6 +352,7 @@ void Run::heal() {
   if (!topology_->heal(error)) fail("harness", "healing: " + error);
   for (int node = 1; node <= options_.nodes; ++node) {
     const size_t i = static_cast<size_t>(node - 1);
+    if (clock_) set_clock(node, skews_[i]);  // a jump cut short: back to the skew
     nodes_[i]->signal(SIGCONT);
     if (down_[i]) {
       down_[i] = false;
@@ -384,7 +436,7 @@ int Run::report(const WorkloadOutcome& outcome) {
   print_figures(verdict.figures);
   std::cout << "records_sent=" << outcome.records_sent << "\ndeliveries_failed=" << outcome.deliveries_failed
             << "\nproducer_retries=" << outcome.producer_retries << "\nduplicates_answered=" << outcome.duplicates_answered
-            << "\nnode_crashes=" << node_crashes_ << "\nsealed_segments_compared=" << sealed_compared_
+            << "\nclock_faults=" << clock_faults_ << "\nnode_crashes=" << node_crashes_ << "\nsealed_segments_compared=" << sealed_compared_
             << "\nsealed_segments_differing=" << sealed_differing_ << "\nconverge_s=" << outcome.converge_s << "\nrun_dir=" << dir_
             << "\n";
   const bool passed = checker_.empty();
@@ -404,10 +456,14 @@ void Run::plan() {
   shape.netem = netem_;
   shape.bpf = bpf_;
   shape.overlap = options_.overlap;
+  shape.clock = clock_;
   shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
+  skews_ = make_skews(options_.seed, shape);
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s
-            << " netem=" << (netem_ ? "on" : "off") << " bpf_faults=" << (bpf_ ? "on" : "off") << " run_dir=" << dir_ << "\n";
+            << " netem=" << (netem_ ? "on" : "off") << " bpf_faults=" << (bpf_ ? "on" : "off") << " clock_faults=" << (clock_ ? "on" : "off")
+            << " run_dir=" << dir_ << "\n";
+  for (size_t i = 0; i < skews_.size(); ++i) std::cout << describe_skew(static_cast<int>(i + 1), skews_[i]) << "\n";
   for (size_t i = 0; i < schedule_.size(); ++i) std::cout << describe(schedule_[i], i, options_.nodes) << "\n";
   std::cout << "rerun: " << rerun_command() << std::endl;
 }
@@ -422,6 +478,7 @@ bool Run::start() {
   down_.assign(static_cast<size_t>(options_.nodes), false);
   own_exits_.assign(static_cast<size_t>(options_.nodes), 0);
   for (int node = 1; node <= options_.nodes; ++node) {
+    if (clock_) set_clock(node, skews_[static_cast<size_t>(node - 1)]);
     if (!start_node(node)) return false;
   }
   WorkloadConfig config;

@@ -22,6 +22,10 @@ struct RunOptions {
   bool netem_auto = true;   // netem faults where the kernel has sch_netem
   bool bpf_auto = true;     // else loss and duplication by tc BPF programs where tc attaches them
   bool overlap = true;      // kills and pauses inside some network faults (ScheduleShape::overlap)
+  // Clock faults (ScheduleShape::clock): auto, on where the clockshift library was built; on, a
+  // failure without it; off, none.
+  enum class Clock { auto_, on, off };
+  Clock clock = Clock::auto_;
   std::string dir;          // "": a fresh one, removed after a pass
   bool keep = false;
   std::string node_bin;     // "": the sluice-node next to this binary

@@ -164,14 +164,27 @@ bool Topology::pick_subnet(std::string& error) {
 bool Topology::build(std::string& error) {
   if (!pick_subnet(error)) return false;
   bridge_ = prefix_ + "br";
+  hub_ = prefix_ + "-hub";
   std::string output;
+  if (!run_command({"ip", "netns", "add", hub_}, output)) return error = "ip netns add " + hub_ + ": " + output, false;
+  hub_made_ = true;
+  const std::string harness_veth = prefix_ + "h";
+  const std::string harness_peer = prefix_ + "hb";
   const std::vector<std::vector<std::string>> steps = {
-      {"ip", "link", "add", bridge_, "type", "bridge"},
-      {"ip", "addr", "add", harness_address() + "/24", "dev", bridge_},
-      {"ip", "link", "set", bridge_, "up"},
+      {"ip", "-n", hub_, "link", "add", bridge_, "type", "bridge"},
+      {"ip", "-n", hub_, "link", "set", bridge_, "up"},
+      {"ip", "link", "add", harness_veth, "type", "veth", "peer", "name", harness_peer},
+      {"ip", "link", "set", harness_peer, "netns", hub_},
+      {"ip", "-n", hub_, "link", "set", harness_peer, "master", bridge_},
+      {"ip", "-n", hub_, "link", "set", harness_peer, "up"},
+      {"ip", "addr", "add", harness_address() + "/24", "dev", harness_veth},
+      {"ip", "link", "set", harness_veth, "up"},
   };
   for (const auto& step : steps) {
-    if (!run_command(step, output)) return error = step[0] + " " + step[1] + " " + step[2] + " " + step[3] + ": " + output, false;
+    if (run_command(step, output)) continue;
+    std::string command;
+    for (const std::string& word : step) command += (command.empty() ? "" : " ") + word;
+    return error = command + ": " + output, false;
   }
   for (int node = 1; node <= nodes_; ++node) {
     if (!build_node(node, error)) return false;
@@ -189,13 +202,14 @@ bool Topology::build_node(int node, std::string& error) {
   netns_.push_back(ns);
   const std::vector<std::vector<std::string>> steps = {
       {"ip", "link", "add", host_veth(node), "type", "veth", "peer", "name", peer},
+      {"ip", "link", "set", host_veth(node), "netns", hub_},
       {"ip", "link", "set", peer, "netns", ns},
       {"ip", "-n", ns, "link", "set", peer, "name", "eth0"},
       {"ip", "-n", ns, "addr", "add", node_address(node) + "/24", "dev", "eth0"},
       {"ip", "-n", ns, "link", "set", "eth0", "up"},
       {"ip", "-n", ns, "link", "set", "lo", "up"},
-      {"ip", "link", "set", host_veth(node), "master", bridge_},
-      {"ip", "link", "set", host_veth(node), "up"},
+      {"ip", "-n", hub_, "link", "set", host_veth(node), "master", bridge_},
+      {"ip", "-n", hub_, "link", "set", host_veth(node), "up"},
   };
   for (const auto& step : steps) {
     if (run_command(step, output)) continue;
@@ -208,8 +222,7 @@ bool Topology::build_node(int node, std::string& error) {
 }
 
 bool Topology::tc(int node, bool outbound, std::vector<std::string> args, std::string& error) const {
-  std::vector<std::string> argv = {"tc"};
-  if (outbound) argv.insert(argv.end(), {"-n", netns(node)});
+  std::vector<std::string> argv = {"tc", "-n", outbound ? netns(node) : hub_};
   for (std::string& arg : args) argv.push_back(arg == "DEV" ? (outbound ? "eth0" : host_veth(node)) : std::move(arg));
   std::string output;
   if (run_command(argv, output)) return true;
@@ -221,17 +234,18 @@ bool Topology::tc(int node, bool outbound, std::vector<std::string> args, std::s
 
 bool Topology::netem_available() const {
   std::string output;
-  if (!run_command({"tc", "qdisc", "add", "dev", bridge_, "root", "netem", "delay", "1ms"}, output)) return false;
-  run_command({"tc", "qdisc", "del", "dev", bridge_, "root"}, output);
+  if (!run_command({"tc", "-n", hub_, "qdisc", "add", "dev", bridge_, "root", "netem", "delay", "1ms"}, output)) return false;
+  run_command({"tc", "-n", hub_, "qdisc", "del", "dev", bridge_, "root"}, output);
   return true;
 }
 
 bool Topology::bpf_available(const std::string& object) const {
   if (object.empty() || ::access(object.c_str(), R_OK) != 0) return false;
   std::string output;
-  if (!run_command({"tc", "qdisc", "add", "dev", bridge_, "clsact"}, output)) return false;
-  const bool attached = run_command({"tc", "filter", "add", "dev", bridge_, "egress", "bpf", "da", "obj", object, "sec", "tc/loss5"}, output);
-  run_command({"tc", "qdisc", "del", "dev", bridge_, "clsact"}, output);
+  if (!run_command({"tc", "-n", hub_, "qdisc", "add", "dev", bridge_, "clsact"}, output)) return false;
+  const bool attached =
+      run_command({"tc", "-n", hub_, "filter", "add", "dev", bridge_, "egress", "bpf", "da", "obj", object, "sec", "tc/loss5"}, output);
+  run_command({"tc", "-n", hub_, "qdisc", "del", "dev", bridge_, "clsact"}, output);
   return attached;
 }
 
@@ -286,8 +300,8 @@ bool Topology::apply(const Fault& fault, std::string& error) {
                         error);
     case FaultKind::isolate: {
       std::string output;
-      if (run_command({"ip", "link", "set", host_veth(node), "down"}, output)) return true;
-      return error = "ip link set " + host_veth(node) + " down: " + output, false;
+      if (run_command({"ip", "-n", hub_, "link", "set", host_veth(node), "down"}, output)) return true;
+      return error = "ip -n " + hub_ + " link set " + host_veth(node) + " down: " + output, false;
     }
     case FaultKind::one_way: {
       if (fault.outbound) return drop_to(node, others, error);
@@ -307,7 +321,8 @@ bool Topology::apply(const Fault& fault, std::string& error) {
     }
     case FaultKind::kill:
     case FaultKind::kill_all:
-    case FaultKind::pause: break;
+    case FaultKind::pause:
+    case FaultKind::clock_jump: break;
   }
   error = std::string("not a network fault: ") + fault_name(fault.kind);
   return false;
@@ -336,7 +351,7 @@ bool Topology::heal(std::string& error) {
     }
     std::string output;
     if (!run_command({"ip", "-n", netns(node), "route", "flush", "type", "blackhole"}, output)) failed("ip route flush: " + output);
-    if (!run_command({"ip", "link", "set", host_veth(node), "up"}, output)) failed("ip link set up: " + output);
+    if (!run_command({"ip", "-n", hub_, "link", "set", host_veth(node), "up"}, output)) failed("ip link set up: " + output);
   }
   return healed;
 }
@@ -347,7 +362,8 @@ void Topology::teardown() {
   torn_down_ = true;
   std::string ignored;
   for (const std::string& ns : netns_) run_command({"ip", "netns", "delete", ns}, ignored);
-  if (!bridge_.empty()) run_command({"ip", "link", "delete", bridge_}, ignored);
+  if (hub_made_) run_command({"ip", "netns", "delete", hub_}, ignored);  // the bridge and the host ends with it
+  run_command({"ip", "link", "delete", prefix_ + "h"}, ignored);
   for (int node = 1; node <= nodes_; ++node) run_command({"ip", "link", "delete", host_veth(node)}, ignored);
 }
 

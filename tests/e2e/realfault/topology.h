@@ -80,6 +80,11 @@ class Topology {
   int nodes_;
   std::string prefix_;
   std::string bridge_;
+  // The bridge and the host ends of the veths live in a namespace of their own: bridged traffic
+  // then meets that namespace's (empty) netfilter tables, not the host's, whose FORWARD chain may
+  // drop it (br_netfilter with a FORWARD policy of DROP, as Docker installs).
+  std::string hub_;
+  bool hub_made_ = false;
   std::string subnet_;  // "10.213.X."
   std::vector<std::string> netns_;
   bool torn_down_ = false;
