@@ -204,9 +204,6 @@ Result<ClusterInfo> Client::cluster() {
                                       member.value("state", std::string()), member.value("api", std::string()),
                                       member.value("node_state", std::string()), member.value("controller", std::string())});
   }
-  for (const Json& voter : answer->value("controller_voters", Json::array())) {
-    if (voter.is_number_unsigned()) info.controller_voters.push_back(voter.get<NodeId>());
-  }
   info.raw = *answer;
   return info;
 }

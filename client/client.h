@@ -78,7 +78,6 @@ struct MemberInfo {
 struct ClusterInfo {
   NodeId node = kNoNode;               // the node that answered
   NodeId controller_leader = kNoNode;  // 0: unknown
-  std::vector<NodeId> controller_voters;  // the metadata group's voters as the answering node knows them
   std::vector<MemberInfo> members;
   nlohmann::json raw;
 };

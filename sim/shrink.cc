@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include "sim/scenario.h"
 #include "sim/simulation.h"
@@ -447,27 +449,32 @@ bool narrowed_latency(toml::table& base) {
   return true;
 }
 
+// Each quieting as a name (noise_off=) and an edit of a scenario table (false: nothing to quiet).
+std::vector<std::pair<std::string, std::function<bool(toml::table&)>>> quietings() {
+  std::vector<std::pair<std::string, std::function<bool(toml::table&)>>> out;
+  for (const Noise& noise : kWorldNoise) {
+    out.emplace_back(std::string(noise.table) + "." + std::string(noise.key), [noise](toml::table& base) { return zeroed(base, noise); });
+  }
+  out.emplace_back("network.latency_spread", narrowed_latency);
+  return out;
+}
+
 // All of the noise at once first (one run when the failure needs none of it), else one at a time.
 void Shrinker::quiet_world() {
+  const auto steps = quietings();
   Candidate all = best_;
   std::vector<std::string> names;
-  for (const Noise& noise : kWorldNoise) {
-    if (zeroed(all.base, noise)) names.push_back(std::string(noise.table) + "." + std::string(noise.key));
+  for (const auto& [name, quiet] : steps) {
+    if (quiet(all.base)) names.push_back(name);
   }
-  if (narrowed_latency(all.base)) names.emplace_back("network.latency_spread");
   if (names.empty()) return;
   if (accept(all, "world noise off")) {
     result_.noise_off = names;
     return;
   }
-  for (const Noise& noise : kWorldNoise) {
+  for (const auto& [name, quiet] : steps) {
     Candidate one = best_;
-    const std::string name = std::string(noise.table) + "." + std::string(noise.key);
-    if (runs_left() && zeroed(one.base, noise) && accept(one, name + " off")) result_.noise_off.push_back(name);
-  }
-  Candidate steady = best_;
-  if (runs_left() && narrowed_latency(steady.base) && accept(steady, "latency spread off")) {
-    result_.noise_off.emplace_back("network.latency_spread");
+    if (runs_left() && quiet(one.base) && accept(one, name + " off")) result_.noise_off.push_back(name);
   }
 }
 

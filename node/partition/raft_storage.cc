@@ -70,7 +70,7 @@ std::array<const std::set<raft::NodeId>*, 4> node_sets(const raft::ConfState& co
   return {&conf.voters, &conf.voters_outgoing, &conf.learners, &conf.learners_next};
 }
 
-Status damaged(std::string what) { return Status(Errc::invalid_state, "raft state file: " + std::move(what)); }
+Status damaged(std::string what) { return Status(Errc::invalid_state, std::string(LogRaftStorage::kDamagedStateMessage) + std::move(what)); }
 
 }  // namespace
 

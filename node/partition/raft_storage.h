@@ -82,6 +82,9 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   static raft::Status remove_tombstone(runtime::Filesystem& fs, const std::string& dir);
   static std::string tombstone_path(std::string_view dir);
   static constexpr std::string_view kTombstoneSuffix = ".tombstone";  // tombstone_path's
+  // What every invalid_state error about a damaged state file starts with (the simulator tells a
+  // node that cannot start for that reason from other failures by it).
+  static constexpr std::string_view kDamagedStateMessage = "raft state file: ";
   ~LogRaftStorage() override;
   LogRaftStorage(const LogRaftStorage&) = delete;
   LogRaftStorage& operator=(const LogRaftStorage&) = delete;

@@ -12,6 +12,7 @@
 #include "client/resolver.h"
 #include "node/base/hash.h"
 #include "node/controller/controller.h"
+#include "node/partition/raft_storage.h"
 #include "sim/checkers/partition_ledger.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/scenario.h"
@@ -32,10 +33,10 @@ constexpr rt::Duration kPollDeadline = std::chrono::seconds(1);
 constexpr rt::Duration kRequestTimeout = std::chrono::seconds(3);
 constexpr rt::Duration kDeliveryTimeout = std::chrono::seconds(600);  // longer than any run: nothing is given up
 constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
-// A node that failed this many starts in a row for kDamagedStateFailure is lost (lost_to_damage):
-// a transient disk error fails a start once or twice, not three times in a row at these rates.
+// A node that failed this many starts in a row on a damaged Raft state file is lost
+// (lost_to_damage): a transient disk error fails a start once or twice, not three times in a row
+// at these rates.
 constexpr uint64_t kFailedStartsForLost = 3;
-constexpr std::string_view kDamagedStateFailure = "raft state file";
 
 struct ClusterConfig {
   PartitionsConfig replicas;  // placement is always "controller"
@@ -557,7 +558,7 @@ std::string ClusterWorkload::lagging() const {
 // not to start stays a failure.
 bool ClusterWorkload::lost_to_damage(NodeIndex node) const {
   return bit_flipped_.count(node) > 0 && world_.failed_starts_in_a_row(node) >= kFailedStartsForLost &&
-         world_.last_start_failure(node).find(kDamagedStateFailure) != std::string::npos;
+         world_.last_start_failure(node).find(partition::LogRaftStorage::kDamagedStateMessage) != std::string::npos;
 }
 
 // With a node lost or decommissioned, the metadata group's voters (as its leader holds them) are
