@@ -20,6 +20,8 @@ namespace sluice::sim {
 struct ClientOp {
   std::string stream;  // "client<h>.p<k>"
   uint64_t seq = 0;
+  uint32_t partition = 0;  // where it went: seq mod the topic's partitions, not the producer's round-robin
+  uint64_t record = 0;     // the hash of its value, as the ledger knows it
   auto operator<=>(const ClientOp&) const = default;
 };
 

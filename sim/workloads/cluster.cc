@@ -64,7 +64,7 @@ struct ProducerState {
   uint64_t probe_id = 0;  // the producer's id of its probe: a record sent after faults stopped
   bool probed = false;    // and acknowledged
   uint64_t ops = 0;       // records drawn so far, skipped ones included: the next record's seq
-  std::vector<uint64_t> issued;  // the seqs of the records sent (not skipped), probe excluded
+  std::vector<ClientOp> issued;  // the records sent (not skipped), probe excluded
 };
 
 struct ConsumerState {
@@ -214,9 +214,7 @@ class ClusterWorkload final : public Workload {
     return seqs != config_.skip_ops.end() && seqs->second.contains(seq);
   }
   void client_ops(std::vector<ClientOp>& out) const override {
-    for (const auto& producer : producers_) {
-      for (uint64_t seq : producer->issued) out.push_back(ClientOp{producer->name, seq});
-    }
+    for (const auto& producer : producers_) out.insert(out.end(), producer->issued.begin(), producer->issued.end());
   }
   void count(const std::string& what) { ++counts_[what]; }
   void add_producer_stats(const client::ProducerStats& stats) {
@@ -473,9 +471,12 @@ void ClientAgent::produce(ProducerState& state) {
       continue;
     }
     const uint64_t record = hash_bytes(as_bytes(value));
-    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), std::nullopt});
+    // The partition by the record's seq, not by the producer's round-robin (which counts sends
+    // only): a skipped record leaves every other one on its partition.
+    const auto partition = static_cast<uint32_t>(seq % static_cast<uint64_t>(workload_.config().replicas.partitions));
+    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), partition});
     if (id.ok()) {
-      if (!probe) state.issued.push_back(seq);
+      if (!probe) state.issued.push_back(ClientOp{state.name, seq, partition, record});
       state.record_of_id[*id] = record;
       ++state.sent;
       ++state.undelivered;
