@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -170,6 +171,8 @@ class Shrinker {
   bool materialize(const toml::table& scenario, const Scenario& parsed);
   void ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
                   bool empty_known_to_pass, bool no_bigger = false);
+  void shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
+                            bool no_bigger);
   void shrink_client_ops();
   void shrink_faults();
   void disable_buggify();
@@ -490,11 +493,14 @@ toml::table* client_ops_table(toml::table& base) {
   return nullptr;
 }
 
-// The client operations issued in the best run so far: ddmin drops them (contiguous chunks
-// first, by ddmin's halving), each subset written as the workload's `skip_ops` on top of the
-// ones already skipped. A dropped record still takes its random draws, so the others keep their
-// payload, partition and timing. Kept only when the run fails the same way and is no bigger.
-void Shrinker::shrink_client_ops() {
+// The client operations issued in the best run so far, in groups (`group_of` names an op's
+// group; groups in first-seen order): ddmin drops groups, each subset written as the workload's
+// `skip_ops` on top of the ones already skipped. A dropped record still takes its random draws,
+// so the others keep their payload, partition and timing. Kept when the run fails the same way:
+// `no_bigger` also asks it to be no bigger (dropping a whole producer is simpler even when the
+// bug then takes a little longer to show; single records are not worth a bigger run).
+void Shrinker::shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
+                                    bool no_bigger) {
   const Candidate start = best_;
   const std::vector<ClientOp> ops = best_report_.client_ops;
   toml::table* workload = client_ops_table(best_.base);
@@ -503,15 +509,15 @@ void Shrinker::shrink_client_ops() {
   if (const toml::array* entries = (*workload)["skip_ops"].as_array()) {
     for (const toml::node& entry : *entries) (void)parse_skip_range(entry.value_or(std::string()), skipped_before);
   }
-  auto make = [&](const std::vector<size_t>& kept) {
+  std::map<std::string, size_t> group_index;
+  std::vector<size_t> group_of_op;
+  for (const ClientOp& op : ops) group_of_op.push_back(group_index.emplace(group_of(op), group_index.size()).first->second);
+  if (group_index.size() == 1 && ops.size() > 1) return;  // one group of several: the next level does it
+  auto make = [&](const std::vector<size_t>& kept_groups) {
+    const std::set<size_t> kept(kept_groups.begin(), kept_groups.end());
     SkippedOps skipped = skipped_before;
-    size_t next_kept = 0;
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (next_kept < kept.size() && kept[next_kept] == i) {
-        ++next_kept;
-      } else {
-        skipped[ops[i].stream].insert(ops[i].seq);
-      }
+      if (!kept.contains(group_of_op[i])) skipped[ops[i].stream].insert(ops[i].seq);
     }
     Candidate candidate = start;
     toml::array entries;
@@ -519,7 +525,18 @@ void Shrinker::shrink_client_ops() {
     client_ops_table(candidate.base)->insert_or_assign("skip_ops", std::move(entries));
     return candidate;
   };
-  ddmin_step(ops.size(), make, "client operations", false, true);
+  ddmin_step(group_index.size(), make, label, false, no_bigger);
+}
+
+// Hierarchical delta debugging (Misherghi and Su, ICSE 2006): whole partitions' records first,
+// then whole producers', then records one by one, so a failure on one partition does not cost
+// ddmin's halving over every record of the others.
+void Shrinker::shrink_client_ops() {
+  shrink_client_ops_by([](const ClientOp& op) { return "p" + std::to_string(op.partition); }, "partitions' client operations",
+                       false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream; }, "producers' client operations", false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations",
+                       true);
 }
 
 Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
