@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -169,7 +170,10 @@ class Shrinker {
   bool accept(const Candidate& candidate, const std::string& step);
   bool materialize(const toml::table& scenario, const Scenario& parsed);
   void ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
-                  bool empty_known_to_pass);
+                  bool empty_known_to_pass, bool no_bigger = false);
+  void shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
+                            bool no_bigger);
+  void shrink_client_ops();
   void shrink_faults();
   void disable_buggify();
   void shrink_buggify_sites();
@@ -264,15 +268,18 @@ bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) 
 // ddmin over `count` units, each subset made a candidate by `make`; the minimal failing subset
 // becomes the best run, even when it takes more events to fail (fewer units is the simpler
 // explanation). `empty_known_to_pass`: the empty subset's run was already rejected (no rerun).
+// `no_bigger`: a subset counts as failing only when its run is also no bigger than the best.
 void Shrinker::ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make,
-                          const std::string& label, bool empty_known_to_pass) {
+                          const std::string& label, bool empty_known_to_pass, bool no_bigger) {
   if (count == 0 || !runs_left()) return;
   std::map<std::vector<size_t>, SimulationReport> failing;  // the reports of the subsets that failed
+  const auto size_max = run_size(best_report_);
   const DdminResult found = ddmin(
       count,
       [&](const std::vector<size_t>& kept) {
         if (kept.empty() && empty_known_to_pass) return false;
         std::optional<SimulationReport> report = same_failure(make(kept));
+        if (report && no_bigger && run_size(*report) > size_max) report.reset();
         if (report) failing.emplace(kept, std::move(*report));
         return report.has_value();
       },
@@ -478,6 +485,60 @@ void Shrinker::quiet_world() {
   }
 }
 
+// The workload table that takes `skip_ops` (the cluster workload's); null if none.
+toml::table* client_ops_table(toml::table& base) {
+  for (size_t index = 0; toml::table* workload = workload_table(base, index); ++index) {
+    if ((*workload)["kind"].value_or(std::string()) == "cluster") return workload;
+  }
+  return nullptr;
+}
+
+// The client operations issued in the best run so far, in groups (`group_of` names an op's
+// group; groups in first-seen order): ddmin drops groups, each subset written as the workload's
+// `skip_ops` on top of the ones already skipped. A dropped record still takes its random draws,
+// so the others keep their payload, partition and timing. Kept when the run fails the same way:
+// `no_bigger` also asks it to be no bigger (dropping a whole producer is simpler even when the
+// bug then takes a little longer to show; single records are not worth a bigger run).
+void Shrinker::shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
+                                    bool no_bigger) {
+  const Candidate start = best_;
+  const std::vector<ClientOp> ops = best_report_.client_ops;
+  toml::table* workload = client_ops_table(best_.base);
+  if (workload == nullptr || ops.empty()) return;
+  SkippedOps skipped_before;
+  if (const toml::array* entries = (*workload)["skip_ops"].as_array()) {
+    for (const toml::node& entry : *entries) (void)parse_skip_range(entry.value_or(std::string()), skipped_before);
+  }
+  std::map<std::string, size_t> group_index;
+  std::vector<size_t> group_of_op;
+  for (const ClientOp& op : ops) group_of_op.push_back(group_index.emplace(group_of(op), group_index.size()).first->second);
+  if (group_index.size() == 1 && ops.size() > 1) return;  // one group of several: the next level does it
+  auto make = [&](const std::vector<size_t>& kept_groups) {
+    const std::set<size_t> kept(kept_groups.begin(), kept_groups.end());
+    SkippedOps skipped = skipped_before;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!kept.contains(group_of_op[i])) skipped[ops[i].stream].insert(ops[i].seq);
+    }
+    Candidate candidate = start;
+    toml::array entries;
+    for (std::string& entry : format_skip_ops(skipped)) entries.push_back(std::move(entry));
+    client_ops_table(candidate.base)->insert_or_assign("skip_ops", std::move(entries));
+    return candidate;
+  };
+  ddmin_step(group_index.size(), make, label, false, no_bigger);
+}
+
+// Hierarchical delta debugging (Misherghi and Su, ICSE 2006): whole partitions' records first,
+// then whole producers', then records one by one, so a failure on one partition does not cost
+// ddmin's halving over every record of the others.
+void Shrinker::shrink_client_ops() {
+  shrink_client_ops_by([](const ClientOp& op) { return "p" + std::to_string(op.partition); }, "partitions' client operations",
+                       false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream; }, "producers' client operations", false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations",
+                       true);
+}
+
 Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   Result<Scenario> parsed = parse_scenario_table(scenario, source_);
   if (!parsed.ok()) return parsed.status();
@@ -492,6 +553,7 @@ Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   result_.faults_before = best_report_.applied_faults.size();
   result_.buggify_sites_before = best_report_.buggify_fired_by_site.size();
   result_.buggify_fired_before = best_report_.world.buggify_fired;
+  result_.client_ops_before = best_report_.client_ops.size();
   progress("shrink: run 1: checker '" + result_.checker + "', faults=" + std::to_string(result_.faults_before) +
            " events=" + std::to_string(result_.events_before));
   result_.materialized = materialize(scenario, *parsed);
@@ -502,11 +564,13 @@ Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
   shorten();
   lower_knobs();
   quiet_world();
+  shrink_client_ops();
   result_.failure_after = best_report_.failure;
   result_.events_after = best_report_.trace_events;
   result_.faults_after = best_report_.applied_faults.size();
   result_.buggify_sites_after = buggify_enabled(best_.base) ? best_report_.buggify_fired_by_site.size() : 0;
   result_.buggify_fired_after = best_report_.world.buggify_fired;
+  result_.client_ops_after = best_report_.client_ops.size();
   result_.minimal = best_.table();
   return std::move(result_);
 }

@@ -54,6 +54,7 @@ struct ShrinkResult {
   size_t faults_before = 0, faults_after = 0;    // faults applied in either run
   size_t buggify_sites_before = 0, buggify_sites_after = 0;    // BUGGIFY sites on (and reached)
   uint64_t buggify_fired_before = 0, buggify_fired_after = 0;  // BUGGIFY firings
+  size_t client_ops_before = 0, client_ops_after = 0;          // client operations issued (not skipped)
   size_t runs = 0;
   bool materialized = false;  // random faults replaced by their record (else only explicit events shrank)
   bool capped = false;        // runs_max reached before every step finished

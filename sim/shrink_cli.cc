@@ -32,6 +32,8 @@ void print_figures(const ShrinkResult& result, double shrink_s) {
             << "buggify_sites_after=" << result.buggify_sites_after << "\n"
             << "buggify_fired_before=" << result.buggify_fired_before << "\n"
             << "buggify_fired_after=" << result.buggify_fired_after << "\n"
+            << "client_ops_before=" << result.client_ops_before << "\n"
+            << "client_ops_after=" << result.client_ops_after << "\n"
             << "materialized=" << (result.materialized ? "yes" : "no") << "\n"
             << "noise_off=" << (result.noise_off.empty() ? std::string("-") : join_names(result.noise_off)) << "\n"
             << "shrink_runs=" << result.runs << "\n"

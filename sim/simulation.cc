@@ -213,6 +213,7 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     report.world = world.stats();
     report.network = world.network().stats();
     for (const auto& workload : workloads) workload->report(report.figures);
+    for (const auto& workload : workloads) workload->client_ops(report.client_ops);
     report.buggify_sites_enabled = world.buggify_sites_enabled();
     report.buggify_fired_by_site = world.buggify_fired_by_site();
     report.faults_injected = faults.injected();

@@ -13,6 +13,7 @@
 #include "sim/scenario.h"
 #include "sim/timeline.h"
 #include "sim/trace.h"
+#include "sim/workloads/client_ops.h"
 #include "sim/world.h"
 
 namespace sluice::sim {
@@ -41,6 +42,7 @@ struct SimulationReport {
   std::string swarm;
   uint64_t faults_injected = 0;
   std::vector<AppliedFault> applied_faults;  // every fault as applied (sim/shrink.h replays them)
+  std::vector<ClientOp> client_ops;          // the client operations issued (sim/workloads/client_ops.h)
   bool liveness_checked = false;
   // Simulated time from faults_stop_s until every workload converged; -1 when it never did (or
   // faults never stopped before the end).

@@ -50,6 +50,7 @@ struct ClusterConfig {
   int64_t admin_churn_ms = 0;     // the admin client creates, alters and deletes a scratch topic this often (0: never)
   int64_t decommission_node = 0;  // node id the admin client drains (0: none)
   int64_t decommission_at_ns = 0;
+  SkippedOps skip_ops;  // records dropped (sim/workloads/client_ops.h): drawn, not sent
 };
 
 // What the workload keeps of one producer across the run (its client objects live on its host).
@@ -62,6 +63,8 @@ struct ProducerState {
   uint64_t undelivered = 0;
   uint64_t probe_id = 0;  // the producer's id of its probe: a record sent after faults stopped
   bool probed = false;    // and acknowledged
+  uint64_t ops = 0;       // records drawn so far, skipped ones included: the next record's seq
+  std::vector<ClientOp> issued;  // the records sent (not skipped), probe excluded
 };
 
 struct ConsumerState {
@@ -206,6 +209,13 @@ class ClusterWorkload final : public Workload {
     return out;
   }
   checkers::PartitionLedger& ledger() { return ledger_; }
+  bool skipped(const std::string& stream, uint64_t seq) const {
+    auto seqs = config_.skip_ops.find(stream);
+    return seqs != config_.skip_ops.end() && seqs->second.contains(seq);
+  }
+  void client_ops(std::vector<ClientOp>& out) const override {
+    for (const auto& producer : producers_) out.insert(out.end(), producer->issued.begin(), producer->issued.end());
+  }
   void count(const std::string& what) { ++counts_[what]; }
   void add_producer_stats(const client::ProducerStats& stats) {
     retries_ += stats.core.retries;
@@ -452,11 +462,21 @@ void ClientAgent::produce(ProducerState& state) {
   bool probe_sent = false;
   while (!probe_sent) {
     const bool probe = !workload_.writes_open();
-    std::string value = state.name + " s" + std::to_string(state.sent) + " ";
+    const uint64_t seq = state.ops++;
+    std::string value = state.name + " s" + std::to_string(seq) + " ";
     value.append(random_below(next, static_cast<uint64_t>(workload_.config().payload_bytes_max) + 1), 'x');
+    // Draw, then skip: a dropped record takes its draws and its think time like a sent one.
+    if (!probe && workload_.skipped(state.name, seq)) {
+      if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
+      continue;
+    }
     const uint64_t record = hash_bytes(as_bytes(value));
-    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), std::nullopt});
+    // The partition by the record's seq, not by the producer's round-robin (which counts sends
+    // only): a skipped record leaves every other one on its partition.
+    const auto partition = static_cast<uint32_t>(seq % static_cast<uint64_t>(workload_.config().replicas.partitions));
+    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), partition});
     if (id.ok()) {
+      if (!probe) state.issued.push_back(ClientOp{state.name, seq, partition, record});
       state.record_of_id[*id] = record;
       ++state.sent;
       ++state.undelivered;
@@ -692,6 +712,18 @@ void ClusterWorkload::report(Figures& figures) const {
 
 }  // namespace
 
+void read_skip_ops(TableReader& reader, SkippedOps& out) {
+  const toml::node* node = reader.take("skip_ops");
+  if (node == nullptr) return;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) return reader.context().fail(reader.node_line(node), reader.field("skip_ops"), "expected a list of \"STREAM:FIRST-LAST\" strings");
+  for (const toml::node& element : *array) {
+    const std::optional<std::string> entry = element.value<std::string>();
+    const std::string error = entry ? parse_skip_range(*entry, out) : "expected a string \"STREAM:FIRST-LAST\"";
+    if (!error.empty()) return reader.context().fail(reader.node_line(&element), reader.field("skip_ops"), error);
+  }
+}
+
 std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, const Scenario& scenario) {
   ClusterConfig config;
   PartitionsConfig& replicas = config.replicas;
@@ -707,6 +739,7 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("admin_churn_ms", config.admin_churn_ms, 0, 3'600'000);
   reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
   reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);
+  read_skip_ops(reader, config.skip_ops);
   reader.finish();
   if (!reader.ok()) return nullptr;
   return std::make_shared<ConfigWorkloadSpec<ClusterWorkload, ClusterConfig>>(config);

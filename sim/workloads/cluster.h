@@ -16,6 +16,8 @@
 //   think_ms_max          a producer pauses 1..this ms between records (default 20)
 //   payload_bytes_max     padding of a record's value (default 200)
 //   fetch_wait_ms         consumers' long-poll (default 200)
+//   skip_ops              produced records dropped, as "client<h>.p<k>:FIRST-LAST" ranges of
+//                         their sequence numbers (sim/workloads/client_ops.h; shrink writes it)
 //
 // Judged by: the Raft safety checker on every group (the controller's included); the partition
 // ledger fed from what producers were told (their deliveries) and what consumers read; after
@@ -26,9 +28,13 @@
 
 #include <memory>
 
+#include "sim/workloads/client_ops.h"
 #include "sim/workloads/workload.h"
 
 namespace sluice::sim {
+
+// `skip_ops` of a [workload] table into `out`; a bad entry fails the reader (FILE:LINE: FIELD: message).
+void read_skip_ops(TableReader& reader, SkippedOps& out);
 
 std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, const Scenario& scenario);
 

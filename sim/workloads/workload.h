@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "node/server/node.h"
+#include "sim/workloads/client_ops.h"
 #include "sim/world.h"
 
 namespace sluice::config {
@@ -73,6 +74,8 @@ class Workload {
   virtual bool finished() const { return false; }
   // key=value figures for the report, in print order.
   virtual void report(Figures& figures) const = 0;
+  // The client operations the run issued (not skipped), for the shrink's ddmin over them.
+  virtual void client_ops(std::vector<ClientOp>& out) const { (void)out; }
 };
 
 // Everything a workload is built with: the world, the scenario, and its own random stream (the
