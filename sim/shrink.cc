@@ -528,15 +528,17 @@ void Shrinker::shrink_client_ops_by(const std::function<std::string(const Client
   ddmin_step(group_index.size(), make, label, false, no_bigger);
 }
 
-// Hierarchical delta debugging (Misherghi and Su, ICSE 2006): whole partitions' records first,
-// then whole producers', then records one by one, so a failure on one partition does not cost
-// ddmin's halving over every record of the others.
+// Hierarchical delta debugging (Misherghi and Su, ICSE 2006): whole partitions' records first
+// (the admin churn's rounds as one more group), then whole streams' (a producer's, the admin
+// churn's), then operations one by one, so a failure on one partition does not cost ddmin's
+// halving over every record of the others.
 void Shrinker::shrink_client_ops() {
-  shrink_client_ops_by([](const ClientOp& op) { return "p" + std::to_string(op.partition); }, "partitions' client operations",
-                       false);
-  shrink_client_ops_by([](const ClientOp& op) { return op.stream; }, "producers' client operations", false);
-  shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations",
-                       true);
+  auto partition_of = [](const ClientOp& op) {
+    return op.kind == ClientOpKind::produce ? "p" + std::to_string(op.partition) : op.stream;  // admin rounds: one group
+  };
+  shrink_client_ops_by(partition_of, "client operations by partition", false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream; }, "client operations by stream", false);
+  shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations", true);
 }
 
 Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {

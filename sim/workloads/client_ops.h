@@ -1,8 +1,9 @@
 // Client operations of the cluster workload by a stable identity, and the ranges of them a
 // scenario drops (`[workload] skip_ops`, docs/formats/scenario.md; issue 15's shrink over client
 // operations). An operation is a produced record: (stream, seq) where the stream names the
-// producer ("client<h>.p<k>") and seq counts its records from 0, whether sent or skipped. A
-// skipped record still draws its payload and think time, so every other record keeps its payload,
+// producer ("client<h>.p<k>") and seq counts its records from 0, whether sent or skipped; or a
+// round of the admin client's topic churn (kAdminChurnStream, seq its round from 0). A skipped
+// record still draws its payload and think time, so every other record keeps its payload,
 // partition and timing; the ledger never sees it. A producer's probe is never skipped.
 #pragma once
 
@@ -17,13 +18,23 @@
 
 namespace sluice::sim {
 
+enum class ClientOpKind : uint8_t {
+  produce,      // a produced record
+  topic_cycle,  // one round of the admin client's topic churn: create, alter, delete a scratch topic
+};
+
 struct ClientOp {
-  std::string stream;  // "client<h>.p<k>"
+  std::string stream;  // "client<h>.p<k>" (a producer) or kAdminChurnStream
   uint64_t seq = 0;
-  uint32_t partition = 0;  // where it went: seq mod the topic's partitions, not the producer's round-robin
-  uint64_t record = 0;     // the hash of its value, as the ledger knows it
+  ClientOpKind kind = ClientOpKind::produce;
+  uint32_t partition = 0;  // a record: where it went, seq mod the topic's partitions (not the producer's round-robin)
+  uint64_t record = 0;     // a record: the hash of its value, as the ledger knows it
   auto operator<=>(const ClientOp&) const = default;
 };
+
+// The admin client's topic churn as a stream of operations: seq n is its round n+1 (topic
+// "scratch-<n+1>"). A skipped round still waits its interval; the next round keeps its name.
+inline constexpr std::string_view kAdminChurnStream = "client0.admin";
 
 // Dropped operations, per stream; each skip_ops entry is "STREAM:FIRST" or "STREAM:FIRST-LAST".
 using SkippedOps = std::map<std::string, std::set<uint64_t>>;

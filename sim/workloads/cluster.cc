@@ -213,8 +213,10 @@ class ClusterWorkload final : public Workload {
     auto seqs = config_.skip_ops.find(stream);
     return seqs != config_.skip_ops.end() && seqs->second.contains(seq);
   }
+  void topic_cycle_issued(uint64_t seq) { topic_cycles_.push_back(ClientOp{std::string(kAdminChurnStream), seq, ClientOpKind::topic_cycle}); }
   void client_ops(std::vector<ClientOp>& out) const override {
     for (const auto& producer : producers_) out.insert(out.end(), producer->issued.begin(), producer->issued.end());
+    out.insert(out.end(), topic_cycles_.begin(), topic_cycles_.end());
   }
   void count(const std::string& what) { ++counts_[what]; }
   void add_producer_stats(const client::ProducerStats& stats) {
@@ -255,6 +257,7 @@ class ClusterWorkload final : public Workload {
   TimingScale timing_;  // swarm testing: how this seed scales the nodes' timers
   bool decommission_acknowledged_ = false;
   std::set<TopicId> scratch_topics_;  // created by the admin churn, deleted before writes close
+  std::vector<ClientOp> topic_cycles_;  // the admin churn's rounds started (not skipped)
   std::string failure_;
   std::vector<std::unique_ptr<SafetyFeed>> feeds_;
   checkers::RaftSafety safety_;
@@ -379,6 +382,8 @@ void ClientAgent::churn_topics() {
   const rt::Duration every = std::chrono::milliseconds(workload_.config().admin_churn_ms);
   for (uint64_t n = 1; workload_.writes_open(); ++n) {
     if (!runtime_.sleep_for(every).ok()) return;
+    if (workload_.skipped(std::string(kAdminChurnStream), n - 1)) continue;
+    workload_.topic_cycle_issued(n - 1);
     if (!scratch_cycle("scratch-" + std::to_string(n))) return;
   }
 }
@@ -476,7 +481,7 @@ void ClientAgent::produce(ProducerState& state) {
     const auto partition = static_cast<uint32_t>(seq % static_cast<uint64_t>(workload_.config().replicas.partitions));
     client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), partition});
     if (id.ok()) {
-      if (!probe) state.issued.push_back(ClientOp{state.name, seq, partition, record});
+      if (!probe) state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::produce, partition, record});
       state.record_of_id[*id] = record;
       ++state.sent;
       ++state.undelivered;

@@ -115,5 +115,28 @@ TEST(SkipOps, SkippedRecordsAreNotSentAndTheOthersKeepTheirIdentity) {
   EXPECT_EQ(skipped_in_all, 41u);  // every skipped record was sent in the full run
 }
 
+// The admin client's topic churn is a stream of operations too: a skipped round is not run (its
+// topic never created), the rounds after it keep their numbers.
+TEST(SkipOps, SkippedTopicChurnRoundsAreNotRun) {
+  Result<toml::table> table = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/cluster-membership-churn.toml");
+  ASSERT_TRUE(table.ok()) << table.status().to_string();
+  (*table)["workload"].as_table()->insert_or_assign("skip_ops", toml::array{"client0.admin:1-3", "client0.admin:5"});
+  Result<Scenario> scenario = parse_scenario_table(*table, "cluster-membership-churn.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  const SimulationReport report = run_simulation(*scenario, SimulationOptions{1, false});
+  ASSERT_TRUE(report.passed) << report.failure;
+  std::vector<uint64_t> rounds;
+  for (const ClientOp& op : report.client_ops) {
+    if (op.kind != ClientOpKind::topic_cycle) continue;
+    EXPECT_EQ(op.stream, kAdminChurnStream);
+    rounds.push_back(op.seq);
+  }
+  ASSERT_GE(rounds.size(), 3u);
+  EXPECT_EQ(rounds[0], 0u);
+  EXPECT_EQ(rounds[1], 4u);
+  EXPECT_EQ(rounds[2], 6u);
+  for (size_t i = 3; i < rounds.size(); ++i) EXPECT_EQ(rounds[i], rounds[i - 1] + 1);
+}
+
 }  // namespace
 }  // namespace sluice::sim

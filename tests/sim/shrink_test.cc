@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -203,6 +204,16 @@ TEST(ReplayFile, TextReadsBackAsTheSameRun) {
   EXPECT_FALSE(replay_text(header, *scenario).ok());
 }
 
+// The replay file `sluice-sim shrink` writes for `result`, read back (nullopt, with a test
+// failure, when it does not parse).
+std::optional<Replay> written_replay(uint64_t seed, const ShrinkResult& result) {
+  Result<std::string> text = replay_text(ReplayHeader{seed, result.checker}, result.minimal);
+  if (!text.ok()) return ADD_FAILURE() << text.status().to_string(), std::nullopt;
+  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
+  if (!replay.ok()) return ADD_FAILURE() << replay.status().to_string() << "\n" << *text, std::nullopt;
+  return std::move(*replay);
+}
+
 // A leader stamping batches with its wall clock alone (partition_clock_stamp) is caught by the
 // partition ledger; seed 4 of partitions-crash fails with 11 faults applied (the seed moves when a
 // change moves the schedules: it was 8 until the no-ops lost their time and the leader's appends
@@ -237,10 +248,8 @@ TEST(Shrink, PlantedClockStampShrinksToAReplayOfTheSameChecker) {
     EXPECT_EQ(std::count(result->noise_off.begin(), result->noise_off.end(), needed), 0) << needed;
   }
 
-  Result<std::string> text = replay_text(ReplayHeader{4, result->checker}, result->minimal);
-  ASSERT_TRUE(text.ok());
-  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
-  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
+  const std::optional<Replay> replay = written_replay(4, *result);
+  ASSERT_TRUE(replay.has_value());
   const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
   EXPECT_FALSE(report.passed);
   EXPECT_EQ(failure_class(report.failure), "partition ledger: time went back") << report.failure;
@@ -299,16 +308,33 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
   EXPECT_GE(sites->size(), result->buggify_sites_after);  // a named site may go unreached
   EXPECT_LT(sites->size(), result->buggify_sites_before);
 
-  Result<std::string> text = replay_text(ReplayHeader{kSeed, result->checker}, result->minimal);
-  ASSERT_TRUE(text.ok());
-  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
-  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
+  const std::optional<Replay> replay = written_replay(kSeed, *result);
+  ASSERT_TRUE(replay.has_value());
   ASSERT_TRUE(replay->scenario.buggify.sites.has_value());
   EXPECT_EQ(replay->scenario.buggify.sites->size(), sites->size());
   const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
   EXPECT_EQ(failure_class(report.failure), "partition ledger: duplicate") << report.failure;
   EXPECT_EQ(report.trace_events, result->events_after);
   EXPECT_EQ(report.buggify_sites_enabled, result->buggify_sites_after);
+}
+
+// scenarios/`file` with `planted_bug` on, seed `seed` shrunk in at most `runs_max` runs.
+Result<ShrinkResult> shrink_planted(const std::string& file, const std::string& bug, uint64_t seed, size_t runs_max) {
+  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  if (!scenario.ok()) return scenario.status();
+  scenario->insert_or_assign("planted_bug", bug);
+  return shrink(*scenario, file, ShrinkOptions{seed, runs_max, {}});
+}
+
+// The replay file written for `result` runs the minimal run itself: the same checker, events and
+// client operations.
+void expect_replay_is_the_minimal_run(uint64_t seed, const ShrinkResult& result) {
+  const std::optional<Replay> replay = written_replay(seed, result);
+  ASSERT_TRUE(replay.has_value());
+  const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
+  EXPECT_EQ(failure_class(report.failure), result.checker) << report.failure;
+  EXPECT_EQ(report.trace_events, result.events_after);
+  EXPECT_EQ(report.client_ops.size(), result.client_ops_after);
 }
 
 // A failure that needs only a few of the records sent keeps only those: cluster-smoke with a
@@ -318,10 +344,7 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
 // another short failing one with `sluice-sim sweep` on the scenario with the planted bug.)
 TEST(Shrink, ClientOperationsShrinkToTheFewTheFailureNeeds) {
   constexpr uint64_t kSeed = 22;
-  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/cluster-smoke.toml");
-  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
-  scenario->insert_or_assign("planted_bug", "partition_no_dedup");
-  Result<ShrinkResult> result = shrink(*scenario, "cluster-smoke.toml", ShrinkOptions{kSeed, 100, {}});
+  Result<ShrinkResult> result = shrink_planted("cluster-smoke.toml", "partition_no_dedup", kSeed, 100);
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->checker, "partition ledger: duplicate");
   EXPECT_GT(result->client_ops_before, 100u);
@@ -331,14 +354,30 @@ TEST(Shrink, ClientOperationsShrinkToTheFewTheFailureNeeds) {
   ASSERT_NE(skip_ops, nullptr);
   EXPECT_FALSE(skip_ops->empty());
 
-  Result<std::string> text = replay_text(ReplayHeader{kSeed, result->checker}, result->minimal);
-  ASSERT_TRUE(text.ok());
-  Result<Replay> replay = parse_replay(*text, "shrunk.replay.toml");
-  ASSERT_TRUE(replay.ok()) << replay.status().to_string() << "\n" << *text;
-  const SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
-  EXPECT_EQ(failure_class(report.failure), "partition ledger: duplicate") << report.failure;
-  EXPECT_EQ(report.trace_events, result->events_after);
-  EXPECT_EQ(report.client_ops.size(), result->client_ops_after);
+  expect_replay_is_the_minimal_run(kSeed, *result);
+}
+
+// A failure that needs no client operation loses them all: cluster-membership-churn with a
+// replica that ignores the tombstone of the one deleted before it (replica_forgets_deleted_term)
+// fails at seed 11 from the decommission's moves alone; step 9 drops every produced record and
+// every round of the admin client's topic churn (1,310 operations; 81,594 → 34,294 events).
+TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
+  constexpr uint64_t kSeed = 11;
+  Result<ShrinkResult> result = shrink_planted("cluster-membership-churn.toml", "replica_forgets_deleted_term", kSeed, 60);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->checker, "raft safety: durability");
+  EXPECT_GT(result->client_ops_before, 100u);
+  EXPECT_EQ(result->client_ops_after, 0u);
+  EXPECT_LT(result->events_after, result->events_before);
+  const toml::array* skip_ops = result->minimal["workload"]["skip_ops"].as_array();
+  ASSERT_NE(skip_ops, nullptr);
+  bool admin_skipped = false;
+  for (const toml::node& entry : *skip_ops) {
+    admin_skipped |= entry.value_or(std::string()).starts_with(std::string(kAdminChurnStream) + ":");
+  }
+  EXPECT_TRUE(admin_skipped);
+
+  expect_replay_is_the_minimal_run(kSeed, *result);
 }
 
 TEST(Shrink, APassingSeedIsAnError) {
