@@ -77,7 +77,38 @@ void read_swarm(TableReader& reader, SwarmConfig& swarm) {
   reader.real("timing_factor_min", swarm.timing_factor_min, 0.1, 10);
   reader.real("timing_factor_max", swarm.timing_factor_max, 0.1, 10);
   if (swarm.timing_factor_max < swarm.timing_factor_min) reader.fail("timing_factor_max", "must not be below timing_factor_min");
+  reader.integer_range("nodes", swarm.nodes, 1, static_cast<int64_t>(World::kNodesMax));
+  reader.integer_range("partitions", swarm.partitions, 1, 1000);
+  reader.integer_range("replication", swarm.replication, 1, 7);
   reader.finish();
+}
+
+// A [swarm] shape range must give a valid scenario at every draw. Nodes: the scenario is parsed
+// again with the fewest nodes (its events, decommission, controller voters and replication must
+// all fit in them; more nodes only add storage nodes nothing names). Partitions and replication
+// change the cluster workload's topic, so they need one; replication is drawn at most the nodes.
+void check_swarm_shape(const toml::table& parsed, const Scenario& scenario, ParseContext& context) {
+  const SwarmConfig& swarm = scenario.swarm;
+  const toml::table& table = *parsed["swarm"].as_table();
+  auto line_of = [&table](std::string_view key) { return static_cast<int>(table.get(key)->source().begin.line); };
+  const bool cluster = std::any_of(scenario.workloads.begin(), scenario.workloads.end(),
+                                   [](const ScenarioWorkload& workload) { return workload.kind == "cluster"; });
+  for (const char* key : {"partitions", "replication"}) {
+    if (table.contains(key) && !cluster) context.fail(line_of(key), std::string("swarm.") + key, "needs a cluster workload");
+  }
+  const int64_t nodes_min = swarm.nodes[0] != 0 ? swarm.nodes[0] : static_cast<int64_t>(scenario.nodes);
+  if (swarm.replication[0] > nodes_min) {
+    context.fail(line_of("replication"), "swarm.replication", "LOW is above the fewest nodes (" + std::to_string(nodes_min) + ")");
+  }
+  if (swarm.nodes[0] == 0 || !context.ok()) return;
+  toml::table fewest = parsed;
+  fewest.insert_or_assign("nodes", swarm.nodes[0]);
+  fewest["swarm"].as_table()->erase("nodes");
+  Result<Scenario> again = parse_scenario_table(fewest, context.source);
+  if (!again.ok()) {
+    context.fail(line_of("nodes"), "swarm.nodes", "with " + std::to_string(swarm.nodes[0]) + " nodes the scenario is invalid: " +
+                                                      std::string(again.status().message()));
+  }
 }
 
 const std::map<std::string, FaultKind, std::less<>>& fault_kinds() {
@@ -376,6 +407,7 @@ Result<Scenario> parse_scenario_table(const toml::table& parsed, std::string_vie
   const toml::table* budget = top.subtable("budget");
   top.finish();
   read_budget(budget, top.line(), scenario, context);
+  if (context.ok() && parsed.contains("swarm")) check_swarm_shape(parsed, scenario, context);
   if (!context.ok()) return parse_status(context);
   return scenario;
 }

@@ -4,6 +4,7 @@
 // errors name the file, line and field.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -101,6 +102,18 @@ struct SwarmConfig {
   // drawn log-uniformly in [min, max] (1, 1: not varied).
   double timing_factor_min = 0.5;
   double timing_factor_max = 2;
+  // Cluster shape (the cluster workload): each seed draws the storage nodes, the topic's
+  // partitions and its replication factor uniformly from these inclusive ranges ({0, 0}: the
+  // scenario's own, not varied). Replication is drawn at most the seed's node count.
+  std::array<int64_t, 2> nodes{0, 0};
+  std::array<int64_t, 2> partitions{0, 0};
+  std::array<int64_t, 2> replication{0, 0};
+};
+
+// The cluster workload's topic as a seed's variant has it (0: as the workload's table says).
+struct ClusterShape {
+  int64_t partitions = 0;
+  int64_t replication = 0;
 };
 
 // How a seed's variant scales the nodes' timers (swarm testing; 1 = as the workload says). Raft:
@@ -134,6 +147,7 @@ struct Scenario {
   PlantedBug planted_bug = PlantedBug::none;
   SwarmConfig swarm;
   TimingScale timing;  // set by swarm_variant, never by the file
+  ClusterShape shape;  // likewise
   // Coverage marks (node/base/coverage.h) a sweep of this scenario must hit at least once.
   std::vector<std::string> coverage_required;
 };

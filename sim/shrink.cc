@@ -11,6 +11,7 @@
 
 #include "sim/scenario.h"
 #include "sim/simulation.h"
+#include "sim/swarm.h"
 
 namespace sluice::sim {
 namespace {
@@ -541,7 +542,11 @@ void Shrinker::shrink_client_ops() {
   shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations", true);
 }
 
-Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
+
+Result<ShrinkResult> Shrinker::run(const toml::table& input) {
+  Result<Scenario> input_parsed = parse_scenario_table(input, source_);
+  if (!input_parsed.ok()) return input_parsed.status();
+  const toml::table scenario = pin_swarm_shape(input, *input_parsed, options_.seed);
   Result<Scenario> parsed = parse_scenario_table(scenario, source_);
   if (!parsed.ok()) return parsed.status();
   ++result_.runs;
@@ -578,6 +583,20 @@ Result<ShrinkResult> Shrinker::run(const toml::table& scenario) {
 }
 
 }  // namespace
+
+toml::table pin_swarm_shape(const toml::table& scenario, const Scenario& parsed, uint64_t seed) {
+  toml::table pinned = scenario;
+  toml::table* swarm = pinned["swarm"].as_table();
+  if (swarm == nullptr || !parsed.swarm.enabled) return pinned;
+  const Scenario variant = swarm_variant(parsed, seed);
+  if (swarm->contains("nodes")) pinned.insert_or_assign("nodes", static_cast<int64_t>(variant.nodes));
+  if (toml::table* workload = client_ops_table(pinned)) {
+    if (variant.shape.partitions != 0) workload->insert_or_assign("partitions", variant.shape.partitions);
+    if (variant.shape.replication != 0) workload->insert_or_assign("replication", variant.shape.replication);
+  }
+  for (const char* key : {"nodes", "partitions", "replication"}) swarm->erase(key);
+  return pinned;
+}
 
 Result<ShrinkResult> shrink(const toml::table& scenario, std::string_view source_name, const ShrinkOptions& options) {
   Shrinker shrinker(source_name, options);

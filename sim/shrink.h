@@ -20,6 +20,7 @@
 #include <toml++/toml.h>
 
 #include "sim/errors.h"
+#include "sim/scenario.h"
 
 namespace sluice::sim {
 
@@ -67,5 +68,11 @@ struct ShrinkResult {
 // Shrinks the failure of `options.seed` under `scenario` (a parsed scenario table). An error
 // when the scenario is invalid or the seed passes.
 Result<ShrinkResult> shrink(const toml::table& scenario, std::string_view source_name, const ShrinkOptions& options);
+
+// The seed's [swarm] cluster shape written into the table as the scenario's own (nodes, the
+// cluster workload's partitions and replication), its ranges dropped: the same run, since the
+// shape is drawn after every other knob and alone decides those three. A shrink starts from it,
+// so its smaller-workload step can lower the partitions, which a range would draw again.
+toml::table pin_swarm_shape(const toml::table& scenario, const Scenario& parsed, uint64_t seed);
 
 }  // namespace sluice::sim

@@ -24,6 +24,13 @@ auto fault_rate(Faults& random, size_t kind) {
 
 double probability(double value) { return std::clamp(value, 0.0, 1.0); }
 
+// `unit` in [0, 1) onto [low, high], uniformly.
+int64_t in_range(double unit, int64_t low, int64_t high) {
+  return std::min(high, low + static_cast<int64_t>(unit * static_cast<double>(high - low + 1)));
+}
+
+bool varied(const std::array<int64_t, 2>& range) { return range[0] != 0; }
+
 }  // namespace
 
 SwarmChoice choose_swarm(const SwarmConfig& config, uint64_t seed) {
@@ -46,6 +53,12 @@ SwarmChoice choose_swarm(const SwarmConfig& config, uint64_t seed) {
   };
   choice.timing.raft = log_uniform();
   choice.timing.swim = log_uniform();
+  // The shape after the timing, one draw each whether varied or not, for the same reason.
+  const double nodes_unit = random_unit(next);
+  const double partitions_unit = random_unit(next);
+  choice.replication_unit = random_unit(next);
+  if (varied(config.nodes)) choice.nodes = in_range(nodes_unit, config.nodes[0], config.nodes[1]);
+  if (varied(config.partitions)) choice.partitions = in_range(partitions_unit, config.partitions[0], config.partitions[1]);
   return choice;
 }
 
@@ -61,6 +74,13 @@ Scenario apply_swarm(const Scenario& scenario, const SwarmChoice& choice) {
   variant.buggify.site_probability = probability(scenario.buggify.site_probability * choice.buggify_site_factor);
   variant.buggify.fire_probability = probability(scenario.buggify.fire_probability * choice.buggify_fire_factor);
   variant.timing = choice.timing;
+  if (choice.nodes != 0) variant.nodes = static_cast<size_t>(choice.nodes);
+  variant.shape.partitions = choice.partitions;
+  const std::array<int64_t, 2>& replication = scenario.swarm.replication;
+  if (varied(replication)) {
+    const int64_t high = std::min(replication[1], static_cast<int64_t>(variant.nodes));
+    variant.shape.replication = in_range(choice.replication_unit, std::min(replication[0], high), high);
+  }
   return variant;
 }
 
@@ -79,9 +99,15 @@ std::string describe_swarm(const Scenario& variant) {
   text += "loss=" + format_figure(variant.network.link.loss_probability, 5);
   text += " duplicate=" + format_figure(variant.network.link.duplicate_probability, 5);
   text += " raft_timing=x" + format_figure(variant.timing.raft, 3) + " swim_timing=x" + format_figure(variant.timing.swim, 3);
-  if (!variant.buggify.enabled) return text + " buggify=off";
-  text += " buggify_site=" + format_figure(variant.buggify.site_probability, 3);
-  text += " buggify_fire=" + format_figure(variant.buggify.fire_probability, 4);
+  if (!variant.buggify.enabled) {
+    text += " buggify=off";
+  } else {
+    text += " buggify_site=" + format_figure(variant.buggify.site_probability, 3);
+    text += " buggify_fire=" + format_figure(variant.buggify.fire_probability, 4);
+  }
+  if (varied(variant.swarm.nodes)) text += " nodes=" + std::to_string(variant.nodes);
+  if (variant.shape.partitions != 0) text += " partitions=" + std::to_string(variant.shape.partitions);
+  if (variant.shape.replication != 0) text += " replication=" + std::to_string(variant.shape.replication);
   return text;
 }
 

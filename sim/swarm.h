@@ -29,6 +29,11 @@ struct SwarmChoice {
   double buggify_site_factor = 1;
   double buggify_fire_factor = 1;
   TimingScale timing;
+  // Cluster shape: nodes and partitions as drawn (0: not varied); replication as a unit draw in
+  // [0, 1), mapped onto its range capped at the variant's nodes by apply_swarm.
+  int64_t nodes = 0;
+  int64_t partitions = 0;
+  double replication_unit = 0;
 };
 
 // Draws the knobs for `seed` (every draw made in a fixed order, whatever the scenario).
@@ -41,7 +46,8 @@ Scenario apply_swarm(const Scenario& scenario, const SwarmChoice& choice);
 Scenario swarm_variant(const Scenario& scenario, uint64_t seed);
 
 // One line naming the knobs a variant runs with, e.g. "crash=x1.37 partition=off ... loss=0.0041
-// duplicate=0.0062 buggify_site=0.42 buggify_fire=0.018"; empty without [swarm].
+// duplicate=0.0062 buggify_site=0.42 buggify_fire=0.018", then "nodes=4 partitions=2 replication=3"
+// for each shape range the scenario sets; empty without [swarm].
 std::string describe_swarm(const Scenario& variant);
 
 }  // namespace sluice::sim

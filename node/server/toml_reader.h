@@ -4,6 +4,7 @@
 // by sluice-sim's scenarios and workload sections (sim/toml_reader.h).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -63,6 +64,25 @@ class TableReader {
       return context_.fail(node_line(node), field(key), "must be between " + std::to_string(low) + " and " + std::to_string(high));
     }
     out = *value;
+  }
+
+  // An inclusive range written `[LOW, HIGH]`, both integers in [low, high], LOW <= HIGH.
+  void integer_range(std::string_view key, std::array<int64_t, 2>& out, int64_t low, int64_t high) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    std::array<int64_t, 2> range{};
+    for (size_t i = 0; array != nullptr && array->size() == 2 && i < 2; ++i) {
+      const toml::node& element = *array->get(i);
+      if (!element.is_integer()) return context_.fail(node_line(node), field(key), "expected [LOW, HIGH], two integers");
+      range[i] = *element.value<int64_t>();
+    }
+    if (array == nullptr || array->size() != 2) return context_.fail(node_line(node), field(key), "expected [LOW, HIGH], two integers");
+    if (range[0] < low || range[1] > high) {
+      return context_.fail(node_line(node), field(key), "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    }
+    if (range[1] < range[0]) return context_.fail(node_line(node), field(key), "HIGH must not be below LOW");
+    out = range;
   }
 
   // A duration given in `unit_ns` units (e.g. ms), stored as ns; fractions allowed.

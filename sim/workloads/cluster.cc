@@ -118,6 +118,9 @@ class ClusterWorkload final : public Workload {
         planted_bug_(context.scenario.planted_bug),
         timing_(context.scenario.timing),
         ledger_(config.idempotent) {
+    // A swarm variant's topic shape (sim/swarm.h) overrides the table's.
+    if (context.scenario.shape.partitions != 0) config_.replicas.partitions = context.scenario.shape.partitions;
+    if (context.scenario.shape.replication != 0) config_.replicas.replication = context.scenario.shape.replication;
     feeds_ = make_safety_feeds(safety_, nodes_, [this](NodeIndex node) { restart(node); }, &world_);
     for (int64_t h = 0; h < config_.client_hosts; ++h) {
       for (int64_t k = 0; k < config_.producers; ++k) {
@@ -694,6 +697,8 @@ void ClusterWorkload::report(Figures& figures) const {
     sent += producer->sent;
     failed += producer->failed;
   }
+  figures.emplace_back("topic_partitions", std::to_string(config_.replicas.partitions));
+  figures.emplace_back("topic_replication", std::to_string(config_.replicas.replication));
   figures.emplace_back("records_sent", std::to_string(sent));
   figures.emplace_back("acked_records", std::to_string(ledger_.acked_records()));
   figures.emplace_back("failed_deliveries", std::to_string(failed));

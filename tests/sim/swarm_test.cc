@@ -2,10 +2,14 @@
 // a pure function of (scenario, seed), different seeds vary the knobs, and a run reports them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <map>
 #include <set>
 #include <string>
 
 #include "sim/scenario.h"
+#include "sim/shrink.h"
 #include "sim/simulation.h"
 #include "sim/swarm.h"
 #include "sim/workloads/partition_setup.h"
@@ -180,6 +184,123 @@ TEST(Swarm, RunsReportAndReplayTheVariant) {
   Scenario plain = scenario;
   plain.swarm.enabled = false;
   EXPECT_NE(run_simulation(plain, SimulationOptions{3, false}).trace_hash, first.trace_hash);
+}
+
+// --- cluster shape ------------------------------------------------------------------------------
+
+// A cluster scenario (5 nodes, a topic of 3 x 3, the controller on 3 voters) with `swarm` as its
+// [swarm] lines (after enabled = true) and `events` appended.
+std::string cluster_scenario(const std::string& swarm, const std::string& events = "") {
+  return "name = \"shape\"\nnodes = 5\nduration_s = 8\nfaults_stop_s = 4\n"
+         "[workload]\nkind = \"cluster\"\npartitions = 3\nreplication = 3\ncontroller_voters = 3\n"
+         "[random_faults]\ncrash_per_node_per_min = 2\n"
+         "[swarm]\nenabled = true\n" + swarm +
+         "[budget]\nevents_max = 5000000\nconverge_s_max = 10\n" + events;
+}
+
+void expect_shape_error(const std::string& text, const std::string& expected) {
+  auto scenario = parse_scenario(text, "bad.toml");
+  ASSERT_FALSE(scenario.ok()) << text;
+  EXPECT_NE(scenario.status().message().find(expected), std::string::npos) << scenario.status().message();
+}
+
+TEST(SwarmShape, RangesParseAndTheirErrorsAreNamed) {
+  const Scenario scenario = parsed(cluster_scenario("nodes = [3, 7]\npartitions = [1, 6]\nreplication = [1, 5]\n"));
+  EXPECT_EQ(scenario.swarm.nodes, (std::array<int64_t, 2>{3, 7}));
+  EXPECT_EQ(scenario.swarm.partitions, (std::array<int64_t, 2>{1, 6}));
+  EXPECT_EQ(scenario.swarm.replication, (std::array<int64_t, 2>{1, 5}));
+  EXPECT_EQ(parsed(cluster_scenario("")).swarm.nodes, (std::array<int64_t, 2>{0, 0}));
+
+  expect_shape_error(cluster_scenario("nodes = 4\n"), "bad.toml:14: swarm.nodes: expected [LOW, HIGH], two integers");
+  expect_shape_error(cluster_scenario("nodes = [3]\n"), "swarm.nodes: expected [LOW, HIGH], two integers");
+  expect_shape_error(cluster_scenario("nodes = [3, 'x']\n"), "swarm.nodes: expected [LOW, HIGH], two integers");
+  expect_shape_error(cluster_scenario("nodes = [6, 4]\n"), "swarm.nodes: HIGH must not be below LOW");
+  expect_shape_error(cluster_scenario("partitions = [0, 4]\n"), "swarm.partitions: must be between 1 and 1000");
+  expect_shape_error(cluster_scenario("replication = [1, 8]\n"), "swarm.replication: must be between 1 and 7");
+  expect_shape_error(cluster_scenario("nodes = [3, 7]\nreplication = [4, 5]\n"),
+                     "bad.toml:15: swarm.replication: LOW is above the fewest nodes (3)");
+  // Every scenario the range allows must be valid: 2 nodes cannot hold 3 controller voters, and
+  // an event naming node 5 needs 5 nodes.
+  expect_shape_error(cluster_scenario("nodes = [2, 7]\n"), "bad.toml:14: swarm.nodes: with 2 nodes the scenario is invalid: ");
+  expect_shape_error(cluster_scenario("nodes = [2, 7]\n"), "more voters than nodes");
+  expect_shape_error(cluster_scenario("nodes = [4, 7]\n", "[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = [5]\n"),
+                     "swarm.nodes: with 4 nodes the scenario is invalid: ");
+  EXPECT_TRUE(parse_scenario(cluster_scenario("nodes = [5, 7]\n", "[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = [5]\n"), "ok.toml").ok());
+  // The topic's shape needs the topic's workload.
+  expect_shape_error("name = \"x\"\n[swarm]\nenabled = true\npartitions = [1, 3]\n[budget]\nevents_max = 10\nconverge_s_max = 1\n",
+                     "bad.toml:4: swarm.partitions: needs a cluster workload");
+}
+
+// Each seed draws a shape inside the ranges (replication at most its nodes), every value of a
+// range comes up, and the shape is drawn after every other knob: adding the ranges changes no
+// other choice of a seed.
+TEST(SwarmShape, SeedsDrawTheShapeInsideItsRangesAndLeaveTheOtherKnobs) {
+  const Scenario plain = parsed(cluster_scenario(""));
+  const Scenario shaped = parsed(cluster_scenario("nodes = [3, 7]\npartitions = [1, 6]\nreplication = [1, 5]\n"));
+  std::set<int64_t> nodes, partitions, replication;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    const Scenario a = swarm_variant(plain, seed), b = swarm_variant(shaped, seed);
+    EXPECT_EQ(a.nodes, 5u);
+    EXPECT_EQ(a.shape.partitions, 0);
+    EXPECT_EQ(a.shape.replication, 0);
+    EXPECT_GE(b.nodes, 3u);
+    EXPECT_LE(b.nodes, 7u);
+    EXPECT_GE(b.shape.partitions, 1);
+    EXPECT_LE(b.shape.partitions, 6);
+    EXPECT_GE(b.shape.replication, 1);
+    EXPECT_LE(b.shape.replication, std::min<int64_t>(5, static_cast<int64_t>(b.nodes)));
+    nodes.insert(static_cast<int64_t>(b.nodes));
+    partitions.insert(b.shape.partitions);
+    replication.insert(b.shape.replication);
+    EXPECT_EQ(a.random.crash_per_node_per_min, b.random.crash_per_node_per_min);
+    EXPECT_EQ(a.timing.raft, b.timing.raft);
+    EXPECT_EQ(a.timing.swim, b.timing.swim);
+    const std::string described = describe_swarm(b);
+    EXPECT_EQ(described.substr(0, describe_swarm(a).size()), describe_swarm(a));
+    EXPECT_NE(described.find(" nodes=" + std::to_string(b.nodes) + " partitions=" + std::to_string(b.shape.partitions) +
+                             " replication=" + std::to_string(b.shape.replication)),
+              std::string::npos)
+        << described;
+  }
+  EXPECT_EQ(nodes.size(), 5u);
+  EXPECT_EQ(partitions.size(), 6u);
+  EXPECT_EQ(replication.size(), 5u);
+}
+
+// The run builds the drawn cluster: the topic it creates has the seed's partitions and
+// replication (the workload's figures), and the run passes.
+TEST(SwarmShape, TheRunBuildsTheDrawnCluster) {
+  const Scenario shaped = parsed(cluster_scenario("nodes = [3, 7]\npartitions = [1, 6]\nreplication = [1, 5]\n"));
+  for (uint64_t seed : {1u, 2u}) {
+    const Scenario variant = swarm_variant(shaped, seed);
+    const SimulationReport report = run_simulation(shaped, SimulationOptions{seed, false});
+    EXPECT_TRUE(report.passed) << "seed " << seed << ": " << report.failure;
+    std::map<std::string, std::string> figures(report.figures.begin(), report.figures.end());
+    EXPECT_EQ(figures["topic_partitions"], std::to_string(variant.shape.partitions)) << "seed " << seed;
+    EXPECT_EQ(figures["topic_replication"], std::to_string(variant.shape.replication)) << "seed " << seed;
+    EXPECT_NE(figures["acked_records"], "0");
+  }
+}
+
+// A shrink starts from the seed's shape written into the table (pin_swarm_shape): the same run,
+// with no range left to draw from.
+TEST(SwarmShape, APinnedShapeIsTheSameRun) {
+  const std::string text = cluster_scenario("nodes = [3, 7]\npartitions = [1, 6]\nreplication = [1, 5]\n");
+  Result<toml::table> table = parse_toml(text, "shape.toml");
+  ASSERT_TRUE(table.ok());
+  const Scenario shaped = parsed(text);
+  for (uint64_t seed : {1u, 3u}) {
+    const toml::table pinned = pin_swarm_shape(*table, shaped, seed);
+    EXPECT_FALSE(pinned["swarm"]["nodes"].node() || pinned["swarm"]["partitions"].node() || pinned["swarm"]["replication"].node());
+    Result<Scenario> again = parse_scenario_table(pinned, "pinned.toml");
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    const Scenario variant = swarm_variant(shaped, seed);
+    EXPECT_EQ(again->nodes, variant.nodes);
+    const SimulationReport a = run_simulation(shaped, SimulationOptions{seed, false});
+    const SimulationReport b = run_simulation(*again, SimulationOptions{seed, false});
+    EXPECT_EQ(a.trace_hash, b.trace_hash) << "seed " << seed;
+    EXPECT_EQ(a.swarm.substr(0, a.swarm.find(" nodes=")), b.swarm);
+  }
 }
 
 }  // namespace
