@@ -42,6 +42,8 @@ packages=(
   libxdp-dev           # AF_XDP (<xdp/xsk.h>)
   bpftool              # `bpftool gen skeleton`
   iproute2             # `ip netns` / veth in the XDP tests; ip and tc in sluice-realfault
+  iptables             # sluice-realfault's NFQUEUE rules for delay and reorder faults
+  libnetfilter-queue-dev # sluice-netdelay: delay and reorder without sch_netem (optional in CMake)
   nlohmann-json3-dev   # the HTTP API's JSON bodies (parsed with exceptions off)
   libsodium-dev        # API tokens: salted hashes compared in constant time
   chromium             # headless: the timeline page's browser test (tests/sim/timeline_browser_test.py)

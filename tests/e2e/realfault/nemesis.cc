@@ -157,6 +157,24 @@ std::vector<Fault> make_clock_jumps(uint64_t seed, const ScheduleShape& shape) {
   return jumps;
 }
 
+// Delay and reorder faults without netem (ScheduleShape::nfqueue), one at a time from the first
+// fault's time on, each on one node with make_fault's parameters.
+std::vector<Fault> make_net_delays(uint64_t seed, const ScheduleShape& shape) {
+  Prng prng(hash_combine(seed, 0x6e657464656c6179ULL));  // "netdelay": its own stream
+  auto next = [&prng] { return prng.next(); };
+  const std::vector<FaultKind> kinds = {FaultKind::delay, FaultKind::reorder};
+  std::vector<Fault> delays;
+  int64_t at = shape.first_fault_ms + random_range(next, 0, kNetDelayGapMsMax);
+  while (delays.size() < kFaultsMax && at + kNetDelayLastsMsMin <= shape.faults_stop_ms) {
+    Fault fault = make_fault(prng, kinds, shape.nodes, std::max(1, shape.partitions));
+    fault.start_ms = at;
+    fault.end_ms = std::min(shape.faults_stop_ms, at + random_range(next, kNetDelayLastsMsMin, kNetDelayLastsMsMax));
+    delays.push_back(fault);
+    at = fault.end_ms + random_range(next, kNetDelayGapMsMin, kNetDelayGapMsMax);
+  }
+  return delays;
+}
+
 // `extra` merged into `faults` in start order (after faults starting at the same time), the
 // indices of overlapped hosts (Fault::overlaps) moved with them.
 void merge_by_start(std::vector<Fault>& faults, std::vector<Fault> extra) {
@@ -192,6 +210,7 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   }
   if (shape.overlap) add_overlaps(seed, shape, faults);
   if (shape.clock) merge_by_start(faults, make_clock_jumps(seed, shape));
+  if (shape.nfqueue && !shape.netem) merge_by_start(faults, make_net_delays(seed, shape));
   if (faults.size() > kFaultsMax) faults.resize(kFaultsMax);
   return faults;
 }

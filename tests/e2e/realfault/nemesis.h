@@ -2,7 +2,8 @@
 // from a seed alone, one at a time, each with its start and end offset from the start of the
 // workload. With ScheduleShape::overlap, some network faults carry a process fault inside their
 // window (a node killed or paused during a partition, say). With ScheduleShape::clock, every node
-// starts with a wall-clock skew and clock jumps come on top of the other faults. Pure: the same seed and shape give the same schedule (and the same printed lines), so
+// starts with a wall-clock skew and clock jumps come on top of the other faults; with
+// ScheduleShape::nfqueue, so do delay and reorder faults. Pure: the same seed and shape give the same schedule (and the same printed lines), so
 // a failing run is re-attempted with --seed. Applying a fault is the topology's and the process
 // supervisor's business (topology.h, realfault_main.cc).
 #pragma once
@@ -14,7 +15,8 @@
 namespace sluice::realfault {
 
 enum class FaultKind {
-  // netem (only where the kernel has sch_netem; ScheduleShape::netem):
+  // netem where the kernel has sch_netem (ScheduleShape::netem); else sluice-netdelay behind
+  // NFQUEUE rules, drawn from a stream of their own on top of the other faults (ScheduleShape::nfqueue):
   delay,      // delay + jitter on a node's link, both directions
   reorder,    // delay with a share of packets sent at once (reordered), both directions
   // netem, or else tc BPF programs (netfault.bpf.c; ScheduleShape::bpf):
@@ -71,7 +73,17 @@ struct ScheduleShape {
   // Every node's wall clock starts skewed (make_skews) and clock jumps come on top of the other
   // faults, one at a time (drawn from a stream of their own: the other faults stay as without).
   bool clock = false;
+  // Without netem: delay and reorder faults made by sluice-netdelay (NFQUEUE), one at a time on
+  // one node, on top of the other faults (drawn from a stream of their own: the others stay as
+  // without them).
+  bool nfqueue = false;
 };
+// Bounds of the delay and reorder faults of ScheduleShape::nfqueue: each lasts
+// kNetDelayLastsMsMin .. kNetDelayLastsMsMax, kNetDelayGapMsMin .. kNetDelayGapMsMax apart.
+inline constexpr int64_t kNetDelayLastsMsMin = 1'000;
+inline constexpr int64_t kNetDelayLastsMsMax = 4'000;
+inline constexpr int64_t kNetDelayGapMsMin = 1'000;
+inline constexpr int64_t kNetDelayGapMsMax = 4'000;
 // Clock faults' bounds: a node's skew is within ±kSkewMsMax; a jump moves it by kJumpMsMin ..
 // kJumpMsMax either way, for kJumpLastsMsMin .. kJumpLastsMsMax, kJumpGapMsMin .. kJumpGapMsMax
 // apart.

@@ -20,7 +20,7 @@ namespace {
 const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
        sluice-realfault check --history FILE
        sluice-realfault schedule --seed N [--nodes N] [--duration-s S] [--netem auto|off] [--bpf auto|off] [--overlap on|off]
-                                [--clock auto|on|off]
+                                [--clock auto|on|off] [--netdelay auto|on|off]
 
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
@@ -43,6 +43,11 @@ network namespaces).
                     starts skewed by up to +-0.5 s and jumps by 0.05..3 s either way for 1..4 s,
                     mostly on a partition's leader (CLOCK_MONOTONIC never moves); a partition's
                     record timestamps must never go back (timestamp_regressions=0)
+  --netdelay MODE   auto, on or off (default auto: without netem, on where sluice-netdelay was
+                    built (libnetfilter-queue) and iptables takes an NFQUEUE rule, else off with
+                    a note; on without them fails): delay (5..200 ms, jitter up to half) and
+                    reorder (10..100 ms, 10..50 % sent at once) faults on one node's link for
+                    1..4 s, on top of the other faults; packets_delayed= and packets_reordered=
   --dir DIR         the run's directory: data dirs, node logs, history.jsonl (default: a fresh
                     one under $TMPDIR or /tmp; removed after a pass unless --keep)
   --keep            keep the run's directory after a pass
@@ -53,7 +58,8 @@ network namespaces).
 check --history FILE: replays a history.jsonl through the same ledger; exit 0 passed, 1 failed.
 schedule: prints the schedule a run with these flags would follow (--netem auto: as on a kernel
 with netem; --netem off --bpf auto: as on one without netem whose tc attaches BPF programs;
---clock auto: as with the clockshift library), without root and without running anything.
+--clock auto: as with the clockshift library; --netem off --netdelay auto: as with
+sluice-netdelay), without root and without running anything.
 )";
 
 bool parse_int(const std::string& text, int64_t low, int64_t high, int64_t& out) {
@@ -81,7 +87,8 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
       continue;
     }
     if (flag != "--seed" && flag != "--nodes" && flag != "--duration-s" && flag != "--converge-s" && flag != "--netem" && flag != "--bpf" &&
-        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug" && flag != "--overlap" && flag != "--clock") {
+        flag != "--dir" && flag != "--node-bin" && flag != "--planted-bug" && flag != "--overlap" && flag != "--clock" &&
+        flag != "--netdelay") {
       std::cerr << "sluice-realfault: unknown option '" << flag << "'\n";
       return std::nullopt;
     }
@@ -117,6 +124,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args) {
     } else if (flag == "--clock") {
       good = *text == "auto" || *text == "on" || *text == "off";
       options.clock = *text == "on" ? RunOptions::Clock::on : *text == "off" ? RunOptions::Clock::off : RunOptions::Clock::auto_;
+    } else if (flag == "--netdelay") {
+      good = *text == "auto" || *text == "on" || *text == "off";
+      options.netdelay = *text == "on" ? RunOptions::NetDelay::on : *text == "off" ? RunOptions::NetDelay::off : RunOptions::NetDelay::auto_;
     } else if (flag == "--planted-bug") {
       good = parse_planted_bug(*text).has_value();
       options.planted_bug = *text;
@@ -149,6 +159,7 @@ int run_schedule(const std::vector<std::string>& args) {
   shape.bpf = options->bpf_auto;
   shape.overlap = options->overlap;
   shape.clock = options->clock != RunOptions::Clock::off;  // "auto" prints the schedule of a build with clockshift
+  shape.nfqueue = options->netdelay != RunOptions::NetDelay::off;  // likewise with sluice-netdelay (only without netem)
   const std::vector<Fault> faults = make_schedule(options->seed, shape);
   const std::vector<int64_t> skews = make_skews(options->seed, shape);
   for (size_t i = 0; i < skews.size(); ++i) std::cout << describe_skew(static_cast<int>(i + 1), skews[i]) << "\n";

@@ -35,6 +35,9 @@ using Clock = std::chrono::steady_clock;
 #ifndef SLUICE_REALFAULT_CLOCKSHIFT_LIB
 #define SLUICE_REALFAULT_CLOCKSHIFT_LIB ""  // built without the preload library: no clock faults
 #endif
+#ifndef SLUICE_REALFAULT_NETDELAY
+#define SLUICE_REALFAULT_NETDELAY ""  // built without libnetfilter-queue: no delay or reorder without netem
+#endif
 
 constexpr uint16_t kSwimPort = 7946;
 constexpr uint16_t kRaftPort = 7947;
@@ -113,6 +116,7 @@ class Run {
   // The node's wall-clock offset, for its clockshift library to read (temp + rename: never torn).
   void set_clock(int node, int64_t offset_ms);
   bool decide_clock(int& exit_code);
+  bool decide_netdelay(int& exit_code);
   void begin_fault(const Fault& fault, size_t index);
   void end_fault(const Fault& fault);
   void heal();
@@ -136,6 +140,8 @@ class Run {
   bool clock_ = false;  // nodes run under the clockshift library: skews and clock jumps
   std::vector<int64_t> skews_;  // per node (index node - 1), with clock_
   uint64_t clock_faults_ = 0;   // clock jumps begun
+  bool netdelay_ = false;       // delay and reorder by sluice-netdelay (no netem)
+  uint64_t delay_faults_ = 0;   // delay and reorder faults begun
   std::unique_ptr<Topology> topology_;
   std::vector<std::unique_ptr<e2e::NodeProcess>> nodes_;
   std::vector<bool> down_;  // killed by the nemesis, not restarted yet
@@ -168,7 +174,7 @@ std::string Run::rerun_command() const {
          " --duration-s " + std::to_string(options_.duration_s) + " --converge-s " + std::to_string(options_.converge_s) +
          " --netem " + (netem_ ? "auto" : "off") + " --bpf " + (bpf_ ? "auto" : "off") +
  " --overlap " + (options_.overlap ? "on" : "off") +
-         " --clock " + (clock_ ? "on" : "off") + " --node-bin " + options_.node_bin +
+         " --clock " + (clock_ ? "on" : "off") + " --netdelay " + (netdelay_ ? "on" : "off") + " --node-bin " + options_.node_bin +
          (options_.planted_bug.empty() ? "" : " --planted-bug " + options_.planted_bug);
 }
 
@@ -207,7 +213,25 @@ bool Run::prepare(int& exit_code) {
   netem_ = options_.netem_auto && topology_->netem_available();
   bpf_ = !netem_ && options_.bpf_auto && topology_->bpf_available(SLUICE_REALFAULT_BPF_OBJ);
   topology_->use(netem_, bpf_ ? SLUICE_REALFAULT_BPF_OBJ : "");
-  return true;
+  return decide_netdelay(exit_code);
+}
+
+// Delay and reorder by sluice-netdelay where there is no netem, it was built and iptables takes
+// an NFQUEUE rule (--netdelay auto), or as --netdelay says.
+bool Run::decide_netdelay(int& exit_code) {
+  using NetDelay = RunOptions::NetDelay;
+  if (netem_ || options_.netdelay == NetDelay::off) return true;
+  topology_->use_netdelay(SLUICE_REALFAULT_NETDELAY);
+  netdelay_ = topology_->nfqueue_available();
+  if (!netdelay_) topology_->use_netdelay("");
+  if (netdelay_ || options_.netdelay == NetDelay::auto_) {
+    if (!netdelay_) std::cout << "realfault: note: no sluice-netdelay or no NFQUEUE rule here: no delay or reorder faults (--netdelay off)" << std::endl;
+    return true;
+  }
+  std::cout << "realfault: --netdelay on, but sluice-netdelay ('" << SLUICE_REALFAULT_NETDELAY
+            << "', needs libnetfilter-queue) or iptables' NFQUEUE target is missing" << std::endl;
+  exit_code = kExitFailed;
+  return false;
 }
 
 // Clock faults where the clockshift library was built (--clock auto), or as --clock says.
@@ -326,6 +350,7 @@ void Run::begin_fault(const Fault& fault, size_t index) {
     ++clock_faults_;
     return set_clock(fault.node, skews_[i] + fault.jump_ms);
   }
+  if (fault.kind == FaultKind::delay || fault.kind == FaultKind::reorder) ++delay_faults_;
   std::string error;
   if (!topology_->apply(fault, error)) fail("harness", "applying fault " + std::to_string(index) + ": " + error);
 }
@@ -343,6 +368,11 @@ void Run::end_fault(const Fault& fault) {
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGCONT);
   if (fault.kind == FaultKind::clock_jump) return set_clock(fault.node, skews_[i]);
   std::string error;
+  // A delay by sluice-netdelay comes on top of the other faults: it ends alone.
+  if (topology_->delayed_by_netdelay(fault)) {
+    if (!topology_->stop_delay(fault.node, error)) fail("harness", "ending a delay: " + error);
+    return;
+  }
   if (!topology_->heal(error)) fail("harness", "healing: " + error);
 }
 
@@ -350,6 +380,7 @@ void Run::end_fault(const Fault& fault) {
 void Run::heal() {
   std::string error;
   if (!topology_->heal(error)) fail("harness", "healing: " + error);
+  if (!topology_->stop_delays(error)) fail("harness", "ending the delays: " + error);
   for (int node = 1; node <= options_.nodes; ++node) {
     const size_t i = static_cast<size_t>(node - 1);
     if (clock_) set_clock(node, skews_[i]);  // a jump cut short: back to the skew
@@ -436,7 +467,8 @@ int Run::report(const WorkloadOutcome& outcome) {
   print_figures(verdict.figures);
   std::cout << "records_sent=" << outcome.records_sent << "\ndeliveries_failed=" << outcome.deliveries_failed
             << "\nproducer_retries=" << outcome.producer_retries << "\nduplicates_answered=" << outcome.duplicates_answered
-            << "\nclock_faults=" << clock_faults_ << "\nnode_crashes=" << node_crashes_ << "\nsealed_segments_compared=" << sealed_compared_
+            << "\nclock_faults=" << clock_faults_ << "\ndelay_faults=" << delay_faults_ << "\npackets_delayed=" << topology_->packets_delayed()
+            << "\npackets_reordered=" << topology_->packets_reordered() << "\nnode_crashes=" << node_crashes_ << "\nsealed_segments_compared=" << sealed_compared_
             << "\nsealed_segments_differing=" << sealed_differing_ << "\nconverge_s=" << outcome.converge_s << "\nrun_dir=" << dir_
             << "\n";
   const bool passed = checker_.empty();
@@ -457,12 +489,13 @@ void Run::plan() {
   shape.bpf = bpf_;
   shape.overlap = options_.overlap;
   shape.clock = clock_;
+  shape.nfqueue = netdelay_;
   shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
   skews_ = make_skews(options_.seed, shape);
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s
             << " netem=" << (netem_ ? "on" : "off") << " bpf_faults=" << (bpf_ ? "on" : "off") << " clock_faults=" << (clock_ ? "on" : "off")
-            << " run_dir=" << dir_ << "\n";
+            << " netdelay=" << (netdelay_ ? "on" : "off") << " run_dir=" << dir_ << "\n";
   for (size_t i = 0; i < skews_.size(); ++i) std::cout << describe_skew(static_cast<int>(i + 1), skews_[i]) << "\n";
   for (size_t i = 0; i < schedule_.size(); ++i) std::cout << describe(schedule_[i], i, options_.nodes) << "\n";
   std::cout << "rerun: " << rerun_command() << std::endl;

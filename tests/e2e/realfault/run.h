@@ -26,6 +26,10 @@ struct RunOptions {
   // failure without it; off, none.
   enum class Clock { auto_, on, off };
   Clock clock = Clock::auto_;
+  // Delay and reorder faults without netem (ScheduleShape::nfqueue): auto, where sluice-netdelay
+  // was built and iptables takes an NFQUEUE rule; on, a failure otherwise; off, none.
+  enum class NetDelay { auto_, on, off };
+  NetDelay netdelay = NetDelay::auto_;
   std::string dir;          // "": a fresh one, removed after a pass
   bool keep = false;
   std::string node_bin;     // "": the sluice-node next to this binary

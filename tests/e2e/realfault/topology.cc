@@ -41,6 +41,12 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 bool pid_alive(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
+// Figures "key=N" of a sluice-netdelay's output.
+uint64_t figure_of(const std::string& output, const std::string& key) {
+  const size_t at = output.find(key + "=");
+  return at == std::string::npos ? 0 : std::strtoull(output.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
 }  // namespace
 
 std::string find_program(const std::string& name) {
@@ -54,45 +60,60 @@ std::string find_program(const std::string& name) {
   return "";
 }
 
-bool run_command(const std::vector<std::string>& argv, std::string& output, std::chrono::milliseconds timeout) {
-  output.clear();
-  const std::string binary = find_program(argv.at(0));
-  if (binary.empty()) return output = argv[0] + ": not found in PATH", false;
-  std::vector<std::string> args = argv;
+namespace {
+
+// Forks `argv` (argv[0] a full path; the child dies with the harness); its stdout, and its
+// stderr too when `with_stderr`, on a non-blocking pipe whose read end goes to `read_fd`. The
+// pid, or -1 with `error` set.
+pid_t spawn(std::vector<std::string> argv, bool with_stderr, int& read_fd, std::string& error) {
   std::vector<char*> raw;
-  for (std::string& arg : args) raw.push_back(arg.data());
+  for (std::string& arg : argv) raw.push_back(arg.data());
   raw.push_back(nullptr);
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return output = std::string("pipe: ") + std::strerror(errno), false;
+  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return error = std::string("pipe: ") + std::strerror(errno), -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::dup2(pipe_fds[1], STDERR_FILENO);
-    ::execv(binary.c_str(), raw.data());
+    if (with_stderr) ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::execv(raw[0], raw.data());
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
   if (pid < 0) {
     ::close(pipe_fds[0]);
-    return output = std::string("fork: ") + std::strerror(errno), false;
+    return error = std::string("fork: ") + std::strerror(errno), -1;
   }
+  read_fd = pipe_fds[0];
+  return pid;
+}
+
+}  // namespace
+
+bool run_command(const std::vector<std::string>& argv, std::string& output, std::chrono::milliseconds timeout) {
+  output.clear();
+  std::vector<std::string> args = argv;
+  args.at(0) = find_program(argv.at(0));
+  if (args[0].empty()) return output = argv[0] + ": not found in PATH", false;
+  int read_fd = -1;
+  const pid_t pid = spawn(std::move(args), true, read_fd, output);
+  if (pid < 0) return false;
   // Polled with a deadline: a wedged ip or tc must not hang the harness.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
-    drain(pipe_fds[0], output);
+    drain(read_fd, output);
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      ::close(pipe_fds[0]);
+      ::close(read_fd);
       output += " (killed after " + std::to_string(timeout.count()) + " ms)";
       return false;
     }
     std::this_thread::sleep_for(kReapPoll);
   }
-  drain(pipe_fds[0], output);
-  ::close(pipe_fds[0]);
+  drain(read_fd, output);
+  ::close(read_fd);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -285,6 +306,7 @@ bool Topology::apply(const Fault& fault, std::string& error) {
   }
   switch (fault.kind) {
     case FaultKind::delay:
+      if (delayed_by_netdelay(fault)) return start_delay(fault, error);
       return qdisc_both(node, {"netem", "delay", std::to_string(fault.delay_ms) + "ms", std::to_string(fault.jitter_ms) + "ms"}, error);
     case FaultKind::loss:
       if (!netem_) return bpf_both(node, "tc/loss" + std::to_string(fault.percent), error);
@@ -293,6 +315,7 @@ bool Topology::apply(const Fault& fault, std::string& error) {
       if (!netem_) return bpf_both(node, "tc/duplicate" + std::to_string(fault.percent), error);
       return qdisc_both(node, {"netem", "duplicate", std::to_string(fault.percent) + "%"}, error);
     case FaultKind::reorder:
+      if (delayed_by_netdelay(fault)) return start_delay(fault, error);
       return qdisc_both(node, {"netem", "delay", std::to_string(fault.delay_ms) + "ms", "reorder", std::to_string(100 - fault.percent) + "%", "50%"},
                         error);
     case FaultKind::throttle:
@@ -328,6 +351,80 @@ bool Topology::apply(const Fault& fault, std::string& error) {
   return false;
 }
 
+bool Topology::nfqueue_rules(int node, const std::string& action, std::string& error) const {
+  const std::string queue = std::to_string(node);
+  for (const auto& [chain, direction] : {std::pair{"OUTPUT", "-o"}, std::pair{"INPUT", "-i"}}) {
+    const std::vector<std::string> argv = {"ip", "netns", "exec", netns(node), "iptables", "-w", action, chain, direction, "eth0",
+                                           "-j", "NFQUEUE", "--queue-num", queue, "--queue-bypass"};
+    std::string output;
+    if (!run_command(argv, output)) return error = "iptables " + action + " " + chain + " in " + netns(node) + ": " + output, false;
+  }
+  return true;
+}
+
+bool Topology::nfqueue_available() const {
+  if (netdelay_.empty() || ::access(netdelay_.c_str(), X_OK) != 0 || nodes_ < 1) return false;
+  std::string error;
+  if (!nfqueue_rules(1, "-I", error)) return false;
+  return nfqueue_rules(1, "-D", error);
+}
+
+// sluice-netdelay in the node's namespace (`ip netns exec`), its stdout on a pipe read when it
+// stops; the rules go in after it started (until it binds the queue, --queue-bypass lets packets by).
+bool Topology::start_delay(const Fault& fault, std::string& error) {
+  const int node = fault.node;
+  delayers_.resize(static_cast<size_t>(nodes_));
+  if (!stop_delay(node, error)) return false;
+  const uint64_t seed = static_cast<uint64_t>(fault.start_ms) * 31 + static_cast<uint64_t>(node);
+  std::vector<std::string> args = {find_program("ip"), "netns", "exec", netns(node), netdelay_, "--queue", std::to_string(node),
+                                   "--delay-ms", std::to_string(fault.delay_ms), "--jitter-ms", std::to_string(fault.jitter_ms),
+                                   "--reorder-pct", std::to_string(fault.kind == FaultKind::reorder ? fault.percent : 0),
+                                   "--seed", std::to_string(seed), "--duration-s", "600"};
+  int output_fd = -1;
+  const pid_t pid = spawn(std::move(args), false, output_fd, error);
+  if (pid < 0) return false;
+  delayers_[static_cast<size_t>(node - 1)] = Delayer{pid, output_fd};
+  return nfqueue_rules(node, "-I", error);
+}
+
+bool Topology::stop_delay(int node, std::string& error) {
+  if (static_cast<size_t>(node) > delayers_.size()) return true;
+  Delayer& delayer = delayers_[static_cast<size_t>(node - 1)];
+  if (delayer.pid < 0) return true;
+  const bool removed = nfqueue_rules(node, "-D", error);
+  ::kill(delayer.pid, SIGTERM);
+  int status = 0;
+  bool reaped = false;
+  for (int waited_ms = 0; waited_ms < 3'000 && !reaped; waited_ms += 5) {
+    reaped = ::waitpid(delayer.pid, &status, WNOHANG) == delayer.pid;
+    if (!reaped) std::this_thread::sleep_for(kReapPoll);
+  }
+  if (!reaped) {
+    ::kill(delayer.pid, SIGKILL);
+    ::waitpid(delayer.pid, &status, 0);
+  }
+  std::string output;
+  drain(delayer.output_fd, output);
+  ::close(delayer.output_fd);
+  delayer = Delayer{};
+  packets_delayed_ += figure_of(output, "packets_delayed");
+  packets_reordered_ += figure_of(output, "packets_reordered");
+  if (!reaped || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (removed) error = "sluice-netdelay on node " + std::to_string(node) + " did not exit cleanly (status " + std::to_string(status) + ")";
+    return false;
+  }
+  return removed;
+}
+
+bool Topology::stop_delays(std::string& error) {
+  bool stopped = true;
+  for (int node = 1; node <= static_cast<int>(delayers_.size()); ++node) {
+    std::string failure;
+    if (!stop_delay(node, failure) && stopped) error = failure, stopped = false;
+  }
+  return stopped;
+}
+
 // Deletes the root qdisc of both ends of every veth ("no qdisc" answers are fine: nothing to heal),
 // flushes the blackhole routes and sets the host ends up.
 bool Topology::heal(std::string& error) {
@@ -361,6 +458,7 @@ void Topology::teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   std::string ignored;
+  stop_delays(ignored);
   for (const std::string& ns : netns_) run_command({"ip", "netns", "delete", ns}, ignored);
   if (hub_made_) run_command({"ip", "netns", "delete", hub_}, ignored);  // the bridge and the host ends with it
   run_command({"ip", "link", "delete", prefix_ + "h"}, ignored);

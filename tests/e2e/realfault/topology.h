@@ -57,8 +57,23 @@ class Topology {
     netem_ = netem;
     bpf_object_ = std::move(bpf_object);
   }
+  // Delay and reorder without netem: `program` (sluice-netdelay) behind NFQUEUE rules in the
+  // node's namespace, one per fault, until stop_delay(). "" (the default): none.
+  void use_netdelay(std::string program) { netdelay_ = std::move(program); }
+  // Whether iptables takes an NFQUEUE rule here (tried in a node's namespace, then removed).
+  bool nfqueue_available() const;
   // A network fault (delay .. partition); false with `error` when tc or ip refused it.
   bool apply(const Fault& fault, std::string& error);
+  // Whether `fault` is made by sluice-netdelay (then stop_delay ends it, not heal).
+  bool delayed_by_netdelay(const Fault& fault) const {
+    return !netem_ && !netdelay_.empty() && (fault.kind == FaultKind::delay || fault.kind == FaultKind::reorder);
+  }
+  // Stops the node's sluice-netdelay (SIGTERM: what it holds goes out), adds up its counts and
+  // removes its rules; true when none ran. stop_delays: every node's.
+  bool stop_delay(int node, std::string& error);
+  bool stop_delays(std::string& error);
+  uint64_t packets_delayed() const { return packets_delayed_; }
+  uint64_t packets_reordered() const { return packets_reordered_; }
   // Removes every qdisc and blackhole route the faults installed and sets every link up.
   bool heal(std::string& error);
   void teardown();
@@ -76,6 +91,13 @@ class Topology {
   bool bpf_both(int node, const std::string& section, std::string& error) const;
   // Blackhole routes in `node`'s namespace to the addresses of `others`: what it sends them is dropped.
   bool drop_to(int node, const std::vector<int>& others, std::string& error) const;
+  // The NFQUEUE rules on the node's eth0, both directions: `action` "-I" adds them, "-D" removes.
+  bool nfqueue_rules(int node, const std::string& action, std::string& error) const;
+  bool start_delay(const Fault& fault, std::string& error);
+  struct Delayer {
+    int pid = -1;
+    int output_fd = -1;  // its stdout (the counts it prints at exit)
+  };
 
   int nodes_;
   std::string prefix_;
@@ -90,6 +112,10 @@ class Topology {
   bool torn_down_ = false;
   bool netem_ = false;
   std::string bpf_object_;
+  std::string netdelay_;
+  std::vector<Delayer> delayers_;  // per node (index node - 1): its running sluice-netdelay
+  uint64_t packets_delayed_ = 0;
+  uint64_t packets_reordered_ = 0;
 };
 
 }  // namespace sluice::realfault
