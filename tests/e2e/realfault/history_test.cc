@@ -275,6 +275,58 @@ TEST(RealfaultNemesis, ClockFaultsStayInTheirBoundsAndLeaveTheOtherFaultsAlone) 
   EXPECT_EQ(describe(jump, 5, 3), "fault 5 t=3.000s..4.500s kind=clock_jump node=2 by=-1.200s");
 }
 
+// Delays and reorders by sluice-netdelay (ScheduleShape::nfqueue, no netem): a function of the
+// seed, one at a time within their bounds, on top of a schedule that is otherwise the one without
+// them; none with netem (netem draws its own) or without nfqueue.
+TEST(RealfaultNemesis, NetDelaysComeOnTopOneAtATimeAndLeaveTheOtherFaultsAlone) {
+  ScheduleShape shape;
+  shape.faults_stop_ms = 120'000;
+  shape.netem = false;
+  shape.nfqueue = true;
+  ScheduleShape off = shape;
+  off.nfqueue = false;
+  size_t delays = 0, reorders = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::vector<Fault> faults = make_schedule(seed, shape);
+    const std::vector<Fault> again = make_schedule(seed, shape);
+    ASSERT_EQ(faults.size(), again.size());
+    std::vector<Fault> others;
+    int64_t previous_end = 0;
+    for (size_t i = 0; i < faults.size(); ++i) {
+      const Fault& fault = faults[i];
+      EXPECT_EQ(describe(fault, i, shape.nodes), describe(again[i], i, shape.nodes));
+      if (fault.kind != FaultKind::delay && fault.kind != FaultKind::reorder) {
+        others.push_back(fault);
+        continue;
+      }
+      ++(fault.kind == FaultKind::delay ? delays : reorders);
+      EXPECT_GE(fault.start_ms, std::max(previous_end, shape.first_fault_ms));  // one at a time
+      EXPECT_LE(fault.end_ms - fault.start_ms, kNetDelayLastsMsMax);
+      EXPECT_LE(fault.end_ms, shape.faults_stop_ms);
+      EXPECT_GE(fault.delay_ms, 5u);
+      EXPECT_LE(fault.delay_ms, 200u);
+      if (fault.kind == FaultKind::delay) {
+        EXPECT_LE(fault.jitter_ms * 2, fault.delay_ms);
+      } else {
+        EXPECT_TRUE(fault.percent >= 10 && fault.percent <= 50);
+      }
+      previous_end = fault.end_ms;
+    }
+    const std::vector<Fault> plain = make_schedule(seed, off);
+    ASSERT_EQ(plain.size(), others.size());
+    // Compared by what they are: overlapped hosts are renumbered.
+    auto what = [&shape](Fault fault) { return fault.overlaps = -1, describe(fault, 0, shape.nodes); };
+    for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(what(plain[i]), what(others[i]));
+    ScheduleShape netem = shape;
+    netem.netem = true;
+    ScheduleShape netem_only = netem;
+    netem_only.nfqueue = false;
+    EXPECT_EQ(make_schedule(seed, netem).size(), make_schedule(seed, netem_only).size());
+  }
+  EXPECT_GT(delays, 50u);
+  EXPECT_GT(reorders, 50u);
+}
+
 // Each batch whose first timestamp lies below what its consumer read before counts as one
 // timestamp regression (and the first is the violation), through the history's feed.
 TEST(RealfaultHistory, TimeGoingBackIsCountedAndReported) {
