@@ -160,6 +160,11 @@ bool Controller::metadata_current() const {
   return node != nullptr && node->raft().leader() != kNoNode && applied_index_ >= node->raft().log().committed();
 }
 
+bool Controller::metadata_covers_own_log() const {
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  return metadata_current() && applied_index_ >= node->raft().log().last_index();
+}
+
 // Dead past the grace (as this leader has watched them) and decommissioning nodes.
 std::set<NodeId> Controller::draining_nodes() {
   const rt::Instant now = runtime_.now();

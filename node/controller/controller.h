@@ -83,6 +83,12 @@ class Controller {
   // True when this node has applied every metadata command it knows to be committed and knows
   // the group's leader: a node whose copy lags does not act on it (Reconciler's moves).
   bool metadata_current() const;
+  // Current, and applied as far as this node's own controller log reaches: at least as new as any
+  // metadata this node applied before a restart. The commit index a restart recovers may lag
+  // what was applied (a commit-only change is not synced), so a copy that is merely current may
+  // predate a placement this node already acted on: removing "moved away" data on such a copy
+  // would delete a replica just placed here (cluster-swarm seed 559: RF 1, its only copy).
+  bool metadata_covers_own_log() const;
   // Starts the leader's duties fiber: every `interval`, while this node leads, the metadata's
   // nodes are brought in line with `membership` (register_node for a member it does not know, or
   // knows dead or at other addresses; set_node_state dead for a member it knows alive that

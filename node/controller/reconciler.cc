@@ -156,6 +156,8 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
     const PartitionRecord* record = metadata.partition(*partition);
     if (record != nullptr) {
       if (contains(record->replicas, self_) || (record->move && record->move->adding == self_)) continue;
+      // Moved away only by a copy at least as new as the one that placed it here.
+      if (!controller_.metadata_covers_own_log()) continue;
       host_.note_deleting(record->group, multiraft::DeleteCause::left_group);  // the group may come back here: it starts afresh then
     } else if (metadata.topic_by_id(topic) != nullptr) {
       continue;  // an index the topic does not have: not ours to judge

@@ -249,6 +249,7 @@ class ClusterWorkload final : public Workload {
   bool lost_to_damage(NodeIndex node) const;
   std::string controller_voters_lagging() const;
   std::string partition_lagging(uint32_t partition) const;
+  std::string group_views(uint32_t partition) const;
   std::string decommission_lagging(const controller::Metadata& metadata) const;
   std::string scratch_lagging(const controller::Metadata& metadata) const;
 
@@ -643,6 +644,31 @@ std::string ClusterWorkload::decommission_lagging(const controller::Metadata& me
   return "";
 }
 
+// How each running node's Raft sees partition `partition`'s group, for a lag message: "n5 follower
+// t3 commit 4 applied 0 voters 5 learners 3 quiet; ...".
+std::string ClusterWorkload::group_views(uint32_t partition) const {
+  const controller::Metadata* metadata = latest_metadata(world_, nodes_);
+  const controller::PartitionRecord* record = metadata == nullptr ? nullptr : metadata->partition(PartitionId{topic_, partition});
+  if (record == nullptr) return "";
+  auto ids = [](const std::set<NodeId>& set) {
+    std::string out;
+    for (NodeId id : set) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out.empty() ? std::string("-") : out;
+  };
+  std::string out;
+  for (size_t node = 0; node < nodes_; ++node) {
+    const server::Node* started = started_node(world_, static_cast<NodeIndex>(node));
+    const raft::RawNode* group = started == nullptr || started->raft() == nullptr ? nullptr : started->raft()->group(record->group);
+    if (group == nullptr) continue;
+    const raft::Raft& raft = group->raft();
+    const raft::ConfState& conf = raft.conf_state();
+    out += std::string(out.empty() ? "" : "; ") + "n" + std::to_string(node + 1) + " " + std::string(raft::to_string(raft.role())) + " t" +
+           std::to_string(raft.term()) + " commit " + std::to_string(raft.hard_state().commit) + " voters " + ids(conf.voters) +
+           (conf.joint() ? " outgoing " + ids(conf.voters_outgoing) : "") + " learners " + ids(conf.learners) + (raft.quiesced() ? " quiet" : "");
+  }
+  return out;
+}
+
 std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
   const std::string name = "partition " + std::to_string(partition);
   std::optional<uint64_t> end;
@@ -655,7 +681,10 @@ std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
   for (const auto& consumer : consumers_) {
     auto read = consumer->next_offset.find(partition);
     const uint64_t at = read == consumer->next_offset.end() ? 0 : read->second;
-    if (end && at != *end) return "consumer " + std::to_string(consumer->id) + " of " + name + " lags";
+    if (end && at != *end) {
+      return "consumer " + std::to_string(consumer->id) + " of " + name + " lags (at offset " + std::to_string(at) + ", the replicas end at " +
+             std::to_string(*end) + "; its group: " + group_views(partition) + ")";
+    }
   }
   return "";
 }
