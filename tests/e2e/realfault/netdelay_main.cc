@@ -37,8 +37,9 @@ eth0 -j NFQUEUE --queue-num N --queue-bypass`) and accepts each one after a dela
 in [D - J, D + J] ms (J wider than the gap between packets reorders them); P percent of the
 packets are accepted at once, ahead of the held ones. At most H packets are held (default 4096;
 past that a packet is accepted at once). Runs until SIGTERM or SIGINT, or T seconds (default
-3600), then accepts whatever it holds and prints packets_arrived=, packets_delayed=,
-packets_reordered=, packets_sent_at_once=, packets_over_limit= on stdout. Needs CAP_NET_ADMIN.
+3600), then accepts whatever it holds (and at once whatever still arrives) and prints
+packets_arrived=, packets_delayed=, packets_reordered=, packets_sent_at_once=, packets_over_limit=,
+packets_passed_while_stopping= on stdout. Needs CAP_NET_ADMIN.
 
   --queue N        the NFQUEUE queue number (0..65535)
   --delay-ms D     base delay, 0..5000
@@ -120,6 +121,10 @@ struct Delayer {
   DelayQueue queue;
   nfq_q_handle* handle = nullptr;
   uint64_t verdict_errors = 0;
+  // Stopping: packets still arriving (from the socket's buffer, or handed to the callback while
+  // nfq_destroy_queue waits for the kernel's answer) are accepted at once, never left unanswered.
+  bool stopping = false;
+  uint64_t passed_while_stopping = 0;
   std::vector<uint32_t> due;
 
   void accept(uint32_t id) {
@@ -136,7 +141,12 @@ int on_packet(nfq_q_handle*, nfgenmsg*, nfq_data* packet, void* data) {
   const nfqnl_msg_packet_hdr* header = nfq_get_msg_packet_hdr(packet);
   if (header == nullptr) return 0;
   const uint32_t id = ntohl(header->packet_id);
-  if (!delayer.queue.arrive(id, now_us())) delayer.accept(id);
+  if (delayer.stopping) {
+    ++delayer.passed_while_stopping;
+    delayer.accept(id);
+  } else if (!delayer.queue.arrive(id, now_us())) {
+    delayer.accept(id);
+  }
   return 0;
 }
 
@@ -196,6 +206,13 @@ int main(int argc, char** argv) {
   (void)nfq_set_queue_flags(delayer.handle, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
 
   const int served = serve(library, delayer, options, waiting_mask);
+  delayer.stopping = true;
+  std::vector<char> buffer(1 << 16);
+  for (int reads = 0; reads < 10'000; ++reads) {  // what the socket already holds
+    const ssize_t received = recv(nfq_fd(library), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (received == 0 || (received < 0 && errno != ENOBUFS && errno != EINTR)) break;
+    if (received > 0) nfq_handle_packet(library, buffer.data(), static_cast<int>(received));
+  }
   delayer.queue.drain(delayer.due);
   delayer.accept_due();
   nfq_destroy_queue(delayer.handle);
@@ -203,6 +220,7 @@ int main(int argc, char** argv) {
   const auto& stats = delayer.queue.stats();
   std::cout << "packets_arrived=" << stats.arrived << "\npackets_delayed=" << stats.delayed << "\npackets_reordered=" << stats.reordered
             << "\npackets_sent_at_once=" << stats.sent_at_once << "\npackets_over_limit=" << stats.over_limit
+            << "\npackets_passed_while_stopping=" << delayer.passed_while_stopping
             << "\nverdict_errors=" << delayer.verdict_errors << std::endl;
   return served;
 }
