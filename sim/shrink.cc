@@ -542,7 +542,6 @@ void Shrinker::shrink_client_ops() {
   shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations", true);
 }
 
-
 Result<ShrinkResult> Shrinker::run(const toml::table& input) {
   Result<Scenario> input_parsed = parse_scenario_table(input, source_);
   if (!input_parsed.ok()) return input_parsed.status();

@@ -71,13 +71,10 @@ class TableReader {
     const toml::node* node = take(key);
     if (node == nullptr) return;
     const toml::array* array = node->as_array();
-    std::array<int64_t, 2> range{};
-    for (size_t i = 0; array != nullptr && array->size() == 2 && i < 2; ++i) {
-      const toml::node& element = *array->get(i);
-      if (!element.is_integer()) return context_.fail(node_line(node), field(key), "expected [LOW, HIGH], two integers");
-      range[i] = *element.value<int64_t>();
+    if (array == nullptr || array->size() != 2 || !array->get(0)->is_integer() || !array->get(1)->is_integer()) {
+      return context_.fail(node_line(node), field(key), "expected [LOW, HIGH], two integers");
     }
-    if (array == nullptr || array->size() != 2) return context_.fail(node_line(node), field(key), "expected [LOW, HIGH], two integers");
+    const std::array<int64_t, 2> range{*array->get(0)->value<int64_t>(), *array->get(1)->value<int64_t>()};
     if (range[0] < low || range[1] > high) {
       return context_.fail(node_line(node), field(key), "must be between " + std::to_string(low) + " and " + std::to_string(high));
     }

@@ -89,6 +89,7 @@ class ClientAgent final : public NodeAgent {
   bool until_done(Call call);
   void count_admin_error(const client::Status& status);
   void produce(ProducerState& state);
+  bool send_record(client::Producer& producer, ProducerState& state, uint64_t seq, const std::string& value, bool probe);
   void consume(ConsumerState& state);
   // For the timeline: a client operation on this host (bound to a partition, or -1; the label is
   // built only when there is a timeline), and the metadata requests the host's resolver started
@@ -434,6 +435,26 @@ bool ClientAgent::scratch_cycle(const std::string& name) {
 
 // Records "client<h>.p<k> s<n> xxx..." (unique), round-robin over the partitions, while writes are
 // open; then one probe record that must be acknowledged.
+// Sends one drawn record; true when it was the probe and the producer took it.
+bool ClientAgent::send_record(client::Producer& producer, ProducerState& state, uint64_t seq, const std::string& value, bool probe) {
+  const uint64_t record = hash_bytes(as_bytes(value));
+  // The partition by the record's seq, not by the producer's round-robin (which counts sends
+  // only): a skipped record leaves every other one on its partition.
+  const auto partition = static_cast<uint32_t>(seq % static_cast<uint64_t>(workload_.config().replicas.partitions));
+  client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), partition});
+  note_metadata_requests();
+  if (!id.ok()) {
+    workload_.count("send." + std::string(client::to_string(id.code())));
+    return false;
+  }
+  if (!probe) state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::produce, partition, record});
+  state.record_of_id[*id] = record;
+  ++state.sent;
+  ++state.undelivered;
+  if (probe) state.probe_id = *id;
+  return probe;
+}
+
 void ClientAgent::produce(ProducerState& state) {
   client::ProducerConfig config;
   config.limits.idempotent = workload_.config().idempotent;
@@ -475,28 +496,7 @@ void ClientAgent::produce(ProducerState& state) {
     std::string value = state.name + " s" + std::to_string(seq) + " ";
     value.append(random_below(next, static_cast<uint64_t>(workload_.config().payload_bytes_max) + 1), 'x');
     // Draw, then skip: a dropped record takes its draws and its think time like a sent one.
-    if (!probe && workload_.skipped(state.name, seq)) {
-      if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
-      continue;
-    }
-    const uint64_t record = hash_bytes(as_bytes(value));
-    // The partition by the record's seq, not by the producer's round-robin (which counts sends
-    // only): a skipped record leaves every other one on its partition.
-    const auto partition = static_cast<uint32_t>(seq % static_cast<uint64_t>(workload_.config().replicas.partitions));
-    client::Result<uint64_t> id = producer.send(std::string(kTopicName), client::OutRecord{std::nullopt, to_bytes(value), partition});
-    if (id.ok()) {
-      if (!probe) state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::produce, partition, record});
-      state.record_of_id[*id] = record;
-      ++state.sent;
-      ++state.undelivered;
-      if (probe) {
-        state.probe_id = *id;
-        probe_sent = true;
-      }
-    } else {
-      workload_.count("send." + std::string(client::to_string(id.code())));
-    }
-    note_metadata_requests();
+    if (probe || !workload_.skipped(state.name, seq)) probe_sent = send_record(producer, state, seq, value, probe);
     if (!runtime_.sleep_for(std::chrono::milliseconds(random_range(next, 1, workload_.config().think_ms_max))).ok()) return;
   }
   (void)producer.flush(rt::kInstantMax);

@@ -155,6 +155,17 @@ int fail(const std::string& what) {
   return 1;
 }
 
+// One read of the queue's socket, its packets handed to on_packet: what recv returned.
+ssize_t receive(nfq_handle* library, std::vector<char>& buffer) {
+  const ssize_t received = recv(nfq_fd(library), buffer.data(), buffer.size(), MSG_DONTWAIT);
+  if (received > 0) nfq_handle_packet(library, buffer.data(), static_cast<int>(received));
+  return received;
+}
+
+// A failed read worth reading again: nothing there yet, a signal, or ENOBUFS (the kernel dropped
+// queue messages; their packets fail open, NFQA_CFG_F_FAIL_OPEN).
+bool transient(int error) { return error == EAGAIN || error == EINTR || error == ENOBUFS; }
+
 // Receives and releases until stopped: ppoll waits for a packet, the next release or a signal
 // (unblocked only while waiting, so none is lost between checks).
 int serve(nfq_handle* library, Delayer& delayer, const Options& options, const sigset_t& waiting_mask) {
@@ -168,12 +179,7 @@ int serve(nfq_handle* library, Delayer& delayer, const Options& options, const s
     pollfd poll_fd{fd, POLLIN, 0};
     const int ready = ppoll(&poll_fd, 1, &timeout, &waiting_mask);
     if (ready < 0 && errno != EINTR) return fail("ppoll");
-    if (ready > 0) {
-      const ssize_t received = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
-      // ENOBUFS: the kernel dropped queue messages (its packets fail open, NFQA_CFG_F_FAIL_OPEN).
-      if (received < 0 && errno != EAGAIN && errno != EINTR && errno != ENOBUFS) return fail("recv");
-      if (received > 0) nfq_handle_packet(library, buffer.data(), static_cast<int>(received));
-    }
+    if (ready > 0 && receive(library, buffer) < 0 && !transient(errno)) return fail("recv");
     delayer.queue.due(now_us(), delayer.due);
     delayer.accept_due();
   }
@@ -209,9 +215,8 @@ int main(int argc, char** argv) {
   delayer.stopping = true;
   std::vector<char> buffer(1 << 16);
   for (int reads = 0; reads < 10'000; ++reads) {  // what the socket already holds
-    const ssize_t received = recv(nfq_fd(library), buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (received == 0 || (received < 0 && errno != ENOBUFS && errno != EINTR)) break;
-    if (received > 0) nfq_handle_packet(library, buffer.data(), static_cast<int>(received));
+    const ssize_t received = receive(library, buffer);
+    if (received == 0 || (received < 0 && (errno == EAGAIN || !transient(errno)))) break;
   }
   delayer.queue.drain(delayer.due);
   delayer.accept_due();

@@ -373,7 +373,6 @@ bool Topology::nfqueue_available() const {
 // stops; the rules go in after it started (until it binds the queue, --queue-bypass lets packets by).
 bool Topology::start_delay(const Fault& fault, std::string& error) {
   const int node = fault.node;
-  delayers_.resize(static_cast<size_t>(nodes_));
   if (!stop_delay(node, error)) return false;
   const uint64_t seed = static_cast<uint64_t>(fault.start_ms) * 31 + static_cast<uint64_t>(node);
   std::vector<std::string> args = {find_program("ip"), "netns", "exec", netns(node), netdelay_, "--queue", std::to_string(node),
@@ -388,8 +387,7 @@ bool Topology::start_delay(const Fault& fault, std::string& error) {
 }
 
 bool Topology::stop_delay(int node, std::string& error) {
-  if (static_cast<size_t>(node) > delayers_.size()) return true;
-  Delayer& delayer = delayers_[static_cast<size_t>(node - 1)];
+  Delayer& delayer = delayers_.at(static_cast<size_t>(node - 1));
   if (delayer.pid < 0) return true;
   const bool removed = nfqueue_rules(node, "-D", error);
   ::kill(delayer.pid, SIGTERM);

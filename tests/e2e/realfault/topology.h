@@ -79,7 +79,7 @@ class Topology {
   void teardown();
 
  private:
-  Topology(int nodes, std::string prefix) : nodes_(nodes), prefix_(std::move(prefix)) {}
+  Topology(int nodes, std::string prefix) : nodes_(nodes), prefix_(std::move(prefix)), delayers_(static_cast<size_t>(nodes)) {}
   bool build(std::string& error);
   bool pick_subnet(std::string& error);
   bool build_node(int node, std::string& error);
