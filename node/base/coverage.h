@@ -51,7 +51,7 @@ bool expensive_assertions();
 
 #define SLUICE_COVER(name)                                    \
   do {                                                        \
-    static_assert(sizeof(name "") > 1, "a string literal");  \
+    static_assert(sizeof("" name "") > 1, "a string literal"); \
     static ::sluice::coverage::Mark sluice_cover_mark_{name}; \
     sluice_cover_mark_.hit();                                 \
   } while (false)

@@ -71,6 +71,7 @@ struct Encoder {
   void operator()(const BeginMove& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const FinishMove& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const AbortMove& c) { put_move(out, c.topic, c.partition, c.move); }
+  void operator()(const FinishRollback& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const SetPreferredLeader& c) {
     out.put<uint64_t>(c.topic);
     out.put<uint32_t>(c.partition);
@@ -132,11 +133,12 @@ std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
       c.leader = in.get<uint64_t>();
       return c;
     }
+    case 11: return get_move<FinishRollback>(in);
     default: return std::nullopt;
   }
 }
 
-static_assert(std::variant_size_v<Command> == 11, "a new command needs its kind in decode_fields and the format doc");
+static_assert(std::variant_size_v<Command> == 12, "a new command needs its kind in decode_fields and the format doc");
 
 }  // namespace
 

@@ -192,6 +192,7 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
       const std::optional<Move>& move = topic.partitions[p].move;
       if (!move) continue;
       ++in_flight;
+      if (topic.partitions[p].move_rolling_back) continue;  // the group's leader is undoing it
       auto adding = metadata_.nodes().find(move->adding);
       if (adding == metadata_.nodes().end() || adding->second.state != NodeState::alive) {
         commands.push_back(AbortMove{topic.id, p, *move});  // its learner would never catch up
@@ -275,7 +276,7 @@ void Controller::reconcile_members(const std::vector<MemberView>& members) {
       command = SetNodeState{member.id, NodeState::dead};
     }
     if (!command) continue;
-    SLUICE_COVER(member.alive ? "controller.duties.node_registered" : "controller.duties.node_dead");
+    if (member.alive) SLUICE_COVER("controller.duties.node_registered"); else SLUICE_COVER("controller.duties.node_dead");
     // A failure (leadership lost, timeout) is retried at the next round from the state then.
     if (!submit(*command, deadline).ok()) return;
   }

@@ -216,9 +216,17 @@ Result<Applied> Metadata::apply_one(const BeginMove& c) {
   return Applied{};
 }
 
+Result<PartitionRecord*> Metadata::partition_moving(TopicId topic, uint32_t index, const Move& move, bool rolling_back) {
+  PartitionRecord* partition = find_partition(topic, index);
+  if (partition == nullptr || !partition->move || *partition->move != move) return Status(Errc::conflict, "no such move in flight");
+  if (partition->move_rolling_back != rolling_back) {
+    return Status(Errc::conflict, partition->move_rolling_back ? "the move is rolling back" : "the move is not rolling back");
+  }
+  return partition;
+}
+
 Result<Applied> Metadata::apply_one(const FinishMove& c) {
-  PartitionRecord* partition = find_partition(c.topic, c.partition);
-  if (partition == nullptr || !partition->move || *partition->move != c.move) return refuse(Errc::conflict, "no such move in flight");
+  SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, false));
   std::replace(partition->replicas.begin(), partition->replicas.end(), c.move.removing, c.move.adding);
   if (partition->preferred_leader == c.move.removing) partition->preferred_leader = c.move.adding;
   partition->move.reset();
@@ -227,9 +235,16 @@ Result<Applied> Metadata::apply_one(const FinishMove& c) {
 }
 
 Result<Applied> Metadata::apply_one(const AbortMove& c) {
-  PartitionRecord* partition = find_partition(c.topic, c.partition);
-  if (partition == nullptr || !partition->move || *partition->move != c.move) return refuse(Errc::conflict, "no such move in flight");
+  SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, false));
+  partition->move_rolling_back = true;
+  return Applied{};
+}
+
+Result<Applied> Metadata::apply_one(const FinishRollback& c) {
+  SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, true));
   partition->move.reset();
+  partition->move_rolling_back = false;
+  maybe_finish_decommission(c.move.adding);
   return Applied{};
 }
 

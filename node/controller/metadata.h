@@ -69,6 +69,11 @@ struct PartitionRecord {
   std::vector<NodeId> replicas;  // the voters once no move is in flight; never a node twice
   NodeId preferred_leader = kNoNode;  // one of replicas
   std::optional<Move> move;
+  // The move was aborted (abort_move) and the group goes back to `replicas`. Until its leader
+  // reports that (finish_rollback), `adding` may still be a voter the group needs for a quorum
+  // (a joint configuration is left only with a majority of both halves), so its node keeps the
+  // replica and no other move begins. Only set while `move` is.
+  bool move_rolling_back = false;
 
   friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
 };
@@ -142,11 +147,17 @@ struct FinishMove {  // the group's membership holds `adding` and not `removing`
   Move move;
   friend bool operator==(const FinishMove&, const FinishMove&) = default;
 };
-struct AbortMove {  // the group's membership is back to the replicas without `adding`
+struct AbortMove {  // `adding` no longer takes replicas: the group is to go back to the replicas
   TopicId topic = 0;
   uint32_t partition = 0;
   Move move;
   friend bool operator==(const AbortMove&, const AbortMove&) = default;
+};
+struct FinishRollback {  // the group's membership is back to the replicas, without `adding`
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;
+  friend bool operator==(const FinishRollback&, const FinishRollback&) = default;
 };
 struct SetPreferredLeader {
   TopicId topic = 0;
@@ -156,7 +167,7 @@ struct SetPreferredLeader {
 };
 
 using Command = std::variant<RegisterNode, SetNodeState, CreateTopic, DeleteTopic, AlterTopicConfig, AllocateProducerIds,
-                             DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader>;
+                             DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader, FinishRollback>;
 
 // What an applied command produced, for the proposer's reply.
 struct Applied {
@@ -203,7 +214,10 @@ class Metadata {
   Result<Applied> apply_one(const FinishMove& c);
   Result<Applied> apply_one(const AbortMove& c);
   Result<Applied> apply_one(const SetPreferredLeader& c);
+  Result<Applied> apply_one(const FinishRollback& c);
   PartitionRecord* find_partition(TopicId topic, uint32_t partition);
+  // The partition of a move command: its move is `move`, rolling back or not as asked; else the refusal.
+  Result<PartitionRecord*> partition_moving(TopicId topic, uint32_t partition, const Move& move, bool rolling_back);
   void maybe_finish_decommission(NodeId id);
 
   MetadataLimits limits_;

@@ -35,7 +35,7 @@ std::string_view to_string(ConfStepKind kind) {
 
 std::set<NodeId> wanted_voters(const PartitionRecord& partition) {
   std::set<NodeId> voters(partition.replicas.begin(), partition.replicas.end());
-  if (partition.move) {
+  if (partition.move && !partition.move_rolling_back) {
     voters.erase(partition.move->removing);
     voters.insert(partition.move->adding);
   }

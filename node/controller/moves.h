@@ -84,7 +84,7 @@ VoterSwap plan_voter_swap(const GroupView& group, NodeId leader, const std::set<
                           uint64_t catch_up_lag_entries_max);
 
 // The voters the metadata wants a partition's group to have: its replicas, with a move in flight
-// already done (the removing node replaced by the adding one).
+// already done (the removing node replaced by the adding one) unless it is rolling back.
 std::set<NodeId> wanted_voters(const PartitionRecord& partition);
 
 }  // namespace sluice::controller

@@ -28,15 +28,16 @@ NodeId least_loaded(const std::vector<NodeId>& eligible, const std::map<NodeId, 
   return best;
 }
 
-// Replicas per node once every move in flight is done: what balancing aims at.
+// Replicas per node once every move in flight is done (or undone, when rolling back): what
+// balancing aims at.
 std::map<NodeId, uint32_t> counts_after_moves(const Metadata& metadata) {
   std::map<NodeId, uint32_t> counts;
   for (const auto& [name, topic] : metadata.topics()) {
     for (const PartitionRecord& partition : topic.partitions) {
       for (NodeId node : partition.replicas) {
-        if (!partition.move || node != partition.move->removing) ++counts[node];
+        if (!partition.move || partition.move_rolling_back || node != partition.move->removing) ++counts[node];
       }
-      if (partition.move) ++counts[partition.move->adding];
+      if (partition.move && !partition.move_rolling_back) ++counts[partition.move->adding];
     }
   }
   return counts;

@@ -16,6 +16,14 @@ namespace {
 
 bool contains(const std::vector<NodeId>& nodes, NodeId node) { return std::find(nodes.begin(), nodes.end(), node) != nodes.end(); }
 
+// A replica this node hosts (opens after a restart, creates when missing): placed here, or a move's
+// target, also while that move rolls back: the group may still count this node's vote until its
+// leader reports the group back to the replicas. Deleting it at the abort lost a rolled-back move's
+// joint configuration its quorum for good (cluster-swarm seed 969, replication 2).
+bool keeps_replica(const PartitionRecord& partition, NodeId self) {
+  return contains(partition.replicas, self) || (partition.move && partition.move->adding == self);
+}
+
 }  // namespace
 
 partition::PartitionConfig partition_config_of(const TopicConfig& config) {
@@ -100,7 +108,7 @@ void Reconciler::round() {
   for (const auto& [name, topic] : metadata.topics()) {
     for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
       const PartitionRecord& partition = topic.partitions[p];
-      if (!contains(partition.replicas, self_) && !(partition.move && partition.move->adding == self_)) continue;
+      if (!keeps_replica(partition, self_)) continue;
       const PartitionId id{topic.id, p};
       wanted.insert(id);
       if (hosted_.count(id) == 0 && to_create.size() < config_.creates_per_round_max) to_create.push_back(replica_config(topic, p, partition));
@@ -155,15 +163,18 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
     if (hosted_.count(*partition) != 0 || router_.replica(*partition) != nullptr) continue;
     const PartitionRecord* record = metadata.partition(*partition);
     if (record != nullptr) {
-      if (contains(record->replicas, self_) || (record->move && record->move->adding == self_)) continue;
+      if (keeps_replica(*record, self_)) continue;
       // Moved away only by a copy at least as new as the one that placed it here.
       if (!controller_.metadata_covers_own_log()) continue;
       host_.note_deleting(record->group, multiraft::DeleteCause::left_group);  // the group may come back here: it starts afresh then
     } else if (metadata.topic_by_id(topic) != nullptr) {
       continue;  // an index the topic does not have: not ours to judge
     }
-    if (router_.delete_dir(name).ok()) {
-      SLUICE_COVER(record != nullptr ? "controller.reconciler.moved_away_data_removed" : "controller.reconciler.deleted_topic_data_removed");
+    if (!router_.delete_dir(name).ok()) continue;
+    if (record != nullptr) {
+      SLUICE_COVER("controller.reconciler.moved_away_data_removed");
+    } else {
+      SLUICE_COVER("controller.reconciler.deleted_topic_data_removed");
     }
   }
 }
@@ -210,7 +221,7 @@ void Reconciler::restore_preferred_leaders(const Metadata& metadata) {
 // is proposed (fire and forget: the next round sees whether it applied). A move whose membership
 // change is complete is reported to the controller, which then updates the replicas.
 void Reconciler::drive_moves(const Metadata& metadata) {
-  std::vector<FinishMove> finished;
+  std::vector<Command> finished;
   for (const PartitionId& id : hosted_) {
     const PartitionRecord* partition = metadata.partition(id);
     const raft::RawNode* node = partition == nullptr ? nullptr : host_.group(partition->group);
@@ -218,18 +229,31 @@ void Reconciler::drive_moves(const Metadata& metadata) {
     const ConfStep step = next_conf_step(group_view_of(node->raft()), wanted_voters(*partition), config_.catch_up_lag_entries_max);
     if (step.kind == ConfStepKind::wait) continue;
     if (step.kind == ConfStepKind::done) {
-      if (partition->move) finished.push_back(FinishMove{id.topic, id.index, *partition->move});
+      if (partition->move && partition->move_rolling_back) {
+        finished.push_back(FinishRollback{id.topic, id.index, *partition->move});
+      } else if (partition->move) {
+        finished.push_back(FinishMove{id.topic, id.index, *partition->move});
+      }
       continue;
     }
-    SLUICE_COVER(step.kind == ConfStepKind::add_learner ? "controller.reconciler.learner_added"
-                 : step.kind == ConfStepKind::promote  ? "controller.reconciler.voters_changed"
-                                                       : "controller.reconciler.learner_removed");
+    if (step.kind == ConfStepKind::add_learner) {
+      SLUICE_COVER("controller.reconciler.learner_added");
+    } else if (step.kind == ConfStepKind::promote) {
+      SLUICE_COVER("controller.reconciler.voters_changed");
+    } else {
+      SLUICE_COVER("controller.reconciler.learner_removed");
+    }
     (void)host_.propose_conf_change(partition->group, conf_change_of(step));
   }
   // Submitting blocks (the metadata may change meanwhile): after the walk over it.
-  for (const FinishMove& finish : finished) {
+  for (const Command& finish : finished) {
     if (!submit_) break;
-    if (submit_(finish, runtime_.now() + config_.report_timeout).ok()) SLUICE_COVER("controller.reconciler.move_finished");
+    if (!submit_(finish, runtime_.now() + config_.report_timeout).ok()) continue;
+    if (std::holds_alternative<FinishMove>(finish)) {
+      SLUICE_COVER("controller.reconciler.move_finished");
+    } else {
+      SLUICE_COVER("controller.reconciler.rollback_finished");
+    }
   }
 }
 

@@ -48,7 +48,7 @@ Status Log::truncate_suffix(uint64_t from_offset) {
     if (Status removed = remove_segment_files(last.index.base_offset, true); !removed.ok()) return fail(removed);
     segments_.pop_back();
   }
-  SLUICE_COVER(was_active ? "log.truncate_suffix_active" : "log.truncate_suffix_into_sealed");
+  if (was_active) SLUICE_COVER("log.truncate_suffix_active"); else SLUICE_COVER("log.truncate_suffix_into_sealed");
   if (!was_active) {
     // Its index describes the segment before the cut; an active segment has none.
     if (Status removed = remove_segment_files(segment.index.base_offset, false); !removed.ok()) return fail(removed);

@@ -150,7 +150,7 @@ rt::Status RaftTransport::write_frame(Peer& peer, const Bytes& frame, bool& reco
     rt::Status written(rt::Errc::closed, "no connection");
     if (std::shared_ptr<rt::Stream> stream = peer.stream) written = stream->write(frame, runtime_.now() + config_.write_timeout);
     if (written.ok()) return written;
-    SLUICE_COVER(reconnected ? "multiraft.transport.write_failed_twice" : "multiraft.transport.write_retried");
+    if (reconnected) SLUICE_COVER("multiraft.transport.write_failed_twice"); else SLUICE_COVER("multiraft.transport.write_retried");
     ++peer.stats.write_failures;
     if (peer.stream) peer.stream->close();
     peer.stream.reset();

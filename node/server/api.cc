@@ -447,7 +447,9 @@ void Api::topic_describe_named(Exchange& exchange, const std::string& name, int 
     if (std::string address = api_of(leader); !address.empty()) entry["leader_api"] = std::move(address);
     replica_nodes.insert(record.replicas.begin(), record.replicas.end());
     if (replica != nullptr) entry["end_offset"] = replica->state().end_offset();
-    if (record.move) entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}};
+    if (record.move) {
+      entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}, {"rolling_back", record.move_rolling_back}};
+    }
     partitions.push_back(std::move(entry));
   }
   // Where to reach every replica's node: a client whose leader went away tries the others.

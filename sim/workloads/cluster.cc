@@ -563,9 +563,10 @@ std::string ClusterWorkload::lagging() const {
   const controller::Metadata* metadata = latest_metadata(world_, nodes_);
   if (topic_ == 0 || metadata == nullptr || metadata->topic_by_id(topic_) == nullptr) return "the topic is not created yet";
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
-    if (const auto& move = metadata->partition(PartitionId{topic_, p})->move) {
+    const controller::PartitionRecord* record = metadata->partition(PartitionId{topic_, p});
+    if (const auto& move = record->move) {
       return "partition " + std::to_string(p) + " is moving (adding node " + std::to_string(move->adding) + ", removing node " +
-             std::to_string(move->removing) + ")";
+             std::to_string(move->removing) + (record->move_rolling_back ? ", rolling back" : "") + ")";
     }
   }
   if (std::string drain = decommission_lagging(*metadata); !drain.empty()) return drain;

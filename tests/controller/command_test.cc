@@ -20,7 +20,8 @@ std::vector<Command> one_of_each() {
           BeginMove{5, 2, Move{4, 1}},
           FinishMove{5, 2, Move{4, 1}},
           AbortMove{5, 2, Move{4, 1}},
-          SetPreferredLeader{5, 2, 4}};
+          SetPreferredLeader{5, 2, 4},
+          FinishRollback{5, 2, Move{4, 1}}};
 }
 
 TEST(ControllerCommand, EveryKindRoundTripsAndRefusesEveryCut) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "node/controller/metadata.h"
+#include "node/controller/moves.h"
 #include "node/controller/placement.h"
 
 namespace sluice::controller {
@@ -127,7 +128,9 @@ TEST(Metadata, AMoveReplacesOneReplicaAndDecommissionEndsInRemoved) {
   EXPECT_EQ(metadata.apply(RegisterNode{leaving, {}}).code(), Errc::conflict);  // ids are not reused
 }
 
-TEST(Metadata, AnAbortedMoveLeavesTheReplicasAsTheyWere) {
+// An aborted move rolls back: the group's leader takes the group back to the replicas and reports
+// it, and until then the adding node stays a move target (it may still be a voter the group needs).
+TEST(Metadata, AnAbortedMoveRollsBackUntilTheGroupReportsTheReplicas) {
   Metadata metadata = with_nodes(3);
   ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
   const TopicRecord& topic = *metadata.topic("t");
@@ -135,8 +138,36 @@ TEST(Metadata, AnAbortedMoveLeavesTheReplicasAsTheyWere) {
   const NodeId outside = first_node_outside(before);
   const Move move{outside, before.replicas[0]};
   ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  const std::set<NodeId> moved = wanted_voters(metadata.topic("t")->partitions[0]);
+  EXPECT_EQ(metadata.apply(FinishRollback{topic.id, 0, move}).code(), Errc::conflict);  // not aborted
   ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
+  const PartitionRecord& rolling_back = metadata.topic("t")->partitions[0];
+  EXPECT_TRUE(rolling_back.move_rolling_back);
+  EXPECT_EQ(rolling_back.replicas, before.replicas);
+  EXPECT_EQ(wanted_voters(rolling_back), std::set<NodeId>(before.replicas.begin(), before.replicas.end()));
+  EXPECT_NE(wanted_voters(rolling_back), moved);
+  EXPECT_EQ(metadata.replica_counts().at(outside), 1u);  // still counted where it may be a member
+  EXPECT_EQ(metadata.apply(FinishMove{topic.id, 0, move}).code(), Errc::conflict);  // a stale report
+  EXPECT_EQ(metadata.apply(AbortMove{topic.id, 0, move}).code(), Errc::conflict);
+  EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, move}).code(), Errc::conflict);
+  EXPECT_EQ(metadata.apply(FinishRollback{topic.id, 0, Move{outside, 99}}).code(), Errc::conflict);
+  ASSERT_TRUE(metadata.apply(FinishRollback{topic.id, 0, move}).ok());
   EXPECT_EQ(metadata.topic("t")->partitions[0], before);
+}
+
+// A decommissioning node that was a rolled-back move's target is removed once the rollback ends.
+TEST(Metadata, ARollbackToADrainingNodeEndsItsDecommission) {
+  Metadata metadata = with_nodes(3);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const NodeId outside = first_node_outside(topic.partitions[0]);
+  const Move move{outside, topic.partitions[0].replicas[0]};
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(DecommissionNode{outside}).ok());
+  ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
+  EXPECT_EQ(metadata.nodes().at(outside).state, NodeState::decommissioning);
+  ASSERT_TRUE(metadata.apply(FinishRollback{topic.id, 0, move}).ok());
+  EXPECT_EQ(metadata.nodes().at(outside).state, NodeState::removed);
 }
 
 }  // namespace

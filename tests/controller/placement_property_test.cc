@@ -46,13 +46,20 @@ bool balanced(const Metadata& metadata) {
   return high <= low + 1;
 }
 
-// Carries out what the planner asks for until it asks for nothing more.
+// Carries out what the planner asks for until it asks for nothing more; now and then a move is
+// aborted and rolled back instead (its target died meanwhile), and the planner must plan anew.
 void settle(Metadata& metadata) {
   for (int round = 0; round < 10'000; ++round) {
     const std::set<NodeId> draining = nodes_in(metadata, {NodeState::dead, NodeState::decommissioning});
     const std::vector<PlannedMove> moves = plan_moves(metadata, draining, 3);
     for (const PlannedMove& planned : moves) {
       RC_ASSERT(metadata.apply(BeginMove{planned.topic, planned.partition, planned.move}).ok());
+      if (*rc::gen::inRange(0, 8) == 0) {
+        RC_ASSERT(metadata.apply(AbortMove{planned.topic, planned.partition, planned.move}).ok());
+        RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, planned.move}).code() == Errc::conflict);
+        RC_ASSERT(metadata.apply(FinishRollback{planned.topic, planned.partition, planned.move}).ok());
+        continue;
+      }
       RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, planned.move}).ok());
     }
     const std::vector<SetPreferredLeader> leaders = plan_leaders(metadata, 8);
