@@ -100,6 +100,15 @@ void check_swarm_shape(const toml::table& parsed, const Scenario& scenario, Pars
   if (swarm.replication[0] > nodes_min) {
     context.fail(line_of("replication"), "swarm.replication", "LOW is above the fewest nodes (" + std::to_string(nodes_min) + ")");
   }
+  // Bit flips are survivable only on a minority of a partition's replicas; with fewer replicas
+  // drawn, the minority the scenario keeps them to may be a majority, and the checkers would
+  // report a loss the scenario caused, not a bug.
+  const size_t flipped = scenario.random.bit_flip_nodes_max;
+  if (swarm.replication[0] != 0 && scenario.random.bit_flip_per_min > 0 && (flipped == 0 || 2 * flipped >= static_cast<size_t>(swarm.replication[0]))) {
+    context.fail(line_of("replication"), "swarm.replication",
+                 "LOW " + std::to_string(swarm.replication[0]) + " does not keep bit flips (random_faults.bit_flip_nodes_max " +
+                     (flipped == 0 ? std::string("0: any node") : std::to_string(flipped)) + ") to a minority of the replicas");
+  }
   if (swarm.nodes[0] == 0 || !context.ok()) return;
   toml::table fewest = parsed;
   fewest.insert_or_assign("nodes", swarm.nodes[0]);

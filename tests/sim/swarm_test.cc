@@ -226,6 +226,18 @@ TEST(SwarmShape, RangesParseAndTheirErrorsAreNamed) {
   expect_shape_error(cluster_scenario("nodes = [4, 7]\n", "[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = [5]\n"),
                      "swarm.nodes: with 4 nodes the scenario is invalid: ");
   EXPECT_TRUE(parse_scenario(cluster_scenario("nodes = [5, 7]\n", "[[events]]\nat_s = 1\nkind = \"crash\"\nnodes = [5]\n"), "ok.toml").ok());
+  // Bit flips must stay on a minority of the fewest replicas a seed may draw.
+  auto with_flips = [](std::string text, const std::string& flips) {
+    const std::string crash = "crash_per_node_per_min = 2\n";
+    return text.replace(text.find(crash), crash.size(), crash + flips);
+  };
+  const std::string flips_on_one = "bit_flip_per_min = 4\nbit_flip_nodes_max = 1\n";
+  expect_shape_error(with_flips(cluster_scenario("replication = [2, 5]\n"), flips_on_one),
+                     "swarm.replication: LOW 2 does not keep bit flips (random_faults.bit_flip_nodes_max 1) to a minority of the replicas");
+  expect_shape_error(with_flips(cluster_scenario("replication = [3, 5]\n"), "bit_flip_per_min = 4\n"),
+                     "(random_faults.bit_flip_nodes_max 0: any node)");
+  EXPECT_TRUE(parse_scenario(with_flips(cluster_scenario("replication = [3, 5]\n"), flips_on_one), "ok.toml").ok());
+  EXPECT_TRUE(parse_scenario(with_flips(cluster_scenario("replication = [1, 5]\n"), "bit_flip_per_min = 0\n"), "ok.toml").ok());
   // The topic's shape needs the topic's workload.
   expect_shape_error("name = \"x\"\n[swarm]\nenabled = true\npartitions = [1, 3]\n[budget]\nevents_max = 10\nconverge_s_max = 1\n",
                      "bad.toml:4: swarm.partitions: needs a cluster workload");
