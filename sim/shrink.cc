@@ -181,6 +181,7 @@ class Shrinker {
   void shorten();
   bool try_faults_stop(int64_t faults_stop_ns);
   void lower_knobs();
+  void lower_nodes();
   void quiet_world();
   void lower_knob(size_t index, std::string_view key);
   bool try_knob(size_t index, std::string_view key, int64_t value);
@@ -382,8 +383,9 @@ void Shrinker::shorten() {
   }
 }
 
-// Workload knobs that say how much the workload does; lowered towards 1.
-constexpr std::string_view kSizeKnobs[] = {"clients", "producers", "consumers", "partitions", "groups"};
+// Workload knobs that say how much the workload does; lowered towards 0 where the workload allows
+// none (a cluster run without consumers), else towards 1.
+constexpr std::string_view kSizeKnobs[] = {"clients", "client_hosts", "producers", "consumers", "partitions", "groups"};
 
 // The index-th workload table of a scenario table (`[workload]` or `[[workload]]`); null if none.
 toml::table* workload_table(toml::table& base, size_t index) {
@@ -401,16 +403,31 @@ bool Shrinker::try_knob(size_t index, std::string_view key, int64_t value) {
   return accept(candidate, "workload " + std::string(key) + "=" + std::to_string(value));
 }
 
-// 1 first (the smallest workload); else halving while the failure stays.
+// 0 first (a workload that refuses 0 costs no run), then 1 (the smallest workload); else halving
+// while the failure stays.
 void Shrinker::lower_knob(size_t index, std::string_view key) {
   const toml::table* workload = workload_table(best_.base, index);
   const std::optional<int64_t> value = workload == nullptr ? std::nullopt : (*workload)[key].value<int64_t>();
-  if (!value || *value <= 1 || try_knob(index, key, 1)) return;
+  if (!value || *value <= 0 || try_knob(index, key, 0)) return;
+  if (*value == 1 || try_knob(index, key, 1)) return;
   for (int64_t lowered = *value / 2; lowered > 1 && runs_left() && try_knob(index, key, lowered); lowered /= 2) {
   }
 }
 
+// Fewer nodes, the fewest first: a scenario whose events, replication, controller voters or
+// decommissioned node need more is refused by the parser and costs no run; each other count is a
+// run of its own (the cluster changes: placement, SWIM's probes, who leads).
+void Shrinker::lower_nodes() {
+  const std::optional<int64_t> nodes = best_.base["nodes"].value<int64_t>();
+  for (int64_t fewer = 1; nodes && fewer < *nodes && runs_left(); ++fewer) {
+    Candidate candidate = best_;
+    candidate.base.insert_or_assign("nodes", fewer);
+    if (accept(candidate, "nodes=" + std::to_string(fewer))) return;
+  }
+}
+
 void Shrinker::lower_knobs() {
+  lower_nodes();
   for (size_t index = 0; workload_table(best_.base, index) != nullptr; ++index) {
     for (std::string_view key : kSizeKnobs) {
       if (runs_left()) lower_knob(index, key);

@@ -359,8 +359,9 @@ TEST(Shrink, ClientOperationsShrinkToTheFewTheFailureNeeds) {
 
 // A failure that needs no client operation loses them all: cluster-membership-churn with a
 // replica that ignores the tombstone of the one deleted before it (replica_forgets_deleted_term)
-// fails at seed 11 from the decommission's moves alone; step 9 drops every produced record and
-// every round of the admin client's topic churn (1,310 operations; 81,594 → 34,294 events).
+// fails at seed 11 from the decommission's moves alone; step 7 leaves one client host and no
+// producer, step 9 drops every round of the admin client's topic churn (1,310 operations in all;
+// 151,951 → 28,359 events).
 TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
   constexpr uint64_t kSeed = 11;
   Result<ShrinkResult> result = shrink_planted("cluster-membership-churn.toml", "replica_forgets_deleted_term", kSeed, 60);
@@ -369,6 +370,10 @@ TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
   EXPECT_GT(result->client_ops_before, 100u);
   EXPECT_EQ(result->client_ops_after, 0u);
   EXPECT_LT(result->events_after, result->events_before);
+  // Step 7 already leaves one client host and no producer (tried at 0: the cluster workload
+  // allows none), before step 9 drops the rest.
+  EXPECT_EQ(result->minimal["workload"]["client_hosts"].value<int64_t>(), 1);
+  EXPECT_EQ(result->minimal["workload"]["producers"].value<int64_t>(), 0);
   const toml::array* skip_ops = result->minimal["workload"]["skip_ops"].as_array();
   ASSERT_NE(skip_ops, nullptr);
   bool admin_skipped = false;
