@@ -26,12 +26,15 @@ void Raft::tick_election() {
   }
   answer_deferred_pre_votes();
   // A node backing another pre-candidate waits for it (or for the window to end): campaigning
-  // itself would compete with the candidate it just helped.
-  if (promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_ && !backs_other_candidate()) {
+  // itself would compete with the candidate it just helped. A node that may not campaign (a
+  // learner, a voter withholding its vote) pokes the voters instead (poke_voters).
+  const bool may_campaign = promotable() && !vote_withheld_;
+  if (may_campaign && election_elapsed_ticks_ >= election_timeout_randomized_ticks_ && !backs_other_candidate()) {
     election_elapsed_ticks_ = 0;
     hup(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
-  } else if (config_.quiesce && !promotable() && election_elapsed_ticks_ >= election_timeout_randomized_ticks_) {
+  } else if (config_.quiesce && !may_campaign && election_elapsed_ticks_ >= election_timeout_randomized_ticks_) {
     election_elapsed_ticks_ = 0;
+    if (promotable()) SLUICE_COVER("raft.withheld_voter_poked_voters");
     poke_voters();
   }
 }
@@ -158,7 +161,11 @@ bool Raft::keeps_quiet(const Message& m) const {
 // every voter (both halves of a joint configuration) an append answer; it wakes a quiet leader,
 // whose heartbeats bring the learner up to date, and elsewhere it is ignored. It claims only the
 // commit index: entries past it may be an old leader's, and an acknowledgement is a claim that
-// they match.
+// they match. A voter withholding its vote cannot campaign either, and it needs a leader of a
+// later term to end the withholding: its answer carries that term, so quiet followers of the old
+// leader wake into it and elect one (cluster-swarm-faults seed 278: the controller's leader lost
+// the tail of its log to a bit flip and restarted while the group was quiet; the other voters,
+// quiet, never timed out, and the node never learned the metadata again).
 void Raft::poke_voters() {
   SLUICE_COVER("raft.learner_poked_voters");
   std::set<NodeId> voters = conf_.voters;

@@ -5,10 +5,14 @@
 // with absolute CLOCK_MONOTONIC times) and its failure detectors run on, is never touched, nor is
 // any timer or sleep call intercepted.
 //
-// The offset is signed milliseconds as text ("-1200"), read from the file the environment
-// variable SLUICE_CLOCKSHIFT_FILE names, and read again at most every kRereadNs of monotonic time,
-// so the harness jumps a running node's clock by replacing the file (temp + rename). No variable,
-// no file or no number in it: offset 0.
+// The file the environment variable SLUICE_CLOCKSHIFT_FILE names holds "OFFSET_MS [DRIFT_PPM
+// SINCE_NS]" as text ("-1200", "-130 412 81234567890"): the wall clock is OFFSET_MS ahead of the
+// real one (negative: behind), plus DRIFT_PPM millionths of the CLOCK_MONOTONIC time since
+// SINCE_NS (a clock running fast or slow since then; SINCE_NS is a CLOCK_MONOTONIC reading of the
+// harness, on the same machine). The file is read again at most every kRereadNs of monotonic
+// time, so the harness jumps a running node's clock by replacing it (temp + rename); the drift
+// is computed at every call. No variable, no file or no first number in it: offset 0, no drift;
+// a bad drift part is ignored (no drift).
 //
 // Why not libfaketime (Debian's 0.9.10): with FAKETIME_DONT_FAKE_MONOTONIC=1 it still shifts the
 // absolute time of a timerfd_settime(TFD_TIMER_ABSTIME) on CLOCK_MONOTONIC by the offset (a 300 ms
@@ -30,9 +34,12 @@ typedef int (*ClockGettimeFn)(clockid_t, struct timespec*);
 
 enum { kRereadNs = 20 * 1000 * 1000, kFileBytesMax = 63 };
 static const long long kOffsetMsMax = 24LL * 3600 * 1000;  // a bigger number is a bad file: ignored
+static const long long kDriftPpmMax = 100000;              // 10 %: beyond, a bad file's drift part
 
 static _Atomic(ClockGettimeFn) g_real;
 static atomic_llong g_offset_ns;
+static atomic_llong g_drift_ppm;
+static atomic_llong g_drift_since_ns;
 static atomic_llong g_next_read_ns;  // CLOCK_MONOTONIC ns when the file is read again
 
 static int real_clock_gettime(clockid_t clock, struct timespec* ts) {
@@ -59,13 +66,22 @@ static void read_offset(void) {
   char* end = NULL;
   const long long ms = strtoll(text, &end, 10);
   if (end == text || ms > kOffsetMsMax || ms < -kOffsetMsMax) return;
+  char* drift_end = NULL;
+  long long ppm = strtoll(end, &drift_end, 10);
+  char* since_end = NULL;
+  long long since = drift_end == end ? 0 : strtoll(drift_end, &since_end, 10);
+  if (drift_end == end || since_end == drift_end || ppm > kDriftPpmMax || ppm < -kDriftPpmMax || since < 0) ppm = since = 0;
   atomic_store_explicit(&g_offset_ns, ms * 1000 * 1000, memory_order_relaxed);
+  atomic_store_explicit(&g_drift_ppm, ppm, memory_order_relaxed);
+  atomic_store_explicit(&g_drift_since_ns, since, memory_order_relaxed);
 }
 
-// The offset, the file read again when kRereadNs passed (by one thread at a time).
+// The offset now, drift included; the file read again when kRereadNs passed (by one thread at a
+// time). The drift term is at most 10 % of the time since SINCE_NS: no overflow within a century.
 static long long offset_ns(void) {
   const int saved_errno = errno;
   struct timespec now;
+  long long drift_ns = 0;
   if (real_clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
     const long long now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
     long long next = atomic_load_explicit(&g_next_read_ns, memory_order_relaxed);
@@ -73,9 +89,12 @@ static long long offset_ns(void) {
         atomic_compare_exchange_strong_explicit(&g_next_read_ns, &next, now_ns + kRereadNs, memory_order_relaxed, memory_order_relaxed)) {
       read_offset();
     }
+    const long long elapsed_ns = now_ns - atomic_load_explicit(&g_drift_since_ns, memory_order_relaxed);
+    const long long ppm = atomic_load_explicit(&g_drift_ppm, memory_order_relaxed);
+    if (elapsed_ns > 0) drift_ns = elapsed_ns / 1000000 * ppm + elapsed_ns % 1000000 * ppm / 1000000;
   }
   errno = saved_errno;
-  return atomic_load_explicit(&g_offset_ns, memory_order_relaxed);
+  return atomic_load_explicit(&g_offset_ns, memory_order_relaxed) + drift_ns;
 }
 
 static void shift(struct timespec* ts) {

@@ -215,16 +215,21 @@ std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape) {
   return faults;
 }
 
-std::vector<int64_t> make_skews(uint64_t seed, const ScheduleShape& shape) {
+std::vector<ClockSkew> make_skews(uint64_t seed, const ScheduleShape& shape) {
   if (!shape.clock) return {};
   Prng prng(hash_combine(seed, 0x636c6f636b736b77ULL));  // "clockskw": its own stream
   auto next = [&prng] { return prng.next(); };
-  std::vector<int64_t> skews;
-  for (int node = 1; node <= shape.nodes; ++node) skews.push_back(random_range(next, 0, 2 * kSkewMsMax) - kSkewMsMax);
+  std::vector<ClockSkew> skews(static_cast<size_t>(shape.nodes));
+  for (ClockSkew& skew : skews) skew.offset_ms = random_range(next, 0, 2 * kSkewMsMax) - kSkewMsMax;
+  // Drawn after every offset: a seed's offsets are what they were before drift came.
+  for (ClockSkew& skew : skews) skew.drift_ppm = random_range(next, 0, 2 * kDriftPpmMax) - kDriftPpmMax;
   return skews;
 }
 
-std::string describe_skew(int node, int64_t skew_ms) { return "skew node=" + std::to_string(node) + " by=" + signed_seconds(skew_ms); }
+std::string describe_skew(int node, const ClockSkew& skew) {
+  return "skew node=" + std::to_string(node) + " by=" + signed_seconds(skew.offset_ms) + " drift_ppm=" +
+         (skew.drift_ppm >= 0 ? "+" : "") + std::to_string(skew.drift_ppm);
+}
 
 bool is_network_fault(FaultKind kind) {
   return kind != FaultKind::kill && kind != FaultKind::kill_all && kind != FaultKind::pause && kind != FaultKind::clock_jump;

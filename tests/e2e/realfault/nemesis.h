@@ -70,8 +70,8 @@ struct ScheduleShape {
   // Half of the network faults lasting 1.5 s or more get a kill or pause of one node inside their
   // window (drawn from a stream of its own, so the other faults stay as without it).
   bool overlap = true;
-  // Every node's wall clock starts skewed (make_skews) and clock jumps come on top of the other
-  // faults, one at a time (drawn from a stream of their own: the other faults stay as without).
+  // Every node's wall clock starts skewed and drifts (make_skews), and clock jumps come on top of
+  // the other faults, one at a time (drawn from a stream of their own: the others stay as without).
   bool clock = false;
   // Without netem: delay and reorder faults made by sluice-netdelay (NFQUEUE), one at a time on
   // one node, on top of the other faults (drawn from a stream of their own: the others stay as
@@ -84,10 +84,12 @@ inline constexpr int64_t kNetDelayLastsMsMin = 1'000;
 inline constexpr int64_t kNetDelayLastsMsMax = 4'000;
 inline constexpr int64_t kNetDelayGapMsMin = 1'000;
 inline constexpr int64_t kNetDelayGapMsMax = 4'000;
-// Clock faults' bounds: a node's skew is within ±kSkewMsMax; a jump moves it by kJumpMsMin ..
+// Clock faults' bounds: a node's skew is within ±kSkewMsMax, its drift within ±kDriftPpmMax (a
+// clock 1,000 ppm fast gains 60 ms a minute; quartz without NTP is within ~100); a jump moves it by kJumpMsMin ..
 // kJumpMsMax either way, for kJumpLastsMsMin .. kJumpLastsMsMax, kJumpGapMsMin .. kJumpGapMsMax
 // apart.
 inline constexpr int64_t kSkewMsMax = 500;
+inline constexpr int64_t kDriftPpmMax = 1'000;
 inline constexpr int64_t kJumpMsMin = 50;
 inline constexpr int64_t kJumpMsMax = 3'000;
 inline constexpr int64_t kJumpLastsMsMin = 1'000;
@@ -101,11 +103,18 @@ inline constexpr uint32_t kLossPercents[] = {5, 10, 20, 35, 50};
 inline constexpr uint32_t kDuplicatePercents[] = {10, 25, 50};
 
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape);
-// Each node's wall-clock offset from the start (index node - 1), in ±kSkewMsMax; empty without
-// ScheduleShape::clock. Pure, like the schedule.
-std::vector<int64_t> make_skews(uint64_t seed, const ScheduleShape& shape);
-// "skew node=2 by=-0.312s": one printed line.
-std::string describe_skew(int node, int64_t skew_ms);
+// A node's wall clock: `offset_ms` ahead of the real one at the start, running `drift_ppm` fast
+// (negative: slow) from then on.
+struct ClockSkew {
+  int64_t offset_ms = 0;
+  int64_t drift_ppm = 0;
+  friend bool operator==(const ClockSkew&, const ClockSkew&) = default;
+};
+// Each node's wall clock (index node - 1): offset in ±kSkewMsMax, drift in ±kDriftPpmMax; empty
+// without ScheduleShape::clock. Pure, like the schedule.
+std::vector<ClockSkew> make_skews(uint64_t seed, const ScheduleShape& shape);
+// "skew node=2 by=-0.312s drift_ppm=+412": one printed line.
+std::string describe_skew(int node, const ClockSkew& skew);
 bool is_network_fault(FaultKind kind);  // the topology's to apply (not a process or clock fault)
 const char* fault_name(FaultKind kind);
 // "fault 3 t=3.200s..6.100s kind=partition side=2 (1,3 on the other)": one printed line.

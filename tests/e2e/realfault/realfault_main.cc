@@ -161,7 +161,7 @@ int run_schedule(const std::vector<std::string>& args) {
   shape.clock = options->clock != RunOptions::Clock::off;  // "auto" prints the schedule of a build with clockshift
   shape.nfqueue = options->netdelay != RunOptions::NetDelay::off;  // likewise with sluice-netdelay (only without netem)
   const std::vector<Fault> faults = make_schedule(options->seed, shape);
-  const std::vector<int64_t> skews = make_skews(options->seed, shape);
+  const std::vector<ClockSkew> skews = make_skews(options->seed, shape);
   for (size_t i = 0; i < skews.size(); ++i) std::cout << describe_skew(static_cast<int>(i + 1), skews[i]) << "\n";
   for (size_t i = 0; i < faults.size(); ++i) std::cout << describe(faults[i], i, options->nodes) << "\n";
   return kExitPassed;

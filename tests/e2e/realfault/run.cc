@@ -138,7 +138,8 @@ class Run {
   bool netem_ = false;
   bool bpf_ = false;  // loss and duplication by the BPF programs (no netem)
   bool clock_ = false;  // nodes run under the clockshift library: skews and clock jumps
-  std::vector<int64_t> skews_;  // per node (index node - 1), with clock_
+  std::vector<ClockSkew> skews_;  // per node (index node - 1), with clock_
+  int64_t clock_since_ns_ = 0;     // steady_clock at the schedule's making: where the drifts start
   uint64_t clock_faults_ = 0;   // clock jumps begun
   bool netdelay_ = false;       // delay and reorder by sluice-netdelay (no netem)
   uint64_t delay_faults_ = 0;   // delay and reorder faults begun
@@ -255,7 +256,10 @@ void Run::set_clock(int node, int64_t offset_ms) {
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << offset_ms << "\n";
+    // The drift runs from the run's start on this machine's CLOCK_MONOTONIC (steady_clock), which
+    // the nodes' clockshift reads too: a rewrite for a jump continues it where it was.
+    const ClockSkew& skew = skews_[static_cast<size_t>(node - 1)];
+    out << offset_ms << " " << skew.drift_ppm << " " << clock_since_ns_ << "\n";
     if (!out.flush()) return fail("harness", "cannot write " + temp);
   }
   std::error_code error;
@@ -333,7 +337,7 @@ void Run::resolve_target(Fault& fault) const {
 void Run::begin_fault(const Fault& fault, size_t index) {
   std::cout << "t=" << elapsed_s() << "s begin fault " << index << " " << fault_name(fault.kind);
   if (fault.kind != FaultKind::partition && fault.kind != FaultKind::kill_all) std::cout << " node=" << fault.node;
-  if (fault.kind == FaultKind::clock_jump) std::cout << " clock_ms=" << skews_[static_cast<size_t>(fault.node - 1)] + fault.jump_ms;
+  if (fault.kind == FaultKind::clock_jump) std::cout << " clock_ms=" << skews_[static_cast<size_t>(fault.node - 1)].offset_ms + fault.jump_ms;
   std::cout << std::endl;
   const size_t i = static_cast<size_t>(fault.node - 1);
   if (fault.kind == FaultKind::kill || fault.kind == FaultKind::kill_all) {
@@ -348,7 +352,7 @@ void Run::begin_fault(const Fault& fault, size_t index) {
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGSTOP);
   if (fault.kind == FaultKind::clock_jump) {
     ++clock_faults_;
-    return set_clock(fault.node, skews_[i] + fault.jump_ms);
+    return set_clock(fault.node, skews_[i].offset_ms + fault.jump_ms);
   }
   if (fault.kind == FaultKind::delay || fault.kind == FaultKind::reorder) ++delay_faults_;
   std::string error;
@@ -366,7 +370,7 @@ void Run::end_fault(const Fault& fault) {
     return;
   }
   if (fault.kind == FaultKind::pause) return nodes_[i]->signal(SIGCONT);
-  if (fault.kind == FaultKind::clock_jump) return set_clock(fault.node, skews_[i]);
+  if (fault.kind == FaultKind::clock_jump) return set_clock(fault.node, skews_[i].offset_ms);
   std::string error;
   // A delay by sluice-netdelay comes on top of the other faults: it ends alone.
   if (topology_->delayed_by_netdelay(fault)) {
@@ -383,7 +387,7 @@ void Run::heal() {
   if (!topology_->stop_delays(error)) fail("harness", "ending the delays: " + error);
   for (int node = 1; node <= options_.nodes; ++node) {
     const size_t i = static_cast<size_t>(node - 1);
-    if (clock_) set_clock(node, skews_[i]);  // a jump cut short: back to the skew
+    if (clock_) set_clock(node, skews_[i].offset_ms);  // a jump cut short: back to the skew
     nodes_[i]->signal(SIGCONT);
     if (down_[i]) {
       down_[i] = false;
@@ -493,6 +497,7 @@ void Run::plan() {
   shape.partitions = static_cast<int>(WorkloadConfig{}.partitions);
   schedule_ = make_schedule(options_.seed, shape);
   skews_ = make_skews(options_.seed, shape);
+  clock_since_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   std::cout << "realfault seed=" << options_.seed << " nodes=" << options_.nodes << " duration_s=" << options_.duration_s
             << " netem=" << (netem_ ? "on" : "off") << " bpf_faults=" << (bpf_ ? "on" : "off") << " clock_faults=" << (clock_ ? "on" : "off")
             << " netdelay=" << (netdelay_ ? "on" : "off") << " run_dir=" << dir_ << "\n";
@@ -511,7 +516,7 @@ bool Run::start() {
   down_.assign(static_cast<size_t>(options_.nodes), false);
   own_exits_.assign(static_cast<size_t>(options_.nodes), 0);
   for (int node = 1; node <= options_.nodes; ++node) {
-    if (clock_) set_clock(node, skews_[static_cast<size_t>(node - 1)]);
+    if (clock_) set_clock(node, skews_[static_cast<size_t>(node - 1)].offset_ms);
     if (!start_node(node)) return false;
   }
   WorkloadConfig config;
