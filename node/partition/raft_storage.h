@@ -126,6 +126,8 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // Reads for the partition (fetch, list offsets), by record offset; log::Errc errors.
   // Damage found here fails later sync() calls, like damage found by entries() (see there).
   log::Result<log::ReadResult> read_batches(uint64_t from_offset, size_t bytes_max);
+  // A read found damaged data since open: the replica is to be reopened (Replica::needs_reopen).
+  bool read_damaged() const { return read_damage_.has_value(); }
   log::Result<uint64_t> offset_for_timestamp(int64_t timestamp_ms) { return log_->offset_for_timestamp(timestamp_ms); }
 
   const log::Log& log() const { return *log_; }

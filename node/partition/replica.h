@@ -131,8 +131,11 @@ class Replica {
   // state): it answers storage_error until the router reopens it (needs_reopen).
   bool healthy() const { return failure_.empty(); }
   // True once this replica or its group stopped for good (a storage failure while applying, or a
-  // failed sync in the host): the router closes it and opens it again from its files.
-  bool needs_reopen() const { return !healthy() || host_.group_failed(config_.group); }
+  // failed sync in the host), or a read found damaged log data: the router closes it and opens it
+  // again from its files, which cuts the damage off (the vote withheld until a leader repairs it).
+  // Waiting for the next sync to fail on the damage was not enough: a quiet group syncs nothing,
+  // and a consumer asked its leader for the damaged batch forever (cluster-swarm-faults seed 229).
+  bool needs_reopen() const { return !healthy() || host_.group_failed(config_.group) || storage_->read_damaged(); }
   const std::string& failure() const { return failure_; }
 
  private:
