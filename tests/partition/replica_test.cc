@@ -158,6 +158,17 @@ FetchReply fetched(const Reply& reply) {
   return value == nullptr ? FetchReply{} : *value;
 }
 
+// Runs a fresh rig for a second (a leader is elected) and produces "r0".."r<count - 1>" to the
+// leader, one record per batch; the leader, or nullopt when none was elected.
+std::optional<sim::NodeIndex> elect_and_produce(Rig& rig, int count) {
+  rig.run_ms(1000);
+  const std::optional<sim::NodeIndex> leader = rig.leader();
+  for (int i = 0; leader && i < count; ++i) {
+    EXPECT_TRUE(rig.call_and_wait(*leader, ProduceRequest{batch_of({"r" + std::to_string(i)})}).status.ok());
+  }
+  return leader;
+}
+
 TEST(Replica, ProducedRecordsGetDenseOffsetsAndFetchReturnsThem) {
   Rig rig(1);
   rig.run_ms(500);
@@ -427,10 +438,8 @@ TEST(Replica, AFollowerWhoseDiskFailedIsReopenedAndCatchesUp) {
 // consumer asked for the damaged batch forever (cluster-swarm-faults seed 229).
 TEST(Replica, ALeaderWhoseFetchFindsDamagedDataIsReopenedAndRepaired) {
   Rig rig(3);
-  rig.run_ms(1000);
-  std::optional<sim::NodeIndex> leader = rig.leader();
+  const std::optional<sim::NodeIndex> leader = elect_and_produce(rig, 10);
   ASSERT_TRUE(leader.has_value());
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(rig.call_and_wait(*leader, ProduceRequest{batch_of({"r" + std::to_string(i)})}).status.ok());
   rig.run_ms(500);
   const std::string data = "partition-1-0/log-00000000000000000001/00000000000000000000.log";
   const std::optional<Bytes> stored = rig.world.disk(*leader).peek_file(data);
@@ -504,10 +513,8 @@ Recreated delete_and_recreate(Rig& rig, sim::NodeIndex node, PlantedBug bug) {
 // the same node id forgot the term and vote of the deleted one and voted again in that term.
 TEST(Router, AReplicaCreatedWhereOneWasDeletedStartsPastItsTermWithTheVoteWithheld) {
   Rig rig(3);
-  rig.run_ms(1000);
-  std::optional<sim::NodeIndex> leader = rig.leader();
+  std::optional<sim::NodeIndex> leader = elect_and_produce(rig, 3);
   ASSERT_TRUE(leader.has_value());
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(rig.call_and_wait(*leader, ProduceRequest{batch_of({"r" + std::to_string(i)})}).status.ok());
   const sim::NodeIndex follower = (*leader + 1) % 3;
   const Recreated recreated = delete_and_recreate(rig, follower, PlantedBug::none);
   EXPECT_GE(recreated.term_before, 1u);
