@@ -290,8 +290,8 @@ Status LogRaftStorage::recover() {
   bool data_damaged = false;
   const Status opened = open_live_log(false, data_damaged);
   if (opened.ok()) check_offsets();
-  if (opened.ok() || !data_damaged) return opened;
-  return repair_damaged_log(opened);
+  if (opened.ok()) return commit_within_log();
+  return data_damaged ? repair_damaged_log(opened) : opened;
 }
 
 raft::Result<Bytes> LogRaftStorage::read_state_file() { return read_state_bytes(fs_, join(dir_, kStateFile)); }
@@ -850,6 +850,18 @@ void LogRaftStorage::check_offsets() const {
   SLUICE_ASSERT_EQ(batch_offsets_.front(), log_->start_offset());
   for (size_t i = 1; i < batch_offsets_.size(); ++i) SLUICE_ASSERT_LT(batch_offsets_[i - 1], batch_offsets_[i]);
   SLUICE_ASSERT_LT(batch_offsets_.back(), log_->end_offset());
+}
+
+// repair_damaged_log cuts the log (durably, inside log::Log::open) before it lowers the commit
+// index in the state file; a failure or crash in between (a full disk: cluster-swarm-faults seed
+// 463) left a clean log ending below the commit index, which the Raft core refuses at every open
+// ("commit beyond the last entry"), so the replica never came back. Such a log is repaired again:
+// the vote withheld (it was already, before the cut), the commit lowered to the log's end.
+Status LogRaftStorage::commit_within_log() {
+  if (durable_.hard_state.commit <= last_index()) return Status();
+  SLUICE_COVER("partition.raft_storage.commit_beyond_log_repaired");
+  return repair_damaged_log(damaged("the log ends at entry " + std::to_string(last_index()) + ", below the commit index " +
+                                    std::to_string(durable_.hard_state.commit) + " (a repair that did not finish)"));
 }
 
 }  // namespace sluice::partition

@@ -158,6 +158,7 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status note_read_damage(raft::Status status);
   raft::Result<std::vector<raft::Entry>> read_entries(raft::Index lo, raft::Index hi, uint64_t bytes_max);
   raft::Status repair_damaged_log(const raft::Status& damage);
+  raft::Status commit_within_log();
   raft::Status remove_log_dir(const std::string& name);
   raft::Result<raft::Entry> decode_entry(ByteSpan batch, raft::Index index) const;
   raft::Result<Bytes> entry_batch(const raft::Entry& entry) const;

@@ -593,6 +593,16 @@ TEST(RaftStorage, StateFileVersionOneReadsAsVoteNotWithheld) {
   EXPECT_EQ(decode_raft_state(bytes).code(), Errc::invalid_state);
 }
 
+// The data file of the second segment of generation 1 ("" when there are not three).
+std::string second_segment(DiskRig& rig) {
+  std::vector<uint64_t> bases;
+  const std::vector<std::string> names = rig.fs->list("p0/log-00000000000000000001").value();
+  for (const std::string& name : names) {
+    if (auto parsed = log::parse_segment_file_name(name); parsed && parsed->kind == log::SegmentFileKind::data) bases.push_back(parsed->base_offset);
+  }
+  return bases.size() > 2 ? "p0/log-00000000000000000001/" + log::data_file_name(bases[1]) : "";
+}
+
 // Damaged synced log data no longer fails open: the vote is withheld (durably), the log is cut at
 // the damage, commit and membership index come down to what is left, and a reopen is clean.
 TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
@@ -604,15 +614,7 @@ TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
     RS_ASSERT_OK(storage->sync());
   }
   // A bit in the second segment's data (sealed: a strict open would trust its index).
-  const std::string second = "p0/log-00000000000000000001/" + log::data_file_name(*[&]() -> std::optional<uint64_t> {
-    std::vector<std::string> names = *rig.fs->list("p0/log-00000000000000000001");
-    std::vector<uint64_t> bases;
-    for (const std::string& name : names) {
-      if (auto parsed = log::parse_segment_file_name(name); parsed && parsed->kind == log::SegmentFileKind::data) bases.push_back(parsed->base_offset);
-    }
-    return bases.size() > 2 ? std::optional<uint64_t>(bases[1]) : std::nullopt;
-  }());
-  ASSERT_TRUE(rig.disk.flip_bit(second, 1500, 4));
+  ASSERT_TRUE(rig.disk.flip_bit(second_segment(rig), 1500, 4));
   auto storage = open_ok(rig, true);
   ASSERT_NE(storage, nullptr);
   ASSERT_TRUE(storage->repaired_damage().has_value());
@@ -633,6 +635,47 @@ TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
   EXPECT_TRUE(reopened->initial_state().hard_state.vote_withheld);
 }
 
+
+// A repair cuts the log (durably) before it lowers the commit index; when it stops in between (a
+// full disk failed the state write: cluster-swarm-faults seed 463), the state file still names
+// the old commit, beyond the log's new end, and the Raft core refuses that at every open. The next
+// open finishes the repair: the commit comes down to the log's end, the vote stays withheld.
+TEST(RaftStorage, ARepairThatStoppedBeforeLoweringTheCommitIsFinishedAtTheNextOpen) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig, true);
+    RS_ASSERT_OK(storage->append(make_entries(1, 60, 1, 200)));
+    storage->save_state(HardState{1, 1, 50}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  ASSERT_TRUE(rig.disk.flip_bit(second_segment(rig), 1500, 4));
+  Index last = 0;
+  {
+    auto storage = open_ok(rig, true);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(storage->repaired_damage().has_value());
+    last = storage->last_index();
+    ASSERT_LT(last, 50u);
+  }
+  {
+    // What the state file held when the repair stopped after the cut: the flag, the old commit.
+    raft::Result<RaftStateFile> state = decode_raft_state_file(rig.disk.peek_file("p0/raft-state").value());
+    ASSERT_TRUE(state.ok());
+    ASSERT_EQ(state->state.hard_state, (HardState{1, 1, last, true}));
+    state->state.hard_state.commit = 50;
+    const Bytes bytes = encode_raft_state_file(state->state);
+    auto file = rig.fs->open("p0/raft-state", runtime::OpenMode::read_write);
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->write_at(0, bytes).ok());
+    ASSERT_TRUE((*file)->sync().ok());
+  }
+  auto storage = open_ok(rig, true);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_TRUE(storage->repaired_damage().has_value());
+  EXPECT_EQ(storage->last_index(), last);
+  EXPECT_EQ(storage->initial_state().hard_state, (HardState{1, 1, last, true}));
+  EXPECT_EQ(storage->durable_state().hard_state, (HardState{1, 1, last, true}));
+}
 
 // LogRaftStorage::bury: a replica deleted while its group goes on leaves its state file as a
 // tombstone; storage created afresh in its place starts in that term with the vote withheld.
