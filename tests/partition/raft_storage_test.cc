@@ -603,18 +603,24 @@ std::string second_segment(DiskRig& rig) {
   return bases.size() > 2 ? "p0/log-00000000000000000001/" + log::data_file_name(bases[1]) : "";
 }
 
-// Damaged synced log data no longer fails open: the vote is withheld (durably), the log is cut at
-// the damage, commit and membership index come down to what is left, and a reopen is clean.
-TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
-  DiskRig rig;
+// Entries 1..59 of term 1 (small segments), commit 50, synced; then a bit flipped in the second
+// segment's data (sealed: a strict open would trust its index).
+void write_damaged_log(DiskRig& rig) {
   {
     auto storage = open_ok(rig, true);
+    ASSERT_NE(storage, nullptr);
     RS_ASSERT_OK(storage->append(make_entries(1, 60, 1, 200)));
     storage->save_state(HardState{1, 1, 50}, std::nullopt);
     RS_ASSERT_OK(storage->sync());
   }
-  // A bit in the second segment's data (sealed: a strict open would trust its index).
   ASSERT_TRUE(rig.disk.flip_bit(second_segment(rig), 1500, 4));
+}
+
+// Damaged synced log data no longer fails open: the vote is withheld (durably), the log is cut at
+// the damage, commit and membership index come down to what is left, and a reopen is clean.
+TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
+  DiskRig rig;
+  write_damaged_log(rig);
   auto storage = open_ok(rig, true);
   ASSERT_NE(storage, nullptr);
   ASSERT_TRUE(storage->repaired_damage().has_value());
@@ -642,13 +648,7 @@ TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
 // open finishes the repair: the commit comes down to the log's end, the vote stays withheld.
 TEST(RaftStorage, ARepairThatStoppedBeforeLoweringTheCommitIsFinishedAtTheNextOpen) {
   DiskRig rig;
-  {
-    auto storage = open_ok(rig, true);
-    RS_ASSERT_OK(storage->append(make_entries(1, 60, 1, 200)));
-    storage->save_state(HardState{1, 1, 50}, std::nullopt);
-    RS_ASSERT_OK(storage->sync());
-  }
-  ASSERT_TRUE(rig.disk.flip_bit(second_segment(rig), 1500, 4));
+  write_damaged_log(rig);
   Index last = 0;
   {
     auto storage = open_ok(rig, true);
