@@ -117,7 +117,7 @@ rt::Result<Identity> load_or_create_identity(rt::Filesystem& fs, Identity wanted
     return created;
   }
   if (!copies[0].ok() && !copies[1].ok()) {
-    return rt::Status(rt::Errc::invalid_argument, "both identity copies are unusable: " + copies[0].status().message() + "; " +
+    return rt::Status(rt::Errc::invalid_argument, std::string(kIdentityLostMessage) + copies[0].status().message() + "; " +
                                                       copies[1].status().message());
   }
   if (copies[0].ok() && copies[1].ok() && *copies[0] != *copies[1]) {

@@ -26,6 +26,9 @@ struct Identity {
 // (a bad sector, a flipped bit) is repaired from the other at the next start.
 inline constexpr std::string_view kIdentityFiles[2] = {"node.identity", "node.identity.copy"};
 inline constexpr size_t kIdentityFileBytesMax = 4096;
+// How load_or_create_identity's error begins when neither copy can be read: the node cannot
+// start from this data directory (it never guesses who it is).
+inline constexpr std::string_view kIdentityLostMessage = "both identity copies are unusable: ";
 
 // The file's bytes, and back. Decoding rejects anything but exactly this format.
 Bytes encode_identity(const Identity& identity);

@@ -13,6 +13,7 @@
 #include "node/base/hash.h"
 #include "node/controller/controller.h"
 #include "node/partition/raft_storage.h"
+#include "node/server/identity.h"
 #include "sim/checkers/partition_ledger.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/scenario.h"
@@ -33,9 +34,9 @@ constexpr rt::Duration kPollDeadline = std::chrono::seconds(1);
 constexpr rt::Duration kRequestTimeout = std::chrono::seconds(3);
 constexpr rt::Duration kDeliveryTimeout = std::chrono::seconds(600);  // longer than any run: nothing is given up
 constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
-// A node that failed this many starts in a row on a damaged Raft state file is lost
-// (lost_to_damage): a transient disk error fails a start once or twice, not three times in a row
-// at these rates.
+// A node that failed this many starts in a row on a damaged Raft state file, or on its identity
+// files with both copies damaged, is lost (lost_to_damage): a transient disk error fails a start
+// once or twice, not three times in a row at these rates.
 constexpr uint64_t kFailedStartsForLost = 3;
 
 struct ClusterConfig {
@@ -248,6 +249,7 @@ class ClusterWorkload final : public Workload {
   }
   std::string lagging() const;
   bool lost_to_damage(NodeIndex node) const;
+  std::string not_running(NodeIndex node) const;
   std::string controller_voters_lagging() const;
   std::string partition_lagging(uint32_t partition) const;
   std::string group_views(uint32_t partition) const;
@@ -554,7 +556,7 @@ std::string ClusterWorkload::lagging() const {
   bool node_lost = false;
   for (size_t node = 0; node < nodes_; ++node) {
     if (started_node(world_, static_cast<NodeIndex>(node)) != nullptr) continue;
-    if (!lost_to_damage(static_cast<NodeIndex>(node))) return "node " + std::to_string(node + 1) + " is not running";
+    if (!lost_to_damage(static_cast<NodeIndex>(node))) return not_running(static_cast<NodeIndex>(node));
     node_lost = true;
   }
   if (node_lost || config_.decommission_node > 0) {
@@ -586,9 +588,19 @@ std::string ClusterWorkload::lagging() const {
 // and the scenario's bit flips hit its disk. The operator's cure is to replace it under a new id
 // (docs/operations.md); the cluster meanwhile must not depend on it. Any other reason for a node
 // not to start stays a failure.
+// "node 3 is not running", with why its last start failed, if one did.
+std::string ClusterWorkload::not_running(NodeIndex node) const {
+  std::string why = "node " + std::to_string(node + 1) + " is not running";
+  if (world_.failed_starts_in_a_row(node) == 0) return why;
+  return why + " (" + std::to_string(world_.failed_starts_in_a_row(node)) + " failed starts in a row, the last: " +
+         world_.last_start_failure(node) + ")";
+}
+
 bool ClusterWorkload::lost_to_damage(NodeIndex node) const {
+  const std::string& why = world_.last_start_failure(node);
   return bit_flipped_.count(node) > 0 && world_.failed_starts_in_a_row(node) >= kFailedStartsForLost &&
-         world_.last_start_failure(node).find(partition::LogRaftStorage::kDamagedStateMessage) != std::string::npos;
+         (why.find(partition::LogRaftStorage::kDamagedStateMessage) != std::string::npos ||
+          why.find(server::kIdentityLostMessage) != std::string::npos);
 }
 
 // With a node lost or decommissioned, the metadata group's voters (as its leader holds them) are
