@@ -305,6 +305,7 @@ GroupView group_view_of(const raft::Raft& leader) {
     if (progress.recent_active) view.active.insert(id);
   }
   view.last_index = leader.log().last_index();
+  view.conf_index = conf.index;
   return view;
 }
 

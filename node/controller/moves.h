@@ -7,7 +7,8 @@
 //
 // The steps, one change at a time:
 //   1. every wanted voter the group lacks joins as a learner;
-//   2. once each of those learners is within `catch_up_lag_entries_max` of the leader's log, one
+//   2. once each of those learners holds the membership's entry and is within
+//      `catch_up_lag_entries_max` of the leader's log, one
 //      joint change promotes them and removes the voters no longer wanted (left automatically);
 //   3. learners not wanted are removed.
 // The group never loses its quorum: the outgoing voters keep deciding until the incoming ones
@@ -32,6 +33,7 @@ struct GroupView {
   bool change_pending = false; // a membership change proposed and not applied yet
   std::map<NodeId, uint64_t> match;  // the leader's progress: highest index known on each node
   uint64_t last_index = 0;           // the leader's last log index
+  uint64_t conf_index = 0;           // the index of the entry the membership comes from (raft::ConfState::index)
   std::set<NodeId> active;           // nodes the leader heard from lately (raft::Progress::recent_active)
 };
 

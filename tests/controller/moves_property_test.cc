@@ -125,6 +125,32 @@ TEST(MovesProperty, ALaggingLearnerIsNotPromoted) {
   EXPECT_EQ(conf_change_of(promote).transition, raft::ConfChangeTransition::joint_auto_leave);
 }
 
+// A learner that holds nothing (match 0) is no caught-up learner, however short the leader's log:
+// before, 0 + the lag bound passed a 43-entry log, the joint change counted on a voter with an
+// empty log, and leaving it needed that voter (cluster-swarm seed 1425). It must hold the entry of
+// the membership that made it a learner; a voter taking over leadership likewise.
+TEST(MovesProperty, ALearnerOnAShortLogIsPromotedOnlyOnceItHoldsItsMembership) {
+  GroupView group;
+  group.voters = {1, 4};
+  group.learners = {3};
+  group.last_index = 43;
+  group.conf_index = 41;  // the entry that added learner 3
+  group.active = {1, 3, 4};
+  group.match = {{1, 43}, {3, 0}, {4, 43}};
+  const ConfStep waiting = next_conf_step(group, {3, 4}, kLagMax);
+  EXPECT_EQ(waiting.kind, ConfStepKind::wait) << waiting.why;
+  EXPECT_TRUE(plan_voter_swap(group, 1, {4}, {3}, kLagMax).empty());
+  group.match[3] = 41;
+  EXPECT_EQ(next_conf_step(group, {3, 4}, kLagMax).kind, ConfStepKind::promote);
+  EXPECT_FALSE(plan_voter_swap(group, 1, {4}, {3}, kLagMax).empty());
+  group.voters = {1, 3, 4};
+  group.learners = {};
+  group.match[3] = 0;
+  EXPECT_FALSE(ready_to_take_over(group, 3, kLagMax));
+  group.match[3] = 43;
+  EXPECT_TRUE(ready_to_take_over(group, 3, kLagMax));
+}
+
 // Leadership goes back to the preferred leader only when it can take over at once: a transfer
 // holds the leader's produces until then. cluster-corruption-minority seed 20: node 3's replica
 // could not open (its node alive), and the leader's transfers to it, asked every round, held
