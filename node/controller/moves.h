@@ -8,8 +8,8 @@
 // The steps, one change at a time:
 //   1. every wanted voter the group lacks joins as a learner;
 //   2. once each of those learners holds the membership's entry and is within
-//      `catch_up_lag_entries_max` of the leader's log, one
-//      joint change promotes them and removes the voters no longer wanted (left automatically);
+//      `catch_up_lag_entries_max` of the leader's log, one joint change promotes them and removes
+//      the voters no longer wanted (left automatically);
 //   3. learners not wanted are removed.
 // The group never loses its quorum: the outgoing voters keep deciding until the incoming ones
 // (caught up) decide with them, and nothing is promoted that has not caught up.
