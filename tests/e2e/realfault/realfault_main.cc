@@ -25,7 +25,7 @@ const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
 and BPF programs, blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT, wall-clock
-skews and jumps); then the network heals and the history is judged by the simulation's partition
+skews, drifts and jumps); then the network heals and the history is judged by the simulation's partition
 ledger, and the replicas' sealed segments are compared byte for byte. Exits 0 passed, 1 failed, 2 usage error, 77 skipped (not root, or no
 network namespaces).
 
