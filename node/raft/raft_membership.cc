@@ -17,7 +17,9 @@ Status Raft::propose_conf_change(const ConfChange& change) {
   for (const ConfChangeItem& item : change.items) {
     if (item.type != ConfChangeType::add_voter || !conf_.is_learner(item.node)) continue;
     const Index match = progress_.at(item.node).match;
-    if (match + config_.learner_promotion_lag_entries_max < log_.last_index()) {
+    // Also below the membership's own entry: a learner holding nothing passes the lag bound while
+    // the whole log is shorter than it (cluster-swarm seed 1425, docs/controller.md "Moves").
+    if (match < conf_.index || match + config_.learner_promotion_lag_entries_max < log_.last_index()) {
       return Status(Errc::learner_not_caught_up,
                     "learner " + std::to_string(item.node) + " has " + std::to_string(match) + " of " +
                         std::to_string(log_.last_index()));
