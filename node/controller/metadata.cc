@@ -18,6 +18,10 @@ bool contains(const std::vector<NodeId>& nodes, NodeId node) { return std::find(
 
 }  // namespace
 
+bool hosts_replica(const PartitionRecord& partition, NodeId node) {
+  return contains(partition.replicas, node) || (partition.move && partition.move->adding == node);
+}
+
 std::string_view to_string(NodeState state) {
   switch (state) {
     case NodeState::alive: return "alive";

@@ -78,6 +78,10 @@ struct PartitionRecord {
   friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
 };
 
+// The node holds (or is to hold) a replica of the partition: placed there, or the target of its
+// move, also while that move rolls back (the group may still count the target's vote).
+bool hosts_replica(const PartitionRecord& partition, NodeId node);
+
 struct TopicRecord {
   TopicId id = 0;
   std::string name;

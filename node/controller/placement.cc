@@ -12,11 +12,6 @@ uint32_t count_of(const std::map<NodeId, uint32_t>& counts, NodeId node) {
   return it == counts.end() ? 0 : it->second;
 }
 
-bool holds(const PartitionRecord& partition, NodeId node) {
-  return std::find(partition.replicas.begin(), partition.replicas.end(), node) != partition.replicas.end() ||
-         (partition.move && partition.move->adding == node);
-}
-
 // The eligible node with the fewest replicas among those `accept` allows (ties: lowest id).
 template <typename Accept>
 NodeId least_loaded(const std::vector<NodeId>& eligible, const std::map<NodeId, uint32_t>& replicas, Accept accept) {
@@ -102,7 +97,7 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
       if (moving.count({topic.id, p}) != 0) continue;
       for (NodeId from : partition.replicas) {
         if (draining.count(from) == 0) continue;
-        const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return !holds(partition, node); });
+        const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return !hosts_replica(partition, node); });
         if (to != kNoNode) plan(topic, p, from, to);
         break;  // one move per partition at a time
       }
@@ -124,7 +119,7 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
       for (const auto& [name, topic] : metadata.topics()) {
         for (uint32_t p = 0; p < topic.partitions.size() && !moved; ++p) {
           const PartitionRecord& partition = topic.partitions[p];
-          if (moving.count({topic.id, p}) != 0 || holds(partition, to)) continue;
+          if (moving.count({topic.id, p}) != 0 || hosts_replica(partition, to)) continue;
           if (std::find(partition.replicas.begin(), partition.replicas.end(), most) == partition.replicas.end()) continue;
           plan(topic, p, most, to);
           moved = true;

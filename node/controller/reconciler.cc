@@ -16,14 +16,6 @@ namespace {
 
 bool contains(const std::vector<NodeId>& nodes, NodeId node) { return std::find(nodes.begin(), nodes.end(), node) != nodes.end(); }
 
-// A replica this node hosts (opens after a restart, creates when missing): placed here, or a move's
-// target, also while that move rolls back: the group may still count this node's vote until its
-// leader reports the group back to the replicas. Deleting it at the abort lost a rolled-back move's
-// joint configuration its quorum for good (cluster-swarm seed 969, replication 2).
-bool keeps_replica(const PartitionRecord& partition, NodeId self) {
-  return contains(partition.replicas, self) || (partition.move && partition.move->adding == self);
-}
-
 }  // namespace
 
 partition::PartitionConfig partition_config_of(const TopicConfig& config) {
@@ -108,7 +100,9 @@ void Reconciler::round() {
   for (const auto& [name, topic] : metadata.topics()) {
     for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
       const PartitionRecord& partition = topic.partitions[p];
-      if (!keeps_replica(partition, self_)) continue;
+      // A rolling-back move's target keeps its replica (hosts_replica): deleting it at the abort
+      // lost the joint configuration its quorum for good (cluster-swarm seed 969, replication 2).
+      if (!hosts_replica(partition, self_)) continue;
       const PartitionId id{topic.id, p};
       wanted.insert(id);
       if (hosted_.count(id) == 0 && to_create.size() < config_.creates_per_round_max) to_create.push_back(replica_config(topic, p, partition));
@@ -163,7 +157,7 @@ void Reconciler::remove_orphaned_data(const Metadata& metadata) {
     if (hosted_.count(*partition) != 0 || router_.replica(*partition) != nullptr) continue;
     const PartitionRecord* record = metadata.partition(*partition);
     if (record != nullptr) {
-      if (keeps_replica(*record, self_)) continue;
+      if (hosts_replica(*record, self_)) continue;
       // Moved away only by a copy at least as new as the one that placed it here.
       if (!controller_.metadata_covers_own_log()) continue;
       host_.note_deleting(record->group, multiraft::DeleteCause::left_group);  // the group may come back here: it starts afresh then
