@@ -34,7 +34,7 @@ typedef int (*ClockGettimeFn)(clockid_t, struct timespec*);
 
 enum { kRereadNs = 20 * 1000 * 1000, kFileBytesMax = 63 };
 static const long long kOffsetMsMax = 24LL * 3600 * 1000;  // a bigger number is a bad file: ignored
-static const long long kDriftPpmMax = 100000;              // 10 %: beyond, a bad file's drift part
+static const long long kFileDriftPpmMax = 100000;              // 10 %: beyond, a bad file's drift part
 
 static _Atomic(ClockGettimeFn) g_real;
 static atomic_llong g_offset_ns;
@@ -70,7 +70,7 @@ static void read_offset(void) {
   long long ppm = strtoll(end, &drift_end, 10);
   char* since_end = NULL;
   long long since = drift_end == end ? 0 : strtoll(drift_end, &since_end, 10);
-  if (drift_end == end || since_end == drift_end || ppm > kDriftPpmMax || ppm < -kDriftPpmMax || since < 0) ppm = since = 0;
+  if (drift_end == end || since_end == drift_end || ppm > kFileDriftPpmMax || ppm < -kFileDriftPpmMax || since < 0) ppm = since = 0;
   atomic_store_explicit(&g_offset_ns, ms * 1000 * 1000, memory_order_relaxed);
   atomic_store_explicit(&g_drift_ppm, ppm, memory_order_relaxed);
   atomic_store_explicit(&g_drift_since_ns, since, memory_order_relaxed);
