@@ -172,7 +172,7 @@ class Shrinker {
   bool materialize(const toml::table& scenario, const Scenario& parsed);
   void ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
                   bool empty_known_to_pass, bool no_bigger = false);
-  void shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
+  void shrink_client_ops_by(const std::function<std::optional<std::string>(const ClientOp&)>& group_of, const std::string& label,
                             bool no_bigger);
   void shrink_client_ops();
   void shrink_faults();
@@ -184,6 +184,8 @@ class Shrinker {
   void lower_nodes();
   void quiet_world();
   void lower_knob(size_t index, std::string_view key);
+  void switch_off_knob(size_t index, std::string_view key);
+  void switch_off_flag(size_t index, std::string_view key);
   bool try_knob(size_t index, std::string_view key, int64_t value);
   bool runs_left() const { return result_.runs < options_.runs_max; }
   void progress(const std::string& line) const {
@@ -385,7 +387,14 @@ void Shrinker::shorten() {
 
 // Workload knobs that say how much the workload does; lowered towards 0 where the workload allows
 // none (a cluster run without consumers), else towards 1.
-constexpr std::string_view kSizeKnobs[] = {"clients", "client_hosts", "producers", "consumers", "partitions", "groups"};
+constexpr std::string_view kSizeKnobs[] = {"clients", "client_hosts", "producers", "consumers", "partitions", "groups",
+                                           "payload_bytes_max"};
+// Workload knobs that switch a part of the workload on, each tried off once (0: halving them would
+// make it do more, not less): the admin client's topic churn, its decommission of a node.
+constexpr std::string_view kPartKnobs[] = {"admin_churn_ms", "decommission_node"};
+// Features of the cluster workload tried off: idempotent producers (a plain producer is the simpler
+// client; a failure that needs idempotence, a duplicate, keeps it).
+constexpr std::string_view kFeatureFlags[] = {"idempotent"};
 
 // The index-th workload table of a scenario table (`[workload]` or `[[workload]]`); null if none.
 toml::table* workload_table(toml::table& base, size_t index) {
@@ -401,6 +410,22 @@ bool Shrinker::try_knob(size_t index, std::string_view key, int64_t value) {
   Candidate candidate = best_;
   workload_table(candidate.base, index)->insert_or_assign(key, value);
   return accept(candidate, "workload " + std::string(key) + "=" + std::to_string(value));
+}
+
+// A knob that switches a part of the workload on (above 0) tried at 0.
+void Shrinker::switch_off_knob(size_t index, std::string_view key) {
+  const toml::table* workload = workload_table(best_.base, index);
+  const std::optional<int64_t> value = workload == nullptr ? std::nullopt : (*workload)[key].value<int64_t>();
+  if (value && *value > 0) try_knob(index, key, 0);
+}
+
+// A feature of the cluster workload that is on (true, or absent: on by default) tried off.
+void Shrinker::switch_off_flag(size_t index, std::string_view key) {
+  const toml::table* workload = workload_table(best_.base, index);
+  if (workload == nullptr || (*workload)["kind"].value_or(std::string()) != "cluster" || !(*workload)[key].value_or(true)) return;
+  Candidate candidate = best_;
+  workload_table(candidate.base, index)->insert_or_assign(key, false);
+  accept(candidate, "workload " + std::string(key) + "=false");
 }
 
 // 0 first (a workload that refuses 0 costs no run), then 1 (the smallest workload); else halving
@@ -431,6 +456,12 @@ void Shrinker::lower_knobs() {
   for (size_t index = 0; workload_table(best_.base, index) != nullptr; ++index) {
     for (std::string_view key : kSizeKnobs) {
       if (runs_left()) lower_knob(index, key);
+    }
+    for (std::string_view key : kPartKnobs) {
+      if (runs_left()) switch_off_knob(index, key);
+    }
+    for (std::string_view key : kFeatureFlags) {
+      if (runs_left()) switch_off_flag(index, key);
     }
   }
 }
@@ -512,13 +543,14 @@ toml::table* client_ops_table(toml::table& base) {
 }
 
 // The client operations issued in the best run so far, in groups (`group_of` names an op's
-// group; groups in first-seen order): ddmin drops groups, each subset written as the workload's
-// `skip_ops` on top of the ones already skipped. A dropped record still takes its random draws,
-// so the others keep their payload, partition and timing. Kept when the run fails the same way:
-// `no_bigger` also asks it to be no bigger (dropping a whole producer is simpler even when the
-// bug then takes a little longer to show; single records are not worth a bigger run).
-void Shrinker::shrink_client_ops_by(const std::function<std::string(const ClientOp&)>& group_of, const std::string& label,
-                                    bool no_bigger) {
+// group, or nullopt: the op is kept at this level; groups in first-seen order): ddmin drops
+// groups, each subset written as the workload's `skip_ops` on top of the ones already skipped. A
+// dropped record still takes its random draws, so the others keep their payload, partition and
+// timing. Kept when the run fails the same way: `no_bigger` also asks it to be no bigger (dropping
+// a whole producer is simpler even when the bug then takes a little longer to show; single
+// operations are not worth a bigger run).
+void Shrinker::shrink_client_ops_by(const std::function<std::optional<std::string>(const ClientOp&)>& group_of,
+                                    const std::string& label, bool no_bigger) {
   const Candidate start = best_;
   const std::vector<ClientOp> ops = best_report_.client_ops;
   toml::table* workload = client_ops_table(best_.base);
@@ -528,14 +560,19 @@ void Shrinker::shrink_client_ops_by(const std::function<std::string(const Client
     for (const toml::node& entry : *entries) (void)parse_skip_range(entry.value_or(std::string()), skipped_before);
   }
   std::map<std::string, size_t> group_index;
-  std::vector<size_t> group_of_op;
-  for (const ClientOp& op : ops) group_of_op.push_back(group_index.emplace(group_of(op), group_index.size()).first->second);
-  if (group_index.size() == 1 && ops.size() > 1) return;  // one group of several: the next level does it
+  std::vector<std::optional<size_t>> group_of_op;
+  size_t grouped_ops = 0;
+  for (const ClientOp& op : ops) {
+    const std::optional<std::string> group = group_of(op);
+    group_of_op.push_back(group ? std::optional(group_index.emplace(*group, group_index.size()).first->second) : std::nullopt);
+    grouped_ops += group ? 1 : 0;
+  }
+  if (group_index.size() == 1 && grouped_ops > 1) return;  // one group of several: the next level does it
   auto make = [&](const std::vector<size_t>& kept_groups) {
     const std::set<size_t> kept(kept_groups.begin(), kept_groups.end());
     SkippedOps skipped = skipped_before;
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (!kept.contains(group_of_op[i])) skipped[ops[i].stream].insert(ops[i].seq);
+      if (group_of_op[i] && !kept.contains(*group_of_op[i])) skipped[ops[i].stream].insert(ops[i].seq);
     }
     Candidate candidate = start;
     toml::array entries;
@@ -547,16 +584,24 @@ void Shrinker::shrink_client_ops_by(const std::function<std::string(const Client
 }
 
 // Hierarchical delta debugging (Misherghi and Su, ICSE 2006): whole partitions' records first
-// (the admin churn's rounds as one more group), then whole streams' (a producer's, the admin
-// churn's), then operations one by one, so a failure on one partition does not cost ddmin's
-// halving over every record of the others.
+// (each other stream — the admin churn's rounds, a consumer's polls — as one more group), then
+// whole streams', then operations one by one, so a failure on one partition does not cost ddmin's
+// halving over every record of the others. One by one goes a kind at a time, records first: the
+// polls left are then those that read what is left.
 void Shrinker::shrink_client_ops() {
-  auto partition_of = [](const ClientOp& op) {
-    return op.kind == ClientOpKind::produce ? "p" + std::to_string(op.partition) : op.stream;  // admin rounds: one group
+  auto partition_of = [](const ClientOp& op) -> std::optional<std::string> {
+    return op.kind == ClientOpKind::produce ? "p" + std::to_string(op.partition) : op.stream;
   };
   shrink_client_ops_by(partition_of, "client operations by partition", false);
-  shrink_client_ops_by([](const ClientOp& op) { return op.stream; }, "client operations by stream", false);
-  shrink_client_ops_by([](const ClientOp& op) { return op.stream + ":" + std::to_string(op.seq); }, "client operations", true);
+  shrink_client_ops_by([](const ClientOp& op) -> std::optional<std::string> { return op.stream; }, "client operations by stream", false);
+  for (const auto& [kind, label] : {std::pair(ClientOpKind::produce, "records"), std::pair(ClientOpKind::poll, "polls"),
+                                    std::pair(ClientOpKind::topic_cycle, "topic churn rounds")}) {
+    auto one_of_kind = [kind](const ClientOp& op) -> std::optional<std::string> {
+      if (op.kind != kind) return std::nullopt;
+      return op.stream + ":" + std::to_string(op.seq);
+    };
+    shrink_client_ops_by(one_of_kind, label, true);
+  }
 }
 
 Result<ShrinkResult> Shrinker::run(const toml::table& input) {

@@ -2,9 +2,11 @@
 // scenario drops (`[workload] skip_ops`, docs/formats/scenario.md; issue 15's shrink over client
 // operations). An operation is a produced record: (stream, seq) where the stream names the
 // producer ("client<h>.p<k>") and seq counts its records from 0, whether sent or skipped; or a
-// round of the admin client's topic churn (kAdminChurnStream, seq its round from 0). A skipped
-// record still draws its payload and think time, so every other record keeps its payload,
-// partition and timing; the ledger never sees it. A producer's probe is never skipped.
+// round of the admin client's topic churn (kAdminChurnStream, seq its round from 0); or a poll of a
+// consumer ("client<h>.c<k>", seq its poll from 0). A skipped record still draws its payload and
+// think time, so every other record keeps its payload, partition and timing; the ledger never sees
+// it. A producer's probe is never skipped. A skipped poll is a pause as long as the consumer's
+// long-poll wait (at least 10 ms): the consumer reads the same records later, in bigger batches.
 #pragma once
 
 #include <charconv>
@@ -21,10 +23,11 @@ namespace sluice::sim {
 enum class ClientOpKind : uint8_t {
   produce,      // a produced record
   topic_cycle,  // one round of the admin client's topic churn: create, alter, delete a scratch topic
+  poll,         // one poll of a consumer (a fetch of every partition it reads)
 };
 
 struct ClientOp {
-  std::string stream;  // "client<h>.p<k>" (a producer) or kAdminChurnStream
+  std::string stream;  // "client<h>.p<k>" (a producer), "client<h>.c<k>" (a consumer) or kAdminChurnStream
   uint64_t seq = 0;
   ClientOpKind kind = ClientOpKind::produce;
   uint32_t partition = 0;  // a record: where it went, seq mod the topic's partitions (not the producer's round-robin)

@@ -1,5 +1,6 @@
 #include "sim/workloads/cluster.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@ namespace rt = sluice::runtime;
 constexpr std::string_view kTopicName = "events";
 constexpr rt::Duration kAdminRetry = std::chrono::milliseconds(200);
 constexpr rt::Duration kPollDeadline = std::chrono::seconds(1);
+constexpr rt::Duration kSkippedPollPauseMin = std::chrono::milliseconds(10);  // a skipped poll's pause with no long-poll wait
 constexpr rt::Duration kRequestTimeout = std::chrono::seconds(3);
 constexpr rt::Duration kDeliveryTimeout = std::chrono::seconds(600);  // longer than any run: nothing is given up
 constexpr rt::Duration kStorageRestartDelay = std::chrono::milliseconds(500);
@@ -70,7 +72,10 @@ struct ProducerState {
 
 struct ConsumerState {
   uint64_t id = 0;  // the ledger's consumer id
+  std::string name;  // its stream of client operations: "client<h>.c<k>"
   std::map<uint32_t, uint64_t> next_offset;  // per partition
+  uint64_t polls = 0;            // polls so far, skipped ones included: the next poll's seq
+  std::vector<ClientOp> issued;  // the polls made (not skipped)
 };
 
 class ClusterWorkload;
@@ -132,6 +137,7 @@ class ClusterWorkload final : public Workload {
       for (int64_t k = 0; k < config_.consumers; ++k) {
         consumers_.push_back(std::make_unique<ConsumerState>());
         consumers_.back()->id = static_cast<uint64_t>(h) * 1000 + static_cast<uint64_t>(k) + 1;
+        consumers_.back()->name = "client" + std::to_string(h) + ".c" + std::to_string(k);
       }
     }
   }
@@ -222,6 +228,7 @@ class ClusterWorkload final : public Workload {
   void client_ops(std::vector<ClientOp>& out) const override {
     for (const auto& producer : producers_) out.insert(out.end(), producer->issued.begin(), producer->issued.end());
     out.insert(out.end(), topic_cycles_.begin(), topic_cycles_.end());
+    for (const auto& consumer : consumers_) out.insert(out.end(), consumer->issued.begin(), consumer->issued.end());
   }
   void count(const std::string& what) { ++counts_[what]; }
   void add_producer_stats(const client::ProducerStats& stats) {
@@ -515,7 +522,14 @@ void ClientAgent::consume(ConsumerState& state) {
   while (!consumer.assign_all(std::string(kTopicName), client::StartAt::earliest()).ok()) {
     if (!runtime_.sleep_for(kAdminRetry).ok()) return;
   }
+  const rt::Duration skipped_poll_pause = std::max<rt::Duration>(config.wait, kSkippedPollPauseMin);
   while (!runtime_.cancelled()) {
+    const uint64_t seq = state.polls++;
+    if (workload_.skipped(state.name, seq)) {
+      if (!runtime_.sleep_for(skipped_poll_pause).ok()) return;
+      continue;
+    }
+    state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::poll});
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
     note_metadata_requests();
     if (!polled.ok()) {

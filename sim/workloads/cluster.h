@@ -16,8 +16,10 @@
 //   think_ms_max          a producer pauses 1..this ms between records (default 20)
 //   payload_bytes_max     padding of a record's value (default 200)
 //   fetch_wait_ms         consumers' long-poll (default 200)
-//   skip_ops              produced records dropped, as "client<h>.p<k>:FIRST-LAST" ranges of
-//                         their sequence numbers (sim/workloads/client_ops.h; shrink writes it)
+//   skip_ops              client operations dropped, as "STREAM:FIRST-LAST" ranges of their
+//                         sequence numbers: a producer's records ("client<h>.p<k>"), a
+//                         consumer's polls ("client<h>.c<k>"), the admin client's topic churn
+//                         rounds ("client0.admin") (sim/workloads/client_ops.h; shrink writes it)
 //
 // Judged by: the Raft safety checker on every group (the controller's included); the partition
 // ledger fed from what producers were told (their deliveries) and what consumers read; after

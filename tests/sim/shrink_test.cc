@@ -338,30 +338,35 @@ void expect_replay_is_the_minimal_run(uint64_t seed, const ShrinkResult& result)
 }
 
 // A failure that needs only a few of the records sent keeps only those: cluster-smoke with a
-// server that ignores its producer table (partition_no_dedup) fails at seed 22 on a duplicate
-// after 222 records; ddmin over the records (written as [workload] skip_ops) leaves a handful, and
-// the replay file is that very run. (The seed moves when a change moves the schedules: pick
-// another short failing one with `sluice-sim sweep` on the scenario with the planted bug.)
+// server that ignores its producer table (partition_no_dedup) fails at seed 22 on a duplicate a
+// consumer reads, after 232 client operations (records and polls); ddmin over the records, then
+// over the consumers' polls (written as [workload] skip_ops) leaves a handful of each (3 records
+// and 3 polls when written), and the replay file is that very run. (The seed moves when a change
+// moves the schedules: pick another short failing one with `sluice-sim sweep` on the scenario with
+// the planted bug.)
 TEST(Shrink, ClientOperationsShrinkToTheFewTheFailureNeeds) {
   constexpr uint64_t kSeed = 22;
-  Result<ShrinkResult> result = shrink_planted("cluster-smoke.toml", "partition_no_dedup", kSeed, 100);
+  Result<ShrinkResult> result = shrink_planted("cluster-smoke.toml", "partition_no_dedup", kSeed, 200);
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->checker, "partition ledger: duplicate");
+  EXPECT_FALSE(result->capped);
   EXPECT_GT(result->client_ops_before, 100u);
-  EXPECT_GT(result->client_ops_after, 0u);  // a duplicate needs a record
+  EXPECT_GT(result->client_ops_after, 0u);  // a duplicate needs a record, and a poll to read it
   EXPECT_LE(result->client_ops_after * 10, result->client_ops_before);
   const toml::array* skip_ops = result->minimal["workload"]["skip_ops"].as_array();
   ASSERT_NE(skip_ops, nullptr);
-  EXPECT_FALSE(skip_ops->empty());
+  bool polls_skipped = false;
+  for (const toml::node& entry : *skip_ops) polls_skipped |= entry.value_or(std::string()).find(".c") != std::string::npos;
+  EXPECT_TRUE(polls_skipped) << "no consumer poll was dropped";
 
   expect_replay_is_the_minimal_run(kSeed, *result);
 }
 
 // A failure that needs no client operation loses them all: cluster-membership-churn with a
 // replica that ignores the tombstone of the one deleted before it (replica_forgets_deleted_term)
-// fails at seed 11 from the decommission's moves alone; step 7 leaves one client host and no
-// producer, step 9 drops every round of the admin client's topic churn (1,310 operations in all;
-// 151,951 → 28,359 events).
+// fails at seed 11 from the decommission's moves alone; step 7 leaves one client host, no producer
+// or consumer and no topic churn (tried off: admin_churn_ms = 0), but keeps the decommission the
+// failure needs.
 TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
   constexpr uint64_t kSeed = 11;
   Result<ShrinkResult> result = shrink_planted("cluster-membership-churn.toml", "replica_forgets_deleted_term", kSeed, 60);
@@ -370,17 +375,12 @@ TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
   EXPECT_GT(result->client_ops_before, 100u);
   EXPECT_EQ(result->client_ops_after, 0u);
   EXPECT_LT(result->events_after, result->events_before);
-  // Step 7 already leaves one client host and no producer (tried at 0: the cluster workload
-  // allows none), before step 9 drops the rest.
-  EXPECT_EQ(result->minimal["workload"]["client_hosts"].value<int64_t>(), 1);
-  EXPECT_EQ(result->minimal["workload"]["producers"].value<int64_t>(), 0);
-  const toml::array* skip_ops = result->minimal["workload"]["skip_ops"].as_array();
-  ASSERT_NE(skip_ops, nullptr);
-  bool admin_skipped = false;
-  for (const toml::node& entry : *skip_ops) {
-    admin_skipped |= entry.value_or(std::string()).starts_with(std::string(kAdminChurnStream) + ":");
-  }
-  EXPECT_TRUE(admin_skipped);
+  const auto workload = result->minimal["workload"];
+  EXPECT_EQ(workload["client_hosts"].value<int64_t>(), 1);
+  EXPECT_EQ(workload["producers"].value<int64_t>(), 0);
+  EXPECT_EQ(workload["consumers"].value<int64_t>(), 0);
+  EXPECT_EQ(workload["admin_churn_ms"].value<int64_t>(), 0);
+  EXPECT_GT(workload["decommission_node"].value<int64_t>().value_or(0), 0);
 
   expect_replay_is_the_minimal_run(kSeed, *result);
 }
