@@ -12,8 +12,13 @@ constexpr int64_t kNsPerSecond = 1'000'000'000;
 }  // namespace
 
 FaultInjector::FaultInjector(World& world, const Scenario& scenario, NetworkConfig baseline,
-                             std::function<void(NodeIndex)> on_bit_flip)
-    : world_(world), scenario_(scenario), baseline_(std::move(baseline)), on_bit_flip_(std::move(on_bit_flip)) {
+                             std::function<void(NodeIndex)> on_bit_flip, std::function<std::vector<NodeIndex>()> group_leaders)
+    : world_(world),
+      scenario_(scenario),
+      baseline_(std::move(baseline)),
+      on_bit_flip_(std::move(on_bit_flip)),
+      group_leaders_(std::move(group_leaders)),
+      new_leader_prng_(world.stream("fault.new_leader_isolate")) {
   for (size_t i = 0; i < scenario.events.size(); ++i) event_streams_.push_back(world.stream("fault-event", i));
 }
 
@@ -215,11 +220,58 @@ void FaultInjector::inject_partition(Prng& prng) {
   });
   const uint32_t unit = new_unit();
   record(std::move(applied), unit);
-  const int64_t duration = random_range(next, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
+  heal_after_a_while(unit, prng);
+}
+
+// The network heals after a random partition duration; the heal is part of `unit`.
+void FaultInjector::heal_after_a_while(uint32_t unit, Prng& prng) {
+  const int64_t duration = random_range([&prng] { return prng.next(); }, scenario_.random.partition_ns_min, scenario_.random.partition_ns_max);
   at(world_.now_ns() + duration, "fault.heal", [this, unit] {
     record(FaultKind::heal, {}, unit);
     world_.network().heal();
     note(-1, [] { return std::string("heal"); });
+  });
+}
+
+// The leader of a random group (a node leading several groups is picked more often); nullopt
+// when no group has a leader the workloads know of, or that node is down.
+std::optional<NodeIndex> FaultInjector::random_leader(Prng& prng) const {
+  const std::vector<NodeIndex> leaders = group_leaders_ ? group_leaders_() : std::vector<NodeIndex>();
+  if (leaders.empty()) return std::nullopt;
+  const NodeIndex node = leaders[random_below([&prng] { return prng.next(); }, leaders.size())];
+  if (!world_.is_up(node)) return std::nullopt;
+  return node;
+}
+
+void FaultInjector::inject_leader_crash(Prng& prng) {
+  if (const std::optional<NodeIndex> leader = random_leader(prng)) crash_for_a_while(*leader, prng);
+}
+
+void FaultInjector::inject_leader_isolate(Prng& prng) {
+  if (const std::optional<NodeIndex> leader = random_leader(prng)) isolate_for_a_while(*leader, prng);
+}
+
+void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng) {
+  world_.network().isolate({node});
+  note(-1, [&] { return "isolate leader " + hosts({node}); });
+  FaultEvent applied;
+  applied.kind = FaultKind::isolate;
+  applied.nodes = {node};
+  const uint32_t unit = new_unit();
+  record(std::move(applied), unit);
+  heal_after_a_while(unit, prng);
+}
+
+// Called from inside the node's step (its Raft host reporting a Ready): the isolation is an event
+// of its own at this instant, after the step, so the fault never lands in the middle of one.
+void FaultInjector::leader_elected(NodeIndex node) {
+  const double probability = scenario_.random.new_leader_isolate_probability;
+  if (probability <= 0 || world_.now_ns() >= scenario_.faults_stop_ns) return;
+  if (!random_chance([this] { return new_leader_prng_.next(); }, probability)) return;
+  at(world_.now_ns(), "fault.new_leader_isolate", [this, node] {
+    if (world_.now_ns() >= scenario_.faults_stop_ns || !world_.is_up(node)) return;
+    ++injected_;
+    isolate_for_a_while(node, new_leader_prng_);
   });
 }
 
@@ -309,6 +361,8 @@ void FaultInjector::schedule_all() {
       note(node, [] { return std::string("disk_ok"); });
     });
   });
+  every(random.leader_crash_per_min, "fault.leader_crash", [this](Prng& prng) { inject_leader_crash(prng); });
+  every(random.leader_isolate_per_min, "fault.leader_isolate", [this](Prng& prng) { inject_leader_isolate(prng); });
   at(scenario_.faults_stop_ns, "fault.stop", [this] { stop_faults(); });
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,14 @@ class FaultInjector {
  public:
   // `on_bit_flip(node)` is told of every bit flip that landed (so durability checks can tell
   // injected corruption from lost data). `baseline` is the network the run heals back to.
-  FaultInjector(World& world, const Scenario& scenario, NetworkConfig baseline, std::function<void(NodeIndex)> on_bit_flip);
+  // `group_leaders()` names, per Raft group, the node leading it as the workloads last saw it
+  // (the targets of the leader faults).
+  FaultInjector(World& world, const Scenario& scenario, NetworkConfig baseline, std::function<void(NodeIndex)> on_bit_flip,
+                std::function<std::vector<NodeIndex>()> group_leaders);
 
   void schedule_all();
+  // A workload saw `node` lead a group in a new term (new_leader_isolate_probability).
+  void leader_elected(NodeIndex node);
   uint64_t injected() const { return injected_; }
   // In the order applied (so by time). Excludes the heal at faults_stop_s: every run does that.
   const std::vector<AppliedFault>& applied() const { return applied_; }
@@ -66,6 +72,11 @@ class FaultInjector {
   void inject_crash(Prng& prng);
   void crash_for_a_while(NodeIndex node, Prng& prng);
   void inject_partition(Prng& prng);
+  void heal_after_a_while(uint32_t unit, Prng& prng);
+  std::optional<NodeIndex> random_leader(Prng& prng) const;
+  void inject_leader_crash(Prng& prng);
+  void inject_leader_isolate(Prng& prng);
+  void isolate_for_a_while(NodeIndex node, Prng& prng);
   void inject_power_loss(Prng& prng);
   void inject_slow_node(Prng& prng);
   NodeIndex bit_flip_target(Prng& prng);
@@ -86,6 +97,8 @@ class FaultInjector {
   const Scenario& scenario_;
   NetworkConfig baseline_;
   std::function<void(NodeIndex)> on_bit_flip_;
+  std::function<std::vector<NodeIndex>()> group_leaders_;
+  Prng new_leader_prng_;  // the world's "fault.new_leader_isolate" stream
   std::vector<Prng> event_streams_;  // one per explicit event
   std::vector<NodeIndex> bit_flip_nodes_;  // bit_flip_nodes_max > 0: the only nodes flips hit
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them

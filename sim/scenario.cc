@@ -64,6 +64,9 @@ void read_random_faults(TableReader& reader, RandomFaults& random) {
   reader.duration("slow_s", random.slow_ns, kNsPerS, 0, 3600);
   reader.real("disk_full_per_min", random.disk_full_per_min, 0, 600);
   reader.duration("disk_full_s", random.disk_full_ns, kNsPerS, 0, 3600);
+  reader.real("leader_crash_per_min", random.leader_crash_per_min, 0, 600);
+  reader.real("leader_isolate_per_min", random.leader_isolate_per_min, 0, 600);
+  reader.real("new_leader_isolate_probability", random.new_leader_isolate_probability, 0, 1);
   random.down_ns_max = std::max(random.down_ns_max, random.down_ns_min);
   random.partition_ns_max = std::max(random.partition_ns_max, random.partition_ns_min);
   reader.finish();

@@ -73,6 +73,15 @@ struct RandomFaults {
   int64_t slow_lag_ns_max = 50'000'000, slow_ns = 3'000'000'000;
   double disk_full_per_min = 0;
   int64_t disk_full_ns = 2'000'000'000;
+  // Targeted at leaders (a nemesis that knows the cluster, as Jepsen's kill-the-primary): the
+  // node leading a random group (as the workload last saw it; none known: nothing happens)
+  // crashes for down_ns_min..max, or is isolated for partition_ns_min..max.
+  double leader_crash_per_min = 0;
+  double leader_isolate_per_min = 0;
+  // Each time a node is first seen leading a group in a new term, the chance that it is isolated
+  // at once (healed after partition_ns_min..max): a leader cut off before its first entry of the
+  // term reached anyone, the start of the Raft paper's Figure 8.
+  double new_leader_isolate_probability = 0;
 };
 
 // One [workload] / [[workload]] table: its kind and what its parser built.

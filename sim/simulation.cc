@@ -188,10 +188,18 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
       return std::make_unique<SimNode>(runtime, node_config(runtime.node(), scenario, workloads), raw);
     });
     for (size_t i = 0; i < world.node_count(); ++i) world.start(static_cast<NodeIndex>(i));
-    FaultInjector faults(world, scenario, baseline, [&workloads](NodeIndex node) {
-      for (const auto& workload : workloads) workload->on_bit_flip(node);
-    });
+    FaultInjector faults(
+        world, scenario, baseline,
+        [&workloads](NodeIndex node) {
+          for (const auto& workload : workloads) workload->on_bit_flip(node);
+        },
+        [&workloads] {
+          std::vector<NodeIndex> leaders;
+          for (const auto& workload : workloads) workload->group_leaders(leaders);
+          return leaders;
+        });
     faults.schedule_all();
+    for (const auto& workload : workloads) workload->listen_for_new_leaders([&faults](NodeIndex node) { faults.leader_elected(node); });
     BudgetWatch budget(scenario, judge);
     // Peek before stepping: no event after duration_s may run.
     while (!judge.failed() && !budget.exceeded() && !judge.finished() && world.next_event_ns() <= scenario.duration_ns) {
@@ -206,6 +214,7 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     if (!judge.failed() && !budget.exceeded() && report.liveness_checked) {
       for (const auto& workload : workloads) workload->check_liveness(scenario.faults_stop_ns);
     }
+    for (const auto& workload : workloads) workload->listen_for_new_leaders(nullptr);  // `faults` goes first
     report.converge_ns = budget.converge_ns();
     report.simulated_ns = world.now_ns();
     report.trace_hash = world.trace().hash();

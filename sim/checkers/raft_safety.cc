@@ -48,6 +48,20 @@ Index RaftSafety::committed_max(GroupId group) const {
   return it == groups_.end() ? 0 : it->second.committed_max;
 }
 
+std::vector<NodeId> RaftSafety::group_leaders() const {
+  std::vector<NodeId> out;
+  for (const auto& [id, g] : groups_) {
+    std::optional<std::pair<Term, NodeId>> latest;
+    for (const auto& [node, term] : g.leaders) {
+      auto replica = g.replicas.find(node);
+      if (replica == g.replicas.end() || !replica->second.up) continue;
+      if (!latest || term > latest->first) latest = std::pair(term, node);
+    }
+    if (latest) out.push_back(latest->second);
+  }
+  return out;
+}
+
 void RaftSafety::register_entry(GroupId group, NodeId node, const Entry& entry, Term prev_term, bool durable) {
   Group& g = groups_[group];
   const uint64_t incarnation = g.replicas.at(node).incarnation;
@@ -497,6 +511,7 @@ void RaftSafety::check_leader(GroupId group, NodeId node, Replica& r, const raft
     for (auto c = g.committed.upper_bound(r.commit_checked); c != g.committed.end(); ++c) {
       if (c->second.by_term < term) check_holds(group, node, r, c->first, c->second);
     }
+    if (new_leader_listener_) new_leader_listener_(group, node);
   }
 }
 

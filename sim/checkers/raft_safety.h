@@ -55,6 +55,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -91,8 +92,14 @@ class RaftSafety {
   void observe(GroupId group, raft::NodeId node, const raft::Raft& core);
 
   const std::optional<std::string>& violation() const { return violation_; }
+  // Told each time a node is first observed leading a group in a term (the leader faults of
+  // sim/faults.h); empty: nobody is told.
+  void set_new_leader_listener(std::function<void(GroupId, raft::NodeId)> listener) { new_leader_listener_ = std::move(listener); }
   // The highest index known committed in the group (0 when none).
   raft::Index committed_max(GroupId group) const;
+  // Per group (in group order) that has one, the running node that leads it in the highest term
+  // as last observed (a deposed leader not yet told is not it once a later leader was seen).
+  std::vector<raft::NodeId> group_leaders() const;
 
  private:
   // An entry without its payload.
@@ -175,6 +182,7 @@ class RaftSafety {
   std::map<GroupId, Group> groups_;
   std::map<raft::NodeId, uint64_t> incarnations_;  // crashes so far, per node
   std::optional<std::string> violation_;
+  std::function<void(GroupId, raft::NodeId)> new_leader_listener_;
 };
 
 }  // namespace sluice::checkers

@@ -225,6 +225,13 @@ class ClusterWorkload final : public Workload {
     return seqs != config_.skip_ops.end() && seqs->second.contains(seq);
   }
   void topic_cycle_issued(uint64_t seq) { topic_cycles_.push_back(ClientOp{std::string(kAdminChurnStream), seq, ClientOpKind::topic_cycle}); }
+  void listen_for_new_leaders(std::function<void(NodeIndex)> listener) override {
+    if (!listener) return safety_.set_new_leader_listener(nullptr);
+    safety_.set_new_leader_listener([listener = std::move(listener)](GroupId, raft::NodeId id) { listener(node_index_of(id)); });
+  }
+  void group_leaders(std::vector<NodeIndex>& out) const override {
+    for (raft::NodeId leader : safety_.group_leaders()) out.push_back(node_index_of(leader));
+  }
   void client_ops(std::vector<ClientOp>& out) const override {
     for (const auto& producer : producers_) out.insert(out.end(), producer->issued.begin(), producer->issued.end());
     out.insert(out.end(), topic_cycles_.begin(), topic_cycles_.end());

@@ -7,7 +7,7 @@
 //
 // [workload] keys (docs/formats/scenario.md): the partitions workload's replica, Raft and
 // controller keys (partitions, replication, tick_ms, election_ticks, heartbeat_ticks,
-// segment_bytes_max, roll_early_one_in, retention_bytes, retention_ms, retention_check_ms,
+// append_bytes_max, segment_bytes_max, roll_early_one_in, retention_bytes, retention_ms, retention_check_ms,
 // controller_voters, node_dead_grace_ms, moves_in_flight_max), plus:
 //   client_hosts          hosts running clients (default 2)
 //   producers             producers per client host (default 1)

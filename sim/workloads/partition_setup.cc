@@ -24,6 +24,7 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
   config.raft.id = node_id_of(node);
   config.raft.election_timeout_ticks = static_cast<uint32_t>(setup.election_ticks);
   config.raft.heartbeat_interval_ticks = static_cast<uint32_t>(setup.heartbeat_ticks);
+  config.raft.append_bytes_max = static_cast<uint64_t>(setup.append_bytes_max);
   // The same log options on every replica and incarnation: replicas holding the same batches roll
   // their segments alike.
   if (setup.segment_bytes_max > 0) {
@@ -90,6 +91,7 @@ void read_replica_keys(config::TableReader& reader, const Scenario& scenario, Pa
   reader.integer("tick_ms", config.tick_ms, 1, 10'000);
   reader.integer("election_ticks", config.election_ticks, 2, 100'000);
   reader.integer("heartbeat_ticks", config.heartbeat_ticks, 1, 100'000);
+  reader.integer("append_bytes_max", config.append_bytes_max, 1, 64 * 1024 * 1024);
   reader.integer("segment_bytes_max", config.segment_bytes_max, 0, UINT32_MAX);
   reader.integer("roll_early_one_in", config.roll_early_one_in, 0, UINT32_MAX);
   reader.integer("retention_bytes", config.retention_bytes, 0, INT64_MAX);

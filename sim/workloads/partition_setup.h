@@ -37,6 +37,7 @@ struct PartitionsConfig {
   int64_t tick_ms = 10;
   int64_t election_ticks = 15;
   int64_t heartbeat_ticks = 1;
+  int64_t append_bytes_max = 1024 * 1024;  // a Raft append's entry bytes (RaftConfig::append_bytes_max)
   int64_t segment_bytes_max = 0;
   int64_t roll_early_one_in = 0;
   int64_t retention_bytes = 0;

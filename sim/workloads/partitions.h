@@ -13,6 +13,7 @@
 //   think_ms_max         a producer pauses 1..this ms between batches (default 20)
 //   fetch_wait_ms        consumers' long-poll (default 200)
 //   tick_ms, election_ticks, heartbeat_ticks    Raft timing (defaults 10, 15, 1)
+//   append_bytes_max     entry bytes per Raft append (default 1 MiB)
 //   segment_bytes_max, roll_early_one_in       log layout: small segments, early rolls (0: defaults)
 //   retention_bytes, retention_ms              per partition (0: none)
 //   retention_check_ms   how often leaders check retention (default 500)

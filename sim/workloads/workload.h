@@ -76,6 +76,12 @@ class Workload {
   virtual void report(Figures& figures) const = 0;
   // The client operations the run issued (not skipped), for the shrink's ddmin over them.
   virtual void client_ops(std::vector<ClientOp>& out) const { (void)out; }
+  // Appends, per Raft group it runs, the node leading it as last observed (the leader faults'
+  // targets, sim/faults.h); a workload without groups appends nothing.
+  virtual void group_leaders(std::vector<NodeIndex>& out) const { (void)out; }
+  // Calls `listener(node)` each time a node is first seen leading one of its groups in a term
+  // (empty: stop); a workload without groups never calls it.
+  virtual void listen_for_new_leaders(std::function<void(NodeIndex)> listener) { (void)listener; }
 };
 
 // Everything a workload is built with: the world, the scenario, and its own random stream (the

@@ -1,0 +1,101 @@
+// The leader-targeted random faults (sim/faults.h, `leader_crash_per_min`,
+// `leader_isolate_per_min`): every one lands on a node that led a Raft group at that instant, as
+// the run's timeline shows the roles; the same rate of plain random crashes does not (the
+// contrast shows the check can fail).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+#include "sim/timeline.h"
+
+namespace sluice::sim {
+namespace {
+
+// A small cluster (one partition: with the controller, two groups on five nodes, so most nodes
+// lead nothing) with only the given random faults (no explicit events, no noise that would
+// move leaders by itself).
+Scenario scenario_with(const std::string& random_faults) {
+  const std::string text = R"(name = "leader-faults"
+nodes = 5
+duration_s = 14
+faults_stop_s = 8
+[network]
+latency_ms_min = 1
+latency_ms_max = 5
+[workload]
+kind = "cluster"
+partitions = 1
+replication = 3
+controller_voters = 3
+client_hosts = 1
+[random_faults]
+down_s_min = 0.3
+down_s_max = 1
+partition_s_min = 0.3
+partition_s_max = 1
+)" + random_faults + R"(
+[budget]
+events_max = 20000000
+converge_s_max = 6
+)";
+  Result<toml::table> table = parse_toml(text, "leader-faults.toml");
+  EXPECT_TRUE(table.ok());
+  Result<Scenario> scenario = parse_scenario_table(*table, "leader-faults.toml");
+  EXPECT_TRUE(scenario.ok()) << scenario.status().to_string();
+  return *scenario;
+}
+
+struct Hits {
+  size_t faults = 0;
+  size_t on_leaders = 0;
+};
+
+// How many of the run's crashes or isolations (of `kind`) hit a node that, by the timeline's
+// role marks up to that instant, was leading some group.
+Hits faults_on_leaders(const Scenario& scenario, uint64_t seed, FaultKind kind) {
+  Timeline timeline;
+  const SimulationReport report = run_simulation(scenario, SimulationOptions{seed, false, &timeline});
+  EXPECT_TRUE(report.passed) << report.failure;
+  Hits hits;
+  for (const AppliedFault& fault : report.applied_faults) {
+    if (fault.event.kind != kind) continue;
+    ++hits.faults;
+    const NodeIndex node = fault.event.nodes.at(0);
+    std::map<uint64_t, std::string> role_of_group;  // the node's last role per group before the fault
+    for (const TimelineMark& mark : timeline.marks()) {
+      if (mark.at_ns > fault.event.at_ns) break;
+      if (mark.kind == MarkKind::role && mark.lane == node) role_of_group[mark.group] = mark.label;
+    }
+    bool leading = false;
+    for (const auto& [group, role] : role_of_group) leading |= role.starts_with("leader");
+    hits.on_leaders += leading ? 1 : 0;
+  }
+  return hits;
+}
+
+TEST(LeaderFaults, LeaderCrashesHitOnlyLeaders) {
+  const Hits hits = faults_on_leaders(scenario_with("leader_crash_per_min = 40"), 3, FaultKind::crash);
+  EXPECT_GE(hits.faults, 3u);
+  EXPECT_EQ(hits.on_leaders, hits.faults);
+}
+
+TEST(LeaderFaults, LeaderIsolationsHitOnlyLeaders) {
+  const Hits hits = faults_on_leaders(scenario_with("leader_isolate_per_min = 40"), 3, FaultKind::isolate);
+  EXPECT_GE(hits.faults, 3u);
+  EXPECT_EQ(hits.on_leaders, hits.faults);
+}
+
+// The contrast: random crashes at a like rate hit followers too (5 nodes, 2 groups: at most 2
+// leaders at a time).
+TEST(LeaderFaults, PlainRandomCrashesAlsoHitFollowers) {
+  const Hits hits = faults_on_leaders(scenario_with("crash_per_node_per_min = 8"), 3, FaultKind::crash);
+  EXPECT_GE(hits.faults, 3u);
+  EXPECT_LT(hits.on_leaders, hits.faults);
+}
+
+}  // namespace
+}  // namespace sluice::sim
