@@ -36,7 +36,7 @@ enum class FaultKind {
   pause,      // SIGSTOP at start, SIGCONT at end
   // ScheduleShape::clock (the clockshift preload library, clockshift.c):
   clock_jump,  // the node's wall clock jumps by `jump_ms` from its skew at start, back to its skew at
-               // end (CLOCK_MONOTONIC never moves); comes on top of the other faults
+               // end (its monotonic clock never jumps: it only drifts); on top of the other faults
 };
 
 struct Fault {
@@ -70,7 +70,7 @@ struct ScheduleShape {
   // Half of the network faults lasting 1.5 s or more get a kill or pause of one node inside their
   // window (drawn from a stream of its own, so the other faults stay as without it).
   bool overlap = true;
-  // Every node's wall clock starts skewed and drifts (make_skews), and clock jumps come on top of
+  // Every node's wall clock starts skewed, its clocks drift (make_skews), and clock jumps come on top of
   // the other faults, one at a time (drawn from a stream of their own: the others stay as without).
   bool clock = false;
   // Without netem: delay and reorder faults made by sluice-netdelay (NFQUEUE), one at a time on
@@ -103,8 +103,9 @@ inline constexpr uint32_t kLossPercents[] = {5, 10, 20, 35, 50};
 inline constexpr uint32_t kDuplicatePercents[] = {10, 25, 50};
 
 std::vector<Fault> make_schedule(uint64_t seed, const ScheduleShape& shape);
-// A node's wall clock: `offset_ms` ahead of the real one at the start, running `drift_ppm` fast
-// (negative: slow) from then on.
+// A node's clocks: its wall clock `offset_ms` ahead of the real one at the start; both its wall
+// and its monotonic clock (with its timers and waits) running `drift_ppm` fast (negative: slow)
+// from then on, as one crystal running fast would make them.
 struct ClockSkew {
   int64_t offset_ms = 0;
   int64_t drift_ppm = 0;

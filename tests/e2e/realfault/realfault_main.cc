@@ -25,7 +25,7 @@ const char kUsage[] = R"(usage: sluice-realfault [run] [OPTIONS]
 run (as root): N sluice-node processes, each in its own network namespace on a bridge; the real
 client library produces and consumes while a nemesis made from --seed injects faults (tc qdiscs
 and BPF programs, blackhole routes, link down, SIGKILL + restart, SIGSTOP/SIGCONT, wall-clock
-skews, drifts and jumps); then the network heals and the history is judged by the simulation's partition
+skews and jumps, clock drifts); then the network heals and the history is judged by the simulation's partition
 ledger, and the replicas' sealed segments are compared byte for byte. Exits 0 passed, 1 failed, 2 usage error, 77 skipped (not root, or no
 network namespaces).
 
@@ -41,8 +41,10 @@ network namespaces).
   --clock MODE      auto, on or off (default auto: on where the clockshift preload library was
                     built, else off with a note; on without it fails): every node's wall clock
                     starts skewed by up to +-0.5 s and jumps by 0.05..3 s either way for 1..4 s,
-                    mostly on a partition's leader (CLOCK_MONOTONIC never moves); a partition's
-                    record timestamps must never go back (timestamp_regressions=0)
+                    mostly on a partition's leader; every node's clocks, wall and monotonic
+                    alike, run up to +-1,000 ppm fast or slow (one drift_ppm for both; its
+                    timers and waits follow); a partition's record timestamps must never go
+                    back (timestamp_regressions=0)
   --netdelay MODE   auto, on or off (default auto: without netem, on where sluice-netdelay was
                     built (libnetfilter-queue) and iptables takes an NFQUEUE rule, else off with
                     a note; on without them fails): delay (5..200 ms, jitter up to half) and

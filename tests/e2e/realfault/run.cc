@@ -113,7 +113,8 @@ class Run {
   void watch_nodes();
   void resolve_target(Fault& fault) const;
   std::string clock_file(int node) const { return dir_ + "/n" + std::to_string(node) + ".clock_ms"; }
-  // The node's wall-clock offset, for its clockshift library to read (temp + rename: never torn).
+  // The node's wall-clock offset and its clocks' drift, for its clockshift library to read
+  // (temp + rename: never torn).
   void set_clock(int node, int64_t offset_ms);
   bool decide_clock(int& exit_code);
   bool decide_netdelay(int& exit_code);
@@ -257,7 +258,8 @@ void Run::set_clock(int node, int64_t offset_ms) {
   {
     std::ofstream out(temp, std::ios::trunc);
     // The drift runs from the run's start on this machine's CLOCK_MONOTONIC (steady_clock), which
-    // the nodes' clockshift reads too: a rewrite for a jump continues it where it was.
+    // the nodes' clockshift reads too: a rewrite for a jump continues it where it was, and keeps
+    // the monotonic clock's rate (the library anchors it at SINCE_NS at a node's first reading).
     const ClockSkew& skew = skews_[static_cast<size_t>(node - 1)];
     out << offset_ms << " " << skew.drift_ppm << " " << clock_since_ns_ << "\n";
     if (!out.flush()) return fail("harness", "cannot write " + temp);
