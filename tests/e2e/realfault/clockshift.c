@@ -10,7 +10,7 @@
 //   monotonic readings only with its own, so only their rate can mislead it;
 // - so that its waits agree with its clocks, every wait the node (or glibc's sleep_for, or a
 //   condition variable's timed wait) makes is converted into real time: relative ones divided
-//   by (1 + drift) whatever their clock (one crystal drives every timer), absolute ones on a
+//   by (1 + drift), on a wall clock too (one crystal drives every timer), absolute ones on a
 //   monotonic or wall clock through the inverse of that clock's map (timerfd_settime with
 //   TFD_TIMER_ABSTIME, clock_nanosleep with TIMER_ABSTIME, pthread_cond_clockwait); what the
 //   kernel hands back (the time left in a timerfd or an interrupted sleep) is converted back.

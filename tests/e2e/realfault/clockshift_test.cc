@@ -71,13 +71,13 @@ void write_clock(const std::string& text) {
   std::filesystem::rename(temp, path);
 }
 
-// Writes `text` and waits (polling, up to 5 s) until the shift is within `within_ms` of
-// `expected_ms`: the library reads the file again every 20 ms. Returns the last shift seen.
-int64_t shift_after(const std::string& text, int64_t expected_ms, int64_t within_ms = 50) {
+// Writes `text` and waits (polling, up to 5 s) until the shift is within 50 ms of `expected_ms`:
+// the library reads the file again every 20 ms. Returns the last shift seen.
+int64_t shift_after(const std::string& text, int64_t expected_ms) {
   write_clock(text);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int64_t seen = shift_ms();
-  while (std::llabs(seen - expected_ms) > within_ms && std::chrono::steady_clock::now() < give_up) {
+  while (std::llabs(seen - expected_ms) > 50 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     seen = shift_ms();
   }
@@ -86,12 +86,20 @@ int64_t shift_after(const std::string& text, int64_t expected_ms, int64_t within
 
 std::string since(std::chrono::seconds ago) { return std::to_string(raw_ns(CLOCK_MONOTONIC) - std::chrono::nanoseconds(ago).count()); }
 
-// Puts the process on a clock `drift_ppm` fast from now, its wall clock `offset_ms` off; the
-// offset tells when the library has read the file, so it must lie 10 ms or more from the one in
-// use (the drift since now adds well under 1 ms while the file is picked up).
+// Waits (polling with short sleeps) until `real_ms` of real CLOCK_MONOTONIC have passed.
+void let_real_time_pass(int64_t real_ms) {
+  const int64_t until = raw_ns(CLOCK_MONOTONIC) + real_ms * kNsPerMs;
+  while (raw_ns(CLOCK_MONOTONIC) < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// Puts the process on a clock `drift_ppm` fast from now, its wall clock `offset_ms` off. The
+// library reads the file at its first call 20 ms or more after its last reading, so a call 25 real
+// ms after the rename has read it, whatever the shift was before (the offset only confirms it).
 void use_clock(int64_t offset_ms, int64_t drift_ppm) {
   const std::string text = std::to_string(offset_ms) + " " + std::to_string(drift_ppm) + " " + since(std::chrono::seconds(0));
-  ASSERT_NEAR(shift_after(text, offset_ms, /*within_ms=*/3), offset_ms, 3) << text;
+  write_clock(text);
+  let_real_time_pass(25);
+  ASSERT_NEAR(shift_ms(), offset_ms, 20) << text;  // the drift adds about 5 % of the 25 ms
 }
 
 // A skewed reading of `clock` between two real ones.
@@ -119,12 +127,6 @@ void expect_rate(const Bracket& from, const Bracket& to, int64_t drift_ppm, int6
   const int64_t skewed = to.skewed_ns - from.skewed_ns;
   EXPECT_GE(skewed, skewed_interval_ns(to.real_before_ns - from.real_after_ns, drift_ppm) - slack_ns);
   EXPECT_LE(skewed, skewed_interval_ns(to.real_after_ns - from.real_before_ns, drift_ppm) + slack_ns);
-}
-
-// Waits (polling with short sleeps) until `real_ms` of real CLOCK_MONOTONIC have passed.
-void let_real_time_pass(int64_t real_ms) {
-  const int64_t until = raw_ns(CLOCK_MONOTONIC) + real_ms * kNsPerMs;
-  while (raw_ns(CLOCK_MONOTONIC) < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 // The least real time a wait of kWaitMs skewed ms takes at `drift_ppm` (1 ms less for rounding).
