@@ -1,7 +1,7 @@
 // The leader-targeted random faults (sim/faults.h, `leader_crash_per_min`,
-// `leader_isolate_per_min`): every one lands on a node that led a Raft group at that instant, as
-// the run's timeline shows the roles; the same rate of plain random crashes does not (the
-// contrast shows the check can fail).
+// `leader_isolate_per_min`, `new_leader_isolate_probability`): every one lands on a node that led
+// a Raft group at that instant, as the run's timeline shows the roles; the same rate of plain
+// random crashes does not (the contrast shows the check can fail).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -87,6 +87,28 @@ TEST(LeaderFaults, LeaderIsolationsHitOnlyLeaders) {
   const Hits hits = faults_on_leaders(scenario_with("leader_isolate_per_min = 40"), 3, FaultKind::isolate);
   EXPECT_GE(hits.faults, 3u);
   EXPECT_EQ(hits.on_leaders, hits.faults);
+}
+
+// With probability 1, each new leader is isolated at the very instant it is first seen leading:
+// the isolation's time is that of the node's latest "leader" role mark.
+TEST(LeaderFaults, ANewLeaderIsIsolatedTheMomentItLeads) {
+  const Scenario scenario = scenario_with("new_leader_isolate_probability = 1");
+  Timeline timeline;
+  const SimulationReport report = run_simulation(scenario, SimulationOptions{3, false, &timeline});
+  EXPECT_TRUE(report.passed) << report.failure;
+  size_t isolations = 0;
+  for (const AppliedFault& fault : report.applied_faults) {
+    if (fault.event.kind != FaultKind::isolate) continue;
+    ++isolations;
+    const NodeIndex node = fault.event.nodes.at(0);
+    int64_t led_at_ns = -1;
+    for (const TimelineMark& mark : timeline.marks()) {
+      if (mark.at_ns > fault.event.at_ns) break;
+      if (mark.kind == MarkKind::role && mark.lane == node && mark.label.starts_with("leader")) led_at_ns = mark.at_ns;
+    }
+    EXPECT_EQ(led_at_ns, fault.event.at_ns) << "node " << node << " isolated at " << fault.event.at_ns << " ns";
+  }
+  EXPECT_GE(isolations, 3u);
 }
 
 // The contrast: random crashes at a like rate hit followers too (5 nodes, 2 groups: at most 2
