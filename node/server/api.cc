@@ -97,6 +97,8 @@ Api::Api(Node& node, const http::AuthConfig& auth, ApiLimits limits) : node_(nod
   routes_ = api_routes();
   std::array<double, log::kSyncLatencyBuckets> fsync_bounds_seconds{};  // the log counts in ns
   for (size_t i = 0; i < log::kSyncLatencyBuckets; ++i) fsync_bounds_seconds[i] = static_cast<double>(log::kSyncLatencyBoundsNs[i]) / 1e9;
+  metrics_.describe("sluice_identity_copies_repaired_total", http::MetricType::counter,
+                    "Identity file copies rewritten by the scrub while the node runs (docs/formats/data-dir.md).");
   metrics_.describe("sluice_raft_groups", http::MetricType::gauge, "Raft groups hosted on this node.");
   metrics_.describe("sluice_raft_leaders", http::MetricType::gauge, "Raft groups this node leads.");
   metrics_.describe("sluice_raft_groups_quiesced", http::MetricType::gauge, "Raft groups hosted here that are quiet (idle: no heartbeats, no ticks).");
@@ -223,6 +225,7 @@ void Api::readyz(Exchange& exchange) {
 }
 
 void Api::update_gauges() {
+  metrics_.set("sluice_identity_copies_repaired_total", {}, static_cast<double>(node_.identity_copies_repaired()));
   if (const multiraft::RaftHost* raft = node_.raft()) {
     metrics_.set("sluice_raft_groups", {}, static_cast<double>(raft->group_count()));
     metrics_.set("sluice_raft_leaders", {}, static_cast<double>(raft->leaders_here()));

@@ -131,4 +131,17 @@ rt::Result<Identity> load_or_create_identity(rt::Filesystem& fs, Identity wanted
   return stored;
 }
 
+rt::Result<size_t> scrub_identity(rt::Filesystem& fs, const Identity& identity) {
+  size_t rewritten = 0;
+  for (std::string_view name : kIdentityFiles) {
+    const rt::Result<Identity> copy = read_copy(fs, name);
+    if (copy.ok() && *copy == identity) continue;
+    if (!copy.ok() && copy.code() != rt::Errc::not_found && copy.code() != rt::Errc::invalid_argument) return copy.status();
+    SLUICE_COVER("server.identity_copy_scrub_repaired");
+    SLUICE_TRY(write_copy(fs, name, identity));
+    ++rewritten;
+  }
+  return rewritten;
+}
+
 }  // namespace sluice::server

@@ -41,4 +41,10 @@ runtime::Result<Identity> decode_identity(ByteSpan bytes);
 // rewritten. Durable when it returns.
 runtime::Result<Identity> load_or_create_identity(runtime::Filesystem& fs, Identity wanted, uint64_t random_node_id);
 
+// While the node runs: each copy that is missing, damaged or not `identity` (the one the node
+// started as) is rewritten from it, so that bit rot on both copies during one long run cannot
+// leave a directory the node can never start from again. The copies rewritten (0, 1 or 2), or an
+// I/O error (tried again at the next scrub).
+runtime::Result<size_t> scrub_identity(runtime::Filesystem& fs, const Identity& identity);
+
 }  // namespace sluice::server

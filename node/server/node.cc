@@ -96,8 +96,21 @@ rt::Status Node::start() {
     if (rt::Status status = start_http(); !status.ok()) return rt::Status(status.code(), "http: " + status.message());
   }
   if (membership_ && raft_) forward_membership();  // partitions need raft
+  if (config_.identity_scrub_period.count() > 0) scrub_identity_while_running();
   started_ = true;
   return rt::Status();
+}
+
+// The identity copies are read only at start otherwise: both could rot during one long run and
+// the node could never start again (found by cluster-swarm-faults seed 994). The node knows who it
+// is, so it rewrites whichever copy is damaged; an I/O error is tried again a period later.
+void Node::scrub_identity_while_running() {
+  identity_scrubber_ = runtime_.spawn("identity-scrub", [this] {
+    while (runtime_.sleep_for(config_.identity_scrub_period).ok()) {
+      const rt::Result<size_t> rewritten = scrub_identity(runtime_.fs(), identity_);
+      if (rewritten.ok()) identity_copies_repaired_ += *rewritten;
+    }
+  });
 }
 
 // SWIM's events, to the Raft host (where each member's Raft endpoint is) and the router (who is

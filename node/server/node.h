@@ -58,6 +58,9 @@ struct NodeConfig {
   // metadata's nodes in line with SWIM's view every controller_duties_interval.
   std::optional<controller::ControllerConfig> controller;
   runtime::Duration controller_duties_interval = std::chrono::milliseconds(500);
+  // Both identity copies are checked, and a damaged one rewritten, this often while the node runs
+  // (identity.h, scrub_identity); 0: only at start.
+  runtime::Duration identity_scrub_period = std::chrono::seconds(60);
   // With both the controller and partitions: the replicas the metadata places on this node are
   // created and removed through the router (controller/reconciler.h).
   controller::ReconcilerConfig reconciler;
@@ -98,6 +101,8 @@ class Node {
   // Blocks (call on a fiber): records or checks the identity in the data directory, then starts
   // membership and the Raft host. An error leaves the node stopped; the reason names the part.
   runtime::Status start();
+  // Identity copies rewritten by the scrub while running (NodeConfig::identity_scrub_period).
+  uint64_t identity_copies_repaired() const { return identity_copies_repaired_; }
   // Graceful stop: hands every Raft group this node leads to another voter, and leaves membership;
   // the caller waits for leave_done() (bounded) before exiting.
   void leave();
@@ -136,6 +141,7 @@ class Node {
   static constexpr size_t kMembershipEventsQueuedMax = 1024;
   static constexpr runtime::Duration kHandoverRetryInterval = std::chrono::milliseconds(300);
   void forward_membership();
+  void scrub_identity_while_running();
   void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
   runtime::Status start_rpc();
@@ -152,6 +158,7 @@ class Node {
   NodeConfig config_;
   Identity identity_;
   bool started_ = false;
+  uint64_t identity_copies_repaired_ = 0;
   std::unique_ptr<swim::Driver> membership_;
   std::unique_ptr<multiraft::RaftHost> raft_;
   std::unique_ptr<partition::PartitionRouter> partitions_;  // after raft_: destroyed before it
@@ -164,6 +171,7 @@ class Node {
   std::unique_ptr<http::HttpServer> http_server_;            // after the pipeline it calls
   runtime::Task membership_forwarder_;
   runtime::Task handover_;
+  runtime::Task identity_scrubber_;
 };
 
 }  // namespace sluice::server

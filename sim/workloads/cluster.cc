@@ -53,6 +53,7 @@ struct ClusterConfig {
   int64_t admin_churn_ms = 0;     // the admin client creates, alters and deletes a scratch topic this often (0: never)
   int64_t decommission_node = 0;  // node id the admin client drains (0: none)
   int64_t decommission_at_ns = 0;
+  int64_t identity_scrub_ms = 60'000;  // NodeConfig::identity_scrub_period (0: only at start)
   SkippedOps skip_ops;  // records dropped (sim/workloads/client_ops.h): drawn, not sent
 };
 
@@ -152,6 +153,7 @@ class ClusterWorkload final : public Workload {
     config.partitions = partition::RouterConfig{};
     configure_controller(config_.replicas, world_, nodes_, node, config, timing_.swim);
     config.http.emplace().port = kHttpPort;
+    config.identity_scrub_period = std::chrono::milliseconds(config_.identity_scrub_ms);
     // The clients are anonymous administrators: auth has its own tests (tests/server/api_test.cc).
     config.auth.anonymous_allowed = true;
     config.auth.anonymous.cluster_admin = true;
@@ -812,6 +814,7 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("admin_churn_ms", config.admin_churn_ms, 0, 3'600'000);
   reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
   reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);
+  reader.integer("identity_scrub_ms", config.identity_scrub_ms, 0, 3'600'000);
   read_skip_ops(reader, config.skip_ops);
   reader.finish();
   if (!reader.ok()) return nullptr;

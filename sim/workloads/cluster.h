@@ -16,6 +16,7 @@
 //   think_ms_max          a producer pauses 1..this ms between records (default 20)
 //   payload_bytes_max     padding of a record's value (default 200)
 //   fetch_wait_ms         consumers' long-poll (default 200)
+//   identity_scrub_ms     how often a node checks its identity copies (default 60000; 0: at start only)
 //   skip_ops              client operations dropped, as "STREAM:FIRST-LAST" ranges of their
 //                         sequence numbers: a producer's records ("client<h>.p<k>"), a
 //                         consumer's polls ("client<h>.c<k>"), the admin client's topic churn

@@ -99,5 +99,50 @@ TEST(Identity, RefusesTwoBadCopiesAndCopiesThatDisagree) {
   EXPECT_NE(both.status().message().find("both identity copies"), std::string::npos) << both.status().to_string();
 }
 
+// The scrub while running: both copies damaged (or gone) are rewritten from the identity the node
+// runs as, durably (a power loss right after keeps them); with both sound it rewrites nothing.
+TEST(Identity, TheScrubRewritesEveryBadCopyFromTheRunningIdentity) {
+  DiskRig rig;
+  ASSERT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
+  auto nothing = scrub_identity(*rig.fs, Identity{5, 3});
+  ASSERT_TRUE(nothing.ok()) << nothing.status().to_string();
+  EXPECT_EQ(*nothing, 0u);
+  put(*rig.fs, kIdentityFiles[0], as_bytes("junk"));
+  ASSERT_TRUE(rig.fs->remove(kIdentityFiles[1]).ok());
+  ASSERT_FALSE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());  // without the scrub: lost
+  put(*rig.fs, kIdentityFiles[0], as_bytes("junk"));
+  auto repaired = scrub_identity(*rig.fs, Identity{5, 3});
+  ASSERT_TRUE(repaired.ok()) << repaired.status().to_string();
+  EXPECT_EQ(*repaired, 2u);
+  rig.crash(7);
+  for (std::string_view name : kIdentityFiles) {  // each copy alone is the identity again
+    auto file = rig.fs->open(name, runtime::OpenMode::read_only);
+    ASSERT_TRUE(file.ok()) << name;
+    Bytes bytes(kIdentityFileBytesMax);
+    auto read = (*file)->read_at(0, bytes);
+    ASSERT_TRUE(read.ok());
+    bytes.resize(*read);
+    auto decoded = decode_identity(bytes);
+    ASSERT_TRUE(decoded.ok()) << name;
+    EXPECT_EQ(*decoded, (Identity{5, 3}));
+  }
+  auto again = scrub_identity(*rig.fs, Identity{5, 3});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
+}
+
+// A copy that is sound but names another identity than the node runs as (a copy restored from
+// another node's backup) is rewritten too: the running node is who it is.
+TEST(Identity, TheScrubRewritesACopyOfAnotherIdentity) {
+  DiskRig rig;
+  ASSERT_TRUE(load_or_create_identity(*rig.fs, Identity{5, 3}, 0).ok());
+  put(*rig.fs, kIdentityFiles[1], encode_identity(Identity{5, 4}));
+  auto repaired = scrub_identity(*rig.fs, Identity{5, 3});
+  ASSERT_TRUE(repaired.ok());
+  EXPECT_EQ(*repaired, 1u);
+  auto loaded = load_or_create_identity(*rig.fs, Identity{5, 3}, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+}
+
 }  // namespace
 }  // namespace sluice::server
