@@ -45,7 +45,8 @@ void read_disk(TableReader& reader, DiskConfig& disk, DiskFaults& faults) {
   reader.finish();
 }
 
-void read_random_faults(TableReader& reader, RandomFaults& random) {
+// `leaders_named`: a workload names Raft leaders (the cluster workload), so leader faults have targets.
+void read_random_faults(TableReader& reader, RandomFaults& random, bool leaders_named) {
   reader.real("crash_per_node_per_min", random.crash_per_node_per_min, 0, 600);
   reader.duration("down_s_min", random.down_ns_min, kNsPerS, 0, 3600);
   reader.duration("down_s_max", random.down_ns_max, kNsPerS, 0, 3600);
@@ -67,6 +68,11 @@ void read_random_faults(TableReader& reader, RandomFaults& random) {
   reader.real("leader_crash_per_min", random.leader_crash_per_min, 0, 600);
   reader.real("leader_isolate_per_min", random.leader_isolate_per_min, 0, 600);
   reader.real("new_leader_isolate_probability", random.new_leader_isolate_probability, 0, 1);
+  for (const auto& [key, rate] : {std::pair("leader_crash_per_min", random.leader_crash_per_min),
+                                  std::pair("leader_isolate_per_min", random.leader_isolate_per_min),
+                                  std::pair("new_leader_isolate_probability", random.new_leader_isolate_probability)}) {
+    if (rate > 0 && !leaders_named) reader.fail(key, "needs a cluster workload (the one that names Raft leaders)");
+  }
   random.down_ns_max = std::max(random.down_ns_max, random.down_ns_min);
   random.partition_ns_max = std::max(random.partition_ns_max, random.partition_ns_min);
   reader.finish();
@@ -404,7 +410,9 @@ Result<Scenario> parse_scenario_table(const toml::table& parsed, std::string_vie
   }
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);
-    read_random_faults(reader, scenario.random);
+    const bool leaders_named = std::any_of(scenario.workloads.begin(), scenario.workloads.end(),
+                                           [](const ScenarioWorkload& workload) { return workload.kind == "cluster"; });
+    read_random_faults(reader, scenario.random, leaders_named);
   }
   if (const toml::array* events = top.array("events")) {
     if (events->size() > kEventsMax) context.fail(top.line(), "events", "more than 10000 events");

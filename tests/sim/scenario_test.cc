@@ -253,6 +253,13 @@ TEST(SimScenarioParse, UnknownKeyIsNamed) {
   expect_error("[clocks]\ndrift_ppm_max = 5\n", 1, "clocks", "unknown key");
 }
 
+// Leader faults need a workload that names leaders: elsewhere they would silently do nothing.
+TEST(SimScenarioParse, LeaderFaultsNeedAClusterWorkload) {
+  expect_error("[random_faults]\nleader_crash_per_min = 2\n", 2, "random_faults.leader_crash_per_min", "needs a cluster workload");
+  expect_error("[random_faults]\nnew_leader_isolate_probability = 0.5\n", 2, "random_faults.new_leader_isolate_probability",
+               "needs a cluster workload");
+}
+
 TEST(SimScenarioParse, WrongTypeIsNamed) {
   expect_error("name = \"x\"\nnodes = \"three\"\n", 2, "nodes", "expected an integer");
   expect_error("nodes = 2.5\n", 1, "nodes", "expected an integer");
