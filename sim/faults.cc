@@ -18,7 +18,8 @@ FaultInjector::FaultInjector(World& world, const Scenario& scenario, NetworkConf
       baseline_(std::move(baseline)),
       on_bit_flip_(std::move(on_bit_flip)),
       group_leaders_(std::move(group_leaders)),
-      new_leader_prng_(world.stream("fault.new_leader_isolate")) {
+      new_leader_prng_(world.stream("fault.new_leader_isolate")),
+      first_commit_prng_(world.stream("fault.leader_first_commit_isolate")) {
   for (size_t i = 0; i < scenario.events.size(); ++i) event_streams_.push_back(world.stream("fault-event", i));
 }
 
@@ -263,15 +264,19 @@ void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng) {
 }
 
 // Called from inside the node's step (its Raft host reporting a Ready): the isolation is an event
-// of its own at this instant, after the step, so the fault never lands in the middle of one.
-void FaultInjector::leader_elected(NodeIndex node) {
-  const double probability = scenario_.random.new_leader_isolate_probability;
+// of its own at this instant, after the step, so the fault never lands in the middle of one (what
+// the step sent is on the wire already; isolated, it is lost).
+void FaultInjector::leader_moment(NodeIndex node, checkers::LeaderMoment moment) {
+  const bool elected = moment == checkers::LeaderMoment::elected;
+  const double probability =
+      elected ? scenario_.random.new_leader_isolate_probability : scenario_.random.leader_first_commit_isolate_probability;
+  Prng& prng = elected ? new_leader_prng_ : first_commit_prng_;
   if (probability <= 0 || world_.now_ns() >= scenario_.faults_stop_ns) return;
-  if (!random_chance([this] { return new_leader_prng_.next(); }, probability)) return;
-  at(world_.now_ns(), "fault.new_leader_isolate", [this, node] {
+  if (!random_chance([&prng] { return prng.next(); }, probability)) return;
+  at(world_.now_ns(), elected ? "fault.new_leader_isolate" : "fault.leader_first_commit_isolate", [this, node, &prng] {
     if (world_.now_ns() >= scenario_.faults_stop_ns || !world_.is_up(node)) return;
     ++injected_;
-    isolate_for_a_while(node, new_leader_prng_);
+    isolate_for_a_while(node, prng);
   });
 }
 

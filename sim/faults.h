@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "node/base/random.h"
+#include "sim/checkers/raft_safety.h"
 #include "sim/scenario.h"
 #include "sim/world.h"
 
@@ -43,8 +44,9 @@ class FaultInjector {
                 std::function<std::vector<NodeIndex>()> group_leaders);
 
   void schedule_all();
-  // A workload saw `node` lead a group in a new term (new_leader_isolate_probability).
-  void leader_elected(NodeIndex node);
+  // A workload saw `node` at a moment of its term leading a group: elected
+  // (new_leader_isolate_probability), first commit (leader_first_commit_isolate_probability).
+  void leader_moment(NodeIndex node, checkers::LeaderMoment moment);
   uint64_t injected() const { return injected_; }
   // In the order applied (so by time). Excludes the heal at faults_stop_s: every run does that.
   const std::vector<AppliedFault>& applied() const { return applied_; }
@@ -98,7 +100,8 @@ class FaultInjector {
   NetworkConfig baseline_;
   std::function<void(NodeIndex)> on_bit_flip_;
   std::function<std::vector<NodeIndex>()> group_leaders_;
-  Prng new_leader_prng_;  // the world's "fault.new_leader_isolate" stream
+  Prng new_leader_prng_;    // the world's "fault.new_leader_isolate" stream
+  Prng first_commit_prng_;  // the world's "fault.leader_first_commit_isolate" stream
   std::vector<Prng> event_streams_;  // one per explicit event
   std::vector<NodeIndex> bit_flip_nodes_;  // bit_flip_nodes_max > 0: the only nodes flips hit
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them

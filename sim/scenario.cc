@@ -68,9 +68,11 @@ void read_random_faults(TableReader& reader, RandomFaults& random, bool leaders_
   reader.real("leader_crash_per_min", random.leader_crash_per_min, 0, 600);
   reader.real("leader_isolate_per_min", random.leader_isolate_per_min, 0, 600);
   reader.real("new_leader_isolate_probability", random.new_leader_isolate_probability, 0, 1);
+  reader.real("leader_first_commit_isolate_probability", random.leader_first_commit_isolate_probability, 0, 1);
   for (const auto& [key, rate] : {std::pair("leader_crash_per_min", random.leader_crash_per_min),
                                   std::pair("leader_isolate_per_min", random.leader_isolate_per_min),
-                                  std::pair("new_leader_isolate_probability", random.new_leader_isolate_probability)}) {
+                                  std::pair("new_leader_isolate_probability", random.new_leader_isolate_probability),
+                                  std::pair("leader_first_commit_isolate_probability", random.leader_first_commit_isolate_probability)}) {
     if (rate > 0 && !leaders_named) reader.fail(key, "needs a cluster workload (the one that names Raft leaders)");
   }
   random.down_ns_max = std::max(random.down_ns_max, random.down_ns_min);

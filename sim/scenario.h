@@ -82,6 +82,9 @@ struct RandomFaults {
   // at once (healed after partition_ns_min..max): a leader cut off before its first entry of the
   // term reached anyone, the start of the Raft paper's Figure 8.
   double new_leader_isolate_probability = 0;
+  // Each time a leader is first seen advancing its commit index in its term, the chance that it
+  // is isolated at once: the followers have its entries but not the news that they committed.
+  double leader_first_commit_isolate_probability = 0;
 };
 
 // One [workload] / [[workload]] table: its kind and what its parser built.

@@ -199,7 +199,9 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
           return leaders;
         });
     faults.schedule_all();
-    for (const auto& workload : workloads) workload->listen_for_new_leaders([&faults](NodeIndex node) { faults.leader_elected(node); });
+    for (const auto& workload : workloads) {
+      workload->listen_for_leader_moments([&faults](NodeIndex node, checkers::LeaderMoment moment) { faults.leader_moment(node, moment); });
+    }
     BudgetWatch budget(scenario, judge);
     // Peek before stepping: no event after duration_s may run.
     while (!judge.failed() && !budget.exceeded() && !judge.finished() && world.next_event_ns() <= scenario.duration_ns) {
@@ -214,7 +216,7 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     if (!judge.failed() && !budget.exceeded() && report.liveness_checked) {
       for (const auto& workload : workloads) workload->check_liveness(scenario.faults_stop_ns);
     }
-    for (const auto& workload : workloads) workload->listen_for_new_leaders(nullptr);  // `faults` goes first
+    for (const auto& workload : workloads) workload->listen_for_leader_moments(nullptr);  // `faults` goes first
     report.converge_ns = budget.converge_ns();
     report.simulated_ns = world.now_ns();
     report.trace_hash = world.trace().hash();

@@ -384,9 +384,15 @@ void RaftSafety::observe(GroupId group, NodeId node, const raft::Raft& core) {
   if (r == nullptr) return;
   if (!r->up) return fail("checker feed: observe of crashed " + at(group, node) + " (started() not reported?)");
   if (!follow_tail(group, node, *r, core.log())) return;
+  const Index commit_before = r->commit_checked;
   observe_commits(group, node, *r, core);
   check_leader(group, node, *r, core);
   r->log_rewritten = false;
+  const bool first_commit_of_term = r->leading && r->commit_checked > commit_before && r->first_commit_term != core.term();
+  if (first_commit_of_term) {
+    r->first_commit_term = core.term();
+    if (leader_moment_listener_) leader_moment_listener_(group, node, LeaderMoment::first_commit);
+  }
 }
 
 // The core's log is the mirrored log below its unstable tail, then the tail.
@@ -511,7 +517,7 @@ void RaftSafety::check_leader(GroupId group, NodeId node, Replica& r, const raft
     for (auto c = g.committed.upper_bound(r.commit_checked); c != g.committed.end(); ++c) {
       if (c->second.by_term < term) check_holds(group, node, r, c->first, c->second);
     }
-    if (new_leader_listener_) new_leader_listener_(group, node);
+    if (leader_moment_listener_) leader_moment_listener_(group, node, LeaderMoment::elected);
   }
 }
 

@@ -70,6 +70,12 @@ namespace sluice::checkers {
 
 using GroupId = uint64_t;
 
+// Moments of a leader's term the fault injector may strike at (sim/faults.h).
+enum class LeaderMoment : uint8_t {
+  elected,       // first observed leading in this term
+  first_commit,  // first observed advancing its commit index in this term
+};
+
 class RaftSafety {
  public:
   void started(GroupId group, raft::NodeId node, raft::RaftLogStorage& storage) { start(group, node, storage, true); }
@@ -92,9 +98,11 @@ class RaftSafety {
   void observe(GroupId group, raft::NodeId node, const raft::Raft& core);
 
   const std::optional<std::string>& violation() const { return violation_; }
-  // Told each time a node is first observed leading a group in a term (the leader faults of
-  // sim/faults.h); empty: nobody is told.
-  void set_new_leader_listener(std::function<void(GroupId, raft::NodeId)> listener) { new_leader_listener_ = std::move(listener); }
+  // Told of each leader's moments in each term (the leader faults of sim/faults.h); empty: nobody
+  // is told.
+  void set_leader_moment_listener(std::function<void(GroupId, raft::NodeId, LeaderMoment)> listener) {
+    leader_moment_listener_ = std::move(listener);
+  }
   // The highest index known committed in the group (0 when none).
   raft::Index committed_max(GroupId group) const;
   // Per group (in group order) that has one, the running node that leads it in the highest term
@@ -141,6 +149,7 @@ class RaftSafety {
     raft::Term acked_entry_term = 0;
     raft::Term acked_in_term = 0;
     raft::Index applied = 0;
+    raft::Term first_commit_term = 0;  // the last term in which it was seen leading and advancing its commit
   };
   struct Group {
     std::map<std::pair<raft::Index, raft::Term>, Record> entries;
@@ -182,7 +191,7 @@ class RaftSafety {
   std::map<GroupId, Group> groups_;
   std::map<raft::NodeId, uint64_t> incarnations_;  // crashes so far, per node
   std::optional<std::string> violation_;
-  std::function<void(GroupId, raft::NodeId)> new_leader_listener_;
+  std::function<void(GroupId, raft::NodeId, LeaderMoment)> leader_moment_listener_;
 };
 
 }  // namespace sluice::checkers

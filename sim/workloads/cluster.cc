@@ -227,9 +227,11 @@ class ClusterWorkload final : public Workload {
     return seqs != config_.skip_ops.end() && seqs->second.contains(seq);
   }
   void topic_cycle_issued(uint64_t seq) { topic_cycles_.push_back(ClientOp{std::string(kAdminChurnStream), seq, ClientOpKind::topic_cycle}); }
-  void listen_for_new_leaders(std::function<void(NodeIndex)> listener) override {
-    if (!listener) return safety_.set_new_leader_listener(nullptr);
-    safety_.set_new_leader_listener([listener = std::move(listener)](GroupId, raft::NodeId id) { listener(node_index_of(id)); });
+  void listen_for_leader_moments(std::function<void(NodeIndex, checkers::LeaderMoment)> listener) override {
+    if (!listener) return safety_.set_leader_moment_listener(nullptr);
+    safety_.set_leader_moment_listener([listener = std::move(listener)](GroupId, raft::NodeId id, checkers::LeaderMoment moment) {
+      listener(node_index_of(id), moment);
+    });
   }
   void group_leaders(std::vector<NodeIndex>& out) const override {
     for (raft::NodeId leader : safety_.group_leaders()) out.push_back(node_index_of(leader));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "node/server/node.h"
+#include "sim/checkers/raft_safety.h"
 #include "sim/workloads/client_ops.h"
 #include "sim/world.h"
 
@@ -79,9 +80,9 @@ class Workload {
   // Appends, per Raft group it runs, the node leading it as last observed (the leader faults'
   // targets, sim/faults.h); a workload without groups appends nothing.
   virtual void group_leaders(std::vector<NodeIndex>& out) const { (void)out; }
-  // Calls `listener(node)` each time a node is first seen leading one of its groups in a term
-  // (empty: stop); a workload without groups never calls it.
-  virtual void listen_for_new_leaders(std::function<void(NodeIndex)> listener) { (void)listener; }
+  // Calls `listener(node, moment)` at each leader's moments in each term of one of its groups
+  // (checkers::LeaderMoment; empty: stop); a workload without groups never calls it.
+  virtual void listen_for_leader_moments(std::function<void(NodeIndex, checkers::LeaderMoment)> listener) { (void)listener; }
 };
 
 // Everything a workload is built with: the world, the scenario, and its own random stream (the

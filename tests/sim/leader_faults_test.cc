@@ -1,5 +1,6 @@
 // The leader-targeted random faults (sim/faults.h, `leader_crash_per_min`,
-// `leader_isolate_per_min`, `new_leader_isolate_probability`): every one lands on a node that led
+// `leader_isolate_per_min`, `new_leader_isolate_probability`,
+// `leader_first_commit_isolate_probability`): every one lands on a node that led
 // a Raft group at that instant, as the run's timeline shows the roles; the same rate of plain
 // random crashes does not (the contrast shows the check can fail).
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "sim/scenario.h"
 #include "sim/simulation.h"
@@ -49,6 +51,16 @@ converge_s_max = 6
   return *scenario;
 }
 
+// When `node` last became a leader of some group at or before `at_ns`, by its role marks; -1: never.
+int64_t last_led_at_ns(const Timeline& timeline, NodeIndex node, int64_t at_ns) {
+  int64_t led_at_ns = -1;
+  for (const TimelineMark& mark : timeline.marks()) {
+    if (mark.at_ns > at_ns) break;
+    if (mark.kind == MarkKind::role && mark.lane == node && mark.label.starts_with("leader")) led_at_ns = mark.at_ns;
+  }
+  return led_at_ns;
+}
+
 struct Hits {
   size_t faults = 0;
   size_t on_leaders = 0;
@@ -89,26 +101,52 @@ TEST(LeaderFaults, LeaderIsolationsHitOnlyLeaders) {
   EXPECT_EQ(hits.on_leaders, hits.faults);
 }
 
+// One isolation of a run: the node, when, and when it last became a leader before (-1: never).
+struct Isolation {
+  NodeIndex node = -1;
+  int64_t at_ns = 0;
+  int64_t led_at_ns = -1;
+};
+
+// The isolations of seed 3 of the small cluster with `random_faults`, by the run's timeline.
+std::vector<Isolation> isolations_of(const std::string& random_faults) {
+  Timeline timeline;
+  const SimulationReport report = run_simulation(scenario_with(random_faults), SimulationOptions{3, false, &timeline});
+  EXPECT_TRUE(report.passed) << report.failure;
+  std::vector<Isolation> out;
+  for (const AppliedFault& fault : report.applied_faults) {
+    if (fault.event.kind != FaultKind::isolate) continue;
+    const NodeIndex node = fault.event.nodes.at(0);
+    out.push_back(Isolation{node, fault.event.at_ns, last_led_at_ns(timeline, node, fault.event.at_ns)});
+  }
+  return out;
+}
+
 // With probability 1, each new leader is isolated at the very instant it is first seen leading:
 // the isolation's time is that of the node's latest "leader" role mark.
 TEST(LeaderFaults, ANewLeaderIsIsolatedTheMomentItLeads) {
-  const Scenario scenario = scenario_with("new_leader_isolate_probability = 1");
-  Timeline timeline;
-  const SimulationReport report = run_simulation(scenario, SimulationOptions{3, false, &timeline});
-  EXPECT_TRUE(report.passed) << report.failure;
-  size_t isolations = 0;
-  for (const AppliedFault& fault : report.applied_faults) {
-    if (fault.event.kind != FaultKind::isolate) continue;
-    ++isolations;
-    const NodeIndex node = fault.event.nodes.at(0);
-    int64_t led_at_ns = -1;
-    for (const TimelineMark& mark : timeline.marks()) {
-      if (mark.at_ns > fault.event.at_ns) break;
-      if (mark.kind == MarkKind::role && mark.lane == node && mark.label.starts_with("leader")) led_at_ns = mark.at_ns;
-    }
-    EXPECT_EQ(led_at_ns, fault.event.at_ns) << "node " << node << " isolated at " << fault.event.at_ns << " ns";
+  const std::vector<Isolation> isolations = isolations_of("new_leader_isolate_probability = 1");
+  EXPECT_GE(isolations.size(), 3u);
+  for (const Isolation& isolation : isolations) {
+    EXPECT_EQ(isolation.led_at_ns, isolation.at_ns) << "node " << isolation.node << " isolated at " << isolation.at_ns << " ns";
   }
-  EXPECT_GE(isolations, 3u);
+}
+
+// With probability 1, each leader is isolated at the very instant it first advances its commit
+// index in its term: the node had been leading, and no term's leader is struck twice (no two
+// isolations of one node without a new "leader" mark between them).
+TEST(LeaderFaults, ALeaderIsIsolatedTheMomentItFirstCommits) {
+  const std::vector<Isolation> isolations = isolations_of("leader_first_commit_isolate_probability = 1");
+  EXPECT_GE(isolations.size(), 3u);
+  std::map<NodeIndex, int64_t> last_isolated_at;
+  for (const Isolation& isolation : isolations) {
+    EXPECT_GE(isolation.led_at_ns, 0) << "node " << isolation.node << " isolated at " << isolation.at_ns << " ns without leading";
+    auto before = last_isolated_at.find(isolation.node);
+    if (before != last_isolated_at.end()) {
+      EXPECT_GT(isolation.led_at_ns, before->second) << "node " << isolation.node << " struck twice in one term";
+    }
+    last_isolated_at[isolation.node] = isolation.at_ns;
+  }
 }
 
 // The contrast: random crashes at a like rate hit followers too (5 nodes, 2 groups: at most 2
