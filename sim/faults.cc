@@ -265,7 +265,8 @@ void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng) {
 
 // Called from inside the node's step (its Raft host reporting a Ready): the isolation is an event
 // of its own at this instant, after the step, so the fault never lands in the middle of one (what
-// the step sent is on the wire already; isolated, it is lost).
+// the step sent is on the wire already; isolated, its streams stall until the heal, as TCP's do,
+// and reset only past stream_stall_reset_s).
 void FaultInjector::leader_moment(NodeIndex node, checkers::LeaderMoment moment) {
   const bool elected = moment == checkers::LeaderMoment::elected;
   const double probability =

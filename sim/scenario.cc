@@ -45,6 +45,12 @@ void read_disk(TableReader& reader, DiskConfig& disk, DiskFaults& faults) {
   reader.finish();
 }
 
+// The cluster workload: the one that places topics (swarm shapes) and names Raft leaders (leader faults).
+bool has_cluster_workload(const Scenario& scenario) {
+  return std::any_of(scenario.workloads.begin(), scenario.workloads.end(),
+                     [](const ScenarioWorkload& workload) { return workload.kind == "cluster"; });
+}
+
 // `leaders_named`: a workload names Raft leaders (the cluster workload), so leader faults have targets.
 void read_random_faults(TableReader& reader, RandomFaults& random, bool leaders_named) {
   reader.real("crash_per_node_per_min", random.crash_per_node_per_min, 0, 600);
@@ -102,8 +108,7 @@ void check_swarm_shape(const toml::table& parsed, const Scenario& scenario, Pars
   const SwarmConfig& swarm = scenario.swarm;
   const toml::table& table = *parsed["swarm"].as_table();
   auto line_of = [&table](std::string_view key) { return static_cast<int>(table.get(key)->source().begin.line); };
-  const bool cluster = std::any_of(scenario.workloads.begin(), scenario.workloads.end(),
-                                   [](const ScenarioWorkload& workload) { return workload.kind == "cluster"; });
+  const bool cluster = has_cluster_workload(scenario);
   for (const char* key : {"partitions", "replication"}) {
     if (table.contains(key) && !cluster) context.fail(line_of(key), std::string("swarm.") + key, "needs a cluster workload");
   }
@@ -412,9 +417,7 @@ Result<Scenario> parse_scenario_table(const toml::table& parsed, std::string_vie
   }
   if (const toml::table* table = top.subtable("random_faults")) {
     TableReader reader(*table, "random_faults", context);
-    const bool leaders_named = std::any_of(scenario.workloads.begin(), scenario.workloads.end(),
-                                           [](const ScenarioWorkload& workload) { return workload.kind == "cluster"; });
-    read_random_faults(reader, scenario.random, leaders_named);
+    read_random_faults(reader, scenario.random, has_cluster_workload(scenario));
   }
   if (const toml::array* events = top.array("events")) {
     if (events->size() > kEventsMax) context.fail(top.line(), "events", "more than 10000 events");

@@ -35,6 +35,9 @@
 
 namespace sluice::server {
 
+// How often a running node checks its identity copies unless configured (NodeConfig).
+inline constexpr runtime::Duration kIdentityScrubPeriodDefault = std::chrono::seconds(60);
+
 struct NodeConfig {
   // 0: adopt the id recorded in the data directory, or draw one when it is new.
   NodeId node_id = kNoNode;
@@ -60,7 +63,7 @@ struct NodeConfig {
   runtime::Duration controller_duties_interval = std::chrono::milliseconds(500);
   // Both identity copies are checked, and a damaged one rewritten, this often while the node runs
   // (identity.h, scrub_identity); 0: only at start.
-  runtime::Duration identity_scrub_period = std::chrono::seconds(60);
+  runtime::Duration identity_scrub_period = kIdentityScrubPeriodDefault;
   // With both the controller and partitions: the replicas the metadata places on this node are
   // created and removed through the router (controller/reconciler.h).
   controller::ReconcilerConfig reconciler;

@@ -53,7 +53,8 @@ struct ClusterConfig {
   int64_t admin_churn_ms = 0;     // the admin client creates, alters and deletes a scratch topic this often (0: never)
   int64_t decommission_node = 0;  // node id the admin client drains (0: none)
   int64_t decommission_at_ns = 0;
-  int64_t identity_scrub_ms = 60'000;  // NodeConfig::identity_scrub_period (0: only at start)
+  // NodeConfig::identity_scrub_period (0: only at start)
+  int64_t identity_scrub_ms = std::chrono::duration_cast<std::chrono::milliseconds>(server::kIdentityScrubPeriodDefault).count();
   SkippedOps skip_ops;  // records dropped (sim/workloads/client_ops.h): drawn, not sent
 };
 
@@ -267,7 +268,7 @@ class ClusterWorkload final : public Workload {
   }
   std::string lagging() const;
   bool lost_to_damage(NodeIndex node) const;
-  bool spare_outside(const std::set<NodeId>& voters) const;
+  bool spare_outside(const std::set<NodeId>& members) const;
   std::string not_running(NodeIndex node) const;
   std::string controller_voters_lagging() const;
   std::string partition_lagging(uint32_t partition) const;
@@ -609,11 +610,6 @@ std::string ClusterWorkload::lagging() const {
   return "";
 }
 
-// A node is lost to damage when it keeps failing to start because its storage is damaged beyond
-// what it may repair by itself (a Raft state file with both copies bad: it will not guess a vote)
-// and the scenario's bit flips hit its disk. The operator's cure is to replace it under a new id
-// (docs/operations.md); the cluster meanwhile must not depend on it. Any other reason for a node
-// not to start stays a failure.
 // "node 3 is not running", with why its last start failed, if one did.
 std::string ClusterWorkload::not_running(NodeIndex node) const {
   std::string why = "node " + std::to_string(node + 1) + " is not running";
@@ -622,6 +618,12 @@ std::string ClusterWorkload::not_running(NodeIndex node) const {
          world_.last_start_failure(node) + ")";
 }
 
+// A node is lost to damage when it keeps failing to start because its storage is damaged beyond
+// what it may repair by itself (a Raft state file with both copies bad: it will not guess a vote;
+// or both identity copies bad: it will not guess who it is) and the scenario's bit flips hit its
+// disk. The operator's cure is to replace it under a new id
+// (docs/operations.md); the cluster meanwhile must not depend on it. Any other reason for a node
+// not to start stays a failure.
 bool ClusterWorkload::lost_to_damage(NodeIndex node) const {
   const std::string& why = world_.last_start_failure(node);
   return bit_flipped_.count(node) > 0 && world_.failed_starts_in_a_row(node) >= kFailedStartsForLost &&
@@ -658,10 +660,10 @@ std::string ClusterWorkload::controller_voters_lagging() const {
 
 // A running node, not decommissioned, outside `members` (a group's voters or a partition's
 // replicas): one a lost member could be replaced by.
-bool ClusterWorkload::spare_outside(const std::set<NodeId>& voters) const {
+bool ClusterWorkload::spare_outside(const std::set<NodeId>& members) const {
   for (size_t i = 0; i < nodes_; ++i) {
     const NodeId id = node_id_of(static_cast<NodeIndex>(i));
-    if (started_node(world_, static_cast<NodeIndex>(i)) == nullptr || voters.contains(id)) continue;
+    if (started_node(world_, static_cast<NodeIndex>(i)) == nullptr || members.contains(id)) continue;
     if (static_cast<int64_t>(id) != config_.decommission_node) return true;
   }
   return false;
