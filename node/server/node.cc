@@ -44,19 +44,6 @@ rt::Status Node::start() {
       runtime_.fs(), Identity{config_.cluster_id, config_.node_id}, runtime_.random());
   if (!identity.ok()) return rt::Status(identity.code(), "identity: " + identity.status().message());
   identity_ = *identity;
-  if (config_.membership) {
-    // Members know each other by node id; the Raft endpoint travels with it, so peers find it.
-    config_.membership->core.self_id = identity_.node_id;
-    config_.membership->core.planted_bug = config_.planted_bug;
-    config_.membership->core.cluster_key = config_.cluster_key;
-    if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
-    if (config_.rpc) add_named_address(config_.membership->core, "rpc", config_.rpc->port);
-    if (config_.http) add_named_address(config_.membership->core, "api", config_.http->port);
-    membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
-    if (rt::Status status = membership_->start(); !status.ok()) {
-      return rt::Status(status.code(), "membership: " + status.message());
-    }
-  }
   if (config_.raft) {
     config_.raft->transport.self = identity_.node_id;
     config_.raft->planted_bug = config_.planted_bug;
@@ -73,7 +60,14 @@ rt::Status Node::start() {
         controller::Controller::open(runtime_, *raft_, *config_.controller);
     if (!opened.ok()) return rt::Status(rt::Errc::invalid_argument, "controller: " + opened.status().to_string());
     controller_ = std::move(opened).value();
-    if (membership_) controller_->start_duties([this] { return membership_view(); }, config_.controller_duties_interval);
+  }
+  if (config_.membership) {
+    if (rt::Status status = start_membership(); !status.ok()) {
+      return rt::Status(status.code(), "membership: " + status.message());
+    }
+  }
+  if (controller_ && membership_) {
+    controller_->start_duties([this] { return membership_view(); }, config_.controller_duties_interval);
   }
   if (config_.rpc) {
     config_.rpc->cluster_key = config_.cluster_key;
@@ -99,6 +93,22 @@ rt::Status Node::start() {
   if (config_.identity_scrub_period.count() > 0) scrub_identity_while_running();
   started_ = true;
   return rt::Status();
+}
+
+// Joining SWIM announces the node alive to every peer (a restart refutes its death with a higher
+// incarnation). So it comes only after the node's storage opened: a node whose controller state is
+// lost would otherwise rejoin at every restart of a crash loop, and the dead grace that swaps its
+// vote away would never run out (found by cluster-swarm-leaders seed 934).
+rt::Status Node::start_membership() {
+  // Members know each other by node id; the Raft endpoint travels with it, so peers find it.
+  config_.membership->core.self_id = identity_.node_id;
+  config_.membership->core.planted_bug = config_.planted_bug;
+  config_.membership->core.cluster_key = config_.cluster_key;
+  if (config_.raft) add_raft_address(config_.membership->core, config_.raft->transport.port);
+  if (config_.rpc) add_named_address(config_.membership->core, "rpc", config_.rpc->port);
+  if (config_.http) add_named_address(config_.membership->core, "api", config_.http->port);
+  membership_ = std::make_unique<swim::Driver>(runtime_, *config_.membership);
+  return membership_->start();
 }
 
 // The identity copies are read only at start otherwise: both could rot during one long run and

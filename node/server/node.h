@@ -147,6 +147,7 @@ class Node {
   void scrub_identity_while_running();
   void note_member(NodeId id, const swim::NamedAddresses& named, bool alive);
   std::vector<controller::MemberView> membership_view() const;
+  runtime::Status start_membership();
   runtime::Status start_rpc();
   runtime::Status start_http();
   rpc::Reply serve_controller_submit(ByteSpan request, runtime::Instant deadline);
