@@ -5,7 +5,7 @@
 //                    [coverage] required mark was never hit; sim/sweep.h)
 //   sluice-sim merge FILE...   (several shards' --json summaries as one, on stdout)
 //   sluice-sim shrink --scenario FILE --seed N [--out REPLAY] [--shrink-runs-max R]
-//   sluice-sim replay REPLAY                          (docs/simulation.md, "Shrinking and replay")
+//   sluice-sim replay REPLAY [--timeline OUT.html]    (docs/simulation.md, "Shrinking and replay")
 // Exit codes: 0 passed, 1 a check failed or a run was not deterministic, 2 usage or scenario error.
 #include <CLI/CLI.hpp>
 
@@ -41,32 +41,12 @@ SimulationReport timed_run(const sluice::sim::Scenario& scenario, const Simulati
   return report;
 }
 
-// The page of --timeline (docs/simulation.md, "Timeline"); a failed run writes it too.
-bool write_timeline(std::ofstream& file, const std::string& path, const sluice::sim::Timeline& timeline, const SimulationReport& report) {
-  const sluice::sim::TimelineRun run{report.scenario_name, report.scenario_path, report.seed, sluice::sim::hex16(report.trace_hash),
-                                     report.simulated_ns, report.passed, report.failure};
-  file << sluice::sim::render_timeline_html(timeline, run);
-  file.close();
-  if (file) return true;
-  std::cerr << "sluice-sim: --timeline: writing '" << path << "' failed: " << std::strerror(errno) << "\n";
-  return false;
-}
-
 int run_once(const sluice::sim::Scenario& scenario, uint64_t seed, bool check_determinism, const std::string& timeline_path) {
-  // Opened before the run, so an unwritable path fails at once rather than after it.
-  std::ofstream timeline_file;
-  sluice::sim::Timeline timeline;
-  if (!timeline_path.empty()) {
-    timeline_file.open(timeline_path, std::ios::binary | std::ios::trunc);
-    if (!timeline_file) {
-      std::cerr << "sluice-sim: --timeline: cannot write '" << timeline_path << "': " << std::strerror(errno) << "\n";
-      return kExitUsage;
-    }
-  }
-  SimulationReport first =
-      timed_run(scenario, SimulationOptions{seed, check_determinism, timeline_path.empty() ? nullptr : &timeline});
+  sluice::sim::TimelineOutput timeline;
+  if (!timeline.open(timeline_path)) return kExitUsage;
+  SimulationReport first = timed_run(scenario, SimulationOptions{seed, check_determinism, timeline.timeline()});
   print_report(first, std::cout);
-  if (!timeline_path.empty() && !write_timeline(timeline_file, timeline_path, timeline, first)) return kExitUsage;
+  if (!timeline.write(first)) return kExitUsage;
   if (!first.passed) {
     std::cerr << "simulation FAILED (seed " << seed << "): " << first.failure << "\n"
               << "replay: " << sluice::sim::replay_command(scenario.path, seed) << "\n"
@@ -150,6 +130,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{2}, size_t{100'000}));
   CLI::App* replay = app.add_subcommand("replay", "run a replay file (written by shrink) and print the report");
   replay->add_option("file", replay_path, "replay file")->required();
+  replay->add_option("--timeline", timeline_path, "also write the run as a space-time diagram: one self-contained HTML page");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -158,7 +139,7 @@ int main(int argc, char** argv) {
   }
   if (*merge) return sluice::sim::run_merge(merge_files, std::cout, std::cerr);
   if (*shrink_command) return sluice::sim::shrink_main(scenario_path, seed, out_path, shrink_runs_max);
-  if (*replay) return sluice::sim::replay_main(replay_path);
+  if (*replay) return sluice::sim::replay_main(replay_path, timeline_path);
   auto scenario = sluice::sim::load_scenario(scenario_path);
   if (!scenario.ok()) {
     std::cerr << "sluice-sim: " << scenario.status().message() << "\n";

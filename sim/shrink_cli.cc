@@ -1,12 +1,15 @@
 #include "sim/shrink_cli.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "sim/replay.h"
 #include "sim/shrink.h"
 #include "sim/simulation.h"
+#include "sim/timeline_page.h"
 
 namespace sluice::sim {
 namespace {
@@ -80,15 +83,39 @@ int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out
   return 0;
 }
 
-int replay_main(const std::string& path) {
+bool TimelineOutput::open(const std::string& path) {
+  path_ = path;
+  if (path_.empty()) return true;
+  file_.open(path_, std::ios::binary | std::ios::trunc);
+  if (file_) return true;
+  std::cerr << "sluice-sim: --timeline: cannot write '" << path_ << "': " << std::strerror(errno) << "\n";
+  return false;
+}
+
+bool TimelineOutput::write(const SimulationReport& report) {
+  if (path_.empty()) return true;
+  const TimelineRun run{report.scenario_name, report.scenario_path, report.seed, hex16(report.trace_hash),
+                        report.simulated_ns, report.passed, report.failure};
+  file_ << render_timeline_html(timeline_, run);
+  file_.close();
+  if (file_) return true;
+  std::cerr << "sluice-sim: --timeline: writing '" << path_ << "' failed: " << std::strerror(errno) << "\n";
+  return false;
+}
+
+int replay_main(const std::string& path, const std::string& timeline_path) {
   Result<Replay> replay = load_replay(path);
   if (!replay.ok()) {
     std::cerr << "sluice-sim: " << replay.status().message() << "\n";
     return kExitUsage;
   }
-  SimulationReport report = run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false});
+  TimelineOutput timeline;
+  if (!timeline.open(timeline_path)) return kExitUsage;
+  SimulationReport report =
+      run_simulation(replay->scenario, SimulationOptions{replay->header.seed, false, timeline.timeline()});
   report.replay = replay_file_command(path);
   print_report(report, std::cout);
+  if (!timeline.write(report)) return kExitUsage;
   const std::string checker = report.passed ? std::string("-") : failure_class(report.failure);
   std::cout << "expected_checker=" << replay->header.checker << "\n"
             << "checker=" << checker << "\n"

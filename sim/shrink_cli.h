@@ -1,18 +1,42 @@
 // sluice-sim's `shrink` and `replay` subcommands (the runner side of sim/shrink.h and
-// sim/replay.h: files, the wall clock, printing). Return the process exit code.
+// sim/replay.h: files, the wall clock, printing), and the --timeline file `run` and `replay` write.
+// The *_main functions return the process exit code.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <string>
 
+#include "sim/timeline.h"
+
 namespace sluice::sim {
+
+struct SimulationReport;
+
+// --timeline's page (docs/simulation.md, "Timeline"). The file is opened before the run, so an
+// unwritable path fails at once rather than after it; a failed run writes its page too.
+class TimelineOutput {
+ public:
+  // An empty path asks for no page. False, with the reason on stderr, when it cannot be opened.
+  bool open(const std::string& path);
+  // Where the run records its timeline: nullptr when no page was asked for.
+  Timeline* timeline() { return path_.empty() ? nullptr : &timeline_; }
+  // Writes the page; true when done or none was asked for, false (reason on stderr) otherwise.
+  bool write(const SimulationReport& report);
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+  Timeline timeline_;
+};
 
 // Shrinks seed `seed` of the scenario at `scenario_path`, writes the replay file to `out_path`
 // (default when empty: <scenario name>-seed<N>.replay.toml) and prints the figures.
 int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max);
 
-// Runs a replay file and prints the report, the expected and the actual checker.
-int replay_main(const std::string& path);
+// Runs a replay file and prints the report, the expected and the actual checker; writes the run's
+// timeline page to `timeline_path` unless it is empty.
+int replay_main(const std::string& path, const std::string& timeline_path);
 
 }  // namespace sluice::sim

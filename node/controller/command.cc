@@ -43,6 +43,23 @@ std::optional<Command> get_move(ByteReader& in) {
   return Command(std::move(command));
 }
 
+// A partition and a node: u64 topic, u32 partition, u64 node.
+void put_partition_node(ByteWriter& out, TopicId topic, uint32_t partition, NodeId node) {
+  out.put<uint64_t>(topic);
+  out.put<uint32_t>(partition);
+  out.put<uint64_t>(node);
+}
+
+template <typename T, NodeId T::*kNode>
+std::optional<Command> get_partition_node(ByteReader& in) {
+  if (!in.has(20)) return std::nullopt;
+  T command;
+  command.topic = in.get<uint64_t>();
+  command.partition = in.get<uint32_t>();
+  command.*kNode = in.get<uint64_t>();
+  return Command(std::move(command));
+}
+
 struct Encoder {
   ByteWriter& out;
   void operator()(const RegisterNode& c) {
@@ -72,11 +89,8 @@ struct Encoder {
   void operator()(const FinishMove& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const AbortMove& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const FinishRollback& c) { put_move(out, c.topic, c.partition, c.move); }
-  void operator()(const SetPreferredLeader& c) {
-    out.put<uint64_t>(c.topic);
-    out.put<uint32_t>(c.partition);
-    out.put<uint64_t>(c.leader);
-  }
+  void operator()(const SetPreferredLeader& c) { put_partition_node(out, c.topic, c.partition, c.leader); }
+  void operator()(const ReportReplicaLost& c) { put_partition_node(out, c.topic, c.partition, c.node); }
 };
 
 std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
@@ -125,20 +139,14 @@ std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
     case 7: return get_move<BeginMove>(in);
     case 8: return get_move<FinishMove>(in);
     case 9: return get_move<AbortMove>(in);
-    case 10: {
-      if (!in.has(20)) return std::nullopt;
-      SetPreferredLeader c;
-      c.topic = in.get<uint64_t>();
-      c.partition = in.get<uint32_t>();
-      c.leader = in.get<uint64_t>();
-      return c;
-    }
+    case 10: return get_partition_node<SetPreferredLeader, &SetPreferredLeader::leader>(in);
     case 11: return get_move<FinishRollback>(in);
+    case 12: return get_partition_node<ReportReplicaLost, &ReportReplicaLost::node>(in);
     default: return std::nullopt;
   }
 }
 
-static_assert(std::variant_size_v<Command> == 12, "a new command needs its kind in decode_fields and the format doc");
+static_assert(std::variant_size_v<Command> == 13, "a new command needs its kind in decode_fields and the format doc");
 
 }  // namespace
 

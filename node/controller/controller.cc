@@ -194,7 +194,8 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
       ++in_flight;
       if (topic.partitions[p].move_rolling_back) continue;  // the group's leader is undoing it
       auto adding = metadata_.nodes().find(move->adding);
-      if (adding == metadata_.nodes().end() || adding->second.state != NodeState::alive) {
+      if (adding == metadata_.nodes().end() || adding->second.state != NodeState::alive ||
+          topic.partitions[p].lost_on.count(move->adding) != 0) {
         commands.push_back(AbortMove{topic.id, p, *move});  // its learner would never catch up
       }
     }
@@ -208,7 +209,11 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
   }
   for (const Command& command : commands) {
     if (std::holds_alternative<AbortMove>(command)) SLUICE_COVER("controller.duties.move_aborted");
-    if (std::holds_alternative<BeginMove>(command)) SLUICE_COVER("controller.duties.move_begun");
+    if (const auto* begin = std::get_if<BeginMove>(&command)) {
+      SLUICE_COVER("controller.duties.move_begun");
+      const PartitionRecord* partition = metadata_.partition(PartitionId{begin->topic, begin->partition});
+      if (partition != nullptr && partition->lost_on.count(begin->move.removing) != 0) SLUICE_COVER("controller.duties.lost_replica_moved");
+    }
     if (std::holds_alternative<SetPreferredLeader>(command)) SLUICE_COVER("controller.duties.preferred_leader_changed");
     if (!submit(command, deadline).ok()) return;  // retried from the state of the next round
   }

@@ -216,6 +216,9 @@ Result<Applied> Metadata::apply_one(const BeginMove& c) {
   if (contains(partition->replicas, c.move.adding) || !contains(partition->replicas, c.move.removing)) {
     return refuse(Errc::conflict, "the move does not fit the replica set");
   }
+  if (partition->lost_on.count(c.move.adding) != 0) {
+    return refuse(Errc::conflict, "node " + std::to_string(c.move.adding) + " lost its replica of the partition");
+  }
   partition->move = c.move;
   return Applied{};
 }
@@ -257,6 +260,18 @@ Result<Applied> Metadata::apply_one(const SetPreferredLeader& c) {
   if (partition == nullptr) return refuse(Errc::unknown_topic, "no partition " + std::to_string(c.partition) + " of topic id " + std::to_string(c.topic));
   if (!contains(partition->replicas, c.leader)) return refuse(Errc::conflict, "the preferred leader must be a replica");
   partition->preferred_leader = c.leader;
+  return Applied{};
+}
+
+// Recorded once; later reports of the same loss change nothing. Only a node that holds (or is to
+// hold) a replica can have lost one.
+Result<Applied> Metadata::apply_one(const ReportReplicaLost& c) {
+  PartitionRecord* partition = find_partition(c.topic, c.partition);
+  if (partition == nullptr) return refuse(Errc::unknown_topic, "no partition " + std::to_string(c.partition) + " of topic id " + std::to_string(c.topic));
+  if (!hosts_replica(*partition, c.node) && partition->lost_on.count(c.node) == 0) {
+    return refuse(Errc::conflict, "node " + std::to_string(c.node) + " holds no replica of the partition");
+  }
+  partition->lost_on.insert(c.node);
   return Applied{};
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -74,6 +75,10 @@ struct PartitionRecord {
   // (a joint configuration is left only with a majority of both halves), so its node keeps the
   // replica and no other move begins. Only set while `move` is.
   bool move_rolling_back = false;
+  // Nodes whose replica of the partition lost its Raft state (both copies of its state file
+  // damaged: its term and vote are unknown, so it may never vote again; docs/controller.md, "Lost
+  // replicas"). Each is moved away like a replica of a dead node and never placed there again.
+  std::set<NodeId> lost_on;
 
   friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
 };
@@ -170,8 +175,16 @@ struct SetPreferredLeader {
   friend bool operator==(const SetPreferredLeader&, const SetPreferredLeader&) = default;
 };
 
+struct ReportReplicaLost {  // `node`'s replica of the partition cannot open: its Raft state is lost
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  NodeId node = kNoNode;
+  friend bool operator==(const ReportReplicaLost&, const ReportReplicaLost&) = default;
+};
+
 using Command = std::variant<RegisterNode, SetNodeState, CreateTopic, DeleteTopic, AlterTopicConfig, AllocateProducerIds,
-                             DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader, FinishRollback>;
+                             DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader, FinishRollback,
+                             ReportReplicaLost>;
 
 // What an applied command produced, for the proposer's reply.
 struct Applied {
@@ -219,6 +232,7 @@ class Metadata {
   Result<Applied> apply_one(const AbortMove& c);
   Result<Applied> apply_one(const SetPreferredLeader& c);
   Result<Applied> apply_one(const FinishRollback& c);
+  Result<Applied> apply_one(const ReportReplicaLost& c);
   PartitionRecord* find_partition(TopicId topic, uint32_t partition);
   // The partition of a move command: its move is `move`, rolling back or not as asked; else the refusal.
   Result<PartitionRecord*> partition_moving(TopicId topic, uint32_t partition, const Move& move, bool rolling_back);

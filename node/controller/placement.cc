@@ -38,6 +38,14 @@ std::map<NodeId, uint32_t> counts_after_moves(const Metadata& metadata) {
   return counts;
 }
 
+constexpr uint32_t kLostReplicaLoad = UINT32_MAX / 2;
+
+// A node that lost its replica of the partition (lost_on) is never given one again: its old
+// replica's term and vote are unknown, and a new one there could vote twice in a term.
+bool may_take(const PartitionRecord& partition, NodeId node) {
+  return !hosts_replica(partition, node) && partition.lost_on.count(node) == 0;
+}
+
 }  // namespace
 
 Result<std::vector<PartitionPlacement>> place_partitions(const std::vector<NodeId>& eligible, uint32_t partitions,
@@ -96,8 +104,8 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
       const PartitionRecord& partition = topic.partitions[p];
       if (moving.count({topic.id, p}) != 0) continue;
       for (NodeId from : partition.replicas) {
-        if (draining.count(from) == 0) continue;
-        const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return !hosts_replica(partition, node); });
+        if (draining.count(from) == 0 && partition.lost_on.count(from) == 0) continue;
+        const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return may_take(partition, node); });
         if (to != kNoNode) plan(topic, p, from, to);
         break;  // one move per partition at a time
       }
@@ -119,7 +127,7 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
       for (const auto& [name, topic] : metadata.topics()) {
         for (uint32_t p = 0; p < topic.partitions.size() && !moved; ++p) {
           const PartitionRecord& partition = topic.partitions[p];
-          if (moving.count({topic.id, p}) != 0 || hosts_replica(partition, to)) continue;
+          if (moving.count({topic.id, p}) != 0 || !may_take(partition, to)) continue;
           if (std::find(partition.replicas.begin(), partition.replicas.end(), most) == partition.replicas.end()) continue;
           plan(topic, p, most, to);
           moved = true;
@@ -146,10 +154,13 @@ std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t ch
         for (const SetPreferredLeader& change : changes) {
           if (change.topic == topic.id && change.partition == p) current = change.leader;
         }
+        // A replica lost for good never leads: any other alive one is better.
+        auto load = [&](NodeId node) { return partition.lost_on.count(node) != 0 ? kLostReplicaLoad : count_of(leaders, node); };
         NodeId best = current;
         for (NodeId node : partition.replicas) {
           if (metadata.nodes().count(node) == 0 || metadata.nodes().at(node).state != NodeState::alive) continue;
-          if (count_of(leaders, node) + 2 <= count_of(leaders, best)) best = node;
+          if (partition.lost_on.count(node) != 0) continue;
+          if (load(node) + 2 <= load(best)) best = node;
         }
         if (best == current) continue;
         --leaders[current];

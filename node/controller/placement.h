@@ -44,8 +44,9 @@ struct PlannedMove {
 };
 
 // Up to `moves_max` moves toward a balanced placement, for partitions not moving already:
-// 1. drain: every replica on a node of `draining` (dead past its grace, decommissioning) moves to
-//    the eligible node with the fewest replicas that does not hold the partition;
+// 1. drain: every replica on a node of `draining` (dead past its grace, decommissioning), and every
+//    replica lost for good (PartitionRecord::lost_on), moves to the eligible node with the fewest
+//    replicas that does not hold the partition and did not lose a replica of it;
 // 2. balance: while the most loaded eligible node holds two or more replicas more than the least
 //    loaded, one replica moves from the first to the second (of a partition the second lacks).
 // Counts include the moves in flight and those planned in this call.
@@ -53,7 +54,8 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
 
 // Up to `changes_max` preferred-leader changes that even out leaderships: while a node leads two
 // or more partitions more than another replica of one of them, that partition's preferred
-// leader moves to the less loaded replica.
+// leader moves to the less loaded replica. A preferred leader whose replica is lost moves to any
+// alive replica.
 std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t changes_max);
 
 }  // namespace sluice::controller

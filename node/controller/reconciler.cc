@@ -48,7 +48,40 @@ void Reconciler::stop() {
 }
 
 void Reconciler::loop() {
-  while (runtime_.sleep_for(config_.interval).ok()) round();
+  rt::Instant next_scrub = runtime_.now();
+  while (true) {
+    if (config_.closed_replica_scrub_period.count() > 0 && runtime_.now() >= next_scrub) {
+      scrub_closed_replicas();
+      next_scrub = runtime_.now() + config_.closed_replica_scrub_period;
+    }
+    if (!runtime_.sleep_for(config_.interval).ok()) return;
+    round();
+  }
+}
+
+// The running scrub (RaftHost) covers open replicas only. A replica directory stays closed at a
+// node's start until the metadata says which replicas it hosts, seconds when the controller has no
+// leader, and for good when nothing here hosts it any more: two flips in its state file meanwhile,
+// one in each copy, would leave the replica unable to open (found by cluster-swarm-leaders seeds
+// 168 and 391). One whose copies are both damaged is left to fail its open, which says so.
+void Reconciler::scrub_closed_replicas() {
+  rt::Result<std::vector<std::string>> names = runtime_.fs().list("");
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    const std::optional<PartitionId> partition = parse_replica_dir(name);
+    if (partition && router_.scrub_closed(*partition, name)) ++closed_state_files_repaired_;
+  }
+}
+
+// The replica cannot open and never will: its Raft state file is damaged beyond what its two
+// copies cover (two flips, one in each, before a scrub came round). Its term and vote are unknown
+// and are not guessed, so it may never vote again: the controller moves the replica to another
+// node, or, with none to take it, the partition goes on without it (docs/controller.md, "Lost
+// replicas"). The report is tried again each round until the metadata records it.
+void Reconciler::report_lost(PartitionId partition) {
+  SLUICE_COVER("controller.reconciler.replica_lost_reported");
+  if (!submit_) return;
+  (void)submit_(ReportReplicaLost{partition.topic, partition.index, self_}, runtime_.now() + config_.report_timeout);
 }
 
 // The topic id, not its name, names the directory: a re-created name starts afresh.
@@ -105,6 +138,7 @@ void Reconciler::round() {
       if (!hosts_replica(partition, self_)) continue;
       const PartitionId id{topic.id, p};
       wanted.insert(id);
+      if (partition.lost_on.count(self_) != 0) continue;  // lost here: it moves away (docs/controller.md)
       if (hosted_.count(id) == 0 && to_create.size() < config_.creates_per_round_max) to_create.push_back(replica_config(topic, p, partition));
     }
   }
@@ -115,7 +149,14 @@ void Reconciler::round() {
     if (reply->status.ok()) {
       hosted_.insert(id);
       SLUICE_COVER("controller.reconciler.replica_created");
+    } else if (partition::LogRaftStorage::state_lost(reply->status.message())) {
+      report_lost(id);
     }
+  }
+  for (const PartitionId& id : hosted_) {
+    // Open once, then failed, and its reopen found the state lost.
+    const PartitionRecord* partition = metadata.partition(id);
+    if (partition != nullptr && partition->lost_on.count(self_) == 0 && router_.state_lost(id)) report_lost(id);
   }
   restore_preferred_leaders(metadata);
   drive_moves(metadata);

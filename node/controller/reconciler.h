@@ -30,6 +30,9 @@ struct ReconcilerConfig {
   // leader's (below the core's learner_promotion_lag_entries_max, which refuses a laggard).
   uint64_t catch_up_lag_entries_max = 64;
   runtime::Duration report_timeout = std::chrono::seconds(2);  // a finished move, to the controller
+  // How often the state files of replica directories no replica has open are scrubbed (also at
+  // start); 0: never.
+  runtime::Duration closed_replica_scrub_period = std::chrono::seconds(10);
 };
 
 // How a node reaches the controller leader: submits `command` there (locally or forwarded) and
@@ -48,9 +51,13 @@ class Reconciler {
   void stop();  // call on a fiber
   // Partitions this reconciler has a replica of (created and not removed).
   const std::set<PartitionId>& hosted() const { return hosted_; }
+  // State files of closed replica directories whose damaged copy the scrub rewrote.
+  uint64_t closed_state_files_repaired() const { return closed_state_files_repaired_; }
 
  private:
   void loop();
+  void scrub_closed_replicas();
+  void report_lost(PartitionId partition);
   void round();
   void restore_preferred_leaders(const Metadata& metadata);
   void drive_moves(const Metadata& metadata);
@@ -67,6 +74,7 @@ class Reconciler {
   ReconcilerConfig config_;
   SubmitFn submit_;
   std::set<PartitionId> hosted_;
+  uint64_t closed_state_files_repaired_ = 0;
   uint64_t rounds_ = 0;
   runtime::Task task_;
 };

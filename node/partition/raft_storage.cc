@@ -510,19 +510,45 @@ Status LogRaftStorage::write_state(const PersistedRaftState& state) {
 }
 
 Status LogRaftStorage::write_state_file(const PersistedRaftState& state) {
-  const Bytes bytes = encode_raft_state_file(state);
-  const std::string temp = join(dir_, kStateTempFile);
-  {
-    runtime::Result<std::unique_ptr<runtime::File>> file = fs_.open(temp, runtime::OpenMode::create);
-    SLUICE_TRY(from_runtime(file.status(), temp));
-    SLUICE_TRY(from_runtime((*file)->truncate(0), temp));
-    SLUICE_TRY(from_runtime((*file)->write_at(0, bytes), temp));
-    SLUICE_TRY(from_runtime((*file)->sync(), temp));
-  }
+  SLUICE_TRY(write_state_temp(fs_, dir_, state));
   // BUGGIFY: the new state is durable under its temporary name only; a crash keeps the old file.
   SLUICE_TRY(buggify_pause());
-  SLUICE_TRY(from_runtime(fs_.rename(temp, join(dir_, kStateFile)), "rename " + temp));
-  return from_runtime(fs_.sync_dir(dir_), "sync_dir " + dir_);
+  return install_state_temp(fs_, dir_);
+}
+
+Status LogRaftStorage::write_state_temp(runtime::Filesystem& fs, const std::string& dir, const PersistedRaftState& state) {
+  const Bytes bytes = encode_raft_state_file(state);
+  const std::string temp = join(dir, kStateTempFile);
+  runtime::Result<std::unique_ptr<runtime::File>> file = fs.open(temp, runtime::OpenMode::create);
+  SLUICE_TRY(from_runtime(file.status(), temp));
+  SLUICE_TRY(from_runtime((*file)->truncate(0), temp));
+  SLUICE_TRY(from_runtime((*file)->write_at(0, bytes), temp));
+  return from_runtime((*file)->sync(), temp);
+}
+
+Status LogRaftStorage::install_state_temp(runtime::Filesystem& fs, const std::string& dir) {
+  const std::string temp = join(dir, kStateTempFile);
+  SLUICE_TRY(from_runtime(fs.rename(temp, join(dir, kStateFile)), "rename " + temp));
+  return from_runtime(fs.sync_dir(dir), "sync_dir " + dir);
+}
+
+// The scrub of a closed replica: a node restarting after a crash opens its partition replicas
+// only once the controller's metadata says which it hosts, seconds later; a copy that rotted
+// shortly before the crash (the running scrub had not come round to it) would meanwhile be the
+// replica's only defence against a second flip (found by cluster-swarm-leaders seeds 168 and 391).
+raft::Result<bool> LogRaftStorage::scrub_at_rest(runtime::Filesystem& fs, const std::string& dir) {
+  const std::string path = join(dir, kStateFile);
+  runtime::Result<bool> exists = fs.exists(path);
+  SLUICE_TRY(from_runtime(exists.status(), path));
+  if (!*exists) return false;
+  SLUICE_ASSIGN_OR_RETURN(Bytes bytes, read_state_bytes(fs, path));
+  raft::Result<RaftStateFile> file = decode_raft_state_file(bytes);
+  if (!file.ok()) return file.status().with_context(path);  // both copies: open() reports it
+  if (!file->copy_damaged) return false;
+  SLUICE_TRY(write_state_temp(fs, dir, file->state));
+  SLUICE_TRY(install_state_temp(fs, dir));
+  SLUICE_COVER("partition.raft_storage.state_file_scrubbed_at_rest");
+  return true;
 }
 
 // --- reads ---------------------------------------------------------------------------------------

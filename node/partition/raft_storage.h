@@ -80,11 +80,18 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   static raft::Status bury(runtime::Filesystem& fs, const std::string& dir);
   // Removes `dir`'s tombstone (the group ended everywhere: no replica of it will come back).
   static raft::Status remove_tombstone(runtime::Filesystem& fs, const std::string& dir);
+  // Rewrites a damaged copy of `dir`'s state file from the other while no storage has `dir` open
+  // (docs/formats/raft-state.md "Scrub"). True when it rewrote one; false when there was nothing to
+  // do (no file, both copies good); an error when the file cannot be read or both are damaged.
+  static raft::Result<bool> scrub_at_rest(runtime::Filesystem& fs, const std::string& dir);
   static std::string tombstone_path(std::string_view dir);
   static constexpr std::string_view kTombstoneSuffix = ".tombstone";  // tombstone_path's
   // What every invalid_state error about a damaged state file starts with (the simulator tells a
   // node that cannot start for that reason from other failures by it).
   static constexpr std::string_view kDamagedStateMessage = "raft state file: ";
+  // The error (of open(), or wrapped by a caller) says the state is lost for good: no retry opens
+  // it, and its term and vote may not be guessed.
+  static bool state_lost(std::string_view error_message) { return error_message.find(kDamagedStateMessage) != std::string_view::npos; }
   ~LogRaftStorage() override;
   LogRaftStorage(const LogRaftStorage&) = delete;
   LogRaftStorage& operator=(const LogRaftStorage&) = delete;
@@ -152,6 +159,9 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   raft::Status scan_batch_offsets();
   raft::Status write_state(const PersistedRaftState& state);
   raft::Status write_state_file(const PersistedRaftState& state);
+  // A state write in two steps: the temporary file written and synced, then renamed over the file.
+  static raft::Status write_state_temp(runtime::Filesystem& fs, const std::string& dir, const PersistedRaftState& state);
+  static raft::Status install_state_temp(runtime::Filesystem& fs, const std::string& dir);
   raft::Result<Bytes> read_state_file();
   raft::Result<std::unique_ptr<log::Log>> open_log(uint64_t generation, uint64_t initial_offset, bool repair = false);
   raft::Status open_live_log(bool repair, bool& data_damaged);

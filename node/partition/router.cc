@@ -149,6 +149,19 @@ Status PartitionRouter::retire(PartitionId partition) {
   return closed;
 }
 
+bool PartitionRouter::state_lost(PartitionId partition) const {
+  auto broken = broken_.find(partition);
+  return broken != broken_.end() && LogRaftStorage::state_lost(broken->second.why);
+}
+
+bool PartitionRouter::scrub_closed(PartitionId partition, const std::string& dir) {
+  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0) return false;
+  changing_[partition] = Change::scrubbing;
+  const raft::Result<bool> rewritten = LogRaftStorage::scrub_at_rest(runtime_.fs(), dir);
+  changing_.erase(partition);
+  return rewritten.ok() && *rewritten;
+}
+
 // A crash in the middle of delete_dir leaves the directory renamed aside: finished at start.
 void PartitionRouter::remove_leftovers() {
   rt::Result<std::vector<std::string>> names = runtime_.fs().list("");

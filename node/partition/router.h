@@ -102,6 +102,14 @@ class PartitionRouter {
   // or moved-away replicas found on disk. Its tombstone is left first (LogRaftStorage::bury).
   // Call on a fiber.
   Status delete_dir(const std::string& dir);
+  // Scrubs the state file in `dir`, partition `partition`'s replica directory, unless a replica of
+  // it is open here or being opened, closed or reopened (LogRaftStorage::scrub_at_rest: a closed
+  // replica's state file has no running scrub). Meanwhile requests to create it are refused as
+  // overloaded. True when a damaged copy was rewritten. Call on a fiber.
+  bool scrub_closed(PartitionId partition, const std::string& dir);
+  // The replica failed and cannot be opened again because its Raft state is lost for good
+  // (LogRaftStorage::state_lost).
+  bool state_lost(PartitionId partition) const;
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }
   uint64_t reopened() const { return reopened_; }  // replicas healed by reopening
@@ -154,7 +162,7 @@ class PartitionRouter {
   RouterConfig config_;
   runtime::Channel<Item> inbox_;
   std::map<PartitionId, Served> replicas_;
-  enum class Change : uint8_t { creating, removing, reopening };
+  enum class Change : uint8_t { creating, removing, reopening, scrubbing };
   std::map<PartitionId, Change> changing_;  // its requests are refused meanwhile
   std::map<PartitionId, Broken> broken_;
   runtime::Task task_;

@@ -160,6 +160,25 @@ def check_swarm(sim, source):
           "sweep's swarm seed 2 is run --seed 2", swept)
 
 
+def check_replay_timeline(sim, source):
+    """replay --timeline writes the replayed run's page, failing or not; an unwritable path is a
+    usage error (exit 2) before the run."""
+    replay_file = os.path.join(source, "fuzz/corpus/fuzz_replay_parse/cluster-smoke-no-dedup-seed22-skip-ops.replay.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = os.path.join(tmp, "replay.html")
+        replayed = run([sim, "replay", replay_file, "--timeline", page], source)
+        check(replayed.returncode in (0, 1) and "expected_checker=" in replayed.stdout, "replay --timeline runs the replay", replayed)
+        text = open(page).read() if os.path.exists(page) else ""
+        data = re.search(r'<script type="application/json" id="timeline-data">(.*?)</script>', text, re.S)
+        timeline = json.loads(data.group(1)) if data else {}
+        check(timeline.get("format") == "sluice-timeline" and str(timeline.get("seed")) == "22" and
+              timeline.get("trace_hash") == figures(replayed.stdout).get("trace_hash") and len(timeline.get("lanes", [])) > 0,
+              "the replayed run's page: its seed, its trace hash, its lanes", replayed)
+        unwritable = run([sim, "replay", replay_file, "--timeline", os.path.join(tmp, "no/such/dir.html")], source)
+        check(unwritable.returncode == 2 and "--timeline" in unwritable.stderr and "events=" not in unwritable.stdout,
+              "an unwritable --timeline path exits 2 before the run", unwritable)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -214,6 +233,7 @@ def main():
 
     check_sweep_runner(sim, source)
     check_swarm(sim, source)
+    check_replay_timeline(sim, source)
 
     for failure in failures:
         print("FAIL:", failure)

@@ -21,7 +21,8 @@ std::vector<Command> one_of_each() {
           FinishMove{5, 2, Move{4, 1}},
           AbortMove{5, 2, Move{4, 1}},
           SetPreferredLeader{5, 2, 4},
-          FinishRollback{5, 2, Move{4, 1}}};
+          FinishRollback{5, 2, Move{4, 1}},
+          ReportReplicaLost{5, 2, 4}};
 }
 
 TEST(ControllerCommand, EveryKindRoundTripsAndRefusesEveryCut) {
@@ -45,7 +46,7 @@ TEST(ControllerCommand, UnknownVersionKindAndStateAreRefused) {
   version[0] = std::byte{2};
   EXPECT_FALSE(decode_command(version));
   Bytes kind = bytes;
-  kind[1] = std::byte{11};
+  kind[1] = std::byte{std::variant_size_v<Command>};  // the first kind not defined
   EXPECT_FALSE(decode_command(kind));
   Bytes state = bytes;
   state.back() = std::byte{4};

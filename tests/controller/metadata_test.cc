@@ -170,5 +170,47 @@ TEST(Metadata, ARollbackToADrainingNodeEndsItsDecommission) {
   EXPECT_EQ(metadata.nodes().at(outside).state, NodeState::removed);
 }
 
+// A replica whose Raft state is lost (docs/controller.md, "Lost replicas"): recorded once, only for
+// a node holding one; its node is never a move's target for the partition again, the drain moves
+// it away, and it stops being the preferred leader.
+TEST(Metadata, ALostReplicaMovesAwayAndItsNodeNeverTakesThePartitionAgain) {
+  Metadata metadata = with_nodes(3);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const NodeId outside = first_node_outside(topic.partitions[0]);
+  const NodeId lost = topic.partitions[0].preferred_leader;
+  EXPECT_EQ(metadata.apply(ReportReplicaLost{topic.id, 0, outside}).code(), Errc::conflict);  // holds none
+  EXPECT_EQ(metadata.apply(ReportReplicaLost{topic.id, 7, lost}).code(), Errc::unknown_topic);
+  EXPECT_TRUE(metadata.topic("t")->partitions[0].lost_on.empty());
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, lost}).ok());
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, lost}).ok());  // again: no change
+  EXPECT_EQ(metadata.topic("t")->partitions[0].lost_on, std::set<NodeId>{lost});
+
+  const std::vector<SetPreferredLeader> leaders = plan_leaders(metadata, 10);
+  ASSERT_EQ(leaders.size(), 1u);
+  EXPECT_NE(leaders[0].leader, lost);
+  const std::vector<PlannedMove> moves = plan_moves(metadata, {}, 10);  // nothing draining: the loss alone
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].move, (Move{outside, lost}));
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).ok());
+  ASSERT_TRUE(metadata.apply(FinishMove{topic.id, 0, moves[0].move}).ok());
+  const PartitionRecord& after = metadata.topic("t")->partitions[0];
+  EXPECT_EQ(std::count(after.replicas.begin(), after.replicas.end(), lost), 0);
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, lost}).ok());  // a late report of a known loss
+  // Node `lost` is now the least loaded node, yet no move brings the partition back to it.
+  const NodeId staying = after.replicas[0];
+  EXPECT_TRUE(plan_moves(metadata, {staying}, 10).empty());
+  EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, Move{lost, staying}}).code(), Errc::conflict);
+}
+
+// With no node to take it, a lost replica stays placed (the partition goes on with the others).
+TEST(Metadata, ALostReplicaWithNoNodeToTakeItStays) {
+  Metadata metadata = with_nodes(2);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, topic.partitions[0].replicas[1]}).ok());
+  EXPECT_TRUE(plan_moves(metadata, {}, 10).empty());
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -518,6 +518,41 @@ TEST(RaftStorage, ScrubRewritesTheStateFileFromMemory) {
   EXPECT_EQ(all_entries(*reopened).size(), 3u);
 }
 
+// A closed replica's state file (a node restarting opens its replicas only once the metadata
+// names them): a damaged copy is rewritten from the other, byte for byte what was written; a clean
+// file and a missing one are left alone; both copies damaged stay an error that says the state is
+// lost (cluster-swarm-leaders seeds 168 and 391).
+TEST(RaftStorage, ScrubAtRestRewritesADamagedCopyOfAClosedReplica) {
+  DiskRig rig;
+  write_voted_entries(rig);
+  const Bytes written = *rig.disk.peek_file("p0/raft-state");
+  const uint64_t copy_bytes = written.size() / 2;
+  raft::Result<bool> clean = LogRaftStorage::scrub_at_rest(*rig.fs, "p0");
+  ASSERT_TRUE(clean.ok()) << clean.status().to_string();
+  EXPECT_FALSE(*clean);
+  EXPECT_FALSE(*LogRaftStorage::scrub_at_rest(*rig.fs, "p1"));  // no such replica
+
+  flip_bit_at(rig, "p0/raft-state", copy_bytes + 20);
+  raft::Result<bool> repaired = LogRaftStorage::scrub_at_rest(*rig.fs, "p0");
+  ASSERT_TRUE(repaired.ok()) << repaired.status().to_string();
+  EXPECT_TRUE(*repaired);
+  EXPECT_EQ(*rig.disk.peek_file("p0/raft-state"), written);
+  flip_bit_at(rig, "p0/raft-state", 20);  // the other copy now: survived, thanks to the scrub
+  auto storage = open_ok(rig);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->initial_state().hard_state.vote, 1u);
+  storage.reset();
+
+  flip_bit_at(rig, "p0/raft-state", 20);
+  flip_bit_at(rig, "p0/raft-state", copy_bytes + 20);
+  raft::Result<bool> lost = LogRaftStorage::scrub_at_rest(*rig.fs, "p0");
+  ASSERT_FALSE(lost.ok());
+  EXPECT_TRUE(LogRaftStorage::state_lost(lost.status().message())) << lost.status().to_string();
+  raft::Result<std::unique_ptr<LogRaftStorage>> opened = LogRaftStorage::open(*rig.fs, "p0", options());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_TRUE(LogRaftStorage::state_lost(opened.status().message())) << opened.status().to_string();
+}
+
 // A commit-only change is not written (ACommitOnlyChangeWaitsForTheNextDurableChange): the file
 // still holds the older commit, which is no damage.
 TEST(RaftStorage, ScrubLeavesAFileWithAnUnwrittenCommitAlone) {
