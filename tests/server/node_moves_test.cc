@@ -4,6 +4,7 @@
 // each, no acknowledged record is lost: every replica the metadata names holds all of them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -217,6 +218,56 @@ void decommission_drains(uint64_t seed) {
 
 TEST(NodeMoves, ADecommissionedNodeIsDrainedAndRemoved) {
   for (uint64_t seed : kSeeds) decommission_drains(seed);
+}
+
+// Both copies of one replica's raft-state damaged while its node is down (docs/controller.md,
+// "Lost replicas"): back at once (before any dead grace), the node reports that replica lost; the
+// controller moves it to another node, and the node keeps its other replicas. (That no move brings
+// it back is Metadata.ALostReplicaMovesAwayAndItsNodeNeverTakesThePartitionAgain.) Fails with
+// the report switched off.
+void lost_replica_moves(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const TopicId topic = rig.filled_topic();
+  const PartitionId lost{topic, 0};
+  const std::optional<sim::NodeIndex> controller_leader = rig.controller_leader();
+  NodeId victim = kNoNode;
+  for (NodeId id : rig.metadata()->partition(lost)->replicas) {
+    if (!controller_leader || index_of(id) != *controller_leader) victim = id;
+  }
+  ASSERT_NE(victim, kNoNode);
+  auto held_by_victim = [&] {
+    std::set<uint32_t> held;
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      const std::vector<NodeId>& replicas = rig.metadata()->partition(PartitionId{topic, p})->replicas;
+      if (std::find(replicas.begin(), replicas.end(), victim) != replicas.end()) held.insert(p);
+    }
+    return held;
+  };
+  std::set<uint32_t> kept = held_by_victim();
+  ASSERT_GE(kept.size(), 2u) << "the victim should hold another replica";
+  kept.erase(lost.index);
+  rig.world.crash(index_of(victim));
+  const std::string state_file = controller::replica_dir(lost) + "/raft-state";
+  const uint64_t copy_bytes = rig.world.disk(index_of(victim)).peek_file(state_file).value_or(Bytes{}).size() / 2;
+  ASSERT_GT(copy_bytes, 20u);
+  ASSERT_TRUE(rig.world.disk(index_of(victim)).flip_bit(state_file, 20, 3));
+  ASSERT_TRUE(rig.world.disk(index_of(victim)).flip_bit(state_file, copy_bytes + 20, 3));
+  rig.world.start(index_of(victim));
+  auto moved_away = [&] {
+    const controller::PartitionRecord& record = *rig.metadata()->partition(lost);
+    return record.lost_on.count(victim) != 0 && !record.move &&
+           std::find(record.replicas.begin(), record.replicas.end(), victim) == record.replicas.end();
+  };
+  ASSERT_TRUE(rig.run_until(moved_away, 30'000)) << "node " << victim << "'s lost replica was never moved away";
+  rig.wait_settled(topic, 30'000);
+  const std::set<uint32_t> after_move = held_by_victim();
+  EXPECT_TRUE(std::includes(after_move.begin(), after_move.end(), kept.begin(), kept.end())) << "only the lost replica moves";
+  EXPECT_TRUE(rig.world.is_up(index_of(victim)));
+}
+
+TEST(NodeMoves, AReplicaWhoseStateIsLostMovesAwayForGood) {
+  for (uint64_t seed : kSeeds) lost_replica_moves(seed);
 }
 
 }  // namespace
