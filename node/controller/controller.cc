@@ -165,20 +165,41 @@ bool Controller::metadata_covers_own_log() const {
   return metadata_current() && applied_index_ >= node->raft().log().last_index();
 }
 
-// Dead past the grace (as this leader has watched them) and decommissioning nodes.
+// Dead past the grace (as this leader has watched them) and decommissioning nodes. A voter of the
+// metadata group that the metadata has no record of counts as dead too: the first voters come from
+// the bootstrap configuration, not from a registration, and one that stopped for good before any
+// leader registered it (a crash 20 ms into the run, then both identity copies lost) would stay a
+// voter forever, its vote never swapped away (cluster-corruption-minority seed 241). A voter that
+// is merely slow to register does so within the grace: SWIM reports it alive long before.
 std::set<NodeId> Controller::draining_nodes() {
   const rt::Instant now = runtime_.now();
+  std::set<NodeId> dead;
   std::set<NodeId> draining;
   for (const auto& [id, record] : metadata_.nodes()) {
     if (record.state == NodeState::decommissioning) draining.insert(id);
-    if (record.state != NodeState::dead) {
-      dead_since_.erase(id);
-      continue;
-    }
+    if (record.state == NodeState::dead) dead.insert(id);
+  }
+  for (NodeId voter : unregistered_voters()) dead.insert(voter);
+  std::erase_if(dead_since_, [&dead](const auto& entry) { return dead.count(entry.first) == 0; });
+  for (NodeId id : dead) {
     const rt::Instant since = dead_since_.try_emplace(id, now).first->second;
     if (now - since >= config_.moves.node_dead_grace) draining.insert(id);
   }
   return draining;
+}
+
+// The metadata group's voters (incoming and outgoing) without a record in the metadata.
+std::set<NodeId> Controller::unregistered_voters() const {
+  std::set<NodeId> unregistered;
+  const raft::RawNode* node = host_.group(kControllerGroup);
+  if (node == nullptr) return unregistered;
+  const raft::ConfState& conf = node->raft().conf_state();
+  for (const std::set<NodeId>* voters : {&conf.voters, &conf.voters_outgoing}) {
+    for (NodeId voter : *voters) {
+      if (!metadata_.nodes().contains(voter)) unregistered.insert(voter);
+    }
+  }
+  return unregistered;
 }
 
 // Level-triggered like the rest of the duties: each round looks at the metadata as it is, so a new

@@ -94,7 +94,8 @@ class Controller {
   // knows dead or at other addresses; set_node_state dead for a member it knows alive that
   // membership holds dead or gone). Level-triggered, so a new leader repairs what an old one
   // missed.
-  // Then the metadata group's voters: one dead past the grace, decommissioning or removed is
+  // Then the metadata group's voters: one dead past the grace (or, for as long, unknown to the
+  // metadata: a bootstrap voter lost before it ever registered), decommissioning or removed is
   // swapped for a caught-up learner (the voter count stays).
   // Then moves: a move whose adding node no longer takes replicas is rolled back; up to
   // moves.moves_in_flight_max moves begin (drain dead-past-grace and decommissioning nodes, then
@@ -113,6 +114,7 @@ class Controller {
   void reconcile_voters(const std::set<NodeId>& draining);
   void reconcile_moves(const std::set<NodeId>& draining);
   std::set<NodeId> draining_nodes();
+  std::set<NodeId> unregistered_voters() const;
 
   runtime::Runtime& runtime_;
   multiraft::RaftHost& host_;
@@ -125,7 +127,7 @@ class Controller {
   std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here
   size_t submits_waiting_ = 0;
   bool added_to_host_ = false;
-  std::map<NodeId, runtime::Instant> dead_since_;  // nodes the metadata holds dead, since when (this leader's view)
+  std::map<NodeId, runtime::Instant> dead_since_;  // nodes the metadata holds dead, and voters it does not know, since when (this leader's view)
   runtime::Task duties_;
 };
 
