@@ -453,6 +453,9 @@ void Api::topic_describe_named(Exchange& exchange, const std::string& name, int 
     if (record.move) {
       entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}, {"rolling_back", record.move_rolling_back}};
     }
+    // Nodes whose replica lost its Raft state (docs/controller.md, "Lost replicas"): an operator
+    // sees why a partition runs short of replicas, or why it never returns to a node.
+    if (!record.lost_on.empty()) entry["lost_on"] = std::vector<NodeId>(record.lost_on.begin(), record.lost_on.end());
     partitions.push_back(std::move(entry));
   }
   // Where to reach every replica's node: a client whose leader went away tries the others.

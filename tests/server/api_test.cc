@@ -111,6 +111,13 @@ void topic_lifecycle(uint64_t seed) {
   const HttpAnswer base64 = http_call(rig, 1, 2, "GET", "/v1/topics/orders/partitions/1/records?encoding=base64");
   EXPECT_EQ(base64.json()["records"][0]["value"], "YQ==");
   EXPECT_EQ(http_call(rig, 1, 0, "GET", "/v1/topics/orders/partitions/1/offsets?at=latest").json()["offset"], 2);
+  // A replica reported lost shows in the description (docs/controller.md, "Lost replicas").
+  const TopicId topic_id = created.json()["id"].get<TopicId>();
+  const NodeId lost_on = created.json()["partitions"][0]["replicas"][0].get<NodeId>();
+  ASSERT_TRUE(rig.submit(controller::ReportReplicaLost{topic_id, 0, lost_on}).ok());
+  const Json described = http_call(rig, 1, 2, "GET", "/v1/topics/orders").json();
+  EXPECT_EQ(described["partitions"][0]["lost_on"], Json::array({lost_on}));
+  EXPECT_FALSE(described["partitions"][1].contains("lost_on"));
   // Configs change; the topic goes.
   const HttpAnswer altered = http_call(rig, 2, 0, "PUT", "/v1/topics/orders/config", R"({"retention_ms":60000})");
   ASSERT_EQ(altered.status, 200) << altered.body;
