@@ -252,12 +252,13 @@ void FaultInjector::inject_leader_isolate(Prng& prng) {
   if (const std::optional<NodeIndex> leader = random_leader(prng)) isolate_for_a_while(*leader, prng);
 }
 
-void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng) {
+void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng, LeaderMomentTrigger moment) {
   world_.network().isolate({node});
   note(-1, [&] { return "isolate leader " + hosts({node}); });
   FaultEvent applied;
   applied.kind = FaultKind::isolate;
   applied.nodes = {node};
+  applied.at_leader_moment = moment;  // so that its record, made explicit, strikes the same way
   const uint32_t unit = new_unit();
   record(std::move(applied), unit);
   heal_after_a_while(unit, prng);
@@ -269,16 +270,35 @@ void FaultInjector::isolate_for_a_while(NodeIndex node, Prng& prng) {
 // and reset only past stream_stall_reset_s).
 void FaultInjector::leader_moment(NodeIndex node, checkers::LeaderMoment moment) {
   const bool elected = moment == checkers::LeaderMoment::elected;
+  const LeaderMomentTrigger trigger = elected ? LeaderMomentTrigger::elected : LeaderMomentTrigger::first_commit;
+  fire_moment_event(node, trigger);
   const double probability =
       elected ? scenario_.random.new_leader_isolate_probability : scenario_.random.leader_first_commit_isolate_probability;
   Prng& prng = elected ? new_leader_prng_ : first_commit_prng_;
   if (probability <= 0 || world_.now_ns() >= scenario_.faults_stop_ns) return;
   if (!random_chance([&prng] { return prng.next(); }, probability)) return;
-  at(world_.now_ns(), elected ? "fault.new_leader_isolate" : "fault.leader_first_commit_isolate", [this, node, &prng] {
+  at(world_.now_ns(), elected ? "fault.new_leader_isolate" : "fault.leader_first_commit_isolate", [this, node, trigger, &prng] {
     if (world_.now_ns() >= scenario_.faults_stop_ns || !world_.is_up(node)) return;
     ++injected_;
-    isolate_for_a_while(node, prng);
+    isolate_for_a_while(node, prng, trigger);
   });
+}
+
+// An explicit event armed (from its at_s on) for this node and moment strikes at the first such
+// moment, as the random moment fault it was recorded from did: an event of its own right after
+// the step. Replayed as recorded, that is the very instant of the record; in a shrunk run that
+// went a little differently, the node's next moment of that kind. One that never sees its moment
+// before faults stop never strikes.
+void FaultInjector::fire_moment_event(NodeIndex node, LeaderMomentTrigger moment) {
+  if (world_.now_ns() >= scenario_.faults_stop_ns) return;
+  for (auto it = moment_events_.begin(); it != moment_events_.end(); ++it) {
+    const FaultEvent& event = scenario_.events[*it];
+    if (event.at_ns > world_.now_ns() || event.at_leader_moment != moment || event.nodes.front() != node) continue;
+    const size_t index = *it;
+    moment_events_.erase(it);
+    at(world_.now_ns(), "fault.event", [this, index] { apply(scenario_.events[index], event_streams_[index]); });
+    return;
+  }
 }
 
 // A data-centre outage: every node down at once, so nothing unsynced survives anywhere; each
@@ -330,6 +350,10 @@ void FaultInjector::stop_faults() {
 
 void FaultInjector::schedule_all() {
   for (size_t i = 0; i < scenario_.events.size(); ++i) {
+    if (scenario_.events[i].at_leader_moment != LeaderMomentTrigger::none) {
+      moment_events_.push_back(i);  // struck by leader_moment(), not by the clock
+      continue;
+    }
     at(scenario_.events[i].at_ns, "fault.event", [this, i] { apply(scenario_.events[i], event_streams_[i]); });
   }
   const RandomFaults& random = scenario_.random;

@@ -78,7 +78,8 @@ class FaultInjector {
   std::optional<NodeIndex> random_leader(Prng& prng) const;
   void inject_leader_crash(Prng& prng);
   void inject_leader_isolate(Prng& prng);
-  void isolate_for_a_while(NodeIndex node, Prng& prng);
+  void isolate_for_a_while(NodeIndex node, Prng& prng, LeaderMomentTrigger moment = LeaderMomentTrigger::none);
+  void fire_moment_event(NodeIndex node, LeaderMomentTrigger moment);
   void inject_power_loss(Prng& prng);
   void inject_slow_node(Prng& prng);
   NodeIndex bit_flip_target(Prng& prng);
@@ -103,6 +104,7 @@ class FaultInjector {
   Prng new_leader_prng_;    // the world's "fault.new_leader_isolate" stream
   Prng first_commit_prng_;  // the world's "fault.leader_first_commit_isolate" stream
   std::vector<Prng> event_streams_;  // one per explicit event
+  std::vector<size_t> moment_events_;  // explicit events waiting for a leader moment, not yet struck
   std::vector<NodeIndex> bit_flip_nodes_;  // bit_flip_nodes_max > 0: the only nodes flips hit
   std::vector<std::unique_ptr<Process>> processes_;  // stable addresses: scheduled events refer to them
   uint64_t injected_ = 0;

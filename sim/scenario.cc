@@ -157,7 +157,10 @@ void check_event(const FaultEvent& event, ParseContext& context, std::string_vie
   switch (event.kind) {
     case FaultKind::partition: need(!event.nodes.empty() && !event.other.empty(), "a = [...] and b = [...]"); break;
     case FaultKind::partition_oneway: need(!event.nodes.empty() && !event.other.empty(), "from = [...] and to = [...]"); break;
-    case FaultKind::isolate: need(!event.nodes.empty() || event.count > 0, "nodes = [...] or count = k"); break;
+    case FaultKind::isolate:
+      need(!event.nodes.empty() || event.count > 0, "nodes = [...] or count = k");
+      if (event.at_leader_moment != LeaderMomentTrigger::none) need(event.nodes.size() == 1, "one node with at_leader_moment");
+      break;
     case FaultKind::crash:
     case FaultKind::restart:
     case FaultKind::clock_jump:
@@ -206,6 +209,18 @@ FaultEvent read_event(TableReader& reader, size_t node_count, ParseContext& cont
   reader.duration("latency_ms_min", event.latency_ns_min, kNsPerMs, 0, 60'000);
   reader.duration("latency_ms_max", event.latency_ns_max, kNsPerMs, 0, 60'000);
   reader.real("probability", event.probability, 0, 1);
+  std::string moment;
+  reader.text("at_leader_moment", moment);
+  if (moment == "elected") {
+    event.at_leader_moment = LeaderMomentTrigger::elected;
+  } else if (moment == "first_commit") {
+    event.at_leader_moment = LeaderMomentTrigger::first_commit;
+  } else if (!moment.empty()) {
+    context.fail(reader.key_line("at_leader_moment"), reader.field("at_leader_moment"), "expected \"elected\" or \"first_commit\"");
+  }
+  if (event.at_leader_moment != LeaderMomentTrigger::none && event.kind != FaultKind::isolate) {
+    context.fail(reader.key_line("at_leader_moment"), reader.field("at_leader_moment"), "only an isolate waits for a leader moment");
+  }
   reader.finish();
   check_event(event, context, reader.field("kind"));
   return event;
@@ -229,6 +244,9 @@ void put_kind_fields(toml::table& table, const FaultEvent& event) {
   switch (event.kind) {
     case FaultKind::isolate:
       if (event.nodes.empty()) table.insert("count", static_cast<int64_t>(event.count));
+      if (event.at_leader_moment != LeaderMomentTrigger::none) {
+        table.insert("at_leader_moment", event.at_leader_moment == LeaderMomentTrigger::elected ? "elected" : "first_commit");
+      }
       break;
     case FaultKind::clock_jump: table.insert("ms", static_cast<double>(event.jump_ns) * kMsPerNs); break;
     case FaultKind::slow_node: table.insert("lag_ms", static_cast<double>(event.lag_ns) * kMsPerNs); break;

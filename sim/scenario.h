@@ -43,6 +43,9 @@ enum class FaultKind {
 // The kind's name in scenario files ("partition_oneway", ...).
 std::string_view to_string(FaultKind kind);
 
+// What a moment-triggered fault event waits for (FaultEvent::at_leader_moment).
+enum class LeaderMomentTrigger : uint8_t { none, elected, first_commit };
+
 struct FaultEvent {
   int64_t at_ns = 0;
   FaultKind kind = FaultKind::heal;
@@ -55,6 +58,10 @@ struct FaultEvent {
   double loss = -1, duplicate = -1;  // -1: unchanged
   int64_t latency_ns_min = -1, latency_ns_max = -1;
   double probability = 0;
+  // isolate: armed at at_ns, it strikes only when its node is seen at this leader moment at that
+  // very instant, right after the step that made it (how a moment fault of [random_faults] lands;
+  // its materialized record replays exactly). `at_leader_moment = "elected" | "first_commit"`.
+  LeaderMomentTrigger at_leader_moment = LeaderMomentTrigger::none;
   int source_line = 0;
 };
 

@@ -17,10 +17,12 @@
 namespace sluice::sim {
 namespace {
 
+constexpr int64_t kFaultsStopNs = 8'000'000'000;  // faults_stop_s below
+
 // A small cluster (one partition: with the controller, two groups on five nodes, so most nodes
 // lead nothing) with only the given random faults (no explicit events, no noise that would
 // move leaders by itself).
-Scenario scenario_with(const std::string& random_faults) {
+Scenario scenario_with(const std::string& random_faults, const std::vector<AppliedFault>* materialize = nullptr) {
   const std::string text = R"(name = "leader-faults"
 nodes = 5
 duration_s = 14
@@ -46,6 +48,16 @@ converge_s_max = 6
 )";
   Result<toml::table> table = parse_toml(text, "leader-faults.toml");
   EXPECT_TRUE(table.ok());
+  if (materialize != nullptr) {
+    // The record of `materialize`'s faults as explicit events instead of random ones, as the
+    // shrinker writes them (sim/shrink.cc).
+    table->erase("random_faults");
+    toml::array events;
+    for (const AppliedFault& fault : *materialize) {
+      if (fault.event.at_ns <= kFaultsStopNs) events.push_back(fault_event_table(fault.event));  // later: healed by the stop
+    }
+    table->insert("events", std::move(events));
+  }
   Result<Scenario> scenario = parse_scenario_table(*table, "leader-faults.toml");
   EXPECT_TRUE(scenario.ok()) << scenario.status().to_string();
   return *scenario;
@@ -155,6 +167,33 @@ TEST(LeaderFaults, PlainRandomCrashesAlsoHitFollowers) {
   const Hits hits = faults_on_leaders(scenario_with("crash_per_node_per_min = 8"), 3, FaultKind::crash);
   EXPECT_GE(hits.faults, 3u);
   EXPECT_LT(hits.on_leaders, hits.faults);
+}
+
+// A moment isolation's record, made an explicit event, keeps its moment (at_leader_moment) and
+// strikes as the random one did: right after the step that made the leader, so the replay applies
+// the very same faults at the same instants and ends the same way. Every moment strikes in this
+// run, so the check is on many (and it fails when the record forgets the moment: the explicit
+// isolation then lands before the step and the run goes another way).
+TEST(LeaderFaults, AMaterializedMomentIsolationStrikesAsTheRandomOneDid) {
+  const std::string faults = "new_leader_isolate_probability = 1\nleader_first_commit_isolate_probability = 1";
+  const SimulationReport random = run_simulation(scenario_with(faults), SimulationOptions{3, false});
+  size_t moments = 0;
+  for (const AppliedFault& fault : random.applied_faults) moments += fault.event.at_leader_moment != LeaderMomentTrigger::none;
+  EXPECT_GE(moments, 3u);
+  const SimulationReport replayed = run_simulation(scenario_with(faults, &random.applied_faults), SimulationOptions{3, false});
+  size_t before_stop = 0;
+  for (const AppliedFault& fault : random.applied_faults) before_stop += fault.event.at_ns <= kFaultsStopNs;
+  ASSERT_EQ(replayed.applied_faults.size(), before_stop);
+  for (size_t i = 0; i < before_stop; ++i) {
+    const FaultEvent& before = random.applied_faults[i].event;
+    const FaultEvent& after = replayed.applied_faults[i].event;
+    EXPECT_EQ(after.kind, before.kind) << i;
+    EXPECT_EQ(after.at_ns, before.at_ns) << i;
+    EXPECT_EQ(after.nodes, before.nodes) << i;
+    EXPECT_EQ(after.at_leader_moment, before.at_leader_moment) << i;
+  }
+  EXPECT_EQ(replayed.client_ops.size(), random.client_ops.size());
+  EXPECT_EQ(replayed.passed, random.passed);
 }
 
 }  // namespace

@@ -260,6 +260,27 @@ TEST(SimScenarioParse, LeaderFaultsNeedAClusterWorkload) {
                "needs a cluster workload");
 }
 
+// A moment-triggered isolate (how a shrink writes a moment fault): one node, an isolate, a known
+// moment; written back the same way.
+TEST(SimScenarioParse, AtLeaderMomentIsAnIsolateOfOneNode) {
+  const std::string head = "nodes = 3\n[[events]]\nat_s = 1\n";
+  expect_error(head + "kind = \"isolate\"\nnodes = [1]\nat_leader_moment = \"crowned\"\n", 6, "events[0].at_leader_moment",
+               "expected \"elected\" or \"first_commit\"");
+  expect_error(head + "kind = \"crash\"\nnodes = [1]\nat_leader_moment = \"elected\"\n", 6, "events[0].at_leader_moment",
+               "only an isolate");
+  expect_error(head + "kind = \"isolate\"\nnodes = [1, 2]\nat_leader_moment = \"elected\"\n", 2, "events[0].kind",
+               "one node with at_leader_moment");
+  Result<toml::table> table =
+      parse_toml(head + "kind = \"isolate\"\nnodes = [2]\nat_leader_moment = \"first_commit\"\n[budget]\nevents_max = 1000\nconverge_s_max = 5\n",
+                 "ok.toml");
+  ASSERT_TRUE(table.ok());
+  Result<Scenario> scenario = parse_scenario_table(*table, "ok.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  ASSERT_EQ(scenario->events.size(), 1u);
+  EXPECT_EQ(scenario->events[0].at_leader_moment, LeaderMomentTrigger::first_commit);
+  EXPECT_EQ(fault_event_table(scenario->events[0])["at_leader_moment"].value_or(std::string()), "first_commit");
+}
+
 TEST(SimScenarioParse, WrongTypeIsNamed) {
   expect_error("name = \"x\"\nnodes = \"three\"\n", 2, "nodes", "expected an integer");
   expect_error("nodes = 2.5\n", 1, "nodes", "expected an integer");
