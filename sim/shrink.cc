@@ -170,12 +170,13 @@ class Shrinker {
   void adopt(Candidate candidate, SimulationReport report, const std::string& step);
   bool accept(const Candidate& candidate, const std::string& step);
   bool materialize(const toml::table& scenario, const Scenario& parsed);
-  void ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
-                  bool empty_known_to_pass, bool no_bigger = false);
+  // True when the run budget (`runs_budget`, at most what is left) cut it short.
+  bool ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make, const std::string& label,
+                  bool empty_known_to_pass, bool no_bigger = false, size_t runs_budget = SIZE_MAX);
   void shrink_client_ops_by(const std::function<std::optional<std::string>(const ClientOp&)>& group_of, const std::string& label,
                             bool no_bigger);
   void shrink_client_ops();
-  void shrink_faults();
+  bool shrink_faults(size_t runs_budget = SIZE_MAX);
   void disable_buggify();
   void shrink_buggify_sites();
   void shorten();
@@ -273,9 +274,9 @@ bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) 
 // becomes the best run, even when it takes more events to fail (fewer units is the simpler
 // explanation). `empty_known_to_pass`: the empty subset's run was already rejected (no rerun).
 // `no_bigger`: a subset counts as failing only when its run is also no bigger than the best.
-void Shrinker::ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make,
-                          const std::string& label, bool empty_known_to_pass, bool no_bigger) {
-  if (count == 0 || !runs_left()) return;
+bool Shrinker::ddmin_step(size_t count, const std::function<Candidate(const std::vector<size_t>&)>& make,
+                          const std::string& label, bool empty_known_to_pass, bool no_bigger, size_t runs_budget) {
+  if (count == 0 || !runs_left()) return false;
   std::map<std::vector<size_t>, SimulationReport> failing;  // the reports of the subsets that failed
   const auto size_max = run_size(best_report_);
   const DdminResult found = ddmin(
@@ -287,16 +288,18 @@ void Shrinker::ddmin_step(size_t count, const std::function<Candidate(const std:
         if (report) failing.emplace(kept, std::move(*report));
         return report.has_value();
       },
-      options_.runs_max - result_.runs);
-  if (found.capped) result_.capped = true;
+      std::min(runs_budget, options_.runs_max - result_.runs));
+  if (found.capped && (runs_budget == SIZE_MAX || !runs_left())) result_.capped = true;
   if (auto report = failing.find(found.kept); report != failing.end()) {
     adopt(make(found.kept), std::move(report->second), "ddmin over " + std::to_string(count) + " " + label);
   }
+  return found.capped;
 }
 
-void Shrinker::shrink_faults() {
+bool Shrinker::shrink_faults(size_t runs_budget) {
   const Candidate start = best_;
-  ddmin_step(start.units, [&start](const std::vector<size_t>& kept) { return start.keep_units(kept); }, "fault units", false);
+  return ddmin_step(start.units, [&start](const std::vector<size_t>& kept) { return start.keep_units(kept); }, "fault units", false,
+                    false, runs_budget);
 }
 
 bool buggify_enabled(const toml::table& base) {
@@ -627,12 +630,17 @@ Result<ShrinkResult> Shrinker::run(const toml::table& input) {
   result_.materialized = materialize(scenario, *parsed);
   if (!result_.materialized) progress("shrink: the materialized run does not fail the same way; shrinking explicit events only");
   disable_buggify();
-  shrink_faults();
+  // A failure that hangs on a chain of timed faults (Figure 8 under the leader nemesis) fails
+  // again under few of ddmin's subsets, which could then take every run there is: the first pass
+  // over the faults gets half of what is left, so that every later step has its turn, and a
+  // second pass whatever they leave.
+  const bool faults_cut_short = shrink_faults((options_.runs_max - result_.runs) / 2);
   shrink_buggify_sites();
   shorten();
   lower_knobs();
   quiet_world();
   shrink_client_ops();
+  if (faults_cut_short) shrink_faults();
   result_.failure_after = best_report_.failure;
   result_.events_after = best_report_.trace_events;
   result_.faults_after = best_report_.applied_faults.size();
