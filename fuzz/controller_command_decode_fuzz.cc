@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const std::set<sluice::NodeId> distinct(partition.replicas.begin(), partition.replicas.end());
       SLUICE_ASSERT_EQ(distinct.size(), partition.replicas.size());
       SLUICE_ASSERT_EQ(distinct.count(partition.preferred_leader), 1u);
+      for (sluice::NodeId lost : partition.lost_on) SLUICE_ASSERT(metadata.nodes().count(lost) == 1);  // only a holder reports
     }
   }
   return 0;
