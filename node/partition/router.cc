@@ -243,6 +243,11 @@ void PartitionRouter::try_open(PartitionId partition, Broken broken) {
 void PartitionRouter::remove(Routed routed) {
   const bool delete_data = std::get<RemoveReplicaRequest>(routed.request).delete_data;
   const multiraft::DeleteCause cause = std::get<RemoveReplicaRequest>(routed.request).cause;
+  if (auto change = changing_.find(routed.partition); change != changing_.end() && change->second == Change::scrubbing) {
+    // Its files are being rewritten: asked again next round, once the scrub is done.
+    routed.reply.send(error_reply(nullptr, Status(Errc::overloaded, "replica being changed")));
+    return;
+  }
   auto broken = broken_.find(routed.partition);
   if (changing_.count(routed.partition) == 0 && broken != broken_.end()) {
     // Nothing open: its files stay unless asked otherwise.
