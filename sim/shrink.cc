@@ -599,8 +599,9 @@ void Shrinker::shrink_client_ops() {
   shrink_client_ops_by([](const ClientOp& op) -> std::optional<std::string> { return op.stream; }, "client operations by stream", false);
   for (const auto& [kind, label] : {std::pair(ClientOpKind::produce, "records"), std::pair(ClientOpKind::poll, "polls"),
                                     std::pair(ClientOpKind::topic_cycle, "topic churn rounds")}) {
-    auto one_of_kind = [kind](const ClientOp& op) -> std::optional<std::string> {
-      if (op.kind != kind) return std::nullopt;
+    // A copy: clang refuses to capture a structured binding.
+    auto one_of_kind = [wanted = kind](const ClientOp& op) -> std::optional<std::string> {
+      if (op.kind != wanted) return std::nullopt;
       return op.stream + ":" + std::to_string(op.seq);
     };
     shrink_client_ops_by(one_of_kind, label, true);
