@@ -223,7 +223,15 @@ Status Log::recover_active(uint64_t base_offset, bool all_synced) {
     // Without a mark nothing in the file was ever synced (the mark is synced before any data is
     // written), so only a file cut short while it was being created is acceptable.
     if (*size_bytes > kSegmentHeaderBytes) {
-      return corruption_at(path, 0, "no valid sync mark in front of " + std::to_string(*size_bytes) + " bytes");
+      const std::string detail = "no valid sync mark in front of " + std::to_string(*size_bytes) + " bytes";
+      if (!options_.cut_corrupt_tail) return corruption_at(path, 0, detail);
+      // Both marks damaged (a flip in each): how much was synced, and so which batches can be
+      // trusted, is unknown. Repair mode cuts the whole segment, as a tail cut at its first batch
+      // (found by cluster-swarm-leaders seed 1631: a node's controller log, and the node never
+      // started again).
+      SLUICE_COVER("log.recovery_marks_lost_cut");
+      recovery_.tail_cut = TailCut{base_offset, base_offset, kSegmentHeaderBytes, 0, path + ": " + detail};
+      recovery_.truncated_bytes += *size_bytes - kSegmentHeaderBytes;
     }
     SLUICE_TRY(initialize_data_file(*segment.file, path, base_offset, segment.prev_term));
     mark_sequence_ = 1;

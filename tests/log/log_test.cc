@@ -598,6 +598,40 @@ TEST(Log, RepairModeCutsDamageInTheSyncedActiveSegment) {
   LOG_ASSERT_OK(log->sync());
 }
 
+// Repair mode: both sync marks of the active segment damaged (a flip in each): how much was synced
+// is unknown, so the whole segment goes, as a cut at its first batch; a strict open still refuses
+// it (cluster-swarm-leaders seed 1631: a controller log that never opened again).
+TEST(Log, RepairModeCutsAnActiveSegmentWhoseMarksAreBothDamaged) {
+  DiskRig rig;
+  {
+    auto log = open_log(rig);
+    append_batches(*log, 4);
+    LOG_ASSERT_OK(log->sync());
+  }
+  rig.crash(1);
+  ASSERT_TRUE(rig.disk.flip_bit("p0/" + data_file_name(0), 5, 1));
+  ASSERT_TRUE(rig.disk.flip_bit("p0/" + data_file_name(0), kMarkSlotBytes + 5, 1));
+  const Result<std::unique_ptr<Log>> strict = Log::open(*rig.fs, "p0", small_options());
+  ASSERT_EQ(strict.code(), Errc::corruption);
+  EXPECT_NE(strict.status().message().find("no valid sync mark"), std::string::npos) << strict.status().to_string();
+  {
+    auto log = open_log(rig, repair_options());
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->recovery().tail_cut.has_value());
+    const TailCut& cut = *log->recovery().tail_cut;
+    EXPECT_EQ(cut.offset, 0u);
+    EXPECT_EQ(cut.position, kSegmentHeaderBytes);
+    EXPECT_NE(cut.what.find("no valid sync mark"), std::string::npos) << cut.what;
+    EXPECT_EQ(log->end_offset(), 0u);
+  }
+  rig.crash(2);
+  auto log = open_log(rig);  // strict: the cut was durable
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->end_offset(), 0u);
+  EXPECT_EQ(append_batches(*log, 2).size(), 2u);
+  LOG_ASSERT_OK(log->sync());
+}
+
 // Repair mode: a damaged batch in a sealed segment (trusted through its index by a strict open) is
 // found at open; that segment becomes the active one, cut there, and later segments go.
 TEST(Log, RepairModeCutsASealedSegmentAndRemovesLaterOnes) {
