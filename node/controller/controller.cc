@@ -140,6 +140,7 @@ void Controller::duties_loop(const MembershipSource& membership, rt::Duration in
   while (runtime_.sleep_for(interval).ok()) {
     if (!is_leader()) {
       dead_since_.clear();  // a later leadership counts the grace afresh
+      absent_since_.clear();
       continue;
     }
     reconcile_members(membership());
@@ -305,6 +306,27 @@ void Controller::reconcile_members(const std::vector<MemberView>& members) {
     if (member.alive) SLUICE_COVER("controller.duties.node_registered"); else SLUICE_COVER("controller.duties.node_dead");
     // A failure (leadership lost, timeout) is retried at the next round from the state then.
     if (!submit(*command, deadline).ok()) return;
+  }
+  mark_absent_dead(members, deadline);
+}
+
+// A node the metadata holds alive that membership does not list at all: SWIM forgot it (a dead
+// member is dropped after a while) or never met it since this node started. Left alive, its
+// dead grace never starts and its replicas and vote are never moved (cluster-swarm-leaders seed
+// 1927: a node crash-looping on a lost controller state, long forgotten by SWIM when a new
+// controller leader came). It is marked dead once absent from this leader's view for the dead
+// grace: a member SWIM has not met again yet after a restart is listed long before that.
+void Controller::mark_absent_dead(const std::vector<MemberView>& members, rt::Instant deadline) {
+  const rt::Instant now = runtime_.now();
+  std::set<NodeId> listed;
+  for (const MemberView& member : members) listed.insert(member.id);
+  std::erase_if(absent_since_, [&](const auto& entry) { return listed.count(entry.first) != 0; });
+  for (const auto& [id, record] : metadata_.nodes()) {
+    if (record.state != NodeState::alive || listed.count(id) != 0) continue;
+    const rt::Instant since = absent_since_.try_emplace(id, now).first->second;
+    if (now - since < config_.moves.node_dead_grace) continue;
+    SLUICE_COVER("controller.duties.absent_node_dead");
+    if (!submit(SetNodeState{id, NodeState::dead}, deadline).ok()) return;
   }
 }
 

@@ -115,6 +115,7 @@ class Controller {
   void reconcile_moves(const std::set<NodeId>& draining);
   std::set<NodeId> draining_nodes();
   std::set<NodeId> unregistered_voters() const;
+  void mark_absent_dead(const std::vector<MemberView>& members, runtime::Instant deadline);
 
   runtime::Runtime& runtime_;
   multiraft::RaftHost& host_;
@@ -127,6 +128,7 @@ class Controller {
   std::map<raft::Index, std::optional<Result<Applied>>> outcomes_;  // for submitters waiting here
   size_t submits_waiting_ = 0;
   bool added_to_host_ = false;
+  std::map<NodeId, runtime::Instant> absent_since_;  // nodes the metadata holds alive that membership does not list
   std::map<NodeId, runtime::Instant> dead_since_;  // nodes the metadata holds dead, and voters it does not know, since when (this leader's view)
   runtime::Task duties_;
 };
