@@ -58,9 +58,9 @@ struct FaultEvent {
   double loss = -1, duplicate = -1;  // -1: unchanged
   int64_t latency_ns_min = -1, latency_ns_max = -1;
   double probability = 0;
-  // isolate: armed at at_ns, it strikes only when its node is seen at this leader moment at that
-  // very instant, right after the step that made it (how a moment fault of [random_faults] lands;
-  // its materialized record replays exactly). `at_leader_moment = "elected" | "first_commit"`.
+  // isolate: armed from at_ns on, it strikes at its node's first such leader moment, right after
+  // the step that made it (how a moment fault of [random_faults] lands, so its materialized record
+  // replays exactly). `at_leader_moment = "elected" | "first_commit"`.
   LeaderMomentTrigger at_leader_moment = LeaderMomentTrigger::none;
   int source_line = 0;
 };

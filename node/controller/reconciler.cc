@@ -69,7 +69,7 @@ void Reconciler::scrub_closed_replicas() {
   if (!names.ok()) return;
   for (const std::string& name : *names) {
     const std::optional<PartitionId> partition = parse_replica_dir(name);
-    if (partition && router_.scrub_closed(*partition, name)) ++closed_state_files_repaired_;
+    if (partition) router_.scrub_closed(*partition, name);
   }
 }
 

@@ -51,8 +51,6 @@ class Reconciler {
   void stop();  // call on a fiber
   // Partitions this reconciler has a replica of (created and not removed).
   const std::set<PartitionId>& hosted() const { return hosted_; }
-  // State files of closed replica directories whose damaged copy the scrub rewrote.
-  uint64_t closed_state_files_repaired() const { return closed_state_files_repaired_; }
 
  private:
   void loop();
@@ -74,7 +72,6 @@ class Reconciler {
   ReconcilerConfig config_;
   SubmitFn submit_;
   std::set<PartitionId> hosted_;
-  uint64_t closed_state_files_repaired_ = 0;
   uint64_t rounds_ = 0;
   runtime::Task task_;
 };

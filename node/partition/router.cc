@@ -154,12 +154,11 @@ bool PartitionRouter::state_lost(PartitionId partition) const {
   return broken != broken_.end() && LogRaftStorage::state_lost(broken->second.why);
 }
 
-bool PartitionRouter::scrub_closed(PartitionId partition, const std::string& dir) {
-  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0) return false;
+void PartitionRouter::scrub_closed(PartitionId partition, const std::string& dir) {
+  if (replicas_.count(partition) > 0 || changing_.count(partition) > 0) return;
   changing_[partition] = Change::scrubbing;
-  const raft::Result<bool> rewritten = LogRaftStorage::scrub_at_rest(runtime_.fs(), dir);
+  (void)LogRaftStorage::scrub_at_rest(runtime_.fs(), dir);  // counted by its coverage mark
   changing_.erase(partition);
-  return rewritten.ok() && *rewritten;
 }
 
 // A crash in the middle of delete_dir leaves the directory renamed aside: finished at start.

@@ -105,8 +105,9 @@ class PartitionRouter {
   // Scrubs the state file in `dir`, partition `partition`'s replica directory, unless a replica of
   // it is open here or being opened, closed or reopened (LogRaftStorage::scrub_at_rest: a closed
   // replica's state file has no running scrub). Meanwhile requests to create it are refused as
-  // overloaded. True when a damaged copy was rewritten. Call on a fiber.
-  bool scrub_closed(PartitionId partition, const std::string& dir);
+  // overloaded. One whose copies are both damaged is left to fail its open, which says so. Call
+  // on a fiber.
+  void scrub_closed(PartitionId partition, const std::string& dir);
   // The replica failed and cannot be opened again because its Raft state is lost for good
   // (LogRaftStorage::state_lost).
   bool state_lost(PartitionId partition) const;

@@ -268,9 +268,9 @@ class ClusterWorkload final : public Workload {
   }
   std::string lagging() const;
   bool lost_to_damage(NodeIndex node) const;
-  bool spare_outside(const std::set<NodeId>& members) const;
+  size_t hosts_outside(const std::set<NodeId>& members) const;
+  bool spare_outside(const std::set<NodeId>& members) const { return hosts_outside(members) > 0; }
   bool state_file_lost(NodeIndex node, uint32_t partition) const;
-  size_t hosts_left() const;
   std::set<NodeId> with_lost_on(std::set<NodeId> members, uint32_t partition) const;
   std::string not_running(NodeIndex node) const;
   std::string controller_voters_lagging() const;
@@ -597,7 +597,7 @@ std::string ClusterWorkload::lagging() const {
     // Lost nodes left fewer than the replication to place it on: its creation is refused
     // (not_enough_nodes), rightly, for good (cluster-swarm-leaders seed 104: replication 3 on 3
     // nodes, one lost before the topic was ever created).
-    if (hosts_left() < static_cast<size_t>(config_.replicas.replication)) return "";
+    if (hosts_outside({}) < static_cast<size_t>(config_.replicas.replication)) return "";
     return "the topic is not created yet";
   }
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
@@ -667,23 +667,15 @@ std::string ClusterWorkload::controller_voters_lagging() const {
   return "the controller group has no leader";
 }
 
-// A running node, not decommissioned, outside `members` (a group's voters or a partition's
-// replicas): one a lost member could be replaced by.
-bool ClusterWorkload::spare_outside(const std::set<NodeId>& members) const {
+// Running nodes, not decommissioned, outside `members` (a group's voters or a partition's
+// replicas): those a lost member could be replaced by; with no members, every node that can take
+// replicas.
+size_t ClusterWorkload::hosts_outside(const std::set<NodeId>& members) const {
+  size_t hosts = 0;
   for (size_t i = 0; i < nodes_; ++i) {
     const NodeId id = node_id_of(static_cast<NodeIndex>(i));
     if (started_node(world_, static_cast<NodeIndex>(i)) == nullptr || members.contains(id)) continue;
-    if (static_cast<int64_t>(id) != config_.decommission_node) return true;
-  }
-  return false;
-}
-
-// Nodes that can take replicas: running and not decommissioned.
-size_t ClusterWorkload::hosts_left() const {
-  size_t hosts = 0;
-  for (size_t i = 0; i < nodes_; ++i) {
-    const bool decommissioned = static_cast<int64_t>(node_id_of(static_cast<NodeIndex>(i))) == config_.decommission_node;
-    if (started_node(world_, static_cast<NodeIndex>(i)) != nullptr && !decommissioned) ++hosts;
+    if (static_cast<int64_t>(id) != config_.decommission_node) ++hosts;
   }
   return hosts;
 }
