@@ -141,7 +141,10 @@ Status Consumer::fetch_one(const std::string& topic, uint32_t partition, Assigne
   Result<HttpClientResponse> response = client_.call_at(route->leader, request, call_deadline);
   if (!response.ok()) {
     if (response.code() == Errc::offset_out_of_range) return note_gap(topic, partition, assigned, call_deadline, out);
-    if (stale_route(response.code())) client_.resolver().report_stale(topic, partition, route->generation);
+    // A poll shorter than the long-poll wait ends in a timeout with the leader where it was: only
+    // the request's own timeout running out says the node may not be answering.
+    const bool callers_deadline = response.code() == Errc::timeout && call_deadline == deadline;
+    if (stale_route(response.code()) && !callers_deadline) client_.resolver().report_stale(topic, partition, route->generation);
     return response.status();
   }
   return take_batches(topic, partition, assigned, *response, out);

@@ -60,7 +60,8 @@ using Result = BasicResult<T, Errc>;
 // Worth sending again (to the same or a newly resolved leader): the request did not take effect,
 // or, for timeout and connection_failed, may have; idempotent producers make that safe.
 bool retriable(Errc code);
-// The partition's leader is not where the client thought: its route must be resolved again.
+// The partition's leader may not be where the client thought (or not answering there): its route
+// must be resolved again.
 bool stale_route(Errc code);
 
 }  // namespace sluice::client

@@ -355,7 +355,16 @@ Status LogRaftStorage::repair_damaged_log(const Status& damage) {
   }
   bool still_damaged = false;
   const Status repaired = open_live_log(true, still_damaged);
-  if (!repaired.ok()) return repaired.with_context("repairing after " + damage.to_string());
+  if (!repaired.ok()) {
+    // Damage the repair cannot cut either: on-disk bytes do not heal, so every later open ends
+    // here. Said so the node reports the replica lost, which moves it away for good (found by
+    // cluster-swarm-leaders seed 1692: the replica named preferred leader never opened again, and
+    // its node kept the partition's produce requests waiting). An I/O error stays one to retry.
+    if (repaired.code() != Errc::invalid_state) return repaired.with_context("repairing after " + damage.to_string());
+    SLUICE_COVER("partition.raft_storage.log_beyond_repair");
+    return Status(Errc::invalid_state, std::string(kLogBeyondRepairMessage) + "repairing after " + damage.to_string() + ": " +
+                                           repaired.to_string());
+  }
   repair_notes_ = damage.to_string();
   if (log_->end_offset() < durable_.start_offset) {
     // Every retained entry was lost: restart the log empty after the base, like a log-start jump.

@@ -89,9 +89,16 @@ class LogRaftStorage final : public multiraft::GroupStorage {
   // What every invalid_state error about a damaged state file starts with (the simulator tells a
   // node that cannot start for that reason from other failures by it).
   static constexpr std::string_view kDamagedStateMessage = "raft state file: ";
-  // The error (of open(), or wrapped by a caller) says the state is lost for good: no retry opens
-  // it, and its term and vote may not be guessed.
-  static bool state_lost(std::string_view error_message) { return error_message.find(kDamagedStateMessage) != std::string_view::npos; }
+  // What an invalid_state error about log damage that repair mode cannot cut starts with (a gap
+  // between sealed segments, a sync mark naming another segment): no retry opens that log either.
+  static constexpr std::string_view kLogBeyondRepairMessage = "log beyond repair: ";
+  // The error (of open(), or wrapped by a caller) says the replica's durable state is lost for good:
+  // no retry opens it, its term and vote may not be guessed, and entries it acknowledged may be gone
+  // (docs/controller.md, "Lost replicas").
+  static bool state_lost(std::string_view error_message) {
+    return error_message.find(kDamagedStateMessage) != std::string_view::npos ||
+           error_message.find(kLogBeyondRepairMessage) != std::string_view::npos;
+  }
   ~LogRaftStorage() override;
   LogRaftStorage(const LogRaftStorage&) = delete;
   LogRaftStorage& operator=(const LogRaftStorage&) = delete;

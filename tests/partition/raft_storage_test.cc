@@ -676,6 +676,36 @@ TEST(RaftStorage, DamagedLogDataIsCutWithTheVoteWithheld) {
   EXPECT_TRUE(reopened->initial_state().hard_state.vote_withheld);
 }
 
+// Damage repair mode cannot cut (here the second segment's files are gone: a gap between sealed
+// segments) fails every open with an error that says the replica is lost for good, so its node
+// reports it and the controller moves it away (cluster-swarm-leaders seed 1692: such a replica,
+// its partition's preferred leader, never opened again and nothing moved it). The vote stays
+// withheld: the replica may have acknowledged what is gone.
+TEST(RaftStorage, LogDamageBeyondRepairSaysTheReplicaIsLost) {
+  DiskRig rig;
+  {
+    auto storage = open_ok(rig, true);
+    ASSERT_NE(storage, nullptr);
+    RS_ASSERT_OK(storage->append(make_entries(1, 60, 1, 200)));
+    storage->save_state(HardState{1, 1, 50}, std::nullopt);
+    RS_ASSERT_OK(storage->sync());
+  }
+  const std::string second = second_segment(rig);
+  ASSERT_FALSE(second.empty());
+  const std::string dir = "p0/log-00000000000000000001/";
+  const uint64_t base = log::parse_segment_file_name(second.substr(dir.size()))->base_offset;
+  ASSERT_TRUE(rig.fs->remove(second).ok());
+  (void)rig.fs->remove(dir + log::index_file_name(base));  // there may be none
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    raft::Result<std::unique_ptr<LogRaftStorage>> opened = LogRaftStorage::open(*rig.fs, "p0", options(true));
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.code(), Errc::invalid_state);
+    EXPECT_TRUE(LogRaftStorage::state_lost(opened.status().message())) << opened.status().to_string();
+  }
+  const raft::Result<RaftStateFile> file = decode_raft_state_file(*rig.disk.peek_file("p0/raft-state"));
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  EXPECT_TRUE(file->state.hard_state.vote_withheld);
+}
 
 // A repair cuts the log (durably) before it lowers the commit index; when it stops in between (a
 // full disk failed the state write: cluster-swarm-faults seed 463), the state file still names
