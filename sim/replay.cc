@@ -16,6 +16,7 @@ toml::table header_table(const ReplayHeader& header) {
   table.insert("checker", header.checker);
   if (!header.failure.empty()) table.insert("failure", header.failure);
   if (!header.source.empty()) table.insert("source", header.source);
+  if (header.source_seed >= 0) table.insert("source_seed", header.source_seed);
   auto figure = [&table](const char* key, int64_t value) {
     if (value >= 0) table.insert(key, value);
   };
@@ -35,6 +36,7 @@ void read_header(TableReader& reader, ReplayHeader& header, ParseContext& contex
   if (header.checker.empty()) context.fail(reader.key_line("checker"), reader.field("checker"), "required (a non-empty string)");
   reader.text("failure", header.failure);
   reader.text("source", header.source);
+  reader.integer("source_seed", header.source_seed, 0, INT64_MAX);
   reader.integer("events_before", header.events_before, 0, INT64_MAX);
   reader.integer("events_after", header.events_after, 0, INT64_MAX);
   reader.integer("faults_before", header.faults_before, 0, INT64_MAX);

@@ -22,6 +22,7 @@ struct ReplayHeader {
   std::string source;   // the scenario it was shrunk from (informational)
   int64_t events_before = -1, events_after = -1;  // informational; -1: absent
   int64_t faults_before = -1, faults_after = -1;
+  int64_t source_seed = -1;  // the seed that was shrunk, when the minimal run has another; -1: absent
 };
 
 struct Replay {

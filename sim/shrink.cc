@@ -123,6 +123,7 @@ struct Candidate {
   std::vector<FaultEvent> events;
   std::vector<size_t> unit_of;  // per event: its unit, dense from 0
   size_t units = 0;
+  uint64_t seed = 0;  // the run's seed: the shrunk one's, or one search_smaller_run found
 
   toml::table table() const {
     toml::table table = base;
@@ -134,7 +135,7 @@ struct Candidate {
   }
   // Only the events of the units in `kept` (ascending), units renumbered.
   Candidate keep_units(const std::vector<size_t>& kept) const {
-    Candidate out{base, {}, {}, kept.size()};
+    Candidate out{base, {}, {}, kept.size(), seed};
     for (size_t i = 0; i < events.size(); ++i) {
       const auto found = std::lower_bound(kept.begin(), kept.end(), unit_of[i]);
       if (found == kept.end() || *found != unit_of[i]) continue;
@@ -146,8 +147,8 @@ struct Candidate {
 };
 
 // Units dense from 0 in order of first appearance.
-Candidate candidate_of(toml::table base, const std::vector<AppliedFault>& faults) {
-  Candidate candidate{std::move(base), {}, {}, 0};
+Candidate candidate_of(toml::table base, const std::vector<AppliedFault>& faults, uint64_t seed) {
+  Candidate candidate{std::move(base), {}, {}, 0, seed};
   std::map<uint32_t, size_t> dense;
   for (const AppliedFault& fault : faults) {
     const auto [it, added] = dense.emplace(fault.unit, dense.size());
@@ -177,6 +178,7 @@ class Shrinker {
                             bool no_bigger);
   void shrink_client_ops();
   bool shrink_faults(size_t runs_budget = SIZE_MAX);
+  void search_smaller_run(const toml::table& scenario);
   void disable_buggify();
   void shrink_buggify_sites();
   void shorten();
@@ -211,7 +213,7 @@ std::optional<SimulationReport> Shrinker::try_run(const Candidate& candidate) {
   Result<Scenario> scenario = parse_scenario_table(candidate.table(), source_);
   if (!scenario.ok()) return std::nullopt;
   ++result_.runs;
-  return run_simulation(*scenario, SimulationOptions{options_.seed, false});
+  return run_simulation(*scenario, SimulationOptions{candidate.seed, false});
 }
 
 // The run's report when `candidate` still fails with the same checker.
@@ -247,16 +249,20 @@ void Shrinker::adopt(Candidate candidate, SimulationReport report, const std::st
 
 // Random faults off, their record as explicit events (the heals and restarts that came after
 // faults_stop_s are left out: by then the stop has healed everything).
-bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) {
+Candidate materialized_run(const toml::table& scenario, const Scenario& parsed, const SimulationReport& report, uint64_t seed) {
   std::vector<AppliedFault> faults;
-  for (const AppliedFault& fault : best_report_.applied_faults) {
+  for (const AppliedFault& fault : report.applied_faults) {
     if (fault.event.at_ns <= parsed.faults_stop_ns) faults.push_back(fault);
   }
   toml::table base = scenario;
   base.erase("random_faults");
   base.erase("events");
+  return candidate_of(base, faults, seed);
+}
+
+bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) {
   // Not judged by size: the same faults, so a few events more or less are no step back.
-  Candidate materialized = candidate_of(base, faults);
+  Candidate materialized = materialized_run(scenario, parsed, best_report_, options_.seed);
   if (std::optional<SimulationReport> report = same_failure(materialized)) {
     adopt(std::move(materialized), std::move(*report), "materialized");
     return true;
@@ -266,7 +272,7 @@ bool Shrinker::materialize(const toml::table& scenario, const Scenario& parsed) 
   for (size_t i = 0; i < parsed.events.size(); ++i) explicit_events.push_back(AppliedFault{parsed.events[i], static_cast<uint32_t>(i)});
   toml::table with_random = scenario;
   with_random.erase("events");
-  best_ = candidate_of(with_random, explicit_events);
+  best_ = candidate_of(with_random, explicit_events, options_.seed);
   return false;
 }
 
@@ -608,6 +614,49 @@ void Shrinker::shrink_client_ops() {
   }
 }
 
+// The scenario of search_smaller_run: `scenario` (random faults on) with the cluster workload at one
+// partition, client host, producer and consumer, and faults stopping at half of `failed_at_ns`
+// (the quiet period after kept as long as it was). Nullopt when there is nothing to draw anew (no
+// random faults, or explicit events of its own) or the seed draws the knobs too ([swarm]).
+std::optional<toml::table> smaller_scenario(const toml::table& scenario, const Scenario& parsed, int64_t failed_at_ns) {
+  if (!scenario.contains("random_faults") || scenario.contains("events") || scenario.contains("swarm")) return std::nullopt;
+  toml::table small = scenario;
+  toml::table* workload = client_ops_table(small);
+  if (workload == nullptr) return std::nullopt;
+  for (const char* key : {"partitions", "client_hosts", "producers", "consumers"}) {
+    if ((*workload)[key].value_or(int64_t{1}) > 1) workload->insert_or_assign(key, int64_t{1});
+  }
+  const int64_t faults_stop_ns = std::min(parsed.faults_stop_ns, std::max<int64_t>(failed_at_ns / 2, 1'000'000'000));
+  const int64_t duration_ns = faults_stop_ns + (parsed.duration_ns - parsed.faults_stop_ns);
+  small.insert_or_assign("faults_stop_s", static_cast<double>(faults_stop_ns) / kNsPerSecond);
+  small.insert_or_assign("duration_s", static_cast<double>(duration_ns) / kNsPerSecond);
+  return small;
+}
+
+// A failure that hangs on a long chain of faults (Figure 8 under the leader nemesis: dozens of
+// timed isolations, each sending every later event another way) survives the removal of few of
+// them, and ddmin keeps nearly all. Other seeds of a smaller run often fail the same way with a
+// fraction of the faults: the same random fault processes and rates on one partition, one client
+// host, half the time (smaller_scenario). The seeds after the shrunk one are tried in turn, at most
+// search_runs_max (short runs, outside runs_max); the first whose run fails the same way and is
+// smaller, materialized, becomes the best run, and the later steps shrink it further. The replay
+// file then names that seed.
+void Shrinker::search_smaller_run(const toml::table& scenario) {
+  Result<Scenario> parsed = parse_scenario_table(scenario, source_);
+  if (!parsed.ok()) return;
+  const std::optional<toml::table> small = smaller_scenario(scenario, *parsed, best_report_.simulated_ns);
+  if (!small) return;
+  Result<Scenario> small_parsed = parse_scenario_table(*small, source_);
+  if (!small_parsed.ok()) return;  // the workload refuses one partition (replication above the nodes, ...)
+  for (uint64_t offset = 1; offset <= options_.search_runs_max && runs_left(); ++offset) {
+    const uint64_t seed = options_.seed + offset;
+    ++result_.search_runs;
+    const SimulationReport report = run_simulation(*small_parsed, SimulationOptions{seed, false});
+    if (report.passed || failure_class(report.failure) != result_.checker || run_size(report) >= run_size(best_report_)) continue;
+    if (accept(materialized_run(*small, *small_parsed, report, seed), "smaller run, seed " + std::to_string(seed))) return;
+  }
+}
+
 Result<ShrinkResult> Shrinker::run(const toml::table& input) {
   Result<Scenario> input_parsed = parse_scenario_table(input, source_);
   if (!input_parsed.ok()) return input_parsed.status();
@@ -631,6 +680,7 @@ Result<ShrinkResult> Shrinker::run(const toml::table& input) {
   result_.materialized = materialize(scenario, *parsed);
   if (!result_.materialized) progress("shrink: the materialized run does not fail the same way; shrinking explicit events only");
   disable_buggify();
+  if (result_.materialized && best_.units > options_.search_units_min) search_smaller_run(scenario);
   // A failure that hangs on a chain of timed faults (Figure 8 under the leader nemesis) fails
   // again under few of ddmin's subsets, which could then take every run there is: the first pass
   // over the faults gets half of what is left, so that every later step has its turn, and a
@@ -642,6 +692,7 @@ Result<ShrinkResult> Shrinker::run(const toml::table& input) {
   quiet_world();
   shrink_client_ops();
   if (faults_cut_short) shrink_faults();
+  result_.seed_after = best_.seed;
   result_.failure_after = best_report_.failure;
   result_.events_after = best_report_.trace_events;
   result_.faults_after = best_report_.applied_faults.size();

@@ -6,8 +6,10 @@
 // failure needs it, ddmin keeps only the sites it needs: `[buggify] sites`), the run is cut
 // short (duration_s, faults_stop_s) and the workload's size knobs (clients, producers, consumers,
 // partitions, groups) are lowered, each step kept only when the run still fails with the same
-// checker. The workload's own randomness still comes from the seed, which stays the same. The
-// result is a scenario table a replay file holds (sim/replay.h, docs/formats/replay.md).
+// checker. The workload's own randomness still comes from the seed, which stays the same, except
+// when a run of many faults is first replaced by a smaller run of another seed that fails the same
+// way (a chain of faults that ddmin cannot cut; Shrinker::search_smaller_run). The result is a
+// scenario table and a seed, which a replay file holds (sim/replay.h, docs/formats/replay.md).
 #pragma once
 
 #include <cstddef>
@@ -46,6 +48,10 @@ struct ShrinkOptions {
   uint64_t seed = 1;
   size_t runs_max = 200;  // simulation runs in all, the first (original) run included
   std::function<void(const std::string&)> progress;  // one line per accepted step (may be empty)
+  // A materialized run of more fault units than search_units_min first looks for a smaller run
+  // of another seed: at most search_runs_max seeds (short runs, not counted in runs_max).
+  size_t search_units_min = 16;
+  size_t search_runs_max = 300;
 };
 
 struct ShrinkResult {
@@ -57,6 +63,8 @@ struct ShrinkResult {
   uint64_t buggify_fired_before = 0, buggify_fired_after = 0;  // BUGGIFY firings
   size_t client_ops_before = 0, client_ops_after = 0;          // client operations issued (not skipped)
   size_t runs = 0;
+  size_t search_runs = 0;   // seeds of a smaller run tried (not in runs)
+  uint64_t seed_after = 0;  // the minimal run's seed: the shrunk one, or one the search found
   bool materialized = false;  // random faults replaced by their record (else only explicit events shrank)
   bool capped = false;        // runs_max reached before every step finished
   // The world's random decisions the minimal run no longer needs, set to zero ("network.loss",

@@ -39,7 +39,9 @@ void print_figures(const ShrinkResult& result, double shrink_s) {
             << "client_ops_after=" << result.client_ops_after << "\n"
             << "materialized=" << (result.materialized ? "yes" : "no") << "\n"
             << "noise_off=" << (result.noise_off.empty() ? std::string("-") : join_names(result.noise_off)) << "\n"
+            << "seed_after=" << result.seed_after << "\n"
             << "shrink_runs=" << result.runs << "\n"
+            << "shrink_search_runs=" << result.search_runs << "\n"
             << "shrink_capped=" << (result.capped ? "yes" : "no") << "\n"
             << "shrink_s=" << format_figure(shrink_s, 3) << "\n";
 }
@@ -69,9 +71,10 @@ int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;  // determinism-ok: shrink_s
   print_figures(*result, elapsed.count());
-  ReplayHeader header{seed, result->checker, result->failure_after, scenario_path,
+  ReplayHeader header{result->seed_after, result->checker, result->failure_after, scenario_path,
                       static_cast<int64_t>(result->events_before), static_cast<int64_t>(result->events_after),
                       static_cast<int64_t>(result->faults_before), static_cast<int64_t>(result->faults_after)};
+  if (result->seed_after != seed && seed <= static_cast<uint64_t>(INT64_MAX)) header.source_seed = static_cast<int64_t>(seed);
   if (out_path.empty()) out_path = default_out_path((*scenario)["name"].value_or(std::string()), seed);
   Result<std::string> text = replay_text(header, result->minimal);
   Status written = text.ok() ? write_replay(out_path, *text) : text.status();
