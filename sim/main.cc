@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -117,6 +118,12 @@ int main(int argc, char** argv) {
   sweep_command->add_flag("--check-determinism", sweep_options.check_determinism,
                           "run every seed twice; a seed whose trace_hash differs fails");
   sweep_command->add_option("--json", sweep_options.json_path, "write the JSON summary (docs/formats/sweep-json.md) to FILE, or - for stdout");
+  sluice::sim::SweepShrinkOptions sweep_shrink;
+  sweep_command->add_option("--shrink", sweep_shrink.dir, "after the sweep, shrink each failing seed; write its replay file into DIR");
+  sweep_command->add_option("--shrink-max", sweep_shrink.failures_max, "failing seeds to shrink at most (default 3)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000}));
+  sweep_command->add_option("--shrink-runs-max", sweep_shrink.runs_max, "simulation runs per shrink at most (default 200)")
+      ->check(CLI::Range(size_t{2}, size_t{100'000}));
   std::vector<std::string> merge_files;
   CLI::App* merge = app.add_subcommand("merge", "merge shards' sweep --json summaries into one (JSON on stdout)");
   merge->add_option("files", merge_files, "JSON summaries")->required();
@@ -146,6 +153,17 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (*sweep_command) {
+    if (!sweep_shrink.dir.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(sweep_shrink.dir, error);
+      if (error || !std::filesystem::is_directory(sweep_shrink.dir)) {
+        std::cerr << "sluice-sim: --shrink: cannot make directory '" << sweep_shrink.dir << "'\n";
+        return kExitUsage;
+      }
+      sweep_options.after_summary = [&](const sluice::sim::SweepSummary& summary, std::ostream& text) {
+        sluice::sim::shrink_sweep_failures(scenario_path, summary, sweep_shrink, text);
+      };
+    }
     return sweep(*scenario, seeds, shard, sweep_options);
   }
   return run_once(*scenario, seed, check_determinism, timeline_path);

@@ -41,7 +41,8 @@ DdminResult ddmin(size_t count, const SubsetFails& fails, size_t tests_max);
 
 // What a failure is, for "the same checker": the checker's name and, when the next part of the
 // message is a plain phrase, the violation kind ("raft safety: durability", "partition ledger:
-// duplicate", "budget"). Failure messages read "<checker>: <kind>: <details>".
+// duplicate", "budget"). Failure messages read "[t=<seconds>s ]<checker>: <kind>: <details>"; the
+// time some workloads put first is not part of the class.
 std::string failure_class(std::string_view failure);
 
 struct ShrinkOptions {

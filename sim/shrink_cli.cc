@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "sim/replay.h"
@@ -52,38 +54,91 @@ std::string default_out_path(const std::string& scenario_name, uint64_t seed) {
 
 }  // namespace
 
-int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max) {
+namespace {
+
+// What shrink_to_file did: the result, the file written and the wall-clock seconds; or why not
+// (exit code: kExitFailed when the seed passes or the file cannot be written, kExitUsage when the
+// scenario is unusable).
+struct ShrunkToFile {
+  ShrinkResult result;
+  std::string path;
+  double shrink_s = 0;
+  int exit_code = 0;
+  std::string error;
+};
+
+ShrunkToFile shrink_to_file(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max,
+                            const std::function<void(const std::string&)>& progress) {
   // The wall clock measures the runner, never a run.
   const auto started = std::chrono::steady_clock::now();  // determinism-ok: shrink_s, a runner figure
+  ShrunkToFile out;
   Result<toml::table> scenario = load_scenario_table(scenario_path);
-  if (!scenario.ok()) {
-    std::cerr << "sluice-sim: " << scenario.status().message() << "\n";
-    return kExitUsage;
-  }
+  if (!scenario.ok()) return out.exit_code = kExitUsage, out.error = scenario.status().message(), out;
   ShrinkOptions options;
   options.seed = seed;
   options.runs_max = runs_max;
-  options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  options.progress = progress;
   Result<ShrinkResult> result = shrink(*scenario, scenario_path, options);
   if (!result.ok()) {
-    std::cerr << "sluice-sim: shrink: " << result.status().message() << "\n";
-    return result.status().code() == Errc::check_failed ? kExitFailed : kExitUsage;
+    out.exit_code = result.status().code() == Errc::check_failed ? kExitFailed : kExitUsage;
+    out.error = "shrink: " + result.status().message();
+    return out;
   }
+  out.result = std::move(*result);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;  // determinism-ok: shrink_s
-  print_figures(*result, elapsed.count());
-  ReplayHeader header{result->seed_after, result->checker, result->failure_after, scenario_path,
-                      static_cast<int64_t>(result->events_before), static_cast<int64_t>(result->events_after),
-                      static_cast<int64_t>(result->faults_before), static_cast<int64_t>(result->faults_after)};
-  if (result->seed_after != seed && seed <= static_cast<uint64_t>(INT64_MAX)) header.source_seed = static_cast<int64_t>(seed);
-  if (out_path.empty()) out_path = default_out_path((*scenario)["name"].value_or(std::string()), seed);
-  Result<std::string> text = replay_text(header, result->minimal);
-  Status written = text.ok() ? write_replay(out_path, *text) : text.status();
-  if (!written.ok()) {
-    std::cerr << "sluice-sim: " << written.message() << "\n";
-    return kExitFailed;
+  out.shrink_s = elapsed.count();
+  ReplayHeader header{out.result.seed_after, out.result.checker, out.result.failure_after, scenario_path,
+                      static_cast<int64_t>(out.result.events_before), static_cast<int64_t>(out.result.events_after),
+                      static_cast<int64_t>(out.result.faults_before), static_cast<int64_t>(out.result.faults_after)};
+  if (out.result.seed_after != seed && seed <= static_cast<uint64_t>(INT64_MAX)) header.source_seed = static_cast<int64_t>(seed);
+  out.path = out_path.empty() ? default_out_path((*scenario)["name"].value_or(std::string()), seed) : std::move(out_path);
+  Result<std::string> text = replay_text(header, out.result.minimal);
+  Status written = text.ok() ? write_replay(out.path, *text) : text.status();
+  if (!written.ok()) out.exit_code = kExitFailed, out.error = written.message();
+  return out;
+}
+
+}  // namespace
+
+int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max) {
+  ShrunkToFile shrunk = shrink_to_file(scenario_path, seed, std::move(out_path), runs_max,
+                                       [](const std::string& line) { std::cerr << line << "\n"; });
+  if (shrunk.exit_code != 0 && shrunk.path.empty()) {
+    std::cerr << "sluice-sim: " << shrunk.error << "\n";
+    return shrunk.exit_code;
   }
-  std::cout << "replay_file=" << out_path << "\n" << "replay=" << replay_file_command(out_path) << "\n";
+  print_figures(shrunk.result, shrunk.shrink_s);
+  if (shrunk.exit_code != 0) {
+    std::cerr << "sluice-sim: " << shrunk.error << "\n";
+    return shrunk.exit_code;
+  }
+  std::cout << "replay_file=" << shrunk.path << "\n" << "replay=" << replay_file_command(shrunk.path) << "\n";
   return 0;
+}
+
+void shrink_sweep_failures(const std::string& scenario_path, const SweepSummary& summary, const SweepShrinkOptions& options,
+                           std::ostream& text) {
+  size_t shrunk_count = 0;
+  for (const SweepFailure& failure : summary.failures) {
+    if (shrunk_count == options.failures_max) {
+      text << "shrink: " << summary.failures.size() - shrunk_count << " more failing seed(s) not shrunk (--shrink-max "
+           << options.failures_max << ")\n";
+      break;
+    }
+    ++shrunk_count;
+    const std::string name = std::filesystem::path(scenario_path).stem().string();
+    const std::string path = (std::filesystem::path(options.dir) / (name + "-seed" + std::to_string(failure.seed) + ".replay.toml")).string();
+    ShrunkToFile shrunk = shrink_to_file(scenario_path, failure.seed, path, options.runs_max, {});
+    if (shrunk.exit_code != 0) {
+      text << "shrunk seed=" << failure.seed << " error=" << shrunk.error << "\n";
+      continue;
+    }
+    const ShrinkResult& result = shrunk.result;
+    text << "shrunk seed=" << failure.seed << " checker=" << result.checker << " faults=" << result.faults_before << "->"
+         << result.faults_after << " events=" << result.events_before << "->" << result.events_after
+         << " client_ops=" << result.client_ops_before << "->" << result.client_ops_after << " seed_after=" << result.seed_after
+         << " shrink_s=" << format_figure(shrunk.shrink_s, 3) << " replay=" << replay_file_command(shrunk.path) << "\n";
+  }
 }
 
 bool TimelineOutput::open(const std::string& path) {

@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
+#include <ostream>
 #include <string>
 
+#include "sim/sweep_summary.h"
 #include "sim/timeline.h"
 
 namespace sluice::sim {
@@ -34,6 +36,18 @@ class TimelineOutput {
 // Shrinks seed `seed` of the scenario at `scenario_path`, writes the replay file to `out_path`
 // (default when empty: <scenario name>-seed<N>.replay.toml) and prints the figures.
 int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max);
+
+// `sweep --shrink DIR`: after the sweep, each failing seed (the first failures_max) shrunk with
+// at most runs_max runs, its replay file written to DIR/<scenario file stem>-seed<N>.replay.toml,
+// one line per seed on `text`: `shrunk seed=N checker=... faults=A->B events=C->D
+// client_ops=E->F seed_after=S shrink_s=T replay=...` (or `shrunk seed=N error=...`).
+struct SweepShrinkOptions {
+  std::string dir;  // "": no shrinking
+  size_t failures_max = 3;
+  size_t runs_max = 200;
+};
+void shrink_sweep_failures(const std::string& scenario_path, const SweepSummary& summary, const SweepShrinkOptions& options,
+                           std::ostream& text);
 
 // Runs a replay file and prints the report, the expected and the actual checker; writes the run's
 // timeline page to `timeline_path` unless it is empty.

@@ -307,6 +307,7 @@ int run_sweep(const Scenario& scenario, const SweepOptions& options) {
   print_coverage_and_buggify(summary, text);
   print_summary(summary, text);
   if (options.check_determinism) text << "determinism=checked\n";
+  if (options.after_summary) options.after_summary(summary, text);
   if (json_to_stdout) std::cout << to_json(summary) << std::flush;
   if (json_file.is_open()) json_file << to_json(summary);
   return summary.passed() ? 0 : kExitFailed;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct SweepOptions {
   uint64_t jobs = 1;      // 1: in this process; more: that many worker processes
   std::string json_path;  // "": none; "-": stdout (the text report then goes to stderr)
   bool check_determinism = false;  // run every seed twice; a seed whose trace_hash differs fails
+  // Called with the summary once it is printed (before the JSON), with the text report's stream:
+  // `--shrink` shrinks the failing seeds there (sim/shrink_cli.h). May be empty.
+  std::function<void(const SweepSummary&, std::ostream&)> after_summary;
 };
 
 // Runs the sweep; returns the process exit code (0 passed, 1 a seed failed or a required coverage

@@ -122,6 +122,23 @@ def check_failing_sweep(sim, source):
         check([f["seed"] for f in summary["failures"]] == [1, 2] and summary["failures"][0]["replay"] == replay and
               summary["failures"][0]["checker"].startswith("swim ") and summary["passed"] is False,
               "the JSON lists both failures with checker text and replay", parallel)
+        # --shrink: the first failing seed shrunk into the directory (made if missing), the rest
+        # counted; the replay file fails the same checker again.
+        replays = os.path.join(tmp, "replays", "sub")
+        shrunk = run([*sweep, "--shrink", replays, "--shrink-max", "1", "--shrink-runs-max", "10"], source)
+        replay_file = os.path.join(replays, "planted-seed1.replay.toml")
+        line = re.search(r"^shrunk seed=1 checker=(swim [a-z]+) faults=\d+->\d+ events=\d+->\d+ .*replay=(.*)$", shrunk.stdout, re.M)
+        check(shrunk.returncode == 1 and line is not None and line.group(2).endswith(replay_file) and
+              "1 more failing seed(s) not shrunk" in shrunk.stdout and os.path.exists(replay_file),
+              "sweep --shrink shrinks seed 1 into the directory and counts the other", shrunk)
+        replayed = run([sim, "replay", replay_file], source)
+        check(line is not None and f"expected_checker={line.group(1)}" in replayed.stdout and
+              f"\nchecker={line.group(1)}" in replayed.stdout, "the sweep's replay file fails the same checker", replayed)
+        blocked = os.path.join(tmp, "file")
+        open(blocked, "w").close()
+        unusable = run([*sweep, "--shrink", os.path.join(blocked, "dir")], source)
+        check(unusable.returncode == 2 and "--shrink" in unusable.stderr and "seeds=" not in unusable.stdout,
+              "an unusable --shrink directory exits 2 before the sweep", unusable)
 
 
 def check_progress_line(sim, source):
