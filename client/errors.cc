@@ -76,10 +76,12 @@ bool retriable(Errc code) {
 // A timeout counts: a node that accepts the request but never answers in time (too slow, or a
 // replica there that cannot open while the metadata still names it leader: cluster-swarm-leaders
 // seed 1692) says nothing about leadership, and resending to it forever stalled the partition for
-// good while another node led it. Resolving again costs one metadata request per topic.
+// good while another node led it. So does storage_error: the replica that answered cannot serve
+// (its storage failed, so its group stops and leadership moves; or it could not open at all).
+// Resolving again costs one metadata request per topic.
 bool stale_route(Errc code) {
   return code == Errc::not_leader || code == Errc::unavailable || code == Errc::connection_failed || code == Errc::unknown_partition ||
-         code == Errc::timeout;
+         code == Errc::timeout || code == Errc::storage_error;
 }
 
 }  // namespace sluice::client

@@ -67,6 +67,11 @@ void PartitionRouter::dispatch(Routed routed) {
     return;
   }
   auto found = replicas_.find(routed.partition);
+  if (auto failed = open_failed_.find(routed.partition); found == replicas_.end() && failed != open_failed_.end()) {
+    SLUICE_COVER("partition.router.open_failure_answered");
+    routed.reply.send(error_reply(nullptr, Status(Errc::storage_error, "the replica here could not open: " + failed->second)));
+    return;
+  }
   if (found == replicas_.end() || changing_.count(routed.partition) > 0) {
     routed.reply.send(error_reply(nullptr, Status(Errc::unknown_partition, "no replica of topic " +
                                                                                std::to_string(routed.partition.topic) + " partition " +
@@ -101,6 +106,7 @@ void PartitionRouter::create(Routed routed) {
     Result<std::unique_ptr<Replica>> opened = Replica::open(runtime_, host_, monitored(std::move(config)));
     changing_.erase(routed.partition);
     if (!opened.ok()) {
+      open_failed_[routed.partition] = opened.status().to_string();
       routed.reply.send(error_reply(nullptr, opened.status()));
       return;
     }
@@ -130,6 +136,7 @@ LogTotals PartitionRouter::log_totals() const {
 }
 
 void PartitionRouter::install(PartitionId partition, std::unique_ptr<Replica> replica) {
+  open_failed_.erase(partition);
   Served& served = replicas_[partition];
   served.replica = std::move(replica);
   served.queue = std::make_unique<rt::Channel<Item>>(runtime_.scheduler(), config_.replica_requests_queued_max);
@@ -240,6 +247,7 @@ void PartitionRouter::try_open(PartitionId partition, Broken broken) {
 
 // The replica's queue closes, its requests in service finish, then it closes and goes.
 void PartitionRouter::remove(Routed routed) {
+  open_failed_.erase(routed.partition);
   const bool delete_data = std::get<RemoveReplicaRequest>(routed.request).delete_data;
   const multiraft::DeleteCause cause = std::get<RemoveReplicaRequest>(routed.request).cause;
   if (auto change = changing_.find(routed.partition); change != changing_.end() && change->second == Change::scrubbing) {

@@ -166,6 +166,12 @@ class PartitionRouter {
   enum class Change : uint8_t { creating, removing, reopening, scrubbing };
   std::map<PartitionId, Change> changing_;  // its requests are refused meanwhile
   std::map<PartitionId, Broken> broken_;
+  // Why the last create of each replica failed to open it (the reconciler asks again each round):
+  // a request for it is answered with that at once. Before, it was answered unknown_partition,
+  // which the API retries as "still being created" until the request's deadline, and a node the
+  // metadata named leader kept every produce waiting (cluster-swarm-leaders seed 1692). Cleared
+  // when a create opens it or a remove is asked; at most one entry per partition placed here.
+  std::map<PartitionId, std::string> open_failed_;
   runtime::Task task_;
   runtime::Task healer_;
   uint64_t overloaded_ = 0;

@@ -472,6 +472,29 @@ TEST(Router, UnknownPartitionAndIdempotentCreateAndRemove) {
   EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::unknown_partition);
 }
 
+// A create that cannot open the replica (both copies of its Raft state damaged) leaves the reason
+// with the router: a request for that partition hears it at once as storage_error, where it used to
+// hear unknown_partition ("not created yet"), which the API waits on until the request's deadline.
+// A remove forgets it.
+TEST(Router, AReplicaThatCouldNotOpenIsAnsweredWithWhy) {
+  Rig rig(1);
+  rig.run_ms(500);
+  ASSERT_TRUE(rig.call_and_wait(0, RemoveReplicaRequest{false, multiraft::DeleteCause::left_group}).status.ok());
+  const std::string state = "partition-1-0/raft-state";
+  const std::optional<Bytes> bytes = rig.world.disk(0).peek_file(state);
+  ASSERT_TRUE(bytes.has_value());
+  ASSERT_TRUE(rig.world.disk(0).flip_bit(state, 20, 1));
+  ASSERT_TRUE(rig.world.disk(0).flip_bit(state, bytes->size() / 2 + 20, 1));
+  const Reply created = rig.call_and_wait(0, CreateReplicaRequest{replica_config(rig, 0)});
+  ASSERT_FALSE(created.status.ok());
+  EXPECT_TRUE(LogRaftStorage::state_lost(created.status.message())) << created.status.to_string();
+  const Reply fetched = rig.call_and_wait(0, FetchRequest{}, 100);
+  EXPECT_EQ(fetched.status.code(), Errc::storage_error) << fetched.status.to_string();
+  EXPECT_NE(fetched.status.message().find("could not open"), std::string::npos) << fetched.status.to_string();
+  EXPECT_TRUE(rig.call_and_wait(0, RemoveReplicaRequest{false, multiraft::DeleteCause::left_group}).status.ok());
+  EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::unknown_partition);
+}
+
 
 struct Recreated {
   raft::Term term_before = 0;  // the deleted replica's
