@@ -210,18 +210,9 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
   std::vector<Command> commands;
   size_t in_flight = 0;
   for (const auto& [name, topic] : metadata_.topics()) {
-    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
-      const std::optional<Move>& move = topic.partitions[p].move;
-      if (!move) continue;
-      ++in_flight;
-      if (topic.partitions[p].move_rolling_back) continue;  // the group's leader is undoing it
-      auto adding = metadata_.nodes().find(move->adding);
-      if (adding == metadata_.nodes().end() || adding->second.state != NodeState::alive ||
-          topic.partitions[p].lost_on.count(move->adding) != 0) {
-        commands.push_back(AbortMove{topic.id, p, *move});  // its learner would never catch up
-      }
-    }
+    for (const PartitionRecord& partition : topic.partitions) in_flight += partition.move ? 1 : 0;
   }
+  for (AbortMove& abort : plan_aborts(metadata_)) commands.push_back(std::move(abort));
   const size_t budget = config_.moves.moves_in_flight_max > in_flight ? config_.moves.moves_in_flight_max - in_flight : 0;
   for (const PlannedMove& planned : plan_moves(metadata_, draining, budget)) {
     commands.push_back(BeginMove{planned.topic, planned.partition, planned.move});

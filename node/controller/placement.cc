@@ -4,6 +4,8 @@
 #include <string>
 #include <tuple>
 
+#include "node/base/coverage.h"
+
 namespace sluice::controller {
 namespace {
 
@@ -139,6 +141,30 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
     if (!moved) break;
   }
   return planned;
+}
+
+std::vector<AbortMove> plan_aborts(const Metadata& metadata) {
+  auto takes_part = [&metadata](const PartitionRecord& partition, NodeId node, bool decommissioning_too) {
+    auto record = metadata.nodes().find(node);
+    if (record == metadata.nodes().end() || partition.lost_on.count(node) != 0) return false;
+    return record->second.state == NodeState::alive || (decommissioning_too && record->second.state == NodeState::decommissioning);
+  };
+  std::vector<AbortMove> aborts;
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionRecord& partition = topic.partitions[p];
+      if (!partition.move || partition.move_rolling_back) continue;  // the group's leader is undoing it
+      // A decommissioning `adding` is to hold nothing, so its move is undone; a decommissioning
+      // `removing` still runs and can be a voter again.
+      if (takes_part(partition, partition.move->adding, false)) continue;
+      if (!takes_part(partition, partition.move->removing, true)) {
+        SLUICE_COVER("controller.duties.move_kept_for_a_return");
+        continue;
+      }
+      aborts.push_back(AbortMove{topic.id, p, *partition.move});
+    }
+  }
+  return aborts;
 }
 
 std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t changes_max) {

@@ -52,6 +52,16 @@ struct PlannedMove {
 // Counts include the moves in flight and those planned in this call.
 std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<NodeId>& draining, size_t moves_max);
 
+// The moves to roll back (abort_move): those whose `adding` node will not catch up (not alive in
+// the metadata, or it lost its replica of the partition) while `removing` could take its place
+// back (alive or decommissioning, its replica not lost). When `removing` cannot either, the move
+// stays: a rollback must bring `removing` back as a voter, which waits for it just as the move
+// waits for `adding`, and until the rollback is reported no other move of the partition begins.
+// Aborted anyway, a move off a lost node whose `adding` crashed for a moment never ended
+// (cluster-swarm-leaders seed 2500). Kept, it finishes once `adding` is back, or is aborted once
+// `removing` is back first.
+std::vector<AbortMove> plan_aborts(const Metadata& metadata);
+
 // Up to `changes_max` preferred-leader changes that even out leaderships: while a node leads two
 // or more partitions more than another replica of one of them, that partition's preferred
 // leader moves to the less loaded replica. A preferred leader whose replica is lost moves to any

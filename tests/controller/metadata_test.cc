@@ -155,6 +155,55 @@ TEST(Metadata, AnAbortedMoveRollsBackUntilTheGroupReportsTheReplicas) {
   EXPECT_EQ(metadata.topic("t")->partitions[0], before);
 }
 
+// A move whose target stopped taking replicas is rolled back only where its source could take its
+// place back: rolling back to a dead node waits for that node's learner as long as the move waits
+// for its target's, and blocks every other move of the partition meanwhile (cluster-swarm-leaders
+// seed 2500: a move off a lost node, aborted when its target crashed for a moment, never ended).
+TEST(Metadata, AMoveIsAbortedOnlyWhereItsSourceCanTakeItsPlaceBack) {
+  Metadata metadata = with_nodes(4);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const NodeId outside = first_node_outside(topic.partitions[0]);
+  const Move move{outside, topic.partitions[0].replicas[0]};
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // both alive: the move goes on
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::dead}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // draining a dead node, as moves off it do
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::dead}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // both dead: whichever returns first decides
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::alive}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // the target is back: the move finishes
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::dead}).ok());
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::alive}).ok());
+  const std::vector<AbortMove> aborts = plan_aborts(metadata);  // the source is back first: undone
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_EQ(aborts[0].topic, topic.id);
+  EXPECT_EQ(aborts[0].partition, 0u);
+  EXPECT_EQ(aborts[0].move, move);
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, move.removing}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // its replica is lost: it cannot vote again
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::alive}).ok());
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, move.adding}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());
+}
+
+// A decommissioning node: as a target it is rolled back from (it takes no new replicas), as a
+// source it still runs and can be a voter again.
+TEST(Metadata, ADecommissioningSourceTakesAMoveBackButADecommissioningTargetIsAborted) {
+  Metadata metadata = with_nodes(4);
+  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *metadata.topic("t");
+  const NodeId outside = first_node_outside(topic.partitions[0]);
+  const Move move{outside, topic.partitions[0].replicas[0]};
+  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(DecommissionNode{move.removing}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());
+  ASSERT_TRUE(metadata.apply(DecommissionNode{move.adding}).ok());
+  ASSERT_EQ(plan_aborts(metadata).size(), 1u);
+  ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
+  EXPECT_TRUE(plan_aborts(metadata).empty());  // rolling back already
+}
+
 // A decommissioning node that was a rolled-back move's target is removed once the rollback ends.
 TEST(Metadata, ARollbackToADrainingNodeEndsItsDecommission) {
   Metadata metadata = with_nodes(3);
