@@ -139,12 +139,14 @@ class BudgetWatch {
     if (judge_.converged(scenario_.faults_stop_ns)) {
       converged_at_ns_ = now;
     } else if (scenario_.budget.converge_ns_max > 0 && now - scenario_.faults_stop_ns > scenario_.budget.converge_ns_max) {
+      not_converged_ = true;
       failure_ = "budget: not converged " + format_figure(static_cast<double>(scenario_.budget.converge_ns_max) / kNsPerS, 3) +
                  " s (converge_s_max) after faults stopped";
       if (std::string waiting = judge_.waiting_for(scenario_.faults_stop_ns); !waiting.empty()) failure_ += ": " + waiting;
     }
   }
   bool exceeded() const { return !failure_.empty(); }
+  bool not_converged() const { return not_converged_; }
   const std::string& failure() const { return failure_; }
   int64_t converge_ns() const { return converged_at_ns_ < 0 ? -1 : converged_at_ns_ - scenario_.faults_stop_ns; }
 
@@ -153,6 +155,7 @@ class BudgetWatch {
   const Judge& judge_;
   int64_t last_poll_ns_ = INT64_MIN / 2;
   int64_t converged_at_ns_ = -1;
+  bool not_converged_ = false;
   std::string failure_;
 };
 
@@ -211,6 +214,9 @@ SimulationReport run_simulation(const Scenario& input, const SimulationOptions& 
     if (!judge.failed() && !budget.exceeded() && !judge.finished()) {
       world.run_until(scenario.duration_ns);
       budget.observe(world);
+    }
+    if (!judge.failed() && budget.not_converged()) {
+      for (const auto& workload : workloads) workload->not_converged();
     }
     report.liveness_checked = !judge.finished() && scenario.duration_ns - scenario.faults_stop_ns >= kLivenessQuietNsMin;
     if (!judge.failed() && !budget.exceeded() && report.liveness_checked) {

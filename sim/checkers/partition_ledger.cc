@@ -98,6 +98,12 @@ uint64_t PartitionLedger::lost_acked() const {
   return lost;
 }
 
+std::optional<uint64_t> PartitionLedger::last_acked(uint32_t partition) const {
+  auto found = partitions_.find(partition);
+  if (found == partitions_.end() || found->second.acked.empty()) return std::nullopt;
+  return found->second.acked.rbegin()->first;
+}
+
 uint64_t PartitionLedger::retained_out() const {
   uint64_t removed = 0;
   for (const auto& [partition, state] : partitions_) {

@@ -50,6 +50,8 @@ class PartitionLedger {
   uint64_t retained_out() const;
   // The first acknowledged record no consumer read, for a failure message ("" if none).
   std::string first_lost() const;
+  // The highest offset acknowledged on `partition`, if any.
+  std::optional<uint64_t> last_acked(uint32_t partition) const;
 
  private:
   struct Partition {

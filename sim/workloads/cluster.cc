@@ -11,6 +11,7 @@
 #include "client/consumer.h"
 #include "client/producer.h"
 #include "client/resolver.h"
+#include "node/base/coverage.h"
 #include "node/base/hash.h"
 #include "node/controller/controller.h"
 #include "node/partition/raft_storage.h"
@@ -186,6 +187,7 @@ class ClusterWorkload final : public Workload {
   }
   std::string waiting_for() const override { return lagging(); }
   void check_liveness(int64_t) override;
+  void not_converged() override;
   void report(Figures& figures) const override;
   // The timeline's partition filter: which Raft group replicates which partition.
   void name_groups() const;
@@ -783,6 +785,31 @@ std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
     }
   }
   return "";
+}
+
+// A stall can hide lost data: with acknowledged records gone from every replica (a log that
+// acknowledged before its fsync, planted bug log_skip_sync), an idempotent producer's next batch
+// no longer continues its sequence and waits forever, and the run fails on the budget instead of
+// on the loss (cluster-smoke seed 1 with that bug, 2026-12-05). Judged only when every placed
+// replica is open: a closed one may still hold the records.
+void ClusterWorkload::not_converged() {
+  for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {
+    const std::optional<uint64_t> acked = ledger_.last_acked(p);
+    const std::vector<NodeIndex> placed = replicas_of(p);
+    if (!acked || placed.empty()) continue;
+    uint64_t longest = 0;
+    bool all_open = true;
+    for (NodeIndex node : placed) {
+      const partition::Replica* open = replica(node, p);
+      all_open = all_open && open != nullptr;
+      if (open != nullptr) longest = std::max(longest, open->state().end_offset());
+    }
+    if (!all_open || *acked < longest) continue;
+    SLUICE_COVER("sim.cluster.acked_beyond_every_log");
+    return fail("lost acknowledged records: partition " + std::to_string(p) + " offset " + std::to_string(*acked) +
+                " was acknowledged, and no replica holds it (the longest of its " + std::to_string(placed.size()) +
+                " logs ends at " + std::to_string(longest) + ")");
+  }
 }
 
 void ClusterWorkload::check_liveness(int64_t) {

@@ -70,6 +70,10 @@ class Workload {
   // Called at the end when the quiet period after faults_stop_s is long enough; fails the run
   // (naming what) when the cluster did not converge.
   virtual void check_liveness(int64_t faults_stop_ns) = 0;
+  // Called once when the run fails its convergence budget, before that failure is reported: a
+  // workload may name a safety violation the stall hides (acknowledged records no replica holds
+  // any more); its failure() then is the run's.
+  virtual void not_converged() {}
   // True when the workload has measured what it came for; the run may end once every workload
   // of the scenario is finished.
   virtual bool finished() const { return false; }
