@@ -620,9 +620,10 @@ void Shrinker::shrink_client_ops() {
 // The scenario of search_smaller_run: `scenario` (random faults on) with the cluster workload at one
 // partition, client host, producer and consumer, and faults stopping at half of `failed_at_ns`
 // (the quiet period after kept as long as it was). Nullopt when there is nothing to draw anew (no
-// random faults, or explicit events of its own) or the seed draws the knobs too ([swarm]).
+// random faults, or explicit events of its own). With [swarm], each seed also draws its own fault
+// mix and timing (the shape stays pinned): the run found replays from its seed like any other.
 std::optional<toml::table> smaller_scenario(const toml::table& scenario, const Scenario& parsed, int64_t failed_at_ns) {
-  if (!scenario.contains("random_faults") || scenario.contains("events") || scenario.contains("swarm")) return std::nullopt;
+  if (!scenario.contains("random_faults") || scenario.contains("events")) return std::nullopt;
   toml::table small = scenario;
   toml::table* workload = client_ops_table(small);
   if (workload == nullptr) return std::nullopt;
