@@ -416,6 +416,30 @@ TEST(Shrink, AChainOfFaultsIsReplacedByASmallerRunOfAnotherSeed) {
   expect_replay_is_the_minimal_run(*result);
 }
 
+// Under [swarm] the seeds the search tries draw their own fault mix, and the replay file still
+// runs the found seed's draw: cluster-swarm-leaders with a server that ignores its producer table
+// (partition_no_dedup), the first seed in 1..40 failing on a duplicate with at least 30 faults.
+TEST(Shrink, TheSearchForASmallerRunWorksUnderSwarm) {
+  const std::string file = "cluster-swarm-leaders.toml";
+  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
+  scenario->insert_or_assign("planted_bug", "partition_no_dedup");
+  Result<Scenario> parsed = parse_scenario_table(*scenario, file);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  uint64_t seed = 0;
+  for (uint64_t candidate = 1; candidate <= 40 && seed == 0; ++candidate) {
+    const SimulationReport report = run_simulation(*parsed, SimulationOptions{candidate, false});
+    if (failure_class(report.failure) == "partition ledger: duplicate" && report.applied_faults.size() >= 30) seed = candidate;
+  }
+  ASSERT_NE(seed, 0u) << "no seed in 1..40 fails on a duplicate with 30 faults or more";
+  Result<ShrinkResult> result = shrink(*scenario, file, ShrinkOptions{seed, 60, {}});
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->checker, "partition ledger: duplicate");
+  EXPECT_GT(result->search_runs, 0u);
+  EXPECT_LT(result->faults_after, result->faults_before);
+  expect_replay_is_the_minimal_run(*result);
+}
+
 TEST(Shrink, APassingSeedIsAnError) {
   Result<toml::table> scenario = parse_toml(std::string(kScenario), "pass.toml");
   ASSERT_TRUE(scenario.ok());
