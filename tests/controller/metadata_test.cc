@@ -29,6 +29,23 @@ NodeId first_node_outside(const PartitionRecord& partition) {
   return node;
 }
 
+// Topic "t" (one partition, replication 2) on `nodes` nodes, its partition moving from its first
+// replica to the lowest node outside it.
+struct OneMove {
+  Metadata metadata;
+  TopicId topic = 0;
+  Move move;
+};
+OneMove one_move(size_t nodes) {
+  OneMove out{with_nodes(nodes), 0, {}};
+  EXPECT_TRUE(out.metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
+  const TopicRecord& topic = *out.metadata.topic("t");
+  out.topic = topic.id;
+  out.move = Move{first_node_outside(topic.partitions[0]), topic.partitions[0].replicas[0]};
+  EXPECT_TRUE(out.metadata.apply(BeginMove{topic.id, 0, out.move}).ok());
+  return out;
+}
+
 TEST(Metadata, CreateTopicPlacesBalancedReplicasAndLeaders) {
   Metadata metadata = with_nodes(3);
   Result<Applied> created = metadata.apply(CreateTopic{"orders", 6, 2, {}});
@@ -160,12 +177,7 @@ TEST(Metadata, AnAbortedMoveRollsBackUntilTheGroupReportsTheReplicas) {
 // for its target's, and blocks every other move of the partition meanwhile (cluster-swarm-leaders
 // seed 2500: a move off a lost node, aborted when its target crashed for a moment, never ended).
 TEST(Metadata, AMoveIsAbortedOnlyWhereItsSourceCanTakeItsPlaceBack) {
-  Metadata metadata = with_nodes(4);
-  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
-  const TopicRecord& topic = *metadata.topic("t");
-  const NodeId outside = first_node_outside(topic.partitions[0]);
-  const Move move{outside, topic.partitions[0].replicas[0]};
-  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  auto [metadata, topic, move] = one_move(4);
   EXPECT_TRUE(plan_aborts(metadata).empty());  // both alive: the move goes on
   ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::dead}).ok());
   EXPECT_TRUE(plan_aborts(metadata).empty());  // draining a dead node, as moves off it do
@@ -177,46 +189,36 @@ TEST(Metadata, AMoveIsAbortedOnlyWhereItsSourceCanTakeItsPlaceBack) {
   ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::alive}).ok());
   const std::vector<AbortMove> aborts = plan_aborts(metadata);  // the source is back first: undone
   ASSERT_EQ(aborts.size(), 1u);
-  EXPECT_EQ(aborts[0].topic, topic.id);
+  EXPECT_EQ(aborts[0].topic, topic);
   EXPECT_EQ(aborts[0].partition, 0u);
   EXPECT_EQ(aborts[0].move, move);
-  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, move.removing}).ok());
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic, 0, move.removing}).ok());
   EXPECT_TRUE(plan_aborts(metadata).empty());  // its replica is lost: it cannot vote again
   ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::alive}).ok());
-  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic.id, 0, move.adding}).ok());
+  ASSERT_TRUE(metadata.apply(ReportReplicaLost{topic, 0, move.adding}).ok());
   EXPECT_TRUE(plan_aborts(metadata).empty());
 }
 
 // A decommissioning node: as a target it is rolled back from (it takes no new replicas), as a
 // source it still runs and can be a voter again.
 TEST(Metadata, ADecommissioningSourceTakesAMoveBackButADecommissioningTargetIsAborted) {
-  Metadata metadata = with_nodes(4);
-  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
-  const TopicRecord& topic = *metadata.topic("t");
-  const NodeId outside = first_node_outside(topic.partitions[0]);
-  const Move move{outside, topic.partitions[0].replicas[0]};
-  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
+  auto [metadata, topic, move] = one_move(4);
   ASSERT_TRUE(metadata.apply(DecommissionNode{move.removing}).ok());
   EXPECT_TRUE(plan_aborts(metadata).empty());
   ASSERT_TRUE(metadata.apply(DecommissionNode{move.adding}).ok());
   ASSERT_EQ(plan_aborts(metadata).size(), 1u);
-  ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, move}).ok());
   EXPECT_TRUE(plan_aborts(metadata).empty());  // rolling back already
 }
 
 // A decommissioning node that was a rolled-back move's target is removed once the rollback ends.
 TEST(Metadata, ARollbackToADrainingNodeEndsItsDecommission) {
-  Metadata metadata = with_nodes(3);
-  ASSERT_TRUE(metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
-  const TopicRecord& topic = *metadata.topic("t");
-  const NodeId outside = first_node_outside(topic.partitions[0]);
-  const Move move{outside, topic.partitions[0].replicas[0]};
-  ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
-  ASSERT_TRUE(metadata.apply(DecommissionNode{outside}).ok());
-  ASSERT_TRUE(metadata.apply(AbortMove{topic.id, 0, move}).ok());
-  EXPECT_EQ(metadata.nodes().at(outside).state, NodeState::decommissioning);
-  ASSERT_TRUE(metadata.apply(FinishRollback{topic.id, 0, move}).ok());
-  EXPECT_EQ(metadata.nodes().at(outside).state, NodeState::removed);
+  auto [metadata, topic, move] = one_move(3);
+  ASSERT_TRUE(metadata.apply(DecommissionNode{move.adding}).ok());
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, move}).ok());
+  EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::decommissioning);
+  ASSERT_TRUE(metadata.apply(FinishRollback{topic, 0, move}).ok());
+  EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::removed);
 }
 
 // A replica whose Raft state is lost (docs/controller.md, "Lost replicas"): recorded once, only for

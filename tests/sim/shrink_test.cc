@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -319,12 +320,31 @@ TEST(Shrink, BuggifySitesShrinkToTheOnesTheFailureNeeds) {
   EXPECT_EQ(report.buggify_sites_enabled, result->buggify_sites_after);
 }
 
+// scenarios/`file` with `planted_bug` on.
+Result<toml::table> planted_scenario(const std::string& file, const std::string& bug) {
+  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  if (scenario.ok()) scenario->insert_or_assign("planted_bug", bug);
+  return scenario;
+}
+
 // scenarios/`file` with `planted_bug` on, seed `seed` shrunk in at most `runs_max` runs.
 Result<ShrinkResult> shrink_planted(const std::string& file, const std::string& bug, uint64_t seed, size_t runs_max) {
-  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  Result<toml::table> scenario = planted_scenario(file, bug);
   if (!scenario.ok()) return scenario.status();
-  scenario->insert_or_assign("planted_bug", bug);
   return shrink(*scenario, file, ShrinkOptions{seed, runs_max, {}});
+}
+
+// The first seed in 1..seeds_max whose run of `scenario` satisfies `wanted`; 0 if none (seeds move
+// when a change moves the schedules, so a test finds its seed rather than pinning one).
+uint64_t first_seed(const toml::table& scenario, const std::string& file, uint64_t seeds_max,
+                    const std::function<bool(const SimulationReport&)>& wanted) {
+  Result<Scenario> parsed = parse_scenario_table(scenario, file);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().to_string();
+  if (!parsed.ok()) return 0;
+  for (uint64_t seed = 1; seed <= seeds_max; ++seed) {
+    if (wanted(run_simulation(*parsed, SimulationOptions{seed, false}))) return seed;
+  }
+  return 0;
 }
 
 // The replay file written for `result` runs the minimal run itself: the same checker, events and
@@ -394,17 +414,10 @@ TEST(Shrink, ClientOperationsAllGoWhenTheFailureNeedsNone) {
 // way with a fraction of the faults, and the replay file names its seed.
 TEST(Shrink, AChainOfFaultsIsReplacedByASmallerRunOfAnotherSeed) {
   const std::string file = "cluster-leader-churn.toml";
-  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  Result<toml::table> scenario = planted_scenario(file, "raft_commit_previous_term");
   ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
-  scenario->insert_or_assign("planted_bug", "raft_commit_previous_term");
-  Result<Scenario> parsed = parse_scenario_table(*scenario, file);
-  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
-  // The first seed caught by leader completeness (it moves when a change moves the schedules).
   const std::string checker = "raft safety: leader completeness";
-  uint64_t seed = 0;
-  for (uint64_t candidate = 1; candidate <= 100 && seed == 0; ++candidate) {
-    if (failure_class(run_simulation(*parsed, SimulationOptions{candidate, false}).failure) == checker) seed = candidate;
-  }
+  const uint64_t seed = first_seed(*scenario, file, 100, [&](const SimulationReport& report) { return failure_class(report.failure) == checker; });
   ASSERT_NE(seed, 0u) << "Figure 8 not caught in seeds 1..100";
   Result<ShrinkResult> result = shrink(*scenario, file, ShrinkOptions{seed, 40, {}});
   ASSERT_TRUE(result.ok()) << result.status().to_string();
@@ -421,16 +434,11 @@ TEST(Shrink, AChainOfFaultsIsReplacedByASmallerRunOfAnotherSeed) {
 // (partition_no_dedup), the first seed in 1..40 failing on a duplicate with at least 30 faults.
 TEST(Shrink, TheSearchForASmallerRunWorksUnderSwarm) {
   const std::string file = "cluster-swarm-leaders.toml";
-  Result<toml::table> scenario = load_scenario_table(std::string(SLUICE_SOURCE_DIR) + "/scenarios/" + file);
+  Result<toml::table> scenario = planted_scenario(file, "partition_no_dedup");
   ASSERT_TRUE(scenario.ok()) << scenario.status().to_string();
-  scenario->insert_or_assign("planted_bug", "partition_no_dedup");
-  Result<Scenario> parsed = parse_scenario_table(*scenario, file);
-  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
-  uint64_t seed = 0;
-  for (uint64_t candidate = 1; candidate <= 40 && seed == 0; ++candidate) {
-    const SimulationReport report = run_simulation(*parsed, SimulationOptions{candidate, false});
-    if (failure_class(report.failure) == "partition ledger: duplicate" && report.applied_faults.size() >= 30) seed = candidate;
-  }
+  const uint64_t seed = first_seed(*scenario, file, 40, [](const SimulationReport& report) {
+    return failure_class(report.failure) == "partition ledger: duplicate" && report.applied_faults.size() >= 30;
+  });
   ASSERT_NE(seed, 0u) << "no seed in 1..40 fails on a duplicate with 30 faults or more";
   Result<ShrinkResult> result = shrink(*scenario, file, ShrinkOptions{seed, 60, {}});
   ASSERT_TRUE(result.ok()) << result.status().to_string();
