@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "sim/replay.h"
 #include "sim/shrink.h"
@@ -52,28 +53,30 @@ std::string default_out_path(const std::string& scenario_name, uint64_t seed) {
   return (scenario_name.empty() ? std::string("scenario") : scenario_name) + "-seed" + std::to_string(seed) + ".replay.toml";
 }
 
-}  // namespace
-
-namespace {
-
-// What shrink_to_file did: the result, the file written and the wall-clock seconds; or why not
-// (exit code: kExitFailed when the seed passes or the file cannot be written, kExitUsage when the
-// scenario is unusable).
+// What shrink_to_file did: the result (none when the shrink could not run), the file written and
+// the wall-clock seconds; exit_code and error when something failed (kExitFailed: the seed passes
+// or the file cannot be written; kExitUsage: the scenario is unusable).
 struct ShrunkToFile {
-  ShrinkResult result;
+  std::optional<ShrinkResult> result;
   std::string path;
   double shrink_s = 0;
   int exit_code = 0;
   std::string error;
 };
 
-ShrunkToFile shrink_to_file(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max,
-                            const std::function<void(const std::string&)>& progress) {
+// Shrinks `seed` and writes the replay file to `out_path`, or when that is empty to
+// `dir`/<scenario name>-seed<N>.replay.toml (`dir` empty: the working directory).
+ShrunkToFile shrink_to_file(const std::string& scenario_path, uint64_t seed, const std::string& out_path, const std::string& dir,
+                            size_t runs_max, const std::function<void(const std::string&)>& progress) {
   // The wall clock measures the runner, never a run.
   const auto started = std::chrono::steady_clock::now();  // determinism-ok: shrink_s, a runner figure
   ShrunkToFile out;
   Result<toml::table> scenario = load_scenario_table(scenario_path);
-  if (!scenario.ok()) return out.exit_code = kExitUsage, out.error = scenario.status().message(), out;
+  if (!scenario.ok()) {
+    out.exit_code = kExitUsage;
+    out.error = scenario.status().message();
+    return out;
+  }
   ShrinkOptions options;
   options.seed = seed;
   options.runs_max = runs_max;
@@ -84,30 +87,30 @@ ShrunkToFile shrink_to_file(const std::string& scenario_path, uint64_t seed, std
     out.error = "shrink: " + result.status().message();
     return out;
   }
-  out.result = std::move(*result);
+  const ShrinkResult& shrunk = out.result.emplace(std::move(*result));
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;  // determinism-ok: shrink_s
   out.shrink_s = elapsed.count();
-  ReplayHeader header{out.result.seed_after, out.result.checker, out.result.failure_after, scenario_path,
-                      static_cast<int64_t>(out.result.events_before), static_cast<int64_t>(out.result.events_after),
-                      static_cast<int64_t>(out.result.faults_before), static_cast<int64_t>(out.result.faults_after)};
-  if (out.result.seed_after != seed && seed <= static_cast<uint64_t>(INT64_MAX)) header.source_seed = static_cast<int64_t>(seed);
-  out.path = out_path.empty() ? default_out_path((*scenario)["name"].value_or(std::string()), seed) : std::move(out_path);
-  Result<std::string> text = replay_text(header, out.result.minimal);
+  ReplayHeader header{shrunk.seed_after, shrunk.checker, shrunk.failure_after, scenario_path,
+                      static_cast<int64_t>(shrunk.events_before), static_cast<int64_t>(shrunk.events_after),
+                      static_cast<int64_t>(shrunk.faults_before), static_cast<int64_t>(shrunk.faults_after)};
+  if (shrunk.seed_after != seed && seed <= static_cast<uint64_t>(INT64_MAX)) header.source_seed = static_cast<int64_t>(seed);
+  out.path = !out_path.empty() ? out_path
+                               : (std::filesystem::path(dir) / default_out_path((*scenario)["name"].value_or(std::string()), seed)).string();
+  Result<std::string> text = replay_text(header, shrunk.minimal);
   Status written = text.ok() ? write_replay(out.path, *text) : text.status();
-  if (!written.ok()) out.exit_code = kExitFailed, out.error = written.message();
+  if (!written.ok()) {
+    out.exit_code = kExitFailed;
+    out.error = written.message();
+  }
   return out;
 }
 
 }  // namespace
 
 int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max) {
-  ShrunkToFile shrunk = shrink_to_file(scenario_path, seed, std::move(out_path), runs_max,
-                                       [](const std::string& line) { std::cerr << line << "\n"; });
-  if (shrunk.exit_code != 0 && shrunk.path.empty()) {
-    std::cerr << "sluice-sim: " << shrunk.error << "\n";
-    return shrunk.exit_code;
-  }
-  print_figures(shrunk.result, shrunk.shrink_s);
+  const ShrunkToFile shrunk = shrink_to_file(scenario_path, seed, out_path, "", runs_max,
+                                             [](const std::string& line) { std::cerr << line << "\n"; });
+  if (shrunk.result) print_figures(*shrunk.result, shrunk.shrink_s);
   if (shrunk.exit_code != 0) {
     std::cerr << "sluice-sim: " << shrunk.error << "\n";
     return shrunk.exit_code;
@@ -126,14 +129,12 @@ void shrink_sweep_failures(const std::string& scenario_path, const SweepSummary&
       break;
     }
     ++shrunk_count;
-    const std::string name = std::filesystem::path(scenario_path).stem().string();
-    const std::string path = (std::filesystem::path(options.dir) / (name + "-seed" + std::to_string(failure.seed) + ".replay.toml")).string();
-    ShrunkToFile shrunk = shrink_to_file(scenario_path, failure.seed, path, options.runs_max, {});
+    const ShrunkToFile shrunk = shrink_to_file(scenario_path, failure.seed, "", options.dir, options.runs_max, {});
     if (shrunk.exit_code != 0) {
       text << "shrunk seed=" << failure.seed << " error=" << shrunk.error << "\n";
       continue;
     }
-    const ShrinkResult& result = shrunk.result;
+    const ShrinkResult& result = *shrunk.result;
     text << "shrunk seed=" << failure.seed << " checker=" << result.checker << " faults=" << result.faults_before << "->"
          << result.faults_after << " events=" << result.events_before << "->" << result.events_after
          << " client_ops=" << result.client_ops_before << "->" << result.client_ops_after << " seed_after=" << result.seed_after

@@ -38,7 +38,7 @@ class TimelineOutput {
 int shrink_main(const std::string& scenario_path, uint64_t seed, std::string out_path, size_t runs_max);
 
 // `sweep --shrink DIR`: after the sweep, each failing seed (the first failures_max) shrunk with
-// at most runs_max runs, its replay file written to DIR/<scenario file stem>-seed<N>.replay.toml,
+// at most runs_max runs, its replay file written to DIR/<scenario name>-seed<N>.replay.toml,
 // one line per seed on `text`: `shrunk seed=N checker=... faults=A->B events=C->D
 // client_ops=E->F seed_after=S shrink_s=T replay=...` (or `shrunk seed=N error=...`).
 struct SweepShrinkOptions {
