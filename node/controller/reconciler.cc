@@ -149,12 +149,11 @@ void Reconciler::round() {
     if (reply->status.ok()) {
       hosted_.insert(id);
       SLUICE_COVER("controller.reconciler.replica_created");
-    } else if (partition::LogRaftStorage::state_lost(reply->status.message())) {
-      report_lost(id);
     }
   }
-  for (const PartitionId& id : hosted_) {
-    // Open once, then failed, and its reopen found the state lost.
+  for (const PartitionId& id : wanted) {
+    // Its create, or its reopen after a failure, found the state lost. (The metadata may have
+    // moved on while the creates ran: the topic may be gone.)
     const PartitionRecord* partition = metadata.partition(id);
     if (partition != nullptr && partition->lost_on.count(self_) == 0 && router_.state_lost(id)) report_lost(id);
   }

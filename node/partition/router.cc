@@ -158,7 +158,9 @@ Status PartitionRouter::retire(PartitionId partition) {
 
 bool PartitionRouter::state_lost(PartitionId partition) const {
   auto broken = broken_.find(partition);
-  return broken != broken_.end() && LogRaftStorage::state_lost(broken->second.why);
+  if (broken != broken_.end()) return LogRaftStorage::state_lost(broken->second.why);
+  auto failed = open_failed_.find(partition);
+  return failed != open_failed_.end() && LogRaftStorage::state_lost(failed->second);
 }
 
 void PartitionRouter::scrub_closed(PartitionId partition, const std::string& dir) {

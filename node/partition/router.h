@@ -108,8 +108,8 @@ class PartitionRouter {
   // overloaded. One whose copies are both damaged is left to fail its open, which says so. Call
   // on a fiber.
   void scrub_closed(PartitionId partition, const std::string& dir);
-  // The replica failed and cannot be opened again because its Raft state is lost for good
-  // (LogRaftStorage::state_lost).
+  // The replica cannot be opened, now or ever, because its Raft state is lost for good
+  // (LogRaftStorage::state_lost): its last create or its reopen after a failure said so.
   bool state_lost(PartitionId partition) const;
   size_t replica_count() const { return replicas_.size(); }
   uint64_t overloaded() const { return overloaded_; }

@@ -790,7 +790,7 @@ std::string ClusterWorkload::partition_lagging(uint32_t partition) const {
 // A stall can hide lost data: with acknowledged records gone from every replica (a log that
 // acknowledged before its fsync, planted bug log_skip_sync), an idempotent producer's next batch
 // no longer continues its sequence and waits forever, and the run fails on the budget instead of
-// on the loss (cluster-smoke seed 1 with that bug, 2026-12-05). Judged only when every placed
+// on the loss (cluster-smoke seeds 2, 4, 5 and 6 with that bug, 2026-12-05). Judged only when every placed
 // replica is open: a closed one may still hold the records.
 void ClusterWorkload::not_converged() {
   for (uint32_t p = 0; p < static_cast<uint32_t>(config_.replicas.partitions); ++p) {

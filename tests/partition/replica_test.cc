@@ -474,8 +474,8 @@ TEST(Router, UnknownPartitionAndIdempotentCreateAndRemove) {
 
 // A create that cannot open the replica (both copies of its Raft state damaged) leaves the reason
 // with the router: a request for that partition hears it at once as storage_error, where it used to
-// hear unknown_partition ("not created yet"), which the API waits on until the request's deadline.
-// A remove forgets it.
+// hear unknown_partition ("not created yet"), which the API waits on until the request's deadline;
+// state_lost() says it, as for a reopen, so the reconciler reports it. A remove forgets it.
 TEST(Router, AReplicaThatCouldNotOpenIsAnsweredWithWhy) {
   Rig rig(1);
   rig.run_ms(500);
@@ -488,10 +488,12 @@ TEST(Router, AReplicaThatCouldNotOpenIsAnsweredWithWhy) {
   const Reply created = rig.call_and_wait(0, CreateReplicaRequest{replica_config(rig, 0)});
   ASSERT_FALSE(created.status.ok());
   EXPECT_TRUE(LogRaftStorage::state_lost(created.status.message())) << created.status.to_string();
+  EXPECT_TRUE(rig.app(0)->router.state_lost(kPartition));  // what the reconciler reports as lost
   const Reply fetched = rig.call_and_wait(0, FetchRequest{}, 100);
   EXPECT_EQ(fetched.status.code(), Errc::storage_error) << fetched.status.to_string();
   EXPECT_NE(fetched.status.message().find("could not open"), std::string::npos) << fetched.status.to_string();
   EXPECT_TRUE(rig.call_and_wait(0, RemoveReplicaRequest{false, multiraft::DeleteCause::left_group}).status.ok());
+  EXPECT_FALSE(rig.app(0)->router.state_lost(kPartition));
   EXPECT_EQ(rig.call_and_wait(0, FetchRequest{}, 100).status.code(), Errc::unknown_partition);
 }
 
