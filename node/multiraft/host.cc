@@ -52,6 +52,7 @@ HostStatus RaftHost::add_group(GroupId id, const raft::RaftConfig& config, std::
   if (config.id != config_.transport.self) return HostStatus(HostErrc::invalid_argument, "config.id is not this node");
   raft::RaftConfig group_config = config;
   group_config.quiesce = config_.quiesce_idle_groups;
+  group_config.lazy_commit = config_.lazy_commit;
   if (groups_.count(id) > 0) return HostStatus(HostErrc::group_exists, "group " + std::to_string(id));
   if (groups_.size() >= config_.groups_max) return HostStatus(HostErrc::queue_full, "groups_max reached");
   if (config_.observer != nullptr) config_.observer->started(id, *storage);

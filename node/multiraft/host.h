@@ -104,6 +104,9 @@ struct RaftHostConfig {
   // the followers' (Raft thesis §10.2.1; docs/raft.md "Driver and transport"). Off: every message
   // waits for the round's syncs.
   bool leader_sends_before_sync = true;
+  // Followers learn a new commit index from the leader's next append or heartbeat instead of an
+  // announcement of its own (raft::RaftConfig::lazy_commit; docs/raft.md "Lazy commit").
+  bool lazy_commit = true;
   // Not owned; must outlive the host. Null: nothing is reported (production).
   HostObserver* observer = nullptr;
   // Test-only (node/base/planted_bug.h): raft_send_before_persist, raft_skip_sync.

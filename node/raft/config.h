@@ -30,6 +30,13 @@ struct RaftConfig {
   // member): a dead leader is then found by the followers' election timers again. Only for a
   // driver with such a failure detector: without one a quiet follower never notices a dead leader.
   bool quiesce = false;
+  // Lazy commit (docs/raft.md, "Lazy commit"): a leader whose commit index moves does not send
+  // every follower an empty append to say so. Followers learn it from the next append or
+  // heartbeat, at most heartbeat_interval_ticks later. On a busy group that saves two messages
+  // per follower per commit (the announcement and its answer), and the follower's wake-up and
+  // apply round they cost; followers apply later, the leader commits and answers as before.
+  // Membership changes still announce at once (new members are probed at the same time).
+  bool lazy_commit = false;
 
   // Flow control per follower in replicate state: appends not yet acknowledged.
   uint32_t inflight_msgs_max = 256;

@@ -53,7 +53,7 @@ void Raft::after_advance() {
   }
   if (role_ != Role::leader) return;
   Progress& self = progress_.at(config_.id);
-  if (self.maybe_update(log_.durable_index()) && maybe_commit()) broadcast_append();
+  if (self.maybe_update(log_.durable_index()) && maybe_commit() && !config_.lazy_commit) broadcast_append();
   if (!conf_.joint() || !conf_.auto_leave) return;
   if (pending_conf_index_ > log_.applied()) return;
   // Failing here (transfer in progress, tail full) is retried after the next advance.

@@ -259,7 +259,8 @@ void Raft::handle_append_response(const Message& m, Progress& progress) {
       progress.inflights.free_le(m.index);
       break;
   }
-  if (maybe_commit()) {
+  const bool committed = maybe_commit();
+  if (committed && !config_.lazy_commit) {
     broadcast_append();  // carries the new commit index to everyone
   } else if (was_paused) {
     maybe_send_append(m.from, true);

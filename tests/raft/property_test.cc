@@ -194,6 +194,8 @@ struct RunOptions {
   bool quiesce = false;
   // A leader's appends and heartbeats leave before its Ready is durable (as the host sends them).
   bool leader_early = false;
+  // Followers learn a new commit index from the next append or heartbeat (RaftConfig::lazy_commit).
+  bool lazy_commit = false;
 };
 
 // Runs a scenario and records what happened, so a failure can show the run that led to it.
@@ -220,6 +222,7 @@ class ScheduleRun {
       config.inflight_msgs_max = scenario.inflight_msgs_max;
       config.append_bytes_max = scenario.append_bytes_max;
       config.quiesce = options.quiesce;
+      config.lazy_commit = options.lazy_commit;
       if (options.bug == PlantedBug::raft_commit_previous_term || options.bug == PlantedBug::raft_ignore_wake ||
           options.bug == PlantedBug::raft_early_send_unsynced_term) {
         config.planted_bug = options.bug;
@@ -723,6 +726,7 @@ RunOptions options_from_environment() {
   }
   if (const char* value = std::getenv("SLUICE_RAFT_QUIESCE")) options.quiesce = std::string(value) == "1";
   if (const char* value = std::getenv("SLUICE_RAFT_EARLY")) options.leader_early = std::string(value) == "1";
+  if (const char* value = std::getenv("SLUICE_RAFT_LAZY")) options.lazy_commit = std::string(value) == "1";
   return options;
 }
 
@@ -744,6 +748,7 @@ std::optional<std::string> check_seed(uint64_t seed, const RunOptions& options, 
                              (options.bug == PlantedBug::none ? "" : " SLUICE_RAFT_PLANT=" + std::string(to_string(options.bug))) +
                              (options.quiesce ? " SLUICE_RAFT_QUIESCE=1" : "") +
                              (options.leader_early ? " SLUICE_RAFT_EARLY=1" : "") +
+                             (options.lazy_commit ? " SLUICE_RAFT_LAZY=1" : "") +
                              " build/bin/raft_property_test --gtest_filter=RaftProperty.DefaultSeeds";
   if (!shrink) return "seed " + std::to_string(seed) + ": " + *violation + "\nreplay: " + replay;
   // Greedy: take the first smaller schedule that still fails, until none does.
@@ -834,6 +839,25 @@ TEST(RaftProperty, DefaultSeedsWithLeaderSendsBeforeSync) {
   }
   std::cout << "leader sends before sync: failed=" << failures.size()
             << " crashes_in_ready=" << coverage.crashes_in_ready - crashes_before << "\n";
+  EXPECT_TRUE(failures.empty()) << failures.front();
+}
+
+// The same schedules with the settings the multi-Raft host gives every group: quiet idle groups,
+// the leader's early sends, and lazy commit (followers learn a commit from the next append or
+// heartbeat, so they apply later and a quiet group's last heartbeat is what tells them).
+TEST(RaftProperty, DefaultSeedsWithTheHostsSettings) {
+  RunOptions options = options_from_environment();
+  options.quiesce = true;
+  options.leader_early = true;
+  options.lazy_commit = true;
+  std::vector<std::string> failures;
+  for (uint64_t seed : seeds_to_run()) {
+    if (std::optional<std::string> failure = check_seed(seed, options, /*shrink=*/true)) {
+      failures.push_back(*failure);
+      std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
+    }
+  }
+  std::cout << "host settings: failed=" << failures.size() << "\n";
   EXPECT_TRUE(failures.empty()) << failures.front();
 }
 

@@ -22,8 +22,12 @@ std::string ids_text(const std::set<NodeId>& ids) {
 
 // One RaftConfig option of add-nodes or restart; false if `key` is not one.
 Result<bool> set_config_option(RaftConfig& config, const std::string& key, const std::string& value) {
-  if (key == "pre-vote" || key == "check-quorum" || key == "quiesce") {
-    (key == "pre-vote" ? config.pre_vote : key == "quiesce" ? config.quiesce : config.check_quorum) = value == "true";
+  static const std::map<std::string, bool RaftConfig::*> flags{{"pre-vote", &RaftConfig::pre_vote},
+                                                                 {"check-quorum", &RaftConfig::check_quorum},
+                                                                 {"quiesce", &RaftConfig::quiesce},
+                                                                 {"lazy-commit", &RaftConfig::lazy_commit}};
+  if (auto flag = flags.find(key); flag != flags.end()) {
+    config.*(flag->second) = value == "true";
     return true;
   }
   static const std::map<std::string, void (*)(RaftConfig&, uint64_t)> numeric{
