@@ -43,6 +43,16 @@ class File {
   }
   virtual Status truncate(uint64_t size_bytes) = 0;
   virtual Result<uint64_t> size() = 0;
+  // Allocates disk space for [offset, offset + length_bytes) without changing the file's size or
+  // what reads see (Linux: fallocate with FALLOC_FL_KEEP_SIZE). Advisory: a later write there
+  // needs no block allocation, so the fsync after it writes less (docs/log.md, "Space reserved
+  // ahead"); a runtime or filesystem that cannot reserve says ok, and a write still reports a
+  // full disk itself. Reserved space past the end stays until a truncate or the file's removal.
+  virtual Status reserve(uint64_t offset, uint64_t length_bytes) {
+    (void)offset;
+    (void)length_bytes;
+    return Status();
+  }
   // Idempotent; the destructor closes.
   virtual Status close() = 0;
 };

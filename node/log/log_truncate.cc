@@ -75,7 +75,7 @@ Status Log::reactivate(size_t segment_index, const Located& cut) {
   const SegmentMark mark{marks->newest->sequence + 1, segment.index.base_offset, segment.prev_term,
                          std::min(marks->newest->synced_bytes, cut.position)};
   Status status = write_mark(*segment.file, path, mark);
-  if (status.ok()) status = from_runtime(segment.file->truncate(cut.position), path);
+  if (status.ok()) status = from_runtime(truncate_active(segment, cut.position), path);
   if (status.ok()) status = from_runtime(segment.file->sync(), path);
   if (!status.ok()) return fail(status);
   mark_sequence_ = mark.sequence;

@@ -88,6 +88,48 @@ TEST(Log, SyncStatsBucketTheLatencies) {
   EXPECT_EQ(validate(options).code(), Errc::invalid_argument);
 }
 
+// The active segment's data file has its space reserved a step ahead of the appends (File::reserve),
+// one call per step, never past segment_bytes_max; a truncate frees it and the next append
+// reserves again; with a step of 0 nothing is reserved.
+TEST(Log, SpaceIsReservedAStepAheadOfTheAppends) {
+  DiskRig rig;
+  LogOptions options = small_options();  // segments of 4096 bytes, batches of about 320
+  options.reserve_step_bytes = 2048;
+  auto log = open_log(rig, options);
+  const std::string path = "p0/00000000000000000000.log";
+  ASSERT_EQ(rig.disk.peek_reserved(path)->calls, 0u);
+  uint64_t end = kSegmentHeaderBytes;
+  uint64_t reserved_to = 0;
+  uint64_t calls = 0;
+  for (int i = 0; i < 9; ++i) {  // nine batches fill the segment
+    const uint64_t position = end;
+    const uint64_t batch_bytes = append_batches(*log, 1)[0].size();
+    end += batch_bytes;
+    if (end > reserved_to) {  // a step from the batch's position, at least the batch
+      ++calls;
+      reserved_to = std::min<uint64_t>(options.segment_bytes_max, position + std::max<uint64_t>(batch_bytes, 2048));
+    }
+    const sim::SimDisk::ReservedSpace reserved = *rig.disk.peek_reserved(path);
+    EXPECT_EQ(reserved.calls, calls) << "batch " << i;
+    EXPECT_EQ(reserved.to_bytes, reserved_to) << "batch " << i;
+    EXPECT_GE(reserved.to_bytes, end) << "batch " << i;
+  }
+  EXPECT_EQ(reserved_to, options.segment_bytes_max);  // the last step stopped at the segment's end
+  EXPECT_EQ(calls, 2u);                               // about 2,900 bytes in steps of 2048
+
+  ASSERT_TRUE(log->truncate_suffix(6).ok());  // a truncate frees the reservation
+  EXPECT_EQ(rig.disk.peek_reserved(path)->to_bytes, 0u);
+  append_batches(*log, 1, 3, 1, kT0);
+  EXPECT_EQ(rig.disk.peek_reserved(path)->calls, calls + 1);
+  EXPECT_GT(rig.disk.peek_reserved(path)->to_bytes, 0u);
+
+  DiskRig off_rig;
+  options.reserve_step_bytes = 0;
+  auto off = open_log(off_rig, options);
+  append_batches(*off, 3);
+  EXPECT_EQ(off_rig.disk.peek_reserved(path)->calls, 0u);
+}
+
 TEST(Log, AppendReturnsOffsetsAndReadsReturnTheSameBytes) {
   DiskRig rig;
   auto log = open_log(rig);

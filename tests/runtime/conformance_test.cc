@@ -686,6 +686,28 @@ TEST_P(Conformance, WriteAtAndSyncWritesLikeWriteAt) {
   });
 }
 
+// reserve changes nothing a read or a size sees; writes into the reserved range work as anywhere.
+TEST_P(Conformance, ReserveChangesNeitherSizeNorContents) {
+  run([](Runtime& rt) {
+    auto opened = rt.fs().open("reserved.log", OpenMode::create_new);
+    ASSERT_OK(opened);
+    File& file = **opened;
+    ASSERT_OK(file.write_at(0, as_bytes("abc")));
+    ASSERT_OK(file.reserve(0, 64 * 1024));
+    EXPECT_EQ(*file.size(), 3u);
+    ASSERT_OK(file.write_at(3, as_bytes("def")));
+    ASSERT_OK(file.sync());
+    Result<std::string> contents = read_file(rt.fs(), "reserved.log");
+    ASSERT_OK(contents);
+    EXPECT_EQ(*contents, "abcdef");
+    ASSERT_OK(file.close());
+    auto read_only = rt.fs().open("reserved.log", OpenMode::read_only);
+    ASSERT_OK(read_only);
+    EXPECT_CODE((*read_only)->reserve(0, 4096), Errc::invalid_argument);
+    EXPECT_CODE(file.reserve(0, 4096), Errc::closed);
+  });
+}
+
 TEST_P(Conformance, ConcurrentAppendsGetDistinctOffsets) {
   run([](Runtime& rt) {
     auto opened = rt.fs().open("appends.log", OpenMode::create);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -96,6 +97,36 @@ TEST(EpollRuntime, FiberCancelledDuringAFileCallReturnsCancelledAndTheFileStaysU
     EXPECT_EQ(as_string_view(buffer), "payload");
     EXPECT_EQ(rt.file_jobs_in_flight(), 0u);
   });
+}
+
+// File::reserve allocates the blocks (fallocate, FALLOC_FL_KEEP_SIZE) without changing the size;
+// a truncate to the same size frees them again.
+TEST(EpollRuntime, ReserveAllocatesBlocksWithoutChangingTheSize) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto runtime = EpollRuntime::create({.data_dir = dir.path()});
+  ASSERT_TRUE(runtime.ok()) << runtime.status().to_string();
+  const std::string path = dir.path() + "/reserved";
+  const auto blocks = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  };
+  Status status = (*runtime)->run([&] {
+    auto file = (*runtime)->fs().open("reserved", OpenMode::create);
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->write_at(0, as_bytes("head")).ok());
+    ASSERT_TRUE((*file)->reserve(0, 1 << 20).ok());
+    EXPECT_EQ(*(*file)->size(), 4u);
+    // Filesystems without fallocate say ok and allocate nothing; ext4, xfs and tmpfs allocate.
+    const uint64_t reserved = blocks();
+    if (reserved < (1u << 20)) GTEST_SKIP() << "this filesystem does not reserve (" << reserved << " bytes allocated)";
+    ASSERT_TRUE((*file)->write_at(4096, as_bytes("inside")).ok());
+    EXPECT_EQ(*(*file)->size(), 4096u + 6);
+    ASSERT_TRUE((*file)->truncate(4096 + 6).ok());
+    EXPECT_LT(blocks(), 1u << 20);
+  });
+  EXPECT_TRUE(status.ok()) << status.to_string();
 }
 
 TEST(EpollRuntime, OpenFilesAreLimited) {
