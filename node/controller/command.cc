@@ -25,22 +25,51 @@ bool get_config(ByteReader& in, TopicConfig& config) {
   return true;
 }
 
+// begin, finish, abort, finish_rollback: the generation follows in version 2 only. A command of
+// version 1 (written before generations existed) decodes as generation 0, which matches whatever
+// attempt is in flight, and encodes back to the same bytes.
 void put_move(ByteWriter& out, TopicId topic, uint32_t partition, const Move& move) {
   out.put<uint64_t>(topic);
   out.put<uint32_t>(partition);
   out.put<uint64_t>(move.adding);
   out.put<uint64_t>(move.removing);
+  if (move.generation != 0) out.put<uint64_t>(move.generation);
+}
+
+bool get_move_fields(ByteReader& in, uint8_t version, TopicId& topic, uint32_t& partition, Move& move) {
+  if (!in.has(version == kCommandVersionGenerations ? 36 : 28)) return false;
+  topic = in.get<uint64_t>();
+  partition = in.get<uint32_t>();
+  move.adding = in.get<uint64_t>();
+  move.removing = in.get<uint64_t>();
+  if (version != kCommandVersionGenerations) return true;
+  move.generation = in.get<uint64_t>();
+  return move.generation != 0;  // version 2 is written for a generation only
 }
 
 template <typename T>
-std::optional<Command> get_move(ByteReader& in) {
-  if (!in.has(28)) return std::nullopt;
+std::optional<Command> get_move(ByteReader& in, uint8_t version) {
   T command;
-  command.topic = in.get<uint64_t>();
-  command.partition = in.get<uint32_t>();
-  command.move.adding = in.get<uint64_t>();
-  command.move.removing = in.get<uint64_t>();
+  if (!get_move_fields(in, version, command.topic, command.partition, command.move)) return std::nullopt;
   return Command(std::move(command));
+}
+
+std::optional<Command> get_redirect(ByteReader& in, uint8_t version) {
+  RedirectMove c;
+  if (!get_move_fields(in, version, c.topic, c.partition, c.move) || !in.has(8)) return std::nullopt;
+  c.to = in.get<uint64_t>();
+  return c;
+}
+
+// Version 2 where the command carries a move generation, version 1 otherwise: what version 1 can
+// say it says as it always did, so one command has one encoding.
+uint8_t version_of(const Command& command) {
+  return std::visit(
+      [](const auto& c) -> uint8_t {
+        if constexpr (requires { c.move; }) return c.move.generation != 0 ? kCommandVersionGenerations : kCommandVersion;
+        return kCommandVersion;
+      },
+      command);
 }
 
 // A partition and a node: u64 topic, u32 partition, u64 node.
@@ -91,9 +120,16 @@ struct Encoder {
   void operator()(const FinishRollback& c) { put_move(out, c.topic, c.partition, c.move); }
   void operator()(const SetPreferredLeader& c) { put_partition_node(out, c.topic, c.partition, c.leader); }
   void operator()(const ReportReplicaLost& c) { put_partition_node(out, c.topic, c.partition, c.node); }
+  void operator()(const ResumeMove& c) { put_move(out, c.topic, c.partition, c.move); }
+  void operator()(const RedirectMove& c) {
+    put_move(out, c.topic, c.partition, c.move);
+    out.put<uint64_t>(c.to);
+  }
 };
 
-std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
+std::optional<Command> decode_fields(size_t kind, uint8_t version, ByteReader& in) {
+  const bool moves_only = version == kCommandVersionGenerations;  // the kinds that carry a generation
+  if (moves_only && kind != 7 && kind != 8 && kind != 9 && kind != 11 && kind != 13 && kind != 14) return std::nullopt;
   switch (kind) {
     case 0: {
       RegisterNode c;
@@ -136,17 +172,20 @@ std::optional<Command> decode_fields(size_t kind, ByteReader& in) {
       if (kind == 5) return AllocateProducerIds{value};
       return DecommissionNode{value};
     }
-    case 7: return get_move<BeginMove>(in);
-    case 8: return get_move<FinishMove>(in);
-    case 9: return get_move<AbortMove>(in);
+    case 7: return get_move<BeginMove>(in, version);
+    case 8: return get_move<FinishMove>(in, version);
+    case 9: return get_move<AbortMove>(in, version);
     case 10: return get_partition_node<SetPreferredLeader, &SetPreferredLeader::leader>(in);
-    case 11: return get_move<FinishRollback>(in);
+    case 11: return get_move<FinishRollback>(in, version);
     case 12: return get_partition_node<ReportReplicaLost, &ReportReplicaLost::node>(in);
+    // Resume and redirect came with generations: only in version 2.
+    case 13: return moves_only ? get_move<ResumeMove>(in, version) : std::nullopt;
+    case 14: return moves_only ? get_redirect(in, version) : std::nullopt;
     default: return std::nullopt;
   }
 }
 
-static_assert(std::variant_size_v<Command> == 13, "a new command needs its kind in decode_fields and the format doc");
+static_assert(std::variant_size_v<Command> == 15, "a new command needs its kind in decode_fields and the format doc");
 
 }  // namespace
 
@@ -165,8 +204,12 @@ Result<Bytes> encode_command(const Command& command) {
       },
       command);
   if (!fits) return Result<Bytes>(Errc::invalid_request, "a name or address above " + std::to_string(kCommandTextBytesMax) + " bytes");
+  // Resume and redirect exist in version 2 only, which writes a generation: they need one.
+  const bool unnamed_attempt = (std::holds_alternative<ResumeMove>(command) && std::get<ResumeMove>(command).move.generation == 0) ||
+                               (std::holds_alternative<RedirectMove>(command) && std::get<RedirectMove>(command).move.generation == 0);
+  if (unnamed_attempt) return Result<Bytes>(Errc::invalid_request, "resume_move and redirect_move name the move's generation");
   ByteWriter out;
-  out.put<uint8_t>(kCommandVersion);
+  out.put<uint8_t>(version_of(command));
   out.put<uint8_t>(static_cast<uint8_t>(command.index()));
   std::visit(Encoder{out}, command);
   SLUICE_ASSERT_LE(out.bytes().size(), kCommandBytesMax);
@@ -214,9 +257,10 @@ std::optional<Result<Applied>> decode_submit_reply(ByteSpan bytes) {
 std::optional<Command> decode_command(ByteSpan bytes) {
   if (bytes.size() < 2 || bytes.size() > kCommandBytesMax) return std::nullopt;
   ByteReader in(bytes);
-  if (in.get<uint8_t>() != kCommandVersion) return std::nullopt;
+  const uint8_t version = in.get<uint8_t>();
+  if (version != kCommandVersion && version != kCommandVersionGenerations) return std::nullopt;
   const size_t kind = in.get<uint8_t>();
-  std::optional<Command> command = decode_fields(kind, in);
+  std::optional<Command> command = decode_fields(kind, version, in);
   if (!command || in.left() != 0) return std::nullopt;
   return command;
 }

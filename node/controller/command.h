@@ -12,6 +12,9 @@
 namespace sluice::controller {
 
 inline constexpr uint8_t kCommandVersion = 1;
+// A command that carries a move generation (docs/formats/controller.md); every other command is
+// written as version 1.
+inline constexpr uint8_t kCommandVersionGenerations = 2;
 inline constexpr size_t kCommandBytesMax = 4096;  // names and addresses are short; nothing else varies
 inline constexpr size_t kCommandTextBytesMax = 1024;  // a name or an address
 

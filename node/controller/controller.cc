@@ -213,6 +213,9 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
     for (const PartitionRecord& partition : topic.partitions) in_flight += partition.move ? 1 : 0;
   }
   for (AbortMove& abort : plan_aborts(metadata_)) commands.push_back(std::move(abort));
+  MoveRepairs repairs = plan_move_repairs(metadata_, draining);
+  for (ResumeMove& resume : repairs.resumes) commands.push_back(std::move(resume));
+  for (RedirectMove& redirect : repairs.redirects) commands.push_back(std::move(redirect));
   const size_t budget = config_.moves.moves_in_flight_max > in_flight ? config_.moves.moves_in_flight_max - in_flight : 0;
   for (const PlannedMove& planned : plan_moves(metadata_, draining, budget)) {
     commands.push_back(BeginMove{planned.topic, planned.partition, planned.move});
@@ -222,6 +225,8 @@ void Controller::reconcile_moves(const std::set<NodeId>& draining) {
   }
   for (const Command& command : commands) {
     if (std::holds_alternative<AbortMove>(command)) SLUICE_COVER("controller.duties.move_aborted");
+    if (std::holds_alternative<ResumeMove>(command)) SLUICE_COVER("controller.duties.move_resumed");
+    if (std::holds_alternative<RedirectMove>(command)) SLUICE_COVER("controller.duties.move_redirected");
     if (const auto* begin = std::get_if<BeginMove>(&command)) {
       SLUICE_COVER("controller.duties.move_begun");
       const PartitionRecord* partition = metadata_.partition(PartitionId{begin->topic, begin->partition});

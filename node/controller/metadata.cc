@@ -1,6 +1,7 @@
 #include "node/controller/metadata.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -205,28 +206,46 @@ void Metadata::maybe_finish_decommission(NodeId id) {
   it->second.state = NodeState::removed;
 }
 
+Status Metadata::may_take_move(const PartitionRecord& partition, NodeId node) const {
+  auto record = nodes_.find(node);
+  if (record == nodes_.end() || record->second.state != NodeState::alive) {
+    return Status(Errc::conflict, "node " + std::to_string(node) + " does not take replicas");
+  }
+  if (hosts_replica(partition, node)) return Status(Errc::conflict, "node " + std::to_string(node) + " holds the partition already");
+  if (partition.lost_on.count(node) != 0) {
+    return Status(Errc::conflict, "node " + std::to_string(node) + " lost its replica of the partition");
+  }
+  return Status();
+}
+
+// A begin_move names the generation it starts (the partition's last one + 1): one planned on a copy
+// that missed a later attempt is refused. 0: written before generations, takes the next one.
 Result<Applied> Metadata::apply_one(const BeginMove& c) {
   PartitionRecord* partition = find_partition(c.topic, c.partition);
   if (partition == nullptr) return refuse(Errc::unknown_topic, "no partition " + std::to_string(c.partition) + " of topic id " + std::to_string(c.topic));
   if (partition->move) return refuse(Errc::conflict, "the partition is moving already");
-  auto adding = nodes_.find(c.move.adding);
-  if (adding == nodes_.end() || adding->second.state != NodeState::alive) {
-    return refuse(Errc::conflict, "node " + std::to_string(c.move.adding) + " does not take replicas");
+  if (!contains(partition->replicas, c.move.removing)) return refuse(Errc::conflict, "the move does not fit the replica set");
+  if (Status takes = may_take_move(*partition, c.move.adding); !takes.ok()) return Result<Applied>(takes);
+  const uint64_t generation = partition->move_generation + 1;
+  if (c.move.generation != 0 && c.move.generation != generation) {
+    return refuse(Errc::conflict, "move generation " + std::to_string(c.move.generation) + " is not the next one, " + std::to_string(generation));
   }
-  if (contains(partition->replicas, c.move.adding) || !contains(partition->replicas, c.move.removing)) {
-    return refuse(Errc::conflict, "the move does not fit the replica set");
-  }
-  if (partition->lost_on.count(c.move.adding) != 0) {
-    return refuse(Errc::conflict, "node " + std::to_string(c.move.adding) + " lost its replica of the partition");
-  }
-  partition->move = c.move;
+  partition->move = Move{c.move.adding, c.move.removing, generation};
+  partition->move_generation = generation;
   return Applied{};
 }
 
-Result<PartitionRecord*> Metadata::partition_moving(TopicId topic, uint32_t index, const Move& move, bool rolling_back) {
+Result<PartitionRecord*> Metadata::partition_moving(TopicId topic, uint32_t index, const Move& move, std::optional<bool> rolling_back) {
   PartitionRecord* partition = find_partition(topic, index);
-  if (partition == nullptr || !partition->move || *partition->move != move) return Status(Errc::conflict, "no such move in flight");
-  if (partition->move_rolling_back != rolling_back) {
+  if (partition == nullptr || !partition->move || partition->move->adding != move.adding || partition->move->removing != move.removing) {
+    return Status(Errc::conflict, "no such move in flight");
+  }
+  // A report of an earlier attempt: the group's leader judged it against voters no longer wanted.
+  if (move.generation != 0 && move.generation != partition->move->generation) {
+    return Status(Errc::conflict, "move generation " + std::to_string(move.generation) + " is stale: the move is at generation " +
+                                      std::to_string(partition->move->generation));
+  }
+  if (rolling_back && partition->move_rolling_back != *rolling_back) {
     return Status(Errc::conflict, partition->move_rolling_back ? "the move is rolling back" : "the move is not rolling back");
   }
   return partition;
@@ -250,6 +269,32 @@ Result<Applied> Metadata::apply_one(const AbortMove& c) {
 Result<Applied> Metadata::apply_one(const FinishRollback& c) {
   SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, true));
   partition->move.reset();
+  partition->move_rolling_back = false;
+  maybe_finish_decommission(c.move.adding);
+  return Applied{};
+}
+
+// Commands written before generations (0) never resume or redirect: these name the attempt.
+Result<Applied> Metadata::apply_one(const ResumeMove& c) {
+  if (c.move.generation == 0) return refuse(Errc::conflict, "resume_move names the move's generation");
+  SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, true));
+  auto adding = nodes_.find(c.move.adding);
+  if (adding == nodes_.end() || adding->second.state != NodeState::alive || partition->lost_on.count(c.move.adding) != 0) {
+    return refuse(Errc::conflict, "node " + std::to_string(c.move.adding) + " does not take replicas");
+  }
+  partition->move_rolling_back = false;
+  partition->move->generation = ++partition->move_generation;
+  return Applied{};
+}
+
+// `adding` stops being a target: it is gone (or draining), and a node that comes back deletes a
+// replica no longer placed there; its replica's term and vote survive as a tombstone, so the group
+// it may still be a voter of keeps its safety (docs/controller.md, "Moves").
+Result<Applied> Metadata::apply_one(const RedirectMove& c) {
+  if (c.move.generation == 0) return refuse(Errc::conflict, "redirect_move names the move's generation");
+  SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, std::nullopt));
+  if (Status takes = may_take_move(*partition, c.to); !takes.ok()) return Result<Applied>(takes);
+  partition->move = Move{c.to, c.move.removing, ++partition->move_generation};
   partition->move_rolling_back = false;
   maybe_finish_decommission(c.move.adding);
   return Applied{};

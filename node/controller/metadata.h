@@ -61,6 +61,12 @@ struct TopicConfig {
 struct Move {
   NodeId adding = kNoNode;
   NodeId removing = kNoNode;
+  // Which attempt at moving the partition this is (PartitionRecord::move_generation). Resuming a
+  // rollback or redirecting a move starts a new attempt of the same move entry, and a report the
+  // group's leader judged against an earlier attempt (finish_move, finish_rollback) must not be
+  // taken for the later one. 0 in a command: written before generations existed
+  // (docs/formats/controller.md); it matches whatever attempt is in flight, as it did then.
+  uint64_t generation = 0;
 
   friend bool operator==(const Move&, const Move&) = default;
 };
@@ -75,6 +81,9 @@ struct PartitionRecord {
   // (a joint configuration is left only with a majority of both halves), so its node keeps the
   // replica and no other move begins. Only set while `move` is.
   bool move_rolling_back = false;
+  // The generation of the newest move attempt of the partition (0: it never moved); it never goes
+  // down, so a generation names one attempt for as long as the topic exists.
+  uint64_t move_generation = 0;
   // Nodes whose replica of the partition lost its Raft state (both copies of its state file
   // damaged: its term and vote are unknown, so it may never vote again; docs/controller.md, "Lost
   // replicas"). Each is moved away like a replica of a dead node and never placed there again.
@@ -168,6 +177,23 @@ struct FinishRollback {  // the group's membership is back to the replicas, with
   Move move;
   friend bool operator==(const FinishRollback&, const FinishRollback&) = default;
 };
+// The rollback cannot end: its `removing` is gone for good (dead past the grace, lost its replica).
+// The move goes on toward `adding` (alive) as a new attempt (generation + 1).
+struct ResumeMove {
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;  // the rolling-back move, generation included
+  friend bool operator==(const ResumeMove&, const ResumeMove&) = default;
+};
+// Both ends of the move are gone for good: `to` takes `adding`'s place as a new attempt
+// (generation + 1), forward, from the same `removing`.
+struct RedirectMove {
+  TopicId topic = 0;
+  uint32_t partition = 0;
+  Move move;  // the move in flight (rolling back or not), generation included
+  NodeId to = kNoNode;
+  friend bool operator==(const RedirectMove&, const RedirectMove&) = default;
+};
 struct SetPreferredLeader {
   TopicId topic = 0;
   uint32_t partition = 0;
@@ -184,7 +210,7 @@ struct ReportReplicaLost {  // `node`'s replica of the partition cannot open: it
 
 using Command = std::variant<RegisterNode, SetNodeState, CreateTopic, DeleteTopic, AlterTopicConfig, AllocateProducerIds,
                              DecommissionNode, BeginMove, FinishMove, AbortMove, SetPreferredLeader, FinishRollback,
-                             ReportReplicaLost>;
+                             ReportReplicaLost, ResumeMove, RedirectMove>;
 
 // What an applied command produced, for the proposer's reply.
 struct Applied {
@@ -233,9 +259,16 @@ class Metadata {
   Result<Applied> apply_one(const SetPreferredLeader& c);
   Result<Applied> apply_one(const FinishRollback& c);
   Result<Applied> apply_one(const ReportReplicaLost& c);
+  Result<Applied> apply_one(const ResumeMove& c);
+  Result<Applied> apply_one(const RedirectMove& c);
   PartitionRecord* find_partition(TopicId topic, uint32_t partition);
-  // The partition of a move command: its move is `move`, rolling back or not as asked; else the refusal.
-  Result<PartitionRecord*> partition_moving(TopicId topic, uint32_t partition, const Move& move, bool rolling_back);
+  // The partition of a move command: its move is `move` (of the same generation unless the
+  // command's is 0, written before generations), rolling back or not as asked (nullopt: either);
+  // else the refusal (conflict).
+  Result<PartitionRecord*> partition_moving(TopicId topic, uint32_t partition, const Move& move, std::optional<bool> rolling_back);
+  // Whether `node` may become the target of the partition's move: alive, not holding (or about to
+  // hold) a replica of it, and not one that lost its replica of it. Else the refusal.
+  Status may_take_move(const PartitionRecord& partition, NodeId node) const;
   void maybe_finish_decommission(NodeId id);
 
   MetadataLimits limits_;

@@ -48,6 +48,15 @@ bool may_take(const PartitionRecord& partition, NodeId node) {
   return !hosts_replica(partition, node) && partition.lost_on.count(node) == 0;
 }
 
+// Gone for good as far as the duties can tell: the grace of a dead node is counted by the
+// controller leader (`draining` holds those past it); a lost replica never comes back.
+bool gone_for_good(const Metadata& metadata, const PartitionRecord& partition, NodeId node, const std::set<NodeId>& draining) {
+  if (partition.lost_on.count(node) != 0) return true;
+  auto record = metadata.nodes().find(node);
+  if (record == metadata.nodes().end() || record->second.state == NodeState::removed) return true;
+  return record->second.state == NodeState::dead && draining.count(node) != 0;
+}
+
 }  // namespace
 
 Result<std::vector<PartitionPlacement>> place_partitions(const std::vector<NodeId>& eligible, uint32_t partitions,
@@ -95,7 +104,7 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
     }
   }
   auto plan = [&](const TopicRecord& topic, uint32_t p, NodeId from, NodeId to) {
-    planned.push_back(PlannedMove{topic.id, p, Move{to, from}});
+    planned.push_back(PlannedMove{topic.id, p, Move{to, from, topic.partitions[p].move_generation + 1}});
     moving.insert({topic.id, p});
     ++replicas[to];
     --replicas[from];
@@ -165,6 +174,32 @@ std::vector<AbortMove> plan_aborts(const Metadata& metadata) {
     }
   }
   return aborts;
+}
+
+MoveRepairs plan_move_repairs(const Metadata& metadata, const std::set<NodeId>& draining) {
+  MoveRepairs repairs;
+  const std::vector<NodeId> eligible = metadata.eligible_nodes();
+  std::map<NodeId, uint32_t> replicas = counts_after_moves(metadata);
+  for (const auto& [name, topic] : metadata.topics()) {
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionRecord& partition = topic.partitions[p];
+      if (!partition.move || !gone_for_good(metadata, partition, partition.move->removing, draining)) continue;
+      const Move& move = *partition.move;
+      auto adding = metadata.nodes().find(move.adding);
+      const bool adding_alive = adding != metadata.nodes().end() && adding->second.state == NodeState::alive;
+      if (adding_alive && partition.lost_on.count(move.adding) == 0) {
+        if (partition.move_rolling_back) repairs.resumes.push_back(ResumeMove{topic.id, p, move});
+        continue;  // not rolling back: it goes on by itself
+      }
+      const bool adding_decommissioning = adding != metadata.nodes().end() && adding->second.state == NodeState::decommissioning;
+      if (!adding_decommissioning && !gone_for_good(metadata, partition, move.adding, draining)) continue;  // within its grace
+      const NodeId to = least_loaded(eligible, replicas, [&](NodeId node) { return may_take(partition, node); });
+      if (to == kNoNode) continue;
+      repairs.redirects.push_back(RedirectMove{topic.id, p, move, to});
+      ++replicas[to];
+    }
+  }
+  return repairs;
 }
 
 std::vector<SetPreferredLeader> plan_leaders(const Metadata& metadata, size_t changes_max) {

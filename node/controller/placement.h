@@ -62,6 +62,24 @@ std::vector<PlannedMove> plan_moves(const Metadata& metadata, const std::set<Nod
 // `removing` is back first.
 std::vector<AbortMove> plan_aborts(const Metadata& metadata);
 
+// What plan_aborts leaves waiting and a node gone for good (no record, removed, dead past its
+// grace, i.e. dead and in `draining`, or its replica of the partition lost) would leave waiting
+// forever (docs/controller.md, "Moves", step 7):
+// - a rollback whose `removing` is gone for good resumes toward `adding` where `adding` takes
+//   part (alive, its replica not lost): the group goes on to the voters the move wanted;
+// - a move, rolling back or not, whose `removing` is gone for good and whose `adding` is too (or
+//   decommissioning) is redirected to the eligible node with the fewest replicas that may take
+//   the partition (none: it waits, as before).
+// Each names the attempt it replaces (its generation): the metadata starts the next one, and
+// refuses the reports judged against the replaced one.
+struct MoveRepairs {
+  std::vector<ResumeMove> resumes;
+  std::vector<RedirectMove> redirects;
+
+  bool empty() const { return resumes.empty() && redirects.empty(); }
+};
+MoveRepairs plan_move_repairs(const Metadata& metadata, const std::set<NodeId>& draining);
+
 // Up to `changes_max` preferred-leader changes that even out leaderships: while a node leads two
 // or more partitions more than another replica of one of them, that partition's preferred
 // leader moves to the less loaded replica. A preferred leader whose replica is lost moves to any

@@ -451,7 +451,8 @@ void Api::topic_describe_named(Exchange& exchange, const std::string& name, int 
     replica_nodes.insert(record.replicas.begin(), record.replicas.end());
     if (replica != nullptr) entry["end_offset"] = replica->state().end_offset();
     if (record.move) {
-      entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}, {"rolling_back", record.move_rolling_back}};
+      entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}, {"rolling_back", record.move_rolling_back},
+                              {"generation", record.move->generation}};
     }
     // Nodes whose replica lost its Raft state (docs/controller.md, "Lost replicas"): an operator
     // sees why a partition runs short of replicas, or why it never returns to a node.

@@ -608,7 +608,8 @@ std::string ClusterWorkload::lagging() const {
     const controller::PartitionRecord* record = metadata->partition(PartitionId{topic_, p});
     if (const auto& move = record->move) {
       return "partition " + std::to_string(p) + " is moving (adding node " + std::to_string(move->adding) + ", removing node " +
-             std::to_string(move->removing) + (record->move_rolling_back ? ", rolling back" : "") + "; its group: " + group_views(p) + ")";
+             std::to_string(move->removing) + ", generation " + std::to_string(move->generation) +
+             (record->move_rolling_back ? ", rolling back" : "") + "; its group: " + group_views(p) + ")";
     }
   }
   if (std::string drain = decommission_lagging(*metadata); !drain.empty()) return drain;

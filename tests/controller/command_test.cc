@@ -1,6 +1,7 @@
 // The controller's command encoding (node/controller/command.h, docs/formats/controller.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,13 @@ std::vector<Command> one_of_each() {
           AbortMove{5, 2, Move{4, 1}},
           SetPreferredLeader{5, 2, 4},
           FinishRollback{5, 2, Move{4, 1}},
-          ReportReplicaLost{5, 2, 4}};
+          ReportReplicaLost{5, 2, 4},
+          BeginMove{5, 2, Move{4, 1, 3}},
+          FinishMove{5, 2, Move{4, 1, 3}},
+          AbortMove{5, 2, Move{4, 1, 3}},
+          FinishRollback{5, 2, Move{4, 1, 3}},
+          ResumeMove{5, 2, Move{4, 1, 3}},
+          RedirectMove{5, 2, Move{4, 1, 3}, 6}};
 }
 
 TEST(ControllerCommand, EveryKindRoundTripsAndRefusesEveryCut) {
@@ -43,7 +50,7 @@ TEST(ControllerCommand, EveryKindRoundTripsAndRefusesEveryCut) {
 TEST(ControllerCommand, UnknownVersionKindAndStateAreRefused) {
   Bytes bytes = encode_command(SetNodeState{7, NodeState::alive}).value();
   Bytes version = bytes;
-  version[0] = std::byte{2};
+  version[0] = std::byte{3};
   EXPECT_FALSE(decode_command(version));
   Bytes kind = bytes;
   kind[1] = std::byte{std::variant_size_v<Command>};  // the first kind not defined
@@ -51,6 +58,29 @@ TEST(ControllerCommand, UnknownVersionKindAndStateAreRefused) {
   Bytes state = bytes;
   state.back() = std::byte{4};
   EXPECT_FALSE(decode_command(state));
+}
+
+// Move commands written before generations (version 1, no generation) still decode, as generation
+// 0; a generation is written as version 2, which no other kind uses, and is never 0 there.
+TEST(ControllerCommand, MoveGenerationsAreVersionTwoAndVersionOneMovesStillDecode) {
+  const Bytes legacy = encode_command(FinishMove{5, 2, Move{4, 1}}).value();
+  EXPECT_EQ(legacy.size(), 30u);
+  EXPECT_EQ(legacy[0], std::byte{1});
+  const Bytes current = encode_command(FinishMove{5, 2, Move{4, 1, 3}}).value();
+  EXPECT_EQ(current.size(), 38u);
+  EXPECT_EQ(current[0], std::byte{2});
+  EXPECT_TRUE(std::equal(legacy.begin() + 1, legacy.end(), current.begin() + 1));  // the generation follows the old fields
+  Bytes zero = current;
+  std::fill(zero.end() - 8, zero.end(), std::byte{0});
+  EXPECT_FALSE(decode_command(zero));
+  Bytes other_kind = encode_command(SetNodeState{7, NodeState::alive}).value();
+  other_kind[0] = std::byte{2};
+  EXPECT_FALSE(decode_command(other_kind));
+  Bytes resume_v1 = encode_command(ResumeMove{5, 2, Move{4, 1, 3}}).value();
+  resume_v1[0] = std::byte{1};
+  EXPECT_FALSE(decode_command(resume_v1));
+  EXPECT_EQ(encode_command(ResumeMove{5, 2, Move{4, 1}}).code(), Errc::invalid_request);
+  EXPECT_EQ(encode_command(RedirectMove{5, 2, Move{4, 1}, 6}).code(), Errc::invalid_request);
 }
 
 TEST(ControllerCommand, OverlongTextsAreRefusedNotAsserted) {
@@ -83,7 +113,7 @@ TEST(ControllerSubmitReply, RoundTripsAndRefusesWhatIsNotCanonical) {
     longer.push_back(std::byte{0});
     EXPECT_FALSE(decode_submit_reply(longer));
     Bytes version = bytes;
-    version[0] = std::byte{2};
+    version[0] = std::byte{3};
     EXPECT_FALSE(decode_submit_reply(version));
   }
   Bytes unknown = encode_submit_reply(Result<Applied>(Errc::unavailable, "x"));

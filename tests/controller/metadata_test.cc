@@ -41,7 +41,7 @@ OneMove one_move(size_t nodes) {
   EXPECT_TRUE(out.metadata.apply(CreateTopic{"t", 1, 2, {}}).ok());
   const TopicRecord& topic = *out.metadata.topic("t");
   out.topic = topic.id;
-  out.move = Move{first_node_outside(topic.partitions[0]), topic.partitions[0].replicas[0]};
+  out.move = Move{first_node_outside(topic.partitions[0]), topic.partitions[0].replicas[0], 1};
   EXPECT_TRUE(out.metadata.apply(BeginMove{topic.id, 0, out.move}).ok());
   return out;
 }
@@ -131,7 +131,7 @@ TEST(Metadata, AMoveReplacesOneReplicaAndDecommissionEndsInRemoved) {
   EXPECT_EQ(metadata.nodes().at(leaving).state, NodeState::decommissioning);
   const std::vector<PlannedMove> moves = plan_moves(metadata, {leaving}, 10);
   ASSERT_EQ(moves.size(), 1u);
-  EXPECT_EQ(moves[0].move, (Move{outside, leaving}));
+  EXPECT_EQ(moves[0].move, (Move{outside, leaving, 1}));
   EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, Move{leaving, outside}}).code(), Errc::conflict);  // backwards
   ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).ok());
   EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).code(), Errc::conflict);  // one at a time
@@ -153,7 +153,7 @@ TEST(Metadata, AnAbortedMoveRollsBackUntilTheGroupReportsTheReplicas) {
   const TopicRecord& topic = *metadata.topic("t");
   const PartitionRecord before = topic.partitions[0];
   const NodeId outside = first_node_outside(before);
-  const Move move{outside, before.replicas[0]};
+  const Move move{outside, before.replicas[0], 1};
   ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, move}).ok());
   const std::set<NodeId> moved = wanted_voters(metadata.topic("t")->partitions[0]);
   EXPECT_EQ(metadata.apply(FinishRollback{topic.id, 0, move}).code(), Errc::conflict);  // not aborted
@@ -169,7 +169,9 @@ TEST(Metadata, AnAbortedMoveRollsBackUntilTheGroupReportsTheReplicas) {
   EXPECT_EQ(metadata.apply(BeginMove{topic.id, 0, move}).code(), Errc::conflict);
   EXPECT_EQ(metadata.apply(FinishRollback{topic.id, 0, Move{outside, 99}}).code(), Errc::conflict);
   ASSERT_TRUE(metadata.apply(FinishRollback{topic.id, 0, move}).ok());
-  EXPECT_EQ(metadata.topic("t")->partitions[0], before);
+  PartitionRecord after = before;
+  after.move_generation = 1;  // the attempt stays counted
+  EXPECT_EQ(metadata.topic("t")->partitions[0], after);
 }
 
 // A move whose target stopped taking replicas is rolled back only where its source could take its
@@ -221,6 +223,127 @@ TEST(Metadata, ARollbackToADrainingNodeEndsItsDecommission) {
   EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::removed);
 }
 
+// Every attempt at a partition's move has its generation: a begin names the next one, and a report
+// (finish_move, finish_rollback) judged against an earlier attempt is refused, so a resumed or
+// redirected move is never finished or dropped by what the group's leader saw of the one before.
+TEST(Metadata, AReportOfAnEarlierMoveAttemptIsRefused) {
+  auto [metadata, topic, move] = one_move(4);
+  EXPECT_EQ(metadata.topic_by_id(topic)->partitions[0].move, move);
+  EXPECT_EQ(metadata.topic_by_id(topic)->partitions[0].move_generation, 1u);
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(ResumeMove{topic, 0, move}).ok());  // generation 2, forward again
+  const Move resumed{move.adding, move.removing, 2};
+  EXPECT_EQ(metadata.topic_by_id(topic)->partitions[0].move, resumed);
+  EXPECT_FALSE(metadata.topic_by_id(topic)->partitions[0].move_rolling_back);
+  // The group's leader saw the first attempt done and reported it before it learned of the abort.
+  const Metadata before = metadata;
+  EXPECT_EQ(metadata.apply(FinishMove{topic, 0, move}).code(), Errc::conflict);
+  EXPECT_EQ(metadata.apply(AbortMove{topic, 0, move}).code(), Errc::conflict);
+  EXPECT_EQ(metadata.apply(ResumeMove{topic, 0, resumed}).code(), Errc::conflict);  // not rolling back
+  EXPECT_EQ(metadata, before);
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, resumed}).ok());
+  EXPECT_EQ(metadata.apply(FinishRollback{topic, 0, move}).code(), Errc::conflict);  // the first rollback's report
+  EXPECT_EQ(metadata.apply(ResumeMove{topic, 0, move}).code(), Errc::conflict);
+  ASSERT_TRUE(metadata.apply(FinishRollback{topic, 0, resumed}).ok());
+  // A begin planned on a copy that missed an attempt names a generation already used.
+  EXPECT_EQ(metadata.apply(BeginMove{topic, 0, Move{move.adding, move.removing, 2}}).code(), Errc::conflict);
+  ASSERT_TRUE(metadata.apply(BeginMove{topic, 0, Move{move.adding, move.removing, 3}}).ok());
+  // A command written before generations (0) matches whatever attempt is in flight.
+  ASSERT_TRUE(metadata.apply(FinishMove{topic, 0, Move{move.adding, move.removing, 0}}).ok());
+  EXPECT_EQ(metadata.topic_by_id(topic)->partitions[0].move_generation, 3u);
+}
+
+// A rollback brings `removing` back as a voter; when `removing` is gone for good (dead past the
+// grace, or its replica lost) it never can, and the move goes on toward `adding` instead, once
+// `adding` is alive: a new attempt, which a late report of the rolled-back one cannot finish.
+TEST(Metadata, ARollbackWhoseSourceIsGoneForGoodResumesTowardItsTarget) {
+  auto [metadata, topic, move] = one_move(4);
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::dead}).ok());
+  ASSERT_EQ(plan_aborts(metadata).size(), 1u);
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, move}).ok());
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::dead}).ok());
+  EXPECT_TRUE(plan_move_repairs(metadata, {move.removing}).empty());  // `adding` is down too: wait
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::alive}).ok());
+  EXPECT_TRUE(plan_move_repairs(metadata, {}).empty());  // `removing` within its grace: it may return
+  const MoveRepairs repairs = plan_move_repairs(metadata, {move.removing});
+  ASSERT_EQ(repairs.resumes.size(), 1u);
+  EXPECT_TRUE(repairs.redirects.empty());
+  EXPECT_EQ(repairs.resumes[0], (ResumeMove{topic, 0, move}));
+  ASSERT_TRUE(metadata.apply(repairs.resumes[0]).ok());
+  const PartitionRecord& resumed = metadata.topic_by_id(topic)->partitions[0];
+  EXPECT_FALSE(resumed.move_rolling_back);
+  EXPECT_EQ(resumed.move->generation, 2u);
+  EXPECT_TRUE(wanted_voters(resumed).contains(move.adding));
+  EXPECT_FALSE(wanted_voters(resumed).contains(move.removing));
+  EXPECT_TRUE(plan_move_repairs(metadata, {move.removing}).empty());  // forward: it finishes by itself
+  EXPECT_TRUE(plan_aborts(metadata).empty());
+  EXPECT_EQ(metadata.apply(FinishMove{topic, 0, move}).code(), Errc::conflict);  // the rolled-back attempt's report
+  ASSERT_TRUE(metadata.apply(FinishMove{topic, 0, *resumed.move}).ok());
+  const PartitionRecord& done = metadata.topic_by_id(topic)->partitions[0];
+  EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), move.adding) != done.replicas.end());
+  EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), move.removing) == done.replicas.end());
+
+  // A source whose replica is lost is gone for good at once, dead or not.
+  auto [lost, lost_topic, lost_move] = one_move(4);
+  ASSERT_TRUE(lost.apply(AbortMove{lost_topic, 0, lost_move}).ok());
+  EXPECT_TRUE(plan_move_repairs(lost, {}).empty());  // both alive: the rollback ends
+  ASSERT_TRUE(lost.apply(ReportReplicaLost{lost_topic, 0, lost_move.removing}).ok());
+  ASSERT_EQ(plan_move_repairs(lost, {}).resumes.size(), 1u);
+  // A target that does not take replicas is never resumed toward.
+  ASSERT_TRUE(lost.apply(DecommissionNode{lost_move.adding}).ok());
+  EXPECT_EQ(lost.apply(ResumeMove{lost_topic, 0, lost_move}).code(), Errc::conflict);
+  EXPECT_TRUE(plan_move_repairs(lost, {}).resumes.empty());
+}
+
+// Both ends gone for good: neither the move nor its rollback can end, and the partition runs a
+// replica short. The move is redirected to a third node (the least loaded that may take it) as a
+// new attempt from the same source, as a Kafka reassignment is replaced by a new one; the old
+// target's replica is no longer placed.
+TEST(Metadata, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
+  for (const bool rolling_back : {false, true}) {
+    auto [metadata, topic, move] = one_move(4);
+    if (rolling_back) {
+      ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, move}).ok());
+    }
+    NodeId third = 1;  // the one node neither a replica nor the target
+    while (hosts_replica(metadata.topic_by_id(topic)->partitions[0], third)) ++third;
+    ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::dead}).ok());
+    ASSERT_TRUE(metadata.apply(SetNodeState{move.adding, NodeState::dead}).ok());
+    EXPECT_TRUE(plan_move_repairs(metadata, {move.removing}).empty()) << rolling_back;  // `adding` within its grace
+    EXPECT_TRUE(plan_move_repairs(metadata, {move.adding}).empty()) << rolling_back;    // `removing` within its grace
+    const MoveRepairs repairs = plan_move_repairs(metadata, {move.adding, move.removing});
+    ASSERT_EQ(repairs.redirects.size(), 1u) << rolling_back;
+    EXPECT_TRUE(repairs.resumes.empty());
+    EXPECT_EQ(repairs.redirects[0], (RedirectMove{topic, 0, move, third}));
+    ASSERT_TRUE(metadata.apply(repairs.redirects[0]).ok());
+    const PartitionRecord& redirected = metadata.topic_by_id(topic)->partitions[0];
+    EXPECT_EQ(redirected.move, (Move{third, move.removing, 2}));
+    EXPECT_FALSE(redirected.move_rolling_back);
+    EXPECT_FALSE(hosts_replica(redirected, move.adding));
+    EXPECT_TRUE(plan_move_repairs(metadata, {move.adding, move.removing}).empty());
+    EXPECT_TRUE(plan_aborts(metadata).empty());  // the new target is alive
+    EXPECT_EQ(metadata.apply(FinishMove{topic, 0, move}).code(), Errc::conflict);  // the old attempt's report
+    EXPECT_EQ(metadata.apply(RedirectMove{topic, 0, move, third}).code(), Errc::conflict);
+    ASSERT_TRUE(metadata.apply(FinishMove{topic, 0, *redirected.move}).ok());
+    const PartitionRecord& done = metadata.topic_by_id(topic)->partitions[0];
+    EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), third) != done.replicas.end());
+    EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), move.removing) == done.replicas.end());
+  }
+  // A decommissioning target counts as gone (it takes nothing new); with no third node, it waits.
+  auto [metadata, topic, move] = one_move(3);
+  ASSERT_TRUE(metadata.apply(SetNodeState{move.removing, NodeState::dead}).ok());
+  ASSERT_TRUE(metadata.apply(DecommissionNode{move.adding}).ok());
+  EXPECT_TRUE(plan_move_repairs(metadata, {move.removing, move.adding}).empty());  // every alive node holds it
+  const NodeId staying = metadata.topic_by_id(topic)->partitions[0].replicas[1];
+  EXPECT_EQ(metadata.apply(RedirectMove{topic, 0, move, staying}).code(), Errc::conflict);
+  ASSERT_TRUE(metadata.apply(RegisterNode{4, {"10.0.0.4:7946", "10.0.0.4:7947", "10.0.0.4:8080"}}).ok());
+  const MoveRepairs repairs = plan_move_repairs(metadata, {move.removing, move.adding});
+  ASSERT_EQ(repairs.redirects.size(), 1u);
+  EXPECT_EQ(repairs.redirects[0].to, 4u);
+  ASSERT_TRUE(metadata.apply(repairs.redirects[0]).ok());
+  EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::removed);  // it held nothing else
+}
+
 // A replica whose Raft state is lost (docs/controller.md, "Lost replicas"): recorded once, only for
 // a node holding one; its node is never a move's target for the partition again, the drain moves
 // it away, and it stops being the preferred leader.
@@ -242,7 +365,7 @@ TEST(Metadata, ALostReplicaMovesAwayAndItsNodeNeverTakesThePartitionAgain) {
   EXPECT_NE(leaders[0].leader, lost);
   const std::vector<PlannedMove> moves = plan_moves(metadata, {}, 10);  // nothing draining: the loss alone
   ASSERT_EQ(moves.size(), 1u);
-  EXPECT_EQ(moves[0].move, (Move{outside, lost}));
+  EXPECT_EQ(moves[0].move, (Move{outside, lost, 1}));
   ASSERT_TRUE(metadata.apply(BeginMove{topic.id, 0, moves[0].move}).ok());
   ASSERT_TRUE(metadata.apply(FinishMove{topic.id, 0, moves[0].move}).ok());
   const PartitionRecord& after = metadata.topic("t")->partitions[0];

@@ -47,7 +47,8 @@ bool balanced(const Metadata& metadata) {
 }
 
 // Carries out what the planner asks for until it asks for nothing more; now and then a move is
-// aborted and rolled back instead (its target died meanwhile), and the planner must plan anew.
+// aborted and rolled back instead (its target died meanwhile), and the planner must plan anew, or
+// the rollback is resumed (its source went for good) and finished as the next attempt.
 void settle(Metadata& metadata) {
   for (int round = 0; round < 10'000; ++round) {
     const std::set<NodeId> draining = nodes_in(metadata, {NodeState::dead, NodeState::decommissioning});
@@ -57,7 +58,17 @@ void settle(Metadata& metadata) {
       if (*rc::gen::inRange(0, 8) == 0) {
         RC_ASSERT(metadata.apply(AbortMove{planned.topic, planned.partition, planned.move}).ok());
         RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, planned.move}).code() == Errc::conflict);
-        RC_ASSERT(metadata.apply(FinishRollback{planned.topic, planned.partition, planned.move}).ok());
+        if (*rc::gen::inRange(0, 2) == 0) {
+          RC_ASSERT(metadata.apply(FinishRollback{planned.topic, planned.partition, planned.move}).ok());
+          continue;
+        }
+        // Its source went for good meanwhile: resumed as the next attempt, which the first
+        // attempt's report cannot finish.
+        RC_ASSERT(metadata.apply(ResumeMove{planned.topic, planned.partition, planned.move}).ok());
+        RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, planned.move}).code() == Errc::conflict);
+        Move resumed = planned.move;
+        ++resumed.generation;
+        RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, resumed}).ok());
         continue;
       }
       RC_ASSERT(metadata.apply(FinishMove{planned.topic, planned.partition, planned.move}).ok());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -58,28 +59,32 @@ struct MovesRig : testing::Rig {
       }
     }
   }
-  // Every partition: no move in flight, every replica on a running node, its group's voters (as
-  // its leader holds them) the replicas, and every replica holds every acknowledged record.
+  // Every partition settled (partition_settled).
   bool settled(TopicId topic, std::string* why) {
     const controller::Metadata* m = metadata();
     if (m == nullptr || m->topic_by_id(topic) == nullptr) return *why = "no metadata", false;
     for (uint32_t p = 0; p < kPartitions; ++p) {
-      const PartitionId id{topic, p};
-      const controller::PartitionRecord& record = *m->partition(id);
-      if (record.move) return *why = "partition " + std::to_string(p) + " is moving", false;
-      std::optional<sim::NodeIndex> leader = partition_leader(id);
-      if (!leader) return *why = "partition " + std::to_string(p) + " has no leader", false;
-      const raft::RawNode* group = node(*leader)->raft()->group(record.group);
-      const std::set<NodeId> replicas(record.replicas.begin(), record.replicas.end());
-      if (group->raft().conf_state().voters != replicas || group->raft().conf_state().joint()) {
-        return *why = "partition " + std::to_string(p) + "'s voters differ from its replicas", false;
-      }
-      for (NodeId replica_node : record.replicas) {
-        Node* holder = node(index_of(replica_node));
-        const partition::Replica* replica = holder == nullptr ? nullptr : holder->partitions()->replica(id);
-        if (replica == nullptr || replica->state().end_offset() < kRecordsPerPartition) {
-          return *why = "partition " + std::to_string(p) + " on node " + std::to_string(replica_node) + " lacks records", false;
-        }
+      if (!partition_settled(PartitionId{topic, p}, why)) return *why = "partition " + std::to_string(p) + ": " + *why, false;
+    }
+    return true;
+  }
+  // No move in flight, every replica on a running node, the group's voters (as its leader holds
+  // them) the replicas, and every replica holds every acknowledged record.
+  bool partition_settled(PartitionId id, std::string* why) {
+    const controller::PartitionRecord& record = *metadata()->partition(id);
+    if (record.move) return *why = "moving (generation " + std::to_string(record.move->generation) + ")", false;
+    std::optional<sim::NodeIndex> leader = partition_leader(id);
+    if (!leader) return *why = "no leader", false;
+    const raft::RawNode* group = node(*leader)->raft()->group(record.group);
+    const std::set<NodeId> replicas(record.replicas.begin(), record.replicas.end());
+    if (group->raft().conf_state().voters != replicas || group->raft().conf_state().joint()) {
+      return *why = "its voters differ from its replicas", false;
+    }
+    for (NodeId replica_node : record.replicas) {
+      Node* holder = node(index_of(replica_node));
+      const partition::Replica* replica = holder == nullptr ? nullptr : holder->partitions()->replica(id);
+      if (replica == nullptr || replica->state().end_offset() < kRecordsPerPartition) {
+        return *why = "node " + std::to_string(replica_node) + " lacks records", false;
       }
     }
     return true;
@@ -268,6 +273,100 @@ void lost_replica_moves(uint64_t seed) {
 
 TEST(NodeMoves, AReplicaWhoseStateIsLostMovesAwayForGood) {
   for (uint64_t seed : kSeeds) lost_replica_moves(seed);
+}
+
+// A partition whose replicas hold exactly one of nodes 4 and 5, which do not vote in the metadata
+// group, so both may go down for good without stopping the controller: the move tests' start.
+struct LearnerNodePartition {
+  PartitionId id;
+  controller::PartitionRecord before;
+  NodeId holder = kNoNode;  // 4 or 5: the one that holds a replica
+  NodeId other = kNoNode;   // the other one
+};
+std::optional<LearnerNodePartition> partition_with_one_learner_node(MovesRig& rig, TopicId topic) {
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    const controller::PartitionRecord& record = *rig.metadata()->partition(PartitionId{topic, p});
+    const bool on_4 = controller::hosts_replica(record, 4);
+    if (on_4 == controller::hosts_replica(record, 5)) continue;
+    return LearnerNodePartition{PartitionId{topic, p}, record, on_4 ? NodeId{4} : NodeId{5}, on_4 ? NodeId{5} : NodeId{4}};
+  }
+  return std::nullopt;
+}
+
+// Begins the partition's move from `removing` to `adding` as its next attempt; nullopt if refused.
+std::optional<controller::Move> begin_move(MovesRig& rig, const LearnerNodePartition& partition, NodeId adding, NodeId removing) {
+  const controller::Move move{adding, removing, partition.before.move_generation + 1};
+  const controller::Result<controller::Applied> begun = rig.submit(controller::BeginMove{partition.id.topic, partition.id.index, move});
+  EXPECT_TRUE(begun.ok()) << begun.status().to_string();
+  return begun.ok() ? std::optional(move) : std::nullopt;
+}
+
+// Settled (MovesRig::partition_settled) with `wanted` among the replicas.
+bool settled_with(MovesRig& rig, PartitionId id, NodeId wanted, std::string* why) {
+  const std::vector<NodeId>& replicas = rig.metadata()->partition(id)->replicas;
+  if (std::find(replicas.begin(), replicas.end(), wanted) == replicas.end()) return *why = "node " + std::to_string(wanted) + " is no replica", false;
+  return rig.partition_settled(id, why);
+}
+
+// A move off node R (4 or 5) that the group has carried out (R no longer a voter) is aborted
+// before its report arrives, and R then goes down for good: the rollback, which needs R back as a
+// voter, can never end. Once R is dead past the grace the move resumes toward its target as a new
+// attempt (docs/controller.md, "Moves", step 7) and finishes. Fails with plan_move_repairs
+// switched off (the partition stays "moving").
+void rollback_without_source_resumes(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const std::optional<LearnerNodePartition> found = partition_with_one_learner_node(rig, rig.filled_topic());
+  ASSERT_TRUE(found.has_value());
+  const auto& [id, before, removing, other] = *found;
+  NodeId adding = 1;
+  while (controller::hosts_replica(before, adding)) ++adding;
+  const std::optional<controller::Move> move = begin_move(rig, *found, adding, removing);
+  ASSERT_TRUE(move.has_value());
+  auto group_moved = [&] {
+    std::optional<sim::NodeIndex> leader = rig.partition_leader(id);
+    if (!leader) return false;
+    const raft::ConfState& conf = rig.node(*leader)->raft()->group(before.group)->raft().conf_state();
+    return !conf.joint() && conf.voters.count(adding) != 0 && conf.voters.count(removing) == 0;
+  };
+  ASSERT_TRUE(rig.run_until(group_moved, 20'000)) << "the group never carried out the move";
+  rig.world.crash(index_of(removing));
+  const controller::Result<controller::Applied> aborted = rig.submit(controller::AbortMove{id.topic, id.index, *move});
+  ASSERT_TRUE(aborted.ok()) << "the move was reported first (pick another seed): " << aborted.status().to_string();
+  ASSERT_TRUE(rig.wait_for(removing, controller::NodeState::dead, 20'000));
+  std::string why;
+  EXPECT_TRUE(rig.run_until([&] { return settled_with(rig, id, adding, &why); }, 30'000)) << why;
+  EXPECT_EQ(rig.metadata()->partition(id)->move_generation, move->generation + 1);  // finished as the resumed attempt
+}
+
+TEST(NodeMoves, ARollbackWhoseSourceIsGoneForGoodResumes) {
+  for (uint64_t seed : kSeeds) rollback_without_source_resumes(seed);
+}
+
+// A move from node R to node A (nodes 4 and 5) loses both: neither the move nor a rollback can
+// end. Once both are dead past the grace the move is redirected to the one node left outside the
+// partition, which catches up and takes R's place. Fails with plan_move_repairs switched off.
+void move_without_both_ends_redirects(uint64_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  MovesRig rig(seed, kNodes);
+  const std::optional<LearnerNodePartition> found = partition_with_one_learner_node(rig, rig.filled_topic());
+  ASSERT_TRUE(found.has_value());
+  const auto& [id, before, removing, adding] = *found;
+  NodeId third = 1;
+  while (third == adding || controller::hosts_replica(before, third)) ++third;
+  const std::optional<controller::Move> move = begin_move(rig, *found, adding, removing);
+  ASSERT_TRUE(move.has_value());
+  rig.world.crash(index_of(adding));
+  rig.world.crash(index_of(removing));
+  std::string why;
+  EXPECT_TRUE(rig.run_until([&] { return settled_with(rig, id, third, &why); }, 40'000)) << why;
+  const controller::PartitionRecord& after = *rig.metadata()->partition(id);
+  EXPECT_EQ(std::count(after.replicas.begin(), after.replicas.end(), removing), 0);
+  EXPECT_GT(after.move_generation, move->generation);  // finished as a later attempt
+}
+
+TEST(NodeMoves, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
+  for (uint64_t seed : kSeeds) move_without_both_ends_redirects(seed);
 }
 
 }  // namespace
