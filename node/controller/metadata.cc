@@ -20,7 +20,8 @@ bool contains(const std::vector<NodeId>& nodes, NodeId node) { return std::find(
 }  // namespace
 
 bool hosts_replica(const PartitionRecord& partition, NodeId node) {
-  return contains(partition.replicas, node) || (partition.move && partition.move->adding == node);
+  return contains(partition.replicas, node) || (partition.move && partition.move->adding == node) ||
+         partition.move_replaced_targets.count(node) != 0;
 }
 
 std::string_view to_string(NodeState state) {
@@ -96,6 +97,7 @@ std::map<NodeId, uint32_t> Metadata::replica_counts() const {
     for (const PartitionRecord& partition : topic.partitions) {
       for (NodeId node : partition.replicas) ++counts[node];
       if (partition.move) ++counts[partition.move->adding];
+      for (NodeId node : partition.move_replaced_targets) ++counts[node];
     }
   }
   return counts;
@@ -257,7 +259,15 @@ Result<Applied> Metadata::apply_one(const FinishMove& c) {
   if (partition->preferred_leader == c.move.removing) partition->preferred_leader = c.move.adding;
   partition->move.reset();
   maybe_finish_decommission(c.move.removing);
+  end_replaced_targets(*partition);
   return Applied{};
+}
+
+// The move ended: the group's voters are the replicas, so no replaced target is one any more.
+void Metadata::end_replaced_targets(PartitionRecord& partition) {
+  const std::set<NodeId> replaced = std::move(partition.move_replaced_targets);
+  partition.move_replaced_targets.clear();
+  for (NodeId node : replaced) maybe_finish_decommission(node);
 }
 
 Result<Applied> Metadata::apply_one(const AbortMove& c) {
@@ -271,6 +281,7 @@ Result<Applied> Metadata::apply_one(const FinishRollback& c) {
   partition->move.reset();
   partition->move_rolling_back = false;
   maybe_finish_decommission(c.move.adding);
+  end_replaced_targets(*partition);
   return Applied{};
 }
 
@@ -287,16 +298,15 @@ Result<Applied> Metadata::apply_one(const ResumeMove& c) {
   return Applied{};
 }
 
-// `adding` stops being a target: it is gone (or draining), and a node that comes back deletes a
-// replica no longer placed there; its replica's term and vote survive as a tombstone, so the group
-// it may still be a voter of keeps its safety (docs/controller.md, "Moves").
+// `adding` stops being the target but keeps its replica until the move ends (move_replaced_targets:
+// the group may still need its vote), like the target of a rollback.
 Result<Applied> Metadata::apply_one(const RedirectMove& c) {
   if (c.move.generation == 0) return refuse(Errc::conflict, "redirect_move names the move's generation");
   SLUICE_ASSIGN_OR_RETURN(PartitionRecord* partition, partition_moving(c.topic, c.partition, c.move, std::nullopt));
   if (Status takes = may_take_move(*partition, c.to); !takes.ok()) return Result<Applied>(takes);
+  partition->move_replaced_targets.insert(c.move.adding);
   partition->move = Move{c.to, c.move.removing, ++partition->move_generation};
   partition->move_rolling_back = false;
-  maybe_finish_decommission(c.move.adding);
   return Applied{};
 }
 

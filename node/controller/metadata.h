@@ -84,6 +84,12 @@ struct PartitionRecord {
   // The generation of the newest move attempt of the partition (0: it never moved); it never goes
   // down, so a generation names one attempt for as long as the topic exists.
   uint64_t move_generation = 0;
+  // Targets of earlier attempts of the move in flight that a redirect_move replaced. Each keeps its
+  // replica until the move ends (finish_move or finish_rollback): the group may have made it a
+  // voter, and one it cannot do without (with two replicas, the only other voter of the incoming
+  // half), so deleting its data on its return could leave the group without a quorum for good.
+  // Only non-empty while `move` is.
+  std::set<NodeId> move_replaced_targets;
   // Nodes whose replica of the partition lost its Raft state (both copies of its state file
   // damaged: its term and vote are unknown, so it may never vote again; docs/controller.md, "Lost
   // replicas"). Each is moved away like a replica of a dead node and never placed there again.
@@ -93,7 +99,8 @@ struct PartitionRecord {
 };
 
 // The node holds (or is to hold) a replica of the partition: placed there, or the target of its
-// move, also while that move rolls back (the group may still count the target's vote).
+// move, also while that move rolls back or after a redirect replaced it (the group may still count
+// the target's vote).
 bool hosts_replica(const PartitionRecord& partition, NodeId node);
 
 struct TopicRecord {
@@ -186,7 +193,8 @@ struct ResumeMove {
   friend bool operator==(const ResumeMove&, const ResumeMove&) = default;
 };
 // Both ends of the move are gone for good: `to` takes `adding`'s place as a new attempt
-// (generation + 1), forward, from the same `removing`.
+// (generation + 1), forward, from the same `removing`; `adding` keeps its replica until the move
+// ends (PartitionRecord::move_replaced_targets).
 struct RedirectMove {
   TopicId topic = 0;
   uint32_t partition = 0;
@@ -270,6 +278,7 @@ class Metadata {
   // hold) a replica of it, and not one that lost its replica of it. Else the refusal.
   Status may_take_move(const PartitionRecord& partition, NodeId node) const;
   void maybe_finish_decommission(NodeId id);
+  void end_replaced_targets(PartitionRecord& partition);
 
   MetadataLimits limits_;
   PlantedBug planted_bug_ = PlantedBug::none;

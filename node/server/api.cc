@@ -453,6 +453,9 @@ void Api::topic_describe_named(Exchange& exchange, const std::string& name, int 
     if (record.move) {
       entry["moving"] = Json{{"adding", record.move->adding}, {"removing", record.move->removing}, {"rolling_back", record.move_rolling_back},
                               {"generation", record.move->generation}};
+      if (!record.move_replaced_targets.empty()) {
+        entry["moving"]["replaced_targets"] = std::vector<NodeId>(record.move_replaced_targets.begin(), record.move_replaced_targets.end());
+      }
     }
     // Nodes whose replica lost its Raft state (docs/controller.md, "Lost replicas"): an operator
     // sees why a partition runs short of replicas, or why it never returns to a node.

@@ -298,7 +298,7 @@ TEST(Metadata, ARollbackWhoseSourceIsGoneForGoodResumesTowardItsTarget) {
 // Both ends gone for good: neither the move nor its rollback can end, and the partition runs a
 // replica short. The move is redirected to a third node (the least loaded that may take it) as a
 // new attempt from the same source, as a Kafka reassignment is replaced by a new one; the old
-// target's replica is no longer placed.
+// target keeps its replica until the move ends (the group may still need its vote).
 TEST(Metadata, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
   for (const bool rolling_back : {false, true}) {
     auto [metadata, topic, move] = one_move(4);
@@ -319,7 +319,10 @@ TEST(Metadata, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
     const PartitionRecord& redirected = metadata.topic_by_id(topic)->partitions[0];
     EXPECT_EQ(redirected.move, (Move{third, move.removing, 2}));
     EXPECT_FALSE(redirected.move_rolling_back);
-    EXPECT_FALSE(hosts_replica(redirected, move.adding));
+    // The old target keeps its replica until the move ends: the group may still count its vote.
+    EXPECT_TRUE(hosts_replica(redirected, move.adding));
+    EXPECT_EQ(redirected.move_replaced_targets, std::set<NodeId>{move.adding});
+    EXPECT_FALSE(wanted_voters(redirected).contains(move.adding));
     EXPECT_TRUE(plan_move_repairs(metadata, {move.adding, move.removing}).empty());
     EXPECT_TRUE(plan_aborts(metadata).empty());  // the new target is alive
     EXPECT_EQ(metadata.apply(FinishMove{topic, 0, move}).code(), Errc::conflict);  // the old attempt's report
@@ -328,6 +331,8 @@ TEST(Metadata, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
     const PartitionRecord& done = metadata.topic_by_id(topic)->partitions[0];
     EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), third) != done.replicas.end());
     EXPECT_TRUE(std::find(done.replicas.begin(), done.replicas.end(), move.removing) == done.replicas.end());
+    EXPECT_FALSE(hosts_replica(done, move.adding));
+    EXPECT_TRUE(done.move_replaced_targets.empty());
   }
   // A decommissioning target counts as gone (it takes nothing new); with no third node, it waits.
   auto [metadata, topic, move] = one_move(3);
@@ -341,6 +346,10 @@ TEST(Metadata, AMoveWhoseSourceAndTargetAreBothGoneIsRedirected) {
   ASSERT_EQ(repairs.redirects.size(), 1u);
   EXPECT_EQ(repairs.redirects[0].to, 4u);
   ASSERT_TRUE(metadata.apply(repairs.redirects[0]).ok());
+  EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::decommissioning);  // keeps its replica meanwhile
+  const Move redirected = *metadata.topic_by_id(topic)->partitions[0].move;
+  ASSERT_TRUE(metadata.apply(AbortMove{topic, 0, redirected}).ok());
+  ASSERT_TRUE(metadata.apply(FinishRollback{topic, 0, redirected}).ok());
   EXPECT_EQ(metadata.nodes().at(move.adding).state, NodeState::removed);  // it held nothing else
 }
 
