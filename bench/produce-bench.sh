@@ -4,7 +4,9 @@
 #   async: --producers K over P partitions (buffered producer, batches, idempotent): msg_s, MB/s,
 #          send-to-ack latency percentiles;
 #   sync:  one producer waiting for each record's ack before the next (latency of one record).
-# Prints the CLI's figures prefixed produce.async_ / produce.sync_ (key=value). Loopback only;
+# Prints the CLI's figures prefixed produce.async_ / produce.sync_ (key=value), and the CPU the three
+# nodes used during each run (produce.async_node_cpu_ticks=, produce.sync_node_cpu_ticks=, in
+# clock ticks: produce.clock_ticks_per_s=). Loopback only;
 # every node it starts is stopped and its temp dir removed on exit.
 #
 #   bench/produce-bench.sh [RECORDS=100000] [PARTITIONS=3] [PRODUCERS=1] [SYNC_RECORDS=2000]
@@ -73,7 +75,21 @@ for topic in bench-async:$PARTITIONS bench-sync:1; do
     sleep 0.2
   done
 done
+# CPU the three nodes used (user + system, in clock ticks of 1/$(getconf CLK_TCK) s) over a run.
+node_ticks() {
+  local total=0 pid fields
+  for pid in "${pids[@]}"; do
+    read -r -a fields < <(cut -d' ' -f14,15 "/proc/$pid/stat")
+    total=$((total + fields[0] + fields[1]))
+  done
+  echo "$total"
+}
+ticks_before=$(node_ticks)
 "$CLI_BIN" bench produce --topic bench-async --records "$RECORDS" --record-bytes 1024 --partitions "$PARTITIONS" \
   --replication 3 --producers "$PRODUCERS" | tr ' ' '\n' | grep = | sed 's/^/produce.async_/'
+ticks_between=$(node_ticks)
+echo "produce.async_node_cpu_ticks=$((ticks_between - ticks_before))"
 "$CLI_BIN" bench produce --topic bench-sync --records "$SYNC_RECORDS" --record-bytes 1024 --partitions 1 \
   --replication 3 --producers 1 --sync | tr ' ' '\n' | grep = | sed 's/^/produce.sync_/'
+echo "produce.sync_node_cpu_ticks=$(($(node_ticks) - ticks_between))"
+echo "produce.clock_ticks_per_s=$(getconf CLK_TCK)"
