@@ -549,19 +549,23 @@ std::string SimDisk::flip_random_bit(Prng& prng) {
   SLUICE_UNREACHABLE();
 }
 
-std::optional<Bytes> SimDisk::peek_file(std::string_view path) const {
-  if (path.empty() || !runtime::validate_path(path).ok()) return std::nullopt;
+const SimDisk::Inode* SimDisk::peek_file_inode(std::string_view path) const {
+  if (path.empty() || !runtime::validate_path(path).ok()) return nullptr;
   Result<PathLookup> found = state_->lookup(path);
-  if (!found.ok() || found->inode == 0 || state_->inode(found->inode).kind != InodeKind::file) return std::nullopt;
-  return state_->inode(found->inode).data;
+  if (!found.ok() || found->inode == 0 || state_->inode(found->inode).kind != InodeKind::file) return nullptr;
+  return &state_->inode(found->inode);
+}
+
+std::optional<Bytes> SimDisk::peek_file(std::string_view path) const {
+  const Inode* file = peek_file_inode(path);
+  if (file == nullptr) return std::nullopt;
+  return file->data;
 }
 
 std::optional<SimDisk::ReservedSpace> SimDisk::peek_reserved(std::string_view path) const {
-  if (path.empty() || !runtime::validate_path(path).ok()) return std::nullopt;
-  Result<PathLookup> found = state_->lookup(path);
-  if (!found.ok() || found->inode == 0 || state_->inode(found->inode).kind != InodeKind::file) return std::nullopt;
-  const Inode& file = state_->inode(found->inode);
-  return ReservedSpace{file.reserved_to, file.reserve_calls};
+  const Inode* file = peek_file_inode(path);
+  if (file == nullptr) return std::nullopt;
+  return ReservedSpace{file->reserved_to, file->reserve_calls};
 }
 
 std::optional<std::vector<std::string>> SimDisk::peek_dir(std::string_view path) const {

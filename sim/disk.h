@@ -112,6 +112,9 @@ class SimDisk {
   struct Inode;
   struct State;
 
+  // The file at `path` as reads see it now; null if the path is invalid, missing or not a file.
+  const Inode* peek_file_inode(std::string_view path) const;
+
   DiskConfig config_;
   DiskFaults faults_;
   std::unique_ptr<State> state_;

@@ -774,17 +774,24 @@ std::optional<std::string> check_seed(uint64_t seed, const RunOptions& options, 
   return out.str();
 }
 
-TEST(RaftProperty, DefaultSeeds) {
-  const std::vector<uint64_t> seeds = seeds_to_run();
-  const RunOptions options = options_from_environment();
-  const char* shrink = std::getenv("SLUICE_RAFT_SHRINK");
+// The violation of each of `seeds` that fails under `options` (shrunk when `shrink`), each
+// one's first line printed as it is found.
+std::vector<std::string> failures_over(const std::vector<uint64_t>& seeds, const RunOptions& options, bool shrink) {
   std::vector<std::string> failures;
   for (uint64_t seed : seeds) {
-    if (std::optional<std::string> failure = check_seed(seed, options, shrink == nullptr || std::string(shrink) != "0")) {
+    if (std::optional<std::string> failure = check_seed(seed, options, shrink)) {
       failures.push_back(*failure);
       std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
     }
   }
+  return failures;
+}
+
+TEST(RaftProperty, DefaultSeeds) {
+  const std::vector<uint64_t> seeds = seeds_to_run();
+  const RunOptions options = options_from_environment();
+  const char* shrink = std::getenv("SLUICE_RAFT_SHRINK");
+  const std::vector<std::string> failures = failures_over(seeds, options, shrink == nullptr || std::string(shrink) != "0");
   std::cout << "seeds=" << seeds.size() << " failed=" << failures.size() << " runs=" << coverage.runs << " ops=" << coverage.ops
             << " elections_won=" << coverage.elections_won << " committed_before_heal=" << coverage.entries_committed
             << " crashes=" << coverage.crashes << " crashes_in_ready=" << coverage.crashes_in_ready
@@ -804,13 +811,7 @@ TEST(RaftProperty, DefaultSeedsWithQuiescence) {
   const uint64_t quiesced_before = coverage::hits("raft.quiesced");
   const uint64_t woken_before = coverage::hits("raft.woken");
   const uint64_t followers_before = coverage::hits("raft.follower_quiesced");
-  std::vector<std::string> failures;
-  for (uint64_t seed : seeds_to_run()) {
-    if (std::optional<std::string> failure = check_seed(seed, options, /*shrink=*/true)) {
-      failures.push_back(*failure);
-      std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
-    }
-  }
+  const std::vector<std::string> failures = failures_over(seeds_to_run(), options, /*shrink=*/true);
   const uint64_t quiesced = coverage::hits("raft.quiesced") - quiesced_before;
   const uint64_t woken = coverage::hits("raft.woken") - woken_before;
   const uint64_t followers = coverage::hits("raft.follower_quiesced") - followers_before;
@@ -830,13 +831,7 @@ TEST(RaftProperty, DefaultSeedsWithLeaderSendsBeforeSync) {
   RunOptions options = options_from_environment();
   options.leader_early = true;
   const uint64_t crashes_before = coverage.crashes_in_ready;
-  std::vector<std::string> failures;
-  for (uint64_t seed : seeds_to_run()) {
-    if (std::optional<std::string> failure = check_seed(seed, options, /*shrink=*/true)) {
-      failures.push_back(*failure);
-      std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
-    }
-  }
+  const std::vector<std::string> failures = failures_over(seeds_to_run(), options, /*shrink=*/true);
   std::cout << "leader sends before sync: failed=" << failures.size()
             << " crashes_in_ready=" << coverage.crashes_in_ready - crashes_before << "\n";
   EXPECT_TRUE(failures.empty()) << failures.front();
@@ -850,13 +845,7 @@ TEST(RaftProperty, DefaultSeedsWithTheHostsSettings) {
   options.quiesce = true;
   options.leader_early = true;
   options.lazy_commit = true;
-  std::vector<std::string> failures;
-  for (uint64_t seed : seeds_to_run()) {
-    if (std::optional<std::string> failure = check_seed(seed, options, /*shrink=*/true)) {
-      failures.push_back(*failure);
-      std::cout << failures.back().substr(0, failures.back().find('\n')) << "\n";
-    }
-  }
+  const std::vector<std::string> failures = failures_over(seeds_to_run(), options, /*shrink=*/true);
   std::cout << "host settings: failed=" << failures.size() << "\n";
   EXPECT_TRUE(failures.empty()) << failures.front();
 }
