@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<sluice::Bytes> frames = multiraft::encode_frames(decoded->from, kSelf, decoded->messages, 1 << 20, nullptr);
   std::vector<multiraft::GroupMessage> again;
   for (const sluice::Bytes& frame : frames) {
-    const auto header = multiraft::decode_frame_header(frame, 64 << 20);
+    const auto header = multiraft::decode_frame_header(sluice::ByteSpan(frame).first(multiraft::kFrameHeaderBytes), 64 << 20);
     SLUICE_ASSERT(header.ok());
     const auto payload = sluice::ByteSpan(frame).subspan(frame.size() - header->payload_bytes);
     const auto redecoded = multiraft::decode_frame(payload, kSelf);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "node/base/assert.h"
@@ -97,10 +98,20 @@ Bytes finish_frame(raft::NodeId from, raft::NodeId to, const Batch& batch) {
 
 HostStatus malformed(std::string why) { return HostStatus(HostErrc::malformed, std::move(why)); }
 
+// The verifier checks a vector's length word for 4-byte alignment only. Its 8-byte elements (the
+// heartbeat structs, the node ids) are read in place, so a frame that places them at an odd
+// address is refused rather than read misaligned. The builder aligns every non-empty one.
+template <typename T>
+bool elements_aligned(const flatbuffers::Vector<T>* vector) {
+  using Element = std::remove_cv_t<std::remove_pointer_t<T>>;
+  return vector == nullptr || vector->size() == 0 || reinterpret_cast<uintptr_t>(vector->Data()) % alignof(Element) == 0;
+}
+
 HostResult<std::set<raft::NodeId>> decode_ids(const flatbuffers::Vector<uint64_t>* in) {
   std::set<raft::NodeId> ids;
   if (in == nullptr) return ids;
   if (in->size() > raft::kConfNodesMax) return malformed("conf state lists too many nodes");
+  if (!elements_aligned(in)) return malformed("conf state node ids misaligned");
   for (uint64_t id : *in) ids.insert(id);
   return ids;
 }
@@ -238,6 +249,7 @@ HostResult<DecodedFrame> decode_frame(ByteSpan payload, raft::NodeId self) {
   const size_t responses = frame->heartbeat_responses() ? frame->heartbeat_responses()->size() : 0;
   if (messages > kFrameMessagesMax) return malformed("too many messages");
   if (heartbeats > kFrameHeartbeatsMax || responses > kFrameHeartbeatsMax) return malformed("too many heartbeats");
+  if (!elements_aligned(frame->heartbeats()) || !elements_aligned(frame->heartbeat_responses())) return malformed("heartbeats misaligned");
   out.messages.reserve(messages + heartbeats + responses);
   for (size_t i = 0; i < messages; ++i) {
     SLUICE_ASSIGN_OR_RETURN(GroupMessage gm, decode_message(out.from, self, frame->messages()->Get(static_cast<flatbuffers::uoffset_t>(i))));

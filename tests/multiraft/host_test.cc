@@ -720,6 +720,20 @@ TEST(RaftHostCodec, TruncationsAreRejectedAndBitFlipsNeverCrash) {
   EXPECT_FALSE(decode_frame_header(ByteSpan(frame).first(kFrameHeaderBytes), 8).ok()) << "above frame_bytes_max";
 }
 
+// Found by fuzz_raft_frame_decode: a frame from node 1 to node 2 whose heartbeat-response vector
+// starts 4 bytes off its 8-byte elements' alignment. The verifier passes it; reading the structs
+// in place would be a misaligned access, so the decoder refuses it.
+TEST(RaftHostCodec, HeartbeatsPlacedOffTheirAlignmentAreRefused) {
+  Bytes payload(147, std::byte{0});
+  const uint8_t head[] = {0x10, 0x00, 0x00, 0x00, 0x53, 0x4c, 0x52, 0x46, 0x28, 0x00, 0x00, 0x00, 0x08, 0x00, 0x10, 0x00,
+                          0x08, 0x00, 0x00, 0x00, 0x08, 0x00, 0x19, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x9c,
+                          0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+  for (size_t i = 0; i < sizeof head; ++i) payload[i] = std::byte{head[i]};
+  const auto decoded = decode_frame(payload, 2);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().message(), "heartbeats misaligned");
+}
+
 }  // namespace
 }  // namespace sluice::multiraft
 
