@@ -1,4 +1,5 @@
 // Non-virtual helpers of the seam, shared by both runtimes.
+#include <algorithm>
 #include <charconv>
 
 #include "node/base/random.h"
@@ -7,6 +8,19 @@
 #include "runtime/runtime.h"
 
 namespace sluice::runtime {
+
+// In steps of at most 1 MiB from one shared buffer of zeros: a step is one write of the runtime
+// (one file-worker job in the epoll runtime), and no call allocates its own buffer.
+Status File::preallocate(uint64_t offset, uint64_t length_bytes) {
+  constexpr uint64_t kStepBytes = 1 << 20;
+  static const Bytes zeros(kStepBytes);
+  for (uint64_t done = 0; done < length_bytes;) {
+    const uint64_t step = std::min(kStepBytes, length_bytes - done);
+    if (Status written = write_at(offset + done, ByteSpan(zeros).first(step)); !written.ok()) return written;
+    done += step;
+  }
+  return length_bytes == 0 ? Status() : sync();
+}
 
 std::string Address::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;

@@ -43,16 +43,14 @@ class File {
   }
   virtual Status truncate(uint64_t size_bytes) = 0;
   virtual Result<uint64_t> size() = 0;
-  // Allocates disk space for [offset, offset + length_bytes) without changing the file's size or
-  // what reads see (Linux: fallocate with FALLOC_FL_KEEP_SIZE). Advisory: a later write there
-  // needs no block allocation, so the fsync after it writes less (docs/log.md, "Space reserved
-  // ahead"); a runtime or filesystem that cannot reserve says ok, and a write still reports a
-  // full disk itself. Reserved space past the end stays until a truncate or the file's removal.
-  virtual Status reserve(uint64_t offset, uint64_t length_bytes) {
-    (void)offset;
-    (void)length_bytes;
-    return Status();
-  }
+  // Writes zeros over [offset, offset + length_bytes) and syncs the file, so that later writes
+  // inside the range change no metadata: the size already covers them and their blocks are
+  // allocated and written (not unwritten extents, whose first write is a journalled conversion).
+  // The fdatasync after such a write then flushes data alone (docs/log.md, "Space preallocated
+  // ahead"). The file's size grows to at least offset + length_bytes. Failures are those of
+  // write_at and sync: a full disk fails the write (maybe after part of the zeros landed), and a
+  // failed sync leaves every earlier unsynced write of the file unknown, as sync() does.
+  virtual Status preallocate(uint64_t offset, uint64_t length_bytes);
   // Idempotent; the destructor closes.
   virtual Status close() = 0;
 };

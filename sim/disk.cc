@@ -73,10 +73,6 @@ struct SimDisk::Inode {
   Bytes data;                          // what reads see now
   Bytes durable;                       // as of the last successful sync
   std::vector<PendingChange> pending;  // writes and truncates since then, in order
-  // File::reserve: how far space is reserved (0 after a truncate, which frees it) and how often it
-  // was asked. Reads, sizes and capacity never see it (the sim models no block allocation).
-  uint64_t reserved_to = 0;
-  uint64_t reserve_calls = 0;
   // Directories: entry name -> inode id. std::map keeps list() sorted and iteration stable.
   std::map<std::string, uint64_t, std::less<>> entries;          // what lookups see now
   std::map<std::string, uint64_t, std::less<>> durable_entries;  // as of the last sync_dir
@@ -378,7 +374,6 @@ struct SimDisk::State {
     const uint64_t size_before = file.data.size();
     SLUICE_TRY(reserve(size_bytes > size_before ? size_bytes - size_before : 0));
     file.data.resize(size_bytes);
-    file.reserved_to = 0;
     used_bytes = used_bytes - size_before + size_bytes;
     file.pending.push_back(PendingChange{true, size_bytes, {}});
     return Status();
@@ -562,12 +557,6 @@ std::optional<Bytes> SimDisk::peek_file(std::string_view path) const {
   return file->data;
 }
 
-std::optional<SimDisk::ReservedSpace> SimDisk::peek_reserved(std::string_view path) const {
-  const Inode* file = peek_file_inode(path);
-  if (file == nullptr) return std::nullopt;
-  return ReservedSpace{file->reserved_to, file->reserve_calls};
-}
-
 std::optional<std::vector<std::string>> SimDisk::peek_dir(std::string_view path) const {
   if (!path.empty() && !runtime::validate_path(path).ok()) return std::nullopt;
   Result<uint64_t> dir = state_->directory(path);
@@ -678,16 +667,6 @@ class SimFile final : public runtime::File {
     SLUICE_TRY(access_.wait(Cost::write));
     return access_.traced("truncate", hash_combine(path_hash_, size_bytes),
                           access_.state->truncate(inode_, size_bytes));
-  }
-
-  // No latency and no trace: advisory, it changes nothing a read, a size or a crash sees (and so no
-  // simulated run's trajectory). Recorded for SimDisk::peek_reserved.
-  Status reserve(uint64_t offset, uint64_t length_bytes) override {
-    SLUICE_TRY(usable(true));
-    SimDisk::Inode& file = access_.state->inode(inode_);
-    file.reserved_to = std::max(file.reserved_to, offset + length_bytes);
-    ++file.reserve_calls;
-    return Status();
   }
 
   Result<uint64_t> size() override {

@@ -94,13 +94,6 @@ class SimDisk {
   // the path is invalid, missing or not of that kind.
   std::optional<Bytes> peek_file(std::string_view path) const;
   std::optional<std::vector<std::string>> peek_dir(std::string_view path) const;
-  // What File::reserve asked of a file: reserved up to `to_bytes` (0 once a truncate freed it), in
-  // `calls` calls. nullopt as for peek_file.
-  struct ReservedSpace {
-    uint64_t to_bytes = 0;
-    uint64_t calls = 0;
-  };
-  std::optional<ReservedSpace> peek_reserved(std::string_view path) const;
 
   uint64_t used_bytes() const;  // what capacity_bytes limits
   size_t open_files() const;    // handles open now, over all views

@@ -58,11 +58,11 @@ struct SyncStats {
 struct LogOptions {
   uint64_t segment_bytes_max = 128ULL << 20;  // a segment never grows past this: a roll comes first
   int64_t segment_age_ms_max = INT64_MAX;     // roll when a batch is this much newer than the segment's first
-  // Disk space is reserved this far ahead of the appends (File::reserve, at most to
-  // segment_bytes_max), a step at a time, so an append's fsync need not allocate blocks too
-  // (docs/log.md, "Space reserved ahead"). 0: never. A sealed segment keeps what was reserved past
-  // its end (less than one step) until it is deleted.
-  uint64_t reserve_step_bytes = 1 << 20;
+  // The active segment's data file is written with zeros and synced this far ahead of the appends
+  // (File::preallocate, at most to segment_bytes_max), a step at a time, so an append's fsync
+  // flushes its data alone: no size, block or extent change to journal (docs/log.md, "Space
+  // preallocated ahead"). 0: never. A roll and a close cut the zeros off again.
+  uint64_t preallocate_step_bytes = 1 << 20;
   size_t batch_bytes_max = 4 << 20;           // appends above it are batch_too_large
   size_t read_bytes_max = 16 << 20;           // one read() returns at most this (or its first batch)
   size_t open_files_max = 64;                 // data files open at once, the active one included (>= 2)
@@ -182,7 +182,7 @@ class Log {
     uint64_t prev_term = 0;
     std::unique_ptr<runtime::File> file;
     uint64_t last_used = 0;  // for closing the least recently used file
-    uint64_t reserved_to = 0;  // the active segment: data-file space reserved up to here
+    uint64_t preallocated_to = 0;  // the active segment: zeros written and synced up to here
   };
   struct Located {  // a batch found in a segment
     uint64_t position = 0;
@@ -215,8 +215,9 @@ class Log {
   bool roll_due(const SegmentIndex& active, const BatchHeader& batch) const;
   Status maybe_unroll(const BatchHeader& batch);
   Status undo_write(uint64_t position, const runtime::Status& cause);
-  uint64_t reserve_for(Segment& active, uint64_t bytes);
+  Result<uint64_t> preallocate_for(Segment& active, uint64_t bytes);
   runtime::Status truncate_active(Segment& active, uint64_t size_bytes);
+  Status cut_preallocated(Segment& active);
   Status fail(const Status& cause);
   Status timed_fsync(runtime::File& file, const std::string& path);
   Status timed_write_and_fsync(runtime::File& file, const std::string& path, uint64_t offset, ByteSpan bytes);

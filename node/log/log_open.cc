@@ -261,9 +261,15 @@ Status Log::recover_active(uint64_t base_offset, bool all_synced) {
       SLUICE_COVER("log.recovery_mark_ahead_of_data");
     }
     if (stop.position < *size_bytes) {
-      SLUICE_COVER("log.recovery_tail_cut");
+      // Preallocated zeros no append reached are not data: only written bytes count as cut. They
+      // begin where a header would be; a tail that starts with anything else counts whole.
+      uint64_t written = *size_bytes;
+      if (stop.zero_header) {
+        SLUICE_ASSIGN_OR_RETURN(written, written_end(*segment.file, path, stop.position, *size_bytes));
+      }
+      if (written > stop.position) SLUICE_COVER("log.recovery_tail_cut"); else SLUICE_COVER("log.recovery_preallocated_cut");
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
-      recovery_.truncated_bytes += *size_bytes - stop.position;
+      recovery_.truncated_bytes += written - stop.position;
     }
     mark_sequence_ = mark.sequence;
     synced_bytes_ = mark.synced_bytes;  // if it differs from the recovered length, sync() writes a new mark

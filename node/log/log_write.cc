@@ -37,7 +37,7 @@ Result<AppendResult> Log::append(ByteSpan batch) {
   SLUICE_TRY(maybe_roll(header));
   roll_requested_ = false;
   Segment& active = segments_.back();
-  const uint64_t position = reserve_for(active, batch.size());  // the segment's end
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t position, preallocate_for(active, batch.size()));  // the end
   SLUICE_ASSERT_LE(position + batch.size(), options_.segment_bytes_max);
   active_dirty_ = true;  // even a failed write may have changed the file
   const runtime::Status written = active.file->write_at(position, batch);
@@ -199,6 +199,7 @@ Status Log::roll() {
   // The sealed segment is entirely durable before any later segment can exist: recovery relies
   // on it to treat every segment but the last as synced.
   SLUICE_TRY(sync());
+  SLUICE_TRY(cut_preallocated(segments_.back()));
   const SegmentIndex& sealed = segments_.back().index;
   // The index file is a cache: if it cannot be written it is rebuilt from the data when needed.
   (void)write_index_file(fs_, dir_, sealed);
@@ -236,6 +237,7 @@ Status Log::roll() {
 Status Log::close() {
   if (closed_) return Status();
   Status status = failed_ ? Status() : sync();
+  if (status.ok() && !failed_ && !segments_.empty()) status = cut_preallocated(segments_.back());
   for (Segment& segment : segments_) {
     if (segment.file) close_file(segment);
   }
@@ -244,24 +246,43 @@ Status Log::close() {
 }
 
 // (Below the sync() BUGGIFY site on purpose: sites are keyed by file and line.)
-// Reserves the active segment's space a step ahead of the appends (LogOptions::reserve_step_bytes)
-// for a batch of `bytes` about to be written at its end, and returns that end. An append into
-// reserved space changes no block map, so its fdatasync writes the data, the sync mark and the
-// size, no allocation (docs/log.md, "Space reserved ahead"). Advisory: a failed reservation is
-// not retried within its step, and the write itself says whether there is room.
-uint64_t Log::reserve_for(Segment& active, uint64_t bytes) {
+// Preallocates the active segment's data file a step ahead of the appends
+// (LogOptions::preallocate_step_bytes) for a batch of `bytes` about to be written at its end, and
+// returns that end. An append inside the preallocated zeros changes no metadata, so its fdatasync
+// flushes the data and the sync mark alone (docs/log.md, "Space preallocated ahead"). A full disk
+// only ends the step early: the write itself says whether there is room. Any other failure is a
+// failed write or fsync, after which the file's unsynced data is unknown: the log fails.
+Result<uint64_t> Log::preallocate_for(Segment& active, uint64_t bytes) {
   const uint64_t position = active.index.data_bytes;
-  if (options_.reserve_step_bytes == 0 || position + bytes <= active.reserved_to) return position;
-  const uint64_t to = std::min(options_.segment_bytes_max, position + std::max(bytes, options_.reserve_step_bytes));
-  if (!active.file->reserve(position, to - position).ok()) SLUICE_COVER("log.reserve_failed");
-  active.reserved_to = to;
+  if (options_.preallocate_step_bytes == 0 || position + bytes <= active.preallocated_to) return position;
+  const uint64_t from = std::max(position, active.preallocated_to);
+  const uint64_t to = std::min(options_.segment_bytes_max, position + std::max(bytes, options_.preallocate_step_bytes));
+  active.preallocated_to = to;  // a failed step is not retried within it
+  if (from >= to) return position;
+  const runtime::Status zeroed = active.file->preallocate(from, to - from);
+  if (zeroed.code() == runtime::Errc::no_space) SLUICE_COVER("log.preallocate_no_space");
+  if (!zeroed.ok() && zeroed.code() != runtime::Errc::no_space) {
+    return fail(from_runtime(zeroed, data_path(active.index.base_offset)));
+  }
   return position;
 }
 
-// A truncate frees the space reserved past the new end; the next append reserves again.
+// A truncate cuts whatever was preallocated past the new end; the next append preallocates again.
 runtime::Status Log::truncate_active(Segment& active, uint64_t size_bytes) {
-  active.reserved_to = 0;
+  active.preallocated_to = 0;
   return active.file->truncate(size_bytes);
+}
+
+// Before a roll seals the active segment, and at close: the zeros past its data go, and the cut is
+// synced, so a sealed segment (and a cleanly closed log) ends exactly where its data ends, the
+// same on every replica. A failure leaves the file's length unknown: the log fails.
+Status Log::cut_preallocated(Segment& active) {
+  if (active.preallocated_to <= active.index.data_bytes) return Status();
+  const std::string path = data_path(active.index.base_offset);
+  runtime::Status cut = truncate_active(active, active.index.data_bytes);
+  if (cut.ok()) cut = active.file->sync();
+  if (!cut.ok()) return fail(from_runtime(cut, path));
+  return Status();
 }
 
 }  // namespace sluice::log

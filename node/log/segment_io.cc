@@ -15,6 +15,20 @@ bool all_zero(ByteSpan bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
 }
 
+// A batch at file offset `position` whose bytes from some 512-byte sector boundary on are zeros:
+// the sectors a write did not get to before a crash, inside preallocated zeros (the file's length
+// already covered them), just as a write past the end of the file leaves it short. A sector is
+// what a disk writes whole; a bit flip cannot clear one, so damage is still told apart.
+bool unwritten_suffix(ByteSpan batch, uint64_t position) {
+  constexpr uint64_t kSectorBytes = 512;
+  size_t zeros = 0;
+  while (zeros < batch.size() && batch[batch.size() - 1 - zeros] == std::byte{0}) ++zeros;
+  const uint64_t end = position + batch.size();
+  const uint64_t zero_from = end - zeros;
+  const uint64_t boundary = (zero_from + kSectorBytes - 1) / kSectorBytes * kSectorBytes;  // first one in the zeros
+  return boundary < end;
+}
+
 ScanStop stop_at(uint64_t position, const Status& status, bool torn) {
   return ScanStop{position, status.code(), status.message(), torn};
 }
@@ -75,13 +89,17 @@ Result<ScanStop> scan_segment(File& file, std::string_view path, uint64_t file_b
   while (position < file_bytes) {
     SLUICE_ASSIGN_OR_RETURN(ByteSpan head, window.get(position, kBatchHeaderBytes));
     Result<BatchHeader> header = decode_batch_header(head, limits.batch_bytes_max);
-    if (!header.ok()) return stop_at(position, header.status(), header.code() == Errc::truncated_batch || all_zero(head));
+    if (!header.ok()) {
+      ScanStop stop = stop_at(position, header.status(), header.code() == Errc::truncated_batch || all_zero(head));
+      stop.zero_header = all_zero(head);
+      return stop;
+    }
     SLUICE_ASSIGN_OR_RETURN(ByteSpan batch, window.get(position, header->batch_bytes));
     Result<BatchHeader> verified = verify_batch(batch, limits.batch_bytes_max);
     if (!verified.ok()) {
       const Status where(verified.code(), verified.status().message() + " (batch at bytes " + std::to_string(position) + ".." +
                                               std::to_string(position + header->batch_bytes) + ")");
-      return stop_at(position, where, verified.code() == Errc::truncated_batch);
+      return stop_at(position, where, verified.code() == Errc::truncated_batch || unwritten_suffix(batch, position));
     }
     if (verified->base_offset != index.end_offset) {
       return stop_at(position,
@@ -100,6 +118,23 @@ Result<ScanStop> scan_segment(File& file, std::string_view path, uint64_t file_b
     position += verified->batch_bytes;
   }
   return ScanStop{position, Errc::ok, "", false};
+}
+
+Result<uint64_t> written_end(File& file, std::string_view path, uint64_t from, uint64_t to) {
+  constexpr uint64_t kChunkBytes = 64 << 10;
+  uint64_t end = from;
+  Bytes chunk;
+  for (uint64_t at = from; at < to; at += chunk.size()) {
+    chunk.resize(static_cast<size_t>(std::min(kChunkBytes, to - at)));
+    SLUICE_TRY(read_fully(file, path, at, chunk));
+    for (size_t i = chunk.size(); i > 0; --i) {
+      if (chunk[i - 1] != std::byte{0}) {
+        end = at + i;
+        break;
+      }
+    }
+  }
+  return end;
 }
 
 Result<MarkPair> read_marks(File& file, std::string_view path) {

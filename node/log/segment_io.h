@@ -50,9 +50,14 @@ struct ScanStop {
   uint64_t position = 0;
   Errc reason = Errc::ok;
   std::string message;
-  // The bytes at `position` look never written (zeros), or the file ends inside the batch with
-  // its header intact: what a torn or lost write leaves, as opposed to damaged bytes.
+  // The bytes at `position` look never written (zeros), the file ends inside the batch with its
+  // header intact, or the batch's bytes from a 512-byte sector boundary on are zeros (a write that
+  // landed only in part inside preallocated space): what a torn or lost write leaves, as opposed
+  // to damaged bytes.
   bool torn = false;
+  // The bytes at `position` are zeros where a batch header would be: where appends into
+  // preallocated space stopped (or a write that never landed).
+  bool zero_header = false;
 };
 
 // Scans and fully verifies the batches of a data file from index.data_bytes to `file_bytes`,
@@ -60,6 +65,10 @@ struct ScanStop {
 // (nor `prev_term`). Stops at the first batch that fails; errors are I/O failures only.
 Result<ScanStop> scan_segment(runtime::File& file, std::string_view path, uint64_t file_bytes, uint64_t prev_term,
                               SegmentIndex& index, const ScanLimits& limits);
+
+// Where the written bytes of [from, to) end: the end of the last byte that is not zero, or `from`
+// when all are zeros (preallocated space no append reached).
+Result<uint64_t> written_end(runtime::File& file, std::string_view path, uint64_t from, uint64_t to);
 
 // Reads the header region (both mark slots) of a data file.
 Result<MarkPair> read_marks(runtime::File& file, std::string_view path);

@@ -131,7 +131,17 @@ SegmentVerdict verify_segment(runtime::Filesystem& fs, std::string_view dir, uin
     return verdict;
   }
   const bool tail = active && stop->torn && stop->position >= mark->synced_bytes;
-  if (stop->reason != Errc::ok && tail) {
+  Result<uint64_t> written = stop->reason != Errc::ok && tail && stop->zero_header
+                                 ? written_end(**file, path, stop->position, *size_bytes)
+                                 : *size_bytes;
+  if (!written.ok()) {
+    io = written.status();
+    return verdict;
+  }
+  if (stop->reason != Errc::ok && tail && *written == stop->position) {
+    report.notes.push_back(path + ": " + std::to_string(*size_bytes - stop->position) + " preallocated bytes of zeros from byte " +
+                           std::to_string(stop->position) + " (open() cuts them)");
+  } else if (stop->reason != Errc::ok && tail) {
     report.notes.push_back(path + ": unsynced torn tail at byte " + std::to_string(stop->position) + " (open() cuts " +
                            std::to_string(*size_bytes - stop->position) + " bytes)");
   } else if (stop->reason != Errc::ok) {

@@ -193,19 +193,6 @@ class EpollFile final : public File {
     });
   }
 
-  Status reserve(uint64_t offset, uint64_t length_bytes) override {
-    SLUICE_TRY(check_writable());
-    if (length_bytes == 0) return Status();
-    return run_mutation([shared = shared_, offset, length_bytes] {
-      if (::fallocate(shared->fd.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length_bytes)) == 0) {
-        return Status();
-      }
-      // Advisory: a filesystem without fallocate (or without this mode) simply allocates later.
-      if (errno == EOPNOTSUPP || errno == ENOSYS) return Status();
-      return errno_status("fallocate", shared->path, errno);
-    });
-  }
-
   Result<uint64_t> size() override {
     SLUICE_TRY(check_open());
     return run_on_worker(fs_.workers_, [shared = shared_] { return fstat_size(shared->fd.get(), shared->path); });

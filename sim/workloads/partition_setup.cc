@@ -32,6 +32,7 @@ partition::ReplicaConfig replica_template(const PartitionsConfig& setup, NodeInd
     config.storage.log.batch_bytes_max = static_cast<size_t>(setup.segment_bytes_max / 2);
   }
   config.storage.log.roll_early_one_in = static_cast<uint32_t>(setup.roll_early_one_in);
+  config.storage.log.preallocate_step_bytes = static_cast<uint64_t>(setup.preallocate_step_bytes);
   config.storage.log.buggify_runtime = runtime;
   partition::plant_bug(config, planted_bug);  // each layer acts only on its own bugs
   return config;
@@ -58,6 +59,7 @@ void configure_controller(const PartitionsConfig& setup, World& world, size_t no
   for (int64_t i = 0; i < setup.controller_voters; ++i) controller.voters.insert(node_id_of(static_cast<NodeIndex>(i)));
   controller.raft.election_timeout_ticks = static_cast<uint32_t>(setup.election_ticks);
   controller.raft.heartbeat_interval_ticks = static_cast<uint32_t>(setup.heartbeat_ticks);
+  controller.storage.log.preallocate_step_bytes = static_cast<uint64_t>(setup.preallocate_step_bytes);
   controller.moves.node_dead_grace = std::chrono::milliseconds(setup.node_dead_grace_ms);
   controller.moves.moves_in_flight_max = static_cast<size_t>(setup.moves_in_flight_max);
   config.controller_duties_interval = std::chrono::milliseconds(200);
@@ -94,6 +96,7 @@ void read_replica_keys(config::TableReader& reader, const Scenario& scenario, Pa
   reader.integer("append_bytes_max", config.append_bytes_max, 1, 64 * 1024 * 1024);
   reader.integer("segment_bytes_max", config.segment_bytes_max, 0, UINT32_MAX);
   reader.integer("roll_early_one_in", config.roll_early_one_in, 0, UINT32_MAX);
+  reader.integer("preallocate_step_bytes", config.preallocate_step_bytes, 0, 1 << 30);
   reader.integer("retention_bytes", config.retention_bytes, 0, INT64_MAX);
   reader.integer("retention_ms", config.retention_ms, 0, INT64_MAX);
   reader.integer("retention_check_ms", config.retention_check_ms, 1, 3'600'000);

@@ -40,6 +40,8 @@ struct PartitionsConfig {
   int64_t append_bytes_max = 1024 * 1024;  // a Raft append's entry bytes (RaftConfig::append_bytes_max)
   int64_t segment_bytes_max = 0;
   int64_t roll_early_one_in = 0;
+  // LogOptions::preallocate_step_bytes of every log a node keeps (replicas and the controller's).
+  int64_t preallocate_step_bytes = 1 << 20;
   int64_t retention_bytes = 0;
   int64_t retention_ms = 0;
   int64_t retention_check_ms = 500;

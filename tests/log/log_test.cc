@@ -88,46 +88,110 @@ TEST(Log, SyncStatsBucketTheLatencies) {
   EXPECT_EQ(validate(options).code(), Errc::invalid_argument);
 }
 
-// The active segment's data file has its space reserved a step ahead of the appends (File::reserve),
-// one call per step, never past segment_bytes_max; a truncate frees it and the next append
-// reserves again; with a step of 0 nothing is reserved.
-TEST(Log, SpaceIsReservedAStepAheadOfTheAppends) {
+// The active segment's data file is preallocated (zeros, synced) a step ahead of the appends,
+// never past segment_bytes_max; a roll seals the segment cut back to its data, as do a truncate
+// and a close; a crash leaves the zeros, which recovery cuts without calling them torn data.
+TEST(Log, TheActiveSegmentIsPreallocatedAStepAheadAndSealedSegmentsEndAtTheirData) {
   DiskRig rig;
   LogOptions options = small_options();  // segments of 4096 bytes, batches of about 320
-  options.reserve_step_bytes = 2048;
-  auto log = open_log(rig, options);
-  const std::string path = "p0/00000000000000000000.log";
-  ASSERT_EQ(rig.disk.peek_reserved(path)->calls, 0u);
-  uint64_t end = kSegmentHeaderBytes;
-  uint64_t reserved_to = 0;
-  uint64_t calls = 0;
-  for (int i = 0; i < 9; ++i) {  // nine batches fill the segment
-    const uint64_t position = end;
-    const uint64_t batch_bytes = append_batches(*log, 1)[0].size();
-    end += batch_bytes;
-    if (end > reserved_to) {  // a step from the batch's position, at least the batch
-      ++calls;
-      reserved_to = std::min<uint64_t>(options.segment_bytes_max, position + std::max<uint64_t>(batch_bytes, 2048));
+  options.preallocate_step_bytes = 2048;
+  const std::string path = "p0/" + data_file_name(0);
+  const std::string second = "p0/" + data_file_name(27);
+  const auto file_bytes = [&rig](const std::string& file) { return rig.disk.peek_file(file).value_or(Bytes{}).size(); };
+  const auto zeros_from = [&rig](const std::string& file, uint64_t from) {
+    const Bytes bytes = *rig.disk.peek_file(file);
+    return std::all_of(bytes.begin() + static_cast<ptrdiff_t>(from), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+  };
+  {
+    auto log = open_log(rig, options);
+    EXPECT_EQ(file_bytes(path), kSegmentHeaderBytes);
+    uint64_t end = kSegmentHeaderBytes;
+    uint64_t preallocated_to = 0;
+    for (int i = 0; i < 9; ++i) {  // nine batches fill the segment
+      const uint64_t position = end;
+      const uint64_t batch_bytes = append_batches(*log, 1)[0].size();
+      end += batch_bytes;
+      if (end > preallocated_to) {  // a step from the batch's position, at least the batch
+        preallocated_to = std::min<uint64_t>(options.segment_bytes_max, position + std::max<uint64_t>(batch_bytes, 2048));
+      }
+      EXPECT_EQ(file_bytes(path), preallocated_to) << "batch " << i;
+      EXPECT_TRUE(zeros_from(path, end)) << "batch " << i;
     }
-    const sim::SimDisk::ReservedSpace reserved = *rig.disk.peek_reserved(path);
-    EXPECT_EQ(reserved.calls, calls) << "batch " << i;
-    EXPECT_EQ(reserved.to_bytes, reserved_to) << "batch " << i;
-    EXPECT_GE(reserved.to_bytes, end) << "batch " << i;
-  }
-  EXPECT_EQ(reserved_to, options.segment_bytes_max);  // the last step stopped at the segment's end
-  EXPECT_EQ(calls, 2u);                               // about 2,900 bytes in steps of 2048
+    EXPECT_EQ(preallocated_to, options.segment_bytes_max);  // the last step stopped at the segment's end
+    append_batches(*log, 1);  // rolls: the sealed segment ends at its data, the new one is preallocated
+    ASSERT_EQ(log->segments().size(), 2u);
+    EXPECT_EQ(file_bytes(path), end);
+    EXPECT_GT(file_bytes(second), kSegmentHeaderBytes + 320);
 
-  ASSERT_TRUE(log->truncate_suffix(6).ok());  // a truncate frees the reservation
-  EXPECT_EQ(rig.disk.peek_reserved(path)->to_bytes, 0u);
-  append_batches(*log, 1, 3, 1, kT0);
-  EXPECT_EQ(rig.disk.peek_reserved(path)->calls, calls + 1);
-  EXPECT_GT(rig.disk.peek_reserved(path)->to_bytes, 0u);
+    append_batches(*log, 1);
+    ASSERT_TRUE(log->truncate_suffix(30).ok());  // a truncate cuts the zeros too
+    EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes);
+    append_batches(*log, 1, 3, 1, kT0);
+    EXPECT_TRUE(zeros_from(second, log->segments()[1].size_bytes));
+    EXPECT_GT(file_bytes(second), log->segments()[1].size_bytes);
+    LOG_ASSERT_OK(log->sync());
+  }
+  rig.crash(1);
+  {
+    auto log = open_log(rig, options);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->end_offset(), 33u);
+    EXPECT_EQ(log->recovery().truncated_bytes, 0u) << "zeros are not data";
+    EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes);
+    append_batches(*log, 1);
+    EXPECT_GT(file_bytes(second), log->segments()[1].size_bytes);
+    LOG_ASSERT_OK(log->close());
+    EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes) << "close cuts the zeros";
+  }
 
   DiskRig off_rig;
-  options.reserve_step_bytes = 0;
+  options.preallocate_step_bytes = 0;
   auto off = open_log(off_rig, options);
   append_batches(*off, 3);
-  EXPECT_EQ(off_rig.disk.peek_reserved(path)->calls, 0u);
+  EXPECT_EQ(off_rig.disk.peek_file(path)->size(), off->segments()[0].size_bytes);
+}
+
+// A crash can keep the newest sync mark without all the data it covers (a real disk orders
+// neither). In a preallocated file the missing sectors read as zeros rather than past the end:
+// recovery cuts that batch as never written. The same batch damaged instead is corruption.
+TEST(Log, ZeroSectorsInTheNewestSyncedBatchAreAWriteThatNeverLandedNotDamage) {
+  for (const bool damage : {false, true}) {
+    DiskRig rig;
+    LogOptions options = small_options();
+    options.segment_bytes_max = 8192;
+    options.preallocate_step_bytes = 8192;
+    uint64_t last_position = 0;
+    {
+      auto log = open_log(rig, options);
+      append_batches(*log, 2);
+      LOG_ASSERT_OK(log->sync());
+      last_position = log->segments()[0].size_bytes;
+      std::vector<Bytes> big = {make_batch(6, 1, 10, kT0, 100)};  // more than 1 KiB: it spans sectors
+      LOG_ASSERT_OK(log->append(big[0]));
+      LOG_ASSERT_OK(log->sync());
+      ASSERT_GT(log->segments()[0].size_bytes - last_position, 1024u);
+    }
+    rig.crash(1);
+    const std::string path = "p0/" + data_file_name(0);
+    const uint64_t sector = (last_position / 512 + 1) * 512;  // the first boundary inside the batch
+    if (damage) {
+      ASSERT_TRUE(rig.disk.flip_bit(path, sector + 100, 3));
+    } else {
+      auto file = rig.fs->open(path, runtime::OpenMode::read_write);
+      ASSERT_TRUE(file.ok());
+      ASSERT_TRUE((*file)->write_at(sector, Bytes(1024, std::byte{0})).ok());
+      ASSERT_TRUE((*file)->sync().ok());
+      ASSERT_TRUE((*file)->close().ok());
+    }
+    Result<std::unique_ptr<Log>> log = Log::open(*rig.fs, "p0", options);
+    if (damage) {
+      EXPECT_EQ(log.code(), Errc::corruption) << log.status().to_string();
+      continue;
+    }
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    EXPECT_EQ((*log)->end_offset(), 6u);
+    EXPECT_EQ((*log)->segments()[0].size_bytes, last_position);
+  }
 }
 
 TEST(Log, AppendReturnsOffsetsAndReadsReturnTheSameBytes) {
@@ -558,14 +622,15 @@ TEST(Log, DebrisIsRemovedOnOpen) {
 
 TEST(Log, DamageInSyncedActiveDataIsCorruptionNotATornTail) {
   DiskRig rig;
+  uint64_t size = 0;
   {
     auto log = open_log(rig);
     append_batches(*log, 4);
     LOG_ASSERT_OK(log->sync());
+    size = log->segments().back().size_bytes;  // the data's end; preallocated zeros follow
   }
   rig.crash(1);
   // The last batch: exactly where a torn write would be, but it was synced.
-  const uint64_t size = *rig.fs->file_size("p0/" + data_file_name(0));
   ASSERT_TRUE(rig.disk.flip_bit("p0/" + data_file_name(0), size - 5, 3));
   Result<std::unique_ptr<Log>> log = Log::open(*rig.fs, "p0", small_options());
   ASSERT_EQ(log.code(), Errc::corruption);
@@ -733,25 +798,40 @@ TEST(Log, RepairModeDoesNotReportATornTail) {
   EXPECT_GE(log->end_offset(), 12u);
 }
 
+// Appends into preallocated space need none: on a full disk they go on until the segment is full,
+// and the roll after it fails. Without preallocation every append fails.
 TEST(Log, FullDiskIsAnErrorAndTheLogWorksOnceSpaceFrees) {
-  DiskRig rig;
-  auto log = open_log(rig);
-  append_batches(*log, 3);
-  rig.disk.faults().full = true;
-  int failed = 0;
-  for (int i = 0; i < 30; ++i) {  // appends into the active segment, then one that needs a roll
-    Result<AppendResult> result = log->append(make_batch(log->end_offset(), 1, 3, kT0));
-    if (!result.ok()) {
-      EXPECT_EQ(result.code(), Errc::no_space);
-      ++failed;
+  for (const uint64_t step : {uint64_t{0}, uint64_t{1} << 20}) {
+    DiskRig rig;
+    LogOptions options = small_options();
+    options.preallocate_step_bytes = step;
+    auto log = open_log(rig, options);
+    append_batches(*log, 3);
+    rig.disk.faults().full = true;
+    int failed = 0;
+    for (int i = 0; i < 30; ++i) {  // appends into the active segment, then one that needs a roll
+      Result<AppendResult> result = log->append(make_batch(log->end_offset(), 1, 3, kT0));
+      if (!result.ok()) {
+        EXPECT_EQ(result.code(), Errc::no_space);
+        ++failed;
+      }
     }
+    // With preallocation the first appends fill the segment's preallocated space; then a roll
+    // would need a new file. Without, none fits.
+    const int fitted = 30 - failed;
+    if (step == 0) {
+      EXPECT_EQ(fitted, 0);
+    } else {
+      EXPECT_GT(fitted, 5);
+      EXPECT_EQ(log->end_offset(), 9u + 3 * fitted) << "every append that fitted came before the first that did not";
+    }
+    EXPECT_EQ(log->segments().size(), 1u);
+    LOG_ASSERT_OK(log->sync());
+    rig.disk.faults().full = false;
+    const std::vector<Bytes> more = append_batches(*log, 30);
+    EXPECT_EQ(more.size(), 30u);
+    EXPECT_EQ(read_all(*log, 0).size(), 33u + fitted);
   }
-  EXPECT_EQ(failed, 30);
-  LOG_ASSERT_OK(log->sync());
-  rig.disk.faults().full = false;
-  const std::vector<Bytes> more = append_batches(*log, 30);
-  EXPECT_EQ(more.size(), 30u);
-  EXPECT_EQ(read_all(*log, 0).size(), 33u);
 }
 
 TEST(Log, FullDiskDuringARollLeavesTheActiveSegmentWorking) {

@@ -37,8 +37,12 @@ class ReplicaApp final : public sim::NodeApp {
 };
 
 struct Rig {
-  explicit Rig(size_t nodes, PartitionConfig state = {}, uint64_t segment_bytes_max = 0, uint64_t seed = 1)
-      : state(state), segment_bytes_max(segment_bytes_max), world(testing::quiet_world(seed)) {
+  explicit Rig(size_t nodes, PartitionConfig state = {}, uint64_t segment_bytes_max = 0, uint64_t seed = 1,
+               uint64_t preallocate_step_bytes = log::LogOptions{}.preallocate_step_bytes)
+      : state(state),
+        segment_bytes_max(segment_bytes_max),
+        preallocate_step_bytes(preallocate_step_bytes),
+        world(testing::quiet_world(seed)) {
     for (size_t i = 0; i < nodes; ++i) world.add_node();
     world.set_app_factory([this](sim::SimRuntime& rt) { return std::make_unique<ReplicaApp>(rt, *this); });
     for (size_t i = 0; i < nodes; ++i) world.start(static_cast<sim::NodeIndex>(i));
@@ -78,6 +82,7 @@ struct Rig {
 
   PartitionConfig state;
   uint64_t segment_bytes_max;
+  uint64_t preallocate_step_bytes;
   sim::World world;  // last: destroyed first
 };
 
@@ -105,6 +110,7 @@ ReplicaConfig replica_config(Rig& rig, sim::NodeIndex node) {
     config.storage.log.segment_bytes_max = rig.segment_bytes_max;
     config.storage.log.batch_bytes_max = rig.segment_bytes_max / 2;
   }
+  config.storage.log.preallocate_step_bytes = rig.preallocate_step_bytes;
   config.retention_check_interval = std::chrono::milliseconds(100);
   return config;
 }
@@ -389,9 +395,10 @@ TEST(Replica, AFollowerBehindARetentionCutCatchesUpThroughAJumpWithTheState) {
 
 // A full disk reaches the producer as storage_full; the group stops, the router reopens the replica
 // once space frees, and produce works again with nothing acknowledged lost (a single replica: no
-// peer to hide the failure).
+// peer to hide the failure). Without preallocation: appends into preallocated space need no more
+// (docs/log.md), and this is about the one that does.
 TEST(Replica, AFullDiskIsStorageFullAndTheReplicaRecoversInPlace) {
-  Rig rig(1);
+  Rig rig(1, {}, 0, 1, 0);
   rig.run_ms(500);
   ASSERT_TRUE(rig.leader().has_value());
   EXPECT_EQ(produced(rig.call_and_wait(0, ProduceRequest{batch_of({"a", "b"})})).base_offset, 0u);

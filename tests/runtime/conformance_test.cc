@@ -686,25 +686,30 @@ TEST_P(Conformance, WriteAtAndSyncWritesLikeWriteAt) {
   });
 }
 
-// reserve changes nothing a read or a size sees; writes into the reserved range work as anywhere.
-TEST_P(Conformance, ReserveChangesNeitherSizeNorContents) {
+// preallocate writes zeros over the range (more than one of its 1 MiB steps here), growing the
+// file; a write inside the range then changes its bytes and not its size.
+TEST_P(Conformance, PreallocateWritesZerosAndWritesInsideKeepTheSize) {
   run([](Runtime& rt) {
-    auto opened = rt.fs().open("reserved.log", OpenMode::create_new);
+    auto opened = rt.fs().open("preallocated.log", OpenMode::create_new);
     ASSERT_OK(opened);
     File& file = **opened;
     ASSERT_OK(file.write_at(0, as_bytes("abc")));
-    ASSERT_OK(file.reserve(0, 64 * 1024));
-    EXPECT_EQ(*file.size(), 3u);
+    constexpr uint64_t kLength = (1 << 20) + 4096;
+    ASSERT_OK(file.preallocate(3, kLength));
+    EXPECT_EQ(*file.size(), 3 + kLength);
     ASSERT_OK(file.write_at(3, as_bytes("def")));
-    ASSERT_OK(file.sync());
-    Result<std::string> contents = read_file(rt.fs(), "reserved.log");
+    EXPECT_EQ(*file.size(), 3 + kLength);
+    ASSERT_OK(file.preallocate(0, 0));
+    Result<std::string> contents = read_file(rt.fs(), "preallocated.log");
     ASSERT_OK(contents);
-    EXPECT_EQ(*contents, "abcdef");
+    EXPECT_EQ(contents->substr(0, 6), "abcdef");
+    EXPECT_EQ(contents->size(), 3 + kLength);
+    EXPECT_EQ(contents->find_first_not_of('\0', 6), std::string::npos);
     ASSERT_OK(file.close());
-    auto read_only = rt.fs().open("reserved.log", OpenMode::read_only);
+    auto read_only = rt.fs().open("preallocated.log", OpenMode::read_only);
     ASSERT_OK(read_only);
-    EXPECT_CODE((*read_only)->reserve(0, 4096), Errc::invalid_argument);
-    EXPECT_CODE(file.reserve(0, 4096), Errc::closed);
+    EXPECT_CODE((*read_only)->preallocate(0, 4096), Errc::invalid_argument);
+    EXPECT_CODE(file.preallocate(0, 4096), Errc::closed);
   });
 }
 
