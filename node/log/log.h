@@ -63,6 +63,10 @@ struct LogOptions {
   // flushes its data alone: no size, block or extent change to journal (docs/log.md, "Space
   // preallocated ahead"). 0: never. A roll and a close cut the zeros off again.
   uint64_t preallocate_step_bytes = 1 << 20;
+  // ... only while the appends' syncs have covered at most this many bytes each, on average (small
+  // synchronous appends): above it the zeros' extra writes cost more than the journal commits they
+  // save (docs/log.md).
+  uint64_t preallocate_sync_bytes_max = 16 << 10;
   size_t batch_bytes_max = 4 << 20;           // appends above it are batch_too_large
   size_t read_bytes_max = 16 << 20;           // one read() returns at most this (or its first batch)
   size_t open_files_max = 64;                 // data files open at once, the active one included (>= 2)
@@ -216,6 +220,7 @@ class Log {
   Status maybe_unroll(const BatchHeader& batch);
   Status undo_write(uint64_t position, const runtime::Status& cause);
   Result<uint64_t> preallocate_for(Segment& active, uint64_t bytes);
+  bool preallocation_is_worth_it();
   runtime::Status truncate_active(Segment& active, uint64_t size_bytes);
   Status cut_preallocated(Segment& active);
   Status fail(const Status& cause);
@@ -233,6 +238,15 @@ class Log {
   std::string dir_;
   LogOptions options_;
   std::deque<Segment> segments_;  // ascending base offsets; back() is the active segment
+  // What preallocation_is_worth_it decides from: totals, and their values at the last decision.
+  struct Preallocation {
+    uint64_t appended_bytes = 0;
+    uint64_t syncs = 0;  // fsyncs that made appended data durable
+    uint64_t decided_at_bytes = 0;
+    uint64_t decided_at_syncs = 0;
+    uint64_t next_decision_bytes = 0;  // none before appended_bytes reaches it
+  };
+  Preallocation preallocation_;
   uint64_t mark_sequence_ = 0;    // of the active segment's newest mark
   uint64_t synced_bytes_ = 0;     // of the active segment's data file, as its newest mark says
   bool active_dirty_ = false;     // the active data file changed (write, truncate) since its last fsync

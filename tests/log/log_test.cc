@@ -107,23 +107,28 @@ TEST(Log, TheActiveSegmentIsPreallocatedAStepAheadAndSealedSegmentsEndAtTheirDat
     EXPECT_EQ(file_bytes(path), kSegmentHeaderBytes);
     uint64_t end = kSegmentHeaderBytes;
     uint64_t preallocated_to = 0;
-    for (int i = 0; i < 9; ++i) {  // nine batches fill the segment
+    for (int i = 0; i < 9; ++i) {  // nine batches fill the segment, each synced (small syncs)
       const uint64_t position = end;
       const uint64_t batch_bytes = append_batches(*log, 1)[0].size();
+      LOG_ASSERT_OK(log->sync());
       end += batch_bytes;
-      if (end > preallocated_to) {  // a step from the batch's position, at least the batch
+      // A step from the batch's position, at least the batch; not before the first sync shows
+      // what the syncs are like.
+      if (i > 0 && end > preallocated_to) {
         preallocated_to = std::min<uint64_t>(options.segment_bytes_max, position + std::max<uint64_t>(batch_bytes, 2048));
       }
-      EXPECT_EQ(file_bytes(path), preallocated_to) << "batch " << i;
+      EXPECT_EQ(file_bytes(path), std::max(end, preallocated_to)) << "batch " << i;
       EXPECT_TRUE(zeros_from(path, end)) << "batch " << i;
     }
     EXPECT_EQ(preallocated_to, options.segment_bytes_max);  // the last step stopped at the segment's end
     append_batches(*log, 1);  // rolls: the sealed segment ends at its data, the new one is preallocated
+    LOG_ASSERT_OK(log->sync());
     ASSERT_EQ(log->segments().size(), 2u);
     EXPECT_EQ(file_bytes(path), end);
     EXPECT_GT(file_bytes(second), kSegmentHeaderBytes + 320);
 
     append_batches(*log, 1);
+    LOG_ASSERT_OK(log->sync());
     ASSERT_TRUE(log->truncate_suffix(30).ok());  // a truncate cuts the zeros too
     EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes);
     append_batches(*log, 1, 3, 1, kT0);
@@ -138,7 +143,10 @@ TEST(Log, TheActiveSegmentIsPreallocatedAStepAheadAndSealedSegmentsEndAtTheirDat
     EXPECT_EQ(log->end_offset(), 33u);
     EXPECT_EQ(log->recovery().truncated_bytes, 0u) << "zeros are not data";
     EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes);
-    append_batches(*log, 1);
+    for (int i = 0; i < 2; ++i) {  // a sync first, then a decision: the second append preallocates
+      append_batches(*log, 1);
+      LOG_ASSERT_OK(log->sync());
+    }
     EXPECT_GT(file_bytes(second), log->segments()[1].size_bytes);
     LOG_ASSERT_OK(log->close());
     EXPECT_EQ(file_bytes(second), log->segments()[1].size_bytes) << "close cuts the zeros";
@@ -149,6 +157,32 @@ TEST(Log, TheActiveSegmentIsPreallocatedAStepAheadAndSealedSegmentsEndAtTheirDat
   auto off = open_log(off_rig, options);
   append_batches(*off, 3);
   EXPECT_EQ(off_rig.disk.peek_file(path)->size(), off->segments()[0].size_bytes);
+}
+
+// Preallocation only while the syncs are small: appends synced three batches (about 960 bytes) at
+// a time get no zeros with preallocate_sync_bytes_max 400; synced one at a time (about 320), they
+// do, once a decision window (1/16 of the step, 1 KiB here) has seen only such syncs.
+TEST(Log, PreallocationOnlyWhileTheSyncsAreSmall) {
+  DiskRig rig;
+  LogOptions options = small_options();
+  options.segment_bytes_max = 64 << 10;
+  options.preallocate_step_bytes = 16 << 10;
+  options.preallocate_sync_bytes_max = 400;
+  const std::string path = "p0/" + data_file_name(0);
+  auto log = open_log(rig, options);
+  for (int round = 0; round < 8; ++round) {
+    append_batches(*log, 3);
+    LOG_ASSERT_OK(log->sync());
+    ASSERT_EQ(rig.disk.peek_file(path)->size(), log->segments()[0].size_bytes) << "round " << round;
+  }
+  int appends = 0;
+  while (rig.disk.peek_file(path)->size() == log->segments()[0].size_bytes && appends < 8) {
+    append_batches(*log, 1);
+    LOG_ASSERT_OK(log->sync());
+    ++appends;
+  }
+  EXPECT_GT(rig.disk.peek_file(path)->size(), log->segments()[0].size_bytes) << "after " << appends << " small syncs";
+  EXPECT_GT(appends, 1);  // not before a window of them
 }
 
 // A crash can keep the newest sync mark without all the data it covers (a real disk orders
@@ -801,12 +835,15 @@ TEST(Log, RepairModeDoesNotReportATornTail) {
 // Appends into preallocated space need none: on a full disk they go on until the segment is full,
 // and the roll after it fails. Without preallocation every append fails.
 TEST(Log, FullDiskIsAnErrorAndTheLogWorksOnceSpaceFrees) {
-  for (const uint64_t step : {uint64_t{0}, uint64_t{1} << 20}) {
+  for (const uint64_t step : {uint64_t{0}, uint64_t{4096}}) {
     DiskRig rig;
     LogOptions options = small_options();
     options.preallocate_step_bytes = step;
     auto log = open_log(rig, options);
-    append_batches(*log, 3);
+    for (int i = 0; i < 3; ++i) {  // small syncs: preallocation is worth it
+      append_batches(*log, 1);
+      LOG_ASSERT_OK(log->sync());
+    }
     rig.disk.faults().full = true;
     int failed = 0;
     for (int i = 0; i < 30; ++i) {  // appends into the active segment, then one that needs a roll
