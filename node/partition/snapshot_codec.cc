@@ -29,6 +29,9 @@ bool read_producers(Reader& in, uint32_t count, std::map<uint64_t, ProducerState
   for (uint32_t i = 0; i < count; ++i) {
     if (!in.has(kProducerFixedBytes)) return false;
     auto id = in.get<uint64_t>();
+    // Ascending, as encode_snapshot writes them (map order): the same producers in another order
+    // would decode to the same state yet not be the canonical bytes (docs/formats/partition.md).
+    if (!producers.empty() && id <= producers.rbegin()->first) return false;
     ProducerState state;
     state.epoch = in.get<uint16_t>();
     auto batches = in.get<uint16_t>();
@@ -42,7 +45,7 @@ bool read_producers(Reader& in, uint32_t count, std::map<uint64_t, ProducerState
       batch.timestamp_ms = in.get<int64_t>();
       state.recent.push_back(batch);
     }
-    if (!producers.emplace(id, std::move(state)).second) return false;  // ids are unique
+    producers.emplace_hint(producers.end(), id, std::move(state));
   }
   return true;
 }
