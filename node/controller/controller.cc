@@ -336,6 +336,17 @@ Status Controller::close() {
   return removed->ok() || removed->code() == multiraft::HostErrc::unknown_group ? Status() : from_host(removed->status());
 }
 
+ReplicaView replica_view_of(const raft::Raft& replica, NodeId self) {
+  const raft::ConfState& conf = replica.conf_state();
+  ReplicaView view;
+  view.member = conf.is_voter(self) || conf.is_learner(self);
+  // A leader counts itself; a follower, the leader it heard from within its election timeout (a
+  // quiet follower's timer stands still: its leader went quiet with it still a member).
+  view.follows_leader = replica.role() == raft::Role::leader ||
+                        (replica.leader() != raft::kNoNode && replica.election_elapsed_ticks() < replica.election_timeout_randomized_ticks());
+  return view;
+}
+
 GroupView group_view_of(const raft::Raft& leader) {
   const raft::ConfState& conf = leader.conf_state();
   GroupView view;

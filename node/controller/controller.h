@@ -135,6 +135,8 @@ class Controller {
 
 // A partition group's membership as its leader's core holds it (the input of next_conf_step).
 GroupView group_view_of(const raft::Raft& leader);
+// What a replica's core on node `self` knows of its group (the input of may_delete_replica).
+ReplicaView replica_view_of(const raft::Raft& replica, NodeId self);
 // The membership change a step proposes (promote: a joint change, left automatically).
 raft::ConfChange conf_change_of(const ConfStep& step);
 // The joint change (left automatically) that carries out a voter swap of the metadata group.

@@ -52,6 +52,8 @@ std::set<NodeId> wanted_voters(const PartitionRecord& partition) {
   return voters;
 }
 
+bool may_delete_replica(const ReplicaView& replica) { return !(replica.member && replica.follows_leader); }
+
 bool ready_to_take_over(const GroupView& group, NodeId target, uint64_t catch_up_lag_entries_max) {
   return group.voters.count(target) > 0 && group.active.count(target) > 0 && caught_up(group, target, catch_up_lag_entries_max);
 }

@@ -85,6 +85,25 @@ struct VoterSwap {
 VoterSwap plan_voter_swap(const GroupView& group, NodeId leader, const std::set<NodeId>& unfit, const std::set<NodeId>& fit,
                           uint64_t catch_up_lag_entries_max);
 
+// A replica's own view of its group, for the reconciler deciding whether a replica its metadata
+// copy no longer places on this node may lose its data now (docs/controller.md, "Moves", step 5).
+struct ReplicaView {
+  bool member = false;          // its membership lists this node: voter (either half) or learner
+  bool follows_leader = false;  // it knows a leader and heard from it within an election timeout
+};
+
+// False while the group evidently counts on the replica: its membership lists it and a leader
+// keeps replicating to it. The metadata copy that unplaces it is then behind the group's leader,
+// which acts on a newer one: a rollback that ended and a move that began again toward this node
+// (finish_rollback, then begin_move of the same target) unplace it for a moment, and the leader,
+// having added the old replica back as a learner and seen it catch up, may promote it in a joint
+// change at any time. Deleted then, the replica comes back empty with its vote withheld (its
+// tombstone), the incoming half needs that vote, and the group never elects a leader again
+// (cluster-swarm seed 40 with an extra read at log recovery). A replica the group removed hears
+// from no leader once the removal is applied there, so its deletion waits an election timeout at
+// most.
+bool may_delete_replica(const ReplicaView& replica);
+
 // The voters the metadata wants a partition's group to have: its replicas, with a move in flight
 // already done (the removing node replaced by the adding one) unless it is rolling back.
 std::set<NodeId> wanted_voters(const PartitionRecord& partition);

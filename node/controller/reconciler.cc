@@ -167,8 +167,15 @@ void Reconciler::round() {
   for (const PartitionId& id : gone) {
     // Neither this topic nor this placement will need the data again (a re-created topic gets a
     // new id, a replica moved back starts afresh).
-    const multiraft::DeleteCause cause =
-        metadata.partition(id) == nullptr ? multiraft::DeleteCause::group_ended : multiraft::DeleteCause::left_group;
+    const PartitionRecord* partition = metadata.partition(id);
+    const multiraft::DeleteCause cause = partition == nullptr ? multiraft::DeleteCause::group_ended : multiraft::DeleteCause::left_group;
+    // Moved away by this copy, but the group still replicates to the replica as a member: this
+    // copy is behind the group's leader (may_delete_replica). The next round looks again.
+    const raft::RawNode* group = partition == nullptr ? nullptr : host_.group(partition->group);
+    if (group != nullptr && !may_delete_replica(replica_view_of(group->raft(), self_))) {
+      SLUICE_COVER("controller.reconciler.removal_deferred");
+      continue;
+    }
     auto reply = router_.route(id, partition::RemoveReplicaRequest{true, cause}).receive();
     if (!reply.ok()) return;
     if (reply->status.ok()) {
