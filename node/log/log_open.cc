@@ -267,7 +267,11 @@ Status Log::recover_active(uint64_t base_offset, bool all_synced) {
       if (stop.zero_header) {
         SLUICE_ASSIGN_OR_RETURN(written, written_end(*segment.file, path, stop.position, *size_bytes));
       }
-      if (written > stop.position) SLUICE_COVER("log.recovery_tail_cut"); else SLUICE_COVER("log.recovery_preallocated_cut");
+      if (written > stop.position) {
+        SLUICE_COVER("log.recovery_tail_cut");
+      } else {
+        SLUICE_COVER("log.recovery_preallocated_cut");
+      }
       SLUICE_LOG_TRY_IO(segment.file->truncate(stop.position), path);
       recovery_.truncated_bytes += written - stop.position;
     }

@@ -19,7 +19,8 @@ bool all_zero(ByteSpan bytes) {
 // A batch at file offset `position` whose bytes from some 512-byte sector boundary on are zeros:
 // the sectors a write did not get to before a crash, inside preallocated zeros (the file's length
 // already covered them), just as a write past the end of the file leaves it short. A sector is
-// what a disk writes whole; a bit flip cannot clear one, so damage is still told apart.
+// what a disk writes whole, and a bit flip cannot clear one; but a batch whose own last bytes are
+// zeros across a sector boundary, damaged elsewhere, passes for torn (docs/log.md names the price).
 bool unwritten_suffix(ByteSpan batch, uint64_t position) {
   constexpr uint64_t kSectorBytes = 512;
   size_t zeros = 0;
@@ -93,8 +94,9 @@ Result<ScanStop> scan_segment(File& file, std::string_view path, uint64_t file_b
     SLUICE_ASSIGN_OR_RETURN(ByteSpan head, window.get(position, kBatchHeaderBytes));
     Result<BatchHeader> header = decode_batch_header(head, limits.batch_bytes_max);
     if (!header.ok()) {
-      ScanStop stop = stop_at(position, header.status(), header.code() == Errc::truncated_batch || all_zero(head));
-      stop.zero_header = all_zero(head);
+      const bool zeros = all_zero(head);
+      ScanStop stop = stop_at(position, header.status(), header.code() == Errc::truncated_batch || zeros);
+      stop.zero_header = zeros;
       return stop;
     }
     SLUICE_ASSIGN_OR_RETURN(ByteSpan batch, window.get(position, header->batch_bytes));

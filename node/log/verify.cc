@@ -131,14 +131,17 @@ SegmentVerdict verify_segment(runtime::Filesystem& fs, std::string_view dir, uin
     return verdict;
   }
   const bool tail = active && stop->torn && stop->position >= mark->synced_bytes;
-  Result<uint64_t> written = stop->reason != Errc::ok && tail && stop->zero_header
-                                 ? written_end(**file, path, stop->position, *size_bytes)
-                                 : *size_bytes;
-  if (!written.ok()) {
-    io = written.status();
-    return verdict;
+  // Preallocated zeros past the data begin where a batch header would be, and hold nothing else.
+  bool zeros_only = false;
+  if (stop->reason != Errc::ok && tail && stop->zero_header) {
+    Result<uint64_t> written = written_end(**file, path, stop->position, *size_bytes);
+    if (!written.ok()) {
+      io = written.status();
+      return verdict;
+    }
+    zeros_only = *written == stop->position;
   }
-  if (stop->reason != Errc::ok && tail && *written == stop->position) {
+  if (zeros_only) {
     report.notes.push_back(path + ": " + std::to_string(*size_bytes - stop->position) + " preallocated bytes of zeros from byte " +
                            std::to_string(stop->position) + " (open() cuts them)");
   } else if (stop->reason != Errc::ok && tail) {
