@@ -500,13 +500,13 @@ Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duratio
                                                                std::to_string(start) + ", " + std::to_string(end) + "]");
     }
     if (offset < end && log_holds(offset)) return read_committed(offset, bytes_max);
-    if (runtime_.now() >= deadline) return FetchReply{{}, {}, end, start};
+    if (runtime_.now() >= deadline) return FetchReply{{}, {}, vouched_end(), start};
     if (fetches_waiting_ >= config_.fetches_waiting_max) return Result<FetchReply>(Errc::overloaded, "fetches_waiting_max reached");
     std::shared_ptr<rt::Event> arrived = records_arrived_;
     ++fetches_waiting_;
     rt::Status woken = arrived->wait(deadline);
     --fetches_waiting_;
-    if (!woken.ok() && woken.code() != rt::Errc::timeout) return FetchReply{{}, {}, end, start};  // cancelled
+    if (!woken.ok() && woken.code() != rt::Errc::timeout) return FetchReply{{}, {}, vouched_end(), start};  // cancelled
   }
 }
 
@@ -516,6 +516,21 @@ bool Replica::log_holds(uint64_t offset) const {
   if (storage_->log().end_offset() >= state_.offsets().log_end()) return true;
   SLUICE_COVER("partition.replica.fetch_waits_for_jumped_log");
   return state_.offsets().log_offset_of(offset) < storage_->log().end_offset();
+}
+
+// Every entry committed before this leader's term precedes the entry it appended on election, so
+// once an entry of its term is applied every acknowledged record is. A leader cut off from its
+// quorum still vouches until check-quorum steps it down (an election timeout): the price of not
+// running a read-index round per fetch (docs/partition.md, "Fetch").
+std::optional<uint64_t> Replica::vouched_end() const {
+  const raft::RawNode* node = host_.group(config_.group);
+  if (node == nullptr || node->raft().role() != raft::Role::leader) return std::nullopt;
+  raft::Result<raft::Term> applied_term = node->raft().log().term(state_.applied_index());
+  if (!applied_term.ok() || *applied_term != node->raft().term()) {
+    SLUICE_COVER("partition.replica.fetch_end_not_vouched");
+    return std::nullopt;
+  }
+  return state_.end_offset();
 }
 
 Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {
@@ -530,7 +545,7 @@ Result<FetchReply> Replica::read_committed(uint64_t offset, size_t bytes_max) {
     return Result<FetchReply>(Errc::offset_out_of_range, "offset " + std::to_string(offset) + " was removed by retention");
   }
   FetchReply reply;
-  reply.high_watermark = offsets.end_offset();
+  reply.high_watermark = vouched_end();
   reply.start_offset = offsets.start_offset();
   // After a log-start jump the state may run ahead of the log until the entries it covers arrive.
   const uint64_t committed_end = std::min(offsets.log_end(), storage_->log().end_offset());

@@ -65,7 +65,11 @@ struct FetchReply {
   // numbers the records from it). The first batch may start before the requested offset.
   Bytes batches;
   std::vector<uint64_t> base_offsets;
-  uint64_t high_watermark = 0;  // end of the committed records
+  // The end of the committed records when this replica can vouch that it holds every record
+  // acknowledged so far: only a leader that has applied an entry of its own term can (a follower,
+  // or a leader still applying its predecessor's entries, may lag). A consumer judging whether it
+  // has read to the end must not take a lagging end for the end.
+  std::optional<uint64_t> high_watermark;
   uint64_t start_offset = 0;
 };
 
@@ -157,6 +161,7 @@ class Replica {
   void fail(std::string why);
   Result<ProduceReply> take_outcome(raft::Index index);
   bool log_holds(uint64_t offset) const;
+  std::optional<uint64_t> vouched_end() const;
   Result<FetchReply> read_committed(uint64_t offset, size_t bytes_max);
   void retention_loop();
   void propose_retention(uint64_t cut_log_offset);

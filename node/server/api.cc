@@ -608,7 +608,9 @@ void Api::reply_batches(Exchange& exchange, const partition::FetchReply& fetched
   for (uint64_t base : fetched.base_offsets) offsets += (offsets.empty() ? "" : ",") + std::to_string(base);
   exchange.reply.content_type = kBatch;
   exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-base-offsets", offsets});
-  exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-high-watermark", std::to_string(fetched.high_watermark)});
+  if (fetched.high_watermark) {
+    exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-high-watermark", std::to_string(*fetched.high_watermark)});
+  }
   exchange.reply.headers.push_back(http::HttpHeader{"x-sluice-start-offset", std::to_string(fetched.start_offset)});
   exchange.reply.body = fetched.batches;
 }

@@ -284,7 +284,7 @@ Bytes encode_fetch_json(const std::vector<FetchedRecord>& records, uint64_t next
                         TextEncoding encoding) {
   Json list = Json::array();
   for (const FetchedRecord& record : records) list.push_back(record_json(record, encoding));
-  return to_bytes(dump(Json{{"records", list}, {"next_offset", next_offset}, {"high_watermark", fetched.high_watermark},
+  return to_bytes(dump(Json{{"records", list}, {"next_offset", next_offset}, {"high_watermark", fetched.high_watermark ? Json(*fetched.high_watermark) : Json(nullptr)},
                             {"start_offset", fetched.start_offset}}) +
                   "\n");
 }

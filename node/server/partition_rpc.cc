@@ -16,6 +16,9 @@ enum class CallKind : uint8_t { produce = 0, fetch = 1, list_offsets = 2 };
 enum class ValueKind : uint8_t { none = 0, produce = 1, fetch = 2, offset = 3 };
 constexpr uint8_t kForwarded = 1;
 constexpr uint8_t kLocalOnly = 2;
+// A fetch reply's high watermark when the replica cannot vouch for its end (FetchReply): no log
+// reaches this offset, and a node that predates the field's optionality reads it as "not there yet".
+constexpr uint64_t kHighWatermarkNotVouched = UINT64_MAX;
 
 uint32_t whole_ms(runtime::Duration duration) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
@@ -76,7 +79,7 @@ void put_value(ByteWriter& out, const partition::Reply& reply) {
   } else if (const auto* fetched = std::get_if<partition::FetchReply>(&reply.value)) {
     SLUICE_ASSERT_LE(fetched->base_offsets.size(), kPartitionRpcBatchesMax);
     out.put<uint8_t>(static_cast<uint8_t>(ValueKind::fetch));
-    out.put<uint64_t>(fetched->high_watermark);
+    out.put<uint64_t>(fetched->high_watermark.value_or(kHighWatermarkNotVouched));
     out.put<uint64_t>(fetched->start_offset);
     out.put<uint32_t>(static_cast<uint32_t>(fetched->base_offsets.size()));
     for (uint64_t base : fetched->base_offsets) out.put<uint64_t>(base);
@@ -92,7 +95,8 @@ void put_value(ByteWriter& out, const partition::Reply& reply) {
 
 bool get_fetch(ByteReader& in, partition::FetchReply& fetched) {
   if (!in.has(20)) return false;
-  fetched.high_watermark = in.get<uint64_t>();
+  const uint64_t high_watermark = in.get<uint64_t>();
+  if (high_watermark != kHighWatermarkNotVouched) fetched.high_watermark = high_watermark;
   fetched.start_offset = in.get<uint64_t>();
   const uint32_t count = in.get<uint32_t>();
   if (count > kPartitionRpcBatchesMax || !in.has(size_t{count} * 8 + 4)) return false;

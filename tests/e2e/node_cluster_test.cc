@@ -137,7 +137,7 @@ partition::Status append_records(const partition::FetchReply& fetched, std::vect
 
 struct ReadResult {
   std::vector<Stored> records;
-  uint64_t high_watermark = 0;  // the replica's end when the last records arrived
+  std::optional<uint64_t> high_watermark;  // the leader's vouched end when the last records arrived (a follower vouches none)
 };
 
 class Client {
@@ -283,8 +283,9 @@ std::string first_difference(const ReadResult& read, const std::vector<Stored>& 
              acked[i].value + "' at offset " + std::to_string(acked[i].offset);
     }
   }
-  if (read.records.size() != acked.size() || read.high_watermark != acked.size()) {
-    return "holds " + std::to_string(read.records.size()) + " records (high watermark " + std::to_string(read.high_watermark) + "), " +
+  if (read.records.size() != acked.size() || (read.high_watermark && *read.high_watermark != acked.size())) {
+    const std::string high = read.high_watermark ? std::to_string(*read.high_watermark) : "not vouched";
+    return "holds " + std::to_string(read.records.size()) + " records (high watermark " + high + "), " +
            std::to_string(acked.size()) + " were acknowledged";
   }
   return "";
