@@ -82,6 +82,10 @@ TEST(PartitionRpc, RepliesRoundTripAndEveryCutIsRefused) {
   EXPECT_EQ(fetched.base_offsets, (std::vector<uint64_t>{3, 9}));
   EXPECT_EQ(fetched.batches.size(), 100u);
   EXPECT_EQ(fetched.high_watermark, 20u);
+  // A replica that cannot vouch for its end (a follower) sends none, and none arrives.
+  partition::Reply not_vouched = replies()[1];
+  std::get<partition::FetchReply>(not_vouched.value).high_watermark.reset();
+  EXPECT_EQ(std::get<partition::FetchReply>(decode_partition_reply(encode_partition_reply(not_vouched))->value).high_watermark, std::nullopt);
   Bytes unknown_code = encode_partition_reply(replies()[0]);
   unknown_code[1] = std::byte{0x7f};
   EXPECT_FALSE(decode_partition_reply(unknown_code));
