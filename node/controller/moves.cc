@@ -4,6 +4,8 @@
 #include <iterator>
 #include <vector>
 
+#include "node/base/coverage.h"
+
 namespace sluice::controller {
 namespace {
 
@@ -92,6 +94,14 @@ ConfStep next_conf_step(const GroupView& group, const std::set<NodeId>& wanted, 
       if (!caught_up(group, node, catch_up_lag_entries_max)) {
         return wait("learner " + std::to_string(node) + " has " + std::to_string(match_of(group, node)) + " of " +
                     std::to_string(group.last_index));
+      }
+      // Progress the leader last heard of an election timeout ago may be a replica that is gone:
+      // its node may have deleted it on a metadata copy that no longer placed it there
+      // (may_delete_replica holds off only while the replica hears from a leader), and a joint
+      // change would then count on a voter that comes back empty with its vote withheld.
+      if (group.active.count(node) == 0) {
+        SLUICE_COVER("controller.moves.promotion_waits_for_quiet_learner");
+        return wait("learner " + std::to_string(node) + " has not been heard from lately");
       }
     }
     return ConfStep{ConfStepKind::promote, kNoNode, joining, minus(group.voters, wanted), {}};
