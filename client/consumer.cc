@@ -136,7 +136,8 @@ Status Consumer::fetch_one(const std::string& topic, uint32_t partition, Assigne
   const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count();
   HttpClientRequest request;
   request.target = partition_path(topic, partition) + "/records?offset=" + std::to_string(*assigned.position) +
-                   "&max_bytes=" + std::to_string(config_.max_bytes) + "&wait_ms=" + std::to_string(wait_ms);
+                   "&max_bytes=" + std::to_string(config_.max_bytes) + "&wait_ms=" + std::to_string(wait_ms) +
+                   (config_.confirm_high_watermark ? "&confirm_high_watermark=1" : "");
   request.headers.push_back(http::HttpHeader{"accept", "application/vnd.sluice.batch"});
   Result<HttpClientResponse> response = client_.call_at(route->leader, request, call_deadline);
   if (!response.ok()) {

@@ -50,6 +50,10 @@ struct ConsumerConfig {
   size_t max_bytes = 1 << 20;                          // one fetch's answer
   rt::Duration wait = std::chrono::milliseconds(500);  // long-poll at the end of a partition
   rt::Duration request_timeout = std::chrono::seconds(10);
+  // Each fetch asks for a high watermark confirmed by a read-index round on the leader: it then
+  // covers every record acknowledged before the fetch, which reading "to the end" needs; without,
+  // a leader cut off from its quorum may report a lagging end for up to an election timeout.
+  bool confirm_high_watermark = false;
 };
 
 class Consumer {

@@ -126,6 +126,7 @@ int run_bench_consume(Context& context) {
   if (!topic.ok()) return context.fail(what, topic.status());
   ConsumerConfig config;
   config.request_timeout = std::min<rt::Duration>(kRequestTimeoutMax, context.timeout());
+  config.confirm_high_watermark = !args.records;  // stopping at the end needs the true end
   Consumer consumer(context.client, config);
   for (const PartitionInfo& partition : topic->partitions) {
     if (Status assigned = consumer.assign(args.topic, partition.partition, StartAt::earliest()); !assigned.ok()) {

@@ -169,6 +169,7 @@ int run_consume(Context& context) {
   const std::string what = "consume " + args.topic;
   ConsumerConfig config;
   config.request_timeout = std::min<rt::Duration>(kRequestTimeoutMax, context.timeout());
+  config.confirm_high_watermark = !args.follow;  // stopping at the end needs the true end
   Consumer consumer(context.client, config);
   ConsumeState state;
   if (Status assigned = assign(context, consumer, state); !assigned.ok()) return context.fail(what, assigned);

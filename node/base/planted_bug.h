@@ -51,6 +51,9 @@ enum class PlantedBug : uint8_t {
   // Raft core: a leader's appends may leave before its Ready is durable even when the Ready makes
   // its term durable (a single voter that won alone), so a crash can take back a term peers heard.
   raft_early_send_unsynced_term,
+  // Partition replica: a fetch that asks for a confirmed high watermark gets the answering
+  // replica's applied end, unconfirmed, from a follower too (the end may lag acknowledged records).
+  fetch_end_unconfirmed,
 };
 
 inline constexpr PlantedBug kPlantedBugs[] = {
@@ -59,7 +62,7 @@ inline constexpr PlantedBug kPlantedBugs[] = {
     PlantedBug::log_skip_sync,          PlantedBug::partition_no_dedup,        PlantedBug::partition_clock_stamp,
     PlantedBug::controller_place_ignores_load, PlantedBug::client_renumber_on_retry, PlantedBug::raft_keep_conflicting_suffix,
     PlantedBug::raft_host_lost_wakeup, PlantedBug::raft_ignore_wake, PlantedBug::replica_forgets_deleted_term,
-    PlantedBug::raft_early_send_unsynced_term,
+    PlantedBug::raft_early_send_unsynced_term, PlantedBug::fetch_end_unconfirmed,
 };
 
 constexpr std::string_view to_string(PlantedBug bug) {
@@ -80,6 +83,7 @@ constexpr std::string_view to_string(PlantedBug bug) {
     case PlantedBug::raft_ignore_wake: return "raft_ignore_wake";
     case PlantedBug::replica_forgets_deleted_term: return "replica_forgets_deleted_term";
     case PlantedBug::raft_early_send_unsynced_term: return "raft_early_send_unsynced_term";
+    case PlantedBug::fetch_end_unconfirmed: return "fetch_end_unconfirmed";
   }
   return "unknown";
 }

@@ -169,6 +169,7 @@ void plant_bug(ReplicaConfig& config, PlantedBug bug) {
   config.raft.planted_bug = bug;
   config.storage.planted_bug = bug;
   config.storage.log.planted_bug = bug;
+  config.planted_bug = bug;
 }
 
 // --- recovery ------------------------------------------------------------------------------------
@@ -487,7 +488,13 @@ Result<ProduceReply> Replica::take_outcome(raft::Index index) {
   }
 }
 
-Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duration wait) {
+Result<FetchReply> Replica::fetch(uint64_t offset, size_t bytes_max, rt::Duration wait, bool confirm_end) {
+  Result<FetchReply> reply = fetch_records(offset, bytes_max, wait);
+  if (confirm_end && reply.ok()) reply->high_watermark = confirmed_end();
+  return reply;
+}
+
+Result<FetchReply> Replica::fetch_records(uint64_t offset, size_t bytes_max, rt::Duration wait) {
   ++stats_.fetches;
   bytes_max = std::clamp<size_t>(bytes_max, 1, config_.fetch_bytes_max);
   const rt::Instant deadline = runtime_.now() + std::min(wait, config_.fetch_wait_max);
@@ -530,6 +537,23 @@ std::optional<uint64_t> Replica::vouched_end() const {
     SLUICE_COVER("partition.replica.fetch_end_not_vouched");
     return std::nullopt;
   }
+  return state_.end_offset();
+}
+
+// The end after a read-index round: the round confirms this replica still leads at an index at
+// least the commit index of any leader when the request arrived, and the host answers once that
+// index is applied here, so the end covers every record acknowledged before the request (a
+// linearizable end, which a leader cut off from its quorum cannot give: vouched_end).
+std::optional<uint64_t> Replica::confirmed_end() {
+  if (config_.planted_bug == PlantedBug::fetch_end_unconfirmed) return state_.end_offset();
+  if (!is_leader()) return std::nullopt;
+  auto index = host_.read_index(config_.group).receive(runtime_.now() + config_.end_confirm_timeout);
+  if (!index.ok() || !index->ok()) {
+    SLUICE_COVER("partition.replica.fetch_end_not_confirmed");
+    return std::nullopt;
+  }
+  SLUICE_ASSERT_GE(state_.applied_index(), index->value());
+  SLUICE_COVER("partition.replica.fetch_end_confirmed");
   return state_.end_offset();
 }
 

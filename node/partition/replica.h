@@ -46,6 +46,11 @@ struct ReplicaConfig {
   size_t fetch_bytes_max = 8 << 20;    // one fetch returns at most this (or its first batch)
   runtime::Duration fetch_wait_max = std::chrono::seconds(30);
   runtime::Duration retention_check_interval = std::chrono::seconds(5);
+  // A fetch that asks for a confirmed high watermark waits at most this for its read-index round
+  // (and for its index to be applied); past it the reply carries none.
+  runtime::Duration end_confirm_timeout = std::chrono::seconds(1);
+  // Test-only (node/base/planted_bug.h): fetch_end_unconfirmed.
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // Test only: every layer of the replica gets `bug` (each acts only on the bugs that are its own:
@@ -118,7 +123,7 @@ class Replica {
   // Committed batches from `offset` up to `bytes_max` (at least one whole batch if there is any).
   // At the end of the log it waits up to `wait` for new records. Errors: offset_out_of_range,
   // overloaded, storage_error. Served by any replica (followers lag by their apply).
-  Result<FetchReply> fetch(uint64_t offset, size_t bytes_max, runtime::Duration wait);
+  Result<FetchReply> fetch(uint64_t offset, size_t bytes_max, runtime::Duration wait, bool confirm_end = false);
   // earliest: the start offset; latest: the high watermark; timestamp: the first offset whose
   // record time is >= timestamp_ms (the high watermark if none), found through the log's time
   // index without scanning.
@@ -162,6 +167,8 @@ class Replica {
   Result<ProduceReply> take_outcome(raft::Index index);
   bool log_holds(uint64_t offset) const;
   std::optional<uint64_t> vouched_end() const;
+  std::optional<uint64_t> confirmed_end();
+  Result<FetchReply> fetch_records(uint64_t offset, size_t bytes_max, runtime::Duration wait);
   Result<FetchReply> read_committed(uint64_t offset, size_t bytes_max);
   void retention_loop();
   void propose_retention(uint64_t cut_log_offset);

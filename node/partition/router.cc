@@ -322,7 +322,7 @@ Reply PartitionRouter::handle(Replica& replica, Request& request) {
     if (!produced.ok()) return error_reply(&replica, produced.status());
     reply.value = *produced;
   } else if (auto* fetch = std::get_if<FetchRequest>(&request)) {
-    Result<FetchReply> fetched = replica.fetch(fetch->offset, fetch->bytes_max, fetch->wait);
+    Result<FetchReply> fetched = replica.fetch(fetch->offset, fetch->bytes_max, fetch->wait, fetch->confirm_end);
     if (!fetched.ok()) return error_reply(&replica, fetched.status());
     reply.value = std::move(fetched).value();
   } else if (auto* list = std::get_if<ListOffsetsRequest>(&request)) {

@@ -36,6 +36,9 @@ struct FetchRequest {
   uint64_t offset = 0;
   size_t bytes_max = 1 << 20;
   runtime::Duration wait{0};  // long-poll at the end of the log
+  // The high watermark is confirmed by a read-index round (Replica::fetch): it then covers every
+  // record acknowledged before the request arrived, on any leader. Without: the leader's end.
+  bool confirm_end = false;
 };
 struct ListOffsetsRequest {
   OffsetQuery query = OffsetQuery::latest;

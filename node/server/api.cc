@@ -573,7 +573,7 @@ void Api::produce(Exchange& exchange) {
 }
 
 // Records from `offset` on, at most max_bytes (whole batches; at least one), waiting up to
-// wait_ms at the end of the log.
+// wait_ms at the end of the log; confirm_high_watermark=1 confirms the end with a read-index round.
 void Api::fetch(Exchange& exchange) {
   std::optional<PartitionId> id = route_partition(exchange);
   if (!id) return;
@@ -586,9 +586,10 @@ void Api::fetch(Exchange& exchange) {
   std::optional<uint64_t> bytes_max = offset ? query_number(exchange, "max_bytes", 1 << 20, limits_.fetch_bytes_max) : std::nullopt;
   const auto wait_max_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(limits_.fetch_wait_max).count());
   std::optional<uint64_t> wait_ms = bytes_max ? query_number(exchange, "wait_ms", 0, wait_max_ms) : std::nullopt;
-  if (!wait_ms) return;
-  std::optional<partition::Reply> reply =
-      call_partition(exchange, *id, partition::FetchRequest{*offset, static_cast<size_t>(*bytes_max), std::chrono::milliseconds(*wait_ms)});
+  std::optional<uint64_t> confirm = wait_ms ? query_number(exchange, "confirm_high_watermark", 0, 1) : std::nullopt;
+  if (!confirm) return;
+  std::optional<partition::Reply> reply = call_partition(
+      exchange, *id, partition::FetchRequest{*offset, static_cast<size_t>(*bytes_max), std::chrono::milliseconds(*wait_ms), *confirm == 1});
   if (!reply) return;
   const auto& fetched = std::get<partition::FetchReply>(reply->value);
   metrics_.add("sluice_fetch_bytes_total", {}, static_cast<double>(fetched.batches.size()));

@@ -16,6 +16,7 @@ enum class CallKind : uint8_t { produce = 0, fetch = 1, list_offsets = 2 };
 enum class ValueKind : uint8_t { none = 0, produce = 1, fetch = 2, offset = 3 };
 constexpr uint8_t kForwarded = 1;
 constexpr uint8_t kLocalOnly = 2;
+constexpr uint8_t kConfirmEnd = 4;  // a fetch's FetchRequest::confirm_end (refused on other calls)
 // A fetch reply's high watermark when the replica cannot vouch for its end (FetchReply): no log
 // reaches this offset, and a node that predates the field's optionality reads it as "not there yet".
 constexpr uint64_t kHighWatermarkNotVouched = UINT64_MAX;
@@ -141,7 +142,10 @@ Bytes encode_partition_call(const PartitionCall& call) {
   ByteWriter out;
   out.put<uint8_t>(kPartitionRpcVersion);
   out.put<uint8_t>(static_cast<uint8_t>(call.request.index()));
-  out.put<uint8_t>(static_cast<uint8_t>((call.flags.forwarded ? kForwarded : 0) | (call.flags.local_only ? kLocalOnly : 0)));
+  const auto* fetch = std::get_if<partition::FetchRequest>(&call.request);
+  const bool confirm_end = fetch != nullptr && fetch->confirm_end;
+  out.put<uint8_t>(static_cast<uint8_t>((call.flags.forwarded ? kForwarded : 0) | (call.flags.local_only ? kLocalOnly : 0) |
+                                        (confirm_end ? kConfirmEnd : 0)));
   out.put<uint64_t>(call.partition.topic);
   out.put<uint32_t>(call.partition.index);
   put_call_fields(out, call.request);
@@ -153,13 +157,15 @@ std::optional<PartitionCall> decode_partition_call(ByteSpan bytes) {
   if (!in.has(15) || in.get<uint8_t>() != kPartitionRpcVersion) return std::nullopt;
   const uint8_t kind = in.get<uint8_t>();
   const uint8_t flags = in.get<uint8_t>();
-  if (kind > static_cast<uint8_t>(CallKind::list_offsets) || (flags & ~(kForwarded | kLocalOnly)) != 0) return std::nullopt;
+  if (kind > static_cast<uint8_t>(CallKind::list_offsets) || (flags & ~(kForwarded | kLocalOnly | kConfirmEnd)) != 0) return std::nullopt;
+  if ((flags & kConfirmEnd) != 0 && kind != static_cast<uint8_t>(CallKind::fetch)) return std::nullopt;
   PartitionCall call;
   call.flags = CallFlags{(flags & kForwarded) != 0, (flags & kLocalOnly) != 0};
   call.partition.topic = in.get<uint64_t>();
   call.partition.index = in.get<uint32_t>();
   std::optional<partition::Request> request = get_call_fields(static_cast<CallKind>(kind), in);
   if (!request || in.left() != 0) return std::nullopt;
+  if (auto* fetch = std::get_if<partition::FetchRequest>(&*request)) fetch->confirm_end = (flags & kConfirmEnd) != 0;
   call.request = std::move(*request);
   return call;
 }

@@ -83,6 +83,14 @@ void PartitionLedger::skipped(uint32_t partition, uint64_t consumer, uint64_t of
   retention_start(partition, offset);
 }
 
+void PartitionLedger::high_watermark(uint32_t partition, uint64_t consumer, uint64_t high_watermark, std::optional<uint64_t> acked_before) {
+  ++high_watermarks_checked_;
+  if (!acked_before || high_watermark > *acked_before) return;
+  fail("stale end: consumer " + std::to_string(consumer) + " was told partition " + std::to_string(partition) + " ends at " +
+       std::to_string(high_watermark) + " (a confirmed high watermark) in a poll begun after " + where(partition, *acked_before) +
+       " was acknowledged");
+}
+
 void PartitionLedger::retention_start(uint32_t partition, uint64_t start_offset) {
   Partition& state = partitions_[partition];
   state.retention_start = std::max(state.retention_start, start_offset);

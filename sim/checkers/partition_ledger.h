@@ -9,7 +9,10 @@
 // - a consumer's batches not following each other densely (a gap or a step back), or a batch's
 //   first timestamp below the previous batch's newest (time went back along the log; each such
 //   batch counts in time_regressions());
-// - with idempotent producers: one record at two offsets (a duplicate).
+// - with idempotent producers: one record at two offsets (a duplicate);
+// - a confirmed high watermark (a read-index round, FetchRequest::confirm_end) at or below an
+//   offset acknowledged before the consumer's poll began: the end a consumer stops at when it
+//   reads "to the end" must cover every acknowledged record.
 // lost_acked() counts acknowledged records no consumer ever read (call it once consumers caught
 // up); those below a partition's retention start are counted as retained_out instead.
 #pragma once
@@ -36,6 +39,10 @@ class PartitionLedger {
                 const std::vector<uint64_t>& records, int64_t first_timestamp_ms, int64_t max_timestamp_ms);
   // The consumer moved on to `offset` without reading what lies before (retention removed it).
   void skipped(uint32_t partition, uint64_t consumer, uint64_t offset);
+  // Consumer `consumer` learned the confirmed high watermark `high_watermark` of `partition` from
+  // a fetch sent after `acked_before` (the highest offset acknowledged on it when the poll began;
+  // nullopt: none) was acknowledged.
+  void high_watermark(uint32_t partition, uint64_t consumer, uint64_t high_watermark, std::optional<uint64_t> acked_before);
   // Where retention has moved the partition's start (the highest any replica reported).
   void retention_start(uint32_t partition, uint64_t start_offset);
 
@@ -45,6 +52,7 @@ class PartitionLedger {
   uint64_t duplicate_records() const { return duplicate_records_; }
   uint64_t divergences() const { return divergences_; }
   uint64_t time_regressions() const { return time_regressions_; }
+  uint64_t high_watermarks_checked() const { return high_watermarks_checked_; }
   // Acknowledged records never read at or above the partition's retention start.
   uint64_t lost_acked() const;
   uint64_t retained_out() const;
@@ -72,6 +80,7 @@ class PartitionLedger {
   uint64_t duplicate_records_ = 0;
   uint64_t divergences_ = 0;
   uint64_t time_regressions_ = 0;
+  uint64_t high_watermarks_checked_ = 0;
 };
 
 }  // namespace sluice::checkers

@@ -51,6 +51,7 @@ struct ClusterConfig {
   int64_t think_ms_max = 20;
   int64_t payload_bytes_max = 200;
   int64_t fetch_wait_ms = 200;
+  bool consumers_confirm_end = false;  // consumers ask for confirmed high watermarks, which the ledger judges
   int64_t admin_churn_ms = 0;     // the admin client creates, alters and deletes a scratch topic this often (0: never)
   int64_t decommission_node = 0;  // node id the admin client drains (0: none)
   int64_t decommission_at_ns = 0;
@@ -107,6 +108,10 @@ class ClientAgent final : public NodeAgent {
   void note(Label label, int64_t partition = -1);
   void note_metadata_requests();
   void note_consumed(uint64_t consumer, const client::PollResult& polled);
+  // partition -> (the consumer's high watermark, the highest acknowledged offset)
+  using EndsSeen = std::map<uint32_t, std::pair<std::optional<uint64_t>, std::optional<uint64_t>>>;
+  EndsSeen ends_seen(const client::Consumer& consumer) const;
+  void judge_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before);
 
   ClusterWorkload& workload_;
   SimRuntime& runtime_;
@@ -533,10 +538,31 @@ void ClientAgent::produce(ProducerState& state) {
   workload_.note_metadata_requests(host_, client_->resolver().core().requests_started_total());
 }
 
+// Per partition: the consumer's high watermark and the highest offset acknowledged, before a poll.
+ClientAgent::EndsSeen ClientAgent::ends_seen(const client::Consumer& consumer) const {
+  EndsSeen seen;
+  if (!workload_.config().consumers_confirm_end) return seen;
+  for (uint32_t p = 0; p < static_cast<uint32_t>(workload_.config().replicas.partitions); ++p) {
+    seen[p] = {consumer.high_watermark(std::string(kTopicName), p), workload_.ledger().last_acked(p)};
+  }
+  return seen;
+}
+
+// A high watermark that changed in the poll came from a fetch sent after the poll began: it must
+// lie past every offset acknowledged before that (PartitionLedger::high_watermark). One that did
+// not change is not judged again (it may be an older answer's).
+void ClientAgent::judge_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before) {
+  for (const auto& [partition, seen] : before) {
+    const std::optional<uint64_t> now = consumer.high_watermark(std::string(kTopicName), partition);
+    if (now && now != seen.first) workload_.ledger().high_watermark(partition, state.id, *now, seen.second);
+  }
+}
+
 void ClientAgent::consume(ConsumerState& state) {
   client::ConsumerConfig config;
   config.wait = std::chrono::milliseconds(workload_.config().fetch_wait_ms);
   config.request_timeout = kRequestTimeout;
+  config.confirm_high_watermark = workload_.config().consumers_confirm_end;
   consumers_.push_back(std::make_unique<client::Consumer>(*client_, config));
   client::Consumer& consumer = *consumers_.back();
   while (!consumer.assign_all(std::string(kTopicName), client::StartAt::earliest()).ok()) {
@@ -550,8 +576,10 @@ void ClientAgent::consume(ConsumerState& state) {
       continue;
     }
     state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::poll});
+    const EndsSeen before = ends_seen(consumer);
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
     note_metadata_requests();
+    judge_new_ends(state, consumer, before);
     if (!polled.ok()) {
       workload_.count("poll." + std::string(client::to_string(polled.code())));
       if (!runtime_.sleep_for(kAdminRetry).ok()) return;
@@ -884,6 +912,7 @@ void ClusterWorkload::report(Figures& figures) const {
   figures.emplace_back("sealed_segments_frozen_replicas_left_out", std::to_string(frozen_replicas_left_out_));
   figures.emplace_back("producer_retries", std::to_string(retries_));
   figures.emplace_back("duplicates_answered", std::to_string(duplicates_answered_));
+  figures.emplace_back("confirmed_ends_checked", std::to_string(ledger_.high_watermarks_checked()));
   uint64_t metadata_requests = 0;
   for (const auto& [host, requests] : metadata_requests_) metadata_requests += requests;
   figures.emplace_back("metadata_requests", std::to_string(metadata_requests));
@@ -921,6 +950,7 @@ std::shared_ptr<const WorkloadSpec> parse_cluster_workload(TableReader& reader, 
   reader.integer("think_ms_max", config.think_ms_max, 1, 60'000);
   reader.integer("payload_bytes_max", config.payload_bytes_max, 0, 64 * 1024);
   reader.integer("fetch_wait_ms", config.fetch_wait_ms, 0, 30'000);
+  reader.boolean("consumers_confirm_end", config.consumers_confirm_end);
   reader.integer("admin_churn_ms", config.admin_churn_ms, 0, 3'600'000);
   reader.integer("decommission_node", config.decommission_node, 0, static_cast<int64_t>(scenario.nodes));
   reader.duration("decommission_at_s", config.decommission_at_ns, kNsPerS, 0, 1e6);

@@ -19,7 +19,10 @@ std::vector<PartitionCall> calls() {
   fetch.offset = 123456789;
   fetch.bytes_max = 1 << 20;
   fetch.wait = std::chrono::milliseconds(200);
-  return {PartitionCall{{4, 2}, CallFlags{false, false}, produce}, PartitionCall{{4, 0}, CallFlags{true, true}, fetch},
+  partition::FetchRequest confirmed = fetch;
+  confirmed.confirm_end = true;
+  return {PartitionCall{{4, 1}, CallFlags{false, false}, confirmed},
+          PartitionCall{{4, 2}, CallFlags{false, false}, produce}, PartitionCall{{4, 0}, CallFlags{true, true}, fetch},
           PartitionCall{{9, 7}, CallFlags{true, false}, partition::ListOffsetsRequest{partition::OffsetQuery::timestamp, -5}}};
 }
 
@@ -51,13 +54,19 @@ TEST(PartitionRpc, CallsRoundTripAndEveryCutIsRefused) {
     longer.push_back(std::byte{0});
     EXPECT_FALSE(decode_partition_call(longer));
   }
-  const auto fetch = std::get<partition::FetchRequest>(decode_partition_call(encode_partition_call(calls()[1]))->request);
+  const auto fetch = std::get<partition::FetchRequest>(decode_partition_call(encode_partition_call(calls()[2]))->request);
   EXPECT_EQ(fetch.offset, 123456789u);
   EXPECT_EQ(fetch.wait, std::chrono::milliseconds(200));
+  EXPECT_FALSE(fetch.confirm_end);
+  EXPECT_TRUE(std::get<partition::FetchRequest>(decode_partition_call(encode_partition_call(calls()[0]))->request).confirm_end);
+  // The confirm flag on a call that is not a fetch is refused.
+  Bytes listing = encode_partition_call(calls()[3]);
+  listing[2] |= std::byte{4};
+  EXPECT_FALSE(decode_partition_call(listing));
 }
 
 TEST(PartitionRpc, UnknownVersionKindFlagsAndQueryAreRefused) {
-  const Bytes bytes = encode_partition_call(calls()[2]);
+  const Bytes bytes = encode_partition_call(calls()[3]);
   for (size_t at : {size_t{0}, size_t{1}, size_t{2}, bytes.size() - 9}) {
     Bytes bad = bytes;
     bad[at] = std::byte{0x7f};
