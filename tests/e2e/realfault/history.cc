@@ -14,13 +14,14 @@ const char* kind_name(HistoryEvent::Kind kind) {
     case HistoryEvent::Kind::acked: return "acked";
     case HistoryEvent::Kind::consumed: return "consumed";
     case HistoryEvent::Kind::skipped: return "skipped";
+    case HistoryEvent::Kind::end: return "end";
   }
   return "?";
 }
 
 std::optional<HistoryEvent::Kind> kind_of(const std::string& name) {
   for (HistoryEvent::Kind kind : {HistoryEvent::Kind::header, HistoryEvent::Kind::acked, HistoryEvent::Kind::consumed,
-                                  HistoryEvent::Kind::skipped}) {
+                                  HistoryEvent::Kind::skipped, HistoryEvent::Kind::end}) {
     if (name == kind_name(kind)) return kind;
   }
   return std::nullopt;
@@ -38,6 +39,10 @@ HistoryEvent event_of(HistoryEvent::Kind kind, const json& object) {
   event.offset = object.at("offset").get<uint64_t>();
   if (kind != HistoryEvent::Kind::acked) event.consumer = object.at("consumer").get<uint64_t>();
   if (kind == HistoryEvent::Kind::skipped) return event;
+  if (kind == HistoryEvent::Kind::end) {
+    if (object.contains("acked_before")) event.acked_before = object.at("acked_before").get<uint64_t>();
+    return event;
+  }
   event.records = object.at("records").get<std::vector<uint64_t>>();
   if (kind == HistoryEvent::Kind::consumed) {
     event.expected = object.at("expected").get<uint64_t>();
@@ -59,6 +64,10 @@ std::string to_json_line(const HistoryEvent& event) {
   object["offset"] = event.offset;
   if (event.kind != HistoryEvent::Kind::acked) object["consumer"] = event.consumer;
   if (event.kind == HistoryEvent::Kind::skipped) return object.dump();
+  if (event.kind == HistoryEvent::Kind::end) {
+    if (event.acked_before) object["acked_before"] = *event.acked_before;
+    return object.dump();
+  }
   object["records"] = event.records;
   if (event.kind == HistoryEvent::Kind::consumed) {
     object["expected"] = event.expected;
@@ -104,6 +113,7 @@ void feed(const HistoryEvent& event, checkers::PartitionLedger& ledger) {
       return ledger.consumed(event.partition, event.consumer, event.expected, event.offset, event.records, event.first_timestamp_ms,
                              event.max_timestamp_ms);
     case HistoryEvent::Kind::skipped: return ledger.skipped(event.partition, event.consumer, event.offset);
+    case HistoryEvent::Kind::end: return ledger.high_watermark(event.partition, event.consumer, event.offset, event.acked_before);
   }
 }
 
@@ -159,7 +169,8 @@ LedgerVerdict judge(const checkers::PartitionLedger& ledger) {
                      {"lost_acked_records", std::to_string(ledger.lost_acked())},
                      {"duplicates", std::to_string(ledger.duplicate_records())},
                      {"divergences", std::to_string(ledger.divergences())},
-                     {"timestamp_regressions", std::to_string(ledger.time_regressions())}};
+                     {"timestamp_regressions", std::to_string(ledger.time_regressions())},
+                     {"confirmed_ends_checked", std::to_string(ledger.high_watermarks_checked())}};
   if (const auto& violation = ledger.violation()) {
     verdict.violation = "partition_ledger: " + *violation;
   } else if (ledger.lost_acked() > 0) {

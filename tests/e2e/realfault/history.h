@@ -20,8 +20,11 @@ namespace sluice::realfault {
 //   consumed: partition, consumer, expected (where the consumer asked from), offset, records,
 //             first_timestamp_ms, max_timestamp_ms
 //   skipped:  partition, consumer, offset (moved on to, retention removed what lies before)
+//   end:      partition, consumer, offset (a confirmed high watermark the consumer learned in a
+//             poll), acked_before (the highest offset acknowledged when that poll began; absent:
+//             none was)
 struct HistoryEvent {
-  enum class Kind { header, acked, consumed, skipped };
+  enum class Kind { header, acked, consumed, skipped, end };
   Kind kind = Kind::header;
   bool idempotent = true;
   uint32_t partition = 0;
@@ -31,6 +34,7 @@ struct HistoryEvent {
   std::vector<uint64_t> records;  // record ids: a hash of each record's value (unique per record)
   int64_t first_timestamp_ms = 0;
   int64_t max_timestamp_ms = 0;
+  std::optional<uint64_t> acked_before;
 };
 
 inline constexpr size_t kHistoryLineBytesMax = 64 * 1024;

@@ -36,6 +36,15 @@ HistoryEvent consumed(uint64_t consumer, uint64_t expected, uint64_t offset, uin
   return event;
 }
 
+HistoryEvent end(uint64_t consumer, uint64_t high_watermark, std::optional<uint64_t> acked_before) {
+  HistoryEvent event;
+  event.kind = HistoryEvent::Kind::end;
+  event.consumer = consumer;
+  event.offset = high_watermark;
+  event.acked_before = acked_before;
+  return event;
+}
+
 // The events as a history file, read back: the offline path (`check --history`).
 std::optional<checkers::PartitionLedger> replayed(const std::vector<HistoryEvent>& events, std::string& error) {
   const std::string path = ::testing::TempDir() + "realfault_history_test.jsonl";
@@ -56,6 +65,20 @@ TEST(RealfaultHistory, CleanHistoryPasses) {
   EXPECT_EQ(verdict.violation, "");
   EXPECT_EQ(ledger->acked_records(), 2u);
   EXPECT_EQ(ledger->consumed_records(), 2u);
+}
+
+// A confirmed end learned in a poll begun after offset 1 was acknowledged must lie past it; one
+// learned before anything was acknowledged may be anything.
+TEST(RealfaultHistory, AConfirmedEndBelowAnAcknowledgedOffsetIsAStaleEnd) {
+  std::string error;
+  auto fine = replayed({end(1, 0, std::nullopt), acked(0, 0, 11), acked(0, 1, 12), end(1, 2, 1), consumed(1, 0, 0, 11),
+                        consumed(1, 1, 1, 12)}, error);
+  ASSERT_TRUE(fine) << error;
+  EXPECT_EQ(judge(*fine).violation, "");
+  EXPECT_EQ(fine->high_watermarks_checked(), 2u);
+  auto stale = replayed({acked(0, 0, 11), acked(0, 1, 12), end(1, 1, 1), consumed(1, 0, 0, 11), consumed(1, 1, 1, 12)}, error);
+  ASSERT_TRUE(stale) << error;
+  EXPECT_EQ(judge(*stale).violation.rfind("partition_ledger: stale end", 0), 0u) << judge(*stale).violation;
 }
 
 TEST(RealfaultHistory, AckedNeverConsumedIsLost) {

@@ -54,6 +54,10 @@ class Workload {
   void consume(ConsumerState& state);
   void watch_leaders();
   void record_polled(ConsumerState& state, const client::PollResult& polled);
+  // partition -> (the consumer's high watermark, the highest acknowledged offset), before a poll
+  using EndsSeen = std::map<uint32_t, std::pair<std::optional<uint64_t>, std::optional<uint64_t>>>;
+  EndsSeen ends_seen(const client::Consumer& consumer) const;
+  void record_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before);
   // "" when converged, else what it still waits for.
   std::string lagging(WorkloadOutcome& outcome);
   std::string partitions_lagging(WorkloadOutcome& outcome);
@@ -174,17 +178,42 @@ void Workload::consume(ConsumerState& state) {
   client::ConsumerConfig config;
   config.wait = kFetchWait;
   config.request_timeout = config_.request_timeout;
+  config.confirm_high_watermark = true;  // every end is judged (PartitionLedger::high_watermark)
   client::Consumer consumer(*client_, config);
   while (!consumer.assign_all(config_.topic, client::StartAt::earliest()).ok()) {
     if (stopping() || !runtime_.sleep_for(kRetry).ok()) return;
   }
   while (!stopping()) {
+    const EndsSeen before = ends_seen(consumer);
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
+    record_new_ends(state, consumer, before);
     if (!polled.ok()) {
       if (!runtime_.sleep_for(kRetry).ok()) return;
       continue;
     }
     record_polled(state, *polled);
+  }
+}
+
+Workload::EndsSeen Workload::ends_seen(const client::Consumer& consumer) const {
+  EndsSeen seen;
+  for (uint32_t p = 0; p < config_.partitions; ++p) seen[p] = {consumer.high_watermark(config_.topic, p), history_.ledger().last_acked(p)};
+  return seen;
+}
+
+// A high watermark that changed in the poll came from a fetch sent after the poll began (one that
+// did not change is not recorded again: it may be an older answer's).
+void Workload::record_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before) {
+  for (const auto& [partition, seen] : before) {
+    const std::optional<uint64_t> now = consumer.high_watermark(config_.topic, partition);
+    if (!now || now == seen.first) continue;
+    HistoryEvent end;
+    end.kind = HistoryEvent::Kind::end;
+    end.partition = partition;
+    end.consumer = state.id;
+    end.offset = *now;
+    end.acked_before = seen.second;
+    history_.record(end);
   }
 }
 
