@@ -1,7 +1,10 @@
 #include "tests/e2e/realfault/history.h"
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <type_traits>
 
 namespace sluice::realfault {
 namespace {
@@ -27,7 +30,30 @@ std::optional<HistoryEvent::Kind> kind_of(const std::string& name) {
   return std::nullopt;
 }
 
-// Reads the fields of `kind` from `object`; throws json errors on a missing or mistyped field.
+// A field that is not what the writer writes (a float, a negative count, a partition past u32):
+// refused, never converted (nlohmann's get<> would convert it silently).
+struct FieldError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename T>
+T integer_of(const json& value, const char* key) {
+  if (value.is_number_unsigned() && value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+    return static_cast<T>(value.get<uint64_t>());
+  }
+  if constexpr (std::is_signed_v<T>) {
+    if (value.is_number_integer()) return static_cast<T>(value.get<int64_t>());
+  }
+  throw FieldError(std::string(key) + " is not an integer in range: " + value.dump());
+}
+
+template <typename T>
+T integer_at(const json& object, const char* key) {
+  return integer_of<T>(object.at(key), key);
+}
+
+// Reads the fields of `kind` from `object`; throws json errors on a missing field, FieldError on
+// a mistyped one.
 HistoryEvent event_of(HistoryEvent::Kind kind, const json& object) {
   HistoryEvent event;
   event.kind = kind;
@@ -35,19 +61,22 @@ HistoryEvent event_of(HistoryEvent::Kind kind, const json& object) {
     event.idempotent = object.at("idempotent").get<bool>();
     return event;
   }
-  event.partition = object.at("partition").get<uint32_t>();
-  event.offset = object.at("offset").get<uint64_t>();
-  if (kind != HistoryEvent::Kind::acked) event.consumer = object.at("consumer").get<uint64_t>();
+  event.partition = integer_at<uint32_t>(object, "partition");
+  event.offset = integer_at<uint64_t>(object, "offset");
+  if (kind != HistoryEvent::Kind::acked) event.consumer = integer_at<uint64_t>(object, "consumer");
   if (kind == HistoryEvent::Kind::skipped) return event;
   if (kind == HistoryEvent::Kind::end) {
-    if (object.contains("acked_before")) event.acked_before = object.at("acked_before").get<uint64_t>();
+    if (object.contains("acked_before")) event.acked_before = integer_at<uint64_t>(object, "acked_before");
     return event;
   }
-  event.records = object.at("records").get<std::vector<uint64_t>>();
+  const json& records = object.at("records");
+  if (!records.is_array()) throw FieldError("records is not an array");
+  if (records.size() > kHistoryRecordsPerEventMax) throw FieldError("more than " + std::to_string(kHistoryRecordsPerEventMax) + " records");
+  for (const json& record : records) event.records.push_back(integer_of<uint64_t>(record, "a record id"));
   if (kind == HistoryEvent::Kind::consumed) {
-    event.expected = object.at("expected").get<uint64_t>();
-    event.first_timestamp_ms = object.at("first_timestamp_ms").get<int64_t>();
-    event.max_timestamp_ms = object.at("max_timestamp_ms").get<int64_t>();
+    event.expected = integer_at<uint64_t>(object, "expected");
+    event.first_timestamp_ms = integer_at<int64_t>(object, "first_timestamp_ms");
+    event.max_timestamp_ms = integer_at<int64_t>(object, "max_timestamp_ms");
   }
   return event;
 }
@@ -93,16 +122,13 @@ std::optional<HistoryEvent> parse_history_line(const std::string& line, std::str
     return std::nullopt;
   }
   try {
-    HistoryEvent event = event_of(*kind, object);
-    if (event.records.size() > kHistoryRecordsPerEventMax) {
-      error = "more than " + std::to_string(kHistoryRecordsPerEventMax) + " records";
-      return std::nullopt;
-    }
-    return event;
+    return event_of(*kind, object);
   } catch (const json::exception& e) {  // nlohmann's typed getters report by exception only
     error = std::string(kind_name(*kind)) + ": " + e.what();
-    return std::nullopt;
+  } catch (const FieldError& e) {
+    error = std::string(kind_name(*kind)) + ": " + e.what();
   }
+  return std::nullopt;
 }
 
 void feed(const HistoryEvent& event, checkers::PartitionLedger& ledger) {

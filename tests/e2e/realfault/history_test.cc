@@ -135,6 +135,26 @@ TEST(RealfaultHistory, MalformedLinesAreErrorsNamingTheLine) {
   EXPECT_NE(error.find("before the header"), std::string::npos) << error;
 }
 
+// A number the recorder never writes is refused, not converted: nlohmann's get<> would turn 1.5
+// into 1, -1 into 2^64 - 1 and a partition of 2^32 into 0.
+TEST(RealfaultHistory, NumbersTheRecorderNeverWritesAreRefused) {
+  for (const std::string line : {R"({"kind":"acked","partition":0,"offset":1.5,"records":[1]})",
+                                 R"({"kind":"acked","partition":0,"offset":-1,"records":[1]})",
+                                 R"({"kind":"acked","partition":4294967296,"offset":0,"records":[1]})",
+                                 R"({"kind":"acked","partition":0,"offset":0,"records":[-3]})",
+                                 R"({"kind":"acked","partition":0,"offset":0,"records":7})",
+                                 R"({"kind":"end","partition":0,"consumer":1,"offset":5,"acked_before":"4"})"}) {
+    std::string error;
+    EXPECT_FALSE(parse_history_line(line, error)) << line;
+    EXPECT_FALSE(error.empty()) << line;
+  }
+  std::string error;
+  const std::optional<HistoryEvent> signed_time =
+      parse_history_line(R"({"kind":"consumed","partition":0,"consumer":1,"expected":0,"offset":0,"records":[1],"first_timestamp_ms":-5,"max_timestamp_ms":-5})", error);
+  ASSERT_TRUE(signed_time) << error;  // timestamps are signed: a clock before 1970 is representable
+  EXPECT_EQ(signed_time->first_timestamp_ms, -5);
+}
+
 TEST(RealfaultNemesis, TheScheduleIsAFunctionOfTheSeed) {
   ScheduleShape shape;
   shape.faults_stop_ms = 60'000;
