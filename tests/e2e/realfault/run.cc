@@ -468,7 +468,10 @@ void Run::compare_segments(const WorkloadOutcome& outcome) {
 
 int Run::report(const WorkloadOutcome& outcome) {
   const LedgerVerdict verdict = judge(history_->ledger());
-  if (!verdict.violation.empty()) fail(verdict.violation.substr(0, verdict.violation.find(':')), verdict.violation);
+  if (!verdict.violation.empty()) {  // "<checker>: <what>": the checker is named once, as for the others
+    const size_t colon = verdict.violation.find(": ");
+    fail(verdict.violation.substr(0, colon), colon == std::string::npos ? verdict.violation : verdict.violation.substr(colon + 2));
+  }
   std::cout << "seed=" << options_.seed << "\nfaults=" << schedule_.size() << "\n";
   print_figures(verdict.figures);
   std::cout << "records_sent=" << outcome.records_sent << "\ndeliveries_failed=" << outcome.deliveries_failed
