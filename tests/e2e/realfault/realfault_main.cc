@@ -182,7 +182,11 @@ int run_check(const std::vector<std::string>& args) {
   }
   const LedgerVerdict verdict = judge(*ledger);
   print_figures(verdict.figures);
-  if (!verdict.violation.empty()) std::cout << "checker=" << verdict.violation.substr(0, verdict.violation.find(':')) << "\nfirst_violation=" << verdict.violation << "\n";
+  if (!verdict.violation.empty()) {  // "<checker>: <what>", printed as `run` prints them
+    const size_t colon = verdict.violation.find(": ");
+    const std::string what = colon == std::string::npos ? verdict.violation : verdict.violation.substr(colon + 2);
+    std::cout << "checker=" << verdict.violation.substr(0, colon) << "\nfirst_violation=" << what << "\n";
+  }
   std::cout << "result=" << (verdict.violation.empty() ? "passed" : "failed") << "\n";
   return verdict.violation.empty() ? kExitPassed : kExitFailed;
 }
