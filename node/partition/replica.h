@@ -122,7 +122,8 @@ class Replica {
   Result<ProduceReply> produce(Bytes batch, runtime::Instant deadline);
   // Committed batches from `offset` up to `bytes_max` (at least one whole batch if there is any).
   // At the end of the log it waits up to `wait` for new records. Errors: offset_out_of_range,
-  // overloaded, storage_error. Served by any replica (followers lag by their apply).
+  // overloaded, storage_error. Served by any replica (followers lag by their apply); the high
+  // watermark only by a leader (FetchReply), and with `confirm_end` only after a read-index round.
   Result<FetchReply> fetch(uint64_t offset, size_t bytes_max, runtime::Duration wait, bool confirm_end = false);
   // earliest: the start offset; latest: the high watermark; timestamp: the first offset whose
   // record time is >= timestamp_ms (the high watermark if none), found through the log's time
