@@ -150,6 +150,7 @@ TEST(HttpApi, ErrorsHaveOneShapeAndTheirStatus) {
       {"GET", "/v1/topics/t/partitions/5/records", "", 404, "unknown_partition"},
       {"GET", "/v1/topics/t/partitions/0/records?offset=x", "", 400, "bad_request"},
       {"GET", "/v1/topics/t/partitions/0/records?offset=99", "", 416, "offset_out_of_range"},
+      {"GET", "/v1/topics/t/partitions/0/records?offset=0&confirm_high_watermark=2", "", 400, "bad_request"},
       {"POST", "/v1/topics/t/records", R"({"records":[]})", 400, "bad_request"},
       {"POST", "/v1/topics/t/records", R"({"encoding":"base64","records":[{"value":"***"}]})", 400, "bad_request"},
   };
@@ -182,6 +183,12 @@ TEST(HttpApi, ALongPollFetchWakesOnAProduce) {
   ASSERT_EQ(polled.status, 200) << polled.body;
   ASSERT_EQ(polled.json()["records"].size(), 1u) << polled.body;
   EXPECT_EQ(polled.json()["records"][0]["value"], "second");
+  // Read to the end through every node: a confirmed high watermark covers both acknowledged records.
+  for (sim::NodeIndex node = 0; node < 3; ++node) {
+    const HttpAnswer confirmed = http_call(rig, 1, node, "GET", "/v1/topics/poll/partitions/0/records?offset=0&confirm_high_watermark=1");
+    ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+    EXPECT_EQ(confirmed.json()["high_watermark"], 2) << "through node " << node << ": " << confirmed.body;
+  }
 }
 
 // Tokens and grants: no token or a wrong one is 401, a token without the grant 403; health is open.
