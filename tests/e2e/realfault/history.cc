@@ -42,7 +42,7 @@ T integer_of(const json& value, const char* key) {
     return static_cast<T>(value.get<uint64_t>());
   }
   if constexpr (std::is_signed_v<T>) {
-    if (value.is_number_integer()) return static_cast<T>(value.get<int64_t>());
+    if (value.is_number_integer() && !value.is_number_unsigned()) return static_cast<T>(value.get<int64_t>());
   }
   throw FieldError(std::string(key) + " is not an integer in range: " + value.dump());
 }

@@ -143,7 +143,8 @@ TEST(RealfaultHistory, NumbersTheRecorderNeverWritesAreRefused) {
                                  R"({"kind":"acked","partition":4294967296,"offset":0,"records":[1]})",
                                  R"({"kind":"acked","partition":0,"offset":0,"records":[-3]})",
                                  R"({"kind":"acked","partition":0,"offset":0,"records":7})",
-                                 R"({"kind":"end","partition":0,"consumer":1,"offset":5,"acked_before":"4"})"}) {
+                                 R"({"kind":"end","partition":0,"consumer":1,"offset":5,"acked_before":"4"})",
+                                 R"({"kind":"consumed","partition":0,"consumer":1,"expected":0,"offset":0,"records":[1],"first_timestamp_ms":18446744073709551615,"max_timestamp_ms":0})"}) {
     std::string error;
     EXPECT_FALSE(parse_history_line(line, error)) << line;
     EXPECT_FALSE(error.empty()) << line;
