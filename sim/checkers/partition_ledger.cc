@@ -131,4 +131,15 @@ std::string PartitionLedger::first_lost() const {
   return "";
 }
 
+EndsAroundPoll::EndsAroundPoll(const PartitionLedger& ledger, uint32_t partitions, const EndOf& end_of) {
+  for (uint32_t p = 0; p < partitions; ++p) before_.push_back(Before{end_of(p), ledger.last_acked(p)});
+}
+
+void EndsAroundPoll::report_changed(const EndOf& end_of, const Report& report) const {
+  for (uint32_t p = 0; p < before_.size(); ++p) {
+    const std::optional<uint64_t> now = end_of(p);
+    if (now && now != before_[p].end) report(p, *now, before_[p].acked);
+  }
+}
+
 }  // namespace sluice::checkers

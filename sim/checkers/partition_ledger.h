@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,6 +82,25 @@ class PartitionLedger {
   uint64_t divergences_ = 0;
   uint64_t time_regressions_ = 0;
   uint64_t high_watermarks_checked_ = 0;
+};
+
+// Confirmed ends around one consumer poll (PartitionLedger::high_watermark): before the poll, each
+// partition's end as the consumer knows it and the highest offset acknowledged; after it, each end
+// that changed came from a fetch sent after the poll began. One that did not change is not
+// reported again (it may be an older answer's).
+class EndsAroundPoll {
+ public:
+  using EndOf = std::function<std::optional<uint64_t>(uint32_t partition)>;
+  using Report = std::function<void(uint32_t partition, uint64_t end, std::optional<uint64_t> acked_before)>;
+  EndsAroundPoll(const PartitionLedger& ledger, uint32_t partitions, const EndOf& end_of);
+  void report_changed(const EndOf& end_of, const Report& report) const;
+
+ private:
+  struct Before {
+    std::optional<uint64_t> end;
+    std::optional<uint64_t> acked;
+  };
+  std::vector<Before> before_;  // by partition
 };
 
 }  // namespace sluice::checkers

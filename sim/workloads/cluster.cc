@@ -108,10 +108,6 @@ class ClientAgent final : public NodeAgent {
   void note(Label label, int64_t partition = -1);
   void note_metadata_requests();
   void note_consumed(uint64_t consumer, const client::PollResult& polled);
-  // partition -> (the consumer's high watermark, the highest acknowledged offset)
-  using EndsSeen = std::map<uint32_t, std::pair<std::optional<uint64_t>, std::optional<uint64_t>>>;
-  EndsSeen ends_seen(const client::Consumer& consumer) const;
-  void judge_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before);
 
   ClusterWorkload& workload_;
   SimRuntime& runtime_;
@@ -538,26 +534,6 @@ void ClientAgent::produce(ProducerState& state) {
   workload_.note_metadata_requests(host_, client_->resolver().core().requests_started_total());
 }
 
-// Per partition: the consumer's high watermark and the highest offset acknowledged, before a poll.
-ClientAgent::EndsSeen ClientAgent::ends_seen(const client::Consumer& consumer) const {
-  EndsSeen seen;
-  if (!workload_.config().consumers_confirm_end) return seen;
-  for (uint32_t p = 0; p < static_cast<uint32_t>(workload_.config().replicas.partitions); ++p) {
-    seen[p] = {consumer.high_watermark(std::string(kTopicName), p), workload_.ledger().last_acked(p)};
-  }
-  return seen;
-}
-
-// A high watermark that changed in the poll came from a fetch sent after the poll began: it must
-// lie past every offset acknowledged before that (PartitionLedger::high_watermark). One that did
-// not change is not judged again (it may be an older answer's).
-void ClientAgent::judge_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before) {
-  for (const auto& [partition, seen] : before) {
-    const std::optional<uint64_t> now = consumer.high_watermark(std::string(kTopicName), partition);
-    if (now && now != seen.first) workload_.ledger().high_watermark(partition, state.id, *now, seen.second);
-  }
-}
-
 void ClientAgent::consume(ConsumerState& state) {
   client::ConsumerConfig config;
   config.wait = std::chrono::milliseconds(workload_.config().fetch_wait_ms);
@@ -569,6 +545,12 @@ void ClientAgent::consume(ConsumerState& state) {
     if (!runtime_.sleep_for(kAdminRetry).ok()) return;
   }
   const rt::Duration skipped_poll_pause = std::max<rt::Duration>(config.wait, kSkippedPollPauseMin);
+  const checkers::EndsAroundPoll::EndOf end_of = [&](uint32_t p) { return consumer.high_watermark(std::string(kTopicName), p); };
+  const checkers::EndsAroundPoll::Report judge = [&](uint32_t p, uint64_t end, std::optional<uint64_t> acked_before) {
+    workload_.ledger().high_watermark(p, state.id, end, acked_before);
+  };
+  // Judged only when the consumers ask for confirmed ends.
+  const auto judged_partitions = static_cast<uint32_t>(config.confirm_high_watermark ? workload_.config().replicas.partitions : 0);
   while (!runtime_.cancelled()) {
     const uint64_t seq = state.polls++;
     if (workload_.skipped(state.name, seq)) {
@@ -576,10 +558,10 @@ void ClientAgent::consume(ConsumerState& state) {
       continue;
     }
     state.issued.push_back(ClientOp{state.name, seq, ClientOpKind::poll});
-    const EndsSeen before = ends_seen(consumer);
+    const checkers::EndsAroundPoll ends(workload_.ledger(), judged_partitions, end_of);
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
     note_metadata_requests();
-    judge_new_ends(state, consumer, before);
+    ends.report_changed(end_of, judge);
     if (!polled.ok()) {
       workload_.count("poll." + std::string(client::to_string(polled.code())));
       if (!runtime_.sleep_for(kAdminRetry).ok()) return;

@@ -54,10 +54,7 @@ class Workload {
   void consume(ConsumerState& state);
   void watch_leaders();
   void record_polled(ConsumerState& state, const client::PollResult& polled);
-  // partition -> (the consumer's high watermark, the highest acknowledged offset), before a poll
-  using EndsSeen = std::map<uint32_t, std::pair<std::optional<uint64_t>, std::optional<uint64_t>>>;
-  EndsSeen ends_seen(const client::Consumer& consumer) const;
-  void record_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before);
+  void record_end(const ConsumerState& state, uint32_t partition, uint64_t end, std::optional<uint64_t> acked_before);
   // "" when converged, else what it still waits for.
   std::string lagging(WorkloadOutcome& outcome);
   std::string partitions_lagging(WorkloadOutcome& outcome);
@@ -183,10 +180,14 @@ void Workload::consume(ConsumerState& state) {
   while (!consumer.assign_all(config_.topic, client::StartAt::earliest()).ok()) {
     if (stopping() || !runtime_.sleep_for(kRetry).ok()) return;
   }
+  const checkers::EndsAroundPoll::EndOf end_of = [&](uint32_t p) { return consumer.high_watermark(config_.topic, p); };
+  const checkers::EndsAroundPoll::Report record = [&](uint32_t p, uint64_t end, std::optional<uint64_t> acked_before) {
+    record_end(state, p, end, acked_before);
+  };
   while (!stopping()) {
-    const EndsSeen before = ends_seen(consumer);
+    const checkers::EndsAroundPoll ends(history_.ledger(), config_.partitions, end_of);
     client::Result<client::PollResult> polled = consumer.poll(runtime_.now() + kPollDeadline);
-    record_new_ends(state, consumer, before);
+    ends.report_changed(end_of, record);
     if (!polled.ok()) {
       if (!runtime_.sleep_for(kRetry).ok()) return;
       continue;
@@ -195,26 +196,15 @@ void Workload::consume(ConsumerState& state) {
   }
 }
 
-Workload::EndsSeen Workload::ends_seen(const client::Consumer& consumer) const {
-  EndsSeen seen;
-  for (uint32_t p = 0; p < config_.partitions; ++p) seen[p] = {consumer.high_watermark(config_.topic, p), history_.ledger().last_acked(p)};
-  return seen;
-}
-
-// A high watermark that changed in the poll came from a fetch sent after the poll began (one that
-// did not change is not recorded again: it may be an older answer's).
-void Workload::record_new_ends(const ConsumerState& state, const client::Consumer& consumer, const EndsSeen& before) {
-  for (const auto& [partition, seen] : before) {
-    const std::optional<uint64_t> now = consumer.high_watermark(config_.topic, partition);
-    if (!now || now == seen.first) continue;
-    HistoryEvent end;
-    end.kind = HistoryEvent::Kind::end;
-    end.partition = partition;
-    end.consumer = state.id;
-    end.offset = *now;
-    end.acked_before = seen.second;
-    history_.record(end);
-  }
+// A confirmed end the consumer learned in a poll (checkers::EndsAroundPoll).
+void Workload::record_end(const ConsumerState& state, uint32_t partition, uint64_t end, std::optional<uint64_t> acked_before) {
+  HistoryEvent event;
+  event.kind = HistoryEvent::Kind::end;
+  event.partition = partition;
+  event.consumer = state.id;
+  event.offset = end;
+  event.acked_before = acked_before;
+  history_.record(event);
 }
 
 void Workload::record_polled(ConsumerState& state, const client::PollResult& polled) {
